@@ -1,0 +1,145 @@
+import * as z from 'zod'
+import { defineEvent } from '../envelope.js'
+import { HostSnapshot, NotificationStatus, NotificationType, QuickEvacuateLevel, SegmentSnapshot, TaskState } from '../model.js'
+
+const InstanceRef = z.object({ id: z.string().min(1), name: z.string() })
+
+/** api: a notification was accepted and persisted; it is `new`. */
+export const NotificationReceivedV1 = defineEvent(
+  'notification.received.v1',
+  z.object({
+    notificationId: z.uuid(),
+    type: NotificationType,
+    hostname: z.string().min(1),
+    generatedTime: z.iso.datetime({ offset: true }),
+    payload: z.record(z.string(), z.unknown()),
+    host: HostSnapshot,
+    segment: SegmentSnapshot,
+  }),
+)
+export type NotificationReceivedV1 = z.infer<typeof NotificationReceivedV1>
+
+/** detector: a compute host is dead and must be fenced, then recovered. */
+export const HostFailedV1 = defineEvent(
+  'host.failed.v1',
+  z.object({
+    notificationId: z.uuid(),
+    host: HostSnapshot,
+    segment: SegmentSnapshot,
+    reason: z.string(),
+  }),
+)
+export type HostFailedV1 = z.infer<typeof HostFailedV1>
+
+/** fencer: the host can do no harm any more and Nova knows it is down. */
+export const HostFencedV1 = defineEvent(
+  'host.fenced.v1',
+  z.object({
+    notificationId: z.uuid(),
+    host: HostSnapshot,
+    segment: SegmentSnapshot,
+    level: QuickEvacuateLevel,
+    poweredOff: z.boolean(),
+    forcedDown: z.boolean(),
+    /** Milliseconds spent in each fencing step, for the timeline. */
+    timings: z.record(z.string(), z.number().nonnegative()),
+  }),
+)
+export type HostFencedV1 = z.infer<typeof HostFencedV1>
+
+/** fencer: fencing could not be confirmed; nothing may be evacuated. */
+export const HostFenceFailedV1 = defineEvent(
+  'host.fence_failed.v1',
+  z.object({
+    notificationId: z.uuid(),
+    host: HostSnapshot,
+    segment: SegmentSnapshot,
+    reason: z.string(),
+  }),
+)
+export type HostFenceFailedV1 = z.infer<typeof HostFenceFailedV1>
+
+/** any service: a step of a recovery started, progressed or ended. */
+export const RecoveryProgressV1 = defineEvent(
+  'recovery.progress.v1',
+  z.object({
+    notificationId: z.uuid(),
+    /** Task name, e.g. `fence_host`, `disable_compute_service_task`, `evacuate_instances_task`. */
+    task: z.string().min(1),
+    state: TaskState,
+    message: z.string(),
+    /** 0..1 */
+    progress: z.number().min(0).max(1),
+  }),
+)
+export type RecoveryProgressV1 = z.infer<typeof RecoveryProgressV1>
+
+/** evacuator: one instance of a failed host is to be moved; a work item on a shared queue. */
+export const EvacuationRequestedV1 = defineEvent(
+  'evacuation.requested.v1',
+  z.object({
+    notificationId: z.uuid(),
+    sourceHost: z.string().min(1),
+    instance: InstanceRef,
+    /** Target host, or absent to let Nova's scheduler choose. */
+    targetHost: z.string().min(1).optional(),
+  }),
+)
+export type EvacuationRequestedV1 = z.infer<typeof EvacuationRequestedV1>
+
+/** evacuator: an instance runs again on another host. */
+export const InstanceEvacuatedV1 = defineEvent(
+  'instance.evacuated.v1',
+  z.object({
+    notificationId: z.uuid(),
+    instance: InstanceRef,
+    sourceHost: z.string(),
+    destHost: z.string(),
+    startedAt: z.iso.datetime({ offset: true }),
+    endedAt: z.iso.datetime({ offset: true }),
+  }),
+)
+export type InstanceEvacuatedV1 = z.infer<typeof InstanceEvacuatedV1>
+
+/** evacuator: an instance could not be moved; the reason says what state it was left in. */
+export const InstanceEvacuationFailedV1 = defineEvent(
+  'instance.evacuation_failed.v1',
+  z.object({
+    notificationId: z.uuid(),
+    instance: InstanceRef,
+    sourceHost: z.string(),
+    reason: z.string(),
+    startedAt: z.iso.datetime({ offset: true }),
+    endedAt: z.iso.datetime({ offset: true }),
+  }),
+)
+export type InstanceEvacuationFailedV1 = z.infer<typeof InstanceEvacuationFailedV1>
+
+/** any service: the recovery of a notification ended; the api records its final status. */
+export const RecoveryFinishedV1 = defineEvent(
+  'recovery.finished.v1',
+  z.object({
+    notificationId: z.uuid(),
+    status: NotificationStatus.extract(['finished', 'failed', 'ignored']),
+    message: z.string(),
+    moved: z.array(z.object({ instance: InstanceRef, destHost: z.string() })),
+    failed: z.array(z.object({ instance: InstanceRef, reason: z.string() })),
+  }),
+)
+export type RecoveryFinishedV1 = z.infer<typeof RecoveryFinishedV1>
+
+/** Every event, by its `type`. */
+export const LazarusEvent = z.discriminatedUnion('type', [
+  NotificationReceivedV1,
+  HostFailedV1,
+  HostFencedV1,
+  HostFenceFailedV1,
+  RecoveryProgressV1,
+  EvacuationRequestedV1,
+  InstanceEvacuatedV1,
+  InstanceEvacuationFailedV1,
+  RecoveryFinishedV1,
+])
+export type LazarusEvent = z.infer<typeof LazarusEvent>
+export type EventType = LazarusEvent['type']
+export type EventOf<T extends EventType> = Extract<LazarusEvent, { type: T }>

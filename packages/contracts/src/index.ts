@@ -1,0 +1,5 @@
+export * from './envelope.js'
+export * from './model.js'
+export * from './events/index.js'
+export * from './topology.js'
+export * from './make-event.js'

@@ -1,0 +1,70 @@
+import type { EventType } from './events/index.js'
+
+/**
+ * Every exchange and queue of the system, declared from this one place.
+ * A queue listed here is shared by all replicas of its service: competing consumers.
+ */
+export const EVENTS_EXCHANGE = 'lazarus.events'
+
+export interface QueueSpec {
+  /** Queue name; replicas of a service share it. */
+  readonly queue: string
+  /** Routing keys (event types, AMQP topic patterns allowed) bound to the queue. */
+  readonly bind: readonly (EventType | string)[]
+  /** Deliveries in flight per consumer. */
+  readonly prefetch: number
+  /** Attempts before a message is dead-lettered. */
+  readonly maxAttempts: number
+  /** Delay before a retried message is delivered again. */
+  readonly retryDelayMs: number
+}
+
+const queue = (spec: QueueSpec): QueueSpec => spec
+
+export const topology = {
+  apiOnProgress: queue({
+    queue: 'api.on-progress',
+    bind: [
+      'host.failed.v1',
+      'host.fenced.v1',
+      'host.fence_failed.v1',
+      'recovery.progress.v1',
+      'instance.evacuated.v1',
+      'instance.evacuation_failed.v1',
+      'recovery.finished.v1',
+    ],
+    prefetch: 50,
+    maxAttempts: 10,
+    retryDelayMs: 1000,
+  }),
+  detectorOnNotification: queue({
+    queue: 'detector.on-notification',
+    bind: ['notification.received.v1'],
+    prefetch: 20,
+    maxAttempts: 10,
+    retryDelayMs: 1000,
+  }),
+  fencerOnHostFailed: queue({
+    queue: 'fencer.on-host-failed',
+    bind: ['host.failed.v1'],
+    prefetch: 10,
+    maxAttempts: 5,
+    retryDelayMs: 2000,
+  }),
+  evacuatorOnHostFenced: queue({
+    queue: 'evacuator.on-host-fenced',
+    bind: ['host.fenced.v1'],
+    prefetch: 4,
+    maxAttempts: 10,
+    retryDelayMs: 2000,
+  }),
+  evacuatorWork: queue({
+    queue: 'evacuator.work',
+    bind: ['evacuation.requested.v1'],
+    prefetch: 3,
+    maxAttempts: 5,
+    retryDelayMs: 2000,
+  }),
+} as const satisfies Record<string, QueueSpec>
+
+export type QueueName = keyof typeof topology

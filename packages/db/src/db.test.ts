@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Db } from './db.js'
+import { createPgDb } from './pg-db.js'
+import { createPgliteDb } from './pglite-db.js'
+
+const PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+// One contract for both engines: what the services rely on.
+describe.each([
+  ['pglite', () => createPgliteDb()],
+  ['postgres', async () => createPgDb(PG_URL)],
+] as const)('db contract: %s', (_name, open) => {
+  let db: Db
+  const table = `dbtest_${process.pid}_${Math.floor(Math.random() * 1e6)}`
+  beforeAll(async () => {
+    db = await open()
+    await db.migrate(table, [{ id: '001', sql: `CREATE TABLE ${table} (id int PRIMARY KEY, v text); CREATE INDEX ON ${table}(v);` }])
+  })
+  afterAll(async () => {
+    await db.query(`DROP TABLE IF EXISTS ${table}`)
+    await db.query('DELETE FROM schema_migrations WHERE service = $1', [table])
+    await db.close()
+  })
+
+  it('applies a migration once, however often it is asked', async () => {
+    await db.migrate(table, [{ id: '001', sql: `CREATE TABLE ${table} (id int PRIMARY KEY)` }])
+    const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations WHERE service = $1', [table])
+    expect(r.rows[0]?.n).toBe(1)
+  })
+
+  it('commits a transaction that resolves', async () => {
+    await db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [1, 'a'])
+    })
+    const r = await db.query<{ v: string }>(`SELECT v FROM ${table} WHERE id = 1`)
+    expect(r.rows).toEqual([{ v: 'a' }])
+  })
+
+  it('rolls back a transaction that throws', async () => {
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [2, 'b'])
+        throw new Error('boom')
+      }),
+    ).rejects.toThrow('boom')
+    const r = await db.query(`SELECT 1 FROM ${table} WHERE id = 2`)
+    expect(r.rowCount).toBe(0)
+  })
+
+  it('reports affected rows of an update', async () => {
+    const r = await db.query(`UPDATE ${table} SET v = 'z' WHERE id = $1`, [1])
+    expect(r.rowCount).toBe(1)
+  })
+})

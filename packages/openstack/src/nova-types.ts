@@ -1,0 +1,102 @@
+/**
+ * The Nova resources Lazarus reads, in Lazarus's own names. The client maps Nova's JSON
+ * (`OS-EXT-SRV-ATTR:host`, `OS-EXT-STS:vm_state`, ...) onto these.
+ */
+export interface ComputeService {
+  /** Integer before microversion 2.53, UUID from 2.53. */
+  id: string | number
+  binary: string
+  host: string
+  zone: string
+  status: 'enabled' | 'disabled'
+  state: 'up' | 'down'
+  updatedAt: string | null
+  disabledReason: string | null
+  /** Absent below 2.11. */
+  forcedDown: boolean | undefined
+}
+
+export interface Server {
+  id: string
+  name: string
+  /** Nova's API status: ACTIVE, SHUTOFF, ERROR, REBUILD, ... */
+  status: string
+  host: string | null
+  hypervisorHostname: string | null
+  vmState: string | null
+  taskState: string | null
+  powerState: number | null
+  locked: boolean
+  lockedReason: string | null
+  /** UP, DOWN, MAINTENANCE, UNKNOWN or '' (2.16+); undefined when Nova did not say. */
+  hostStatus: string | undefined
+  metadata: Record<string, string>
+  tenantId: string | null
+}
+
+export interface Migration {
+  id: number | string
+  instanceUuid: string
+  sourceCompute: string | null
+  destCompute: string | null
+  status: string
+  migrationType: string
+  createdAt: string | null
+  updatedAt: string | null
+}
+
+export interface Aggregate {
+  id: number
+  uuid: string | undefined
+  name: string
+  availabilityZone: string | null
+  hosts: string[]
+  metadata: Record<string, string>
+}
+
+export interface HypervisorStats {
+  count: number
+  vcpus: number
+  vcpusUsed: number
+  memoryMb: number
+  memoryMbUsed: number
+  runningVms: number
+}
+
+/** A refusal from Nova, with its status code and Nova's own message. */
+export class NovaError extends Error {
+  override name = 'NovaError'
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly body: unknown,
+    readonly request: string,
+  ) {
+    super(`${request} → ${status}: ${message}`)
+  }
+}
+
+/** The Nova calls Lazarus makes. Every method works against real Nova and cloud-sim. */
+export interface NovaClient {
+  /** The microversion in use: the highest both Lazarus and the endpoint support. */
+  readonly microversion: string
+  listComputeServices(filter?: { host?: string }): Promise<ComputeService[]>
+  /** Force the compute service down (or back up); 2.53+ by service id, else 2.11 by host. */
+  setForcedDown(host: string, forcedDown: boolean): Promise<ComputeService>
+  disableComputeService(host: string, reason: string): Promise<ComputeService>
+  enableComputeService(host: string): Promise<ComputeService>
+  /** All servers on a host, every tenant (admin). */
+  listServersOnHost(host: string): Promise<Server[]>
+  getServer(id: string): Promise<Server>
+  /** `POST /servers/{id}/action {"evacuate": {...}}`; `host` pins the target. */
+  evacuate(id: string, opts?: { host?: string }): Promise<void>
+  lock(id: string, reason?: string): Promise<void>
+  unlock(id: string): Promise<void>
+  resetState(id: string, state: 'error' | 'active'): Promise<void>
+  stop(id: string): Promise<void>
+  start(id: string): Promise<void>
+  listMigrations(filter?: { instanceUuid?: string; sourceCompute?: string; migrationType?: string; status?: string }): Promise<Migration[]>
+  listAggregates(): Promise<Aggregate[]>
+  addHostToAggregate(aggregateId: number, host: string): Promise<Aggregate>
+  hypervisorStats(): Promise<HypervisorStats>
+}

@@ -1,0 +1,5 @@
+export * from './logger.js'
+export * from './config.js'
+export * from './metrics.js'
+export * from './ops-server.js'
+export * from './shutdown.js'

@@ -1,0 +1,31 @@
+import { defineConfig } from 'vitest/config'
+
+// Workspace packages resolve to their TypeScript sources in tests (the `@lazarus/source`
+// export condition), so unit tests need no build; end-to-end tests run the built services.
+const conditions = ['@lazarus/source']
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
+  test: {
+    reporters: ['default', './test/support/summary-reporter.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.int.test.ts'],
+          // Integration suites share the broker and the database: one file at a time.
+          fileParallelism: false,
+          testTimeout: 120_000,
+        },
+      },
+    ],
+  },
+})
