@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../support/processes.js'
+import { startCluster, type Cluster } from '../support/lazarus-cluster.js'
+
+interface SimServer { id: string; name: string; host: string; status: string; taskState: string | null }
+interface SimRecords {
+  evacuations: { serverId: string; from: string; to: string }[]
+  powerActions: { host: string; action: string }[]
+  forcedDown: { host: string; forcedDown: boolean }[]
+}
+interface Notification { notification_uuid: string; status: string; message: string | null }
+
+const notify = (c: Cluster, hostname: string) =>
+  c.api<{ notification: Notification }>('POST', '/v1/notifications', {
+    notification: {
+      type: 'COMPUTE_HOST',
+      hostname,
+      generated_time: new Date().toISOString(),
+      payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+    },
+  })
+
+const finalStatus = (c: Cluster, id: string) =>
+  eventually(
+    `notification ${id} to reach a final status`,
+    async () => {
+      const r = await c.api<{ notification: Notification }>('GET', `/v1/notifications/${id}`)
+      const n = r.body.notification
+      return ['finished', 'failed', 'ignored'].includes(n.status) ? n : undefined
+    },
+    60_000,
+    200,
+  )
+
+describe('host failure, four services as separate processes over RabbitMQ and PostgreSQL', () => {
+  let c: Cluster
+  beforeAll(async () => {
+    c = await startCluster()
+    await c.registerSegment({ name: 'e2e' })
+  }, 120_000)
+  afterAll(async () => {
+    await c?.stop()
+  })
+
+  it('fences a crashed host and brings every instance up on another host', async () => {
+    const victim = 'compute-01'
+    const before = await c.sim<SimServer[]>('GET', '/sim/servers')
+    const victims = before.filter((s) => s.host === victim)
+    expect(victims.length).toBeGreaterThan(0)
+
+    await c.sim('POST', `/sim/hosts/${victim}/crash`)
+    const accepted = await notify(c, victim)
+    expect(accepted.status).toBe(202)
+    const n = await finalStatus(c, accepted.body.notification.notification_uuid)
+    expect(n.status).toBe('finished')
+
+    const after = await c.sim<SimServer[]>('GET', '/sim/servers')
+    for (const v of victims) {
+      const s = after.find((x) => x.id === v.id)
+      expect(s?.host, `instance ${v.name}`).not.toBe(victim)
+      expect(s?.status).toBe('ACTIVE')
+      expect(s?.taskState).toBeNull()
+    }
+    const rec = await c.sim<SimRecords>('GET', '/sim/records')
+    // Fenced once, forced down, and each instance evacuated exactly once.
+    expect(rec.powerActions.filter((p) => p.host === victim && /off/i.test(p.action))).toHaveLength(1)
+    expect(rec.forcedDown.filter((f) => f.host === victim && f.forcedDown)).toHaveLength(1)
+    for (const v of victims) expect(rec.evacuations.filter((e) => e.serverId === v.id)).toHaveLength(1)
+  })
+
+  it('moves nothing when the BMC refuses to power the host off, and fails the notification', async () => {
+    const victim = 'compute-02'
+    const before = await c.sim<SimServer[]>('GET', '/sim/servers')
+    const victims = before.filter((s) => s.host === victim)
+    await c.sim('PUT', `/sim/hosts/${victim}/bmc-fault`, { fault: 'refuse' })
+    await c.sim('POST', `/sim/hosts/${victim}/crash`)
+
+    const accepted = await notify(c, victim)
+    expect(accepted.status).toBe(202)
+    const n = await finalStatus(c, accepted.body.notification.notification_uuid)
+    expect(n.status).toBe('failed')
+    expect(n.message ?? '').toMatch(/power|fence|bmc|redfish/i)
+
+    const rec = await c.sim<SimRecords>('GET', '/sim/records')
+    for (const v of victims) expect(rec.evacuations.filter((e) => e.serverId === v.id)).toHaveLength(0)
+    expect(rec.forcedDown.filter((f) => f.host === victim)).toHaveLength(0)
+    const after = await c.sim<SimServer[]>('GET', '/sim/servers')
+    for (const v of victims) expect(after.find((x) => x.id === v.id)?.host).toBe(victim)
+  })
+})

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto'
+import { createTestDatabase, createTestVhost } from './infra.js'
+import { startNode, type RunningProcess } from './processes.js'
+
+/**
+ * The whole system as separate processes, as production runs it: cloud-sim, then api,
+ * detector, fencer and evacuator, over a RabbitMQ vhost and a PostgreSQL database of
+ * their own. Requires `npm run build` first (it runs the built `dist/main.js` files).
+ */
+export interface Cluster {
+  simUrl: string
+  apiUrl: string
+  processes: Record<string, RunningProcess>
+  sim<T = unknown>(method: string, path: string, body?: unknown): Promise<T>
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
+  /** Segment + hosts registered in the api, one per simulated host, with Redfish BMC attributes. */
+  registerSegment(opts?: { name?: string; quickEvacuateLevel?: 1 | 2 | 3 }): Promise<{ segmentId: string; hosts: string[] }>
+  stop(): Promise<void>
+}
+
+export const simEnvDefaults = {
+  SIM_HOSTS: '4',
+  SIM_INSTANCES_PER_HOST: '3',
+  SIM_EVACUATION_DELAY_MS: '300',
+  SIM_REPORT_INTERVAL_MS: '500',
+  SIM_SERVICE_DOWN_TIME_MS: '3000',
+}
+
+export const startCluster = async (opts: { simEnv?: Record<string, string>; serviceEnv?: Record<string, string> } = {}): Promise<Cluster> => {
+  const id = `lazarus_e2e_${process.pid}_${randomBytes(3).toString('hex')}`
+  const [db, vhost] = await Promise.all([createTestDatabase(id), createTestVhost(id)])
+  const processes: Record<string, RunningProcess> = {}
+  const stopAll = async () => {
+    await Promise.all(Object.values(processes).map((p) => p.stop()))
+    await Promise.all([db.drop(), vhost.drop()])
+  }
+  try {
+    const sim = startNode('cloud-sim', 'packages/cloud-sim/dist/main.js', { SIM_PORT: '0', ...simEnvDefaults, ...opts.simEnv })
+    processes['cloud-sim'] = sim
+    const simInfo = JSON.parse(await sim.waitForLine(/"authUrl"/)) as { url: string; authUrl: string }
+    const common = {
+      AMQP_URL: vhost.url,
+      DATABASE_URL: db.url,
+      OS_AUTH_URL: simInfo.authUrl,
+      OS_USERNAME: 'admin',
+      OS_PASSWORD: 'admin-pass',
+      OS_PROJECT_NAME: 'admin',
+      OS_USER_DOMAIN_NAME: 'Default',
+      OS_PROJECT_DOMAIN_NAME: 'Default',
+      OPS_PORT: '0',
+      LOG_LEVEL: 'info',
+      ...opts.serviceEnv,
+    }
+    const api = startNode('api', 'services/api/dist/main.js', { ...common, API_PORT: '0' })
+    processes['api'] = api
+    for (const svc of ['detector', 'fencer', 'evacuator']) {
+      processes[svc] = startNode(svc, `services/${svc}/dist/main.js`, common)
+    }
+    const listenLine = await api.waitForLine(/"port":\d+/)
+    const port = Number(/"port":(\d+)/.exec(listenLine)?.[1])
+    const apiUrl = `http://127.0.0.1:${port}`
+    await Promise.all(['detector', 'fencer', 'evacuator'].map((s) => processes[s]!.waitForLine(/"msg":"(started|ready)/i, 60_000)))
+
+    const call = async <T>(base: string, method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? null : JSON.stringify(body),
+      })
+      const text = await res.text()
+      return { status: res.status, body: (text ? JSON.parse(text) : null) as T }
+    }
+    const cluster: Cluster = {
+      simUrl: simInfo.url,
+      apiUrl,
+      processes,
+      sim: async <T>(method: string, path: string, body?: unknown) => {
+        const r = await call<T>(simInfo.url, method, path, body)
+        if (r.status >= 300) throw new Error(`cloud-sim ${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`)
+        return r.body
+      },
+      api: (method, path, body) => call(apiUrl, method, path, body),
+      async registerSegment(o = {}) {
+        const seg = await cluster.api<{ segment: { uuid: string } }>('POST', '/v1/segments', {
+          segment: {
+            name: o.name ?? 'e2e',
+            recovery_method: 'auto',
+            service_type: 'COMPUTE',
+            ...(o.quickEvacuateLevel ? { quick_evacuate_level: o.quickEvacuateLevel } : {}),
+          },
+        })
+        if (seg.status !== 201) throw new Error(`segment create → ${seg.status} ${JSON.stringify(seg.body)}`)
+        const segmentId = seg.body.segment.uuid
+        const servers = await cluster.sim<{ host: string }[]>('GET', '/sim/servers')
+        const hosts = [...new Set(servers.map((s) => s.host))].sort()
+        for (const h of hosts) {
+          const r = await cluster.api('POST', `/v1/segments/${segmentId}/hosts`, {
+            host: {
+              name: h,
+              type: 'COMPUTE',
+              control_attributes: `driver=redfish address=${simInfo.url}/redfish/v1/Systems/${h} username=admin password=admin-pass`,
+            },
+          })
+          if (r.status !== 201) throw new Error(`host create → ${r.status} ${JSON.stringify(r.body)}`)
+        }
+        return { segmentId, hosts }
+      },
+      stop: stopAll,
+    }
+    return cluster
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}
