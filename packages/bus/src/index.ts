@@ -1,4 +1,24 @@
+import type { Bus } from './bus.js'
+import { createInProcessBus } from './in-process.js'
+import { createRabbitBus, type RabbitBusOptions } from './rabbit/rabbit-bus.js'
+
 export * from './bus.js'
 export * from './errors.js'
 export { createInProcessBus, type InProcessBusOptions } from './in-process.js'
+export { createRabbitBus, type RabbitBusEvent, type RabbitBusOptions } from './rabbit/rabbit-bus.js'
 export { matchesTopic } from './topic-match.js'
+
+/**
+ * The bus for a service: RabbitMQ when `url` is an amqp:// or amqps:// URL (`AMQP_URL`),
+ * the in-process bus when it is undefined (the embedded default).
+ */
+export const createBus = async (
+  url: string | undefined,
+  options: Omit<RabbitBusOptions, 'url'> = {},
+): Promise<Bus> => {
+  if (url === undefined || url === '') return createInProcessBus(options.queues ? { queues: options.queues } : {})
+  if (!/^amqps?:\/\//i.test(url)) throw new Error(`unsupported bus URL ${redact(url)}: expected amqp:// or amqps://`)
+  return createRabbitBus({ ...options, url })
+}
+
+const redact = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@')

@@ -1,0 +1,30 @@
+import { EVENTS_EXCHANGE } from '@lazarus/contracts'
+
+/**
+ * The broker names of the bus. A namespace (e.g. `test-3f2a.`) prefixes the exchange and
+ * every queue, so that test runs, or several systems on one vhost, never meet.
+ */
+export interface Names {
+  exchange: string
+  queue(name: string): string
+  /** Where retried messages wait for their delay, then dead-letter back to the queue. */
+  retry(name: string): string
+  /** Dead letters, with the reason and attempt count in headers. */
+  dead(name: string): string
+}
+
+export const names = (namespace = ''): Names => ({
+  exchange: `${namespace}${EVENTS_EXCHANGE}`,
+  queue: (name) => `${namespace}${name}`,
+  retry: (name) => `${namespace}${name}.retry`,
+  dead: (name) => `${namespace}${name}.dead`,
+})
+
+/** Headers the bus puts on every message. */
+export const HEADER = {
+  attempt: 'x-lazarus-attempt',
+  reason: 'x-lazarus-reason',
+  deadAt: 'x-lazarus-dead-at',
+  /** A per-publish token that ties a `basic.return` to its publish. */
+  publish: 'x-lazarus-publish',
+} as const
