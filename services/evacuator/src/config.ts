@@ -1,0 +1,46 @@
+import { setting } from '@lazarus/runtime'
+import * as z from 'zod'
+
+/** How the evacuator recovers; names and defaults follow Masakari's `[host_failure]` and `[DEFAULT]`. */
+export const EvacuatorSettings = z.object({
+  /** Work items one process runs at once (Masakari: host_failure_recovery_threads). */
+  hostFailureRecoveryThreads: setting.int(3, 1),
+  /** Seconds to wait for Nova to confirm one evacuation (and one stop/start after it). */
+  waitPeriodAfterEvacuation: z.coerce.number().positive().default(90),
+  evacuateAllInstances: setting.bool(true),
+  haEnabledInstanceMetadataKey: z.string().min(1).default('HA_Enabled'),
+  ignoreInstancesInErrorState: setting.bool(false),
+  serviceDisableReason: z.string().min(1).default('Lazarus detected host failed.'),
+  /** First and longest pause between two looks at an evacuating server. */
+  confirmPollFirstMs: setting.int(100, 1),
+  confirmPollMaxMs: setting.int(2000, 1),
+  /**
+   * A worker holds a claim on its item for this long and renews it while working; a claim
+   * not renewed in time (the worker died) lets another worker resume the item.
+   */
+  claimLeaseMs: setting.int(30_000, 1000),
+  /** How often each process looks for stranded work (expired claims, unannounced ends). */
+  sweepIntervalMs: setting.int(10_000, 100),
+  /** A work item still pending this long after it was published is published again. */
+  requeueAfterMs: setting.int(300_000, 1000),
+})
+export type EvacuatorConfig = z.infer<typeof EvacuatorSettings>
+
+export const defaultEvacuatorConfig = (): EvacuatorConfig => EvacuatorSettings.parse({})
+
+/** Everything `main.ts` reads from the environment (or the LAZARUS_CONFIG file). */
+export const EvacuatorMainSettings = EvacuatorSettings.extend({
+  amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/' }).min(1),
+  databaseUrl: z.string().optional(),
+  osAuthUrl: z.url(),
+  osUsername: z.string().min(1),
+  osPassword: z.string().min(1),
+  osProjectName: z.string().min(1),
+  osUserDomainName: z.string().min(1).default('Default'),
+  osProjectDomainName: z.string().min(1).default('Default'),
+  osRegionName: z.string().min(1).optional(),
+  osInterface: z.enum(['public', 'internal', 'admin']).default('public'),
+  opsPort: setting.int(9103),
+  opsHost: z.string().default('0.0.0.0'),
+})
+export type EvacuatorMainConfig = z.infer<typeof EvacuatorMainSettings>

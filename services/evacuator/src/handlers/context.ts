@@ -1,0 +1,43 @@
+import type { Bus } from '@lazarus/bus'
+import { makeEvent, type EventOf, type EventType, type TaskState } from '@lazarus/contracts'
+import type { NovaClient } from '@lazarus/openstack'
+import type { Logger } from '@lazarus/runtime'
+import type { EvacuatorConfig } from '../config.js'
+import type { RecoveryStore } from '../store/recovery-store.js'
+import type { EvacuatorMetrics } from './metrics.js'
+
+export const SOURCE = 'evacuator'
+
+/** What every handler of the evacuator works with. */
+export interface EvacuatorContext {
+  bus: Bus
+  nova: NovaClient
+  store: RecoveryStore
+  log: Logger
+  config: EvacuatorConfig
+  metrics: EvacuatorMetrics
+  now: () => Date
+  /** Names this process in item claims. */
+  workerId: string
+  /** Aborted when the service stops: long waits end and their items are handed back. */
+  stopping: AbortSignal
+  /** Reserved hosts of a segment, for the reserved_host and rh_priority methods. */
+  reservedHosts: (segmentId: string) => Promise<string[]>
+}
+
+export const publish = async <T extends EventType>(
+  ctx: EvacuatorContext,
+  type: T,
+  payload: EventOf<T>['payload'],
+  ids: { correlationId: string; causationId?: string | undefined },
+): Promise<void> => {
+  await ctx.bus.publish(makeEvent({ type, payload, ...ids, source: SOURCE, now: ctx.now() }))
+}
+
+export const publishProgress = (
+  ctx: EvacuatorContext,
+  ids: { correlationId: string; causationId?: string | undefined },
+  p: { notificationId: string; task: string; state: TaskState; message: string; progress: number },
+): Promise<void> => publish(ctx, 'recovery.progress.v1', p, ids)
+
+export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err))

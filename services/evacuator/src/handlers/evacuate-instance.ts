@@ -1,0 +1,246 @@
+import { NovaError, type Server } from '@lazarus/openstack'
+import {
+  assessEvacuation,
+  describeServer,
+  isInFinalState,
+  nextPollDelay,
+  planInstance,
+  restoreAction,
+  type InstancePlan,
+} from '../domain/instance-plan.js'
+import type { ClaimKey, WorkItem } from '../store/recovery-store.js'
+import { errorText, type EvacuatorContext } from './context.js'
+
+export type ItemOutcome = { status: 'succeeded'; destHost: string; reason: null } | { status: 'failed'; destHost: string | null; reason: string }
+
+/** The service is stopping: hand the item back, another worker resumes it. */
+export class StoppingError extends Error {
+  override name = 'StoppingError'
+}
+
+/** We no longer hold the claim (it expired and another worker took the item over). */
+export class ClaimLostError extends Error {
+  override name = 'ClaimLostError'
+}
+
+/** A failure worth another attempt: Nova unreachable, 5xx, rate limited. */
+export const isTransient = (err: unknown): boolean =>
+  !(err instanceof NovaError) || err.status >= 500 || err.status === 408 || err.status === 429
+
+/** A step Nova refused for good; the item fails with `reason`. */
+class ItemFailed extends Error {
+  override name = 'ItemFailed'
+}
+
+const ACCEPTED_MIGRATION_FAILURES = new Set(['failed', 'error'])
+
+/**
+ * The steps for one instance of a failed host (Masakari's `_evacuate_and_confirm`):
+ * lock, reset to error where Nova requires it, evacuate, confirm the new host and state,
+ * restore a stopped or error state, unlock. Every step is persisted before it acts, so a
+ * resumed item (after a crash or a retry) continues where it stopped and never evacuates
+ * an instance that Nova is already evacuating or has evacuated.
+ *
+ * Throws for a transient failure (the caller retries) and StoppingError / ClaimLostError.
+ */
+export const evacuateInstance = async (ctx: EvacuatorContext, item: WorkItem, key: ClaimKey): Promise<ItemOutcome> => {
+  const { nova } = ctx
+  const log = ctx.log.child({ correlationId: item.correlationId, notificationId: item.notificationId, instanceId: item.instanceId })
+  const id = item.instanceId
+  const source = item.sourceHost
+  const waitMs = ctx.config.waitPeriodAfterEvacuation * 1000
+  let plan = item.plan
+  let step = item.step
+
+  const must = async (ok: Promise<boolean>) => {
+    if (!(await ok)) throw new ClaimLostError(`claim on ${id} lost`)
+  }
+
+  let server = await getServer(ctx, id)
+  if (!server) return { status: 'failed', destHost: null, reason: 'the instance no longer exists in Nova' }
+
+  try {
+    if (step === 'new' || plan === null) {
+      if (server.host !== source && server.taskState === null && server.host !== null) {
+        // Not on the failed host any more (moved by someone else before we started).
+        return { status: 'succeeded', destHost: server.host, reason: null }
+      }
+      plan = planInstance(server)
+      await must(ctx.store.savePlan(key, plan))
+      step = 'prepared'
+    }
+
+    if (step === 'evacuate_sent') {
+      // Resumed after the evacuate call may have been made: find out before calling again.
+      const reached = await evacuationReachedNova(ctx, item, server)
+      if (reached === 'failed') throw new ItemFailed('Nova failed the evacuation (its evacuation migration ended in error)')
+      if (reached === 'no') {
+        log.info('resumed item: the evacuate call never reached Nova; evacuating')
+        step = 'prepared'
+      }
+    }
+
+    if (step === 'prepared') {
+      await prepare(ctx, id, plan, server, source)
+      await must(ctx.store.markEvacuateSent(key))
+      step = 'evacuate_sent'
+      try {
+        await nova.evacuate(id, item.targetHost ? { host: item.targetHost } : {})
+      } catch (err) {
+        if (isTransient(err)) throw err
+        throw new ItemFailed(`Nova refused the evacuation: ${errorText(err)}`)
+      }
+      log.info({ target: item.targetHost ?? 'scheduler' }, 'evacuation requested')
+    }
+
+    if (step === 'evacuate_sent') {
+      const moved = await confirmMove(ctx, item, key, waitMs)
+      server = moved.server
+      await must(ctx.store.markMoved(key, moved.destHost))
+      step = 'moved'
+    }
+
+    const destHost = (await restoreState(ctx, id, plan, key, waitMs)).host ?? ''
+    if (plan.lock) await unlockQuietly(ctx, id)
+    log.info({ destHost }, 'instance evacuated')
+    return { status: 'succeeded', destHost, reason: null }
+  } catch (err) {
+    if (err instanceof StoppingError || err instanceof ClaimLostError) throw err
+    if (!(err instanceof ItemFailed) && isTransient(err)) throw err
+    // A failure for good: leave the instance unlocked if we locked it, and say where it is.
+    if (plan?.lock) await unlockQuietly(ctx, id)
+    const now = await getServer(ctx, id).catch(() => undefined)
+    const where = now ? `; instance left ${describeServer(now)}` : ''
+    const destHost = now?.host && now.host !== source ? now.host : null
+    return { status: 'failed', destHost, reason: `${errorText(err)}${where}` }
+  }
+}
+
+const getServer = async (ctx: EvacuatorContext, id: string): Promise<Server | undefined> => {
+  try {
+    return await ctx.nova.getServer(id)
+  } catch (err) {
+    if (err instanceof NovaError && err.status === 404) return undefined
+    throw err
+  }
+}
+
+/** Lock (unless its user did), and reset to error where Nova would refuse to evacuate. Idempotent. */
+const prepare = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, server: Server, source: string) => {
+  try {
+    if (plan.lock && !server.locked) await ctx.nova.lock(id, `Lazarus: evacuating from failed host ${source}`)
+    if (plan.resetToError && (server.vmState !== 'error' || server.taskState !== null)) await ctx.nova.resetState(id, 'error')
+  } catch (err) {
+    if (isTransient(err)) throw err
+    throw new ItemFailed(`Nova refused to prepare the instance for evacuation: ${errorText(err)}`)
+  }
+}
+
+/**
+ * Whether an evacuate call recorded as sent reached Nova: the server moved or has a task,
+ * or Nova has an evacuation migration for it from the failed host since the call was sent.
+ */
+const evacuationReachedNova = async (ctx: EvacuatorContext, item: WorkItem, server: Server): Promise<'yes' | 'no' | 'failed'> => {
+  if (server.taskState !== null || (server.host !== null && server.host !== item.sourceHost)) return 'yes'
+  const migrations = await ctx.nova.listMigrations({ instanceUuid: item.instanceId, migrationType: 'evacuation' })
+  // Clocks of Nova and of the database may differ a little: allow a minute.
+  const since = (item.evacuateSentAt?.getTime() ?? 0) - 60_000
+  const ours = migrations.filter(
+    (m) => (m.sourceCompute === null || m.sourceCompute === item.sourceHost) && (m.createdAt === null || Date.parse(m.createdAt) >= since),
+  )
+  if (ours.length === 0) return 'no'
+  if (ours.every((m) => ACCEPTED_MIGRATION_FAILURES.has(m.status))) return 'failed'
+  return 'yes'
+}
+
+/**
+ * Poll the server (adaptive: fast first, then slower) until Nova has rebuilt it on another
+ * host, within the wait period; renews the claim while it waits.
+ */
+const confirmMove = async (
+  ctx: EvacuatorContext,
+  item: WorkItem,
+  key: ClaimKey,
+  waitMs: number,
+): Promise<{ server: Server; destHost: string }> => {
+  const deadline = performance.now() + waitMs
+  let delay: number | undefined
+  let polls = 0
+  for (;;) {
+    const server = await getServer(ctx, item.instanceId)
+    if (!server) throw new ItemFailed('the instance disappeared from Nova during its evacuation')
+    const progress = assessEvacuation(server, item.sourceHost)
+    if (progress.kind === 'moved') return { server, destHost: progress.destHost }
+    if (progress.kind === 'failed') throw new ItemFailed(progress.reason)
+    polls += 1
+    // Still on the failed host with no task: Nova may have given up before rebuilding.
+    if (server.taskState === null && polls % 5 === 0) {
+      if ((await evacuationReachedNova(ctx, item, server)) === 'failed') {
+        throw new ItemFailed('Nova failed the evacuation (its evacuation migration ended in error)')
+      }
+    }
+    if (performance.now() >= deadline) {
+      throw new ItemFailed(`evacuation not confirmed within ${ctx.config.waitPeriodAfterEvacuation} s`)
+    }
+    delay = nextPollDelay(delay, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs)
+    await sleep(Math.min(delay, Math.max(0, deadline - performance.now())), ctx.stopping)
+    await keepClaim(ctx, key)
+  }
+}
+
+/** Bring the moved instance to its former state (stopped, error), then confirm it. */
+const restoreState = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, key: ClaimKey, waitMs: number): Promise<Server> => {
+  const deadline = performance.now() + waitMs
+  let delay: number | undefined
+  let acted: string | null = null
+  for (;;) {
+    const server = await getServer(ctx, id)
+    if (!server) throw new ItemFailed('the instance disappeared from Nova after its evacuation')
+    if (isInFinalState(server, plan.finalState)) return server
+    const action = restoreAction(server, plan.finalState)
+    if (action !== null && action !== acted) {
+      try {
+        if (action === 'stop') await ctx.nova.stop(id)
+        else if (action === 'start') await ctx.nova.start(id)
+        else await ctx.nova.resetState(id, 'error')
+      } catch (err) {
+        if (isTransient(err)) throw err
+        throw new ItemFailed(`evacuated, but Nova refused to ${action.replace(/_/g, ' ')} it: ${errorText(err)}`)
+      }
+      acted = action
+    }
+    if (performance.now() >= deadline) {
+      throw new ItemFailed(`evacuated, but not back in its former state (${plan.finalState}) within ${ctx.config.waitPeriodAfterEvacuation} s`)
+    }
+    delay = nextPollDelay(delay, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs)
+    await sleep(Math.min(delay, Math.max(0, deadline - performance.now())), ctx.stopping)
+    await keepClaim(ctx, key)
+  }
+}
+
+const unlockQuietly = async (ctx: EvacuatorContext, id: string): Promise<void> => {
+  try {
+    await ctx.nova.unlock(id)
+  } catch (err) {
+    if (err instanceof NovaError && err.status === 404) return
+    throw err
+  }
+}
+
+const keepClaim = async (ctx: EvacuatorContext, key: ClaimKey): Promise<void> => {
+  if (!(await ctx.store.renewClaim(key, ctx.config.claimLeaseMs))) throw new ClaimLostError(`claim on ${key.instanceId} lost`)
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new StoppingError('stopping'))
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(new StoppingError('stopping'))
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })

@@ -1,0 +1,74 @@
+import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
+import { topology, type EvacuationRequestedV1 } from '@lazarus/contracts'
+import type { ClaimKey } from '../store/recovery-store.js'
+import { announceItem, finishRecoveryIfDone } from './announce.js'
+import { errorText, type EvacuatorContext } from './context.js'
+import { ClaimLostError, evacuateInstance, StoppingError, type ItemOutcome } from './evacuate-instance.js'
+
+/**
+ * A work item from the shared queue: claim it, move the instance, record and publish the
+ * outcome, and end the recovery if it was the last. A duplicate (item final, or claimed by a
+ * live worker) is acknowledged without acting: no instance is evacuated twice.
+ */
+export const onEvacuationRequested =
+  (ctx: EvacuatorContext) =>
+  async (evt: EvacuationRequestedV1, delivery: DeliveryContext): Promise<HandlerResult> => {
+    const { notificationId, instance } = evt.payload
+    const log = ctx.log.child({ correlationId: evt.correlationId, notificationId, instanceId: instance.id })
+    const key: ClaimKey = { notificationId, instanceId: instance.id, owner: ctx.workerId }
+
+    const item = await ctx.store.claimItem(notificationId, instance.id, ctx.workerId, ctx.config.claimLeaseMs)
+    if (!item) {
+      const current = await ctx.store.getItem(notificationId, instance.id)
+      if (!current) return { type: 'DEAD', reason: `no recorded recovery item for instance ${instance.id} of notification ${notificationId}` }
+      if (current.status === 'succeeded' || current.status === 'failed') {
+        // Done before; make sure its outcome was published and the recovery ended.
+        if (!current.announced) await announceItem(ctx, current, evt.id)
+        await finishRecoveryIfDone(ctx, notificationId, evt.id)
+      } else {
+        log.debug('work item held by a live claim elsewhere: duplicate delivery acknowledged')
+      }
+      return ACK
+    }
+
+    const started = performance.now()
+    ctx.metrics.inFlight.inc()
+    const renew = setInterval(() => {
+      ctx.store.renewClaim(key, ctx.config.claimLeaseMs).catch((err: unknown) => log.warn({ err }, 'could not renew the claim'))
+    }, Math.max(250, Math.floor(ctx.config.claimLeaseMs / 3)))
+    let outcome: ItemOutcome
+    try {
+      outcome = await evacuateInstance(ctx, item, key)
+    } catch (err) {
+      if (err instanceof ClaimLostError) {
+        log.warn('claim lost to another worker; it carries on with the item')
+        return ACK
+      }
+      if (err instanceof StoppingError) {
+        await ctx.store.releaseClaim(key).catch(() => {})
+        return { type: 'RETRY', reason: 'evacuator stopping: item handed back', delayMs: 0 }
+      }
+      if (delivery.attempt < topology.evacuatorWork.maxAttempts) {
+        await ctx.store.releaseClaim(key).catch(() => {})
+        log.warn({ err, attempt: delivery.attempt }, 'transient failure; will retry the item')
+        return { type: 'RETRY', reason: errorText(err) }
+      }
+      outcome = { status: 'failed', destHost: null, reason: `gave up after ${delivery.attempt} attempts: ${errorText(err)}` }
+    } finally {
+      clearInterval(renew)
+      ctx.metrics.inFlight.dec()
+    }
+
+    if (!(await ctx.store.finishItem(key, outcome))) {
+      log.warn('claim lost before the outcome was recorded; the new owner records it')
+      return ACK
+    }
+    ctx.metrics.evacuations.inc({ outcome: outcome.status })
+    ctx.metrics.evacuationSeconds.observe({ outcome: outcome.status }, (performance.now() - started) / 1000)
+    if (outcome.status === 'failed') log.warn({ reason: outcome.reason }, 'instance not evacuated')
+
+    const done = await ctx.store.getItem(notificationId, instance.id)
+    if (done) await announceItem(ctx, done, evt.id)
+    await finishRecoveryIfDone(ctx, notificationId, evt.id)
+    return ACK
+  }

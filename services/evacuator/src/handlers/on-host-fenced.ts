@@ -1,0 +1,175 @@
+import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
+import { topology, type HostFencedV1 } from '@lazarus/contracts'
+import type { NovaClient } from '@lazarus/openstack'
+import { chooseTargets, targetFor } from '../domain/choose-target.js'
+import { describeSelection, selectInstances } from '../domain/select-instances.js'
+import type { Recovery } from '../store/recovery-store.js'
+import { announceFinish } from './announce.js'
+import { errorText, publish, publishProgress, type EvacuatorContext } from './context.js'
+
+const DISABLE_TASK = 'disable_compute_service_task'
+const PREPARE_TASK = 'prepare_HA_enabled_instances_task'
+const EVACUATE_TASK = 'evacuate_instances_task'
+
+/**
+ * A fenced host: disable its compute service, choose its instances, record one work item
+ * per instance and publish them on the shared work queue. Idempotent by notification id:
+ * a duplicate does nothing, and a redelivery after a crash publishes what was not published.
+ */
+export const onHostFenced =
+  (ctx: EvacuatorContext) =>
+  async (evt: HostFencedV1, delivery: DeliveryContext): Promise<HandlerResult> => {
+    const { notificationId, host, segment } = evt.payload
+    const ids = { correlationId: evt.correlationId, causationId: evt.id }
+    const log = ctx.log.child({ correlationId: evt.correlationId, notificationId, host: host.name })
+
+    const existing = await ctx.store.getRecovery(notificationId)
+    if (existing) {
+      if (existing.status === 'evacuating' && !existing.workPublished) {
+        log.info('resuming a recovery whose work items were not all published')
+        await publishWork(ctx, existing, ids)
+      } else {
+        log.info({ status: existing.status }, 'host.fenced for a recovery already recorded: nothing to do')
+      }
+      return ACK
+    }
+
+    try {
+      const disabled = await disableComputeService(ctx.nova, host.name, ctx.config.serviceDisableReason)
+      await publishProgress(ctx, ids, { notificationId, task: DISABLE_TASK, state: 'success', message: disabled, progress: 1 })
+      log.info(disabled)
+
+      const servers = await ctx.nova.listServersOnHost(host.name)
+      const selection = selectInstances(servers, {
+        evacuateAllInstances: ctx.config.evacuateAllInstances,
+        haEnabledMetadataKey: ctx.config.haEnabledInstanceMetadataKey,
+        ignoreInstancesInErrorState: ctx.config.ignoreInstancesInErrorState,
+      })
+      const targets = chooseTargets(segment.recoveryMethod, await ctx.reservedHosts(segment.id), host.name)
+      const base = {
+        notificationId,
+        correlationId: evt.correlationId,
+        sourceHost: host.name,
+        segmentId: segment.id,
+        recoveryMethod: segment.recoveryMethod,
+      }
+
+      if (targets.kind === 'unavailable') {
+        return await endAtOnce(ctx, { ...base, status: 'failed', message: targets.reason }, ids, log)
+      }
+      const selected = describeSelection(host.name, selection)
+      if (selection.chosen.length === 0) {
+        await publishProgress(ctx, ids, { notificationId, task: PREPARE_TASK, state: 'success', message: selected, progress: 1 })
+        const message =
+          selection.total === 0
+            ? `no instance ran on failed host ${host.name}: nothing to evacuate`
+            : `none of the ${selection.total} instance(s) of failed host ${host.name} is to be evacuated (${selected})`
+        return await endAtOnce(ctx, { ...base, status: 'ignored', message }, ids, log)
+      }
+
+      const target = targetFor(targets)
+      const created = await ctx.store.createRecovery({
+        ...base,
+        status: 'evacuating',
+        message: null,
+        items: selection.chosen.map((i) => ({ instanceId: i.id, instanceName: i.name, haEnabled: i.haEnabled, targetHost: target ?? null })),
+      })
+      if (!created) {
+        // Another delivery of the same notification recorded it a moment ago; it publishes the work.
+        log.info('recovery recorded concurrently by another delivery: nothing to do')
+        return ACK
+      }
+      await publishProgress(ctx, ids, { notificationId, task: PREPARE_TASK, state: 'success', message: selected, progress: 1 })
+      log.info({ instances: selection.chosen.length }, selected)
+      const recovery = await ctx.store.getRecovery(notificationId)
+      if (recovery) await publishWork(ctx, recovery, ids)
+      return ACK
+    } catch (err) {
+      const reason = `recovery of ${host.name} could not start: ${errorText(err)}`
+      if (delivery.attempt < topology.evacuatorOnHostFenced.maxAttempts) {
+        log.warn({ err, attempt: delivery.attempt }, `${reason}; will retry`)
+        return { type: 'RETRY', reason }
+      }
+      // Out of attempts: say so, so that the notification does not stay `running` forever.
+      log.error({ err }, reason)
+      return endAtOnce(
+        ctx,
+        {
+          notificationId,
+          correlationId: evt.correlationId,
+          sourceHost: host.name,
+          segmentId: segment.id,
+          recoveryMethod: segment.recoveryMethod,
+          status: 'failed',
+          message: reason,
+        },
+        ids,
+        log,
+      )
+    }
+  }
+
+/** Masakari's disable_compute_service_task. Nova was told the host is down, so this does not block. */
+const disableComputeService = async (nova: NovaClient, host: string, reason: string): Promise<string> => {
+  const services = await nova.listComputeServices({ host })
+  const compute = services.find((s) => s.binary === 'nova-compute' && s.host === host)
+  if (!compute) return `no nova-compute service on ${host}: nothing to disable`
+  if (compute.status === 'disabled') {
+    return `compute service of ${host} already disabled (${compute.disabledReason ?? 'no reason given'})`
+  }
+  await nova.disableComputeService(host, reason)
+  return `disabled compute service of ${host}: ${reason}`
+}
+
+/** A recovery that ends before any instance is moved (ignored, or failed to start). */
+const endAtOnce = async (
+  ctx: EvacuatorContext,
+  rec: {
+    notificationId: string
+    correlationId: string
+    sourceHost: string
+    segmentId: string
+    recoveryMethod: string
+    status: 'ignored' | 'failed'
+    message: string
+  },
+  ids: { correlationId: string; causationId: string },
+  log: EvacuatorContext['log'],
+): Promise<HandlerResult> => {
+  const created = await ctx.store.createRecovery({ ...rec, items: [] })
+  if (!created) return ACK
+  if (rec.status === 'failed') {
+    await publishProgress(ctx, ids, { notificationId: rec.notificationId, task: PREPARE_TASK, state: 'failure', message: rec.message, progress: 1 })
+  }
+  log.info({ status: rec.status }, rec.message)
+  const recovery = await ctx.store.getRecovery(rec.notificationId)
+  if (recovery) await announceFinish(ctx, recovery, [], ids.causationId)
+  return ACK
+}
+
+/** One evacuation.requested per open item, in order (HA-enabled first), on the shared work queue. */
+const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids: { correlationId: string; causationId: string }) => {
+  const items = await ctx.store.items(recovery.notificationId)
+  const open = items.filter((i) => i.status === 'pending' || i.status === 'running')
+  await publishProgress(ctx, ids, {
+    notificationId: recovery.notificationId,
+    task: EVACUATE_TASK,
+    state: 'running',
+    message: `evacuating ${items.length} instance(s) of ${recovery.sourceHost}`,
+    progress: items.length === 0 ? 1 : (items.length - open.length) / items.length,
+  })
+  for (const item of open) {
+    await publish(
+      ctx,
+      'evacuation.requested.v1',
+      {
+        notificationId: recovery.notificationId,
+        sourceHost: recovery.sourceHost,
+        instance: { id: item.instanceId, name: item.instanceName },
+        ...(item.targetHost ? { targetHost: item.targetHost } : {}),
+      },
+      ids,
+    )
+  }
+  await ctx.store.markWorkPublished(recovery.notificationId)
+}

@@ -1,0 +1,56 @@
+import { announceFinish, announceItem, finishRecoveryIfDone } from './announce.js'
+import { publish, type EvacuatorContext } from './context.js'
+
+/** Announcements not made this long after the fact are made again by the sweeper. */
+const ANNOUNCE_GRACE_MS = 30_000
+
+/**
+ * Resumes what a stopped or crashed process left: republishes work items whose message
+ * may be lost (claims expired, or pending too long), and publishes outcomes and ends of
+ * recoveries that were recorded but not published. Safe in every process at once: items
+ * are taken by a conditional update, and the work handler ignores duplicates.
+ */
+export const sweepOnce = async (ctx: EvacuatorContext): Promise<void> => {
+  for (const item of await ctx.store.takeStrandedItems(ctx.config.requeueAfterMs)) {
+    ctx.log.info({ correlationId: item.correlationId, notificationId: item.notificationId, instanceId: item.instanceId }, 'republishing a stranded work item')
+    await publish(
+      ctx,
+      'evacuation.requested.v1',
+      {
+        notificationId: item.notificationId,
+        sourceHost: item.sourceHost,
+        instance: { id: item.instanceId, name: item.instanceName },
+        ...(item.targetHost ? { targetHost: item.targetHost } : {}),
+      },
+      { correlationId: item.correlationId },
+    )
+  }
+  for (const item of await ctx.store.unannouncedItems(ANNOUNCE_GRACE_MS)) {
+    await announceItem(ctx, item)
+  }
+  for (const notificationId of await ctx.store.unfinishedButDone(ANNOUNCE_GRACE_MS)) {
+    await finishRecoveryIfDone(ctx, notificationId)
+  }
+  for (const recovery of await ctx.store.unannouncedFinishes(ANNOUNCE_GRACE_MS)) {
+    await announceFinish(ctx, recovery, await ctx.store.items(recovery.notificationId))
+  }
+}
+
+export const startSweeper = (ctx: EvacuatorContext): { stop(): Promise<void> } => {
+  let running: Promise<void> | undefined
+  const timer = setInterval(() => {
+    if (running) return
+    running = sweepOnce(ctx)
+      .catch((err: unknown) => ctx.log.warn({ err }, 'sweep failed; next one retries'))
+      .finally(() => {
+        running = undefined
+      })
+  }, ctx.config.sweepIntervalMs)
+  timer.unref()
+  return {
+    async stop() {
+      clearInterval(timer)
+      await running
+    },
+  }
+}

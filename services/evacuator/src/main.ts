@@ -1,0 +1,39 @@
+import { createBus } from '@lazarus/bus'
+import { openDb } from '@lazarus/db'
+import { createOpenStackClient } from '@lazarus/openstack'
+import { createLogger, createMetrics, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { EvacuatorMainSettings } from './config.js'
+import { createEvacuatorService } from './service.js'
+
+const log = createLogger('evacuator')
+try {
+  const config = loadConfig(EvacuatorMainSettings)
+  const metrics = createMetrics('evacuator')
+  const db = await openDb(config.databaseUrl)
+  const os = await createOpenStackClient({
+    authUrl: config.osAuthUrl,
+    username: config.osUsername,
+    password: config.osPassword,
+    projectName: config.osProjectName,
+    userDomainName: config.osUserDomainName,
+    projectDomainName: config.osProjectDomainName,
+    ...(config.osRegionName ? { regionName: config.osRegionName } : {}),
+    interface: config.osInterface,
+  })
+  log.info({ db: db.kind, compute: os.computeEndpoint, microversion: os.nova.microversion }, 'connected')
+  const bus = await createBus(config.amqpUrl)
+  const service = createEvacuatorService({ bus, db, nova: os.nova, log, metrics, config })
+  await service.start()
+  const ops = await startOpsServer({ port: config.opsPort, host: config.opsHost, metrics, ready: () => service.isReady() })
+  log.info({ opsPort: ops.port }, 'evacuator ready')
+  onShutdown(log, async () => {
+    await service.stop()
+    await bus.close()
+    await db.close()
+    await ops.close()
+  })
+} catch (err) {
+  log.fatal({ err }, 'evacuator failed to start')
+  process.exitCode = 1
+  setTimeout(() => process.exit(1), 100).unref()
+}

@@ -1,0 +1,87 @@
+import { hostname } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import type { Bus, Subscription } from '@lazarus/bus'
+import { EvacuationRequestedV1, HostFencedV1, topology } from '@lazarus/contracts'
+import type { Db } from '@lazarus/db'
+import type { NovaClient } from '@lazarus/openstack'
+import type { Logger, Registry } from '@lazarus/runtime'
+import { EvacuatorSettings, type EvacuatorConfig } from './config.js'
+import type { EvacuatorContext } from './handlers/context.js'
+import { createEvacuatorMetrics } from './handlers/metrics.js'
+import { onEvacuationRequested } from './handlers/on-evacuation-requested.js'
+import { onHostFenced } from './handlers/on-host-fenced.js'
+import { startSweeper, sweepOnce } from './handlers/sweeper.js'
+import { createRecoveryStore } from './store/recovery-store.js'
+
+export interface EvacuatorDeps {
+  bus: Bus
+  db: Db
+  nova: NovaClient
+  log: Logger
+  metrics?: Registry
+  config?: Partial<EvacuatorConfig>
+  now?: () => Date
+  /** Reserved hosts of a segment (reserved_host / rh_priority); none by default. */
+  reservedHosts?: (segmentId: string) => Promise<string[]>
+  /** Names this process in item claims; default host:pid:random. */
+  workerId?: string
+}
+
+export interface EvacuatorService {
+  /** Migrate the database, consume host.fenced and the shared work queue, start the sweeper. */
+  start(): Promise<void>
+  /**
+   * Stop consuming. Items in progress are handed back (their claims released and their
+   * messages retried) so that another process resumes them at the step they reached.
+   */
+  stop(): Promise<void>
+  /** True once started and until stopped, while the bus is ready. */
+  isReady(): boolean
+  /** Look for stranded work now (the sweeper does it every `sweepIntervalMs`). */
+  sweep(): Promise<void>
+}
+
+export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService => {
+  const config: EvacuatorConfig = EvacuatorSettings.parse(deps.config ?? {})
+  const store = createRecoveryStore(deps.db)
+  const stopping = new AbortController()
+  const ctx: EvacuatorContext = {
+    bus: deps.bus,
+    nova: deps.nova,
+    store,
+    log: deps.log,
+    config,
+    metrics: createEvacuatorMetrics(deps.metrics),
+    now: deps.now ?? (() => new Date()),
+    workerId: deps.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    stopping: stopping.signal,
+    reservedHosts: deps.reservedHosts ?? (async () => []),
+  }
+  const subscriptions: Subscription[] = []
+  let sweeper: { stop(): Promise<void> } | undefined
+  let started = false
+
+  return {
+    async start() {
+      if (started) return
+      started = true
+      await store.migrate()
+      subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnHostFenced, HostFencedV1, onHostFenced(ctx)))
+      // The per-process concurrency is the consumer's prefetch: a consumer setting, not a queue argument.
+      const work = { ...topology.evacuatorWork, prefetch: config.hostFailureRecoveryThreads }
+      subscriptions.push(await deps.bus.subscribe(work, EvacuationRequestedV1, onEvacuationRequested(ctx)))
+      sweeper = startSweeper(ctx)
+      ctx.log.info({ workerId: ctx.workerId, threads: config.hostFailureRecoveryThreads }, 'evacuator started')
+    },
+    async stop() {
+      if (!started) return
+      started = false
+      stopping.abort()
+      await sweeper?.stop()
+      await Promise.all(subscriptions.splice(0).map((s) => s.cancel()))
+      ctx.log.info('evacuator stopped')
+    },
+    isReady: () => started && deps.bus.isReady(),
+    sweep: () => sweepOnce(ctx),
+  }
+}

@@ -1,0 +1,55 @@
+import type { Migration } from '@lazarus/db'
+
+/** The evacuator's own tables: one row per host recovery, one per instance to move. */
+export const EVACUATOR_MIGRATIONS: readonly Migration[] = [
+  {
+    id: '001-recoveries-and-items',
+    sql: `
+CREATE TABLE evacuator_recoveries (
+  notification_id  uuid PRIMARY KEY,
+  correlation_id   text NOT NULL,
+  source_host      text NOT NULL,
+  segment_id       uuid NOT NULL,
+  recovery_method  text NOT NULL,
+  -- evacuating | finished | failed | ignored
+  status           text NOT NULL,
+  total            integer NOT NULL,
+  -- every work item has been published once
+  work_published   boolean NOT NULL DEFAULT false,
+  message          text,
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  finished_at      timestamptz,
+  -- recovery.finished.v1 has been published
+  finish_announced boolean NOT NULL DEFAULT false
+);
+CREATE TABLE evacuator_items (
+  notification_id  uuid NOT NULL REFERENCES evacuator_recoveries (notification_id) ON DELETE CASCADE,
+  instance_id      text NOT NULL,
+  instance_name    text NOT NULL,
+  position         integer NOT NULL,
+  ha_enabled       boolean NOT NULL,
+  source_host      text NOT NULL,
+  target_host      text,
+  -- pending | running | succeeded | failed
+  status           text NOT NULL DEFAULT 'pending',
+  -- new | prepared | evacuate_sent | moved: the last step persisted before acting on it
+  step             text NOT NULL DEFAULT 'new',
+  plan             jsonb,
+  evacuate_sent_at timestamptz,
+  dest_host        text,
+  reason           text,
+  claim_owner      text,
+  claim_expires_at timestamptz,
+  attempts         integer NOT NULL DEFAULT 0,
+  requested_at     timestamptz NOT NULL DEFAULT now(),
+  started_at       timestamptz,
+  ended_at         timestamptz,
+  -- instance.evacuated / instance.evacuation_failed has been published
+  announced        boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (notification_id, instance_id)
+);
+CREATE INDEX evacuator_items_open ON evacuator_items (requested_at) WHERE status IN ('pending', 'running');
+CREATE INDEX evacuator_items_unannounced ON evacuator_items (notification_id) WHERE announced = false AND status IN ('succeeded', 'failed');
+`,
+  },
+]

@@ -1,0 +1,327 @@
+import type { Db, Queryable } from '@lazarus/db'
+import type { InstancePlan } from '../domain/instance-plan.js'
+import { EVACUATOR_MIGRATIONS } from './migrations.js'
+
+export type RecoveryStatus = 'evacuating' | 'finished' | 'failed' | 'ignored'
+export type ItemStatus = 'pending' | 'running' | 'succeeded' | 'failed'
+export type ItemStep = 'new' | 'prepared' | 'evacuate_sent' | 'moved'
+
+export interface Recovery {
+  notificationId: string
+  correlationId: string
+  sourceHost: string
+  segmentId: string
+  recoveryMethod: string
+  status: RecoveryStatus
+  total: number
+  workPublished: boolean
+  message: string | null
+  finishAnnounced: boolean
+}
+
+export interface WorkItem {
+  notificationId: string
+  instanceId: string
+  instanceName: string
+  position: number
+  haEnabled: boolean
+  sourceHost: string
+  targetHost: string | null
+  status: ItemStatus
+  step: ItemStep
+  plan: InstancePlan | null
+  evacuateSentAt: Date | null
+  destHost: string | null
+  reason: string | null
+  claimOwner: string | null
+  attempts: number
+  startedAt: Date | null
+  endedAt: Date | null
+  announced: boolean
+  correlationId: string
+}
+
+export interface NewRecovery {
+  notificationId: string
+  correlationId: string
+  sourceHost: string
+  segmentId: string
+  recoveryMethod: string
+  status: RecoveryStatus
+  message: string | null
+  items: { instanceId: string; instanceName: string; haEnabled: boolean; targetHost: string | null }[]
+}
+
+const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)))
+
+const toPlan = (v: unknown): InstancePlan | null => {
+  if (v === null || v === undefined) return null
+  return (typeof v === 'string' ? JSON.parse(v) : v) as InstancePlan
+}
+
+const recoveryFrom = (r: Record<string, unknown>): Recovery => ({
+  notificationId: String(r['notification_id']),
+  correlationId: String(r['correlation_id']),
+  sourceHost: String(r['source_host']),
+  segmentId: String(r['segment_id']),
+  recoveryMethod: String(r['recovery_method']),
+  status: r['status'] as RecoveryStatus,
+  total: Number(r['total']),
+  workPublished: r['work_published'] === true,
+  message: (r['message'] as string | null) ?? null,
+  finishAnnounced: r['finish_announced'] === true,
+})
+
+const itemFrom = (r: Record<string, unknown>): WorkItem => ({
+  notificationId: String(r['notification_id']),
+  instanceId: String(r['instance_id']),
+  instanceName: String(r['instance_name']),
+  position: Number(r['position']),
+  haEnabled: r['ha_enabled'] === true,
+  sourceHost: String(r['source_host']),
+  targetHost: (r['target_host'] as string | null) ?? null,
+  status: r['status'] as ItemStatus,
+  step: r['step'] as ItemStep,
+  plan: toPlan(r['plan']),
+  evacuateSentAt: toDate(r['evacuate_sent_at']),
+  destHost: (r['dest_host'] as string | null) ?? null,
+  reason: (r['reason'] as string | null) ?? null,
+  claimOwner: (r['claim_owner'] as string | null) ?? null,
+  attempts: Number(r['attempts']),
+  startedAt: toDate(r['started_at']),
+  endedAt: toDate(r['ended_at']),
+  announced: r['announced'] === true,
+  correlationId: String(r['correlation_id']),
+})
+
+/** Items joined with their recovery's correlation id, which every event of the item carries. */
+const ITEM_COLUMNS = `i.*, r.correlation_id`
+const ITEM_FROM = `evacuator_items i JOIN evacuator_recoveries r USING (notification_id)`
+
+/**
+ * The evacuator's state. Every change a worker makes to an item is conditional on holding
+ * its claim, so a worker whose claim expired (and was taken over) changes nothing more.
+ * Lease times use the database clock: one clock for every process.
+ */
+export const createRecoveryStore = (db: Db) => {
+  const item = async (q: Queryable, notificationId: string, instanceId: string): Promise<WorkItem | undefined> => {
+    const r = await q.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 AND i.instance_id = $2`, [
+      notificationId,
+      instanceId,
+    ])
+    return r.rows[0] ? itemFrom(r.rows[0]) : undefined
+  }
+
+  /** Run an update of a claimed item; true when the claim was still ours. */
+  const claimed = async (sql: string, key: { notificationId: string; instanceId: string; owner: string }, params: unknown[] = []) => {
+    const r = await db.query(
+      `UPDATE evacuator_items SET ${sql} WHERE notification_id = $1 AND instance_id = $2 AND claim_owner = $3 AND status = 'running'`,
+      [key.notificationId, key.instanceId, key.owner, ...params],
+    )
+    return r.rowCount > 0
+  }
+
+  return {
+    migrate: () => db.migrate('evacuator', EVACUATOR_MIGRATIONS),
+
+    async getRecovery(notificationId: string): Promise<Recovery | undefined> {
+      const r = await db.query('SELECT * FROM evacuator_recoveries WHERE notification_id = $1', [notificationId])
+      return r.rows[0] ? recoveryFrom(r.rows[0]) : undefined
+    },
+
+    /** Record a recovery and its items at once; false when it was recorded before. */
+    async createRecovery(rec: NewRecovery): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        const ins = await tx.query(
+          `INSERT INTO evacuator_recoveries (notification_id, correlation_id, source_host, segment_id, recovery_method, status, total, message, finished_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $6 = 'evacuating' THEN NULL ELSE now() END)
+           ON CONFLICT (notification_id) DO NOTHING RETURNING notification_id`,
+          [rec.notificationId, rec.correlationId, rec.sourceHost, rec.segmentId, rec.recoveryMethod, rec.status, rec.items.length, rec.message],
+        )
+        if (ins.rowCount === 0) return false
+        let position = 0
+        for (const it of rec.items) {
+          await tx.query(
+            `INSERT INTO evacuator_items (notification_id, instance_id, instance_name, position, ha_enabled, source_host, target_host)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+            [rec.notificationId, it.instanceId, it.instanceName, position, it.haEnabled, rec.sourceHost, it.targetHost],
+          )
+          position += 1
+        }
+        return true
+      })
+    },
+
+    async markWorkPublished(notificationId: string): Promise<void> {
+      await db.query('UPDATE evacuator_recoveries SET work_published = true WHERE notification_id = $1', [notificationId])
+    },
+
+    async items(notificationId: string): Promise<WorkItem[]> {
+      const r = await db.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 ORDER BY i.position`, [notificationId])
+      return r.rows.map(itemFrom)
+    },
+
+    getItem: (notificationId: string, instanceId: string) => item(db, notificationId, instanceId),
+
+    /**
+     * Take an item that is pending, or running under a claim that expired (its worker died).
+     * Undefined when it is final or another worker holds a live claim.
+     */
+    async claimItem(notificationId: string, instanceId: string, owner: string, leaseMs: number): Promise<WorkItem | undefined> {
+      const r = await db.query(
+        `UPDATE evacuator_items SET status = 'running', claim_owner = $3,
+           claim_expires_at = now() + make_interval(secs => $4::double precision / 1000),
+           attempts = attempts + 1, started_at = coalesce(started_at, now())
+         WHERE notification_id = $1 AND instance_id = $2
+           AND (status = 'pending' OR (status = 'running' AND (claim_expires_at IS NULL OR claim_expires_at < now())))
+         RETURNING instance_id`,
+        [notificationId, instanceId, owner, leaseMs],
+      )
+      if (r.rowCount === 0) return undefined
+      return item(db, notificationId, instanceId)
+    },
+
+    renewClaim: (key: ClaimKey, leaseMs: number) =>
+      claimed(`claim_expires_at = now() + make_interval(secs => $4::double precision / 1000)`, key, [leaseMs]),
+
+    /** Give the item back (shutting down): another worker may take it at once. */
+    releaseClaim: (key: ClaimKey) => claimed(`claim_owner = NULL, claim_expires_at = NULL`, key),
+
+    savePlan: (key: ClaimKey, plan: InstancePlan) => claimed(`step = 'prepared', plan = $4::jsonb`, key, [JSON.stringify(plan)]),
+
+    /** Persisted before the evacuate call: a resumed item confirms instead of evacuating again. */
+    markEvacuateSent: (key: ClaimKey) => claimed(`step = 'evacuate_sent', evacuate_sent_at = now()`, key),
+
+    markMoved: (key: ClaimKey, destHost: string) => claimed(`step = 'moved', dest_host = $4`, key, [destHost]),
+
+    finishItem: (key: ClaimKey, outcome: { status: 'succeeded' | 'failed'; destHost: string | null; reason: string | null }) =>
+      claimed(
+        `status = $4, dest_host = coalesce($5, dest_host), reason = $6, ended_at = now(), claim_owner = NULL, claim_expires_at = NULL`,
+        key,
+        [outcome.status, outcome.destHost, outcome.reason],
+      ),
+
+    /** Mark an item failed without a claim (a work message for it can no longer be delivered). */
+    async failUnclaimed(notificationId: string, instanceId: string, reason: string): Promise<boolean> {
+      const r = await db.query(
+        `UPDATE evacuator_items SET status = 'failed', reason = $3, ended_at = now(), claim_owner = NULL, claim_expires_at = NULL
+         WHERE notification_id = $1 AND instance_id = $2 AND status IN ('pending', 'running')
+           AND (claim_expires_at IS NULL OR claim_expires_at < now())`,
+        [notificationId, instanceId, reason],
+      )
+      return r.rowCount > 0
+    },
+
+    async markAnnounced(notificationId: string, instanceId: string): Promise<void> {
+      await db.query('UPDATE evacuator_items SET announced = true WHERE notification_id = $1 AND instance_id = $2', [notificationId, instanceId])
+    },
+
+    async progress(notificationId: string): Promise<{ done: number; total: number }> {
+      const r = await db.query<{ done: number; total: number }>(
+        `SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS done, count(*)::int AS total
+         FROM evacuator_items WHERE notification_id = $1`,
+        [notificationId],
+      )
+      return r.rows[0] ?? { done: 0, total: 0 }
+    },
+
+    /**
+     * End the recovery if every item is final. Only one caller wins: the row is locked and
+     * its status checked, so two workers finishing the last items at once cannot both end it.
+     */
+    async tryFinishRecovery(
+      notificationId: string,
+      decide: (items: WorkItem[]) => { status: 'finished' | 'failed'; message: string },
+    ): Promise<{ recovery: Recovery; items: WorkItem[] } | undefined> {
+      return db.transaction(async (tx) => {
+        const locked = await tx.query(
+          `SELECT * FROM evacuator_recoveries WHERE notification_id = $1 AND status = 'evacuating' FOR UPDATE`,
+          [notificationId],
+        )
+        if (locked.rowCount === 0) return undefined
+        const all = await tx.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 ORDER BY i.position`, [notificationId])
+        const items = all.rows.map(itemFrom)
+        if (items.some((i) => i.status !== 'succeeded' && i.status !== 'failed')) return undefined
+        const outcome = decide(items)
+        const upd = await tx.query(
+          `UPDATE evacuator_recoveries SET status = $2, message = $3, finished_at = now()
+           WHERE notification_id = $1 AND status = 'evacuating' RETURNING *`,
+          [notificationId, outcome.status, outcome.message],
+        )
+        const row = upd.rows[0]
+        return row ? { recovery: recoveryFrom(row), items } : undefined
+      })
+    },
+
+    async markFinishAnnounced(notificationId: string): Promise<void> {
+      await db.query('UPDATE evacuator_recoveries SET finish_announced = true WHERE notification_id = $1', [notificationId])
+    },
+
+    /**
+     * Items whose work message may be lost: pending or running without a live claim, last
+     * published `olderThanMs` ago (running ones as soon as their claim expired). Marked as
+     * published again now, so that one sweeper republishes each.
+     */
+    async takeStrandedItems(olderThanMs: number, limit = 500): Promise<WorkItem[]> {
+      const r = await db.query<{ notification_id: string; instance_id: string }>(
+        `UPDATE evacuator_items SET requested_at = now()
+         WHERE (notification_id, instance_id) IN (
+           SELECT notification_id, instance_id FROM evacuator_items
+           WHERE (status = 'pending' AND requested_at < now() - make_interval(secs => $1::double precision / 1000))
+              OR (status = 'running' AND (claim_expires_at IS NULL OR claim_expires_at < now())
+                  AND requested_at < now() - make_interval(secs => 5))
+           ORDER BY requested_at LIMIT $2)
+         RETURNING notification_id, instance_id`,
+        [olderThanMs, limit],
+      )
+      const out: WorkItem[] = []
+      for (const k of r.rows) {
+        const it = await item(db, k.notification_id, k.instance_id)
+        if (it) out.push(it)
+      }
+      return out
+    },
+
+    /** Final items whose event was not published (the worker stopped in between). */
+    async unannouncedItems(olderThanMs: number): Promise<WorkItem[]> {
+      const r = await db.query(
+        `SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM}
+         WHERE i.announced = false AND i.status IN ('succeeded', 'failed')
+           AND i.ended_at < now() - make_interval(secs => $1::double precision / 1000)`,
+        [olderThanMs],
+      )
+      return r.rows.map(itemFrom)
+    },
+
+    /** Ended recoveries whose recovery.finished was not published (or not yet known to be). */
+    async unannouncedFinishes(olderThanMs: number): Promise<Recovery[]> {
+      const r = await db.query(
+        `SELECT * FROM evacuator_recoveries
+         WHERE finish_announced = false AND status <> 'evacuating'
+           AND finished_at < now() - make_interval(secs => $1::double precision / 1000)`,
+        [olderThanMs],
+      )
+      return r.rows.map(recoveryFrom)
+    },
+
+    /** Recoveries whose items are all final but that were never ended (a crash in between). */
+    async unfinishedButDone(olderThanMs: number): Promise<string[]> {
+      const r = await db.query<{ notification_id: string }>(
+        `SELECT r.notification_id FROM evacuator_recoveries r
+         WHERE r.status = 'evacuating'
+           AND NOT EXISTS (SELECT 1 FROM evacuator_items i WHERE i.notification_id = r.notification_id
+                           AND (i.status IN ('pending', 'running') OR i.ended_at > now() - make_interval(secs => $1::double precision / 1000)))`,
+        [olderThanMs],
+      )
+      return r.rows.map((x) => x.notification_id)
+    },
+  }
+}
+
+export interface ClaimKey {
+  notificationId: string
+  instanceId: string
+  owner: string
+}
+
+export type RecoveryStore = ReturnType<typeof createRecoveryStore>
