@@ -76,6 +76,29 @@ describe('rabbitmq transport', () => {
     await expect(createRabbitBus({ url: 'amqp://guest:guest@127.0.0.1:1', namespace })).rejects.toThrow()
   })
 
+  it('restores a consumer whose queue was deleted under it', async () => {
+    const q = spec('deleted')
+    const bus = await create([q])
+    const got: number[] = []
+    try {
+      await bus.subscribe(q, AnyEnvelope, async (e) => (got.push((e.payload as { n: number }).n), ACK))
+      const conn = await amqp.connect(URL)
+      try {
+        const ch = await conn.createChannel()
+        await ch.deleteQueue(names(namespace).queue(q.queue))
+        await ch.close()
+      } finally {
+        await conn.close()
+      }
+      await waitFor(() => !bus.isReady(), 'the bus to notice the cancelled consumer', 5_000).catch(() => undefined)
+      await waitFor(() => bus.isReady(), 'the consumer to be restored')
+      await bus.publish(ping(q.bind[0] as string, 1, { n: 1 }))
+      await waitFor(() => got.length === 1, 'a delivery to the restored consumer')
+    } finally {
+      await bus.close()
+    }
+  })
+
   it(
     'survives a broker restart mid-stream: every confirmed message is handled, consumers resume',
     async () => {
@@ -103,6 +126,10 @@ describe('rabbitmq transport', () => {
               await rabbitmqctl('start_app')
               await waitFor(() => portAccepts(5672), 'the broker port', 30_000)
             })()
+          }
+          if (n === 80) {
+            // Make sure the stream straddles the outage: the rest goes out after it began.
+            await waitFor(() => events.includes('disconnected'), 'the bus to notice the broker going down', 30_000)
           }
           // Retry each publish until the broker confirms it (it rejects while the broker is down).
           for (;;) {

@@ -62,9 +62,9 @@ export class Consumer<T> implements ConsumerControl {
       own.on('error', (err: unknown) => this.deps.onError(err))
       own.on('handler-error', (err: unknown) => this.deps.onError(err))
       own.on('close', () => this.onChannelClosed(own))
+      this.channel = own
       await declareQueue(own, this.deps.names, this.spec)
       await own.prefetch(this.spec.prefetch, false)
-      this.channel = own
       const { consumerTag } = await own.consume(this.deps.names.queue(this.spec.queue), (msg) => this.onMessage(own, msg), {
         noAck: false,
       })
@@ -153,7 +153,9 @@ export class Consumer<T> implements ConsumerControl {
       if (this.channel !== ch) return // the broker will redeliver it; do not republish
       const { names, publisher } = this.deps
       const retry = outcome.type === 'RETRY'
-      const { 'x-death': _death, [HEADER.publish]: _token, ...headers } = msg.properties.headers ?? {}
+      // Broker bookkeeping stays behind; the bus's own headers travel on.
+      const { 'x-death': _death, 'x-delivery-count': _count, [HEADER.publish]: _token, ...headers } =
+        (msg.properties.headers ?? {}) as Record<string, unknown>
       try {
         await publisher.publish('', retry ? names.retry(this.spec.queue) : names.dead(this.spec.queue), msg.content, {
           persistent: true,

@@ -12,7 +12,8 @@ import { HEADER } from './names.js'
  */
 export class Publisher {
   private channel: ConfirmChannel | undefined
-  private readonly waiters = new Set<(ch: ConfirmChannel) => void>()
+  /** Publishes waiting for a channel: send on it, or fail. */
+  private readonly waiters = new Map<(ch: ConfirmChannel) => void, (err: Error) => void>()
   private readonly returned = new Set<string>()
   private closed = false
 
@@ -45,8 +46,9 @@ export class Publisher {
       return
     }
     this.channel = ch
-    for (const wake of this.waiters) wake(ch)
+    const waiting = [...this.waiters.keys()]
     this.waiters.clear()
+    for (const send of waiting) send(ch)
   }
 
   /** The connection is gone; publishes wait for the next one. */
@@ -57,6 +59,9 @@ export class Publisher {
   close(): void {
     this.closed = true
     this.channel = undefined
+    const failing = [...this.waiters.values()]
+    this.waiters.clear()
+    for (const fail of failing) fail(new BusClosedError('publish'))
   }
 
   private reopenLater(conn: ChannelModel): void {
@@ -93,7 +98,7 @@ export class Publisher {
         if (this.channel) send(this.channel)
         else {
           waiter = send
-          this.waiters.add(send)
+          this.waiters.set(send, reject)
         }
       })
     } finally {

@@ -75,6 +75,10 @@ export const createRabbitBus = async (opts: RabbitBusOptions): Promise<Bus> => {
       await c.close().catch(() => undefined)
       throw err
     }
+    if (closed) {
+      await c.close().catch(() => undefined)
+      return
+    }
     conn = c
     failures = 0
     emit({ type: 'connected' })
