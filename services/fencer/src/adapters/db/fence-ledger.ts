@@ -1,0 +1,201 @@
+import type { HostFailedV1, HostFencedV1, HostFenceFailedV1, QuickEvacuateLevel } from '@lazarus/contracts'
+import type { Db, Queryable } from '@lazarus/db'
+import type { FenceState } from '../../domain/fence-plan.js'
+import { FENCER_MIGRATIONS } from './migrations.js'
+
+/** The event a finished operation published; a redelivery publishes it again. */
+export type StoredOutcome =
+  | { type: 'host.fenced.v1'; payload: HostFencedV1['payload'] }
+  | { type: 'host.fence_failed.v1'; payload: HostFenceFailedV1['payload'] }
+
+export interface FenceRecord {
+  notificationId: string
+  host: string
+  level: QuickEvacuateLevel
+  state: FenceState
+  owner: string
+  leaseUntil: Date
+  attempts: number
+  request: HostFailedV1['payload']
+  timings: Record<string, number>
+  outcome: StoredOutcome | null
+  reason: string | null
+}
+
+export type Claim =
+  /** This caller owns the operation; `resumed` when it took over an earlier, lapsed claim. */
+  | { kind: 'claimed'; record: FenceRecord; resumed: boolean; superseded: StoredOutcome[] }
+  /** The operation is finished; its outcome is to be published again. */
+  | { kind: 'done'; record: FenceRecord }
+  /** Another live owner holds this notification or this host; try again after its lease. */
+  | { kind: 'busy'; holder: FenceRecord }
+
+/** The owner's claim lapsed and someone else took the operation over: stop at once. */
+export class LostClaimError extends Error {
+  override readonly name = 'LostClaimError'
+  constructor(readonly notificationId: string) {
+    super(`fence operation ${notificationId} is no longer ours (lease lapsed and was taken over)`)
+  }
+}
+
+export interface ClaimRequest {
+  notificationId: string
+  host: string
+  level: QuickEvacuateLevel
+  request: HostFailedV1['payload']
+}
+
+export interface FenceLedger {
+  claim(req: ClaimRequest, owner: string, now: Date, leaseMs: number): Promise<Claim>
+  /** Record progress (and renew the lease); throws LostClaimError if no longer the owner. */
+  advance(notificationId: string, owner: string, update: { state?: FenceState; timings: Record<string, number> }, now: Date, leaseMs: number): Promise<void>
+  renew(notificationId: string, owner: string, now: Date, leaseMs: number): Promise<void>
+  finish(
+    notificationId: string,
+    owner: string,
+    final: { state: 'fenced' | 'failed'; outcome: StoredOutcome; timings: Record<string, number>; reason?: string },
+    now: Date,
+  ): Promise<void>
+  /** Give the claim up now (the work will be retried); best effort. */
+  release(notificationId: string, owner: string, now: Date): Promise<void>
+  get(notificationId: string): Promise<FenceRecord | undefined>
+}
+
+interface Row {
+  notification_id: string
+  host: string
+  level: number
+  state: FenceState
+  owner: string
+  lease_until: Date | string
+  attempts: number
+  request: unknown
+  timings: unknown
+  outcome: unknown
+  reason: string | null
+}
+
+const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v)
+
+const toRecord = (r: Row): FenceRecord => ({
+  notificationId: r.notification_id,
+  host: r.host,
+  level: r.level as QuickEvacuateLevel,
+  state: r.state,
+  owner: r.owner,
+  leaseUntil: new Date(r.lease_until),
+  attempts: Number(r.attempts),
+  request: json(r.request) as HostFailedV1['payload'],
+  timings: (json(r.timings) ?? {}) as Record<string, number>,
+  outcome: (json(r.outcome) ?? null) as StoredOutcome | null,
+  reason: r.reason,
+})
+
+const COLUMNS = 'notification_id, host, level, state, owner, lease_until, attempts, request, timings, outcome, reason'
+const ACTIVE = `state NOT IN ('fenced', 'failed')`
+
+/**
+ * The fencing ledger in PostgreSQL (or PGlite): one row per fence operation, keyed by
+ * notification. Claims are compare-and-set on `owner`, and a partial unique index allows one
+ * unfinished operation per host, so neither redeliveries nor replicas can fence one host
+ * twice at once.
+ */
+export const createFenceLedger = async (db: Db): Promise<FenceLedger> => {
+  await db.migrate('fencer', FENCER_MIGRATIONS)
+  const q: Queryable = db
+
+  const byNotification = async (id: string): Promise<FenceRecord | undefined> => {
+    const r = await q.query<Row>(`SELECT ${COLUMNS} FROM fence_operations WHERE notification_id = $1`, [id])
+    return r.rows[0] ? toRecord(r.rows[0]) : undefined
+  }
+
+  const owned = async (sql: string, params: unknown[], notificationId: string): Promise<void> => {
+    const r = await q.query(sql, params)
+    if (r.rowCount !== 1) throw new LostClaimError(notificationId)
+  }
+
+  return {
+    get: byNotification,
+
+    async claim(req, owner, now, leaseMs) {
+      const leaseUntil = new Date(now.getTime() + leaseMs).toISOString()
+      const superseded: StoredOutcome[] = []
+      // A few rounds: each loses only to a concurrent change, which the next round sees.
+      for (let round = 0; round < 5; round += 1) {
+        const inserted = await q.query<Row>(
+          `INSERT INTO fence_operations (notification_id, host, level, state, owner, lease_until, request, created_at, updated_at)
+           VALUES ($1, $2, $3, 'started', $4, $5, $6::text::jsonb, $7, $7)
+           ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
+          [req.notificationId, req.host, req.level, owner, leaseUntil, JSON.stringify(req.request), now.toISOString()],
+        )
+        if (inserted.rows[0]) return { kind: 'claimed', record: toRecord(inserted.rows[0]), resumed: false, superseded }
+
+        const mine = await byNotification(req.notificationId)
+        if (mine) {
+          if (mine.state === 'fenced' || mine.state === 'failed') return { kind: 'done', record: mine }
+          if (mine.leaseUntil > now) return { kind: 'busy', holder: mine }
+          const taken = await q.query<Row>(
+            `UPDATE fence_operations SET owner = $2, lease_until = $3, attempts = attempts + 1, updated_at = $4
+             WHERE notification_id = $1 AND owner = $5 AND ${ACTIVE} RETURNING ${COLUMNS}`,
+            [req.notificationId, owner, leaseUntil, now.toISOString(), mine.owner],
+          )
+          if (taken.rows[0]) return { kind: 'claimed', record: toRecord(taken.rows[0]), resumed: true, superseded }
+          continue
+        }
+
+        // Another notification's operation holds the host.
+        const other = await q.query<Row>(`SELECT ${COLUMNS} FROM fence_operations WHERE host = $1 AND ${ACTIVE}`, [req.host])
+        const holder = other.rows[0] ? toRecord(other.rows[0]) : undefined
+        if (!holder) continue
+        if (holder.leaseUntil > now) return { kind: 'busy', holder }
+        // Its owner is gone and nobody resumed it: close it as failed so this one can run.
+        const reason = `fence abandoned: its lease lapsed at ${holder.leaseUntil.toISOString()}; host ${holder.host} is fenced for notification ${req.notificationId} instead`
+        const outcome: StoredOutcome = {
+          type: 'host.fence_failed.v1',
+          payload: { notificationId: holder.notificationId, host: holder.request.host, segment: holder.request.segment, reason },
+        }
+        const closed = await q.query(
+          `UPDATE fence_operations SET state = 'failed', outcome = $2::text::jsonb, reason = $3, updated_at = $4
+           WHERE notification_id = $1 AND owner = $5 AND ${ACTIVE}`,
+          [holder.notificationId, JSON.stringify(outcome), reason, now.toISOString(), holder.owner],
+        )
+        if (closed.rowCount === 1) superseded.push(outcome)
+      }
+      const holder = (await byNotification(req.notificationId)) ??
+        (await q.query<Row>(`SELECT ${COLUMNS} FROM fence_operations WHERE host = $1 AND ${ACTIVE}`, [req.host])).rows.map(toRecord)[0]
+      if (!holder) throw new Error(`could not claim the fence of ${req.host}: the ledger kept changing`)
+      return holder.state === 'fenced' || holder.state === 'failed' ? { kind: 'done', record: holder } : { kind: 'busy', holder }
+    },
+
+    advance: (notificationId, owner, update, now, leaseMs) =>
+      owned(
+        `UPDATE fence_operations SET state = COALESCE($3, state), timings = $4::text::jsonb, lease_until = $5, updated_at = $6
+         WHERE notification_id = $1 AND owner = $2 AND ${ACTIVE}`,
+        [notificationId, owner, update.state ?? null, JSON.stringify(update.timings), new Date(now.getTime() + leaseMs).toISOString(), now.toISOString()],
+        notificationId,
+      ),
+
+    renew: (notificationId, owner, now, leaseMs) =>
+      owned(
+        `UPDATE fence_operations SET lease_until = $3, updated_at = $4 WHERE notification_id = $1 AND owner = $2 AND ${ACTIVE}`,
+        [notificationId, owner, new Date(now.getTime() + leaseMs).toISOString(), now.toISOString()],
+        notificationId,
+      ),
+
+    finish: (notificationId, owner, final, now) =>
+      owned(
+        `UPDATE fence_operations SET state = $3, outcome = $4::text::jsonb, timings = $5::text::jsonb, reason = $6, lease_until = $7, updated_at = $7
+         WHERE notification_id = $1 AND owner = $2 AND ${ACTIVE}`,
+        [notificationId, owner, final.state, JSON.stringify(final.outcome), JSON.stringify(final.timings), final.reason ?? null, now.toISOString()],
+        notificationId,
+      ),
+
+    async release(notificationId, owner, now) {
+      await q.query(`UPDATE fence_operations SET lease_until = $3, updated_at = $3 WHERE notification_id = $1 AND owner = $2 AND ${ACTIVE}`, [
+        notificationId,
+        owner,
+        now.toISOString(),
+      ])
+    },
+  }
+}

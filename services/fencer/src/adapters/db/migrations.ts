@@ -1,0 +1,30 @@
+import type { Migration } from '@lazarus/db'
+
+export const FENCER_MIGRATIONS: readonly Migration[] = [
+  {
+    id: '001-fence-operations',
+    sql: `
+CREATE TABLE fence_operations (
+  notification_id text PRIMARY KEY,
+  host text NOT NULL,
+  level int NOT NULL CHECK (level IN (1, 2, 3)),
+  state text NOT NULL CHECK (state IN ('started', 'powered_off', 'forced_down', 'fenced', 'failed')),
+  -- The claim: who runs the operation, until when. A live owner renews the lease at every
+  -- step; a lease that ran out may be taken over (the owner crashed or was partitioned).
+  owner text NOT NULL,
+  lease_until timestamptz NOT NULL,
+  attempts int NOT NULL DEFAULT 1,
+  request jsonb NOT NULL,
+  timings jsonb NOT NULL DEFAULT '{}'::jsonb,
+  outcome jsonb,
+  reason text,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+-- At most one unfinished fence per host, whichever notification or replica started it.
+CREATE UNIQUE INDEX fence_operations_one_active_per_host ON fence_operations (host)
+  WHERE state NOT IN ('fenced', 'failed');
+CREATE INDEX fence_operations_host ON fence_operations (host, created_at);
+`,
+  },
+]

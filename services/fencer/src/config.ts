@@ -1,0 +1,30 @@
+import { setting } from '@lazarus/runtime'
+import * as z from 'zod'
+import { defaultFencerConfig as d } from './fencer-config.js'
+
+/**
+ * The fencer's settings (env names: the keys in UPPER_SNAKE_CASE). OpenStack credentials use
+ * the standard variable names (OS_AUTH_URL, OS_USERNAME, ...).
+ */
+export const FencerEnv = z.object({
+  amqpUrl: z.string().min(1),
+  /** postgres://… in production; a path or `memory:` for PGlite (default: in memory). */
+  databaseUrl: z.string().optional(),
+  osAuthUrl: z.url(),
+  osUsername: z.string().min(1),
+  osPassword: z.string().min(1),
+  osProjectName: z.string().min(1),
+  osUserDomainName: z.string().min(1).default('Default'),
+  osProjectDomainName: z.string().min(1).default('Default'),
+  osRegionName: z.string().min(1).optional(),
+  osInterface: z.enum(['public', 'internal', 'admin']).default('public'),
+  fenceCheckIntervalMs: setting.ms(d.fenceCheckIntervalMs),
+  fenceCheckMaxCount: setting.int(d.fenceCheckMaxCount, 1),
+  novaDownCheckIntervalMs: setting.ms(d.novaDownCheckIntervalMs),
+  novaDownMaxWaitMs: setting.ms(d.novaDownMaxWaitMs),
+  forceDownConfirmTimeoutMs: setting.ms(d.forceDownConfirmTimeoutMs),
+  powerRequestTimeoutMs: setting.int(d.powerRequestTimeoutMs, 1),
+  fenceLeaseMs: setting.int(d.leaseMs, 1000),
+  opsPort: setting.int(9102),
+})
+export type FencerEnv = z.infer<typeof FencerEnv>

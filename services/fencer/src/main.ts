@@ -1,0 +1,53 @@
+import { createBus } from '@lazarus/bus'
+import { openDb } from '@lazarus/db'
+import { createOpenStackClient } from '@lazarus/openstack'
+import { createLogger, createMetrics, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { FencerEnv } from './config.js'
+import { createFencerService } from './service.js'
+
+const log = createLogger('fencer')
+try {
+  const env = loadConfig(FencerEnv)
+  const metrics = createMetrics('fencer')
+  const db = await openDb(env.databaseUrl)
+  const bus = await createBus(env.amqpUrl)
+  const openstack = await createOpenStackClient({
+    authUrl: env.osAuthUrl,
+    username: env.osUsername,
+    password: env.osPassword,
+    projectName: env.osProjectName,
+    userDomainName: env.osUserDomainName,
+    projectDomainName: env.osProjectDomainName,
+    ...(env.osRegionName ? { regionName: env.osRegionName } : {}),
+    interface: env.osInterface,
+  })
+  const service = createFencerService({
+    bus,
+    db,
+    nova: openstack.nova,
+    log,
+    metrics,
+    config: {
+      fenceCheckIntervalMs: env.fenceCheckIntervalMs,
+      fenceCheckMaxCount: env.fenceCheckMaxCount,
+      novaDownCheckIntervalMs: env.novaDownCheckIntervalMs,
+      novaDownMaxWaitMs: env.novaDownMaxWaitMs,
+      forceDownConfirmTimeoutMs: env.forceDownConfirmTimeoutMs,
+      powerRequestTimeoutMs: env.powerRequestTimeoutMs,
+      leaseMs: env.fenceLeaseMs,
+    },
+  })
+  await service.start()
+  const ops = await startOpsServer({ port: env.opsPort, metrics, ready: () => bus.isReady() })
+  log.info({ opsPort: ops.port, db: db.kind, novaMicroversion: openstack.nova.microversion }, 'fencer started')
+  onShutdown(log, async () => {
+    await service.stop()
+    await bus.close()
+    await db.close()
+    await ops.close()
+  })
+} catch (err) {
+  log.fatal({ err }, 'fencer failed to start')
+  process.exitCode = 1
+  setTimeout(() => process.exit(1), 100).unref()
+}

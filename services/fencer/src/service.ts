@@ -1,0 +1,93 @@
+import type { Bus, Subscription } from '@lazarus/bus'
+import { HostFailedV1, topology, type HostSnapshot } from '@lazarus/contracts'
+import type { Db } from '@lazarus/db'
+import type { NovaClient } from '@lazarus/openstack'
+import { Counter, Histogram, Registry, type Logger } from '@lazarus/runtime'
+import { createFenceLedger, type FenceLedger } from './adapters/db/fence-ledger.js'
+import { createPowerDriver, PowerConfigError, type PowerDriver } from './adapters/power/index.js'
+import { parseControlAttributes } from './domain/control-attributes.js'
+import { defaultFencerConfig, type FencerConfig } from './fencer-config.js'
+import { onHostFailed } from './handlers/on-host-failed.js'
+
+export interface FencerDeps {
+  bus: Bus
+  db: Db
+  nova: NovaClient
+  log: Logger
+  metrics?: Registry
+  config?: Partial<FencerConfig>
+  now?: () => Date
+  /** The power driver of a host (default: from its control attributes). */
+  powerDriverFor?: (host: HostSnapshot) => PowerDriver
+}
+
+export interface FencerService {
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+export const createFencerService = (deps: FencerDeps): FencerService => {
+  const config: FencerConfig = { ...defaultFencerConfig, ...deps.config }
+  const registry = deps.metrics ?? new Registry()
+  const fences =
+    (registry.getSingleMetric('lazarus_fencer_fences_total') as Counter<'level' | 'outcome'> | undefined) ??
+    new Counter({
+      name: 'lazarus_fencer_fences_total',
+      help: 'Fence operations that ended, by level and outcome (fenced, failed)',
+      labelNames: ['level', 'outcome'] as const,
+      registers: [registry],
+    })
+  const durations =
+    (registry.getSingleMetric('lazarus_fencer_fence_duration_seconds') as Histogram<'level' | 'outcome'> | undefined) ??
+    new Histogram({
+      name: 'lazarus_fencer_fence_duration_seconds',
+      help: 'Time from claiming a fence to its outcome',
+      labelNames: ['level', 'outcome'] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    })
+
+  const powerDriverFor =
+    deps.powerDriverFor ??
+    ((host: HostSnapshot): PowerDriver => {
+      const parsed = parseControlAttributes(host.controlAttributes)
+      if (!parsed.ok) throw new PowerConfigError(parsed.error)
+      return createPowerDriver(parsed.settings, { requestTimeoutMs: config.powerRequestTimeoutMs })
+    })
+
+  let subscription: Subscription | undefined
+  let abort = new AbortController()
+  let ledger: Promise<FenceLedger> | undefined
+
+  return {
+    async start() {
+      if (subscription) return
+      ledger ??= createFenceLedger(deps.db)
+      abort = new AbortController()
+      const handler = onHostFailed({
+        bus: deps.bus,
+        ledger: await ledger,
+        nova: deps.nova,
+        log: deps.log,
+        config,
+        now: deps.now ?? (() => new Date()),
+        powerDriverFor,
+        signal: abort.signal,
+        maxAttempts: topology.fencerOnHostFailed.maxAttempts,
+        onFenceEnded: (level, outcome, seconds) => {
+          fences.inc({ level: String(level), outcome })
+          durations.observe({ level: String(level), outcome }, seconds)
+        },
+      })
+      subscription = await deps.bus.subscribe(topology.fencerOnHostFailed, HostFailedV1, handler)
+      deps.log.info({ queue: topology.fencerOnHostFailed.queue, config }, 'fencer consuming host failures')
+    },
+    async stop() {
+      const s = subscription
+      subscription = undefined
+      // Fences waiting on a BMC or on Nova stop waiting, give their claim back and are retried.
+      abort.abort()
+      await s?.cancel()
+    },
+  }
+}
