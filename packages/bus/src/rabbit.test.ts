@@ -76,6 +76,34 @@ describe('rabbitmq transport', () => {
     await expect(createRabbitBus({ url: 'amqp://guest:guest@127.0.0.1:1', namespace })).rejects.toThrow()
   })
 
+  it('rejects a subscription the broker refuses, and carries on', async () => {
+    const good = spec('good')
+    const clash = spec('clash')
+    declared.add(clash.queue)
+    const conn = await amqp.connect(URL)
+    try {
+      const ch = await conn.createChannel()
+      // Someone declared it as a classic queue: declaring it as quorum is a 406.
+      await ch.assertQueue(names(namespace).queue(clash.queue), { durable: true })
+      await ch.close()
+    } finally {
+      await conn.close()
+    }
+    const errors: unknown[] = []
+    const bus = await create([good], { onEvent: (e) => e.type === 'error' && errors.push(e.err) })
+    try {
+      await expect(bus.subscribe(clash, AnyEnvelope, async () => ACK)).rejects.toThrow(/PRECONDITION_FAILED|inequivalent/)
+      expect(errors.length).toBeGreaterThan(0)
+      const got: number[] = []
+      await bus.subscribe(good, AnyEnvelope, async (e) => (got.push((e.payload as { n: number }).n), ACK))
+      expect(bus.isReady()).toBe(true)
+      await bus.publish(ping(good.bind[0] as string, 1, { n: 1 }))
+      await waitFor(() => got.length === 1, 'a delivery after the refused subscription')
+    } finally {
+      await bus.close()
+    }
+  })
+
   it('restores a consumer whose queue was deleted under it', async () => {
     const q = spec('deleted')
     const bus = await create([q])

@@ -26,7 +26,13 @@ export const runHandler = async <T>(
   } catch (err) {
     return { type: 'DEAD', reason: `not JSON: ${errorText(err)}` }
   }
-  const parsed = schema.safeParse(json)
+  let parsed: z.ZodSafeParseResult<T>
+  try {
+    parsed = schema.safeParse(json)
+  } catch (err) {
+    // A refinement or transform of the schema threw: the message cannot be read.
+    return { type: 'DEAD', reason: `invalid message: ${errorText(err)}` }
+  }
   if (!parsed.success) return { type: 'DEAD', reason: `invalid message: ${z.prettifyError(parsed.error)}` }
 
   let reason: string

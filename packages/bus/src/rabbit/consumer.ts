@@ -20,7 +20,7 @@ const RESTART_DELAY_MS = 500
 /** What the bus needs of a consumer, whatever its message type. */
 export interface ConsumerControl {
   readonly active: boolean
-  start(conn: ChannelModel): Promise<void>
+  start(conn: ChannelModel): Promise<unknown>
   lost(): void
   cancel(): Promise<void>
 }
@@ -51,9 +51,12 @@ export class Consumer<T> implements ConsumerControl {
     return this.consumerTag !== undefined && this.channel !== undefined
   }
 
-  /** Start consuming on `conn`; on failure, try again later while that connection lives. */
-  async start(conn: ChannelModel): Promise<void> {
-    if (this.cancelled || this.starting || this.active) return
+  /**
+   * Start consuming on `conn`; on failure, try again later. Resolves with the error of a
+   * failed start (none when it started or had nothing to do).
+   */
+  async start(conn: ChannelModel): Promise<unknown> {
+    if (this.cancelled || this.starting || this.active) return undefined
     this.starting = true
     let ch: Channel | undefined
     try {
@@ -70,11 +73,13 @@ export class Consumer<T> implements ConsumerControl {
       })
       if (this.channel === own) this.consumerTag = consumerTag
       if (this.cancelled) await this.stopChannel()
+      return undefined
     } catch (err) {
       this.deps.onError(err)
       if (ch && this.channel === ch) this.channel = undefined
       await ch?.close().catch(() => undefined)
       this.restartLater()
+      return err
     } finally {
       this.starting = false
     }

@@ -3,6 +3,7 @@ import amqp, { type ChannelModel, type GetMessage } from 'amqplib'
 import type { ZodType } from 'zod'
 import type { Bus, DeadLetter, Handler, Subscription } from '../bus.js'
 import { BusClosedError } from '../errors.js'
+import { errorText } from '../run-handler.js'
 import { Consumer, type ConsumerControl } from './consumer.js'
 import { declareQueue, declareTopology } from './declare.js'
 import { HEADER, names } from './names.js'
@@ -137,7 +138,14 @@ export const createRabbitBus = async (opts: RabbitBusOptions): Promise<Bus> => {
       consumers.add(consumer)
       const c = conn
       // With no connection now, the next one starts it; isReady() says so meanwhile.
-      if (c) await consumer.start(c)
+      const err = c ? await consumer.start(c) : undefined
+      if (err !== undefined && conn === c) {
+        // It failed on a healthy connection (e.g. the queue exists with other arguments):
+        // a configuration error, reported to the caller rather than retried forever.
+        consumers.delete(consumer)
+        await consumer.cancel()
+        throw new Error(`cannot consume ${n.queue(spec.queue)}: ${errorText(err)}`, { cause: err })
+      }
       return {
         async cancel(): Promise<void> {
           consumers.delete(consumer)
