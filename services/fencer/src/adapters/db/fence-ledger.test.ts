@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto'
+import type { HostFailedV1 } from '@lazarus/contracts'
+import { createPgDb, type Db } from '@lazarus/db'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openTestDb, type Engine } from '../../test-support/databases.js'
+import { createFenceLedger, LostClaimError, type ClaimRequest, type FenceLedger, type StoredOutcome } from './fence-ledger.js'
+
+const LEASE = 10_000
+const t0 = new Date('2025-01-01T00:00:00.000Z')
+const at = (ms: number) => new Date(t0.getTime() + ms)
+
+const request = (host: string): ClaimRequest => {
+  const notificationId = randomUUID()
+  const payload: HostFailedV1['payload'] = {
+    notificationId,
+    reason: 'test',
+    host: { id: randomUUID(), name: host, type: 'COMPUTE', controlAttributes: '', reserved: false, onMaintenance: false },
+    segment: { id: randomUUID(), name: 's', recoveryMethod: 'auto', serviceType: 'compute', enabled: true, quickEvacuateLevel: 2 },
+  }
+  return { notificationId, host, level: 2, request: payload }
+}
+
+const fenced = (req: ClaimRequest): StoredOutcome => ({
+  type: 'host.fenced.v1',
+  payload: { notificationId: req.notificationId, host: req.request.host, segment: req.request.segment, level: 2, poweredOff: true, forcedDown: true, timings: { power_off_host: 5 } },
+})
+
+describe.each<Engine>(['pglite', 'postgres'])('fence ledger on %s', (engine) => {
+  let db: Db
+  let close: () => Promise<void>
+  let url: string | undefined
+  let ledger: FenceLedger
+  let n = 0
+  const host = () => `host-${(n += 1)}`
+
+  beforeAll(async () => {
+    ;({ db, close, url } = await openTestDb(engine))
+    ledger = await createFenceLedger(db)
+    await createFenceLedger(db) // migrating twice is harmless
+  })
+  afterAll(async () => close())
+
+  it('gives a fresh operation to its first claimant and keeps others out while the lease lives', async () => {
+    const req = request(host())
+    expect(await ledger.claim(req, 'a', t0, LEASE)).toMatchObject({ kind: 'claimed', resumed: false, record: { state: 'started', owner: 'a', attempts: 1 } })
+    expect(await ledger.claim(req, 'b', at(LEASE - 1), LEASE)).toMatchObject({ kind: 'busy', holder: { owner: 'a' } })
+  })
+
+  it('lets a lapsed claim be taken over, resuming from the recorded state; the old owner is stopped', async () => {
+    const req = request(host())
+    await ledger.claim(req, 'a', t0, LEASE)
+    await ledger.advance(req.notificationId, 'a', { state: 'powered_off', timings: { power_off_host: 3 } }, at(1000), LEASE)
+    expect(await ledger.claim(req, 'b', at(1000 + LEASE - 1), LEASE)).toMatchObject({ kind: 'busy' })
+    const c = await ledger.claim(req, 'b', at(1000 + LEASE + 1), LEASE)
+    expect(c).toMatchObject({ kind: 'claimed', resumed: true, record: { state: 'powered_off', owner: 'b', attempts: 2, timings: { power_off_host: 3 } } })
+    await expect(ledger.renew(req.notificationId, 'a', at(LEASE * 2), LEASE)).rejects.toBeInstanceOf(LostClaimError)
+    await expect(ledger.advance(req.notificationId, 'a', { timings: {} }, at(LEASE * 2), LEASE)).rejects.toBeInstanceOf(LostClaimError)
+  })
+
+  it('allows one unfinished operation per host, across notifications', async () => {
+    const h = host()
+    const first = request(h)
+    const second = request(h)
+    await ledger.claim(first, 'a', t0, LEASE)
+    expect(await ledger.claim(second, 'b', at(1), LEASE)).toMatchObject({ kind: 'busy', holder: { notificationId: first.notificationId } })
+    await ledger.finish(first.notificationId, 'a', { state: 'fenced', outcome: fenced(first), timings: {} }, at(2))
+    expect(await ledger.claim(second, 'b', at(3), LEASE)).toMatchObject({ kind: 'claimed', resumed: false })
+  })
+
+  it('answers a finished operation with its recorded outcome', async () => {
+    const req = request(host())
+    await ledger.claim(req, 'a', t0, LEASE)
+    await ledger.finish(req.notificationId, 'a', { state: 'fenced', outcome: fenced(req), timings: { power_off_host: 5 } }, at(5))
+    const again = await ledger.claim(req, 'b', at(LEASE * 10), LEASE)
+    expect(again).toMatchObject({ kind: 'done', record: { state: 'fenced', outcome: fenced(req) } })
+    await expect(ledger.finish(req.notificationId, 'a', { state: 'failed', outcome: fenced(req), timings: {} }, at(6))).rejects.toBeInstanceOf(LostClaimError)
+  })
+
+  it("closes another notification's abandoned operation of the host as failed", async () => {
+    const h = host()
+    const stale = request(h)
+    const next = request(h)
+    await ledger.claim(stale, 'a', t0, LEASE)
+    const c = await ledger.claim(next, 'b', at(LEASE + 1), LEASE)
+    expect(c.kind).toBe('claimed')
+    if (c.kind !== 'claimed') return
+    expect(c.superseded).toHaveLength(1)
+    expect(c.superseded[0]).toMatchObject({ type: 'host.fence_failed.v1', payload: { notificationId: stale.notificationId } })
+    expect(await ledger.get(stale.notificationId)).toMatchObject({ state: 'failed' })
+  })
+
+  it('gives a released claim to the next claimant at once', async () => {
+    const req = request(host())
+    await ledger.claim(req, 'a', t0, LEASE)
+    await ledger.release(req.notificationId, 'a', at(10))
+    expect(await ledger.claim(req, 'b', at(10), LEASE)).toMatchObject({ kind: 'claimed', resumed: true })
+  })
+
+  it.runIf(engine === 'postgres')('lets exactly one of many concurrent replicas claim a host', async () => {
+    const replicas = await Promise.all(Array.from({ length: 6 }, async () => {
+      const own = createPgDb(url as string, { max: 2 })
+      return { own, ledger: await createFenceLedger(own) }
+    }))
+    try {
+      const h = host()
+      const claims = await Promise.all(replicas.flatMap((r, i) => [r.ledger.claim(request(h), `r${i}`, t0, LEASE), r.ledger.claim(request(h), `r${i}b`, t0, LEASE)]))
+      expect(claims.filter((c) => c.kind === 'claimed')).toHaveLength(1)
+      expect(claims.filter((c) => c.kind === 'busy')).toHaveLength(11)
+    } finally {
+      await Promise.all(replicas.map((r) => r.own.close()))
+    }
+  })
+})

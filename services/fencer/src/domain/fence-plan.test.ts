@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto'
+import type { HostSnapshot, SegmentSnapshot } from '@lazarus/contracts'
+import { describe, expect, it } from 'vitest'
+import { decideFence, fencedFacts, remainingSteps, stepsForLevel } from './fence-plan.js'
+
+const segment = (level: 1 | 2 | 3): SegmentSnapshot => ({
+  id: randomUUID(),
+  name: 's',
+  recoveryMethod: 'auto',
+  serviceType: 'compute',
+  enabled: true,
+  quickEvacuateLevel: level,
+})
+const host = (controlAttributes: string): HostSnapshot => ({
+  id: randomUUID(),
+  name: 'compute-01',
+  type: 'COMPUTE',
+  controlAttributes,
+  reserved: false,
+  onMaintenance: false,
+})
+const REDFISH = 'driver=redfish address=http://bmc/redfish/v1/Systems/1 username=a password=b'
+
+describe('fence plan', () => {
+  it('runs the steps of each level in order', () => {
+    expect(stepsForLevel(1)).toEqual(['force_down_compute_service', 'confirm_compute_down'])
+    expect(stepsForLevel(2)).toEqual(['power_off_host', 'confirm_power_off', 'force_down_compute_service', 'confirm_compute_down'])
+    expect(stepsForLevel(3)).toEqual(['power_off_host', 'confirm_power_off', 'wait_compute_down'])
+  })
+
+  it('resumes after the last recorded step', () => {
+    expect(remainingSteps(2, 'started')).toEqual(stepsForLevel(2))
+    expect(remainingSteps(2, 'powered_off')).toEqual(['force_down_compute_service', 'confirm_compute_down'])
+    expect(remainingSteps(2, 'forced_down')).toEqual(['confirm_compute_down'])
+    expect(remainingSteps(3, 'powered_off')).toEqual(['wait_compute_down'])
+    expect(remainingSteps(1, 'forced_down')).toEqual(['confirm_compute_down'])
+    expect(remainingSteps(2, 'fenced')).toEqual([])
+    expect(remainingSteps(2, 'failed')).toEqual([])
+  })
+
+  it('takes the segment level unless the host overrides it', () => {
+    expect(decideFence(host(REDFISH), segment(2))).toMatchObject({ ok: true, level: 2, needsPower: true })
+    expect(decideFence(host(`${REDFISH} quick_evacuate_level=1`), segment(2))).toMatchObject({ ok: true, level: 1, needsPower: false })
+    expect(decideFence(host(`${REDFISH} quick_evacuate_level=3`), segment(1))).toMatchObject({ ok: true, level: 3, needsPower: true })
+  })
+
+  it('needs no power driver at level 1', () => {
+    expect(decideFence(host(''), segment(1))).toMatchObject({ ok: true, level: 1, needsPower: false })
+    expect(decideFence(host('driver=none'), segment(1))).toMatchObject({ ok: true, level: 1 })
+  })
+
+  it('refuses level 2 or 3 without a power driver, saying what to set', () => {
+    const d = decideFence(host(''), segment(2))
+    expect(d).toMatchObject({ ok: false, level: 2 })
+    if (!d.ok) expect(d.reason).toMatch(/compute-01.*no power driver.*driver=redfish/)
+    expect(decideFence(host('driver=none'), segment(3))).toMatchObject({ ok: false, level: 3 })
+  })
+
+  it('refuses a bad attribute, naming the host and the attribute', () => {
+    const d = decideFence(host('driver=redfish verify_tls=perhaps'), segment(1))
+    expect(d.ok).toBe(false)
+    if (!d.ok) expect(d.reason).toMatch(/host compute-01: control attribute "verify_tls"/)
+  })
+
+  it('says what each level guarantees', () => {
+    expect(fencedFacts(1)).toEqual({ poweredOff: false, forcedDown: true })
+    expect(fencedFacts(2)).toEqual({ poweredOff: true, forcedDown: true })
+    expect(fencedFacts(3)).toEqual({ poweredOff: true, forcedDown: false })
+  })
+})
