@@ -12,6 +12,8 @@ import { HEADER } from './names.js'
  */
 export class Publisher {
   private channel: ConfirmChannel | undefined
+  /** The connection the channel belongs to, while it lives. */
+  private connection: ChannelModel | undefined
   /** Publishes waiting for a channel: send on it, or fail. */
   private readonly waiters = new Map<(ch: ConfirmChannel) => void, (err: Error) => void>()
   private readonly returned = new Set<string>()
@@ -46,6 +48,7 @@ export class Publisher {
       return
     }
     this.channel = ch
+    this.connection = conn
     const waiting = [...this.waiters.keys()]
     this.waiters.clear()
     for (const send of waiting) send(ch)
@@ -54,6 +57,7 @@ export class Publisher {
   /** The connection is gone; publishes wait for the next one. */
   lost(): void {
     this.channel = undefined
+    this.connection = undefined
   }
 
   close(): void {
@@ -66,7 +70,7 @@ export class Publisher {
 
   private reopenLater(conn: ChannelModel): void {
     const timer = setTimeout(() => {
-      if (this.closed || this.channel) return
+      if (this.closed || this.channel || this.connection !== conn) return
       this.open(conn).catch((err: unknown) => {
         this.onError(err)
         // The connection is probably closing; its recovery opens a new channel.

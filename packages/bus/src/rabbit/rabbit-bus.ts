@@ -64,7 +64,11 @@ export const createRabbitBus = async (opts: RabbitBusOptions): Promise<Bus> => {
     })
     c.on('error', onError)
     c.on('handler-error', onError)
-    c.on('close', (err?: unknown) => onConnectionClosed(c, err))
+    let dropped = false
+    c.on('close', (err?: unknown) => {
+      dropped = true
+      onConnectionClosed(c, err)
+    })
     try {
       const ch = await c.createChannel()
       ch.on('error', onError)
@@ -80,6 +84,7 @@ export const createRabbitBus = async (opts: RabbitBusOptions): Promise<Bus> => {
       await c.close().catch(() => undefined)
       return
     }
+    if (dropped) throw new Error('connection lost while setting it up')
     conn = c
     failures = 0
     emit({ type: 'connected' })
