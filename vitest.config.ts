@@ -14,13 +14,18 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts'] },
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts'],
+          // Restarts the shared broker: runs with the integration suites, one file at a time.
+          exclude: ['packages/bus/src/rabbit.test.ts'],
+        },
       },
       {
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/**/*.int.test.ts'],
+          include: ['test/**/*.int.test.ts', 'packages/bus/src/rabbit.test.ts'],
           // Integration suites share the broker and the database: one file at a time.
           fileParallelism: false,
           testTimeout: 120_000,
