@@ -1,0 +1,128 @@
+import { hostname } from 'node:os'
+import { ConfigError, loadConfig, setting } from '@lazarus/runtime'
+import * as z from 'zod'
+import { HEARTBEAT_SUBJECT_PREFIX, HostName } from './heartbeat-schema.js'
+import { parseTarget } from './probes/tcp.js'
+
+const Target = z.string().refine((s) => parseTarget(s) !== undefined, 'expected host:port or [v6addr]:port')
+
+/** A peer: its host name (as the detector knows it) and where to reach it over TCP. */
+const Peer = z.union([
+  z.object({ host: HostName, address: Target }),
+  // `compute-2=10.0.0.2:22`
+  z
+    .string()
+    .regex(/^[^=]+=.+$/, 'expected host=address:port')
+    .transform((s) => {
+      const i = s.indexOf('=')
+      return { host: s.slice(0, i), address: s.slice(i + 1) }
+    })
+    .pipe(z.object({ host: HostName, address: Target })),
+])
+
+export const ProbesConfig = z
+  .object({
+    /** Names of processes that must run on the host. */
+    processes: z.array(z.string().min(1)).default(['nova-compute', 'libvirtd']),
+    /** Management-network targets (host:port); none reachable = management network lost. */
+    management: z.array(Target).default([]),
+    /** Storage-network targets (host:port). */
+    storage: z.array(Target).default([]),
+    /** Directory on shared storage where `<host>.hb` is rewritten at every heartbeat. */
+    storageHeartbeatDir: z.string().min(1).optional(),
+    /** Peer hosts to probe over TCP. */
+    peers: z.array(Peer).default([]),
+    /** Whether a refused TCP connection (the network delivered an RST) counts as reachable. */
+    refusedIsReachable: z.boolean().default(true),
+  })
+  .strict()
+export type ProbesConfig = z.infer<typeof ProbesConfig>
+
+/** A comma-separated list in an env var, or an array in the config file. */
+const list = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '')
+        : v,
+    z.array(item),
+  )
+
+/** JSON text in an env var, or an object in the config file. */
+const json = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v, ctx) => {
+    if (typeof v !== 'string') return v
+    try {
+      return JSON.parse(v) as unknown
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `not valid JSON (${(err as Error).message})` })
+      return z.NEVER
+    }
+  }, schema)
+
+/** The agent's settings (env names: the keys in UPPER_SNAKE_CASE). */
+export const AgentSettings = z.object({
+  natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** The host name the detector knows this host by (Nova's / Masakari's host name). */
+  hostName: HostName.default(() => hostname()),
+  heartbeatIntervalMs: setting.int(1000, 50),
+  /** Per-probe timeout; default: half the interval, at most 500 ms. */
+  probeTimeoutMs: z.coerce.number().int().min(1).optional(),
+  subjectPrefix: z.string().min(1).default(HEARTBEAT_SUBJECT_PREFIX),
+  /** Where /proc is (tests point it elsewhere). */
+  procRoot: z.string().min(1).default('/proc'),
+  /** All probes as JSON; the settings below override its fields. */
+  probes: json(ProbesConfig).optional(),
+  processNames: list(z.string().min(1)).optional(),
+  managementTargets: list(Target).optional(),
+  storageTargets: list(Target).optional(),
+  storageHeartbeatDir: z.string().min(1).optional(),
+  /** `host=address:port,...` */
+  peers: list(Peer).optional(),
+})
+export type AgentSettings = z.infer<typeof AgentSettings>
+
+export interface AgentConfig {
+  natsUrl: string
+  hostName: string
+  heartbeatIntervalMs: number
+  probeTimeoutMs: number
+  subjectPrefix: string
+  procRoot: string
+  probes: ProbesConfig
+}
+
+/** Settings → the agent's configuration: the probe settings override PROBES, defaults filled in. */
+export const resolveAgentConfig = (s: AgentSettings): AgentConfig => {
+  const base = s.probes ?? ProbesConfig.parse({})
+  const probes: ProbesConfig = {
+    ...base,
+    ...(s.processNames && { processes: s.processNames }),
+    ...(s.managementTargets && { management: s.managementTargets }),
+    ...(s.storageTargets && { storage: s.storageTargets }),
+    ...(s.storageHeartbeatDir && { storageHeartbeatDir: s.storageHeartbeatDir }),
+    ...(s.peers && { peers: s.peers }),
+  }
+  const probeTimeoutMs = s.probeTimeoutMs ?? Math.max(1, Math.min(500, Math.floor(s.heartbeatIntervalMs / 2)))
+  if (probeTimeoutMs > s.heartbeatIntervalMs) {
+    throw new ConfigError(
+      `invalid configuration:\n  PROBE_TIMEOUT_MS (probeTimeoutMs): ${probeTimeoutMs} exceeds HEARTBEAT_INTERVAL_MS (${s.heartbeatIntervalMs}); a probe must not outlast a heartbeat`,
+    )
+  }
+  return {
+    natsUrl: s.natsUrl,
+    hostName: s.hostName,
+    heartbeatIntervalMs: s.heartbeatIntervalMs,
+    probeTimeoutMs,
+    subjectPrefix: s.subjectPrefix,
+    procRoot: s.procRoot,
+    probes,
+  }
+}
+
+/** Read the agent's configuration from LAZARUS_CONFIG and the environment; throws a ConfigError naming a bad setting. */
+export const loadAgentConfig = (env: NodeJS.ProcessEnv = process.env): AgentConfig =>
+  resolveAgentConfig(loadConfig(AgentSettings, env))

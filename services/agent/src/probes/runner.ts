@@ -1,0 +1,95 @@
+import type { Check } from '../heartbeat-schema.js'
+
+/** A probe: one cheap check that yields one result per name (a scan of /proc yields several). */
+export interface Probe {
+  group: ProbeGroup
+  /** The names of the results it yields, so a hung run can be reported as timed out. */
+  names: string[]
+  run(): Promise<Check[]>
+}
+
+export type ProbeGroup = 'processes' | 'management' | 'storage' | 'storageHeartbeat' | 'peers'
+
+/**
+ * Runs probes so that none can delay a heartbeat: each probe runs at most once at a time,
+ * the heartbeat reads the latest results without waiting, and a run still going after
+ * `timeoutMs` is reported as failed (`error: 'timeout'`) until it settles. A hung run is
+ * not started again before it settles: a stuck NFS write must not pile up threads.
+ */
+export class ProbeRunner {
+  readonly #slots: Slot[]
+
+  constructor(
+    probes: readonly Probe[],
+    private readonly timeoutMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#slots = probes.map((p) => ({ probe: p, inFlightSince: undefined, last: [], pending: undefined }))
+  }
+
+  /** Start a run of every probe that is not still running. */
+  tick(): void {
+    for (const slot of this.#slots) {
+      if (slot.inFlightSince !== undefined) continue
+      const started = this.now()
+      slot.inFlightSince = started
+      const done = (checks: Check[]) => {
+        slot.last = checks
+        slot.inFlightSince = undefined
+        slot.pending = undefined
+      }
+      slot.pending = slot.probe
+        .run()
+        .then(done, (err: unknown) => {
+          const ms = Math.round(this.now() - started)
+          const error = err instanceof Error ? err.message : String(err)
+          done(slot.probe.names.map((name) => ({ name, ok: false, ms, error })))
+        })
+    }
+  }
+
+  /** Start a run and wait until every probe settled or `timeoutMs` passed. */
+  async runOnce(): Promise<void> {
+    this.tick()
+    const pending = this.#slots.flatMap((s) => (s.pending ? [s.pending] : []))
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all(pending),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, this.timeoutMs)
+      }),
+    ])
+    clearTimeout(timer)
+  }
+
+  /** The latest result of every probe of a group; a run older than the timeout counts as failed. */
+  results(group: ProbeGroup): Check[] {
+    const now = this.now()
+    const out: Check[] = []
+    for (const slot of this.#slots) {
+      if (slot.probe.group !== group) continue
+      if (slot.inFlightSince !== undefined && now - slot.inFlightSince >= this.timeoutMs) {
+        const ms = Math.round(now - slot.inFlightSince)
+        for (const name of slot.probe.names) out.push({ name, ok: false, ms, error: 'timeout' })
+      } else {
+        out.push(...slot.last)
+      }
+    }
+    return out
+  }
+
+  /** Wait for runs in flight to settle (at most `boundMs`), e.g. before exiting. */
+  async settle(boundMs = this.timeoutMs): Promise<void> {
+    const pending = this.#slots.flatMap((s) => (s.pending ? [s.pending] : []))
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([Promise.all(pending), new Promise<void>((r) => (timer = setTimeout(r, boundMs)))])
+    clearTimeout(timer)
+  }
+}
+
+interface Slot {
+  probe: Probe
+  inFlightSince: number | undefined
+  last: Check[]
+  pending: Promise<void> | undefined
+}

@@ -1,0 +1,63 @@
+import { connect } from 'node:net'
+import type { Check } from '../heartbeat-schema.js'
+import type { Probe, ProbeGroup } from './runner.js'
+
+export interface TcpTarget {
+  host: string
+  port: number
+}
+
+/** Parse `host:port` or `[v6addr]:port`. */
+export const parseTarget = (s: string): TcpTarget | undefined => {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:\s]+):(\d+)$/.exec(s)
+  if (!m) return undefined
+  const port = Number(m[2])
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined
+  return { host: m[1]!, port }
+}
+
+/**
+ * Can this host reach `target` over TCP within `timeoutMs`? A refused connection (RST)
+ * proves the network path works, so it counts as reachable unless `refusedIsReachable`
+ * is false.
+ */
+export const tcpReachable = (
+  target: TcpTarget,
+  timeoutMs: number,
+  refusedIsReachable = true,
+): Promise<{ ok: boolean; error?: string }> =>
+  new Promise((resolve) => {
+    let settled = false
+    const socket = connect({ host: target.host, port: target.port })
+    const finish = (r: { ok: boolean; error?: string }) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(r)
+    }
+    const timer = setTimeout(() => finish({ ok: false, error: 'timeout' }), timeoutMs)
+    socket.once('connect', () => finish({ ok: true }))
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED' && refusedIsReachable) finish({ ok: true })
+      else finish({ ok: false, error: err.code ?? err.message })
+    })
+  })
+
+/** A probe of one TCP target; `name` is what the heartbeat calls it (a peer's host name, or the address). */
+export const tcpProbe = (
+  group: ProbeGroup,
+  name: string,
+  target: TcpTarget,
+  timeoutMs: number,
+  refusedIsReachable = true,
+): Probe => ({
+  group,
+  names: [name],
+  async run(): Promise<Check[]> {
+    const started = performance.now()
+    const r = await tcpReachable(target, timeoutMs, refusedIsReachable)
+    const ms = Math.round(performance.now() - started)
+    return [r.error === undefined ? { name, ok: r.ok, ms } : { name, ok: r.ok, ms, error: r.error }]
+  },
+})
