@@ -1,0 +1,455 @@
+import { randomUUID } from 'node:crypto'
+
+/**
+ * The simulated cloud's state and the rules Nova, the compute hosts and their BMCs follow.
+ * No HTTP here: the routes translate requests into these calls and NovaFault into Nova's
+ * error bodies. Time comes from `now()`, delays go through `schedule()`.
+ */
+
+export type BmcFault = 'none' | 'refuse' | 'never-off' | 'hang'
+export type VmState = 'active' | 'stopped' | 'error' | 'building' | 'paused' | 'suspended' | 'shelved_offloaded'
+export type ResetType = 'On' | 'ForceOff' | 'GracefulShutdown' | 'ForceRestart' | 'GracefulRestart' | 'PowerCycle'
+
+/** Nova refusing a request: status and Nova's message. */
+export class NovaFault extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export interface ComputeServiceState {
+  intId: number
+  uuid: string
+  host: string
+  zone: string
+  status: 'enabled' | 'disabled'
+  disabledReason: string | null
+  forcedDown: boolean
+  lastHeartbeat: number
+}
+
+export interface HostState {
+  name: string
+  power: 'On' | 'Off'
+  /** False after a crash: powered but the OS (and nova-compute) are dead. */
+  osAlive: boolean
+  bmcFault: BmcFault
+  service: ComputeServiceState
+}
+
+export interface Instance {
+  id: string
+  name: string
+  host: string
+  vmState: VmState
+  taskState: string | null
+  powerState: number
+  locked: boolean
+  lockedReason: string | null
+  metadata: Record<string, string>
+  tenantId: string
+  userId: string
+  createdAt: number
+  updatedAt: number
+}
+
+export interface MigrationState {
+  id: number
+  uuid: string
+  instanceUuid: string
+  sourceCompute: string
+  destCompute: string | null
+  status: string
+  migrationType: 'evacuation'
+  createdAt: number
+  updatedAt: number
+}
+
+export interface AggregateState {
+  id: number
+  uuid: string
+  name: string
+  availabilityZone: string | null
+  hosts: string[]
+  metadata: Record<string, string>
+  createdAt: number
+}
+
+export interface Records {
+  evacuations: { serverId: string; from: string; to: string; at: string }[]
+  powerActions: { host: string; action: string; at: string }[]
+  forcedDown: { host: string; forcedDown: boolean; at: string }[]
+  disabled: { host: string; reason: string | null; at: string }[]
+}
+
+export interface WorldOptions {
+  hostNames: string[]
+  instancesPerHost: number
+  evacuationDelayMs: number
+  reportIntervalMs: number
+  serviceDownTimeMs: number
+  powerOffDelayMs: number
+  /** How long os-stop / os-start take. */
+  powerActionDelayMs: number
+  aggregates: { name: string; hosts: string[]; availabilityZone?: string | null; metadata?: Record<string, string> }[]
+  tenantId: string
+  userId: string
+}
+
+export interface Scheduler {
+  now(): number
+  schedule(fn: () => void, ms: number): void
+}
+
+const POWER = { NOSTATE: 0, RUNNING: 1, SHUTDOWN: 4 } as const
+
+export class CloudWorld {
+  readonly hosts = new Map<string, HostState>()
+  readonly instances = new Map<string, Instance>()
+  readonly migrations: MigrationState[] = []
+  readonly aggregates: AggregateState[] = []
+  readonly records: Records = { evacuations: [], powerActions: [], forcedDown: [], disabled: [] }
+  private nextMigrationId = 1
+
+  constructor(
+    readonly opts: WorldOptions,
+    private readonly clock: Scheduler,
+  ) {
+    const now = clock.now()
+    opts.hostNames.forEach((name, i) => {
+      this.hosts.set(name, {
+        name,
+        power: 'On',
+        osAlive: true,
+        bmcFault: 'none',
+        service: {
+          intId: i + 1,
+          uuid: randomUUID(),
+          host: name,
+          zone: 'nova',
+          status: 'enabled',
+          disabledReason: null,
+          forcedDown: false,
+          lastHeartbeat: now,
+        },
+      })
+    })
+    for (const host of opts.hostNames) {
+      for (let n = 1; n <= opts.instancesPerHost; n++) this.createServer({ host, name: `${host}-vm${n}` })
+    }
+    opts.aggregates.forEach((a, i) => {
+      this.aggregates.push({
+        id: i + 1,
+        uuid: randomUUID(),
+        name: a.name,
+        availabilityZone: a.availabilityZone ?? null,
+        hosts: [...a.hosts],
+        metadata: { ...(a.metadata ?? {}) },
+        createdAt: now,
+      })
+    })
+  }
+
+  // ---- hosts, heartbeats, power -------------------------------------------------------
+
+  host(name: string): HostState {
+    const h = this.hosts.get(name)
+    if (!h) throw new Error(`no such simulated host: ${name}`)
+    return h
+  }
+
+  /** nova-compute runs (and reports) only on a powered host whose OS is alive. */
+  computeAlive(h: HostState): boolean {
+    return h.power === 'On' && h.osAlive
+  }
+
+  /** Nova's view: up unless forced down or silent for longer than service_down_time. */
+  serviceUp(h: HostState): boolean {
+    return !h.service.forcedDown && this.clock.now() - h.service.lastHeartbeat <= this.opts.serviceDownTimeMs
+  }
+
+  /** One report_interval tick: every live nova-compute reports. */
+  heartbeat(): void {
+    const now = this.clock.now()
+    for (const h of this.hosts.values()) if (this.computeAlive(h)) h.service.lastHeartbeat = now
+  }
+
+  crashHost(name: string): void {
+    this.host(name).osAlive = false
+  }
+
+  /** Power on (if off) and boot: nova-compute starts, reports and cleans up after evacuations. */
+  restoreHost(name: string): void {
+    const h = this.host(name)
+    h.power = 'On'
+    this.bootCompute(h)
+  }
+
+  private bootCompute(h: HostState): void {
+    h.osAlive = true
+    h.service.lastHeartbeat = this.clock.now()
+    // On start nova-compute destroys the local copies of instances evacuated away (they live on
+    // their new host) and completes the `done` evacuation migrations of this source.
+    for (const m of this.migrations) {
+      if (m.sourceCompute === h.name && m.migrationType === 'evacuation' && m.status === 'done') {
+        m.status = 'completed'
+        m.updatedAt = this.clock.now()
+      }
+    }
+  }
+
+  setBmcFault(name: string, fault: BmcFault): void {
+    this.host(name).bmcFault = fault
+  }
+
+  /**
+   * A Redfish ComputerSystem.Reset the BMC accepted (faults are the caller's business:
+   * `refuse` and `hang` never get here; `never-off` does and changes nothing).
+   */
+  resetHost(name: string, type: ResetType): void {
+    const h = this.host(name)
+    if (h.bmcFault === 'never-off') return
+    switch (type) {
+      case 'ForceOff':
+        this.powerOffAfter(h, this.opts.powerOffDelayMs)
+        break
+      case 'GracefulShutdown':
+        // A dead OS ignores the ACPI request; a live one shuts down.
+        if (h.osAlive) this.powerOffAfter(h, this.opts.powerOffDelayMs)
+        break
+      case 'On':
+        if (h.power === 'Off') {
+          h.power = 'On'
+          this.bootCompute(h)
+        }
+        break
+      case 'ForceRestart':
+      case 'GracefulRestart':
+      case 'PowerCycle':
+        h.power = 'On'
+        h.osAlive = false
+        this.clock.schedule(() => {
+          if (h.power === 'On') this.bootCompute(h)
+        }, Math.max(this.opts.powerOffDelayMs, 1))
+        break
+    }
+  }
+
+  private powerOffAfter(h: HostState, ms: number): void {
+    const off = () => {
+      h.power = 'Off'
+    }
+    if (ms <= 0) off()
+    else this.clock.schedule(off, ms)
+  }
+
+  // ---- compute services ---------------------------------------------------------------
+
+  serviceByHost(host: string): HostState | undefined {
+    return this.hosts.get(host)
+  }
+
+  serviceByUuid(uuid: string): HostState | undefined {
+    for (const h of this.hosts.values()) if (h.service.uuid === uuid) return h
+    return undefined
+  }
+
+  setForcedDown(h: HostState, forcedDown: boolean): void {
+    if (!forcedDown && h.service.forcedDown) {
+      const pending = this.migrations.some(
+        (m) => m.sourceCompute === h.name && m.migrationType === 'evacuation' && m.status === 'done',
+      )
+      if (pending) {
+        throw new NovaFault(
+          400,
+          `Unable to force up host ${h.name} as \`done\` evacuation migration records remain associated with the host. ` +
+            'Ensure the compute service has been restarted, allowing these records to move to `completed` before retrying this request.',
+        )
+      }
+    }
+    h.service.forcedDown = forcedDown
+    this.records.forcedDown.push({ host: h.name, forcedDown, at: this.iso() })
+  }
+
+  setStatus(h: HostState, status: 'enabled' | 'disabled', reason: string | null): void {
+    h.service.status = status
+    h.service.disabledReason = status === 'disabled' ? reason : null
+    if (status === 'disabled') this.records.disabled.push({ host: h.name, reason, at: this.iso() })
+  }
+
+  // ---- servers ------------------------------------------------------------------------
+
+  createServer(o: { host: string; name?: string; metadata?: Record<string, string>; vmState?: 'active' | 'stopped' | 'error' }): string {
+    this.host(o.host)
+    const id = randomUUID()
+    const now = this.clock.now()
+    const vmState = o.vmState ?? 'active'
+    this.instances.set(id, {
+      id,
+      name: o.name ?? `vm-${id.slice(0, 8)}`,
+      host: o.host,
+      vmState,
+      taskState: null,
+      powerState: vmState === 'active' ? POWER.RUNNING : vmState === 'stopped' ? POWER.SHUTDOWN : POWER.NOSTATE,
+      locked: false,
+      lockedReason: null,
+      metadata: { ...(o.metadata ?? {}) },
+      tenantId: this.opts.tenantId,
+      userId: this.opts.userId,
+      createdAt: now,
+      updatedAt: now,
+    })
+    return id
+  }
+
+  instance(id: string): Instance {
+    const i = this.instances.get(id)
+    if (!i) throw new NovaFault(404, `Instance ${id} could not be found.`)
+    return i
+  }
+
+  private touch(i: Instance): void {
+    i.updatedAt = this.clock.now()
+  }
+
+  /** `check_instance_state` as the compute API applies it, with the API's 409 wording. */
+  private requireState(i: Instance, action: string, vmStates: VmState[], taskStates: (string | null)[] = [null]): void {
+    if (!vmStates.includes(i.vmState)) {
+      throw new NovaFault(409, `Cannot '${action}' instance ${i.id} while it is in vm_state ${i.vmState}`)
+    }
+    if (!taskStates.includes(i.taskState)) {
+      throw new NovaFault(409, `Cannot '${action}' instance ${i.id} while it is in task_state ${i.taskState}`)
+    }
+  }
+
+  evacuate(id: string, o: { host?: string | undefined; force?: boolean | undefined; landStopped?: boolean }): void {
+    const i = this.instance(id)
+    if (o.host !== undefined && !this.hosts.has(o.host)) throw new NovaFault(404, `Compute host ${o.host} not found.`)
+    if (o.host !== undefined && o.host === i.host) throw new NovaFault(400, "The target host can't be the same one.")
+    this.requireState(i, 'evacuate', ['active', 'stopped', 'error'])
+    const source = this.host(i.host)
+    if (this.serviceUp(source)) throw new NovaFault(400, `Compute service of ${source.name} is still in use.`)
+
+    const now = this.clock.now()
+    const migration: MigrationState = {
+      id: this.nextMigrationId++,
+      uuid: randomUUID(),
+      instanceUuid: i.id,
+      sourceCompute: source.name,
+      destCompute: o.host ?? null,
+      status: 'accepted',
+      migrationType: 'evacuation',
+      createdAt: now,
+      updatedAt: now,
+    }
+    this.migrations.push(migration)
+    const before = i.vmState
+    i.taskState = 'rebuilding'
+    this.touch(i)
+
+    this.clock.schedule(() => {
+      const target = this.pickTarget(source.name, o.host, o.force === true)
+      migration.updatedAt = this.clock.now()
+      if (!target) {
+        // NoValidHost: the conductor puts the instance in ERROR and fails the migration.
+        migration.status = 'error'
+        i.vmState = 'error'
+        i.taskState = null
+        this.touch(i)
+        return
+      }
+      migration.destCompute = target
+      migration.status = 'done'
+      i.host = target
+      // Up to 2.94 an evacuated instance keeps its state (an ERROR one is rebuilt ACTIVE);
+      // from 2.95 it always lands stopped.
+      i.vmState = before === 'stopped' || o.landStopped === true ? 'stopped' : 'active'
+      i.powerState = i.vmState === 'active' ? POWER.RUNNING : POWER.SHUTDOWN
+      i.taskState = null
+      this.touch(i)
+      this.records.evacuations.push({ serverId: i.id, from: source.name, to: target, at: this.iso() })
+    }, this.opts.evacuationDelayMs)
+  }
+
+  /** The scheduler: an up, enabled compute other than the source; the least loaded wins. */
+  private pickTarget(source: string, requested: string | undefined, force: boolean): string | undefined {
+    const usable = (h: HostState) => h.name !== source && this.serviceUp(h) && (force || h.service.status === 'enabled')
+    if (requested !== undefined) {
+      const h = this.hosts.get(requested)
+      return h && usable(h) ? requested : undefined
+    }
+    let best: { name: string; load: number } | undefined
+    for (const h of this.hosts.values()) {
+      if (!usable(h)) continue
+      const load = [...this.instances.values()].filter((i) => i.host === h.name).length
+      if (!best || load < best.load) best = { name: h.name, load }
+    }
+    return best?.name
+  }
+
+  lock(id: string, reason: string | null): void {
+    const i = this.instance(id)
+    i.locked = true
+    i.lockedReason = reason
+    this.touch(i)
+  }
+
+  unlock(id: string): void {
+    const i = this.instance(id)
+    i.locked = false
+    i.lockedReason = null
+    this.touch(i)
+  }
+
+  resetState(id: string, state: 'active' | 'error'): void {
+    const i = this.instance(id)
+    i.vmState = state
+    i.taskState = null
+    this.touch(i)
+  }
+
+  /** os-stop / os-start: the compute host does the work, so a dead host never finishes it. */
+  stop(id: string): void {
+    const i = this.instance(id)
+    this.requireState(i, 'stop', ['active', 'error'])
+    this.powerTask(i, 'powering-off', 'stopped', POWER.SHUTDOWN)
+  }
+
+  start(id: string): void {
+    const i = this.instance(id)
+    this.requireState(i, 'start', ['stopped'])
+    this.powerTask(i, 'powering-on', 'active', POWER.RUNNING)
+  }
+
+  private powerTask(i: Instance, task: string, result: VmState, power: number): void {
+    i.taskState = task
+    this.touch(i)
+    const host = i.host
+    this.clock.schedule(() => {
+      if (i.host !== host || i.taskState !== task) return
+      if (!this.computeAlive(this.host(host))) return
+      i.vmState = result
+      i.powerState = power
+      i.taskState = null
+      this.touch(i)
+    }, this.opts.powerActionDelayMs)
+  }
+
+  // ---- aggregates ---------------------------------------------------------------------
+
+  addHostToAggregate(aggregateId: number, host: string): AggregateState {
+    const a = this.aggregates.find((x) => x.id === aggregateId)
+    if (!a) throw new NovaFault(404, `Aggregate ${aggregateId} could not be found.`)
+    if (!this.hosts.has(host)) throw new NovaFault(404, `Compute host ${host} could not be found.`)
+    if (a.hosts.includes(host)) throw new NovaFault(409, `Aggregate ${aggregateId} already has host ${host}.`)
+    a.hosts.push(host)
+    return a
+  }
+
+  iso(t = this.clock.now()): string {
+    return new Date(t).toISOString()
+  }
+}
