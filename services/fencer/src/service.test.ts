@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto'
+import { createInProcessBus, type Bus } from '@lazarus/bus'
+import { startCloudSim } from '@lazarus/cloud-sim'
+import { LazarusEvent, makeEvent, topology, type HostFailedV1, type QueueSpec, type QuickEvacuateLevel } from '@lazarus/contracts'
+import type { Db } from '@lazarus/db'
+import { createOpenStackClient, type NovaClient } from '@lazarus/openstack'
+import { createLogger } from '@lazarus/runtime'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createFenceLedger } from './adapters/db/fence-ledger.js'
+import type { FencerConfig } from './fencer-config.js'
+import { createFencerService, type FencerService } from './service.js'
+import { openTestDb, type Engine } from './test-support/databases.js'
+
+type Sim = Awaited<ReturnType<typeof startCloudSim>>
+
+const observer: QueueSpec = {
+  queue: 'test.fencer-out',
+  bind: ['recovery.progress.v1', 'host.fenced.v1', 'host.fence_failed.v1'],
+  prefetch: 1000,
+  maxAttempts: 1,
+  retryDelayMs: 0,
+}
+
+const config: Partial<FencerConfig> = {
+  fenceCheckIntervalMs: 50,
+  fenceCheckMaxCount: 10,
+  novaDownCheckIntervalMs: 100,
+  novaDownMaxWaitMs: 10_000,
+  forceDownConfirmTimeoutMs: 3_000,
+  powerRequestTimeoutMs: 500,
+  leaseMs: 1_500,
+}
+
+const log = createLogger('fencer-test', process.env['TEST_LOG_LEVEL'] ?? 'silent')
+
+describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated cloud (%s)', (engine) => {
+  let db: Db
+  let closeDb: () => Promise<void>
+  let sim: Sim
+  let nova: NovaClient
+  let bus: Bus
+  let fencers: FencerService[]
+  let seen: LazarusEvent[]
+
+  beforeAll(async () => {
+    ;({ db, close: closeDb } = await openTestDb(engine))
+  })
+  afterAll(async () => closeDb())
+
+  beforeEach(async () => {
+    sim = await startCloudSim({ hosts: 4, instancesPerHost: 1, evacuationDelayMs: 200, reportIntervalMs: 100, serviceDownTimeMs: 1000, powerOffDelayMs: 0 })
+    nova = (await createOpenStackClient({ authUrl: sim.authUrl, ...sim.credentials })).nova
+    bus = createInProcessBus({ queues: [...Object.values(topology), observer] })
+    seen = []
+    await bus.subscribe(observer, LazarusEvent, async (e) => {
+      seen.push(e)
+      return { type: 'ACK' }
+    })
+    fencers = [await startFencer()]
+  })
+  afterEach(async () => {
+    for (const f of fencers) await f.stop()
+    await bus.close()
+    await sim.close()
+  })
+
+  const startFencer = async (): Promise<FencerService> => {
+    const f = createFencerService({ bus, db, nova, log, config })
+    await f.start()
+    return f
+  }
+
+  let hostIndex = 0
+  /** A host of this sim not used by an earlier test of the suite (the ledger is shared). */
+  const pickHost = (): string => {
+    const names = sim.hostNames()
+    return names[hostIndex++ % names.length] as string
+  }
+
+  const hostFailed = (host: string, level: QuickEvacuateLevel, attrs?: string): HostFailedV1 => {
+    const notificationId = randomUUID()
+    const { username, password } = sim.credentials
+    return makeEvent({
+      type: 'host.failed.v1',
+      correlationId: notificationId,
+      source: 'detector',
+      payload: {
+        notificationId,
+        reason: 'test',
+        host: {
+          id: randomUUID(),
+          name: host,
+          type: 'COMPUTE',
+          controlAttributes: attrs ?? `driver=redfish address=${sim.redfishSystemUrl(host)} username=${username} password=${password}`,
+          reserved: false,
+          onMaintenance: false,
+        },
+        segment: { id: randomUUID(), name: 'segment-a', recoveryMethod: 'auto', serviceType: 'compute', enabled: true, quickEvacuateLevel: level },
+      },
+    })
+  }
+
+  const outcomeOf = async (notificationId: string) => {
+    await expect.poll(() => seen.some((e) => isOutcome(e, notificationId)), { timeout: 15_000 }).toBe(true)
+    return seen.find((e) => isOutcome(e, notificationId)) as LazarusEvent
+  }
+  const isOutcome = (e: LazarusEvent, id: string) => (e.type === 'host.fenced.v1' || e.type === 'host.fence_failed.v1') && e.payload.notificationId === id
+  const steps = (id: string) =>
+    seen.flatMap((e) => (e.type === 'recovery.progress.v1' && e.payload.notificationId === id ? [`${e.payload.task}:${e.payload.state}`] : []))
+  const forceOffs = (host: string) => sim.records().powerActions.filter((a) => a.host === host && a.action === 'ForceOff')
+  const compute = async (host: string) => (await nova.listComputeServices({ host })).find((s) => s.binary === 'nova-compute')
+
+  it('level 2: powers off, confirms, forces down, confirms, then reports the host fenced', async () => {
+    const host = pickHost()
+    sim.crashHost(host)
+    const evt = hostFailed(host, 2)
+    await bus.publish(evt)
+    const out = await outcomeOf(evt.payload.notificationId)
+    expect(out).toMatchObject({
+      type: 'host.fenced.v1',
+      source: 'fencer',
+      correlationId: evt.payload.notificationId,
+      causationId: evt.id,
+      payload: { level: 2, poweredOff: true, forcedDown: true, host: evt.payload.host },
+    })
+    if (out.type === 'host.fenced.v1') {
+      expect(Object.keys(out.payload.timings)).toEqual(['power_off_host', 'confirm_power_off', 'force_down_compute_service', 'confirm_compute_down'])
+    }
+    expect(steps(evt.payload.notificationId)).toEqual([
+      'power_off_host:running',
+      'power_off_host:success',
+      'confirm_power_off:running',
+      'confirm_power_off:success',
+      'force_down_compute_service:running',
+      'force_down_compute_service:success',
+      'confirm_compute_down:running',
+      'confirm_compute_down:success',
+    ])
+    // The fenced event comes after every step.
+    expect(seen.at(-1)?.type).toBe('host.fenced.v1')
+    expect(forceOffs(host)).toHaveLength(1)
+    expect(await compute(host)).toMatchObject({ state: 'down', forcedDown: true })
+  })
+
+  it('level 1: forces the service down without touching power', async () => {
+    const host = pickHost()
+    const evt = hostFailed(host, 1, '')
+    await bus.publish(evt)
+    expect(await outcomeOf(evt.payload.notificationId)).toMatchObject({ type: 'host.fenced.v1', payload: { level: 1, poweredOff: false, forcedDown: true } })
+    expect(steps(evt.payload.notificationId)).toEqual([
+      'force_down_compute_service:running',
+      'force_down_compute_service:success',
+      'confirm_compute_down:running',
+      'confirm_compute_down:success',
+    ])
+    expect(sim.records().powerActions.filter((a) => a.host === host)).toEqual([])
+    expect(await compute(host)).toMatchObject({ state: 'down', forcedDown: true })
+  })
+
+  it("level 3: powers off, then waits for Nova's own heartbeat timeout, without forcing down", async () => {
+    const host = pickHost()
+    const evt = hostFailed(host, 3)
+    await bus.publish(evt)
+    expect(await outcomeOf(evt.payload.notificationId)).toMatchObject({ type: 'host.fenced.v1', payload: { level: 3, poweredOff: true, forcedDown: false } })
+    expect(steps(evt.payload.notificationId)).toEqual([
+      'power_off_host:running',
+      'power_off_host:success',
+      'confirm_power_off:running',
+      'confirm_power_off:success',
+      'wait_compute_down:running',
+      'wait_compute_down:success',
+    ])
+    expect(forceOffs(host)).toHaveLength(1)
+    expect(await compute(host)).toMatchObject({ state: 'down', forcedDown: false })
+    expect(sim.records().forcedDown.filter((f) => f.host === host)).toEqual([])
+  })
+
+  it.each([
+    ['refuse', /power off of host .* failed: BMC .* refused ForceOff/],
+    ['never-off', /not confirmed off after 10 checks every 50 ms \(last: power on\)/],
+    ['hang', /did not answer .* within 500 ms/],
+  ] as const)('BMC fault %s: the fence fails, Nova is not told, nothing says fenced', async (fault, reason) => {
+    const host = pickHost()
+    sim.crashHost(host)
+    sim.setBmcFault(host, fault)
+    const evt = hostFailed(host, 2)
+    await bus.publish(evt)
+    const out = await outcomeOf(evt.payload.notificationId)
+    expect(out.type).toBe('host.fence_failed.v1')
+    if (out.type === 'host.fence_failed.v1') expect(out.payload.reason).toMatch(reason)
+    await new Promise((r) => setTimeout(r, 200))
+    expect(seen.filter((e) => e.type === 'host.fenced.v1')).toEqual([])
+    expect(steps(evt.payload.notificationId).at(-1)).toMatch(/:failure$/)
+    expect(sim.records().forcedDown.filter((f) => f.host === host)).toEqual([])
+    expect(await compute(host)).toMatchObject({ forcedDown: false })
+  })
+
+  it('a bad control attribute fails the fence, naming it, before any action', async () => {
+    const host = pickHost()
+    const evt = hostFailed(host, 2, `driver=redfish address=${sim.redfishSystemUrl(host)} verify_tls=sometimes`)
+    await bus.publish(evt)
+    const out = await outcomeOf(evt.payload.notificationId)
+    expect(out).toMatchObject({ type: 'host.fence_failed.v1' })
+    if (out.type === 'host.fence_failed.v1') expect(out.payload.reason).toMatch(/control attribute "verify_tls"/)
+    expect(sim.records().powerActions.filter((a) => a.host === host)).toEqual([])
+  })
+
+  it('the same host.failed delivered 5 times (to two replicas) powers the host off once and reports one outcome', async () => {
+    fencers.push(await startFencer())
+    const host = pickHost()
+    sim.crashHost(host)
+    const evt = hostFailed(host, 2)
+    for (let i = 0; i < 5; i += 1) await bus.publish(evt)
+    // Every delivery ends with the same outcome, published again for the duplicates.
+    await expect
+      .poll(() => seen.filter((e) => e.type === 'host.fenced.v1' && e.payload.notificationId === evt.payload.notificationId).length, { timeout: 15_000 })
+      .toBe(5)
+    const outcomes = seen.filter((e) => e.type === 'host.fenced.v1' || e.type === 'host.fence_failed.v1')
+    for (const o of outcomes) expect(o.payload).toEqual(outcomes[0]?.payload)
+    expect(forceOffs(host)).toHaveLength(1)
+    expect(sim.records().forcedDown.filter((f) => f.host === host && f.forcedDown)).toHaveLength(1)
+  })
+
+  it('a fence interrupted after power off resumes with force-down, without powering off again', async () => {
+    const host = pickHost()
+    sim.crashHost(host)
+    const evt = hostFailed(host, 2)
+    // A fencer that died after confirming power off: its claim lapsed long ago.
+    const ledger = await createFenceLedger(db)
+    const old = new Date(Date.now() - 60_000)
+    await ledger.claim({ notificationId: evt.payload.notificationId, host, level: 2, request: evt.payload }, 'dead-replica', old, 1000)
+    await ledger.advance(evt.payload.notificationId, 'dead-replica', { state: 'powered_off', timings: { power_off_host: 7, confirm_power_off: 11 } }, old, 1000)
+
+    await bus.publish(evt)
+    const out = await outcomeOf(evt.payload.notificationId)
+    expect(out).toMatchObject({ type: 'host.fenced.v1', payload: { level: 2 } })
+    if (out.type === 'host.fenced.v1') expect(out.payload.timings).toMatchObject({ power_off_host: 7, confirm_power_off: 11 })
+    expect(steps(evt.payload.notificationId)).toEqual([
+      'force_down_compute_service:running',
+      'force_down_compute_service:success',
+      'confirm_compute_down:running',
+      'confirm_compute_down:success',
+    ])
+    expect(forceOffs(host)).toEqual([])
+    expect(await compute(host)).toMatchObject({ state: 'down', forcedDown: true })
+  })
+})
