@@ -19,14 +19,16 @@ export const discoverComputeVersions = async (
   token: string,
   timeoutMs: number,
 ): Promise<{ min: string; max: string }> => {
-  const get = () => httpRequest({ method: 'GET', url: `${endpoint}/`, timeoutMs, headers: { 'X-Auth-Token': token } })
+  // Some catalogs append the project id (`.../v2.1/<project>`); the version lives above it.
+  const url = endpoint.replace(/(\/v2(?:\.1)?)\/[^/]+$/, '$1')
+  const get = () => httpRequest({ method: 'GET', url, timeoutMs, headers: { 'X-Auth-Token': token } })
   let res
   try {
     res = await get()
   } catch {
     res = await get()
   }
-  if (res.status < 200 || res.status >= 300) throw novaErrorFrom(res.status, res.statusText, res.body, `GET ${endpoint}/`)
+  if (res.status < 200 || res.status >= 300) throw novaErrorFrom(res.status, res.statusText, res.body, `GET ${endpoint}`)
   return parseVersionDocument(res.body, endpoint)
 }
 
