@@ -355,6 +355,57 @@ describe('evacuation', () => {
   })
 })
 
+describe('host restarts', () => {
+  it('leaves the guests of a rebooted host stopped, the evacuated ones on their new host', async () => {
+    const sim = await start({ hosts: 2, evacuationDelayMs: 50 })
+    const token = await login(sim)
+    const [moved, stayed] = sim.servers().filter((s) => s.host === 'compute1')
+    sim.crashHost('compute1')
+    await forceDown(sim, token, 'compute1')
+    await nova(sim, token, 'POST', `/servers/${moved?.id}/action`, { mv: '2.93', body: { evacuate: {} } })
+    await waitFor('evacuated', () => sim.servers().find((s) => s.id === moved?.id && s.host === 'compute2' && s.status === 'ACTIVE'))
+    sim.restoreHost('compute1')
+    const after = sim.servers()
+    expect(after.find((s) => s.id === moved?.id)).toMatchObject({ host: 'compute2', status: 'ACTIVE' })
+    expect(after.find((s) => s.id === stayed?.id)).toMatchObject({ host: 'compute1', status: 'SHUTOFF', powerState: 4 })
+    // compute2 never went down: restoring it changes nothing.
+    sim.restoreHost('compute2')
+    expect(sim.servers().find((s) => s.id === moved?.id)?.status).toBe('ACTIVE')
+  })
+})
+
+describe('main', () => {
+  it('prints where it listens as one JSON line and stops on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process')
+    const { fileURLToPath } = await import('node:url')
+    const main = fileURLToPath(new URL('./main.ts', import.meta.url))
+    const child = spawn(process.execPath, ['--import', 'tsx', main], {
+      env: { ...process.env, SIM_PORT: '0', SIM_HOSTS: '2', SIM_INSTANCES_PER_HOST: '1' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let buf = ''
+        child.stdout.on('data', (d: Buffer) => {
+          buf += d.toString()
+          const nl = buf.indexOf('\n')
+          if (nl >= 0) resolve(buf.slice(0, nl))
+        })
+        child.once('exit', (code) => reject(new Error(`main exited early (${code})`)))
+      })
+      const info = JSON.parse(line) as { url: string; authUrl: string }
+      expect(info.authUrl).toBe(`${info.url}/identity/v3`)
+      const servers = (await (await fetch(`${info.url}/sim/servers`)).json()) as { servers: unknown[] }
+      expect(servers.servers).toHaveLength(2)
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    }
+  })
+})
+
 describe('server actions, lists and aggregates', () => {
   it('locks with a reason, stops and starts, pages the server list', async () => {
     const sim = await start({ hosts: 2, instancesPerHost: 5, maxLimit: 2, powerActionDelayMs: 50 })

@@ -184,12 +184,28 @@ export class CloudWorld {
   /** Power on (if off) and boot: nova-compute starts, reports and cleans up after evacuations. */
   restoreHost(name: string): void {
     const h = this.host(name)
+    const rebooted = !this.computeAlive(h)
     h.power = 'On'
-    this.bootCompute(h)
+    this.bootCompute(h, rebooted)
   }
 
-  private bootCompute(h: HostState): void {
+  /**
+   * nova-compute starts. After a reboot (power loss or crash) the guests it still hosts are
+   * off, and Nova's power-state sync records them stopped (resume_guests_state_on_host_boot
+   * is off by default); instances being evacuated away are left to the evacuation.
+   */
+  private bootCompute(h: HostState, rebooted: boolean): void {
     h.osAlive = true
+    if (rebooted) {
+      for (const i of this.instances.values()) {
+        if (i.host !== h.name || i.taskState !== null) continue
+        if (i.vmState === 'active') {
+          i.vmState = 'stopped'
+          i.powerState = POWER.SHUTDOWN
+          this.touch(i)
+        }
+      }
+    }
     h.service.lastHeartbeat = this.clock.now()
     // On start nova-compute destroys the local copies of instances evacuated away (they live on
     // their new host) and completes the `done` evacuation migrations of this source.
@@ -223,7 +239,7 @@ export class CloudWorld {
       case 'On':
         if (h.power === 'Off') {
           h.power = 'On'
-          this.bootCompute(h)
+          this.bootCompute(h, true)
         }
         break
       case 'ForceRestart':
@@ -232,7 +248,7 @@ export class CloudWorld {
         h.power = 'On'
         h.osAlive = false
         this.clock.schedule(() => {
-          if (h.power === 'On') this.bootCompute(h)
+          if (h.power === 'On') this.bootCompute(h, true)
         }, Math.max(this.opts.powerOffDelayMs, 1))
         break
     }

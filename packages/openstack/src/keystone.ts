@@ -57,7 +57,8 @@ export const keystoneV3Url = (authUrl: string): string => {
 /** `POST /v3/auth/tokens` with the password method, scoped to the project. */
 export const issueToken = async (creds: KeystoneCredentials, timeoutMs: number): Promise<IssuedToken> => {
   const url = `${keystoneV3Url(creds.authUrl)}/auth/tokens`
-  const res = await httpRequest({
+  // Asking for a token twice does no harm, so one lost request is tried again.
+  const send = () => httpRequest({
     method: 'POST',
     url,
     timeoutMs,
@@ -73,6 +74,7 @@ export const issueToken = async (creds: KeystoneCredentials, timeoutMs: number):
       },
     },
   })
+  const res = await send().catch(() => send())
   if (res.status !== 201 && res.status !== 200) {
     const why = faultMessage(res.body, res.statusText)
     throw new KeystoneError(res.status, `Keystone at ${url} refused a token for user '${creds.username}' (${res.status}): ${why}`, res.body)
