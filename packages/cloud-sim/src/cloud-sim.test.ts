@@ -355,6 +355,18 @@ describe('evacuation', () => {
   })
 })
 
+describe('evacuation from 2.95', () => {
+  it('lands every evacuated instance stopped', async () => {
+    const sim = await start({ hosts: 2, evacuationDelayMs: 50, maxMicroversion: '2.95' })
+    const token = await login(sim)
+    const [a] = sim.servers().filter((s) => s.host === 'compute1')
+    sim.crashHost('compute1')
+    await forceDown(sim, token, 'compute1')
+    expect((await nova(sim, token, 'POST', `/servers/${a?.id}/action`, { mv: '2.95', body: { evacuate: {} } })).status).toBe(200)
+    await waitFor('landed stopped', () => sim.servers().find((s) => s.id === a?.id && s.host === 'compute2' && s.status === 'SHUTOFF'))
+  })
+})
+
 describe('host restarts', () => {
   it('leaves the guests of a rebooted host stopped, the evacuated ones on their new host', async () => {
     const sim = await start({ hosts: 2, evacuationDelayMs: 50 })

@@ -48,6 +48,9 @@ describe('createOpenStackClient', () => {
     expect(os.computeEndpoint).toBe(`${sim.url}/compute/v2.1`)
     expect(await os.token()).toMatch(/^gAAAAA/)
 
+    // A newer Nova is still spoken to at 2.93: from 2.95 evacuated instances would land stopped.
+    const newer = await start({ hosts: 2, maxMicroversion: '2.100' })
+    expect((await connect(newer)).nova.microversion).toBe('2.93')
     const lower = await start({ hosts: 2, maxMicroversion: '2.60' })
     expect((await connect(lower)).nova.microversion).toBe('2.60')
     expect((await connect(sim, { maxMicroversion: '2.53', interface: 'internal', regionName: 'RegionOne' })).nova.microversion).toBe('2.53')
