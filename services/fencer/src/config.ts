@@ -7,7 +7,7 @@ import { defaultFencerConfig as d } from './fencer-config.js'
  * the standard variable names (OS_AUTH_URL, OS_USERNAME, ...).
  */
 export const FencerEnv = z.object({
-  amqpUrl: z.string().min(1),
+  amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/vhost' }).min(1),
   /** postgres://… in production; a path or `memory:` for PGlite (default: in memory). */
   databaseUrl: z.string().optional(),
   osAuthUrl: z.url(),

@@ -15,7 +15,7 @@ type Sim = Awaited<ReturnType<typeof startCloudSim>>
 
 const observer: QueueSpec = {
   queue: 'test.fencer-out',
-  bind: ['recovery.progress.v1', 'host.fenced.v1', 'host.fence_failed.v1'],
+  bind: ['recovery.progress.v1', 'host.fenced.v1', 'host.fence_failed.v1', 'recovery.finished.v1'],
   prefetch: 1000,
   maxAttempts: 1,
   retryDelayMs: 0,
@@ -219,6 +219,37 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
     for (const o of outcomes) expect(o.payload).toEqual(outcomes[0]?.payload)
     expect(forceOffs(host)).toHaveLength(1)
     expect(sim.records().forcedDown.filter((f) => f.host === host && f.forcedDown)).toHaveLength(1)
+  })
+
+  it("a second notification for a host another live fencer is fencing is retried, then ignored", async () => {
+    const host = pickHost()
+    const first = hostFailed(host, 2)
+    const ledger = await createFenceLedger(db)
+    await ledger.claim({ notificationId: first.payload.notificationId, host, level: 2, request: first.payload }, 'live-replica', new Date(), 3_600_000)
+    try {
+      const second = hostFailed(host, 2)
+      await bus.publish(second)
+      await expect
+        .poll(() => seen.find((e) => e.type === 'recovery.finished.v1' && e.payload.notificationId === second.payload.notificationId), { timeout: 20_000 })
+        .toMatchObject({ payload: { status: 'ignored', message: expect.stringContaining(`being fenced for notification ${first.payload.notificationId}`) } })
+      expect(sim.records().powerActions.filter((a) => a.host === host)).toEqual([])
+      expect(steps(second.payload.notificationId)).toEqual([])
+    } finally {
+      await ledger.finish(first.payload.notificationId, 'live-replica', { state: 'failed', outcome: { type: 'host.fence_failed.v1', payload: { ...first.payload, reason: 'test over' } }, timings: {} }, new Date())
+    }
+  })
+
+  it('a fencer stopped while waiting for Nova gives its claim back; the next one resumes without a second power off', async () => {
+    const host = pickHost()
+    const evt = hostFailed(host, 3)
+    await bus.publish(evt)
+    await expect.poll(() => steps(evt.payload.notificationId).includes('wait_compute_down:running')).toBe(true)
+    await fencers[0]?.stop()
+    fencers = [await startFencer()]
+    expect(await outcomeOf(evt.payload.notificationId)).toMatchObject({ type: 'host.fenced.v1', payload: { level: 3 } })
+    expect(steps(evt.payload.notificationId).filter((s) => s === 'wait_compute_down:running')).toHaveLength(2)
+    expect(steps(evt.payload.notificationId).filter((s) => s.startsWith('power_off_host'))).toHaveLength(2)
+    expect(forceOffs(host)).toHaveLength(1)
   })
 
   it('a fence interrupted after power off resumes with force-down, without powering off again', async () => {

@@ -82,8 +82,24 @@ export const onHostFailed =
       const { holder } = claim
       const waitMs = Math.min(Math.max(holder.leaseUntil.getTime() - deps.now().getTime() + 100, 200), config.leaseMs)
       if (ctx.attempt >= deps.maxAttempts) {
-        // Its live owner publishes the outcome; dead-lettering this copy would only add noise.
-        log.warn({ holder: holder.notificationId, state: holder.state }, 'fence still held by a live owner; leaving it to finish')
+        if (holder.notificationId === notificationId) {
+          // A copy of a delivery whose live owner publishes the outcome; dead-lettering it would only add noise.
+          log.warn({ state: holder.state }, 'fence still held by a live owner; leaving it to finish')
+          return ACK
+        }
+        // Another notification's fence of this host is still running: that one recovers the host.
+        const message = `host ${host.name} is being fenced for notification ${holder.notificationId}; this notification adds nothing`
+        log.warn({ holder: holder.notificationId, state: holder.state }, message)
+        await deps.bus.publish(
+          makeEvent({
+            type: 'recovery.finished.v1',
+            correlationId: notificationId,
+            causationId: evt.id,
+            source: SOURCE,
+            now: deps.now(),
+            payload: { notificationId, status: 'ignored', message, moved: [], failed: [] },
+          }),
+        )
         return ACK
       }
       log.info({ holder: holder.notificationId, state: holder.state, waitMs }, 'host is being fenced by another owner; retrying later')

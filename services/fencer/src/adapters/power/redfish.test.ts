@@ -120,3 +120,33 @@ describe('redfish power driver', () => {
     expect(() => createPowerDriver(settings(text), { env: {} })).toThrow(message)
   })
 })
+
+describe('redfish power driver over TLS', () => {
+  let tls: import('node:https').Server
+  let url: string
+  beforeAll(async () => {
+    const { createServer: createHttpsServer } = await import('node:https')
+    const { readFileSync } = await import('node:fs')
+    const dir = new URL('../../test-support/', import.meta.url)
+    // A self-signed certificate, as many BMCs ship.
+    tls = createHttpsServer({ key: readFileSync(new URL('bmc-test-key.pem', dir)), cert: readFileSync(new URL('bmc-test-cert.pem', dir)) }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ PowerState: 'Off' }))
+    })
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r))
+    url = `https://127.0.0.1:${(tls.address() as AddressInfo).port}/redfish/v1/Systems/1`
+  })
+  afterAll(async () => {
+    tls.closeAllConnections()
+    await new Promise((r) => tls.close(r))
+  })
+
+  it('verifies the certificate by default', async () => {
+    const d = createPowerDriver(settings(`driver=redfish address=${url} username=a password=b`), { requestTimeoutMs: 2000 })
+    await expect(d.status()).rejects.toThrow(/self[- ]signed certificate/)
+  })
+
+  it('accepts an unverified certificate when the host says verify_tls=false', async () => {
+    const d = createPowerDriver(settings(`driver=redfish address=${url} username=a password=b verify_tls=false`), { requestTimeoutMs: 2000 })
+    expect(await d.status()).toBe('off')
+  })
+})

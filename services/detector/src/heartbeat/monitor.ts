@@ -1,0 +1,212 @@
+import { HEARTBEAT_SUBJECT_PREFIX, HeartbeatV1 } from '@lazarus/agent/heartbeat-schema'
+import { Counter, Gauge, type Logger, type Registry } from '@lazarus/runtime'
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { HeartbeatMonitorConfig, type HeartbeatMonitorConfigInput } from './config.js'
+import { createStorageReader } from './storage-reader.js'
+import { HeartbeatTracker, type TrackerStats, type Verdict } from './tracker.js'
+
+export interface HeartbeatMonitorDeps extends HeartbeatMonitorConfigInput {
+  /** A NATS connection to use (left open on close), or... */
+  nc?: NatsConnection
+  /** ...where to connect (the connection is closed on close). */
+  natsUrl?: string
+  /** Heartbeats are read from `<subjectPrefix>.>`. */
+  subjectPrefix?: string
+  /** The shared directory the agents write `<host>.hb` into, if the monitor's host mounts it. */
+  storageDir?: string
+  storageReadTimeoutMs?: number
+  now?: () => number
+  log: Logger
+  metrics?: Registry
+  /** Called for every verdict, synchronously; it must not throw (a throw is logged). */
+  onVerdict: (v: Verdict) => void
+}
+
+export interface HeartbeatMonitor {
+  readonly tracker: HeartbeatTracker
+  /** Subscribed, and the connection is up. */
+  ready(): boolean
+  /** An operator resumes automatic fencing in a segment paused by the storm guard. */
+  resume(segmentId: string, by?: string): void
+  /** An external monitor reported the host down: evidence for `silence+notification` segments. */
+  notificationReceived(host: string): void
+  stats(): TrackerStats & { invalid: number }
+  close(): Promise<void>
+}
+
+/**
+ * The detector's heartbeat monitor: subscribes to the agents' heartbeats on NATS,
+ * validates them (invalid ones are counted and dropped), feeds the tracker, sweeps it
+ * every `sweepMs`, reads storage heartbeats of silent hosts, and hands every verdict to
+ * `onVerdict`.
+ */
+export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promise<HeartbeatMonitor> => {
+  const { log } = deps
+  const now = deps.now ?? Date.now
+  const config = HeartbeatMonitorConfig.parse({
+    intervalMs: deps.intervalMs,
+    sweepMs: deps.sweepMs,
+    stallMs: deps.stallMs,
+    defaults: deps.defaults,
+    segments: deps.segments,
+  })
+  const prefix = deps.subjectPrefix ?? HEARTBEAT_SUBJECT_PREFIX
+  if (!deps.nc && !deps.natsUrl) throw new Error('createHeartbeatMonitor needs nc or natsUrl')
+  const ownConnection = !deps.nc
+  const nc =
+    deps.nc ??
+    (await connect({ servers: deps.natsUrl, name: 'lazarus-detector heartbeats', maxReconnectAttempts: -1, reconnectTimeWait: 500 }))
+  const storage = deps.storageDir ? createStorageReader(deps.storageDir, deps.storageReadTimeoutMs) : undefined
+  const tracker = new HeartbeatTracker(config, now(), { storageAvailable: storage !== undefined })
+  const m = metricsFor(deps.metrics, tracker)
+  let invalid = 0
+  let connected = true
+  let closed = false
+
+  const emit = (verdicts: readonly Verdict[]) => {
+    for (const v of verdicts) {
+      m?.verdicts.inc({ kind: v.kind, action: v.action })
+      const level = v.kind === 'storm' || v.kind === 'failed' || v.kind === 'isolated' ? 'warn' : 'info'
+      log[level]({ verdict: v }, `heartbeat verdict: ${v.kind} ${v.host ?? v.segment} (${v.action})`)
+      try {
+        deps.onVerdict(v)
+      } catch (err) {
+        log.error({ err, verdict: v }, 'heartbeat verdict handler threw')
+      }
+    }
+  }
+
+  const rejectMessage = (subject: string, why: string) => {
+    invalid++
+    m?.invalid.inc()
+    // The first few in full, then a sample, so a misbehaving agent cannot flood the log.
+    if (invalid <= 10 || invalid % 1000 === 0) log.warn({ subject, invalid }, `invalid heartbeat dropped: ${why}`)
+  }
+
+  const onMessage = (err: Error | null, msg: Msg) => {
+    if (err) {
+      log.error({ err }, 'heartbeat subscription error')
+      return
+    }
+    let body: unknown
+    try {
+      body = msg.json()
+    } catch {
+      rejectMessage(msg.subject, 'not JSON')
+      return
+    }
+    const parsed = HeartbeatV1.safeParse(body)
+    if (!parsed.success) {
+      rejectMessage(msg.subject, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '))
+      return
+    }
+    const hb = parsed.data
+    if (msg.subject.length !== prefix.length + 1 + hb.host.length || !msg.subject.endsWith(hb.host)) {
+      rejectMessage(msg.subject, `body names host ${hb.host}`)
+      return
+    }
+    const verdicts = tracker.observe(hb, now())
+    m?.received[tracker.lastResult].inc()
+    if (verdicts.length > 0) emit(verdicts)
+  }
+
+  const sub: Subscription = nc.subscribe(`${prefix}.>`, { callback: onMessage })
+
+  const readStorage = (host: string) => {
+    if (!storage || storage.inFlight(host)) return
+    void storage.read(host).then((file) => {
+      if (!closed) emit(tracker.storageObserved(host, file, now()))
+    })
+  }
+
+  const timer = setInterval(() => {
+    try {
+      emit(tracker.sweep(now()))
+      if (storage) for (const host of tracker.storageChecksDue(now())) readStorage(host)
+    } catch (err) {
+      log.error({ err }, 'heartbeat sweep failed')
+    }
+  }, config.sweepMs)
+
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        connected = false
+        tracker.connectionLost()
+        log.warn('NATS disconnected: no heartbeat verdicts until it is back and a full timeout has passed')
+      } else if (s.type === 'reconnect') {
+        connected = true
+        tracker.connectionRestored(now())
+        log.info('NATS reconnected: heartbeat verdicts resume after a full timeout')
+      }
+    }
+  })().catch(() => undefined)
+
+  await nc.flush()
+  log.info(
+    { subject: `${prefix}.>`, segments: config.segments.length, hosts: tracker.stats().hosts, storageDir: deps.storageDir },
+    'heartbeat monitor started',
+  )
+
+  return {
+    tracker,
+    ready: () => connected && !closed && !nc.isClosed(),
+    resume(segmentId, by) {
+      emit(tracker.resume(segmentId, now(), by))
+    },
+    notificationReceived(host) {
+      emit(tracker.notificationReceived(host, now()))
+    },
+    stats: () => ({ ...tracker.stats(), invalid }),
+    async close() {
+      if (closed) return
+      closed = true
+      clearInterval(timer)
+      sub.unsubscribe()
+      if (ownConnection) await nc.close()
+    },
+  }
+}
+
+const metricsFor = (registry: Registry | undefined, tracker: HeartbeatTracker) => {
+  if (!registry) return undefined
+  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined
+  const received =
+    existing<Counter<'result'>>('lazarus_detector_heartbeats_total') ??
+    new Counter({
+      name: 'lazarus_detector_heartbeats_total',
+      help: 'Heartbeats received, by result (ok, stale, unknown host)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    })
+  const invalid =
+    existing<Counter>('lazarus_detector_heartbeats_invalid_total') ??
+    new Counter({ name: 'lazarus_detector_heartbeats_invalid_total', help: 'Heartbeats dropped as invalid', registers: [registry] })
+  const verdicts =
+    existing<Counter<'kind' | 'action'>>('lazarus_detector_heartbeat_verdicts_total') ??
+    new Counter({
+      name: 'lazarus_detector_heartbeat_verdicts_total',
+      help: 'Heartbeat verdicts, by kind and action',
+      labelNames: ['kind', 'action'] as const,
+      registers: [registry],
+    })
+  if (!existing('lazarus_detector_heartbeat_hosts')) {
+    new Gauge({
+      name: 'lazarus_detector_heartbeat_hosts',
+      help: 'Monitored hosts, by state',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        const s = tracker.stats()
+        this.set({ state: 'alive' }, s.alive)
+        this.set({ state: 'silent' }, s.silent)
+        this.set({ state: 'closed' }, s.closed)
+      },
+    })
+  }
+  return {
+    received: { ok: received.labels('ok'), stale: received.labels('stale'), unknown: received.labels('unknown') },
+    invalid,
+    verdicts,
+  }
+}

@@ -1,0 +1,273 @@
+import type { HeartbeatV1 } from '@lazarus/agent/heartbeat-schema'
+import { describe, expect, it } from 'vitest'
+import { HeartbeatMonitorConfig, type HeartbeatMonitorConfigInput, type SegmentPolicyInput } from './config.js'
+import { HeartbeatTracker, type Verdict } from './tracker.js'
+
+const T0 = 1_700_000_000_000
+const INTERVAL = 1000
+const TIMEOUT = 3 * INTERVAL + 500
+
+type Probes = Partial<HeartbeatV1['probes']>
+const hb = (host: string, seq: number, probes: Probes = {}, bootId = `boot-${host}`): HeartbeatV1 => ({
+  v: 1,
+  host,
+  bootId,
+  startedAt: T0 - 60_000,
+  seq,
+  sentAt: T0,
+  intervalMs: INTERVAL,
+  probes: { processes: [], management: [], storage: [], storageHeartbeat: null, peers: [], ...probes },
+})
+
+const hosts = (n: number, prefix = 'c') => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
+
+/** A tracker with an injected clock, and helpers that feed it like the adapter would. */
+const setup = (opts: { hosts?: string[]; policy?: SegmentPolicyInput; storage?: boolean; config?: Partial<HeartbeatMonitorConfigInput> } = {}) => {
+  const names = opts.hosts ?? hosts(3)
+  const config = HeartbeatMonitorConfig.parse({
+    intervalMs: INTERVAL,
+    sweepMs: 100,
+    segments: [{ id: 'seg-a', hosts: names, policy: opts.policy ?? {} }],
+    ...opts.config,
+  })
+  let now = T0
+  const tracker = new HeartbeatTracker(config, now, { storageAvailable: opts.storage ?? false })
+  const verdicts: Verdict[] = []
+  const seq = new Map<string, number>()
+  const beat = (host: string, probes: Probes = {}) => {
+    const n = (seq.get(host) ?? -1) + 1
+    seq.set(host, n)
+    verdicts.push(...tracker.observe(hb(host, n, probes), now))
+  }
+  /** Advance the clock in sweep steps, with `alive` hosts heartbeating every interval. */
+  const run = (ms: number, alive: string[] = [], probes: (host: string) => Probes = () => ({})) => {
+    const end = now + ms
+    while (now < end) {
+      now += 100
+      if ((now - T0) % INTERVAL === 0) for (const h of alive) beat(h, probes(h))
+      verdicts.push(...tracker.sweep(now))
+    }
+  }
+  return {
+    tracker,
+    verdicts,
+    beat,
+    run,
+    now: () => now,
+    kinds: (host?: string) => verdicts.filter((v) => host === undefined || v.host === host).map((v) => `${v.kind}:${v.action}`),
+  }
+}
+
+describe('HeartbeatTracker', () => {
+  it('keeps heartbeating hosts alive and says nothing', () => {
+    const t = setup()
+    t.run(20_000, hosts(3))
+    expect(t.verdicts).toEqual([])
+    expect(t.tracker.stats()).toMatchObject({ hosts: 3, alive: 3, silent: 0 })
+  })
+
+  it('suspects and fails a silent host at its timeout, once, and clears the incident when it heartbeats again', () => {
+    const t = setup()
+    t.run(5000, hosts(3))
+    const lastBeat = t.now()
+    t.run(10_000, ['c0', 'c1'])
+    const [suspected, failed, ...rest] = t.verdicts
+    expect(rest).toEqual([])
+    expect(suspected).toMatchObject({ kind: 'suspected', host: 'c2', action: 'none', lastSeenAt: lastBeat })
+    expect(failed).toMatchObject({ kind: 'failed', host: 'c2', action: 'fence', segment: 'seg-a', incident: suspected!.incident })
+    expect(failed!.at).toBeGreaterThanOrEqual(lastBeat + TIMEOUT)
+    expect(failed!.at).toBeLessThanOrEqual(lastBeat + TIMEOUT + 100)
+
+    t.beat('c2')
+    expect(t.verdicts.at(-1)).toMatchObject({ kind: 'recovered', host: 'c2', incident: suspected!.incident })
+    t.run(10_000, ['c0', 'c1'])
+    const again = t.verdicts.filter((v) => v.kind === 'failed')
+    expect(again).toHaveLength(2)
+    expect(again[1]!.incident).not.toBe(suspected!.incident)
+  })
+
+  it('declares nothing during the first timeout after it starts, and never fences a host it has not heard since', () => {
+    const t = setup()
+    t.run(TIMEOUT - 100, ['c0', 'c1'])
+    expect(t.verdicts).toEqual([])
+    t.run(10_000, ['c0', 'c1'])
+    expect(t.kinds()).toEqual(['unconfirmed:alert'])
+    expect(t.verdicts[0]).toMatchObject({ host: 'c2' })
+    expect(t.verdicts[0]!.at).toBe(T0 + TIMEOUT)
+    t.beat('c2')
+    expect(t.kinds('c2')).toEqual(['unconfirmed:alert', 'recovered:none'])
+  })
+
+  it('ignores duplicate, reordered and earlier-run heartbeats', () => {
+    const t = setup()
+    t.run(2000, hosts(3))
+    const seen = t.tracker.status('c0')!.lastSeen
+    t.run(500)
+    t.tracker.observe(hb('c0', 0), t.now())
+    expect(t.tracker.lastResult).toBe('stale')
+    t.tracker.observe({ ...hb('c0', 99, {}, 'older-run'), startedAt: T0 - 120_000 }, t.now())
+    expect(t.tracker.lastResult).toBe('stale')
+    expect(t.tracker.status('c0')!.lastSeen).toBe(seen)
+    t.tracker.observe(hb('nobody', 0), t.now())
+    expect(t.tracker.lastResult).toBe('unknown')
+    expect(t.tracker.stats()).toMatchObject({ stale: 2, unknown: 1 })
+  })
+
+  describe('silence+peers', () => {
+    const peersDown = (target: string) => () => ({ peers: [{ name: target, ok: false, ms: 500, error: 'timeout' }] })
+
+    it('fails a silent host only once enough live peers cannot reach it either', () => {
+      const t = setup({ hosts: hosts(4), policy: { evidence: { kind: 'silence+peers', peers: 2 } } })
+      t.run(5000, hosts(4))
+      t.run(10_000, ['c0', 'c1', 'c2'], (h) => (h === 'c0' ? peersDown('c3')() : {}))
+      expect(t.kinds('c3')).toEqual(['suspected:none', 'unconfirmed:alert'])
+      expect(t.verdicts.at(-1)!.reason).toMatch(/1 of 2 required peers/)
+      t.run(2000, ['c0', 'c1', 'c2'], (h) => (h === 'c2' ? {} : peersDown('c3')()))
+      expect(t.kinds('c3')).toEqual(['suspected:none', 'unconfirmed:alert', 'failed:fence'])
+      expect(t.verdicts.at(-1)!.evidence).toEqual({ peersConfirming: 2 })
+    })
+
+    it('does not count reports from peers that are themselves silent', () => {
+      const t = setup({ hosts: hosts(4), policy: { evidence: { kind: 'silence+peers', peers: 1 } } })
+      t.run(5000, hosts(4), (h) => (h === 'c0' ? peersDown('c3')() : {}))
+      t.run(10_000, ['c1', 'c2'])
+      expect(t.verdicts.filter((v) => v.host === 'c3' && v.kind === 'failed')).toEqual([])
+    })
+  })
+
+  it('silence+notification: fails a silent host once a monitor reported it down', () => {
+    const t = setup({ policy: { evidence: { kind: 'silence+notification', withinMs: 30_000 } } })
+    t.run(5000, hosts(3))
+    t.run(9000, ['c0', 'c1'])
+    expect(t.kinds('c2')).toEqual(['suspected:none', 'unconfirmed:alert'])
+    t.verdicts.push(...t.tracker.notificationReceived('c2', t.now()))
+    expect(t.kinds('c2')).toEqual(['suspected:none', 'unconfirmed:alert', 'failed:fence'])
+  })
+
+  describe('isolation', () => {
+    const mgmtLost = { management: [{ name: '10.0.0.1:22', ok: false, ms: 500, error: 'timeout' }], storageHeartbeat: { name: '/shared/c2.hb', ok: true, ms: 2 } }
+
+    it.each([['alert' as const], ['leave' as const], ['fence' as const]])(
+      'isolates a host reporting its management network lost, with the isolation response (%s)',
+      (response) => {
+        const t = setup({ policy: { isolationResponse: response } })
+        t.run(5000, hosts(3))
+        t.run(TIMEOUT - 1000, hosts(3), (h) => (h === 'c2' ? mgmtLost : {}))
+        expect(t.verdicts).toEqual([])
+        t.run(3000, hosts(3), (h) => (h === 'c2' ? mgmtLost : {}))
+        expect(t.kinds()).toEqual([`isolated:${response}`])
+        expect(t.verdicts[0]!.reason).toMatch(/storage heartbeat is fresh/)
+        t.run(5000, hosts(3), (h) => (h === 'c2' ? mgmtLost : {}))
+        expect(t.verdicts).toHaveLength(1)
+        t.run(1000, hosts(3))
+        expect(t.kinds()).toEqual([`isolated:${response}`, 'recovered:none'])
+      },
+    )
+
+    it('tells a host silent on NATS but writing its storage heartbeat (isolated) from a dead one (failed)', () => {
+      const t = setup({ hosts: hosts(4), storage: true, policy: { isolationResponse: 'leave' } })
+      t.run(5000, hosts(4))
+      // c2 and c3 sent seq 0..4, the last at T0+5000.
+      t.run(TIMEOUT + 100, ['c0', 'c1'])
+      expect(t.tracker.storageChecksDue(t.now()).sort()).toEqual(['c2', 'c3'])
+      // c2 kept running (its file is several rounds ahead); c3's file stopped with its last heartbeat.
+      t.verdicts.push(...t.tracker.storageObserved('c2', { host: 'c2', bootId: 'boot-c2', seq: 8, at: t.now() - 200 }, t.now()))
+      t.verdicts.push(...t.tracker.storageObserved('c3', { host: 'c3', bootId: 'boot-c3', seq: 5, at: t.now() - 3600 }, t.now()))
+      expect(t.kinds('c2')).toEqual(['suspected:none', 'isolated:leave'])
+      expect(t.kinds('c3')).toEqual(['suspected:none', 'failed:fence'])
+      // Once c2's storage heartbeat goes stale too, it is dead.
+      t.run(1000, ['c0', 'c1'])
+      t.verdicts.push(...t.tracker.storageObserved('c2', { host: 'c2', bootId: 'boot-c2', seq: 9, at: t.now() - 5000 }, t.now()))
+      expect(t.kinds('c2')).toEqual(['suspected:none', 'isolated:leave', 'failed:fence'])
+    })
+
+    it('decides without the storage heartbeat when it cannot be read in time', () => {
+      const t = setup({ storage: true, policy: { storageWaitMs: 1000 } })
+      t.run(5000, hosts(3))
+      t.run(TIMEOUT + 900, ['c0', 'c1'])
+      expect(t.kinds('c2')).toEqual(['suspected:none'])
+      t.run(200, ['c0', 'c1'])
+      expect(t.kinds('c2')).toEqual(['suspected:none', 'failed:fence'])
+    })
+  })
+
+  describe('storm guard', () => {
+    it('pauses fencing when hosts of a segment fail together, and raises one alert', () => {
+      const t = setup({ hosts: hosts(10), policy: { maxFailedFraction: 0.3, maxConcurrentFailures: 10 } })
+      t.run(5000, hosts(10))
+      t.run(15_000, hosts(10).slice(5))
+      expect(t.verdicts.filter((v) => v.action === 'fence')).toEqual([])
+      const storms = t.verdicts.filter((v) => v.kind === 'storm')
+      expect(storms).toHaveLength(1)
+      expect(storms[0]).toMatchObject({ action: 'alert', segment: 'seg-a', storm: { failing: 5, hosts: 10 } })
+      const held = t.verdicts.filter((v) => v.kind === 'failed')
+      expect(held).toHaveLength(5)
+      expect(held.every((v) => v.held && v.action === 'alert')).toBe(true)
+      expect(t.tracker.isPaused('seg-a')).toBe(true)
+    })
+
+    it('fences failures spread out in time up to the limit, then pauses; an operator resumes', () => {
+      const t = setup({ hosts: hosts(10), policy: { maxFailedFraction: 0.3, maxConcurrentFailures: 10, stormWindowMs: 600_000 } })
+      let alive = hosts(10)
+      t.run(5000, alive)
+      for (let i = 0; i < 5; i++) {
+        alive = alive.slice(1)
+        t.run(10_000, alive)
+      }
+      expect(t.kinds().filter((k) => k !== 'suspected:none')).toEqual([
+        'failed:fence',
+        'failed:fence',
+        'failed:fence',
+        'storm:alert',
+        'failed:alert',
+        'failed:alert',
+      ])
+      t.verdicts.push(...t.tracker.resume('seg-a', t.now(), 'alice'))
+      expect(t.verdicts.at(-1)).toMatchObject({ kind: 'resumed', reason: expect.stringMatching(/alice/) })
+      alive = alive.slice(1)
+      t.run(10_000, alive)
+      expect(t.verdicts.at(-1)).toMatchObject({ kind: 'failed', action: 'fence', host: 'c5' })
+    })
+
+    it('counts maxConcurrentFailures, and never calls a single failure a storm', () => {
+      const t = setup({ hosts: ['solo'], policy: { maxFailedFraction: 0.1 } })
+      t.run(5000, ['solo'])
+      t.run(5000)
+      expect(t.kinds()).toEqual(['suspected:none', 'failed:fence'])
+
+      const u = setup({ hosts: hosts(100), policy: { maxConcurrentFailures: 2 } })
+      u.run(5000, hosts(100))
+      u.run(10_000, hosts(100).slice(3))
+      expect(u.verdicts.filter((v) => v.action === 'fence')).toEqual([])
+      expect(u.verdicts.filter((v) => v.kind === 'storm')[0]!.reason).toMatch(/maxConcurrentFailures 2/)
+    })
+  })
+
+  it('holds decisions for an interval after the monitor itself stalled', () => {
+    const t = setup()
+    t.run(5000, hosts(3))
+    // No sweep (and no message read) for 6 s: everyone looks silent.
+    const stalled = t.now() + 6000
+    t.verdicts.push(...t.tracker.sweep(stalled))
+    expect(t.verdicts).toEqual([])
+  })
+
+  it('holds decisions while its NATS connection is down and for a timeout after', () => {
+    const t = setup()
+    t.run(5000, hosts(3))
+    t.tracker.connectionLost()
+    t.run(10_000)
+    expect(t.verdicts).toEqual([])
+    t.tracker.connectionRestored(t.now())
+    t.run(TIMEOUT - 100, ['c0', 'c1'])
+    expect(t.verdicts).toEqual([])
+    t.run(300, ['c0', 'c1'])
+    expect(t.kinds()).toEqual(['suspected:none', 'failed:fence'])
+  })
+
+  it('rejects a host listed in two segments, naming it', () => {
+    const r = HeartbeatMonitorConfig.safeParse({ segments: [{ id: 'a', hosts: ['h1'] }, { id: 'b', hosts: ['h1'] }] })
+    expect(r.success).toBe(false)
+    expect(r.error?.issues[0]?.message).toMatch(/host h1 is in segments a and b/)
+  })
+})

@@ -1,0 +1,553 @@
+import { reportsManagementLost, type HeartbeatV1, type StorageHeartbeatFile } from '@lazarus/agent/heartbeat-schema'
+import { resolvePolicy, type HeartbeatMonitorConfig, type SegmentPolicy } from './config.js'
+
+/*
+ * The heartbeat monitor's decisions, pure: no I/O, no timers, time passed in. The NATS
+ * adapter (monitor.ts) feeds it heartbeats and storage reads and calls `sweep` on a timer.
+ *
+ * Each segment keeps its live hosts in a Map ordered by last heartbeat (a heartbeat
+ * deletes and re-inserts its host, so the Map's insertion order is the order of
+ * deadlines). A sweep walks each Map from the front and stops at the first host whose
+ * deadline has not passed: O(expired) per sweep, no per-host timers.
+ */
+
+export type VerdictKind =
+  /** Silent for the timeout; evidence is being gathered. */
+  | 'suspected'
+  /** Dead per the segment's evidence policy. */
+  | 'failed'
+  /** Alive but cut off from the management network (by its own report, or silent on NATS with a fresh storage heartbeat). */
+  | 'isolated'
+  /** Silent, but the evidence the segment asks for did not come (or the host was never heard since the monitor started). */
+  | 'unconfirmed'
+  /** Heartbeats (and the management network) are back; the incident is closed. */
+  | 'recovered'
+  /** Storm guard: too many hosts of a segment failing; automatic fencing in it is paused. */
+  | 'storm'
+  /** An operator resumed automatic fencing in a segment. */
+  | 'resumed'
+
+/** `fence`: fence and recover the host (host.failed); `alert`: tell an operator; `leave`: record only; `none`: informational. */
+export type VerdictAction = 'fence' | 'leave' | 'alert' | 'none'
+
+export interface Verdict {
+  kind: VerdictKind
+  action: VerdictAction
+  segment: string
+  host?: string
+  /** Stable for one incident of one host: `<host>@<epoch ms it began>`. */
+  incident?: string
+  /** When it was decided (the monitor's clock, epoch ms). */
+  at: number
+  reason: string
+  /** The last heartbeat received from the host (the monitor's clock), if any since start. */
+  lastSeenAt?: number
+  /** True when the storm guard withheld a fence: `action` is then `alert`. */
+  held?: boolean
+  evidence?: {
+    peersConfirming?: number
+    notifiedAt?: number
+    storageWrittenAt?: number
+    managementLostSince?: number
+  }
+  storm?: { failing: number; hosts: number; recentFences: number }
+}
+
+type HostState = 'alive' | 'silent' | 'closed'
+
+interface Incident {
+  id: string
+  since: number
+  emitted: Set<VerdictKind>
+  /** A fence was requested, or the storm guard withheld it: nothing more until recovery. */
+  closed: boolean
+}
+
+interface HostEntry {
+  host: string
+  seg: SegmentState
+  state: HostState
+  /** Heard since the monitor started. */
+  seen: boolean
+  lastSeen: number
+  bootId: string
+  startedAt: number
+  seq: number
+  managementLostSince: number | undefined
+  peersDown: readonly string[]
+  peersDownKey: string
+  notifiedAt: number | undefined
+  storage: { readAt: number; fresh: boolean; at: number | undefined } | undefined
+  incident: Incident | undefined
+}
+
+interface SegmentState {
+  id: string
+  name: string
+  policy: SegmentPolicy
+  size: number
+  /** Live hosts, ordered by last heartbeat, oldest first. */
+  live: Map<string, HostEntry>
+  /** Suspected hosts not yet decided. */
+  silent: Set<HostEntry>
+  /** Hosts alive on NATS reporting their management network lost. */
+  managementLost: Set<HostEntry>
+  /** When fences were requested in this segment (storm window). */
+  fences: number[]
+  paused: { at: number; reason: string } | undefined
+}
+
+export interface TrackerOptions {
+  /** The monitor can read storage heartbeat files (it has the shared directory). */
+  storageAvailable?: boolean
+}
+
+export type ObserveResult = 'ok' | 'unknown' | 'stale'
+
+export interface TrackerStats {
+  hosts: number
+  alive: number
+  silent: number
+  closed: number
+  pausedSegments: string[]
+  received: number
+  unknown: number
+  stale: number
+}
+
+const NONE: readonly Verdict[] = Object.freeze([])
+
+export class HeartbeatTracker {
+  readonly #hosts = new Map<string, HostEntry>()
+  readonly #segments = new Map<string, SegmentState>()
+  /** Who reports each host unreachable: target → reporters. */
+  readonly #peersDown = new Map<string, Set<HostEntry>>()
+  readonly #intervalMs: number
+  readonly #stallMs: number
+  readonly #maxTimeoutMs: number
+  readonly #storage: boolean
+  #decisionsFrom: number
+  #lastSweep: number | undefined
+  #received = 0
+  #unknown = 0
+  #stale = 0
+  /** The result of the last `observe`, for the adapter's counters. */
+  lastResult: ObserveResult = 'ok'
+
+  constructor(config: HeartbeatMonitorConfig, startedAt: number, options: TrackerOptions = {}) {
+    this.#intervalMs = config.intervalMs
+    this.#stallMs = config.stallMs ?? Math.max(1000, 5 * config.sweepMs)
+    this.#storage = options.storageAvailable ?? false
+    let maxTimeout = 0
+    for (const s of config.segments) {
+      const policy = resolvePolicy(config.intervalMs, config.defaults, s.policy)
+      maxTimeout = Math.max(maxTimeout, policy.heartbeatTimeoutMs)
+      const seg: SegmentState = {
+        id: s.id,
+        name: s.name ?? s.id,
+        policy,
+        size: s.hosts.length,
+        live: new Map(),
+        silent: new Set(),
+        managementLost: new Set(),
+        fences: [],
+        paused: undefined,
+      }
+      this.#segments.set(s.id, seg)
+      // No history after a start: every host counts as heard now, so none can be
+      // declared before a full timeout has passed.
+      for (const host of s.hosts) {
+        const e: HostEntry = {
+          host,
+          seg,
+          state: 'alive',
+          seen: false,
+          lastSeen: startedAt,
+          bootId: '',
+          startedAt: 0,
+          seq: -1,
+          managementLostSince: undefined,
+          peersDown: [],
+          peersDownKey: '',
+          notifiedAt: undefined,
+          storage: undefined,
+          incident: undefined,
+        }
+        this.#hosts.set(host, e)
+        seg.live.set(host, e)
+      }
+    }
+    this.#maxTimeoutMs = maxTimeout
+    this.#decisionsFrom = startedAt + maxTimeout
+  }
+
+  /** A heartbeat arrived (already validated). */
+  observe(hb: HeartbeatV1, now: number): readonly Verdict[] {
+    this.#received++
+    const e = this.#hosts.get(hb.host)
+    if (!e) {
+      this.#unknown++
+      this.lastResult = 'unknown'
+      return NONE
+    }
+    if (e.bootId === hb.bootId ? hb.seq <= e.seq : hb.startedAt < e.startedAt) {
+      // A duplicate, reordered or delayed heartbeat (or one from an earlier run of the agent).
+      this.#stale++
+      this.lastResult = 'stale'
+      return NONE
+    }
+    this.lastResult = 'ok'
+    e.bootId = hb.bootId
+    e.startedAt = hb.startedAt
+    e.seq = hb.seq
+    e.seen = true
+    e.lastSeen = now
+    const seg = e.seg
+    seg.live.delete(e.host)
+    seg.live.set(e.host, e)
+    if (e.state !== 'alive') {
+      seg.silent.delete(e)
+      e.state = 'alive'
+    }
+    if (hb.probes.peers.length > 0 || e.peersDownKey !== '') this.#updatePeers(e, hb)
+
+    let out: Verdict[] | undefined
+    if (reportsManagementLost(hb)) {
+      if (e.managementLostSince === undefined) {
+        e.managementLostSince = now
+        seg.managementLost.add(e)
+      }
+      const inc = e.incident
+      if (
+        now - e.managementLostSince >= seg.policy.isolationTimeoutMs &&
+        now >= this.#decisionsFrom &&
+        !(inc && (inc.closed || inc.emitted.has('isolated')))
+      ) {
+        out = []
+        const incident = (e.incident ??= this.#open(e, e.managementLostSince))
+        this.#declare(e, incident, 'isolated', seg.policy.isolationResponse, this.#isolationReason(e, hb), now, out, {
+          managementLostSince: e.managementLostSince,
+        })
+      }
+      return out ?? NONE
+    }
+    if (e.managementLostSince !== undefined) {
+      e.managementLostSince = undefined
+      seg.managementLost.delete(e)
+    }
+    if (e.incident) {
+      const inc = e.incident
+      e.incident = undefined
+      e.storage = undefined
+      if (inc.emitted.size > 0) {
+        return [
+          this.#verdict(e, inc, 'recovered', 'none', now, `host ${e.host} heartbeats again with its management network up`),
+        ]
+      }
+    }
+    return NONE
+  }
+
+  /** Move hosts past their deadline to suspected and decide what can be decided. Call every `sweepMs`. */
+  sweep(now: number): readonly Verdict[] {
+    if (this.#lastSweep !== undefined && now - this.#lastSweep > this.#stallMs) {
+      // The monitor itself did not run (GC, CPU starvation, a paused VM): heartbeats may be
+      // waiting unread in the socket. Read them before believing anyone silent.
+      this.#decisionsFrom = Math.max(this.#decisionsFrom, now + this.#intervalMs)
+    }
+    this.#lastSweep = now
+    if (now < this.#decisionsFrom) return NONE
+    let out: Verdict[] | undefined
+    for (const seg of this.#segments.values()) {
+      const timeout = seg.policy.heartbeatTimeoutMs
+      for (const e of seg.live.values()) {
+        if (e.lastSeen + timeout > now) break
+        seg.live.delete(e.host)
+        e.state = 'silent'
+        seg.silent.add(e)
+        const fresh = e.incident === undefined
+        const inc = (e.incident ??= this.#open(e, now))
+        if (e.seen && fresh) {
+          ;(out ??= []).push(
+            this.#verdict(e, inc, 'suspected', 'none', now, `no heartbeat from ${e.host} for ${now - e.lastSeen} ms`),
+          )
+        }
+      }
+      if (seg.silent.size > 0) {
+        out ??= []
+        for (const e of seg.silent) this.#evaluate(e, now, out)
+      }
+    }
+    return out ?? NONE
+  }
+
+  /** Hosts whose storage heartbeat file should be read now. */
+  storageChecksDue(now: number): string[] {
+    if (!this.#storage) return []
+    const due: string[] = []
+    for (const seg of this.#segments.values()) {
+      if (!seg.policy.useStorageHeartbeat || seg.silent.size === 0) continue
+      for (const e of seg.silent) {
+        if (!e.seen || !e.incident || e.incident.closed) continue
+        const r = e.storage
+        if (!r || r.readAt < e.incident.since || now - r.readAt >= this.#intervalMs) due.push(e.host)
+      }
+    }
+    return due
+  }
+
+  /**
+   * A storage heartbeat file was read (undefined: missing, unreadable or timed out). It
+   * is fresh when the agent wrote it after the last heartbeat we received from it (a
+   * later seq of the same run, or a new run), not longer ago than `storageFreshMs`.
+   */
+  storageObserved(host: string, file: StorageHeartbeatFile | undefined, now: number): readonly Verdict[] {
+    const e = this.#hosts.get(host)
+    if (!e || e.state !== 'silent') return NONE
+    const fresh =
+      file !== undefined &&
+      file.host === host &&
+      (file.bootId === e.bootId ? file.seq >= e.seq + 2 : file.at > e.startedAt) &&
+      Math.abs(now - file.at) <= e.seg.policy.storageFreshMs
+    e.storage = { readAt: now, fresh, at: file?.at }
+    if (now < this.#decisionsFrom) return NONE
+    const out: Verdict[] = []
+    this.#evaluate(e, now, out)
+    return out
+  }
+
+  /** An external monitor reported the host down (COMPUTE_HOST STOPPED): evidence for `silence+notification`. */
+  notificationReceived(host: string, now: number): readonly Verdict[] {
+    const e = this.#hosts.get(host)
+    if (!e) return NONE
+    e.notifiedAt = now
+    if (e.state !== 'silent' || now < this.#decisionsFrom) return NONE
+    const out: Verdict[] = []
+    this.#evaluate(e, now, out)
+    return out
+  }
+
+  /** The monitor cannot hear anyone: no decisions until a full timeout after it hears again. */
+  connectionLost(): void {
+    this.#decisionsFrom = Number.POSITIVE_INFINITY
+  }
+
+  connectionRestored(now: number): void {
+    this.#decisionsFrom = now + this.#maxTimeoutMs
+  }
+
+  /** An operator resumes automatic fencing in a segment paused by the storm guard (the storm window starts afresh). */
+  resume(segmentId: string, now: number, by = 'operator'): readonly Verdict[] {
+    const seg = this.#segments.get(segmentId)
+    if (!seg?.paused) return NONE
+    seg.paused = undefined
+    seg.fences = []
+    return [{ kind: 'resumed', action: 'none', segment: seg.id, at: now, reason: `automatic fencing in segment ${seg.name} resumed by ${by}` }]
+  }
+
+  isPaused(segmentId: string): boolean {
+    return this.#segments.get(segmentId)?.paused !== undefined
+  }
+
+  /** Where one host stands. */
+  status(host: string):
+    | { state: HostState; seen: boolean; lastSeen: number; segment: string; managementLost: boolean; incident?: string; verdicts: VerdictKind[] }
+    | undefined {
+    const e = this.#hosts.get(host)
+    if (!e) return undefined
+    return {
+      state: e.state,
+      seen: e.seen,
+      lastSeen: e.lastSeen,
+      segment: e.seg.id,
+      managementLost: e.managementLostSince !== undefined,
+      ...(e.incident && { incident: e.incident.id }),
+      verdicts: e.incident ? [...e.incident.emitted] : [],
+    }
+  }
+
+  stats(): TrackerStats {
+    let alive = 0
+    let silent = 0
+    const paused: string[] = []
+    for (const seg of this.#segments.values()) {
+      alive += seg.live.size
+      silent += seg.silent.size
+      if (seg.paused) paused.push(seg.id)
+    }
+    return {
+      hosts: this.#hosts.size,
+      alive,
+      silent,
+      closed: this.#hosts.size - alive - silent,
+      pausedSegments: paused,
+      received: this.#received,
+      unknown: this.#unknown,
+      stale: this.#stale,
+    }
+  }
+
+  // ---- decisions ----
+
+  #evaluate(e: HostEntry, now: number, out: Verdict[]): void {
+    const inc = e.incident
+    if (!inc || inc.closed || e.state !== 'silent') return
+    const seg = e.seg
+    const p = seg.policy
+    if (!e.seen) {
+      this.#once(e, inc, 'unconfirmed', 'alert', now, out, `no heartbeat from ${e.host} since the monitor started; not fenced without having been seen alive`)
+      return
+    }
+    if (this.#storage && p.useStorageHeartbeat) {
+      const r = e.storage
+      if (!r || r.readAt < inc.since) {
+        if (now < inc.since + p.storageWaitMs) return
+      } else if (r.fresh) {
+        if (!inc.emitted.has('isolated')) {
+          const reason = `${e.host} is silent on NATS but still writes its storage heartbeat: isolated, not dead`
+          this.#declare(e, inc, 'isolated', p.isolationResponse, reason, now, out, r.at === undefined ? {} : { storageWrittenAt: r.at })
+        }
+        return
+      }
+    }
+    const ev = p.evidence
+    let confirmed = true
+    let because = `no heartbeat for ${now - e.lastSeen} ms`
+    const evidence: NonNullable<Verdict['evidence']> = {}
+    if (ev.kind === 'silence+peers') {
+      const n = this.#peersConfirming(e)
+      evidence.peersConfirming = n
+      confirmed = n >= ev.peers
+      because += `, ${n} of ${ev.peers} required peers cannot reach it either`
+    } else if (ev.kind === 'silence+notification') {
+      const t = e.notifiedAt
+      confirmed = t !== undefined && Math.abs(now - t) <= ev.withinMs
+      if (t !== undefined) evidence.notifiedAt = t
+      because += confirmed ? ', and a monitor reported it down' : ', and no monitor reported it down'
+    }
+    if (confirmed) {
+      this.#declare(e, inc, 'failed', 'fence', `${e.host} failed: ${because}`, now, out, evidence)
+    } else if (now >= inc.since + p.evidenceWaitMs) {
+      this.#once(e, inc, 'unconfirmed', 'alert', now, out, `${e.host} is silent but not confirmed dead: ${because}`)
+    }
+  }
+
+  /** Emit a failed/isolated verdict; a fence first passes the storm guard. */
+  #declare(
+    e: HostEntry,
+    inc: Incident,
+    kind: 'failed' | 'isolated',
+    action: VerdictAction,
+    reason: string,
+    now: number,
+    out: Verdict[],
+    evidence: NonNullable<Verdict['evidence']>,
+  ): void {
+    if (inc.emitted.has(kind) || inc.closed) return
+    const seg = e.seg
+    if (action !== 'fence') {
+      const v = this.#verdict(e, inc, kind, action, now, reason)
+      v.evidence = evidence
+      out.push(v)
+      return
+    }
+    if (!seg.paused) {
+      const storm = this.#stormCheck(seg, now)
+      if (storm) {
+        seg.paused = { at: now, reason: storm.reason }
+        out.push({ kind: 'storm', action: 'alert', segment: seg.id, at: now, reason: storm.reason, storm: storm.counts })
+      }
+    }
+    inc.closed = true
+    seg.silent.delete(e)
+    if (e.state === 'silent') e.state = 'closed'
+    if (seg.paused) {
+      const v = this.#verdict(e, inc, kind, 'alert', now, `${reason}; not fenced: automatic fencing in segment ${seg.name} is paused (${seg.paused.reason})`)
+      v.held = true
+      v.evidence = evidence
+      out.push(v)
+      return
+    }
+    seg.fences.push(now)
+    const v = this.#verdict(e, inc, kind, 'fence', now, reason)
+    v.evidence = evidence
+    out.push(v)
+  }
+
+  /**
+   * Would one more fence in this segment be part of a storm? Counts every host failing
+   * now: fences within the window, hosts suspected and not yet decided, hosts already
+   * late (silent for `lateAfterMs`, so that hosts lost together are counted together even
+   * though their deadlines fall a little apart), and, where isolation means fencing, hosts
+   * reporting their management network lost. A single failure is never a storm.
+   */
+  #stormCheck(seg: SegmentState, now: number): { reason: string; counts: NonNullable<Verdict['storm']> } | undefined {
+    const p = seg.policy
+    while (seg.fences.length > 0 && seg.fences[0]! <= now - p.stormWindowMs) seg.fences.shift()
+    let failing = seg.fences.length
+    for (const x of seg.silent) if (x.seen) failing++
+    const late = now - p.lateAfterMs
+    for (const x of seg.live.values()) {
+      if (x.lastSeen > late) break
+      if (x.seen) failing++
+    }
+    if (p.isolationResponse === 'fence') for (const x of seg.managementLost) if (!x.incident?.closed && x.state === 'alive') failing++
+    if (failing <= 1) return undefined
+    const overCount = failing > p.maxConcurrentFailures
+    const overFraction = failing / seg.size > p.maxFailedFraction
+    if (!overCount && !overFraction) return undefined
+    const why = overCount
+      ? `${failing} hosts failing within ${p.stormWindowMs} ms exceeds maxConcurrentFailures ${p.maxConcurrentFailures}`
+      : `${failing} of ${seg.size} hosts failing within ${p.stormWindowMs} ms exceeds maxFailedFraction ${p.maxFailedFraction}`
+    return {
+      reason: `storm in segment ${seg.name}: ${why}; automatic fencing paused until an operator resumes it`,
+      counts: { failing, hosts: seg.size, recentFences: seg.fences.length },
+    }
+  }
+
+  #peersConfirming(e: HostEntry): number {
+    const reporters = this.#peersDown.get(e.host)
+    if (!reporters) return 0
+    let n = 0
+    for (const r of reporters) if (r.state === 'alive' && r.managementLostSince === undefined) n++
+    return n
+  }
+
+  #updatePeers(e: HostEntry, hb: HeartbeatV1): void {
+    const down: string[] = []
+    for (const c of hb.probes.peers) if (!c.ok) down.push(c.name)
+    const key = down.join('\n')
+    if (key === e.peersDownKey) return
+    for (const t of e.peersDown) this.#peersDown.get(t)?.delete(e)
+    for (const t of down) {
+      let set = this.#peersDown.get(t)
+      if (!set) this.#peersDown.set(t, (set = new Set()))
+      set.add(e)
+    }
+    e.peersDown = down
+    e.peersDownKey = key
+  }
+
+  #isolationReason(e: HostEntry, hb: HeartbeatV1): string {
+    const lostFor = e.managementLostSince === undefined ? 0 : Math.max(0, e.lastSeen - e.managementLostSince)
+    const sh = hb.probes.storageHeartbeat
+    const storage = sh === null ? 'no storage heartbeat configured' : sh.ok ? 'its storage heartbeat is fresh' : 'its storage heartbeat fails too'
+    return `${e.host} reports its management network unreachable for ${lostFor} ms (${storage}): isolated`
+  }
+
+  #open(e: HostEntry, since: number): Incident {
+    return { id: `${e.host}@${since}`, since, emitted: new Set(), closed: false }
+  }
+
+  #once(e: HostEntry, inc: Incident, kind: VerdictKind, action: VerdictAction, now: number, out: Verdict[], reason: string): void {
+    if (inc.emitted.has(kind)) return
+    out.push(this.#verdict(e, inc, kind, action, now, reason))
+  }
+
+  #verdict(e: HostEntry, inc: Incident, kind: VerdictKind, action: VerdictAction, now: number, reason: string): Verdict {
+    inc.emitted.add(kind)
+    const v: Verdict = { kind, action, segment: e.seg.id, host: e.host, incident: inc.id, at: now, reason }
+    if (e.seen) v.lastSeenAt = e.lastSeen
+    return v
+  }
+}
