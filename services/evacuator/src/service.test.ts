@@ -1,0 +1,250 @@
+import { createInProcessBus, type Bus } from '@lazarus/bus'
+import { LazarusEvent, makeEvent, topology, type LazarusEvent as Event, type QueueSpec, type RecoveryFinishedV1 } from '@lazarus/contracts'
+import { createPgliteDb, type Db } from '@lazarus/db'
+import { createLogger, Registry } from '@lazarus/runtime'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { EvacuatorConfig } from './config.js'
+import { createEvacuatorService, type EvacuatorService } from './service.js'
+import { availableClouds, type CloudOptions } from './test-support/clouds.js'
+import type { TestCloud } from './test-support/fake-cloud.js'
+import { hostFenced, waitFor } from './test-support/fixtures.js'
+
+const observer: QueueSpec = {
+  queue: 'test.evacuator-out',
+  bind: ['recovery.progress.v1', 'instance.evacuated.v1', 'instance.evacuation_failed.v1', 'recovery.finished.v1', 'evacuation.requested.v1'],
+  prefetch: 10_000,
+  maxAttempts: 1,
+  retryDelayMs: 0,
+}
+
+const fast: Partial<EvacuatorConfig> = {
+  waitPeriodAfterEvacuation: 10,
+  confirmPollFirstMs: 20,
+  confirmPollMaxMs: 100,
+  claimLeaseMs: 5000,
+  sweepIntervalMs: 60_000,
+}
+
+const log = createLogger('evacuator-test', process.env['LOG_LEVEL'] ?? 'silent')
+
+describe.each(await availableClouds())('evacuator service against %s', (_name, startCloud) => {
+  let cloud: TestCloud
+  let bus: Bus
+  let db: Db
+  let services: EvacuatorService[]
+  let seen: Event[]
+  /** The host that fails, and another one. */
+  let FAILED: string
+  let OTHER: string
+
+  const setUp = async (o: Partial<CloudOptions> = {}) => {
+    cloud = await startCloud({ hosts: 4, instancesPerHost: 0, evacuationDelayMs: 100, ...o })
+    ;[FAILED, OTHER] = cloud.hostNames() as [string, string]
+    bus = createInProcessBus({ queues: [...Object.values(topology), observer] })
+    db = await createPgliteDb()
+    services = []
+    seen = []
+    await bus.subscribe(observer, LazarusEvent, async (e) => {
+      seen.push(e)
+      return { type: 'ACK' }
+    })
+  }
+
+  const startEvacuator = async (config: Partial<EvacuatorConfig> = {}, metrics?: Registry) => {
+    const service = createEvacuatorService({ bus, db, nova: cloud.nova, log, config: { ...fast, ...config }, ...(metrics ? { metrics } : {}) })
+    await service.start()
+    services.push(service)
+    return service
+  }
+
+  /** The host dies and Nova is told so, as the fencer does before publishing host.fenced. */
+  const fence = async (host: string = FAILED) => {
+    cloud.crashHost(host)
+    await cloud.nova.setForcedDown(host, true)
+  }
+
+  const finished = (notificationId: string) =>
+    waitFor('recovery.finished', () =>
+      seen.find((e): e is RecoveryFinishedV1 => e.type === 'recovery.finished.v1' && e.payload.notificationId === notificationId),
+    )
+  const ofType = <T extends Event['type']>(type: T) => seen.filter((e): e is Extract<Event, { type: T }> => e.type === type)
+  const evacuationsOf = (id: string) => cloud.records().evacuations.filter((r) => r.serverId === id)
+
+  afterEach(async () => {
+    for (const s of services) await s.stop()
+    await bus.close()
+    await db.close()
+    await cloud.close()
+  })
+
+  it('moves every instance of a fenced host to other hosts, once each, and says so', async () => {
+    await setUp()
+    const ids = [0, 1, 2, 3, 4].map((n) => cloud.createServer({ host: FAILED, name: `web-${n}` }))
+    const bystander = cloud.createServer({ host: OTHER })
+    await startEvacuator()
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+
+    const end = await finished(evt.payload.notificationId)
+    expect(end.payload.status).toBe('finished')
+    expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([...ids].sort())
+    expect(end.payload.failed).toEqual([])
+
+    for (const s of cloud.servers().filter((s) => ids.includes(s.id))) {
+      expect(s.host).not.toBe(FAILED)
+      expect(s).toMatchObject({ status: 'ACTIVE', taskState: null, locked: false })
+      expect(evacuationsOf(s.id)).toHaveLength(1)
+      expect(end.payload.moved.find((m) => m.instance.id === s.id)?.destHost).toBe(s.host)
+    }
+    expect(evacuationsOf(bystander)).toHaveLength(0)
+
+    const [service] = await cloud.nova.listComputeServices({ host: FAILED })
+    expect(service).toMatchObject({ status: 'disabled', disabledReason: 'Lazarus detected host failed.' })
+
+    expect(ofType('instance.evacuated.v1')).toHaveLength(5)
+    const tasks = ofType('recovery.progress.v1').map((p) => `${p.payload.task}:${p.payload.state}`)
+    expect(tasks[0]).toBe('disable_compute_service_task:success')
+    expect(tasks[1]).toBe('prepare_HA_enabled_instances_task:success')
+    expect(tasks.at(-1)).toBe('evacuate_instances_task:success')
+    expect(ofType('recovery.progress.v1').at(-1)?.payload.progress).toBe(1)
+  })
+
+  it('brings stopped and error instances back in their state, and keeps a user lock', async () => {
+    await setUp()
+    const stopped = cloud.createServer({ host: FAILED, name: 'stopped', vmState: 'stopped' })
+    const broken = cloud.createServer({ host: FAILED, name: 'broken', vmState: 'error' })
+    const userLocked = cloud.createServer({ host: FAILED, name: 'user-locked' })
+    await cloud.nova.lock(userLocked, 'owner says so')
+    await startEvacuator()
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+
+    const end = await finished(evt.payload.notificationId)
+    expect(end.payload.status).toBe('finished')
+    const byId = new Map(cloud.servers().map((s) => [s.id, s]))
+    expect(byId.get(stopped)).toMatchObject({ status: 'SHUTOFF', vmState: 'stopped', taskState: null, locked: false })
+    expect(byId.get(broken)).toMatchObject({ status: 'ERROR', vmState: 'error', taskState: null, locked: false })
+    expect(byId.get(userLocked)).toMatchObject({ status: 'ACTIVE', locked: true })
+    for (const id of [stopped, broken, userLocked]) {
+      expect(byId.get(id)?.host).not.toBe(FAILED)
+      expect(evacuationsOf(id)).toHaveLength(1)
+    }
+  })
+
+  it('evacuates only HA-enabled instances when evacuate_all_instances is false', async () => {
+    await setUp()
+    const ha = cloud.createServer({ host: FAILED, name: 'ha', metadata: { HA_Enabled: 'True' } })
+    const plain = cloud.createServer({ host: FAILED, name: 'plain' })
+    const off = cloud.createServer({ host: FAILED, name: 'off', metadata: { HA_Enabled: 'no' } })
+    await startEvacuator({ evacuateAllInstances: false })
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+
+    const end = await finished(evt.payload.notificationId)
+    expect(end.payload.moved.map((m) => m.instance.id)).toEqual([ha])
+    const byId = new Map(cloud.servers().map((s) => [s.id, s]))
+    expect(byId.get(ha)?.host).not.toBe(FAILED)
+    expect(byId.get(plain)?.host).toBe(FAILED)
+    expect(byId.get(off)?.host).toBe(FAILED)
+    const prepare = ofType('recovery.progress.v1').find((p) => p.payload.task === 'prepare_HA_enabled_instances_task')
+    expect(prepare?.payload.message).toContain('1 HA-enabled')
+  })
+
+  it('ignores a fenced host with nothing to evacuate', async () => {
+    await setUp()
+    await startEvacuator()
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+    const end = await finished(evt.payload.notificationId)
+    expect(end.payload).toMatchObject({ status: 'ignored', moved: [], failed: [] })
+    expect(end.payload.message).toContain('nothing to evacuate')
+    expect(ofType('evacuation.requested.v1')).toHaveLength(0)
+  })
+
+  it('evacuates each instance once despite duplicate host.fenced and work messages', async () => {
+    await setUp({ evacuationDelayMs: 300 })
+    const ids = [0, 1, 2, 3].map((n) => cloud.createServer({ host: FAILED, name: `db-${n}` }))
+    await startEvacuator()
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+    await bus.publish(evt)
+    await bus.publish({ ...evt, id: crypto.randomUUID() })
+    const work = await waitFor('work items', () => (ofType('evacuation.requested.v1').length >= 4 ? ofType('evacuation.requested.v1') : undefined))
+    // The broker may deliver any work item again (at least once): twice more, while they run and after.
+    for (const w of work) await bus.publish(makeEvent({ type: w.type, payload: w.payload, correlationId: w.correlationId, source: 'test' }))
+    await finished(evt.payload.notificationId)
+    for (const w of work) await bus.publish(makeEvent({ type: w.type, payload: w.payload, correlationId: w.correlationId, source: 'test' }))
+    await new Promise((r) => setTimeout(r, 300))
+
+    expect(ofType('evacuation.requested.v1').filter((e) => e.source === 'evacuator')).toHaveLength(4)
+    for (const id of ids) expect(evacuationsOf(id)).toHaveLength(1)
+    expect(ofType('recovery.finished.v1')).toHaveLength(1)
+    expect(ofType('instance.evacuated.v1')).toHaveLength(4)
+  })
+
+  it('shares the work between two evacuator processes and finishes once', async () => {
+    await setUp({ evacuationDelayMs: 150 })
+    const ids = Array.from({ length: 12 }, (_, n) => cloud.createServer({ host: FAILED, name: `app-${n}` }))
+    const registries = [new Registry(), new Registry()]
+    await startEvacuator({ hostFailureRecoveryThreads: 2 }, registries[0])
+    await startEvacuator({ hostFailureRecoveryThreads: 2 }, registries[1])
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+
+    const end = await finished(evt.payload.notificationId)
+    await new Promise((r) => setTimeout(r, 200))
+    expect(end.payload.status).toBe('finished')
+    expect(end.payload.moved).toHaveLength(12)
+    expect(ofType('recovery.finished.v1')).toHaveLength(1)
+    for (const id of ids) expect(evacuationsOf(id)).toHaveLength(1)
+    const done = await Promise.all(
+      registries.map(async (r) => (await r.getSingleMetricAsString('lazarus_evacuator_evacuations_total')).match(/outcome="succeeded"} (\d+)/)?.[1]),
+    )
+    expect(done.map(Number).every((n) => n > 0)).toBe(true)
+    expect(done.map(Number).reduce((a, b) => a + b)).toBe(12)
+  })
+
+  it('resumes items handed back by a stopping process without evacuating them again', async () => {
+    await setUp({ evacuationDelayMs: 800 })
+    const ids = [0, 1, 2].map((n) => cloud.createServer({ host: FAILED, name: `job-${n}` }))
+    const first = await startEvacuator({ hostFailureRecoveryThreads: 3 })
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+    // All three are being rebuilt by Nova when the first process stops.
+    await waitFor('evacuations in progress', () => cloud.servers().filter((s) => ids.includes(s.id) && s.taskState === 'rebuilding').length === 3 || undefined)
+    await first.stop()
+    await startEvacuator()
+
+    const end = await finished(evt.payload.notificationId)
+    expect(end.payload.status).toBe('finished')
+    for (const id of ids) expect(evacuationsOf(id)).toHaveLength(1)
+    expect(cloud.servers().filter((s) => ids.includes(s.id)).every((s) => s.status === 'ACTIVE' && !s.locked && s.host !== FAILED)).toBe(true)
+  })
+
+  it('reports an instance Nova cannot place, unlocked, with the state it was left in', async () => {
+    await setUp({ hosts: 2 })
+    const lonely = cloud.createServer({ host: FAILED, name: 'lonely' })
+    await startEvacuator()
+    await fence()
+    // No other host can take it.
+    await cloud.nova.setForcedDown(OTHER, true)
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+
+    const end = await finished(evt.payload.notificationId)
+    expect(end.payload.status).toBe('failed')
+    expect(end.payload.failed.map((f) => f.instance.id)).toEqual([lonely])
+    const reason = end.payload.failed[0]?.reason ?? ''
+    expect(reason).toContain('Nova failed the evacuation')
+    expect(reason).toContain('unlocked')
+    expect(ofType('instance.evacuation_failed.v1')).toHaveLength(1)
+    expect(cloud.servers().find((s) => s.id === lonely)?.locked).toBe(false)
+  })
+})

@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto'
+import { makeEvent, type HostFencedV1, type RecoveryMethod } from '@lazarus/contracts'
+
+/** A host.fenced event for `host`, as the fencer publishes it. */
+export const hostFenced = (host: string, o: { notificationId?: string; recoveryMethod?: RecoveryMethod } = {}): HostFencedV1 => {
+  const notificationId = o.notificationId ?? randomUUID()
+  return makeEvent({
+    type: 'host.fenced.v1',
+    correlationId: notificationId,
+    source: 'fencer',
+    payload: {
+      notificationId,
+      host: { id: randomUUID(), name: host, type: 'COMPUTE', controlAttributes: '', reserved: false, onMaintenance: false },
+      segment: { id: randomUUID(), name: 'segment-1', recoveryMethod: o.recoveryMethod ?? 'auto', serviceType: 'COMPUTE', enabled: true, quickEvacuateLevel: 2 },
+      level: 2,
+      poweredOff: true,
+      forcedDown: true,
+      timings: {},
+    },
+  })
+}
+
+export const waitFor = async <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await probe()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
