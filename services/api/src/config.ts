@@ -1,0 +1,31 @@
+import { setting } from '@lazarus/runtime'
+import * as z from 'zod'
+
+/**
+ * The api's settings. Env names are the keys in UPPER_SNAKE_CASE (`apiPort` ← `API_PORT`).
+ */
+export const apiConfigSchema = z.object({
+  apiPort: setting.int(15868, 0),
+  apiHost: z.string().min(1).default('127.0.0.1'),
+  /** postgres://… for PostgreSQL; a path or `file:` for PGlite on disk; empty or `memory:` for PGlite in memory. */
+  databaseUrl: z.string().optional(),
+  /** amqp://… RabbitMQ. Required by the standalone service (main.ts). */
+  amqpUrl: z.string().optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Seconds: a notification of the same host, type and payload within this window is a duplicate (409). */
+  duplicateNotificationDetectionInterval: setting.int(180),
+  /** Milliseconds between sweeps of the outbox for rows a kick did not publish. */
+  outboxSweepMs: setting.int(500, 10),
+  /** Largest request body accepted, in bytes (413 above). */
+  maxBodyBytes: setting.int(1024 * 1024, 1),
+  /** Largest page a list returns (Masakari's osapi_max_limit). */
+  maxLimit: setting.int(1000, 1),
+  /** Milliseconds between state checks of an SSE stream (picks up changes made by other replicas). */
+  ssePollMs: setting.int(2000, 50),
+  /** Static API keys, `key:role,key:role`; roles `admin`, `monitor` (may post notifications), `reader`. Unset: no auth. */
+  apiKeys: z.string().optional(),
+})
+
+export type ApiConfig = z.infer<typeof apiConfigSchema>
+
+export const defaultApiConfig = (): ApiConfig => apiConfigSchema.parse({})

@@ -1,0 +1,128 @@
+import { NotificationType, RecoveryMethod } from '@lazarus/contracts'
+import * as z from 'zod'
+
+/**
+ * Request bodies of the v1 API, as Masakari's JSON schemas define them: unknown keys are
+ * rejected, booleans may also be Masakari's strings ('True', 'yes', '0', ...).
+ */
+
+const TRUE = ['True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'] as const
+const FALSE = ['False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'] as const
+
+export const MasakariBoolean = z
+  .union([z.boolean(), z.enum([...TRUE, ...FALSE])])
+  .transform((v) => v === true || (TRUE as readonly string[]).includes(v as string))
+
+/** Printable, 1–255 characters, no leading or trailing whitespace. */
+export const Name = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^(?!\s)[^\p{C}]*(?<!\s)$/u, 'printable characters; cannot start or end with whitespace')
+
+/** Free text, printable characters and newlines, or null. */
+export const Description = z
+  .string()
+  .regex(/^[\n\P{C}]*$/u, 'printable characters only')
+  .nullable()
+
+const HostType = z
+  .string()
+  .max(255)
+  .regex(/^[a-zA-Z0-9]*$/, 'letters and digits only')
+  .nullable()
+
+/** Lazarus extension: how hard the fencer acts before recovery (1, 2 or 3; default 2). */
+export const QuickEvacuateLevelInput = z.union([z.literal(1), z.literal(2), z.literal(3)])
+
+const segmentFields = {
+  name: Name,
+  description: Description.optional(),
+  recovery_method: RecoveryMethod,
+  service_type: Name,
+  enabled: MasakariBoolean.optional(),
+  quick_evacuate_level: QuickEvacuateLevelInput.optional(),
+}
+
+export const SegmentCreate = z.strictObject({ segment: z.strictObject(segmentFields) })
+export type SegmentCreate = z.infer<typeof SegmentCreate>
+
+const atLeastOne = <T extends object>(v: T) => Object.keys(v).length > 0
+
+export const SegmentUpdate = z.strictObject({
+  segment: z
+    .strictObject({
+      name: segmentFields.name.optional(),
+      description: segmentFields.description,
+      recovery_method: segmentFields.recovery_method.optional(),
+      service_type: segmentFields.service_type.optional(),
+      enabled: segmentFields.enabled,
+      quick_evacuate_level: segmentFields.quick_evacuate_level,
+    })
+    .refine(atLeastOne, 'at least one field to update is required'),
+})
+export type SegmentUpdate = z.infer<typeof SegmentUpdate>
+
+const hostFields = {
+  name: Name,
+  type: HostType,
+  control_attributes: Description,
+  reserved: MasakariBoolean.optional(),
+  on_maintenance: MasakariBoolean.optional(),
+}
+
+export const HostCreate = z.strictObject({ host: z.strictObject(hostFields) })
+export type HostCreate = z.infer<typeof HostCreate>
+
+export const HostUpdate = z.strictObject({
+  host: z
+    .strictObject({
+      name: hostFields.name.optional(),
+      type: hostFields.type.optional(),
+      control_attributes: hostFields.control_attributes.optional(),
+      reserved: hostFields.reserved,
+      on_maintenance: hostFields.on_maintenance,
+    })
+    .refine(atLeastOne, 'at least one field to update is required'),
+})
+export type HostUpdate = z.infer<typeof HostUpdate>
+
+/** Masakari's generic payload: string values, keys of printable ASCII. */
+const GenericPayload = z.record(
+  z.string().regex(/^[a-zA-Z0-9\-_:. ]{1,255}$/, 'payload keys are 1–255 of [a-zA-Z0-9-_:. ]'),
+  z.string().max(255),
+)
+
+export const NotificationCreate = z.strictObject({
+  notification: z.strictObject({
+    type: NotificationType,
+    hostname: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[a-zA-Z0-9\-._]*$/, 'a host name: letters, digits, - . _'),
+    generated_time: z.string().min(1),
+    payload: GenericPayload,
+  }),
+})
+export type NotificationCreate = z.infer<typeof NotificationCreate>
+
+const Event = z.enum(['STARTED', 'STOPPED'])
+
+/** The payload of each notification type (masakari `schemas/payload.py`). */
+export const payloadSchemas = {
+  COMPUTE_HOST: z.strictObject({
+    event: Event,
+    host_status: z.enum(['NORMAL', 'UNKNOWN']).optional(),
+    cluster_status: z.enum(['ONLINE', 'OFFLINE']).optional(),
+  }),
+  PROCESS: z.strictObject({
+    process_name: z.string().min(1).max(4096),
+    event: Event,
+  }),
+  VM: z.strictObject({
+    instance_uuid: z.uuid(),
+    vir_domain_event: z.string().min(1).max(255),
+    event: z.string().min(1).max(255),
+  }),
+} as const satisfies Record<NotificationType, z.ZodType>

@@ -1,0 +1,153 @@
+import { ACK, type HandlerResult } from '@lazarus/bus'
+import type {
+  HostFailedV1,
+  HostFencedV1,
+  HostFenceFailedV1,
+  InstanceEvacuatedV1,
+  InstanceEvacuationFailedV1,
+  NotificationStatus,
+  RecoveryFinishedV1,
+  RecoveryProgressV1,
+} from '@lazarus/contracts'
+import type { Db, Queryable } from '@lazarus/db'
+import type { Logger } from '@lazarus/runtime'
+import type { Changes } from '../changes.js'
+import { isFinal, mergeStatus } from '../domain/status.js'
+import type { ProgressEntry } from '../domain/workflow.js'
+import type { HostStore } from '../store/hosts.js'
+import type { NotificationStore } from '../store/notifications.js'
+import type { VmoveStore } from '../store/vmoves.js'
+
+export type ProgressEvent =
+  | HostFailedV1
+  | HostFencedV1
+  | HostFenceFailedV1
+  | RecoveryProgressV1
+  | InstanceEvacuatedV1
+  | InstanceEvacuationFailedV1
+  | RecoveryFinishedV1
+
+/** What one event does to the record of its notification. Pure: decided from the event alone. */
+export interface ProgressEffect {
+  status?: NotificationStatus
+  message?: string
+  progress?: ProgressEntry
+  vmove?: Parameters<VmoveStore['record']>[1]
+  /** Put the failed host on maintenance (only while the recovery is not over). */
+  hostFailed?: string
+}
+
+export const effectOf = (event: ProgressEvent): ProgressEffect => {
+  const at = new Date(event.occurredAt)
+  const p = event.payload
+  switch (event.type) {
+    case 'host.failed.v1':
+      return {
+        status: 'running',
+        hostFailed: event.payload.host.id,
+        progress: { task: 'detect_host_failure', state: 'success', progress: 1, message: `Host ${event.payload.host.name} failed: ${event.payload.reason}`, occurredAt: at },
+      }
+    case 'host.fenced.v1': {
+      const f = event.payload
+      return {
+        status: 'running',
+        progress: {
+          task: 'fence_host',
+          state: 'success',
+          progress: 1,
+          message: `Host ${f.host.name} fenced at level ${f.level} (powered off: ${f.poweredOff ? 'yes' : 'no'}, forced down: ${f.forcedDown ? 'yes' : 'no'})`,
+          occurredAt: at,
+        },
+      }
+    }
+    case 'host.fence_failed.v1':
+      return {
+        status: 'failed',
+        message: `Fencing host ${event.payload.host.name} failed: ${event.payload.reason}`,
+        progress: { task: 'fence_host', state: 'failure', progress: 1, message: event.payload.reason, occurredAt: at },
+      }
+    case 'recovery.progress.v1':
+      return {
+        status: 'running',
+        progress: { task: event.payload.task, state: event.payload.state, progress: event.payload.progress, message: event.payload.message, occurredAt: at },
+      }
+    case 'instance.evacuated.v1':
+      return {
+        status: 'running',
+        vmove: {
+          notificationUuid: p.notificationId,
+          instanceUuid: event.payload.instance.id,
+          instanceName: event.payload.instance.name,
+          sourceHost: event.payload.sourceHost,
+          destHost: event.payload.destHost,
+          startTime: new Date(event.payload.startedAt),
+          endTime: new Date(event.payload.endedAt),
+          status: 'succeeded',
+          message: null,
+        },
+      }
+    case 'instance.evacuation_failed.v1':
+      return {
+        status: 'running',
+        vmove: {
+          notificationUuid: p.notificationId,
+          instanceUuid: event.payload.instance.id,
+          instanceName: event.payload.instance.name,
+          sourceHost: event.payload.sourceHost,
+          destHost: null,
+          startTime: new Date(event.payload.startedAt),
+          endTime: new Date(event.payload.endedAt),
+          status: 'failed',
+          message: event.payload.reason,
+        },
+      }
+    case 'recovery.finished.v1':
+      return { status: event.payload.status, message: event.payload.message }
+  }
+}
+
+/**
+ * Keeps the notification record in step with the recovery. Every change is keyed by what
+ * it changes (progress by event id, a vmove by instance, status by precedence), so a
+ * redelivered or late event changes nothing it should not.
+ */
+export const onProgress =
+  (deps: { db: Db; notifications: NotificationStore; hosts: HostStore; vmoves: VmoveStore; changes: Changes; log: Logger }) =>
+  async (event: ProgressEvent): Promise<HandlerResult> => {
+    const id = event.payload.notificationId
+    const effect = effectOf(event)
+    const log = deps.log.child({ correlationId: event.correlationId, type: event.type, msgId: event.id })
+    const outcome = await deps.db.transaction(async (q: Queryable) => {
+      if (effect.progress) await deps.notifications.addProgress(q, event.id, id, effect.progress)
+      if (effect.vmove) await deps.vmoves.record(q, effect.vmove)
+
+      let current = await deps.notifications.get(id, q, true)
+      if (!current && event.type === 'host.failed.v1') {
+        await deps.notifications.insertDetected(q, {
+          uuid: id,
+          host: { uuid: event.payload.host.id, name: event.payload.host.name },
+          segmentUuid: event.payload.segment.id,
+          generatedTime: new Date(event.occurredAt),
+          message: event.payload.reason,
+        })
+        current = await deps.notifications.get(id, q, true)
+      }
+      if (!current) return 'unknown' as const
+
+      const wasFinal = isFinal(current.status)
+      if (effect.hostFailed && !wasFinal) await deps.hosts.markFailed(q, effect.hostFailed)
+      const next = effect.status ? mergeStatus(current.status, effect.status) : current.status
+      if (next !== current.status) {
+        await deps.notifications.setStatus(q, id, next, effect.message)
+      } else {
+        await deps.notifications.touch(q, id)
+      }
+      return next !== current.status ? ('changed' as const) : ('same' as const)
+    })
+    if (outcome === 'unknown') {
+      log.warn({ notificationId: id }, 'event for an unknown notification; retrying later')
+      return { type: 'RETRY', reason: `notification ${id} not known (yet)` }
+    }
+    deps.changes.emit(id)
+    return ACK
+  }

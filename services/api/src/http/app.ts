@@ -1,0 +1,72 @@
+import type { Registry } from '@lazarus/runtime'
+import type { Logger } from '@lazarus/runtime'
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { HTTPException } from 'hono/http-exception'
+import { ApiError, faultBody } from '../errors.js'
+import { hostRoutes } from '../routes/hosts.js'
+import { notificationRoutes, type NotificationRouteDeps } from '../routes/notifications.js'
+import { segmentRoutes } from '../routes/segments.js'
+import { versionsList, versionV1 } from '../routes/versions.js'
+import type { HostStore } from '../store/hosts.js'
+import type { SegmentStore } from '../store/segments.js'
+import { apiKeyAuth, type Role } from './auth.js'
+import type { AppEnv } from './env.js'
+import { httpMetrics } from './http-metrics.js'
+import { microversion } from './microversion.js'
+
+export interface AppDeps extends NotificationRouteDeps {
+  segments: SegmentStore
+  hosts: HostStore
+  metrics: Registry
+  log: Logger
+  maxBodyBytes: number
+  apiKeys?: Map<string, Role> | undefined
+  ready: () => boolean
+  /** Extra routes (OpenAPI document, docs page) added before the 404 handler. */
+  extend?: (app: Hono<AppEnv>) => void
+}
+
+/** Masakari's project-scoped endpoint form: `/v1/{project_id}/...` with a hex project id. */
+const PROJECT = ':projectId{[0-9a-fA-F\\-]+}'
+
+export const createApp = (deps: AppDeps): Hono<AppEnv> => {
+  const app = new Hono<AppEnv>()
+
+  app.use('*', httpMetrics(deps.metrics))
+
+  app.get('/', versionsList)
+  app.get('/healthz', (c) => c.text('ok\n'))
+  app.get('/readyz', (c) => (deps.ready() ? c.text('ready\n') : c.text('not ready\n', 503)))
+  app.get('/metrics', async (c) => c.body(await deps.metrics.metrics(), 200, { 'content-type': deps.metrics.contentType }))
+  deps.extend?.(app)
+
+  const v1 = new Hono<AppEnv>()
+  v1.use('*', microversion())
+  v1.get('/', versionV1)
+  if (deps.apiKeys) v1.use('/*', apiKeyAuth(deps.apiKeys))
+  v1.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.maxBodyBytes,
+      onError: () => {
+        throw new ApiError(413, `Request body is larger than ${deps.maxBodyBytes} bytes.`)
+      },
+    }),
+  )
+  v1.route('/segments', segmentRoutes(deps))
+  v1.route('/segments/:segmentId/hosts', hostRoutes(deps))
+  v1.route('/notifications', notificationRoutes(deps))
+
+  app.route('/v1', v1)
+  app.route(`/v1/${PROJECT}`, v1)
+
+  app.notFound((c) => c.json(faultBody(404, 'The resource could not be found.'), 404))
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(faultBody(err.status, err.message), err.status as 400)
+    if (err instanceof HTTPException) return c.json(faultBody(err.status, err.message || 'Request failed'), err.status)
+    deps.log.error({ err, method: c.req.method, path: c.req.path }, 'request failed')
+    return c.json(faultBody(500, 'Unexpected API Error. Please report this at the Lazarus issue tracker.'), 500)
+  })
+  return app
+}

@@ -1,0 +1,3 @@
+import type { Version } from './microversion.js'
+
+export type AppEnv = { Variables: { version: Version } }

@@ -1,0 +1,160 @@
+import { serve } from '@hono/node-server'
+import type { Bus, Subscription } from '@lazarus/bus'
+import { HostFailedV1, HostFencedV1, HostFenceFailedV1, InstanceEvacuatedV1, InstanceEvacuationFailedV1, RecoveryFinishedV1, RecoveryProgressV1, topology } from '@lazarus/contracts'
+import type { Db } from '@lazarus/db'
+import { Gauge, Registry, type Logger } from '@lazarus/runtime'
+import type { Hono } from 'hono'
+import * as z from 'zod'
+import { createChanges } from './changes.js'
+import { apiConfigSchema, defaultApiConfig, type ApiConfig } from './config.js'
+import { onProgress, type ProgressEvent } from './handlers/on-progress.js'
+import { createApp } from './http/app.js'
+import { parseApiKeys } from './http/auth.js'
+import type { AppEnv } from './http/env.js'
+import { createOutboxRelay } from './outbox/relay.js'
+import { createHostStore } from './store/hosts.js'
+import { migrations } from './store/migrations.js'
+import { createNotificationStore } from './store/notifications.js'
+import { createSegmentStore } from './store/segments.js'
+import { createVmoveStore } from './store/vmoves.js'
+
+export { apiConfigSchema, type ApiConfig }
+
+export interface ApiService {
+  /** The HTTP application; `app.request()` or `app.fetch` serve it without a socket. */
+  app: Hono<AppEnv>
+  /** Migrate the database, then start the outbox relay and the progress consumer. */
+  start(): Promise<void>
+  listen(port: number, host?: string): Promise<{ port: number; close(): Promise<void> }>
+  /** Stop consuming and relaying (the database and bus belong to the caller). */
+  stop(): Promise<void>
+}
+
+export interface ApiDeps {
+  db: Db
+  bus: Bus
+  log: Logger
+  metrics?: Registry
+  config?: Partial<ApiConfig>
+  now?: () => Date
+}
+
+/** Every event the api consumes from `topology.apiOnProgress`. */
+export const ProgressEventSchema = z.discriminatedUnion('type', [
+  HostFailedV1,
+  HostFencedV1,
+  HostFenceFailedV1,
+  RecoveryProgressV1,
+  InstanceEvacuatedV1,
+  InstanceEvacuationFailedV1,
+  RecoveryFinishedV1,
+])
+
+/**
+ * The system of record: a Masakari-compatible v1 API over segments, hosts, notifications
+ * and vmoves; accepted notifications leave through a transactional outbox; progress events
+ * from the other services keep each notification's status, workflow details and vmoves.
+ */
+export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
+  const config: ApiConfig = { ...defaultApiConfig(), ...definedConfig(deps.config) }
+  const now = deps.now ?? (() => new Date())
+  const log = deps.log
+  const metrics = deps.metrics ?? new Registry()
+  const apiKeys = config.apiKeys ? parseApiKeys(config.apiKeys) : undefined
+  if (!apiKeys) log.warn('API_KEYS is not set: the API accepts every request without authentication')
+
+  const segments = createSegmentStore(deps.db, now)
+  const hosts = createHostStore(deps.db, segments, now)
+  const notifications = createNotificationStore(deps.db, hosts, now)
+  const vmoves = createVmoveStore(deps.db, now)
+  const changes = createChanges()
+
+  const published = new Gauge({ name: 'lazarus_api_outbox_last_publish_lag_seconds', help: 'Seconds between commit and publish of the last outbox event', registers: [metrics] })
+  const relay = createOutboxRelay({
+    db: deps.db,
+    bus: deps.bus,
+    log,
+    now,
+    sweepMs: config.outboxSweepMs,
+    onPublished: (event, lagMs) => {
+      published.set(lagMs / 1000)
+      log.debug({ eventId: event.id, type: event.type, correlationId: event.correlationId, lagMs }, 'published')
+    },
+  })
+  let migrated = false
+  new Gauge({
+    name: 'lazarus_api_outbox_lag_seconds',
+    help: 'Age of the oldest event in the outbox not yet published (0 when empty)',
+    registers: [metrics],
+    async collect() {
+      this.set(migrated ? await relay.lagSeconds().catch(() => 0) : 0)
+    },
+  })
+
+  let subscription: Subscription | undefined
+  let started = false
+  const app = createApp({
+    segments,
+    hosts,
+    notifications,
+    vmoves,
+    changes,
+    metrics,
+    log,
+    maxLimit: config.maxLimit,
+    maxBodyBytes: config.maxBodyBytes,
+    duplicateIntervalS: config.duplicateNotificationDetectionInterval,
+    ssePollMs: config.ssePollMs,
+    apiKeys,
+    ready: () => started && deps.bus.isReady(),
+    onAccepted: () => relay.kick(),
+  })
+
+  const migrate = async () => {
+    if (!migrated) await deps.db.migrate('api', migrations)
+    migrated = true
+  }
+
+  return {
+    app,
+    async start() {
+      if (started) return
+      await migrate()
+      relay.start()
+      subscription = await deps.bus.subscribe<ProgressEvent>(
+        topology.apiOnProgress,
+        ProgressEventSchema as z.ZodType<ProgressEvent>,
+        onProgress({ db: deps.db, notifications, hosts, vmoves, changes, log }),
+      )
+      started = true
+      log.info({ db: deps.db.kind }, 'api started')
+    },
+    async listen(port: number, host = config.apiHost) {
+      const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+        const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s))
+        s.once('error', reject)
+      })
+      const addr = server.address()
+      const actual = typeof addr === 'object' && addr ? addr.port : port
+      log.info({ port: actual, host }, 'api listening')
+      return {
+        port: actual,
+        close: () =>
+          new Promise<void>((resolve) => {
+            // SSE streams stay open: end them rather than wait.
+            ;(server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+            server.close(() => resolve())
+          }),
+      }
+    },
+    async stop() {
+      started = false
+      await subscription?.cancel()
+      subscription = undefined
+      await relay.stop()
+    },
+  }
+}
+
+const definedConfig = (c: Partial<ApiConfig> | undefined): Partial<ApiConfig> =>
+  Object.fromEntries(Object.entries(c ?? {}).filter(([, v]) => v !== undefined)) as Partial<ApiConfig>

@@ -1,0 +1,29 @@
+import { createBus } from '@lazarus/bus'
+import { openDb } from '@lazarus/db'
+import { ConfigError, createLogger, createMetrics, loadConfig, onShutdown } from '@lazarus/runtime'
+import { apiConfigSchema, createApiService } from './index.js'
+
+/** The api as its own process: config → logger → db → bus → service → listen → shutdown. */
+const main = async () => {
+  const config = loadConfig(apiConfigSchema)
+  if (!config.amqpUrl) throw new ConfigError('invalid configuration:\n  AMQP_URL (amqpUrl): required: the RabbitMQ URL, e.g. amqp://user:pass@host:5672/vhost')
+  const log = createLogger('api', config.logLevel)
+  const db = await openDb(config.databaseUrl || '.data/api')
+  const bus = await createBus(config.amqpUrl)
+  const metrics = createMetrics('api')
+  const api = await createApiService({ db, bus, log, metrics, config })
+  await api.start()
+  const server = await api.listen(config.apiPort, config.apiHost)
+  onShutdown(log, async () => {
+    await server.close()
+    await api.stop()
+    await bus.close()
+    await db.close()
+  })
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)
+  process.stderr.write(`api: ${message}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,60 @@
+import { Hono } from 'hono'
+import { HostCreate, HostUpdate } from '../domain/request-schemas.js'
+import { validate } from '../domain/validation.js'
+import type { AppEnv } from '../http/env.js'
+import { jsonBody } from '../http/json-body.js'
+import { listParams, strictBool } from '../http/list-params.js'
+import type { HostStore } from '../store/hosts.js'
+import { hostView } from './views.js'
+
+/** Mounted under `/segments/:segmentId/hosts`. */
+export const hostRoutes = (deps: { hosts: HostStore; maxLimit: number }) => {
+  const app = new Hono<AppEnv>()
+  const segmentId = (c: { req: { param: (k: string) => string | undefined } }) => c.req.param('segmentId') ?? ''
+
+  app.get('/', async (c) => {
+    const one = (k: string) => c.req.query(k)
+    const filters = {
+      ...(one('name') !== undefined ? { name: one('name') as string } : {}),
+      ...(one('type') !== undefined ? { type: one('type') as string } : {}),
+      ...(one('control_attributes') !== undefined ? { controlAttributes: one('control_attributes') as string } : {}),
+      ...(one('on_maintenance') !== undefined ? { onMaintenance: strictBool('on_maintenance', one('on_maintenance')) as boolean } : {}),
+      ...(one('reserved') !== undefined ? { reserved: strictBool('reserved', one('reserved')) as boolean } : {}),
+    }
+    const hosts = await deps.hosts.list(segmentId(c), { ...listParams(c.req.queries(), deps.maxLimit), filters })
+    return c.json({ hosts: hosts.map(hostView) })
+  })
+
+  app.post('/', async (c) => {
+    const { host } = validate(HostCreate, await jsonBody(c))
+    const created = await deps.hosts.create(segmentId(c), {
+      name: host.name,
+      type: host.type,
+      controlAttributes: host.control_attributes,
+      reserved: host.reserved,
+      onMaintenance: host.on_maintenance,
+    })
+    return c.json({ host: hostView(created) }, 201)
+  })
+
+  app.get('/:hostId', async (c) => c.json({ host: hostView(await deps.hosts.get(segmentId(c), c.req.param('hostId'))) }))
+
+  app.put('/:hostId', async (c) => {
+    const { host } = validate(HostUpdate, await jsonBody(c))
+    const updated = await deps.hosts.update(segmentId(c), c.req.param('hostId'), {
+      name: host.name,
+      type: host.type,
+      controlAttributes: host.control_attributes,
+      reserved: host.reserved,
+      onMaintenance: host.on_maintenance,
+    })
+    return c.json({ host: hostView(updated) })
+  })
+
+  app.delete('/:hostId', async (c) => {
+    await deps.hosts.delete(segmentId(c), c.req.param('hostId'))
+    return c.body(null, 204)
+  })
+
+  return app
+}

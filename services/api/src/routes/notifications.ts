@@ -1,0 +1,155 @@
+import { Hono } from 'hono'
+import { streamSSE } from 'hono/streaming'
+import type { Changes } from '../changes.js'
+import { parseGeneratedTime } from '../domain/generated-time.js'
+import { NotificationCreate, payloadSchemas } from '../domain/request-schemas.js'
+import { isFinal } from '../domain/status.js'
+import { validate } from '../domain/validation.js'
+import { badRequest, notFound } from '../errors.js'
+import type { AppEnv } from '../http/env.js'
+import { jsonBody } from '../http/json-body.js'
+import { listParams } from '../http/list-params.js'
+import { atLeast } from '../http/microversion.js'
+import type { NotificationStore } from '../store/notifications.js'
+import { isUuid } from '../store/values.js'
+import type { VmoveStore } from '../store/vmoves.js'
+import { notificationView, vmoveView } from './views.js'
+
+export interface NotificationRouteDeps {
+  notifications: NotificationStore
+  vmoves: VmoveStore
+  changes: Changes
+  maxLimit: number
+  duplicateIntervalS: number
+  ssePollMs: number
+  /** Called after a notification committed with an outbox event, to publish it now. */
+  onAccepted: () => void
+}
+
+export const notificationRoutes = (deps: NotificationRouteDeps) => {
+  const app = new Hono<AppEnv>()
+
+  app.post('/', async (c) => {
+    const { notification: body } = validate(NotificationCreate, await jsonBody(c))
+    const generatedTime = parseGeneratedTime(body.generated_time)
+    if (!generatedTime) {
+      throw badRequest(`Invalid input for field/attribute notification.generated_time: '${body.generated_time}' is not a 'date-time'`)
+    }
+    const payload = validate(payloadSchemas[body.type], body.payload, 'notification.payload')
+    const { notification, enqueued } = await deps.notifications.create(
+      { type: body.type, hostname: body.hostname, generatedTime, payload },
+      { duplicateIntervalS: deps.duplicateIntervalS },
+    )
+    if (enqueued) deps.onAccepted()
+    deps.changes.emit(notification.uuid)
+    return c.json({ notification: notificationView(notification) }, 202)
+  })
+
+  app.get('/', async (c) => {
+    const one = (k: string) => c.req.query(k)
+    let generatedSince: Date | undefined
+    const since = one('generated-since')
+    if (since !== undefined) {
+      generatedSince = parseGeneratedTime(since)
+      if (!generatedSince) throw badRequest('Invalid generated-since value')
+    }
+    const filters = {
+      ...(one('status') !== undefined ? { status: one('status') as string } : {}),
+      ...(one('source_host_uuid') !== undefined ? { sourceHostUuid: one('source_host_uuid') as string } : {}),
+      ...(one('type') !== undefined ? { type: one('type') as string } : {}),
+      ...(generatedSince ? { generatedSince } : {}),
+    }
+    const list = await deps.notifications.list({ ...listParams(c.req.queries(), deps.maxLimit), filters })
+    return c.json({ notifications: list.map((n) => notificationView(n)) })
+  })
+
+  app.get('/:notificationId', async (c) => {
+    const n = await deps.notifications.getOrThrow(c.req.param('notificationId'))
+    const withDetails = atLeast(c.get('version'), '1.1')
+    return c.json({ notification: notificationView(n, withDetails ? await deps.notifications.progress(n.uuid) : undefined) })
+  })
+
+  const vmovesAllowed = async (c: { get: (k: 'version') => AppEnv['Variables']['version'] }, id: string) => {
+    if (!atLeast(c.get('version'), '1.3')) throw notFound('The resource could not be found.')
+    const n = await deps.notifications.getOrThrow(id)
+    if (n.type !== 'COMPUTE_HOST') throw badRequest(`Notification ${id} has no vmoves: only COMPUTE_HOST notifications move instances.`)
+    return n
+  }
+
+  app.get('/:notificationId/vmoves', async (c) => {
+    const n = await vmovesAllowed(c, c.req.param('notificationId'))
+    const one = (k: string) => c.req.query(k)
+    const filters = {
+      ...(one('status') !== undefined ? { status: one('status') as string } : {}),
+      ...(one('type') !== undefined ? { type: one('type') as string } : {}),
+    }
+    const list = await deps.vmoves.list(n.uuid, { ...listParams(c.req.queries(), deps.maxLimit), filters })
+    return c.json({ vmoves: list.map(vmoveView) })
+  })
+
+  app.get('/:notificationId/vmoves/:vmoveId', async (c) => {
+    const n = await vmovesAllowed(c, c.req.param('notificationId'))
+    const id = c.req.param('vmoveId')
+    const v = isUuid(id) ? await deps.vmoves.get(n.uuid, id) : undefined
+    if (!v) throw notFound(`No vmove with id ${id}.`)
+    return c.json({ vmove: vmoveView(v) })
+  })
+
+  /**
+   * Server-Sent Events: the notification as it is now (`event: notification`, the same
+   * body as GET at 1.3 plus its vmoves), then again on every change, until its status is
+   * final. Changes made through this process arrive at once; a poll picks up the rest.
+   */
+  app.get('/:notificationId/events', async (c) => {
+    const first = await deps.notifications.getOrThrow(c.req.param('notificationId'))
+    const id = first.uuid
+    return streamSSE(c, async (stream) => {
+      let wake: (() => void) | undefined
+      let pending = true
+      const off = deps.changes.on(id, () => {
+        pending = true
+        wake?.()
+      })
+      stream.onAbort(() => wake?.())
+      let last = ''
+      let seq = 0
+      try {
+        while (!stream.aborted) {
+          if (pending) {
+            pending = false
+            const n = await deps.notifications.getOrThrow(id)
+            const [progress, vmoves] = await Promise.all([
+              deps.notifications.progress(id),
+              deps.vmoves.list(id, { where: [], params: [], sortKeys: ['created_at'], sortDirs: ['asc'], limit: 10_000, filters: {} }),
+            ])
+            const data = JSON.stringify({ notification: notificationView(n, progress), vmoves: vmoves.map(vmoveView) })
+            if (data !== last) {
+              last = data
+              seq += 1
+              await stream.writeSSE({ event: 'notification', id: String(seq), data })
+            }
+            if (isFinal(n.status)) {
+              await stream.writeSSE({ event: 'end', data: JSON.stringify({ status: n.status }) })
+              break
+            }
+          }
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              pending = true
+              resolve()
+            }, deps.ssePollMs)
+            wake = () => {
+              clearTimeout(timer)
+              resolve()
+            }
+          })
+          wake = undefined
+        }
+      } finally {
+        off()
+      }
+    })
+  })
+
+  return app
+}

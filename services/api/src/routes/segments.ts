@@ -1,0 +1,59 @@
+import { Hono } from 'hono'
+import { SegmentCreate, SegmentUpdate } from '../domain/request-schemas.js'
+import { validate } from '../domain/validation.js'
+import type { AppEnv } from '../http/env.js'
+import { jsonBody } from '../http/json-body.js'
+import { listParams, strictBool } from '../http/list-params.js'
+import type { SegmentStore } from '../store/segments.js'
+import { segmentView } from './views.js'
+
+export const segmentRoutes = (deps: { segments: SegmentStore; maxLimit: number }) => {
+  const app = new Hono<AppEnv>()
+
+  app.get('/', async (c) => {
+    const q = c.req.queries()
+    const one = (k: string) => c.req.query(k)
+    const filters = {
+      ...(one('recovery_method') !== undefined ? { recoveryMethod: one('recovery_method') as string } : {}),
+      ...(one('service_type') !== undefined ? { serviceType: one('service_type') as string } : {}),
+      ...(one('enabled') !== undefined ? { enabled: strictBool('enabled', one('enabled')) as boolean } : {}),
+    }
+    const segments = await deps.segments.list({ ...listParams(q, deps.maxLimit), filters })
+    return c.json({ segments: segments.map(segmentView) })
+  })
+
+  app.post('/', async (c) => {
+    const { segment } = validate(SegmentCreate, await jsonBody(c))
+    const created = await deps.segments.create({
+      name: segment.name,
+      description: segment.description,
+      recoveryMethod: segment.recovery_method,
+      serviceType: segment.service_type,
+      enabled: segment.enabled,
+      quickEvacuateLevel: segment.quick_evacuate_level,
+    })
+    return c.json({ segment: segmentView(created) }, 201)
+  })
+
+  app.get('/:segmentId', async (c) => c.json({ segment: segmentView(await deps.segments.get(c.req.param('segmentId'))) }))
+
+  app.put('/:segmentId', async (c) => {
+    const { segment } = validate(SegmentUpdate, await jsonBody(c))
+    const updated = await deps.segments.update(c.req.param('segmentId'), {
+      name: segment.name,
+      description: segment.description,
+      recoveryMethod: segment.recovery_method,
+      serviceType: segment.service_type,
+      enabled: segment.enabled,
+      quickEvacuateLevel: segment.quick_evacuate_level,
+    })
+    return c.json({ segment: segmentView(updated) })
+  })
+
+  app.delete('/:segmentId', async (c) => {
+    await deps.segments.delete(c.req.param('segmentId'))
+    return c.body(null, 204)
+  })
+
+  return app
+}

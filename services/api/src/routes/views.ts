@@ -1,0 +1,77 @@
+import { buildWorkflowDetails, type ProgressEntry } from '../domain/workflow.js'
+import type { Host } from '../store/hosts.js'
+import type { Notification } from '../store/notifications.js'
+import type { Segment } from '../store/segments.js'
+import type { Vmove } from '../store/vmoves.js'
+
+/** Masakari's response shapes. Rows are deleted for real, so `deleted` is false and `deleted_at` null. */
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null)
+
+export const segmentView = (s: Segment) => ({
+  uuid: s.uuid,
+  id: s.id,
+  name: s.name,
+  description: s.description,
+  recovery_method: s.recoveryMethod,
+  service_type: s.serviceType,
+  enabled: s.enabled,
+  /** Lazarus extension: 1 force-down only, 2 power off + confirm + force-down, 3 power off + wait for Nova. */
+  quick_evacuate_level: s.quickEvacuateLevel,
+  created_at: iso(s.createdAt),
+  updated_at: iso(s.updatedAt),
+  deleted_at: null,
+  deleted: false,
+})
+
+export const hostView = (h: Host) => ({
+  uuid: h.uuid,
+  id: h.id,
+  name: h.name,
+  type: h.type,
+  control_attributes: h.controlAttributes,
+  reserved: h.reserved,
+  on_maintenance: h.onMaintenance,
+  failover_segment_id: h.segment.uuid,
+  failover_segment: segmentView(h.segment),
+  created_at: iso(h.createdAt),
+  updated_at: iso(h.updatedAt),
+  deleted_at: null,
+  deleted: false,
+})
+
+export const notificationView = (n: Notification, progress?: readonly ProgressEntry[]) => ({
+  notification_uuid: n.uuid,
+  id: n.id,
+  type: n.type,
+  status: n.status,
+  source_host_uuid: n.sourceHostUuid,
+  failover_segment_uuid: n.segmentUuid,
+  generated_time: iso(n.generatedTime),
+  payload: n.payload,
+  message: n.message,
+  created_at: iso(n.createdAt),
+  updated_at: iso(n.updatedAt),
+  deleted_at: null,
+  deleted: false,
+  ...(progress ? { recovery_workflow_details: buildWorkflowDetails(progress) } : {}),
+})
+
+export const vmoveView = (v: Vmove) => ({
+  uuid: v.uuid,
+  id: v.id,
+  notification_uuid: v.notificationUuid,
+  instance_uuid: v.instanceUuid,
+  instance_name: v.instanceName,
+  source_host: v.sourceHost,
+  dest_host: v.destHost,
+  start_time: iso(v.startTime),
+  end_time: iso(v.endTime),
+  status: v.status,
+  type: v.type,
+  message: v.message,
+  created_at: iso(v.createdAt),
+  updated_at: iso(v.updatedAt),
+  deleted_at: null,
+  deleted: false,
+})

@@ -1,0 +1,197 @@
+import type { Db, Queryable } from '@lazarus/db'
+import type { HostSnapshot } from '@lazarus/contracts'
+import { randomUUID } from 'node:crypto'
+import { conflict, notFound } from '../errors.js'
+import { listPage, type ListParams } from './list-query.js'
+import { definedOnly, segmentFromRow, type Segment, type SegmentStore } from './segments.js'
+import { isUniqueViolation, isUuid, toDate } from './values.js'
+
+export interface Host {
+  id: number
+  uuid: string
+  name: string
+  type: string | null
+  controlAttributes: string | null
+  reserved: boolean
+  onMaintenance: boolean
+  createdAt: Date
+  updatedAt: Date | null
+  segment: Segment
+}
+
+const HOST_SELECT = `h.id, h.uuid::text AS uuid, h.name, h.type, h.control_attributes, h.reserved, h.on_maintenance, h.created_at, h.updated_at,
+  s.id AS s_id, s.uuid::text AS s_uuid, s.name AS s_name, s.description AS s_description, s.recovery_method AS s_recovery_method,
+  s.service_type AS s_service_type, s.enabled AS s_enabled, s.quick_evacuate_level AS s_quick_evacuate_level,
+  s.created_at AS s_created_at, s.updated_at AS s_updated_at`
+
+const HOST_FROM = 'api_hosts h JOIN api_segments s ON s.id = h.segment_id'
+
+export const hostFromRow = (r: Record<string, unknown>): Host => ({
+  id: Number(r['id']),
+  uuid: String(r['uuid']),
+  name: String(r['name']),
+  type: (r['type'] as string | null) ?? null,
+  controlAttributes: (r['control_attributes'] as string | null) ?? null,
+  reserved: Boolean(r['reserved']),
+  onMaintenance: Boolean(r['on_maintenance']),
+  createdAt: toDate(r['created_at']) as Date,
+  updatedAt: toDate(r['updated_at']),
+  segment: segmentFromRow(r, 's_'),
+})
+
+export const hostSnapshot = (h: Host): HostSnapshot => ({
+  id: h.uuid,
+  name: h.name,
+  type: h.type ?? '',
+  controlAttributes: h.controlAttributes ?? '',
+  reserved: h.reserved,
+  onMaintenance: h.onMaintenance,
+})
+
+export interface HostInput {
+  name: string
+  type: string | null
+  controlAttributes: string | null
+  reserved?: boolean | undefined
+  onMaintenance?: boolean | undefined
+}
+
+export interface HostFilters {
+  name?: string
+  type?: string
+  controlAttributes?: string
+  onMaintenance?: boolean
+  reserved?: boolean
+}
+
+export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date) => {
+  const get = async (segmentUuid: string, uuid: string, q: Queryable = db): Promise<Host> => {
+    await segments.get(segmentUuid, q)
+    if (!isUuid(uuid)) throw notFound(`No host with id ${uuid}.`)
+    const r = await q.query(`SELECT ${HOST_SELECT} FROM ${HOST_FROM} WHERE h.uuid = $1 AND s.uuid = $2`, [uuid, segmentUuid])
+    const row = r.rows[0]
+    if (!row) throw notFound(`No host with id ${uuid} in failover segment ${segmentUuid}.`)
+    return hostFromRow(row)
+  }
+
+  const nameTaken = (name: string) => conflict(`Host with name ${name} already exists.`)
+
+  /** A host is busy while a notification from it is being recovered. */
+  const assertNotRecovering = async (q: Queryable, host: Host, action: string) => {
+    const r = await q.query(`SELECT 1 FROM api_notifications WHERE source_host_uuid = $1 AND status = 'running' LIMIT 1`, [host.uuid])
+    if (r.rowCount > 0) throw conflict(`Host ${host.uuid} can't be ${action} as it is in-use to process notifications.`)
+  }
+
+  return {
+    get,
+
+    /** The host of this name with its segment, locked against concurrent change when `q` is a transaction. */
+    async findByName(name: string, q: Queryable = db, lock = false): Promise<Host | undefined> {
+      const r = await q.query(`SELECT ${HOST_SELECT} FROM ${HOST_FROM} WHERE h.name = $1${lock ? ' FOR SHARE' : ''}`, [name])
+      const row = r.rows[0]
+      return row ? hostFromRow(row) : undefined
+    },
+
+    async findByUuid(uuid: string, q: Queryable = db): Promise<Host | undefined> {
+      const r = await q.query(`SELECT ${HOST_SELECT} FROM ${HOST_FROM} WHERE h.uuid = $1`, [uuid])
+      const row = r.rows[0]
+      return row ? hostFromRow(row) : undefined
+    },
+
+    async list(segmentUuid: string, p: ListParams & { filters: HostFilters }): Promise<Host[]> {
+      await segments.get(segmentUuid)
+      const where: string[] = []
+      const params: unknown[] = []
+      const add = (sql: string, v: unknown) => {
+        params.push(v)
+        where.push(sql.replace('?', `$${params.length}`))
+      }
+      add('s.uuid = ?', segmentUuid)
+      const f = p.filters
+      if (f.name !== undefined) add('h.name = ?', f.name)
+      if (f.type !== undefined) add('h.type = ?', f.type)
+      if (f.controlAttributes !== undefined) add('h.control_attributes = ?', f.controlAttributes)
+      if (f.onMaintenance !== undefined) add('h.on_maintenance = ?', f.onMaintenance)
+      if (f.reserved !== undefined) add('h.reserved = ?', f.reserved)
+      const rows = await listPage<Record<string, unknown>>(
+        db,
+        {
+          from: HOST_FROM,
+          select: HOST_SELECT,
+          sortable: {
+            id: 'h.id',
+            uuid: 'h.uuid',
+            name: 'h.name',
+            type: "coalesce(h.type, '')",
+            control_attributes: "coalesce(h.control_attributes, '')",
+            reserved: 'h.reserved',
+            on_maintenance: 'h.on_maintenance',
+            created_at: 'h.created_at',
+            updated_at: 'coalesce(h.updated_at, h.created_at)',
+          },
+          idExpr: 'h.id',
+          markerExpr: 'h.uuid',
+          what: 'host',
+        },
+        { ...p, where: [...where, ...p.where], params: [...params, ...p.params] },
+      )
+      return rows.map(hostFromRow)
+    },
+
+    async create(segmentUuid: string, input: HostInput): Promise<Host> {
+      try {
+        return await db.transaction(async (q) => {
+          const segment = await segments.get(segmentUuid, q)
+          const uuid = randomUUID()
+          await q.query(
+            `INSERT INTO api_hosts (uuid, name, segment_id, type, control_attributes, reserved, on_maintenance, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+            [uuid, input.name, segment.id, input.type, input.controlAttributes, input.reserved ?? false, input.onMaintenance ?? false, now()],
+          )
+          return get(segmentUuid, uuid, q)
+        })
+      } catch (err) {
+        if (isUniqueViolation(err)) throw nameTaken(input.name)
+        throw err
+      }
+    },
+
+    async update(segmentUuid: string, uuid: string, patch: Partial<HostInput>): Promise<Host> {
+      try {
+        return await db.transaction(async (q) => {
+          const current = await get(segmentUuid, uuid, q)
+          await q.query('SELECT 1 FROM api_hosts WHERE id = $1 FOR UPDATE', [current.id])
+          await assertNotRecovering(q, current, 'updated')
+          const next = { ...current, ...definedOnly(patch) }
+          await q.query(
+            `UPDATE api_hosts SET name = $2, type = $3, control_attributes = $4, reserved = $5, on_maintenance = $6, updated_at = $7 WHERE id = $1`,
+            [current.id, next.name, next.type, next.controlAttributes, next.reserved, next.onMaintenance, now()],
+          )
+          return get(segmentUuid, uuid, q)
+        })
+      } catch (err) {
+        if (isUniqueViolation(err)) throw nameTaken(patch.name ?? '')
+        throw err
+      }
+    },
+
+    async delete(segmentUuid: string, uuid: string): Promise<void> {
+      await db.transaction(async (q) => {
+        const current = await get(segmentUuid, uuid, q)
+        await q.query('SELECT 1 FROM api_hosts WHERE id = $1 FOR UPDATE', [current.id])
+        await assertNotRecovering(q, current, 'deleted')
+        await q.query('DELETE FROM api_hosts WHERE id = $1', [current.id])
+      })
+    },
+
+    /** Masakari puts a failed host on maintenance (and out of the reserved pool) when its recovery starts. */
+    async markFailed(q: Queryable, uuid: string): Promise<void> {
+      await q.query(
+        `UPDATE api_hosts SET on_maintenance = true, reserved = false, updated_at = $2 WHERE uuid = $1 AND (on_maintenance = false OR reserved = true)`,
+        [uuid, now()],
+      )
+    },
+  }
+}
+
+export type HostStore = ReturnType<typeof createHostStore>

@@ -1,0 +1,177 @@
+import type { Db, Queryable } from '@lazarus/db'
+import type { QuickEvacuateLevel, RecoveryMethod, SegmentSnapshot } from '@lazarus/contracts'
+import { randomUUID } from 'node:crypto'
+import { conflict, notFound } from '../errors.js'
+import { listPage, type ListParams } from './list-query.js'
+import { isUniqueViolation, isUuid, toDate } from './values.js'
+
+export interface Segment {
+  id: number
+  uuid: string
+  name: string
+  description: string | null
+  recoveryMethod: RecoveryMethod
+  serviceType: string
+  enabled: boolean
+  quickEvacuateLevel: QuickEvacuateLevel
+  createdAt: Date
+  updatedAt: Date | null
+}
+
+export const SEGMENT_COLUMNS = (t: string) =>
+  `${t}.id, ${t}.uuid::text AS uuid, ${t}.name, ${t}.description, ${t}.recovery_method, ${t}.service_type, ${t}.enabled, ${t}.quick_evacuate_level, ${t}.created_at, ${t}.updated_at`
+
+export const segmentFromRow = (r: Record<string, unknown>, prefix = ''): Segment => ({
+  id: Number(r[`${prefix}id`]),
+  uuid: String(r[`${prefix}uuid`]),
+  name: String(r[`${prefix}name`]),
+  description: (r[`${prefix}description`] as string | null) ?? null,
+  recoveryMethod: r[`${prefix}recovery_method`] as RecoveryMethod,
+  serviceType: String(r[`${prefix}service_type`]),
+  enabled: Boolean(r[`${prefix}enabled`]),
+  quickEvacuateLevel: Number(r[`${prefix}quick_evacuate_level`]) as QuickEvacuateLevel,
+  createdAt: toDate(r[`${prefix}created_at`]) as Date,
+  updatedAt: toDate(r[`${prefix}updated_at`]),
+})
+
+export const segmentSnapshot = (s: Segment): SegmentSnapshot => ({
+  id: s.uuid,
+  name: s.name,
+  recoveryMethod: s.recoveryMethod,
+  serviceType: s.serviceType,
+  enabled: s.enabled,
+  quickEvacuateLevel: s.quickEvacuateLevel,
+})
+
+export interface SegmentInput {
+  name: string
+  description?: string | null | undefined
+  recoveryMethod: RecoveryMethod
+  serviceType: string
+  enabled?: boolean | undefined
+  quickEvacuateLevel?: QuickEvacuateLevel | undefined
+}
+
+/** Notification statuses that keep a segment "under recovery" (Masakari: new, running, error). */
+export const UNDER_RECOVERY = ['new', 'running', 'error'] as const
+
+export const createSegmentStore = (db: Db, now: () => Date) => {
+  const get = async (uuid: string, q: Queryable = db): Promise<Segment> => {
+    if (!isUuid(uuid)) throw notFound(`No failover segment with id ${uuid}.`)
+    const r = await q.query(`SELECT ${SEGMENT_COLUMNS('s')} FROM api_segments s WHERE s.uuid = $1`, [uuid])
+    const row = r.rows[0]
+    if (!row) throw notFound(`No failover segment with id ${uuid}.`)
+    return segmentFromRow(row)
+  }
+
+  const nameTaken = (name: string) => conflict(`Failover segment with name ${name} already exists.`)
+
+  const underRecovery = async (q: Queryable, uuid: string): Promise<boolean> => {
+    const r = await q.query(`SELECT 1 FROM api_notifications WHERE failover_segment_uuid = $1 AND status = ANY($2::text[]) LIMIT 1`, [
+      uuid,
+      [...UNDER_RECOVERY],
+    ])
+    return r.rowCount > 0
+  }
+
+  return {
+    get,
+
+    async list(p: ListParams & { filters: { recoveryMethod?: string; serviceType?: string; enabled?: boolean } }): Promise<Segment[]> {
+      const where: string[] = []
+      const params: unknown[] = []
+      const add = (sql: string, v: unknown) => {
+        params.push(v)
+        where.push(sql.replace('?', `$${params.length}`))
+      }
+      if (p.filters.recoveryMethod !== undefined) add('s.recovery_method = ?', p.filters.recoveryMethod)
+      if (p.filters.serviceType !== undefined) add('s.service_type = ?', p.filters.serviceType)
+      if (p.filters.enabled !== undefined) add('s.enabled = ?', p.filters.enabled)
+      const rows = await listPage<Record<string, unknown>>(
+        db,
+        {
+          from: 'api_segments s',
+          select: SEGMENT_COLUMNS('s'),
+          sortable: {
+            id: 's.id',
+            uuid: 's.uuid',
+            name: 's.name',
+            description: "coalesce(s.description, '')",
+            recovery_method: 's.recovery_method',
+            service_type: 's.service_type',
+            enabled: 's.enabled',
+            created_at: 's.created_at',
+            updated_at: 'coalesce(s.updated_at, s.created_at)',
+          },
+          idExpr: 's.id',
+          markerExpr: 's.uuid',
+          what: 'segment',
+        },
+        { ...p, where: [...where, ...p.where], params: [...params, ...p.params] },
+      )
+      return rows.map((r) => segmentFromRow(r))
+    },
+
+    async create(input: SegmentInput): Promise<Segment> {
+      try {
+        const r = await db.query(
+          `INSERT INTO api_segments (uuid, name, description, recovery_method, service_type, enabled, quick_evacuate_level, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
+          [
+            randomUUID(),
+            input.name,
+            input.description ?? null,
+            input.recoveryMethod,
+            input.serviceType,
+            input.enabled ?? true,
+            input.quickEvacuateLevel ?? 2,
+            now(),
+          ],
+        )
+        return segmentFromRow(r.rows[0] as Record<string, unknown>)
+      } catch (err) {
+        if (isUniqueViolation(err)) throw nameTaken(input.name)
+        throw err
+      }
+    },
+
+    async update(uuid: string, patch: Partial<SegmentInput>): Promise<Segment> {
+      try {
+        return await db.transaction(async (q) => {
+          const current = await get(uuid, q)
+          await q.query('SELECT 1 FROM api_segments WHERE id = $1 FOR UPDATE', [current.id])
+          if (await underRecovery(q, uuid)) {
+            throw conflict(`Failover segment ${uuid} can't be updated as it is in-use to process notifications.`)
+          }
+          const next = { ...current, ...definedOnly(patch) }
+          const r = await q.query(
+            `UPDATE api_segments SET name = $2, description = $3, recovery_method = $4, service_type = $5, enabled = $6,
+               quick_evacuate_level = $7, updated_at = $8 WHERE id = $1 RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
+            [current.id, next.name, next.description, next.recoveryMethod, next.serviceType, next.enabled, next.quickEvacuateLevel, now()],
+          )
+          return segmentFromRow(r.rows[0] as Record<string, unknown>)
+        })
+      } catch (err) {
+        if (isUniqueViolation(err)) throw nameTaken(patch.name ?? '')
+        throw err
+      }
+    },
+
+    async delete(uuid: string): Promise<void> {
+      await db.transaction(async (q) => {
+        const current = await get(uuid, q)
+        await q.query('SELECT 1 FROM api_segments WHERE id = $1 FOR UPDATE', [current.id])
+        if (await underRecovery(q, uuid)) {
+          throw conflict(`Failover segment (${uuid}) can't be deleted as it is in-use to process notifications.`)
+        }
+        await q.query('DELETE FROM api_segments WHERE id = $1', [current.id])
+      })
+    },
+  }
+}
+
+export type SegmentStore = ReturnType<typeof createSegmentStore>
+
+/** Keep only the keys whose value is not undefined (null is a value: "clear it"). */
+export const definedOnly = <T extends object>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
