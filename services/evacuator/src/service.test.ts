@@ -2,12 +2,13 @@ import { createInProcessBus, type Bus } from '@lazarus/bus'
 import { LazarusEvent, makeEvent, topology, type LazarusEvent as Event, type QueueSpec, type RecoveryFinishedV1 } from '@lazarus/contracts'
 import { createPgliteDb, type Db } from '@lazarus/db'
 import { createLogger, Registry } from '@lazarus/runtime'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { EvacuatorConfig } from './config.js'
 import { createEvacuatorService, type EvacuatorService } from './service.js'
 import { availableClouds, type CloudOptions } from './test-support/clouds.js'
 import type { TestCloud } from './test-support/fake-cloud.js'
 import { hostFenced, waitFor } from './test-support/fixtures.js'
+import { createRecoveryStore } from './store/recovery-store.js'
 
 const observer: QueueSpec = {
   queue: 'test.evacuator-out',
@@ -41,7 +42,6 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     cloud = await startCloud({ hosts: 4, instancesPerHost: 0, evacuationDelayMs: 100, ...o })
     ;[FAILED, OTHER] = cloud.hostNames() as [string, string]
     bus = createInProcessBus({ queues: [...Object.values(topology), observer] })
-    db = await createPgliteDb()
     services = []
     seen = []
     await bus.subscribe(observer, LazarusEvent, async (e) => {
@@ -70,10 +70,16 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
   const ofType = <T extends Event['type']>(type: T) => seen.filter((e): e is Extract<Event, { type: T }> => e.type === type)
   const evacuationsOf = (id: string) => cloud.records().evacuations.filter((r) => r.serverId === id)
 
+  // One database for the suite: every test has its own notification ids.
+  beforeAll(async () => {
+    db = await createPgliteDb()
+  })
+  afterAll(async () => {
+    await db.close()
+  })
   afterEach(async () => {
     for (const s of services) await s.stop()
     await bus.close()
-    await db.close()
     await cloud.close()
   })
 
@@ -226,6 +232,43 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     expect(end.payload.status).toBe('finished')
     for (const id of ids) expect(evacuationsOf(id)).toHaveLength(1)
     expect(cloud.servers().filter((s) => ids.includes(s.id)).every((s) => s.status === 'ACTIVE' && !s.locked && s.host !== FAILED)).toBe(true)
+  })
+
+  it('resumes a recovery left by a crashed process: confirms what it evacuated, republishes what it lost', async () => {
+    await setUp({ evacuationDelayMs: 200 })
+    const sent = cloud.createServer({ host: FAILED, name: 'sent' })
+    const lost = cloud.createServer({ host: FAILED, name: 'lost' })
+    await fence()
+    // What a process recorded and did before it died: both items recorded, the evacuate of
+    // `sent` persisted as sent and made, the work message of `lost` never published.
+    const store = createRecoveryStore(db)
+    await store.migrate()
+    const evt = hostFenced(FAILED)
+    const notificationId = evt.payload.notificationId
+    await store.createRecovery({
+      notificationId,
+      correlationId: evt.correlationId,
+      sourceHost: FAILED,
+      segmentId: evt.payload.segment.id,
+      recoveryMethod: 'auto',
+      status: 'evacuating',
+      message: null,
+      items: [sent, lost].map((id) => ({ instanceId: id, instanceName: id, haEnabled: false, targetHost: null })),
+    })
+    const dead = { notificationId, instanceId: sent, owner: 'crashed-process' }
+    await store.claimItem(notificationId, sent, dead.owner, 1000)
+    await store.savePlan(dead, { lock: true, resetToError: false, originalVmState: 'active', originalTaskState: null, finalState: 'active' })
+    await cloud.nova.lock(sent)
+    await store.markEvacuateSent(dead)
+    await cloud.nova.evacuate(sent)
+    await db.query(`UPDATE evacuator_items SET requested_at = now() - interval '1 hour' WHERE notification_id = $1`, [notificationId])
+
+    await startEvacuator({ sweepIntervalMs: 200, requeueAfterMs: 1000, claimLeaseMs: 1000 })
+    const end = await finished(notificationId)
+    expect(end.payload.status).toBe('finished')
+    expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([sent, lost].sort())
+    for (const id of [sent, lost]) expect(evacuationsOf(id)).toHaveLength(1)
+    expect(cloud.servers().filter((s) => s.id === sent || s.id === lost).every((s) => s.status === 'ACTIVE' && !s.locked && s.host !== FAILED)).toBe(true)
   })
 
   it('reports an instance Nova cannot place, unlocked, with the state it was left in', async () => {

@@ -94,6 +94,10 @@ const itemFrom = (r: Record<string, unknown>): WorkItem => ({
   correlationId: String(r['correlation_id']),
 })
 
+/** Work whose message may be lost ($1: how long a pending item may wait in the queue, in ms). */
+const STRANDED = `((status = 'pending' AND requested_at < now() - make_interval(secs => $1::double precision / 1000))
+  OR (status = 'running' AND (claim_expires_at IS NULL OR claim_expires_at < now()) AND requested_at < now() - make_interval(secs => 5)))`
+
 /** Items joined with their recovery's correlation id, which every event of the item carries. */
 const ITEM_COLUMNS = `i.*, r.correlation_id`
 const ITEM_FROM = `evacuator_items i JOIN evacuator_recoveries r USING (notification_id)`
@@ -264,14 +268,15 @@ export const createRecoveryStore = (db: Db) => {
      */
     async takeStrandedItems(olderThanMs: number, limit = 500): Promise<WorkItem[]> {
       const r = await db.query<{ notification_id: string; instance_id: string }>(
-        `UPDATE evacuator_items SET requested_at = now()
-         WHERE (notification_id, instance_id) IN (
+        `WITH stranded AS (
            SELECT notification_id, instance_id FROM evacuator_items
-           WHERE (status = 'pending' AND requested_at < now() - make_interval(secs => $1::double precision / 1000))
-              OR (status = 'running' AND (claim_expires_at IS NULL OR claim_expires_at < now())
-                  AND requested_at < now() - make_interval(secs => 5))
-           ORDER BY requested_at LIMIT $2)
-         RETURNING notification_id, instance_id`,
+           WHERE ${STRANDED}
+           ORDER BY requested_at LIMIT $2
+           FOR UPDATE SKIP LOCKED)
+         UPDATE evacuator_items i SET requested_at = now()
+         FROM stranded s
+         WHERE i.notification_id = s.notification_id AND i.instance_id = s.instance_id AND ${STRANDED}
+         RETURNING i.notification_id, i.instance_id`,
         [olderThanMs, limit],
       )
       const out: WorkItem[] = []

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto'
+import { createPgDb, type Db } from '@lazarus/db'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRecoveryStore, type RecoveryStore } from './recovery-store.js'
+
+const PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+describe('recovery store over PostgreSQL', () => {
+  let db: Db
+  let store: RecoveryStore
+  const created: string[] = []
+
+  beforeAll(async () => {
+    db = createPgDb(PG_URL, { max: 8 })
+    store = createRecoveryStore(db)
+    await store.migrate()
+  })
+  afterAll(async () => {
+    if (created.length > 0) await db.query('DELETE FROM evacuator_recoveries WHERE notification_id = ANY($1::uuid[])', [created])
+    await db.close()
+  })
+
+  const recovery = async (instances: string[]) => {
+    const notificationId = randomUUID()
+    created.push(notificationId)
+    const ok = await store.createRecovery({
+      notificationId,
+      correlationId: notificationId,
+      sourceHost: 'compute1',
+      segmentId: randomUUID(),
+      recoveryMethod: 'auto',
+      status: 'evacuating',
+      message: null,
+      items: instances.map((id) => ({ instanceId: id, instanceName: `vm-${id}`, haEnabled: false, targetHost: null })),
+    })
+    expect(ok).toBe(true)
+    return notificationId
+  }
+
+  it('records a recovery once, however often it is asked', async () => {
+    const id = await recovery(['a'])
+    const again = await store.createRecovery({
+      notificationId: id,
+      correlationId: id,
+      sourceHost: 'compute1',
+      segmentId: randomUUID(),
+      recoveryMethod: 'auto',
+      status: 'evacuating',
+      message: null,
+      items: [{ instanceId: 'b', instanceName: 'vm-b', haEnabled: false, targetHost: null }],
+    })
+    expect(again).toBe(false)
+    expect((await store.items(id)).map((i) => i.instanceId)).toEqual(['a'])
+  })
+
+  it('gives an item to exactly one of many workers claiming it at once', async () => {
+    const id = await recovery(['a'])
+    const claims = await Promise.all(Array.from({ length: 8 }, (_, n) => store.claimItem(id, 'a', `worker-${n}`, 30_000)))
+    const winners = claims.filter((c) => c !== undefined)
+    expect(winners).toHaveLength(1)
+    expect(winners[0]).toMatchObject({ status: 'running', attempts: 1 })
+  })
+
+  it('lets another worker take over an item whose claim expired, and shuts the old owner out', async () => {
+    const id = await recovery(['a'])
+    const dead = { notificationId: id, instanceId: 'a', owner: 'dead-worker' }
+    expect(await store.claimItem(id, 'a', dead.owner, 1000)).toBeDefined()
+    expect(await store.savePlan(dead, { lock: true, resetToError: false, originalVmState: 'active', originalTaskState: null, finalState: 'active' })).toBe(true)
+    expect(await store.markEvacuateSent(dead)).toBe(true)
+    expect(await store.claimItem(id, 'a', 'live-worker', 30_000)).toBeUndefined()
+
+    await db.query(`UPDATE evacuator_items SET claim_expires_at = now() - interval '1 second' WHERE notification_id = $1`, [id])
+    const resumed = await store.claimItem(id, 'a', 'live-worker', 30_000)
+    // The new owner sees the step reached: it confirms rather than evacuating again.
+    expect(resumed).toMatchObject({ step: 'evacuate_sent', attempts: 2, plan: { lock: true, finalState: 'active' } })
+    expect(resumed?.evacuateSentAt).toBeInstanceOf(Date)
+    expect(await store.finishItem(dead, { status: 'failed', destHost: null, reason: 'late' })).toBe(false)
+    expect(await store.finishItem({ ...dead, owner: 'live-worker' }, { status: 'succeeded', destHost: 'compute2', reason: null })).toBe(true)
+    expect(await store.getItem(id, 'a')).toMatchObject({ status: 'succeeded', destHost: 'compute2', claimOwner: null })
+  })
+
+  it('ends a recovery once when its last items finish at the same moment', async () => {
+    const instances = ['a', 'b', 'c', 'd']
+    const id = await recovery(instances)
+    for (const i of instances) {
+      const key = { notificationId: id, instanceId: i, owner: `w-${i}` }
+      await store.claimItem(id, i, key.owner, 30_000)
+      await store.finishItem(key, { status: i === 'd' ? 'failed' : 'succeeded', destHost: i === 'd' ? null : 'compute2', reason: i === 'd' ? 'no' : null })
+    }
+    const attempts = await Promise.all(
+      instances.map(() => store.tryFinishRecovery(id, (items) => ({ status: items.some((x) => x.status === 'failed') ? 'failed' : 'finished', message: 'm' }))),
+    )
+    const winners = attempts.filter((a) => a !== undefined)
+    expect(winners).toHaveLength(1)
+    expect(winners[0]?.recovery).toMatchObject({ status: 'failed', finishAnnounced: false })
+    expect(await store.getRecovery(id)).toMatchObject({ status: 'failed' })
+  })
+
+  it('does not end a recovery while an item is open', async () => {
+    const id = await recovery(['a', 'b'])
+    await store.claimItem(id, 'a', 'w', 30_000)
+    await store.finishItem({ notificationId: id, instanceId: 'a', owner: 'w' }, { status: 'succeeded', destHost: 'compute2', reason: null })
+    expect(await store.tryFinishRecovery(id, () => ({ status: 'finished', message: 'm' }))).toBeUndefined()
+    expect(await store.progress(id)).toEqual({ done: 1, total: 2 })
+  })
+
+  it('hands stranded work to one sweeper: pending too long, or running under an expired claim', async () => {
+    const id = await recovery(['a', 'b', 'c'])
+    await store.claimItem(id, 'b', 'dead', 1000)
+    await store.claimItem(id, 'c', 'alive', 30_000)
+    await db.query(
+      `UPDATE evacuator_items SET requested_at = now() - interval '1 hour',
+         claim_expires_at = CASE WHEN claim_owner = 'dead' THEN now() - interval '1 second' ELSE claim_expires_at END
+       WHERE notification_id = $1`,
+      [id],
+    )
+    const [first, second] = await Promise.all([store.takeStrandedItems(60_000), store.takeStrandedItems(60_000)])
+    const mine = [...(first ?? []), ...(second ?? [])].filter((i) => i.notificationId === id).map((i) => i.instanceId)
+    expect(mine.sort()).toEqual(['a', 'b'])
+  })
+})
