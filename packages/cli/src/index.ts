@@ -1,1 +1,4 @@
-export {}
+export { createApiClient, type ApiClient } from './api-client.js'
+export { resolveConfig, type CliConfig } from './config.js'
+export { Exit, CliError } from './errors.js'
+export { runCli } from './run.js'

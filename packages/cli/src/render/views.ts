@@ -1,0 +1,96 @@
+import type { Host, Notification, Segment, Vmove } from '../api-types.js'
+import { dash, duration, payloadText, when, yesNo } from './format.js'
+import { renderRecord, renderTable } from './table.js'
+
+/** Tables and records for people; `--json` bypasses all of this. */
+
+export const segmentTable = (segments: readonly Segment[]): string =>
+  renderTable(
+    ['uuid', 'name', 'recovery_method', 'service_type', 'enabled', 'level', 'description'],
+    segments.map((s) => [s.uuid, s.name, s.recovery_method, s.service_type, yesNo(s.enabled), dash(s.quick_evacuate_level), dash(s.description)]),
+  )
+
+export const segmentRecord = (s: Segment): string =>
+  renderRecord([
+    ['uuid', s.uuid],
+    ['name', s.name],
+    ['description', dash(s.description)],
+    ['recovery_method', s.recovery_method],
+    ['service_type', s.service_type],
+    ['enabled', s.enabled === false ? 'no (paused: failures are not recovered automatically)' : yesNo(s.enabled)],
+    ['quick_evacuate_level', dash(s.quick_evacuate_level)],
+    ['created_at', when(s.created_at)],
+    ['updated_at', when(s.updated_at)],
+  ])
+
+/** control_attributes hold BMC passwords: tables show only which driver and address. */
+export const maskControlAttributes = (attrs: string | null | undefined): string => {
+  if (!attrs) return '-'
+  return attrs.replace(/\b(password|passwd|pass|secret|token)=("[^"]*"|\S+)/gi, '$1=***')
+}
+
+export const hostTable = (hosts: readonly Host[]): string =>
+  renderTable(
+    ['uuid', 'name', 'type', 'reserved', 'on_maintenance', 'control_attributes'],
+    hosts.map((h) => [h.uuid, h.name, dash(h.type), yesNo(h.reserved), yesNo(h.on_maintenance), maskControlAttributes(h.control_attributes)]),
+  )
+
+export const hostRecord = (h: Host, segment?: Pick<Segment, 'name' | 'uuid'>): string =>
+  renderRecord([
+    ['uuid', h.uuid],
+    ['name', h.name],
+    ['segment', segment ? `${segment.name} (${segment.uuid})` : dash(h.failover_segment_id)],
+    ['type', dash(h.type)],
+    ['reserved', yesNo(h.reserved)],
+    ['on_maintenance', yesNo(h.on_maintenance)],
+    ['control_attributes', maskControlAttributes(h.control_attributes)],
+    ['created_at', when(h.created_at)],
+    ['updated_at', when(h.updated_at)],
+  ])
+
+export const notificationTable = (ns: readonly Notification[]): string =>
+  renderTable(
+    ['uuid', 'type', 'status', 'host', 'generated_time', 'payload'],
+    ns.map((n) => [n.notification_uuid, n.type, n.status, hostLabel(n), when(n.generated_time), payloadText(n.payload)]),
+  )
+
+/** The api reports the source host by uuid; Lazarus adds `hostname` when it has it. */
+const hostLabel = (n: Notification): string => {
+  const name = (n as { hostname?: unknown }).hostname
+  return typeof name === 'string' && name ? name : dash(n.source_host_uuid)
+}
+
+export const notificationRecord = (n: Notification, vmoves?: readonly Vmove[]): string => {
+  const parts = [
+    renderRecord([
+      ['uuid', n.notification_uuid],
+      ['type', n.type],
+      ['status', n.status],
+      ['message', dash(n.message)],
+      ['source_host_uuid', dash(n.source_host_uuid)],
+      ['failover_segment_uuid', dash(n.failover_segment_uuid)],
+      ['generated_time', when(n.generated_time)],
+      ['payload', payloadText(n.payload)],
+      ['created_at', when(n.created_at)],
+      ['updated_at', when(n.updated_at)],
+    ]),
+  ]
+  const steps = n.recovery_workflow_details ?? []
+  if (steps.length > 0) {
+    parts.push(
+      'recovery workflow:',
+      renderTable(
+        ['step', 'state', 'progress', 'last message'],
+        steps.map((s) => [s.name, s.state, `${Math.round(s.progress * 100)}%`, dash(s.progress_details?.at(-1)?.message)]),
+      ),
+    )
+  }
+  if (vmoves && vmoves.length > 0) parts.push('instances:', vmoveTable(vmoves))
+  return parts.join('\n\n')
+}
+
+export const vmoveTable = (vmoves: readonly Vmove[]): string =>
+  renderTable(
+    ['instance', 'from', 'to', 'seconds', 'result', 'message'],
+    vmoves.map((v) => [dash(v.instance_name ?? v.instance_uuid), dash(v.source_host), dash(v.dest_host), duration(v.start_time, v.end_time), v.status, dash(v.message)]),
+  )

@@ -1,0 +1,159 @@
+import type { ApiClient } from './api-client.js'
+import { isFinalStatus, NotificationEnvelope, NotificationSnapshot, VmoveList, type Notification, type Vmove } from './api-types.js'
+import { ApiResponseError, CliError, Exit } from './errors.js'
+import { createSseParser } from './sse.js'
+
+export interface FollowOptions {
+  api: ApiClient
+  id: string
+  /** Give up after this many milliseconds (0: never). */
+  timeoutMs: number
+  pollMs: number
+  /** Each new state of the notification, in order. */
+  onSnapshot: (snap: NotificationSnapshot) => void
+  /** Operator notes: falling back to polling, reconnecting. */
+  onNote: (line: string) => void
+  /** Skip the event stream and poll from the start. */
+  poll?: boolean
+}
+
+export interface FollowResult {
+  final: NotificationSnapshot
+  via: 'sse' | 'poll'
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve()
+    const t = setTimeout(done, ms)
+    function done() {
+      clearTimeout(t)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+
+/** The notification (microversion 1.3: with workflow details) and, for host failures, its vmoves. */
+export const fetchSnapshot = async (api: ApiClient, id: string): Promise<{ snap: NotificationSnapshot; raw: unknown }> => {
+  const got = await api.get(`/v1/notifications/${encodeURIComponent(id)}`, NotificationEnvelope)
+  const n: Notification = got.data.notification
+  let vmoves: Vmove[] = []
+  let rawVmoves: unknown[] = []
+  if (n.type === 'COMPUTE_HOST') {
+    try {
+      const list = await api.get(`/v1/notifications/${encodeURIComponent(n.notification_uuid)}/vmoves`, VmoveList)
+      vmoves = list.data.vmoves
+      rawVmoves = (list.raw as { vmoves: unknown[] }).vmoves
+    } catch (err) {
+      // An api older than 1.3 has no vmoves: show the workflow alone.
+      if (!(err instanceof ApiResponseError && (err.status === 404 || err.status === 400))) throw err
+    }
+  }
+  return { snap: { notification: n, vmoves }, raw: { notification: (got.raw as { notification: unknown }).notification, vmoves: rawVmoves } }
+}
+
+/**
+ * Follow a notification until its status is final: over the api's event stream
+ * (`GET /v1/notifications/{id}/events`), reconnecting if it drops, or by polling
+ * `GET /v1/notifications/{id}` when the api has no stream (404).
+ */
+export const followNotification = async (o: FollowOptions): Promise<FollowResult> => {
+  const first = await fetchSnapshot(o.api, o.id)
+  const id = first.snap.notification.notification_uuid
+  let last = first.snap
+  o.onSnapshot(last)
+  if (isFinalStatus(last.notification.status)) return { final: last, via: 'poll' }
+
+  const deadline = new AbortController()
+  const timer = o.timeoutMs > 0 ? setTimeout(() => deadline.abort(new Error('timeout')), o.timeoutMs) : undefined
+  const timedOut = () =>
+    new CliError(
+      `gave up after ${Math.round(o.timeoutMs / 1000)}s: notification ${id} is still ${last.notification.status} — run \`lazarus notification watch ${id}\` again to keep following it`,
+      Exit.timeout,
+    )
+  const take = (snap: NotificationSnapshot) => {
+    last = snap
+    o.onSnapshot(snap)
+  }
+
+  try {
+    let useSse = !o.poll
+    let drops = 0
+    while (useSse) {
+      if (deadline.signal.aborted) throw timedOut()
+      const result = await streamOnce(o.api, id, deadline.signal, take).catch((err: unknown) => {
+        if (err instanceof ApiResponseError && (err.status === 404 || err.status === 405 || err.status === 501)) return 'no-stream' as const
+        if (err instanceof CliError && err.exitCode === Exit.unreachable) return 'dropped' as const
+        if (deadline.signal.aborted) return 'dropped' as const
+        throw err
+      })
+      if (result === 'ended' || isFinalStatus(last.notification.status)) break
+      if (result === 'no-stream') {
+        o.onNote(`the api at ${o.api.url} has no event stream for notifications; polling every ${o.pollMs} ms instead`)
+        useSse = false
+        break
+      }
+      if (deadline.signal.aborted) throw timedOut()
+      drops += 1
+      if (drops === 1 || drops % 10 === 0) o.onNote(`the event stream closed before the recovery ended; reconnecting (${drops})`)
+      await sleep(Math.min(5000, 250 * 2 ** Math.min(drops, 5)), deadline.signal)
+    }
+
+    if (!isFinalStatus(last.notification.status)) {
+      // Polling, or the stream ended: read the final state once more (or until final).
+      for (;;) {
+        if (deadline.signal.aborted) throw timedOut()
+        const { snap } = await fetchSnapshot(o.api, id)
+        if (JSON.stringify(snap) !== JSON.stringify(last)) take(snap)
+        if (isFinalStatus(snap.notification.status)) break
+        await sleep(o.pollMs, deadline.signal)
+      }
+    }
+    return { final: last, via: useSse ? 'sse' : 'poll' }
+  } finally {
+    if (timer) clearTimeout(timer)
+  }
+}
+
+/** Read one connection of the event stream: 'ended' on `event: end` or a final status, else 'dropped'. */
+const streamOnce = async (api: ApiClient, id: string, deadline: AbortSignal, take: (s: NotificationSnapshot) => void): Promise<'ended' | 'dropped'> => {
+  const ctl = new AbortController()
+  const stop = () => ctl.abort(new Error('stopped'))
+  deadline.addEventListener('abort', stop, { once: true })
+  try {
+    const res = await api.stream(`/v1/notifications/${encodeURIComponent(id)}/events`, ctl.signal)
+    if (!res.body) return 'dropped'
+    let ended = false
+    const parser = createSseParser((e) => {
+      if (e.event === 'end') {
+        ended = true
+        return
+      }
+      if (e.event !== 'notification' && e.event !== 'message') return
+      let json: unknown
+      try {
+        json = JSON.parse(e.data)
+      } catch {
+        return
+      }
+      const parsed = NotificationSnapshot.safeParse(json)
+      if (!parsed.success) return
+      take(parsed.data)
+      if (isFinalStatus(parsed.data.notification.status)) ended = true
+    })
+    const decoder = new TextDecoder()
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        parser.feed(decoder.decode(chunk, { stream: true }))
+        if (ended) break
+      }
+    } catch {
+      // The connection dropped (or the deadline aborted it): the caller decides.
+    }
+    return ended ? 'ended' : 'dropped'
+  } finally {
+    deadline.removeEventListener('abort', stop)
+    ctl.abort(new Error('done'))
+  }
+}
