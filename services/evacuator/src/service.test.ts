@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { EvacuatorConfig } from './config.js'
 import { createEvacuatorService, type EvacuatorService } from './service.js'
 import { availableClouds, type CloudOptions } from './test-support/clouds.js'
-import type { TestCloud } from './test-support/fake-cloud.js'
+import type { TestCloud } from './test-support/clouds.js'
 import { hostFenced, waitFor } from './test-support/fixtures.js'
 import { createRecoveryStore } from './store/recovery-store.js'
 
