@@ -1,10 +1,12 @@
 import type { Registry } from '@lazarus/runtime'
 import type { Logger } from '@lazarus/runtime'
+import { Scalar } from '@scalar/hono-api-reference'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { ApiError, faultBody } from '../errors.js'
 import { hostRoutes } from '../routes/hosts.js'
+import { openApiDocument } from '../routes/openapi.js'
 import { notificationRoutes, type NotificationRouteDeps } from '../routes/notifications.js'
 import { segmentRoutes } from '../routes/segments.js'
 import { versionsList, versionV1 } from '../routes/versions.js'
@@ -23,8 +25,6 @@ export interface AppDeps extends NotificationRouteDeps {
   maxBodyBytes: number
   apiKeys?: Map<string, Role> | undefined
   ready: () => boolean
-  /** Extra routes (OpenAPI document, docs page) added before the 404 handler. */
-  extend?: (app: Hono<AppEnv>) => void
 }
 
 /** Masakari's project-scoped endpoint form: `/v1/{project_id}/...` with a hex project id. */
@@ -39,7 +39,9 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   app.get('/healthz', (c) => c.text('ok\n'))
   app.get('/readyz', (c) => (deps.ready() ? c.text('ready\n') : c.text('not ready\n', 503)))
   app.get('/metrics', async (c) => c.body(await deps.metrics.metrics(), 200, { 'content-type': deps.metrics.contentType }))
-  deps.extend?.(app)
+  const doc = openApiDocument()
+  app.get('/openapi.json', (c) => c.json(doc))
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Lazarus API' }))
 
   const v1 = new Hono<AppEnv>()
   v1.use('*', microversion())

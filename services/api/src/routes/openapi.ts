@@ -1,0 +1,129 @@
+import * as z from 'zod'
+import { HostCreate, HostUpdate, NotificationCreate, SegmentCreate, SegmentUpdate } from '../domain/request-schemas.js'
+import { FaultBody, HostBody, NotificationBody, SegmentBody, VmoveBody } from '../domain/response-schemas.js'
+import { MAX_VERSION } from '../http/microversion.js'
+
+type Json = Record<string, unknown>
+
+const schema = (s: z.ZodType, io: 'input' | 'output' = 'output'): Json =>
+  z.toJSONSchema(s, { io, target: 'draft-2020-12', unrepresentable: 'any', reused: 'inline' }) as Json
+
+const body = (s: z.ZodType) => ({ required: true, content: { 'application/json': { schema: schema(s, 'input') } } })
+const ok = (description: string, s: z.ZodType) => ({ description, content: { 'application/json': { schema: schema(s) } } })
+const fault = (description: string) => ({ description, content: { 'application/json': { schema: schema(FaultBody) } } })
+
+const wrap = (key: string, s: z.ZodType) => z.object({ [key]: s })
+const list = (key: string, s: z.ZodType) => z.object({ [key]: z.array(s) })
+
+const pathParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' } })
+const query = (name: string, description: string, type = 'string') => ({ name, in: 'query', required: false, description, schema: { type } })
+const paging = [
+  query('limit', 'Page size (0 or above the maximum: the maximum)', 'integer'),
+  query('marker', 'uuid of the last item of the previous page'),
+  query('sort_key', 'Sort key (repeatable); default created_at'),
+  query('sort_dir', 'asc or desc (repeatable); default desc'),
+]
+const common = { 400: fault('Bad request: the message names the field'), 401: fault('No valid X-Auth-Token'), 403: fault('Role not allowed') }
+
+/** The OpenAPI 3.1 document of the v1 API, built from the same zod schemas that validate it. */
+export const openApiDocument = (): Json => ({
+  openapi: '3.1.0',
+  info: {
+    title: 'Lazarus instance-HA API',
+    version: MAX_VERSION,
+    description:
+      'Masakari-compatible v1 API (microversions 1.0–1.3 via `OpenStack-API-Version: instance-ha X.Y`; without it, the latest). ' +
+      'Every path is also served under `/v1/{project_id}/`. Lazarus extensions: segment `quick_evacuate_level`; ' +
+      '`GET /v1/notifications/{id}/events` (Server-Sent Events).',
+  },
+  components: {
+    securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' } },
+  },
+  security: [{ apiKey: [] }],
+  paths: {
+    '/v1/segments': {
+      get: {
+        summary: 'List failover segments',
+        parameters: [query('recovery_method', 'Filter'), query('service_type', 'Filter'), query('enabled', 'Filter (boolean)'), ...paging],
+        responses: { 200: ok('Segments', list('segments', SegmentBody)), ...common },
+      },
+      post: {
+        summary: 'Create a failover segment',
+        requestBody: body(SegmentCreate),
+        responses: { 201: ok('Created', wrap('segment', SegmentBody)), 409: fault('Name taken'), ...common },
+      },
+    },
+    '/v1/segments/{segment_id}': {
+      parameters: [pathParam('segment_id')],
+      get: { summary: 'Show a segment', responses: { 200: ok('Segment', wrap('segment', SegmentBody)), 404: fault('Not found'), ...common } },
+      put: {
+        summary: 'Update a segment',
+        requestBody: body(SegmentUpdate),
+        responses: { 200: ok('Updated', wrap('segment', SegmentBody)), 404: fault('Not found'), 409: fault('Name taken, or new/running/error notifications'), ...common },
+      },
+      delete: { summary: 'Delete a segment and its hosts', responses: { 204: { description: 'Deleted' }, 404: fault('Not found'), 409: fault('Notifications in progress'), ...common } },
+    },
+    '/v1/segments/{segment_id}/hosts': {
+      parameters: [pathParam('segment_id')],
+      get: {
+        summary: 'List hosts of a segment',
+        parameters: [query('name', 'Filter'), query('type', 'Filter'), query('control_attributes', 'Filter'), query('on_maintenance', 'Filter (boolean)'), query('reserved', 'Filter (boolean)'), ...paging],
+        responses: { 200: ok('Hosts', list('hosts', HostBody)), 404: fault('No such segment'), ...common },
+      },
+      post: {
+        summary: 'Add a host',
+        requestBody: body(HostCreate),
+        responses: { 201: ok('Created', wrap('host', HostBody)), 404: fault('No such segment'), 409: fault('Host name already in a segment'), ...common },
+      },
+    },
+    '/v1/segments/{segment_id}/hosts/{host_id}': {
+      parameters: [pathParam('segment_id'), pathParam('host_id')],
+      get: { summary: 'Show a host', responses: { 200: ok('Host', wrap('host', HostBody)), 404: fault('Not found'), ...common } },
+      put: {
+        summary: 'Update a host',
+        requestBody: body(HostUpdate),
+        responses: { 200: ok('Updated', wrap('host', HostBody)), 404: fault('Not found'), 409: fault('Name taken, or a recovery of the host is running'), ...common },
+      },
+      delete: { summary: 'Delete a host', responses: { 204: { description: 'Deleted' }, 404: fault('Not found'), 409: fault('Recovery running'), ...common } },
+    },
+    '/v1/notifications': {
+      get: {
+        summary: 'List notifications',
+        parameters: [query('status', 'Filter'), query('source_host_uuid', 'Filter'), query('type', 'Filter'), query('generated-since', 'ISO 8601 date-time'), ...paging],
+        responses: { 200: ok('Notifications', list('notifications', NotificationBody)), ...common },
+      },
+      post: {
+        summary: 'Report a failure',
+        description:
+          'Payload by type — COMPUTE_HOST: event STARTED|STOPPED, host_status NORMAL|UNKNOWN, cluster_status ONLINE|OFFLINE; ' +
+          'PROCESS: process_name, event; VM: instance_uuid, vir_domain_event, event. A host on maintenance or in a disabled segment: recorded `ignored`.',
+        requestBody: body(NotificationCreate),
+        responses: { 202: ok('Accepted', wrap('notification', NotificationBody)), 409: fault('Duplicate within the detection interval'), 413: fault('Body too large'), 415: fault('Not JSON'), ...common },
+      },
+    },
+    '/v1/notifications/{notification_id}': {
+      parameters: [pathParam('notification_id')],
+      get: { summary: 'Show a notification (workflow details from 1.1)', responses: { 200: ok('Notification', wrap('notification', NotificationBody)), 404: fault('Not found'), ...common } },
+    },
+    '/v1/notifications/{notification_id}/events': {
+      parameters: [pathParam('notification_id')],
+      get: {
+        summary: 'Follow a notification (Server-Sent Events, Lazarus extension)',
+        description: '`event: notification` with `{notification, vmoves}` now and on every change; `event: end` once the status is final.',
+        responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 404: fault('Not found'), ...common },
+      },
+    },
+    '/v1/notifications/{notification_id}/vmoves': {
+      parameters: [pathParam('notification_id')],
+      get: {
+        summary: 'List instance moves of a host notification (1.3)',
+        parameters: [query('status', 'Filter'), query('type', 'Filter'), ...paging],
+        responses: { 200: ok('Vmoves', list('vmoves', VmoveBody)), 404: fault('Not found'), ...common },
+      },
+    },
+    '/v1/notifications/{notification_id}/vmoves/{vmove_id}': {
+      parameters: [pathParam('notification_id'), pathParam('vmove_id')],
+      get: { summary: 'Show one instance move (1.3)', responses: { 200: ok('Vmove', wrap('vmove', VmoveBody)), 404: fault('Not found'), ...common } },
+    },
+  },
+})
