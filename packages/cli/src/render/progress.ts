@@ -92,13 +92,20 @@ export const overallFraction = (snap: NotificationSnapshot): number => {
   return 0
 }
 
+/** Instances shown in the live block at most. */
+export const LIVE_INSTANCES = 15
+
 /** The live block a terminal redraws in place: the recovery's bar, then one bar per instance. */
 export const liveBlock = (snap: NotificationSnapshot, elapsedMs: number): string[] => {
   const n = snap.notification
   const nameWidth = Math.max(0, ...snap.vmoves.map((v) => width(instanceName(v))))
+  // A block taller than the terminal cannot be redrawn in place: unfinished instances first, capped.
+  const order = [...snap.vmoves].sort((a, b) => vmoveFraction(a.status) - vmoveFraction(b.status))
+  const shown = order.slice(0, LIVE_INSTANCES)
   return [
     `recovery ${n.notification_uuid.slice(0, 8)}  ${bar(overallFraction(snap))}  ${n.status}  ${secs(elapsedMs)}s`,
-    ...snap.vmoves.map((v) => instanceLine(v, nameWidth)),
+    ...shown.map((v) => instanceLine(v, nameWidth)),
+    ...(order.length > shown.length ? [`  … and ${order.length - shown.length} more instance(s)`] : []),
   ]
 }
 
