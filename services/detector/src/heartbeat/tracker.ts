@@ -485,7 +485,8 @@ export class HeartbeatTracker {
     const p = seg.policy
     while (seg.fences.length > 0 && seg.fences[0]! <= now - p.stormWindowMs) seg.fences.shift()
     let failing = seg.fences.length
-    for (const x of seg.silent) if (x.seen) failing++
+    // Silent hosts found isolated (and left alone) are alive: not part of a storm.
+    for (const x of seg.silent) if (x.seen && !x.incident?.emitted.has('isolated')) failing++
     const late = now - p.lateAfterMs
     for (const x of seg.live.values()) {
       if (x.lastSeen > late) break

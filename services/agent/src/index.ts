@@ -1,0 +1,7 @@
+export * from './heartbeat-schema.js'
+export * from './agent.js'
+export * from './config.js'
+export { ProbeRunner, type Probe, type ProbeGroup } from './probes/runner.js'
+export { processProbe } from './probes/processes.js'
+export { tcpProbe, tcpReachable, parseTarget, type TcpTarget } from './probes/tcp.js'
+export { storageHeartbeatProbe } from './probes/storage-heartbeat.js'

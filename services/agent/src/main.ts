@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import { connect } from '@nats-io/transport-node'
+import { createLogger, onShutdown } from '@lazarus/runtime'
+import { createAgent } from './agent.js'
+import { loadAgentConfig } from './config.js'
+
+const log = createLogger('agent')
+try {
+  const config = loadAgentConfig()
+  const nc = await connect({
+    servers: config.natsUrl,
+    name: `lazarus-agent ${config.hostName}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  })
+  let connected = true
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') connected = false
+      else if (s.type === 'reconnect') connected = true
+      if (s.type === 'disconnect' || s.type === 'reconnect') log.info({ status: s.type }, 'NATS connection')
+    }
+  })()
+  const agent = createAgent({ config, nc, log, connected: () => connected })
+  await agent.start()
+  onShutdown(log, async () => {
+    await agent.stop()
+    await nc.drain()
+  })
+} catch (err) {
+  log.fatal({ err }, 'agent failed to start')
+  process.exitCode = 1
+  setTimeout(() => process.exit(1), 100).unref()
+}
