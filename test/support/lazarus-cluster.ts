@@ -59,7 +59,7 @@ export const startCluster = async (opts: { simEnv?: Record<string, string>; serv
     const listenLine = await api.waitForLine(/"port":\d+/)
     const port = Number(/"port":(\d+)/.exec(listenLine)?.[1])
     const apiUrl = `http://127.0.0.1:${port}`
-    await Promise.all(['detector', 'fencer', 'evacuator'].map((s) => processes[s]!.waitForLine(/"msg":"(started|ready)/i, 60_000)))
+    await Promise.all(['detector', 'fencer', 'evacuator'].map((s) => processes[s]!.waitForLine(/"msg":"[^"]*\b(started|ready)\b/i, 60_000)))
 
     const call = async <T>(base: string, method: string, path: string, body?: unknown) => {
       const res = await fetch(`${base}${path}`, {
@@ -91,7 +91,7 @@ export const startCluster = async (opts: { simEnv?: Record<string, string>; serv
         })
         if (seg.status !== 201) throw new Error(`segment create → ${seg.status} ${JSON.stringify(seg.body)}`)
         const segmentId = seg.body.segment.uuid
-        const servers = await cluster.sim<{ host: string }[]>('GET', '/sim/servers')
+        const { servers } = await cluster.sim<{ servers: { host: string }[] }>('GET', '/sim/servers')
         const hosts = [...new Set(servers.map((s) => s.host))].sort()
         for (const h of hosts) {
           const r = await cluster.api('POST', `/v1/segments/${segmentId}/hosts`, {

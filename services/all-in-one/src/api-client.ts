@@ -3,6 +3,7 @@ export interface NotificationView {
   notification_uuid: string
   status: string
   message?: string | null
+  updated_at?: string | null
   recovery_workflow_details?: { name: string; state: string; progress: number; progress_details?: { timestamp: string; message: string; progress: number }[] }[]
 }
 export interface VmoveView {

@@ -58,7 +58,7 @@ const main = async () => {
     out(`${victim} runs ${victims.map((s) => s.name).join(', ')}`)
 
     const t0 = Date.now()
-    const t = () => `t+${seconds(Date.now() - t0).padStart(6)}s`
+    const t = (at = Date.now()) => `t+${seconds(at - t0).padStart(6)}s`
     sys.sim.crashHost(victim)
     out(`${t()}  ${victim} crashed: nova-compute silent, BMC still reports power On`)
     const n = await api.notify({
@@ -79,15 +79,15 @@ const main = async () => {
           const key = `${task.name}|${d.timestamp}|${d.message}`
           if (seen.has(key)) continue
           seen.add(key)
-          out(`${t()}  ${task.name.padEnd(34)} ${d.message}`)
+          out(`${t(Date.parse(d.timestamp))}  ${task.name.padEnd(34)} ${d.message}`)
         }
       }
       if (['finished', 'failed', 'ignored'].includes(final.status)) break
       if (Date.now() - t0 > 120_000) throw new Error('recovery did not end within 120 s')
       await new Promise((r) => setTimeout(r, 100))
     }
-    const total = Date.now() - t0
-    out(`${t()}  notification ${final.status}${final.message ? `: ${final.message}` : ''}`)
+    const total = Date.parse(final.updated_at ?? new Date().toISOString()) - t0
+    out(`${t(t0 + total)}  notification ${final.status}${final.message ? `: ${final.message}` : ''}`)
 
     const vmoves = await api.listVmoves(n.notification_uuid)
     const now = sys.sim.servers()

@@ -31,7 +31,7 @@ export interface Embedded {
  * services wired exactly as their own `main.ts` files wire them.
  */
 export const startEmbedded = async (opts: EmbeddedOptions = {}): Promise<Embedded> => {
-  const level = opts.logLevel ?? process.env['LOG_LEVEL'] ?? 'warn'
+  const level = opts.logLevel ?? process.env['LOG_LEVEL'] ?? 'error'
   const log = createLogger('lazarus', level)
   const sim = await startCloudSim(opts.sim)
   const db = await openDb(opts.databaseUrl)
