@@ -26,6 +26,12 @@ export const SegmentSnapshot = z.object({
   serviceType: z.string(),
   enabled: z.boolean(),
   quickEvacuateLevel: QuickEvacuateLevel,
+  /**
+   * Names of the segment's hosts flagged `reserved` when the snapshot was taken, for the
+   * reserved_host / auto_priority / rh_priority methods. The evacuator still claims one
+   * atomically before using it.
+   */
+  reservedHosts: z.array(z.string()).optional(),
 })
 export type SegmentSnapshot = z.infer<typeof SegmentSnapshot>
 

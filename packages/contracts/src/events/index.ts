@@ -128,6 +128,81 @@ export const RecoveryFinishedV1 = defineEvent(
 )
 export type RecoveryFinishedV1 = z.infer<typeof RecoveryFinishedV1>
 
+/** detector: an instance failed on a host (a `VM` notification Lazarus acts on). */
+export const InstanceFailedV1 = defineEvent(
+  'instance.failed.v1',
+  z.object({
+    notificationId: z.uuid(),
+    host: HostSnapshot,
+    segment: SegmentSnapshot,
+    instanceId: z.string().min(1),
+    /** libvirt event as the monitor reported it, e.g. LIFECYCLE / STOPPED_FAILED. */
+    virDomainEvent: z.string(),
+    event: z.string(),
+  }),
+)
+export type InstanceFailedV1 = z.infer<typeof InstanceFailedV1>
+
+/** detector: a key process (nova-compute) failed on a host that is otherwise up. */
+export const ProcessFailedV1 = defineEvent(
+  'process.failed.v1',
+  z.object({
+    notificationId: z.uuid(),
+    host: HostSnapshot,
+    segment: SegmentSnapshot,
+    processName: z.string().min(1),
+    event: z.string(),
+  }),
+)
+export type ProcessFailedV1 = z.infer<typeof ProcessFailedV1>
+
+/**
+ * api or detector: an operator brought a fenced host back (maintenance off, or a
+ * COMPUTE_HOST STARTED notification); the fencer undoes force-down per policy.
+ */
+export const HostUnfenceRequestedV1 = defineEvent(
+  'host.unfence_requested.v1',
+  z.object({
+    /** The notification or operator action this belongs to. */
+    notificationId: z.uuid().optional(),
+    host: HostSnapshot,
+    segment: SegmentSnapshot,
+    /** Re-enable the compute service too, not only clear forced_down. */
+    enableService: z.boolean(),
+    requestedBy: z.string(),
+  }),
+)
+export type HostUnfenceRequestedV1 = z.infer<typeof HostUnfenceRequestedV1>
+
+/** fencer: force-down was undone (and the service re-enabled if asked). */
+export const HostUnfencedV1 = defineEvent(
+  'host.unfenced.v1',
+  z.object({
+    notificationId: z.uuid().optional(),
+    host: HostSnapshot,
+    segment: SegmentSnapshot,
+    serviceEnabled: z.boolean(),
+  }),
+)
+export type HostUnfencedV1 = z.infer<typeof HostUnfencedV1>
+
+/**
+ * any service: something needs an operator: a fencing storm paused a segment, a host is
+ * isolated, a fence failed. Shown on the dashboard and counted in metrics.
+ */
+export const AlertRaisedV1 = defineEvent(
+  'alert.raised.v1',
+  z.object({
+    kind: z.enum(['storm', 'isolated', 'unconfirmed', 'fence_failed', 'capacity', 'other']),
+    severity: z.enum(['warning', 'critical']),
+    segmentId: z.uuid().optional(),
+    host: z.string().optional(),
+    notificationId: z.uuid().optional(),
+    message: z.string(),
+  }),
+)
+export type AlertRaisedV1 = z.infer<typeof AlertRaisedV1>
+
 /** Every event, by its `type`. */
 export const LazarusEvent = z.discriminatedUnion('type', [
   NotificationReceivedV1,
@@ -139,6 +214,11 @@ export const LazarusEvent = z.discriminatedUnion('type', [
   InstanceEvacuatedV1,
   InstanceEvacuationFailedV1,
   RecoveryFinishedV1,
+  InstanceFailedV1,
+  ProcessFailedV1,
+  HostUnfenceRequestedV1,
+  HostUnfencedV1,
+  AlertRaisedV1,
 ])
 export type LazarusEvent = z.infer<typeof LazarusEvent>
 export type EventType = LazarusEvent['type']
