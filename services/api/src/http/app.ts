@@ -4,7 +4,9 @@ import { Scalar } from '@scalar/hono-api-reference'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
+import { dashboardRoutes } from '../dashboard/routes.js'
 import { ApiError, faultBody } from '../errors.js'
+import { ingestRoutes } from '../ingest/routes.js'
 import { hostRoutes } from '../routes/hosts.js'
 import { openApiDocument } from '../routes/openapi.js'
 import { notificationRoutes, type NotificationRouteDeps } from '../routes/notifications.js'
@@ -59,7 +61,9 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   v1.route('/segments', segmentRoutes(deps))
   v1.route('/segments/:segmentId/hosts', hostRoutes(deps))
   v1.route('/notifications', notificationRoutes(deps))
+  v1.route('/ingest', ingestRoutes(deps))
 
+  app.route('/dashboard', dashboardRoutes(deps))
   app.route('/v1', v1)
   app.route(`/v1/${PROJECT}`, v1)
 
