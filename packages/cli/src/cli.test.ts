@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { boolValue, commandHelp, parseCommandLine } from './cli.js'
-import { commands } from './commands/index.js'
+import { faultMessage, networkReason, urlHint } from './api-client.js'
+import { boolValue, createProgram, leafCommands, usageLine, type Context } from './cli.js'
+import { addCommands } from './commands/index.js'
 import { buildPayload, exitForStatus } from './commands/notifications.js'
 import { CliError, Exit } from './errors.js'
-import { faultMessage, networkReason, urlHint } from './api-client.js'
+import { runCli } from './run.js'
 
 const usage = (fn: () => unknown) => {
   try {
@@ -14,34 +15,111 @@ const usage = (fn: () => unknown) => {
   return undefined
 }
 
-describe('parseCommandLine', () => {
-  it('finds the command and its arguments, with global options anywhere', () => {
-    const p = parseCommandLine(commands, ['--url', 'http://x:1', 'host', 'maintenance', 'on', 'seg', 'h1', '--json'])
-    expect(p.command?.path).toEqual(['host', 'maintenance'])
-    expect(p.args).toEqual(['on', 'seg', 'h1'])
-    expect(p.opts).toMatchObject({ url: 'http://x:1', json: true })
+const SEGMENT = { uuid: 'aaaaaaaa-0000-4000-8000-000000000001', name: 'seg', recovery_method: 'auto', service_type: 'COMPUTE', enabled: true }
+const HOST = { uuid: 'bbbbbbbb-0000-4000-8000-000000000002', name: 'h1', reserved: false, on_maintenance: false }
+const NOTIFICATION = { notification_uuid: 'cccccccc-0000-4000-8000-000000000003', type: 'COMPUTE_HOST', status: 'new' }
+
+interface Call {
+  method: string
+  url: URL
+  body: unknown
+}
+
+/** Run one command line against a stand-in api that answers from `answer`. */
+const cli = async (argv: string[], answer: (c: Call) => unknown = () => ({})) => {
+  const out: string[] = []
+  const err: string[] = []
+  const calls: Call[] = []
+  const fetch = (async (input: string | URL, init?: RequestInit) => {
+    const call = { method: init?.method ?? 'GET', url: new URL(String(input)), body: init?.body ? JSON.parse(String(init.body)) : undefined }
+    calls.push(call)
+    return new Response(JSON.stringify(answer(call)), { status: 200, headers: { 'content-type': 'application/json' } })
+  }) as typeof globalThis.fetch
+  const io = { out: (t: string) => out.push(`${t}\n`), write: (t: string) => out.push(t), err: (t: string) => err.push(`${t}\n`), tty: false }
+  const code = await runCli({ argv, env: { LAZARUS_CLI_CONFIG: '/nonexistent/cli.json' }, io, fetch })
+  return { code, stdout: out.join(''), stderr: err.join(''), calls }
+}
+
+const segmentsAndHosts = (c: Call) => {
+  if (c.url.pathname === '/v1/segments') return { segments: [SEGMENT] }
+  if (c.url.pathname.endsWith('/hosts')) return { hosts: [HOST] }
+  return { host: { ...HOST, on_maintenance: true } }
+}
+
+describe('command line', () => {
+  it('finds the command and its arguments, with global options anywhere', async () => {
+    const r = await cli(['--url', 'http://x:1', 'host', 'maintenance', 'on', 'seg', 'h1', '--json'], segmentsAndHosts)
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.calls.map((c) => `${c.method} ${c.url.origin}${c.url.pathname}`)).toEqual([
+      'GET http://x:1/v1/segments',
+      `GET http://x:1/v1/segments/${SEGMENT.uuid}/hosts`,
+      `PUT http://x:1/v1/segments/${SEGMENT.uuid}/hosts/${HOST.uuid}`,
+    ])
+    expect(r.calls[2]?.body).toEqual({ host: { on_maintenance: true } })
+    expect(JSON.parse(r.stdout).host.on_maintenance).toBe(true)
   })
 
-  it('collects repeated options', () => {
-    const p = parseCommandLine(commands, ['notification', 'create', '--host', 'c1', '--set', 'a=1', '--set', 'b=2'])
-    expect(p.opts['set']).toEqual(['a=1', 'b=2'])
+  it('takes --url and --token after the command too', async () => {
+    const r = await cli(['segment', 'list', '--token', 't', '--url=http://y:2', '--enabled', 'yes'], () => ({ segments: [SEGMENT] }))
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.calls[0]?.url.origin).toBe('http://y:2')
+    expect(r.calls[0]?.url.searchParams.get('enabled')).toBe('true')
+    expect(r.stdout).toMatch(/^uuid\s+name\s+recovery_method/)
   })
 
-  it('makes unknown options, missing and extra arguments and bad choices usage errors (exit 2)', () => {
-    expect(usage(() => parseCommandLine(commands, ['segment', 'list', '--bogus']))).toBe(Exit.usage)
-    expect(usage(() => parseCommandLine(commands, ['segment', 'show']))).toBe(Exit.usage)
-    expect(usage(() => parseCommandLine(commands, ['segment', 'show', 'a', 'b']))).toBe(Exit.usage)
-    expect(usage(() => parseCommandLine(commands, ['host', 'maintenance', 'maybe', 's', 'h']))).toBe(Exit.usage)
+  it('collects repeated options', async () => {
+    const r = await cli(['notification', 'create', '--host', 'c1', '--set', 'a=1', '--set', 'b=2', '--json'], () => ({ notification: NOTIFICATION }))
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.calls[0]?.body).toMatchObject({ notification: { type: 'COMPUTE_HOST', hostname: 'c1', payload: { a: '1', b: '2' } } })
   })
 
-  it('reports a group or unknown words without a command', () => {
-    expect(parseCommandLine(commands, ['segment']).command).toBeUndefined()
-    expect(parseCommandLine(commands, ['segment']).group).toEqual(['segment'])
-    expect(parseCommandLine(commands, ['segment', 'list', '--help']).help).toBe(true)
+  it('makes unknown options, missing and extra arguments and bad choices usage errors (exit 2), before calling the api', async () => {
+    const bogus = await cli(['segment', 'list', '--bogus'])
+    expect(bogus.code).toBe(Exit.usage)
+    expect(bogus.stderr).toBe("lazarus: Unknown option '--bogus' — see `lazarus segment list --help`\n")
+    expect((await cli(['segment', 'show'])).code).toBe(Exit.usage)
+    expect((await cli(['segment', 'show', 'a', 'b'])).code).toBe(Exit.usage)
+    expect((await cli(['host', 'maintenance', 'maybe', 's', 'h'])).code).toBe(Exit.usage)
+    expect((await cli(['host', 'list', '--segment'])).code).toBe(Exit.usage)
+    const typo = await cli(['host', 'list', '--segmnt', 's'])
+    expect(typo.stderr).toContain("Unknown option '--segmnt' (did you mean --segment?)")
+    for (const argv of [['segment', 'list', '--bogus'], ['segment', 'show'], ['host', 'maintenance', 'maybe', 's', 'h']]) {
+      expect((await cli(argv)).calls).toEqual([])
+    }
   })
 
-  it('writes help for every command', () => {
-    for (const c of commands) expect(commandHelp(c)).toContain(`lazarus ${c.path.join(' ')}`)
+  it('answers a group or an unknown command with help and exit 2', async () => {
+    const group = await cli(['segment'])
+    expect(group.code).toBe(Exit.usage)
+    expect(group.stderr).toContain('Usage: lazarus segment <command>')
+    expect(group.stderr).toContain('lazarus segment list [options]')
+    expect(group.stderr).not.toContain('lazarus host list')
+    const unknown = await cli(['segment', 'frobnicate'])
+    expect(unknown.code).toBe(Exit.usage)
+    expect(unknown.stderr).toMatch(/^lazarus: Unknown command 'frobnicate'/)
+    expect((await cli([])).code).toBe(Exit.usage)
+  })
+
+  it('shows help (exit 0) for every command, the whole program and the version', async () => {
+    const p = createProgram({ io: { out: () => {}, write: () => {}, err: () => {}, tty: false }, context: () => ({}) as Context })
+    addCommands(p)
+    const leaves = leafCommands(p.program)
+    expect(leaves.map(usageLine)).toContain('lazarus host maintenance on|off <segment> <host>')
+    for (const c of leaves) {
+      const path = usageLine(c).split(' ').slice(1, 3)
+      const r = await cli([...path, '--help'])
+      expect(r.code).toBe(0)
+      expect(r.stdout).toContain(`Usage: ${usageLine(c)}`)
+      expect(r.stdout).toContain('Global options:')
+    }
+    const top = await cli(['--help'])
+    expect(top.code).toBe(0)
+    expect(top.stdout).toMatch(/^Usage: lazarus <command> \[options\]/)
+    for (const c of leaves) expect(top.stdout).toContain(usageLine(c))
+    expect(top.stdout).toContain('Exit codes:')
+    expect((await cli(['help', 'segment'])).stdout).toContain('Usage: lazarus segment <command>')
+    expect((await cli(['--version'])).stdout).toBe('lazarus 0.1.0 (instance-ha api microversion 1.3)\n')
+    expect((await cli(['version'])).stdout).toBe('lazarus 0.1.0 (instance-ha api microversion 1.3)\n')
   })
 })
 

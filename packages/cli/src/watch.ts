@@ -1,7 +1,7 @@
+import { createParser } from 'eventsource-parser'
 import type { ApiClient } from './api-client.js'
 import { isFinalStatus, NotificationEnvelope, NotificationSnapshot, VmoveList, type Notification, type Vmove } from './api-types.js'
 import { ApiResponseError, CliError, Exit } from './errors.js'
-import { createSseParser } from './sse.js'
 
 export interface FollowOptions {
   api: ApiClient
@@ -125,27 +125,29 @@ const streamOnce = async (api: ApiClient, id: string, deadline: AbortSignal, tak
     const res = await api.stream(`/v1/notifications/${encodeURIComponent(id)}/events`, ctl.signal)
     if (!res.body) return 'dropped'
     let ended = false
-    const parser = createSseParser((e) => {
-      if (e.event === 'end') {
-        ended = true
-        return
-      }
-      if (e.event !== 'notification' && e.event !== 'message') return
-      let json: unknown
-      try {
-        json = JSON.parse(e.data)
-      } catch {
-        return
-      }
-      const parsed = NotificationSnapshot.safeParse(json)
-      if (!parsed.success) return
-      take(parsed.data)
-      if (isFinalStatus(parsed.data.notification.status)) ended = true
+    const parser = createParser({
+      onEvent: (e) => {
+        const event = e.event ?? 'message'
+        if (event === 'end') {
+          ended = true
+          return
+        }
+        if (event !== 'notification' && event !== 'message') return
+        let json: unknown
+        try {
+          json = JSON.parse(e.data)
+        } catch {
+          return
+        }
+        const parsed = NotificationSnapshot.safeParse(json)
+        if (!parsed.success) return
+        take(parsed.data)
+        if (isFinalStatus(parsed.data.notification.status)) ended = true
+      },
     })
-    const decoder = new TextDecoder()
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        parser.feed(decoder.decode(chunk, { stream: true }))
+      for await (const text of res.body.pipeThrough(new TextDecoderStream()) as unknown as AsyncIterable<string>) {
+        parser.feed(text)
         if (ended) break
       }
     } catch {

@@ -1,6 +1,11 @@
-import type { CommandSpec } from '../cli.js'
-import { hostCommands } from './hosts.js'
-import { notificationCommands } from './notifications.js'
-import { segmentCommands } from './segments.js'
+import type { Program } from '../cli.js'
+import { addHostCommands } from './hosts.js'
+import { addNotificationCommands } from './notifications.js'
+import { addSegmentCommands } from './segments.js'
 
-export const commands: readonly CommandSpec[] = [...segmentCommands, ...hostCommands, ...notificationCommands]
+/** Every command of `lazarus`, in the order help lists them. */
+export const addCommands = (p: Program): void => {
+  addSegmentCommands(p)
+  addHostCommands(p)
+  addNotificationCommands(p)
+}

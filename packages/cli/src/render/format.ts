@@ -1,4 +1,9 @@
+import { stripVTControlCharacters } from 'node:util'
+
 /** Small value formatters shared by every view. */
+
+/** Display width of a string: code points, ignoring terminal escape sequences. */
+export const width = (s: string): number => [...stripVTControlCharacters(s)].length
 
 export const dash = (v: unknown): string => (v === null || v === undefined || v === '' ? '-' : String(v))
 

@@ -1,6 +1,6 @@
 import type { NotificationSnapshot, Vmove } from '../api-types.js'
-import { dash, duration, secs } from './format.js'
-import { renderTable, width } from './table.js'
+import { dash, duration, secs, width } from './format.js'
+import { renderTable } from './table.js'
 
 /** How far one instance has come, from its vmove status. */
 export const vmoveFraction = (status: string): number => {

@@ -1,22 +1,51 @@
-/** Display width of a string: code points, ignoring ANSI colour sequences. */
-export const width = (s: string): number => [...s.replace(/\x1b\[[0-9;]*m/g, '')].length
-
-const pad = (s: string, w: number) => s + ' '.repeat(Math.max(0, w - width(s)))
+import Table from 'cli-table3'
 
 /**
- * A table for people: a header, a rule, rows, columns padded to their widest cell, cells
- * on one line (newlines in values become spaces).
+ * Plain-text tables (cli-table3): columns separated by two spaces, no borders and no colour
+ * codes, so pipes, logs and scripts get the same text a terminal shows.
+ */
+
+const NO_BORDERS = {
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '  ',
+} as const
+
+const STYLE = { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true }
+
+/** cli-table3 pads the last column too. */
+const trimLines = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .join('\n')
+
+/**
+ * A table for people: a header, a rule under it, then the rows, columns as wide as their
+ * widest cell, each cell on one line (newlines in values become spaces).
  */
 export const renderTable = (head: readonly string[], rows: readonly (readonly string[])[]): string => {
   const clean = (c: string | undefined) => (c ?? '').replace(/\s*\n\s*/g, ' ')
-  const body = rows.map((r) => head.map((_, i) => clean(r[i])))
-  const widths = head.map((h, i) => Math.max(width(h), ...body.map((r) => width(r[i] ?? ''))))
-  const line = (cells: readonly string[]) => cells.map((c, i) => pad(c, widths[i] ?? 0)).join('  ').trimEnd()
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n')
+  const table = new Table({ head: [...head], chars: { ...NO_BORDERS, mid: '-', 'mid-mid': '  ' }, style: STYLE })
+  table.push(...rows.map((r) => head.map((_, i) => clean(r[i]))))
+  return trimLines(table.toString())
 }
 
 /** One record as `key  value` lines, keys padded to the longest. */
 export const renderRecord = (fields: readonly (readonly [string, string])[]): string => {
-  const w = Math.max(0, ...fields.map(([k]) => width(k)))
-  return fields.map(([k, v]) => `${pad(k, w)}  ${v}`.trimEnd()).join('\n')
+  const table = new Table({ chars: NO_BORDERS, style: STYLE })
+  table.push(...fields.map(([k, v]) => [k, v]))
+  return trimLines(table.toString())
 }
