@@ -1,9 +1,8 @@
 import * as z from 'zod'
 
 /*
- * The host heartbeat: what `lazarus-agent` publishes on NATS and the detector reads.
- * Both sides import it from here for now; it belongs in packages/contracts beside the
- * bus events once the detector consumes it.
+ * The host heartbeat: what `lazarus-agent` publishes on NATS (core pub/sub, not the
+ * RabbitMQ bus) and the detector's heartbeat monitor reads.
  */
 
 /** Heartbeats go to `<prefix>.<host>`; the detector subscribes to `<prefix>.>`. */
@@ -23,25 +22,25 @@ export const HostName = z
 export const heartbeatSubject = (host: string, prefix = HEARTBEAT_SUBJECT_PREFIX): string => `${prefix}.${host}`
 
 /** One probe's latest result. `ms` is how long it took (or the timeout, when it timed out). */
-export const Check = z.object({
+export const HeartbeatCheck = z.object({
   name: z.string(),
   ok: z.boolean(),
   ms: z.number().nonnegative(),
   error: z.string().optional(),
 })
-export type Check = z.infer<typeof Check>
+export type HeartbeatCheck = z.infer<typeof HeartbeatCheck>
 
 export const HeartbeatProbes = z.object({
   /** Local processes that must be running (nova-compute, libvirtd, ...). */
-  processes: z.array(Check),
+  processes: z.array(HeartbeatCheck),
   /** TCP reachability of management-network targets. Empty: not probed. */
-  management: z.array(Check),
+  management: z.array(HeartbeatCheck),
   /** TCP reachability of storage-network targets. Empty: not probed. */
-  storage: z.array(Check),
+  storage: z.array(HeartbeatCheck),
   /** The write of `<dir>/<host>.hb` on shared storage; null when not configured. */
-  storageHeartbeat: Check.nullable(),
+  storageHeartbeat: HeartbeatCheck.nullable(),
   /** TCP reachability of peer hosts; `name` is the peer's host name. */
-  peers: z.array(Check),
+  peers: z.array(HeartbeatCheck),
 })
 export type HeartbeatProbes = z.infer<typeof HeartbeatProbes>
 

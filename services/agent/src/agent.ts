@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '@lazarus/runtime'
 import type { AgentConfig } from './config.js'
-import { HeartbeatV1, heartbeatSubject } from './heartbeat-schema.js'
+import { HeartbeatV1, heartbeatSubject } from '@lazarus/contracts'
 import { processProbe } from './probes/processes.js'
 import { ProbeRunner, type Probe } from './probes/runner.js'
 import { storageHeartbeatProbe } from './probes/storage-heartbeat.js'

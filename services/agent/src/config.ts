@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { ConfigError, loadConfig, setting } from '@lazarus/runtime'
 import * as z from 'zod'
-import { HEARTBEAT_SUBJECT_PREFIX, HostName } from './heartbeat-schema.js'
+import { HEARTBEAT_SUBJECT_PREFIX, HostName } from '@lazarus/contracts'
 import { parseTarget } from './probes/tcp.js'
 
 const Target = z.string().refine((s) => parseTarget(s) !== undefined, 'expected host:port or [v6addr]:port')

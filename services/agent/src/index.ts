@@ -1,4 +1,3 @@
-export * from './heartbeat-schema.js'
 export * from './agent.js'
 export * from './config.js'
 export { ProbeRunner, type Probe, type ProbeGroup } from './probes/runner.js'

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createDetectorService, type DetectorService } from './service.js'
 import { notification } from './test-support/fixtures.js'
 
-const observer: QueueSpec = { queue: 'test.detector-out', bind: ['host.failed.v1', 'recovery.finished.v1'], prefetch: 100, maxAttempts: 1, retryDelayMs: 0 }
+const observer: QueueSpec = { queue: 'test.detector-out', bind: ['host.failed.v1', 'recovery.finished.v1', 'host.unfence_requested.v1', 'instance.failed.v1', 'process.failed.v1'], prefetch: 100, maxAttempts: 1, retryDelayMs: 0 }
 
 describe('detector service', () => {
   let bus: Bus
@@ -50,12 +50,23 @@ describe('detector service', () => {
     expect(seen.map((e) => e.type)).toEqual(['host.failed.v1'])
   })
 
-  it('finishes a started host and ignores one on maintenance', async () => {
+  it('finishes a started host after requesting its unfence, and ignores one on maintenance', async () => {
     await bus.publish(notification({ payload: { event: 'STARTED' } }))
-    await expect.poll(() => seen.length).toBe(1)
-    await bus.publish(notification({ host: { onMaintenance: true } }))
     await expect.poll(() => seen.length).toBe(2)
-    expect(seen.map((e) => (e.type === 'recovery.finished.v1' ? e.payload.status : e.type))).toEqual(['finished', 'ignored'])
+    await bus.publish(notification({ host: { onMaintenance: true } }))
+    await expect.poll(() => seen.length).toBe(3)
+    expect(seen.map((e) => (e.type === 'recovery.finished.v1' ? e.payload.status : e.type))).toEqual([
+      'host.unfence_requested.v1',
+      'finished',
+      'ignored',
+    ])
+  })
+
+  it('publishes instance.failed and process.failed for the VM and PROCESS failures it recovers', async () => {
+    await bus.publish(notification({ type: 'VM', payload: { instance_uuid: 'i-9', vir_domain_event: 'IO_ERROR', event: 'IO_ERROR_REPORT' } }))
+    await bus.publish(notification({ type: 'PROCESS', payload: { process_name: 'nova-compute', event: 'STOPPED' } }))
+    await expect.poll(() => seen.length).toBe(2)
+    expect(seen.map((e) => e.type).sort()).toEqual(['instance.failed.v1', 'process.failed.v1'])
   })
 
   it('dead-letters a message that is not a notification', async () => {

@@ -2,6 +2,7 @@ import type { Bus, Subscription } from '@lazarus/bus'
 import { NotificationReceivedV1, topology } from '@lazarus/contracts'
 import { Counter, Registry, type Logger } from '@lazarus/runtime'
 import { createMemorySeenNotifications, type SeenNotifications } from './adapters/memory/seen-notifications.js'
+import type { DecideOptions } from './domain/decide-notification.js'
 import { onNotificationReceived } from './handlers/on-notification-received.js'
 
 export interface DetectorDeps {
@@ -11,6 +12,9 @@ export interface DetectorDeps {
   now?: () => Date
   /** Where handled notification ids are kept (default: in memory, bounded). */
   seen?: SeenNotifications
+  options?: DecideOptions
+  /** Called for every notification received (e.g. the heartbeat monitor's evidence); must not throw. */
+  onNotification?: (evt: NotificationReceivedV1) => void
 }
 
 export interface DetectorService {
@@ -33,6 +37,8 @@ export const createDetectorService = (deps: DetectorDeps): DetectorService => {
     log: deps.log,
     seen: deps.seen ?? createMemorySeenNotifications(),
     now: deps.now ?? (() => new Date()),
+    ...(deps.options && { options: deps.options }),
+    ...(deps.onNotification && { onReceived: deps.onNotification }),
     onDecision: (type, outcome) => decisions.inc({ type, outcome }),
   })
   let subscription: Subscription | undefined

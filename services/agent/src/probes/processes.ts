@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
-import type { Check } from '../heartbeat-schema.js'
+import type { HeartbeatCheck } from '@lazarus/contracts'
 import type { Probe } from './runner.js'
 
 /** The kernel keeps 15 characters of a process name in /proc/<pid>/comm. */
@@ -28,7 +28,7 @@ export const processProbe = (names: readonly string[], procRoot = '/proc'): Prob
   return {
     group: 'processes',
     names: [...names],
-    async run(): Promise<Check[]> {
+    async run(): Promise<HeartbeatCheck[]> {
       const started = performance.now()
       const alive = new Set<string>()
       const missing: string[] = []

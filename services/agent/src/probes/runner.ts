@@ -1,11 +1,11 @@
-import type { Check } from '../heartbeat-schema.js'
+import type { HeartbeatCheck } from '@lazarus/contracts'
 
 /** A probe: one cheap check that yields one result per name (a scan of /proc yields several). */
 export interface Probe {
   group: ProbeGroup
   /** The names of the results it yields, so a hung run can be reported as timed out. */
   names: string[]
-  run(): Promise<Check[]>
+  run(): Promise<HeartbeatCheck[]>
 }
 
 export type ProbeGroup = 'processes' | 'management' | 'storage' | 'storageHeartbeat' | 'peers'
@@ -33,7 +33,7 @@ export class ProbeRunner {
       if (slot.inFlightSince !== undefined) continue
       const started = this.now()
       slot.inFlightSince = started
-      const done = (checks: Check[]) => {
+      const done = (checks: HeartbeatCheck[]) => {
         slot.last = checks
         slot.inFlightSince = undefined
         slot.pending = undefined
@@ -63,9 +63,9 @@ export class ProbeRunner {
   }
 
   /** The latest result of every probe of a group; a run older than the timeout counts as failed. */
-  results(group: ProbeGroup): Check[] {
+  results(group: ProbeGroup): HeartbeatCheck[] {
     const now = this.now()
-    const out: Check[] = []
+    const out: HeartbeatCheck[] = []
     for (const slot of this.#slots) {
       if (slot.probe.group !== group) continue
       if (slot.inFlightSince !== undefined && now - slot.inFlightSince >= this.timeoutMs) {
@@ -90,6 +90,6 @@ export class ProbeRunner {
 interface Slot {
   probe: Probe
   inFlightSince: number | undefined
-  last: Check[]
+  last: HeartbeatCheck[]
   pending: Promise<void> | undefined
 }

@@ -1,6 +1,6 @@
 import { rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { storageHeartbeatFileName, type Check, type StorageHeartbeatFile } from '../heartbeat-schema.js'
+import { storageHeartbeatFileName, type HeartbeatCheck, type StorageHeartbeatFile } from '@lazarus/contracts'
 import type { Probe } from './runner.js'
 
 /**
@@ -19,7 +19,7 @@ export const storageHeartbeatProbe = (
   return {
     group: 'storageHeartbeat',
     names: [path],
-    async run(): Promise<Check[]> {
+    async run(): Promise<HeartbeatCheck[]> {
       const started = performance.now()
       const body: StorageHeartbeatFile = { host, ...state(), at: now() }
       await writeFile(tmp, JSON.stringify(body))

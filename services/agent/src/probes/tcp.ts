@@ -1,5 +1,5 @@
 import { connect } from 'node:net'
-import type { Check } from '../heartbeat-schema.js'
+import type { HeartbeatCheck } from '@lazarus/contracts'
 import type { Probe, ProbeGroup } from './runner.js'
 
 export interface TcpTarget {
@@ -54,7 +54,7 @@ export const tcpProbe = (
 ): Probe => ({
   group,
   names: [name],
-  async run(): Promise<Check[]> {
+  async run(): Promise<HeartbeatCheck[]> {
     const started = performance.now()
     const r = await tcpReachable(target, timeoutMs, refusedIsReachable)
     const ms = Math.round(performance.now() - started)

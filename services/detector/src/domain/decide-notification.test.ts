@@ -1,16 +1,22 @@
 import { describe, expect, it } from 'vitest'
 import { notification } from '../test-support/fixtures.js'
-import { decideNotification } from './decide-notification.js'
+import { decideNotification, type Decision } from './decide-notification.js'
 
 const now = new Date('2025-01-01T00:00:00.000Z')
+const types = (d: Decision) => d.drafts.map((x) => x.type)
+/** The recovery.finished draft's status and message, when the decision is only that. */
+const finished = (d: Decision) => {
+  const only = d.drafts.length === 1 ? d.drafts[0] : undefined
+  return only?.type === 'recovery.finished.v1' ? { status: only.payload.status, message: only.payload.message } : undefined
+}
 
 describe('decideNotification', () => {
   it('declares a stopped compute host failed, with the snapshots, correlated to the notification', () => {
     const evt = notification()
     const d = decideNotification(evt, now)
-    expect(d.kind).toBe('host_failed')
-    if (d.kind !== 'host_failed') return
-    expect(d.draft).toMatchObject({
+    expect(d.outcome).toBe('host_failed')
+    expect(d.drafts).toHaveLength(1)
+    expect(d.drafts[0]).toMatchObject({
       type: 'host.failed.v1',
       correlationId: evt.payload.notificationId,
       causationId: evt.id,
@@ -24,48 +30,132 @@ describe('decideNotification', () => {
     const payload: Record<string, unknown> = { event: 'STOPPED' }
     if (hostStatus) payload['host_status'] = hostStatus
     const d = decideNotification(notification({ payload }), now)
-    expect(d.kind).toBe('host_failed')
-    if (d.kind === 'host_failed') expect(d.draft.payload.reason).toMatch(/unconfirmed/)
+    expect(d.outcome).toBe('host_failed')
+    expect(d.message).toMatch(/unconfirmed/)
+    expect(d.drafts[0]).toMatchObject({ type: 'host.failed.v1', payload: { reason: d.message } })
   })
 
-  it('finishes a STARTED notification with nothing to do', () => {
-    const d = decideNotification(notification({ payload: { event: 'STARTED' } }), now)
-    expect(d).toMatchObject({
-      kind: 'finished',
-      draft: { type: 'recovery.finished.v1', payload: { status: 'finished', message: 'host started; nothing to recover', moved: [], failed: [] } },
+  it('finishes a STARTED notification and asks the fencer to undo a force-down, service left disabled by default', () => {
+    const evt = notification({ payload: { event: 'STARTED' } })
+    const d = decideNotification(evt, now)
+    expect(d.outcome).toBe('finished')
+    expect(types(d)).toEqual(['host.unfence_requested.v1', 'recovery.finished.v1'])
+    expect(d.drafts[0]).toMatchObject({
+      correlationId: evt.payload.notificationId,
+      causationId: evt.id,
+      payload: { notificationId: evt.payload.notificationId, host: evt.payload.host, segment: evt.payload.segment, enableService: false },
     })
+    expect(d.drafts[1]).toMatchObject({
+      type: 'recovery.finished.v1',
+      payload: { status: 'finished', message: 'host started; nothing to recover', moved: [], failed: [] },
+    })
+  })
+
+  it('asks to re-enable the compute service when the operator chose so, except for a host on maintenance', () => {
+    const opts = { unfenceEnablesService: true }
+    const up = decideNotification(notification({ payload: { event: 'STARTED' } }), now, opts)
+    expect(up.drafts[0]).toMatchObject({ type: 'host.unfence_requested.v1', payload: { enableService: true } })
+    const maint = decideNotification(notification({ payload: { event: 'STARTED' }, host: { onMaintenance: true } }), now, opts)
+    expect(maint.drafts[0]).toMatchObject({ type: 'host.unfence_requested.v1', payload: { enableService: false } })
   })
 
   it('ignores a host on maintenance', () => {
     const d = decideNotification(notification({ host: { name: 'compute-07', onMaintenance: true } }), now)
-    expect(d.kind).toBe('finished')
-    if (d.kind === 'finished') {
-      expect(d.draft.payload.status).toBe('ignored')
-      expect(d.draft.payload.message).toBe('host compute-07 is on maintenance; it is not recovered')
-    }
+    expect(finished(d)).toEqual({ status: 'ignored', message: 'host compute-07 is on maintenance; it is not recovered' })
   })
 
   it('ignores a host of a disabled segment', () => {
     const d = decideNotification(notification({ segment: { name: 'rack-3', enabled: false } }), now)
-    expect(d.kind).toBe('finished')
-    if (d.kind === 'finished') {
-      expect(d.draft.payload.status).toBe('ignored')
-      expect(d.draft.payload.message).toMatch(/segment rack-3 is disabled/)
-    }
-  })
-
-  it.each([['VM' as const], ['PROCESS' as const]])('ignores %s notifications for now', (type) => {
-    const d = decideNotification(notification({ type, payload: { event: 'STOPPED_FAILED' } }), now)
-    expect(d.kind).toBe('finished')
-    if (d.kind === 'finished') {
-      expect(d.draft.payload.status).toBe('ignored')
-      expect(d.draft.payload.message).toBe(`${type} recovery not implemented yet`)
-    }
+    expect(finished(d)?.status).toBe('ignored')
+    expect(d.message).toMatch(/segment rack-3 is disabled/)
   })
 
   it('ignores a COMPUTE_HOST notification with an unknown event, saying which', () => {
     const d = decideNotification(notification({ payload: { event: 'REBOOTED' } }), now)
-    expect(d.kind).toBe('finished')
-    if (d.kind === 'finished') expect(d.draft.payload.message).toMatch(/"REBOOTED"/)
+    expect(finished(d)?.status).toBe('ignored')
+    expect(d.message).toMatch(/"REBOOTED"/)
   })
 })
+
+describe('decideNotification: VM', () => {
+  const vm = (virDomainEvent: string, event: string, over: Parameters<typeof notification>[0] = {}) =>
+    notification({ ...over, type: 'VM', payload: { instance_uuid: 'i-1', vir_domain_event: virDomainEvent, event } })
+
+  it.each([
+    ['LIFECYCLE', 'STOPPED_FAILED'],
+    ['QEMU_GUEST_AGENT_ERROR', 'STOPPED_FAILED'],
+    ['IO_ERROR', 'IO_ERROR_REPORT'],
+  ])('publishes instance.failed for %s/%s', (virDomainEvent, event) => {
+    const evt = vm(virDomainEvent, event)
+    const d = decideNotification(evt, now)
+    expect(d.outcome).toBe('instance_failed')
+    expect(d.drafts).toEqual([
+      expect.objectContaining({
+        type: 'instance.failed.v1',
+        correlationId: evt.payload.notificationId,
+        causationId: evt.id,
+        payload: {
+          notificationId: evt.payload.notificationId,
+          host: evt.payload.host,
+          segment: evt.payload.segment,
+          instanceId: 'i-1',
+          virDomainEvent,
+          event,
+        },
+      }),
+    ])
+  })
+
+  it.each([
+    ['LIFECYCLE', 'STOPPED_DESTROYED'],
+    ['LIFECYCLE', 'SUSPENDED_PAUSED'],
+    ['IO_ERROR', 'STOPPED_FAILED'],
+    ['REBOOT', 'REBOOT'],
+  ])('ignores %s/%s, saying which events are acted on', (virDomainEvent, event) => {
+    const d = decideNotification(vm(virDomainEvent, event), now)
+    expect(finished(d)?.status).toBe('ignored')
+    expect(d.message).toContain(`"${virDomainEvent}"/"${event}"`)
+    expect(d.message).toContain('LIFECYCLE/STOPPED_FAILED')
+  })
+
+  it('ignores a failed instance on a host on maintenance', () => {
+    const d = decideNotification(vm('LIFECYCLE', 'STOPPED_FAILED', { host: { onMaintenance: true } }), now)
+    expect(finished(d)?.status).toBe('ignored')
+    expect(d.message).toMatch(/maintenance/)
+  })
+})
+
+describe('decideNotification: PROCESS', () => {
+  const proc = (processName: string, event: string) => notification({ type: 'PROCESS', payload: { process_name: processName, event } })
+
+  it('publishes process.failed when nova-compute stopped', () => {
+    const evt = proc('nova-compute', 'STOPPED')
+    const d = decideNotification(evt, now)
+    expect(d.outcome).toBe('process_failed')
+    expect(d.drafts).toEqual([
+      expect.objectContaining({
+        type: 'process.failed.v1',
+        correlationId: evt.payload.notificationId,
+        payload: { notificationId: evt.payload.notificationId, host: evt.payload.host, segment: evt.payload.segment, processName: 'nova-compute', event: 'STOPPED' },
+      }),
+    ])
+  })
+
+  it('ignores another process, saying only nova-compute is recovered', () => {
+    const d = decideNotification(proc('libvirtd', 'STOPPED'), now)
+    expect(finished(d)?.status).toBe('ignored')
+    expect(d.message).toBe('process libvirtd stopped on compute-01; only nova-compute is recovered')
+  })
+
+  it('finishes a STARTED process with nothing to do', () => {
+    const d = decideNotification(proc('nova-compute', 'STARTED'), now)
+    expect(finished(d)).toEqual({ status: 'finished', message: 'process nova-compute on compute-01 started; nothing to recover' })
+  })
+
+  it('ignores an unknown event', () => {
+    const d = decideNotification(proc('nova-compute', 'RESTARTED'), now)
+    expect(finished(d)?.status).toBe('ignored')
+    expect(d.message).toMatch(/"RESTARTED"/)
+  })
+})
+

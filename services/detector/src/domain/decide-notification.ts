@@ -2,50 +2,134 @@ import type { EventDraft, NotificationReceivedV1 } from '@lazarus/contracts'
 
 export const SOURCE = 'detector'
 
-/** What the detector publishes for one received notification. */
-export type Decision =
-  | { kind: 'host_failed'; draft: EventDraft<'host.failed.v1'> }
-  | { kind: 'finished'; draft: EventDraft<'recovery.finished.v1'> }
+type Published = 'host.failed.v1' | 'instance.failed.v1' | 'process.failed.v1' | 'host.unfence_requested.v1' | 'recovery.finished.v1'
 
-type FinishedStatus = 'finished' | 'ignored'
+/** One event the detector publishes for a notification. */
+export type DecisionDraft = { [T in Published]: EventDraft<T> }[Published]
+
+export type Outcome = 'host_failed' | 'instance_failed' | 'process_failed' | 'finished' | 'ignored'
+
+/** What the detector publishes for one received notification, in order, and why. */
+export interface Decision {
+  outcome: Outcome
+  message: string
+  drafts: DecisionDraft[]
+}
+
+export interface DecideOptions {
+  /** A COMPUTE_HOST STARTED notification asks the fencer to re-enable the compute service too, not only to clear forced_down. */
+  unfenceEnablesService?: boolean
+}
+
+/**
+ * The libvirt events Masakari's instance-failure flow acts on (`vir_domain_event` →
+ * `event`); any other VM notification is recorded `ignored`.
+ */
+export const VM_EVENTS_ACTED_ON: ReadonlyMap<string, string> = new Map([
+  ['LIFECYCLE', 'STOPPED_FAILED'],
+  ['QEMU_GUEST_AGENT_ERROR', 'STOPPED_FAILED'],
+  ['IO_ERROR', 'IO_ERROR_REPORT'],
+])
+
+/** The only process whose failure is recovered (by disabling its compute service). */
+export const RECOVERED_PROCESS = 'nova-compute'
 
 /**
  * Decide what a received notification means. Pure: the same input gives the same output.
  *
- * COMPUTE_HOST STOPPED declares the host failed whatever its `host_status`. Masakari acts
- * only on `host_status=NORMAL` (its monitor confirmed the power is off) and ignores the
- * rest; Lazarus fences the host itself before anything is evacuated, so a host whose
- * power-off nobody confirmed is fenced, not ignored.
+ * - COMPUTE_HOST STOPPED declares the host failed whatever its `host_status`. Masakari acts
+ *   only on `host_status=NORMAL` (its monitor confirmed the power is off) and ignores the
+ *   rest; Lazarus fences the host itself before anything is evacuated, so a host whose
+ *   power-off nobody confirmed is fenced, not ignored. COMPUTE_HOST STARTED finishes the
+ *   notification and asks the fencer to undo a force-down.
+ * - VM: `instance.failed` for the three libvirt events Masakari acts on, else ignored.
+ * - PROCESS: `process.failed` for nova-compute STOPPED; STARTED finishes with nothing to do;
+ *   anything else is ignored.
+ * A host on maintenance or in a disabled segment is never recovered (ignored).
  */
-export const decideNotification = (evt: NotificationReceivedV1, now: Date): Decision => {
+export const decideNotification = (evt: NotificationReceivedV1, now: Date, opts: DecideOptions = {}): Decision => {
   const { notificationId, type, host, segment, payload } = evt.payload
-  const finished = (status: FinishedStatus, message: string): Decision => ({
-    kind: 'finished',
-    draft: {
-      type: 'recovery.finished.v1',
-      correlationId: notificationId,
-      causationId: evt.id,
-      source: SOURCE,
-      now,
-      payload: { notificationId, status, message, moved: [], failed: [] },
-    },
+  const envelope = { correlationId: notificationId, causationId: evt.id, source: SOURCE, now }
+  const end = (status: 'finished' | 'ignored', message: string, before: DecisionDraft[] = []): Decision => ({
+    outcome: status,
+    message,
+    drafts: [
+      ...before,
+      { ...envelope, type: 'recovery.finished.v1', payload: { notificationId, status, message, moved: [], failed: [] } },
+    ],
   })
-
-  if (type === 'VM' || type === 'PROCESS') {
-    return finished('ignored', `${type} recovery not implemented yet`)
+  /** Why a host must not be recovered now, if it must not. */
+  const notRecovered = (): string | undefined => {
+    if (!segment.enabled) return `segment ${segment.name} is disabled; host ${host.name} is not recovered`
+    if (host.onMaintenance) return `host ${host.name} is on maintenance; it is not recovered`
+    return undefined
   }
-
   const event = payload['event']
-  if (event === 'STARTED') return finished('finished', 'host started; nothing to recover')
+
+  if (type === 'VM') {
+    const domainEvent = payload['vir_domain_event']
+    const instanceId = payload['instance_uuid']
+    if (typeof instanceId !== 'string' || instanceId === '') {
+      return end('ignored', `VM notification without an instance_uuid (${describe(instanceId)})`)
+    }
+    if (typeof domainEvent !== 'string' || typeof event !== 'string' || VM_EVENTS_ACTED_ON.get(domainEvent) !== event) {
+      return end(
+        'ignored',
+        `VM notification ${describe(domainEvent)}/${describe(event)} for instance ${instanceId} is not a failure Lazarus recovers ` +
+          `(only ${[...VM_EVENTS_ACTED_ON].map(([d, e]) => `${d}/${e}`).join(', ')})`,
+      )
+    }
+    const skip = notRecovered()
+    if (skip) return end('ignored', skip)
+    return {
+      outcome: 'instance_failed',
+      message: `instance ${instanceId} on ${host.name} failed (${domainEvent}/${event})`,
+      drafts: [
+        {
+          ...envelope,
+          type: 'instance.failed.v1',
+          payload: { notificationId, host, segment, instanceId, virDomainEvent: domainEvent, event },
+        },
+      ],
+    }
+  }
+
+  if (type === 'PROCESS') {
+    const processName = payload['process_name']
+    const name = typeof processName === 'string' ? processName : describe(processName)
+    if (event === 'STARTED') return end('finished', `process ${name} on ${host.name} started; nothing to recover`)
+    if (event !== 'STOPPED') {
+      return end('ignored', `PROCESS notification with event ${describe(event)}: expected STARTED or STOPPED`)
+    }
+    if (processName !== RECOVERED_PROCESS) {
+      return end('ignored', `process ${name} stopped on ${host.name}; only ${RECOVERED_PROCESS} is recovered`)
+    }
+    const skip = notRecovered()
+    if (skip) return end('ignored', skip)
+    return {
+      outcome: 'process_failed',
+      message: `${RECOVERED_PROCESS} stopped on ${host.name}`,
+      drafts: [{ ...envelope, type: 'process.failed.v1', payload: { notificationId, host, segment, processName, event } }],
+    }
+  }
+
+  if (event === 'STARTED') {
+    // The fencer clears forced_down (a no-op for a host it never fenced). A host on
+    // maintenance is not put back into service: its operator decides when.
+    const enableService = (opts.unfenceEnablesService ?? false) && !host.onMaintenance
+    return end('finished', 'host started; nothing to recover', [
+      {
+        ...envelope,
+        type: 'host.unfence_requested.v1',
+        payload: { notificationId, host, segment, enableService, requestedBy: `notification ${notificationId}` },
+      },
+    ])
+  }
   if (event !== 'STOPPED') {
-    return finished('ignored', `COMPUTE_HOST notification with event ${describe(event)}: expected STARTED or STOPPED`)
+    return end('ignored', `COMPUTE_HOST notification with event ${describe(event)}: expected STARTED or STOPPED`)
   }
-  if (!segment.enabled) {
-    return finished('ignored', `segment ${segment.name} is disabled; host ${host.name} is not recovered`)
-  }
-  if (host.onMaintenance) {
-    return finished('ignored', `host ${host.name} is on maintenance; it is not recovered`)
-  }
+  const skip = notRecovered()
+  if (skip) return end('ignored', skip)
 
   const hostStatus = payload['host_status']
   const reason =
@@ -53,15 +137,9 @@ export const decideNotification = (evt: NotificationReceivedV1, now: Date): Deci
       ? `host ${host.name} stopped (monitor confirmed power off)`
       : `host ${host.name} stopped (host_status ${describe(hostStatus)}: power off unconfirmed; it will be fenced)`
   return {
-    kind: 'host_failed',
-    draft: {
-      type: 'host.failed.v1',
-      correlationId: notificationId,
-      causationId: evt.id,
-      source: SOURCE,
-      now,
-      payload: { notificationId, host, segment, reason },
-    },
+    outcome: 'host_failed',
+    message: reason,
+    drafts: [{ ...envelope, type: 'host.failed.v1', payload: { notificationId, host, segment, reason } }],
   }
 }
 

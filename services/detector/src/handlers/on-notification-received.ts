@@ -1,16 +1,19 @@
 import { ACK, type Bus, type HandlerResult } from '@lazarus/bus'
-import { makeEvent, type NotificationReceivedV1 } from '@lazarus/contracts'
+import { makeEvent, type EventDraft, type EventType, type NotificationReceivedV1 } from '@lazarus/contracts'
 import type { Logger } from '@lazarus/runtime'
 import type { SeenNotifications } from '../adapters/memory/seen-notifications.js'
-import { decideNotification } from '../domain/decide-notification.js'
+import { decideNotification, type DecideOptions } from '../domain/decide-notification.js'
 
 export interface OnNotificationReceivedDeps {
   bus: Pick<Bus, 'publish'>
   log: Logger
   seen: SeenNotifications
   now: () => Date
+  options?: DecideOptions
   /** Called once per decision actually published, for metrics. */
   onDecision?: (type: string, outcome: string) => void
+  /** Called for every notification received, before it is decided (heartbeat evidence). Must not throw. */
+  onReceived?: (evt: NotificationReceivedV1) => void
 }
 
 export const onNotificationReceived =
@@ -18,17 +21,20 @@ export const onNotificationReceived =
   async (evt: NotificationReceivedV1): Promise<HandlerResult> => {
     const { notificationId, type, hostname } = evt.payload
     const log = deps.log.child({ correlationId: notificationId, msgId: evt.id, type: evt.type })
+    deps.onReceived?.(evt)
     if (!(await deps.seen.claim(notificationId))) {
       log.info({ notificationType: type, hostname }, 'duplicate notification; already handled')
       deps.onDecision?.(type, 'duplicate')
       return ACK
     }
     try {
-      const decision = decideNotification(evt, deps.now())
-      await deps.bus.publish(decision.kind === 'host_failed' ? makeEvent(decision.draft) : makeEvent(decision.draft))
+      const decision = decideNotification(evt, deps.now(), deps.options)
+      // In order: the event that ends the notification comes last. A retry after a partial
+      // publish sends them all again; their consumers are idempotent.
+      for (const draft of decision.drafts) await deps.bus.publish(makeEvent(draft as EventDraft<EventType>))
       await deps.seen.complete(notificationId)
-      const outcome = decision.kind === 'host_failed' ? 'host_failed' : decision.draft.payload.status
-      log.info({ notificationType: type, hostname, outcome, message: messageOf(decision) }, 'notification decided')
+      const { outcome, message } = decision
+      log.info({ notificationType: type, hostname, outcome, message, published: decision.drafts.map((d) => d.type) }, 'notification decided')
       deps.onDecision?.(type, outcome)
       return ACK
     } catch (err) {
@@ -36,6 +42,3 @@ export const onNotificationReceived =
       throw err
     }
   }
-
-const messageOf = (d: ReturnType<typeof decideNotification>): string =>
-  d.kind === 'host_failed' ? d.draft.payload.reason : d.draft.payload.message

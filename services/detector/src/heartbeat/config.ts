@@ -1,4 +1,4 @@
-import { HostName } from '@lazarus/agent/heartbeat-schema'
+import { HostName } from '@lazarus/contracts'
 import * as z from 'zod'
 
 /**

@@ -1,4 +1,4 @@
-import { HEARTBEAT_SUBJECT_PREFIX, HeartbeatV1 } from '@lazarus/agent/heartbeat-schema'
+import { HEARTBEAT_SUBJECT_PREFIX, HeartbeatV1 } from '@lazarus/contracts'
 import { Counter, Gauge, type Logger, type Registry } from '@lazarus/runtime'
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import { HeartbeatMonitorConfig, type HeartbeatMonitorConfigInput } from './config.js'

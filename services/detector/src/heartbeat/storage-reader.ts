@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { StorageHeartbeatFile, storageHeartbeatFileName } from '@lazarus/agent/heartbeat-schema'
+import { StorageHeartbeatFile, storageHeartbeatFileName } from '@lazarus/contracts'
 
 /**
  * Reads hosts' storage heartbeat files from the shared directory. A read that does not

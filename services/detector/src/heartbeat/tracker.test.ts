@@ -1,4 +1,4 @@
-import type { HeartbeatV1 } from '@lazarus/agent/heartbeat-schema'
+import type { HeartbeatV1 } from '@lazarus/contracts'
 import { describe, expect, it } from 'vitest'
 import { HeartbeatMonitorConfig, type HeartbeatMonitorConfigInput, type SegmentPolicyInput } from './config.js'
 import { HeartbeatTracker, type Verdict } from './tracker.js'

@@ -1,4 +1,4 @@
-import { reportsManagementLost, type HeartbeatV1, type StorageHeartbeatFile } from '@lazarus/agent/heartbeat-schema'
+import { reportsManagementLost, type HeartbeatV1, type StorageHeartbeatFile } from '@lazarus/contracts'
 import { resolvePolicy, type HeartbeatMonitorConfig, type SegmentPolicy } from './config.js'
 
 /*
