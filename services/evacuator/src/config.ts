@@ -1,5 +1,6 @@
 import { setting } from '@lazarus/runtime'
 import * as z from 'zod'
+import { workflowSetting } from './domain/workflows.js'
 
 /** How the evacuator recovers; names and defaults follow Masakari's `[host_failure]` and `[DEFAULT]`. */
 export const EvacuatorSettings = z.object({
@@ -23,6 +24,29 @@ export const EvacuatorSettings = z.object({
   sweepIntervalMs: setting.int(10_000, 100),
   /** A work item still pending this long after it was published is published again. */
   requeueAfterMs: setting.int(300_000, 1000),
+  /** Add a claimed reserved host to every aggregate of the failed host (Masakari: add_reserved_host_to_aggregate). */
+  addReservedHostToAggregate: setting.bool(false),
+  /** Refuse to evacuate (the recovery fails) when Nova's hypervisor statistics say the instances do not fit; else warn. */
+  refuseWhenOverCapacity: setting.bool(false),
+  /** Recover a failed instance without HA_Enabled metadata too (Masakari: [instance_failure] process_all_instances). */
+  processAllInstances: setting.bool(false),
+  /** Seconds to wait for a stopped instance to be shut off (Masakari: wait_period_after_power_off). */
+  waitPeriodAfterPowerOff: z.coerce.number().positive().default(180),
+  /** Seconds to wait for a started instance to be ACTIVE (Masakari: wait_period_after_power_on). */
+  waitPeriodAfterPowerOn: z.coerce.number().positive().default(60),
+  /** Seconds to wait for Nova to show a compute service disabled (Masakari: wait_period_after_service_update). */
+  waitPeriodAfterServiceUpdate: z.coerce.number().positive().default(180),
+  /** Tasks of each phase of a host recovery, e.g. {"pre":[],"main":["prepare_HA_enabled_instances_task"],"post":["evacuate_instances_task"]}. */
+  hostFailureRecoveryTasks: workflowSetting('host'),
+  instanceFailureRecoveryTasks: workflowSetting('instance'),
+  processFailureRecoveryTasks: workflowSetting('process'),
+  /**
+   * A host recovery that failed for some instances is run again for them this many times
+   * (Masakari re-runs a notification in error once, then marks it failed).
+   */
+  recoveryRetryLimit: setting.int(1, 0),
+  /** Pause before such a retry (Masakari: process_unfinished_notifications_interval, 120 s). */
+  recoveryRetryIntervalMs: setting.int(120_000, 0),
 })
 export type EvacuatorConfig = z.infer<typeof EvacuatorSettings>
 

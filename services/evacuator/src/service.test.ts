@@ -24,6 +24,7 @@ const fast: Partial<EvacuatorConfig> = {
   confirmPollMaxMs: 100,
   claimLeaseMs: 5000,
   sweepIntervalMs: 60_000,
+  recoveryRetryLimit: 0,
 }
 
 const log = createLogger('evacuator-test', process.env['LOG_LEVEL'] ?? 'silent')

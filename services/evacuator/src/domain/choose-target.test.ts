@@ -1,22 +1,24 @@
 import { describe, expect, it } from 'vitest'
-import { chooseTargets, targetFor } from './choose-target.js'
+import { nextStage, stagesFor, untriedReservedHosts } from './choose-target.js'
 
-describe('chooseTargets', () => {
-  it('lets the scheduler choose for auto and auto_priority', () => {
-    expect(chooseTargets('auto', ['r1'], 'c1')).toEqual({ kind: 'scheduler' })
-    expect(chooseTargets('auto_priority', [], 'c1')).toEqual({ kind: 'scheduler' })
-    expect(targetFor(chooseTargets('auto', [], 'c1'))).toBeUndefined()
+describe('recovery method rounds', () => {
+  it('maps each method to its rounds', () => {
+    expect(stagesFor('auto')).toEqual(['scheduler'])
+    expect(stagesFor('reserved_host')).toEqual(['reserved'])
+    expect(stagesFor('auto_priority')).toEqual(['scheduler', 'reserved'])
+    expect(stagesFor('rh_priority')).toEqual(['reserved', 'scheduler'])
   })
 
-  it('prefers reserved hosts for rh_priority and falls back to the scheduler without them', () => {
-    expect(chooseTargets('rh_priority', ['r1', 'r2'], 'c1')).toEqual({ kind: 'reserved', hosts: ['r1', 'r2'], fallbackToScheduler: true })
-    expect(chooseTargets('rh_priority', [], 'c1')).toEqual({ kind: 'scheduler' })
+  it('retries on the next reserved host, then moves to the next kind, then ends', () => {
+    expect(nextStage('reserved_host', 0, 'reserved', 1)).toEqual({ stage: 0, kind: 'reserved' })
+    expect(nextStage('reserved_host', 0, 'reserved', 0)).toBeUndefined()
+    expect(nextStage('rh_priority', 0, 'reserved', 0)).toEqual({ stage: 1, kind: 'scheduler' })
+    expect(nextStage('auto_priority', 0, 'scheduler', 2)).toEqual({ stage: 1, kind: 'reserved' })
+    expect(nextStage('auto', 0, 'scheduler', 3)).toBeUndefined()
+    expect(nextStage('rh_priority', 1, 'scheduler', 0)).toBeUndefined()
   })
 
-  it('refuses reserved_host without a usable reserved host (never the failed host itself)', () => {
-    expect(chooseTargets('reserved_host', ['c1'], 'c1').kind).toBe('unavailable')
-    const plan = chooseTargets('reserved_host', ['c1', 'r1'], 'c1')
-    expect(plan).toEqual({ kind: 'reserved', hosts: ['r1'], fallbackToScheduler: false })
-    expect(targetFor(plan)).toBe('r1')
+  it('never offers the failed host or a host tried before', () => {
+    expect(untriedReservedHosts(['r1', 'c1', 'r2', 'r1'], 'c1', ['r2'])).toEqual(['r1'])
   })
 })

@@ -1,37 +1,48 @@
 import type { RecoveryMethod } from '@lazarus/contracts'
 
 /**
- * Where the instances of a failed host go, by the segment's recovery method.
+ * Where one round of evacuations sends instances.
  * - `scheduler`: no target host; Nova's scheduler picks one per instance.
- * - `reserved`: try these reserved hosts in order (each claimed before use), and if
- *   none can take the instances, fall back to the scheduler when `fallback` says so.
- * - `unavailable`: the method cannot be honoured; nothing is evacuated.
+ * - `reserved`: one reserved host of the segment, claimed before use; every instance of
+ *   the round is pinned to it.
  */
-export type TargetPlan =
-  | { kind: 'scheduler' }
-  | { kind: 'reserved'; hosts: string[]; fallbackToScheduler: boolean }
-  | { kind: 'unavailable'; reason: string }
+export type StageKind = 'scheduler' | 'reserved'
 
-export const chooseTargets = (
-  method: RecoveryMethod,
-  reservedHosts: readonly string[],
-  failedHost: string,
-): TargetPlan => {
-  const usable = reservedHosts.filter((h) => h !== failedHost)
+/**
+ * The rounds a recovery method runs, in order. A round after the first takes only the
+ * instances the rounds before it failed to move (Masakari's priority methods).
+ */
+export const stagesFor = (method: RecoveryMethod | string): StageKind[] => {
   switch (method) {
-    case 'auto':
-    case 'auto_priority':
-      // auto_priority tries auto first; auto (the scheduler) only fails per instance,
-      // and a failed instance is reported rather than retried on a reserved host.
-      return { kind: 'scheduler' }
-    case 'rh_priority':
-      return usable.length > 0 ? { kind: 'reserved', hosts: usable, fallbackToScheduler: true } : { kind: 'scheduler' }
     case 'reserved_host':
-      return usable.length > 0
-        ? { kind: 'reserved', hosts: usable, fallbackToScheduler: false }
-        : { kind: 'unavailable', reason: `recovery method reserved_host, but the segment has no reserved host available` }
+      return ['reserved']
+    case 'auto_priority':
+      return ['scheduler', 'reserved']
+    case 'rh_priority':
+      return ['reserved', 'scheduler']
+    default:
+      return ['scheduler']
   }
 }
 
-/** The `host` of the evacuate call for one instance: undefined lets Nova's scheduler choose. */
-export const targetFor = (plan: TargetPlan): string | undefined => (plan.kind === 'reserved' ? plan.hosts[0] : undefined)
+/**
+ * The round after one that left instances unmoved, or undefined when the method has none.
+ * A reserved round is followed by another reserved round while an untried reserved host
+ * remains (Masakari retries the instances on the next reserved host), then by the next
+ * kind of the method.
+ */
+export const nextStage = (
+  method: RecoveryMethod | string,
+  stage: number,
+  kind: StageKind,
+  untriedReservedHosts: number,
+): { stage: number; kind: StageKind } | undefined => {
+  if (kind === 'reserved' && untriedReservedHosts > 0) return { stage, kind: 'reserved' }
+  const kinds = stagesFor(method)
+  const next = kinds[stage + 1]
+  return next === undefined ? undefined : { stage: stage + 1, kind: next }
+}
+
+/** Reserved hosts a recovery may still try: listed, not the failed host, not tried yet. */
+export const untriedReservedHosts = (listed: readonly string[], failedHost: string, tried: readonly string[]): string[] =>
+  [...new Set(listed)].filter((h) => h !== failedHost && !tried.includes(h))

@@ -63,10 +63,7 @@ describe('restoring the former state', () => {
 })
 
 describe('nextPollDelay', () => {
-  it('starts fast and doubles up to the ceiling', () => {
-    const delays: number[] = []
-    let d: number | undefined
-    for (let i = 0; i < 7; i += 1) delays.push((d = nextPollDelay(d, 100, 2000)))
-    expect(delays).toEqual([100, 200, 400, 800, 1600, 2000, 2000])
+  it('waits a tenth of the time already waited, within its bounds', () => {
+    expect([0, 500, 1000, 5000, 20_000, 60_000].map((e) => nextPollDelay(e, 100, 2000))).toEqual([100, 100, 100, 500, 2000, 2000])
   })
 })

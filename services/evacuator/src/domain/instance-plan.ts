@@ -100,9 +100,13 @@ export const isInFinalState = (s: ServerFacts, finalState: FinalState): boolean 
   }
 }
 
-/** Adaptive polling: start fast (Nova often finishes in seconds), back off to a ceiling. */
-export const nextPollDelay = (previousMs: number | undefined, firstMs: number, maxMs: number): number =>
-  previousMs === undefined ? firstMs : Math.min(maxMs, previousMs * 2)
+/**
+ * Adaptive polling: the pause grows with the time already waited (a tenth of it), between
+ * `firstMs` and `maxMs`. A quick evacuation is seen within ~10% of its duration, and a long
+ * one costs Nova few requests.
+ */
+export const nextPollDelay = (elapsedMs: number, firstMs: number, maxMs: number): number =>
+  Math.min(maxMs, Math.max(firstMs, Math.floor(elapsedMs / 10)))
 
 /** One line an operator can read: where the instance is and in what state. */
 export const describeServer = (s: ServerFacts): string =>

@@ -1,8 +1,8 @@
 import { summarizeRecovery } from '../domain/recovery-outcome.js'
 import type { Recovery, WorkItem } from '../store/recovery-store.js'
+import { nextStage, untriedReservedHosts } from '../domain/choose-target.js'
 import { publish, publishProgress, type EvacuatorContext } from './context.js'
-
-const EVACUATE_TASK = 'evacuate_instances_task'
+import { EVACUATE_TASK, startRound } from './round.js'
 
 /**
  * Publish what became of one item (instance.evacuated or instance.evacuation_failed and the
@@ -45,22 +45,43 @@ export const announceItem = async (ctx: EvacuatorContext, item: WorkItem, causat
 }
 
 /**
- * End the recovery when its last item is final: exactly one caller wins the conditional
- * update and publishes recovery.finished.
+ * Settle the recovery when its last item is final: exactly one caller wins the conditional
+ * update and then ends it (recovery.finished), starts its next round (priority methods, next
+ * reserved host) or schedules a retry of what failed.
  */
 export const finishRecoveryIfDone = async (ctx: EvacuatorContext, notificationId: string, causationId?: string): Promise<void> => {
-  let sourceHost = ''
-  const ended = await ctx.store.tryFinishRecovery(notificationId, (items) => {
-    sourceHost = items[0]?.sourceHost ?? ''
-    return summarizeRecovery(sourceHost, items.map(toOutcome))
+  const settled = await ctx.store.settleRecovery(notificationId, (rec, items) => {
+    const summary = summarizeRecovery(rec.sourceHost, items.map(toOutcome))
+    if (summary.status === 'finished') return { action: 'finish', status: 'finished', message: summary.message }
+    const next = nextStage(rec.recoveryMethod, rec.stage, rec.stageKind, untriedReservedHosts(rec.reservedHosts, rec.sourceHost, rec.triedReserved).length)
+    if (next) return { action: 'advance', ...next }
+    if (rec.retries < ctx.config.recoveryRetryLimit) return { action: 'retry', afterMs: ctx.config.recoveryRetryIntervalMs }
+    return { action: 'finish', status: 'failed', message: rec.retries > 0 ? `${summary.message} (after ${rec.retries} retry(ies))` : summary.message }
   })
-  if (!ended) return
-  await announceFinish(ctx, ended.recovery, ended.items, causationId)
+  if (!settled) return
+  const { settlement, recovery, items } = settled
+  const ids = { correlationId: recovery.correlationId, causationId }
+  const failed = items.filter((i) => i.status === 'failed').length
+  if (settlement.action === 'finish') {
+    await announceFinish(ctx, recovery, await ctx.store.items(notificationId), causationId)
+    return
+  }
+  if (settlement.action === 'advance') {
+    const to = settlement.kind === 'reserved' ? 'a reserved host' : "Nova's scheduler"
+    const message = `${failed} instance(s) of ${recovery.sourceHost} not moved in this round; trying ${to} for them (recovery method ${recovery.recoveryMethod})`
+    ctx.log.info({ correlationId: recovery.correlationId, notificationId }, message)
+    await publishProgress(ctx, ids, { notificationId, task: EVACUATE_TASK, state: 'running', message, progress: (items.length - failed) / items.length })
+    await startRound(ctx, recovery, causationId)
+    return
+  }
+  const message = `${failed} instance(s) of ${recovery.sourceHost} not moved; retrying them in ${Math.round(settlement.afterMs / 1000)} s (retry ${recovery.retries + 1} of ${ctx.config.recoveryRetryLimit})`
+  ctx.log.warn({ correlationId: recovery.correlationId, notificationId }, message)
+  await publishProgress(ctx, ids, { notificationId, task: EVACUATE_TASK, state: 'running', message, progress: (items.length - failed) / items.length })
 }
 
 /** Publish recovery.finished for an ended recovery (and the final progress entry). */
 export const announceFinish = async (ctx: EvacuatorContext, recovery: Recovery, items: readonly WorkItem[], causationId?: string): Promise<void> => {
-  if (recovery.status === 'evacuating') return
+  if (recovery.status === 'evacuating' || recovery.status === 'retry_wait') return
   const ids = { correlationId: recovery.correlationId, causationId }
   const summary = summarizeRecovery(recovery.sourceHost, items.map(toOutcome))
   const status = recovery.status

@@ -70,6 +70,11 @@ export const evacuateInstance = async (ctx: EvacuatorContext, item: WorkItem, ke
       step = 'prepared'
     }
 
+    if (step === 'prepared' && server.host !== null && server.host !== source && server.taskState === null) {
+      // Moved in an earlier round that then failed (e.g. to restore its state): never evacuate again.
+      await must(ctx.store.markMoved(key, server.host))
+      step = 'moved'
+    }
     if (step === 'evacuate_sent') {
       // Resumed after the evacuate call may have been made: find out before calling again.
       const reached = await evacuationReachedNova(ctx, item, server)
@@ -163,8 +168,8 @@ const confirmMove = async (
   key: ClaimKey,
   waitMs: number,
 ): Promise<{ server: Server; destHost: string }> => {
-  const deadline = performance.now() + waitMs
-  let delay: number | undefined
+  const began = performance.now()
+  const deadline = began + waitMs
   let polls = 0
   for (;;) {
     const server = await getServer(ctx, item.instanceId)
@@ -182,7 +187,7 @@ const confirmMove = async (
     if (performance.now() >= deadline) {
       throw new ItemFailed(`evacuation not confirmed within ${ctx.config.waitPeriodAfterEvacuation} s`)
     }
-    delay = nextPollDelay(delay, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs)
+    const delay = nextPollDelay(performance.now() - began, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs)
     await sleep(Math.min(delay, Math.max(0, deadline - performance.now())), ctx.stopping)
     await keepClaim(ctx, key)
   }
@@ -190,8 +195,8 @@ const confirmMove = async (
 
 /** Bring the moved instance to its former state (stopped, error), then confirm it. */
 const restoreState = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, key: ClaimKey, waitMs: number): Promise<Server> => {
-  const deadline = performance.now() + waitMs
-  let delay: number | undefined
+  const began = performance.now()
+  const deadline = began + waitMs
   let acted: string | null = null
   for (;;) {
     const server = await getServer(ctx, id)
@@ -212,7 +217,7 @@ const restoreState = async (ctx: EvacuatorContext, id: string, plan: InstancePla
     if (performance.now() >= deadline) {
       throw new ItemFailed(`evacuated, but not back in its former state (${plan.finalState}) within ${ctx.config.waitPeriodAfterEvacuation} s`)
     }
-    delay = nextPollDelay(delay, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs)
+    const delay = nextPollDelay(performance.now() - began, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs)
     await sleep(Math.min(delay, Math.max(0, deadline - performance.now())), ctx.stopping)
     await keepClaim(ctx, key)
   }
@@ -227,8 +232,23 @@ const unlockQuietly = async (ctx: EvacuatorContext, id: string): Promise<void> =
   }
 }
 
+/** Renewed claims, by item: a poll renews only when a third of the lease went by (fewer writes). */
+const lastRenewal = new Map<string, number>()
+
 const keepClaim = async (ctx: EvacuatorContext, key: ClaimKey): Promise<void> => {
-  if (!(await ctx.store.renewClaim(key, ctx.config.claimLeaseMs))) throw new ClaimLostError(`claim on ${key.instanceId} lost`)
+  const k = `${key.owner}/${key.notificationId}/${key.instanceId}`
+  const last = lastRenewal.get(k) ?? 0
+  if (performance.now() - last < ctx.config.claimLeaseMs / 3) return
+  if (!(await ctx.store.renewClaim(key, ctx.config.claimLeaseMs))) {
+    lastRenewal.delete(k)
+    throw new ClaimLostError(`claim on ${key.instanceId} lost`)
+  }
+  lastRenewal.set(k, performance.now())
+}
+
+/** Forget an item's renewal time once its worker is done with it. */
+export const forgetRenewal = (key: ClaimKey): void => {
+  lastRenewal.delete(`${key.owner}/${key.notificationId}/${key.instanceId}`)
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>

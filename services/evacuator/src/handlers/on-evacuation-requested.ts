@@ -3,7 +3,7 @@ import { topology, type EvacuationRequestedV1 } from '@lazarus/contracts'
 import type { ClaimKey } from '../store/recovery-store.js'
 import { announceItem, finishRecoveryIfDone } from './announce.js'
 import { errorText, type EvacuatorContext } from './context.js'
-import { ClaimLostError, evacuateInstance, StoppingError, type ItemOutcome } from './evacuate-instance.js'
+import { ClaimLostError, evacuateInstance, forgetRenewal, StoppingError, type ItemOutcome } from './evacuate-instance.js'
 
 /**
  * A work item from the shared queue: claim it, move the instance, record and publish the
@@ -56,6 +56,7 @@ export const onEvacuationRequested =
       outcome = { status: 'failed', destHost: null, reason: `gave up after ${delivery.attempt} attempts: ${errorText(err)}` }
     } finally {
       clearInterval(renew)
+      forgetRenewal(key)
       ctx.metrics.inFlight.dec()
     }
 

@@ -1,20 +1,21 @@
 import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type HostFencedV1 } from '@lazarus/contracts'
 import type { NovaClient } from '@lazarus/openstack'
-import { chooseTargets, targetFor } from '../domain/choose-target.js'
-import { describeSelection, selectInstances } from '../domain/select-instances.js'
-import type { Recovery } from '../store/recovery-store.js'
+import { stagesFor } from '../domain/choose-target.js'
+import { describeSelection, selectInstances, type Selection } from '../domain/select-instances.js'
+import { tasksOf } from '../domain/workflows.js'
 import { announceFinish } from './announce.js'
-import { errorText, publish, publishProgress, type EvacuatorContext } from './context.js'
+import { errorText, publishProgress, type EvacuatorContext } from './context.js'
+import { EVACUATE_TASK, publishWork, startRound } from './round.js'
 
 const DISABLE_TASK = 'disable_compute_service_task'
 const PREPARE_TASK = 'prepare_HA_enabled_instances_task'
-const EVACUATE_TASK = 'evacuate_instances_task'
 
 /**
- * A fenced host: disable its compute service, choose its instances, record one work item
- * per instance and publish them on the shared work queue. Idempotent by notification id:
- * a duplicate does nothing, and a redelivery after a crash publishes what was not published.
+ * A fenced host: run the configured host failure workflow (by default: disable its compute
+ * service, choose its instances, evacuate them), recording one work item per instance and
+ * starting the recovery method's first round. Idempotent by notification id: a duplicate
+ * does nothing, and a redelivery after a crash resumes what was not done.
  */
 export const onHostFenced =
   (ctx: EvacuatorContext) =>
@@ -22,40 +23,50 @@ export const onHostFenced =
     const { notificationId, host, segment } = evt.payload
     const ids = { correlationId: evt.correlationId, causationId: evt.id }
     const log = ctx.log.child({ correlationId: evt.correlationId, notificationId, host: host.name })
+    const tasks = tasksOf(ctx.config.hostFailureRecoveryTasks)
 
     const existing = await ctx.store.getRecovery(notificationId)
     if (existing) {
       if (existing.status === 'evacuating' && !existing.workPublished) {
-        log.info('resuming a recovery whose work items were not all published')
-        await publishWork(ctx, existing, ids)
+        log.info('resuming a recovery whose round had not started')
+        if ((await ctx.store.items(notificationId)).some((i) => i.status === 'waiting')) await startRound(ctx, existing, evt.id)
+        else await publishWork(ctx, existing, ids)
       } else {
         log.info({ status: existing.status }, 'host.fenced for a recovery already recorded: nothing to do')
       }
       return ACK
     }
 
-    try {
-      const disabled = await disableComputeService(ctx.nova, host.name, ctx.config.serviceDisableReason)
-      await publishProgress(ctx, ids, { notificationId, task: DISABLE_TASK, state: 'success', message: disabled, progress: 1 })
-      log.info(disabled)
+    const reservedHosts = segment.reservedHosts ?? (await ctx.reservedHosts(segment.id))
+    if (segment.reservedHosts) await ctx.store.forgetAcknowledgedClaims(segment.id, segment.reservedHosts)
+    const base = {
+      notificationId,
+      correlationId: evt.correlationId,
+      sourceHost: host.name,
+      segmentId: segment.id,
+      recoveryMethod: segment.recoveryMethod,
+    }
 
-      const servers = await ctx.nova.listServersOnHost(host.name)
-      const selection = selectInstances(servers, {
-        evacuateAllInstances: ctx.config.evacuateAllInstances,
-        haEnabledMetadataKey: ctx.config.haEnabledInstanceMetadataKey,
-        ignoreInstancesInErrorState: ctx.config.ignoreInstancesInErrorState,
-      })
-      const targets = chooseTargets(segment.recoveryMethod, await ctx.reservedHosts(segment.id), host.name)
-      const base = {
-        notificationId,
-        correlationId: evt.correlationId,
-        sourceHost: host.name,
-        segmentId: segment.id,
-        recoveryMethod: segment.recoveryMethod,
+    try {
+      let selection: Selection | undefined
+      for (const task of tasks) {
+        if (task === DISABLE_TASK) {
+          const disabled = await disableComputeService(ctx.nova, host.name, ctx.config.serviceDisableReason)
+          await publishProgress(ctx, ids, { notificationId, task, state: 'success', message: disabled, progress: 1 })
+          log.info(disabled)
+        } else if (task === PREPARE_TASK) {
+          const servers = await ctx.nova.listServersOnHost(host.name)
+          selection = selectInstances(servers, {
+            evacuateAllInstances: ctx.config.evacuateAllInstances,
+            haEnabledMetadataKey: ctx.config.haEnabledInstanceMetadataKey,
+            ignoreInstancesInErrorState: ctx.config.ignoreInstancesInErrorState,
+          })
+        }
       }
 
-      if (targets.kind === 'unavailable') {
-        return await endAtOnce(ctx, { ...base, status: 'failed', message: targets.reason }, ids, log)
+      if (!selection || !tasks.includes(EVACUATE_TASK)) {
+        const message = `host failure workflow has no ${EVACUATE_TASK}: instances of ${host.name} left where they are (tasks run: ${tasks.join(', ') || 'none'})`
+        return await endAtOnce(ctx, { ...base, status: 'ignored', message }, ids, log)
       }
       const selected = describeSelection(host.name, selection)
       if (selection.chosen.length === 0) {
@@ -67,22 +78,24 @@ export const onHostFenced =
         return await endAtOnce(ctx, { ...base, status: 'ignored', message }, ids, log)
       }
 
-      const target = targetFor(targets)
       const created = await ctx.store.createRecovery({
         ...base,
         status: 'evacuating',
         message: null,
-        items: selection.chosen.map((i) => ({ instanceId: i.id, instanceName: i.name, haEnabled: i.haEnabled, targetHost: target ?? null })),
+        itemsWaiting: true,
+        stageKind: stagesFor(segment.recoveryMethod)[0] ?? 'scheduler',
+        reservedHosts,
+        items: selection.chosen.map((i) => ({ instanceId: i.id, instanceName: i.name, haEnabled: i.haEnabled, targetHost: null })),
       })
       if (!created) {
-        // Another delivery of the same notification recorded it a moment ago; it publishes the work.
+        // Another delivery of the same notification recorded it a moment ago; it goes on.
         log.info('recovery recorded concurrently by another delivery: nothing to do')
         return ACK
       }
       await publishProgress(ctx, ids, { notificationId, task: PREPARE_TASK, state: 'success', message: selected, progress: 1 })
-      log.info({ instances: selection.chosen.length }, selected)
+      log.info({ instances: selection.chosen.length, method: segment.recoveryMethod }, selected)
       const recovery = await ctx.store.getRecovery(notificationId)
-      if (recovery) await publishWork(ctx, recovery, ids)
+      if (recovery) await startRound(ctx, recovery, evt.id)
       return ACK
     } catch (err) {
       const reason = `recovery of ${host.name} could not start: ${errorText(err)}`
@@ -92,20 +105,7 @@ export const onHostFenced =
       }
       // Out of attempts: say so, so that the notification does not stay `running` forever.
       log.error({ err }, reason)
-      return endAtOnce(
-        ctx,
-        {
-          notificationId,
-          correlationId: evt.correlationId,
-          sourceHost: host.name,
-          segmentId: segment.id,
-          recoveryMethod: segment.recoveryMethod,
-          status: 'failed',
-          message: reason,
-        },
-        ids,
-        log,
-      )
+      return endAtOnce(ctx, { ...base, status: 'failed', message: reason }, ids, log)
     }
   }
 
@@ -145,31 +145,4 @@ const endAtOnce = async (
   const recovery = await ctx.store.getRecovery(rec.notificationId)
   if (recovery) await announceFinish(ctx, recovery, [], ids.causationId)
   return ACK
-}
-
-/** One evacuation.requested per open item, in order (HA-enabled first), on the shared work queue. */
-const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids: { correlationId: string; causationId: string }) => {
-  const items = await ctx.store.items(recovery.notificationId)
-  const open = items.filter((i) => i.status === 'pending' || i.status === 'running')
-  await publishProgress(ctx, ids, {
-    notificationId: recovery.notificationId,
-    task: EVACUATE_TASK,
-    state: 'running',
-    message: `evacuating ${items.length} instance(s) of ${recovery.sourceHost}`,
-    progress: items.length === 0 ? 1 : (items.length - open.length) / items.length,
-  })
-  for (const item of open) {
-    await publish(
-      ctx,
-      'evacuation.requested.v1',
-      {
-        notificationId: recovery.notificationId,
-        sourceHost: recovery.sourceHost,
-        instance: { id: item.instanceId, name: item.instanceName },
-        ...(item.targetHost ? { targetHost: item.targetHost } : {}),
-      },
-      ids,
-    )
-  }
-  await ctx.store.markWorkPublished(recovery.notificationId)
 }

@@ -1,5 +1,7 @@
+import { stagesFor } from '../domain/choose-target.js'
 import { announceFinish, announceItem, finishRecoveryIfDone } from './announce.js'
-import { publish, type EvacuatorContext } from './context.js'
+import { publish, publishProgress, type EvacuatorContext } from './context.js'
+import { EVACUATE_TASK, startRound } from './round.js'
 
 /** Announcements not made this long after the fact are made again by the sweeper. */
 const ANNOUNCE_GRACE_MS = 30_000
@@ -11,6 +13,17 @@ const ANNOUNCE_GRACE_MS = 30_000
  * are taken by a conditional update, and the work handler ignores duplicates.
  */
 export const sweepOnce = async (ctx: EvacuatorContext): Promise<void> => {
+  // Masakari's process_unfinished_notifications: failed instances of a recovery run again.
+  for (const recovery of await ctx.store.reopenDueRetries((m) => stagesFor(m)[0] ?? 'scheduler')) {
+    const message = `retrying the instances of ${recovery.sourceHost} not moved (retry ${recovery.retries} of ${ctx.config.recoveryRetryLimit})`
+    ctx.log.info({ correlationId: recovery.correlationId, notificationId: recovery.notificationId }, message)
+    await publishProgress(ctx, { correlationId: recovery.correlationId }, { notificationId: recovery.notificationId, task: EVACUATE_TASK, state: 'running', message, progress: 0 })
+    await startRound(ctx, recovery)
+  }
+  for (const recovery of await ctx.store.strandedRoundStarts(ANNOUNCE_GRACE_MS)) {
+    ctx.log.info({ correlationId: recovery.correlationId, notificationId: recovery.notificationId }, 'resuming a round start left unfinished')
+    await startRound(ctx, recovery)
+  }
   for (const item of await ctx.store.takeStrandedItems(ctx.config.requeueAfterMs)) {
     ctx.log.info({ correlationId: item.correlationId, notificationId: item.notificationId, instanceId: item.instanceId }, 'republishing a stranded work item')
     await publish(

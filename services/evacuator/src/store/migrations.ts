@@ -52,4 +52,47 @@ CREATE INDEX evacuator_items_open ON evacuator_items (requested_at) WHERE status
 CREATE INDEX evacuator_items_unannounced ON evacuator_items (notification_id) WHERE announced = false AND status IN ('succeeded', 'failed');
 `,
   },
+  {
+    id: '002-rounds-reserved-hosts-retries-simple-recoveries',
+    sql: `
+-- A recovery runs in rounds (scheduler, or one reserved host), each taking the instances
+-- the rounds before it did not move; a failed recovery waits and runs again.
+ALTER TABLE evacuator_recoveries
+  ADD COLUMN stage            integer NOT NULL DEFAULT 0,
+  ADD COLUMN stage_kind       text NOT NULL DEFAULT 'scheduler',
+  ADD COLUMN target_host      text,
+  ADD COLUMN reserved_hosts   jsonb NOT NULL DEFAULT '[]',
+  ADD COLUMN tried_reserved   jsonb NOT NULL DEFAULT '[]',
+  ADD COLUMN retries          integer NOT NULL DEFAULT 0,
+  ADD COLUMN retry_at         timestamptz,
+  ADD COLUMN stage_started_at timestamptz;
+-- items: 'waiting' (not yet given a round) joins pending | running | succeeded | failed
+ALTER TABLE evacuator_items ADD COLUMN stage integer NOT NULL DEFAULT 0;
+-- One row per reserved host in use: the primary key makes a claim exclusive.
+CREATE TABLE evacuator_reserved_claims (
+  host            text PRIMARY KEY,
+  segment_id      uuid NOT NULL,
+  notification_id uuid NOT NULL,
+  claimed_at      timestamptz NOT NULL DEFAULT now()
+);
+-- Instance and process failures: one row each, claimed while a worker acts on it.
+CREATE TABLE evacuator_simple_recoveries (
+  notification_id  uuid PRIMARY KEY,
+  kind             text NOT NULL,
+  correlation_id   text NOT NULL,
+  host             text NOT NULL,
+  subject          text NOT NULL,
+  -- running | finished | failed | ignored
+  status           text NOT NULL DEFAULT 'running',
+  -- the last task done
+  step             text NOT NULL DEFAULT 'new',
+  message          text,
+  claim_owner      text,
+  claim_expires_at timestamptz,
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  finished_at      timestamptz,
+  finish_announced boolean NOT NULL DEFAULT false
+);
+`,
+  },
 ]

@@ -34,6 +34,7 @@ describe('recovery store over PostgreSQL', () => {
       items: instances.map((id) => ({ instanceId: id, instanceName: `vm-${id}`, haEnabled: false, targetHost: null })),
     })
     expect(ok).toBe(true)
+    await store.markWorkPublished(notificationId)
     return notificationId
   }
 
@@ -88,7 +89,9 @@ describe('recovery store over PostgreSQL', () => {
       await store.finishItem(key, { status: i === 'd' ? 'failed' : 'succeeded', destHost: i === 'd' ? null : 'compute2', reason: i === 'd' ? 'no' : null })
     }
     const attempts = await Promise.all(
-      instances.map(() => store.tryFinishRecovery(id, (items) => ({ status: items.some((x) => x.status === 'failed') ? 'failed' : 'finished', message: 'm' }))),
+      instances.map(() =>
+        store.settleRecovery(id, (_r, items) => ({ action: 'finish', status: items.some((x) => x.status === 'failed') ? 'failed' : 'finished', message: 'm' })),
+      ),
     )
     const winners = attempts.filter((a) => a !== undefined)
     expect(winners).toHaveLength(1)
@@ -100,8 +103,53 @@ describe('recovery store over PostgreSQL', () => {
     const id = await recovery(['a', 'b'])
     await store.claimItem(id, 'a', 'w', 30_000)
     await store.finishItem({ notificationId: id, instanceId: 'a', owner: 'w' }, { status: 'succeeded', destHost: 'compute2', reason: null })
-    expect(await store.tryFinishRecovery(id, () => ({ status: 'finished', message: 'm' }))).toBeUndefined()
+    expect(await store.settleRecovery(id, () => ({ action: 'finish', status: 'finished', message: 'm' }))).toBeUndefined()
     expect(await store.progress(id)).toEqual({ done: 1, total: 2 })
+  })
+
+  it('gives a reserved host to one of two recoveries claiming it at once, and frees it once the api cleared its flag', async () => {
+    const [a, b] = [await recovery(['a']), await recovery(['b'])]
+    const segment = randomUUID()
+    const host = `reserved-${randomUUID().slice(0, 8)}`
+    const wins = await Promise.all([store.claimReservedHost(host, segment, a), store.claimReservedHost(host, segment, b)])
+    expect(wins.filter(Boolean)).toHaveLength(1)
+    const winner = wins[0] ? a : b
+    expect(await store.claimReservedHost(host, segment, winner)).toBe(true)
+    // While the winner runs, nothing frees the host.
+    await store.forgetAcknowledgedClaims(segment, [])
+    expect(await store.reservedHostHolder(host)).toBe(winner)
+    const item = winner === a ? 'a' : 'b'
+    await store.claimItem(winner, item, 'w', 30_000)
+    await store.finishItem({ notificationId: winner, instanceId: item, owner: 'w' }, { status: 'succeeded', destHost: host, reason: null })
+    expect(await store.settleRecovery(winner, () => ({ action: 'finish', status: 'finished', message: 'm' }))).toBeDefined()
+    // Still listed as reserved: the api has not cleared it; the claim stays.
+    await store.forgetAcknowledgedClaims(segment, [host])
+    expect(await store.reservedHostHolder(host)).toBe(winner)
+    await store.forgetAcknowledgedClaims(segment, [])
+    expect(await store.reservedHostHolder(host)).toBeUndefined()
+  })
+
+  it('sends failed items to the next round and reopens a recovery whose retry is due', async () => {
+    const id = await recovery(['a', 'b'])
+    for (const [i, ok] of [['a', true], ['b', false]] as const) {
+      const key = { notificationId: id, instanceId: i, owner: 'w' }
+      await store.claimItem(id, i, 'w', 30_000)
+      await store.finishItem(key, { status: ok ? 'succeeded' : 'failed', destHost: ok ? 'c2' : null, reason: ok ? null : 'no' })
+    }
+    const adv = await store.settleRecovery(id, () => ({ action: 'advance', stage: 1, kind: 'reserved' }))
+    expect(adv?.recovery).toMatchObject({ stage: 1, stageKind: 'reserved', status: 'evacuating', workPublished: false })
+    expect((await store.items(id)).map((i) => i.status)).toEqual(['succeeded', 'waiting'])
+    expect(await store.startRoundItems(id, 1, 'r1')).toBe(1)
+    expect(await store.getItem(id, 'b')).toMatchObject({ status: 'pending', targetHost: 'r1' })
+    await store.markWorkPublished(id)
+    await store.claimItem(id, 'b', 'w', 30_000)
+    await store.finishItem({ notificationId: id, instanceId: 'b', owner: 'w' }, { status: 'failed', destHost: null, reason: 'again' })
+    await store.settleRecovery(id, () => ({ action: 'retry', afterMs: 0 }))
+    expect(await store.getRecovery(id)).toMatchObject({ status: 'retry_wait' })
+    const reopened = (await store.reopenDueRetries(() => 'scheduler')).filter((r) => r.notificationId === id)
+    expect(reopened).toHaveLength(1)
+    expect(reopened[0]).toMatchObject({ status: 'evacuating', retries: 1, stage: 0, stageKind: 'scheduler' })
+    expect(await store.reopenDueRetries(() => 'scheduler')).not.toContainEqual(expect.objectContaining({ notificationId: id }))
   })
 
   it('hands stranded work to one sweeper: pending too long, or running under an expired claim', async () => {

@@ -2,8 +2,11 @@ import type { Db, Queryable } from '@lazarus/db'
 import type { InstancePlan } from '../domain/instance-plan.js'
 import { EVACUATOR_MIGRATIONS } from './migrations.js'
 
-export type RecoveryStatus = 'evacuating' | 'finished' | 'failed' | 'ignored'
-export type ItemStatus = 'pending' | 'running' | 'succeeded' | 'failed'
+/** `retry_wait`: some instances failed; the recovery runs again for them after a pause. */
+export type RecoveryStatus = 'evacuating' | 'retry_wait' | 'finished' | 'failed' | 'ignored'
+/** `waiting`: recorded, not yet given a round (its target is chosen when the round starts). */
+export type ItemStatus = 'waiting' | 'pending' | 'running' | 'succeeded' | 'failed'
+export type StageKind = 'scheduler' | 'reserved'
 export type ItemStep = 'new' | 'prepared' | 'evacuate_sent' | 'moved'
 
 export interface Recovery {
@@ -17,6 +20,16 @@ export interface Recovery {
   workPublished: boolean
   message: string | null
   finishAnnounced: boolean
+  /** The round running: its number in the method's rounds and its kind. */
+  stage: number
+  stageKind: StageKind
+  /** The reserved host of the round, once claimed. */
+  targetHost: string | null
+  /** The segment's reserved hosts when the recovery started. */
+  reservedHosts: string[]
+  /** Reserved hosts this recovery tried (claimed, or found unusable). */
+  triedReserved: string[]
+  retries: number
 }
 
 export interface WorkItem {
@@ -50,7 +63,17 @@ export interface NewRecovery {
   status: RecoveryStatus
   message: string | null
   items: { instanceId: string; instanceName: string; haEnabled: boolean; targetHost: string | null }[]
+  /** Items wait for their round to start (which chooses their target); default pending. */
+  itemsWaiting?: boolean
+  stageKind?: StageKind
+  reservedHosts?: string[]
 }
+
+/** What ends a round in which every item is final. */
+export type Settlement =
+  | { action: 'finish'; status: 'finished' | 'failed'; message: string }
+  | { action: 'advance'; stage: number; kind: StageKind }
+  | { action: 'retry'; afterMs: number }
 
 const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)))
 
@@ -70,7 +93,18 @@ const recoveryFrom = (r: Record<string, unknown>): Recovery => ({
   workPublished: r['work_published'] === true,
   message: (r['message'] as string | null) ?? null,
   finishAnnounced: r['finish_announced'] === true,
+  stage: Number(r['stage'] ?? 0),
+  stageKind: (r['stage_kind'] as StageKind | undefined) ?? 'scheduler',
+  targetHost: (r['target_host'] as string | null) ?? null,
+  reservedHosts: toList(r['reserved_hosts']),
+  triedReserved: toList(r['tried_reserved']),
+  retries: Number(r['retries'] ?? 0),
 })
+
+const toList = (v: unknown): string[] => {
+  const x = typeof v === 'string' ? (JSON.parse(v) as unknown) : v
+  return Array.isArray(x) ? x.map(String) : []
+}
 
 const itemFrom = (r: Record<string, unknown>): WorkItem => ({
   notificationId: String(r['notification_id']),
@@ -97,6 +131,11 @@ const itemFrom = (r: Record<string, unknown>): WorkItem => ({
 /** Work whose message may be lost ($1: how long a pending item may wait in the queue, in ms). */
 const STRANDED = `((status = 'pending' AND requested_at < now() - make_interval(secs => $1::double precision / 1000))
   OR (status = 'running' AND (claim_expires_at IS NULL OR claim_expires_at < now()) AND requested_at < now() - make_interval(secs => 5)))`
+
+/** Failed items of an ended round wait for the next one, resuming from their plan. */
+const RESET_FAILED_ITEMS = `UPDATE evacuator_items SET status = 'waiting', step = CASE WHEN plan IS NULL THEN 'new' ELSE 'prepared' END,
+  evacuate_sent_at = NULL, announced = false, claim_owner = NULL, claim_expires_at = NULL, ended_at = NULL
+  WHERE notification_id = $1 AND status = 'failed'`
 
 /** Items joined with their recovery's correlation id, which every event of the item carries. */
 const ITEM_COLUMNS = `i.*, r.correlation_id`
@@ -137,18 +176,30 @@ export const createRecoveryStore = (db: Db) => {
     async createRecovery(rec: NewRecovery): Promise<boolean> {
       return db.transaction(async (tx) => {
         const ins = await tx.query(
-          `INSERT INTO evacuator_recoveries (notification_id, correlation_id, source_host, segment_id, recovery_method, status, total, message, finished_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $6 = 'evacuating' THEN NULL ELSE now() END)
+          `INSERT INTO evacuator_recoveries (notification_id, correlation_id, source_host, segment_id, recovery_method, status, total, message, finished_at,
+             stage_kind, reserved_hosts)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $6 = 'evacuating' THEN NULL ELSE now() END, $9, $10::jsonb)
            ON CONFLICT (notification_id) DO NOTHING RETURNING notification_id`,
-          [rec.notificationId, rec.correlationId, rec.sourceHost, rec.segmentId, rec.recoveryMethod, rec.status, rec.items.length, rec.message],
+          [
+            rec.notificationId,
+            rec.correlationId,
+            rec.sourceHost,
+            rec.segmentId,
+            rec.recoveryMethod,
+            rec.status,
+            rec.items.length,
+            rec.message,
+            rec.stageKind ?? 'scheduler',
+            JSON.stringify(rec.reservedHosts ?? []),
+          ],
         )
         if (ins.rowCount === 0) return false
         let position = 0
         for (const it of rec.items) {
           await tx.query(
-            `INSERT INTO evacuator_items (notification_id, instance_id, instance_name, position, ha_enabled, source_host, target_host)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-            [rec.notificationId, it.instanceId, it.instanceName, position, it.haEnabled, rec.sourceHost, it.targetHost],
+            `INSERT INTO evacuator_items (notification_id, instance_id, instance_name, position, ha_enabled, source_host, target_host, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+            [rec.notificationId, it.instanceId, it.instanceName, position, it.haEnabled, rec.sourceHost, it.targetHost, rec.itemsWaiting ? 'waiting' : 'pending'],
           )
           position += 1
         }
@@ -230,31 +281,165 @@ export const createRecoveryStore = (db: Db) => {
     },
 
     /**
-     * End the recovery if every item is final. Only one caller wins: the row is locked and
-     * its status checked, so two workers finishing the last items at once cannot both end it.
+     * Settle a recovery whose items are all final: end it, start its next round (the failed
+     * items wait for it), or put it to wait for a retry. Only one caller wins: the row is
+     * locked and its status checked, so two workers finishing the last items at once cannot
+     * both settle it. Undefined when it is not this caller's to settle.
      */
-    async tryFinishRecovery(
+    async settleRecovery(
       notificationId: string,
-      decide: (items: WorkItem[]) => { status: 'finished' | 'failed'; message: string },
-    ): Promise<{ recovery: Recovery; items: WorkItem[] } | undefined> {
+      decide: (recovery: Recovery, items: WorkItem[]) => Settlement,
+    ): Promise<{ settlement: Settlement; recovery: Recovery; items: WorkItem[] } | undefined> {
       return db.transaction(async (tx) => {
         const locked = await tx.query(
           `SELECT * FROM evacuator_recoveries WHERE notification_id = $1 AND status = 'evacuating' FOR UPDATE`,
           [notificationId],
         )
-        if (locked.rowCount === 0) return undefined
+        const row = locked.rows[0]
+        if (!row) return undefined
         const all = await tx.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 ORDER BY i.position`, [notificationId])
         const items = all.rows.map(itemFrom)
         if (items.some((i) => i.status !== 'succeeded' && i.status !== 'failed')) return undefined
-        const outcome = decide(items)
-        const upd = await tx.query(
-          `UPDATE evacuator_recoveries SET status = $2, message = $3, finished_at = now()
-           WHERE notification_id = $1 AND status = 'evacuating' RETURNING *`,
-          [notificationId, outcome.status, outcome.message],
-        )
-        const row = upd.rows[0]
-        return row ? { recovery: recoveryFrom(row), items } : undefined
+        const settlement = decide(recoveryFrom(row), items)
+        let upd
+        if (settlement.action === 'finish') {
+          upd = await tx.query(
+            `UPDATE evacuator_recoveries SET status = $2, message = $3, finished_at = now() WHERE notification_id = $1 RETURNING *`,
+            [notificationId, settlement.status, settlement.message],
+          )
+        } else {
+          if (settlement.action === 'advance') {
+            upd = await tx.query(
+              `UPDATE evacuator_recoveries SET stage = $2, stage_kind = $3, target_host = NULL, work_published = false, stage_started_at = NULL
+               WHERE notification_id = $1 RETURNING *`,
+              [notificationId, settlement.stage, settlement.kind],
+            )
+          } else {
+            upd = await tx.query(
+              `UPDATE evacuator_recoveries SET status = 'retry_wait', retry_at = now() + make_interval(secs => $2::double precision / 1000)
+               WHERE notification_id = $1 RETURNING *`,
+              [notificationId, settlement.afterMs],
+            )
+          }
+          await tx.query(RESET_FAILED_ITEMS, [notificationId])
+        }
+        const r = upd.rows[0]
+        return r ? { settlement, recovery: recoveryFrom(r), items } : undefined
       })
+    },
+
+    /** Record the round's claimed reserved host (or none) and the reserved hosts tried so far. */
+    async setRoundTarget(notificationId: string, targetHost: string | null, tried: string[]): Promise<void> {
+      await db.query(
+        `UPDATE evacuator_recoveries SET target_host = $2, tried_reserved = $3::jsonb WHERE notification_id = $1`,
+        [notificationId, targetHost, JSON.stringify(tried)],
+      )
+    },
+
+    /** A round starts: mark when, so that a sweeper resumes a start that never ended. */
+    async markRoundStarting(notificationId: string): Promise<void> {
+      await db.query(`UPDATE evacuator_recoveries SET stage_started_at = now() WHERE notification_id = $1`, [notificationId])
+    },
+
+    /** Switch an unstarted round to another kind (rh_priority with no reserved host usable). */
+    async skipToStage(notificationId: string, stage: number, kind: StageKind): Promise<void> {
+      await db.query(`UPDATE evacuator_recoveries SET stage = $2, stage_kind = $3, target_host = NULL WHERE notification_id = $1 AND NOT work_published`, [
+        notificationId,
+        stage,
+        kind,
+      ])
+    },
+
+    /** Give the waiting items to the round: pending, with its target. Idempotent. */
+    async startRoundItems(notificationId: string, stage: number, targetHost: string | null): Promise<number> {
+      const r = await db.query(
+        `UPDATE evacuator_items SET status = 'pending', target_host = $3, stage = $2, requested_at = now()
+         WHERE notification_id = $1 AND status = 'waiting'`,
+        [notificationId, stage, targetHost],
+      )
+      return r.rowCount
+    },
+
+    /** The round cannot run (no reserved host, over capacity): its waiting items fail with `reason`. */
+    async failWaitingItems(notificationId: string, reason: string): Promise<number> {
+      const r = await db.query(
+        `UPDATE evacuator_items SET status = 'failed', reason = $2, ended_at = now(), started_at = coalesce(started_at, now())
+         WHERE notification_id = $1 AND status = 'waiting'`,
+        [notificationId, reason],
+      )
+      return r.rowCount
+    },
+
+    /**
+     * Claim a reserved host for a recovery: true when it is this recovery's (now or before).
+     * The host's row is the lock: two recoveries can never both hold it.
+     */
+    async claimReservedHost(host: string, segmentId: string, notificationId: string): Promise<boolean> {
+      await db.query(
+        `INSERT INTO evacuator_reserved_claims (host, segment_id, notification_id) VALUES ($1, $2, $3) ON CONFLICT (host) DO NOTHING`,
+        [host, segmentId, notificationId],
+      )
+      const r = await db.query<{ notification_id: string }>(`SELECT notification_id FROM evacuator_reserved_claims WHERE host = $1`, [host])
+      return r.rows[0]?.notification_id === notificationId
+    },
+
+    /** Who holds a reserved host, if anyone. */
+    async reservedHostHolder(host: string): Promise<string | undefined> {
+      const r = await db.query<{ notification_id: string }>(`SELECT notification_id FROM evacuator_reserved_claims WHERE host = $1`, [host])
+      return r.rows[0]?.notification_id
+    },
+
+    /** Give back a reserved host found unusable, so that it can serve once repaired. */
+    async releaseReservedHost(host: string, notificationId: string): Promise<void> {
+      await db.query(`DELETE FROM evacuator_reserved_claims WHERE host = $1 AND notification_id = $2`, [host, notificationId])
+    },
+
+    /**
+     * Forget claims the api has acted on: a segment snapshot that no longer lists a claimed
+     * host as reserved shows that its reserved flag was cleared, so a later listing of it means
+     * an operator reserved it again. Claims of recoveries still running are kept.
+     */
+    async forgetAcknowledgedClaims(segmentId: string, listed: readonly string[]): Promise<void> {
+      await db.query(
+        `DELETE FROM evacuator_reserved_claims c
+         WHERE c.segment_id = $1 AND NOT (c.host = ANY($2::text[]))
+           AND NOT EXISTS (SELECT 1 FROM evacuator_recoveries r WHERE r.notification_id = c.notification_id AND r.status IN ('evacuating', 'retry_wait'))`,
+        [segmentId, [...listed]],
+      )
+    },
+
+    /**
+     * Recoveries whose retry is due, reopened for a new run from their first round (one
+     * sweeper takes each). Their failed items wait for the round.
+     */
+    async reopenDueRetries(firstKind: (method: string) => StageKind): Promise<Recovery[]> {
+      return db.transaction(async (tx) => {
+        const due = await tx.query(
+          `SELECT * FROM evacuator_recoveries WHERE status = 'retry_wait' AND retry_at <= now() ORDER BY retry_at LIMIT 50 FOR UPDATE SKIP LOCKED`,
+        )
+        const out: Recovery[] = []
+        for (const row of due.rows.map(recoveryFrom)) {
+          const upd = await tx.query(
+            `UPDATE evacuator_recoveries SET status = 'evacuating', retries = retries + 1, stage = 0, stage_kind = $2, target_host = NULL,
+               tried_reserved = '[]', work_published = false, retry_at = NULL, stage_started_at = NULL
+             WHERE notification_id = $1 AND status = 'retry_wait' RETURNING *`,
+            [row.notificationId, firstKind(row.recoveryMethod)],
+          )
+          if (upd.rows[0]) out.push(recoveryFrom(upd.rows[0]))
+        }
+        return out
+      })
+    },
+
+    /** Recoveries whose round start never ended (the process stopped in between). */
+    async strandedRoundStarts(olderThanMs: number): Promise<Recovery[]> {
+      const r = await db.query(
+        `SELECT * FROM evacuator_recoveries
+         WHERE status = 'evacuating' AND NOT work_published
+           AND coalesce(stage_started_at, created_at) < now() - make_interval(secs => $1::double precision / 1000)`,
+        [olderThanMs],
+      )
+      return r.rows.map(recoveryFrom)
     },
 
     async markFinishAnnounced(notificationId: string): Promise<void> {
@@ -302,7 +487,7 @@ export const createRecoveryStore = (db: Db) => {
     async unannouncedFinishes(olderThanMs: number): Promise<Recovery[]> {
       const r = await db.query(
         `SELECT * FROM evacuator_recoveries
-         WHERE finish_announced = false AND status <> 'evacuating'
+         WHERE finish_announced = false AND status NOT IN ('evacuating', 'retry_wait')
            AND finished_at < now() - make_interval(secs => $1::double precision / 1000)`,
         [olderThanMs],
       )
@@ -315,7 +500,7 @@ export const createRecoveryStore = (db: Db) => {
         `SELECT r.notification_id FROM evacuator_recoveries r
          WHERE r.status = 'evacuating'
            AND NOT EXISTS (SELECT 1 FROM evacuator_items i WHERE i.notification_id = r.notification_id
-                           AND (i.status IN ('pending', 'running') OR i.ended_at > now() - make_interval(secs => $1::double precision / 1000)))`,
+                           AND (i.status IN ('waiting', 'pending', 'running') OR i.ended_at > now() - make_interval(secs => $1::double precision / 1000)))`,
         [olderThanMs],
       )
       return r.rows.map((x) => x.notification_id)

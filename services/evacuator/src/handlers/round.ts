@@ -1,0 +1,202 @@
+import { NovaError } from '@lazarus/openstack'
+import { assessCapacity } from '../domain/capacity.js'
+import { nextStage, untriedReservedHosts } from '../domain/choose-target.js'
+import type { Recovery } from '../store/recovery-store.js'
+import { finishRecoveryIfDone } from './announce.js'
+import { errorText, publish, publishProgress, type EvacuatorContext } from './context.js'
+import { isTransient } from './evacuate-instance.js'
+
+export const EVACUATE_TASK = 'evacuate_instances_task'
+/** Progress task naming the reserved host a recovery claimed (the api clears its reserved flag). */
+export const CLAIM_RESERVED_HOST_TASK = 'claim_reserved_host_task'
+export const CAPACITY_TASK = 'check_capacity_task'
+
+type Ids = { correlationId: string; causationId?: string | undefined }
+
+/**
+ * Start the recovery's current round: choose its target (claim a reserved host, falling
+ * back to the next one, or let the scheduler choose), check capacity, give the waiting
+ * items to the round and publish them on the shared work queue. Idempotent: a round start
+ * interrupted by a crash is run again by the sweeper.
+ */
+export const startRound = async (ctx: EvacuatorContext, recovery: Recovery, causationId?: string): Promise<void> => {
+  const ids: Ids = { correlationId: recovery.correlationId, causationId }
+  const id = recovery.notificationId
+  const log = ctx.log.child({ correlationId: recovery.correlationId, notificationId: id })
+  await ctx.store.markRoundStarting(id)
+  let rec = recovery
+  let target: string | null = null
+  if (rec.stageKind === 'reserved') {
+    const got = await claimUsableReservedHost(ctx, rec, ids)
+    if ('host' in got) {
+      target = got.host
+    } else {
+      const next = nextStage(rec.recoveryMethod, rec.stage, 'reserved', 0)
+      if (next) {
+        await ctx.store.skipToStage(id, next.stage, next.kind)
+        rec = { ...rec, stage: next.stage, stageKind: next.kind, targetHost: null }
+        await publishProgress(ctx, ids, { notificationId: id, task: CLAIM_RESERVED_HOST_TASK, state: 'skipped', message: `${got.reason}; letting Nova's scheduler choose`, progress: 1 })
+      } else {
+        log.warn(got.reason)
+        await publishProgress(ctx, ids, { notificationId: id, task: CLAIM_RESERVED_HOST_TASK, state: 'failure', message: got.reason, progress: 1 })
+        await endRoundUnstarted(ctx, rec, got.reason, causationId)
+        return
+      }
+    }
+  }
+
+  const waiting = (await ctx.store.items(id)).filter((i) => i.status === 'waiting').length
+  if (waiting > 0) {
+    const capacity = await checkCapacity(ctx, rec, waiting, ids)
+    if (!capacity.ok) {
+      await endRoundUnstarted(ctx, rec, capacity.reason, causationId)
+      return
+    }
+    await ctx.store.startRoundItems(id, rec.stage, target)
+  }
+  await publishWork(ctx, { ...rec, targetHost: target }, ids)
+  if (waiting === 0) {
+    // Nothing for this round (a resumed start that had given its items already): settle if done.
+    await finishRecoveryIfDone(ctx, id, causationId)
+  }
+}
+
+/** A round that cannot run: its instances fail with `reason`, and the recovery settles. */
+const endRoundUnstarted = async (ctx: EvacuatorContext, rec: Recovery, reason: string, causationId?: string) => {
+  await ctx.store.failWaitingItems(rec.notificationId, reason)
+  await ctx.store.markWorkPublished(rec.notificationId)
+  await finishRecoveryIfDone(ctx, rec.notificationId, causationId)
+}
+
+/**
+ * Claim the first usable reserved host: atomically in the database (never two recoveries on
+ * one host), then its compute service enabled and, when configured, the host added to the
+ * failed host's aggregates. A host that cannot serve is given back and the next one tried.
+ */
+const claimUsableReservedHost = async (ctx: EvacuatorContext, rec: Recovery, ids: Ids): Promise<{ host: string } | { reason: string }> => {
+  const id = rec.notificationId
+  const tried = [...rec.triedReserved]
+  const untried = untriedReservedHosts(rec.reservedHosts, rec.sourceHost, tried)
+  // A round resumed after a crash first takes up the host it had claimed.
+  const candidates = rec.targetHost ? [rec.targetHost, ...untried.filter((h) => h !== rec.targetHost)] : untried
+  const why: string[] = []
+  for (const host of candidates) {
+    if (!(await ctx.store.claimReservedHost(host, rec.segmentId, id))) {
+      const holder = await ctx.store.reservedHostHolder(host)
+      why.push(`${host}: claimed by the recovery of notification ${holder ?? 'unknown'}`)
+      if (!tried.includes(host)) tried.push(host)
+      await ctx.store.setRoundTarget(id, null, tried)
+      continue
+    }
+    if (!tried.includes(host)) tried.push(host)
+    await ctx.store.setRoundTarget(id, host, tried)
+    const unusable = await prepareReservedHost(ctx, host, rec.sourceHost)
+    if (unusable === null) {
+      await publishProgress(ctx, ids, {
+        notificationId: id,
+        task: CLAIM_RESERVED_HOST_TASK,
+        state: 'success',
+        message: `reserved host ${host} claimed for the instances of ${rec.sourceHost}${ctx.config.addReservedHostToAggregate ? ' (added to its aggregates)' : ''}`,
+        progress: 1,
+      })
+      ctx.log.info({ correlationId: rec.correlationId, notificationId: id, reservedHost: host }, 'reserved host claimed')
+      return { host }
+    }
+    why.push(`${host}: ${unusable}`)
+    await ctx.store.releaseReservedHost(host, id)
+    await ctx.store.setRoundTarget(id, null, tried)
+    await publishProgress(ctx, ids, { notificationId: id, task: CLAIM_RESERVED_HOST_TASK, state: 'running', message: `reserved host ${host} unusable: ${unusable}`, progress: 0 })
+  }
+  const listed = rec.reservedHosts.filter((h) => h !== rec.sourceHost)
+  const reason =
+    listed.length === 0
+      ? `no reserved host available: segment ${rec.segmentId} lists no reserved host`
+      : `no reserved host available in segment ${rec.segmentId}${why.length > 0 ? `: ${why.join('; ')}` : ': every listed reserved host was tried'}`
+  return { reason }
+}
+
+/** Make a claimed reserved host ready, or say why it cannot serve (null when ready). */
+const prepareReservedHost = async (ctx: EvacuatorContext, host: string, failedHost: string): Promise<string | null> => {
+  try {
+    const services = await ctx.nova.listComputeServices({ host })
+    const compute = services.find((s) => s.binary === 'nova-compute' && s.host === host)
+    if (!compute) return 'Nova has no nova-compute service on it'
+    if (compute.forcedDown === true) return 'its compute service is forced down'
+    if (compute.state !== 'up') return 'its compute service is down'
+    if (compute.status === 'disabled') await ctx.nova.enableComputeService(host)
+    if (ctx.config.addReservedHostToAggregate) {
+      for (const agg of await ctx.nova.listAggregates()) {
+        if (!agg.hosts.includes(failedHost) || agg.hosts.includes(host)) continue
+        try {
+          await ctx.nova.addHostToAggregate(agg.id, host)
+        } catch (err) {
+          // Already a member (added concurrently): what we wanted.
+          if (!(err instanceof NovaError && err.status === 409)) throw err
+        }
+      }
+    }
+    return null
+  } catch (err) {
+    if (isTransient(err)) throw err
+    return `Nova refused to prepare it: ${errorText(err)}`
+  }
+}
+
+/**
+ * Nova's hypervisor statistics against the instances about to move: an alert when they do
+ * not fit, and a refusal when so configured. A failure to read the statistics only warns.
+ */
+const checkCapacity = async (ctx: EvacuatorContext, rec: Recovery, instances: number, ids: Ids): Promise<{ ok: true } | { ok: false; reason: string }> => {
+  let stats
+  try {
+    stats = await ctx.nova.hypervisorStats()
+  } catch (err) {
+    ctx.log.warn({ err, correlationId: rec.correlationId }, 'capacity not checked: hypervisor statistics unavailable')
+    return { ok: true }
+  }
+  const verdict = assessCapacity(stats, instances, rec.sourceHost)
+  if (verdict.fits) {
+    ctx.log.info({ correlationId: rec.correlationId, notificationId: rec.notificationId }, verdict.message)
+    return { ok: true }
+  }
+  const refuse = ctx.config.refuseWhenOverCapacity
+  const message = refuse ? `${verdict.message}; not evacuating (REFUSE_WHEN_OVER_CAPACITY)` : `${verdict.message}; evacuating anyway`
+  await publish(
+    ctx,
+    'alert.raised.v1',
+    { kind: 'capacity', severity: refuse ? 'critical' : 'warning', segmentId: rec.segmentId, host: rec.sourceHost, notificationId: rec.notificationId, message },
+    ids,
+  )
+  await publishProgress(ctx, ids, { notificationId: rec.notificationId, task: CAPACITY_TASK, state: refuse ? 'failure' : 'success', message, progress: 1 })
+  ctx.log.warn({ correlationId: rec.correlationId, notificationId: rec.notificationId }, message)
+  return refuse ? { ok: false, reason: verdict.message } : { ok: true }
+}
+
+/** One evacuation.requested per open item, in order (HA-enabled first), on the shared work queue. */
+export const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids: Ids): Promise<void> => {
+  const items = await ctx.store.items(recovery.notificationId)
+  const open = items.filter((i) => i.status === 'pending' || i.status === 'running')
+  if (open.length > 0) {
+    await publishProgress(ctx, ids, {
+      notificationId: recovery.notificationId,
+      task: EVACUATE_TASK,
+      state: 'running',
+      message: `evacuating ${open.length} instance(s) of ${recovery.sourceHost}${recovery.targetHost ? ` to reserved host ${recovery.targetHost}` : ''}`,
+      progress: items.length === 0 ? 1 : (items.length - open.length) / items.length,
+    })
+  }
+  for (const item of open) {
+    await publish(
+      ctx,
+      'evacuation.requested.v1',
+      {
+        notificationId: recovery.notificationId,
+        sourceHost: recovery.sourceHost,
+        instance: { id: item.instanceId, name: item.instanceName },
+        ...(item.targetHost ? { targetHost: item.targetHost } : {}),
+      },
+      ids,
+    )
+  }
+  await ctx.store.markWorkPublished(recovery.notificationId)
+}
