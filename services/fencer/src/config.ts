@@ -25,6 +25,9 @@ export const FencerEnv = z.object({
   forceDownConfirmTimeoutMs: setting.ms(d.forceDownConfirmTimeoutMs),
   powerRequestTimeoutMs: setting.int(d.powerRequestTimeoutMs, 1),
   fenceLeaseMs: setting.int(d.leaseMs, 1000),
+  unfencePowerOn: setting.bool(d.unfencePowerOn),
+  unfenceMaxWaitMs: setting.ms(d.unfenceMaxWaitMs),
+  unfenceRetryIntervalMs: setting.int(d.unfenceRetryIntervalMs, 1),
   opsPort: setting.int(9102),
 })
 export type FencerEnv = z.infer<typeof FencerEnv>

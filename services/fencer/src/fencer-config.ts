@@ -14,6 +14,12 @@ export interface FencerConfig {
   powerRequestTimeoutMs: number
   /** A fence claim not renewed for this long may be taken over by another replica. */
   leaseMs: number
+  /** Unfence: power a host that is off on before giving it back to Nova (UNFENCE_POWER_ON). */
+  unfencePowerOn: boolean
+  /** Unfence: how long to keep asking Nova to clear forced_down while it refuses (e.g. `done` evacuations remain). */
+  unfenceMaxWaitMs: number
+  /** Unfence: first pause between those attempts; it doubles up to 30 s. */
+  unfenceRetryIntervalMs: number
 }
 
 export const defaultFencerConfig: FencerConfig = {
@@ -25,4 +31,9 @@ export const defaultFencerConfig: FencerConfig = {
   forceDownConfirmTimeoutMs: 10_000,
   powerRequestTimeoutMs: 10_000,
   leaseMs: 30_000,
+  unfencePowerOn: false,
+  // Nova refuses to clear forced_down until the host's compute restarts and completes its
+  // `done` evacuations; an operator usually boots the host within minutes.
+  unfenceMaxWaitMs: 600_000,
+  unfenceRetryIntervalMs: 1000,
 }

@@ -35,6 +35,9 @@ try {
       forceDownConfirmTimeoutMs: env.forceDownConfirmTimeoutMs,
       powerRequestTimeoutMs: env.powerRequestTimeoutMs,
       leaseMs: env.fenceLeaseMs,
+      unfencePowerOn: env.unfencePowerOn,
+      unfenceMaxWaitMs: env.unfenceMaxWaitMs,
+      unfenceRetryIntervalMs: env.unfenceRetryIntervalMs,
     },
   })
   await service.start()

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import { createInProcessBus, type Bus } from '@lazarus/bus'
 import { startCloudSim } from '@lazarus/cloud-sim'
-import { LazarusEvent, makeEvent, topology, type HostFailedV1, type QueueSpec, type QuickEvacuateLevel } from '@lazarus/contracts'
+import {
+  LazarusEvent,
+  makeEvent,
+  topology,
+  type HostFailedV1,
+  type HostUnfenceRequestedV1,
+  type QueueSpec,
+  type QuickEvacuateLevel,
+} from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
 import { createOpenStackClient, type NovaClient } from '@lazarus/openstack'
 import { createLogger } from '@lazarus/runtime'
@@ -15,7 +23,7 @@ type Sim = Awaited<ReturnType<typeof startCloudSim>>
 
 const observer: QueueSpec = {
   queue: 'test.fencer-out',
-  bind: ['recovery.progress.v1', 'host.fenced.v1', 'host.fence_failed.v1', 'recovery.finished.v1'],
+  bind: ['recovery.progress.v1', 'host.fenced.v1', 'host.fence_failed.v1', 'recovery.finished.v1', 'host.unfenced.v1', 'alert.raised.v1'],
   prefetch: 1000,
   maxAttempts: 1,
   retryDelayMs: 0,
@@ -29,6 +37,8 @@ const config: Partial<FencerConfig> = {
   forceDownConfirmTimeoutMs: 3_000,
   powerRequestTimeoutMs: 500,
   leaseMs: 1_500,
+  unfenceMaxWaitMs: 1_500,
+  unfenceRetryIntervalMs: 100,
 }
 
 const log = createLogger('fencer-test', process.env['TEST_LOG_LEVEL'] ?? 'silent')
@@ -64,8 +74,8 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
     await sim.close()
   })
 
-  const startFencer = async (): Promise<FencerService> => {
-    const f = createFencerService({ bus, db, nova, log, config })
+  const startFencer = async (extra: Partial<FencerConfig> = {}): Promise<FencerService> => {
+    const f = createFencerService({ bus, db, nova, log, config: { ...config, ...extra } })
     await f.start()
     return f
   }
@@ -177,7 +187,7 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
 
   it.each([
     ['refuse', /power off of host .* failed: BMC .* refused ForceOff/],
-    ['never-off', /not confirmed off after 10 checks every 50 ms \(last: power on\)/],
+    ['never-off', /not confirmed off within 450 ms \(\d+ checks, at most every 50 ms; last: power on\)/],
     ['hang', /did not answer .* within 500 ms/],
   ] as const)('BMC fault %s: the fence fails, Nova is not told, nothing says fenced', async (fault, reason) => {
     const host = pickHost()
@@ -193,6 +203,10 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
     expect(steps(evt.payload.notificationId).at(-1)).toMatch(/:failure$/)
     expect(sim.records().forcedDown.filter((f) => f.host === host)).toEqual([])
     expect(await compute(host)).toMatchObject({ forcedDown: false })
+    // The operator is told, once per failed fence.
+    const alerts = seen.filter((e) => e.type === 'alert.raised.v1' && e.payload.notificationId === evt.payload.notificationId)
+    expect(alerts).toHaveLength(1)
+    expect(alerts[0]?.payload).toMatchObject({ kind: 'fence_failed', severity: 'critical', host, segmentId: evt.payload.segment.id, message: expect.stringMatching(reason) })
   })
 
   it('a bad control attribute fails the fence, naming it, before any action', async () => {
@@ -274,5 +288,105 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
     ])
     expect(forceOffs(host)).toEqual([])
     expect(await compute(host)).toMatchObject({ state: 'down', forcedDown: true })
+  })
+
+  describe('unfence', () => {
+    const unfenceRequest = (failed: HostFailedV1, enableService: boolean, notificationId?: string): HostUnfenceRequestedV1 =>
+      makeEvent({
+        type: 'host.unfence_requested.v1',
+        correlationId: notificationId ?? randomUUID(),
+        source: 'api',
+        payload: {
+          ...(notificationId ? { notificationId } : {}),
+          host: failed.payload.host,
+          segment: failed.payload.segment,
+          enableService,
+          requestedBy: 'operator',
+        },
+      })
+    const unfenced = (req: HostUnfenceRequestedV1) => seen.filter((e) => e.type === 'host.unfenced.v1' && e.causationId === req.id)
+    const alertsFor = (req: HostUnfenceRequestedV1) => seen.filter((e) => e.type === 'alert.raised.v1' && e.causationId === req.id)
+
+    /** Fence `host` at level 2 and evacuate its instances: Nova keeps `done` evacuation migrations for it. */
+    const fenceAndEvacuate = async (host: string): Promise<HostFailedV1> => {
+      sim.crashHost(host)
+      const evt = hostFailed(host, 2)
+      await bus.publish(evt)
+      expect(await outcomeOf(evt.payload.notificationId)).toMatchObject({ type: 'host.fenced.v1' })
+      await nova.disableComputeService(host, 'test: host failed')
+      const servers = await nova.listServersOnHost(host)
+      expect(servers.length).toBeGreaterThan(0)
+      for (const s of servers) await nova.evacuate(s.id)
+      await expect
+        .poll(async () => (await nova.listMigrations({ sourceCompute: host, migrationType: 'evacuation', status: 'done' })).length, { timeout: 10_000 })
+        .toBe(servers.length)
+      return evt
+    }
+    const unforcedRecords = (host: string) => sim.records().forcedDown.filter((f) => f.host === host && !f.forcedDown)
+
+    it('retries while Nova refuses for done evacuations, succeeds once the host is back, and re-enables the service when asked', async () => {
+      const host = pickHost()
+      const failed = await fenceAndEvacuate(host)
+      const req = unfenceRequest(failed, true, randomUUID())
+      await bus.publish(req)
+      // Nova answers 400 until the host's compute restarts and completes the migrations.
+      await new Promise((r) => setTimeout(r, 300))
+      expect(unfenced(req)).toEqual([])
+      expect(await compute(host)).toMatchObject({ forcedDown: true, status: 'disabled' })
+      sim.restoreHost(host)
+      await expect.poll(() => unfenced(req).length, { timeout: 10_000 }).toBe(1)
+      expect(unfenced(req)[0]).toMatchObject({ source: 'fencer', payload: { notificationId: req.payload.notificationId, serviceEnabled: true, host: req.payload.host } })
+      expect(await compute(host)).toMatchObject({ forcedDown: false, status: 'enabled', state: 'up' })
+      expect(unforcedRecords(host)).toHaveLength(1)
+      expect(alertsFor(req)).toEqual([])
+      // A redelivery publishes the same outcome and touches nothing.
+      await bus.publish(req)
+      await expect.poll(() => unfenced(req).length, { timeout: 10_000 }).toBe(2)
+      expect(unforcedRecords(host)).toHaveLength(1)
+    })
+
+    it('gives up after its bound with an alert that says what Nova waits for; the host stays forced down', async () => {
+      const host = pickHost()
+      const failed = await fenceAndEvacuate(host)
+      const req = unfenceRequest(failed, true)
+      await bus.publish(req)
+      await expect.poll(() => alertsFor(req).length, { timeout: 15_000 }).toBe(1)
+      expect(alertsFor(req)[0]?.payload).toMatchObject({
+        kind: 'other',
+        severity: 'warning',
+        host,
+        message: expect.stringMatching(/forced_down of host .* not cleared after \d+ attempts .* evacuation migration\(s\) .* still 'done'.*UNFENCE_POWER_ON/),
+      })
+      expect(unfenced(req)).toEqual([])
+      expect(await compute(host)).toMatchObject({ forcedDown: true, status: 'disabled' })
+      expect(unforcedRecords(host)).toEqual([])
+    })
+
+    it('powers an off host on first when UNFENCE_POWER_ON says so, and leaves the service disabled unless asked', async () => {
+      for (const f of fencers) await f.stop()
+      fencers = [await startFencer({ unfencePowerOn: true })]
+      const host = pickHost()
+      const failed = await fenceAndEvacuate(host)
+      expect(sim.hosts().find((h) => h.name === host)?.power).toBe('Off')
+      const req = unfenceRequest(failed, false)
+      await bus.publish(req)
+      await expect.poll(() => unfenced(req).length, { timeout: 10_000 }).toBe(1)
+      expect(unfenced(req)[0]?.payload.serviceEnabled).toBe(false)
+      expect(sim.records().powerActions.filter((a) => a.host === host).map((a) => a.action)).toEqual(['ForceOff', 'On'])
+      expect(await compute(host)).toMatchObject({ forcedDown: false, status: 'disabled' })
+    })
+
+    it('waits for a fence of the host in progress, then unfences after it', async () => {
+      const host = pickHost()
+      const failed = hostFailed(host, 3)
+      await bus.publish(failed)
+      await expect.poll(() => steps(failed.payload.notificationId).includes('wait_compute_down:running')).toBe(true)
+      const req = unfenceRequest(failed, false)
+      await bus.publish(req)
+      expect(await outcomeOf(failed.payload.notificationId)).toMatchObject({ type: 'host.fenced.v1' })
+      await expect.poll(() => unfenced(req).length, { timeout: 15_000 }).toBe(1)
+      const order = seen.filter((e) => (e.type === 'host.fenced.v1' && e.payload.notificationId === failed.payload.notificationId) || e.causationId === req.id).map((e) => e.type)
+      expect(order).toEqual(['host.fenced.v1', 'host.unfenced.v1'])
+    })
   })
 })

@@ -1,5 +1,5 @@
 import type { Bus, Subscription } from '@lazarus/bus'
-import { HostFailedV1, topology, type HostSnapshot } from '@lazarus/contracts'
+import { HostFailedV1, HostUnfenceRequestedV1, topology, type HostSnapshot } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
 import type { NovaClient } from '@lazarus/openstack'
 import { Counter, Histogram, Registry, type Logger } from '@lazarus/runtime'
@@ -8,6 +8,7 @@ import { createPowerDriver, PowerConfigError, type PowerDriver } from './adapter
 import { parseControlAttributes } from './domain/control-attributes.js'
 import { defaultFencerConfig, type FencerConfig } from './fencer-config.js'
 import { onHostFailed } from './handlers/on-host-failed.js'
+import { onUnfenceRequested } from './handlers/on-unfence-requested.js'
 
 export interface FencerDeps {
   bus: Bus
@@ -55,16 +56,25 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
       return createPowerDriver(parsed.settings, { requestTimeoutMs: config.powerRequestTimeoutMs })
     })
 
-  let subscription: Subscription | undefined
+  const unfences =
+    (registry.getSingleMetric('lazarus_fencer_unfences_total') as Counter<'outcome'> | undefined) ??
+    new Counter({
+      name: 'lazarus_fencer_unfences_total',
+      help: 'Unfence operations that ended, by outcome (unfenced, failed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    })
+
+  let subscriptions: Subscription[] = []
   let abort = new AbortController()
   let ledger: Promise<FenceLedger> | undefined
 
   return {
     async start() {
-      if (subscription) return
+      if (subscriptions.length > 0) return
       ledger ??= createFenceLedger(deps.db)
       abort = new AbortController()
-      const handler = onHostFailed({
+      const common = {
         bus: deps.bus,
         ledger: await ledger,
         nova: deps.nova,
@@ -73,21 +83,32 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
         now: deps.now ?? (() => new Date()),
         powerDriverFor,
         signal: abort.signal,
+      }
+      const handler = onHostFailed({
+        ...common,
         maxAttempts: topology.fencerOnHostFailed.maxAttempts,
         onFenceEnded: (level, outcome, seconds) => {
           fences.inc({ level: String(level), outcome })
           durations.observe({ level: String(level), outcome }, seconds)
         },
       })
-      subscription = await deps.bus.subscribe(topology.fencerOnHostFailed, HostFailedV1, handler)
-      deps.log.info({ queue: topology.fencerOnHostFailed.queue, config }, 'fencer consuming host failures')
+      const unfence = onUnfenceRequested({
+        ...common,
+        maxAttempts: topology.fencerOnUnfence.maxAttempts,
+        onUnfenceEnded: (outcome) => unfences.inc({ outcome }),
+      })
+      subscriptions = [
+        await deps.bus.subscribe(topology.fencerOnHostFailed, HostFailedV1, handler),
+        await deps.bus.subscribe(topology.fencerOnUnfence, HostUnfenceRequestedV1, unfence),
+      ]
+      deps.log.info({ queues: [topology.fencerOnHostFailed.queue, topology.fencerOnUnfence.queue], config }, 'fencer consuming host failures and unfence requests')
     },
     async stop() {
-      const s = subscription
-      subscription = undefined
-      // Fences waiting on a BMC or on Nova stop waiting, give their claim back and are retried.
+      const s = subscriptions
+      subscriptions = []
+      // Operations waiting on a BMC or on Nova stop waiting, give their claim back and are retried.
       abort.abort()
-      await s?.cancel()
+      for (const sub of s) await sub.cancel()
     },
   }
 }

@@ -30,12 +30,16 @@ describe('fence plan', () => {
 
   it('resumes after the last recorded step', () => {
     expect(remainingSteps(2, 'started')).toEqual(stepsForLevel(2))
+    // A power off the BMC accepted is confirmed on resume, never sent again.
+    expect(remainingSteps(2, 'power_off_sent')).toEqual(['confirm_power_off', 'force_down_compute_service', 'confirm_compute_down'])
+    expect(remainingSteps(3, 'power_off_sent')).toEqual(['confirm_power_off', 'wait_compute_down'])
     expect(remainingSteps(2, 'powered_off')).toEqual(['force_down_compute_service', 'confirm_compute_down'])
     expect(remainingSteps(2, 'forced_down')).toEqual(['confirm_compute_down'])
     expect(remainingSteps(3, 'powered_off')).toEqual(['wait_compute_down'])
     expect(remainingSteps(1, 'forced_down')).toEqual(['confirm_compute_down'])
     expect(remainingSteps(2, 'fenced')).toEqual([])
     expect(remainingSteps(2, 'failed')).toEqual([])
+    expect(remainingSteps(2, 'unfenced')).toEqual([])
   })
 
   it('takes the segment level unless the host overrides it', () => {

@@ -9,10 +9,23 @@ export type FenceStep =
   | 'confirm_compute_down'
   | 'wait_compute_down'
 
-/** Where a fence operation is, as recorded in the ledger. */
-export type FenceState = 'started' | 'powered_off' | 'forced_down' | 'fenced' | 'failed'
+/**
+ * Where an operation is, as recorded in the ledger. A fence: started → power_off_sent →
+ * powered_off → forced_down → fenced. An unfence: started → powered_on → unforced → unfenced.
+ * Either may end failed.
+ */
+export type FenceState =
+  | 'started'
+  | 'power_off_sent'
+  | 'powered_off'
+  | 'forced_down'
+  | 'fenced'
+  | 'powered_on'
+  | 'unforced'
+  | 'unfenced'
+  | 'failed'
 
-export const FINAL_STATES: readonly FenceState[] = ['fenced', 'failed']
+export const FINAL_STATES: readonly FenceState[] = ['fenced', 'unfenced', 'failed']
 export const isFinal = (s: FenceState): boolean => FINAL_STATES.includes(s)
 
 const STEPS: Record<QuickEvacuateLevel, readonly FenceStep[]> = {
@@ -29,6 +42,9 @@ export const stepsForLevel = (level: QuickEvacuateLevel): readonly FenceStep[] =
 /** The state recorded once a step is done (steps that change nothing lasting record none). */
 export const stateAfter = (step: FenceStep): FenceState | undefined => {
   switch (step) {
+    // The BMC accepted the power off: a resumed fence confirms it and never sends another.
+    case 'power_off_host':
+      return 'power_off_sent'
     case 'confirm_power_off':
       return 'powered_off'
     case 'force_down_compute_service':

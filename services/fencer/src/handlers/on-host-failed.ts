@@ -9,8 +9,12 @@ import { LostClaimError, type FenceLedger, type FenceRecord, type StoredOutcome 
 import type { PowerDriver } from '../adapters/power/power-driver.js'
 import { decideFence, fencedFacts, remainingSteps, stateAfter, stepsForLevel, type FenceStep } from '../domain/fence-plan.js'
 import type { FencerConfig } from '../fencer-config.js'
+import { publishOutcome as publishStored, SOURCE } from './outcomes.js'
 
-export const SOURCE = 'fencer'
+export { SOURCE }
+
+/** The first re-check of a confirmation loop comes this soon; the pause then doubles up to the configured interval. */
+export const FIRST_RECHECK_MS = 25
 
 export interface OnHostFailedDeps {
   bus: Pick<Bus, 'publish'>
@@ -39,7 +43,7 @@ class FenceStepError extends Error {
   }
 }
 
-const owner = (): string => `${hostname()}:${process.pid}:${randomUUID()}`
+export const owner = (): string => `${hostname()}:${process.pid}:${randomUUID()}`
 
 /**
  * Fence a failed host, once, whoever delivers its `host.failed` and however often.
@@ -60,12 +64,13 @@ export const onHostFailed =
     const decision = decideFence(host, segment)
     const me = owner()
 
-    const publishOutcome = (o: StoredOutcome, causationId: string | undefined) =>
-      deps.bus.publish(
-        o.type === 'host.fenced.v1'
-          ? makeEvent({ type: o.type, payload: o.payload, correlationId: o.payload.notificationId, causationId, source: SOURCE, now: deps.now() })
-          : makeEvent({ type: o.type, payload: o.payload, correlationId: o.payload.notificationId, causationId, source: SOURCE, now: deps.now() }),
-      )
+    const publishOutcome = (o: StoredOutcome, causationId: string | undefined, alert = true) =>
+      publishStored(deps.bus, o, {
+        correlationId: 'notificationId' in o.payload && o.payload.notificationId ? o.payload.notificationId : notificationId,
+        causationId,
+        now: deps.now(),
+        alert,
+      })
 
     const claim = await deps.ledger.claim(
       { notificationId, host: host.name, level: decision.level, request: evt.payload },
@@ -108,7 +113,8 @@ export const onHostFailed =
 
     for (const o of claim.superseded) {
       log.warn({ superseded: o.payload.notificationId }, 'closed an abandoned fence of this host')
-      await publishOutcome(o, undefined)
+      // Closed in favour of this fence: no operator alert, this one goes on.
+      await publishOutcome(o, undefined, false)
     }
     const record = claim.record
     const level = record.level
@@ -149,7 +155,7 @@ export const onHostFailed =
           return await fail(`host ${host.name}: ${errorText(err)}`, 'prepare')
         }
       }
-      const ctxFor: StepContext = { deps, log, host: host.name, driver, me, notificationId, record }
+      const ctxFor: StepContext = { deps, log, host: host.name, driver, me, notificationId, record, renewedAt: Date.now() }
       for (const step of remainingSteps(level, record.state)) {
         currentStep = step
         const index = allSteps.indexOf(step)
@@ -159,6 +165,7 @@ export const onHostFailed =
         timings[step] = Date.now() - t0
         const state = stateAfter(step)
         await deps.ledger.advance(notificationId, me, { ...(state ? { state } : {}), timings }, deps.now(), config.leaseMs)
+        ctxFor.renewedAt = Date.now()
         await progress(step, 'success', message, index + 1)
       }
       currentStep = undefined
@@ -196,6 +203,8 @@ interface StepContext {
   me: string
   notificationId: string
   record: FenceRecord
+  /** When the lease was last renewed (wall clock of this process). */
+  renewedAt: number
 }
 
 const STEP_TITLES: Record<FenceStep, string> = {
@@ -227,19 +236,25 @@ const STEPS: Record<FenceStep, (c: StepContext) => Promise<string>> = {
   async confirm_power_off(c) {
     const d = requireDriver(c.driver, 'confirm_power_off')
     const { fenceCheckIntervalMs: interval, fenceCheckMaxCount: max } = c.deps.config
+    // The window of fence_check_max_count checks every fence_check_interval; within it the
+    // first check is immediate and re-checks start fast and back off to the interval.
+    const windowMs = interval * (max - 1)
     let last = 'unknown'
-    for (let check = 1; check <= max; check += 1) {
+    const checks = await pollUntil(c, windowMs, interval, async () => {
       try {
         const s = await d.status()
-        if (s === 'off') return `host ${c.host} reports power off (check ${check} of ${max})`
+        if (s === 'off') return true
         last = `power ${s}`
       } catch (err) {
         last = errorText(err)
       }
-      await renew(c)
-      if (check < max) await sleep(interval, c.deps.signal)
-    }
-    throw new FenceStepError('confirm_power_off', `host ${c.host} not confirmed off after ${max} checks every ${interval} ms (last: ${last})`)
+      return false
+    })
+    if (checks.ok) return `host ${c.host} reports power off (check ${checks.count})`
+    throw new FenceStepError(
+      'confirm_power_off',
+      `host ${c.host} not confirmed off within ${windowMs} ms (${checks.count} checks, at most every ${interval} ms; last: ${last})`,
+    )
   },
 
   async force_down_compute_service(c) {
@@ -264,30 +279,58 @@ const waitForNova = async (
   isDown: (s: { state: string; forcedDown: boolean | undefined }) => boolean,
 ): Promise<string> => {
   const interval = c.deps.config.novaDownCheckIntervalMs
-  const deadline = Date.now() + maxWaitMs
   let last = 'no answer yet'
-  for (;;) {
+  let forced = false
+  const checks = await pollUntil(c, maxWaitMs, interval, async () => {
     try {
       const services = await c.deps.nova.listComputeServices({ host: c.host })
       const compute = services.find((s) => s.binary === 'nova-compute' && s.host === c.host)
       if (!compute) {
         last = `Nova lists no nova-compute service on ${c.host}`
       } else if (isDown(compute)) {
-        return `Nova reports nova-compute on ${c.host} down${compute.forcedDown ? ' (forced)' : ''}`
+        forced = compute.forcedDown === true
+        return true
       } else {
         last = `state ${compute.state}, forced_down ${String(compute.forcedDown)}`
       }
     } catch (err) {
       last = errorText(err)
     }
-    await renew(c)
-    if (Date.now() + interval > deadline) break
-    await sleep(interval, c.deps.signal)
-  }
+    return false
+  })
+  if (checks.ok) return `Nova reports nova-compute on ${c.host} down${forced ? ' (forced)' : ''}`
   throw new FenceStepError(step, `Nova did not report nova-compute on ${c.host} down within ${maxWaitMs} ms (last: ${last})`)
 }
 
-const renew = (c: StepContext): Promise<void> => c.deps.ledger.renew(c.notificationId, c.me, c.deps.now(), c.deps.config.leaseMs)
+/**
+ * Check until `check` says yes or `windowMs` has passed since the first check. The first
+ * check is immediate; the pause before the next starts at FIRST_RECHECK_MS and doubles up to
+ * `intervalMs`, so a fast device is confirmed fast and a slow one is not flooded. The claim is
+ * renewed whenever a third of the lease has gone by.
+ */
+const pollUntil = async (
+  c: StepContext,
+  windowMs: number,
+  intervalMs: number,
+  check: () => Promise<boolean>,
+): Promise<{ ok: boolean; count: number }> => {
+  const deadline = Date.now() + windowMs
+  let pause = Math.min(FIRST_RECHECK_MS, intervalMs)
+  for (let count = 1; ; count += 1) {
+    if (await check()) return { ok: true, count }
+    await renew(c)
+    const left = deadline - Date.now()
+    if (left <= 0) return { ok: false, count }
+    await sleep(Math.min(pause, left), c.deps.signal)
+    pause = Math.min(pause * 2, intervalMs)
+  }
+}
+
+const renew = async (c: StepContext): Promise<void> => {
+  if (Date.now() - c.renewedAt < c.deps.config.leaseMs / 3) return
+  await c.deps.ledger.renew(c.notificationId, c.me, c.deps.now(), c.deps.config.leaseMs)
+  c.renewedAt = Date.now()
+}
 
 const requireDriver = (driver: PowerDriver | undefined, step: FenceStep): PowerDriver => {
   if (!driver) throw new FenceStepError(step, 'no power driver for this host')

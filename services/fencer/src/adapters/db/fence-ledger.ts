@@ -1,22 +1,44 @@
-import type { HostFailedV1, HostFencedV1, HostFenceFailedV1, QuickEvacuateLevel } from '@lazarus/contracts'
+import type {
+  AlertRaisedV1,
+  HostFailedV1,
+  HostFencedV1,
+  HostFenceFailedV1,
+  HostUnfencedV1,
+  HostUnfenceRequestedV1,
+  QuickEvacuateLevel,
+} from '@lazarus/contracts'
 import type { Db, Queryable } from '@lazarus/db'
 import type { FenceState } from '../../domain/fence-plan.js'
 import { FENCER_MIGRATIONS } from './migrations.js'
 
-/** The event a finished operation published; a redelivery publishes it again. */
+/**
+ * The event a finished operation published; a redelivery publishes it again. A fence ends in
+ * `host.fenced` or `host.fence_failed` (with its alert); an unfence in `host.unfenced`, or in
+ * an alert when the host could not be given back.
+ */
 export type StoredOutcome =
   | { type: 'host.fenced.v1'; payload: HostFencedV1['payload'] }
   | { type: 'host.fence_failed.v1'; payload: HostFenceFailedV1['payload'] }
+  | { type: 'host.unfenced.v1'; payload: HostUnfencedV1['payload'] }
+  | { type: 'alert.raised.v1'; payload: AlertRaisedV1['payload'] }
+
+/** A fence (host.failed) or an unfence (host.unfence_requested) of one host. */
+export type OperationKind = 'fence' | 'unfence'
+
+/** What started an operation: both requests name the host and its segment. */
+export type OperationRequest = HostFailedV1['payload'] | HostUnfenceRequestedV1['payload']
 
 export interface FenceRecord {
+  /** The operation's key: the notification of a fence, `unfence:<id>` for an unfence. */
   notificationId: string
+  kind: OperationKind
   host: string
   level: QuickEvacuateLevel
   state: FenceState
   owner: string
   leaseUntil: Date
   attempts: number
-  request: HostFailedV1['payload']
+  request: OperationRequest
   timings: Record<string, number>
   outcome: StoredOutcome | null
   reason: string | null
@@ -42,7 +64,9 @@ export interface ClaimRequest {
   notificationId: string
   host: string
   level: QuickEvacuateLevel
-  request: HostFailedV1['payload']
+  request: OperationRequest
+  /** Default `fence`. */
+  kind?: OperationKind
 }
 
 export interface FenceLedger {
@@ -53,7 +77,7 @@ export interface FenceLedger {
   finish(
     notificationId: string,
     owner: string,
-    final: { state: 'fenced' | 'failed'; outcome: StoredOutcome; timings: Record<string, number>; reason?: string },
+    final: { state: 'fenced' | 'unfenced' | 'failed'; outcome: StoredOutcome; timings: Record<string, number>; reason?: string },
     now: Date,
   ): Promise<void>
   /** Give the claim up now (the work will be retried); best effort. */
@@ -63,6 +87,7 @@ export interface FenceLedger {
 
 interface Row {
   notification_id: string
+  kind: OperationKind
   host: string
   level: number
   state: FenceState
@@ -79,20 +104,22 @@ const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v
 
 const toRecord = (r: Row): FenceRecord => ({
   notificationId: r.notification_id,
+  kind: r.kind,
   host: r.host,
   level: r.level as QuickEvacuateLevel,
   state: r.state,
   owner: r.owner,
   leaseUntil: new Date(r.lease_until),
   attempts: Number(r.attempts),
-  request: json(r.request) as HostFailedV1['payload'],
+  request: json(r.request) as OperationRequest,
   timings: (json(r.timings) ?? {}) as Record<string, number>,
   outcome: (json(r.outcome) ?? null) as StoredOutcome | null,
   reason: r.reason,
 })
 
-const COLUMNS = 'notification_id, host, level, state, owner, lease_until, attempts, request, timings, outcome, reason'
-const ACTIVE = `state NOT IN ('fenced', 'failed')`
+const COLUMNS = 'notification_id, kind, host, level, state, owner, lease_until, attempts, request, timings, outcome, reason'
+const ACTIVE = `state NOT IN ('fenced', 'unfenced', 'failed')`
+const isDone = (r: FenceRecord): boolean => r.state === 'fenced' || r.state === 'unfenced' || r.state === 'failed'
 
 /**
  * The fencing ledger in PostgreSQL (or PGlite): one row per fence operation, keyed by
@@ -123,16 +150,16 @@ export const createFenceLedger = async (db: Db): Promise<FenceLedger> => {
       // A few rounds: each loses only to a concurrent change, which the next round sees.
       for (let round = 0; round < 5; round += 1) {
         const inserted = await q.query<Row>(
-          `INSERT INTO fence_operations (notification_id, host, level, state, owner, lease_until, request, created_at, updated_at)
-           VALUES ($1, $2, $3, 'started', $4, $5, $6::text::jsonb, $7, $7)
+          `INSERT INTO fence_operations (notification_id, kind, host, level, state, owner, lease_until, request, created_at, updated_at)
+           VALUES ($1, $8, $2, $3, 'started', $4, $5, $6::text::jsonb, $7, $7)
            ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
-          [req.notificationId, req.host, req.level, owner, leaseUntil, JSON.stringify(req.request), now.toISOString()],
+          [req.notificationId, req.host, req.level, owner, leaseUntil, JSON.stringify(req.request), now.toISOString(), req.kind ?? 'fence'],
         )
         if (inserted.rows[0]) return { kind: 'claimed', record: toRecord(inserted.rows[0]), resumed: false, superseded }
 
         const mine = await byNotification(req.notificationId)
         if (mine) {
-          if (mine.state === 'fenced' || mine.state === 'failed') return { kind: 'done', record: mine }
+          if (isDone(mine)) return { kind: 'done', record: mine }
           if (mine.leaseUntil > now) return { kind: 'busy', holder: mine }
           const taken = await q.query<Row>(
             `UPDATE fence_operations SET owner = $2, lease_until = $3, attempts = attempts + 1, updated_at = $4
@@ -149,11 +176,18 @@ export const createFenceLedger = async (db: Db): Promise<FenceLedger> => {
         if (!holder) continue
         if (holder.leaseUntil > now) return { kind: 'busy', holder }
         // Its owner is gone and nobody resumed it: close it as failed so this one can run.
-        const reason = `fence abandoned: its lease lapsed at ${holder.leaseUntil.toISOString()}; host ${holder.host} is fenced for notification ${req.notificationId} instead`
-        const outcome: StoredOutcome = {
-          type: 'host.fence_failed.v1',
-          payload: { notificationId: holder.notificationId, host: holder.request.host, segment: holder.request.segment, reason },
-        }
+        const instead = (req.kind ?? 'fence') === 'fence' ? `fenced for notification ${req.notificationId}` : 'unfenced'
+        const reason = `${holder.kind} abandoned: its lease lapsed at ${holder.leaseUntil.toISOString()}; host ${holder.host} is ${instead} instead`
+        const outcome: StoredOutcome =
+          holder.kind === 'fence'
+            ? {
+                type: 'host.fence_failed.v1',
+                payload: { notificationId: holder.notificationId, host: holder.request.host, segment: holder.request.segment, reason },
+              }
+            : {
+                type: 'alert.raised.v1',
+                payload: { kind: 'other', severity: 'warning', host: holder.host, segmentId: holder.request.segment.id, message: reason },
+              }
         const closed = await q.query(
           `UPDATE fence_operations SET state = 'failed', outcome = $2::text::jsonb, reason = $3, updated_at = $4
            WHERE notification_id = $1 AND owner = $5 AND ${ACTIVE}`,
@@ -164,7 +198,7 @@ export const createFenceLedger = async (db: Db): Promise<FenceLedger> => {
       const holder = (await byNotification(req.notificationId)) ??
         (await q.query<Row>(`SELECT ${COLUMNS} FROM fence_operations WHERE host = $1 AND ${ACTIVE}`, [req.host])).rows.map(toRecord)[0]
       if (!holder) throw new Error(`could not claim the fence of ${req.host}: the ledger kept changing`)
-      return holder.state === 'fenced' || holder.state === 'failed' ? { kind: 'done', record: holder } : { kind: 'busy', holder }
+      return isDone(holder) ? { kind: 'done', record: holder } : { kind: 'busy', holder }
     },
 
     advance: (notificationId, owner, update, now, leaseMs) =>

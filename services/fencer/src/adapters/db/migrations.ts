@@ -27,4 +27,17 @@ CREATE UNIQUE INDEX fence_operations_one_active_per_host ON fence_operations (ho
 CREATE INDEX fence_operations_host ON fence_operations (host, created_at);
 `,
   },
+  {
+    id: '002-unfence-and-power-off-sent',
+    sql: `
+-- Unfence operations share the table, so that the one-unfinished-operation-per-host index
+-- keeps a fence and an unfence of one host from running at the same time.
+ALTER TABLE fence_operations ADD COLUMN kind text NOT NULL DEFAULT 'fence' CHECK (kind IN ('fence', 'unfence'));
+ALTER TABLE fence_operations DROP CONSTRAINT IF EXISTS fence_operations_state_check;
+-- power_off_sent: the BMC accepted the power off; a resumed fence confirms it, never sends a second one.
+-- powered_on, unforced: the steps of an unfence; unfenced: its end.
+ALTER TABLE fence_operations ADD CONSTRAINT fence_operations_state_check
+  CHECK (state IN ('started', 'power_off_sent', 'powered_off', 'forced_down', 'fenced', 'powered_on', 'unforced', 'unfenced', 'failed'));
+`,
+  },
 ]
