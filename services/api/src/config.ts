@@ -24,6 +24,30 @@ export const apiConfigSchema = z.object({
   ssePollMs: setting.int(2000, 50),
   /** Static API keys, `key:role,key:role`; roles `admin`, `monitor` (may post notifications), `reader`. Unset: no auth. */
   apiKeys: z.string().optional(),
+  /**
+   * Keystone (e.g. http://keystone:5000/v3). When set, `X-Auth-Token` is a Keystone token
+   * validated with `GET /v3/auth/tokens`, and API_KEYS is not used.
+   */
+  keystoneUrl: z.string().optional(),
+  /** The api's own credentials, to validate tokens (or KEYSTONE_SERVICE_TOKEN). */
+  osUsername: z.string().optional(),
+  osPassword: z.string().optional(),
+  osProjectName: z.string().optional(),
+  osUserDomainName: z.string().default('Default'),
+  osProjectDomainName: z.string().default('Default'),
+  /** A fixed token the api validates others with, instead of OS_* credentials. */
+  keystoneServiceToken: z.string().optional(),
+  /** Validated tokens kept in memory (each until it expires). */
+  keystoneCacheSize: setting.int(10_000, 1),
+  keystoneTimeoutMs: setting.int(5000, 100),
+  /**
+   * Who may do what: JSON `{"action": ["role", ...]}` over the defaults (see README), e.g.
+   * `{"notifications:create": ["admin", "monitor", "service"]}`. Roles are admin, monitor,
+   * reader, or any Keystone role name.
+   */
+  policy: z.string().optional(),
+  /** Taking a recovered host off maintenance also re-enables its compute service (not only forced_down). */
+  unfenceEnablesService: setting.bool(false),
 })
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>

@@ -1,17 +1,34 @@
 import { serve } from '@hono/node-server'
 import type { Bus, Subscription } from '@lazarus/bus'
-import { HostFailedV1, HostFencedV1, HostFenceFailedV1, InstanceEvacuatedV1, InstanceEvacuationFailedV1, RecoveryFinishedV1, RecoveryProgressV1, topology } from '@lazarus/contracts'
+import {
+  AlertRaisedV1,
+  EvacuationRequestedV1,
+  HostFailedV1,
+  HostFencedV1,
+  HostFenceFailedV1,
+  HostUnfencedV1,
+  InstanceEvacuatedV1,
+  InstanceEvacuationFailedV1,
+  InstanceFailedV1,
+  ProcessFailedV1,
+  RecoveryFinishedV1,
+  RecoveryProgressV1,
+  topology,
+} from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
 import { Gauge, Registry, type Logger } from '@lazarus/runtime'
-import type { Hono } from 'hono'
+import type { Hono, MiddlewareHandler } from 'hono'
 import * as z from 'zod'
 import { createChanges } from './changes.js'
 import { apiConfigSchema, defaultApiConfig, type ApiConfig } from './config.js'
 import { onProgress, type ProgressEvent } from './handlers/on-progress.js'
 import { createApp } from './http/app.js'
-import { parseApiKeys } from './http/auth.js'
+import { createKeystoneValidator } from './auth/keystone.js'
+import { parsePolicy } from './auth/policy.js'
+import { apiKeyAuthenticator, authenticate, keystoneAuthenticator, parseApiKeys, type Role } from './http/auth.js'
 import type { AppEnv } from './http/env.js'
 import { createOutboxRelay } from './outbox/relay.js'
+import { createAlertStore } from './store/alerts.js'
 import { createHostStore } from './store/hosts.js'
 import { migrations } from './store/migrations.js'
 import { createNotificationStore } from './store/notifications.js'
@@ -48,6 +65,11 @@ export const ProgressEventSchema = z.discriminatedUnion('type', [
   InstanceEvacuatedV1,
   InstanceEvacuationFailedV1,
   RecoveryFinishedV1,
+  EvacuationRequestedV1,
+  InstanceFailedV1,
+  ProcessFailedV1,
+  HostUnfencedV1,
+  AlertRaisedV1,
 ])
 
 /**
@@ -60,13 +82,42 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
   const now = deps.now ?? (() => new Date())
   const log = deps.log
   const metrics = deps.metrics ?? new Registry()
-  const apiKeys = config.apiKeys ? parseApiKeys(config.apiKeys) : undefined
-  if (!apiKeys) log.warn('API_KEYS is not set: the API accepts every request without authentication')
+  const policy = parsePolicy(config.policy)
+  let apiKeys: Map<string, Role> | undefined
+  let auth: MiddlewareHandler<AppEnv> | undefined
+  if (config.keystoneUrl) {
+    const credentials =
+      config.osUsername && config.osPassword && config.osProjectName
+        ? {
+            authUrl: config.keystoneUrl,
+            username: config.osUsername,
+            password: config.osPassword,
+            projectName: config.osProjectName,
+            userDomainName: config.osUserDomainName,
+            projectDomainName: config.osProjectDomainName,
+          }
+        : undefined
+    const validator = createKeystoneValidator({
+      url: config.keystoneUrl,
+      credentials,
+      serviceToken: config.keystoneServiceToken,
+      cacheSize: config.keystoneCacheSize,
+      timeoutMs: config.keystoneTimeoutMs,
+    })
+    auth = authenticate(keystoneAuthenticator(validator), policy)
+    log.info({ keystoneUrl: config.keystoneUrl }, 'tokens are validated with Keystone')
+  } else if (config.apiKeys) {
+    apiKeys = parseApiKeys(config.apiKeys)
+    auth = authenticate(apiKeyAuthenticator(apiKeys), policy)
+  } else {
+    log.warn('neither KEYSTONE_URL nor API_KEYS is set: the API accepts every request without authentication')
+  }
 
   const segments = createSegmentStore(deps.db, now)
   const hosts = createHostStore(deps.db, segments, now)
   const notifications = createNotificationStore(deps.db, hosts, now)
   const vmoves = createVmoveStore(deps.db, now)
+  const alerts = createAlertStore(deps.db)
   const changes = createChanges()
 
   const published = new Gauge({ name: 'lazarus_api_outbox_last_publish_lag_seconds', help: 'Seconds between commit and publish of the last outbox event', registers: [metrics] })
@@ -98,6 +149,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     hosts,
     notifications,
     vmoves,
+    alerts,
     changes,
     metrics,
     log,
@@ -106,6 +158,8 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     duplicateIntervalS: config.duplicateNotificationDetectionInterval,
     ssePollMs: config.ssePollMs,
     apiKeys,
+    auth,
+    unfenceEnablesService: config.unfenceEnablesService,
     ready: () => started && deps.bus.isReady(),
     onAccepted: () => relay.kick(),
   })
@@ -124,7 +178,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
       subscription = await deps.bus.subscribe<ProgressEvent>(
         topology.apiOnProgress,
         ProgressEventSchema as z.ZodType<ProgressEvent>,
-        onProgress({ db: deps.db, notifications, hosts, vmoves, changes, log }),
+        onProgress({ db: deps.db, notifications, hosts, vmoves, alerts, changes, log }),
       )
       started = true
       log.info({ db: deps.db.kind }, 'api started')

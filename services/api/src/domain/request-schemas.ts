@@ -126,3 +126,17 @@ export const payloadSchemas = {
     event: z.string().min(1).max(255),
   }),
 } as const satisfies Record<NotificationType, z.ZodType>
+
+/** `POST /v1/segments/{id}/pause` (Lazarus extension); the body may be empty. */
+export const SegmentPause = z.strictObject({
+  reason: z.string().max(255).regex(/^[\P{C}]*$/u, 'printable characters only').nullable().optional(),
+})
+
+/** `POST /v1/segments/{id}/resume` (Lazarus extension); the body may be empty. */
+export const SegmentResume = z.strictObject({
+  /** Publish the notifications held while paused (default), or record them ignored. */
+  release_held: MasakariBoolean.optional(),
+})
+
+/** `POST /v1/notifications/{id}/retry` (Lazarus extension): no fields; the body may be empty. */
+export const NotificationRetry = z.strictObject({})

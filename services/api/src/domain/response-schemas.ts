@@ -24,6 +24,9 @@ export const SegmentBody = z
       description:
         'Lazarus extension. How hard the fencer acts before evacuation: 1 force-down only; 2 power off, confirm, force-down (default); 3 power off, confirm, wait for Nova to see the host down.',
     }),
+    paused: z.boolean().meta({ description: 'Lazarus extension. Automatic recovery paused: new notifications are accepted and held (status new) until resume.' }),
+    paused_reason: z.string().nullable().meta({ description: 'Lazarus extension. Why it was paused.' }),
+    paused_at: Timestamp.nullable().meta({ description: 'Lazarus extension. Since when.' }),
     ...common,
   })
   .meta({ id: 'Segment' })
@@ -37,6 +40,7 @@ export const HostBody = z
     control_attributes: z.string().nullable(),
     reserved: z.boolean(),
     on_maintenance: z.boolean(),
+    fence_state: z.enum(['fenced', 'unfencing', 'unfenced']).nullable().meta({ description: 'Lazarus extension. What the fencer did to the host; null if never fenced.' }),
     failover_segment_id: z.uuid(),
     failover_segment: SegmentBody,
     ...common,
@@ -57,6 +61,7 @@ export const NotificationBody = z
     type: NotificationType,
     status: NotificationStatus,
     source_host_uuid: z.uuid(),
+    hostname: z.string().meta({ description: 'Lazarus extension. The name of the source host.' }),
     failover_segment_uuid: z.uuid(),
     generated_time: Timestamp,
     payload: z.record(z.string(), z.unknown()),
@@ -87,3 +92,18 @@ export const VmoveBody = z
 export const FaultBody = z
   .record(z.string(), z.object({ code: z.number().int(), message: z.string() }))
   .meta({ id: 'Fault', description: 'e.g. {"badRequest": {"code": 400, "message": "..."}}; also itemNotFound, conflictingRequest, overLimit, badMediaType' })
+
+export const AlertBody = z
+  .object({
+    uuid: z.uuid(),
+    id: z.number().int(),
+    kind: z.enum(['storm', 'isolated', 'unconfirmed', 'fence_failed', 'capacity', 'other']),
+    severity: z.enum(['warning', 'critical']),
+    segment_id: z.uuid().nullable(),
+    host: z.string().nullable(),
+    notification_uuid: z.uuid().nullable(),
+    message: z.string(),
+    source: z.string().meta({ description: 'The service that raised it' }),
+    created_at: Timestamp.meta({ description: 'When it was raised' }),
+  })
+  .meta({ id: 'Alert', description: 'Lazarus extension: something that needs an operator (a fencing storm, an isolated host, a failed fence...).' })

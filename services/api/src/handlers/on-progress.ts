@@ -1,5 +1,10 @@
 import { ACK, type HandlerResult } from '@lazarus/bus'
 import type {
+  AlertRaisedV1,
+  EvacuationRequestedV1,
+  HostUnfencedV1,
+  InstanceFailedV1,
+  ProcessFailedV1,
   HostFailedV1,
   HostFencedV1,
   HostFenceFailedV1,
@@ -14,7 +19,8 @@ import type { Logger } from '@lazarus/runtime'
 import type { Changes } from '../changes.js'
 import { isFinal, mergeStatus } from '../domain/status.js'
 import type { ProgressEntry } from '../domain/workflow.js'
-import type { HostStore } from '../store/hosts.js'
+import type { AlertStore } from '../store/alerts.js'
+import type { FenceState, HostStore } from '../store/hosts.js'
 import type { NotificationStore } from '../store/notifications.js'
 import type { VmoveStore } from '../store/vmoves.js'
 
@@ -26,6 +32,11 @@ export type ProgressEvent =
   | InstanceEvacuatedV1
   | InstanceEvacuationFailedV1
   | RecoveryFinishedV1
+  | EvacuationRequestedV1
+  | InstanceFailedV1
+  | ProcessFailedV1
+  | HostUnfencedV1
+  | AlertRaisedV1
 
 /** What one event does to the record of its notification. Pure: decided from the event alone. */
 export interface ProgressEffect {
@@ -33,13 +44,28 @@ export interface ProgressEffect {
   message?: string
   progress?: ProgressEntry
   vmove?: Parameters<VmoveStore['record']>[1]
+  /** A move was asked for: a `pending` vmove. */
+  vmovePending?: Parameters<VmoveStore['requested']>[1]
   /** Put the failed host on maintenance (only while the recovery is not over). */
   hostFailed?: string
+  /** What the fencer did to the host. */
+  fenceState?: { hostUuid: string; state: FenceState }
+  /** Store the alert; its short text goes on the notification's message. */
+  alert?: AlertRaisedV1
+  /** The event need not belong to a known notification (ACK, not RETRY, when it doesn't). */
+  notificationOptional?: boolean
+}
+
+/** Longest alert text put on a notification's message. */
+const ALERT_NOTE_MAX = 200
+
+export const alertNote = (a: AlertRaisedV1['payload']): string => {
+  const text = `Alert (${a.kind}, ${a.severity}): ${a.message}`
+  return text.length > ALERT_NOTE_MAX ? `${text.slice(0, ALERT_NOTE_MAX - 1)}…` : text
 }
 
 export const effectOf = (event: ProgressEvent): ProgressEffect => {
   const at = new Date(event.occurredAt)
-  const p = event.payload
   switch (event.type) {
     case 'host.failed.v1':
       return {
@@ -51,6 +77,7 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
       const f = event.payload
       return {
         status: 'running',
+        fenceState: { hostUuid: f.host.id, state: 'fenced' },
         progress: {
           task: 'fence_host',
           state: 'success',
@@ -75,7 +102,7 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
       return {
         status: 'running',
         vmove: {
-          notificationUuid: p.notificationId,
+          notificationUuid: event.payload.notificationId,
           instanceUuid: event.payload.instance.id,
           instanceName: event.payload.instance.name,
           sourceHost: event.payload.sourceHost,
@@ -90,7 +117,7 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
       return {
         status: 'running',
         vmove: {
-          notificationUuid: p.notificationId,
+          notificationUuid: event.payload.notificationId,
           instanceUuid: event.payload.instance.id,
           instanceName: event.payload.instance.name,
           sourceHost: event.payload.sourceHost,
@@ -103,6 +130,54 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
       }
     case 'recovery.finished.v1':
       return { status: event.payload.status, message: event.payload.message }
+    case 'evacuation.requested.v1':
+      return {
+        status: 'running',
+        vmovePending: {
+          notificationUuid: event.payload.notificationId,
+          instanceUuid: event.payload.instance.id,
+          instanceName: event.payload.instance.name,
+          sourceHost: event.payload.sourceHost,
+          destHost: event.payload.targetHost ?? null,
+          at,
+        },
+      }
+    case 'instance.failed.v1':
+      return {
+        status: 'running',
+        progress: {
+          task: 'detect_instance_failure',
+          state: 'success',
+          progress: 1,
+          message: `Instance ${event.payload.instanceId} failed on host ${event.payload.host.name}: ${event.payload.virDomainEvent} ${event.payload.event}`,
+          occurredAt: at,
+        },
+      }
+    case 'process.failed.v1':
+      return {
+        status: 'running',
+        progress: {
+          task: 'detect_process_failure',
+          state: 'success',
+          progress: 1,
+          message: `Process ${event.payload.processName} failed on host ${event.payload.host.name} (${event.payload.event})`,
+          occurredAt: at,
+        },
+      }
+    case 'host.unfenced.v1':
+      return {
+        notificationOptional: true,
+        fenceState: { hostUuid: event.payload.host.id, state: 'unfenced' },
+        progress: {
+          task: 'unfence_host',
+          state: 'success',
+          progress: 1,
+          message: `Host ${event.payload.host.name} unfenced: forced-down cleared${event.payload.serviceEnabled ? ', compute service enabled' : ', compute service left disabled'}`,
+          occurredAt: at,
+        },
+      }
+    case 'alert.raised.v1':
+      return { notificationOptional: true, alert: event, message: alertNote(event.payload) }
   }
 }
 
@@ -112,14 +187,15 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
  * redelivered or late event changes nothing it should not.
  */
 export const onProgress =
-  (deps: { db: Db; notifications: NotificationStore; hosts: HostStore; vmoves: VmoveStore; changes: Changes; log: Logger }) =>
+  (deps: { db: Db; notifications: NotificationStore; hosts: HostStore; vmoves: VmoveStore; alerts: AlertStore; changes: Changes; log: Logger }) =>
   async (event: ProgressEvent): Promise<HandlerResult> => {
     const id = event.payload.notificationId
     const effect = effectOf(event)
     const log = deps.log.child({ correlationId: event.correlationId, type: event.type, msgId: event.id })
     const outcome = await deps.db.transaction(async (q: Queryable) => {
-      if (effect.progress) await deps.notifications.addProgress(q, event.id, id, effect.progress)
-      if (effect.vmove) await deps.vmoves.record(q, effect.vmove)
+      if (effect.alert) await deps.alerts.record(q, effect.alert)
+      if (effect.fenceState) await deps.hosts.setFenceState(q, effect.fenceState.hostUuid, effect.fenceState.state)
+      if (id === undefined) return 'no-notification' as const
 
       let current = await deps.notifications.get(id, q, true)
       if (!current && event.type === 'host.failed.v1') {
@@ -132,22 +208,26 @@ export const onProgress =
         })
         current = await deps.notifications.get(id, q, true)
       }
-      if (!current) return 'unknown' as const
+      if (!current) return effect.notificationOptional ? ('no-notification' as const) : ('unknown' as const)
+
+      if (effect.progress) await deps.notifications.addProgress(q, event.id, id, effect.progress)
+      if (effect.vmove) await deps.vmoves.record(q, effect.vmove)
+      if (effect.vmovePending) await deps.vmoves.requested(q, effect.vmovePending)
 
       const wasFinal = isFinal(current.status)
-      if (effect.hostFailed && !wasFinal) await deps.hosts.markFailed(q, effect.hostFailed)
+      if (effect.hostFailed && !wasFinal) await deps.hosts.markFailed(q, effect.hostFailed, id)
       const next = effect.status ? mergeStatus(current.status, effect.status) : current.status
-      if (next !== current.status) {
+      if (next !== current.status || (effect.alert && effect.message)) {
         await deps.notifications.setStatus(q, id, next, effect.message)
       } else {
         await deps.notifications.touch(q, id)
       }
-      return next !== current.status ? ('changed' as const) : ('same' as const)
+      return 'changed' as const
     })
     if (outcome === 'unknown') {
       log.warn({ notificationId: id }, 'event for an unknown notification; retrying later')
       return { type: 'RETRY', reason: `notification ${id} not known (yet)` }
     }
-    deps.changes.emit(id)
+    if (outcome === 'changed' && id !== undefined) deps.changes.emit(id)
     return ACK
   }

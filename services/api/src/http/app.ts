@@ -14,7 +14,10 @@ import { segmentRoutes } from '../routes/segments.js'
 import { versionsList, versionV1 } from '../routes/versions.js'
 import type { HostStore } from '../store/hosts.js'
 import type { SegmentStore } from '../store/segments.js'
-import { apiKeyAuth, type Role } from './auth.js'
+import type { MiddlewareHandler } from 'hono'
+import type { AlertStore } from '../store/alerts.js'
+import { alertRoutes } from '../routes/alerts.js'
+import type { Role } from './auth.js'
 import type { AppEnv } from './env.js'
 import { httpMetrics } from './http-metrics.js'
 import { microversion } from './microversion.js'
@@ -25,7 +28,12 @@ export interface AppDeps extends NotificationRouteDeps {
   metrics: Registry
   log: Logger
   maxBodyBytes: number
+  unfenceEnablesService: boolean
+  alerts: AlertStore
+  /** Static API keys, when they are the way in (see `auth`). */
   apiKeys?: Map<string, Role> | undefined
+  /** Authentication and policy for `/v1` (API keys or Keystone); undefined: open. */
+  auth?: MiddlewareHandler<AppEnv> | undefined
   ready: () => boolean
 }
 
@@ -48,7 +56,7 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   const v1 = new Hono<AppEnv>()
   v1.use('*', microversion())
   v1.get('/', versionV1)
-  if (deps.apiKeys) v1.use('/*', apiKeyAuth(deps.apiKeys))
+  if (deps.auth) v1.use('/*', deps.auth)
   v1.use(
     '*',
     bodyLimit({
@@ -61,8 +69,11 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   v1.route('/segments', segmentRoutes(deps))
   v1.route('/segments/:segmentId/hosts', hostRoutes(deps))
   v1.route('/notifications', notificationRoutes(deps))
+  v1.route('/alerts', alertRoutes(deps))
   v1.route('/ingest', ingestRoutes(deps))
 
+  // The dashboard checks API keys itself; with Keystone its data is guarded here.
+  if (deps.auth && !deps.apiKeys) app.use('/dashboard/state', deps.auth).use('/dashboard/events', deps.auth)
   app.route('/dashboard', dashboardRoutes(deps))
   app.route('/v1', v1)
   app.route(`/v1/${PROJECT}`, v1)

@@ -1,3 +1,4 @@
+import type { Principal } from './auth.js'
 import type { Version } from './microversion.js'
 
-export type AppEnv = { Variables: { version: Version } }
+export type AppEnv = { Variables: { version: Version; principal?: Principal } }

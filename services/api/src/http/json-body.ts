@@ -14,3 +14,12 @@ export const jsonBody = async (c: Context): Promise<unknown> => {
     throw badRequest('Malformed request body: not JSON')
   }
 }
+
+/** A JSON body that may also be absent (actions whose fields are all optional): `{}` then. */
+export const optionalJsonBody = async (c: Context): Promise<unknown> => {
+  const length = c.req.header('content-length')
+  const chunked = c.req.header('transfer-encoding')
+  if (!c.req.header('content-type') && (length === undefined || length === '0') && !chunked) return {}
+  if (length === '0') return {}
+  return jsonBody(c)
+}

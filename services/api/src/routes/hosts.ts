@@ -8,7 +8,7 @@ import type { HostStore } from '../store/hosts.js'
 import { hostView } from './views.js'
 
 /** Mounted under `/segments/:segmentId/hosts`. */
-export const hostRoutes = (deps: { hosts: HostStore; maxLimit: number }) => {
+export const hostRoutes = (deps: { hosts: HostStore; maxLimit: number; unfenceEnablesService: boolean; onAccepted: () => void }) => {
   const app = new Hono<AppEnv>()
   const segmentId = (c: { req: { param: (k: string) => string | undefined } }) => c.req.param('segmentId') ?? ''
 
@@ -47,7 +47,9 @@ export const hostRoutes = (deps: { hosts: HostStore; maxLimit: number }) => {
       controlAttributes: host.control_attributes,
       reserved: host.reserved,
       onMaintenance: host.on_maintenance,
-    })
+    }, { unfenceEnablesService: deps.unfenceEnablesService, requestedBy: c.get('principal')?.name ?? 'operator' })
+    // Off maintenance after a recovery: the unfence request waits in the outbox.
+    if (updated.unfenceRequested) deps.onAccepted()
     return c.json({ host: hostView(updated) })
   })
 

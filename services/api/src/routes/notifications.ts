@@ -2,12 +2,12 @@ import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { Changes } from '../changes.js'
 import { parseGeneratedTime } from '../domain/generated-time.js'
-import { NotificationCreate, payloadSchemas } from '../domain/request-schemas.js'
+import { NotificationCreate, NotificationRetry, payloadSchemas } from '../domain/request-schemas.js'
 import { isFinal } from '../domain/status.js'
 import { validate } from '../domain/validation.js'
 import { badRequest, notFound } from '../errors.js'
 import type { AppEnv } from '../http/env.js'
-import { jsonBody } from '../http/json-body.js'
+import { jsonBody, optionalJsonBody } from '../http/json-body.js'
 import { listParams } from '../http/list-params.js'
 import { atLeast } from '../http/microversion.js'
 import type { NotificationStore } from '../store/notifications.js'
@@ -40,6 +40,17 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
       { type: body.type, hostname: body.hostname, generatedTime, payload },
       { duplicateIntervalS: deps.duplicateIntervalS },
     )
+    if (enqueued) deps.onAccepted()
+    deps.changes.emit(notification.uuid)
+    return c.json({ notification: notificationView(notification) }, 202)
+  })
+
+  /** Lazarus extension: run a failed (or errored) recovery again. 202; 409 in any other status. */
+  app.post('/:notificationId/retry', async (c) => {
+    validate(NotificationRetry, await optionalJsonBody(c))
+    const id = c.req.param('notificationId')
+    if (!isUuid(id)) throw notFound(`No notification with id ${id}.`)
+    const { notification, enqueued } = await deps.notifications.retry(id, c.get('principal')?.name ?? 'operator')
     if (enqueued) deps.onAccepted()
     deps.changes.emit(notification.uuid)
     return c.json({ notification: notificationView(notification) }, 202)

@@ -1,6 +1,6 @@
 import * as z from 'zod'
-import { HostCreate, HostUpdate, NotificationCreate, SegmentCreate, SegmentUpdate } from '../domain/request-schemas.js'
-import { FaultBody, HostBody, NotificationBody, SegmentBody, VmoveBody } from '../domain/response-schemas.js'
+import { HostCreate, HostUpdate, NotificationCreate, SegmentCreate, SegmentPause, SegmentResume, SegmentUpdate } from '../domain/request-schemas.js'
+import { AlertBody, FaultBody, HostBody, NotificationBody, SegmentBody, VmoveBody } from '../domain/response-schemas.js'
 import { MAX_VERSION } from '../http/microversion.js'
 
 type Json = Record<string, unknown>
@@ -9,6 +9,7 @@ const schema = (s: z.ZodType, io: 'input' | 'output' = 'output'): Json =>
   z.toJSONSchema(s, { io, target: 'draft-2020-12', unrepresentable: 'any', reused: 'inline' }) as Json
 
 const body = (s: z.ZodType) => ({ required: true, content: { 'application/json': { schema: schema(s, 'input') } } })
+const optionalBody = (s: z.ZodType) => ({ required: false, content: { 'application/json': { schema: schema(s, 'input') } } })
 const ok = (description: string, s: z.ZodType) => ({ description, content: { 'application/json': { schema: schema(s) } } })
 const fault = (description: string) => ({ description, content: { 'application/json': { schema: schema(FaultBody) } } })
 
@@ -23,7 +24,12 @@ const paging = [
   query('sort_key', 'Sort key (repeatable); default created_at'),
   query('sort_dir', 'asc or desc (repeatable); default desc'),
 ]
-const common = { 400: fault('Bad request: the message names the field'), 401: fault('No valid X-Auth-Token'), 403: fault('Role not allowed') }
+const common = {
+  400: fault('Bad request: the message names the field'),
+  401: fault('No valid X-Auth-Token'),
+  403: fault('The policy does not allow this action to the caller\'s roles'),
+  406: fault('Microversion outside 1.0–1.3'),
+}
 
 /** The OpenAPI 3.1 document of the v1 API, built from the same zod schemas that validate it. */
 export const openApiDocument = (): Json => ({
@@ -34,7 +40,9 @@ export const openApiDocument = (): Json => ({
     description:
       'Masakari-compatible v1 API (microversions 1.0–1.3 via `OpenStack-API-Version: instance-ha X.Y`; without it, the latest). ' +
       'Every path is also served under `/v1/{project_id}/`. Lazarus extensions: segment `quick_evacuate_level`; ' +
-      '`GET /v1/notifications/{id}/events` (Server-Sent Events).',
+      '`GET /v1/notifications/{id}/events` (Server-Sent Events); segment pause/resume; notification retry; `GET /v1/alerts`; ' +
+      'the `hostname` of a notification, the `fence_state` of a host, the `paused` fields of a segment. ' +
+      'Auth: `X-Auth-Token` is a Keystone token when the api is configured with Keystone, else a static API key.',
   },
   components: {
     securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' } },
@@ -63,6 +71,30 @@ export const openApiDocument = (): Json => ({
       },
       delete: { summary: 'Delete a segment and its hosts', responses: { 204: { description: 'Deleted' }, 404: fault('Not found'), 409: fault('Notifications in progress'), ...common } },
     },
+    '/v1/segments/{segment_id}/pause': {
+      parameters: [pathParam('segment_id')],
+      post: {
+        summary: 'Pause automatic recovery (Lazarus extension)',
+        description:
+          'Allowed during a recovery: what is running goes on. Notifications of the segment\'s hosts are then accepted (202) and held, ' +
+          'status `new` with a message saying so, and nothing is fenced or evacuated until the segment resumes. Pausing again keeps `paused_at`.',
+        requestBody: optionalBody(SegmentPause),
+        responses: { 200: ok('Paused', wrap('segment', SegmentBody)), 404: fault('Not found'), ...common },
+      },
+    },
+    '/v1/segments/{segment_id}/resume': {
+      parameters: [pathParam('segment_id')],
+      post: {
+        summary: 'Resume automatic recovery (Lazarus extension)',
+        description: 'Held notifications are published now (`release_held` true, the default), or recorded `ignored` (`release_held` false).',
+        requestBody: optionalBody(SegmentResume),
+        responses: {
+          200: ok('Resumed', z.object({ segment: SegmentBody, held_notifications: z.object({ count: z.number().int(), action: z.enum(['released', 'ignored']) }) })),
+          404: fault('Not found'),
+          ...common,
+        },
+      },
+    },
     '/v1/segments/{segment_id}/hosts': {
       parameters: [pathParam('segment_id')],
       get: {
@@ -82,6 +114,9 @@ export const openApiDocument = (): Json => ({
       put: {
         summary: 'Update a host',
         requestBody: body(HostUpdate),
+        description:
+          'Taking a host off maintenance that a recovery put there (`on_maintenance: false`) also asks the fencer to undo the force-down ' +
+          '(`host.unfence_requested.v1`; the compute service is re-enabled too when the api runs with UNFENCE_ENABLES_SERVICE=true). `fence_state` becomes `unfencing`, then `unfenced`.',
         responses: { 200: ok('Updated', wrap('host', HostBody)), 404: fault('Not found'), 409: fault('Name taken, or a recovery of the host is running'), ...common },
       },
       delete: { summary: 'Delete a host', responses: { 204: { description: 'Deleted' }, 404: fault('Not found'), 409: fault('Recovery running'), ...common } },
@@ -105,6 +140,14 @@ export const openApiDocument = (): Json => ({
       parameters: [pathParam('notification_id')],
       get: { summary: 'Show a notification (workflow details from 1.1)', responses: { 200: ok('Notification', wrap('notification', NotificationBody)), 404: fault('Not found'), ...common } },
     },
+    '/v1/notifications/{notification_id}/retry': {
+      parameters: [pathParam('notification_id')],
+      post: {
+        summary: 'Run a failed recovery again (Lazarus extension)',
+        description: 'For a `failed` or `error` notification: back to `new`, and published again. The body may be empty.',
+        responses: { 202: ok('Queued again', wrap('notification', NotificationBody)), 404: fault('Not found'), 409: fault('Not failed or error, or its host is gone'), ...common },
+      },
+    },
     '/v1/notifications/{notification_id}/events': {
       parameters: [pathParam('notification_id')],
       get: {
@@ -119,6 +162,13 @@ export const openApiDocument = (): Json => ({
         summary: 'List instance moves of a host notification (1.3)',
         parameters: [query('status', 'Filter'), query('type', 'Filter'), ...paging],
         responses: { 200: ok('Vmoves', list('vmoves', VmoveBody)), 404: fault('Not found'), ...common },
+      },
+    },
+    '/v1/alerts': {
+      get: {
+        summary: 'List alerts, newest first (Lazarus extension)',
+        parameters: [query('segment_id', 'Filter: segment uuid'), query('kind', 'Filter: storm, isolated, unconfirmed, fence_failed, capacity, other'), ...paging],
+        responses: { 200: ok('Alerts', list('alerts', AlertBody)), ...common },
       },
     },
     '/v1/notifications/{notification_id}/vmoves/{vmove_id}': {

@@ -1,13 +1,14 @@
 import { Hono } from 'hono'
-import { SegmentCreate, SegmentUpdate } from '../domain/request-schemas.js'
+import { SegmentCreate, SegmentPause, SegmentResume, SegmentUpdate } from '../domain/request-schemas.js'
 import { validate } from '../domain/validation.js'
 import type { AppEnv } from '../http/env.js'
-import { jsonBody } from '../http/json-body.js'
+import { jsonBody, optionalJsonBody } from '../http/json-body.js'
 import { listParams, strictBool } from '../http/list-params.js'
+import type { NotificationStore } from '../store/notifications.js'
 import type { SegmentStore } from '../store/segments.js'
 import { segmentView } from './views.js'
 
-export const segmentRoutes = (deps: { segments: SegmentStore; maxLimit: number }) => {
+export const segmentRoutes = (deps: { segments: SegmentStore; notifications: NotificationStore; maxLimit: number; onAccepted: () => void }) => {
   const app = new Hono<AppEnv>()
 
   app.get('/', async (c) => {
@@ -48,6 +49,25 @@ export const segmentRoutes = (deps: { segments: SegmentStore; maxLimit: number }
       quickEvacuateLevel: segment.quick_evacuate_level,
     })
     return c.json({ segment: segmentView(updated) })
+  })
+
+  /**
+   * Lazarus extension: pause automatic recovery. Allowed during a recovery (what runs goes
+   * on); notifications that arrive meanwhile are accepted and held, status `new`.
+   */
+  app.post('/:segmentId/pause', async (c) => {
+    const body = validate(SegmentPause, await optionalJsonBody(c))
+    const segment = await deps.segments.pause(c.req.param('segmentId'), body.reason ?? null)
+    return c.json({ segment: segmentView(segment) })
+  })
+
+  /** Lazarus extension: resume; held notifications are published (or, with release_held false, ignored). */
+  app.post('/:segmentId/resume', async (c) => {
+    const body = validate(SegmentResume, await optionalJsonBody(c))
+    const release = body.release_held ?? true
+    const { segment, result: held } = await deps.segments.resume(c.req.param('segmentId'), (q, s) => deps.notifications.releaseHeld(q, s, release))
+    if (held > 0 && release) deps.onAccepted()
+    return c.json({ segment: segmentView(segment), held_notifications: { count: held, action: release ? 'released' : 'ignored' } })
   })
 
   app.delete('/:segmentId', async (c) => {

@@ -1,4 +1,5 @@
 import { buildWorkflowDetails, type ProgressEntry } from '../domain/workflow.js'
+import type { Alert } from '../store/alerts.js'
 import type { Host } from '../store/hosts.js'
 import type { Notification } from '../store/notifications.js'
 import type { Segment } from '../store/segments.js'
@@ -18,6 +19,10 @@ export const segmentView = (s: Segment) => ({
   enabled: s.enabled,
   /** Lazarus extension: 1 force-down only, 2 power off + confirm + force-down, 3 power off + wait for Nova. */
   quick_evacuate_level: s.quickEvacuateLevel,
+  /** Lazarus extension: automatic recovery paused (notifications held until resume). */
+  paused: s.paused,
+  paused_reason: s.pausedReason,
+  paused_at: iso(s.pausedAt),
   created_at: iso(s.createdAt),
   updated_at: iso(s.updatedAt),
   deleted_at: null,
@@ -32,6 +37,8 @@ export const hostView = (h: Host) => ({
   control_attributes: h.controlAttributes,
   reserved: h.reserved,
   on_maintenance: h.onMaintenance,
+  /** Lazarus extension: what the fencer did to the host (fenced, unfencing, unfenced) or null. */
+  fence_state: h.fenceState,
   failover_segment_id: h.segment.uuid,
   failover_segment: segmentView(h.segment),
   created_at: iso(h.createdAt),
@@ -46,6 +53,8 @@ export const notificationView = (n: Notification, progress?: readonly ProgressEn
   type: n.type,
   status: n.status,
   source_host_uuid: n.sourceHostUuid,
+  /** Lazarus extension: the host's name, so lists read without a lookup. */
+  hostname: n.hostname,
   failover_segment_uuid: n.segmentUuid,
   generated_time: iso(n.generatedTime),
   payload: n.payload,
@@ -74,4 +83,17 @@ export const vmoveView = (v: Vmove) => ({
   updated_at: iso(v.updatedAt),
   deleted_at: null,
   deleted: false,
+})
+
+export const alertView = (a: Alert) => ({
+  uuid: a.uuid,
+  id: a.id,
+  kind: a.kind,
+  severity: a.severity,
+  segment_id: a.segmentUuid,
+  host: a.host,
+  notification_uuid: a.notificationUuid,
+  message: a.message,
+  source: a.source,
+  created_at: iso(a.createdAt),
 })

@@ -1,9 +1,10 @@
 import type { Db, Queryable } from '@lazarus/db'
-import type { HostSnapshot } from '@lazarus/contracts'
+import { makeEvent, type HostSnapshot } from '@lazarus/contracts'
 import { randomUUID } from 'node:crypto'
 import { conflict, notFound } from '../errors.js'
+import { enqueueEvent } from '../outbox/outbox.js'
 import { listPage, type ListParams } from './list-query.js'
-import { definedOnly, segmentFromRow, type Segment, type SegmentStore } from './segments.js'
+import { definedOnly, RESERVED_HOSTS_SQL, segmentFromRow, segmentSnapshot, type Segment, type SegmentStore } from './segments.js'
 import { isUniqueViolation, isUuid, toDate } from './values.js'
 
 export interface Host {
@@ -14,15 +15,26 @@ export interface Host {
   controlAttributes: string | null
   reserved: boolean
   onMaintenance: boolean
+  /** The recovery that put the host on maintenance (null when an operator did, or none). */
+  maintenanceNotificationUuid: string | null
+  /** Lazarus extension: `fenced`, `unfencing`, `unfenced`, or null when never fenced. */
+  fenceState: FenceState | null
   createdAt: Date
   updatedAt: Date | null
   segment: Segment
 }
 
-const HOST_SELECT = `h.id, h.uuid::text AS uuid, h.name, h.type, h.control_attributes, h.reserved, h.on_maintenance, h.created_at, h.updated_at,
+export type FenceState = 'fenced' | 'unfencing' | 'unfenced'
+
+const HOST_SELECT = `h.id, h.uuid::text AS uuid, h.name, h.type, h.control_attributes, h.reserved, h.on_maintenance,
+  h.maintenance_notification_uuid::text AS maintenance_notification_uuid, h.fence_state, h.created_at, h.updated_at,
   s.id AS s_id, s.uuid::text AS s_uuid, s.name AS s_name, s.description AS s_description, s.recovery_method AS s_recovery_method,
   s.service_type AS s_service_type, s.enabled AS s_enabled, s.quick_evacuate_level AS s_quick_evacuate_level,
+  s.paused AS s_paused, s.paused_reason AS s_paused_reason, s.paused_at AS s_paused_at,
   s.created_at AS s_created_at, s.updated_at AS s_updated_at`
+
+/** HOST_SELECT plus the segment's reserved host names, for the snapshots events carry. */
+const HOST_SELECT_WITH_RESERVED = `${HOST_SELECT}, ${RESERVED_HOSTS_SQL('s')} AS s_reserved_hosts`
 
 const HOST_FROM = 'api_hosts h JOIN api_segments s ON s.id = h.segment_id'
 
@@ -34,6 +46,8 @@ export const hostFromRow = (r: Record<string, unknown>): Host => ({
   controlAttributes: (r['control_attributes'] as string | null) ?? null,
   reserved: Boolean(r['reserved']),
   onMaintenance: Boolean(r['on_maintenance']),
+  maintenanceNotificationUuid: (r['maintenance_notification_uuid'] as string | null) ?? null,
+  fenceState: (r['fence_state'] as FenceState | null) ?? null,
   createdAt: toDate(r['created_at']) as Date,
   updatedAt: toDate(r['updated_at']),
   segment: segmentFromRow(r, 's_'),
@@ -76,6 +90,13 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
 
   const nameTaken = (name: string) => conflict(`Host with name ${name} already exists.`)
 
+  /** The host with its segment and the segment's reserved hosts. */
+  const findByUuid = async (uuid: string, q: Queryable = db): Promise<Host | undefined> => {
+    const r = await q.query(`SELECT ${HOST_SELECT_WITH_RESERVED} FROM ${HOST_FROM} WHERE h.uuid = $1`, [uuid])
+    const row = r.rows[0]
+    return row ? hostFromRow(row) : undefined
+  }
+
   /** A host is busy while a notification from it is being recovered. */
   const assertNotRecovering = async (q: Queryable, host: Host, action: string) => {
     const r = await q.query(`SELECT 1 FROM api_notifications WHERE source_host_uuid = $1 AND status = 'running' LIMIT 1`, [host.uuid])
@@ -85,18 +106,17 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
   return {
     get,
 
-    /** The host of this name with its segment, locked against concurrent change when `q` is a transaction. */
+    /**
+     * The host of this name with its segment (and the segment's reserved hosts), locked
+     * against concurrent change when `q` is a transaction.
+     */
     async findByName(name: string, q: Queryable = db, lock = false): Promise<Host | undefined> {
-      const r = await q.query(`SELECT ${HOST_SELECT} FROM ${HOST_FROM} WHERE h.name = $1${lock ? ' FOR SHARE' : ''}`, [name])
+      const r = await q.query(`SELECT ${HOST_SELECT_WITH_RESERVED} FROM ${HOST_FROM} WHERE h.name = $1${lock ? ' FOR SHARE OF h, s' : ''}`, [name])
       const row = r.rows[0]
       return row ? hostFromRow(row) : undefined
     },
 
-    async findByUuid(uuid: string, q: Queryable = db): Promise<Host | undefined> {
-      const r = await q.query(`SELECT ${HOST_SELECT} FROM ${HOST_FROM} WHERE h.uuid = $1`, [uuid])
-      const row = r.rows[0]
-      return row ? hostFromRow(row) : undefined
-    },
+    findByUuid,
 
     async list(segmentUuid: string, p: ListParams & { filters: HostFilters }): Promise<Host[]> {
       await segments.get(segmentUuid)
@@ -156,18 +176,52 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
       }
     },
 
-    async update(segmentUuid: string, uuid: string, patch: Partial<HostInput>): Promise<Host> {
+    /**
+     * Update a host. Taking a host off maintenance that a recovery put there asks the
+     * fencer (through the outbox) to undo the force-down: `unfenceRequested` is then true.
+     */
+    async update(
+      segmentUuid: string,
+      uuid: string,
+      patch: Partial<HostInput>,
+      opts: { unfenceEnablesService: boolean; requestedBy?: string } = { unfenceEnablesService: false },
+    ): Promise<Host & { unfenceRequested?: boolean }> {
       try {
         return await db.transaction(async (q) => {
           const current = await get(segmentUuid, uuid, q)
           await q.query('SELECT 1 FROM api_hosts WHERE id = $1 FOR UPDATE', [current.id])
           await assertNotRecovering(q, current, 'updated')
           const next = { ...current, ...definedOnly(patch) }
+          const unfence = current.onMaintenance && next.onMaintenance === false && current.maintenanceNotificationUuid !== null
+          const at = now()
           await q.query(
-            `UPDATE api_hosts SET name = $2, type = $3, control_attributes = $4, reserved = $5, on_maintenance = $6, updated_at = $7 WHERE id = $1`,
-            [current.id, next.name, next.type, next.controlAttributes, next.reserved, next.onMaintenance, now()],
+            `UPDATE api_hosts SET name = $2, type = $3, control_attributes = $4, reserved = $5, on_maintenance = $6, updated_at = $7,
+               maintenance_notification_uuid = CASE WHEN $6 THEN maintenance_notification_uuid END,
+               fence_state = CASE WHEN $8 THEN 'unfencing' ELSE fence_state END
+             WHERE id = $1`,
+            [current.id, next.name, next.type, next.controlAttributes, next.reserved, next.onMaintenance, at, unfence],
           )
-          return get(segmentUuid, uuid, q)
+          if (unfence) {
+            const fresh = (await findByUuid(uuid, q)) as Host
+            await enqueueEvent(
+              q,
+              makeEvent({
+                type: 'host.unfence_requested.v1',
+                source: 'api',
+                correlationId: current.maintenanceNotificationUuid as string,
+                now: at,
+                payload: {
+                  notificationId: current.maintenanceNotificationUuid as string,
+                  host: hostSnapshot(fresh),
+                  segment: segmentSnapshot(fresh.segment),
+                  enableService: opts.unfenceEnablesService,
+                  requestedBy: opts.requestedBy ?? 'operator',
+                },
+              }),
+              at,
+            )
+          }
+          return { ...(await get(segmentUuid, uuid, q)), ...(unfence ? { unfenceRequested: true } : {}) }
         })
       } catch (err) {
         if (isUniqueViolation(err)) throw nameTaken(patch.name ?? '')
@@ -185,11 +239,18 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
     },
 
     /** Masakari puts a failed host on maintenance (and out of the reserved pool) when its recovery starts. */
-    async markFailed(q: Queryable, uuid: string): Promise<void> {
+    async markFailed(q: Queryable, uuid: string, notificationUuid: string): Promise<void> {
       await q.query(
-        `UPDATE api_hosts SET on_maintenance = true, reserved = false, updated_at = $2 WHERE uuid = $1 AND (on_maintenance = false OR reserved = true)`,
-        [uuid, now()],
+        `UPDATE api_hosts SET on_maintenance = true, reserved = false, updated_at = $2,
+           maintenance_notification_uuid = coalesce(maintenance_notification_uuid, $3)
+         WHERE uuid = $1 AND (on_maintenance = false OR reserved = true OR maintenance_notification_uuid IS NULL)`,
+        [uuid, now(), notificationUuid],
       )
+    },
+
+    /** Record what the fencer reported about the host (by uuid, or by name when the event has no uuid). */
+    async setFenceState(q: Queryable, uuid: string, state: FenceState): Promise<void> {
+      await q.query('UPDATE api_hosts SET fence_state = $2, updated_at = $3 WHERE uuid = $1 AND fence_state IS DISTINCT FROM $2', [uuid, state, now()])
     },
   }
 }

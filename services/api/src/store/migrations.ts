@@ -88,4 +88,27 @@ CREATE TABLE api_outbox (
 CREATE INDEX api_outbox_available ON api_outbox (available_at, id);
 `,
   },
+  {
+    id: '002-pause-alerts-unfence',
+    sql: `
+ALTER TABLE api_segments ADD COLUMN paused boolean NOT NULL DEFAULT false, ADD COLUMN paused_reason text, ADD COLUMN paused_at timestamptz;
+ALTER TABLE api_hosts ADD COLUMN maintenance_notification_uuid uuid, ADD COLUMN fence_state text;
+ALTER TABLE api_notifications ADD COLUMN held boolean NOT NULL DEFAULT false;
+CREATE INDEX api_notifications_held ON api_notifications (failover_segment_uuid) WHERE held;
+CREATE TABLE api_alerts (
+  id serial PRIMARY KEY,
+  uuid uuid NOT NULL UNIQUE,
+  kind text NOT NULL,
+  severity text NOT NULL,
+  segment_uuid uuid,
+  host text,
+  notification_uuid uuid,
+  message text NOT NULL,
+  source text NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX api_alerts_created ON api_alerts (created_at, id);
+CREATE INDEX api_alerts_segment ON api_alerts (segment_uuid, kind);
+`,
+  },
 ]

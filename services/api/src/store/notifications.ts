@@ -6,7 +6,7 @@ import { enqueueEvent } from '../outbox/outbox.js'
 import type { ProgressEntry } from '../domain/workflow.js'
 import { hostSnapshot, type Host, type HostStore } from './hosts.js'
 import { listPage, type ListParams } from './list-query.js'
-import { segmentSnapshot } from './segments.js'
+import { segmentSnapshot, type Segment } from './segments.js'
 import { isUuid, toDate } from './values.js'
 
 export interface Notification {
@@ -20,12 +20,14 @@ export interface Notification {
   status: NotificationStatus
   segmentUuid: string
   message: string | null
+  /** Accepted while its segment was paused: nothing published until the segment resumes. */
+  held: boolean
   createdAt: Date
   updatedAt: Date | null
 }
 
 const COLUMNS = `n.id, n.notification_uuid::text AS notification_uuid, n.generated_time, n.source_host_uuid::text AS source_host_uuid, n.hostname,
-  n.type, n.payload, n.status, n.failover_segment_uuid::text AS failover_segment_uuid, n.message, n.created_at, n.updated_at`
+  n.type, n.payload, n.status, n.failover_segment_uuid::text AS failover_segment_uuid, n.message, n.held, n.created_at, n.updated_at`
 
 const fromRow = (r: Record<string, unknown>): Notification => ({
   id: Number(r['id']),
@@ -38,6 +40,7 @@ const fromRow = (r: Record<string, unknown>): Notification => ({
   status: r['status'] as NotificationStatus,
   segmentUuid: String(r['failover_segment_uuid']),
   message: (r['message'] as string | null) ?? null,
+  held: Boolean(r['held']),
   createdAt: toDate(r['created_at']) as Date,
   updatedAt: toDate(r['updated_at']),
 })
@@ -102,12 +105,13 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
         }
 
         const ignoredBecause = ignoreReason(host, input)
+        const heldBecause = ignoredBecause ? undefined : heldReason(host.segment)
         const uuid = randomUUID()
         const at = now()
         const r = await q.query(
           `INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
-             failover_segment_uuid, message, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10) RETURNING ${COLUMNS.replace(/\bn\./g, '')}`,
+             failover_segment_uuid, message, held, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11) RETURNING ${COLUMNS.replace(/\bn\./g, '')}`,
           [
             uuid,
             input.generatedTime,
@@ -117,31 +121,76 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
             JSON.stringify(input.payload),
             ignoredBecause ? 'ignored' : 'new',
             host.segment.uuid,
-            ignoredBecause ?? null,
+            ignoredBecause ?? heldBecause ?? null,
+            heldBecause !== undefined,
             at,
           ],
         )
         const notification = fromRow(r.rows[0] as Record<string, unknown>)
-        if (ignoredBecause) return { notification, enqueued: false }
-
-        const event = makeEvent({
-          type: 'notification.received.v1',
-          source: 'api',
-          correlationId: uuid,
-          now: at,
-          payload: {
-            notificationId: uuid,
-            type: input.type,
-            hostname: host.name,
-            generatedTime: input.generatedTime.toISOString(),
-            payload: input.payload,
-            host: hostSnapshot(host),
-            segment: segmentSnapshot(host.segment),
-          },
-        })
-        await enqueueEvent(q, event, at)
+        if (ignoredBecause || heldBecause) return { notification, enqueued: false }
+        await enqueueEvent(q, receivedEvent(notification, host, at), at)
         return { notification, enqueued: true }
       })
+    },
+
+    /**
+     * Run the recovery of a `failed` or `error` notification again: back to `new`, and a
+     * fresh `notification.received.v1` (same notification id, new event id) through the
+     * outbox. 409 for any other status, or when its host is gone. Held if the segment is paused.
+     */
+    async retry(uuid: string, by: string): Promise<CreateResult> {
+      return db.transaction(async (q) => {
+        const current = await get(uuid, q, true)
+        if (!current) throw notFound(`No notification with id ${uuid}.`)
+        if (current.status !== 'failed' && current.status !== 'error') {
+          throw conflict(`Notification ${uuid} is ${current.status}: only a failed or error notification can be retried.`)
+        }
+        const host = await hosts.findByUuid(current.sourceHostUuid, q)
+        if (!host) throw conflict(`Notification ${uuid} can't be retried: its host ${current.hostname} is no longer registered.`)
+        const at = now()
+        const held = heldReason(host.segment)
+        const message = held ?? `Retried by ${by} at ${at.toISOString()} (was ${current.status}: ${current.message ?? 'no message'})`
+        const r = await q.query(
+          `UPDATE api_notifications SET status = 'new', message = $2, held = $3, updated_at = $4 WHERE notification_uuid = $1
+           RETURNING ${COLUMNS.replace(/\bn\./g, '')}`,
+          [uuid, message.slice(0, 1000), held !== undefined, at],
+        )
+        const notification = fromRow(r.rows[0] as Record<string, unknown>)
+        if (held) return { notification, enqueued: false }
+        await enqueueEvent(q, receivedEvent(notification, host, at), at)
+        return { notification, enqueued: true }
+      })
+    },
+
+    /**
+     * When a paused segment resumes: publish each notification held meanwhile (through the
+     * outbox), or, with `release` false, record them `ignored`. Returns how many.
+     */
+    async releaseHeld(q: Queryable, segment: Segment, release: boolean): Promise<number> {
+      const r = await q.query(`SELECT ${COLUMNS} FROM api_notifications n WHERE n.failover_segment_uuid = $1 AND n.held ORDER BY n.id FOR UPDATE`, [
+        segment.uuid,
+      ])
+      const at = now()
+      for (const row of r.rows) {
+        const n = fromRow(row)
+        const host = release ? await hosts.findByUuid(n.sourceHostUuid, q) : undefined
+        if (!host) {
+          const why = release ? `its host ${n.hostname} is no longer registered` : 'the operator discarded it'
+          await q.query(`UPDATE api_notifications SET held = false, status = 'ignored', message = $2, updated_at = $3 WHERE id = $1`, [
+            n.id,
+            `Held while failover segment ${segment.name} was paused; ignored on resume: ${why}.`,
+            at,
+          ])
+          continue
+        }
+        await q.query(`UPDATE api_notifications SET held = false, message = $2, updated_at = $3 WHERE id = $1`, [
+          n.id,
+          `Held while failover segment ${segment.name} was paused; released on resume at ${at.toISOString()}.`,
+          at,
+        ])
+        await enqueueEvent(q, receivedEvent(n, host, at), at)
+      }
+      return r.rows.length
     },
 
     async list(p: ListParams & { filters: NotificationFilters }): Promise<Notification[]> {
@@ -242,6 +291,30 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
     },
   }
 }
+
+/** The `notification.received.v1` of a stored notification, with the host and segment as they are now. */
+const receivedEvent = (n: Notification, host: Host, at: Date) =>
+  makeEvent({
+    type: 'notification.received.v1',
+    source: 'api',
+    correlationId: n.uuid,
+    now: at,
+    payload: {
+      notificationId: n.uuid,
+      type: n.type,
+      hostname: host.name,
+      generatedTime: n.generatedTime.toISOString(),
+      payload: n.payload,
+      host: hostSnapshot(host),
+      segment: segmentSnapshot(host.segment),
+    },
+  })
+
+const heldReason = (segment: Segment): string | undefined =>
+  segment.paused
+    ? `Held: failover segment ${segment.name} is paused${segment.pausedReason ? ` (${segment.pausedReason})` : ''}; ` +
+      'nothing is fenced or evacuated until it resumes.'
+    : undefined
 
 const ignoreReason = (host: Host, input: NotificationInput): string | undefined => {
   if (host.onMaintenance) {

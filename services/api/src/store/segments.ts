@@ -14,14 +14,21 @@ export interface Segment {
   serviceType: string
   enabled: boolean
   quickEvacuateLevel: QuickEvacuateLevel
+  /** Lazarus extension: automatic recovery paused by an operator; notifications are held. */
+  paused: boolean
+  pausedReason: string | null
+  pausedAt: Date | null
   createdAt: Date
   updatedAt: Date | null
+  /** Names of its reserved hosts not on maintenance, when the query loaded them. */
+  reservedHosts?: string[]
 }
 
 export const SEGMENT_COLUMNS = (t: string) =>
-  `${t}.id, ${t}.uuid::text AS uuid, ${t}.name, ${t}.description, ${t}.recovery_method, ${t}.service_type, ${t}.enabled, ${t}.quick_evacuate_level, ${t}.created_at, ${t}.updated_at`
+  `${t}.id, ${t}.uuid::text AS uuid, ${t}.name, ${t}.description, ${t}.recovery_method, ${t}.service_type, ${t}.enabled, ${t}.quick_evacuate_level, ${t}.paused, ${t}.paused_reason, ${t}.paused_at, ${t}.created_at, ${t}.updated_at`
 
 export const segmentFromRow = (r: Record<string, unknown>, prefix = ''): Segment => ({
+  ...(Array.isArray(r[`${prefix}reserved_hosts`]) ? { reservedHosts: (r[`${prefix}reserved_hosts`] as unknown[]).map(String) } : {}),
   id: Number(r[`${prefix}id`]),
   uuid: String(r[`${prefix}uuid`]),
   name: String(r[`${prefix}name`]),
@@ -30,6 +37,9 @@ export const segmentFromRow = (r: Record<string, unknown>, prefix = ''): Segment
   serviceType: String(r[`${prefix}service_type`]),
   enabled: Boolean(r[`${prefix}enabled`]),
   quickEvacuateLevel: Number(r[`${prefix}quick_evacuate_level`]) as QuickEvacuateLevel,
+  paused: Boolean(r[`${prefix}paused`]),
+  pausedReason: (r[`${prefix}paused_reason`] as string | null) ?? null,
+  pausedAt: toDate(r[`${prefix}paused_at`]),
   createdAt: toDate(r[`${prefix}created_at`]) as Date,
   updatedAt: toDate(r[`${prefix}updated_at`]),
 })
@@ -41,7 +51,12 @@ export const segmentSnapshot = (s: Segment): SegmentSnapshot => ({
   serviceType: s.serviceType,
   enabled: s.enabled,
   quickEvacuateLevel: s.quickEvacuateLevel,
+  ...(s.reservedHosts ? { reservedHosts: s.reservedHosts } : {}),
 })
+
+/** SQL for the names of segment `seg`'s reserved hosts that are not on maintenance. */
+export const RESERVED_HOSTS_SQL = (seg: string) =>
+  `(SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r WHERE r.segment_id = ${seg}.id AND r.reserved AND NOT r.on_maintenance)`
 
 export interface SegmentInput {
   name: string
@@ -155,6 +170,34 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
         if (isUniqueViolation(err)) throw nameTaken(patch.name ?? '')
         throw err
       }
+    },
+
+    /** Pause automatic recovery (allowed during a recovery: only new notifications are held). */
+    async pause(uuid: string, reason: string | null): Promise<Segment> {
+      const current = await get(uuid)
+      const r = await db.query(
+        `UPDATE api_segments SET paused = true, paused_reason = coalesce($2, paused_reason), paused_at = coalesce(paused_at, $3), updated_at = $3
+         WHERE id = $1 RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
+        [current.id, reason, now()],
+      )
+      return segmentFromRow(r.rows[0] as Record<string, unknown>)
+    },
+
+    /**
+     * Resume automatic recovery; `then` runs in the same transaction with the segment
+     * (the caller releases or discards the notifications held meanwhile).
+     */
+    async resume<T>(uuid: string, then: (q: Queryable, segment: Segment) => Promise<T>): Promise<{ segment: Segment; result: T }> {
+      return db.transaction(async (q) => {
+        const current = await get(uuid, q)
+        const r = await q.query(
+          `UPDATE api_segments SET paused = false, paused_reason = NULL, paused_at = NULL, updated_at = $2
+           WHERE id = $1 RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
+          [current.id, now()],
+        )
+        const segment = segmentFromRow(r.rows[0] as Record<string, unknown>)
+        return { segment, result: await then(q, segment) }
+      })
     },
 
     async delete(uuid: string): Promise<void> {

@@ -107,6 +107,22 @@ export const createVmoveStore = (db: Db, now: () => Date) => ({
    * when reports disagree (a retry failed, then succeeded), the one that ended last wins,
    * whatever order they arrive in.
    */
+  /**
+   * An evacuation was requested: a `pending` vmove. A move that already ended stays as it
+   * is, unless this request came after it ended (a retried recovery asks again).
+   */
+  async requested(q: Queryable, r: { notificationUuid: string; instanceUuid: string; instanceName: string; sourceHost: string; destHost: string | null; at: Date }): Promise<void> {
+    await q.query(
+      `INSERT INTO api_vmoves (uuid, notification_uuid, instance_uuid, instance_name, source_host, dest_host, start_time, end_time,
+         type, status, message, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 'evacuation', 'pending', NULL, $8)
+       ON CONFLICT (notification_uuid, instance_uuid) DO UPDATE SET
+         status = 'pending', dest_host = excluded.dest_host, start_time = excluded.start_time, end_time = NULL, message = NULL, updated_at = $8
+       WHERE api_vmoves.end_time IS NOT NULL AND api_vmoves.end_time < excluded.start_time`,
+      [randomUUID(), r.notificationUuid, r.instanceUuid, r.instanceName, r.sourceHost, r.destHost, r.at, now()],
+    )
+  },
+
   async record(q: Queryable, o: VmoveOutcome): Promise<void> {
     const at = now()
     await q.query(
