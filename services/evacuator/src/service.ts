@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import type { Bus, Subscription } from '@lazarus/bus'
-import { EvacuationRequestedV1, HostFencedV1, topology } from '@lazarus/contracts'
+import { EvacuationRequestedV1, HostFencedV1, InstanceFailedV1, ProcessFailedV1, topology } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
 import type { NovaClient } from '@lazarus/openstack'
 import type { Logger, Registry } from '@lazarus/runtime'
@@ -10,8 +10,10 @@ import type { EvacuatorContext } from './handlers/context.js'
 import { createEvacuatorMetrics } from './handlers/metrics.js'
 import { onEvacuationRequested } from './handlers/on-evacuation-requested.js'
 import { onHostFenced } from './handlers/on-host-fenced.js'
+import { onInstanceFailed, onProcessFailed } from './handlers/on-simple-failure.js'
 import { startSweeper, sweepOnce } from './handlers/sweeper.js'
 import { createRecoveryStore } from './store/recovery-store.js'
+import { createSimpleStore } from './store/simple-store.js'
 
 export interface EvacuatorDeps {
   bus: Bus
@@ -28,7 +30,7 @@ export interface EvacuatorDeps {
 }
 
 export interface EvacuatorService {
-  /** Migrate the database, consume host.fenced and the shared work queue, start the sweeper. */
+  /** Migrate the database, consume host.fenced, instance.failed, process.failed and the shared work queue, start the sweeper. */
   start(): Promise<void>
   /**
    * Stop consuming. Items in progress are handed back (their claims released and their
@@ -49,6 +51,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
     bus: deps.bus,
     nova: deps.nova,
     store,
+    simple: createSimpleStore(deps.db),
     log: deps.log,
     config,
     metrics: createEvacuatorMetrics(deps.metrics),
@@ -67,6 +70,8 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
       started = true
       await store.migrate()
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnHostFenced, HostFencedV1, onHostFenced(ctx)))
+      subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnInstanceFailed, InstanceFailedV1, onInstanceFailed(ctx)))
+      subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnProcessFailed, ProcessFailedV1, onProcessFailed(ctx)))
       // The per-process concurrency is the consumer's prefetch: a consumer setting, not a queue argument.
       const work = { ...topology.evacuatorWork, prefetch: config.hostFailureRecoveryThreads }
       subscriptions.push(await deps.bus.subscribe(work, EvacuationRequestedV1, onEvacuationRequested(ctx)))

@@ -33,3 +33,18 @@ describe('workflow settings', () => {
     ).toBe(false)
   })
 })
+
+describe('evacuator configuration', () => {
+  it('stops at start naming an unknown task and its setting', async () => {
+    const { loadConfig } = await import('@lazarus/runtime')
+    const { EvacuatorSettings } = await import('../config.js')
+    expect(() => loadConfig(EvacuatorSettings, { INSTANCE_FAILURE_RECOVERY_TASKS: '{"pre":["stop_instance_task"],"main":["reboot_instance_task"]}' })).toThrow(
+      /INSTANCE_FAILURE_RECOVERY_TASKS.*unknown instance failure task "reboot_instance_task" in main/,
+    )
+    expect(loadConfig(EvacuatorSettings, { PROCESS_FAILURE_RECOVERY_TASKS: '{"pre":["disable_compute_node_task"]}' }).processFailureRecoveryTasks).toEqual({
+      pre: ['disable_compute_node_task'],
+      main: [],
+      post: [],
+    })
+  })
+})

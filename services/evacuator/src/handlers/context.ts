@@ -4,6 +4,7 @@ import type { NovaClient } from '@lazarus/openstack'
 import type { Logger } from '@lazarus/runtime'
 import type { EvacuatorConfig } from '../config.js'
 import type { RecoveryStore } from '../store/recovery-store.js'
+import type { SimpleStore } from '../store/simple-store.js'
 import type { EvacuatorMetrics } from './metrics.js'
 
 export const SOURCE = 'evacuator'
@@ -13,6 +14,8 @@ export interface EvacuatorContext {
   bus: Bus
   nova: NovaClient
   store: RecoveryStore
+  /** Instance and process failure recoveries. */
+  simple: SimpleStore
   log: Logger
   config: EvacuatorConfig
   metrics: EvacuatorMetrics
