@@ -45,7 +45,7 @@ case "$cmd" in
     if alive "nova-$h"; then
       pid=$(cat "$RUN/nova-$h.pid")
       kill -"$sig" -- "-$pid" 2>/dev/null || kill -"$sig" "$pid"
-      for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      for ((i = 0; i < 100; i++)); do gone "$pid" && break; sleep 0.05; done
       echo "killed nova-$h (pid $pid, SIG$sig)"
     else
       echo "nova-$h is not running"

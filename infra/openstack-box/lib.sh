@@ -29,6 +29,11 @@ die() {
   exit 1
 }
 
+# gone PID: true when PID has exited (a zombie not yet reaped counts as gone)
+gone() {
+  ! kill -0 "$1" 2>/dev/null || [ "$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null)" = Z ]
+}
+
 # Processes are tracked by /tmp/osbox/NAME.pid plus NAME.sig: a string that
 # must appear in /proc/PID/cmdline, so a recycled pid is never taken for ours.
 alive() {
@@ -65,7 +70,7 @@ stop_pid() {
   if alive "$name"; then
     pid=$(cat "$RUN/$name.pid")
     kill -"$sig" -- "-$pid" 2>/dev/null || kill -"$sig" "$pid" 2>/dev/null || true
-    for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    for ((i = 0; i < 40; i++)); do gone "$pid" && break; sleep 0.25; done
     kill -KILL -- "-$pid" 2>/dev/null || true   # leftovers of the group (workers)
     sleep 0.1
     echo "stopped $name (pid $pid, SIG$sig)"
@@ -83,11 +88,11 @@ stop_many() {
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   done
   for ((i = 0; i < 40; i++)); do
-    left=0; for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && left=1; done
+    left=0; for pid in "${pids[@]}"; do gone "$pid" || left=1; done
     [ $left = 0 ] && break; sleep 0.25
   done
   for i in "${!pids[@]}"; do
-    kill -0 "${pids[$i]}" 2>/dev/null && echo "${names[$i]} ignored SIGTERM for 10 s: SIGKILL"
+    gone "${pids[$i]}" || echo "${names[$i]} ignored SIGTERM for 10 s: SIGKILL"
     kill -KILL -- "-${pids[$i]}" 2>/dev/null || true
     rm -f "$RUN/${names[$i]}.pid"; echo "stopped ${names[$i]} (pid ${pids[$i]})"
   done
