@@ -1,0 +1,76 @@
+import type { Logger } from '@lazarus/runtime'
+import { mapEvent } from '../mapping/map-event.js'
+import type { MappingRules } from '../mapping/rules.js'
+import type { IngestMetrics, IngestSource, RejectStage } from '../metrics.js'
+import type { ApiClient } from './api-client.js'
+
+/**
+ * What to do with one consumed message:
+ * - `ack`: it is persisted (or needs nothing): acknowledge / commit it;
+ * - `dead`: it will never be taken: dead-letter it with `reason`, then acknowledge it;
+ * - `retry`: not persisted: keep it (no commit, no ack) and try again after a backoff.
+ */
+export type Outcome =
+  | { kind: 'ack'; result: 'accepted' | 'duplicate' | 'skipped'; notificationId?: string | undefined; hostname?: string | undefined }
+  | { kind: 'dead'; stage: RejectStage; reason: string }
+  | { kind: 'retry'; reason: string }
+
+export type Pipeline = (value: Uint8Array | null | undefined, meta: { fallbackTime?: Date | undefined }) => Promise<Outcome>
+
+/** One message in: parse, map, hand to the api. Counts every outcome; never throws. */
+export const createPipeline = (deps: { source: IngestSource; rules: MappingRules; api: ApiClient; metrics: IngestMetrics; log: Logger }): Pipeline => {
+  const { source, metrics } = deps
+  const dead = (stage: RejectStage, reason: string): Outcome => {
+    metrics.rejected.inc({ source, stage })
+    return { kind: 'dead', stage, reason }
+  }
+  return async (value, meta) => {
+    let event: unknown
+    try {
+      const text = new TextDecoder('utf-8', { fatal: true }).decode(value ?? new Uint8Array())
+      event = JSON.parse(text)
+    } catch (err) {
+      return dead('parse', `not JSON: ${(err as Error).message}`)
+    }
+    const mapped = mapEvent(deps.rules, event, { fallbackTime: meta.fallbackTime })
+    if (mapped.kind === 'reject') return dead('map', mapped.reason)
+    if (mapped.kind === 'skip') {
+      metrics.skipped.inc({ source })
+      return { kind: 'ack', result: 'skipped' }
+    }
+    const n = mapped.notification
+    const r = await deps.api.submit(n)
+    switch (r.kind) {
+      case 'accepted':
+        metrics.accepted.inc({ source })
+        return { kind: 'ack', result: 'accepted', notificationId: r.notificationId, hostname: n.hostname }
+      case 'duplicate':
+        metrics.duplicates.inc({ source })
+        return { kind: 'ack', result: 'duplicate', hostname: n.hostname }
+      case 'refused':
+        return dead('api', `api refused the ${n.type} notification for ${n.hostname} (${r.status}): ${r.message}`)
+      case 'unavailable':
+        metrics.retries.inc({ source })
+        return { kind: 'retry', reason: r.message }
+    }
+  }
+}
+
+/** Exponential backoff with jitter: attempt 1 waits about `minMs`, doubling up to `maxMs`. */
+export const backoffMs = (attempt: number, minMs: number, maxMs: number): number => {
+  const base = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1))
+  return Math.round(base * (0.8 + Math.random() * 0.4))
+}
+
+/** Sleep `ms`, or less when `signal` aborts. */
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const t = setTimeout(done, ms)
+    function done() {
+      clearTimeout(t)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, { once: true })
+  })
