@@ -4,6 +4,8 @@ export {
   createPowerDriver,
   createRedfishDriver,
   createNoneDriver,
+  createIpmiDriver,
+  createFenceAgentDriver,
   supportedDrivers,
   PowerConfigError,
   PowerDeviceError,

@@ -86,7 +86,7 @@ export const decideFence = (host: HostSnapshot, segment: SegmentSnapshot): Fence
       level,
       reason:
         `host ${host.name}: quick_evacuate_level ${level} powers the host off, but its control attributes ` +
-        `name no power driver (driver=${settings.driver ?? '<missing>'}); set driver=redfish address=… or choose level 1`,
+        `name no power driver (driver=${settings.driver ?? '<missing>'}); set driver=redfish, ipmi or fence_agent with its address, or choose level 1`,
     }
   }
   return { ok: true, level, needsPower, settings }
