@@ -1,6 +1,122 @@
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
+import { streamSSE } from 'hono/streaming'
+import { ApiError } from '../errors.js'
 import type { AppDeps } from '../http/app.js'
+import { apiKeyAuth } from '../http/auth.js'
 import type { AppEnv } from '../http/env.js'
+import { loadAssets, type Asset, type AssetName } from './assets.js'
+import { createSnapshotHub } from './hub.js'
+import { createSnapshotBuilder } from './snapshot.js'
 
-/** The operator dashboard page and its assets, served under `/dashboard`. */
-export const dashboardRoutes = (_deps: AppDeps): Hono<AppEnv> => new Hono<AppEnv>()
+/** How often the dashboard re-reads the stores while a page is open (at most). */
+const POLL_MS = 500
+/** A comment line this often keeps idle proxies from closing the stream. */
+const KEEPALIVE_MS = 15_000
+
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+}
+
+/**
+ * The operator dashboard, served under `/dashboard`: the page and its two files (open to
+ * all: they hold no data), and the data behind it, which takes the same API keys as `/v1`:
+ *
+ * - `GET /dashboard/session`: whether a token is needed, and whether the one sent is known;
+ * - `GET /dashboard/state`: one snapshot (segments with host states, recoveries in
+ *   flight, finished recoveries with their timelines, recent notifications);
+ * - `GET /dashboard/events`: Server-Sent Events, `snapshot` now and on every change.
+ */
+export const dashboardRoutes = (deps: AppDeps): Hono<AppEnv> => {
+  const app = new Hono<AppEnv>()
+  let assets: Map<AssetName, Asset> | undefined
+  const asset = (name: AssetName): Asset => {
+    assets ??= loadAssets()
+    const a = assets.get(name)
+    if (!a) throw new ApiError(404, 'The resource could not be found.')
+    return a
+  }
+  const serve = (c: Context<AppEnv>, name: AssetName) => {
+    const a = asset(name)
+    return c.body(a.body, 200, { 'content-type': a.contentType, 'cache-control': 'no-cache', ...SECURITY_HEADERS })
+  }
+
+  const hub = createSnapshotHub(
+    createSnapshotBuilder(deps, { historyLimit: 200, finishedLimit: 10 }),
+    { intervalMs: Math.min(POLL_MS, deps.ssePollMs), log: deps.log.child({ component: 'dashboard' }) },
+  )
+
+  // The page resolves its files and data relative to `/dashboard/`: the bare path redirects
+  // there, and the pattern matches `/dashboard/` and `/dashboard/index.html`.
+  app.get('/', (c) => c.redirect(`${c.req.path}/`, 308))
+  app.get('/:page{(?:index\\.html)?}', (c) => serve(c, 'index.html'))
+  app.get('/assets/dashboard.js', (c) => serve(c, 'dashboard.js'))
+  app.get('/assets/dashboard.css', (c) => serve(c, 'dashboard.css'))
+
+  // Whether the data needs a token and whether this one is accepted: answers 200 either
+  // way, so the page can ask for a token without a failed request.
+  app.get('/session', (c) => {
+    const token = c.req.header('X-Auth-Token')
+    const role = token === undefined ? undefined : deps.apiKeys?.get(token)
+    const authRequired = deps.apiKeys !== undefined
+    return c.json(
+      {
+        auth_required: authRequired,
+        authenticated: !authRequired || role !== undefined,
+        role: role ?? null,
+        ...(authRequired && token !== undefined && !role ? { error: 'That token is not a known API key.' } : {}),
+      },
+      200,
+      { 'cache-control': 'no-store' },
+    )
+  })
+
+  for (const path of ['/state', '/events']) {
+    if (deps.apiKeys) app.use(path, apiKeyAuth(deps.apiKeys))
+    app.use(path, async function noStore(c, next) {
+      await next()
+      c.header('cache-control', 'no-store')
+    })
+  }
+
+  app.get('/state', async (c) => c.body(await hub.current(), 200, { 'content-type': 'application/json' }))
+
+  app.get('/events', (c) =>
+    streamSSE(c, async (stream) => {
+      let latest: string | undefined
+      let wake: (() => void) | undefined
+      let seq = 0
+      const off = hub.subscribe((json) => {
+        latest = json
+        wake?.()
+      })
+      stream.onAbort(() => wake?.())
+      try {
+        while (!stream.aborted) {
+          if (latest !== undefined) {
+            const json = latest
+            latest = undefined
+            seq += 1
+            await stream.writeSSE({ event: 'snapshot', id: String(seq), data: json })
+            continue
+          }
+          const idle = await new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => resolve(true), KEEPALIVE_MS)
+            wake = () => {
+              clearTimeout(timer)
+              resolve(false)
+            }
+          })
+          wake = undefined
+          if (idle && !stream.aborted) await stream.write(': keep-alive\n\n')
+        }
+      } finally {
+        off()
+      }
+    }),
+  )
+
+  return app
+}

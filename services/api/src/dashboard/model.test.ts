@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest'
+import type { ProgressEntry } from '../domain/workflow.js'
+import { countVmoves, hostTileState, recoveryPhase, timelineSteps, type NotificationFacts } from './model.js'
+
+const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s))
+const entry = (task: string, state: ProgressEntry['state'], s: number, message = ''): ProgressEntry => ({ task, state, progress: 1, message, occurredAt: at(s) })
+const host = { reserved: false, onMaintenance: false }
+const facts = (status: string, entries: ProgressEntry[], message: string | null = null): NotificationFacts => ({
+  uuid: 'n1',
+  type: 'COMPUTE_HOST',
+  status,
+  message,
+  steps: timelineSteps(entries),
+})
+
+const detected = entry('detect_host_failure', 'success', 1)
+const fencing = [detected, entry('power_off_host', 'running', 2)]
+const fenced = [...fencing, entry('power_off_host', 'success', 3), entry('force_down_compute_service', 'success', 4), entry('fence_host', 'success', 5)]
+const evacuating = [...fenced, entry('disable_compute_service_task', 'success', 6), entry('evacuate_instances_task', 'running', 7)]
+
+describe('timelineSteps', () => {
+  it('spans each task from its first report to its last, in the order tasks started, with phase and label', () => {
+    const steps = timelineSteps([entry('power_off_host', 'success', 3, 'off'), detected, entry('power_off_host', 'running', 2, 'powering off')])
+    expect(steps).toEqual([
+      { task: 'detect_host_failure', label: 'host failure confirmed', phase: 'detection', state: 'success', started_at: at(1).toISOString(), ended_at: at(1).toISOString(), message: '' },
+      { task: 'power_off_host', label: 'power off', phase: 'fence', state: 'success', started_at: at(2).toISOString(), ended_at: at(3).toISOString(), message: 'off' },
+    ])
+    expect(timelineSteps([entry('some_new_task', 'running', 1)])[0]).toMatchObject({ phase: 'other', label: 'some new task' })
+  })
+})
+
+describe('host state', () => {
+  it('is up, reserved or maintenance when nothing is being recovered', () => {
+    expect(hostTileState(host, undefined).state).toBe('up')
+    expect(hostTileState({ ...host, reserved: true }, undefined).state).toBe('reserved')
+    expect(hostTileState({ reserved: true, onMaintenance: true }, undefined).state).toBe('maintenance')
+  })
+
+  it('follows a host recovery: suspected, fencing, fenced, recovering', () => {
+    expect(hostTileState(host, facts('new', []))).toEqual({ state: 'suspected', notificationUuid: 'n1', note: null })
+    expect(hostTileState(host, facts('running', [detected])).state).toBe('fencing')
+    expect(hostTileState(host, facts('running', fencing)).state).toBe('fencing')
+    // The api puts a failed host on maintenance: the recovery still decides.
+    expect(hostTileState({ ...host, onMaintenance: true }, facts('running', fenced)).state).toBe('fenced')
+    expect(hostTileState({ ...host, onMaintenance: true }, facts('running', evacuating)).state).toBe('recovering')
+    expect(hostTileState(host, facts('error', fencing)).note).toMatch(/retried/)
+  })
+
+  it('stays fenced after the recovery while on maintenance, and is up again once an operator brings it back', () => {
+    expect(hostTileState({ ...host, onMaintenance: true }, facts('finished', evacuating)).state).toBe('fenced')
+    expect(hostTileState(host, facts('finished', evacuating)).state).toBe('up')
+  })
+
+  it('says so when a fence failed and nothing was moved', () => {
+    const t = hostTileState({ ...host, onMaintenance: true }, facts('failed', [detected, entry('fence_host', 'failure', 3)]))
+    expect(t).toMatchObject({ state: 'maintenance', note: 'fence failed: nothing was evacuated' })
+  })
+
+  it('shows isolated when the detector explains the report by isolation', () => {
+    expect(hostTileState(host, facts('new', [], 'host isolated from the management network')).state).toBe('isolated')
+    expect(hostTileState(host, facts('ignored', [], 'Host isolated: not fenced')).state).toBe('isolated')
+  })
+
+  it('notes VM and PROCESS recoveries in progress without changing the host state', () => {
+    const vm: NotificationFacts = { uuid: 'v', type: 'VM', status: 'running', message: null, steps: [] }
+    expect(hostTileState(host, undefined, [vm])).toEqual({ state: 'up', notificationUuid: null, note: 'VM recovery in progress' })
+  })
+})
+
+describe('recoveryPhase and counts', () => {
+  it('has no phase once final', () => {
+    expect(recoveryPhase('finished', timelineSteps(evacuating))).toBeUndefined()
+  })
+  it('counts vmoves by status', () => {
+    expect(countVmoves([{ status: 'pending' }, { status: 'succeeded' }, { status: 'succeeded' }, { status: 'weird' }])).toEqual({
+      pending: 1,
+      ongoing: 0,
+      succeeded: 2,
+      failed: 0,
+      ignored: 0,
+    })
+  })
+})

@@ -1,0 +1,144 @@
+import { isFinal } from '../domain/status.js'
+import type { ProgressEntry } from '../domain/workflow.js'
+
+/**
+ * What the dashboard shows, derived from the api's records alone. Pure: no I/O, so the
+ * rules below are tested as functions and the same rules hold on every replica.
+ */
+
+export const HOST_STATES = ['up', 'suspected', 'isolated', 'fencing', 'fenced', 'recovering', 'maintenance', 'reserved'] as const
+export type HostState = (typeof HOST_STATES)[number]
+
+/** Which part of a host recovery a task belongs to. */
+export type Phase = 'detection' | 'fence' | 'force-down' | 'fenced' | 'evacuation' | 'other'
+
+/** Tasks as the services name them (fencer steps, host.fenced, evacuator tasks). */
+const TASKS: Record<string, { phase: Phase; label: string }> = {
+  detect_host_failure: { phase: 'detection', label: 'host failure confirmed' },
+  power_off_host: { phase: 'fence', label: 'power off' },
+  confirm_power_off: { phase: 'fence', label: 'confirm power off' },
+  force_down_compute_service: { phase: 'force-down', label: 'force-down in Nova' },
+  confirm_compute_down: { phase: 'force-down', label: 'confirm compute down' },
+  wait_compute_down: { phase: 'force-down', label: 'wait for Nova: compute down' },
+  fence_host: { phase: 'fenced', label: 'host fenced' },
+  disable_compute_service_task: { phase: 'evacuation', label: 'disable compute service' },
+  prepare_HA_enabled_instances_task: { phase: 'evacuation', label: 'choose instances' },
+  evacuate_instances_task: { phase: 'evacuation', label: 'evacuate instances' },
+}
+
+export const taskPhase = (task: string): Phase => TASKS[task]?.phase ?? 'other'
+export const taskLabel = (task: string): string => TASKS[task]?.label ?? task.replace(/_/g, ' ')
+
+export interface TimelineStep {
+  task: string
+  label: string
+  phase: Phase
+  /** Latest reported state: running, success, failure, skipped. */
+  state: string
+  started_at: string
+  ended_at: string
+  message: string
+}
+
+/** One row per task, from its first report to its last, in the order the tasks started. */
+export const timelineSteps = (entries: readonly ProgressEntry[]): TimelineStep[] => {
+  const sorted = [...entries].sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime())
+  const byTask = new Map<string, TimelineStep>()
+  for (const e of sorted) {
+    const at = e.occurredAt.toISOString()
+    const step = byTask.get(e.task)
+    if (!step) {
+      byTask.set(e.task, { task: e.task, label: taskLabel(e.task), phase: taskPhase(e.task), state: e.state, started_at: at, ended_at: at, message: e.message })
+    } else {
+      step.state = e.state
+      step.ended_at = at
+      step.message = e.message
+    }
+  }
+  return [...byTask.values()]
+}
+
+/** Where a recovery of a host is, from its status and the tasks reported so far. */
+export const recoveryPhase = (status: string, steps: readonly Pick<TimelineStep, 'phase' | 'state'>[]): HostState | undefined => {
+  if (isFinal(status)) return undefined
+  const fenced = steps.some((s) => s.phase === 'fenced' && s.state === 'success')
+  if (steps.some((s) => s.phase === 'evacuation')) return 'recovering'
+  if (fenced) return 'fenced'
+  if (steps.some((s) => s.phase === 'fence' || s.phase === 'force-down' || s.phase === 'detection')) return 'fencing'
+  return 'suspected'
+}
+
+export interface HostFacts {
+  reserved: boolean
+  onMaintenance: boolean
+}
+
+export interface NotificationFacts {
+  uuid: string
+  type: string
+  status: string
+  message: string | null
+  steps: readonly Pick<TimelineStep, 'phase' | 'state'>[]
+}
+
+export interface HostTileState {
+  state: HostState
+  /** The notification the state comes from, if any. */
+  notificationUuid: string | null
+  /** Something an operator should read (a fence failed, an instance recovery runs). */
+  note: string | null
+}
+
+const ISOLATED = /\bisolat/i
+
+/**
+ * A host's state on the grid. `latest` is the host's newest COMPUTE_HOST notification,
+ * `others` its VM and PROCESS notifications still in progress.
+ *
+ * - a host recovery in progress decides: suspected (reported, not yet confirmed), fencing
+ *   (confirmed, fence steps under way), fenced (fence confirmed), recovering (evacuating);
+ *   a report the detector explains by isolation shows isolated;
+ * - after a host recovery, a host still on maintenance whose fence was confirmed stays
+ *   fenced: it is powered off or forced down until an operator brings it back;
+ * - otherwise maintenance, reserved, or up.
+ */
+export const hostTileState = (host: HostFacts, latest: NotificationFacts | undefined, others: readonly NotificationFacts[] = []): HostTileState => {
+  const active = latest && !isFinal(latest.status) ? latest : undefined
+  if (active) {
+    const isolated = active.message !== null && ISOLATED.test(active.message)
+    const phase = recoveryPhase(active.status, active.steps) ?? 'suspected'
+    return {
+      state: isolated && phase === 'suspected' ? 'isolated' : phase,
+      notificationUuid: active.uuid,
+      note: active.status === 'error' ? 'recovery hit an error and will be retried' : null,
+    }
+  }
+  const otherNote = others.length > 0 ? `${others.map((o) => o.type).join(', ')} recovery in progress` : null
+  if (latest && host.onMaintenance) {
+    const fenced = latest.steps.some((s) => s.phase === 'fenced' && s.state === 'success')
+    if (fenced) return { state: 'fenced', notificationUuid: latest.uuid, note: `recovery ${latest.status}; on maintenance until an operator brings it back` }
+    if (latest.status === 'failed' && latest.steps.some((s) => s.phase === 'fenced' && s.state === 'failure')) {
+      return { state: 'maintenance', notificationUuid: latest.uuid, note: 'fence failed: nothing was evacuated' }
+    }
+  }
+  if (latest && latest.status === 'ignored' && latest.message && ISOLATED.test(latest.message) && !host.onMaintenance) {
+    return { state: 'isolated', notificationUuid: latest.uuid, note: latest.message }
+  }
+  if (host.onMaintenance) return { state: 'maintenance', notificationUuid: null, note: otherNote }
+  if (host.reserved) return { state: 'reserved', notificationUuid: null, note: otherNote }
+  return { state: 'up', notificationUuid: null, note: otherNote }
+}
+
+export interface VmoveCounts {
+  pending: number
+  ongoing: number
+  succeeded: number
+  failed: number
+  ignored: number
+}
+
+export const countVmoves = (vmoves: readonly { status: string }[]): VmoveCounts => {
+  const c: VmoveCounts = { pending: 0, ongoing: 0, succeeded: 0, failed: 0, ignored: 0 }
+  for (const v of vmoves) if (v.status in c) c[v.status as keyof VmoveCounts] += 1
+  return c
+}

@@ -1,0 +1,119 @@
+import { makeEvent } from '@lazarus/contracts'
+import { afterEach, describe, expect, it } from 'vitest'
+import { startHarness, type Harness } from '../test-harness.js'
+
+const harnesses: Harness[] = []
+const start = async (config: Parameters<typeof startHarness>[0] = {}) => {
+  const h = await startHarness({ ...config, config: { ssePollMs: 50, ...config.config } })
+  harnesses.push(h)
+  return h
+}
+afterEach(async () => {
+  await Promise.all(harnesses.splice(0).map((h) => h.close()))
+})
+
+const seed = async (h: Harness, headers: Record<string, string> = {}) => {
+  const s = await h.request('POST', '/v1/segments', { segment: { name: 'seg', recovery_method: 'auto', service_type: 'COMPUTE' } }, headers)
+  for (const name of ['c1', 'c2']) {
+    await h.request('POST', `/v1/segments/${s.body.segment.uuid}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: '' } }, headers)
+  }
+  const n = await h.request(
+    'POST',
+    '/v1/notifications',
+    { notification: { type: 'COMPUTE_HOST', hostname: 'c1', generated_time: new Date().toISOString(), payload: { event: 'STOPPED' } } },
+    headers,
+  )
+  return n.body.notification.notification_uuid as string
+}
+
+describe('dashboard routes', () => {
+  it('serves the page at /dashboard/ with a strict CSP, and its files', async () => {
+    const h = await start()
+    const bare = await h.api.app.request('/dashboard')
+    expect(bare.status).toBe(308)
+    expect(bare.headers.get('location')).toBe('/dashboard/')
+    const page = await h.api.app.request('/dashboard/')
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toMatch(/text\/html/)
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    expect(await page.text()).toContain('<script type="module" src="assets/dashboard.js">')
+    for (const [path, type] of [
+      ['/dashboard/assets/dashboard.js', /javascript/],
+      ['/dashboard/assets/dashboard.css', /text\/css/],
+    ] as const) {
+      const r = await h.api.app.request(path)
+      expect(r.status, path).toBe(200)
+      expect(r.headers.get('content-type')).toMatch(type)
+    }
+    expect((await h.api.app.request('/dashboard/assets/other.js')).status).toBe(404)
+  })
+
+  it('gives a snapshot with host states, recoveries in flight and history', async () => {
+    const h = await start()
+    const id = await seed(h)
+    await h.bus.publish(
+      makeEvent({ type: 'recovery.progress.v1', source: 'test', correlationId: id, payload: { notificationId: id, task: 'power_off_host', state: 'running', message: 'powering off', progress: 0.2 } }),
+    )
+    let snap: any
+    for (let i = 0; i < 100; i++) {
+      snap = (await h.request('GET', '/dashboard/state')).body
+      if (snap.recoveries[0]?.steps.length) break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(snap.segments).toHaveLength(1)
+    expect(snap.segments[0].hosts.map((x: any) => [x.name, x.state])).toEqual([
+      ['c1', 'fencing'],
+      ['c2', 'up'],
+    ])
+    expect(snap.recoveries).toHaveLength(1)
+    expect(snap.recoveries[0]).toMatchObject({ phase: 'fencing', notification: { notification_uuid: id, hostname: 'c1', segment_name: 'seg' } })
+    expect(snap.recoveries[0].steps[0]).toMatchObject({ task: 'power_off_host', phase: 'fence', label: 'power off', state: 'running' })
+    expect(snap.history.map((n: any) => n.notification_uuid)).toEqual([id])
+  })
+
+  it('streams a snapshot at once and again when something changes', async () => {
+    const h = await start()
+    const res = await h.api.app.request('/dashboard/events')
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/)
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+    let text = ''
+    const nextSnapshot = async () => {
+      for (;;) {
+        const end = text.indexOf('\n\n')
+        if (end >= 0) {
+          const block = text.slice(0, end)
+          text = text.slice(end + 2)
+          const lines = block.split('\n')
+          if (lines.includes('event: snapshot')) return JSON.parse(lines.find((l) => l.startsWith('data: '))!.slice(6))
+          continue
+        }
+        const { value, done } = await reader.read()
+        if (done) throw new Error('stream ended')
+        text += value
+      }
+    }
+    expect((await nextSnapshot()).segments).toEqual([])
+    await seed(h)
+    let snap = await nextSnapshot()
+    while (snap.history.length === 0 || snap.segments[0]?.hosts.length !== 2) snap = await nextSnapshot()
+    expect(snap.segments[0].hosts[0]).toMatchObject({ name: 'c1', state: 'suspected' })
+    await reader.cancel()
+  })
+
+  it('takes the API keys for its data, but not for the page, and says whether a token is needed', async () => {
+    const h = await start({ config: { apiKeys: 'k-admin:admin,k-read:reader' } })
+    expect((await h.request('GET', '/dashboard/')).status).toBe(200)
+    expect((await h.request('GET', '/dashboard/state')).status).toBe(401)
+    expect((await h.request('GET', '/dashboard/events')).status).toBe(401)
+    expect((await h.request('GET', '/dashboard/state', undefined, { 'X-Auth-Token': 'nope' })).status).toBe(401)
+    expect((await h.request('GET', '/dashboard/state', undefined, { 'X-Auth-Token': 'k-read' })).status).toBe(200)
+    expect((await h.request('GET', '/dashboard/session')).body).toEqual({ auth_required: true, authenticated: false, role: null })
+    expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'nope' })).body).toMatchObject({ authenticated: false, error: expect.any(String) })
+    expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-read' })).body).toEqual({ auth_required: true, authenticated: true, role: 'reader' })
+  })
+
+  it('needs no token when no keys are configured', async () => {
+    const h = await start()
+    expect((await h.request('GET', '/dashboard/session')).body).toEqual({ auth_required: false, authenticated: true, role: null })
+  })
+})
