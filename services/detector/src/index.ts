@@ -1,3 +1,7 @@
 export { createDetectorService, type DetectorDeps, type DetectorService } from './service.js'
-export { decideNotification, type Decision } from './domain/decide-notification.js'
+export { decideNotification, type Decision, type DecideOptions } from './domain/decide-notification.js'
 export { createMemorySeenNotifications, type SeenNotifications } from './adapters/memory/seen-notifications.js'
+export { createHeartbeatDetection, toMembership, type HeartbeatDetection } from './heartbeats.js'
+export { onVerdict } from './handlers/on-verdict.js'
+export { createApiClient, ApiRequestError, type ApiClient } from './adapters/http/api-client.js'
+export { createKvLeases, leaseKey, type Leases } from './adapters/nats/kv-leases.js'

@@ -1,25 +1,77 @@
 import { createBus } from '@lazarus/bus'
 import { createLogger, createMetrics, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
-import { DetectorConfig } from './config.js'
-import { createDetectorService } from './service.js'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { createApiClient } from './adapters/http/api-client.js'
 import { createMemorySeenNotifications } from './adapters/memory/seen-notifications.js'
+import { createKvLeases } from './adapters/nats/kv-leases.js'
+import { DetectorConfig } from './config.js'
+import { createHeartbeatDetection, type HeartbeatDetection } from './heartbeats.js'
+import { createDetectorService } from './service.js'
 
 const log = createLogger('detector')
 try {
   const config = loadConfig(DetectorConfig)
   const metrics = createMetrics('detector')
   const bus = await createBus(config.amqpUrl)
+
+  let nc: NatsConnection | undefined
+  let heartbeats: HeartbeatDetection | undefined
+  if (config.natsUrl) {
+    nc = await connect({
+      servers: config.natsUrl,
+      name: `lazarus-detector ${config.replicaId}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    })
+    const leases = await createKvLeases({
+      nc,
+      bucket: config.leaseBucket,
+      ttlMs: config.leaseTtlMs,
+      staleMs: config.leaseStaleMs,
+      holder: config.replicaId,
+    })
+    heartbeats = await createHeartbeatDetection({
+      nc,
+      bus,
+      api: createApiClient({ url: config.apiUrl, token: config.apiToken, timeoutMs: config.apiTimeoutMs }),
+      leases,
+      log: log.child({ component: 'heartbeats' }),
+      metrics,
+      intervalMs: config.heartbeatIntervalMs,
+      sweepMs: config.heartbeatSweepMs,
+      subjectPrefix: config.heartbeatSubjectPrefix,
+      policy: config.heartbeatPolicy,
+      membershipRefreshMs: config.membershipRefreshMs,
+      detectorSubjectPrefix: config.detectorSubjectPrefix,
+      storageDir: config.storageHeartbeatDir,
+      reportAttempts: config.reportAttempts,
+      reportRetryMs: config.reportRetryMs,
+      leaseStaleMs: config.leaseStaleMs,
+    })
+  } else {
+    log.info('NATS_URL is not set: no host heartbeat monitoring, notifications only')
+  }
+
+  const hb = heartbeats
   const service = createDetectorService({
     bus,
     log,
     metrics,
     seen: createMemorySeenNotifications(config.seenNotificationsCapacity),
+    options: { unfenceEnablesService: config.unfenceEnablesService },
+    ...(hb && { onNotification: (evt) => hb.notificationReceived(evt) }),
   })
   await service.start()
-  const ops = await startOpsServer({ port: config.opsPort, metrics, ready: () => bus.isReady() })
-  log.info({ opsPort: ops.port }, 'detector started')
+  const ops = await startOpsServer({
+    port: config.opsPort,
+    metrics,
+    ready: () => bus.isReady() && (hb === undefined || hb.ready()),
+  })
+  log.info({ opsPort: ops.port, heartbeats: hb !== undefined, replica: config.replicaId }, 'detector started')
   onShutdown(log, async () => {
     await service.stop()
+    await hb?.stop()
+    await nc?.drain().catch(() => undefined)
     await bus.close()
     await ops.close()
   })

@@ -1,9 +1,10 @@
 import { HEARTBEAT_SUBJECT_PREFIX, HeartbeatV1 } from '@lazarus/contracts'
 import { Counter, Gauge, type Logger, type Registry } from '@lazarus/runtime'
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
-import { HeartbeatMonitorConfig, type HeartbeatMonitorConfigInput } from './config.js'
+import * as z from 'zod'
+import { HeartbeatMonitorConfig, HeartbeatSegment, type HeartbeatMonitorConfigInput } from './config.js'
 import { createStorageReader } from './storage-reader.js'
-import { HeartbeatTracker, type TrackerStats, type Verdict } from './tracker.js'
+import { HeartbeatTracker, type MembershipChange, type TrackerStats, type Verdict } from './tracker.js'
 
 export interface HeartbeatMonitorDeps extends HeartbeatMonitorConfigInput {
   /** A NATS connection to use (left open on close), or... */
@@ -30,6 +31,8 @@ export interface HeartbeatMonitor {
   resume(segmentId: string, by?: string): void
   /** An external monitor reported the host down: evidence for `silence+notification` segments. */
   notificationReceived(host: string): void
+  /** Replace the monitored segments and hosts, keeping the state of hosts that stay (see HeartbeatTracker.setMembership). */
+  setMembership(segments: readonly z.input<typeof HeartbeatSegment>[]): MembershipChange
   stats(): TrackerStats & { invalid: number }
   close(): Promise<void>
 }
@@ -157,6 +160,18 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
     notificationReceived(host) {
       emit(tracker.notificationReceived(host, now()))
     },
+    setMembership(segments) {
+      const change = tracker.setMembership(z.array(HeartbeatSegment).parse(segments), now())
+      const { added, removed, moved, duplicates } = change
+      if (added.length + removed.length + moved.length + duplicates.length > 0) {
+        log.info(
+          { added: few20(added), removed: few20(removed), moved: few20(moved), duplicates: few20(duplicates), hosts: tracker.stats().hosts },
+          'heartbeat membership changed',
+        )
+      }
+      if (duplicates.length > 0) log.warn({ duplicates: few20(duplicates) }, 'hosts listed in more than one segment: each kept in the first')
+      return change
+    },
     stats: () => ({ ...tracker.stats(), invalid }),
     async close() {
       if (closed) return
@@ -167,6 +182,8 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
     },
   }
 }
+
+const few20 = (xs: string[]) => (xs.length > 20 ? [...xs.slice(0, 20), `… ${xs.length - 20} more`] : xs)
 
 const metricsFor = (registry: Registry | undefined, tracker: HeartbeatTracker) => {
   if (!registry) return undefined

@@ -271,3 +271,65 @@ describe('HeartbeatTracker', () => {
     expect(r.error?.issues[0]?.message).toMatch(/host h1 is in segments a and b/)
   })
 })
+
+describe('HeartbeatTracker.setMembership', () => {
+  const seg = (id: string, names: string[], policy: SegmentPolicyInput = {}) => ({ id, hosts: names, policy })
+
+  it('adds hosts without losing the state of the others, and holds a new host to a full timeout', () => {
+    const t = setup()
+    t.run(5000, hosts(3))
+    t.run(2000, ['c0', 'c1']) // c2 is silent for 2 s when the membership changes
+    const change = t.tracker.setMembership([seg('seg-a', [...hosts(3), 'c3'])], t.now())
+    expect(change).toEqual({ added: ['c3'], removed: [], moved: [], duplicates: [] })
+    const joined = t.now()
+    t.run(3000, ['c0', 'c1'])
+    // c2 failed on its original schedule; c3, never heard, is not suspected before a full timeout.
+    expect(t.kinds('c2')).toEqual(['suspected:none', 'failed:fence'])
+    expect(t.kinds('c3')).toEqual([])
+    t.run(TIMEOUT, ['c0', 'c1'])
+    expect(t.kinds('c3')).toEqual(['unconfirmed:alert'])
+    expect(t.verdicts.at(-1)!.at).toBeGreaterThanOrEqual(joined + TIMEOUT)
+    expect(t.tracker.stats()).toMatchObject({ hosts: 4, alive: 2, closed: 1, silent: 1 })
+  })
+
+  it('forgets a host that left: no verdict for it, its heartbeats are unknown', () => {
+    const t = setup()
+    t.run(5000, hosts(3))
+    t.run(1000, ['c0', 'c1'])
+    expect(t.tracker.setMembership([seg('seg-a', ['c0', 'c1'])], t.now()).removed).toEqual(['c2'])
+    t.run(10_000, ['c0', 'c1'])
+    expect(t.verdicts).toEqual([])
+    t.tracker.observe(hb('c2', 100), t.now())
+    expect(t.tracker.lastResult).toBe('unknown')
+    expect(t.tracker.status('c2')).toBeUndefined()
+  })
+
+  it('moves a host to another segment with its last heartbeat and decides it there, by that segment\'s policy', () => {
+    const t = setup({ hosts: hosts(4) })
+    t.run(5000, hosts(4))
+    t.run(1000, ['c0', 'c1', 'c2'])
+    const change = t.tracker.setMembership(
+      [seg('seg-a', ['c0', 'c1']), seg('seg-b', ['c2', 'c3'], { heartbeatTimeoutMs: 6000 })],
+      t.now(),
+    )
+    expect(change).toMatchObject({ moved: ['c2', 'c3'], added: [], removed: [] })
+    const silentSince = t.now() - 1000
+    t.run(10_000, ['c0', 'c1', 'c2'])
+    const failed = t.verdicts.find((v) => v.host === 'c3' && v.kind === 'failed')
+    expect(failed).toMatchObject({ segment: 'seg-b' })
+    expect(failed!.at).toBeGreaterThanOrEqual(silentSince + 6000)
+    expect(failed!.at).toBeLessThanOrEqual(silentSince + 6000 + 1000)
+    expect(t.tracker.status('c2')).toMatchObject({ segment: 'seg-b', state: 'alive' })
+  })
+
+  it('keeps a segment\'s storm pause across a membership refresh, and reports hosts listed twice', () => {
+    const t = setup({ hosts: hosts(4), policy: { maxFailedFraction: 0.3 } })
+    t.run(5000, hosts(4))
+    t.run(10_000, ['c0', 'c1'])
+    expect(t.tracker.isPaused('seg-a')).toBe(true)
+    const change = t.tracker.setMembership([seg('seg-a', hosts(4), { maxFailedFraction: 0.3 }), seg('seg-b', ['c0'])], t.now())
+    expect(change.duplicates).toEqual(['c0'])
+    expect(t.tracker.isPaused('seg-a')).toBe(true)
+    expect(t.tracker.status('c0')!.segment).toBe('seg-a')
+  })
+})

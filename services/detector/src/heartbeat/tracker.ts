@@ -1,5 +1,5 @@
 import { reportsManagementLost, type HeartbeatV1, type StorageHeartbeatFile } from '@lazarus/contracts'
-import { resolvePolicy, type HeartbeatMonitorConfig, type SegmentPolicy } from './config.js'
+import { resolvePolicy, type HeartbeatMonitorConfig, type HeartbeatSegment, type SegmentPolicy, type SegmentPolicyInput } from './config.js'
 
 /*
  * The heartbeat monitor's decisions, pure: no I/O, no timers, time passed in. The NATS
@@ -102,6 +102,15 @@ export interface TrackerOptions {
   storageAvailable?: boolean
 }
 
+/** What `setMembership` changed, by host name. */
+export interface MembershipChange {
+  added: string[]
+  removed: string[]
+  moved: string[]
+  /** Listed in more than one segment: kept in the first. */
+  duplicates: string[]
+}
+
 export type ObserveResult = 'ok' | 'unknown' | 'stale'
 
 export interface TrackerStats {
@@ -124,7 +133,9 @@ export class HeartbeatTracker {
   readonly #peersDown = new Map<string, Set<HostEntry>>()
   readonly #intervalMs: number
   readonly #stallMs: number
-  readonly #maxTimeoutMs: number
+  readonly #defaults: SegmentPolicyInput
+  readonly #startedAt: number
+  #maxTimeoutMs = 0
   readonly #storage: boolean
   #decisionsFrom: number
   #lastSweep: number | undefined
@@ -138,47 +149,108 @@ export class HeartbeatTracker {
     this.#intervalMs = config.intervalMs
     this.#stallMs = config.stallMs ?? Math.max(1000, 5 * config.sweepMs)
     this.#storage = options.storageAvailable ?? false
+    this.#defaults = config.defaults
+    this.#startedAt = startedAt
+    this.#decisionsFrom = startedAt
+    this.setMembership(config.segments, startedAt)
+  }
+
+  /**
+   * Replace the monitored segments, their hosts and policies (e.g. the api's current view).
+   * A host that stays keeps everything: last heartbeat, incident, peers' reports. A host
+   * moved to another segment keeps its state there. A new host counts as heard now but
+   * never seen, so it cannot be declared failed before a full timeout, nor fenced without
+   * having been seen alive. A host that left is forgotten; so is a segment that left (a
+   * segment that stays keeps its storm state). A host listed twice stays in the first
+   * segment that lists it, and is returned in `duplicates`.
+   */
+  setMembership(segments: readonly HeartbeatSegment[], now: number): MembershipChange {
+    const change: MembershipChange = { added: [], removed: [], moved: [], duplicates: [] }
+    const wanted = new Map<string, SegmentState>()
+    const placed = new Set<string>()
     let maxTimeout = 0
-    for (const s of config.segments) {
-      const policy = resolvePolicy(config.intervalMs, config.defaults, s.policy)
+    for (const s of segments) {
+      const policy = resolvePolicy(this.#intervalMs, this.#defaults, s.policy)
       maxTimeout = Math.max(maxTimeout, policy.heartbeatTimeoutMs)
-      const seg: SegmentState = {
-        id: s.id,
-        name: s.name ?? s.id,
-        policy,
-        size: s.hosts.length,
-        live: new Map(),
-        silent: new Set(),
-        managementLost: new Set(),
-        fences: [],
-        paused: undefined,
+      let seg = this.#segments.get(s.id)
+      if (seg) {
+        seg.name = s.name ?? s.id
+        seg.policy = policy
+      } else {
+        seg = { id: s.id, name: s.name ?? s.id, policy, size: 0, live: new Map(), silent: new Set(), managementLost: new Set(), fences: [], paused: undefined }
       }
-      this.#segments.set(s.id, seg)
-      // No history after a start: every host counts as heard now, so none can be
-      // declared before a full timeout has passed.
+      wanted.set(s.id, seg)
+      let size = 0
       for (const host of s.hosts) {
-        const e: HostEntry = {
-          host,
-          seg,
-          state: 'alive',
-          seen: false,
-          lastSeen: startedAt,
-          bootId: '',
-          startedAt: 0,
-          seq: -1,
-          managementLostSince: undefined,
-          peersDown: [],
-          peersDownKey: '',
-          notifiedAt: undefined,
-          storage: undefined,
-          incident: undefined,
+        if (placed.has(host)) {
+          change.duplicates.push(host)
+          continue
         }
-        this.#hosts.set(host, e)
-        seg.live.set(host, e)
+        placed.add(host)
+        size++
+        const e = this.#hosts.get(host)
+        if (!e) {
+          // No history: counts as heard now, so no verdict before a full timeout.
+          const fresh: HostEntry = {
+            host,
+            seg,
+            state: 'alive',
+            seen: false,
+            lastSeen: now,
+            bootId: '',
+            startedAt: 0,
+            seq: -1,
+            managementLostSince: undefined,
+            peersDown: [],
+            peersDownKey: '',
+            notifiedAt: undefined,
+            storage: undefined,
+            incident: undefined,
+          }
+          this.#hosts.set(host, fresh)
+          seg.live.set(host, fresh) // heard `now`: the latest, so the Map stays ordered
+          change.added.push(host)
+        } else if (e.seg !== seg) {
+          this.#detach(e)
+          e.seg = seg
+          this.#attach(e)
+          change.moved.push(host)
+        }
       }
+      seg.size = size
     }
+    for (const e of this.#hosts.values()) {
+      if (placed.has(e.host)) continue
+      this.#detach(e)
+      for (const t of e.peersDown) this.#peersDown.get(t)?.delete(e)
+      this.#hosts.delete(e.host)
+      change.removed.push(e.host)
+    }
+    this.#segments.clear()
+    for (const [id, seg] of wanted) this.#segments.set(id, seg)
     this.#maxTimeoutMs = maxTimeout
-    this.#decisionsFrom = startedAt + maxTimeout
+    // No decisions before a full timeout after the start, whatever the first membership was.
+    this.#decisionsFrom = Math.max(this.#decisionsFrom, Math.min(this.#startedAt + maxTimeout, Number.MAX_SAFE_INTEGER))
+    return change
+  }
+
+  #detach(e: HostEntry): void {
+    const seg = e.seg
+    seg.live.delete(e.host)
+    seg.silent.delete(e)
+    seg.managementLost.delete(e)
+  }
+
+  /** Put a host into its segment's sets by its state; the live Map stays ordered by last heartbeat. */
+  #attach(e: HostEntry): void {
+    const seg = e.seg
+    if (e.state === 'alive') {
+      // Rare (a host moved between segments): rebuild the Map in order.
+      seg.live = new Map([...seg.live.values(), e].sort((a, b) => a.lastSeen - b.lastSeen).map((x) => [x.host, x]))
+    } else if (e.state === 'silent') {
+      seg.silent.add(e)
+    }
+    if (e.managementLostSince !== undefined) seg.managementLost.add(e)
   }
 
   /** A heartbeat arrived (already validated). */
