@@ -53,7 +53,8 @@ export const startNatsSource = async (deps: {
     throw new Error(`NATS_STREAM: stream ${config.stream} not found on ${config.servers.join(',')} (${(err as Error).message})`)
   }
   const wanted = {
-    filter_subjects: config.subjects,
+    // One subject as `filter_subject`: servers before 2.10 know no `filter_subjects`.
+    ...(config.subjects.length === 1 ? { filter_subject: config.subjects[0] } : config.subjects.length > 1 ? { filter_subjects: config.subjects } : {}),
     max_ack_pending: config.maxAckPending,
     ack_wait: nanos(config.ackWaitMs),
   }
