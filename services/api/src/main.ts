@@ -9,7 +9,14 @@ const main = async () => {
   if (!config.amqpUrl) throw new ConfigError('invalid configuration:\n  AMQP_URL (amqpUrl): required: the RabbitMQ URL, e.g. amqp://user:pass@host:5672/vhost')
   const log = createLogger('api', config.logLevel)
   const db = await openDb(config.databaseUrl || '.data/api')
-  const bus = await createBus(config.amqpUrl)
+  // The bus reconnects on its own; the outbox keeps what it could not publish meanwhile.
+  const bus = await createBus(config.amqpUrl, {
+    onEvent: (e) => {
+      if (e.type === 'connected') log.info('bus connected')
+      else if (e.type === 'disconnected') log.warn({ err: e.err }, 'bus disconnected; reconnecting')
+      else log.warn({ err: e.err }, 'bus error')
+    },
+  })
   const metrics = createMetrics('api')
   const api = await createApiService({ db, bus, log, metrics, config })
   await api.start()
