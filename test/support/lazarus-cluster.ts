@@ -10,6 +10,11 @@ import { startNode, type RunningProcess } from './processes.js'
 export interface Cluster {
   simUrl: string
   apiUrl: string
+  /** The RabbitMQ vhost and PostgreSQL database of this cluster, for extra processes. */
+  amqpUrl: string
+  databaseUrl: string
+  /** Environment every service of this cluster runs with (OS_*, AMQP_URL, DATABASE_URL, API_URL). */
+  serviceEnv: Record<string, string>
   processes: Record<string, RunningProcess>
   sim<T = unknown>(method: string, path: string, body?: unknown): Promise<T>
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
@@ -53,12 +58,14 @@ export const startCluster = async (opts: { simEnv?: Record<string, string>; serv
     }
     const api = startNode('api', 'services/api/dist/main.js', { ...common, API_PORT: '0' })
     processes['api'] = api
-    for (const svc of ['detector', 'fencer', 'evacuator']) {
-      processes[svc] = startNode(svc, `services/${svc}/dist/main.js`, common)
-    }
     const listenLine = await api.waitForLine(/"port":\d+/)
     const port = Number(/"port":(\d+)/.exec(listenLine)?.[1])
     const apiUrl = `http://127.0.0.1:${port}`
+    // The detector reads segment membership from the api, so it starts once the api listens.
+    const serviceEnv = { ...common, API_URL: apiUrl }
+    for (const svc of ['detector', 'fencer', 'evacuator']) {
+      processes[svc] = startNode(svc, `services/${svc}/dist/main.js`, serviceEnv)
+    }
     await Promise.all(['detector', 'fencer', 'evacuator'].map((s) => processes[s]!.waitForLine(/"msg":"[^"]*\b(started|ready)\b/i, 60_000)))
 
     const call = async <T>(base: string, method: string, path: string, body?: unknown) => {
@@ -73,6 +80,9 @@ export const startCluster = async (opts: { simEnv?: Record<string, string>; serv
     const cluster: Cluster = {
       simUrl: simInfo.url,
       apiUrl,
+      amqpUrl: vhost.url,
+      databaseUrl: db.url,
+      serviceEnv,
       processes,
       sim: async <T>(method: string, path: string, body?: unknown) => {
         const r = await call<T>(simInfo.url, method, path, body)
