@@ -1,0 +1,502 @@
+/**
+ * The whole system as production runs it, on one machine, for chaos tests: a local
+ * RabbitMQ cluster (infra/rabbitmq-cluster), a PostgreSQL database of its own, cloud-sim,
+ * and several replicas of every service as processes. Then a seeded fault injector and the
+ * invariants checked at the end from cloud-sim's own records and the api.
+ *
+ * Requires the built services (`npx tsc -b`) and Debian's rabbitmq-server.
+ */
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { resolve } from 'node:path'
+import { promisify } from 'node:util'
+import pg from 'pg'
+import { createTestDatabase, PG_ADMIN_URL } from '../support/infra.js'
+import { repoRoot, startNode, type RunningProcess } from '../support/processes.js'
+
+const run = promisify(execFile)
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+const clusterDir = resolve(repoRoot, 'infra/rabbitmq-cluster')
+
+export const log = (msg: string): void => {
+  process.stderr.write(`${new Date().toISOString().slice(11, 23)} chaos: ${msg}\n`)
+}
+
+// ---------------------------------------------------------------- RabbitMQ cluster
+
+export interface RabbitCluster {
+  size: number
+  /** AMQP URL of node i (1-based), vhost `lazarus`. */
+  url(i: number): string
+  isRunning(i: number): boolean
+  runningNodes(): number[]
+  stopNode(i: number): Promise<number>
+  startNode(i: number): Promise<number>
+  /** The node index leading a quorum queue of the `lazarus` vhost, asked of a running node. */
+  leaderOf(queue: string): Promise<number>
+  /** How long `up.sh` took. */
+  upMs: number
+  down(): Promise<void>
+}
+
+export const startRabbitCluster = async (opts: { size?: number; prefix?: string; portBase?: number } = {}): Promise<RabbitCluster> => {
+  const size = opts.size ?? 3
+  const prefix = opts.prefix ?? 'lzchaos'
+  const portBase = opts.portBase ?? 5690
+  const env = { ...process.env, RMQ_PREFIX: prefix, RMQ_BASE: `/tmp/lazarus-rmq-${prefix}`, RMQ_PORT_BASE: String(portBase), RMQ_BOOT_TIMEOUT: '120' }
+  const sh = async (script: string, args: string[], timeoutMs: number) => {
+    const r = await run(resolve(clusterDir, script), args, { env, timeout: timeoutMs, maxBuffer: 16 << 20 })
+    return r.stdout
+  }
+  // Leftovers of an earlier run that died without cleaning up.
+  await sh('down.sh', [], 120_000).catch(() => undefined)
+  const t0 = Date.now()
+  try {
+    await sh('up.sh', [String(size)], 300_000)
+  } catch (err) {
+    const e = err as { stderr?: string; message: string }
+    await sh('down.sh', [], 120_000).catch(() => undefined)
+    throw new Error(`RabbitMQ cluster did not start: ${e.message}\n${e.stderr ?? ''}`)
+  }
+  const upMs = Date.now() - t0
+  const running = new Set(Array.from({ length: size }, (_, k) => k + 1))
+  const nodeName = (i: number) => `${prefix}${i}@localhost`
+  const cluster: RabbitCluster = {
+    size,
+    upMs,
+    url: (i) => `amqp://lazarus:lazarus@127.0.0.1:${portBase + i}/lazarus`,
+    isRunning: (i) => running.has(i),
+    runningNodes: () => [...running].sort(),
+    async stopNode(i) {
+      const t = Date.now()
+      running.delete(i)
+      await sh('node.sh', ['stop', String(i)], 60_000)
+      return Date.now() - t
+    },
+    async startNode(i) {
+      const t = Date.now()
+      await sh('node.sh', ['start', String(i)], 180_000)
+      running.add(i)
+      return Date.now() - t
+    },
+    async leaderOf(queue) {
+      let lastErr: unknown
+      for (let attempt = 0; attempt < 10; attempt += 1) {
+        for (const i of cluster.runningNodes()) {
+          try {
+            const out = await sh('ctl.sh', [String(i), 'rabbitmqctl', 'list_queues', '-p', 'lazarus', 'name', 'leader', '--no-table-headers'], 30_000)
+            for (const line of out.split('\n')) {
+              const [name, leader] = line.trim().split(/\s+/)
+              if (name === queue && leader) {
+                for (let k = 1; k <= size; k += 1) if (leader === nodeName(k)) return k
+              }
+            }
+            lastErr = new Error(`no leader for ${queue} in:\n${out}`)
+          } catch (err) {
+            lastErr = err
+          }
+        }
+        await sleep(500)
+      }
+      throw new Error(`cannot find the leader of ${queue}: ${String(lastErr)}`)
+    },
+    async down() {
+      await sh('down.sh', [], 120_000).catch((err: unknown) => log(`down.sh: ${String(err)}`))
+    },
+  }
+  return cluster
+}
+
+// ---------------------------------------------------------------- the system
+
+export type Svc = 'api' | 'detector' | 'fencer' | 'evacuator'
+export const SERVICES: readonly Svc[] = ['api', 'detector', 'fencer', 'evacuator']
+
+export interface Replica {
+  svc: Svc
+  index: number
+  /** The RabbitMQ node it connects to (the bus takes one URL). */
+  node: number
+  proc: RunningProcess | undefined
+  /** Every process this replica has been, for failure reports. */
+  history: RunningProcess[]
+  apiUrl?: string
+  alive(): boolean
+}
+
+export interface SimServer { id: string; name: string; host: string; status: string; taskState: string | null; locked?: boolean; metadata?: Record<string, string> }
+export interface SimHost { name: string; power: 'On' | 'Off'; computeAlive: boolean; bmcFault: string; service: { state: 'up' | 'down'; status: string; forcedDown: boolean } }
+export interface SimRecords {
+  evacuations: { serverId: string; from: string; to: string; at: string }[]
+  powerActions: { host: string; action: string; at: string }[]
+  forcedDown: { host: string; forcedDown: boolean; at: string }[]
+}
+export interface ApiNotification { notification_uuid: string; status: string; hostname: string; message: string | null; type: string }
+export interface ApiVmove { instance_uuid: string; source_host: string | null; dest_host: string | null; status: string; message: string | null }
+
+export interface System {
+  rabbit: RabbitCluster
+  simUrl: string
+  dbName: string
+  replicas: Replica[]
+  sim<T = unknown>(method: string, path: string, body?: unknown): Promise<T>
+  /** Any live api replica answers; a refused connection or a 5xx tries the next. */
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
+  registerSegment(name: string): Promise<{ segmentId: string; hosts: string[] }>
+  kill9(r: Replica): void
+  /** Start a replica that is down, on its node if that runs, else on a running one. */
+  restart(r: Replica): Promise<void>
+  /** pg_terminate_backend on every connection to the system's database. */
+  terminateDbConnections(): Promise<number>
+  notify(hostname: string): Promise<string>
+  allNotifications(): Promise<ApiNotification[]>
+  stop(): Promise<void>
+}
+
+const simDefaults = {
+  SIM_HOSTS: '6',
+  SIM_INSTANCES_PER_HOST: '3',
+  SIM_EVACUATION_DELAY_MS: '500',
+  SIM_REPORT_INTERVAL_MS: '500',
+  SIM_SERVICE_DOWN_TIME_MS: '3000',
+}
+
+/** Settings that keep recoveries, leases and sweeps short enough for a test. */
+export const fastServiceEnv: Record<Svc, Record<string, string>> = {
+  api: { OUTBOX_SWEEP_MS: '300' },
+  detector: {},
+  fencer: { FENCE_LEASE_MS: '5000', POWER_REQUEST_TIMEOUT_MS: '3000', FENCE_CHECK_INTERVAL_MS: '300', NOVA_DOWN_CHECK_INTERVAL_MS: '300' },
+  evacuator: {
+    CLAIM_LEASE_MS: '4000',
+    SWEEP_INTERVAL_MS: '1000',
+    REQUEUE_AFTER_MS: '20000',
+    WAIT_PERIOD_AFTER_EVACUATION: '30',
+    RECOVERY_RETRY_INTERVAL_MS: '3000',
+  },
+}
+
+export const startSystem = async (opts: {
+  rabbit: RabbitCluster
+  replicas: Record<Svc, number>
+  simEnv?: Record<string, string>
+  serviceEnv?: Partial<Record<Svc, Record<string, string>>>
+}): Promise<System> => {
+  const { rabbit } = opts
+  const dbName = `lazarus_chaos_${process.pid}_${randomBytes(3).toString('hex')}`
+  const db = await createTestDatabase(dbName)
+  const replicas: Replica[] = []
+  let sim: RunningProcess | undefined
+  let stopped = false
+
+  const stopAll = async () => {
+    stopped = true
+    await Promise.all(replicas.map((r) => r.proc?.stop()))
+    await sim?.stop()
+    await db.drop().catch((err: unknown) => log(`drop database: ${String(err)}`))
+  }
+
+  try {
+    sim = startNode('cloud-sim', 'packages/cloud-sim/dist/main.js', { SIM_PORT: '0', ...simDefaults, ...opts.simEnv })
+    const simInfo = JSON.parse(await sim.waitForLine(/"authUrl"/, 60_000)) as { url: string; authUrl: string }
+    const common = {
+      DATABASE_URL: db.url,
+      OS_AUTH_URL: simInfo.authUrl,
+      OS_USERNAME: 'admin',
+      OS_PASSWORD: 'admin-pass',
+      OS_PROJECT_NAME: 'admin',
+      OS_USER_DOMAIN_NAME: 'Default',
+      OS_PROJECT_DOMAIN_NAME: 'Default',
+      OPS_PORT: '0',
+      LOG_LEVEL: 'info',
+    }
+
+    const launch = async (r: Replica, node: number) => {
+      r.node = node
+      const env: Record<string, string> = { ...common, ...fastServiceEnv[r.svc], ...opts.serviceEnv?.[r.svc], AMQP_URL: rabbit.url(node) }
+      if (r.svc === 'api') env['API_PORT'] = '0'
+      const p = startNode(`${r.svc}#${r.index}@n${node}`, `services/${r.svc}/dist/main.js`, env)
+      r.proc = p
+      r.history.push(p)
+      if (r.svc === 'api') {
+        const line = await p.waitForLine(/"port":\d+/, 90_000)
+        r.apiUrl = `http://127.0.0.1:${/"port":(\d+)/.exec(line)?.[1]}`
+      } else {
+        await p.waitForLine(/"msg":"[^"]*\b(started|ready)\b/i, 90_000)
+      }
+    }
+
+    for (const svc of SERVICES) {
+      for (let index = 0; index < opts.replicas[svc]; index += 1) {
+        const r: Replica = {
+          svc,
+          index,
+          node: 0,
+          proc: undefined,
+          history: [],
+          alive() {
+            return this.proc !== undefined && this.proc.child.exitCode === null && this.proc.child.signalCode === null
+          },
+        }
+        replicas.push(r)
+      }
+    }
+    // Replica k of a service connects to node k+1 (mod the cluster): each node serves some
+    // replica of every service, and no node's loss takes a whole service away.
+    // The api first: the others read nothing from it, but its migrations create the schema.
+    const placed = (r: Replica) => (r.index % rabbit.size) + 1
+    for (const r of replicas.filter((x) => x.svc === 'api')) await launch(r, placed(r))
+    await Promise.all(replicas.filter((x) => x.svc !== 'api').map((r) => launch(r, placed(r))))
+
+    const call = async <T>(base: string, method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      })
+      const text = await res.text()
+      let parsed: unknown = null
+      try {
+        parsed = text ? JSON.parse(text) : null
+      } catch {
+        parsed = text
+      }
+      return { status: res.status, body: parsed as T }
+    }
+
+    const system: System = {
+      rabbit,
+      simUrl: simInfo.url,
+      dbName,
+      replicas,
+      async sim<T>(method: string, path: string, body?: unknown) {
+        const r = await call<T>(simInfo.url, method, path, body)
+        if (r.status >= 300) throw new Error(`cloud-sim ${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`)
+        return r.body
+      },
+      async api<T>(method: string, path: string, body?: unknown) {
+        let last: unknown
+        for (let round = 0; round < 20; round += 1) {
+          const apis = replicas.filter((r) => r.svc === 'api' && r.alive() && r.apiUrl)
+          for (const a of apis) {
+            try {
+              const res = await call<T>(a.apiUrl!, method, path, body)
+              if (res.status < 500) return res
+              last = new Error(`${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`)
+            } catch (err) {
+              last = err
+            }
+          }
+          await sleep(250 + round * 100)
+        }
+        throw new Error(`no api replica answered ${method} ${path}: ${String(last)}`)
+      },
+      async registerSegment(name) {
+        const seg = await system.api<{ segment: { uuid: string } }>('POST', '/v1/segments', {
+          segment: { name, recovery_method: 'auto', service_type: 'COMPUTE' },
+        })
+        if (seg.status !== 201) throw new Error(`segment create → ${seg.status} ${JSON.stringify(seg.body)}`)
+        const segmentId = seg.body.segment.uuid
+        const { hosts } = await system.sim<{ hosts: SimHost[] }>('GET', '/sim/hosts')
+        const names = hosts.map((h) => h.name).sort()
+        for (const h of names) {
+          const r = await system.api('POST', `/v1/segments/${segmentId}/hosts`, {
+            host: {
+              name: h,
+              type: 'COMPUTE',
+              control_attributes: `driver=redfish address=${simInfo.url}/redfish/v1/Systems/${h} username=admin password=admin-pass`,
+            },
+          })
+          if (r.status !== 201) throw new Error(`host create → ${r.status} ${JSON.stringify(r.body)}`)
+        }
+        return { segmentId, hosts: names }
+      },
+      kill9(r) {
+        r.proc?.child.kill('SIGKILL')
+      },
+      async restart(r) {
+        if (stopped || r.alive()) return
+        const preferred = placed(r)
+        const running = rabbit.runningNodes()
+        const node = running.includes(preferred) ? preferred : (running[0] ?? preferred)
+        await launch(r, node)
+      },
+      async terminateDbConnections() {
+        const c = new pg.Client({ connectionString: PG_ADMIN_URL })
+        await c.connect()
+        try {
+          const res = await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName])
+          return res.rowCount ?? 0
+        } finally {
+          await c.end()
+        }
+      },
+      async notify(hostname) {
+        const body = {
+          notification: {
+            type: 'COMPUTE_HOST',
+            hostname,
+            generated_time: new Date().toISOString(),
+            payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+          },
+        }
+        // A monitor retries until the api accepts it; a 409 is an earlier attempt that was
+        // accepted though its answer was lost.
+        for (let attempt = 1; ; attempt += 1) {
+          const r = await system.api<{ notification: ApiNotification }>('POST', '/v1/notifications', body)
+          if (r.status === 202) return r.body.notification.notification_uuid
+          if (r.status === 409) {
+            const mine = (await system.allNotifications()).find((n) => n.hostname === hostname)
+            if (mine) return mine.notification_uuid
+          }
+          if (attempt >= 10) throw new Error(`notification for ${hostname} → ${r.status} ${JSON.stringify(r.body)}`)
+          await sleep(500 * attempt)
+        }
+      },
+      async allNotifications() {
+        const r = await system.api<{ notifications: ApiNotification[] }>('GET', '/v1/notifications?limit=1000')
+        if (r.status !== 200) throw new Error(`list notifications → ${r.status}`)
+        return r.body.notifications
+      },
+      stop: stopAll,
+    }
+    return system
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}
+
+// ---------------------------------------------------------------- invariants
+
+export interface FailedHost {
+  host: string
+  notificationId: string | undefined
+  /** The BMC was made to hang before the host crashed: the fence must fail, nothing move. */
+  bmcHangs: boolean
+  /** The instances on the host when it crashed. */
+  instances: string[]
+}
+
+export interface InvariantReport {
+  violations: string[]
+  notifications: Record<string, number>
+  recoveriesCompleted: number
+  evacuations: number
+}
+
+/**
+ * The promises of the system, from cloud-sim's records and the api:
+ * - a failed host with a working BMC was powered off exactly once, before any of its instances moved;
+ * - a host whose BMC hangs had nothing moved, and its notification failed;
+ * - every instance of a failed host ended ACTIVE on an up host, or its failure is reported
+ *   (a failed vmove, or a failed notification);
+ * - no instance was evacuated twice from one host;
+ * - every accepted notification reached a final status.
+ */
+export const checkInvariants = async (sys: System, failed: FailedHost[]): Promise<InvariantReport> => {
+  const violations: string[] = []
+  const records = await sys.sim<SimRecords>('GET', '/sim/records')
+  const { servers } = await sys.sim<{ servers: SimServer[] }>('GET', '/sim/servers')
+  const { hosts } = await sys.sim<{ hosts: SimHost[] }>('GET', '/sim/hosts')
+  const hostUp = new Map(hosts.map((h) => [h.name, h.computeAlive && h.service.state === 'up']))
+  const notifications = await sys.allNotifications()
+  const byId = new Map(notifications.map((n) => [n.notification_uuid, n]))
+  const counts: Record<string, number> = {}
+  for (const n of notifications) counts[n.status] = (counts[n.status] ?? 0) + 1
+  for (const n of notifications) {
+    if (!['finished', 'failed', 'ignored'].includes(n.status)) violations.push(`notification ${n.notification_uuid} (${n.hostname}) ended ${n.status}`)
+  }
+
+  const seenPair = new Map<string, number>()
+  for (const e of records.evacuations) seenPair.set(`${e.serverId} ${e.from}`, (seenPair.get(`${e.serverId} ${e.from}`) ?? 0) + 1)
+  for (const [pair, count] of seenPair) if (count > 1) violations.push(`instance ${pair.split(' ')[0]} evacuated ${count} times from ${pair.split(' ')[1]}`)
+
+  for (const f of failed) {
+    const n = f.notificationId ? byId.get(f.notificationId) : undefined
+    if (!n) {
+      violations.push(`${f.host}: its notification ${f.notificationId ?? '(never accepted)'} is unknown to the api`)
+      continue
+    }
+    const offs = records.powerActions.filter((p) => p.host === f.host && /off/i.test(p.action))
+    const moved = records.evacuations.filter((e) => e.from === f.host)
+    if (f.bmcHangs) {
+      if (moved.length > 0) violations.push(`${f.host}: BMC hangs (unfenced) yet ${moved.length} instances moved`)
+      if (n.status === 'finished') violations.push(`${f.host}: BMC hangs yet its notification finished`)
+      continue
+    }
+    if (offs.length !== 1) violations.push(`${f.host}: powered off ${offs.length} times (want exactly 1)`)
+    const offAt = offs[0]?.at
+    if (offAt !== undefined) {
+      for (const e of moved) if (e.at < offAt) violations.push(`${f.host}: instance ${e.serverId} moved at ${e.at}, before the power off at ${offAt}`)
+    }
+    let vmoves: ApiVmove[] = []
+    const vr = await sys.api<{ vmoves: ApiVmove[] }>('GET', `/v1/notifications/${n.notification_uuid}/vmoves?limit=1000`)
+    if (vr.status === 200) vmoves = vr.body.vmoves
+    for (const id of f.instances) {
+      const s = servers.find((x) => x.id === id)
+      if (!s) {
+        violations.push(`${f.host}: instance ${id} vanished`)
+        continue
+      }
+      const moveOut = moved.some((e) => e.serverId === id)
+      // Ended well: moved once from this host, and now ACTIVE and settled on an up host
+      // (it may have moved on from a later failure).
+      if (moveOut && s.status === 'ACTIVE' && s.taskState === null && hostUp.get(s.host) === true) continue
+      if (moveOut && s.host !== f.host && failed.some((g) => g.host === s.host)) continue // moved on to a host that failed later: checked there
+      const reported = n.status === 'failed' || vmoves.some((v) => v.instance_uuid === id && v.status === 'failed')
+      if (!reported) violations.push(`${f.host}: instance ${id} is ${s.status}/${s.taskState ?? '-'} on ${s.host} (up=${String(hostUp.get(s.host))}) and no failure was reported (notification ${n.status})`)
+    }
+  }
+  return {
+    violations,
+    notifications: counts,
+    recoveriesCompleted: counts['finished'] ?? 0,
+    evacuations: records.evacuations.length,
+  }
+}
+
+/** Wait until every notification of the api is final (or the deadline). */
+export const awaitFinal = async (sys: System, ids: string[], timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    let pending: string[] = []
+    try {
+      const all = await sys.allNotifications()
+      const known = new Set(all.map((n) => n.notification_uuid))
+      pending = [
+        ...all.filter((n) => !['finished', 'failed', 'ignored'].includes(n.status)).map((n) => `${n.hostname}:${n.status}`),
+        ...ids.filter((id) => !known.has(id)).map((id) => `${id}:unknown`),
+      ]
+    } catch (err) {
+      pending = [String(err)]
+    }
+    if (pending.length === 0) return
+    if (Date.now() > deadline) {
+      log(`still not final after ${timeoutMs} ms: ${pending.join(', ')}`)
+      return
+    }
+    await sleep(1000)
+  }
+}
+
+// ---------------------------------------------------------------- seeded randomness
+
+/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
+export const rng = (seed: number) => {
+  let a = seed >>> 0
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  return {
+    next,
+    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
+    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!,
+    chance: (p: number) => next() < p,
+  }
+}
+export type Rng = ReturnType<typeof rng>
