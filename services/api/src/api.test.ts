@@ -322,7 +322,11 @@ describe.each<Engine>(['pglite', 'postgres'])('api on %s', (engine) => {
       expect(tasks[2]?.progress_details).toHaveLength(1)
       expect(tasks[2]?.progress_details[0]).toMatchObject({ message: 'evacuating 2 instances', progress: '0.5' })
 
-      const vmoves = await h.request('GET', `/v1/notifications/${id}/vmoves?sort_key=instance_name&sort_dir=asc`)
+      // Events are handled concurrently: the outcomes may land just after the final status.
+      const vmoves = await until('both vmoves', async () => {
+        const r = await h.request('GET', `/v1/notifications/${id}/vmoves?sort_key=instance_name&sort_dir=asc`)
+        return r.body.vmoves?.length === 2 ? r : undefined
+      })
       expect(vmoves.status).toBe(200)
       expect(vmoves.body.vmoves.map((v: { instance_name: string; status: string }) => [v.instance_name, v.status])).toEqual([
         ['vm-1', 'succeeded'],

@@ -9,6 +9,8 @@ export const apiConfigSchema = z.object({
   apiHost: z.string().min(1).default('127.0.0.1'),
   /** postgres://… for PostgreSQL; a path or `file:` for PGlite on disk; empty or `memory:` for PGlite in memory. */
   databaseUrl: z.string().optional(),
+  /** Connections to PostgreSQL (pool size); concurrent requests share them. */
+  dbPoolSize: setting.int(20, 1),
   /** amqp://… RabbitMQ. Required by the standalone service (main.ts). */
   amqpUrl: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

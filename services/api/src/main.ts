@@ -1,5 +1,5 @@
 import { createBus } from '@lazarus/bus'
-import { openDb } from '@lazarus/db'
+import { createPgDb, openDb } from '@lazarus/db'
 import { ConfigError, createLogger, createMetrics, loadConfig, onShutdown } from '@lazarus/runtime'
 import { apiConfigSchema, createApiService } from './index.js'
 
@@ -8,7 +8,8 @@ const main = async () => {
   const config = loadConfig(apiConfigSchema)
   if (!config.amqpUrl) throw new ConfigError('invalid configuration:\n  AMQP_URL (amqpUrl): required: the RabbitMQ URL, e.g. amqp://user:pass@host:5672/vhost')
   const log = createLogger('api', config.logLevel)
-  const db = await openDb(config.databaseUrl || '.data/api')
+  const url = config.databaseUrl || '.data/api'
+  const db = /^postgres(ql)?:\/\//.test(url) ? createPgDb(url, { max: config.dbPoolSize }) : await openDb(url)
   // The bus reconnects on its own; the outbox keeps what it could not publish meanwhile.
   const bus = await createBus(config.amqpUrl, {
     onEvent: (e) => {

@@ -17,11 +17,11 @@ export interface OutboxRelay {
 }
 
 /**
- * Publishes outbox rows after their transaction committed. A row is claimed with a lease
- * (so replicas do not publish it at once), published, and deleted only once the bus has
- * confirmed it. A failed publish leaves it for a later attempt with a growing delay.
- * Delivery is at least once: a crash between confirm and delete republishes the same
- * event id, which consumers treat as a duplicate.
+ * Publishes outbox rows after their transaction committed. A batch of rows is locked
+ * (replicas skip them), published, and deleted only once the bus has confirmed each; a
+ * failed publish leaves its row for a later attempt with a growing delay. Nothing is
+ * tried while the bus is down (the sweep comes back). Delivery is at least once: a crash
+ * between confirm and commit republishes the same event id, which consumers treat as a duplicate.
  */
 export const createOutboxRelay = (deps: {
   db: Db
@@ -30,48 +30,57 @@ export const createOutboxRelay = (deps: {
   now: () => Date
   sweepMs: number
   batch?: number
-  leaseMs?: number
   onPublished?: (event: AnyEnvelope, lagMs: number) => void
 }): OutboxRelay => {
-  const batch = deps.batch ?? 100
-  const leaseMs = deps.leaseMs ?? 30_000
+  const batch = deps.batch ?? 200
   let timer: NodeJS.Timeout | undefined
   let running: Promise<number> | undefined
   let again = false
   let stopped = false
 
+  /**
+   * One batch in one transaction: take the oldest available rows (SKIP LOCKED, so replicas
+   * take others), publish them all (confirms pipelined), delete the confirmed ones and
+   * push the others back with a growing delay, then commit: one commit per batch. A crash
+   * before the commit rolls back and leaves every row for the next drain (at least once).
+   */
   const drainOnce = async (): Promise<number> => {
-    const now = deps.now()
-    const claimed = await deps.db.query<{ id: number; body: unknown; attempts: number; created_at: unknown }>(
-      `UPDATE api_outbox SET available_at = $2, attempts = attempts + 1
-       WHERE id IN (SELECT id FROM api_outbox WHERE available_at <= $1 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING id, body, attempts, created_at`,
-      [now, new Date(now.getTime() + leaseMs), batch],
-    )
-    const rows = [...claimed.rows].sort((a, b) => Number(a.id) - Number(b.id))
-    let published = 0
-    for (const row of rows) {
-      const event = (typeof row.body === 'string' ? JSON.parse(row.body) : row.body) as AnyEnvelope
-      try {
-        await deps.bus.publish(event)
-      } catch (err) {
-        const delay = Math.min(30_000, 250 * 2 ** Math.min(row.attempts, 7))
-        deps.log.warn({ err, eventId: event.id, type: event.type, attempts: row.attempts, retryInMs: delay }, 'outbox publish failed')
-        await deps.db
-          .query('UPDATE api_outbox SET available_at = $2, last_error = $3 WHERE id = $1', [
-            row.id,
-            new Date(deps.now().getTime() + delay),
-            err instanceof Error ? err.message : String(err),
-          ])
-          .catch(() => {})
-        continue
+    if (!deps.bus.isReady()) return 0
+    const { published, taken } = await deps.db.transaction(async (q) => {
+      const now = deps.now()
+      const claimed = await q.query<{ id: number; body: unknown; attempts: number; created_at: unknown }>(
+        `SELECT id, body, attempts, created_at FROM api_outbox WHERE available_at <= $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [now, batch],
+      )
+      const rows = claimed.rows
+      if (rows.length === 0) return { published: 0, taken: 0 }
+      const events = rows.map((row) => (typeof row.body === 'string' ? JSON.parse(row.body) : row.body) as AnyEnvelope)
+      const results = await Promise.allSettled(events.map((e) => deps.bus.publish(e)))
+      const done: number[] = []
+      for (const [i, result] of results.entries()) {
+        const row = rows[i] as (typeof rows)[number]
+        const event = events[i] as AnyEnvelope
+        if (result.status === 'fulfilled') {
+          done.push(Number(row.id))
+          const created = toDate(row.created_at)
+          deps.onPublished?.(event, created ? deps.now().getTime() - created.getTime() : 0)
+          continue
+        }
+        const err: unknown = result.reason
+        const attempts = row.attempts + 1
+        const delay = Math.min(30_000, 250 * 2 ** Math.min(attempts, 7))
+        deps.log.warn({ err, eventId: event.id, type: event.type, attempts, retryInMs: delay }, 'outbox publish failed')
+        await q.query('UPDATE api_outbox SET available_at = $2, attempts = $3, last_error = $4 WHERE id = $1', [
+          row.id,
+          new Date(deps.now().getTime() + delay),
+          attempts,
+          err instanceof Error ? err.message : String(err),
+        ])
       }
-      await deps.db.query('DELETE FROM api_outbox WHERE id = $1', [row.id])
-      published += 1
-      const created = toDate(row.created_at)
-      deps.onPublished?.(event, created ? deps.now().getTime() - created.getTime() : 0)
-    }
-    return rows.length === batch ? published + (await drainOnce()) : published
+      if (done.length > 0) await q.query('DELETE FROM api_outbox WHERE id = ANY($1::int[])', [done])
+      return { published: done.length, taken: rows.length }
+    })
+    return taken === batch ? published + (await drainOnce()) : published
   }
 
   const drain = (): Promise<number> => {

@@ -110,8 +110,15 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
      * The host of this name with its segment (and the segment's reserved hosts), locked
      * against concurrent change when `q` is a transaction.
      */
-    async findByName(name: string, q: Queryable = db, lock = false): Promise<Host | undefined> {
-      const r = await q.query(`SELECT ${HOST_SELECT_WITH_RESERVED} FROM ${HOST_FROM} WHERE h.name = $1${lock ? ' FOR SHARE OF h, s' : ''}`, [name])
+    async findByName(name: string, q: Queryable = db, lock = false, advisoryLock?: string): Promise<Host | undefined> {
+      // With `advisoryLock`, the same statement first takes that transaction-scoped lock.
+      const r = advisoryLock
+        ? await q.query(
+            `WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtext($2)) AS locked)
+             SELECT ${HOST_SELECT_WITH_RESERVED} FROM l, ${HOST_FROM} WHERE h.name = $1${lock ? ' FOR SHARE OF h, s' : ''}`,
+            [name, advisoryLock],
+          )
+        : await q.query(`SELECT ${HOST_SELECT_WITH_RESERVED} FROM ${HOST_FROM} WHERE h.name = $1${lock ? ' FOR SHARE OF h, s' : ''}`, [name])
       const row = r.rows[0]
       return row ? hostFromRow(row) : undefined
     },

@@ -91,8 +91,9 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
     async create(input: NotificationInput, opts: { duplicateIntervalS: number }): Promise<CreateResult> {
       return db.transaction(async (q) => {
         // One notification of a host at a time: the duplicate check and the insert are atomic.
-        await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`api-notification:${input.hostname}`])
-        const host = await hosts.findByName(input.hostname, q, true)
+        // One notification of a host at a time: the duplicate check and the insert are atomic.
+        // The lock is taken in the statement that reads the host (one round trip less).
+        const host = await hosts.findByName(input.hostname, q, true, `api-notification:${input.hostname}`)
         if (!host) throw badRequest(`Host with name ${input.hostname} could not be found.`)
 
         const since = new Date(input.generatedTime.getTime() - opts.duplicateIntervalS * 1000)
@@ -108,10 +109,19 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
         const heldBecause = ignoredBecause ? undefined : heldReason(host.segment)
         const uuid = randomUUID()
         const at = now()
+        const publish = !ignoredBecause && !heldBecause
+        const event = publish ? receivedEvent({ uuid, type: input.type, generatedTime: input.generatedTime, payload: input.payload }, host, at) : undefined
+        // The row and its outbox event in one statement.
         const r = await q.query(
-          `INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
-             failover_segment_uuid, message, held, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11) RETURNING ${COLUMNS.replace(/\bn\./g, '')}`,
+          `WITH n AS (
+             INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
+               failover_segment_uuid, message, held, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11) RETURNING ${COLUMNS.replace(/\bn\./g, '')}
+           ), o AS (
+             INSERT INTO api_outbox (event_id, type, body, created_at, available_at)
+             SELECT $12::uuid, 'notification.received.v1', $13::jsonb, $11, $11 WHERE $12::uuid IS NOT NULL
+           )
+           SELECT * FROM n`,
           [
             uuid,
             input.generatedTime,
@@ -124,12 +134,12 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
             ignoredBecause ?? heldBecause ?? null,
             heldBecause !== undefined,
             at,
+            event?.id ?? null,
+            event ? JSON.stringify(event) : null,
           ],
         )
         const notification = fromRow(r.rows[0] as Record<string, unknown>)
-        if (ignoredBecause || heldBecause) return { notification, enqueued: false }
-        await enqueueEvent(q, receivedEvent(notification, host, at), at)
-        return { notification, enqueued: true }
+        return { notification, enqueued: publish }
       })
     },
 
@@ -293,7 +303,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
 }
 
 /** The `notification.received.v1` of a stored notification, with the host and segment as they are now. */
-const receivedEvent = (n: Notification, host: Host, at: Date) =>
+const receivedEvent = (n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' | 'payload'>, host: Host, at: Date) =>
   makeEvent({
     type: 'notification.received.v1',
     source: 'api',

@@ -1,0 +1,187 @@
+/*
+ * Api notification bench: the api as its own process on PostgreSQL and RabbitMQ; N clients
+ * POST notifications (VM type, a fresh instance uuid each, over a few hundred registered
+ * hosts, so duplicate detection never refuses one) as fast as they get answers.
+ *
+ * Measures, per concurrency (1, 16, 64), over several runs (medians reported):
+ *   - accepted/s: 202 answers per second;
+ *   - HTTP latency p50/p99: request sent → 202 (the row and its outbox event committed);
+ *   - publish lag p50/p99: commit (the event's occurredAt) → delivered to a consumer of the
+ *     detector's queue, i.e. the outbox relay and the broker;
+ *   - end to end p50/p99: request sent → event delivered (persisted + published).
+ *
+ * Usage: node --import tsx test/bench/api-notifications.ts [--runs 3] [--seconds 5] [--hosts 300]
+ *        [--concurrency 1,16,64]
+ * Needs `npx tsc -b services/api` first. Targets: ≥ 2,000 notifications/s, p99 < 50 ms.
+ */
+import { ACK, createRabbitBus } from '@lazarus/bus'
+import { NotificationReceivedV1, topology } from '@lazarus/contracts'
+import { randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { createTestDatabase, createTestVhost } from '../support/infra.js'
+import { repoRoot, startNode } from '../support/processes.js'
+
+const TARGET_RATE = 2000
+const TARGET_P99_MS = 50
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
+    hosts: { type: 'string', default: '300' },
+    concurrency: { type: 'string', default: '1,16,64' },
+  },
+})
+const RUNS = Number(values.runs)
+const SECONDS = Number(values.seconds)
+const HOSTS = Number(values.hosts)
+const LEVELS = String(values.concurrency).split(',').map(Number)
+
+const pct = (xs: number[], p: number): number => {
+  if (xs.length === 0) return Number.NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number
+}
+const median = (xs: number[]) => pct(xs, 50)
+const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '—')
+
+interface RunResult {
+  rate: number
+  httpP50: number
+  httpP99: number
+  lagP50: number
+  lagP99: number
+  e2eP50: number
+  e2eP99: number
+  errors: number
+  lost: number
+}
+
+const main = async () => {
+  if (!existsSync(join(repoRoot, 'services/api/dist/main.js'))) throw new Error('build first: npx tsc -b services/api')
+  const tag = `${process.pid}`
+  const db = await createTestDatabase(`lazarus_bench_api_${tag}`)
+  const vhost = await createTestVhost(`lazarus-bench-api-${tag}`)
+  const api = startNode('api', 'services/api/dist/main.js', {
+    API_PORT: '0',
+    DATABASE_URL: db.url,
+    AMQP_URL: vhost.url,
+    LOG_LEVEL: 'info',
+  })
+  const arrived = new Map<string, number>()
+  const lags: number[] = []
+  const listener = await createRabbitBus({ url: vhost.url })
+  try {
+    const line = await api.waitForLine(/api listening/, 60_000)
+    const url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`
+    await listener.subscribe({ ...topology.detectorOnNotification, prefetch: 500 }, NotificationReceivedV1, async (e) => {
+      const t = Date.now()
+      arrived.set(e.payload.notificationId, t)
+      lags.push(t - Date.parse(e.occurredAt))
+      return ACK
+    })
+
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      return { status: res.status, body: (await res.json()) as any }
+    }
+    const seg = await post('/v1/segments', { segment: { name: `bench-${tag}`, recovery_method: 'auto', service_type: 'COMPUTE' } })
+    const hosts: string[] = []
+    for (let i = 0; i < HOSTS; i += 1) {
+      const name = `bench-${i}`
+      const r = await post(`/v1/segments/${seg.body.segment.uuid}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: 'x' } })
+      if (r.status !== 201) throw new Error(`host ${name}: ${r.status} ${JSON.stringify(r.body)}`)
+      hosts.push(name)
+    }
+    let next = 0
+    const body = () => {
+      next += 1
+      return JSON.stringify({
+        notification: {
+          type: 'VM',
+          hostname: hosts[next % hosts.length],
+          generated_time: new Date().toISOString(),
+          payload: { instance_uuid: randomUUID(), vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE' },
+        },
+      })
+    }
+
+    const runOnce = async (clients: number): Promise<RunResult> => {
+      const sent = new Map<string, number>()
+      const http: number[] = []
+      let errors = 0
+      lags.length = 0
+      const deadline = performance.now() + SECONDS * 1000
+      const started = performance.now()
+      const client = async () => {
+        while (performance.now() < deadline) {
+          const t0 = performance.now()
+          const wall = Date.now()
+          const res = await fetch(`${url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body() })
+          const json = (await res.json()) as { notification?: { notification_uuid: string } }
+          if (res.status !== 202 || !json.notification) {
+            errors += 1
+            continue
+          }
+          http.push(performance.now() - t0)
+          sent.set(json.notification.notification_uuid, wall)
+        }
+      }
+      await Promise.all(Array.from({ length: clients }, client))
+      const elapsed = (performance.now() - started) / 1000
+      // Wait for every accepted notification's event (up to 30 s).
+      const waitUntil = Date.now() + 30_000
+      while (Date.now() < waitUntil && [...sent.keys()].some((id) => !arrived.has(id))) await new Promise((r) => setTimeout(r, 50))
+      const e2e: number[] = []
+      let lost = 0
+      for (const [id, t] of sent) {
+        const a = arrived.get(id)
+        if (a === undefined) lost += 1
+        else e2e.push(a - t)
+      }
+      return {
+        rate: sent.size / elapsed,
+        httpP50: pct(http, 50),
+        httpP99: pct(http, 99),
+        lagP50: pct(lags, 50),
+        lagP99: pct(lags, 99),
+        e2eP50: pct(e2e, 50),
+        e2eP99: pct(e2e, 99),
+        errors,
+        lost,
+      }
+    }
+
+    // Warm up (JIT, pools, plans).
+    await runOnce(8)
+    const rows: string[] = []
+    const header = 'clients | accepted/s (× target) | HTTP p50 / p99 ms | publish lag p50 / p99 ms | end-to-end p50 / p99 ms (p99 × target) | errors | lost'
+    for (const c of LEVELS) {
+      const results: RunResult[] = []
+      for (let r = 0; r < RUNS; r += 1) {
+        const res = await runOnce(c)
+        results.push(res)
+        process.stderr.write(
+          `  c=${c} run ${r + 1}: ${fmt(res.rate, 0)}/s http p50 ${fmt(res.httpP50)} p99 ${fmt(res.httpP99)} ms, lag p50 ${fmt(res.lagP50)} p99 ${fmt(res.lagP99)} ms, e2e p99 ${fmt(res.e2eP99)} ms, errors ${res.errors}, lost ${res.lost}\n`,
+        )
+      }
+      const m = (k: keyof RunResult) => median(results.map((x) => x[k]))
+      rows.push(
+        `${String(c).padStart(7)} | ${fmt(m('rate'), 0).padStart(6)} (${fmt(m('rate') / TARGET_RATE, 2)}×) | ${fmt(m('httpP50'))} / ${fmt(m('httpP99'))} | ${fmt(m('lagP50'))} / ${fmt(m('lagP99'))} | ${fmt(m('e2eP50'))} / ${fmt(m('e2eP99'))} (${fmt(m('e2eP99') / TARGET_P99_MS, 2)}×) | ${results.reduce((a, x) => a + x.errors, 0)} | ${results.reduce((a, x) => a + x.lost, 0)}`,
+      )
+    }
+    process.stdout.write(`\napi notifications on PostgreSQL + RabbitMQ: medians of ${RUNS} runs of ${SECONDS} s; target ≥ ${TARGET_RATE}/s, p99 < ${TARGET_P99_MS} ms\n${header}\n${rows.join('\n')}\n`)
+  } finally {
+    await listener.close().catch(() => {})
+    await api.stop()
+    await vhost.drop()
+    await db.drop()
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  process.exit(1)
+})
