@@ -13,7 +13,7 @@ export const EvacuatorSettings = z.object({
   ignoreInstancesInErrorState: setting.bool(false),
   serviceDisableReason: z.string().min(1).default('Lazarus detected host failed.'),
   /** First and longest pause between two looks at an evacuating server. */
-  confirmPollFirstMs: setting.int(100, 1),
+  confirmPollFirstMs: setting.int(50, 1),
   confirmPollMaxMs: setting.int(2000, 1),
   /**
    * A worker holds a claim on its item for this long and renews it while working; a claim

@@ -58,6 +58,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
     now: deps.now ?? (() => new Date()),
     workerId: deps.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     stopping: stopping.signal,
+    background: new Set(),
     reservedHosts: deps.reservedHosts ?? (async () => []),
   }
   const subscriptions: Subscription[] = []
@@ -84,6 +85,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
       stopping.abort()
       await sweeper?.stop()
       await Promise.all(subscriptions.splice(0).map((s) => s.cancel()))
+      await Promise.allSettled([...ctx.background])
       ctx.log.info('evacuator stopped')
     },
     isReady: () => started && deps.bus.isReady(),

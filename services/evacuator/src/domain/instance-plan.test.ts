@@ -63,7 +63,7 @@ describe('restoring the former state', () => {
 })
 
 describe('nextPollDelay', () => {
-  it('waits a tenth of the time already waited, within its bounds', () => {
-    expect([0, 500, 1000, 5000, 20_000, 60_000].map((e) => nextPollDelay(e, 100, 2000))).toEqual([100, 100, 100, 500, 2000, 2000])
+  it('waits a twentieth of the time already waited, within its bounds', () => {
+    expect([0, 1000, 2000, 10_000, 40_000, 60_000].map((e) => nextPollDelay(e, 50, 2000))).toEqual([50, 50, 100, 500, 2000, 2000])
   })
 })

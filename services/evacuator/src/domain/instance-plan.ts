@@ -101,12 +101,12 @@ export const isInFinalState = (s: ServerFacts, finalState: FinalState): boolean 
 }
 
 /**
- * Adaptive polling: the pause grows with the time already waited (a tenth of it), between
- * `firstMs` and `maxMs`. A quick evacuation is seen within ~10% of its duration, and a long
+ * Adaptive polling: the pause grows with the time already waited (a twentieth of it), between
+ * `firstMs` and `maxMs`. A quick evacuation is seen within ~5% of its duration, and a long
  * one costs Nova few requests.
  */
 export const nextPollDelay = (elapsedMs: number, firstMs: number, maxMs: number): number =>
-  Math.min(maxMs, Math.max(firstMs, Math.floor(elapsedMs / 10)))
+  Math.min(maxMs, Math.max(firstMs, Math.floor(elapsedMs / 20)))
 
 /** One line an operator can read: where the instance is and in what state. */
 export const describeServer = (s: ServerFacts): string =>

@@ -24,6 +24,8 @@ export interface EvacuatorContext {
   workerId: string
   /** Aborted when the service stops: long waits end and their items are handed back. */
   stopping: AbortSignal
+  /** Work finishing after its message was acknowledged (announcements); awaited on stop. */
+  background: Set<Promise<void>>
   /** Reserved hosts of a segment, for the reserved_host and rh_priority methods. */
   reservedHosts: (segmentId: string) => Promise<string[]>
 }

@@ -105,7 +105,7 @@ export const evacuateInstance = async (ctx: EvacuatorContext, item: WorkItem, ke
       step = 'moved'
     }
 
-    const destHost = (await restoreState(ctx, id, plan, key, waitMs)).host ?? ''
+    const destHost = (await restoreState(ctx, id, plan, key, waitMs, step === 'moved' ? server : undefined)).host ?? ''
     if (plan.lock) await unlockQuietly(ctx, id)
     log.info({ destHost }, 'instance evacuated')
     return { status: 'succeeded', destHost, reason: null }
@@ -171,11 +171,19 @@ const confirmMove = async (
   const began = performance.now()
   const deadline = began + waitMs
   let polls = 0
+  // Nova takes about as long for each evacuation of a cloud: the first look waits for most
+  // of the quickest recent one, then looks often (a twentieth of the time waited).
+  const quickest = recentDurations.length >= 3 ? Math.min(...recentDurations) : 0
+  const firstLook = Math.min(ctx.config.confirmPollMaxMs * 5, Math.floor(quickest * 0.9))
+  if (firstLook > ctx.config.confirmPollFirstMs) await sleep(firstLook, ctx.stopping)
   for (;;) {
     const server = await getServer(ctx, item.instanceId)
     if (!server) throw new ItemFailed('the instance disappeared from Nova during its evacuation')
     const progress = assessEvacuation(server, item.sourceHost)
-    if (progress.kind === 'moved') return { server, destHost: progress.destHost }
+    if (progress.kind === 'moved') {
+      if (item.step !== 'evacuate_sent') remember(performance.now() - began)
+      return { server, destHost: progress.destHost }
+    }
     if (progress.kind === 'failed') throw new ItemFailed(progress.reason)
     polls += 1
     // Still on the failed host with no task: Nova may have given up before rebuilding.
@@ -194,12 +202,15 @@ const confirmMove = async (
 }
 
 /** Bring the moved instance to its former state (stopped, error), then confirm it. */
-const restoreState = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, key: ClaimKey, waitMs: number): Promise<Server> => {
+const restoreState = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, key: ClaimKey, waitMs: number, seen?: Server): Promise<Server> => {
   const began = performance.now()
   const deadline = began + waitMs
   let acted: string | null = null
+  let fresh = seen
   for (;;) {
-    const server = await getServer(ctx, id)
+    // The first look may reuse the server as the confirmation just saw it.
+    const server = fresh ?? (await getServer(ctx, id))
+    fresh = undefined
     if (!server) throw new ItemFailed('the instance disappeared from Nova after its evacuation')
     if (isInFinalState(server, plan.finalState)) return server
     const action = restoreAction(server, plan.finalState)
@@ -230,6 +241,13 @@ const unlockQuietly = async (ctx: EvacuatorContext, id: string): Promise<void> =
     if (err instanceof NovaError && err.status === 404) return
     throw err
   }
+}
+
+/** How long the last evacuations this process started took to be confirmed, newest last. */
+const recentDurations: number[] = []
+const remember = (ms: number) => {
+  recentDurations.push(ms)
+  if (recentDurations.length > 20) recentDurations.shift()
 }
 
 /** Renewed claims, by item: a poll renews only when a third of the lease went by (fewer writes). */

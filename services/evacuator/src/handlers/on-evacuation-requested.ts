@@ -68,8 +68,16 @@ export const onEvacuationRequested =
     ctx.metrics.evacuationSeconds.observe({ outcome: outcome.status }, (performance.now() - started) / 1000)
     if (outcome.status === 'failed') log.warn({ reason: outcome.reason }, 'instance not evacuated')
 
-    const done = await ctx.store.getItem(notificationId, instance.id)
-    if (done) await announceItem(ctx, done, evt.id)
-    await finishRecoveryIfDone(ctx, notificationId, evt.id)
+    // The outcome is recorded: free the slot for the next item now, and announce meanwhile.
+    // A process that dies before announcing leaves it to the sweeper (unannounced items,
+    // recoveries whose items are all final).
+    const announcing = (async () => {
+      const done = await ctx.store.getItem(notificationId, instance.id)
+      if (done) await announceItem(ctx, done, evt.id)
+      await finishRecoveryIfDone(ctx, notificationId, evt.id)
+    })()
+      .catch((err: unknown) => log.warn({ err }, 'could not announce the outcome; the sweeper will'))
+      .finally(() => ctx.background.delete(announcing))
+    ctx.background.add(announcing)
     return ACK
   }

@@ -11,6 +11,8 @@ export const EVACUATE_TASK = 'evacuate_instances_task'
 export const CLAIM_RESERVED_HOST_TASK = 'claim_reserved_host_task'
 export const CAPACITY_TASK = 'check_capacity_task'
 
+const PUBLISH_BATCH = 32
+
 type Ids = { correlationId: string; causationId?: string | undefined }
 
 /**
@@ -185,17 +187,23 @@ export const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids
       progress: items.length === 0 ? 1 : (items.length - open.length) / items.length,
     })
   }
-  for (const item of open) {
-    await publish(
-      ctx,
-      'evacuation.requested.v1',
-      {
-        notificationId: recovery.notificationId,
-        sourceHost: recovery.sourceHost,
-        instance: { id: item.instanceId, name: item.instanceName },
-        ...(item.targetHost ? { targetHost: item.targetHost } : {}),
-      },
-      ids,
+  // Published in order, many confirms awaited at once: workers start on the first items
+  // while the last are still being published.
+  for (let i = 0; i < open.length; i += PUBLISH_BATCH) {
+    await Promise.all(
+      open.slice(i, i + PUBLISH_BATCH).map((item) =>
+        publish(
+          ctx,
+          'evacuation.requested.v1',
+          {
+            notificationId: recovery.notificationId,
+            sourceHost: recovery.sourceHost,
+            instance: { id: item.instanceId, name: item.instanceName },
+            ...(item.targetHost ? { targetHost: item.targetHost } : {}),
+          },
+          ids,
+        ),
+      ),
     )
   }
   await ctx.store.markWorkPublished(recovery.notificationId)

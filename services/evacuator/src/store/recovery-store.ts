@@ -194,14 +194,27 @@ export const createRecoveryStore = (db: Db) => {
           ],
         )
         if (ins.rowCount === 0) return false
-        let position = 0
-        for (const it of rec.items) {
+        // One statement for every item: a host of hundreds of instances is recorded at once.
+        if (rec.items.length > 0) {
           await tx.query(
             `INSERT INTO evacuator_items (notification_id, instance_id, instance_name, position, ha_enabled, source_host, target_host, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-            [rec.notificationId, it.instanceId, it.instanceName, position, it.haEnabled, rec.sourceHost, it.targetHost, rec.itemsWaiting ? 'waiting' : 'pending'],
+             SELECT $1, x.instance_id, x.instance_name, x.position, x.ha_enabled, $2, x.target_host, $3
+             FROM jsonb_to_recordset($4::jsonb) AS x(instance_id text, instance_name text, position integer, ha_enabled boolean, target_host text)`,
+            [
+              rec.notificationId,
+              rec.sourceHost,
+              rec.itemsWaiting ? 'waiting' : 'pending',
+              JSON.stringify(
+                rec.items.map((it, position) => ({
+                  instance_id: it.instanceId,
+                  instance_name: it.instanceName,
+                  position,
+                  ha_enabled: it.haEnabled,
+                  target_host: it.targetHost,
+                })),
+              ),
+            ],
           )
-          position += 1
         }
         return true
       })
@@ -223,17 +236,18 @@ export const createRecoveryStore = (db: Db) => {
      * Undefined when it is final or another worker holds a live claim.
      */
     async claimItem(notificationId: string, instanceId: string, owner: string, leaseMs: number): Promise<WorkItem | undefined> {
+      // One round trip: the claimed row comes back with its recovery's correlation id.
       const r = await db.query(
-        `UPDATE evacuator_items SET status = 'running', claim_owner = $3,
+        `UPDATE evacuator_items i SET status = 'running', claim_owner = $3,
            claim_expires_at = now() + make_interval(secs => $4::double precision / 1000),
-           attempts = attempts + 1, started_at = coalesce(started_at, now())
-         WHERE notification_id = $1 AND instance_id = $2
-           AND (status = 'pending' OR (status = 'running' AND (claim_expires_at IS NULL OR claim_expires_at < now())))
-         RETURNING instance_id`,
+           attempts = i.attempts + 1, started_at = coalesce(i.started_at, now())
+         FROM evacuator_recoveries r
+         WHERE r.notification_id = i.notification_id AND i.notification_id = $1 AND i.instance_id = $2
+           AND (i.status = 'pending' OR (i.status = 'running' AND (i.claim_expires_at IS NULL OR i.claim_expires_at < now())))
+         RETURNING i.*, r.correlation_id`,
         [notificationId, instanceId, owner, leaseMs],
       )
-      if (r.rowCount === 0) return undefined
-      return item(db, notificationId, instanceId)
+      return r.rows[0] ? itemFrom(r.rows[0]) : undefined
     },
 
     renewClaim: (key: ClaimKey, leaseMs: number) =>
@@ -290,6 +304,13 @@ export const createRecoveryStore = (db: Db) => {
       notificationId: string,
       decide: (recovery: Recovery, items: WorkItem[]) => Settlement,
     ): Promise<{ settlement: Settlement; recovery: Recovery; items: WorkItem[] } | undefined> {
+      // Most callers finish an item that is not the last: they learn it without taking the
+      // lock that every finishing worker of the recovery would otherwise queue on.
+      const open = await db.query(
+        `SELECT 1 FROM evacuator_items WHERE notification_id = $1 AND status NOT IN ('succeeded', 'failed') LIMIT 1`,
+        [notificationId],
+      )
+      if (open.rowCount > 0) return undefined
       return db.transaction(async (tx) => {
         const locked = await tx.query(
           `SELECT * FROM evacuator_recoveries WHERE notification_id = $1 AND status = 'evacuating' FOR UPDATE`,

@@ -1,0 +1,86 @@
+/**
+ * Evacuation benchmark: one host of `--instances` instances (default 200) fails, cloud-sim
+ * takes `--delay` ms (default 1000) per evacuation, and 1, 2 and 4 evacuator processes with
+ * `--threads` work items each (default 8) share the work over RabbitMQ and PostgreSQL.
+ * Reports the median wall time from host.fenced to recovery.finished over `--runs` runs,
+ * the speed-up over one process, and the overhead over the ideal: delay × the waves the
+ * concurrency allows, ceil(instances / (processes × threads)).
+ *
+ *   npx tsc -b services/evacuator packages/cloud-sim && node --import tsx test/bench/evacuation.ts --runs 3
+ */
+import { parseArgs } from 'node:util'
+import { startEvacuationRig } from './evacuation-rig.js'
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    instances: { type: 'string', default: '200' },
+    delay: { type: 'string', default: '1000' },
+    threads: { type: 'string', default: '8' },
+    workers: { type: 'string', default: '1,2,4' },
+  },
+})
+const runs = Number(values.runs)
+const instances = Number(values.instances)
+const delay = Number(values.delay)
+const threads = Number(values.threads)
+const workerCounts = values.workers.split(',').map(Number)
+// Enough hosts for the instances to fit by Nova's statistics (16 vCPU each in the sim).
+const hosts = Math.max(4, Math.ceil(instances / 15) + 2)
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+
+const runOnce = async (workers: number): Promise<number> => {
+  const rig = await startEvacuationRig({
+    simEnv: { SIM_HOSTS: String(hosts), SIM_EVACUATION_DELAY_MS: String(delay), SIM_REPORT_INTERVAL_MS: '1000', SIM_SERVICE_DOWN_TIME_MS: '6000' },
+    evacuatorEnv: { HOST_FAILURE_RECOVERY_THREADS: String(threads) },
+  })
+  try {
+    for (let n = 0; n < instances; n += 1) await rig.sim('POST', '/sim/servers', { host: 'compute1', name: `vm-${n}` })
+    for (let w = 0; w < workers; w += 1) await rig.startEvacuator()
+    const t0 = performance.now()
+    const evt = await rig.failHost('compute1')
+    const end = await rig.finished(evt.payload.notificationId, 600_000)
+    const wall = performance.now() - t0
+    if (end.payload.status !== 'finished' || end.payload.moved.length !== instances) {
+      throw new Error(`recovery ended ${end.payload.status}: ${end.payload.message.slice(0, 500)}`)
+    }
+    const { evacuations } = await rig.sim<{ evacuations: unknown[] }>('GET', '/sim/records')
+    if (evacuations.length !== instances) throw new Error(`${evacuations.length} evacuations recorded for ${instances} instances`)
+    return wall
+  } finally {
+    await rig.stop()
+  }
+}
+
+const results: { workers: number; walls: number[]; median: number; ideal: number }[] = []
+for (const workers of workerCounts) {
+  const walls: number[] = []
+  for (let r = 0; r < runs; r += 1) {
+    const wall = await runOnce(workers)
+    walls.push(wall)
+    process.stderr.write(`workers ${workers} run ${r + 1}: ${(wall / 1000).toFixed(2)} s\n`)
+  }
+  const ideal = delay * Math.ceil(instances / (workers * threads))
+  results.push({ workers, walls, median: median(walls), ideal })
+}
+
+const base = results.find((r) => r.workers === 1)?.median
+console.log(`\n${instances} instances, evacuation delay ${delay} ms, ${threads} threads per process, median of ${runs} run(s)\n`)
+console.log('processes  wall (s)  ideal (s)  overhead  speed-up vs 1   runs (s)')
+for (const r of results) {
+  const overhead = (r.median - r.ideal) / r.ideal
+  const speedup = base === undefined ? NaN : base / r.median
+  console.log(
+    `${String(r.workers).padStart(9)}  ${(r.median / 1000).toFixed(2).padStart(8)}  ${(r.ideal / 1000).toFixed(2).padStart(9)}  ${(overhead * 100).toFixed(1).padStart(7)}%  ${speedup.toFixed(2).padStart(13)}×   ${r.walls.map((w) => (w / 1000).toFixed(2)).join(' ')}`,
+  )
+}
+const four = results.find((r) => r.workers === 4)
+if (four && base !== undefined) {
+  const ok = base / four.median >= 3.5 && results.every((r) => (r.median - r.ideal) / r.ideal < 0.1)
+  console.log(`\ntargets (4 processes ≥ 3.5× faster than 1; overhead < 10%): ${ok ? 'met' : 'NOT met'}`)
+}
