@@ -145,6 +145,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
   let subscription: Subscription | undefined
   let started = false
   const app = createApp({
+    db: deps.db,
     segments,
     hosts,
     notifications,

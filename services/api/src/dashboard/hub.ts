@@ -59,7 +59,9 @@ export const createSnapshotHub = (build: () => Promise<unknown>, opts: { interva
       void loop()
       return () => void listeners.delete(listener)
     },
-    current: () => (running && last !== undefined ? Promise.resolve(last) : refresh()),
+    // Without a stream to keep it fresh, build one now and keep nothing: a later stream
+    // starts from its own first build, not from this one.
+    current: async () => (running && last !== undefined ? last : JSON.stringify(await build())),
     close() {
       closed = true
       clearTimeout(timer)

@@ -107,25 +107,8 @@ export const NotificationCreate = z.strictObject({
 })
 export type NotificationCreate = z.infer<typeof NotificationCreate>
 
-const Event = z.enum(['STARTED', 'STOPPED'])
-
-/** The payload of each notification type (masakari `schemas/payload.py`). */
-export const payloadSchemas = {
-  COMPUTE_HOST: z.strictObject({
-    event: Event,
-    host_status: z.enum(['NORMAL', 'UNKNOWN']).optional(),
-    cluster_status: z.enum(['ONLINE', 'OFFLINE']).optional(),
-  }),
-  PROCESS: z.strictObject({
-    process_name: z.string().min(1).max(4096),
-    event: Event,
-  }),
-  VM: z.strictObject({
-    instance_uuid: z.uuid(),
-    vir_domain_event: z.string().min(1).max(255),
-    event: z.string().min(1).max(255),
-  }),
-} as const satisfies Record<NotificationType, z.ZodType>
+/** The payload of each notification type: one definition, in the contracts. */
+export { notificationPayloadSchemas as payloadSchemas } from '@lazarus/contracts'
 
 /** `POST /v1/segments/{id}/pause` (Lazarus extension); the body may be empty. */
 export const SegmentPause = z.strictObject({

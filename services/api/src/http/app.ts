@@ -1,3 +1,4 @@
+import type { Db } from '@lazarus/db'
 import type { Registry } from '@lazarus/runtime'
 import type { Logger } from '@lazarus/runtime'
 import { Scalar } from '@scalar/hono-api-reference'
@@ -23,6 +24,7 @@ import { httpMetrics } from './http-metrics.js'
 import { microversion } from './microversion.js'
 
 export interface AppDeps extends NotificationRouteDeps {
+  db: Db
   segments: SegmentStore
   hosts: HostStore
   metrics: Registry

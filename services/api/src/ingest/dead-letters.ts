@@ -108,31 +108,3 @@ export const createDbIngestStore = (db: Db): IngestStore => {
     },
   }
 }
-
-/**
- * In memory, the last `capacity` of each: for an api built without a database handle.
- * Duplicates are still caught by the api's own duplicate detection (same host, type,
- * payload and generated_time), which does not depend on this store.
- */
-export const createMemoryIngestStore = (capacity = 1000): IngestStore => {
-  const letters: DeadLetter[] = []
-  const alerts = new Map<string, string | null>()
-  let nextId = 1
-  const k = (key: AlertKey) => JSON.stringify([key.fingerprint, key.startsAt, key.status])
-  return {
-    async addDeadLetter(d) {
-      letters.push({ ...d, id: nextId++ })
-      if (letters.length > capacity) letters.shift()
-    },
-    async listDeadLetters({ source, limit }) {
-      return letters.filter((d) => source === undefined || d.source === source).reverse().slice(0, limit)
-    },
-    async seenAlert(key) {
-      return alerts.has(k(key)) ? (alerts.get(k(key)) ?? null) : undefined
-    },
-    async rememberAlert(key, uuid) {
-      alerts.set(k(key), uuid)
-      if (alerts.size > capacity) alerts.delete(alerts.keys().next().value as string)
-    },
-  }
-}

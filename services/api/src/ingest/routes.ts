@@ -1,14 +1,14 @@
 import type { NotificationDraft } from '@lazarus/contracts'
-import type { Db } from '@lazarus/db'
 import { AlertmanagerWebhook, createIngestMetrics, mapAlert, parseMappingRules, type MappingRules } from '@lazarus/ingest'
 import { Hono } from 'hono'
 import { parseGeneratedTime } from '../domain/generated-time.js'
+import { acceptNotification } from '../routes/accept-notification.js'
 import { describeIssues } from '../domain/validation.js'
 import { ApiError, badRequest } from '../errors.js'
 import type { AppDeps } from '../http/app.js'
 import type { AppEnv } from '../http/env.js'
 import { jsonBody } from '../http/json-body.js'
-import { createDbIngestStore, createMemoryIngestStore, type DeadLetter, type IngestStore } from './dead-letters.js'
+import { createDbIngestStore, type DeadLetter, type IngestStore } from './dead-letters.js'
 
 export interface IngestRouteOptions {
   /** Mapping rules; default: `MAPPING_RULES` from the environment (JSON or `@file`), else the built-in rules. */
@@ -32,9 +32,7 @@ export interface AlertResult {
 /** Routes under `/v1/ingest`: external fault sources (Alertmanager webhooks, ...). */
 export const ingestRoutes = (deps: AppDeps, opts: IngestRouteOptions = {}): Hono<AppEnv> => {
   const rules = opts.rules ?? rulesFromEnv()
-  // The api's database, when the app was given one; the in-memory store otherwise.
-  const db = (deps as AppDeps & { db?: Db }).db
-  const store = opts.store ?? (db ? createDbIngestStore(db) : createMemoryIngestStore())
+  const store = opts.store ?? createDbIngestStore(deps.db)
   const now = opts.now ?? (() => new Date())
   const metrics = createIngestMetrics(deps.metrics)
   const source = 'alertmanager'
@@ -44,12 +42,7 @@ export const ingestRoutes = (deps: AppDeps, opts: IngestRouteOptions = {}): Hono
     const generatedTime = parseGeneratedTime(n.generated_time)
     if (!generatedTime) throw badRequest(`generated_time ${n.generated_time} is not a date-time`)
     try {
-      const { notification, enqueued } = await deps.notifications.create(
-        { type: n.type, hostname: n.hostname, generatedTime, payload: n.payload },
-        { duplicateIntervalS: deps.duplicateIntervalS },
-      )
-      if (enqueued) deps.onAccepted()
-      deps.changes.emit(notification.uuid)
+      const notification = await acceptNotification(deps, { type: n.type, hostname: n.hostname, generatedTime, payload: n.payload })
       return { uuid: notification.uuid }
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) return { duplicate: err.message }

@@ -2,6 +2,7 @@ import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { Changes } from '../changes.js'
 import { parseGeneratedTime } from '../domain/generated-time.js'
+import { acceptNotification } from './accept-notification.js'
 import { NotificationCreate, NotificationRetry, payloadSchemas } from '../domain/request-schemas.js'
 import { isFinal } from '../domain/status.js'
 import { validate } from '../domain/validation.js'
@@ -36,12 +37,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
       throw badRequest(`Invalid input for field/attribute notification.generated_time: '${body.generated_time}' is not a 'date-time'`)
     }
     const payload = validate(payloadSchemas[body.type], body.payload, 'notification.payload')
-    const { notification, enqueued } = await deps.notifications.create(
-      { type: body.type, hostname: body.hostname, generatedTime, payload },
-      { duplicateIntervalS: deps.duplicateIntervalS },
-    )
-    if (enqueued) deps.onAccepted()
-    deps.changes.emit(notification.uuid)
+    const notification = await acceptNotification(deps, { type: body.type, hostname: body.hostname, generatedTime, payload })
     return c.json({ notification: notificationView(notification) }, 202)
   })
 
