@@ -22,8 +22,8 @@ i=1
 while [ "$i" -le "$N" ]; do
   if node_pid "$i" >/dev/null; then die "$(node_name "$i") is already running (infra/rabbitmq-cluster/down.sh first)"; fi
   for port in $(amqp_port "$i") $(dist_port "$i"); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is in use (set RMQ_PORT_BASE)"; fi
-  done 2>/dev/null
+    if command -v ss >/dev/null && [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then die "port $port is in use (set RMQ_PORT_BASE)"; fi
+  done
   i=$((i + 1))
 done
 
