@@ -42,12 +42,21 @@ describe('detector service', () => {
     })
   })
 
-  it('publishes nothing for a notification it has already handled', async () => {
+  it('publishes nothing for a notification event it has already handled', async () => {
     const evt = notification()
-    for (let i = 0; i < 5; i += 1) await bus.publish({ ...evt, id: crypto.randomUUID() })
+    for (let i = 0; i < 5; i += 1) await bus.publish(evt)
     await expect.poll(() => seen.length).toBe(1)
     await settle()
     expect(seen.map((e) => e.type)).toEqual(['host.failed.v1'])
+  })
+
+  it('decides a retried notification again: the retry is a new event for the same notification', async () => {
+    const evt = notification()
+    await bus.publish(evt)
+    await expect.poll(() => seen.length).toBe(1)
+    await bus.publish({ ...evt, id: crypto.randomUUID() })
+    await expect.poll(() => seen.length).toBe(2)
+    expect(seen.map((e) => e.type)).toEqual(['host.failed.v1', 'host.failed.v1'])
   })
 
   it('finishes a started host after requesting its unfence, and ignores one on maintenance', async () => {

@@ -22,7 +22,10 @@ export const onNotificationReceived =
     const { notificationId, type, hostname } = evt.payload
     const log = deps.log.child({ correlationId: notificationId, msgId: evt.id, type: evt.type })
     deps.onReceived?.(evt)
-    if (!(await deps.seen.claim(notificationId))) {
+    // Keyed by the event, not the notification: a redelivery carries the same event id,
+    // while an operator's retry of the notification is a new event that must be decided.
+    const key = evt.id
+    if (!(await deps.seen.claim(key))) {
       log.info({ notificationType: type, hostname }, 'duplicate notification; already handled')
       deps.onDecision?.(type, 'duplicate')
       return ACK
@@ -32,13 +35,13 @@ export const onNotificationReceived =
       // In order: the event that ends the notification comes last. A retry after a partial
       // publish sends them all again; their consumers are idempotent.
       for (const draft of decision.drafts) await deps.bus.publish(makeEvent(draft as EventDraft<EventType>))
-      await deps.seen.complete(notificationId)
+      await deps.seen.complete(key)
       const { outcome, message } = decision
       log.info({ notificationType: type, hostname, outcome, message, published: decision.drafts.map((d) => d.type) }, 'notification decided')
       deps.onDecision?.(type, outcome)
       return ACK
     } catch (err) {
-      await deps.seen.release(notificationId)
+      await deps.seen.release(key)
       throw err
     }
   }
