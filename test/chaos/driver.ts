@@ -385,27 +385,50 @@ export interface InvariantReport {
   evacuations: number
 }
 
+/** Everything the invariants are judged on, read once at the end of a run. */
+export interface Observed {
+  records: SimRecords
+  servers: SimServer[]
+  hosts: SimHost[]
+  notifications: ApiNotification[]
+  /** vmoves by notification id. */
+  vmoves: Record<string, ApiVmove[]>
+}
+
+export const observe = async (sys: System, failed: FailedHost[]): Promise<Observed> => {
+  const records = await sys.sim<SimRecords>('GET', '/sim/records')
+  const { servers } = await sys.sim<{ servers: SimServer[] }>('GET', '/sim/servers')
+  const { hosts } = await sys.sim<{ hosts: SimHost[] }>('GET', '/sim/hosts')
+  const notifications = await sys.allNotifications()
+  const vmoves: Record<string, ApiVmove[]> = {}
+  for (const f of failed) {
+    if (!f.notificationId) continue
+    const r = await sys.api<{ vmoves: ApiVmove[] }>('GET', `/v1/notifications/${f.notificationId}/vmoves?limit=1000`)
+    vmoves[f.notificationId] = r.status === 200 ? r.body.vmoves : []
+  }
+  return { records, servers, hosts, notifications, vmoves }
+}
+
+const FINAL = ['finished', 'failed', 'ignored']
+
 /**
- * The promises of the system, from cloud-sim's records and the api:
+ * The promises of the system, judged on cloud-sim's records and the api:
  * - a failed host with a working BMC was powered off exactly once, before any of its instances moved;
- * - a host whose BMC hangs had nothing moved, and its notification failed;
+ * - a host whose BMC hangs had nothing moved, and its notification did not finish;
  * - every instance of a failed host ended ACTIVE on an up host, or its failure is reported
  *   (a failed vmove, or a failed notification);
  * - no instance was evacuated twice from one host;
  * - every accepted notification reached a final status.
  */
-export const checkInvariants = async (sys: System, failed: FailedHost[]): Promise<InvariantReport> => {
+export const evaluateInvariants = (o: Observed, failed: FailedHost[]): InvariantReport => {
   const violations: string[] = []
-  const records = await sys.sim<SimRecords>('GET', '/sim/records')
-  const { servers } = await sys.sim<{ servers: SimServer[] }>('GET', '/sim/servers')
-  const { hosts } = await sys.sim<{ hosts: SimHost[] }>('GET', '/sim/hosts')
+  const { records, servers, hosts, notifications } = o
   const hostUp = new Map(hosts.map((h) => [h.name, h.computeAlive && h.service.state === 'up']))
-  const notifications = await sys.allNotifications()
   const byId = new Map(notifications.map((n) => [n.notification_uuid, n]))
   const counts: Record<string, number> = {}
   for (const n of notifications) counts[n.status] = (counts[n.status] ?? 0) + 1
   for (const n of notifications) {
-    if (!['finished', 'failed', 'ignored'].includes(n.status)) violations.push(`notification ${n.notification_uuid} (${n.hostname}) ended ${n.status}`)
+    if (!FINAL.includes(n.status)) violations.push(`notification ${n.notification_uuid} (${n.hostname}) ended ${n.status}`)
   }
 
   const seenPair = new Map<string, number>()
@@ -427,25 +450,27 @@ export const checkInvariants = async (sys: System, failed: FailedHost[]): Promis
     }
     if (offs.length !== 1) violations.push(`${f.host}: powered off ${offs.length} times (want exactly 1)`)
     const offAt = offs[0]?.at
-    if (offAt !== undefined) {
-      for (const e of moved) if (e.at < offAt) violations.push(`${f.host}: instance ${e.serverId} moved at ${e.at}, before the power off at ${offAt}`)
+    for (const e of moved) {
+      if (offAt === undefined || e.at < offAt) violations.push(`${f.host}: instance ${e.serverId} moved at ${e.at}, before any power off (${offAt ?? 'none'})`)
     }
-    let vmoves: ApiVmove[] = []
-    const vr = await sys.api<{ vmoves: ApiVmove[] }>('GET', `/v1/notifications/${n.notification_uuid}/vmoves?limit=1000`)
-    if (vr.status === 200) vmoves = vr.body.vmoves
-    for (const id of f.instances) {
+    const vmoves = o.vmoves[n.notification_uuid] ?? []
+    // The instances on the host when it failed, and any that landed on it afterwards.
+    const ids = new Set([...f.instances, ...servers.filter((s) => s.host === f.host).map((s) => s.id)])
+    for (const id of ids) {
       const s = servers.find((x) => x.id === id)
       if (!s) {
         violations.push(`${f.host}: instance ${id} vanished`)
         continue
       }
       const moveOut = moved.some((e) => e.serverId === id)
-      // Ended well: moved once from this host, and now ACTIVE and settled on an up host
-      // (it may have moved on from a later failure).
+      // Ended well: moved from this host, now ACTIVE and settled on an up host.
       if (moveOut && s.status === 'ACTIVE' && s.taskState === null && hostUp.get(s.host) === true) continue
-      if (moveOut && s.host !== f.host && failed.some((g) => g.host === s.host)) continue // moved on to a host that failed later: checked there
+      // Moved on to a host that failed later: judged there.
+      if (moveOut && s.host !== f.host && failed.some((g) => g.host === s.host)) continue
       const reported = n.status === 'failed' || vmoves.some((v) => v.instance_uuid === id && v.status === 'failed')
-      if (!reported) violations.push(`${f.host}: instance ${id} is ${s.status}/${s.taskState ?? '-'} on ${s.host} (up=${String(hostUp.get(s.host))}) and no failure was reported (notification ${n.status})`)
+      if (!reported) {
+        violations.push(`${f.host}: instance ${id} is ${s.status}/${s.taskState ?? '-'} on ${s.host} (up=${String(hostUp.get(s.host))}) and no failure was reported (notification ${n.status})`)
+      }
     }
   }
   return {
@@ -455,6 +480,8 @@ export const checkInvariants = async (sys: System, failed: FailedHost[]): Promis
     evacuations: records.evacuations.length,
   }
 }
+
+export const checkInvariants = async (sys: System, failed: FailedHost[]): Promise<InvariantReport> => evaluateInvariants(await observe(sys, failed), failed)
 
 /** Wait until every notification of the api is final (or the deadline). */
 export const awaitFinal = async (sys: System, ids: string[], timeoutMs: number): Promise<void> => {
