@@ -91,7 +91,6 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
     async create(input: NotificationInput, opts: { duplicateIntervalS: number }): Promise<CreateResult> {
       return db.transaction(async (q) => {
         // One notification of a host at a time: the duplicate check and the insert are atomic.
-        // One notification of a host at a time: the duplicate check and the insert are atomic.
         // The lock is taken in the statement that reads the host (one round trip less).
         const host = await hosts.findByName(input.hostname, q, true, `api-notification:${input.hostname}`)
         if (!host) throw badRequest(`Host with name ${input.hostname} could not be found.`)
