@@ -11,6 +11,7 @@ import { createEvacuatorMetrics } from './handlers/metrics.js'
 import { onEvacuationRequested } from './handlers/on-evacuation-requested.js'
 import { onHostFenced } from './handlers/on-host-fenced.js'
 import { onInstanceFailed, onProcessFailed } from './handlers/on-simple-failure.js'
+import { createSlots } from './handlers/slots.js'
 import { startSweeper, sweepOnce } from './handlers/sweeper.js'
 import { createRecoveryStore } from './store/recovery-store.js'
 import { createSimpleStore } from './store/simple-store.js'
@@ -59,6 +60,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
     workerId: deps.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     stopping: stopping.signal,
     background: new Set(),
+    slots: createSlots(config.hostFailureRecoveryThreads),
     reservedHosts: deps.reservedHosts ?? (async () => []),
   }
   const subscriptions: Subscription[] = []
@@ -73,8 +75,11 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnHostFenced, HostFencedV1, onHostFenced(ctx)))
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnInstanceFailed, InstanceFailedV1, onInstanceFailed(ctx)))
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnProcessFailed, ProcessFailedV1, onProcessFailed(ctx)))
-      // The per-process concurrency is the consumer's prefetch: a consumer setting, not a queue argument.
-      const work = { ...topology.evacuatorWork, prefetch: config.hostFailureRecoveryThreads }
+      // host_failure_recovery_threads bounds the evacuations in flight at Nova (the slots);
+      // a few more items are taken so that their locking and their unlocking overlap with
+      // other evacuations. Kept small: an item waiting here is one another process could run.
+      const threads = config.hostFailureRecoveryThreads
+      const work = { ...topology.evacuatorWork, prefetch: threads + Math.ceil(threads / 4) }
       subscriptions.push(await deps.bus.subscribe(work, EvacuationRequestedV1, onEvacuationRequested(ctx)))
       sweeper = startSweeper(ctx)
       ctx.log.info({ workerId: ctx.workerId, threads: config.hostFailureRecoveryThreads }, 'evacuator started')

@@ -56,6 +56,7 @@ export const evacuateInstance = async (ctx: EvacuatorContext, item: WorkItem, ke
     if (!(await ok)) throw new ClaimLostError(`claim on ${id} lost`)
   }
 
+  let release: (() => void) | undefined
   let server = await getServer(ctx, id)
   if (!server) return { status: 'failed', destHost: null, reason: 'the instance no longer exists in Nova' }
 
@@ -85,8 +86,10 @@ export const evacuateInstance = async (ctx: EvacuatorContext, item: WorkItem, ke
       }
     }
 
+    if (step === 'prepared') await prepare(ctx, id, plan, server, source)
+    // From the evacuate call to its confirmation the item holds one of the process's slots.
+    if (step === 'prepared' || step === 'evacuate_sent') release = await acquireSlot(ctx)
     if (step === 'prepared') {
-      await prepare(ctx, id, plan, server, source)
       await must(ctx.store.markEvacuateSent(key))
       step = 'evacuate_sent'
       try {
@@ -101,6 +104,7 @@ export const evacuateInstance = async (ctx: EvacuatorContext, item: WorkItem, ke
     if (step === 'evacuate_sent') {
       const moved = await confirmMove(ctx, item, key, waitMs)
       server = moved.server
+      release?.()
       await must(ctx.store.markMoved(key, moved.destHost))
       step = 'moved'
     }
@@ -110,6 +114,7 @@ export const evacuateInstance = async (ctx: EvacuatorContext, item: WorkItem, ke
     log.info({ destHost }, 'instance evacuated')
     return { status: 'succeeded', destHost, reason: null }
   } catch (err) {
+    release?.()
     if (err instanceof StoppingError || err instanceof ClaimLostError) throw err
     if (!(err instanceof ItemFailed) && isTransient(err)) throw err
     // A failure for good: leave the instance unlocked if we locked it, and say where it is.
@@ -118,6 +123,14 @@ export const evacuateInstance = async (ctx: EvacuatorContext, item: WorkItem, ke
     const where = now ? `; instance left ${describeServer(now)}` : ''
     const destHost = now?.host && now.host !== source ? now.host : null
     return { status: 'failed', destHost, reason: `${errorText(err)}${where}` }
+  }
+}
+
+const acquireSlot = async (ctx: EvacuatorContext): Promise<() => void> => {
+  try {
+    return await ctx.slots.acquire(ctx.stopping)
+  } catch {
+    throw new StoppingError('stopping')
   }
 }
 
