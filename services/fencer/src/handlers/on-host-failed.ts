@@ -123,8 +123,11 @@ export const onHostFailed =
     const timings: Record<string, number> = { ...record.timings }
     const allSteps = stepsForLevel(level)
 
-    const progress = (task: string, state: 'running' | 'success' | 'failure', message: string, done: number) =>
-      deps.bus.publish(
+    // Progress is pipelined: published in order without waiting for each confirm, and all
+    // confirmed before the outcome goes out (a lost one fails the delivery, which is retried).
+    const pending: Promise<void>[] = []
+    const progress = (task: string, state: 'running' | 'success' | 'failure', message: string, done: number): void => {
+      const p = deps.bus.publish(
         makeEvent({
           type: 'recovery.progress.v1',
           correlationId: notificationId,
@@ -134,11 +137,18 @@ export const onHostFailed =
           payload: { notificationId, task, state, message, progress: Math.min(1, done / Math.max(1, allSteps.length)) },
         }),
       )
+      p.catch(() => undefined)
+      pending.push(p)
+    }
+    const progressConfirmed = async (): Promise<void> => {
+      await Promise.all(pending.splice(0))
+    }
 
     const fail = async (reason: string, step: FenceStep | 'prepare'): Promise<HandlerResult> => {
       log.error({ step, reason }, 'fence failed; nothing will be evacuated')
       const outcome: StoredOutcome = { type: 'host.fence_failed.v1', payload: { notificationId, host, segment, reason } }
       await deps.ledger.finish(notificationId, me, { state: 'failed', outcome, timings, reason }, deps.now())
+      await progressConfirmed()
       deps.onFenceEnded?.(level, 'failed', (Date.now() - started) / 1000)
       await publishOutcome(outcome, evt.id)
       return ACK
@@ -159,14 +169,18 @@ export const onHostFailed =
       for (const step of remainingSteps(level, record.state)) {
         currentStep = step
         const index = allSteps.indexOf(step)
-        await progress(step, 'running', STEP_TITLES[step], index)
-        const t0 = Date.now()
+        progress(step, 'running', STEP_TITLES[step], index)
+        const t0 = performance.now()
         const message = await STEPS[step](ctxFor)
-        timings[step] = Date.now() - t0
+        timings[step] = Math.round((performance.now() - t0) * 10) / 10
+        // Record what a resume needs: a step that changes nothing lasting (a confirmation) is
+        // simply done again; its timing goes with the outcome.
         const state = stateAfter(step)
-        await deps.ledger.advance(notificationId, me, { ...(state ? { state } : {}), timings }, deps.now(), config.leaseMs)
-        ctxFor.renewedAt = Date.now()
-        await progress(step, 'success', message, index + 1)
+        if (state) {
+          await deps.ledger.advance(notificationId, me, { state, timings }, deps.now(), config.leaseMs)
+          ctxFor.renewedAt = Date.now()
+        }
+        progress(step, 'success', message, index + 1)
       }
       currentStep = undefined
       const outcome: StoredOutcome = {
@@ -174,13 +188,14 @@ export const onHostFailed =
         payload: { notificationId, host, segment, level, ...fencedFacts(level), timings },
       }
       await deps.ledger.finish(notificationId, me, { state: 'fenced', outcome, timings }, deps.now())
+      await progressConfirmed()
       deps.onFenceEnded?.(level, 'fenced', (Date.now() - started) / 1000)
       log.info({ level, timings }, 'host fenced')
       await publishOutcome(outcome, evt.id)
       return ACK
     } catch (err) {
       if (err instanceof FenceStepError) {
-        if (currentStep) await progress(currentStep, 'failure', err.message, allSteps.indexOf(currentStep))
+        if (currentStep) progress(currentStep, 'failure', err.message, allSteps.indexOf(currentStep))
         return await fail(err.message, err.step)
       }
       if (err instanceof LostClaimError) {
@@ -189,6 +204,7 @@ export const onHostFailed =
       }
       // Infrastructure trouble (bus, database) or a stop: give the claim back and retry;
       // the next delivery resumes from the last recorded step.
+      await Promise.allSettled(pending)
       await deps.ledger.release(notificationId, me, deps.now()).catch(() => {})
       if (deps.signal.aborted) return { type: 'RETRY', reason: 'fencer stopping', delayMs: 0 }
       throw err

@@ -113,7 +113,7 @@ describe('redfish power driver', () => {
     ['driver=redfish address=ftp://bmc', /"address" must be an http\(s\) URL/],
     ['driver=redfish address=bmc password_env=NOPE_NOT_SET', /"password_env": environment variable NOPE_NOT_SET is not set/],
     ['driver=redfish address=bmc lanplus=1', /"lanplus" is not known to the redfish driver/],
-    ['driver=ipmi address=bmc', /"driver": ipmi is not supported \(supported: redfish, none\)/],
+    ['driver=snmp address=bmc', /"driver": snmp is not supported \(supported: redfish, ipmi, fence_agent, none\)/],
     ['address=bmc', /name no power driver/],
   ])('refuses bad settings %j with a message naming the attribute', (text, message) => {
     expect(() => createPowerDriver(settings(text), { env: {} })).toThrow(PowerConfigError)
