@@ -267,8 +267,6 @@ describe('evacuation', () => {
     expect(during.body.server['OS-EXT-STS:task_state']).toBe('rebuilding')
     expect(during.body.server.status).toBe('REBUILD')
     expect(during.body.server.host_status).toBe('DOWN')
-    // A second evacuate while the first runs is a conflict.
-    expect((await nova(sim, token, 'POST', `/servers/${a.id}/action`, { mv: '2.93', body: { evacuate: {} } })).status).toBe(409)
 
     await waitFor('both evacuated', async () => {
       const r = await nova(sim, token, 'GET', '/servers/detail?all_tenants=1&host=compute2', { mv: '2.93' })
@@ -295,6 +293,23 @@ describe('evacuation', () => {
     expect(serversOn(sim, 'compute1')).toHaveLength(0)
   })
 
+  it('accepts a second evacuate while one runs, and leaves the instance stuck in REBUILD (as Nova 26 does)', async () => {
+    const sim = await start({ hosts: 3, instancesPerHost: 1, evacuationDelayMs: 100 })
+    const token = await login(sim)
+    sim.crashHost('compute1')
+    await forceDown(sim, token, 'compute1')
+    const [a] = serversOn(sim, 'compute1')
+    if (!a) throw new Error('expected a server')
+    const ev = () => nova(sim, token, 'POST', `/servers/${a.id}/action`, { mv: '2.93', body: { evacuate: {} } })
+    expect((await ev()).status).toBe(200)
+    expect((await ev()).status).toBe(200)
+    await waitFor('both rebuilds ran', () => sim.records().evacuations.filter((e) => e.serverId === a.id).length === 2 || undefined)
+    const s = sim.servers().find((x) => x.id === a.id)
+    expect(s).toMatchObject({ status: 'REBUILD', taskState: 'rebuilding' })
+    const migs = await nova(sim, token, 'GET', `/os-migrations?instance_uuid=${a.id}`, { mv: '2.93' })
+    expect(migs.body.migrations.map((m: any) => m.status)).toEqual(['done', 'done'])
+  })
+
   it('refuses bad states, same host, unknown host and bodies Nova refuses', async () => {
     const sim = await start({ hosts: 3, evacuationDelayMs: 100 })
     const token = await login(sim)
@@ -318,19 +333,26 @@ describe('evacuation', () => {
     const st = sim.servers().find((s) => s.id === a.id)
     expect(st?.taskState).toBeNull()
 
-    // A task in progress (os-stop on a dead host never completes) blocks evacuation with 409.
+    // Nova checks the vm_state only: a task in progress (os-stop on a dead host never completes)
+    // does not block evacuation, and the rebuild replaces it.
     expect((await nova(sim, token, 'POST', `/servers/${a.id}/action`, { body: { 'os-stop': null } })).status).toBe(202)
-    const busy = await ev({ evacuate: {} })
-    expect(busy.status).toBe(409)
-    expect(busy.body.conflictingRequest.message).toMatch(/task_state powering-off/)
+    expect(sim.servers().find((s) => s.id === a.id)?.taskState).toBe('powering-off')
     await nova(sim, token, 'POST', `/servers/${a.id}/action`, { body: { 'os-resetState': { state: 'error' } } })
     expect((await ev({ evacuate: {} }, '2.14')).status).toBe(200)
     await waitFor('error instance rebuilt active', () => sim.servers().find((s) => s.id === a.id && s.status === 'ACTIVE' && s.host !== 'compute1'))
 
-    const building = sim.createServer({ host: 'compute1' })
-    await nova(sim, token, 'POST', `/servers/${building}/action`, { body: { 'os-stop': null } })
-    const conflict = await nova(sim, token, 'POST', `/servers/${building}/action`, { mv: '2.93', body: { evacuate: {} } })
+    const busy = sim.createServer({ host: 'compute1' })
+    await nova(sim, token, 'POST', `/servers/${busy}/action`, { body: { 'os-stop': null } })
+    const busyEv = await nova(sim, token, 'POST', `/servers/${busy}/action`, { mv: '2.93', body: { evacuate: {} } })
+    expect(busyEv.status, JSON.stringify(busyEv.body)).toBe(200)
+
+    // A vm_state other than active, stopped or error is refused with 409, before the host is looked at.
+    const paused = sim.createServer({ host: 'compute2' })
+    expect((await nova(sim, token, 'POST', `/servers/${paused}/action`, { body: { pause: null } })).status).toBe(202)
+    await waitFor('paused', () => sim.servers().find((s) => s.id === paused && s.status === 'PAUSED'))
+    const conflict = await nova(sim, token, 'POST', `/servers/${paused}/action`, { mv: '2.93', body: { evacuate: {} } })
     expect(conflict.status).toBe(409)
+    expect(conflict.body.conflictingRequest.message).toBe(`Cannot 'evacuate' instance ${paused} while it is in vm_state paused`)
   })
 
   it('keeps a stopped instance stopped, answers adminPass below 2.14, and ends in ERROR with no valid host', async () => {
@@ -352,6 +374,54 @@ describe('evacuation', () => {
     await waitFor('no valid host → ERROR', () => sim.servers().find((s) => s.id === active?.id && s.status === 'ERROR'))
     const migs = await nova(sim, token, 'GET', `/os-migrations?instance_uuid=${active?.id}`, { mv: '2.59' })
     expect(migs.body.migrations[0].status).toBe('error')
+  })
+})
+
+describe('placement', () => {
+  it('keeps a host disabled while believed up unschedulable after re-enable and restart, until its next resource update', async () => {
+    const sim = await start({
+      hostNames: ['a', 'b', 'c'],
+      instancesPerHost: 0,
+      reportIntervalMs: 50,
+      serviceDownTimeMs: 2000,
+      disableBlocksWhileUpMs: 100,
+      resourceSyncIntervalMs: 1500,
+      evacuationDelayMs: 20,
+    })
+    const token = await login(sim)
+    const put = async (host: string, body: unknown) => {
+      const svc = await serviceOf(sim, token, host)
+      return nova(sim, token, 'PUT', `/os-services/${svc.id}`, { mv: '2.53', body })
+    }
+    // c dies; disabled while Nova still believes it up (the call blocks and the sync waits in its queue).
+    sim.crashHost('c')
+    const t0 = Date.now()
+    expect((await put('c', { status: 'disabled' })).status).toBe(200)
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(90)
+    expect((await forceDown(sim, token, 'c')).status).toBe(200)
+    // Once it is down, enabling returns at once; then the compute comes back and is un-forced.
+    const t1 = Date.now()
+    expect((await put('c', { status: 'enabled' })).status).toBe(200)
+    expect(Date.now() - t1).toBeLessThan(90)
+    sim.restoreHost('c')
+    expect((await forceDown(sim, token, 'c', false)).status).toBe(200)
+    expect(await serviceOf(sim, token, 'c')).toMatchObject({ state: 'up', status: 'enabled', forced_down: false })
+
+    // a fails: its instance cannot go to c (stale disabled trait), only to b, even though b is busier.
+    sim.createServer({ host: 'b' })
+    const first = sim.createServer({ host: 'a' })
+    sim.crashHost('a')
+    await forceDown(sim, token, 'a')
+    await nova(sim, token, 'POST', `/servers/${first}/action`, { mv: '2.93', body: { evacuate: {} } })
+    await waitFor('first evacuated', () => sim.servers().find((s) => s.id === first && s.status === 'ACTIVE'))
+    expect(sim.servers().find((s) => s.id === first)?.host).toBe('b')
+
+    // After c's next resource update its trait follows the service again: c is the least loaded.
+    await new Promise((r) => setTimeout(r, 1700))
+    const second = sim.createServer({ host: 'a' })
+    await nova(sim, token, 'POST', `/servers/${second}/action`, { mv: '2.93', body: { evacuate: {} } })
+    await waitFor('second evacuated', () => sim.servers().find((s) => s.id === second && s.status === 'ACTIVE'))
+    expect(sim.servers().find((s) => s.id === second)?.host).toBe('c')
   })
 })
 

@@ -63,6 +63,7 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
       instancesPerHost: opts.instancesPerHost ?? 2,
       evacuationDelayMs: opts.evacuationDelayMs ?? 500,
       reportIntervalMs,
+      resourceSyncIntervalMs: opts.resourceSyncIntervalMs ?? 60_000,
       serviceDownTimeMs: opts.serviceDownTimeMs ?? 6000,
       powerOffDelayMs: opts.powerOffDelayMs ?? 0,
       powerActionDelayMs: opts.powerActionDelayMs ?? 200,

@@ -38,6 +38,15 @@ export interface HostState {
   osAlive: boolean
   bmcFault: BmcFault
   service: ComputeServiceState
+  /** Placement's COMPUTE_STATUS_DISABLED trait on the host's provider: the scheduler skips it. */
+  placementDisabled: boolean
+  /**
+   * A trait sync nova-api sent to a dead compute that Nova still believed up: the message waits
+   * in the compute's queue and is applied when the compute starts again.
+   */
+  queuedTraitSync: boolean | undefined
+  /** When the compute last ran its resource update (which syncs the trait from the service). */
+  lastResourceSync: number
 }
 
 export interface Instance {
@@ -54,6 +63,8 @@ export interface Instance {
   userId: string
   createdAt: number
   updatedAt: number
+  /** Evacuated twice at once: left in REBUILD (see evacuate). */
+  stuckRebuild?: boolean
 }
 
 export interface MigrationState {
@@ -76,6 +87,7 @@ export interface AggregateState {
   hosts: string[]
   metadata: Record<string, string>
   createdAt: number
+  updatedAt: number | null
 }
 
 export interface Records {
@@ -90,6 +102,8 @@ export interface WorldOptions {
   instancesPerHost: number
   evacuationDelayMs: number
   reportIntervalMs: number
+  /** nova-compute's update_available_resource period, which re-syncs the disabled trait. */
+  resourceSyncIntervalMs: number
   serviceDownTimeMs: number
   powerOffDelayMs: number
   /** How long os-stop / os-start take. */
@@ -104,7 +118,7 @@ export interface Scheduler {
   schedule(fn: () => void, ms: number): void
 }
 
-const POWER = { NOSTATE: 0, RUNNING: 1, SHUTDOWN: 4 } as const
+const POWER = { NOSTATE: 0, RUNNING: 1, PAUSED: 3, SHUTDOWN: 4 } as const
 
 export class CloudWorld {
   readonly hosts = new Map<string, HostState>()
@@ -113,6 +127,7 @@ export class CloudWorld {
   readonly aggregates: AggregateState[] = []
   readonly records: Records = { evacuations: [], powerActions: [], forcedDown: [], disabled: [] }
   private nextMigrationId = 1
+  private nextAggregateId = 1
 
   constructor(
     readonly opts: WorldOptions,
@@ -125,6 +140,9 @@ export class CloudWorld {
         power: 'On',
         osAlive: true,
         bmcFault: 'none',
+        placementDisabled: false,
+        queuedTraitSync: undefined,
+        lastResourceSync: now,
         service: {
           intId: i + 1,
           uuid: randomUUID(),
@@ -149,8 +167,10 @@ export class CloudWorld {
         hosts: [...a.hosts],
         metadata: { ...(a.metadata ?? {}) },
         createdAt: now,
+        updatedAt: null,
       })
     })
+    this.nextAggregateId = opts.aggregates.length + 1
   }
 
   // ---- hosts, heartbeats, power -------------------------------------------------------
@@ -174,7 +194,14 @@ export class CloudWorld {
   /** One report_interval tick: every live nova-compute reports. */
   heartbeat(): void {
     const now = this.clock.now()
-    for (const h of this.hosts.values()) if (this.computeAlive(h)) h.service.lastHeartbeat = now
+    for (const h of this.hosts.values()) {
+      if (!this.computeAlive(h)) continue
+      h.service.lastHeartbeat = now
+      if (now - h.lastResourceSync >= this.opts.resourceSyncIntervalMs) {
+        h.lastResourceSync = now
+        h.placementDisabled = h.service.status === 'disabled'
+      }
+    }
   }
 
   crashHost(name: string): void {
@@ -207,6 +234,14 @@ export class CloudWorld {
       }
     }
     h.service.lastHeartbeat = this.clock.now()
+    // Its first resource update syncs the trait from the service; then it consumes what waited
+    // in its queue, so a stale sync from while it was dead wins until the next periodic update.
+    h.lastResourceSync = this.clock.now()
+    h.placementDisabled = h.service.status === 'disabled'
+    if (h.queuedTraitSync !== undefined) {
+      h.placementDisabled = h.queuedTraitSync
+      h.queuedTraitSync = undefined
+    }
     // On start nova-compute destroys the local copies of instances evacuated away (they live on
     // their new host) and completes the `done` evacuation migrations of this source.
     for (const m of this.migrations) {
@@ -290,10 +325,29 @@ export class CloudWorld {
     this.records.forcedDown.push({ host: h.name, forcedDown, at: this.iso() })
   }
 
-  setStatus(h: HostState, status: 'enabled' | 'disabled', reason: string | null): void {
+  /** Saves the status; true when enabled/disabled changed (then nova-api syncs the trait). */
+  setStatus(h: HostState, status: 'enabled' | 'disabled', reason: string | null): boolean {
+    const changed = h.service.status !== status
     h.service.status = status
     h.service.disabledReason = status === 'disabled' ? reason : null
     if (status === 'disabled') this.records.disabled.push({ host: h.name, reason, at: this.iso() })
+    return changed
+  }
+
+  /**
+   * nova-api's trait sync after a status change: skipped for a service Nova sees down (the
+   * compute syncs at restart); an RPC call to a live compute; and to a dead compute Nova still
+   * believes up, a call that waits for the RPC timeout ('blocked') and stays queued.
+   */
+  syncDisabledTrait(h: HostState): 'skipped' | 'synced' | 'blocked' {
+    if (!this.serviceUp(h)) return 'skipped'
+    const disabled = h.service.status === 'disabled'
+    if (this.computeAlive(h)) {
+      h.placementDisabled = disabled
+      return 'synced'
+    }
+    h.queuedTraitSync = disabled
+    return 'blocked'
   }
 
   // ---- servers ------------------------------------------------------------------------
@@ -332,11 +386,11 @@ export class CloudWorld {
   }
 
   /** `check_instance_state` as the compute API applies it, with the API's 409 wording. */
-  private requireState(i: Instance, action: string, vmStates: VmState[], taskStates: (string | null)[] = [null]): void {
+  private requireState(i: Instance, action: string, vmStates: VmState[], taskStates: (string | null)[] | 'any' = [null]): void {
     if (!vmStates.includes(i.vmState)) {
       throw new NovaFault(409, `Cannot '${action}' instance ${i.id} while it is in vm_state ${i.vmState}`)
     }
-    if (!taskStates.includes(i.taskState)) {
+    if (taskStates !== 'any' && !taskStates.includes(i.taskState)) {
       throw new NovaFault(409, `Cannot '${action}' instance ${i.id} while it is in task_state ${i.taskState}`)
     }
   }
@@ -345,7 +399,9 @@ export class CloudWorld {
     const i = this.instance(id)
     if (o.host !== undefined && !this.hosts.has(o.host)) throw new NovaFault(404, `Compute host ${o.host} not found.`)
     if (o.host !== undefined && o.host === i.host) throw new NovaFault(400, "The target host can't be the same one.")
-    this.requireState(i, 'evacuate', ['active', 'stopped', 'error'])
+    // Nova checks the vm_state only: an instance with a task in progress (even `rebuilding`,
+    // an evacuation already under way) is accepted, and the new task replaces the old.
+    this.requireState(i, 'evacuate', ['active', 'stopped', 'error'], 'any')
     const source = this.host(i.host)
     if (this.serviceUp(source)) throw new NovaFault(400, `Compute service of ${source.name} is still in use.`)
 
@@ -363,6 +419,9 @@ export class CloudWorld {
     }
     this.migrations.push(migration)
     const before = i.vmState
+    // Nova 26 accepts a second evacuate while one is under way: both rebuilds run, and the
+    // instance is left in REBUILD (task_state rebuilding) for good, as measured on real Nova.
+    if (i.taskState === 'rebuilding') i.stuckRebuild = true
     i.taskState = 'rebuilding'
     this.touch(i)
 
@@ -384,7 +443,7 @@ export class CloudWorld {
       // from 2.95 it always lands stopped.
       i.vmState = before === 'stopped' || o.landStopped === true ? 'stopped' : 'active'
       i.powerState = i.vmState === 'active' ? POWER.RUNNING : POWER.SHUTDOWN
-      i.taskState = null
+      i.taskState = i.stuckRebuild === true ? 'rebuilding' : null
       this.touch(i)
       this.records.evacuations.push({ serverId: i.id, from: source.name, to: target, at: this.iso() })
     }, this.opts.evacuationDelayMs)
@@ -392,7 +451,8 @@ export class CloudWorld {
 
   /** The scheduler: an up, enabled compute other than the source; the least loaded wins. */
   private pickTarget(source: string, requested: string | undefined, force: boolean): string | undefined {
-    const usable = (h: HostState) => h.name !== source && this.serviceUp(h) && (force || h.service.status === 'enabled')
+    const usable = (h: HostState) =>
+      h.name !== source && this.serviceUp(h) && (force || (h.service.status === 'enabled' && !h.placementDisabled))
     if (requested !== undefined) {
       const h = this.hosts.get(requested)
       return h && usable(h) ? requested : undefined
@@ -404,6 +464,12 @@ export class CloudWorld {
       if (!best || load < best.load) best = { name: h.name, load }
     }
     return best?.name
+  }
+
+  /** DELETE /servers/{id}: a host Nova sees down is deleted locally by the API, at once. */
+  deleteServer(id: string): void {
+    this.instance(id)
+    this.instances.delete(id)
   }
 
   lock(id: string, reason: string | null): void {
@@ -422,6 +488,7 @@ export class CloudWorld {
 
   resetState(id: string, state: 'active' | 'error'): void {
     const i = this.instance(id)
+    i.stuckRebuild = false
     i.vmState = state
     i.taskState = null
     this.touch(i)
@@ -438,6 +505,18 @@ export class CloudWorld {
     const i = this.instance(id)
     this.requireState(i, 'start', ['stopped'])
     this.powerTask(i, 'powering-on', 'active', POWER.RUNNING)
+  }
+
+  pause(id: string): void {
+    const i = this.instance(id)
+    this.requireState(i, 'pause', ['active'])
+    this.powerTask(i, 'pausing', 'paused', POWER.PAUSED)
+  }
+
+  unpause(id: string): void {
+    const i = this.instance(id)
+    this.requireState(i, 'unpause', ['paused'])
+    this.powerTask(i, 'unpausing', 'active', POWER.RUNNING)
   }
 
   private powerTask(i: Instance, task: string, result: VmState, power: number): void {
@@ -457,12 +536,48 @@ export class CloudWorld {
   // ---- aggregates ---------------------------------------------------------------------
 
   addHostToAggregate(aggregateId: number, host: string): AggregateState {
+    // Nova looks the host up (in its cell mappings) before the aggregate.
+    if (!this.hosts.has(host)) throw new NovaFault(404, `Compute host ${host} could not be found.`)
     const a = this.aggregates.find((x) => x.id === aggregateId)
     if (!a) throw new NovaFault(404, `Aggregate ${aggregateId} could not be found.`)
-    if (!this.hosts.has(host)) throw new NovaFault(404, `Compute host ${host} could not be found.`)
     if (a.hosts.includes(host)) throw new NovaFault(409, `Aggregate ${aggregateId} already has host ${host}.`)
     a.hosts.push(host)
+    a.updatedAt = this.clock.now()
     return a
+  }
+
+  createAggregate(name: string, availabilityZone: string | null): AggregateState {
+    if (this.aggregates.some((a) => a.name === name)) throw new NovaFault(409, `Aggregate ${name} already exists.`)
+    const a: AggregateState = {
+      id: this.nextAggregateId++,
+      uuid: randomUUID(),
+      name,
+      availabilityZone,
+      hosts: [],
+      metadata: {},
+      createdAt: this.clock.now(),
+      updatedAt: null,
+    }
+    this.aggregates.push(a)
+    return a
+  }
+
+  removeHostFromAggregate(aggregateId: number, host: string): AggregateState {
+    const a = this.aggregates.find((x) => x.id === aggregateId)
+    if (!a || !a.hosts.includes(host)) throw new NovaFault(404, `Cannot remove host ${host} in aggregate ${aggregateId}`)
+    a.hosts.splice(a.hosts.indexOf(host), 1)
+    a.updatedAt = this.clock.now()
+    return a
+  }
+
+  deleteAggregate(aggregateId: number): void {
+    const at = this.aggregates.findIndex((x) => x.id === aggregateId)
+    if (at < 0) throw new NovaFault(404, `Aggregate ${aggregateId} could not be found.`)
+    const a = this.aggregates[at]!
+    if (a.hosts.length > 0) {
+      throw new NovaFault(400, `Cannot perform action 'delete' on aggregate ${aggregateId}. Reason: Host aggregate is not empty.`)
+    }
+    this.aggregates.splice(at, 1)
   }
 
   iso(t = this.clock.now()): string {

@@ -16,6 +16,7 @@ const Env = z.object({
   SIM_EVACUATION_DELAY_MS: int,
   SIM_REPORT_INTERVAL_MS: int,
   SIM_SERVICE_DOWN_TIME_MS: int,
+  SIM_RESOURCE_SYNC_INTERVAL_MS: int,
   SIM_POWER_OFF_DELAY_MS: int,
   SIM_DISABLE_BLOCKS_WHILE_UP_MS: int,
   SIM_POWER_ACTION_DELAY_MS: int,
@@ -43,6 +44,7 @@ if (e.SIM_INSTANCES_PER_HOST !== undefined) opts.instancesPerHost = e.SIM_INSTAN
 if (e.SIM_EVACUATION_DELAY_MS !== undefined) opts.evacuationDelayMs = e.SIM_EVACUATION_DELAY_MS
 if (e.SIM_REPORT_INTERVAL_MS !== undefined) opts.reportIntervalMs = e.SIM_REPORT_INTERVAL_MS
 if (e.SIM_SERVICE_DOWN_TIME_MS !== undefined) opts.serviceDownTimeMs = e.SIM_SERVICE_DOWN_TIME_MS
+if (e.SIM_RESOURCE_SYNC_INTERVAL_MS !== undefined) opts.resourceSyncIntervalMs = e.SIM_RESOURCE_SYNC_INTERVAL_MS
 if (e.SIM_POWER_OFF_DELAY_MS !== undefined) opts.powerOffDelayMs = e.SIM_POWER_OFF_DELAY_MS
 if (e.SIM_DISABLE_BLOCKS_WHILE_UP_MS !== undefined) opts.disableBlocksWhileUpMs = e.SIM_DISABLE_BLOCKS_WHILE_UP_MS
 if (e.SIM_POWER_ACTION_DELAY_MS !== undefined) opts.powerActionDelayMs = e.SIM_POWER_ACTION_DELAY_MS

@@ -38,7 +38,7 @@ export const requestedVersion = (
   if (raw === undefined || raw === '') return { ok: true, version: { major: 2, minor: 1 } }
   if (raw.toLowerCase() === 'latest') return { ok: true, version: max }
   const v = parseVersion(raw)
-  if (!v) return { ok: false, status: 400, message: `Invalid API version request string ${raw}` }
+  if (!v) return { ok: false, status: 400, message: `API Version String ${raw} is of invalid format. Must be of format MajorNum.MinorNum.` }
   if (compare(v, min) < 0 || compare(v, max) > 0) {
     return {
       ok: false,

@@ -161,7 +161,7 @@ export const aggregateJson = (a: AggregateState, mv: Version): Record<string, un
     hosts: [...a.hosts],
     metadata: a.availabilityZone ? { ...a.metadata, availability_zone: a.availabilityZone } : { ...a.metadata },
     created_at: novaTime(a.createdAt),
-    updated_at: null,
+    updated_at: a.updatedAt === null ? null : novaTime(a.updatedAt),
     deleted_at: null,
     deleted: false,
   }

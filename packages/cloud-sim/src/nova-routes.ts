@@ -123,8 +123,9 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
   })
 
   /** Nova syncs the disabled trait by an RPC call to the compute; a dead one makes it wait. */
-  const afterStatusChange = async (h: HostState) => {
-    if (ctx.disableBlocksWhileUpMs > 0 && world.serviceUp(h) && !world.computeAlive(h)) await ctx.sleep(ctx.disableBlocksWhileUpMs)
+  const afterStatusChange = async (h: HostState, changed: boolean) => {
+    if (!changed) return
+    if (world.syncDisabledTrait(h) === 'blocked' && ctx.disableBlocksWhileUpMs > 0) await ctx.sleep(ctx.disableBlocksWhileUpMs)
   }
 
   app.put('/v2.1/os-services/:id', async (c) => {
@@ -155,8 +156,8 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
       if (!h) return fault(c, 404, `Service ${id} could not be found.`)
       if ('forced_down' in body) world.setForcedDown(h, truthy(body['forced_down']))
       if (status !== undefined) {
-        world.setStatus(h, status, status === 'disabled' ? ((body['disabled_reason'] as string | undefined) ?? null) : null)
-        await afterStatusChange(h)
+        const changed = world.setStatus(h, status, status === 'disabled' ? ((body['disabled_reason'] as string | undefined) ?? null) : null)
+        await afterStatusChange(h, changed)
       }
       return c.json({ service: serviceJson(world, h, mv) })
     }
@@ -175,7 +176,7 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
     const binary = body['binary'] as string | undefined
     if (host === undefined || binary === undefined) return fault(c, 400, 'Invalid attribute in the request')
     const h = binary === 'nova-compute' ? world.serviceByHost(host) : undefined
-    if (!h) return fault(c, 404, `Compute host ${host} could not be found.`)
+    if (!h) return fault(c, 404, `Host '${host}' is not mapped to any cell`)
     switch (id) {
       case 'force-down': {
         if (!('forced_down' in body)) return fault(c, 400, 'Invalid attribute in the request')
@@ -186,14 +187,12 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
       case 'disable-log-reason': {
         const reason = body['disabled_reason'] as string | undefined
         if (reason === undefined) return fault(c, 400, 'Missing disabled reason field')
-        world.setStatus(h, 'disabled', reason)
-        await afterStatusChange(h)
+        await afterStatusChange(h, world.setStatus(h, 'disabled', reason))
         return c.json({ service: { host, binary, status: 'disabled', disabled_reason: reason } })
       }
       default: {
         const status = id === 'enable' ? 'enabled' : 'disabled'
-        world.setStatus(h, status, null)
-        await afterStatusChange(h)
+        await afterStatusChange(h, world.setStatus(h, status, null))
         return c.json({ service: { host, binary, status } })
       }
     }
@@ -235,6 +234,10 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
   }
   app.get('/v2.1/servers', (c) => listServers(c, false))
   app.get('/v2.1/servers/detail', (c) => listServers(c, true))
+  app.delete('/v2.1/servers/:id', (c) => {
+    world.deleteServer(c.req.param('id'))
+    return c.body(null, 204)
+  })
   app.get('/v2.1/servers/:id', (c) =>
     c.json({ server: serverJson(world, world.instance(c.req.param('id')), c.get('mv'), versionBase()) }),
   )
@@ -251,7 +254,8 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
     if (keys.length !== 1) return fault(c, 400, 'Malformed request body')
     const action = keys[0] as string
     const args = body[action]
-    world.instance(id)
+    // Actions look the instance up through its cell mapping first.
+    if (!world.instances.has(id)) return fault(c, 404, `Instance ${id} has no mapping to a cell.`)
 
     switch (action) {
       case 'evacuate': {
@@ -299,6 +303,12 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
       case 'os-start':
         world.start(id)
         return c.body(null, 202)
+      case 'pause':
+        world.pause(id)
+        return c.body(null, 202)
+      case 'unpause':
+        world.unpause(id)
+        return c.body(null, 202)
       default:
         return fault(c, 400, `There is no such action: ${action}`)
     }
@@ -329,23 +339,58 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
     if (!a) return fault(c, 404, `Aggregate ${c.req.param('id')} could not be found.`)
     return c.json({ aggregate: aggregateJson(a, c.get('mv')) })
   })
-  app.post('/v2.1/os-aggregates/:id/action', async (c) => {
+  /** Nova validates the id as an integer (400) before looking it up (404). */
+  const aggregateId = (c: Context): number | undefined => {
+    const raw = c.req.param('id') ?? ''
+    return /^-?\d+$/.test(raw) ? Number(raw) : undefined
+  }
+  const notInteger = (c: Context) => fault(c, 400, 'Invalid input received: id must be an integer')
+
+  app.post('/v2.1/os-aggregates', async (c) => {
     const parsed = await readJson(c)
     if (!parsed.ok) return fault(c, 400, 'Malformed request body')
     const err = validateBody(parsed.body, {
-      properties: { add_host: isObject({ properties: { host: isString({ min: 1, max: 255 }) }, required: ['host'] }) },
-      required: ['add_host'],
+      properties: {
+        aggregate: isObject({
+          properties: { name: isString({ min: 1, max: 255 }), availability_zone: isNullOr(isString({ min: 1, max: 255 })) },
+          required: ['name'],
+        }),
+      },
+      required: ['aggregate'],
     })
     if (err) return fault(c, 400, err)
-    const id = Number(c.req.param('id'))
-    if (!Number.isInteger(id)) return fault(c, 404, `Aggregate ${c.req.param('id')} could not be found.`)
-    const host = (parsed.body as { add_host: { host: string } }).add_host.host
-    return c.json({ aggregate: aggregateJson(world.addHostToAggregate(id, host), c.get('mv')) })
+    const a = (parsed.body as { aggregate: { name: string; availability_zone?: string | null } }).aggregate
+    const created = aggregateJson(world.createAggregate(a.name.trim(), a.availability_zone ?? null), c.get('mv'))
+    // As Nova: 200, and the created aggregate without hosts and metadata.
+    delete created['hosts']
+    delete created['metadata']
+    return c.json({ aggregate: created }, 200)
+  })
+  app.delete('/v2.1/os-aggregates/:id', (c) => {
+    const id = aggregateId(c)
+    if (id === undefined) return notInteger(c)
+    world.deleteAggregate(id)
+    return c.body(null, 200)
+  })
+  app.post('/v2.1/os-aggregates/:id/action', async (c) => {
+    const parsed = await readJson(c)
+    if (!parsed.ok) return fault(c, 400, 'Malformed request body')
+    const hostArg = isObject({ properties: { host: isString({ min: 1, max: 255 }) }, required: ['host'] })
+    const body = parsed.body as Record<string, unknown> | null
+    const action = body && typeof body === 'object' && 'remove_host' in body ? 'remove_host' : 'add_host'
+    const err = validateBody(parsed.body, { properties: { [action]: hostArg }, required: [action] })
+    if (err) return fault(c, 400, err)
+    const id = aggregateId(c)
+    if (id === undefined) return notInteger(c)
+    const host = (body as Record<string, { host: string }>)[action]!.host
+    const a = action === 'add_host' ? world.addHostToAggregate(id, host) : world.removeHostFromAggregate(id, host)
+    return c.json({ aggregate: aggregateJson(a, c.get('mv')) })
   })
 
   app.get('/v2.1/os-hypervisors/statistics', (c) => {
     const mv = c.get('mv')
-    if (atLeast(mv, 88)) return fault(c, 404, `API version ${format(mv)} is not supported on this method.`)
+    // Removed in 2.88: from then on Nova answers as for an unknown path.
+    if (atLeast(mv, 88)) return fault(c, 404, 'The resource could not be found.')
     return c.json({ hypervisor_statistics: hypervisorStatistics(world) })
   })
 

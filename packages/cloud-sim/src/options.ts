@@ -15,6 +15,11 @@ export interface CloudSimOptions {
   evacuationDelayMs?: number
   /** nova-compute's report_interval; default 1000. */
   reportIntervalMs?: number
+  /**
+   * nova-compute's resource update period (update_available_resource): a live compute re-syncs
+   * Placement's disabled trait from its service this often; default 60000.
+   */
+  resourceSyncIntervalMs?: number
   /** Nova's service_down_time; default 6000. */
   serviceDownTimeMs?: number
   /** How long a BMC takes from ForceOff to PowerState Off; default 0. */

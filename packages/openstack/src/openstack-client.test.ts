@@ -56,6 +56,20 @@ describe('createOpenStackClient', () => {
     expect((await connect(sim, { maxMicroversion: '2.53', interface: 'internal', regionName: 'RegionOne' })).nova.microversion).toBe('2.53')
   })
 
+  it('pins an exact microversion when asked, refusing one outside the range; raw calls answer whatever the status', async () => {
+    const sim = await start({ hosts: 1, maxMicroversion: '2.60' })
+    const pinned = await connect(sim, { microversion: '2.11' })
+    expect(pinned.nova.microversion).toBe('2.11')
+    expect(pinned.computeVersions).toEqual({ min: '2.1', max: '2.60' })
+    expect(typeof (await pinned.nova.listComputeServices())[0]?.id).toBe('number')
+    const refused = await rejection(connect(sim, { microversion: '2.61' }))
+    expect((refused as Error).message).toMatch(/2\.61 was asked for, but .* supports 2\.1–2\.60/)
+    const raw = await pinned.computeRequest('GET', '/os-services', { microversion: '2.53' })
+    expect(raw.status).toBe(200)
+    expect(raw.headers.get('openstack-api-version')).toBe('compute 2.53')
+    expect((await pinned.computeRequest('GET', '/no-such-thing')).status).toBe(404)
+  })
+
   it('reports refused credentials and a catalog without the wanted endpoint', async () => {
     const sim = await start({ hosts: 1 })
     const bad = await rejection(connect(sim, { password: 'wrong' }))

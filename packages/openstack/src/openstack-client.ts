@@ -1,5 +1,6 @@
 import { findEndpoint, TokenSession, type EndpointInterface } from './keystone.js'
-import { negotiateMicroversion } from './microversion.js'
+import { httpRequest, type HttpResponse } from './http.js'
+import { compareMicroversions, negotiateMicroversion, parseMicroversion } from './microversion.js'
 import { createNovaClient } from './nova-client.js'
 import type { NovaClient } from './nova-types.js'
 import { discoverComputeVersions } from './version-discovery.js'
@@ -23,6 +24,20 @@ export interface OpenStackClientOptions {
    * its state before, so an active instance would come back powered off.
    */
   maxMicroversion?: string
+  /**
+   * Speak exactly this compute microversion instead of negotiating one (e.g. '2.11' to use
+   * the host-addressed service calls, or '2.1' for integer service ids). Refused when the
+   * endpoint does not support it.
+   */
+  microversion?: string
+}
+
+/** One call to the compute endpoint, answered whatever its status (for diagnostics and tests). */
+export interface ComputeRequestOptions {
+  body?: unknown
+  /** Default: the client's microversion. */
+  microversion?: string
+  timeoutMs?: number
 }
 
 export interface OpenStackClient {
@@ -31,6 +46,13 @@ export interface OpenStackClient {
   token(): Promise<string>
   /** The compute endpoint taken from the catalog. */
   readonly computeEndpoint: string
+  /** The endpoint's microversion range, from its version document ('' when it has none). */
+  readonly computeVersions: { min: string; max: string }
+  /**
+   * A raw compute request (`path` below the endpoint, e.g. `/os-services`) with the token and
+   * microversion headers; any status is returned, never thrown. Lazarus's flows use `nova`.
+   */
+  computeRequest(method: string, path: string, opts?: ComputeRequestOptions): Promise<HttpResponse>
 }
 
 export const DEFAULT_MAX_MICROVERSION = '2.93'
@@ -46,7 +68,39 @@ export const createOpenStackClient = async (opts: OpenStackClientOptions): Promi
     region: opts.regionName,
   })
   const range = await discoverComputeVersions(computeEndpoint, issued.token, timeoutMs)
-  const microversion = negotiateMicroversion(range, opts.maxMicroversion ?? DEFAULT_MAX_MICROVERSION)
+  const microversion = opts.microversion !== undefined
+    ? pinnedMicroversion(range, opts.microversion, computeEndpoint)
+    : negotiateMicroversion(range, opts.maxMicroversion ?? DEFAULT_MAX_MICROVERSION)
   const nova = createNovaClient({ endpoint: computeEndpoint, session, microversion, timeoutMs })
-  return { nova, token: () => session.token(), computeEndpoint }
+  const computeRequest = async (method: string, path: string, o: ComputeRequestOptions = {}): Promise<HttpResponse> => {
+    const version = o.microversion ?? microversion
+    const send = async (retried: boolean): Promise<HttpResponse> => {
+      const token = await session.token()
+      const res = await httpRequest({
+        method,
+        url: `${computeEndpoint}${path}`,
+        timeoutMs: o.timeoutMs ?? timeoutMs,
+        body: o.body,
+        headers: { 'X-Auth-Token': token, 'OpenStack-API-Version': `compute ${version}`, 'X-OpenStack-Nova-API-Version': version },
+      })
+      if (res.status === 401 && !retried) {
+        session.invalidate(token)
+        return send(true)
+      }
+      return res
+    }
+    return send(false)
+  }
+  return { nova, token: () => session.token(), computeEndpoint, computeVersions: range, computeRequest }
+}
+
+/** An exact microversion the caller asked for, checked against the endpoint's range. */
+const pinnedMicroversion = (range: { min: string; max: string }, wanted: string, endpoint: string): string => {
+  const v = parseMicroversion(wanted)
+  const min = range.min === '' ? '2.1' : range.min
+  const max = range.max === '' ? '2.1' : range.max
+  if (compareMicroversions(v, min) < 0 || compareMicroversions(v, max) > 0) {
+    throw new Error(`compute microversion ${wanted} was asked for, but ${endpoint} supports ${min}–${max}`)
+  }
+  return `${v.major}.${v.minor}`
 }
