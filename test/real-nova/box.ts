@@ -245,3 +245,36 @@ export const restoreCompute = async (os: OpenStackClient, box: BoxConfig, host: 
   if (svc?.status === 'disabled') await os.nova.enableComputeService(host)
   await computeCtl(box, ['wait', host, 'up', String(Math.max(Math.round((deadline - Date.now()) / 1000), 30))])
 }
+
+/**
+ * Wait until every server is ACTIVE on a host other than `victim` with no task, polling all of
+ * them every `intervalMs`. Resolves with when the last one got there (ms since the epoch).
+ */
+export const waitActiveElsewhere = async (
+  os: OpenStackClient,
+  ids: string[],
+  victim: string,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<{ lastAt: number; hosts: Record<string, string> }> => {
+  const doneAt = new Map<string, number>()
+  const hosts: Record<string, string> = {}
+  await pollUntil(
+    `${ids.length} servers ACTIVE away from ${victim}`,
+    async () => {
+      await Promise.all(
+        ids.filter((id) => !doneAt.has(id)).map(async (id) => {
+          const s = await os.nova.getServer(id)
+          if (s.status === 'ACTIVE' && s.host !== null && s.host !== victim && s.taskState === null) {
+            doneAt.set(id, Date.now())
+            hosts[id] = s.host
+          }
+        }),
+      )
+      return doneAt.size === ids.length ? true : undefined
+    },
+    timeoutMs,
+    intervalMs,
+  )
+  return { lastAt: Math.max(...doneAt.values()), hosts }
+}
