@@ -17,6 +17,10 @@ export const Segment = z.looseObject({
   service_type: z.string(),
   enabled: z.boolean().optional(),
   quick_evacuate_level: z.number().optional(),
+  /** Lazarus extension: automatic recovery paused (by an operator or the storm guard). */
+  paused: z.boolean().optional(),
+  paused_reason: z.string().nullable().optional(),
+  paused_at: z.string().nullable().optional(),
   created_at: z.string().nullable().optional(),
   updated_at: z.string().nullable().optional(),
 })

@@ -103,12 +103,27 @@ describe('lazarus CLI against a running system', () => {
     expect(upd.code, upd.stderr).toBe(0)
     expect(JSON.parse(upd.stdout).segment).toMatchObject({ recovery_method: 'reserved_host', quick_evacuate_level: 1 })
 
-    const paused = await run(['segment', 'pause', 'scratch'], env)
+    // pause/resume use the api's pause endpoints: `enabled` is untouched.
+    const paused = await run(['segment', 'pause', 'scratch', '--reason', 'switch work in rack 7'], env)
     expect(paused.code, paused.stderr).toBe(0)
-    expect(paused.stdout).toContain('paused')
-    expect(JSON.parse((await run(['segment', 'show', 'scratch', '--json'], env)).stdout).segment.enabled).toBe(false)
-    expect((await run(['segment', 'resume', seg.uuid], env)).code).toBe(0)
-    expect(JSON.parse((await run(['segment', 'show', 'scratch', '--json'], env)).stdout).segment.enabled).toBe(true)
+    expect(paused.stdout).toContain('segment scratch paused (switch work in rack 7)')
+    const whilePaused = JSON.parse((await run(['segment', 'show', 'scratch', '--json'], env)).stdout).segment
+    expect(whilePaused).toMatchObject({ enabled: true, paused: true, paused_reason: 'switch work in rack 7' })
+    expect(whilePaused.paused_at).toEqual(expect.any(String))
+    const shownPaused = await run(['segment', 'show', 'scratch'], env)
+    expect(shownPaused.stdout).toMatch(/paused\s+yes/)
+    expect(shownPaused.stdout).toMatch(/paused_reason\s+switch work in rack 7/)
+    expect((await run(['segment', 'list'], env)).stdout).toMatch(/scratch\s+reserved_host\s+COMPUTE\s+yes\s+yes/)
+    // Pausing again is harmless.
+    expect((await run(['segment', 'pause', seg.uuid], env)).code).toBe(0)
+    const resumed = await run(['segment', 'resume', seg.uuid], env)
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(resumed.stdout).toContain('segment scratch resumed')
+    expect(resumed.stdout).toContain('no notifications were held')
+    const afterResume = JSON.parse((await run(['segment', 'show', 'scratch', '--json'], env)).stdout).segment
+    expect(afterResume).toMatchObject({ enabled: true, paused: false, paused_reason: null, paused_at: null })
+    const resumedJson = JSON.parse((await run(['segment', 'resume', 'scratch', '--no-release-held', '--json'], env)).stdout)
+    expect(resumedJson.held_notifications).toEqual({ count: 0, action: 'ignored' })
 
     const host = sys.sim.hostNames()[3] as string
     const hc = await run(['host', 'create', host, '--segment', 'scratch', '--control-attributes', attrs(host), '--reserved', 'true'], env)
@@ -229,10 +244,10 @@ describe('lazarus CLI against a running system', () => {
     expect(shown.stdout).toMatch(/status\s+finished/)
     expect((await run(['notification', 'list', '--status', 'finished'], env)).stdout).toContain(id)
 
-    // The segment is not in use any more; a finished notification cannot be retried here.
+    // A finished notification cannot be retried: the api answers 409 (exit 5) with its reason.
     const retry = await run(['notification', 'retry', id], env)
-    expect(retry.code).toBe(1)
-    expect(retry.stderr).toContain('cannot retry notifications yet')
+    expect(retry.code, retry.stderr).toBe(5)
+    expect(retry.stderr).toMatch(/^lazarus: .+/)
   }, 120_000)
 
   it('falls back to polling when the api has no event stream (404)', async () => {

@@ -100,6 +100,17 @@ describe('command line', () => {
     expect((await cli([])).code).toBe(Exit.usage)
   })
 
+  it("documents segment pause|resume as the api's pause endpoints, not the enabled flag", async () => {
+    const pause = await cli(['segment', 'pause', '--help'])
+    expect(pause.stdout).toContain('POST /v1/segments/{id}/pause')
+    expect(pause.stdout).toContain('--reason <text>')
+    expect(pause.stdout).toContain('storm guard')
+    expect(pause.stdout).not.toMatch(/enabled/)
+    const resume = await cli(['segment', 'resume', '--help'])
+    expect(resume.stdout).toContain('POST /v1/segments/{id}/resume')
+    expect(resume.stdout).toContain('--no-release-held')
+  })
+
   it('shows help (exit 0) for every command, the whole program and the version', async () => {
     const p = createProgram({ io: { out: () => {}, write: () => {}, err: () => {}, tty: false }, context: () => ({}) as Context })
     addCommands(p)

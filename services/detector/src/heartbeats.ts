@@ -8,6 +8,7 @@ import type { HeartbeatPolicy } from './config.js'
 import { onVerdict } from './handlers/on-verdict.js'
 import type { HeartbeatSegment } from './heartbeat/config.js'
 import { createHeartbeatMonitor, type HeartbeatMonitor } from './heartbeat/monitor.js'
+import { createPauseSync, type PauseSync } from './pause-sync.js'
 
 export interface HeartbeatDetectionDeps {
   nc: NatsConnection
@@ -82,6 +83,7 @@ export const createHeartbeatDetection = async (deps: HeartbeatDetectionDeps): Pr
     ...(m && { onOutcome: (kind: string, outcome: string) => m.outcomes.inc({ kind, outcome }) }),
   })
 
+  let pauses: PauseSync | undefined
   const { '*': defaults = {} } = deps.policy
   const { monitored: _ignored, ...defaultPolicy } = defaults
   const monitor = await createHeartbeatMonitor({
@@ -96,6 +98,7 @@ export const createHeartbeatDetection = async (deps: HeartbeatDetectionDeps): Pr
     ...(deps.metrics && { metrics: deps.metrics }),
     onVerdict: (v) => {
       if (stopping.signal.aborted) return
+      if (v.kind === 'storm') pauses?.stormTripped(v)
       const p = handle(v)
         .catch((err: unknown) => log.error({ err, verdict: v }, 'heartbeat verdict could not be handled'))
         .finally(() => inFlight.delete(p))
@@ -103,13 +106,26 @@ export const createHeartbeatDetection = async (deps: HeartbeatDetectionDeps): Pr
     },
   })
 
+  pauses = createPauseSync({
+    api: deps.api,
+    monitor,
+    log,
+    signal: stopping.signal,
+    ...(deps.reportAttempts !== undefined && { attempts: deps.reportAttempts }),
+    ...(deps.reportRetryMs !== undefined && { retryMs: deps.reportRetryMs }),
+  })
+  const pauseSync = pauses
+
   let loaded = false
   let refreshing: Promise<void> | undefined
   const refresh = () =>
     (refreshing ??= (async () => {
       try {
-        const { segments, skippedHosts } = toMembership(await deps.api.membership(), deps.policy)
+        const readStartedAt = Date.now()
+        const apiSegments = await deps.api.membership()
+        const { segments, skippedHosts } = toMembership(apiSegments, deps.policy)
         monitor.setMembership(segments)
+        pauseSync.membershipRead(apiSegments, readStartedAt)
         if (skippedHosts.length > 0) log.warn({ hosts: skippedHosts.slice(0, 20) }, 'hosts whose names cannot be NATS subjects are not watched')
         if (!loaded) log.info({ segments: segments.length, hosts: monitor.stats().hosts }, 'heartbeat membership loaded from the api')
         loaded = true
@@ -154,7 +170,7 @@ export const createHeartbeatDetection = async (deps: HeartbeatDetectionDeps): Pr
       await monitor.close()
       stopping.abort()
       let t: NodeJS.Timeout | undefined
-      await Promise.race([Promise.allSettled([...inFlight, refreshing]), new Promise((r) => (t = setTimeout(r, boundMs)))])
+      await Promise.race([Promise.allSettled([...inFlight, refreshing, ...pauseSync.inFlight()]), new Promise((r) => (t = setTimeout(r, boundMs)))])
       clearTimeout(t)
     },
   }

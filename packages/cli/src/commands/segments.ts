@@ -1,3 +1,4 @@
+import * as z from 'zod'
 import { RECOVERY_METHODS, SegmentEnvelope } from '../api-types.js'
 import { argument, boolValue, choice, command, group, intValue, printJson, str, type Context, type Opts, type Program, type Run } from '../cli.js'
 import { usageError } from '../errors.js'
@@ -32,17 +33,41 @@ const segmentBody = (opts: Opts): Record<string, unknown> => {
   return body
 }
 
-const setEnabled = (enabled: boolean): Run => async (ctx, [ref]) => {
+/** `POST /v1/segments/{id}/resume` answers how many notifications were held while paused, and what became of them. */
+const ResumeAnswer = SegmentEnvelope.extend({
+  held_notifications: z.looseObject({ count: z.number(), action: z.string() }).optional(),
+})
+
+const pauseSegment: Run = async (ctx, [ref], opts) => {
   const api = ctx.api()
   const { segment } = await resolveSegment(api, ref as string)
-  const got = await api.put(`/v1/segments/${segment.uuid}`, { segment: { enabled } }, SegmentEnvelope)
+  const reason = str(opts, 'reason')
+  const got = await api.post(`/v1/segments/${segment.uuid}/pause`, reason === undefined ? {} : { reason }, SegmentEnvelope)
   if (ctx.json) printJson(ctx, got.raw)
-  else
+  else {
+    const s = got.data.segment
     ctx.io.out(
-      enabled
-        ? `segment ${segment.name} resumed: host failures in it are recovered automatically again`
-        : `segment ${segment.name} paused: host failures in it are not fenced or evacuated until \`lazarus segment resume ${segment.name}\``,
+      `segment ${s.name} paused${s.paused_reason ? ` (${s.paused_reason})` : ''}: host failures in it are not fenced or evacuated; ` +
+        `notifications of its hosts are accepted and held until \`lazarus segment resume ${s.name}\``,
     )
+  }
+  return 0
+}
+
+const resumeSegment: Run = async (ctx, [ref], opts) => {
+  const api = ctx.api()
+  const { segment } = await resolveSegment(api, ref as string)
+  const release = opts['releaseHeld'] !== false
+  const got = await api.post(`/v1/segments/${segment.uuid}/resume`, release ? {} : { release_held: false }, ResumeAnswer)
+  if (ctx.json) printJson(ctx, got.raw)
+  else {
+    const held = got.data.held_notifications
+    const heldText =
+      held === undefined || held.count === 0
+        ? 'no notifications were held'
+        : `${held.count} held notification${held.count === 1 ? '' : 's'} ${held.action === 'ignored' ? 'recorded ignored' : 'released for recovery'}`
+    ctx.io.out(`segment ${got.data.segment.name} resumed: host failures in it are recovered automatically again; ${heldText}`)
+  }
   return 0
 }
 
@@ -52,7 +77,7 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
   command(segment, 'list', 'list failover segments')
     .option(...FIELDS.recoveryMethod)
     .option(...FIELDS.serviceType)
-    .option('--enabled <true|false>', 'only enabled (or paused) segments')
+    .option('--enabled <true|false>', 'only enabled (or disabled) segments')
     .action(
       action(async (ctx, _args, opts) => {
         const query: Record<string, string | undefined> = {
@@ -83,7 +108,7 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
     .option(...FIELDS.recoveryMethod)
     .option(...FIELDS.serviceType)
     .option(...FIELDS.level)
-    .option('--enabled <true|false>', 'false creates it paused')
+    .option('--enabled <true|false>', "false creates it disabled (Masakari: its notifications are ignored)")
     .action(
       action(async (ctx, [name], opts) => {
         const body = { recovery_method: 'auto', service_type: 'COMPUTE', ...segmentBody(opts), name }
@@ -100,7 +125,7 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
     .option(...FIELDS.recoveryMethod)
     .option(...FIELDS.serviceType)
     .option(...FIELDS.level)
-    .option('--enabled <true|false>', 'false pauses automatic recovery (see segment pause)')
+    .option('--enabled <true|false>', 'false disables it (Masakari: notifications ignored; to hold them instead, see segment pause)')
     .action(
       action(async (ctx, [ref], opts) => {
         const body = segmentBody(opts)
@@ -131,14 +156,24 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
     segment,
     'pause',
     "pause automatic recovery in a segment (the storm guard's manual switch)",
-    "Sets the segment's `enabled` flag to false (Masakari microversion 1.2): notifications of its hosts are then\n" +
-      'not acted on. The api has no dedicated pause endpoint yet, so like any segment update this is refused\n' +
-      '(exit 5) while a notification of the segment is new, running or in error.',
+    'POST /v1/segments/{id}/pause. What runs goes on; what has not started waits: notifications of the\n' +
+      "segment's hosts are accepted and held (status new), and the detector stops fencing its hosts from\n" +
+      'heartbeats (it raises alerts instead). The storm guard pauses a segment the same way, with a reason\n' +
+      'starting "storm guard:". `segment show` prints paused, paused_reason and paused_at.',
   )
     .addArgument(segmentArg())
-    .action(action(setEnabled(false)))
+    .option('--reason <text>', 'why (shown as paused_reason)')
+    .action(action(pauseSegment))
 
-  command(segment, 'resume', 'resume automatic recovery in a paused segment', "Sets the segment's `enabled` flag back to true (Masakari microversion 1.2).")
+  command(
+    segment,
+    'resume',
+    'resume automatic recovery in a paused segment',
+    'POST /v1/segments/{id}/resume. Notifications held while paused are released for recovery, or, with\n' +
+      '--no-release-held, recorded ignored. The detector resumes fencing from heartbeats in the segment\n' +
+      '(a storm-guard pause is lifted the same way).',
+  )
     .addArgument(segmentArg())
-    .action(action(setEnabled(true)))
+    .option('--no-release-held', 'record the notifications held while paused as ignored instead of recovering them')
+    .action(action(resumeSegment))
 }

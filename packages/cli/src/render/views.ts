@@ -6,8 +6,8 @@ import { renderRecord, renderTable } from './table.js'
 
 export const segmentTable = (segments: readonly Segment[]): string =>
   renderTable(
-    ['uuid', 'name', 'recovery_method', 'service_type', 'enabled', 'level', 'description'],
-    segments.map((s) => [s.uuid, s.name, s.recovery_method, s.service_type, yesNo(s.enabled), dash(s.quick_evacuate_level), dash(s.description)]),
+    ['uuid', 'name', 'recovery_method', 'service_type', 'enabled', 'paused', 'level', 'description'],
+    segments.map((s) => [s.uuid, s.name, s.recovery_method, s.service_type, yesNo(s.enabled), yesNo(s.paused), dash(s.quick_evacuate_level), dash(s.description)]),
   )
 
 export const segmentRecord = (s: Segment): string =>
@@ -17,7 +17,10 @@ export const segmentRecord = (s: Segment): string =>
     ['description', dash(s.description)],
     ['recovery_method', s.recovery_method],
     ['service_type', s.service_type],
-    ['enabled', s.enabled === false ? 'no (paused: failures are not recovered automatically)' : yesNo(s.enabled)],
+    ['enabled', s.enabled === false ? 'no (disabled: its notifications are ignored)' : yesNo(s.enabled)],
+    ['paused', s.paused ? 'yes (failures are held, not recovered, until resumed)' : yesNo(s.paused)],
+    ['paused_reason', dash(s.paused_reason)],
+    ['paused_at', when(s.paused_at)],
     ['quick_evacuate_level', dash(s.quick_evacuate_level)],
     ['created_at', when(s.created_at)],
     ['updated_at', when(s.updated_at)],

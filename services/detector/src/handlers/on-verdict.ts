@@ -42,7 +42,7 @@ const HOST_ALERTS = ['isolated', 'unconfirmed', 'held', 'report'] as const
  *   duplicate counts as reported). The api records the notification and the normal path
  *   follows: notification.received → host.failed → fencer → evacuator. A replica that
  *   lost the lease checks after `leaseStaleMs` that its holder finished, and takes over if not.
- * - a storm, a fence held by the storm guard, an isolated host to alert on, an unconfirmed
+ * - a storm, a fence held (storm guard, or a segment an operator paused), an isolated host to alert on, an unconfirmed
  *   silence: `alert.raised.v1`, once across replicas.
  * - recovered: the host's leases are released, so that a later failure is a new incident.
  */
@@ -145,7 +145,8 @@ export const onVerdict = (deps: OnVerdictDeps) => {
     } else if ((v.kind === 'failed' || v.kind === 'isolated') && v.action === 'fence') {
       await fence({ ...v, host })
     } else if (v.held) {
-      await alert(v, keys.hostAlert('held', host), 'storm', 'critical', v.reason)
+      // Held by the storm guard: part of the storm. Held because an operator paused the segment: a failure to look at.
+      await alert(v, keys.hostAlert('held', host), v.heldBy === 'operator' ? 'other' : 'storm', 'critical', v.reason)
     } else if (v.kind === 'isolated' && v.action === 'alert') {
       await alert(v, keys.hostAlert('isolated', host), 'isolated', 'warning', v.reason)
     } else if (v.kind === 'unconfirmed') {

@@ -4,7 +4,7 @@ import { connect, type Msg, type NatsConnection, type Subscription } from '@nats
 import * as z from 'zod'
 import { HeartbeatMonitorConfig, HeartbeatSegment, type HeartbeatMonitorConfigInput } from './config.js'
 import { createStorageReader } from './storage-reader.js'
-import { HeartbeatTracker, type MembershipChange, type TrackerStats, type Verdict } from './tracker.js'
+import { HeartbeatTracker, type MembershipChange, type PausedBy, type TrackerStats, type Verdict } from './tracker.js'
 
 export interface HeartbeatMonitorDeps extends HeartbeatMonitorConfigInput {
   /** A NATS connection to use (left open on close), or... */
@@ -27,8 +27,10 @@ export interface HeartbeatMonitor {
   readonly tracker: HeartbeatTracker
   /** Subscribed, and the connection is up. */
   ready(): boolean
-  /** An operator resumes automatic fencing in a segment paused by the storm guard. */
+  /** An operator resumes automatic fencing in a paused segment (by the storm guard or by hand). */
   resume(segmentId: string, by?: string): void
+  /** An operator paused the segment: fences in it become alerts only until `resume`. False if unknown or already paused. */
+  pause(segmentId: string, reason: string, by?: PausedBy): boolean
   /** An external monitor reported the host down: evidence for `silence+notification` segments. */
   notificationReceived(host: string): void
   /** Replace the monitored segments and hosts, keeping the state of hosts that stay (see HeartbeatTracker.setMembership). */
@@ -156,6 +158,11 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
     ready: () => connected && !closed && !nc.isClosed(),
     resume(segmentId, by) {
       emit(tracker.resume(segmentId, now(), by))
+    },
+    pause(segmentId, reason, by) {
+      const paused = tracker.pause(segmentId, now(), reason, by)
+      if (paused) log.warn({ segment: segmentId, reason, by }, 'automatic fencing paused in a segment: its failed hosts are alerted on, not fenced')
+      return paused
     },
     notificationReceived(host) {
       emit(tracker.notificationReceived(host, now()))

@@ -229,6 +229,35 @@ describe('HeartbeatTracker', () => {
       expect(t.verdicts.at(-1)).toMatchObject({ kind: 'failed', action: 'fence', host: 'c5' })
     })
 
+    it('a segment an operator paused holds every fence (alerts only) until resumed; the storm guard does not trip meanwhile', () => {
+      const t = setup({ hosts: hosts(10), policy: { maxFailedFraction: 0.3 } })
+      t.run(5000, hosts(10))
+      expect(t.tracker.pause('seg-a', t.now(), 'switch work in rack 7')).toBe(true)
+      expect(t.tracker.pause('seg-a', t.now(), 'again')).toBe(false)
+      expect(t.tracker.pause('no-such-segment', t.now(), 'x')).toBe(false)
+      expect(t.tracker.paused('seg-a')).toEqual({ at: t.now(), reason: 'switch work in rack 7', by: 'operator' })
+      t.run(10_000, hosts(10).slice(1))
+      expect(t.kinds('c0')).toEqual(['suspected:none', 'failed:alert'])
+      const held = t.verdicts.find((v) => v.kind === 'failed')!
+      expect(held).toMatchObject({ held: true, heldBy: 'operator', reason: expect.stringMatching(/paused \(switch work in rack 7\)/) })
+      t.run(10_000, hosts(10).slice(6))
+      expect(t.verdicts.filter((v) => v.kind === 'storm' || v.action === 'fence')).toEqual([])
+
+      expect(t.tracker.resume('seg-a', t.now())).toMatchObject([{ kind: 'resumed' }])
+      expect(t.tracker.paused('seg-a')).toBeUndefined()
+      // Hosts held while paused stay closed (no fence on resume); a new failure is fenced.
+      t.run(10_000, hosts(10).slice(7))
+      expect(t.verdicts.filter((v) => v.action === 'fence').map((v) => v.host)).toEqual(['c6'])
+    })
+
+    it('marks fences held by the storm guard as such', () => {
+      const t = setup({ hosts: hosts(10), policy: { maxFailedFraction: 0.3, maxConcurrentFailures: 10 } })
+      t.run(5000, hosts(10))
+      t.run(15_000, hosts(10).slice(5))
+      expect(t.tracker.paused('seg-a')).toMatchObject({ by: 'storm', reason: expect.stringMatching(/^storm in segment seg-a/) })
+      expect(t.verdicts.filter((v) => v.held).every((v) => v.heldBy === 'storm')).toBe(true)
+    })
+
     it('counts maxConcurrentFailures, and never calls a single failure a storm', () => {
       const t = setup({ hosts: ['solo'], policy: { maxFailedFraction: 0.1 } })
       t.run(5000, ['solo'])

@@ -42,8 +42,10 @@ export interface Verdict {
   reason: string
   /** The last heartbeat received from the host (the monitor's clock), if any since start. */
   lastSeenAt?: number
-  /** True when the storm guard withheld a fence: `action` is then `alert`. */
+  /** True when a fence was withheld because automatic fencing in the segment is paused: `action` is then `alert`. */
   held?: boolean
+  /** Who paused the segment a held fence belongs to: the storm guard, or an operator (the api's segment pause). */
+  heldBy?: PausedBy
   evidence?: {
     peersConfirming?: number
     notifiedAt?: number
@@ -54,6 +56,15 @@ export interface Verdict {
 }
 
 type HostState = 'alive' | 'silent' | 'closed'
+
+/** `storm`: the storm guard tripped; `operator`: the segment was paused by hand (in the api). */
+export type PausedBy = 'storm' | 'operator'
+
+export interface SegmentPause {
+  at: number
+  reason: string
+  by: PausedBy
+}
 
 interface Incident {
   id: string
@@ -94,7 +105,7 @@ interface SegmentState {
   managementLost: Set<HostEntry>
   /** When fences were requested in this segment (storm window). */
   fences: number[]
-  paused: { at: number; reason: string } | undefined
+  paused: SegmentPause | undefined
 }
 
 export interface TrackerOptions {
@@ -408,7 +419,19 @@ export class HeartbeatTracker {
     this.#decisionsFrom = now + this.#maxTimeoutMs
   }
 
-  /** An operator resumes automatic fencing in a segment paused by the storm guard (the storm window starts afresh). */
+  /**
+   * Pause automatic fencing in a segment from outside (an operator paused it in the api):
+   * from now on its verdicts that would fence are alerts only (`held`), until `resume`.
+   * False when the segment is unknown or already paused (the first pause stays).
+   */
+  pause(segmentId: string, now: number, reason: string, by: PausedBy = 'operator'): boolean {
+    const seg = this.#segments.get(segmentId)
+    if (!seg || seg.paused) return false
+    seg.paused = { at: now, reason, by }
+    return true
+  }
+
+  /** An operator resumes automatic fencing in a paused segment (the storm window starts afresh). */
   resume(segmentId: string, now: number, by = 'operator'): readonly Verdict[] {
     const seg = this.#segments.get(segmentId)
     if (!seg?.paused) return NONE
@@ -419,6 +442,12 @@ export class HeartbeatTracker {
 
   isPaused(segmentId: string): boolean {
     return this.#segments.get(segmentId)?.paused !== undefined
+  }
+
+  /** Why and since when automatic fencing in a segment is paused, if it is. */
+  paused(segmentId: string): Readonly<SegmentPause> | undefined {
+    const p = this.#segments.get(segmentId)?.paused
+    return p && { ...p }
   }
 
   /** Where one host stands. */
@@ -526,7 +555,7 @@ export class HeartbeatTracker {
     if (!seg.paused) {
       const storm = this.#stormCheck(seg, now)
       if (storm) {
-        seg.paused = { at: now, reason: storm.reason }
+        seg.paused = { at: now, reason: storm.reason, by: 'storm' }
         out.push({ kind: 'storm', action: 'alert', segment: seg.id, at: now, reason: storm.reason, storm: storm.counts })
       }
     }
@@ -536,6 +565,7 @@ export class HeartbeatTracker {
     if (seg.paused) {
       const v = this.#verdict(e, inc, kind, 'alert', now, `${reason}; not fenced: automatic fencing in segment ${seg.name} is paused (${seg.paused.reason})`)
       v.held = true
+      v.heldBy = seg.paused.by
       v.evidence = evidence
       out.push(v)
       return

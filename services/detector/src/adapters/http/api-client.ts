@@ -3,7 +3,14 @@ import * as z from 'zod'
 /** What the detector reads of a segment and its hosts (Masakari's field names). */
 export const ApiHost = z.object({ name: z.string(), on_maintenance: z.boolean(), reserved: z.boolean() })
 export type ApiHost = z.infer<typeof ApiHost>
-export const ApiSegment = z.object({ uuid: z.string(), name: z.string(), enabled: z.boolean().default(true) })
+export const ApiSegment = z.object({
+  uuid: z.string(),
+  name: z.string(),
+  enabled: z.boolean().default(true),
+  /** Lazarus extension: automatic recovery paused (by an operator, or by the storm guard through `pauseSegment`). */
+  paused: z.boolean().default(false),
+  paused_reason: z.string().nullish(),
+})
 export type ApiSegment = z.infer<typeof ApiSegment> & { hosts: ApiHost[] }
 
 /** The api answered with an error status (or not at all: `status` 0). */
@@ -31,6 +38,11 @@ export interface ApiClient {
    * `duplicate`: the api already has this failure (409), which is as good as accepted.
    */
   reportHostDown(host: string, generatedAt: Date): Promise<{ outcome: 'accepted'; notificationId: string; status: string } | { outcome: 'duplicate' }>
+  /**
+   * Pause automatic recovery in a segment (`POST /v1/segments/{id}/pause`): the api holds
+   * the notifications of its hosts until an operator resumes it. Idempotent.
+   */
+  pauseSegment(segmentId: string, reason: string): Promise<{ paused: boolean; reason: string | null }>
 }
 
 const MICROVERSION = 'instance-ha 1.3'
@@ -122,6 +134,14 @@ export const createApiClient = (opts: { url: string; token?: string | undefined;
       return n.success
         ? { outcome: 'accepted', notificationId: n.data.notification.notification_uuid, status: n.data.notification.status }
         : { outcome: 'accepted', notificationId: '', status: 'unknown' }
+    },
+
+    async pauseSegment(segmentId, reason) {
+      const path = `/v1/segments/${encodeURIComponent(segmentId)}/pause`
+      const r = await call('POST', path, { reason })
+      if (r.status !== 200) throw fail('POST', path, r)
+      const s = z.object({ segment: ApiSegment }).safeParse(r.json)
+      return s.success ? { paused: s.data.segment.paused, reason: s.data.segment.paused_reason ?? null } : { paused: true, reason }
     },
   }
 }
