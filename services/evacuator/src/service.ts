@@ -79,7 +79,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
       // a few more items are taken so that their locking and their unlocking overlap with
       // other evacuations. Kept small: an item waiting here is one another process could run.
       const threads = config.hostFailureRecoveryThreads
-      const work = { ...topology.evacuatorWork, prefetch: threads + Math.ceil(threads / 4) }
+      const work = { ...topology.evacuatorWork, prefetch: threads + 1 }
       subscriptions.push(await deps.bus.subscribe(work, EvacuationRequestedV1, onEvacuationRequested(ctx)))
       sweeper = startSweeper(ctx)
       ctx.log.info({ workerId: ctx.workerId, threads: config.hostFailureRecoveryThreads }, 'evacuator started')

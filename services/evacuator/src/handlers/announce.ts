@@ -30,6 +30,13 @@ export const announceItem = async (ctx: EvacuatorContext, item: WorkItem, causat
     )
   }
   const { done, total } = await ctx.store.progress(item.notificationId)
+  // A failure is always told; successes of a large host in steps of about 5%, so that a
+  // host of hundreds of instances does not flood the api with progress entries.
+  const step = Math.max(1, Math.ceil(total / 20))
+  if (item.status === 'succeeded' && done % step !== 0 && done !== total) {
+    await ctx.store.markAnnounced(item.notificationId, item.instanceId)
+    return
+  }
   const what =
     item.status === 'succeeded'
       ? `instance ${item.instanceName} (${item.instanceId}) evacuated from ${item.sourceHost} to ${item.destHost ?? '?'}`
