@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from '@lazarus/runtime'
 import type { AgentConfig } from './config.js'
 import { HeartbeatV1, heartbeatSubject } from '@lazarus/contracts'
+import { createProcessReporter, ProcessFailureWatch, type ProcessReporter } from './process-reports.js'
 import { processProbe } from './probes/processes.js'
 import { ProbeRunner, type Probe } from './probes/runner.js'
 import { storageHeartbeatProbe } from './probes/storage-heartbeat.js'
@@ -22,6 +23,8 @@ export interface AgentDeps {
   bootId?: string
   /** Replaces the probes built from the configuration (tests). */
   probes?: Probe[]
+  /** Replaces the api fetch of process reports (tests). */
+  fetch?: typeof fetch
 }
 
 export interface Agent {
@@ -30,6 +33,8 @@ export interface Agent {
   /** The last heartbeat sent, if any. */
   readonly last: HeartbeatV1 | undefined
   readonly sent: number
+  /** Sends PROCESS notifications, when the configuration has an api. */
+  readonly processReporter: ProcessReporter | undefined
 }
 
 /** The probes the configuration asks for. */
@@ -63,6 +68,21 @@ export const createAgent = (deps: AgentDeps): Agent => {
   let timer: NodeJS.Timeout | undefined
   let running = false
   let dropped = 0
+  const reports = config.processReports
+  const watch = reports && new ProcessFailureWatch(reports.failureAfterMs)
+  const reporter =
+    reports &&
+    createProcessReporter({
+      apiUrl: reports.apiUrl,
+      apiToken: reports.apiToken,
+      hostName: config.hostName,
+      timeoutMs: reports.apiTimeoutMs,
+      attempts: reports.attempts,
+      retryMs: reports.retryMs,
+      log,
+      now,
+      ...(deps.fetch && { fetch: deps.fetch }),
+    })
 
   const beat = () => {
     const hb: HeartbeatV1 = {
@@ -82,6 +102,13 @@ export const createAgent = (deps: AgentDeps): Agent => {
       },
     }
     last = hb
+    if (watch && reporter) {
+      // Whether NATS is up or not: the api is reached over HTTP.
+      for (const change of watch.observe(hb.probes.processes, hb.sentAt)) {
+        log.warn({ process: change.name, event: change.event }, `watched process ${change.name} ${change.event === 'STOPPED' ? `missing for ${reports!.failureAfterMs} ms` : 'running again'}`)
+        reporter.report(change)
+      }
+    }
     if (deps.connected && !deps.connected()) {
       if (dropped++ === 0) log.warn({ subject }, 'NATS disconnected; heartbeats are dropped until it is back')
     } else {
@@ -124,6 +151,7 @@ export const createAgent = (deps: AgentDeps): Agent => {
     get sent() {
       return sent
     },
+    processReporter: reporter,
     async start() {
       if (running) return
       running = true
@@ -131,7 +159,14 @@ export const createAgent = (deps: AgentDeps): Agent => {
       await runner.runOnce()
       if (!running) return
       log.info(
-        { host: config.hostName, subject, bootId, intervalMs: config.heartbeatIntervalMs, probes: config.probes },
+        {
+          host: config.hostName,
+          subject,
+          bootId,
+          intervalMs: config.heartbeatIntervalMs,
+          probes: config.probes,
+          processReports: reports ? { apiUrl: reports.apiUrl, failureAfterMs: reports.failureAfterMs } : false,
+        },
         'agent heartbeating',
       )
       origin = performance.now()
@@ -142,7 +177,7 @@ export const createAgent = (deps: AgentDeps): Agent => {
     async stop() {
       running = false
       clearTimeout(timer)
-      await runner.settle()
+      await Promise.all([runner.settle(), reporter?.close()])
     },
   }
 }

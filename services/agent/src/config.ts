@@ -82,6 +82,19 @@ export const AgentSettings = z.object({
   storageHeartbeatDir: z.string().min(1).optional(),
   /** `host=address:port,...` */
   peers: list(Peer).optional(),
+
+  // ---- process failure reports: on when API_URL is set ----
+  /** The Lazarus api (Masakari v1); unset: heartbeats only, no PROCESS notifications. */
+  apiUrl: z.url().optional(),
+  /** Sent as X-Auth-Token (a key with the `monitor` role is enough). */
+  apiToken: z.string().min(1).optional(),
+  apiTimeoutMs: setting.int(5000, 100),
+  /** How long a watched process must be missing before it is reported STOPPED. */
+  processFailureAfterMs: setting.int(3000, 1),
+  /** Attempts per notification (masakari-monitors' api_retry_max is 12). */
+  reportAttempts: setting.int(12, 1),
+  /** The first delay between attempts, doubling up to 10 s. */
+  reportRetryMs: setting.int(1000, 1),
 })
 export type AgentSettings = z.infer<typeof AgentSettings>
 
@@ -93,6 +106,17 @@ export interface AgentConfig {
   subjectPrefix: string
   procRoot: string
   probes: ProbesConfig
+  /** PROCESS notifications to the api, when `API_URL` is set. */
+  processReports?: ProcessReportsConfig
+}
+
+export interface ProcessReportsConfig {
+  apiUrl: string
+  apiToken?: string
+  apiTimeoutMs: number
+  failureAfterMs: number
+  attempts: number
+  retryMs: number
 }
 
 /** Settings → the agent's configuration: the probe settings override PROBES, defaults filled in. */
@@ -120,6 +144,16 @@ export const resolveAgentConfig = (s: AgentSettings): AgentConfig => {
     subjectPrefix: s.subjectPrefix,
     procRoot: s.procRoot,
     probes,
+    ...(s.apiUrl && {
+      processReports: {
+        apiUrl: s.apiUrl,
+        ...(s.apiToken && { apiToken: s.apiToken }),
+        apiTimeoutMs: s.apiTimeoutMs,
+        failureAfterMs: s.processFailureAfterMs,
+        attempts: s.reportAttempts,
+        retryMs: s.reportRetryMs,
+      },
+    }),
   }
 }
 
