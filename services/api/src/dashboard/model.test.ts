@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ProgressEntry } from '../domain/workflow.js'
-import { countVmoves, hostTileState, recoveryPhase, timelineSteps, type NotificationFacts } from './model.js'
+import { ALERT_CURRENT_MS, countVmoves, currentHostAlert, hostTileState, recoveryPhase, timelineSteps, type HostAlertFacts, type NotificationFacts } from './model.js'
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s))
 const entry = (task: string, state: ProgressEntry['state'], s: number, message = ''): ProgressEntry => ({ task, state, progress: 1, message, occurredAt: at(s) })
@@ -56,9 +56,51 @@ describe('host state', () => {
     expect(t).toMatchObject({ state: 'maintenance', note: 'fence failed: nothing was evacuated' })
   })
 
-  it('shows isolated when the detector explains the report by isolation', () => {
-    expect(hostTileState(host, facts('new', [], 'host isolated from the management network')).state).toBe('isolated')
-    expect(hostTileState(host, facts('ignored', [], 'Host isolated: not fenced')).state).toBe('isolated')
+  it('shows isolated and suspected from the alerts the detector raised, not from message text', () => {
+    const now = at(100)
+    const isolated: HostAlertFacts = { kind: 'isolated', severity: 'warning', message: 'h1 reports its management network unreachable', createdAt: at(90) }
+    const unconfirmed: HostAlertFacts = { kind: 'unconfirmed', severity: 'warning', message: 'h1 is silent but not confirmed dead', createdAt: at(95) }
+    expect(hostTileState(host, undefined, [], [isolated], now)).toEqual({ state: 'isolated', notificationUuid: null, note: isolated.message })
+    expect(hostTileState(host, undefined, [], [unconfirmed], now)).toMatchObject({ state: 'suspected', note: unconfirmed.message })
+    // The newest alert decides; other kinds say nothing about the state.
+    expect(hostTileState(host, undefined, [], [unconfirmed, isolated], now).state).toBe('suspected')
+    expect(hostTileState(host, undefined, [], [{ ...isolated, kind: 'storm' }], now).state).toBe('up')
+    // Words in a message no longer decide anything.
+    expect(hostTileState(host, facts('new', [], 'host isolated from the management network')).state).toBe('suspected')
+    expect(hostTileState(host, facts('ignored', [], 'Host isolated: not fenced')).state).toBe('up')
+  })
+
+  it('lets a newer report, maintenance or time supersede an alert', () => {
+    const now = at(100)
+    const isolated: HostAlertFacts = { kind: 'isolated', severity: 'warning', message: 'isolated', createdAt: at(50) }
+    const reportedAfter = { ...facts('finished', evacuating), createdAt: at(60) }
+    expect(hostTileState(host, reportedAfter, [], [isolated], now).state).toBe('up')
+    const reportedBefore = { ...facts('finished', evacuating), createdAt: at(40) }
+    expect(hostTileState(host, reportedBefore, [], [isolated], now).state).toBe('isolated')
+    expect(hostTileState({ ...host, onMaintenance: true }, undefined, [], [isolated], now).state).toBe('maintenance')
+    expect(hostTileState(host, undefined, [], [isolated], new Date(at(50).getTime() + ALERT_CURRENT_MS + 1)).state).toBe('up')
+    expect(currentHostAlert([isolated], undefined, now)).toBe(isolated)
+    expect(currentHostAlert([], undefined, now)).toBeUndefined()
+  })
+
+  it('shows a suspected host reported while isolated as isolated, until the fence starts', () => {
+    const now = at(100)
+    const isolated: HostAlertFacts = { kind: 'isolated', severity: 'warning', message: 'isolated', createdAt: at(99) }
+    const report = { ...facts('new', []), createdAt: at(98) }
+    expect(hostTileState(host, report, [], [isolated], now)).toMatchObject({ state: 'isolated', notificationUuid: 'n1' })
+    expect(hostTileState(host, { ...facts('running', fencing), createdAt: at(98) }, [], [isolated], now).state).toBe('fencing')
+  })
+
+  it('keeps a report with host_status UNKNOWN (the detector, from heartbeats) suspected until the fencer acts', () => {
+    const unknown = (status: string, entries: ProgressEntry[]) => ({ ...facts(status, entries), hostStatus: 'UNKNOWN' })
+    expect(hostTileState(host, unknown('new', [])).state).toBe('suspected')
+    expect(hostTileState(host, unknown('running', [detected])).state).toBe('suspected')
+    expect(hostTileState(host, unknown('running', fencing)).state).toBe('fencing')
+    expect(hostTileState({ ...host, onMaintenance: true }, unknown('running', fenced)).state).toBe('fenced')
+    expect(hostTileState({ ...host, onMaintenance: true }, unknown('running', evacuating)).state).toBe('recovering')
+    // A monitor that knew the host's state: confirmed means fencing.
+    expect(hostTileState(host, { ...facts('running', [detected]), hostStatus: 'NORMAL' }).state).toBe('fencing')
+    expect(recoveryPhase('running', timelineSteps([detected]), 'UNKNOWN')).toBe('suspected')
   })
 
   it('notes VM and PROCESS recoveries in progress without changing the host state', () => {

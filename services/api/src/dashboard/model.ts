@@ -58,13 +58,18 @@ export const timelineSteps = (entries: readonly ProgressEntry[]): TimelineStep[]
   return [...byTask.values()]
 }
 
-/** Where a recovery of a host is, from its status and the tasks reported so far. */
-export const recoveryPhase = (status: string, steps: readonly Pick<TimelineStep, 'phase' | 'state'>[]): HostState | undefined => {
+/**
+ * Where a recovery of a host is, from its status and the tasks reported so far. A report
+ * whose `host_status` is `UNKNOWN` (the detector's, from heartbeats: nobody saw the host's
+ * power state) stays suspected until the fencer acts on it.
+ */
+export const recoveryPhase = (status: string, steps: readonly Pick<TimelineStep, 'phase' | 'state'>[], hostStatus?: string | null): HostState | undefined => {
   if (isFinal(status)) return undefined
   const fenced = steps.some((s) => s.phase === 'fenced' && s.state === 'success')
   if (steps.some((s) => s.phase === 'evacuation')) return 'recovering'
   if (fenced) return 'fenced'
-  if (steps.some((s) => s.phase === 'fence' || s.phase === 'force-down' || s.phase === 'detection')) return 'fencing'
+  if (steps.some((s) => s.phase === 'fence' || s.phase === 'force-down')) return 'fencing'
+  if (hostStatus !== 'UNKNOWN' && steps.some((s) => s.phase === 'detection')) return 'fencing'
   return 'suspected'
 }
 
@@ -79,38 +84,84 @@ export interface NotificationFacts {
   status: string
   message: string | null
   steps: readonly Pick<TimelineStep, 'phase' | 'state'>[]
+  /** The report's `payload.host_status` (COMPUTE_HOST). */
+  hostStatus?: string | null
+  createdAt?: Date
 }
+
+/** An alert the api stored for the host (`alert.raised.v1`). */
+export interface HostAlertFacts {
+  kind: string
+  severity: string
+  message: string
+  createdAt: Date
+}
+
+/** Alert kinds that say where a host stands: isolated (alive, cut off), unconfirmed (silent, not confirmed dead). */
+const STATE_ALERTS: Record<string, HostState> = { isolated: 'isolated', unconfirmed: 'suspected' }
+
+/**
+ * How long an isolated/unconfirmed alert keeps deciding a host's state when nothing newer
+ * (a report of the host, maintenance) supersedes it: alerts carry no "over" event, and a
+ * host heard again raises nothing.
+ */
+export const ALERT_CURRENT_MS = 15 * 60_000
 
 export interface HostTileState {
   state: HostState
   /** The notification the state comes from, if any. */
   notificationUuid: string | null
-  /** Something an operator should read (a fence failed, an instance recovery runs). */
+  /** Something an operator should read (a fence failed, an instance recovery runs, an alert). */
   note: string | null
 }
 
-const ISOLATED = /\bisolat/i
+/** The host's newest isolated/unconfirmed alert that still holds: newer than its latest report, and recent. */
+export const currentHostAlert = (
+  alerts: readonly HostAlertFacts[],
+  latest: Pick<NotificationFacts, 'createdAt'> | undefined,
+  now: Date,
+  currentMs = ALERT_CURRENT_MS,
+): HostAlertFacts | undefined => {
+  let best: HostAlertFacts | undefined
+  for (const a of alerts) {
+    if (!(a.kind in STATE_ALERTS)) continue
+    if (now.getTime() - a.createdAt.getTime() > currentMs) continue
+    if (latest?.createdAt && a.createdAt <= latest.createdAt) continue
+    if (!best || a.createdAt > best.createdAt) best = a
+  }
+  return best
+}
 
 /**
  * A host's state on the grid. `latest` is the host's newest COMPUTE_HOST notification,
- * `others` its VM and PROCESS notifications still in progress.
+ * `others` its VM and PROCESS notifications still in progress, `alerts` the alerts stored
+ * for it (any order).
  *
- * - a host recovery in progress decides: suspected (reported, not yet confirmed), fencing
- *   (confirmed, fence steps under way), fenced (fence confirmed), recovering (evacuating);
- *   a report the detector explains by isolation shows isolated;
+ * - a host recovery in progress decides: suspected (reported, not yet confirmed; a report
+ *   with host_status UNKNOWN until the fencer acts), fencing (fence steps under way), fenced
+ *   (fence confirmed), recovering (evacuating); a suspected host with a current isolated
+ *   alert shows isolated;
  * - after a host recovery, a host still on maintenance whose fence was confirmed stays
  *   fenced: it is powered off or forced down until an operator brings it back;
+ * - a current alert (see `currentHostAlert`): isolated → isolated, unconfirmed → suspected;
  * - otherwise maintenance, reserved, or up.
  */
-export const hostTileState = (host: HostFacts, latest: NotificationFacts | undefined, others: readonly NotificationFacts[] = []): HostTileState => {
+export const hostTileState = (
+  host: HostFacts,
+  latest: NotificationFacts | undefined,
+  others: readonly NotificationFacts[] = [],
+  alerts: readonly HostAlertFacts[] = [],
+  now: Date = new Date(),
+): HostTileState => {
+  const alert = host.onMaintenance ? undefined : currentHostAlert(alerts, latest, now)
   const active = latest && !isFinal(latest.status) ? latest : undefined
   if (active) {
-    const isolated = active.message !== null && ISOLATED.test(active.message)
-    const phase = recoveryPhase(active.status, active.steps) ?? 'suspected'
+    const phase = recoveryPhase(active.status, active.steps, active.hostStatus) ?? 'suspected'
+    const isolated = phase === 'suspected' && alert?.kind === 'isolated'
     return {
-      state: isolated && phase === 'suspected' ? 'isolated' : phase,
+      state: isolated ? 'isolated' : phase,
       notificationUuid: active.uuid,
-      note: active.status === 'error' ? 'recovery hit an error and will be retried' : null,
+      note: active.status === 'error' ? 'recovery hit an error and will be retried' : isolated ? alert.message : null,
     }
   }
   const otherNote = others.length > 0 ? `${others.map((o) => o.type).join(', ')} recovery in progress` : null
@@ -121,9 +172,7 @@ export const hostTileState = (host: HostFacts, latest: NotificationFacts | undef
       return { state: 'maintenance', notificationUuid: latest.uuid, note: 'fence failed: nothing was evacuated' }
     }
   }
-  if (latest && latest.status === 'ignored' && latest.message && ISOLATED.test(latest.message) && !host.onMaintenance) {
-    return { state: 'isolated', notificationUuid: latest.uuid, note: latest.message }
-  }
+  if (alert) return { state: STATE_ALERTS[alert.kind]!, notificationUuid: null, note: alert.message }
   if (host.onMaintenance) return { state: 'maintenance', notificationUuid: null, note: otherNote }
   if (host.reserved) return { state: 'reserved', notificationUuid: null, note: otherNote }
   return { state: 'up', notificationUuid: null, note: otherNote }

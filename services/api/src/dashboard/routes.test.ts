@@ -71,6 +71,31 @@ describe('dashboard routes', () => {
     expect(snap.history.map((n: any) => n.notification_uuid)).toEqual([id])
   })
 
+  it('colours hosts from the alerts the detector raised: isolated, and unconfirmed as suspected', async () => {
+    const h = await start()
+    const s = await h.request('POST', '/v1/segments', { segment: { name: 'seg', recovery_method: 'auto', service_type: 'COMPUTE' } })
+    const segmentId = s.body.segment.uuid as string
+    for (const name of ['c1', 'c2', 'c3']) {
+      await h.request('POST', `/v1/segments/${segmentId}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: '' } })
+    }
+    for (const [host, kind] of [['c1', 'isolated'], ['c2', 'unconfirmed']] as const) {
+      await h.bus.publish(
+        makeEvent({ type: 'alert.raised.v1', source: 'detector', correlationId: `${host}@1`, payload: { kind, severity: 'warning', segmentId, host, message: `${host} ${kind}` } }),
+      )
+    }
+    let snap: any
+    for (let i = 0; i < 100; i++) {
+      snap = (await h.request('GET', '/dashboard/state')).body
+      if (snap.segments[0].hosts.filter((x: any) => x.state !== 'up').length === 2) break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(snap.segments[0].hosts.map((x: any) => [x.name, x.state, x.note])).toEqual([
+      ['c1', 'isolated', 'c1 isolated'],
+      ['c2', 'suspected', 'c2 unconfirmed'],
+      ['c3', 'up', null],
+    ])
+  })
+
   it('streams a snapshot at once and again when something changes', async () => {
     const h = await start()
     const res = await h.api.app.request('/dashboard/events')

@@ -1,17 +1,20 @@
 import type { ProgressEntry } from '../domain/workflow.js'
 import { isFinal } from '../domain/status.js'
 import type { ListParams } from '../store/list-query.js'
+import type { Alert, AlertStore } from '../store/alerts.js'
 import type { HostStore } from '../store/hosts.js'
 import type { Notification, NotificationStore } from '../store/notifications.js'
 import type { SegmentStore } from '../store/segments.js'
 import type { Vmove, VmoveStore } from '../store/vmoves.js'
-import { countVmoves, hostTileState, recoveryPhase, timelineSteps, type HostState, type TimelineStep, type VmoveCounts } from './model.js'
+import { ALERT_CURRENT_MS, countVmoves, hostTileState, recoveryPhase, timelineSteps, type HostState, type TimelineStep, type VmoveCounts } from './model.js'
 
 export interface SnapshotDeps {
   segments: SegmentStore
   hosts: HostStore
   notifications: NotificationStore
   vmoves: VmoveStore
+  /** Isolated/unconfirmed alerts decide host states (see model.ts). */
+  alerts?: AlertStore
 }
 
 export interface HostTile {
@@ -129,6 +132,18 @@ export const createSnapshotBuilder = (deps: SnapshotDeps, opts: SnapshotOptions)
       message: n.message,
     })
 
+    const now = new Date()
+    const hostStatus = (n: Notification) => (typeof n.payload['host_status'] === 'string' ? n.payload['host_status'] : null)
+    // The alerts that can decide a host's state, recent ones only, by host name.
+    const alertsByHost = new Map<string, Alert[]>()
+    if (deps.alerts) {
+      const since = now.getTime() - ALERT_CURRENT_MS
+      const lists = await Promise.all(['isolated', 'unconfirmed'].map((kind) => deps.alerts!.list({ ...page(1000), filters: { kind } })))
+      for (const a of lists.flat()) {
+        if (a.host === null || a.createdAt.getTime() < since) continue
+        alertsByHost.set(a.host, [...(alertsByHost.get(a.host) ?? []), a])
+      }
+    }
     const [history, recentHostFailures, ...activeLists] = await Promise.all([
       deps.notifications.list({ ...page(opts.historyLimit), filters: {} }),
       deps.notifications.list({ ...page(1000), filters: { type: 'COMPUTE_HOST' } }),
@@ -156,7 +171,7 @@ export const createSnapshotBuilder = (deps: SnapshotDeps, opts: SnapshotOptions)
       const evac = [...d.progress].reverse().find((p) => p.task === 'evacuate_instances_task')
       return {
         notification: row(n),
-        phase: recoveryPhase(n.status, steps) ?? null,
+        phase: recoveryPhase(n.status, steps, hostStatus(n)) ?? null,
         steps,
         vmoves: d.vmoves.map((v) => ({
           instance_uuid: v.instanceUuid,
@@ -179,9 +194,20 @@ export const createSnapshotBuilder = (deps: SnapshotDeps, opts: SnapshotOptions)
       const tiles: HostTile[] = []
       for (const h of hosts) {
         const latest = latestByHost.get(h.uuid)
-        const facts = latest ? { uuid: latest.uuid, type: latest.type, status: latest.status, message: latest.message, steps: timelineSteps((await detailsOf(latest)).progress) } : undefined
+        const facts = latest
+          ? {
+              uuid: latest.uuid,
+              type: latest.type,
+              status: latest.status,
+              message: latest.message,
+              steps: timelineSteps((await detailsOf(latest)).progress),
+              hostStatus: hostStatus(latest),
+              createdAt: latest.createdAt,
+            }
+          : undefined
         const others = (othersByHost.get(h.uuid) ?? []).map((o) => ({ uuid: o.uuid, type: o.type, status: o.status, message: o.message, steps: [] }))
-        const t = hostTileState({ reserved: h.reserved, onMaintenance: h.onMaintenance }, facts, others)
+        const alerts = (alertsByHost.get(h.name) ?? []).filter((a) => a.segmentUuid === null || a.segmentUuid === s.uuid)
+        const t = hostTileState({ reserved: h.reserved, onMaintenance: h.onMaintenance }, facts, others, alerts, now)
         tiles.push({ uuid: h.uuid, name: h.name, state: t.state, reserved: h.reserved, on_maintenance: h.onMaintenance, notification_uuid: t.notificationUuid, note: t.note })
       }
       segmentViews.push({ uuid: s.uuid, name: s.name, recovery_method: s.recoveryMethod, enabled: s.enabled, quick_evacuate_level: s.quickEvacuateLevel, hosts: tiles })
