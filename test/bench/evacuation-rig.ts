@@ -37,9 +37,17 @@ export const startEvacuationRig = async (o: { simEnv?: Record<string, string>; e
   const [db, vhost] = await Promise.all([createTestDatabase(id), createTestVhost(id)])
   const processes: RunningProcess[] = []
   let bus: Bus | undefined
+  // Should this process die first (a crash, a closed pipe), its children go with it.
+  const killChildren = () => {
+    for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL')
+  }
+  process.once('exit', killChildren)
+  // A closed stdout (piped into `head`) must not strand the children either.
+  process.stdout.on('error', () => process.exit(1))
   const stop = async () => {
     await bus?.close().catch(() => {})
     await Promise.all(processes.map((p) => p.stop()))
+    process.removeListener('exit', killChildren)
     await Promise.all([db.drop(), vhost.drop()])
   }
   try {
