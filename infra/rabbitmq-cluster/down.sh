@@ -14,10 +14,12 @@ for d in "$RMQ_BASE/$RMQ_PREFIX"*; do
   fi
 done
 wait
-# Anything still running from this cluster's directory (a node that lost its pid file).
-pids=$(pgrep -f -- "-pa .* -sname .*|$RMQ_BASE/$RMQ_PREFIX" 2>/dev/null | while read -r p; do
-  if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$RMQ_BASE/$RMQ_PREFIX"; then echo "$p"; fi
-done)
-[ -z "$pids" ] || { log "killing leftover processes: $pids"; kill -9 $pids 2>/dev/null || true; }
+# Anything still running from this cluster (a node whose launcher is gone): its
+# environment names this cluster's data directory.
+pids=""
+for p in $(pgrep -x beam.smp 2>/dev/null); do
+  if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "RABBITMQ_MNESIA_BASE=$RMQ_BASE/$RMQ_PREFIX[0-9]*/mnesia"; then pids="$pids $p"; fi
+done
+[ -z "$pids" ] || { log "killing leftover nodes:$pids"; kill -9 $pids 2>/dev/null || true; }
 rm -rf "$RMQ_BASE"
 log "down"

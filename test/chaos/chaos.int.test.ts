@@ -112,17 +112,13 @@ describe(`chaos (seed ${SEED}, ${LONG ? 'long' : 'short'} form)`, () => {
         if (Date.now() >= end) break
         const kind = rand.pick(['kill', 'kill', 'rabbit', 'db', 'nova'] as const)
         if (kind === 'kill') {
-          const alive = sys.replicas.filter((r) => r.alive())
+          const alive = sys.replicas.filter((r) => r.alive() && !r.starting)
           if (alive.length === 0) continue
           const r = rand.pick(alive)
           const downMs = rand.int(1000, 8000)
           log(`kill -9 ${r.svc}#${r.index} (pid ${r.proc?.child.pid}); back in ${downMs} ms`)
-          sys.kill9(r)
+          sys.kill9(r, downMs)
           count('kill -9')
-          track(
-            sleep(downMs).then(() => sys.restart(r)),
-            `restart of ${r.svc}#${r.index}`,
-          )
         } else if (kind === 'rabbit') {
           if (nodeDown !== undefined) continue
           const node = rand.int(1, rabbit.size)
@@ -166,7 +162,7 @@ describe(`chaos (seed ${SEED}, ${LONG ? 'long' : 'short'} form)`, () => {
     while (pending.size > 0) await Promise.allSettled([...pending])
     await sys.sim('PUT', '/sim/nova-fault', null)
     for (const i of Array.from({ length: rabbit.size }, (_, k) => k + 1)) if (!rabbit.isRunning(i)) await rabbit.startNode(i)
-    for (const r of sys.replicas) if (!r.alive()) await sys.restart(r)
+    await sys.restoreAll(120_000)
 
     const ids = failed.map((f) => f.notificationId).filter((id): id is string => id !== undefined)
     await awaitFinal(sys, ids, LONG ? 300_000 : 150_000)
@@ -185,10 +181,13 @@ describe(`chaos (seed ${SEED}, ${LONG ? 'long' : 'short'} form)`, () => {
       recoveriesCompleted: report.recoveriesCompleted,
       evacuations: report.evacuations,
       invariantViolations: report.violations.length,
+      // Replicas that died on their own (restarted by the supervisor, as systemd would).
+      crashes: Object.fromEntries(sys.replicas.filter((r) => r.crashes.length > 0).map((r) => [`${r.svc}#${r.index}`, r.crashes.length])),
       totalMs: Date.now() - t0,
     }
     log(`summary ${JSON.stringify(summary)}`)
     writeFileSync(resolve(outDir, 'summary.json'), `${JSON.stringify({ ...summary, violations: report.violations }, null, 2)}\n`)
+    for (const r of sys.replicas) for (const c of r.crashes) log(`CRASH ${r.svc}#${r.index}: ${c.split('\n').slice(0, 6).join(' | ')}`)
     for (const v of report.violations) log(`VIOLATION ${v}`)
     expect(failed.length).toBeGreaterThan(0)
     expect(report.violations).toEqual([])

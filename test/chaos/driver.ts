@@ -121,6 +121,13 @@ export interface Replica {
   /** Every process this replica has been, for failure reports. */
   history: RunningProcess[]
   apiUrl?: string
+  /** Being started: not to be killed or started again meanwhile. */
+  starting: boolean
+  /** Kept down (after a kill -9) until then; the supervisor restarts it afterwards. */
+  holdUntil: number
+  /** Exits nobody asked for (crashes), with the last lines written before each. */
+  crashes: string[]
+  killedByUs: boolean
   alive(): boolean
 }
 
@@ -143,9 +150,10 @@ export interface System {
   /** Any live api replica answers; a refused connection or a 5xx tries the next. */
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
   registerSegment(name: string): Promise<{ segmentId: string; hosts: string[] }>
-  kill9(r: Replica): void
-  /** Start a replica that is down, on its node if that runs, else on a running one. */
-  restart(r: Replica): Promise<void>
+  /** kill -9, and keep it down for `downMs`; then the supervisor starts it again. */
+  kill9(r: Replica, downMs: number): void
+  /** Let every replica that is down start now, and wait (bounded) until all run. */
+  restoreAll(timeoutMs: number): Promise<void>
   /** pg_terminate_backend on every connection to the system's database. */
   terminateDbConnections(): Promise<number>
   notify(hostname: string): Promise<string>
@@ -187,9 +195,11 @@ export const startSystem = async (opts: {
   const replicas: Replica[] = []
   let sim: RunningProcess | undefined
   let stopped = false
+  let supervisor: NodeJS.Timeout | undefined
 
   const stopAll = async () => {
     stopped = true
+    clearInterval(supervisor)
     await Promise.all(replicas.map((r) => r.proc?.stop()))
     await sim?.stop()
     await db.drop().catch((err: unknown) => log(`drop database: ${String(err)}`))
@@ -212,11 +222,17 @@ export const startSystem = async (opts: {
 
     const launch = async (r: Replica, node: number) => {
       r.node = node
+      r.killedByUs = false
       const env: Record<string, string> = { ...common, ...fastServiceEnv[r.svc], ...opts.serviceEnv?.[r.svc], AMQP_URL: rabbit.url(node) }
       if (r.svc === 'api') env['API_PORT'] = '0'
       const p = startNode(`${r.svc}#${r.index}@n${node}`, `services/${r.svc}/dist/main.js`, env)
       r.proc = p
       r.history.push(p)
+      p.child.once('exit', (code, signal) => {
+        if (stopped || r.killedByUs) return
+        r.crashes.push(`exit ${code ?? signal}: ${p.lines.slice(-12).join('\n')}`)
+        log(`${r.svc}#${r.index} exited on its own (${code ?? signal}); the supervisor restarts it`)
+      })
       if (r.svc === 'api') {
         const line = await p.waitForLine(/"port":\d+/, 90_000)
         r.apiUrl = `http://127.0.0.1:${/"port":(\d+)/.exec(line)?.[1]}`
@@ -233,6 +249,10 @@ export const startSystem = async (opts: {
           node: 0,
           proc: undefined,
           history: [],
+          starting: false,
+          holdUntil: 0,
+          crashes: [],
+          killedByUs: false,
           alive() {
             return this.proc !== undefined && this.proc.child.exitCode === null && this.proc.child.signalCode === null
           },
@@ -246,6 +266,38 @@ export const startSystem = async (opts: {
     const placed = (r: Replica) => (r.index % rabbit.size) + 1
     for (const r of replicas.filter((x) => x.svc === 'api')) await launch(r, placed(r))
     await Promise.all(replicas.filter((x) => x.svc !== 'api').map((r) => launch(r, placed(r))))
+
+    // What systemd (Restart=on-failure) or Kubernetes does: a replica that is down comes
+    // back, 2 s after it died or once its kill -9 hold is over. A replica whose node is
+    // down starts on another (the bus takes one URL and must connect at start).
+    const restart = async (r: Replica) => {
+      r.starting = true
+      try {
+        const preferred = placed(r)
+        const running = rabbit.runningNodes()
+        await launch(r, running.includes(preferred) ? preferred : (running[0] ?? preferred))
+      } catch (err) {
+        log(`start of ${r.svc}#${r.index} failed: ${String(err).split('\n')[0]}`)
+      } finally {
+        r.starting = false
+      }
+    }
+    const lastExit = new Map<Replica, number>()
+    supervisor = setInterval(() => {
+      if (stopped) return
+      const now = Date.now()
+      for (const r of replicas) {
+        if (r.alive() || r.starting) {
+          lastExit.delete(r)
+          continue
+        }
+        if (!lastExit.has(r)) lastExit.set(r, now)
+        if (now >= r.holdUntil && now - lastExit.get(r)! >= 2000) {
+          lastExit.delete(r)
+          void restart(r)
+        }
+      }
+    }, 250)
 
     const call = async <T>(base: string, method: string, path: string, body?: unknown) => {
       const res = await fetch(`${base}${path}`, {
@@ -277,7 +329,8 @@ export const startSystem = async (opts: {
       async api<T>(method: string, path: string, body?: unknown) {
         let last: unknown
         for (let round = 0; round < 20; round += 1) {
-          const apis = replicas.filter((r) => r.svc === 'api' && r.alive() && r.apiUrl)
+          const apis = replicas.filter((r) => r.svc === 'api' && r.alive() && !r.starting && r.apiUrl)
+          if (apis.length === 0) last = new Error('no api replica is running')
           for (const a of apis) {
             try {
               const res = await call<T>(a.apiUrl!, method, path, body)
@@ -311,15 +364,18 @@ export const startSystem = async (opts: {
         }
         return { segmentId, hosts: names }
       },
-      kill9(r) {
+      kill9(r, downMs) {
+        r.killedByUs = true
+        r.holdUntil = Date.now() + downMs
         r.proc?.child.kill('SIGKILL')
       },
-      async restart(r) {
-        if (stopped || r.alive()) return
-        const preferred = placed(r)
-        const running = rabbit.runningNodes()
-        const node = running.includes(preferred) ? preferred : (running[0] ?? preferred)
-        await launch(r, node)
+      async restoreAll(timeoutMs) {
+        for (const r of replicas) r.holdUntil = 0
+        const deadline = Date.now() + timeoutMs
+        while (replicas.some((r) => !r.alive() || r.starting)) {
+          if (Date.now() > deadline) throw new Error(`replicas still down: ${replicas.filter((r) => !r.alive()).map((r) => `${r.svc}#${r.index}`).join(', ')}`)
+          await sleep(250)
+        }
       },
       async terminateDbConnections() {
         const c = new pg.Client({ connectionString: PG_ADMIN_URL })
