@@ -37,6 +37,7 @@ export const topology = {
       'process.failed.v1',
       'host.unfenced.v1',
       'alert.raised.v1',
+      'host.reserved_claimed.v1',
     ],
     prefetch: 50,
     maxAttempts: 10,

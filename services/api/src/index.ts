@@ -2,6 +2,7 @@ import { serve } from '@hono/node-server'
 import type { Bus, Subscription } from '@lazarus/bus'
 import {
   AlertRaisedV1,
+  HostReservedClaimedV1,
   EvacuationRequestedV1,
   HostFailedV1,
   HostFencedV1,
@@ -70,6 +71,7 @@ export const ProgressEventSchema = z.discriminatedUnion('type', [
   ProcessFailedV1,
   HostUnfencedV1,
   AlertRaisedV1,
+  HostReservedClaimedV1,
 ])
 
 /**

@@ -85,6 +85,18 @@ describe('operator actions and the new progress events', () => {
     expect(list.body.notifications[0].hostname).toBe(victim.name)
   })
 
+  it('clears the reserved flag of a reserved host a recovery claimed, and only that one', async () => {
+    const { s, hst, id } = await accepted()
+    const spare = await host(s.uuid, { reserved: true })
+    const other = await host(s.uuid, { reserved: true })
+    await publish('host.reserved_claimed.v1', { notificationId: id, segmentId: s.uuid, host: spare.name, failedHost: hst.name }, id)
+    await until('the claimed host to be reserved no more', async () => {
+      const r = await h.request('GET', `/v1/segments/${s.uuid}/hosts/${spare.uuid}`)
+      return r.body.host.reserved === false ? true : undefined
+    })
+    expect((await h.request('GET', `/v1/segments/${s.uuid}/hosts/${other.uuid}`)).body.host.reserved).toBe(true)
+  })
+
   it('shows a requested evacuation as a pending vmove until its outcome arrives', async () => {
     const { id, event } = await accepted()
     const instance = { id: randomUUID(), name: 'vm-1' }

@@ -203,6 +203,21 @@ export const AlertRaisedV1 = defineEvent(
 )
 export type AlertRaisedV1 = z.infer<typeof AlertRaisedV1>
 
+/**
+ * evacuator: a reserved host of the segment was claimed for a recovery; the api clears
+ * its `reserved` flag so that no other recovery counts on it.
+ */
+export const HostReservedClaimedV1 = defineEvent(
+  'host.reserved_claimed.v1',
+  z.object({
+    notificationId: z.uuid(),
+    segmentId: z.uuid(),
+    host: z.string().min(1),
+    failedHost: z.string().min(1),
+  }),
+)
+export type HostReservedClaimedV1 = z.infer<typeof HostReservedClaimedV1>
+
 /** Every event, by its `type`. */
 export const LazarusEvent = z.discriminatedUnion('type', [
   NotificationReceivedV1,
@@ -219,6 +234,7 @@ export const LazarusEvent = z.discriminatedUnion('type', [
   HostUnfenceRequestedV1,
   HostUnfencedV1,
   AlertRaisedV1,
+  HostReservedClaimedV1,
 ])
 export type LazarusEvent = z.infer<typeof LazarusEvent>
 export type EventType = LazarusEvent['type']

@@ -8,6 +8,7 @@ import type {
   HostFailedV1,
   HostFencedV1,
   HostFenceFailedV1,
+  HostReservedClaimedV1,
   InstanceEvacuatedV1,
   InstanceEvacuationFailedV1,
   NotificationStatus,
@@ -37,6 +38,7 @@ export type ProgressEvent =
   | ProcessFailedV1
   | HostUnfencedV1
   | AlertRaisedV1
+  | HostReservedClaimedV1
 
 /** What one event does to the record of its notification. Pure: decided from the event alone. */
 export interface ProgressEffect {
@@ -50,6 +52,8 @@ export interface ProgressEffect {
   hostFailed?: string
   /** What the fencer did to the host. */
   fenceState?: { hostUuid: string; state: FenceState }
+  /** A recovery claimed this reserved host: it is reserved no more. */
+  reservedClaimed?: { segmentUuid: string; host: string }
   /** Store the alert; its short text goes on the notification's message. */
   alert?: AlertRaisedV1
   /** The event need not belong to a known notification (ACK, not RETRY, when it doesn't). */
@@ -178,6 +182,11 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
       }
     case 'alert.raised.v1':
       return { notificationOptional: true, alert: event, message: alertNote(event.payload) }
+    case 'host.reserved_claimed.v1':
+      return {
+        notificationOptional: true,
+        reservedClaimed: { segmentUuid: event.payload.segmentId, host: event.payload.host },
+      }
   }
 }
 
@@ -195,6 +204,7 @@ export const onProgress =
     const outcome = await deps.db.transaction(async (q: Queryable) => {
       if (effect.alert) await deps.alerts.record(q, effect.alert)
       if (effect.fenceState) await deps.hosts.setFenceState(q, effect.fenceState.hostUuid, effect.fenceState.state)
+      if (effect.reservedClaimed) await deps.hosts.clearReserved(q, effect.reservedClaimed.segmentUuid, effect.reservedClaimed.host)
       if (id === undefined) return 'no-notification' as const
 
       let current = await deps.notifications.get(id, q, true)

@@ -255,6 +255,19 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
       )
     },
 
+    /** A recovery took this reserved host into service: clear its `reserved` flag. */
+    async clearReserved(q: Queryable, segmentUuid: string, name: string): Promise<void> {
+      await q.query(
+        `UPDATE api_hosts SET reserved = false, updated_at = $3
+         WHERE name = $2 AND reserved AND segment_id = (SELECT id FROM api_segments WHERE uuid = $1)`,
+        [
+        segmentUuid,
+        name,
+        now(),
+      ],
+      )
+    },
+
     /** Record what the fencer reported about the host (by uuid, or by name when the event has no uuid). */
     async setFenceState(q: Queryable, uuid: string, state: FenceState): Promise<void> {
       await q.query('UPDATE api_hosts SET fence_state = $2, updated_at = $3 WHERE uuid = $1 AND fence_state IS DISTINCT FROM $2', [uuid, state, now()])

@@ -101,6 +101,7 @@ const claimUsableReservedHost = async (ctx: EvacuatorContext, rec: Recovery, ids
         message: `reserved host ${host} claimed for the instances of ${rec.sourceHost}${ctx.config.addReservedHostToAggregate ? ' (added to its aggregates)' : ''}`,
         progress: 1,
       })
+      await publish(ctx, 'host.reserved_claimed.v1', { notificationId: id, segmentId: rec.segmentId, host, failedHost: rec.sourceHost }, ids)
       ctx.log.info({ correlationId: rec.correlationId, notificationId: id, reservedHost: host }, 'reserved host claimed')
       return { host }
     }
