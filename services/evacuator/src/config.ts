@@ -1,3 +1,4 @@
+import { openStackSettings } from '@lazarus/openstack'
 import { setting } from '@lazarus/runtime'
 import * as z from 'zod'
 import { workflowSetting } from './domain/workflows.js'
@@ -56,14 +57,7 @@ export const defaultEvacuatorConfig = (): EvacuatorConfig => EvacuatorSettings.p
 export const EvacuatorMainSettings = EvacuatorSettings.extend({
   amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/' }).min(1),
   databaseUrl: z.string().optional(),
-  osAuthUrl: z.url(),
-  osUsername: z.string().min(1),
-  osPassword: z.string().min(1),
-  osProjectName: z.string().min(1),
-  osUserDomainName: z.string().min(1).default('Default'),
-  osProjectDomainName: z.string().min(1).default('Default'),
-  osRegionName: z.string().min(1).optional(),
-  osInterface: z.enum(['public', 'internal', 'admin']).default('public'),
+  ...openStackSettings,
   opsPort: setting.int(9103),
   opsHost: z.string().default('0.0.0.0'),
 })

@@ -1,6 +1,6 @@
 import { createBus } from '@lazarus/bus'
 import { openDb } from '@lazarus/db'
-import { createOpenStackClient } from '@lazarus/openstack'
+import { connectOpenStack } from '@lazarus/openstack'
 import { createLogger, createMetrics, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { EvacuatorMainSettings } from './config.js'
 import { createEvacuatorService } from './service.js'
@@ -10,16 +10,7 @@ try {
   const config = loadConfig(EvacuatorMainSettings)
   const metrics = createMetrics('evacuator')
   const db = await openDb(config.databaseUrl)
-  const os = await createOpenStackClient({
-    authUrl: config.osAuthUrl,
-    username: config.osUsername,
-    password: config.osPassword,
-    projectName: config.osProjectName,
-    userDomainName: config.osUserDomainName,
-    projectDomainName: config.osProjectDomainName,
-    ...(config.osRegionName ? { regionName: config.osRegionName } : {}),
-    interface: config.osInterface,
-  })
+  const os = await connectOpenStack(config)
   log.info({ db: db.kind, compute: os.computeEndpoint, microversion: os.nova.microversion }, 'connected')
   const bus = await createBus(config.amqpUrl)
   const service = createEvacuatorService({ bus, db, nova: os.nova, log, metrics, config })

@@ -1,3 +1,4 @@
+import { openStackSettings } from '@lazarus/openstack'
 import { setting } from '@lazarus/runtime'
 import * as z from 'zod'
 import { defaultFencerConfig as d } from './fencer-config.js'
@@ -10,14 +11,7 @@ export const FencerEnv = z.object({
   amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/vhost' }).min(1),
   /** postgres://… in production; a path or `memory:` for PGlite (default: in memory). */
   databaseUrl: z.string().optional(),
-  osAuthUrl: z.url(),
-  osUsername: z.string().min(1),
-  osPassword: z.string().min(1),
-  osProjectName: z.string().min(1),
-  osUserDomainName: z.string().min(1).default('Default'),
-  osProjectDomainName: z.string().min(1).default('Default'),
-  osRegionName: z.string().min(1).optional(),
-  osInterface: z.enum(['public', 'internal', 'admin']).default('public'),
+  ...openStackSettings,
   fenceCheckIntervalMs: setting.ms(d.fenceCheckIntervalMs),
   fenceCheckMaxCount: setting.int(d.fenceCheckMaxCount, 1),
   novaDownCheckIntervalMs: setting.ms(d.novaDownCheckIntervalMs),

@@ -1,6 +1,6 @@
 import { createBus } from '@lazarus/bus'
 import { openDb } from '@lazarus/db'
-import { createOpenStackClient } from '@lazarus/openstack'
+import { connectOpenStack } from '@lazarus/openstack'
 import { createLogger, createMetrics, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { FencerEnv } from './config.js'
 import { createFencerService } from './service.js'
@@ -11,16 +11,7 @@ try {
   const metrics = createMetrics('fencer')
   const db = await openDb(env.databaseUrl)
   const bus = await createBus(env.amqpUrl)
-  const openstack = await createOpenStackClient({
-    authUrl: env.osAuthUrl,
-    username: env.osUsername,
-    password: env.osPassword,
-    projectName: env.osProjectName,
-    userDomainName: env.osUserDomainName,
-    projectDomainName: env.osProjectDomainName,
-    ...(env.osRegionName ? { regionName: env.osRegionName } : {}),
-    interface: env.osInterface,
-  })
+  const openstack = await connectOpenStack(env)
   const service = createFencerService({
     bus,
     db,
