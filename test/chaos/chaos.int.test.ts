@@ -45,7 +45,7 @@ describe(`chaos (seed ${SEED}, ${LONG ? 'long' : 'short'} form)`, () => {
     log(`CHAOS_SEED=${SEED} ${LONG ? 'CHAOS_LONG=1 ' : ''}(fault phase ${FAULT_PHASE_MS} ms, ${HOSTS} hosts)`)
     outDir = resolve(repoRoot, 'test-output', `chaos-${SEED}`)
     mkdirSync(outDir, { recursive: true })
-    rabbit = await startRabbitCluster({ prefix: 'lzchaos', portBase: 5690 })
+    rabbit = await startRabbitCluster({ name: 'lzchaos' })
     log(`3-node RabbitMQ cluster up in ${rabbit.upMs} ms`)
     sys = await startSystem({
       rabbit,

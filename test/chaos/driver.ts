@@ -8,6 +8,8 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readdirSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
@@ -39,16 +41,57 @@ export interface RabbitCluster {
   down(): Promise<void>
 }
 
-export const startRabbitCluster = async (opts: { size?: number; prefix?: string; portBase?: number } = {}): Promise<RabbitCluster> => {
+const portFree = (port: number) =>
+  new Promise<boolean>((res) => {
+    const srv = createServer()
+    srv.once('error', () => res(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)))
+  })
+
+/** A block of free ports: node i takes base+i (AMQP) and base+i+20000 (Erlang distribution). */
+const freePortBase = async (size: number): Promise<number> => {
+  const first = 30_000 + (process.pid % 1400) * 10
+  for (let k = 0; k < 1400; k += 1) {
+    const base = 30_000 + ((first - 30_000 + k * 10) % 14_000)
+    let ok = true
+    for (let i = 1; i <= size && ok; i += 1) ok = (await portFree(base + i)) && (await portFree(base + i + 20_000))
+    if (ok) return base
+  }
+  throw new Error('no free block of ports for the RabbitMQ cluster')
+}
+
+const pidAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * A cluster of this test process's own: node names, directory and ports carry its pid, so
+ * that two runs on one machine (two people's `npm test`) never meet. Clusters left by runs
+ * that died are removed first.
+ */
+export const startRabbitCluster = async (opts: { size?: number; name?: string } = {}): Promise<RabbitCluster> => {
   const size = opts.size ?? 3
-  const prefix = opts.prefix ?? 'lzchaos'
-  const portBase = opts.portBase ?? 5690
-  const env = { ...process.env, RMQ_PREFIX: prefix, RMQ_BASE: `/tmp/lazarus-rmq-${prefix}`, RMQ_PORT_BASE: String(portBase), RMQ_BOOT_TIMEOUT: '120' }
-  const sh = async (script: string, args: string[], timeoutMs: number) => {
+  const name = opts.name ?? 'lzchaos'
+  const shIn = async (env: NodeJS.ProcessEnv, script: string, args: string[], timeoutMs: number) => {
     const r = await run(resolve(clusterDir, script), args, { env, timeout: timeoutMs, maxBuffer: 16 << 20 })
     return r.stdout
   }
-  // Leftovers of an earlier run that died without cleaning up.
+  for (const dir of readdirSync('/tmp')) {
+    const m = new RegExp(`^lazarus-rmq-(${name}_(\\d+)_)$`).exec(dir)
+    if (m && !pidAlive(Number(m[2]))) {
+      log(`removing the cluster left by run ${m[2]}`)
+      await shIn({ ...process.env, RMQ_PREFIX: m[1], RMQ_BASE: `/tmp/${dir}` }, 'down.sh', [], 120_000).catch(() => undefined)
+    }
+  }
+  const prefix = `${name}_${process.pid}_`
+  const portBase = await freePortBase(size)
+  const env = { ...process.env, RMQ_PREFIX: prefix, RMQ_BASE: `/tmp/lazarus-rmq-${prefix}`, RMQ_PORT_BASE: String(portBase), RMQ_BOOT_TIMEOUT: '120' }
+  const sh = (script: string, args: string[], timeoutMs: number) => shIn(env, script, args, timeoutMs)
   await sh('down.sh', [], 120_000).catch(() => undefined)
   const t0 = Date.now()
   try {

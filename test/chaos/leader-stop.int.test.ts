@@ -20,7 +20,7 @@ describe('the RabbitMQ node leading the work queue stops mid-recovery', () => {
   let hosts: string[]
 
   beforeAll(async () => {
-    rabbit = await startRabbitCluster({ prefix: 'lzleader', portBase: 5700 })
+    rabbit = await startRabbitCluster({ name: 'lzleader' })
     log(`3-node cluster up in ${rabbit.upMs} ms`)
     sys = await startSystem({
       rabbit,
