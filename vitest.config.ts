@@ -16,6 +16,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          // Unit suites first, all of them, before any integration suite restarts the broker.
+          sequence: { groupOrder: 0 },
           include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts'],
           // Restarts the shared broker: runs with the integration suites, one file at a time.
           exclude: ['packages/bus/src/rabbit.test.ts'],
@@ -25,6 +27,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['test/**/*.int.test.ts', 'packages/bus/src/rabbit.test.ts'],
           // Integration suites share the broker and the database: one file at a time.
           fileParallelism: false,
