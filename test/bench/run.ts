@@ -1,6 +1,6 @@
 /*
  * Runs every benchmark in turn, each as its own process, after `npm run build`:
- *   npm run bench                       # all of them, 3 runs each
+ *   npm run bench                       # all of them, each with its own default number of runs
  *   npm run bench -- fencer evacuation  # only those named
  *   npm run bench -- --runs 5
  * Each benchmark prints its own figures, medians and ratios against its target. The
@@ -14,7 +14,7 @@ import { repoRoot } from '../support/processes.js'
 const BENCHES = ['fencer', 'evacuation', 'api-notifications', 'detector-heartbeats'] as const
 const OPT_IN = ['side-by-side'] as const
 
-const { values, positionals } = parseArgs({ options: { runs: { type: 'string', default: '3' } }, allowPositionals: true })
+const { values, positionals } = parseArgs({ options: { runs: { type: 'string' } }, allowPositionals: true })
 const known = [...BENCHES, ...OPT_IN] as readonly string[]
 const unknown = positionals.filter((p) => !known.includes(p))
 if (unknown.length > 0) {
@@ -25,7 +25,7 @@ const chosen = positionals.length > 0 ? positionals : [...BENCHES]
 let failed = 0
 for (const name of chosen) {
   process.stdout.write(`\n=== ${name}\n`)
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `test/bench/${name}.ts`, '--runs', String(values.runs)], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `test/bench/${name}.ts`, ...(values.runs ? ['--runs', values.runs] : [])], {
     cwd: repoRoot,
     stdio: 'inherit',
   })
