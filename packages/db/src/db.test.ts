@@ -52,3 +52,23 @@ describe.each([
     expect(r.rowCount).toBe(1)
   })
 })
+
+describe('postgres: a connection ended while a transaction holds it', () => {
+  it('fails that transaction, does not crash the process, and the next one works', async () => {
+    const db = createPgDb(PG_URL, { max: 2 })
+    try {
+      const admin = createPgDb(PG_URL, { max: 1 })
+      const attempt = db.transaction(async (tx) => {
+        const me = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+        await admin.query('SELECT pg_terminate_backend($1)', [me.rows[0]?.pid])
+        await tx.query('SELECT 1')
+      })
+      await expect(attempt).rejects.toThrow()
+      await admin.close()
+      const r = await db.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))
+      expect(r.rows).toEqual([{ one: 1 }])
+    } finally {
+      await db.close()
+    }
+  })
+})

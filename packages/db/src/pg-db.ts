@@ -18,6 +18,13 @@ export const createPgDb = (url: string, opts: { max?: number } = {}): Db => {
     query,
     async transaction(fn) {
       const client = await pool.connect()
+      // A connection that dies while checked out (database restart, failover, an operator
+      // ending it) emits 'error' on the client: without a listener that kills the process.
+      let broken: Error | undefined
+      const onError = (err: Error) => {
+        broken = err
+      }
+      client.on('error', onError)
       try {
         await client.query('BEGIN')
         const tx: Queryable = {
@@ -31,13 +38,23 @@ export const createPgDb = (url: string, opts: { max?: number } = {}): Db => {
         return out
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {})
+        broken ??= isConnectionError(err) ? (err as Error) : undefined
         throw err
       } finally {
-        client.release()
+        client.off('error', onError)
+        // A broken client is destroyed rather than returned to the pool.
+        client.release(broken)
       }
     },
     migrate: (service: string, migrations: readonly Migration[]) => runMigrations(db, service, migrations),
     close: () => pool.end(),
   }
   return db
+}
+
+/** Errors that mean the connection itself is gone (SQLSTATE class 08, 57P01–57P03, socket errors). */
+const isConnectionError = (err: unknown): boolean => {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code !== 'string') return false
+  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === 'ECONNRESET' || code === 'EPIPE'
 }
