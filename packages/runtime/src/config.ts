@@ -54,3 +54,12 @@ export const setting = {
       .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
   url: () => z.url(),
 }
+
+/**
+ * The operations endpoint (/healthz, /readyz, /metrics) every service has: OPS_PORT, and
+ * OPS_HOST (all interfaces by default, so that probes and Prometheus can reach it).
+ */
+export const opsSettings = (port: number) => ({
+  opsPort: setting.int(port),
+  opsHost: z.string().min(1).default('0.0.0.0'),
+})

@@ -1,10 +1,20 @@
 import type { Logger } from 'pino'
+import { ConfigError } from './config.js'
+
+/** SHUTDOWN_TIMEOUT_MS: how long a service may take to stop after SIGTERM (default 10 s). */
+export const shutdownBoundMs = (env: NodeJS.ProcessEnv = process.env): number => {
+  const raw = env['SHUTDOWN_TIMEOUT_MS']
+  if (raw === undefined || raw === '') return 10_000
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 100) throw new ConfigError(`SHUTDOWN_TIMEOUT_MS (shutdownTimeoutMs): a whole number of milliseconds ≥ 100 (got ${raw})`)
+  return n
+}
 
 /**
  * Stop cleanly on SIGTERM/SIGINT: run `stop` (stop intake, finish or release work),
- * and exit within `boundMs` whatever happens.
+ * and exit within `boundMs` (SHUTDOWN_TIMEOUT_MS) whatever happens.
  */
-export const onShutdown = (log: Logger, stop: () => Promise<void>, boundMs = 10_000): void => {
+export const onShutdown = (log: Logger, stop: () => Promise<void>, boundMs = shutdownBoundMs()): void => {
   let stopping = false
   const handler = (signal: string) => {
     if (stopping) return

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { HEARTBEAT_SUBJECT_PREFIX } from '@lazarus/contracts'
-import { setting } from '@lazarus/runtime'
+import { opsSettings, setting } from '@lazarus/runtime'
 import * as z from 'zod'
 import { SegmentPolicyInput } from './heartbeat/config.js'
 
@@ -32,7 +32,7 @@ export const DetectorConfig = z.object({
   /** RabbitMQ, e.g. amqp://user:pass@127.0.0.1:5672/%2f */
   amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/vhost' }).min(1),
   /** Port of /healthz, /readyz and /metrics. */
-  opsPort: setting.int(9101),
+  ...opsSettings(9101),
   /** How many handled notification ids are remembered for duplicate suppression. */
   seenNotificationsCapacity: setting.int(10_000, 1),
   /** A COMPUTE_HOST STARTED notification asks the fencer to re-enable the compute service, not only to clear forced_down. */

@@ -64,6 +64,7 @@ try {
   await service.start()
   const ops = await startOpsServer({
     port: config.opsPort,
+    host: config.opsHost,
     metrics,
     ready: () => bus.isReady() && (hb === undefined || hb.ready()),
   })

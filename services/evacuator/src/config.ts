@@ -1,5 +1,5 @@
 import { openStackSettings } from '@lazarus/openstack'
-import { setting } from '@lazarus/runtime'
+import { opsSettings, setting } from '@lazarus/runtime'
 import * as z from 'zod'
 import { workflowSetting } from './domain/workflows.js'
 
@@ -58,7 +58,6 @@ export const EvacuatorMainSettings = EvacuatorSettings.extend({
   amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/' }).min(1),
   databaseUrl: z.string().optional(),
   ...openStackSettings,
-  opsPort: setting.int(9103),
-  opsHost: z.string().default('0.0.0.0'),
+  ...opsSettings(9103),
 })
 export type EvacuatorMainConfig = z.infer<typeof EvacuatorMainSettings>

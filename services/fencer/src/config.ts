@@ -1,5 +1,5 @@
 import { openStackSettings } from '@lazarus/openstack'
-import { setting } from '@lazarus/runtime'
+import { opsSettings, setting } from '@lazarus/runtime'
 import * as z from 'zod'
 import { defaultFencerConfig as d } from './fencer-config.js'
 
@@ -22,6 +22,6 @@ export const FencerEnv = z.object({
   unfencePowerOn: setting.bool(d.unfencePowerOn),
   unfenceMaxWaitMs: setting.ms(d.unfenceMaxWaitMs),
   unfenceRetryIntervalMs: setting.int(d.unfenceRetryIntervalMs, 1),
-  opsPort: setting.int(9102),
+  ...opsSettings(9102),
 })
 export type FencerEnv = z.infer<typeof FencerEnv>

@@ -32,7 +32,7 @@ try {
     },
   })
   await service.start()
-  const ops = await startOpsServer({ port: env.opsPort, metrics, ready: () => bus.isReady() })
+  const ops = await startOpsServer({ port: env.opsPort, host: env.opsHost, metrics, ready: () => bus.isReady() })
   log.info({ opsPort: ops.port, db: db.kind, novaMicroversion: openstack.nova.microversion }, 'fencer started')
   onShutdown(log, async () => {
     await service.stop()

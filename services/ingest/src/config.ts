@@ -1,4 +1,4 @@
-import { setting } from '@lazarus/runtime'
+import { opsSettings, setting } from '@lazarus/runtime'
 import * as z from 'zod'
 import type { KafkaSourceConfig } from './sources/kafka.js'
 
@@ -52,8 +52,7 @@ export const ingestConfigSchema = z
     natsPass: z.string().optional(),
     natsToken: z.string().optional(),
 
-    opsPort: setting.int(9470, 0),
-    opsHost: z.string().min(1).default('127.0.0.1'),
+    ...opsSettings(9104),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {
