@@ -17,8 +17,12 @@ export const createBus = async (
   options: Omit<RabbitBusOptions, 'url'> = {},
 ): Promise<Bus> => {
   if (url === undefined || url === '') return createInProcessBus(options.queues ? { queues: options.queues } : {})
-  if (!/^amqps?:\/\//i.test(url)) throw new Error(`unsupported bus URL ${redact(url)}: expected amqp:// or amqps://`)
-  return createRabbitBus({ ...options, url })
+  // Several nodes of one cluster: comma-separated URLs, tried in turn.
+  const urls = url.split(',').map((u) => u.trim()).filter((u) => u !== '')
+  for (const u of urls) {
+    if (!/^amqps?:\/\//i.test(u)) throw new Error(`unsupported bus URL ${redact(u)}: expected amqp:// or amqps://`)
+  }
+  return createRabbitBus({ ...options, url: urls })
 }
 
 const redact = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@')

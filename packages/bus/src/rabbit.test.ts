@@ -76,6 +76,23 @@ describe('rabbitmq transport', () => {
     await expect(createRabbitBus({ url: 'amqp://guest:guest@127.0.0.1:1', namespace })).rejects.toThrow()
   })
 
+  it('connects to the next node of a list when the first cannot be reached', async () => {
+    const q = spec('failover')
+    const bus = await create([q], { url: ['amqp://guest:guest@127.0.0.1:1', URL] })
+    try {
+      const got: string[] = []
+      await bus.subscribe(q, AnyEnvelope, async (e) => {
+        got.push(e.id)
+        return ACK
+      })
+      const e = ping(q.bind[0] as string, 1)
+      await bus.publish(e)
+      await expect.poll(() => got, { timeout: 10_000 }).toEqual([e.id])
+    } finally {
+      await bus.close()
+    }
+  })
+
   it('rejects a subscription the broker refuses, and carries on', async () => {
     const good = spec('good')
     const clash = spec('clash')

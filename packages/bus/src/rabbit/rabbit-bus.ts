@@ -12,8 +12,11 @@ import { Publisher } from './publisher.js'
 export type RabbitBusEvent = { type: 'connected' } | { type: 'disconnected'; err?: unknown } | { type: 'error'; err: unknown }
 
 export interface RabbitBusOptions {
-  /** amqp:// or amqps:// URL. */
-  url: string
+  /**
+   * amqp:// or amqps:// URL, or the URLs of several nodes of one cluster: each connection
+   * attempt takes the next one, so that a stopped node is left for a running one.
+   */
+  url: string | readonly string[]
   /** A publish not confirmed within this time rejects (default 10 s). */
   publishTimeoutMs?: number
   /** AMQP heartbeat (default 10 s): how fast a dead peer is noticed. */
@@ -56,9 +59,14 @@ export const createRabbitBus = async (opts: RabbitBusOptions): Promise<Bus> => {
   let closed = false
   let reconnectTimer: NodeJS.Timeout | undefined
   let failures = 0
+  const urls = typeof opts.url === 'string' ? [opts.url] : [...opts.url]
+  if (urls.length === 0) throw new Error('createRabbitBus: no broker URL given')
+  let nextUrl = 0
 
   const connect = async (): Promise<void> => {
-    const c = await amqp.connect(withHeartbeat(opts.url, opts.heartbeatSec ?? 10), {
+    const url = urls[nextUrl % urls.length] as string
+    nextUrl += 1
+    const c = await amqp.connect(withHeartbeat(url, opts.heartbeatSec ?? 10), {
       timeout: 10_000,
       clientProperties: { connection_name: opts.connectionName ?? `lazarus pid ${process.pid}` },
     })
@@ -114,7 +122,16 @@ export const createRabbitBus = async (opts: RabbitBusOptions): Promise<Bus> => {
     }, delay)
   }
 
-  await connect()
+  // At start every node is tried once before giving up: a service may start while one is down.
+  for (let tried = 1; ; tried += 1) {
+    try {
+      await connect()
+      break
+    } catch (err) {
+      if (tried >= urls.length) throw err
+      onError(err)
+    }
+  }
 
   const bus: Bus = {
     async publish(event: AnyEnvelope): Promise<void> {
