@@ -10,7 +10,7 @@
  *
  *   npm run build && node --import tsx test/bench/side-by-side.ts --runs 3
  *   options: --runs N (3)  --instances N (6)  --victim HOST (compute2)  --only floor,lazarus,masakari
- *            --json FILE (write the raw figures)
+ *            --json FILE (write the raw figures)  --timeline (print each Lazarus step, from the kill)
  * Masakari's defaults (wait_period_after_service_update 180 s, and a disable that blocks 60 s
  * on the dead compute) make each of its runs about 4 minutes: a benchmark, not a CI test.
  */
@@ -37,6 +37,7 @@ type Contender = 'floor' | 'lazarus' | 'masakari'
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
+    timeline: { type: 'boolean', default: false },
     instances: { type: 'string', default: '6' },
     victim: { type: 'string', default: 'compute2' },
     only: { type: 'string', default: 'floor,lazarus,masakari' },
@@ -145,10 +146,22 @@ const runLazarus = async (ids: string[]): Promise<{ ms: number; finishedMs: numb
       return ['finished', 'failed', 'error', 'ignored'].includes(st) ? { st, at: Date.now() } : undefined
     }, 120_000, 100)
     if (n.st !== 'finished') throw new Error(`Lazarus notification ended ${n.st}`)
+    if (values.timeline) await printTimeline(cluster, nid, t0)
     return { ms: lastAt - t0, finishedMs: n.at - t0 }
   } finally {
     await cluster.stop()
   }
+}
+
+/** Each step of the recovery as the api recorded it, in seconds from the kill (`--timeline`). */
+const printTimeline = async (cluster: Awaited<ReturnType<typeof startRealNovaCluster>>, nid: string, t0: number) => {
+  const at = (iso: string) => `+${((Date.parse(iso) - t0) / 1000).toFixed(2)} s`
+  const full = await cluster.api('GET', `/v1/notifications/${nid}`)
+  for (const t of full.body.notification.recovery_workflow_details ?? []) {
+    for (const d of t.progress_details ?? []) log(`  ${at(d.timestamp)} ${t.name}: ${d.message}`)
+  }
+  const vm = await cluster.api('GET', `/v1/notifications/${nid}/vmoves`)
+  for (const v of vm.body.vmoves ?? []) log(`  vmove ${v.instance_name}: ${at(v.start_time)} → ${at(v.end_time)}`)
 }
 
 const runMasakari = async (ids: string[]): Promise<{ ms: number; finishedMs: number }> => {
