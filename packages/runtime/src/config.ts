@@ -53,6 +53,17 @@ export const setting = {
       .default(def)
       .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
   url: () => z.url(),
+  /** A value given as JSON text (from the environment) or as JSON already (from the file). */
+  json: <T extends z.ZodType>(schema: T) =>
+    z.preprocess((v, ctx) => {
+      if (typeof v !== 'string') return v
+      try {
+        return JSON.parse(v) as unknown
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `not valid JSON (${(err as Error).message})` })
+        return z.NEVER
+      }
+    }, schema),
 }
 
 /**

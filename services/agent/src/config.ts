@@ -52,16 +52,7 @@ const list = <T extends z.ZodType>(item: T) =>
   )
 
 /** JSON text in an env var, or an object in the config file. */
-const json = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v, ctx) => {
-    if (typeof v !== 'string') return v
-    try {
-      return JSON.parse(v) as unknown
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `not valid JSON (${(err as Error).message})` })
-      return z.NEVER
-    }
-  }, schema)
+const json = setting.json
 
 /** The agent's settings (env names: the keys in UPPER_SNAKE_CASE). */
 export const AgentSettings = z.object({

@@ -5,16 +5,7 @@ import * as z from 'zod'
 import { SegmentPolicyInput } from './heartbeat/config.js'
 
 /** JSON text in an env var, or the value itself in the config file. */
-const json = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v, ctx) => {
-    if (typeof v !== 'string') return v
-    try {
-      return JSON.parse(v) as unknown
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `not valid JSON (${(err as Error).message})` })
-      return z.NEVER
-    }
-  }, schema)
+const json = setting.json
 
 /** One segment's heartbeat policy, plus whether its hosts are watched at all. */
 export const SegmentHeartbeatPolicy = SegmentPolicyInput.extend({

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import type { Logger } from '@lazarus/runtime'
 import { ApiRequestError, type ApiClient, type ApiSegment } from './adapters/http/api-client.js'
 import type { HeartbeatMonitor } from './heartbeat/monitor.js'
@@ -133,14 +134,5 @@ export const createPauseSync = (deps: PauseSyncDeps): PauseSync => {
   }
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
+/** Wait `ms`, or less when `signal` aborts (never rejects). */
+const sleep = (ms: number, signal?: AbortSignal): Promise<unknown> => delay(ms, undefined, { signal }).catch(() => undefined)

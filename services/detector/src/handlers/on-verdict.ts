@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import type { Bus } from '@lazarus/bus'
 import { makeEvent, type AlertRaisedV1 } from '@lazarus/contracts'
 import type { Logger } from '@lazarus/runtime'
@@ -167,14 +168,5 @@ export const onVerdict = (deps: OnVerdictDeps) => {
 
 const isUuid = (s: string) => z.uuid().safeParse(s).success
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
+/** Wait `ms`, or less when `signal` aborts (never rejects). */
+const sleep = (ms: number, signal?: AbortSignal): Promise<unknown> => delay(ms, undefined, { signal }).catch(() => undefined)
