@@ -3,6 +3,7 @@ import { createBus, type Bus } from '@lazarus/bus'
 import { LazarusEvent, makeEvent, type HostFencedV1, type LazarusEvent as Event, type QueueSpec, type RecoveryFinishedV1 } from '@lazarus/contracts'
 import { createOpenStackClient, type NovaClient } from '@lazarus/openstack'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
+import { simClient } from '../support/http.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
 
 /**
@@ -76,16 +77,7 @@ export const startEvacuationRig = async (o: { simEnv?: Record<string, string>; e
       return { type: 'ACK' }
     })
     const evacuators: RunningProcess[] = []
-    const sim = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const res = await fetch(`${simInfo.url}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? null : JSON.stringify(body),
-      })
-      const text = await res.text()
-      if (res.status >= 300) throw new Error(`cloud-sim ${method} ${path} → ${res.status} ${text}`)
-      return (text ? JSON.parse(text) : null) as T
-    }
+    const sim = simClient(simInfo.url)
     const rig: EvacuationRig = {
       simUrl: simInfo.url,
       nova: os.nova,

@@ -26,6 +26,7 @@ import { createOpenStackClient } from '@lazarus/openstack'
 import { createLogger } from '@lazarus/runtime'
 import { createFencerService } from '../../services/fencer/src/index.js'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
+import { simClient } from '../support/http.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
 
 const TARGET_P50_MS = 50
@@ -100,12 +101,7 @@ const startSim = async (processes: RunningProcess[]): Promise<SimInfo> => {
   return JSON.parse(await sim.waitForLine(/"authUrl"/)) as SimInfo
 }
 
-const simCall = async <T>(sim: SimInfo, method: string, path: string): Promise<T> => {
-  const res = await fetch(`${sim.url}${path}`, { method })
-  const text = await res.text()
-  if (res.status >= 300) throw new Error(`cloud-sim ${method} ${path} → ${res.status} ${text}`)
-  return (text ? JSON.parse(text) : null) as T
-}
+const simCall = <T>(sim: SimInfo, method: string, path: string): Promise<T> => simClient(sim.url)<T>(method, path)
 
 const hostFailed = (sim: SimInfo, host: string, level: QuickEvacuateLevel): HostFailedV1 => {
   const notificationId = randomUUID()

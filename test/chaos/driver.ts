@@ -14,6 +14,7 @@ import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { createTestDatabase, PG_ADMIN_URL } from '../support/infra.js'
+import { jsonCall, simClient } from '../support/http.js'
 import { repoRoot, startNode, type RunningProcess } from '../support/processes.js'
 
 const run = promisify(execFile)
@@ -342,33 +343,12 @@ export const startSystem = async (opts: {
       }
     }, 250)
 
-    const call = async <T>(base: string, method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? null : JSON.stringify(body),
-        signal: AbortSignal.timeout(15_000),
-      })
-      const text = await res.text()
-      let parsed: unknown = null
-      try {
-        parsed = text ? JSON.parse(text) : null
-      } catch {
-        parsed = text
-      }
-      return { status: res.status, body: parsed as T }
-    }
-
     const system: System = {
       rabbit,
       simUrl: simInfo.url,
       dbName,
       replicas,
-      async sim<T>(method: string, path: string, body?: unknown) {
-        const r = await call<T>(simInfo.url, method, path, body)
-        if (r.status >= 300) throw new Error(`cloud-sim ${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`)
-        return r.body
-      },
+      sim: simClient(simInfo.url),
       async api<T>(method: string, path: string, body?: unknown) {
         let last: unknown
         for (let round = 0; round < 20; round += 1) {
@@ -376,7 +356,7 @@ export const startSystem = async (opts: {
           if (apis.length === 0) last = new Error('no api replica is running')
           for (const a of apis) {
             try {
-              const res = await call<T>(a.apiUrl!, method, path, body)
+              const res = await jsonCall<T>(a.apiUrl!, method, path, body)
               if (res.status < 500) return res
               last = new Error(`${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`)
             } catch (err) {

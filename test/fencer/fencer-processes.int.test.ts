@@ -17,6 +17,7 @@ import {
 } from '@lazarus/contracts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
+import { simClient } from '../support/http.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
 
 interface SimHost {
@@ -79,16 +80,7 @@ const startRig = async (simEnv: Record<string, string>, fencerEnv: Record<string
       seen.push({ at: performance.now(), event })
       return { type: 'ACK' }
     })
-    const sim = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const res = await fetch(`${info.url}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? null : JSON.stringify(body),
-      })
-      const text = await res.text()
-      if (res.status >= 300) throw new Error(`cloud-sim ${method} ${path} → ${res.status} ${text}`)
-      return (text ? JSON.parse(text) : null) as T
-    }
+    const sim = simClient(info.url)
     const rig: Rig = {
       simUrl: info.url,
       credentials: info.credentials,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { jsonCall, simClient } from './http.js'
 import { createTestDatabase, createTestVhost } from './infra.js'
 import { startNode, type RunningProcess } from './processes.js'
 
@@ -68,15 +69,6 @@ export const startCluster = async (opts: { simEnv?: Record<string, string>; serv
     }
     await Promise.all(['detector', 'fencer', 'evacuator'].map((s) => processes[s]!.waitForLine(/"msg":"[^"]*\b(started|ready)\b/i, 60_000)))
 
-    const call = async <T>(base: string, method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? null : JSON.stringify(body),
-      })
-      const text = await res.text()
-      return { status: res.status, body: (text ? JSON.parse(text) : null) as T }
-    }
     const cluster: Cluster = {
       simUrl: simInfo.url,
       apiUrl,
@@ -84,12 +76,8 @@ export const startCluster = async (opts: { simEnv?: Record<string, string>; serv
       databaseUrl: db.url,
       serviceEnv,
       processes,
-      sim: async <T>(method: string, path: string, body?: unknown) => {
-        const r = await call<T>(simInfo.url, method, path, body)
-        if (r.status >= 300) throw new Error(`cloud-sim ${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`)
-        return r.body
-      },
-      api: (method, path, body) => call(apiUrl, method, path, body),
+      sim: simClient(simInfo.url),
+      api: (method, path, body) => jsonCall(apiUrl, method, path, body),
       async registerSegment(o = {}) {
         const seg = await cluster.api<{ segment: { uuid: string } }>('POST', '/v1/segments', {
           segment: {
