@@ -17,10 +17,10 @@
  *        (env BENCH_GAP_MS: pause before each run, default 250)
  * Requires `npm run build` (cloud-sim and the fencer run from dist). Target: p50 < 50 ms.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { createInProcessBus, createRabbitBus, type Bus } from '@lazarus/bus'
-import { LazarusEvent, makeEvent, topology, type HostFailedV1, type QueueSpec, type QuickEvacuateLevel } from '@lazarus/contracts'
+import { LazarusEvent, topology, type HostFailedV1, type QueueSpec, type QuickEvacuateLevel } from '@lazarus/contracts'
 import { createPgliteDb } from '@lazarus/db'
 import { createOpenStackClient } from '@lazarus/openstack'
 import { createLogger } from '@lazarus/runtime'
@@ -28,6 +28,7 @@ import { createFencerService } from '../../services/fencer/src/index.js'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { simClient } from '../support/http.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
+import { hostFailedEvent, simRedfishAttributes } from '../../services/fencer/src/test-support/host-failed.js'
 
 const TARGET_P50_MS = 50
 const LEVELS: QuickEvacuateLevel[] = [1, 2, 3]
@@ -103,28 +104,8 @@ const startSim = async (processes: RunningProcess[]): Promise<SimInfo> => {
 
 const simCall = <T>(sim: SimInfo, method: string, path: string): Promise<T> => simClient(sim.url)<T>(method, path)
 
-const hostFailed = (sim: SimInfo, host: string, level: QuickEvacuateLevel): HostFailedV1 => {
-  const notificationId = randomUUID()
-  const { username, password } = sim.credentials
-  return makeEvent({
-    type: 'host.failed.v1',
-    correlationId: notificationId,
-    source: 'detector',
-    payload: {
-      notificationId,
-      reason: 'bench',
-      host: {
-        id: randomUUID(),
-        name: host,
-        type: 'COMPUTE',
-        controlAttributes: `driver=redfish address=${sim.url}/redfish/v1/Systems/${host} username=${username} password=${password}`,
-        reserved: false,
-        onMaintenance: false,
-      },
-      segment: { id: randomUUID(), name: 'bench', recoveryMethod: 'auto', serviceType: 'compute', enabled: true, quickEvacuateLevel: level },
-    },
-  })
-}
+const hostFailed = (sim: SimInfo, host: string, level: QuickEvacuateLevel): HostFailedV1 =>
+  hostFailedEvent({ host, level, controlAttributes: simRedfishAttributes(sim.url, host, sim.credentials), reason: 'bench', segmentName: 'bench' })
 
 /** Fence fresh hosts one at a time and time publish → host.fenced. */
 const measure = async (sim: SimInfo, bus: Bus): Promise<Map<QuickEvacuateLevel, Sample[]>> => {

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { simClient } from '../support/http.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
+import { hostFailedEvent, simRedfishAttributes } from '../../services/fencer/src/test-support/host-failed.js'
 
 interface SimHost {
   name: string
@@ -112,27 +113,7 @@ const startRig = async (simEnv: Record<string, string>, fencerEnv: Record<string
         if (!h) throw new Error(`no host ${name} in the sim`)
         return h
       },
-      hostFailed: (host, level) => {
-        const notificationId = randomUUID()
-        return makeEvent({
-          type: 'host.failed.v1',
-          correlationId: notificationId,
-          source: 'detector',
-          payload: {
-            notificationId,
-            reason: 'test',
-            host: {
-              id: randomUUID(),
-              name: host,
-              type: 'COMPUTE',
-              controlAttributes: `driver=redfish address=${info.url}/redfish/v1/Systems/${host} username=${info.credentials.username} password=${info.credentials.password}`,
-              reserved: false,
-              onMaintenance: false,
-            },
-            segment: { id: randomUUID(), name: 'segment-a', recoveryMethod: 'auto', serviceType: 'compute', enabled: true, quickEvacuateLevel: level },
-          },
-        })
-      },
+      hostFailed: (host, level) => hostFailedEvent({ host, level, controlAttributes: simRedfishAttributes(info.url, host, info.credentials) }),
       stop,
     }
     return rig

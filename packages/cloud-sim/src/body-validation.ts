@@ -26,9 +26,6 @@ export const pyRepr = (v: unknown): string => {
     .join(', ')}}`
 }
 
-const typeName = (v: unknown): string =>
-  v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? 'number' : typeof v
-
 export const isString =
   (o: { min?: number; max?: number } = {}): Check =>
   (v) => {

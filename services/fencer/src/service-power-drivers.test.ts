@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs'
-import { randomUUID } from 'node:crypto'
 import { createInProcessBus, type Bus } from '@lazarus/bus'
 import { startCloudSim } from '@lazarus/cloud-sim'
-import { LazarusEvent, makeEvent, topology, type HostFailedV1, type QueueSpec, type QuickEvacuateLevel } from '@lazarus/contracts'
+import { LazarusEvent, topology, type HostFailedV1, type QueueSpec, type QuickEvacuateLevel } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
 import { createOpenStackClient, type NovaClient } from '@lazarus/openstack'
 import { createLogger } from '@lazarus/runtime'
@@ -11,6 +10,7 @@ import { ipmiSimAvailable, startIpmiSim, type IpmiSim } from './adapters/testing
 import type { FencerConfig } from './fencer-config.js'
 import { createFencerService, type FencerService } from './service.js'
 import { openTestDb } from './test-support/databases.js'
+import { hostFailedEvent } from './test-support/host-failed.js'
 
 /*
  * The fencer at each level through the IPMI driver (ipmitool) and the fence-agent driver
@@ -98,20 +98,8 @@ describe.each<DriverName>(['ipmi', 'fence_agent'])('fencer through driver=%s aga
     await sim?.close()
   })
 
-  const hostFailed = (host: string, level: QuickEvacuateLevel, extra = ''): HostFailedV1 => {
-    const notificationId = randomUUID()
-    return makeEvent({
-      type: 'host.failed.v1',
-      correlationId: notificationId,
-      source: 'detector',
-      payload: {
-        notificationId,
-        reason: 'test',
-        host: { id: randomUUID(), name: host, type: 'COMPUTE', controlAttributes: DRIVERS[driverName](bmc, extra), reserved: false, onMaintenance: false },
-        segment: { id: randomUUID(), name: 'segment-a', recoveryMethod: 'auto', serviceType: 'compute', enabled: true, quickEvacuateLevel: level },
-      },
-    })
-  }
+  const hostFailed = (host: string, level: QuickEvacuateLevel, extra = ''): HostFailedV1 =>
+    hostFailedEvent({ host, level, controlAttributes: DRIVERS[driverName](bmc, extra) })
   const outcomeOf = async (id: string) => {
     await expect.poll(() => seen.some((e) => isOutcome(e, id)), { timeout: 30_000, interval: 50 }).toBe(true)
     return seen.find((e) => isOutcome(e, id)) as LazarusEvent

@@ -7,6 +7,7 @@ import {
   topology,
   type HostFailedV1,
   type HostUnfenceRequestedV1,
+  type HostUnfencedV1,
   type QueueSpec,
   type QuickEvacuateLevel,
 } from '@lazarus/contracts'
@@ -18,6 +19,7 @@ import { createFenceLedger } from './adapters/db/fence-ledger.js'
 import type { FencerConfig } from './fencer-config.js'
 import { createFencerService, type FencerService } from './service.js'
 import { openTestDb, type Engine } from './test-support/databases.js'
+import { hostFailedEvent, simRedfishAttributes } from './test-support/host-failed.js'
 
 type Sim = Awaited<ReturnType<typeof startCloudSim>>
 
@@ -87,28 +89,8 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
     return names[hostIndex++ % names.length] as string
   }
 
-  const hostFailed = (host: string, level: QuickEvacuateLevel, attrs?: string): HostFailedV1 => {
-    const notificationId = randomUUID()
-    const { username, password } = sim.credentials
-    return makeEvent({
-      type: 'host.failed.v1',
-      correlationId: notificationId,
-      source: 'detector',
-      payload: {
-        notificationId,
-        reason: 'test',
-        host: {
-          id: randomUUID(),
-          name: host,
-          type: 'COMPUTE',
-          controlAttributes: attrs ?? `driver=redfish address=${sim.redfishSystemUrl(host)} username=${username} password=${password}`,
-          reserved: false,
-          onMaintenance: false,
-        },
-        segment: { id: randomUUID(), name: 'segment-a', recoveryMethod: 'auto', serviceType: 'compute', enabled: true, quickEvacuateLevel: level },
-      },
-    })
-  }
+  const hostFailed = (host: string, level: QuickEvacuateLevel, attrs?: string): HostFailedV1 =>
+    hostFailedEvent({ host, level, controlAttributes: attrs ?? simRedfishAttributes(sim.url, host, sim.credentials) })
 
   const outcomeOf = async (notificationId: string) => {
     await expect.poll(() => seen.some((e) => isOutcome(e, notificationId)), { timeout: 15_000 }).toBe(true)
@@ -304,7 +286,8 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
           requestedBy: 'operator',
         },
       })
-    const unfenced = (req: HostUnfenceRequestedV1) => seen.filter((e) => e.type === 'host.unfenced.v1' && e.causationId === req.id)
+    const unfenced = (req: HostUnfenceRequestedV1) =>
+      seen.filter((e): e is HostUnfencedV1 => e.type === 'host.unfenced.v1' && e.causationId === req.id)
     const alertsFor = (req: HostUnfenceRequestedV1) => seen.filter((e) => e.type === 'alert.raised.v1' && e.causationId === req.id)
 
     /** Fence `host` at level 2 and evacuate its instances: Nova keeps `done` evacuation migrations for it. */
