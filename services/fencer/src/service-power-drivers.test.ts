@@ -75,10 +75,7 @@ describe.each<DriverName>(['ipmi', 'fence_agent'])('fencer through driver=%s aga
   })
   beforeEach(async (ctx) => {
     if (!available(driverName)) return ctx.skip()
-    bmc.thaw()
-    bmc.setMode('normal')
-    bmc.setPower('on')
-    bmc.clearActions()
+    bmc.reset()
     sim = await startCloudSim({ hosts: 2, instancesPerHost: 1, reportIntervalMs: 100, serviceDownTimeMs: 1000 })
     nova = (await createOpenStackClient({ authUrl: sim.authUrl, ...sim.credentials })).nova
     bus = createInProcessBus({ queues: [...Object.values(topology), observer] })

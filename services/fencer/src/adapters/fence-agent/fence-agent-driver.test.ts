@@ -83,10 +83,7 @@ describe.skipIf(!ipmiSimAvailable() || !existsSync(FENCE_IPMILAN))(
       await sim?.stop()
     })
     beforeEach(() => {
-      sim.thaw()
-      sim.setMode('normal')
-      sim.setPower('on')
-      sim.clearActions()
+      sim.reset()
     })
 
     const driver = (extra = '', password = sim.password) =>

@@ -83,10 +83,7 @@ describe.skipIf(!ipmiSimAvailable())('ipmi driver against ipmi_sim (skipped when
     await sim?.stop()
   })
   beforeEach(() => {
-    sim.thaw()
-    sim.setMode('normal')
-    sim.setPower('on')
-    sim.clearActions()
+    sim.reset()
   })
 
   const driver = (extra = 'cipher_suite=3', password = sim.password) =>

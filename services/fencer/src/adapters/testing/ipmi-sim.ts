@@ -53,6 +53,8 @@ export interface IpmiSim {
   freeze(): void
   /** Let a frozen BMC run again. */
   thaw(): void
+  /** Back to a fresh BMC between tests: answering, normal mode, power on, no actions recorded. */
+  reset(): void
   /** Whether the BMC answers a pre-session request within `timeoutMs`. */
   answers(timeoutMs?: number): Promise<boolean>
   /** Kill ipmi_sim and remove the temp directory. */
@@ -263,7 +265,7 @@ const startOnce = async (opts: IpmiSimOptions): Promise<IpmiSim> => {
     }
   }
 
-  return {
+  const sim: IpmiSim = {
     host,
     port,
     username,
@@ -287,7 +289,14 @@ const startOnce = async (opts: IpmiSimOptions): Promise<IpmiSim> => {
       frozen = false
     },
     answers: (timeoutMs) => bmcAnswers(host, port, timeoutMs),
+    reset: () => {
+      sim.thaw()
+      sim.setMode('normal')
+      sim.setPower('on')
+      sim.clearActions()
+    },
     stop,
   }
+  return sim
 }
 
