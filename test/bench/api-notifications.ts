@@ -10,6 +10,10 @@
  *     detector's queue, i.e. the outbox relay and the broker;
  *   - end to end p50/p99: request sent → event delivered (persisted + published).
  *
+ * The clients share one keep-alive undici Pool (one connection per client): the load
+ * generator runs on the same two cores as the api, PostgreSQL and RabbitMQ, and fetch()
+ * would spend as much CPU per request as the api does.
+ *
  * Usage: node --import tsx test/bench/api-notifications.ts [--runs 3] [--seconds 5] [--hosts 300]
  *        [--concurrency 1,16,64]
  * Needs `npx tsc -b services/api` first. Targets: ≥ 2,000 notifications/s, p99 < 50 ms.
@@ -20,6 +24,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { Pool } from 'undici'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { repoRoot, startNode } from '../support/processes.js'
 
@@ -57,6 +62,10 @@ interface RunResult {
   e2eP99: number
   errors: number
   lost: number
+  /** Mean notifications per transaction during the run (the api's group commit). */
+  batch: number
+  /** The api's event-loop utilisation over the run (0–1). */
+  elu: number
 }
 
 const main = async () => {
@@ -108,7 +117,15 @@ const main = async () => {
       })
     }
 
+    const pool = new Pool(url, { connections: Math.max(...LEVELS, 8), pipelining: 1 })
+    /** Sum and count of lazarus_api_accept_batch_size from the api's /metrics. */
+    const batchTotals = async () => {
+      const text = await (await fetch(`${url}/metrics`)).text()
+      const read = (name: string) => Number(new RegExp(`^${name}(?:\{[^}]*\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+      return { sum: read('lazarus_api_accept_batch_size_sum'), count: read('lazarus_api_accept_batch_size_count'), elu: read('lazarus_event_loop_utilization') }
+    }
     const runOnce = async (clients: number): Promise<RunResult> => {
+      const before = await batchTotals()
       const sent = new Map<string, number>()
       const http: number[] = []
       let errors = 0
@@ -119,9 +136,9 @@ const main = async () => {
         while (performance.now() < deadline) {
           const t0 = performance.now()
           const wall = Date.now()
-          const res = await fetch(`${url}/v1/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body() })
-          const json = (await res.json()) as { notification?: { notification_uuid: string } }
-          if (res.status !== 202 || !json.notification) {
+          const res = await pool.request({ path: '/v1/notifications', method: 'POST', headers: { 'content-type': 'application/json' }, body: body() })
+          const json = (await res.body.json()) as { notification?: { notification_uuid: string } }
+          if (res.statusCode !== 202 || !json.notification) {
             errors += 1
             continue
           }
@@ -134,6 +151,7 @@ const main = async () => {
       // Wait for every accepted notification's event (up to 30 s).
       const waitUntil = Date.now() + 30_000
       while (Date.now() < waitUntil && [...sent.keys()].some((id) => !arrived.has(id))) await new Promise((r) => setTimeout(r, 50))
+      const after = await batchTotals()
       const e2e: number[] = []
       let lost = 0
       for (const [id, t] of sent) {
@@ -151,27 +169,30 @@ const main = async () => {
         e2eP99: pct(e2e, 99),
         errors,
         lost,
+        batch: (after.sum - before.sum) / (after.count - before.count),
+        elu: after.elu,
       }
     }
 
     // Warm up (JIT, pools, plans).
     await runOnce(8)
     const rows: string[] = []
-    const header = 'clients | accepted/s (× target) | HTTP p50 / p99 ms | publish lag p50 / p99 ms | end-to-end p50 / p99 ms (p99 × target) | errors | lost'
+    const header = 'clients | accepted/s (× target) | HTTP p50 / p99 ms | publish lag p50 / p99 ms | end-to-end p50 / p99 ms (p99 × target) | per commit | api loop busy | errors | lost'
     for (const c of LEVELS) {
       const results: RunResult[] = []
       for (let r = 0; r < RUNS; r += 1) {
         const res = await runOnce(c)
         results.push(res)
         process.stderr.write(
-          `  c=${c} run ${r + 1}: ${fmt(res.rate, 0)}/s http p50 ${fmt(res.httpP50)} p99 ${fmt(res.httpP99)} ms, lag p50 ${fmt(res.lagP50)} p99 ${fmt(res.lagP99)} ms, e2e p99 ${fmt(res.e2eP99)} ms, errors ${res.errors}, lost ${res.lost}\n`,
+          `  c=${c} run ${r + 1}: ${fmt(res.rate, 0)}/s http p50 ${fmt(res.httpP50)} p99 ${fmt(res.httpP99)} ms, lag p50 ${fmt(res.lagP50)} p99 ${fmt(res.lagP99)} ms, e2e p99 ${fmt(res.e2eP99)} ms, batch ${fmt(res.batch)}, api loop ${fmt(res.elu * 100, 0)}%, errors ${res.errors}, lost ${res.lost}\n`,
         )
       }
       const m = (k: keyof RunResult) => median(results.map((x) => x[k]))
       rows.push(
-        `${String(c).padStart(7)} | ${fmt(m('rate'), 0).padStart(6)} (${fmt(m('rate') / TARGET_RATE, 2)}×) | ${fmt(m('httpP50'))} / ${fmt(m('httpP99'))} | ${fmt(m('lagP50'))} / ${fmt(m('lagP99'))} | ${fmt(m('e2eP50'))} / ${fmt(m('e2eP99'))} (${fmt(m('e2eP99') / TARGET_P99_MS, 2)}×) | ${results.reduce((a, x) => a + x.errors, 0)} | ${results.reduce((a, x) => a + x.lost, 0)}`,
+        `${String(c).padStart(7)} | ${fmt(m('rate'), 0).padStart(6)} (${fmt(m('rate') / TARGET_RATE, 2)}×) | ${fmt(m('httpP50'))} / ${fmt(m('httpP99'))} | ${fmt(m('lagP50'))} / ${fmt(m('lagP99'))} | ${fmt(m('e2eP50'))} / ${fmt(m('e2eP99'))} (${fmt(m('e2eP99') / TARGET_P99_MS, 2)}×) | ${fmt(m('batch'))} | ${fmt(m('elu') * 100, 0)}% | ${results.reduce((a, x) => a + x.errors, 0)} | ${results.reduce((a, x) => a + x.lost, 0)}`,
       )
     }
+    await pool.close()
     process.stdout.write(`\napi notifications on PostgreSQL + RabbitMQ: medians of ${RUNS} runs of ${SECONDS} s; target ≥ ${TARGET_RATE}/s, p99 < ${TARGET_P99_MS} ms\n${header}\n${rows.join('\n')}\n`)
   } finally {
     await listener.close().catch(() => {})

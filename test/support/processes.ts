@@ -15,9 +15,14 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-/** Start `node <script>` from the repo root, capturing its output line by line. */
+/**
+ * Start `node <script>` from the repo root, capturing its output line by line.
+ * `LAZARUS_CHILD_NODE_ARGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) adds node flags
+ * to every child, for profiling a service under a bench.
+ */
 export const startNode = (name: string, script: string, env: Record<string, string>): RunningProcess => {
-  const child = spawn(process.execPath, [resolve(repoRoot, script)], {
+  const nodeArgs = (process.env['LAZARUS_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean)
+  const child = spawn(process.execPath, [...nodeArgs, resolve(repoRoot, script)], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

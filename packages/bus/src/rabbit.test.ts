@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { ACK, type Bus } from './bus.js'
 import { ping, registerBusContract, waitFor } from './bus-contract.js'
 import { createRabbitBus, type RabbitBusEvent } from './rabbit/rabbit-bus.js'
+import { coalesceWrites } from './rabbit/coalesce-writes.js'
 import { names } from './rabbit/names.js'
 
 const URL = process.env['AMQP_TEST_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -206,4 +207,34 @@ describe('rabbitmq transport', () => {
     },
     90_000,
   )
+})
+
+describe('socket writes on a RabbitMQ connection', () => {
+  /** Socket-level writes (syscalls) a burst of 40 publishes on one channel costs. */
+  const writesForBurst = async (coalesce: boolean): Promise<number> => {
+    const conn = await amqp.connect(URL)
+    try {
+      if (coalesce) expect(coalesceWrites(conn)).toBe(true)
+      const ch = await conn.createConfirmChannel()
+      const queue = `test-coalesce-${randomUUID().slice(0, 8)}`
+      await ch.assertQueue(queue, { autoDelete: true })
+      const socket = (conn as unknown as { connection: { stream: { _write: Function; _writev?: Function } } }).connection.stream
+      let writes = 0
+      const write = socket._write.bind(socket)
+      const writev = socket._writev?.bind(socket)
+      socket._write = (...args: unknown[]) => (writes++, write(...args))
+      if (writev) socket._writev = (...args: unknown[]) => (writes++, writev(...args))
+      const confirmed = Array.from({ length: 40 }, (_, i) => new Promise<void>((resolve, reject) => ch.sendToQueue(queue, Buffer.from(`m${i}`), {}, (err) => (err ? reject(err) : resolve()))))
+      await Promise.all(confirmed)
+      await ch.close()
+      return writes
+    } finally {
+      await conn.close()
+    }
+  }
+
+  it('sends a burst of publishes in one write, where amqplib alone makes one write per message', async () => {
+    expect(await writesForBurst(false)).toBeGreaterThanOrEqual(40)
+    expect(await writesForBurst(true)).toBeLessThanOrEqual(2)
+  })
 })

@@ -18,6 +18,11 @@ export const apiConfigSchema = z.object({
   duplicateNotificationDetectionInterval: setting.int(180),
   /** Milliseconds between sweeps of the outbox for rows a kick did not publish. */
   outboxSweepMs: setting.int(500, 10),
+  /**
+   * Milliseconds a new notification's event is left to the api that accepted it (published
+   * straight after its commit) before a sweep, of any replica, takes it instead.
+   */
+  outboxSweepAfterMs: setting.int(2000, 0),
   /** Largest request body accepted, in bytes (413 above). */
   maxBodyBytes: setting.int(1024 * 1024, 1),
   /** Largest page a list returns (Masakari's osapi_max_limit). */

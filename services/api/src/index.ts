@@ -17,7 +17,7 @@ import {
   topology,
 } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
-import { Gauge, Registry, type Logger } from '@lazarus/runtime'
+import { Gauge, Histogram, Registry, type Logger } from '@lazarus/runtime'
 import type { Hono, MiddlewareHandler } from 'hono'
 import * as z from 'zod'
 import { createChanges } from './changes.js'
@@ -29,6 +29,7 @@ import { parsePolicy } from './auth/policy.js'
 import { apiKeyAuthenticator, authenticate, keystoneAuthenticator, parseApiKeys, type Role } from './http/auth.js'
 import type { AppEnv } from './http/env.js'
 import { createOutboxRelay } from './outbox/relay.js'
+import { createNotificationAcceptor } from './routes/accept-notification.js'
 import { createAlertStore } from './store/alerts.js'
 import { createHostStore } from './store/hosts.js'
 import { migrations } from './store/migrations.js'
@@ -117,7 +118,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
 
   const segments = createSegmentStore(deps.db, now)
   const hosts = createHostStore(deps.db, segments, now)
-  const notifications = createNotificationStore(deps.db, hosts, now)
+  const notifications = createNotificationStore(deps.db, hosts, now, config.outboxSweepAfterMs)
   const vmoves = createVmoveStore(deps.db, now)
   const alerts = createAlertStore(deps.db)
   const changes = createChanges()
@@ -133,6 +134,12 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
       published.set(lagMs / 1000)
       log.debug({ eventId: event.id, type: event.type, correlationId: event.correlationId, lagMs }, 'published')
     },
+  })
+  const acceptBatch = new Histogram({
+    name: 'lazarus_api_accept_batch_size',
+    help: 'Notifications written per transaction (concurrent requests share one: group commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [metrics],
   })
   let migrated = false
   new Gauge({
@@ -158,7 +165,13 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     log,
     maxLimit: config.maxLimit,
     maxBodyBytes: config.maxBodyBytes,
-    duplicateIntervalS: config.duplicateNotificationDetectionInterval,
+    accept: createNotificationAcceptor({
+      notifications,
+      duplicateIntervalS: config.duplicateNotificationDetectionInterval,
+      changes,
+      publish: (events) => relay.publishCommitted(events),
+      onBatch: (size) => acceptBatch.observe(size),
+    }),
     ssePollMs: config.ssePollMs,
     apiKeys,
     auth,

@@ -4,6 +4,7 @@ import type { ZodType } from 'zod'
 import type { Bus, DeadLetter, Handler, Subscription } from '../bus.js'
 import { BusClosedError } from '../errors.js'
 import { errorText } from '../run-handler.js'
+import { coalesceWrites } from './coalesce-writes.js'
 import { Consumer, type ConsumerControl } from './consumer.js'
 import { declareQueue, declareTopology } from './declare.js'
 import { HEADER, names } from './names.js'
@@ -72,6 +73,7 @@ export const createRabbitBus = async (opts: RabbitBusOptions): Promise<Bus> => {
     })
     c.on('error', onError)
     c.on('handler-error', onError)
+    coalesceWrites(c)
     let dropped = false
     c.on('close', (err?: unknown) => {
       dropped = true

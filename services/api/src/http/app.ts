@@ -3,8 +3,8 @@ import type { Registry } from '@lazarus/runtime'
 import type { Logger } from '@lazarus/runtime'
 import { Scalar } from '@scalar/hono-api-reference'
 import { Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
+import { limitBody } from './body-limit.js'
 import { dashboardRoutes } from '../dashboard/routes.js'
 import { ApiError, faultBody } from '../errors.js'
 import { ingestRoutes } from '../ingest/routes.js'
@@ -59,15 +59,7 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   v1.use('*', microversion())
   v1.get('/', versionV1)
   if (deps.auth) v1.use('/*', deps.auth)
-  v1.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.maxBodyBytes,
-      onError: () => {
-        throw new ApiError(413, `Request body is larger than ${deps.maxBodyBytes} bytes.`)
-      },
-    }),
-  )
+  v1.use('*', limitBody(deps.maxBodyBytes))
   v1.route('/segments', segmentRoutes(deps))
   v1.route('/segments/:segmentId/hosts', hostRoutes(deps))
   v1.route('/notifications', notificationRoutes(deps))

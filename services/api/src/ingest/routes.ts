@@ -2,7 +2,6 @@ import type { NotificationDraft } from '@lazarus/contracts'
 import { AlertmanagerWebhook, createIngestMetrics, mapAlert, parseMappingRules, type MappingRules } from '@lazarus/ingest'
 import { Hono } from 'hono'
 import { parseGeneratedTime } from '../domain/generated-time.js'
-import { acceptNotification } from '../routes/accept-notification.js'
 import { describeIssues } from '../domain/validation.js'
 import { ApiError, badRequest } from '../errors.js'
 import type { AppDeps } from '../http/app.js'
@@ -42,7 +41,7 @@ export const ingestRoutes = (deps: AppDeps, opts: IngestRouteOptions = {}): Hono
     const generatedTime = parseGeneratedTime(n.generated_time)
     if (!generatedTime) throw badRequest(`generated_time ${n.generated_time} is not a date-time`)
     try {
-      const notification = await acceptNotification(deps, { type: n.type, hostname: n.hostname, generatedTime, payload: n.payload })
+      const notification = await deps.accept({ type: n.type, hostname: n.hostname, generatedTime, payload: n.payload })
       return { uuid: notification.uuid }
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) return { duplicate: err.message }

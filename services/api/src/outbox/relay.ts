@@ -2,11 +2,18 @@ import type { AnyEnvelope } from '@lazarus/contracts'
 import type { Bus } from '@lazarus/bus'
 import type { Db } from '@lazarus/db'
 import type { Logger } from '@lazarus/runtime'
+import { createGroupCommit } from '../store/group-commit.js'
 import { toDate } from '../store/values.js'
 
 export interface OutboxRelay {
   /** Publish what is waiting now (coalesced: a kick during a drain runs one more drain). */
   kick(): void
+  /**
+   * Publish events whose outbox rows just committed, without reading them back, and delete
+   * the rows once confirmed. Those rows are left out of sweeps for a while (their
+   * `available_at`), so the sweep takes over only what this could not publish.
+   */
+  publishCommitted(events: readonly AnyEnvelope[]): void
   start(): void
   /** Stop sweeping and wait for a drain in progress. */
   stop(): Promise<void>
@@ -33,6 +40,15 @@ export const createOutboxRelay = (deps: {
   onPublished?: (event: AnyEnvelope, lagMs: number) => void
 }): OutboxRelay => {
   const batch = deps.batch ?? 200
+  const inFlight = new Set<Promise<void>>()
+  // Confirmed rows are deleted in groups: one statement for everything confirmed meanwhile.
+  const deleter = createGroupCommit<string[], true>(
+    async (groups) => {
+      await deps.db.query('DELETE FROM api_outbox WHERE event_id = ANY($1::uuid[])', [groups.flat()])
+      return groups.map(() => true as const)
+    },
+    { maxBatch: 500, concurrency: 1 },
+  )
   let timer: NodeJS.Timeout | undefined
   let running: Promise<number> | undefined
   let again = false
@@ -105,9 +121,28 @@ export const createOutboxRelay = (deps: {
     return running
   }
 
+  const publishCommitted = async (events: readonly AnyEnvelope[]) => {
+    const results = await Promise.allSettled(events.map((e) => deps.bus.publish(e)))
+    const confirmed = events.filter((_, i) => results[i]?.status === 'fulfilled')
+    const at = deps.now().getTime()
+    for (const e of confirmed) deps.onPublished?.(e, at - Date.parse(e.occurredAt))
+    if (confirmed.length < events.length) {
+      deps.log.warn({ failed: events.length - confirmed.length }, 'outbox: publish after commit failed; the sweep will retry')
+    }
+    if (confirmed.length > 0) await deleter.submit(confirmed.map((e) => e.id))
+  }
+
   return {
     kick() {
       if (!stopped) void drain()
+    },
+    publishCommitted(events) {
+      // Bus down or stopping: the rows stay, and a sweep publishes them.
+      if (stopped || events.length === 0 || !deps.bus.isReady()) return
+      const p = publishCommitted(events)
+        .catch((err: unknown) => deps.log.warn({ err }, 'outbox: publish after commit failed; the sweep will retry'))
+        .finally(() => inFlight.delete(p))
+      inFlight.add(p)
     },
     start() {
       stopped = false
@@ -119,6 +154,7 @@ export const createOutboxRelay = (deps: {
       stopped = true
       if (timer) clearInterval(timer)
       timer = undefined
+      await Promise.all([...inFlight])
       await running
     },
     async lagSeconds() {

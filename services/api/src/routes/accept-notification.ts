@@ -1,5 +1,7 @@
-import type { NotificationType } from '@lazarus/contracts'
-import type { NotificationRouteDeps } from './notifications.js'
+import type { AnyEnvelope, NotificationType } from '@lazarus/contracts'
+import type { Changes } from '../changes.js'
+import { createGroupCommit } from '../store/group-commit.js'
+import type { CreateResult, Notification, NotificationStore } from '../store/notifications.js'
 
 export interface AcceptedDraft {
   type: NotificationType
@@ -8,17 +10,40 @@ export interface AcceptedDraft {
   payload: Record<string, unknown>
 }
 
+/** Accept one notification: resolves with the stored row, rejects with the ApiError (400, 409) that kept it out. */
+export type AcceptNotification = (draft: AcceptedDraft) => Promise<Notification>
+
 /**
  * The one path by which a notification enters the system, whatever brought it (the v1
  * API, an Alertmanager webhook): duplicate detection, maintenance and pause rules, the
- * row and its outbox event in one transaction, then a kick to the relay.
+ * row and its outbox event in one transaction. Concurrent requests share transactions
+ * (group commit), and the events of each committed batch go to `publish` at once.
  */
-export const acceptNotification = async (
-  deps: Pick<NotificationRouteDeps, 'notifications' | 'duplicateIntervalS' | 'onAccepted' | 'changes'>,
-  draft: AcceptedDraft,
-) => {
-  const { notification, enqueued } = await deps.notifications.create(draft, { duplicateIntervalS: deps.duplicateIntervalS })
-  if (enqueued) deps.onAccepted()
-  deps.changes.emit(notification.uuid)
-  return notification
+export const createNotificationAcceptor = (deps: {
+  notifications: Pick<NotificationStore, 'createMany'>
+  duplicateIntervalS: number
+  changes: Changes
+  /** Events committed to the outbox, to publish now (the outbox sweep is the fallback). */
+  publish: (events: AnyEnvelope[]) => void
+  maxBatch?: number
+  /** Batches written at once (each on its own database connection). */
+  concurrency?: number
+  /** Told the size of each batch written (a metric). */
+  onBatch?: (size: number) => void
+}): AcceptNotification => {
+  const group = createGroupCommit<AcceptedDraft, CreateResult>(
+    async (drafts) => {
+      deps.onBatch?.(drafts.length)
+      const results = await deps.notifications.createMany(drafts, { duplicateIntervalS: deps.duplicateIntervalS })
+      const events = results.flatMap((r) => (r instanceof Error || !r.event ? [] : [r.event]))
+      if (events.length > 0) deps.publish(events)
+      return results
+    },
+    { maxBatch: deps.maxBatch ?? 200, concurrency: deps.concurrency ?? 2 },
+  )
+  return async (draft) => {
+    const { notification } = await group.submit(draft)
+    deps.changes.emit(notification.uuid)
+    return notification
+  }
 }

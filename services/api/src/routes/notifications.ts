@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { Changes } from '../changes.js'
 import { parseGeneratedTime } from '../domain/generated-time.js'
-import { acceptNotification } from './accept-notification.js'
+import type { AcceptNotification } from './accept-notification.js'
 import { NotificationCreate, NotificationRetry, payloadSchemas } from '../domain/request-schemas.js'
 import { isFinal } from '../domain/status.js'
 import { validate } from '../domain/validation.js'
@@ -21,7 +21,8 @@ export interface NotificationRouteDeps {
   vmoves: VmoveStore
   changes: Changes
   maxLimit: number
-  duplicateIntervalS: number
+  /** Accepts a new notification (see accept-notification.ts). */
+  accept: AcceptNotification
   ssePollMs: number
   /** Called after a notification committed with an outbox event, to publish it now. */
   onAccepted: () => void
@@ -37,7 +38,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
       throw badRequest(`Invalid input for field/attribute notification.generated_time: '${body.generated_time}' is not a 'date-time'`)
     }
     const payload = validate(payloadSchemas[body.type], body.payload, 'notification.payload')
-    const notification = await acceptNotification(deps, { type: body.type, hostname: body.hostname, generatedTime, payload })
+    const notification = await deps.accept({ type: body.type, hostname: body.hostname, generatedTime, payload })
     return c.json({ notification: notificationView(notification) }, 202)
   })
 

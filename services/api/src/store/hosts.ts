@@ -26,6 +26,12 @@ export interface Host {
 
 export type FenceState = 'fenced' | 'unfencing' | 'unfenced'
 
+/** A host with the version of the copy (see `versioned`). */
+export interface VersionedHost {
+  host: Host
+  version: string
+}
+
 const HOST_SELECT = `h.id, h.uuid::text AS uuid, h.name, h.type, h.control_attributes, h.reserved, h.on_maintenance,
   h.maintenance_notification_uuid::text AS maintenance_notification_uuid, h.fence_state, h.created_at, h.updated_at,
   s.id AS s_id, s.uuid::text AS s_uuid, s.name AS s_name, s.description AS s_description, s.recovery_method AS s_recovery_method,
@@ -110,17 +116,17 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
      * The host of this name with its segment (and the segment's reserved hosts), locked
      * against concurrent change when `q` is a transaction.
      */
-    async findByName(name: string, q: Queryable = db, lock = false, advisoryLock?: string): Promise<Host | undefined> {
-      // With `advisoryLock`, the same statement first takes that transaction-scoped lock.
-      const r = advisoryLock
-        ? await q.query(
-            `WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtext($2)) AS locked)
-             SELECT ${HOST_SELECT_WITH_RESERVED} FROM l, ${HOST_FROM} WHERE h.name = $1${lock ? ' FOR SHARE OF h, s' : ''}`,
-            [name, advisoryLock],
-          )
-        : await q.query(`SELECT ${HOST_SELECT_WITH_RESERVED} FROM ${HOST_FROM} WHERE h.name = $1${lock ? ' FOR SHARE OF h, s' : ''}`, [name])
-      const row = r.rows[0]
-      return row ? hostFromRow(row) : undefined
+    /**
+     * Hosts by name as the accept path caches them: each with its version (a hash of the
+     * host, its segment and the segment's reserved hosts, from api_host_view), which the
+     * database checks when a notification prepared from that copy is stored.
+     */
+    async versioned(names: readonly string[]): Promise<Map<string, VersionedHost>> {
+      const r = await db.query<{ data: Record<string, unknown>; version: string }>(
+        'SELECT to_jsonb(v) AS data, md5(to_jsonb(v)::text) AS version FROM api_host_view v WHERE v.name = ANY($1::text[])',
+        [[...new Set(names)]],
+      )
+      return new Map(r.rows.map((row) => [String(row.data['name']), { host: hostFromRow(row.data), version: row.version }]))
     },
 
     findByUuid,

@@ -111,4 +111,91 @@ CREATE INDEX api_alerts_created ON api_alerts (created_at, id);
 CREATE INDEX api_alerts_segment ON api_alerts (segment_uuid, kind);
 `,
   },
+  {
+    id: '003-notification-accept',
+    sql: `
+-- Duplicate detection looks a notification up by host, type and payload: with the payload's
+-- hash in the index, a host with many recent notifications costs one probe, not a scan.
+CREATE INDEX api_notifications_dup_payload ON api_notifications (source_host_uuid, type, md5(payload::text), generated_time);
+DROP INDEX api_notifications_dup;
+-- The reserved hosts every notification's event carries, without reading the whole segment.
+CREATE INDEX api_hosts_reserved ON api_hosts (segment_id, name) WHERE reserved AND NOT on_maintenance;
+
+-- A host as the accept path sees it: its row, its segment's and the segment's reserved hosts.
+-- md5 of its jsonb text is the version an api replica checks its cached copy against.
+CREATE VIEW api_host_view AS
+SELECT h.id, h.uuid::text AS uuid, h.name, h.type, h.control_attributes, h.reserved, h.on_maintenance,
+  h.maintenance_notification_uuid::text AS maintenance_notification_uuid, h.fence_state, h.created_at, h.updated_at,
+  s.id AS s_id, s.uuid::text AS s_uuid, s.name AS s_name, s.description AS s_description, s.recovery_method AS s_recovery_method,
+  s.service_type AS s_service_type, s.enabled AS s_enabled, s.quick_evacuate_level AS s_quick_evacuate_level,
+  s.paused AS s_paused, s.paused_reason AS s_paused_reason, s.paused_at AS s_paused_at,
+  s.created_at AS s_created_at, s.updated_at AS s_updated_at,
+  (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r WHERE r.segment_id = s.id AND r.reserved AND NOT r.on_maintenance) AS s_reserved_hosts
+FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id;
+
+-- Accept a batch of notifications in one call (one round trip, one commit). Each item was
+-- prepared by the api from its copy of the host (status, message, event) and carries that
+-- copy's version. Under a per-host lock taken in a fixed order, each item is answered:
+-- stored (with its row), duplicate (same host, type and payload since 'since'; earlier items
+-- of the batch count), unknown_host, or stale (the host changed: its current row and version
+-- come back, and the api prepares the item again).
+CREATE FUNCTION api_accept_notifications(items jsonb, created timestamptz, available timestamptz)
+RETURNS TABLE (r_idx integer, r_outcome text, r_data jsonb)
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  it record;
+  cur jsonb;
+  cur_version text;
+  seen jsonb := '{}';
+  stored jsonb;
+BEGIN
+  PERFORM pg_advisory_xact_lock(l.key) FROM (
+    SELECT DISTINCT hashtext('api-notification:' || (e ->> 'hostname')) AS key FROM jsonb_array_elements(items) e ORDER BY 1
+  ) l;
+  FOR it IN
+    SELECT * FROM jsonb_to_recordset(items) AS x(idx integer, uuid uuid, hostname text, version text, generated_time timestamptz,
+      since timestamptz, type text, payload jsonb, status text, message text, held boolean, event_id uuid, event jsonb)
+    ORDER BY x.idx
+  LOOP
+    r_idx := it.idx;
+    r_data := NULL;
+    -- Each host is read once per batch (it cannot change while its lock is held).
+    IF seen ? it.hostname THEN
+      cur := seen -> it.hostname -> 'host';
+      cur_version := seen -> it.hostname ->> 'version';
+    ELSE
+      SELECT to_jsonb(v) INTO cur FROM api_host_view v WHERE v.name = it.hostname;
+      cur_version := md5(cur::text);
+      seen := seen || jsonb_build_object(it.hostname, jsonb_build_object('host', cur, 'version', cur_version));
+    END IF;
+    IF cur IS NULL OR cur = 'null'::jsonb THEN
+      r_outcome := 'unknown_host';
+    ELSIF cur_version IS DISTINCT FROM it.version THEN
+      r_outcome := 'stale';
+      r_data := jsonb_build_object('host', cur, 'version', cur_version);
+    ELSIF EXISTS (
+      SELECT 1 FROM api_notifications d
+      WHERE d.source_host_uuid = (cur ->> 'uuid')::uuid AND d.type = it.type AND md5(d.payload::text) = md5(it.payload::text)
+        AND d.generated_time >= it.since AND d.payload = it.payload
+    ) THEN
+      r_outcome := 'duplicate';
+    ELSE
+      INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
+        failover_segment_uuid, message, held, created_at)
+      VALUES (it.uuid, it.generated_time, (cur ->> 'uuid')::uuid, it.hostname, it.type, it.payload, it.status,
+        (cur ->> 's_uuid')::uuid, it.message, it.held, created)
+      RETURNING to_jsonb(api_notifications) INTO stored;
+      IF it.event_id IS NOT NULL THEN
+        INSERT INTO api_outbox (event_id, type, body, created_at, available_at)
+        VALUES (it.event_id, 'notification.received.v1', it.event, created, available);
+      END IF;
+      r_outcome := 'stored';
+      r_data := stored;
+    END IF;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+`,
+  },
 ]

@@ -1,10 +1,10 @@
-import { makeEvent, type NotificationStatus, type NotificationType } from '@lazarus/contracts'
+import { makeEvent, type AnyEnvelope, type NotificationStatus, type NotificationType } from '@lazarus/contracts'
 import type { Db, Queryable } from '@lazarus/db'
 import { randomUUID } from 'node:crypto'
-import { badRequest, conflict, notFound } from '../errors.js'
+import { ApiError, badRequest, conflict, notFound } from '../errors.js'
 import { enqueueEvent } from '../outbox/outbox.js'
 import type { ProgressEntry } from '../domain/workflow.js'
-import { hostSnapshot, type Host, type HostStore } from './hosts.js'
+import { hostFromRow, hostSnapshot, type Host, type HostStore, type VersionedHost } from './hosts.js'
 import { listPage, type ListParams } from './list-query.js'
 import { segmentSnapshot, type Segment } from './segments.js'
 import { isUuid, toDate } from './values.js'
@@ -63,9 +63,19 @@ export interface CreateResult {
   notification: Notification
   /** True when an event was written to the outbox (status `new`). */
   enqueued: boolean
+  /** The event written to the outbox, when `createMany` wrote one: the caller may publish it at once. */
+  event?: AnyEnvelope | undefined
 }
 
-export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Date) => {
+const unknownHost = (input: NotificationInput) => badRequest(`Host with name ${input.hostname} could not be found.`)
+
+/**
+ * `claimAfterMs`: how long the outbox sweep leaves a new notification's event to whoever
+ * accepted it, to publish straight after the commit (it sweeps it up after that).
+ */
+export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Date, claimAfterMs = 0) => {
+  /** Hosts by name as last read, each with its version; the database tells when one is stale. */
+  const hostCache = new Map<string, VersionedHost>()
   const get = async (uuid: string, q: Queryable = db, lock = false): Promise<Notification | undefined> => {
     if (!isUuid(uuid)) return undefined
     const r = await q.query(`SELECT ${COLUMNS} FROM api_notifications n WHERE n.notification_uuid = $1${lock ? ' FOR UPDATE' : ''}`, [uuid])
@@ -73,7 +83,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
     return row ? fromRow(row) : undefined
   }
 
-  return {
+  const store = {
     get,
 
     async getOrThrow(uuid: string): Promise<Notification> {
@@ -89,57 +99,85 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
      * interval is a duplicate (409, nothing stored).
      */
     async create(input: NotificationInput, opts: { duplicateIntervalS: number }): Promise<CreateResult> {
-      return db.transaction(async (q) => {
-        // One notification of a host at a time: the duplicate check and the insert are atomic.
-        // The lock is taken in the statement that reads the host (one round trip less).
-        const host = await hosts.findByName(input.hostname, q, true, `api-notification:${input.hostname}`)
-        if (!host) throw badRequest(`Host with name ${input.hostname} could not be found.`)
+      const [result] = await store.createMany([input], opts)
+      if (result instanceof Error) throw result
+      return result as CreateResult
+    },
 
-        const since = new Date(input.generatedTime.getTime() - opts.duplicateIntervalS * 1000)
-        const dup = await q.query(
-          `SELECT 1 FROM api_notifications WHERE source_host_uuid = $1 AND type = $2 AND generated_time >= $3 AND payload = $4::jsonb LIMIT 1`,
-          [host.uuid, input.type, since, JSON.stringify(input.payload)],
-        )
-        if (dup.rowCount > 0) {
-          throw conflict(`Notification received from host ${input.hostname} of type ${input.type} is duplicate.`)
-        }
-
-        const ignoredBecause = ignoreReason(host, input)
-        const heldBecause = ignoredBecause ? undefined : heldReason(host.segment)
-        const uuid = randomUUID()
+    /**
+     * Accept several notifications at once (group commit): each gets the answer `create`
+     * would have given it alone, in order — a result, or the ApiError (400 unknown host,
+     * 409 duplicate, also of an earlier one in the same batch) that leaves it unstored.
+     *
+     * One round trip for the whole batch: each item is prepared here from a cached copy of
+     * its host (status, message, event), and `api_accept_notifications` stores them under
+     * per-host locks, checking each copy's version. An item prepared from a copy that has
+     * changed (another request or replica changed the host) comes back `stale` with the
+     * current host, and is prepared again.
+     */
+    async createMany(inputs: readonly NotificationInput[], opts: { duplicateIntervalS: number }): Promise<(CreateResult | ApiError)[]> {
+      const results: (CreateResult | ApiError)[] = []
+      let pending = inputs.map((input, idx) => ({ input, idx }))
+      for (let attempt = 1; pending.length > 0; attempt += 1) {
+        const missing = pending.map((p) => p.input.hostname).filter((name) => !hostCache.has(name))
+        if (missing.length > 0) for (const [name, v] of await hosts.versioned(missing)) hostCache.set(name, v)
         const at = now()
-        const publish = !ignoredBecause && !heldBecause
-        const event = publish ? receivedEvent({ uuid, type: input.type, generatedTime: input.generatedTime, payload: input.payload }, host, at) : undefined
-        // The row and its outbox event in one statement.
-        const r = await q.query(
-          `WITH n AS (
-             INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
-               failover_segment_uuid, message, held, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11) RETURNING ${COLUMNS.replace(/\bn\./g, '')}
-           ), o AS (
-             INSERT INTO api_outbox (event_id, type, body, created_at, available_at)
-             SELECT $12::uuid, 'notification.received.v1', $13::jsonb, $11, $11 WHERE $12::uuid IS NOT NULL
-           )
-           SELECT * FROM n`,
-          [
+        const prepared = new Map<number, { input: NotificationInput; event: AnyEnvelope | undefined }>()
+        const items: Record<string, unknown>[] = []
+        for (const { input, idx } of pending) {
+          const cached = hostCache.get(input.hostname)
+          if (!cached) {
+            results[idx] = unknownHost(input)
+            continue
+          }
+          const { host, version } = cached
+          const ignoredBecause = ignoreReason(host, input)
+          const heldBecause = ignoredBecause ? undefined : heldReason(host.segment)
+          const uuid = randomUUID()
+          const event = ignoredBecause || heldBecause ? undefined : receivedEvent({ uuid, type: input.type, generatedTime: input.generatedTime, payload: input.payload }, host, at)
+          prepared.set(idx, { input, event })
+          items.push({
+            idx,
             uuid,
-            input.generatedTime,
-            host.uuid,
-            host.name,
-            input.type,
-            JSON.stringify(input.payload),
-            ignoredBecause ? 'ignored' : 'new',
-            host.segment.uuid,
-            ignoredBecause ?? heldBecause ?? null,
-            heldBecause !== undefined,
-            at,
-            event?.id ?? null,
-            event ? JSON.stringify(event) : null,
-          ],
+            hostname: host.name,
+            version,
+            generated_time: input.generatedTime.toISOString(),
+            since: new Date(input.generatedTime.getTime() - opts.duplicateIntervalS * 1000).toISOString(),
+            type: input.type,
+            payload: input.payload,
+            status: ignoredBecause ? 'ignored' : 'new',
+            message: ignoredBecause ?? heldBecause ?? null,
+            held: heldBecause !== undefined,
+            event_id: event?.id ?? null,
+            event: event ?? null,
+          })
+        }
+        if (items.length === 0) break
+        const r = await db.query<{ r_idx: number; r_outcome: 'stored' | 'duplicate' | 'unknown_host' | 'stale'; r_data: Record<string, unknown> | null }>(
+          'SELECT r_idx, r_outcome, r_data FROM api_accept_notifications($1::jsonb, $2, $3)',
+          [JSON.stringify(items), at, new Date(at.getTime() + claimAfterMs)],
         )
-        const notification = fromRow(r.rows[0] as Record<string, unknown>)
-        return { notification, enqueued: publish }
-      })
+        pending = []
+        for (const row of r.rows) {
+          const item = prepared.get(row.r_idx)
+          if (!item) continue
+          const { input, event } = item
+          if (row.r_outcome === 'stored') {
+            results[row.r_idx] = { notification: fromRow(row.r_data ?? {}), enqueued: event !== undefined, event }
+          } else if (row.r_outcome === 'duplicate') {
+            results[row.r_idx] = conflict(`Notification received from host ${input.hostname} of type ${input.type} is duplicate.`)
+          } else if (row.r_outcome === 'unknown_host') {
+            hostCache.delete(input.hostname)
+            results[row.r_idx] = unknownHost(input)
+          } else {
+            const current = row.r_data as { host: Record<string, unknown>; version: string }
+            hostCache.set(input.hostname, { host: hostFromRow(current.host), version: current.version })
+            if (attempt < 5) pending.push({ input, idx: row.r_idx })
+            else results[row.r_idx] = new ApiError(503, `Host ${input.hostname} kept changing while the notification was accepted; send it again.`)
+          }
+        }
+      }
+      return results
     },
 
     /**
@@ -299,6 +337,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
       )
     },
   }
+  return store
 }
 
 /** The `notification.received.v1` of a stored notification, with the host and segment as they are now. */

@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ApiError } from '../errors.js'
+import { openTestDb, type Engine } from '../test-harness.js'
+import { createHostStore } from './hosts.js'
+import { migrations } from './migrations.js'
+import { createNotificationStore, type CreateResult, type NotificationInput } from './notifications.js'
+import { createSegmentStore } from './segments.js'
+
+const now = () => new Date()
+
+/** Two api replicas over one database: each has its own stores (and its own host cache). */
+const setUp = async (engine: Engine) => {
+  const { db, drop } = await openTestDb(engine)
+  await db.migrate('api', migrations)
+  const replica = () => {
+    const segments = createSegmentStore(db, now)
+    const hosts = createHostStore(db, segments, now)
+    return { segments, hosts, notifications: createNotificationStore(db, hosts, now, 2000) }
+  }
+  const a = replica()
+  const b = replica()
+  const segment = await a.segments.create({ name: `seg-${randomUUID().slice(0, 8)}`, recoveryMethod: 'auto', serviceType: 'COMPUTE' })
+  const host = await a.hosts.create(segment.uuid, { name: 'compute-1', type: 'COMPUTE', controlAttributes: 'x' })
+  await a.hosts.create(segment.uuid, { name: 'compute-2', type: 'COMPUTE', controlAttributes: 'x' })
+  return { db, drop, a, b, segment, host }
+}
+
+const vm = (hostname: string, instance = randomUUID()): NotificationInput => ({
+  type: 'VM',
+  hostname,
+  generatedTime: new Date(),
+  payload: { event: 'LIFECYCLE', instance_uuid: instance, vir_domain_event: 'STOPPED_FAILED' },
+})
+
+const outcome = (r: CreateResult | ApiError) => (r instanceof ApiError ? r.status : r.notification.status)
+
+describe.each(['pglite', 'postgres'] as const)('accepting notifications in batches (%s)', (engine) => {
+  let env: Awaited<ReturnType<typeof setUp>> | undefined
+  afterEach(async () => {
+    await env?.drop()
+    env = undefined
+  })
+
+  it('answers each item of a batch as if it came alone, and stores each accepted one with its outbox event', async () => {
+    env = await setUp(engine)
+    const same = randomUUID()
+    const results = await env.a.notifications.createMany(
+      [vm('compute-1', same), vm('compute-2'), vm('compute-1', same), vm('no-such-host'), vm('compute-1')],
+      { duplicateIntervalS: 180 },
+    )
+    expect(results.map(outcome)).toEqual(['new', 'new', 409, 400, 'new'])
+    expect((results[3] as ApiError).message).toBe('Host with name no-such-host could not be found.')
+    const stored = results.filter((r): r is CreateResult => !(r instanceof ApiError))
+    expect(stored.every((r) => r.enqueued && r.event?.payload)).toBe(true)
+    const rows = await env.db.query<{ n: number; o: number }>(
+      'SELECT (SELECT count(*) FROM api_notifications)::int AS n, (SELECT count(*) FROM api_outbox)::int AS o',
+    )
+    expect(rows.rows[0]).toEqual({ n: 3, o: 3 })
+    // The stored rows read back as the answers said.
+    for (const r of stored) expect((await env.a.notifications.get(r.notification.uuid))?.hostname).toBe(r.notification.hostname)
+    // A later batch sees the stored ones as duplicates too.
+    const again = await env.a.notifications.createMany([vm('compute-1', same)], { duplicateIntervalS: 180 })
+    expect(again.map(outcome)).toEqual([409])
+  })
+
+  it('follows a host changed by another replica after this one read it: maintenance, a paused segment, a removed host', async () => {
+    env = await setUp(engine)
+    const { a, b, segment, host } = env
+    expect((await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 })).notification.status).toBe('new')
+
+    await b.hosts.update(segment.uuid, host.uuid, { onMaintenance: true })
+    const ignored = await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 })
+    expect(ignored.notification.status).toBe('ignored')
+    expect(ignored.enqueued).toBe(false)
+    expect(ignored.notification.message).toMatch(/under maintenance/)
+
+    await b.segments.pause(segment.uuid, 'storage maintenance')
+    const held = await a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 })
+    expect(held.notification.held).toBe(true)
+    expect(held.enqueued).toBe(false)
+
+    const other = (await b.hosts.versioned(['compute-2'])).get('compute-2')
+    await b.hosts.delete(segment.uuid, other!.host.uuid)
+    await expect(a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 })).rejects.toMatchObject({ status: 400 })
+  })
+
+  it('stores one of many identical notifications sent to two replicas at once, and refuses the rest', async () => {
+    env = await setUp(engine)
+    const { a, b } = env
+    const instance = randomUUID()
+    const generatedTime = new Date()
+    const input = { ...vm('compute-1', instance), generatedTime }
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).notifications.createMany([input], { duplicateIntervalS: 180 }).then((r) => r[0]!)),
+    )
+    expect(results.filter((r) => !(r instanceof ApiError))).toHaveLength(1)
+    expect(results.filter((r) => r instanceof ApiError && r.status === 409)).toHaveLength(11)
+  })
+})
