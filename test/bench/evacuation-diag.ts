@@ -13,9 +13,13 @@ try {
   const done = migs.map((m) => Date.parse(m.updatedAt!) - t0).sort((a, b) => a - b)
   console.log('wall', wall, 'first evacuate', created[0], 'last evacuate', created.at(-1), 'last done', done.at(-1))
   console.log('evacuate starts by 500ms bucket', JSON.stringify(Object.entries(created.reduce((a: Record<number, number>, c) => ((a[Math.floor(c / 500) * 500] = (a[Math.floor(c / 500) * 500] ?? 0) + 1), a), {}))))
+  const slots = workers * 8
+  const gaps = created.slice(slots).map((c, i) => c - (done[i] as number)).sort((a, b) => a - b)
+  console.log('slot hand-over (next start - a done) ms: p10', gaps[Math.floor(gaps.length * 0.1)], 'p50', gaps[Math.floor(gaps.length / 2)], 'p90', gaps[Math.floor(gaps.length * 0.9)])
   const fin = rig.seen.filter((e) => e.type === 'instance.evacuated.v1').map((e) => Date.parse(e.occurredAt) - t0).sort((a, b) => a - b)
   console.log('announced: first', fin[0], 'last', fin.at(-1))
   for (const p of rig.evacuators) { const l = p.lines.filter((x) => /warn|error/i.test(x) && !/"level":30/.test(x)); if (l.length) console.log(p.name, l.slice(0, 3)) }
-  const lines = rig.evacuators[0]!.lines.map((l) => { try { return JSON.parse(l) as { time: number; msg: string; instanceId?: string } } catch { return undefined } }).filter((x) => x !== undefined)
-  for (const l of lines.slice(0, 40)) console.log((typeof l.time === "number" ? l.time : Date.parse(String(l.time))) - t0, l.msg.slice(0, 80), l.instanceId ?? '')
+  const lines = rig.evacuators.flatMap((p) => p.lines).map((l) => { try { return JSON.parse(l) as { time: number; msg: string; instanceId?: string } } catch { return undefined } }).filter((x) => x !== undefined)
+  lines.sort((a, b) => Date.parse(String(a.time)) - Date.parse(String(b.time)))
+  for (const l of lines.filter((l) => Date.parse(String(l.time)) - t0 < Number(process.env['DIAG_UNTIL_MS'] ?? 900)).slice(-60)) console.log((typeof l.time === "number" ? l.time : Date.parse(String(l.time))) - t0, l.msg.slice(0, 80), l.instanceId ?? '')
 } finally { await rig.stop() }

@@ -16,6 +16,10 @@ export interface EvacuationRig {
   nova: NovaClient
   bus: Bus
   seen: Event[]
+  /** When each seen event arrived (performance.now()). */
+  arrivedAt: Map<Event, number>
+  /** When the last failHost published host.fenced (performance.now()). */
+  fencedAt: number
   evacuators: RunningProcess[]
   startEvacuator(env?: Record<string, string>): Promise<RunningProcess>
   sim<T = unknown>(method: string, path: string, body?: unknown): Promise<T>
@@ -71,8 +75,10 @@ export const startEvacuationRig = async (o: { simEnv?: Record<string, string>; e
       projectDomainName: 'Default',
     })
     const seen: Event[] = []
+    const arrivedAt = new Map<Event, number>()
     bus = await createBus(vhost.url)
     await bus.subscribe(observer, LazarusEvent, async (e) => {
+      arrivedAt.set(e, performance.now())
       seen.push(e)
       return { type: 'ACK' }
     })
@@ -83,6 +89,8 @@ export const startEvacuationRig = async (o: { simEnv?: Record<string, string>; e
       nova: os.nova,
       bus,
       seen,
+      arrivedAt,
+      fencedAt: 0,
       evacuators,
       sim,
       async startEvacuator(env = {}) {
@@ -121,6 +129,7 @@ export const startEvacuationRig = async (o: { simEnv?: Record<string, string>; e
             timings: {},
           },
         })
+        rig.fencedAt = performance.now()
         await bus!.publish(evt)
         return evt
       },

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+import { Agent, request } from 'undici'
 import { OpenStackRequestError } from './errors.js'
 
 export interface HttpResponse {
@@ -17,6 +19,13 @@ export interface HttpRequest {
 }
 
 /**
+ * Keep-alive connections shared by every client of the process. undici's `request` costs a
+ * fraction of the CPU of `fetch` (no WHATWG streams, no Request/Response objects): during a
+ * recovery an evacuator makes a few requests per instance per second.
+ */
+const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 })
+
+/**
  * One HTTP exchange with a deadline. Any answer (whatever its status) is returned; no answer
  * (refused, reset, timed out) throws an OpenStackRequestError that names the URL.
  */
@@ -28,11 +37,11 @@ export const httpRequest = async (req: HttpRequest): Promise<HttpResponse> => {
     payload = JSON.stringify(req.body)
   }
   const signal = AbortSignal.timeout(req.timeoutMs)
-  let res: Response
+  let res: Awaited<ReturnType<typeof request>>
   let text: string
   try {
-    res = await fetch(req.url, { method: req.method, headers, body: payload, signal })
-    text = await res.text()
+    res = await request(req.url, { method: req.method as 'GET', headers, body: payload, signal, dispatcher: agent })
+    text = await res.body.text()
   } catch (err) {
     const timedOut = signal.aborted
     const reason = timedOut ? `no answer within ${req.timeoutMs} ms` : describeNetworkError(err)
@@ -46,10 +55,23 @@ export const httpRequest = async (req: HttpRequest): Promise<HttpResponse> => {
       body = text
     }
   }
-  return { status: res.status, statusText: res.statusText, headers: res.headers, body }
+  const raw = res.headers
+  let parsed: Headers | undefined
+  return {
+    status: res.statusCode,
+    statusText: STATUS_CODES[res.statusCode] ?? '',
+    // Built when asked for (few callers read headers).
+    get headers() {
+      parsed ??= new Headers(Object.entries(raw).flatMap(([k, v]) => (v === undefined ? [] : Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v] as [string, string]])))
+      return parsed
+    },
+    body,
+  }
 }
 
 const describeNetworkError = (err: unknown): string => {
+  const own = err as { code?: string; message?: string }
+  if (typeof own.code === 'string' && own.code !== 'UND_ERR_ABORTED') return `${own.code}${own.message ? ` (${own.message})` : ''}`
   const cause = (err as { cause?: { code?: string; message?: string } }).cause
   if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`
   return err instanceof Error ? err.message : String(err)

@@ -111,10 +111,31 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
 
     expect(ofType('instance.evacuated.v1')).toHaveLength(5)
     const tasks = ofType('recovery.progress.v1').map((p) => `${p.payload.task}:${p.payload.state}`)
-    expect(tasks[0]).toBe('disable_compute_service_task:success')
-    expect(tasks[1]).toBe('prepare_HA_enabled_instances_task:success')
+    // The disable runs alongside the rest (the host is already forced down), and ends before the recovery.
+    expect(tasks).toContain('disable_compute_service_task:success')
+    expect(tasks.filter((t) => !t.startsWith('disable_'))[0]).toBe('prepare_HA_enabled_instances_task:success')
     expect(tasks.at(-1)).toBe('evacuate_instances_task:success')
     expect(ofType('recovery.progress.v1').at(-1)?.payload.progress).toBe(1)
+  })
+
+  it('evacuates all the same when Nova refuses to disable the compute service, and says so in that task', async () => {
+    await setUp()
+    const ids = [0, 1, 2].map((n) => cloud.createServer({ host: FAILED, name: `app-${n}` }))
+    await startEvacuator()
+    await fence()
+    // The disable call (PUT os-services/…) is refused for good; listing the services is not.
+    cloud.failNova({ status: 400, count: 1, pathPattern: 'os-services/.+' })
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+
+    const end = await finished(evt.payload.notificationId)
+    expect(end.payload.status).toBe('finished')
+    expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([...ids].sort())
+    const disable = ofType('recovery.progress.v1').filter((p) => p.payload.task === 'disable_compute_service_task')
+    expect(disable.map((p) => p.payload.state)).toEqual(['failure'])
+    expect(disable[0]?.payload.message).toMatch(/could not disable the compute service of .*it stays forced down/)
+    const [service] = await cloud.nova.listComputeServices({ host: FAILED })
+    expect(service).toMatchObject({ status: 'enabled', forcedDown: true })
   })
 
   it('brings stopped and error instances back in their state, and keeps a user lock', async () => {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import type { Bus, Subscription } from '@lazarus/bus'
@@ -48,6 +49,8 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
   const config: EvacuatorConfig = EvacuatorSettings.parse(deps.config ?? {})
   const store = createRecoveryStore(deps.db)
   const stopping = new AbortController()
+  // Every item waiting for a slot or a poll listens for it: as many as the prefetch allows.
+  setMaxListeners(0, stopping.signal)
   const ctx: EvacuatorContext = {
     bus: deps.bus,
     nova: deps.nova,
@@ -75,11 +78,12 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnHostFenced, HostFencedV1, onHostFenced(ctx)))
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnInstanceFailed, InstanceFailedV1, onInstanceFailed(ctx)))
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnProcessFailed, ProcessFailedV1, onProcessFailed(ctx)))
-      // host_failure_recovery_threads bounds the evacuations in flight at Nova (the slots);
-      // a few more items are taken so that their locking and their unlocking overlap with
-      // other evacuations. Kept small: an item waiting here is one another process could run.
+      // host_failure_recovery_threads bounds the evacuations in flight at Nova (the slots).
+      // Twice as many items are taken: while one wave is evacuating, the next is read, planned
+      // and locked, and takes each slot the moment it frees; the finished ones unlock and
+      // report meanwhile. No more: an item waiting here is one another process could run.
       const threads = config.hostFailureRecoveryThreads
-      const work = { ...topology.evacuatorWork, prefetch: threads + 1 }
+      const work = { ...topology.evacuatorWork, prefetch: threads * 2 }
       subscriptions.push(await deps.bus.subscribe(work, EvacuationRequestedV1, onEvacuationRequested(ctx)))
       sweeper = startSweeper(ctx)
       ctx.log.info({ workerId: ctx.workerId, threads: config.hostFailureRecoveryThreads }, 'evacuator started')

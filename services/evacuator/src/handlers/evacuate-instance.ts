@@ -86,11 +86,16 @@ export const evacuateInstance = async (ctx: EvacuatorContext, item: WorkItem, ke
       }
     }
 
-    if (step === 'prepared') await prepare(ctx, id, plan, server, source)
+    if (step === 'prepared') {
+      await prepare(ctx, id, plan, server, source)
+      // Recorded before waiting for a slot, so that a freed slot goes straight to the call.
+      // A crash in between resumes the item as if the call might have been made: it asks
+      // Nova (evacuationReachedNova) before calling.
+      await must(ctx.store.markEvacuateSent(key))
+    }
     // From the evacuate call to its confirmation the item holds one of the process's slots.
     if (step === 'prepared' || step === 'evacuate_sent') release = await acquireSlot(ctx)
     if (step === 'prepared') {
-      await must(ctx.store.markEvacuateSent(key))
       step = 'evacuate_sent'
       try {
         await nova.evacuate(id, item.targetHost ? { host: item.targetHost } : {})
@@ -185,9 +190,12 @@ const confirmMove = async (
   const deadline = began + waitMs
   let polls = 0
   // Nova takes about as long for each evacuation of a cloud: the first look waits for most
-  // of the quickest recent one, then looks often (a twentieth of the time waited).
+  // of the quickest recent one; around when it should end, looks often (a fiftieth of it);
+  // past that, backs off (a twentieth of the time waited).
   const quickest = recentDurations.length >= 3 ? Math.min(...recentDurations) : 0
-  const firstLook = Math.min(ctx.config.confirmPollMaxMs * 5, Math.floor(quickest * 0.9))
+  const firstLook = Math.min(ctx.config.confirmPollMaxMs * 5, Math.floor(quickest * 0.95))
+  const expectedUntil = quickest * 1.3
+  const closeLook = Math.max(10, Math.floor(quickest / 50))
   if (firstLook > ctx.config.confirmPollFirstMs) await sleep(firstLook, ctx.stopping)
   for (;;) {
     const server = await getServer(ctx, item.instanceId)
@@ -208,7 +216,8 @@ const confirmMove = async (
     if (performance.now() >= deadline) {
       throw new ItemFailed(`evacuation not confirmed within ${ctx.config.waitPeriodAfterEvacuation} s`)
     }
-    const delay = nextPollDelay(performance.now() - began, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs)
+    const elapsed = performance.now() - began
+    const delay = elapsed < expectedUntil ? closeLook : nextPollDelay(elapsed, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs)
     await sleep(Math.min(delay, Math.max(0, deadline - performance.now())), ctx.stopping)
     await keepClaim(ctx, key)
   }

@@ -1,11 +1,13 @@
 import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type HostFencedV1 } from '@lazarus/contracts'
 import type { NovaClient } from '@lazarus/openstack'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { stagesFor } from '../domain/choose-target.js'
 import { describeSelection, selectInstances, type Selection } from '../domain/select-instances.js'
 import { tasksOf } from '../domain/workflows.js'
 import { announceFinish } from './announce.js'
 import { errorText, publishProgress, type EvacuatorContext } from './context.js'
+import { isTransient } from './evacuate-instance.js'
 import { EVACUATE_TASK, publishWork, startRound } from './round.js'
 
 const DISABLE_TASK = 'disable_compute_service_task'
@@ -47,13 +49,14 @@ export const onHostFenced =
       recoveryMethod: segment.recoveryMethod,
     }
 
+    // The disable runs alongside the rest: the host was forced down, so Nova schedules
+    // nothing there and accepts evacuations from it already. It settles before this returns.
+    let disabling: Promise<void> | undefined
     try {
       let selection: Selection | undefined
       for (const task of tasks) {
         if (task === DISABLE_TASK) {
-          const disabled = await disableComputeService(ctx.nova, host.name, ctx.config.serviceDisableReason)
-          await publishProgress(ctx, ids, { notificationId, task, state: 'success', message: disabled, progress: 1 })
-          log.info(disabled)
+          disabling = disableInBackground(ctx, host.name, { notificationId, ids, log })
         } else if (task === PREPARE_TASK) {
           const servers = await ctx.nova.listServersOnHost(host.name)
           selection = selectInstances(servers, {
@@ -66,6 +69,7 @@ export const onHostFenced =
 
       if (!selection || !tasks.includes(EVACUATE_TASK)) {
         const message = `host failure workflow has no ${EVACUATE_TASK}: instances of ${host.name} left where they are (tasks run: ${tasks.join(', ') || 'none'})`
+        await disabling
         return await endAtOnce(ctx, { ...base, status: 'ignored', message }, ids, log)
       }
       const selected = describeSelection(host.name, selection)
@@ -75,6 +79,7 @@ export const onHostFenced =
           selection.total === 0
             ? `no instance ran on failed host ${host.name}: nothing to evacuate`
             : `none of the ${selection.total} instance(s) of failed host ${host.name} is to be evacuated (${selected})`
+        await disabling
         return await endAtOnce(ctx, { ...base, status: 'ignored', message }, ids, log)
       }
 
@@ -105,9 +110,46 @@ export const onHostFenced =
       }
       // Out of attempts: say so, so that the notification does not stay `running` forever.
       log.error({ err }, reason)
+      await disabling
       return endAtOnce(ctx, { ...base, status: 'failed', message: reason }, ids, log)
+    } finally {
+      await disabling
     }
   }
+
+/**
+ * Disable the host's compute service, trying again on transient errors; the outcome is the
+ * task's progress (success or failure). Never throws: the instances do not wait for it.
+ */
+const disableInBackground = async (
+  ctx: EvacuatorContext,
+  host: string,
+  o: { notificationId: string; ids: { correlationId: string; causationId: string }; log: EvacuatorContext['log'] },
+): Promise<void> => {
+  const progress = (state: 'success' | 'failure', message: string) =>
+    publishProgress(ctx, o.ids, { notificationId: o.notificationId, task: DISABLE_TASK, state, message, progress: 1 }).catch((err: unknown) =>
+      o.log.warn({ err }, 'could not report the disable of the compute service'),
+    )
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const disabled = await disableComputeService(ctx.nova, host, ctx.config.serviceDisableReason)
+      o.log.info(disabled)
+      await progress('success', disabled)
+      return
+    } catch (err) {
+      if (attempt < DISABLE_ATTEMPTS && isTransient(err) && !ctx.stopping.aborted) {
+        await sleep(250 * 2 ** attempt)
+        continue
+      }
+      const message = `could not disable the compute service of ${host} (${errorText(err)}); it stays forced down, and its instances are evacuated all the same`
+      o.log.error({ err }, message)
+      await progress('failure', message)
+      return
+    }
+  }
+}
+
+const DISABLE_ATTEMPTS = 5
 
 /** Masakari's disable_compute_service_task. Nova was told the host is down, so this does not block. */
 const disableComputeService = async (nova: NovaClient, host: string, reason: string): Promise<string> => {

@@ -14,6 +14,8 @@ export interface TestCloud {
   crashHost(host: string): void
   createServer(o: { host: string; name?: string; metadata?: Record<string, string>; vmState?: 'active' | 'stopped' | 'error' }): string
   records(): { evacuations: { serverId: string; from: string; to: string; at: string }[] }
+  /** The next `count` Nova requests whose path matches fail with `status` (cloud-sim's fault injection). */
+  failNova(f: { status: number; count?: number; pathPattern?: string }): void
   servers(): { id: string; name: string; host: string | null; status: string; vmState: string; taskState: string | null; locked: boolean; metadata: Record<string, string> }[]
   close(): Promise<void>
 }
@@ -29,6 +31,7 @@ export const startTestCloud: CloudFactory = async (o) => {
     crashHost: (h) => sim.crashHost(h),
     createServer: (c) => sim.createServer(c),
     records: () => sim.records(),
+    failNova: (f) => sim.setNovaFault(f),
     servers: () => sim.servers() as ReturnType<TestCloud['servers']>,
     close: () => sim.close(),
   }
