@@ -250,8 +250,8 @@ export const restoreCompute = async (os: OpenStackClient, box: BoxConfig, host: 
 }
 
 /**
- * Wait until every server is ACTIVE on a host other than `victim` with no task, polling all of
- * them every `intervalMs`. Resolves with when the last one got there (ms since the epoch).
+ * Wait until every server is ACTIVE on a host other than `victim` with no task, listing the
+ * servers every `intervalMs`. Resolves with when the last one got there (ms since the epoch).
  */
 export const waitActiveElsewhere = async (
   os: OpenStackClient,
@@ -265,15 +265,20 @@ export const waitActiveElsewhere = async (
   await pollUntil(
     `${ids.length} servers ACTIVE away from ${victim}`,
     async () => {
-      await Promise.all(
-        ids.filter((id) => !doneAt.has(id)).map(async (id) => {
-          const s = await os.nova.getServer(id)
-          if (s.status === 'ACTIVE' && s.host !== null && s.host !== victim && s.taskState === null) {
-            doneAt.set(id, Date.now())
-            hosts[id] = s.host
-          }
-        }),
-      )
+      // One list request per look, whatever the number of servers: the watcher must not be
+      // what slows Nova down (it runs on the same two cores as the rebuilds it measures).
+      const res = await os.computeRequest('GET', '/servers/detail?all_tenants=1')
+      const list = (res.body as { servers?: Record<string, unknown>[] }).servers ?? []
+      const now = Date.now()
+      for (const s of list) {
+        const id = String(s['id'])
+        if (!ids.includes(id) || doneAt.has(id)) continue
+        const host = (s['OS-EXT-SRV-ATTR:host'] as string | null) ?? null
+        if (s['status'] === 'ACTIVE' && host !== null && host !== victim && (s['OS-EXT-STS:task_state'] ?? null) === null) {
+          doneAt.set(id, now)
+          hosts[id] = host
+        }
+      }
       return doneAt.size === ids.length ? true : undefined
     },
     timeoutMs,

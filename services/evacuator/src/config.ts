@@ -5,8 +5,13 @@ import { workflowSetting } from './domain/workflows.js'
 
 /** How the evacuator recovers; names and defaults follow Masakari's `[host_failure]` and `[DEFAULT]`. */
 export const EvacuatorSettings = z.object({
-  /** Work items one process runs at once (Masakari: host_failure_recovery_threads). */
-  hostFailureRecoveryThreads: setting.int(3, 1),
+  /**
+   * Evacuations one process has in flight at Nova at once (Masakari: host_failure_recovery_threads).
+   * Masakari's default, 3, evacuates a host of 6 instances in two waves; Nova builds up to
+   * 10 at once per target compute (max_concurrent_builds) and RH InstanceHA runs 32 threads.
+   * 16 moves a typical host in one wave and still bounds what one process asks of Nova.
+   */
+  hostFailureRecoveryThreads: setting.int(16, 1),
   /** Seconds to wait for Nova to confirm one evacuation (and one stop/start after it). */
   waitPeriodAfterEvacuation: z.coerce.number().positive().default(90),
   evacuateAllInstances: setting.bool(true),

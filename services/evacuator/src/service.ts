@@ -12,6 +12,7 @@ import { createEvacuatorMetrics } from './handlers/metrics.js'
 import { onEvacuationRequested } from './handlers/on-evacuation-requested.js'
 import { onHostFenced } from './handlers/on-host-fenced.js'
 import { onInstanceFailed, onProcessFailed } from './handlers/on-simple-failure.js'
+import { createEvacuationWatch } from './handlers/evacuation-watch.js'
 import { createSlots } from './handlers/slots.js'
 import { startSweeper, sweepOnce } from './handlers/sweeper.js'
 import { createRecoveryStore } from './store/recovery-store.js'
@@ -65,6 +66,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
     background: new Set(),
     slots: createSlots(config.hostFailureRecoveryThreads),
     reservedHosts: deps.reservedHosts ?? (async () => []),
+    watch: createEvacuationWatch({ nova: deps.nova, log: deps.log, config, stopping: stopping.signal }),
   }
   const subscriptions: Subscription[] = []
   let sweeper: { stop(): Promise<void> } | undefined

@@ -6,6 +6,7 @@ import type { EvacuatorConfig } from '../config.js'
 import type { RecoveryStore } from '../store/recovery-store.js'
 import type { SimpleStore } from '../store/simple-store.js'
 import type { EvacuatorMetrics } from './metrics.js'
+import type { EvacuationWatch } from './evacuation-watch.js'
 import type { Slots } from './slots.js'
 
 export const SOURCE = 'evacuator'
@@ -27,6 +28,8 @@ export interface EvacuatorContext {
   stopping: AbortSignal
   /** Evacuations this process has in flight at Nova, at most host_failure_recovery_threads. */
   slots: Slots
+  /** Tells when Nova's evacuation migrations end (one request per failed host per look). */
+  watch: EvacuationWatch
   /** Work finishing after its message was acknowledged (announcements); awaited on stop. */
   background: Set<Promise<void>>
   /** Reserved hosts of a segment, for the reserved_host and rh_priority methods. */

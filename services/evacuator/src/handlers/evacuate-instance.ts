@@ -43,7 +43,13 @@ const ACCEPTED_MIGRATION_FAILURES = new Set(['failed', 'error'])
  *
  * Throws for a transient failure (the caller retries) and StoppingError / ClaimLostError.
  */
-export const evacuateInstance = async (ctx: EvacuatorContext, item: WorkItem, key: ClaimKey): Promise<ItemOutcome> => {
+export const evacuateInstance = async (
+  ctx: EvacuatorContext,
+  item: WorkItem,
+  key: ClaimKey,
+  /** The server as the host listing showed it moments ago, for a fresh item (else it is read). */
+  listed?: Server,
+): Promise<ItemOutcome> => {
   const { nova } = ctx
   const log = ctx.log.child({ correlationId: item.correlationId, notificationId: item.notificationId, instanceId: item.instanceId })
   const id = item.instanceId
@@ -57,7 +63,7 @@ export const evacuateInstance = async (ctx: EvacuatorContext, item: WorkItem, ke
   }
 
   let release: (() => void) | undefined
-  let server = await getServer(ctx, id)
+  let server = listed ?? (await getServer(ctx, id))
   if (!server) return { status: 'failed', destHost: null, reason: 'the instance no longer exists in Nova' }
 
   try {
@@ -177,8 +183,11 @@ const evacuationReachedNova = async (ctx: EvacuatorContext, item: WorkItem, serv
 }
 
 /**
- * Poll the server (adaptive: fast first, then slower) until Nova has rebuilt it on another
- * host, within the wait period; renews the claim while it waits.
+ * Wait until Nova has rebuilt the server on another host, within the wait period; renews the
+ * claim while it waits. The process's evacuation watch says when the instance's evacuation
+ * migration ends (one request per failed host per look, looking often around when an
+ * evacuation should end, by the recent ones); the server itself is read then, and at least
+ * every `confirmPollMaxMs` meanwhile, so a cloud that keeps no migration records is covered too.
  */
 const confirmMove = async (
   ctx: EvacuatorContext,
@@ -188,16 +197,22 @@ const confirmMove = async (
 ): Promise<{ server: Server; destHost: string }> => {
   const began = performance.now()
   const deadline = began + waitMs
-  let polls = 0
-  // Nova takes about as long for each evacuation of a cloud: the first look waits for most
-  // of the quickest recent one; around when it should end, looks often (a fiftieth of it);
-  // past that, backs off (a twentieth of the time waited).
   const quickest = recentDurations.length >= 3 ? Math.min(...recentDurations) : 0
-  const firstLook = Math.min(ctx.config.confirmPollMaxMs * 5, Math.floor(quickest * 0.95))
-  const expectedUntil = quickest * 1.3
-  const closeLook = Math.max(10, Math.floor(quickest / 50))
-  if (firstLook > ctx.config.confirmPollFirstMs) await sleep(firstLook, ctx.stopping)
+  const watched = { instanceId: item.instanceId, sourceHost: item.sourceHost, sentAt: item.evacuateSentAt?.getTime() ?? Date.now(), expectedMs: quickest }
+  let migrationEnded = false
+  let looks = 0
   for (;;) {
+    const left = Math.max(0, deadline - performance.now())
+    if (migrationEnded) {
+      // Nova says it is over but the server did not show it yet: look at it directly.
+      await sleep(Math.min(nextPollDelay(performance.now() - began, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs), left), ctx.stopping)
+    } else {
+      try {
+        migrationEnded = (await ctx.watch.ended(watched, Math.min(ctx.config.confirmPollMaxMs, left), ctx.stopping)) === 'ended'
+      } catch {
+        throw new StoppingError('stopping')
+      }
+    }
     const server = await getServer(ctx, item.instanceId)
     if (!server) throw new ItemFailed('the instance disappeared from Nova during its evacuation')
     const progress = assessEvacuation(server, item.sourceHost)
@@ -206,9 +221,9 @@ const confirmMove = async (
       return { server, destHost: progress.destHost }
     }
     if (progress.kind === 'failed') throw new ItemFailed(progress.reason)
-    polls += 1
+    looks += 1
     // Still on the failed host with no task: Nova may have given up before rebuilding.
-    if (server.taskState === null && polls % 5 === 0) {
+    if (server.taskState === null && (migrationEnded || looks % 5 === 0)) {
       if ((await evacuationReachedNova(ctx, item, server)) === 'failed') {
         throw new ItemFailed('Nova failed the evacuation (its evacuation migration ended in error)')
       }
@@ -216,9 +231,6 @@ const confirmMove = async (
     if (performance.now() >= deadline) {
       throw new ItemFailed(`evacuation not confirmed within ${ctx.config.waitPeriodAfterEvacuation} s`)
     }
-    const elapsed = performance.now() - began
-    const delay = elapsed < expectedUntil ? closeLook : nextPollDelay(elapsed, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs)
-    await sleep(Math.min(delay, Math.max(0, deadline - performance.now())), ctx.stopping)
     await keepClaim(ctx, key)
   }
 }

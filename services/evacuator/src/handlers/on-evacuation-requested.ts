@@ -1,6 +1,7 @@
 import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type EvacuationRequestedV1 } from '@lazarus/contracts'
-import type { ClaimKey } from '../store/recovery-store.js'
+import type { Server } from '@lazarus/openstack'
+import type { ClaimKey, WorkItem } from '../store/recovery-store.js'
 import { announceItem, finishRecoveryIfDone } from './announce.js'
 import { errorText, type EvacuatorContext } from './context.js'
 import { ClaimLostError, evacuateInstance, forgetRenewal, StoppingError, type ItemOutcome } from './evacuate-instance.js'
@@ -38,7 +39,7 @@ export const onEvacuationRequested =
     }, Math.max(250, Math.floor(ctx.config.claimLeaseMs / 3)))
     let outcome: ItemOutcome
     try {
-      outcome = await evacuateInstance(ctx, item, key)
+      outcome = await evacuateInstance(ctx, item, key, freshListing(item))
     } catch (err) {
       if (err instanceof ClaimLostError) {
         log.warn('claim lost to another worker; it carries on with the item')
@@ -81,3 +82,16 @@ export const onEvacuationRequested =
     ctx.background.add(announcing)
     return ACK
   }
+
+/** How old the host listing may be for a fresh item to be planned from it without reading the server. */
+const LISTING_FRESH_MS = 30_000
+
+/**
+ * The server as the recovery's host listing showed it, for an item's first attempt soon after
+ * (one Nova read less before the evacuation, where every read waits its turn at nova-api);
+ * undefined otherwise, and the server is read.
+ */
+const freshListing = (item: WorkItem): Server | undefined =>
+  item.attempts === 1 && item.step === 'new' && item.listed && item.listedAt && Date.now() - item.listedAt.getTime() < LISTING_FRESH_MS
+    ? item.listed
+    : undefined

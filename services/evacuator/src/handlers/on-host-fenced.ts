@@ -1,6 +1,6 @@
 import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type HostFencedV1 } from '@lazarus/contracts'
-import type { NovaClient } from '@lazarus/openstack'
+import type { NovaClient, Server } from '@lazarus/openstack'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { stagesFor } from '../domain/choose-target.js'
 import { describeSelection, selectInstances, type Selection } from '../domain/select-instances.js'
@@ -54,11 +54,13 @@ export const onHostFenced =
     let disabling: Promise<void> | undefined
     try {
       let selection: Selection | undefined
+      let listed = new Map<string, Server>()
       for (const task of tasks) {
         if (task === DISABLE_TASK) {
           disabling = disableInBackground(ctx, host.name, { notificationId, ids, log })
         } else if (task === PREPARE_TASK) {
           const servers = await ctx.nova.listServersOnHost(host.name)
+          listed = new Map(servers.map((sv) => [sv.id, sv]))
           selection = selectInstances(servers, {
             evacuateAllInstances: ctx.config.evacuateAllInstances,
             haEnabledMetadataKey: ctx.config.haEnabledInstanceMetadataKey,
@@ -90,7 +92,7 @@ export const onHostFenced =
         itemsWaiting: true,
         stageKind: stagesFor(segment.recoveryMethod)[0] ?? 'scheduler',
         reservedHosts,
-        items: selection.chosen.map((i) => ({ instanceId: i.id, instanceName: i.name, haEnabled: i.haEnabled, targetHost: null })),
+        items: selection.chosen.map((i) => ({ instanceId: i.id, instanceName: i.name, haEnabled: i.haEnabled, targetHost: null, listed: listed.get(i.id) })),
       })
       if (!created) {
         // Another delivery of the same notification recorded it a moment ago; it goes on.

@@ -12,6 +12,7 @@ export const CLAIM_RESERVED_HOST_TASK = 'claim_reserved_host_task'
 export const CAPACITY_TASK = 'check_capacity_task'
 
 const PUBLISH_BATCH = 32
+const FIRST_PUBLISH_BATCH = 8
 
 type Ids = { correlationId: string; causationId?: string | undefined }
 
@@ -48,15 +49,22 @@ export const startRound = async (ctx: EvacuatorContext, recovery: Recovery, caus
   }
 
   const waiting = (await ctx.store.items(id)).filter((i) => i.status === 'waiting').length
+  // Only a check that may refuse holds the round back; one that only warns runs alongside.
+  let warned: Promise<unknown> = Promise.resolve()
   if (waiting > 0) {
-    const capacity = await checkCapacity(ctx, rec, waiting, ids)
-    if (!capacity.ok) {
-      await endRoundUnstarted(ctx, rec, capacity.reason, causationId)
-      return
+    if (ctx.config.refuseWhenOverCapacity) {
+      const capacity = await checkCapacity(ctx, rec, waiting, ids)
+      if (!capacity.ok) {
+        await endRoundUnstarted(ctx, rec, capacity.reason, causationId)
+        return
+      }
+    } else {
+      warned = checkCapacity(ctx, rec, waiting, ids).catch((err: unknown) => log.warn({ err }, 'capacity check failed'))
     }
     await ctx.store.startRoundItems(id, rec.stage, target)
   }
   await publishWork(ctx, { ...rec, targetHost: target }, ids)
+  await warned
   if (waiting === 0) {
     // Nothing for this round (a resumed start that had given its items already): settle if done.
     await finishRecoveryIfDone(ctx, id, causationId)
@@ -179,8 +187,10 @@ const checkCapacity = async (ctx: EvacuatorContext, rec: Recovery, instances: nu
 export const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids: Ids): Promise<void> => {
   const items = await ctx.store.items(recovery.notificationId)
   const open = items.filter((i) => i.status === 'pending' || i.status === 'running')
+  // The progress report goes out alongside the work, not before it.
+  let reported: Promise<void> = Promise.resolve()
   if (open.length > 0) {
-    await publishProgress(ctx, ids, {
+    reported = publishProgress(ctx, ids, {
       notificationId: recovery.notificationId,
       task: EVACUATE_TASK,
       state: 'running',
@@ -189,10 +199,10 @@ export const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids
     })
   }
   // Published in order, many confirms awaited at once: workers start on the first items
-  // while the last are still being published.
-  for (let i = 0; i < open.length; i += PUBLISH_BATCH) {
+  // while the last are still being published. The first batch is small, to start sooner.
+  for (let i = 0, size = FIRST_PUBLISH_BATCH; i < open.length; i += size, size = PUBLISH_BATCH) {
     await Promise.all(
-      open.slice(i, i + PUBLISH_BATCH).map((item) =>
+      open.slice(i, i + size).map((item) =>
         publish(
           ctx,
           'evacuation.requested.v1',
@@ -207,5 +217,6 @@ export const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids
       ),
     )
   }
+  await reported
   await ctx.store.markWorkPublished(recovery.notificationId)
 }

@@ -95,4 +95,12 @@ CREATE TABLE evacuator_simple_recoveries (
 );
 `,
   },
+  {
+    id: '003-items-listed',
+    sql: `
+-- The server as the host listing showed it when the recovery was recorded: a fresh item is
+-- planned from it (no read of the server before the lock), a resumed one reads Nova again.
+ALTER TABLE evacuator_items ADD COLUMN listed jsonb, ADD COLUMN listed_at timestamptz;
+`,
+  },
 ]

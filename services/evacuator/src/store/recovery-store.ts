@@ -1,3 +1,4 @@
+import type { Server } from '@lazarus/openstack'
 import type { Db, Queryable } from '@lazarus/db'
 import type { InstancePlan } from '../domain/instance-plan.js'
 import { EVACUATOR_MIGRATIONS } from './migrations.js'
@@ -33,6 +34,9 @@ export interface Recovery {
 }
 
 export interface WorkItem {
+  /** The server as the host listing showed it when the recovery was recorded, and when. */
+  listed: Server | null
+  listedAt: Date | null
   notificationId: string
   instanceId: string
   instanceName: string
@@ -62,7 +66,7 @@ export interface NewRecovery {
   recoveryMethod: string
   status: RecoveryStatus
   message: string | null
-  items: { instanceId: string; instanceName: string; haEnabled: boolean; targetHost: string | null }[]
+  items: { instanceId: string; instanceName: string; haEnabled: boolean; targetHost: string | null; listed?: Server | undefined }[]
   /** Items wait for their round to start (which chooses their target); default pending. */
   itemsWaiting?: boolean
   stageKind?: StageKind
@@ -126,6 +130,8 @@ const itemFrom = (r: Record<string, unknown>): WorkItem => ({
   endedAt: toDate(r['ended_at']),
   announced: r['announced'] === true,
   correlationId: String(r['correlation_id']),
+  listed: r['listed'] ? ((typeof r['listed'] === 'string' ? JSON.parse(r['listed']) : r['listed']) as Server) : null,
+  listedAt: toDate(r['listed_at']),
 })
 
 /** Work whose message may be lost ($1: how long a pending item may wait in the queue, in ms). */
@@ -197,9 +203,12 @@ export const createRecoveryStore = (db: Db) => {
         // One statement for every item: a host of hundreds of instances is recorded at once.
         if (rec.items.length > 0) {
           await tx.query(
-            `INSERT INTO evacuator_items (notification_id, instance_id, instance_name, position, ha_enabled, source_host, target_host, status)
-             SELECT $1, x.instance_id, x.instance_name, x.position, x.ha_enabled, $2, x.target_host, $3
-             FROM jsonb_to_recordset($4::jsonb) AS x(instance_id text, instance_name text, position integer, ha_enabled boolean, target_host text)`,
+            `INSERT INTO evacuator_items (notification_id, instance_id, instance_name, position, ha_enabled, source_host, target_host, status,
+               listed, listed_at)
+             SELECT $1, x.instance_id, x.instance_name, x.position, x.ha_enabled, $2, x.target_host, $3, x.listed,
+               CASE WHEN x.listed IS NULL THEN NULL ELSE now() END
+             FROM jsonb_to_recordset($4::jsonb) AS x(instance_id text, instance_name text, position integer, ha_enabled boolean, target_host text,
+               listed jsonb)`,
             [
               rec.notificationId,
               rec.sourceHost,
@@ -211,6 +220,7 @@ export const createRecoveryStore = (db: Db) => {
                   position,
                   ha_enabled: it.haEnabled,
                   target_host: it.targetHost,
+                  listed: it.listed ?? null,
                 })),
               ),
             ],

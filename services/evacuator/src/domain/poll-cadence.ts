@@ -1,0 +1,21 @@
+import { nextPollDelay } from './instance-plan.js'
+
+/**
+ * When to look again at an evacuation that has run `elapsedMs`, given how long the quickest
+ * recent one took (`expectedMs`, 0 when none is known yet):
+ * - before 95% of the expected time: not before then;
+ * - from 95% to 130% of it: every fiftieth of it (at least 10 ms), to see the end at once;
+ * - otherwise: back off, a twentieth of the time waited, between `firstMs` and `maxMs`.
+ */
+export const nextLookDelay = (o: { elapsedMs: number; expectedMs: number; firstMs: number; maxMs: number }): number => {
+  const { elapsedMs, expectedMs } = o
+  if (expectedMs > 0) {
+    const firstLook = Math.min(o.maxMs * 5, expectedMs * 0.95)
+    if (elapsedMs < firstLook) return Math.ceil(firstLook - elapsedMs)
+    if (elapsedMs < expectedMs * 1.3) return Math.max(10, Math.floor(expectedMs / 50))
+  }
+  return nextPollDelay(elapsedMs, o.firstMs, o.maxMs)
+}
+
+/** Evacuation migration statuses after which Nova does no more for that evacuation. */
+export const ENDED_MIGRATION_STATUSES: ReadonlySet<string> = new Set(['done', 'completed', 'failed', 'error'])

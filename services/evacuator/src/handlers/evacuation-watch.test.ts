@@ -1,0 +1,70 @@
+import type { NovaClient } from '@lazarus/openstack'
+import { createLogger } from '@lazarus/runtime'
+import { afterEach, describe, expect, it } from 'vitest'
+import { EvacuatorSettings } from '../config.js'
+import { startTestCloud, type TestCloud } from '../test-support/clouds.js'
+import { createEvacuationWatch } from './evacuation-watch.js'
+
+/** The real client to cloud-sim, counting the calls the watch makes. */
+const counting = (nova: NovaClient) => {
+  const calls = { listMigrations: 0, getServer: 0 }
+  const client = new Proxy(nova, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown
+      if ((prop === 'listMigrations' || prop === 'getServer') && typeof v === 'function') {
+        return (...args: unknown[]) => {
+          calls[prop] += 1
+          return (v as (...a: unknown[]) => unknown).apply(target, args)
+        }
+      }
+      return v
+    },
+  })
+  return { client, calls }
+}
+
+describe('evacuation watch (cloud-sim over HTTP)', () => {
+  let cloud: TestCloud | undefined
+  const stopping = new AbortController()
+  afterEach(async () => {
+    await cloud?.close()
+    cloud = undefined
+  })
+
+  it('tells when each evacuation of a failed host ends, with one migration list per look for all of them', async () => {
+    cloud = await startTestCloud({ hosts: 4, instancesPerHost: 0, evacuationDelayMs: 400 })
+    const [failed] = cloud.hostNames() as [string]
+    const ids = Array.from({ length: 10 }, (_, i) => cloud!.createServer({ host: failed, name: `vm-${i}` }))
+    cloud.crashHost(failed)
+    await cloud.nova.setForcedDown(failed, true)
+    const { client, calls } = counting(cloud.nova)
+    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 20, confirmPollMaxMs: 500 })
+    const watch = createEvacuationWatch({ nova: client, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+
+    const sentAt = Date.now()
+    await Promise.all(ids.map((id) => cloud!.nova.evacuate(id)))
+    const began = performance.now()
+    const outcomes = await Promise.all(ids.map((instanceId) => watch.ended({ instanceId, sourceHost: failed, sentAt, expectedMs: 0 }, 10_000, stopping.signal)))
+    const took = performance.now() - began
+
+    expect(outcomes).toEqual(ids.map(() => 'ended'))
+    expect(took).toBeGreaterThanOrEqual(350)
+    // Every server is on another host by then.
+    for (const id of ids) expect((await cloud.nova.getServer(id)).host).not.toBe(failed)
+    // One list per look for the ten of them (a look every 20–50 ms over ~0.4 s), no server reads.
+    expect(calls.getServer).toBe(0)
+    expect(calls.listMigrations).toBeGreaterThan(0)
+    expect(calls.listMigrations).toBeLessThan(40)
+  })
+
+  it('answers `waited` after the given time for an instance with no evacuation under way', async () => {
+    cloud = await startTestCloud({ hosts: 2, instancesPerHost: 0, evacuationDelayMs: 100 })
+    const [host] = cloud.hostNames() as [string]
+    const id = cloud.createServer({ host })
+    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 20, confirmPollMaxMs: 100 })
+    const watch = createEvacuationWatch({ nova: cloud.nova, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+    const began = performance.now()
+    await expect(watch.ended({ instanceId: id, sourceHost: host, sentAt: Date.now(), expectedMs: 0 }, 300, stopping.signal)).resolves.toBe('waited')
+    expect(performance.now() - began).toBeGreaterThanOrEqual(290)
+  })
+})

@@ -1,0 +1,118 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Migration } from '@lazarus/openstack'
+import { ENDED_MIGRATION_STATUSES, nextLookDelay } from '../domain/poll-cadence.js'
+import type { EvacuatorContext } from './context.js'
+
+export interface WatchedEvacuation {
+  instanceId: string
+  sourceHost: string
+  /** When the evacuate call was recorded (ms since the epoch): older migrations are not this one. */
+  sentAt: number
+  /** How long the quickest recent evacuation took (0: unknown). */
+  expectedMs: number
+}
+
+/**
+ * Watches Nova's evacuation migrations, one request per failed host per look however many of
+ * its instances are in flight, instead of one server GET per instance per look: on a real
+ * cloud the looks of a large recovery are otherwise a load on nova-api that slows the very
+ * rebuilds they wait for.
+ */
+export interface EvacuationWatch {
+  /**
+   * Resolves `ended` once the instance's evacuation migration from its source host has ended
+   * (done, completed, failed or error), or `waited` after `maxWaitMs` (the caller then looks
+   * at the server itself). Rejects only when the service stops.
+   */
+  ended(e: WatchedEvacuation, maxWaitMs: number, signal: AbortSignal): Promise<'ended' | 'waited'>
+}
+
+interface Waiter {
+  e: WatchedEvacuation
+  started: number
+  resolve: (r: 'ended' | 'waited') => void
+}
+
+// Clocks of Nova and of this process may differ a little: migrations up to a minute older than
+// the recorded call still count (as evacuationReachedNova allows).
+const CLOCK_SLACK_MS = 60_000
+
+export const createEvacuationWatch = (ctx: Pick<EvacuatorContext, 'nova' | 'log' | 'config' | 'stopping'>): EvacuationWatch => {
+  const bySource = new Map<string, Set<Waiter>>()
+  /** Cuts a source's current pause short (a new waiter may want an earlier look). */
+  const wake = new Map<string, () => void>()
+
+  const isOurs = (m: Migration, e: WatchedEvacuation) =>
+    m.instanceUuid === e.instanceId && (m.createdAt === null || Date.parse(m.createdAt) >= e.sentAt - CLOCK_SLACK_MS)
+
+  const watchSource = async (source: string, waiters: Set<Waiter>) => {
+    while (waiters.size > 0 && !ctx.stopping.aborted) {
+      const now = performance.now()
+      const delay = Math.min(
+        ...[...waiters].map((w) =>
+          nextLookDelay({
+            elapsedMs: now - w.started,
+            expectedMs: w.e.expectedMs,
+            firstMs: ctx.config.confirmPollFirstMs,
+            maxMs: ctx.config.confirmPollMaxMs,
+          }),
+        ),
+      )
+      const pause = new AbortController()
+      wake.set(source, () => pause.abort())
+      const woken = await sleep(Math.max(10, delay), false, { signal: AbortSignal.any([ctx.stopping, pause.signal]) }).catch(() => true)
+      wake.delete(source)
+      if (ctx.stopping.aborted || waiters.size === 0) break
+      if (woken) continue
+      let migrations: Migration[]
+      try {
+        migrations = await ctx.nova.listMigrations({ sourceCompute: source, migrationType: 'evacuation' })
+      } catch (err) {
+        // The waiters look at their servers themselves after their maxWaitMs.
+        ctx.log.warn({ err, source }, 'could not list evacuation migrations; looking again later')
+        continue
+      }
+      for (const w of [...waiters]) {
+        if (migrations.some((m) => isOurs(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) {
+          waiters.delete(w)
+          w.resolve('ended')
+        }
+      }
+    }
+    if (bySource.get(source) === waiters && waiters.size === 0) bySource.delete(source)
+  }
+
+  return {
+    ended(e, maxWaitMs, signal) {
+      return new Promise((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason)
+        let waiters = bySource.get(e.sourceHost)
+        const fresh = !waiters
+        if (!waiters) {
+          waiters = new Set()
+          bySource.set(e.sourceHost, waiters)
+        }
+        const set = waiters
+        const finish = (r: 'ended' | 'waited') => {
+          clearTimeout(timer)
+          signal.removeEventListener('abort', onAbort)
+          set.delete(waiter)
+          resolve(r)
+        }
+        const waiter: Waiter = { e, started: performance.now(), resolve: finish }
+        const timer = setTimeout(() => finish('waited'), Math.max(0, maxWaitMs))
+        const onAbort = () => {
+          clearTimeout(timer)
+          set.delete(waiter)
+          reject(signal.reason)
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+        set.add(waiter)
+        wake.get(e.sourceHost)?.()
+        if (fresh) {
+          void watchSource(e.sourceHost, set).catch((err: unknown) => ctx.log.error({ err, source: e.sourceHost }, 'evacuation watch stopped'))
+        }
+      })
+    },
+  }
+}
