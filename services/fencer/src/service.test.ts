@@ -147,6 +147,11 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
     ])
     expect(sim.records().powerActions.filter((a) => a.host === host)).toEqual([])
     expect(await compute(host)).toMatchObject({ state: 'down', forcedDown: true })
+    // Nova's answer to the force-down showed the service down: confirmed without asking again.
+    const confirmed = seen.find(
+      (e) => e.type === 'recovery.progress.v1' && e.payload.notificationId === evt.payload.notificationId && e.payload.task === 'confirm_compute_down' && e.payload.state === 'success',
+    )
+    expect(confirmed?.type === 'recovery.progress.v1' && confirmed.payload.message).toMatch(/down \(forced\), in its answer to the force-down/)
   })
 
   it("level 3: powers off, then waits for Nova's own heartbeat timeout, without forcing down", async () => {

@@ -6,7 +6,7 @@ const at = (elapsedMs: number, expectedMs: number) => nextLookDelay({ elapsedMs,
 describe('when to look again at an evacuation', () => {
   it('with nothing to go by, starts often and backs off with the time waited', () => {
     expect(at(0, 0)).toBe(50)
-    expect(at(4000, 0)).toBe(200)
+    expect(at(1000, 0)).toBe(250)
     expect(at(100_000, 0)).toBe(2000)
   })
 
