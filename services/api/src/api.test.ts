@@ -310,9 +310,10 @@ describe.each<Engine>(['pglite', 'postgres'])('api on %s', (engine) => {
       await publish('instance.evacuated.v1', { notificationId: id, instance: vm, sourceHost: host.name, destHost: 'compute-9', startedAt: t0, endedAt: new Date().toISOString() })
       await publish('recovery.finished.v1', { notificationId: id, status: 'finished', message: 'moved 1, failed 1', moved: [], failed: [] })
 
-      const done = await until('finished', async () => {
+      // Events are handled concurrently: wait for the final status and for every task's report.
+      const done = await until('finished, with every task reported', async () => {
         const n = await getNotification(id)
-        return n.status === 'finished' ? n : undefined
+        return n.status === 'finished' && n.recovery_workflow_details.length === 3 ? n : undefined
       })
       expect(done.message).toBe('moved 1, failed 1')
       const tasks = done.recovery_workflow_details as { name: string; state: string; progress: number; progress_details: unknown[] }[]
