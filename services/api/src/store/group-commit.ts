@@ -8,8 +8,6 @@
  */
 export interface GroupCommit<I, O> {
   submit(item: I): Promise<O>
-  /** Items waiting for a batch (not counting those being written). */
-  readonly waiting: number
 }
 
 export const createGroupCommit = <I, O>(
@@ -50,8 +48,5 @@ export const createGroupCommit = <I, O>(
         queue.push({ item, resolve, reject })
         pump()
       }),
-    get waiting() {
-      return queue.length
-    },
   }
 }

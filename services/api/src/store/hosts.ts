@@ -113,10 +113,6 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
     get,
 
     /**
-     * The host of this name with its segment (and the segment's reserved hosts), locked
-     * against concurrent change when `q` is a transaction.
-     */
-    /**
      * Hosts by name as the accept path caches them: each with its version (a hash of the
      * host, its segment and the segment's reserved hosts, from api_host_view), which the
      * database checks when a notification prepared from that copy is stored.

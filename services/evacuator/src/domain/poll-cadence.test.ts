@@ -1,25 +1,19 @@
 import { describe, expect, it } from 'vitest'
 import { nextLookDelay } from './poll-cadence.js'
 
-const at = (elapsedMs: number, expectedMs: number) => nextLookDelay({ elapsedMs, expectedMs, firstMs: 50, maxMs: 2000 })
-
-describe('when to look again at an evacuation', () => {
-  it('with nothing to go by, starts often and backs off with the time waited', () => {
-    expect(at(0, 0)).toBe(50)
-    expect(at(1000, 0)).toBe(250)
-    expect(at(100_000, 0)).toBe(2000)
-  })
-
-  it('waits for most of the quickest recent evacuation, then looks often around its end', () => {
-    expect(at(0, 1000)).toBe(950)
-    expect(at(900, 1000)).toBe(50)
-    expect(at(960, 1000)).toBe(20)
-    expect(at(1250, 1000)).toBe(20)
-    expect(at(6000, 6000)).toBe(120)
-  })
-
-  it('backs off once well past the expected end', () => {
-    expect(at(1400, 1000)).toBe(70)
-    expect(at(40_000, 1000)).toBe(2000)
+describe('when to look again at an evacuation (first 50 ms, longest 2 s)', () => {
+  it.each([
+    ['with nothing to go by: often at first', 0, 0, 50],
+    ['with nothing to go by: a quarter of the time waited', 1000, 0, 250],
+    ['with nothing to go by: never longer than the longest pause', 100_000, 0, 2000],
+    ['at the start: waits for 95% of the quickest recent evacuation', 0, 1000, 950],
+    ['shortly before that: waits the rest of it', 900, 1000, 50],
+    ['around its end: every fiftieth of it', 960, 1000, 20],
+    ['still around its end (up to 130%)', 1250, 1000, 20],
+    ['around the end of a longer one: a fiftieth of it', 6000, 6000, 120],
+    ['well past the expected end: backs off', 1400, 1000, 70],
+    ['long past it: never longer than the longest pause', 40_000, 1000, 2000],
+  ])('%s (elapsed %i ms, expected %i ms) → %i ms', (_what, elapsedMs, expectedMs, delay) => {
+    expect(nextLookDelay({ elapsedMs, expectedMs, firstMs: 50, maxMs: 2000 })).toBe(delay)
   })
 })

@@ -17,6 +17,3 @@ export const nextLookDelay = (o: { elapsedMs: number; expectedMs: number; firstM
   if (elapsedMs < expectedMs * 1.3) return Math.max(10, Math.floor(expectedMs / 50))
   return nextPollDelay(elapsedMs, o.firstMs, o.maxMs)
 }
-
-/** Evacuation migration statuses after which Nova does no more for that evacuation. */
-export const ENDED_MIGRATION_STATUSES: ReadonlySet<string> = new Set(['done', 'completed', 'failed', 'error'])

@@ -8,6 +8,7 @@ import {
   restoreAction,
   type InstancePlan,
 } from '../domain/instance-plan.js'
+import { FAILED_MIGRATION_STATUSES, isEvacuationSince } from '../domain/evacuation-migrations.js'
 import type { ClaimKey, WorkItem } from '../store/recovery-store.js'
 import { errorText, type EvacuatorContext } from './context.js'
 
@@ -32,7 +33,6 @@ class ItemFailed extends Error {
   override name = 'ItemFailed'
 }
 
-const ACCEPTED_MIGRATION_FAILURES = new Set(['failed', 'error'])
 
 /**
  * The steps for one instance of a failed host (Masakari's `_evacuate_and_confirm`):
@@ -172,13 +172,10 @@ const prepare = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, se
 const evacuationReachedNova = async (ctx: EvacuatorContext, item: WorkItem, server: Server): Promise<'yes' | 'no' | 'failed'> => {
   if (server.taskState !== null || (server.host !== null && server.host !== item.sourceHost)) return 'yes'
   const migrations = await ctx.nova.listMigrations({ instanceUuid: item.instanceId, migrationType: 'evacuation' })
-  // Clocks of Nova and of the database may differ a little: allow a minute.
-  const since = (item.evacuateSentAt?.getTime() ?? 0) - 60_000
-  const ours = migrations.filter(
-    (m) => (m.sourceCompute === null || m.sourceCompute === item.sourceHost) && (m.createdAt === null || Date.parse(m.createdAt) >= since),
-  )
+  const sent = { instanceId: item.instanceId, sourceHost: item.sourceHost, sentAt: item.evacuateSentAt?.getTime() ?? 0 }
+  const ours = migrations.filter((m) => isEvacuationSince(m, sent))
   if (ours.length === 0) return 'no'
-  if (ours.every((m) => ACCEPTED_MIGRATION_FAILURES.has(m.status))) return 'failed'
+  if (ours.every((m) => FAILED_MIGRATION_STATUSES.has(m.status))) return 'failed'
   return 'yes'
 }
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Migration } from '@lazarus/openstack'
-import { ENDED_MIGRATION_STATUSES, nextLookDelay } from '../domain/poll-cadence.js'
+import { ENDED_MIGRATION_STATUSES, isEvacuationSince } from '../domain/evacuation-migrations.js'
+import { nextLookDelay } from '../domain/poll-cadence.js'
 import type { EvacuatorContext } from './context.js'
 
 export interface WatchedEvacuation {
@@ -33,17 +34,10 @@ interface Waiter {
   resolve: (r: 'ended' | 'waited') => void
 }
 
-// Clocks of Nova and of this process may differ a little: migrations up to a minute older than
-// the recorded call still count (as evacuationReachedNova allows).
-const CLOCK_SLACK_MS = 60_000
-
 export const createEvacuationWatch = (ctx: Pick<EvacuatorContext, 'nova' | 'log' | 'config' | 'stopping'>): EvacuationWatch => {
   const bySource = new Map<string, Set<Waiter>>()
   /** Cuts a source's current pause short (a new waiter may want an earlier look). */
   const wake = new Map<string, () => void>()
-
-  const isOurs = (m: Migration, e: WatchedEvacuation) =>
-    m.instanceUuid === e.instanceId && (m.createdAt === null || Date.parse(m.createdAt) >= e.sentAt - CLOCK_SLACK_MS)
 
   const watchSource = async (source: string, waiters: Set<Waiter>) => {
     while (waiters.size > 0 && !ctx.stopping.aborted) {
@@ -73,7 +67,7 @@ export const createEvacuationWatch = (ctx: Pick<EvacuatorContext, 'nova' | 'log'
         continue
       }
       for (const w of [...waiters]) {
-        if (migrations.some((m) => isOurs(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) {
+        if (migrations.some((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) {
           waiters.delete(w)
           w.resolve('ended')
         }
