@@ -118,6 +118,7 @@ const toRecord = (r: Row): FenceRecord => ({
 })
 
 const COLUMNS = 'notification_id, kind, host, level, state, owner, lease_until, attempts, request, timings, outcome, reason'
+/** Unfinished operations: the same condition as the one-per-host unique index (migration 003). */
 const ACTIVE = `state NOT IN ('fenced', 'unfenced', 'failed')`
 const isDone = (r: FenceRecord): boolean => r.state === 'fenced' || r.state === 'unfenced' || r.state === 'failed'
 

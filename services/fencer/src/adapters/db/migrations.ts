@@ -40,4 +40,14 @@ ALTER TABLE fence_operations ADD CONSTRAINT fence_operations_state_check
   CHECK (state IN ('started', 'power_off_sent', 'powered_off', 'forced_down', 'fenced', 'powered_on', 'unforced', 'unfenced', 'failed'));
 `,
   },
+  {
+    id: '003-unfenced-is-finished',
+    sql: `
+-- An unfence that reached its end holds the host no longer: without this, a host given back
+-- once could never be fenced again (every later claim of it conflicted with the old row).
+DROP INDEX fence_operations_one_active_per_host;
+CREATE UNIQUE INDEX fence_operations_one_active_per_host ON fence_operations (host)
+  WHERE state NOT IN ('fenced', 'unfenced', 'failed');
+`,
+  },
 ]
