@@ -265,6 +265,25 @@ describe.each(targets.map((t) => [t.name, t] as const))('Nova conformance: %s', 
     expect(keys((r253.body as any).service)).toEqual(SERVICE_KEYS_211)
   })
 
+  it('forces a service down and disables it in one call (2.53; two below), effective at once', async () => {
+    for (const client of [at211, os]) {
+      const t0 = Date.now()
+      const fenced = await client.nova.forceDownAndDisable(h2, 'conformance: fenced')
+      expect(Date.now() - t0).toBeLessThan(5000)
+      expect(fenced).toMatchObject({ host: h2, forcedDown: true, state: 'down', status: 'disabled', disabledReason: 'conformance: fenced' })
+      expect(await service(os, h2)).toMatchObject({ forcedDown: true, state: 'down', status: 'disabled', disabledReason: 'conformance: fenced' })
+      await client.nova.setForcedDown(h2, false)
+      expect(await client.nova.enableComputeService(h2)).toMatchObject({ forcedDown: false, state: 'up', status: 'enabled', disabledReason: null })
+    }
+    // One body with both: Nova applies the force-down and the disable together.
+    const id = (await service(os, h2)).id
+    const both = await os.computeRequest('PUT', `/os-services/${id}`, { body: { forced_down: true, status: 'disabled', disabled_reason: 'conformance: both' } })
+    expect(both.status).toBe(200)
+    expect((both.body as any).service).toMatchObject({ forced_down: true, state: 'down', status: 'disabled', disabled_reason: 'conformance: both' })
+    await os.nova.setForcedDown(h2, false)
+    await os.nova.enableComputeService(h2)
+  })
+
   it('disables with a reason and enables, in both eras', async () => {
     const d = await os.nova.disableComputeService(h2, 'conformance: disabled by 2.53')
     expect(d).toMatchObject({ status: 'disabled', disabledReason: 'conformance: disabled by 2.53', state: 'up' })

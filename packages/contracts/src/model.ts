@@ -1,5 +1,8 @@
 import * as z from 'zod'
 
+/** The disabled_reason Lazarus gives a failed host's nova-compute service (Masakari's, with its own name). */
+export const DEFAULT_SERVICE_DISABLE_REASON = 'Lazarus detected host failed.'
+
 /** Masakari's failover-segment recovery methods. */
 export const RecoveryMethod = z.enum(['auto', 'reserved_host', 'auto_priority', 'rh_priority'])
 export type RecoveryMethod = z.infer<typeof RecoveryMethod>

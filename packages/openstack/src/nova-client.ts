@@ -113,6 +113,13 @@ export const createNovaClient = (opts: NovaClientOptions): NovaClient => {
       throw new Error(`forcing a compute service down needs compute microversion 2.11 or later; this endpoint speaks ${microversion}`)
     },
 
+    forceDownAndDisable: async (host, reason) => {
+      if (at('2.53')) return updateById(host, { forced_down: true, status: 'disabled', disabled_reason: reason })
+      if (!at('2.11')) throw new Error(`forcing a compute service down needs compute microversion 2.11 or later; this endpoint speaks ${microversion}`)
+      await call('PUT', '/os-services/force-down', { body: { host, binary: COMPUTE, forced_down: true } })
+      return updateByHost('disable-log-reason', { disabled_reason: reason }, host)
+    },
+
     disableComputeService: async (host, reason) => {
       if (at('2.53')) return updateById(host, { status: 'disabled', disabled_reason: reason })
       return updateByHost('disable-log-reason', { disabled_reason: reason }, host)

@@ -83,6 +83,11 @@ export interface NovaClient {
   listComputeServices(filter?: { host?: string }): Promise<ComputeService[]>
   /** Force the compute service down (or back up); 2.53+ by service id, else 2.11 by host. */
   setForcedDown(host: string, forcedDown: boolean): Promise<ComputeService>
+  /**
+   * Force the compute service down and disable it with `reason`: one call from 2.53 (Nova
+   * applies both, and the disable does not wait on the dead compute), else two.
+   */
+  forceDownAndDisable(host: string, reason: string): Promise<ComputeService>
   disableComputeService(host: string, reason: string): Promise<ComputeService>
   enableComputeService(host: string): Promise<ComputeService>
   /** All servers on a host, every tenant (admin). */

@@ -1,3 +1,4 @@
+import { DEFAULT_SERVICE_DISABLE_REASON } from '@lazarus/contracts'
 import { openStackSettings } from '@lazarus/openstack'
 import { opsSettings, setting } from '@lazarus/runtime'
 import * as z from 'zod'
@@ -17,7 +18,7 @@ export const EvacuatorSettings = z.object({
   evacuateAllInstances: setting.bool(true),
   haEnabledInstanceMetadataKey: z.string().min(1).default('HA_Enabled'),
   ignoreInstancesInErrorState: setting.bool(false),
-  serviceDisableReason: z.string().min(1).default('Lazarus detected host failed.'),
+  serviceDisableReason: z.string().min(1).default(DEFAULT_SERVICE_DISABLE_REASON),
   /**
    * First and longest pause between two looks at an evacuating server (it backs off from one
    * to the other). Once a process has seen a few evacuations end, it looks at a server around

@@ -22,6 +22,8 @@ export const FencerEnv = z.object({
   unfencePowerOn: setting.bool(d.unfencePowerOn),
   unfenceMaxWaitMs: setting.ms(d.unfenceMaxWaitMs),
   unfenceRetryIntervalMs: setting.int(d.unfenceRetryIntervalMs, 1),
+  /** Disable nova-compute with this reason along with the force-down (one Nova call); empty: force down only. */
+  fenceDisableReason: z.string().max(255).default(d.disableReason ?? ''),
   ...opsSettings(9102),
 })
 export type FencerEnv = z.infer<typeof FencerEnv>

@@ -1,3 +1,5 @@
+import { DEFAULT_SERVICE_DISABLE_REASON } from '@lazarus/contracts'
+
 /** How the fencer paces and bounds a fence. */
 export interface FencerConfig {
   /** Pause between power-status checks after a power off. */
@@ -20,6 +22,11 @@ export interface FencerConfig {
   unfenceMaxWaitMs: number
   /** Unfence: first pause between those attempts; it doubles up to 30 s. */
   unfenceRetryIntervalMs: number
+  /**
+   * The disabled_reason the nova-compute service is disabled with in the same call as the
+   * force-down (FENCE_DISABLE_REASON); null: only force it down (the evacuator disables it then).
+   */
+  disableReason: string | null
 }
 
 export const defaultFencerConfig: FencerConfig = {
@@ -36,4 +43,5 @@ export const defaultFencerConfig: FencerConfig = {
   // `done` evacuations; an operator usually boots the host within minutes.
   unfenceMaxWaitMs: 600_000,
   unfenceRetryIntervalMs: 1000,
+  disableReason: DEFAULT_SERVICE_DISABLE_REASON,
 }

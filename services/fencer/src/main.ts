@@ -29,6 +29,7 @@ try {
       unfencePowerOn: env.unfencePowerOn,
       unfenceMaxWaitMs: env.unfenceMaxWaitMs,
       unfenceRetryIntervalMs: env.unfenceRetryIntervalMs,
+      disableReason: env.fenceDisableReason === '' ? null : env.fenceDisableReason,
     },
   })
   await service.start()

@@ -113,7 +113,7 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
       source: 'fencer',
       correlationId: evt.payload.notificationId,
       causationId: evt.id,
-      payload: { level: 2, poweredOff: true, forcedDown: true, host: evt.payload.host },
+      payload: { level: 2, poweredOff: true, forcedDown: true, disabledReason: 'Lazarus detected host failed.', host: evt.payload.host },
     })
     if (out.type === 'host.fenced.v1') {
       expect(Object.keys(out.payload.timings)).toEqual(['power_off_host', 'confirm_power_off', 'force_down_compute_service', 'confirm_compute_down'])
@@ -131,7 +131,21 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
     // The fenced event comes after every step.
     expect(seen.at(-1)?.type).toBe('host.fenced.v1')
     expect(forceOffs(host)).toHaveLength(1)
-    expect(await compute(host)).toMatchObject({ state: 'down', forcedDown: true })
+    // Disabled in the force-down's own call: no second request to Nova.
+    expect(await compute(host)).toMatchObject({ state: 'down', forcedDown: true, status: 'disabled', disabledReason: 'Lazarus detected host failed.' })
+    expect(sim.records().disabled.filter((d) => d.host === host)).toHaveLength(1)
+  })
+
+  it('only forces the service down when FENCE_DISABLE_REASON is empty, and says it left it enabled', async () => {
+    await fencers[0]?.stop()
+    fencers = [await startFencer({ disableReason: null })]
+    const host = pickHost()
+    const evt = hostFailed(host, 1, '')
+    await bus.publish(evt)
+    const out = await outcomeOf(evt.payload.notificationId)
+    expect(out).toMatchObject({ type: 'host.fenced.v1', payload: { level: 1, forcedDown: true } })
+    expect(out.type === 'host.fenced.v1' && 'disabledReason' in out.payload).toBe(false)
+    expect(await compute(host)).toMatchObject({ state: 'down', forcedDown: true, status: 'enabled' })
   })
 
   it('level 1: forces the service down without touching power', async () => {
@@ -311,6 +325,19 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
       return evt
     }
     const unforcedRecords = (host: string) => sim.records().forcedDown.filter((f) => f.host === host && !f.forcedDown)
+
+    it('fences a host again when it fails again after it was given back', async () => {
+      const host = pickHost()
+      const first = hostFailed(host, 1, '')
+      await bus.publish(first)
+      expect(await outcomeOf(first.payload.notificationId)).toMatchObject({ type: 'host.fenced.v1' })
+      const req = unfenceRequest(first, false, first.payload.notificationId)
+      await bus.publish(req)
+      await expect.poll(() => unfenced(req).length, { timeout: 10_000 }).toBe(1)
+      const again = hostFailed(host, 1, '')
+      await bus.publish(again)
+      expect(await outcomeOf(again.payload.notificationId)).toMatchObject({ type: 'host.fenced.v1', payload: { forcedDown: true } })
+    })
 
     it('retries while Nova refuses for done evacuations, succeeds once the host is back, and re-enables the service when asked', async () => {
       const host = pickHost()

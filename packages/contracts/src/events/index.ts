@@ -41,6 +41,11 @@ export const HostFencedV1 = defineEvent(
     level: QuickEvacuateLevel,
     poweredOff: z.boolean(),
     forcedDown: z.boolean(),
+    /**
+     * The reason the nova-compute service was disabled with, in the same Nova call as the
+     * force-down; absent when the fencer did not disable it (the evacuator then does).
+     */
+    disabledReason: z.string().min(1).optional(),
     /** Milliseconds spent in each fencing step, for the timeline. */
     timings: z.record(z.string(), z.number().nonnegative()),
   }),

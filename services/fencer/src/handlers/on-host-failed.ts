@@ -19,7 +19,7 @@ export const FIRST_RECHECK_MS = 25
 export interface OnHostFailedDeps {
   bus: Pick<Bus, 'publish'>
   ledger: FenceLedger
-  nova: Pick<NovaClient, 'listComputeServices' | 'setForcedDown'>
+  nova: Pick<NovaClient, 'listComputeServices' | 'setForcedDown' | 'forceDownAndDisable'>
   log: Logger
   config: FencerConfig
   now: () => Date
@@ -185,7 +185,15 @@ export const onHostFailed =
       currentStep = undefined
       const outcome: StoredOutcome = {
         type: 'host.fenced.v1',
-        payload: { notificationId, host, segment, level, ...fencedFacts(level), timings },
+        payload: {
+          notificationId,
+          host,
+          segment,
+          level,
+          ...fencedFacts(level),
+          ...(ctxFor.disabledReason === undefined ? {} : { disabledReason: ctxFor.disabledReason }),
+          timings,
+        },
       }
       await deps.ledger.finish(notificationId, me, { state: 'fenced', outcome, timings }, deps.now())
       await progressConfirmed()
@@ -223,6 +231,8 @@ interface StepContext {
   renewedAt: number
   /** The service as Nova answered the force-down (it shows whether Nova sees it down already). */
   forcedDownAnswer?: ComputeService | undefined
+  /** The reason the service was disabled with along with the force-down, in this attempt. */
+  disabledReason?: string | undefined
 }
 
 const STEP_TITLES: Record<FenceStep, string> = {
@@ -276,12 +286,17 @@ const STEPS: Record<FenceStep, (c: StepContext) => Promise<string>> = {
   },
 
   async force_down_compute_service(c) {
+    // Disabled in the same call when so configured (Masakari's disable_compute_service_task,
+    // without a call of its own while the recovery waits on a busy nova-api).
+    const reason = c.deps.config.disableReason
     try {
-      c.forcedDownAnswer = await c.deps.nova.setForcedDown(c.host, true)
+      c.forcedDownAnswer = reason === null ? await c.deps.nova.setForcedDown(c.host, true) : await c.deps.nova.forceDownAndDisable(c.host, reason)
     } catch (err) {
       throw new FenceStepError('force_down_compute_service', `Nova did not force down nova-compute on ${c.host}: ${errorText(err)}`)
     }
-    return `nova-compute on ${c.host} forced down`
+    if (reason === null) return `nova-compute on ${c.host} forced down`
+    c.disabledReason = reason
+    return `nova-compute on ${c.host} forced down and disabled (${reason})`
   },
 
   confirm_compute_down: (c) => {
