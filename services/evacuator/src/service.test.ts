@@ -9,6 +9,7 @@ import { availableClouds, type CloudOptions } from './test-support/clouds.js'
 import type { TestCloud } from './test-support/clouds.js'
 import { hostFenced, waitFor } from './test-support/fixtures.js'
 import { createRecoveryStore } from './store/recovery-store.js'
+import { planInstance } from './domain/instance-plan.js'
 
 const observer: QueueSpec = {
   queue: 'test.evacuator-out',
@@ -116,6 +117,25 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     expect(tasks.filter((t) => !t.startsWith('disable_'))[0]).toBe('prepare_HA_enabled_instances_task:success')
     expect(tasks.at(-1)).toBe('evacuate_instances_task:success')
     expect(ofType('recovery.progress.v1').at(-1)?.payload.progress).toBe(1)
+  })
+
+  it('leaves the disable to the fencer when it disabled the service along with the force-down', async () => {
+    await setUp()
+    const ids = [0, 1].map((n) => cloud.createServer({ host: FAILED, name: `web-${n}` }))
+    await startEvacuator()
+    await fence()
+    const evt = hostFenced(FAILED, { disabledReason: 'disabled by the fencer' })
+    await bus.publish(evt)
+
+    const end = await finished(evt.payload.notificationId)
+    expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([...ids].sort())
+    const disable = ofType('recovery.progress.v1').filter((p) => p.payload.task === 'disable_compute_service_task')
+    expect(disable.map((p) => [p.payload.state, p.payload.message])).toEqual([
+      ['success', `compute service of ${FAILED} disabled along with its force-down when it was fenced: disabled by the fencer`],
+    ])
+    // No call of its own: the test's fence only forced the service down, so it is still enabled.
+    const [service] = await cloud.nova.listComputeServices({ host: FAILED })
+    expect(service).toMatchObject({ status: 'enabled', forcedDown: true })
   })
 
   it('evacuates all the same when Nova refuses to disable the compute service, and says so in that task', async () => {
@@ -260,13 +280,17 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     await setUp({ evacuationDelayMs: 200 })
     const sent = cloud.createServer({ host: FAILED, name: 'sent' })
     const lost = cloud.createServer({ host: FAILED, name: 'lost' })
+    const claimed = cloud.createServer({ host: FAILED, name: 'claimed' })
     await fence()
-    // What a process recorded and did before it died: both items recorded, the evacuate of
-    // `sent` persisted as sent and made, the work message of `lost` never published.
+    // What a process recorded and did before it died: the items recorded (`claimed` planned
+    // from the host listing), the evacuate of `sent` persisted as sent and made, `claimed`
+    // taken by a first claim (which records the call as sent) and locked but never called,
+    // the work message of `lost` never published.
     const store = createRecoveryStore(db)
     await store.migrate()
     const evt = hostFenced(FAILED)
     const notificationId = evt.payload.notificationId
+    const listed = await cloud.nova.getServer(claimed)
     await store.createRecovery({
       notificationId,
       correlationId: evt.correlationId,
@@ -275,7 +299,10 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
       recoveryMethod: 'auto',
       status: 'evacuating',
       message: null,
-      items: [sent, lost].map((id) => ({ instanceId: id, instanceName: id, haEnabled: false, targetHost: null })),
+      items: [
+        ...[sent, lost].map((id) => ({ instanceId: id, instanceName: id, haEnabled: false, targetHost: null })),
+        { instanceId: claimed, instanceName: claimed, haEnabled: false, targetHost: null, listed, plan: planInstance(listed) },
+      ],
     })
     const dead = { notificationId, instanceId: sent, owner: 'crashed-process' }
     await store.claimItem(notificationId, sent, dead.owner, 1000)
@@ -283,14 +310,16 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     await cloud.nova.lock(sent)
     await store.markEvacuateSent(dead)
     await cloud.nova.evacuate(sent)
+    expect(await store.claimItem(notificationId, claimed, dead.owner, 1000, 30_000)).toMatchObject({ step: 'evacuate_sent' })
+    await cloud.nova.lock(claimed)
     await db.query(`UPDATE evacuator_items SET requested_at = now() - interval '1 hour' WHERE notification_id = $1`, [notificationId])
 
     await startEvacuator({ sweepIntervalMs: 200, requeueAfterMs: 1000, claimLeaseMs: 1000 })
     const end = await finished(notificationId)
     expect(end.payload.status).toBe('finished')
-    expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([sent, lost].sort())
-    for (const id of [sent, lost]) expect(evacuationsOf(id)).toHaveLength(1)
-    expect(cloud.servers().filter((s) => s.id === sent || s.id === lost).every((s) => s.status === 'ACTIVE' && !s.locked && s.host !== FAILED)).toBe(true)
+    expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([sent, lost, claimed].sort())
+    for (const id of [sent, lost, claimed]) expect(evacuationsOf(id)).toHaveLength(1)
+    expect(cloud.servers().filter((s) => [sent, lost, claimed].includes(s.id)).every((s) => s.status === 'ACTIVE' && !s.locked && s.host !== FAILED)).toBe(true)
   })
 
   it('reports an instance Nova cannot place, unlocked, with the state it was left in', async () => {

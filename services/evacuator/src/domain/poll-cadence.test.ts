@@ -4,7 +4,7 @@ import { nextLookDelay } from './poll-cadence.js'
 describe('when to look again at an evacuation (first 50 ms, longest 2 s)', () => {
   it.each([
     ['with nothing to go by: often at first', 0, 0, 50],
-    ['with nothing to go by: a quarter of the time waited', 1000, 0, 250],
+    ['with nothing to go by: an eighth of the time waited', 1000, 0, 125],
     ['with nothing to go by: never longer than the longest pause', 100_000, 0, 2000],
     ['at the start: waits for 95% of the quickest recent evacuation', 0, 1000, 950],
     ['shortly before that: waits the rest of it', 900, 1000, 50],

@@ -70,7 +70,7 @@ export const finishRecoveryIfDone = async (ctx: EvacuatorContext, notificationId
   const ids = { correlationId: recovery.correlationId, causationId }
   const failed = items.filter((i) => i.status === 'failed').length
   if (settlement.action === 'finish') {
-    await announceFinish(ctx, recovery, await ctx.store.items(notificationId), causationId)
+    await announceFinish(ctx, recovery, items, causationId)
     return
   }
   if (settlement.action === 'advance') {

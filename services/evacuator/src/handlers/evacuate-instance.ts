@@ -9,7 +9,7 @@ import {
   type InstancePlan,
 } from '../domain/instance-plan.js'
 import { FAILED_MIGRATION_STATUSES, isEvacuationSince } from '../domain/evacuation-migrations.js'
-import type { ClaimKey, WorkItem } from '../store/recovery-store.js'
+import type { ClaimKey, ItemStep, WorkItem } from '../store/recovery-store.js'
 import { errorText, type EvacuatorContext } from './context.js'
 
 export type ItemOutcome = { status: 'succeeded'; destHost: string; reason: null } | { status: 'failed'; destHost: string | null; reason: string }
@@ -47,7 +47,10 @@ export const evacuateInstance = async (
   ctx: EvacuatorContext,
   item: WorkItem,
   key: ClaimKey,
-  /** The server as the host listing showed it moments ago, for a fresh item (else it is read). */
+  /**
+   * For an item's first attempt, whose claim recorded the call as sent (plan and server from
+   * the host listing moments ago): the server as listed. Else the server is read.
+   */
   listed?: Server,
 ): Promise<ItemOutcome> => {
   const { nova } = ctx
@@ -56,7 +59,9 @@ export const evacuateInstance = async (
   const source = item.sourceHost
   const waitMs = ctx.config.waitPeriodAfterEvacuation * 1000
   let plan = item.plan
-  let step = item.step
+  // Never claimed before, so the call is not made yet: prepare and call, nothing to ask Nova.
+  const sentAtClaim = listed !== undefined && item.step === 'evacuate_sent' && item.attempts === 1
+  let step: ItemStep = sentAtClaim ? 'prepared' : item.step
 
   const must = async (ok: Promise<boolean>) => {
     if (!(await ok)) throw new ClaimLostError(`claim on ${id} lost`)
@@ -97,10 +102,11 @@ export const evacuateInstance = async (
       // Recorded before waiting for a slot, so that a freed slot goes straight to the call.
       // A crash in between resumes the item as if the call might have been made: it asks
       // Nova (evacuationReachedNova) before calling.
-      await must(ctx.store.markEvacuateSent(key))
+      if (!sentAtClaim) await must(ctx.store.markEvacuateSent(key))
     }
-    // From the evacuate call to its confirmation the item holds one of the process's slots.
+    // From the evacuate call until Nova ends the evacuation the item holds one of the process's slots.
     if (step === 'prepared' || step === 'evacuate_sent') release = await acquireSlot(ctx)
+    const calledNow = step === 'prepared'
     if (step === 'prepared') {
       step = 'evacuate_sent'
       try {
@@ -113,10 +119,12 @@ export const evacuateInstance = async (
     }
 
     if (step === 'evacuate_sent') {
-      const moved = await confirmMove(ctx, item, key, waitMs)
+      const moved = await confirmMove(ctx, item, key, { waitMs, calledNow, evacuationEnded: release })
       server = moved.server
       release?.()
-      await must(ctx.store.markMoved(key, moved.destHost))
+      // Recorded only where a restoring action follows: a crash before the outcome is recorded
+      // resumes at evacuate_sent, and Nova shows the instance moved.
+      if (!isInFinalState(server, plan.finalState)) await must(ctx.store.markMoved(key, moved.destHost))
       step = 'moved'
     }
 
@@ -185,13 +193,20 @@ const evacuationReachedNova = async (ctx: EvacuatorContext, item: WorkItem, serv
  * migration ends (one request per failed host per look, looking often around when an
  * evacuation should end, by the recent ones); the server itself is read then, and at least
  * every `confirmPollMaxMs` meanwhile, so a cloud that keeps no migration records is covered too.
+ * `evacuationEnded` is called as soon as Nova's evacuation is over (its slot is free then).
  */
 const confirmMove = async (
   ctx: EvacuatorContext,
   item: WorkItem,
   key: ClaimKey,
-  waitMs: number,
+  o: {
+    waitMs: number
+    /** The call was made by this attempt: how long it takes is worth remembering. */
+    calledNow: boolean
+    evacuationEnded?: (() => void) | undefined
+  },
 ): Promise<{ server: Server; destHost: string }> => {
+  const { waitMs, evacuationEnded } = o
   const began = performance.now()
   const deadline = began + waitMs
   const quickest = recentDurations.length >= 3 ? Math.min(...recentDurations) : 0
@@ -209,12 +224,13 @@ const confirmMove = async (
       } catch {
         throw new StoppingError('stopping')
       }
+      if (migrationEnded) evacuationEnded?.()
     }
     const server = await getServer(ctx, item.instanceId)
     if (!server) throw new ItemFailed('the instance disappeared from Nova during its evacuation')
     const progress = assessEvacuation(server, item.sourceHost)
     if (progress.kind === 'moved') {
-      if (item.step !== 'evacuate_sent') remember(performance.now() - began)
+      if (o.calledNow) remember(performance.now() - began)
       return { server, destHost: progress.destHost }
     }
     if (progress.kind === 'failed') throw new ItemFailed(progress.reason)

@@ -18,7 +18,7 @@ export const onEvacuationRequested =
     const log = ctx.log.child({ correlationId: evt.correlationId, notificationId, instanceId: instance.id })
     const key: ClaimKey = { notificationId, instanceId: instance.id, owner: ctx.workerId }
 
-    const item = await ctx.store.claimItem(notificationId, instance.id, ctx.workerId, ctx.config.claimLeaseMs)
+    const item = await ctx.store.claimItem(notificationId, instance.id, ctx.workerId, ctx.config.claimLeaseMs, LISTING_FRESH_MS)
     if (!item) {
       const current = await ctx.store.getItem(notificationId, instance.id)
       if (!current) return { type: 'DEAD', reason: `no recorded recovery item for instance ${instance.id} of notification ${notificationId}` }
@@ -61,7 +61,8 @@ export const onEvacuationRequested =
       ctx.metrics.inFlight.dec()
     }
 
-    if (!(await ctx.store.finishItem(key, outcome))) {
+    const done = await ctx.store.finishItem(key, outcome)
+    if (!done) {
       log.warn('claim lost before the outcome was recorded; the new owner records it')
       return ACK
     }
@@ -73,8 +74,7 @@ export const onEvacuationRequested =
     // A process that dies before announcing leaves it to the sweeper (unannounced items,
     // recoveries whose items are all final).
     const announcing = (async () => {
-      const done = await ctx.store.getItem(notificationId, instance.id)
-      if (done) await announceItem(ctx, done, evt.id)
+      await announceItem(ctx, done, evt.id)
       await finishRecoveryIfDone(ctx, notificationId, evt.id)
     })()
       .catch((err: unknown) => log.warn({ err }, 'could not announce the outcome; the sweeper will'))
@@ -83,15 +83,14 @@ export const onEvacuationRequested =
     return ACK
   }
 
-/** How old the host listing may be for a fresh item to be planned from it without reading the server. */
+/** How old the host listing may be for a first attempt to be planned from it and sent at once. */
 const LISTING_FRESH_MS = 30_000
 
 /**
- * The server as the recovery's host listing showed it, for an item's first attempt soon after
- * (one Nova read less before the evacuation, where every read waits its turn at nova-api);
- * undefined otherwise, and the server is read.
+ * The server as the recovery's host listing showed it, when the item's first claim found that
+ * listing fresh and recorded the call as sent (one Nova read and two writes less before the
+ * evacuation, where every read waits its turn at nova-api); undefined otherwise, and the
+ * server is read.
  */
 const freshListing = (item: WorkItem): Server | undefined =>
-  item.attempts === 1 && item.step === 'new' && item.listed && item.listedAt && Date.now() - item.listedAt.getTime() < LISTING_FRESH_MS
-    ? item.listed
-    : undefined
+  item.attempts === 1 && item.step === 'evacuate_sent' && item.plan !== null && item.listed !== null ? item.listed : undefined

@@ -3,6 +3,7 @@ import { topology, type HostFencedV1 } from '@lazarus/contracts'
 import type { NovaClient, Server } from '@lazarus/openstack'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { stagesFor } from '../domain/choose-target.js'
+import { planInstance } from '../domain/instance-plan.js'
 import { describeSelection, selectInstances, type Selection } from '../domain/select-instances.js'
 import { tasksOf } from '../domain/workflows.js'
 import { announceFinish } from './announce.js'
@@ -57,7 +58,10 @@ export const onHostFenced =
       let listed = new Map<string, Server>()
       for (const task of tasks) {
         if (task === DISABLE_TASK) {
-          disabling = disableInBackground(ctx, host.name, { notificationId, ids, log })
+          disabling =
+            evt.payload.disabledReason === undefined
+              ? disableInBackground(ctx, host.name, { notificationId, ids, log })
+              : reportDisabledWhenFenced(ctx, host.name, evt.payload.disabledReason, { notificationId, ids, log })
         } else if (task === PREPARE_TASK) {
           const servers = await ctx.nova.listServersOnHost(host.name)
           listed = new Map(servers.map((sv) => [sv.id, sv]))
@@ -92,17 +96,20 @@ export const onHostFenced =
         itemsWaiting: true,
         stageKind: stagesFor(segment.recoveryMethod)[0] ?? 'scheduler',
         reservedHosts,
-        items: selection.chosen.map((i) => ({ instanceId: i.id, instanceName: i.name, haEnabled: i.haEnabled, targetHost: null, listed: listed.get(i.id) })),
+        items: selection.chosen.map((i) => {
+          const server = listed.get(i.id)
+          return { instanceId: i.id, instanceName: i.name, haEnabled: i.haEnabled, targetHost: null, listed: server, plan: server && planInstance(server) }
+        }),
       })
       if (!created) {
         // Another delivery of the same notification recorded it a moment ago; it goes on.
         log.info('recovery recorded concurrently by another delivery: nothing to do')
         return ACK
       }
-      await publishProgress(ctx, ids, { notificationId, task: PREPARE_TASK, state: 'success', message: selected, progress: 1 })
+      // Reported while the round starts (published first, so it is told first).
+      const reported = publishProgress(ctx, ids, { notificationId, task: PREPARE_TASK, state: 'success', message: selected, progress: 1 })
       log.info({ instances: selection.chosen.length, method: segment.recoveryMethod }, selected)
-      const recovery = await ctx.store.getRecovery(notificationId)
-      if (recovery) await startRound(ctx, recovery, evt.id)
+      await Promise.all([reported, startRound(ctx, created, evt.id)])
       return ACK
     } catch (err) {
       const reason = `recovery of ${host.name} could not start: ${errorText(err)}`
@@ -153,6 +160,20 @@ const disableInBackground = async (
 
 const DISABLE_ATTEMPTS = 5
 
+/** The fencer disabled the service in its force-down call: the task is done, say so. */
+const reportDisabledWhenFenced = (
+  ctx: EvacuatorContext,
+  host: string,
+  reason: string,
+  o: { notificationId: string; ids: { correlationId: string; causationId: string }; log: EvacuatorContext['log'] },
+): Promise<void> => {
+  const message = `compute service of ${host} disabled along with its force-down when it was fenced: ${reason}`
+  o.log.info(message)
+  return publishProgress(ctx, o.ids, { notificationId: o.notificationId, task: DISABLE_TASK, state: 'success', message, progress: 1 }).catch(
+    (err: unknown) => o.log.warn({ err }, 'could not report the disable of the compute service'),
+  )
+}
+
 /** Masakari's disable_compute_service_task. Nova was told the host is down, so this does not block. */
 const disableComputeService = async (nova: NovaClient, host: string, reason: string): Promise<string> => {
   const services = await nova.listComputeServices({ host })
@@ -186,7 +207,6 @@ const endAtOnce = async (
     await publishProgress(ctx, ids, { notificationId: rec.notificationId, task: PREPARE_TASK, state: 'failure', message: rec.message, progress: 1 })
   }
   log.info({ status: rec.status }, rec.message)
-  const recovery = await ctx.store.getRecovery(rec.notificationId)
-  if (recovery) await announceFinish(ctx, recovery, [], ids.causationId)
+  await announceFinish(ctx, created, [], ids.causationId)
   return ACK
 }

@@ -1,7 +1,7 @@
 import { NovaError } from '@lazarus/openstack'
 import { assessCapacity } from '../domain/capacity.js'
 import { nextStage, untriedReservedHosts } from '../domain/choose-target.js'
-import type { Recovery } from '../store/recovery-store.js'
+import type { Recovery, RoundItem } from '../store/recovery-store.js'
 import { finishRecoveryIfDone } from './announce.js'
 import { errorText, publish, publishProgress, type EvacuatorContext } from './context.js'
 import { isTransient } from './evacuate-instance.js'
@@ -48,24 +48,23 @@ export const startRound = async (ctx: EvacuatorContext, recovery: Recovery, caus
     }
   }
 
-  const waiting = (await ctx.store.items(id)).filter((i) => i.status === 'waiting').length
   // Only a check that may refuse holds the round back; one that only warns runs alongside.
-  let warned: Promise<unknown> = Promise.resolve()
-  if (waiting > 0) {
-    if (ctx.config.refuseWhenOverCapacity) {
-      const capacity = await checkCapacity(ctx, rec, waiting, ids)
-      if (!capacity.ok) {
-        await endRoundUnstarted(ctx, rec, capacity.reason, causationId)
-        return
-      }
-    } else {
-      warned = checkCapacity(ctx, rec, waiting, ids).catch((err: unknown) => log.warn({ err }, 'capacity check failed'))
+  if (ctx.config.refuseWhenOverCapacity) {
+    const waiting = await ctx.store.countWaiting(id)
+    const capacity = waiting > 0 ? await checkCapacity(ctx, rec, waiting, ids) : { ok: true as const }
+    if (!capacity.ok) {
+      await endRoundUnstarted(ctx, rec, capacity.reason, causationId)
+      return
     }
-    await ctx.store.startRoundItems(id, rec.stage, target)
   }
-  await publishWork(ctx, { ...rec, targetHost: target }, ids)
+  const started = await ctx.store.startRoundItems(id, rec.stage, target)
+  const warned =
+    started.length > 0 && !ctx.config.refuseWhenOverCapacity
+      ? checkCapacity(ctx, rec, started.length, ids).catch((err: unknown) => log.warn({ err }, 'capacity check failed'))
+      : undefined
+  await publishWork(ctx, { ...rec, targetHost: target }, ids, started.length > 0 ? started : undefined)
   await warned
-  if (waiting === 0) {
+  if (started.length === 0) {
     // Nothing for this round (a resumed start that had given its items already): settle if done.
     await finishRecoveryIfDone(ctx, id, causationId)
   }
@@ -183,10 +182,13 @@ const checkCapacity = async (ctx: EvacuatorContext, rec: Recovery, instances: nu
   return refuse ? { ok: false, reason: verdict.message } : { ok: true }
 }
 
-/** One evacuation.requested per open item, in order (HA-enabled first), on the shared work queue. */
-export const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids: Ids): Promise<void> => {
-  const items = await ctx.store.items(recovery.notificationId)
-  const open = items.filter((i) => i.status === 'pending' || i.status === 'running')
+/**
+ * One evacuation.requested per open item, in order (HA-enabled first), on the shared work queue.
+ * `started`: the items a round start just made pending, when it made any (then the open
+ * items are those, and need not be read again).
+ */
+export const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids: Ids, started?: readonly RoundItem[]): Promise<void> => {
+  const open: readonly RoundItem[] = started ?? (await ctx.store.items(recovery.notificationId)).filter((i) => i.status === 'pending' || i.status === 'running')
   // The progress report goes out alongside the work, not before it.
   let reported: Promise<void> = Promise.resolve()
   if (open.length > 0) {
@@ -195,7 +197,7 @@ export const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids
       task: EVACUATE_TASK,
       state: 'running',
       message: `evacuating ${open.length} instance(s) of ${recovery.sourceHost}${recovery.targetHost ? ` to reserved host ${recovery.targetHost}` : ''}`,
-      progress: items.length === 0 ? 1 : (items.length - open.length) / items.length,
+      progress: recovery.total === 0 ? 1 : (recovery.total - open.length) / recovery.total,
     })
   }
   // Published in order, many confirms awaited at once: workers start on the first items

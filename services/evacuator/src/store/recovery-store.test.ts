@@ -33,7 +33,7 @@ describe('recovery store over PostgreSQL', () => {
       message: null,
       items: instances.map((id) => ({ instanceId: id, instanceName: `vm-${id}`, haEnabled: false, targetHost: null })),
     })
-    expect(ok).toBe(true)
+    expect(ok).toMatchObject({ notificationId, status: 'evacuating', total: instances.length })
     await store.markWorkPublished(notificationId)
     return notificationId
   }
@@ -50,7 +50,7 @@ describe('recovery store over PostgreSQL', () => {
       message: null,
       items: [{ instanceId: 'b', instanceName: 'vm-b', haEnabled: false, targetHost: null }],
     })
-    expect(again).toBe(false)
+    expect(again).toBeUndefined()
     expect((await store.items(id)).map((i) => i.instanceId)).toEqual(['a'])
   })
 
@@ -75,9 +75,46 @@ describe('recovery store over PostgreSQL', () => {
     // The new owner sees the step reached: it confirms rather than evacuating again.
     expect(resumed).toMatchObject({ step: 'evacuate_sent', attempts: 2, plan: { lock: true, finalState: 'active' } })
     expect(resumed?.evacuateSentAt).toBeInstanceOf(Date)
-    expect(await store.finishItem(dead, { status: 'failed', destHost: null, reason: 'late' })).toBe(false)
-    expect(await store.finishItem({ ...dead, owner: 'live-worker' }, { status: 'succeeded', destHost: 'compute2', reason: null })).toBe(true)
+    expect(await store.finishItem(dead, { status: 'failed', destHost: null, reason: 'late' })).toBeUndefined()
+    expect(await store.finishItem({ ...dead, owner: 'live-worker' }, { status: 'succeeded', destHost: 'compute2', reason: null })).toMatchObject({
+      status: 'succeeded',
+      destHost: 'compute2',
+      correlationId: id,
+    })
     expect(await store.getItem(id, 'a')).toMatchObject({ status: 'succeeded', destHost: 'compute2', claimOwner: null })
+  })
+
+  it('records the call as sent with the first claim of an item planned from a fresh listing, and only then', async () => {
+    const notificationId = randomUUID()
+    created.push(notificationId)
+    const plan = { lock: true, resetToError: false, originalVmState: 'active', originalTaskState: null, finalState: 'active' } as const
+    const listed = { id: 'x', name: 'vm-x', status: 'ACTIVE', host: 'compute1', vmState: 'active', taskState: null, powerState: 1, locked: false, metadata: {} }
+    await store.createRecovery({
+      notificationId,
+      correlationId: notificationId,
+      sourceHost: 'compute1',
+      segmentId: randomUUID(),
+      recoveryMethod: 'auto',
+      status: 'evacuating',
+      message: null,
+      items: [
+        { instanceId: 'fresh', instanceName: 'vm-fresh', haEnabled: false, targetHost: null, listed: listed as never, plan },
+        { instanceId: 'stale', instanceName: 'vm-stale', haEnabled: false, targetHost: null, listed: listed as never, plan },
+        { instanceId: 'unlisted', instanceName: 'vm-unlisted', haEnabled: false, targetHost: null },
+      ],
+    })
+    await db.query(`UPDATE evacuator_items SET listed_at = now() - interval '1 minute' WHERE notification_id = $1 AND instance_id = 'stale'`, [notificationId])
+
+    const fresh = await store.claimItem(notificationId, 'fresh', 'w1', 1000, 30_000)
+    expect(fresh).toMatchObject({ step: 'evacuate_sent', attempts: 1, plan })
+    expect(fresh?.evacuateSentAt).toBeInstanceOf(Date)
+    expect(await store.claimItem(notificationId, 'stale', 'w1', 1000, 30_000)).toMatchObject({ step: 'new', evacuateSentAt: null })
+    expect(await store.claimItem(notificationId, 'unlisted', 'w1', 1000, 30_000)).toMatchObject({ step: 'new', evacuateSentAt: null })
+
+    // Taken over after its worker died: the step stays as recorded, nothing is marked again.
+    await db.query(`UPDATE evacuator_items SET claim_expires_at = now() - interval '1 second' WHERE notification_id = $1`, [notificationId])
+    expect(await store.claimItem(notificationId, 'fresh', 'w2', 1000, 30_000)).toMatchObject({ step: 'evacuate_sent', attempts: 2 })
+    expect(await store.claimItem(notificationId, 'stale', 'w2', 1000, 30_000)).toMatchObject({ step: 'new', attempts: 2 })
   })
 
   it('ends a recovery once when its last items finish at the same moment', async () => {
@@ -139,7 +176,7 @@ describe('recovery store over PostgreSQL', () => {
     const adv = await store.settleRecovery(id, () => ({ action: 'advance', stage: 1, kind: 'reserved' }))
     expect(adv?.recovery).toMatchObject({ stage: 1, stageKind: 'reserved', status: 'evacuating', workPublished: false })
     expect((await store.items(id)).map((i) => i.status)).toEqual(['succeeded', 'waiting'])
-    expect(await store.startRoundItems(id, 1, 'r1')).toBe(1)
+    expect(await store.startRoundItems(id, 1, 'r1')).toEqual([{ instanceId: 'b', instanceName: 'vm-b', targetHost: 'r1' }])
     expect(await store.getItem(id, 'b')).toMatchObject({ status: 'pending', targetHost: 'r1' })
     await store.markWorkPublished(id)
     await store.claimItem(id, 'b', 'w', 30_000)

@@ -58,6 +58,9 @@ export interface WorkItem {
   correlationId: string
 }
 
+/** What a work message says of an item. */
+export type RoundItem = Pick<WorkItem, 'instanceId' | 'instanceName' | 'targetHost'>
+
 export interface NewRecovery {
   notificationId: string
   correlationId: string
@@ -66,7 +69,8 @@ export interface NewRecovery {
   recoveryMethod: string
   status: RecoveryStatus
   message: string | null
-  items: { instanceId: string; instanceName: string; haEnabled: boolean; targetHost: string | null; listed?: Server | undefined }[]
+  /** `plan`: decided from `listed`, the server as the host listing showed it. */
+  items: { instanceId: string; instanceName: string; haEnabled: boolean; targetHost: string | null; listed?: Server | undefined; plan?: InstancePlan | undefined }[]
   /** Items wait for their round to start (which chooses their target); default pending. */
   itemsWaiting?: boolean
   stageKind?: StageKind
@@ -143,8 +147,18 @@ const RESET_FAILED_ITEMS = `UPDATE evacuator_items SET status = 'waiting', step 
   evacuate_sent_at = NULL, announced = false, claim_owner = NULL, claim_expires_at = NULL, ended_at = NULL
   WHERE notification_id = $1 AND status = 'failed'`
 
-/** Items joined with their recovery's correlation id, which every event of the item carries. */
-const ITEM_COLUMNS = `i.*, r.correlation_id`
+/**
+ * Items joined with their recovery's correlation id, which every event of the item carries;
+ * without the host listing (a whole server, for hundreds of rows), which only a claim reads.
+ */
+const ITEM_COLUMNS = [
+  'notification_id', 'instance_id', 'instance_name', 'position', 'ha_enabled', 'source_host', 'target_host', 'status', 'step', 'plan',
+  'evacuate_sent_at', 'dest_host', 'reason', 'claim_owner', 'claim_expires_at', 'attempts', 'requested_at', 'started_at', 'ended_at',
+  'announced', 'stage', 'listed_at',
+]
+  .map((c) => `i.${c}`)
+  .concat('r.correlation_id')
+  .join(', ')
 const ITEM_FROM = `evacuator_items i JOIN evacuator_recoveries r USING (notification_id)`
 
 /**
@@ -178,14 +192,14 @@ export const createRecoveryStore = (db: Db) => {
       return r.rows[0] ? recoveryFrom(r.rows[0]) : undefined
     },
 
-    /** Record a recovery and its items at once; false when it was recorded before. */
-    async createRecovery(rec: NewRecovery): Promise<boolean> {
+    /** Record a recovery and its items at once; undefined when it was recorded before. */
+    async createRecovery(rec: NewRecovery): Promise<Recovery | undefined> {
       return db.transaction(async (tx) => {
         const ins = await tx.query(
           `INSERT INTO evacuator_recoveries (notification_id, correlation_id, source_host, segment_id, recovery_method, status, total, message, finished_at,
              stage_kind, reserved_hosts)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $6 = 'evacuating' THEN NULL ELSE now() END, $9, $10::jsonb)
-           ON CONFLICT (notification_id) DO NOTHING RETURNING notification_id`,
+           ON CONFLICT (notification_id) DO NOTHING RETURNING *`,
           [
             rec.notificationId,
             rec.correlationId,
@@ -199,16 +213,17 @@ export const createRecoveryStore = (db: Db) => {
             JSON.stringify(rec.reservedHosts ?? []),
           ],
         )
-        if (ins.rowCount === 0) return false
+        const created = ins.rows[0]
+        if (!created) return undefined
         // One statement for every item: a host of hundreds of instances is recorded at once.
         if (rec.items.length > 0) {
           await tx.query(
             `INSERT INTO evacuator_items (notification_id, instance_id, instance_name, position, ha_enabled, source_host, target_host, status,
-               listed, listed_at)
+               listed, listed_at, plan)
              SELECT $1, x.instance_id, x.instance_name, x.position, x.ha_enabled, $2, x.target_host, $3, x.listed,
-               CASE WHEN x.listed IS NULL THEN NULL ELSE now() END
+               CASE WHEN x.listed IS NULL THEN NULL ELSE now() END, x.plan
              FROM jsonb_to_recordset($4::jsonb) AS x(instance_id text, instance_name text, position integer, ha_enabled boolean, target_host text,
-               listed jsonb)`,
+               listed jsonb, plan jsonb)`,
             [
               rec.notificationId,
               rec.sourceHost,
@@ -221,12 +236,13 @@ export const createRecoveryStore = (db: Db) => {
                   ha_enabled: it.haEnabled,
                   target_host: it.targetHost,
                   listed: it.listed ?? null,
+                  plan: it.plan ?? null,
                 })),
               ),
             ],
           )
         }
-        return true
+        return recoveryFrom(created)
       })
     },
 
@@ -244,18 +260,35 @@ export const createRecoveryStore = (db: Db) => {
     /**
      * Take an item that is pending, or running under a claim that expired (its worker died).
      * Undefined when it is final or another worker holds a live claim.
+     *
+     * An item's first claim, while its host listing is younger than `sendIfListedWithinMs`,
+     * also records the evacuate call as sent (step `evacuate_sent`): its plan came with the
+     * listing, so the worker goes straight to lock and call, and a crash from here on resumes
+     * it by asking Nova whether the call was made.
      */
-    async claimItem(notificationId: string, instanceId: string, owner: string, leaseMs: number): Promise<WorkItem | undefined> {
+    async claimItem(
+      notificationId: string,
+      instanceId: string,
+      owner: string,
+      leaseMs: number,
+      sendIfListedWithinMs = 0,
+    ): Promise<WorkItem | undefined> {
       // One round trip: the claimed row comes back with its recovery's correlation id.
       const r = await db.query(
-        `UPDATE evacuator_items i SET status = 'running', claim_owner = $3,
+        `WITH fresh AS (
+           SELECT i.attempts = 0 AND i.step = 'new' AND i.plan IS NOT NULL
+             AND i.listed_at > now() - make_interval(secs => $5::double precision / 1000) AS send
+           FROM evacuator_items i WHERE i.notification_id = $1 AND i.instance_id = $2)
+         UPDATE evacuator_items i SET status = 'running', claim_owner = $3,
            claim_expires_at = now() + make_interval(secs => $4::double precision / 1000),
-           attempts = i.attempts + 1, started_at = coalesce(i.started_at, now())
-         FROM evacuator_recoveries r
+           attempts = i.attempts + 1, started_at = coalesce(i.started_at, now()),
+           step = CASE WHEN fresh.send THEN 'evacuate_sent' ELSE i.step END,
+           evacuate_sent_at = CASE WHEN fresh.send THEN now() ELSE i.evacuate_sent_at END
+         FROM evacuator_recoveries r, fresh
          WHERE r.notification_id = i.notification_id AND i.notification_id = $1 AND i.instance_id = $2
            AND (i.status = 'pending' OR (i.status = 'running' AND (i.claim_expires_at IS NULL OR i.claim_expires_at < now())))
-         RETURNING i.*, r.correlation_id`,
-        [notificationId, instanceId, owner, leaseMs],
+         RETURNING ${ITEM_COLUMNS}, i.listed`,
+        [notificationId, instanceId, owner, leaseMs, sendIfListedWithinMs],
       )
       return r.rows[0] ? itemFrom(r.rows[0]) : undefined
     },
@@ -273,12 +306,21 @@ export const createRecoveryStore = (db: Db) => {
 
     markMoved: (key: ClaimKey, destHost: string) => claimed(`step = 'moved', dest_host = $4`, key, [destHost]),
 
-    finishItem: (key: ClaimKey, outcome: { status: 'succeeded' | 'failed'; destHost: string | null; reason: string | null }) =>
-      claimed(
-        `status = $4, dest_host = coalesce($5, dest_host), reason = $6, ended_at = now(), claim_owner = NULL, claim_expires_at = NULL`,
-        key,
-        [outcome.status, outcome.destHost, outcome.reason],
-      ),
+    /** Record the item's outcome; the item as recorded, or undefined when the claim was lost. */
+    async finishItem(
+      key: ClaimKey,
+      outcome: { status: 'succeeded' | 'failed'; destHost: string | null; reason: string | null },
+    ): Promise<WorkItem | undefined> {
+      const r = await db.query(
+        `UPDATE evacuator_items i SET status = $4, dest_host = coalesce($5, i.dest_host), reason = $6, ended_at = now(),
+           claim_owner = NULL, claim_expires_at = NULL
+         FROM evacuator_recoveries r
+         WHERE r.notification_id = i.notification_id AND i.notification_id = $1 AND i.instance_id = $2 AND i.claim_owner = $3 AND i.status = 'running'
+         RETURNING ${ITEM_COLUMNS}`,
+        [key.notificationId, key.instanceId, key.owner, outcome.status, outcome.destHost, outcome.reason],
+      )
+      return r.rows[0] ? itemFrom(r.rows[0]) : undefined
+    },
 
     /** Mark an item failed without a claim (a work message for it can no longer be delivered). */
     async failUnclaimed(notificationId: string, instanceId: string, reason: string): Promise<boolean> {
@@ -381,14 +423,25 @@ export const createRecoveryStore = (db: Db) => {
       ])
     },
 
-    /** Give the waiting items to the round: pending, with its target. Idempotent. */
-    async startRoundItems(notificationId: string, stage: number, targetHost: string | null): Promise<number> {
-      const r = await db.query(
+    /** How many items wait for the next round. */
+    async countWaiting(notificationId: string): Promise<number> {
+      const r = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM evacuator_items WHERE notification_id = $1 AND status = 'waiting'`, [
+        notificationId,
+      ])
+      return r.rows[0]?.n ?? 0
+    },
+
+    /** Give the waiting items to the round: pending, with its target. Idempotent. The items given, in order. */
+    async startRoundItems(notificationId: string, stage: number, targetHost: string | null): Promise<RoundItem[]> {
+      const r = await db.query<{ instance_id: string; instance_name: string; target_host: string | null; position: number }>(
         `UPDATE evacuator_items SET status = 'pending', target_host = $3, stage = $2, requested_at = now()
-         WHERE notification_id = $1 AND status = 'waiting'`,
+         WHERE notification_id = $1 AND status = 'waiting'
+         RETURNING instance_id, instance_name, target_host, position`,
         [notificationId, stage, targetHost],
       )
-      return r.rowCount
+      return r.rows
+        .sort((a, b) => a.position - b.position)
+        .map((row) => ({ instanceId: row.instance_id, instanceName: row.instance_name, targetHost: row.target_host }))
     },
 
     /** The round cannot run (no reserved host, over capacity): its waiting items fail with `reason`. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { makeEvent, type HostFencedV1, type RecoveryMethod } from '@lazarus/contracts'
 
 /** A host.fenced event for `host`, as the fencer publishes it. */
-export const hostFenced = (host: string, o: { notificationId?: string; recoveryMethod?: RecoveryMethod } = {}): HostFencedV1 => {
+export const hostFenced = (host: string, o: { notificationId?: string; recoveryMethod?: RecoveryMethod; disabledReason?: string } = {}): HostFencedV1 => {
   const notificationId = o.notificationId ?? randomUUID()
   return makeEvent({
     type: 'host.fenced.v1',
@@ -15,6 +15,7 @@ export const hostFenced = (host: string, o: { notificationId?: string; recoveryM
       level: 2,
       poweredOff: true,
       forcedDown: true,
+      ...(o.disabledReason === undefined ? {} : { disabledReason: o.disabledReason }),
       timings: {},
     },
   })
