@@ -152,6 +152,11 @@ const runLazarus = async (ids: string[]): Promise<{ ms: number; finishedMs: numb
     lazarusCluster = { cluster, segmentId: await cluster.registerSegment({ name: 'bench', hosts: box.computeHosts, level: 1 }) }
   }
   const { cluster, segmentId } = lazarusCluster
+  // The host given back after the previous run: its unfence ends before it fails again.
+  await pollUntil(`${victim} unfenced by Lazarus`, async () => {
+    const hosts = (await cluster.api('GET', `/v1/segments/${segmentId}/hosts`)).body.hosts as { name: string; fence_state?: string }[]
+    return hosts.find((x) => x.name === victim)?.fence_state === 'unfencing' ? undefined : true
+  }, 180_000, 250)
   try {
     await computeCtl(box, ['kill', victim])
     const t0 = Date.now()
