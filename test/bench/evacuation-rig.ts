@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createBus, type Bus } from '@lazarus/bus'
-import { LazarusEvent, makeEvent, type HostFencedV1, type LazarusEvent as Event, type QueueSpec, type RecoveryFinishedV1 } from '@lazarus/contracts'
+import { DEFAULT_SERVICE_DISABLE_REASON, LazarusEvent, makeEvent, type HostFencedV1, type LazarusEvent as Event, type QueueSpec, type RecoveryFinishedV1 } from '@lazarus/contracts'
 import { createOpenStackClient, type NovaClient } from '@lazarus/openstack'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { simClient } from '../support/http.js'
@@ -23,7 +23,7 @@ export interface EvacuationRig {
   evacuators: RunningProcess[]
   startEvacuator(env?: Record<string, string>): Promise<RunningProcess>
   sim<T = unknown>(method: string, path: string, body?: unknown): Promise<T>
-  /** Crash the host and force its compute service down, as the fencer does, then publish host.fenced. */
+  /** Crash the host, force its compute service down and disable it, as the fencer does, then publish host.fenced. */
   failHost(host: string): Promise<HostFencedV1>
   finished(notificationId: string, timeoutMs?: number): Promise<RecoveryFinishedV1>
   stop(): Promise<void>
@@ -113,7 +113,7 @@ export const startEvacuationRig = async (o: { simEnv?: Record<string, string>; e
       },
       async failHost(host) {
         await sim('POST', `/sim/hosts/${host}/crash`)
-        await os.nova.setForcedDown(host, true)
+        await os.nova.forceDownAndDisable(host, DEFAULT_SERVICE_DISABLE_REASON)
         const notificationId = randomUUID()
         const evt = makeEvent({
           type: 'host.fenced.v1',
@@ -126,6 +126,7 @@ export const startEvacuationRig = async (o: { simEnv?: Record<string, string>; e
             level: 2,
             poweredOff: true,
             forcedDown: true,
+            disabledReason: DEFAULT_SERVICE_DISABLE_REASON,
             timings: {},
           },
         })

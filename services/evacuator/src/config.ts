@@ -22,7 +22,7 @@ export const EvacuatorSettings = z.object({
   /**
    * First and longest pause between two looks at an evacuating server (it backs off from one
    * to the other). Once a process has seen a few evacuations end, it looks at a server around
-   * when it should end every fiftieth of the quickest recent one (at least 10 ms).
+   * when it should end every hundredth of the quickest recent one (at least 10 ms).
    */
   confirmPollFirstMs: setting.int(50, 1),
   confirmPollMaxMs: setting.int(2000, 1),

@@ -8,9 +8,9 @@ describe('when to look again at an evacuation (first 50 ms, longest 2 s)', () =>
     ['with nothing to go by: never longer than the longest pause', 100_000, 0, 2000],
     ['at the start: waits for 95% of the quickest recent evacuation', 0, 1000, 950],
     ['shortly before that: waits the rest of it', 900, 1000, 50],
-    ['around its end: every fiftieth of it', 960, 1000, 20],
-    ['still around its end (up to 130%)', 1250, 1000, 20],
-    ['around the end of a longer one: a fiftieth of it', 6000, 6000, 120],
+    ['around its end: every hundredth of it (at least 10 ms)', 960, 1000, 10],
+    ['still around its end (up to 130%)', 1250, 1000, 10],
+    ['around the end of a longer one: a hundredth of it', 6000, 6000, 60],
     ['well past the expected end: backs off', 1400, 1000, 70],
     ['long past it: never longer than the longest pause', 40_000, 1000, 2000],
   ])('%s (elapsed %i ms, expected %i ms) → %i ms', (_what, elapsedMs, expectedMs, delay) => {

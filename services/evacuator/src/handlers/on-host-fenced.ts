@@ -108,6 +108,7 @@ export const onHostFenced =
       }
       // Reported while the round starts (published first, so it is told first).
       const reported = publishProgress(ctx, ids, { notificationId, task: PREPARE_TASK, state: 'success', message: selected, progress: 1 })
+      reported.catch(() => undefined) // awaited below; not an unhandled rejection should the round fail first
       log.info({ instances: selection.chosen.length, method: segment.recoveryMethod }, selected)
       await Promise.all([reported, startRound(ctx, created, evt.id)])
       return ACK

@@ -199,6 +199,7 @@ export const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids
       message: `evacuating ${open.length} instance(s) of ${recovery.sourceHost}${recovery.targetHost ? ` to reserved host ${recovery.targetHost}` : ''}`,
       progress: recovery.total === 0 ? 1 : (recovery.total - open.length) / recovery.total,
     })
+    reported.catch(() => undefined) // awaited below; not an unhandled rejection should a publish fail first
   }
   // Published in order, many confirms awaited at once: workers start on the first items
   // while the last are still being published. The first batch is small, to start sooner.
