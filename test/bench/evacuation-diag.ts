@@ -11,6 +11,7 @@ try {
   const migs = await rig.nova.listMigrations({})
   const created = migs.map((m) => Date.parse(m.createdAt!) - t0).sort((a, b) => a - b)
   const done = migs.map((m) => Date.parse(m.updatedAt!) - t0).sort((a, b) => a - b)
+  console.log('wave 1 starts', created[0], created[7], created[15], created[23], created[31], 'wave 1 ends', done[0], done[31])
   console.log('wall', wall, 'first evacuate', created[0], 'last evacuate', created.at(-1), 'last done', done.at(-1))
   console.log('evacuate starts by 500ms bucket', JSON.stringify(Object.entries(created.reduce((a: Record<number, number>, c) => ((a[Math.floor(c / 500) * 500] = (a[Math.floor(c / 500) * 500] ?? 0) + 1), a), {}))))
   const slots = workers * 8

@@ -65,6 +65,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
     stopping: stopping.signal,
     background: new Set(),
     slots: createSlots(config.hostFailureRecoveryThreads),
+    preparing: createSlots(config.hostFailureRecoveryThreads),
     reservedHosts: deps.reservedHosts ?? (async () => []),
     watch: createEvacuationWatch({ nova: deps.nova, log: deps.log, config, stopping: stopping.signal }),
   }

@@ -28,6 +28,11 @@ export interface EvacuatorContext {
   stopping: AbortSignal
   /** Evacuations this process has in flight at Nova, at most host_failure_recovery_threads. */
   slots: Slots
+  /**
+   * Items between their claim and their evacuate call, as many as the slots: the next wave is
+   * claimed and locked once this wave's calls are made, not in the way of them.
+   */
+  preparing: Slots
   /** Tells when Nova's evacuation migrations end (one request per failed host per look). */
   watch: EvacuationWatch
   /** Work finishing after its message was acknowledged (announcements); awaited on stop. */

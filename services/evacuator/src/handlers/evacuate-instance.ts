@@ -47,12 +47,17 @@ export const evacuateInstance = async (
   ctx: EvacuatorContext,
   item: WorkItem,
   key: ClaimKey,
-  /**
-   * For an item's first attempt, whose claim recorded the call as sent (plan and server from
-   * the host listing moments ago): the server as listed. Else the server is read.
-   */
-  listed?: Server,
+  o: {
+    /**
+     * For an item's first attempt, whose claim recorded the call as sent (plan and server from
+     * the host listing moments ago): the server as listed. Else the server is read.
+     */
+    listed?: Server | undefined
+    /** Called once the evacuate call is made (or none is to be made): the next item may prepare. */
+    prepared?: (() => void) | undefined
+  } = {},
 ): Promise<ItemOutcome> => {
+  const { listed } = o
   const { nova } = ctx
   const log = ctx.log.child({ correlationId: item.correlationId, notificationId: item.notificationId, instanceId: item.instanceId })
   const id = item.instanceId
@@ -117,6 +122,7 @@ export const evacuateInstance = async (
       }
       log.info({ target: item.targetHost ?? 'scheduler' }, 'evacuation requested')
     }
+    o.prepared?.()
 
     if (step === 'evacuate_sent') {
       const moved = await confirmMove(ctx, item, key, { waitMs, calledNow, evacuationEnded: release })

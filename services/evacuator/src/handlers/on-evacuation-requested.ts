@@ -14,10 +14,30 @@ import { ClaimLostError, evacuateInstance, forgetRenewal, StoppingError, type It
 export const onEvacuationRequested =
   (ctx: EvacuatorContext) =>
   async (evt: EvacuationRequestedV1, delivery: DeliveryContext): Promise<HandlerResult> => {
+    const key: ClaimKey = { notificationId: evt.payload.notificationId, instanceId: evt.payload.instance.id, owner: ctx.workerId }
+    let prepared: () => void
+    try {
+      prepared = await ctx.preparing.acquire(ctx.stopping)
+    } catch {
+      return { type: 'RETRY', reason: 'evacuator stopping: item handed back', delayMs: 0 }
+    }
+    try {
+      return await handleItem(ctx, evt, delivery, key, prepared)
+    } finally {
+      prepared()
+    }
+  }
+
+/** The item once admitted to its preparation; `prepared` ends that (after the evacuate call). */
+const handleItem = async (
+  ctx: EvacuatorContext,
+  evt: EvacuationRequestedV1,
+  delivery: DeliveryContext,
+  key: ClaimKey,
+  prepared: () => void,
+): Promise<HandlerResult> => {
     const { notificationId, instance } = evt.payload
     const log = ctx.log.child({ correlationId: evt.correlationId, notificationId, instanceId: instance.id })
-    const key: ClaimKey = { notificationId, instanceId: instance.id, owner: ctx.workerId }
-
     const item = await ctx.store.claimItem(notificationId, instance.id, ctx.workerId, ctx.config.claimLeaseMs, LISTING_FRESH_MS)
     if (!item) {
       const current = await ctx.store.getItem(notificationId, instance.id)
@@ -39,7 +59,7 @@ export const onEvacuationRequested =
     }, Math.max(250, Math.floor(ctx.config.claimLeaseMs / 3)))
     let outcome: ItemOutcome
     try {
-      outcome = await evacuateInstance(ctx, item, key, freshListing(item))
+      outcome = await evacuateInstance(ctx, item, key, { listed: freshListing(item), prepared })
     } catch (err) {
       if (err instanceof ClaimLostError) {
         log.warn('claim lost to another worker; it carries on with the item')
