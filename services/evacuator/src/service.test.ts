@@ -138,6 +138,27 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     expect(service).toMatchObject({ status: 'enabled', forcedDown: true })
   })
 
+  it("claims and locks the next wave only once this wave's evacuate calls are made", async () => {
+    await setUp({ evacuationDelayMs: 600 })
+    const ids = [0, 1, 2, 3].map((n) => cloud.createServer({ host: FAILED, name: `wave-${n}` }))
+    await startEvacuator({ hostFailureRecoveryThreads: 2 })
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+
+    const end = await finished(evt.payload.notificationId)
+    expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([...ids].sort())
+    const items = await createRecoveryStore(db).items(evt.payload.notificationId)
+    const calledAt = new Map(
+      (await cloud.nova.listMigrations({ sourceCompute: FAILED, migrationType: 'evacuation' })).map((m) => [m.instanceUuid, Date.parse(m.createdAt ?? '')]),
+    )
+    const claimed = items.map((i) => ({ claimedAt: i.startedAt?.getTime() ?? NaN, calledAt: calledAt.get(i.instanceId) ?? NaN })).sort((a, b) => a.claimedAt - b.claimedAt)
+    // Two slots: the first two items are claimed at once, each of the other two once one of
+    // their evacuate calls was made.
+    const calls = claimed.slice(0, 2).map((c) => c.calledAt).sort((a, b) => a - b)
+    claimed.slice(2).forEach((later, k) => expect(later.claimedAt).toBeGreaterThanOrEqual(calls[k] as number))
+  })
+
   it('evacuates all the same when Nova refuses to disable the compute service, and says so in that task', async () => {
     await setUp()
     const ids = [0, 1, 2].map((n) => cloud.createServer({ host: FAILED, name: `app-${n}` }))
