@@ -36,72 +36,72 @@ const handleItem = async (
   key: ClaimKey,
   prepared: () => void,
 ): Promise<HandlerResult> => {
-    const { notificationId, instance } = evt.payload
-    const log = ctx.log.child({ correlationId: evt.correlationId, notificationId, instanceId: instance.id })
-    const item = await ctx.store.claimItem(notificationId, instance.id, ctx.workerId, ctx.config.claimLeaseMs, LISTING_FRESH_MS)
-    if (!item) {
-      const current = await ctx.store.getItem(notificationId, instance.id)
-      if (!current) return { type: 'DEAD', reason: `no recorded recovery item for instance ${instance.id} of notification ${notificationId}` }
-      if (current.status === 'succeeded' || current.status === 'failed') {
-        // Done before; make sure its outcome was published and the recovery ended.
-        if (!current.announced) await announceItem(ctx, current, evt.id)
-        await finishRecoveryIfDone(ctx, notificationId, evt.id)
-      } else {
-        log.debug('work item held by a live claim elsewhere: duplicate delivery acknowledged')
-      }
-      return ACK
-    }
-
-    const started = performance.now()
-    ctx.metrics.inFlight.inc()
-    const renew = setInterval(() => {
-      ctx.store.renewClaim(key, ctx.config.claimLeaseMs).catch((err: unknown) => log.warn({ err }, 'could not renew the claim'))
-    }, Math.max(250, Math.floor(ctx.config.claimLeaseMs / 3)))
-    let outcome: ItemOutcome
-    try {
-      outcome = await evacuateInstance(ctx, item, key, { listed: freshListing(item), prepared })
-    } catch (err) {
-      if (err instanceof ClaimLostError) {
-        log.warn('claim lost to another worker; it carries on with the item')
-        return ACK
-      }
-      if (err instanceof StoppingError) {
-        await ctx.store.releaseClaim(key).catch(() => {})
-        return { type: 'RETRY', reason: 'evacuator stopping: item handed back', delayMs: 0 }
-      }
-      if (delivery.attempt < topology.evacuatorWork.maxAttempts) {
-        await ctx.store.releaseClaim(key).catch(() => {})
-        log.warn({ err, attempt: delivery.attempt }, 'transient failure; will retry the item')
-        return { type: 'RETRY', reason: errorText(err) }
-      }
-      outcome = { status: 'failed', destHost: null, reason: `gave up after ${delivery.attempt} attempts: ${errorText(err)}` }
-    } finally {
-      clearInterval(renew)
-      forgetRenewal(key)
-      ctx.metrics.inFlight.dec()
-    }
-
-    const done = await ctx.store.finishItem(key, outcome)
-    if (!done) {
-      log.warn('claim lost before the outcome was recorded; the new owner records it')
-      return ACK
-    }
-    ctx.metrics.evacuations.inc({ outcome: outcome.status })
-    ctx.metrics.evacuationSeconds.observe({ outcome: outcome.status }, (performance.now() - started) / 1000)
-    if (outcome.status === 'failed') log.warn({ reason: outcome.reason }, 'instance not evacuated')
-
-    // The outcome is recorded: free the slot for the next item now, and announce meanwhile.
-    // A process that dies before announcing leaves it to the sweeper (unannounced items,
-    // recoveries whose items are all final).
-    const announcing = (async () => {
-      await announceItem(ctx, done, evt.id)
+  const { notificationId, instance } = evt.payload
+  const log = ctx.log.child({ correlationId: evt.correlationId, notificationId, instanceId: instance.id })
+  const item = await ctx.store.claimItem(notificationId, instance.id, ctx.workerId, ctx.config.claimLeaseMs, LISTING_FRESH_MS)
+  if (!item) {
+    const current = await ctx.store.getItem(notificationId, instance.id)
+    if (!current) return { type: 'DEAD', reason: `no recorded recovery item for instance ${instance.id} of notification ${notificationId}` }
+    if (current.status === 'succeeded' || current.status === 'failed') {
+      // Done before; make sure its outcome was published and the recovery ended.
+      if (!current.announced) await announceItem(ctx, current, evt.id)
       await finishRecoveryIfDone(ctx, notificationId, evt.id)
-    })()
-      .catch((err: unknown) => log.warn({ err }, 'could not announce the outcome; the sweeper will'))
-      .finally(() => ctx.background.delete(announcing))
-    ctx.background.add(announcing)
+    } else {
+      log.debug('work item held by a live claim elsewhere: duplicate delivery acknowledged')
+    }
     return ACK
   }
+
+  const started = performance.now()
+  ctx.metrics.inFlight.inc()
+  const renew = setInterval(() => {
+    ctx.store.renewClaim(key, ctx.config.claimLeaseMs).catch((err: unknown) => log.warn({ err }, 'could not renew the claim'))
+  }, Math.max(250, Math.floor(ctx.config.claimLeaseMs / 3)))
+  let outcome: ItemOutcome
+  try {
+    outcome = await evacuateInstance(ctx, item, key, { listed: freshListing(item), prepared })
+  } catch (err) {
+    if (err instanceof ClaimLostError) {
+      log.warn('claim lost to another worker; it carries on with the item')
+      return ACK
+    }
+    if (err instanceof StoppingError) {
+      await ctx.store.releaseClaim(key).catch(() => {})
+      return { type: 'RETRY', reason: 'evacuator stopping: item handed back', delayMs: 0 }
+    }
+    if (delivery.attempt < topology.evacuatorWork.maxAttempts) {
+      await ctx.store.releaseClaim(key).catch(() => {})
+      log.warn({ err, attempt: delivery.attempt }, 'transient failure; will retry the item')
+      return { type: 'RETRY', reason: errorText(err) }
+    }
+    outcome = { status: 'failed', destHost: null, reason: `gave up after ${delivery.attempt} attempts: ${errorText(err)}` }
+  } finally {
+    clearInterval(renew)
+    forgetRenewal(key)
+    ctx.metrics.inFlight.dec()
+  }
+
+  const done = await ctx.store.finishItem(key, outcome)
+  if (!done) {
+    log.warn('claim lost before the outcome was recorded; the new owner records it')
+    return ACK
+  }
+  ctx.metrics.evacuations.inc({ outcome: outcome.status })
+  ctx.metrics.evacuationSeconds.observe({ outcome: outcome.status }, (performance.now() - started) / 1000)
+  if (outcome.status === 'failed') log.warn({ reason: outcome.reason }, 'instance not evacuated')
+
+  // The outcome is recorded: free the slot for the next item now, and announce meanwhile.
+  // A process that dies before announcing leaves it to the sweeper (unannounced items,
+  // recoveries whose items are all final).
+  const announcing = (async () => {
+    await announceItem(ctx, done, evt.id)
+    await finishRecoveryIfDone(ctx, notificationId, evt.id)
+  })()
+    .catch((err: unknown) => log.warn({ err }, 'could not announce the outcome; the sweeper will'))
+    .finally(() => ctx.background.delete(announcing))
+  ctx.background.add(announcing)
+  return ACK
+}
 
 /** How old the host listing may be for a first attempt to be planned from it and sent at once. */
 const LISTING_FRESH_MS = 30_000
