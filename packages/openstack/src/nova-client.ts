@@ -98,6 +98,11 @@ export const createNovaClient = (opts: NovaClientOptions): NovaClient => {
     return serviceOf(host)
   }
 
+  /** Below 2.53: forced_down exists from 2.11 only. */
+  const requireForceDown = (): void => {
+    if (!at('2.11')) throw new Error(`forcing a compute service down needs compute microversion 2.11 or later; this endpoint speaks ${microversion}`)
+  }
+
   const serverAction = async (id: string, body: unknown): Promise<void> => {
     await call('POST', `/servers/${encodeURIComponent(id)}/action`, { body })
   }
@@ -109,13 +114,13 @@ export const createNovaClient = (opts: NovaClientOptions): NovaClient => {
 
     setForcedDown: async (host, forcedDown) => {
       if (at('2.53')) return updateById(host, { forced_down: forcedDown })
-      if (at('2.11')) return updateByHost('force-down', { forced_down: forcedDown }, host)
-      throw new Error(`forcing a compute service down needs compute microversion 2.11 or later; this endpoint speaks ${microversion}`)
+      requireForceDown()
+      return updateByHost('force-down', { forced_down: forcedDown }, host)
     },
 
     forceDownAndDisable: async (host, reason) => {
       if (at('2.53')) return updateById(host, { forced_down: true, status: 'disabled', disabled_reason: reason })
-      if (!at('2.11')) throw new Error(`forcing a compute service down needs compute microversion 2.11 or later; this endpoint speaks ${microversion}`)
+      requireForceDown()
       await call('PUT', '/os-services/force-down', { body: { host, binary: COMPUTE, forced_down: true } })
       return updateByHost('disable-log-reason', { disabled_reason: reason }, host)
     },

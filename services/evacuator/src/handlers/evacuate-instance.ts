@@ -47,25 +47,20 @@ export const evacuateInstance = async (
   ctx: EvacuatorContext,
   item: WorkItem,
   key: ClaimKey,
-  o: {
-    /**
-     * For an item's first attempt, whose claim recorded the call as sent (plan and server from
-     * the host listing moments ago): the server as listed. Else the server is read.
-     */
-    listed?: Server | undefined
-    /** Called once the evacuate call is made (or none is to be made): the next item may prepare. */
-    prepared?: (() => void) | undefined
-  } = {},
+  /** Called once the evacuate call is made (or none is to be made): the next item may prepare. */
+  prepared?: () => void,
 ): Promise<ItemOutcome> => {
-  const { listed } = o
   const { nova } = ctx
   const log = ctx.log.child({ correlationId: item.correlationId, notificationId: item.notificationId, instanceId: item.instanceId })
   const id = item.instanceId
   const source = item.sourceHost
   const waitMs = ctx.config.waitPeriodAfterEvacuation * 1000
   let plan = item.plan
-  // Never claimed before, so the call is not made yet: prepare and call, nothing to ask Nova.
-  const sentAtClaim = listed !== undefined && item.step === 'evacuate_sent' && item.attempts === 1
+  // The first claim of an item planned from a fresh host listing recorded the call as sent
+  // (claimItem): never claimed before, so the call is not made yet. Prepare and call with the
+  // server as listed, nothing to ask Nova (one read and two writes less before the call).
+  const listed = item.attempts === 1 && item.step === 'evacuate_sent' && item.plan !== null ? (item.listed ?? undefined) : undefined
+  const sentAtClaim = listed !== undefined
   let step: ItemStep = sentAtClaim ? 'prepared' : item.step
 
   const must = async (ok: Promise<boolean>) => {
@@ -122,7 +117,7 @@ export const evacuateInstance = async (
       }
       log.info({ target: item.targetHost ?? 'scheduler' }, 'evacuation requested')
     }
-    o.prepared?.()
+    prepared?.()
 
     if (step === 'evacuate_sent') {
       const moved = await confirmMove(ctx, item, key, { waitMs, calledNow, evacuationEnded: release })

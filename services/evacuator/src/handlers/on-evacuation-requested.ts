@@ -1,7 +1,6 @@
 import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type EvacuationRequestedV1 } from '@lazarus/contracts'
-import type { Server } from '@lazarus/openstack'
-import type { ClaimKey, WorkItem } from '../store/recovery-store.js'
+import type { ClaimKey } from '../store/recovery-store.js'
 import { announceItem, finishRecoveryIfDone } from './announce.js'
 import { errorText, type EvacuatorContext } from './context.js'
 import { ClaimLostError, evacuateInstance, forgetRenewal, StoppingError, type ItemOutcome } from './evacuate-instance.js'
@@ -59,7 +58,7 @@ const handleItem = async (
   }, Math.max(250, Math.floor(ctx.config.claimLeaseMs / 3)))
   let outcome: ItemOutcome
   try {
-    outcome = await evacuateInstance(ctx, item, key, { listed: freshListing(item), prepared })
+    outcome = await evacuateInstance(ctx, item, key, prepared)
   } catch (err) {
     if (err instanceof ClaimLostError) {
       log.warn('claim lost to another worker; it carries on with the item')
@@ -103,14 +102,5 @@ const handleItem = async (
   return ACK
 }
 
-/** How old the host listing may be for a first attempt to be planned from it and sent at once. */
+/** How old the host listing may be for an item's first claim to record its call as sent (see evacuateInstance). */
 const LISTING_FRESH_MS = 30_000
-
-/**
- * The server as the recovery's host listing showed it, when the item's first claim found that
- * listing fresh and recorded the call as sent (one Nova read and two writes less before the
- * evacuation, where every read waits its turn at nova-api); undefined otherwise, and the
- * server is read.
- */
-const freshListing = (item: WorkItem): Server | undefined =>
-  item.attempts === 1 && item.step === 'evacuate_sent' && item.plan !== null && item.listed !== null ? item.listed : undefined

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createPgDb, type Db } from '@lazarus/db'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRecoveryStore, type RecoveryStore } from './recovery-store.js'
+import { createRecoveryStore, type NewRecovery, type RecoveryStore } from './recovery-store.js'
 
 const PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
 
@@ -20,7 +20,8 @@ describe('recovery store over PostgreSQL', () => {
     await db.close()
   })
 
-  const recovery = async (instances: string[]) => {
+  /** A recovery of these instances (ids, or items as recorded), its work published. */
+  const recovery = async (instances: (string | NewRecovery['items'][number])[]) => {
     const notificationId = randomUUID()
     created.push(notificationId)
     const ok = await store.createRecovery({
@@ -31,7 +32,7 @@ describe('recovery store over PostgreSQL', () => {
       recoveryMethod: 'auto',
       status: 'evacuating',
       message: null,
-      items: instances.map((id) => ({ instanceId: id, instanceName: `vm-${id}`, haEnabled: false, targetHost: null })),
+      items: instances.map((i) => (typeof i === 'string' ? { instanceId: i, instanceName: `vm-${i}`, haEnabled: false, targetHost: null } : i)),
     })
     expect(ok).toMatchObject({ notificationId, status: 'evacuating', total: instances.length })
     await store.markWorkPublished(notificationId)
@@ -85,24 +86,13 @@ describe('recovery store over PostgreSQL', () => {
   })
 
   it('records the call as sent with the first claim of an item planned from a fresh listing, and only then', async () => {
-    const notificationId = randomUUID()
-    created.push(notificationId)
     const plan = { lock: true, resetToError: false, originalVmState: 'active', originalTaskState: null, finalState: 'active' } as const
     const listed = { id: 'x', name: 'vm-x', status: 'ACTIVE', host: 'compute1', vmState: 'active', taskState: null, powerState: 1, locked: false, metadata: {} }
-    await store.createRecovery({
-      notificationId,
-      correlationId: notificationId,
-      sourceHost: 'compute1',
-      segmentId: randomUUID(),
-      recoveryMethod: 'auto',
-      status: 'evacuating',
-      message: null,
-      items: [
-        { instanceId: 'fresh', instanceName: 'vm-fresh', haEnabled: false, targetHost: null, listed: listed as never, plan },
-        { instanceId: 'stale', instanceName: 'vm-stale', haEnabled: false, targetHost: null, listed: listed as never, plan },
-        { instanceId: 'unlisted', instanceName: 'vm-unlisted', haEnabled: false, targetHost: null },
-      ],
-    })
+    const notificationId = await recovery([
+      { instanceId: 'fresh', instanceName: 'vm-fresh', haEnabled: false, targetHost: null, listed: listed as never, plan },
+      { instanceId: 'stale', instanceName: 'vm-stale', haEnabled: false, targetHost: null, listed: listed as never, plan },
+      'unlisted',
+    ])
     await db.query(`UPDATE evacuator_items SET listed_at = now() - interval '1 minute' WHERE notification_id = $1 AND instance_id = 'stale'`, [notificationId])
 
     const fresh = await store.claimItem(notificationId, 'fresh', 'w1', 1000, 30_000)
