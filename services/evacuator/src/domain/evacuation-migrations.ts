@@ -17,4 +17,33 @@ const CLOCK_SLACK_MS = 60_000
 export const isEvacuationSince = (m: Migration, e: { instanceId: string; sourceHost: string; sentAt: number }): boolean =>
   m.instanceUuid === e.instanceId &&
   (m.sourceCompute === null || m.sourceCompute === e.sourceHost) &&
-  (m.createdAt === null || Date.parse(m.createdAt) >= e.sentAt - CLOCK_SLACK_MS)
+  (m.createdAt === null || novaTimeMs(m.createdAt) >= e.sentAt - CLOCK_SLACK_MS)
+
+/** Evacuation migration statuses with which Nova finished the evacuation well. */
+const DONE_MIGRATION_STATUSES: ReadonlySet<string> = new Set(['done', 'completed'])
+
+/**
+ * How long the quickest evacuation among `migrations` took by Nova's own record (created to
+ * last updated), counting only those that ended well and were created at `sinceMs` or later
+ * (ms since the epoch, by Nova's clock); 0 when none did. Nova keeps these times to the
+ * second on most deployments (a fraction of .000000): such a record counts a second less, so
+ * that it never says an evacuation takes longer than it did.
+ */
+export const quickestEvacuationMs = (migrations: readonly Migration[], sinceMs: number): number => {
+  let quickest = 0
+  for (const m of migrations) {
+    if (!DONE_MIGRATION_STATUSES.has(m.status) || m.createdAt === null || m.updatedAt === null) continue
+    const created = novaTimeMs(m.createdAt)
+    const wholeSeconds = !hasFraction(m.createdAt) && !hasFraction(m.updatedAt)
+    const took = novaTimeMs(m.updatedAt) - created - (wholeSeconds ? 1000 : 0)
+    if (!(created >= sinceMs) || !(took > 0)) continue
+    if (quickest === 0 || took < quickest) quickest = took
+  }
+  return quickest
+}
+
+/** Whether a timestamp such as `2026-12-03T06:10:02.123000` carries a non-zero fraction of a second. */
+const hasFraction = (t: string): boolean => /\.\d*[1-9]/.test(t)
+
+/** Nova's timestamps are UTC, mostly written without a zone (`2026-12-03T06:10:02.000000`): ms since the epoch. */
+export const novaTimeMs = (t: string): number => Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(t) ? t : `${t}Z`)

@@ -3,6 +3,7 @@ import { createLogger } from '@lazarus/runtime'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EvacuatorSettings } from '../config.js'
 import { startTestCloud, type TestCloud } from '../test-support/clouds.js'
+import { novaTimeMs } from '../domain/evacuation-migrations.js'
 import { createEvacuationWatch } from './evacuation-watch.js'
 
 /** The real client to cloud-sim, counting the calls the watch makes. */
@@ -66,5 +67,30 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     const began = performance.now()
     await expect(watch.ended({ instanceId: id, sourceHost: host, sentAt: Date.now(), expectedMs: 0 }, 300, stopping.signal)).resolves.toBe('waited')
     expect(performance.now() - began).toBeGreaterThanOrEqual(290)
+  })
+
+  it('learns from the first evacuation of a host to end when the others should, and looks then', async () => {
+    // With nothing to go by, this watch looks once a second; B would be seen ended up to a second late.
+    cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 2400 })
+    const [failed] = cloud.hostNames() as [string]
+    const [a, b] = [cloud.createServer({ host: failed, name: 'a' }), cloud.createServer({ host: failed, name: 'b' })]
+    cloud.crashHost(failed)
+    await cloud.nova.setForcedDown(failed, true)
+    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 1000, confirmPollMaxMs: 1000 })
+    const watch = createEvacuationWatch({ nova: cloud.nova, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+
+    const sentA = Date.now()
+    await cloud.nova.evacuate(a)
+    const endedA = watch.ended({ instanceId: a, sourceHost: failed, sentAt: sentA, expectedMs: 0 }, 10_000, stopping.signal)
+    await new Promise((r) => setTimeout(r, 1200))
+    const sentB = Date.now()
+    await cloud.nova.evacuate(b)
+    const endedB = await watch.ended({ instanceId: b, sourceHost: failed, sentAt: sentB, expectedMs: 0 }, 10_000, stopping.signal)
+    const seenAt = Date.now()
+    expect([await endedA, endedB]).toEqual(['ended', 'ended'])
+
+    const [migration] = await cloud.nova.listMigrations({ instanceUuid: b })
+    // A took 2.4 s by Nova's record: B is looked at often from 2.3 s on, and seen ended at once.
+    expect(seenAt - novaTimeMs(migration!.updatedAt!)).toBeLessThan(200)
   })
 })

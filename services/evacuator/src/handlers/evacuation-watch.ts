@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Migration } from '@lazarus/openstack'
-import { ENDED_MIGRATION_STATUSES, isEvacuationSince } from '../domain/evacuation-migrations.js'
+import { ENDED_MIGRATION_STATUSES, isEvacuationSince, quickestEvacuationMs } from '../domain/evacuation-migrations.js'
 import { nextLookDelay } from '../domain/poll-cadence.js'
 import type { EvacuatorContext } from './context.js'
 
@@ -9,7 +9,10 @@ export interface WatchedEvacuation {
   sourceHost: string
   /** When the evacuate call was recorded (ms since the epoch): older migrations are not this one. */
   sentAt: number
-  /** How long the quickest recent evacuation took (0: unknown). */
+  /**
+   * How long the quickest recent evacuation took (0: unknown). While it is unknown, the
+   * quickest of the evacuations from the same host that Nova's list shows ended stands in.
+   */
   expectedMs: number
 }
 
@@ -28,6 +31,9 @@ export interface EvacuationWatch {
   ended(e: WatchedEvacuation, maxWaitMs: number, signal: AbortSignal): Promise<'ended' | 'waited'>
 }
 
+/** Evacuations created up to this long before the oldest one watched still tell how long one takes (and cover clock skew). */
+const RECENT_SLACK_MS = 10 * 60_000
+
 interface Waiter {
   e: WatchedEvacuation
   started: number
@@ -40,13 +46,15 @@ export const createEvacuationWatch = (ctx: Pick<EvacuatorContext, 'nova' | 'log'
   const wake = new Map<string, () => void>()
 
   const watchSource = async (source: string, waiters: Set<Waiter>) => {
+    /** The quickest evacuation from this host that Nova shows ended in this watch's time (0: none yet). */
+    let seenQuickestMs = 0
     while (waiters.size > 0 && !ctx.stopping.aborted) {
       const now = performance.now()
       const delay = Math.min(
         ...[...waiters].map((w) =>
           nextLookDelay({
             elapsedMs: now - w.started,
-            expectedMs: w.e.expectedMs,
+            expectedMs: w.e.expectedMs || seenQuickestMs,
             firstMs: ctx.config.confirmPollFirstMs,
             maxMs: ctx.config.confirmPollMaxMs,
           }),
@@ -66,6 +74,9 @@ export const createEvacuationWatch = (ctx: Pick<EvacuatorContext, 'nova' | 'log'
         ctx.log.warn({ err, source }, 'could not list evacuation migrations; looking again later')
         continue
       }
+      // Evacuations of this host's instances take alike: the first to end tells when the others should.
+      const since = Math.min(...[...waiters].map((w) => w.e.sentAt)) - RECENT_SLACK_MS
+      seenQuickestMs = quickestEvacuationMs(migrations, since) || seenQuickestMs
       for (const w of [...waiters]) {
         if (migrations.some((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) {
           waiters.delete(w)
