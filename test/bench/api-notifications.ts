@@ -8,7 +8,10 @@
  *   - HTTP latency p50/p99: request sent → 202 (the row and its outbox event committed);
  *   - publish lag p50/p99: commit (the event's occurredAt) → delivered to a consumer of the
  *     detector's queue, i.e. the outbox relay and the broker;
- *   - end to end p50/p99: request sent → event delivered (persisted + published).
+ *   - end to end p50/p99: request sent → event delivered (persisted + published);
+ *   - CPU per notification: CPU time of the api, PostgreSQL, RabbitMQ and this load generator
+ *     over the run, divided by the notifications accepted (from /proc: Linux only). All four
+ *     share the machine's two cores, so their sum bounds the rate this machine can reach.
  *
  * The clients share one keep-alive undici Pool (one connection per client): the load
  * generator runs on the same two cores as the api, PostgreSQL and RabbitMQ, and fetch()
@@ -26,6 +29,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
+import { cpuSecondsOf } from '../support/process-cpu.js'
 import { repoRoot, startNode } from '../support/processes.js'
 
 const TARGET_RATE = 2000
@@ -66,7 +70,12 @@ interface RunResult {
   batch: number
   /** The api's event-loop utilisation over the run (0–1). */
   elu: number
+  /** CPU µs per accepted notification, by process. */
+  cpu: Record<CpuPart, number>
 }
+
+type CpuPart = 'api' | 'postgres' | 'rabbitmq' | 'bench'
+const CPU_PARTS: CpuPart[] = ['api', 'postgres', 'rabbitmq', 'bench']
 
 const main = async () => {
   if (!existsSync(join(repoRoot, 'services/api/dist/main.js'))) throw new Error('build first: npx tsc -b services/api')
@@ -124,8 +133,15 @@ const main = async () => {
       const read = (name: string) => Number(new RegExp(`^${name}(?:\{[^}]*\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
       return { sum: read('lazarus_api_accept_batch_size_sum'), count: read('lazarus_api_accept_batch_size_count'), elu: read('lazarus_event_loop_utilization') }
     }
+    const cpuNow = (): Record<CpuPart, number> => ({
+      api: cpuSecondsOf(/services\/api\/dist\/main\.js/),
+      postgres: cpuSecondsOf(/^postgres/),
+      rabbitmq: cpuSecondsOf(/beam\.smp/),
+      bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    })
     const runOnce = async (clients: number): Promise<RunResult> => {
       const before = await batchTotals()
+      const cpuBefore = cpuNow()
       const sent = new Map<string, number>()
       const http: number[] = []
       let errors = 0
@@ -148,6 +164,7 @@ const main = async () => {
       }
       await Promise.all(Array.from({ length: clients }, client))
       const elapsed = (performance.now() - started) / 1000
+      const cpuAfter = cpuNow()
       // Wait for every accepted notification's event (up to 30 s).
       const waitUntil = Date.now() + 30_000
       while (Date.now() < waitUntil && [...sent.keys()].some((id) => !arrived.has(id))) await new Promise((r) => setTimeout(r, 50))
@@ -171,25 +188,27 @@ const main = async () => {
         lost,
         batch: (after.sum - before.sum) / (after.count - before.count),
         elu: after.elu,
+        cpu: Object.fromEntries(CPU_PARTS.map((p) => [p, ((cpuAfter[p] - cpuBefore[p]) * 1e6) / Math.max(1, sent.size)])) as Record<CpuPart, number>,
       }
     }
 
     // Warm up (JIT, pools, plans).
     await runOnce(8)
     const rows: string[] = []
-    const header = 'clients | accepted/s (× target) | HTTP p50 / p99 ms | publish lag p50 / p99 ms | end-to-end p50 / p99 ms (p99 × target) | per commit | api loop busy | errors | lost'
+    const header = `clients | accepted/s (× target) | HTTP p50 / p99 ms | publish lag p50 / p99 ms | end-to-end p50 / p99 ms (p99 × target) | per commit | api loop busy | errors | lost | CPU µs per notification: ${CPU_PARTS.join(' + ')} = total`
     for (const c of LEVELS) {
       const results: RunResult[] = []
       for (let r = 0; r < RUNS; r += 1) {
         const res = await runOnce(c)
         results.push(res)
         process.stderr.write(
-          `  c=${c} run ${r + 1}: ${fmt(res.rate, 0)}/s http p50 ${fmt(res.httpP50)} p99 ${fmt(res.httpP99)} ms, lag p50 ${fmt(res.lagP50)} p99 ${fmt(res.lagP99)} ms, e2e p99 ${fmt(res.e2eP99)} ms, batch ${fmt(res.batch)}, api loop ${fmt(res.elu * 100, 0)}%, errors ${res.errors}, lost ${res.lost}\n`,
+          `  c=${c} run ${r + 1}: ${fmt(res.rate, 0)}/s http p50 ${fmt(res.httpP50)} p99 ${fmt(res.httpP99)} ms, lag p50 ${fmt(res.lagP50)} p99 ${fmt(res.lagP99)} ms, e2e p99 ${fmt(res.e2eP99)} ms, batch ${fmt(res.batch)}, api loop ${fmt(res.elu * 100, 0)}%, errors ${res.errors}, lost ${res.lost}, cpu µs/notification ${CPU_PARTS.map((p) => `${p} ${fmt(res.cpu[p], 0)}`).join(' ')}\n`,
         )
       }
-      const m = (k: keyof RunResult) => median(results.map((x) => x[k]))
+      const m = (k: Exclude<keyof RunResult, 'cpu'>) => median(results.map((x) => x[k]))
+      const cpu = CPU_PARTS.map((p) => median(results.map((x) => x.cpu[p])))
       rows.push(
-        `${String(c).padStart(7)} | ${fmt(m('rate'), 0).padStart(6)} (${fmt(m('rate') / TARGET_RATE, 2)}×) | ${fmt(m('httpP50'))} / ${fmt(m('httpP99'))} | ${fmt(m('lagP50'))} / ${fmt(m('lagP99'))} | ${fmt(m('e2eP50'))} / ${fmt(m('e2eP99'))} (${fmt(m('e2eP99') / TARGET_P99_MS, 2)}×) | ${fmt(m('batch'))} | ${fmt(m('elu') * 100, 0)}% | ${results.reduce((a, x) => a + x.errors, 0)} | ${results.reduce((a, x) => a + x.lost, 0)}`,
+        `${String(c).padStart(7)} | ${fmt(m('rate'), 0).padStart(6)} (${fmt(m('rate') / TARGET_RATE, 2)}×) | ${fmt(m('httpP50'))} / ${fmt(m('httpP99'))} | ${fmt(m('lagP50'))} / ${fmt(m('lagP99'))} | ${fmt(m('e2eP50'))} / ${fmt(m('e2eP99'))} (${fmt(m('e2eP99') / TARGET_P99_MS, 2)}×) | ${fmt(m('batch'))} | ${fmt(m('elu') * 100, 0)}% | ${results.reduce((a, x) => a + x.errors, 0)} | ${results.reduce((a, x) => a + x.lost, 0)} | ${cpu.map((c) => fmt(c, 0)).join(' + ')} = ${fmt(cpu.reduce((a, c) => a + c, 0), 0)}`,
       )
     }
     await pool.close()
