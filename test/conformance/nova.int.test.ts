@@ -449,6 +449,20 @@ describe.each(targets.map((t) => [t.name, t] as const))('Nova conformance: %s', 
     expect(done.map((x) => x.instanceUuid)).toEqual(expect.arrayContaining([ids['a'], ids['b']]))
   })
 
+  it('lists only the migrations changed since a time (2.59), ignores that filter before 2.59, refuses a bad time', async () => {
+    const all = await os.nova.listMigrations({ sourceCompute: h3, migrationType: 'evacuation' })
+    const updated = all.map((m) => Date.parse(`${m.updatedAt}Z`))
+    const latest = Math.max(...updated)
+    // Nova keeps times to the second: a second past the latest change is past every one.
+    expect(await os.nova.listMigrations({ sourceCompute: h3, changesSince: new Date(latest + 1000) })).toEqual([])
+    const recent = await os.nova.listMigrations({ sourceCompute: h3, changesSince: new Date(latest) })
+    expect(recent.map((m) => m.id)).toEqual(all.filter((_, i) => updated[i]! >= latest).map((m) => m.id))
+    expect(await at211.nova.listMigrations({ sourceCompute: h3, changesSince: new Date(latest + 1000) })).toHaveLength(all.length)
+    const bad = await os.computeRequest('GET', `/os-migrations?changes-since=yesterday`)
+    expect(bad.status).toBe(400)
+    expect(faultOf(bad.body)).toMatchObject({ name: 'badRequest', code: 400, message: expect.stringMatching(/changes-since/) })
+  })
+
   it('refuses to un-force while `done` evacuation migrations remain (400, both eras)', async () => {
     const why = /Unable to force up host .* `done` evacuation migration records remain/
     await novaRejection(os.nova.setForcedDown(h3, false), 400, why)

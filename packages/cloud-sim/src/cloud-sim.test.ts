@@ -281,6 +281,15 @@ describe('evacuation', () => {
 
     const migs = await nova(sim, token, 'GET', '/os-migrations?migration_type=evacuation&source_compute=compute1', { mv: '2.59' })
     expect(migs.body.migrations.map((m: any) => m.status)).toEqual(['done', 'done'])
+    // From 2.59, `changes-since` keeps only what changed at that time or later; before 2.59 Nova ignores it.
+    const list = (query: string, mv: string) => nova(sim, token, 'GET', `/os-migrations?source_compute=compute1&${query}`, { mv })
+    const lastChange = Math.max(...migs.body.migrations.map((m: any) => Date.parse(`${m.updated_at}Z`)))
+    expect((await list(`changes-since=${new Date(lastChange + 1).toISOString()}`, '2.59')).body.migrations).toEqual([])
+    expect((await list(`changes-since=${new Date(lastChange).toISOString()}`, '2.59')).body.migrations.length).toBeGreaterThanOrEqual(1)
+    expect((await list(`changes-since=${new Date(lastChange + 1).toISOString()}`, '2.58')).body.migrations).toHaveLength(2)
+    const bad = await list('changes-since=yesterday', '2.59')
+    expect(bad.status).toBe(400)
+    expect(bad.body.badRequest.message).toMatch(/changes-since/)
 
     // Un-forcing is refused while `done` migrations remain; after the compute restarts it is allowed.
     const unforce = await forceDown(sim, token, 'compute1', false)

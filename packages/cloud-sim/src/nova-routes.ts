@@ -42,6 +42,9 @@ type Env = { Variables: { mv: Version } }
 const MIN: Version = { major: 2, minor: 1 }
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
 
+/** An ISO 8601 date and time, as Nova's `format: date-time` query checks read it (the zone may be left out: UTC). */
+const ISO_DATE_TIME = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/i
+
 const fault = (c: Context, status: number, message: string) =>
   c.json(faultBody(status, message), status as 400 | 401 | 403 | 404 | 406 | 409 | 500)
 
@@ -319,6 +322,12 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
   app.get('/v2.1/os-migrations', (c) => {
     const mv = c.get('mv')
     const q = c.req.query()
+    // From 2.59: only migrations updated at `changes-since` or later (Nova ignores it before).
+    const raw = atLeast(mv, 59) ? q['changes-since'] : undefined
+    const since = raw === undefined ? undefined : Date.parse(/\d$/.test(raw) && raw.includes('T') ? `${raw}Z` : raw)
+    if (raw !== undefined && (!ISO_DATE_TIME.test(raw) || Number.isNaN(since))) {
+      return fault(c, 400, `Invalid input for query parameters changes-since. Value: ${raw}. '${raw}' is not a 'date-time'`)
+    }
     const list = world.migrations
       .filter(
         (m) =>
@@ -326,6 +335,7 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
           (q['source_compute'] === undefined || m.sourceCompute === q['source_compute']) &&
           (q['migration_type'] === undefined || m.migrationType === q['migration_type']) &&
           (q['status'] === undefined || m.status === q['status']) &&
+          (since === undefined || m.updatedAt >= since) &&
           (q['host'] === undefined || m.sourceCompute === q['host'] || m.destCompute === q['host']),
       )
       .sort((a, b) => b.createdAt - a.createdAt || b.id - a.id)

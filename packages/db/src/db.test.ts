@@ -72,3 +72,27 @@ describe('postgres: a connection ended while a transaction holds it', () => {
     }
   })
 })
+
+describe('postgres: connections kept open (min)', () => {
+  const opened = async (admin: Db, app: string) =>
+    Number((await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [app])).rows[0]?.n)
+
+  it('opens `min` connections at once, before any query, and none without it', async () => {
+    const admin = createPgDb(PG_URL, { max: 1 })
+    const warmApp = `lazarus-warm-${process.pid}`
+    const coldApp = `lazarus-cold-${process.pid}`
+    const warm = createPgDb(`${PG_URL}?application_name=${warmApp}`, { min: 3, max: 5 })
+    const cold = createPgDb(`${PG_URL}?application_name=${coldApp}`, { max: 5 })
+    try {
+      const deadline = Date.now() + 10_000
+      while ((await opened(admin, warmApp)) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(await opened(admin, warmApp)).toBe(3)
+      expect(await opened(admin, coldApp)).toBe(0)
+      // The kept connections serve queries as any other.
+      expect((await warm.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+      expect(await opened(admin, warmApp)).toBe(3)
+    } finally {
+      await Promise.all([warm.close(), cold.close(), admin.close()])
+    }
+  })
+})

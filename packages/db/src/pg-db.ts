@@ -5,10 +5,29 @@ import { runMigrations } from './migrate.js'
 // Return timestamps and bigints as strings; callers convert where they need to.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v))
 
-export const createPgDb = (url: string, opts: { max?: number } = {}): Db => {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10 })
+export interface PgPoolOptions {
+  /** Connections at most (default 10). */
+  max?: number
+  /**
+   * Connections opened at once and kept however long they stay idle (default 0, at most
+   * `max`): a service that waits idle for rare work, such as a host failure, then starts it
+   * without first opening connections (each a new PostgreSQL backend).
+   */
+  min?: number
+}
+
+export const createPgDb = (url: string, opts: PgPoolOptions = {}): Db => {
+  const max = opts.max ?? 10
+  const min = Math.min(opts.min ?? 0, max)
+  const pool = new pg.Pool({ connectionString: url, max, min })
   // An idle client that loses its connection must not crash the process.
   pool.on('error', () => {})
+  // Open the kept connections now; one that fails (database down) is opened when first needed.
+  if (min > 0) {
+    void Promise.allSettled(Array.from({ length: min }, () => pool.connect())).then((clients) => {
+      for (const c of clients) if (c.status === 'fulfilled') c.value.release()
+    })
+  }
   const query: Queryable['query'] = async (sql, params) => {
     const r = await pool.query(sql, params as unknown[])
     return { rows: r.rows, rowCount: r.rowCount ?? 0 }

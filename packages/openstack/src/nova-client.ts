@@ -181,6 +181,7 @@ export const createNovaClient = (opts: NovaClientOptions): NovaClient => {
           source_compute: filter.sourceCompute,
           migration_type: filter.migrationType,
           status: filter.status,
+          'changes-since': filter.changesSince && at('2.59') ? filter.changesSince.toISOString() : undefined,
         })}`,
       )
       return (field(body, 'migrations', 'GET /os-migrations') as unknown[]).map(toMigration)

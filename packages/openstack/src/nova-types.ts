@@ -100,7 +100,12 @@ export interface NovaClient {
   resetState(id: string, state: 'error' | 'active'): Promise<void>
   stop(id: string): Promise<void>
   start(id: string): Promise<void>
-  listMigrations(filter?: { instanceUuid?: string; sourceCompute?: string; migrationType?: string; status?: string }): Promise<Migration[]>
+  /**
+   * Migrations matching every filter given. `changesSince`: only those Nova updated at that
+   * time or later (microversion 2.59 and later; below it, Nova has no such filter and every
+   * match comes back).
+   */
+  listMigrations(filter?: { instanceUuid?: string; sourceCompute?: string; migrationType?: string; status?: string; changesSince?: Date }): Promise<Migration[]>
   listAggregates(): Promise<Aggregate[]>
   addHostToAggregate(aggregateId: number, host: string): Promise<Aggregate>
   hypervisorStats(): Promise<HypervisorStats>

@@ -67,6 +67,12 @@ export const defaultEvacuatorConfig = (): EvacuatorConfig => EvacuatorSettings.p
 export const EvacuatorMainSettings = EvacuatorSettings.extend({
   amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/' }).min(1),
   databaseUrl: z.string().optional(),
+  /**
+   * Connections to PostgreSQL (pool size). Up to `hostFailureRecoveryThreads` of them are
+   * opened at start and kept while idle, so that a recovery's first wave claims its items at
+   * once instead of first opening a connection each.
+   */
+  dbPoolSize: setting.int(10, 1),
   ...openStackSettings,
   ...opsSettings(9103),
 })

@@ -9,7 +9,7 @@ const log = createLogger('evacuator')
 try {
   const config = loadConfig(EvacuatorMainSettings)
   const metrics = createMetrics('evacuator')
-  const db = await openDb(config.databaseUrl)
+  const db = await openDb(config.databaseUrl, { max: config.dbPoolSize, min: config.hostFailureRecoveryThreads })
   const os = await connectOpenStack(config)
   log.info({ db: db.kind, compute: os.computeEndpoint, microversion: os.nova.microversion }, 'connected')
   const bus = await createBus(config.amqpUrl)

@@ -1,6 +1,6 @@
 import type { Migration } from '@lazarus/openstack'
 import { describe, expect, it } from 'vitest'
-import { isEvacuationSince, novaTimeMs, quickestEvacuationMs } from './evacuation-migrations.js'
+import { isEvacuationSince, latestUpdateMs, novaTimeMs, quickestEvacuationMs } from './evacuation-migrations.js'
 
 const migration = (o: Partial<Migration>): Migration => ({
   id: 1,
@@ -51,5 +51,13 @@ describe("Nova's timestamps", () => {
     expect(isEvacuationSince(migration({}), { instanceId: 'i-1', sourceHost: 'compute1', sentAt })).toBe(true)
     expect(isEvacuationSince(migration({ createdAt: '2026-12-03T05:50:00.000000' }), { instanceId: 'i-1', sourceHost: 'compute1', sentAt })).toBe(false)
     expect(isEvacuationSince(migration({}), { instanceId: 'i-2', sourceHost: 'compute1', sentAt })).toBe(false)
+  })
+})
+
+describe('latestUpdateMs', () => {
+  it("is the latest update among the migrations by Nova's clock, 0 with none", () => {
+    expect(latestUpdateMs([migration({}), migration({ updatedAt: '2026-12-03T06:00:02.000000' }), migration({ updatedAt: null })])).toBe(Date.UTC(2026, 11, 3, 6, 0, 2))
+    expect(latestUpdateMs([migration({ updatedAt: null })])).toBe(0)
+    expect(latestUpdateMs([])).toBe(0)
   })
 })

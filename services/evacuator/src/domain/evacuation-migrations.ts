@@ -42,8 +42,12 @@ export const quickestEvacuationMs = (migrations: readonly Migration[], sinceMs: 
   return quickest
 }
 
+/** The latest `updated_at` among `migrations` (ms since the epoch by Nova's clock; 0 when none has one). */
+export const latestUpdateMs = (migrations: readonly Migration[]): number =>
+  migrations.reduce((latest, m) => (m.updatedAt === null ? latest : Math.max(latest, novaTimeMs(m.updatedAt) || 0)), 0)
+
 /** Whether a timestamp such as `2026-12-03T06:10:02.123000` carries a non-zero fraction of a second. */
-const hasFraction = (t: string): boolean => /\.\d*[1-9]/.test(t)
+export const hasFraction = (t: string): boolean => /\.\d*[1-9]/.test(t)
 
 /** Nova's timestamps are UTC, mostly written without a zone (`2026-12-03T06:10:02.000000`): ms since the epoch. */
 export const novaTimeMs = (t: string): number => Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(t) ? t : `${t}Z`)

@@ -8,13 +8,14 @@ import { createEvacuationWatch } from './evacuation-watch.js'
 
 /** The real client to cloud-sim, counting the calls the watch makes. */
 const counting = (nova: NovaClient) => {
-  const calls = { listMigrations: 0, getServer: 0 }
+  const calls = { listMigrations: 0, getServer: 0, filters: [] as unknown[] }
   const client = new Proxy(nova, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown
       if ((prop === 'listMigrations' || prop === 'getServer') && typeof v === 'function') {
         return (...args: unknown[]) => {
           calls[prop] += 1
+          if (prop === 'listMigrations') calls.filters.push(args[0])
           return (v as (...a: unknown[]) => unknown).apply(target, args)
         }
       }
@@ -56,6 +57,12 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     expect(calls.getServer).toBe(0)
     expect(calls.listMigrations).toBeGreaterThan(0)
     expect(calls.listMigrations).toBeLessThan(40)
+    // The first look lists the host's evacuations; the later ones only what Nova changed since
+    // the latest change seen (less a margin), so a look stays small however many have ended.
+    const [first, ...later] = calls.filters as { changesSince?: Date }[]
+    expect(first).toEqual({ sourceCompute: failed, migrationType: 'evacuation' })
+    expect(later.length).toBeGreaterThan(0)
+    for (const f of later) expect(f.changesSince!.getTime()).toBeGreaterThanOrEqual(sentAt - 250)
   })
 
   it('answers `waited` after the given time for an instance with no evacuation under way', async () => {

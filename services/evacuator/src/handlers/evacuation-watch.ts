@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Migration } from '@lazarus/openstack'
-import { ENDED_MIGRATION_STATUSES, isEvacuationSince, quickestEvacuationMs } from '../domain/evacuation-migrations.js'
+import { ENDED_MIGRATION_STATUSES, hasFraction, isEvacuationSince, latestUpdateMs, quickestEvacuationMs } from '../domain/evacuation-migrations.js'
 import { nextLookDelay } from '../domain/poll-cadence.js'
 import type { EvacuatorContext } from './context.js'
 
@@ -34,6 +34,15 @@ export interface EvacuationWatch {
 /** Evacuations created up to this long before the oldest one watched still tell how long one takes (and cover clock skew). */
 const RECENT_SLACK_MS = 10 * 60_000
 
+/**
+ * How far before the latest change already seen a look asks Nova for changes, so that a
+ * waiter whose evacuation ended just before it joined the watch still finds it (one that
+ * misses it anyway reads its server after `maxWaitMs`): more where Nova keeps its times to
+ * the whole second, as it does on most deployments.
+ */
+const CHANGES_MARGIN_MS = 250
+const CHANGES_MARGIN_WHOLE_SECONDS_MS = 2000
+
 interface Waiter {
   e: WatchedEvacuation
   started: number
@@ -48,6 +57,10 @@ export const createEvacuationWatch = (ctx: Pick<EvacuatorContext, 'nova' | 'log'
   const watchSource = async (source: string, waiters: Set<Waiter>) => {
     /** The quickest evacuation from this host that Nova shows ended in this watch's time (0: none yet). */
     let seenQuickestMs = 0
+    /** The latest `updated_at` among the migrations listed so far, by Nova's clock (0: none yet). */
+    let seenUpdatedUpTo = 0
+    /** Whether Nova was seen keeping its times to the whole second. */
+    let wholeSeconds = false
     while (waiters.size > 0 && !ctx.stopping.aborted) {
       const now = performance.now()
       const delay = Math.min(
@@ -68,7 +81,11 @@ export const createEvacuationWatch = (ctx: Pick<EvacuatorContext, 'nova' | 'log'
       if (woken) continue
       let migrations: Migration[]
       try {
-        migrations = await ctx.nova.listMigrations({ sourceCompute: source, migrationType: 'evacuation' })
+        // After the first look, only what Nova changed since (and a margin): the list stays short
+        // however many of the host's evacuations have ended already.
+        const margin = wholeSeconds ? CHANGES_MARGIN_WHOLE_SECONDS_MS : CHANGES_MARGIN_MS
+        const changesSince = seenUpdatedUpTo > 0 ? new Date(seenUpdatedUpTo - margin) : undefined
+        migrations = await ctx.nova.listMigrations({ sourceCompute: source, migrationType: 'evacuation', ...(changesSince ? { changesSince } : {}) })
       } catch (err) {
         // The waiters look at their servers themselves after their maxWaitMs.
         ctx.log.warn({ err, source }, 'could not list evacuation migrations; looking again later')
@@ -77,6 +94,8 @@ export const createEvacuationWatch = (ctx: Pick<EvacuatorContext, 'nova' | 'log'
       // Evacuations of this host's instances take alike: the first to end tells when the others should.
       const since = Math.min(...[...waiters].map((w) => w.e.sentAt)) - RECENT_SLACK_MS
       seenQuickestMs = quickestEvacuationMs(migrations, since) || seenQuickestMs
+      seenUpdatedUpTo = Math.max(seenUpdatedUpTo, latestUpdateMs(migrations))
+      wholeSeconds ||= migrations.some((m) => m.updatedAt !== null && !hasFraction(m.updatedAt))
       for (const w of [...waiters]) {
         if (migrations.some((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) {
           waiters.delete(w)
