@@ -137,7 +137,7 @@ const main = async () => {
       api: cpuSecondsOf(/services\/api\/dist\/main\.js/),
       postgres: cpuSecondsOf(/^postgres/),
       rabbitmq: cpuSecondsOf(/beam\.smp/),
-      bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+      bench: ((u) => (u.user + u.system) / 1e6)(process.cpuUsage()),
     })
     const runOnce = async (clients: number): Promise<RunResult> => {
       const before = await batchTotals()

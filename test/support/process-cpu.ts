@@ -6,7 +6,7 @@ const TICKS_PER_S = 100
 /**
  * CPU seconds (user + system) used so far by the processes whose command line matches
  * `pattern`, summed, from /proc. Processes that started or ended between two readings count
- * only for the time they were seen: good enough for long-lived servers under a bench. Empty
+ * only for the time they were seen: good enough for long-lived servers under a bench. 0
  * outside Linux.
  */
 export const cpuSecondsOf = (pattern: RegExp): number => {

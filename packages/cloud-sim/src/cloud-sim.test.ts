@@ -287,6 +287,10 @@ describe('evacuation', () => {
     expect((await list(`changes-since=${new Date(lastChange + 1).toISOString()}`, '2.59')).body.migrations).toEqual([])
     expect((await list(`changes-since=${new Date(lastChange).toISOString()}`, '2.59')).body.migrations.length).toBeGreaterThanOrEqual(1)
     expect((await list(`changes-since=${new Date(lastChange + 1).toISOString()}`, '2.58')).body.migrations).toHaveLength(2)
+    // The same instant with a zone written without its colon, or with no zone (UTC), as Nova reads them.
+    const plusOne = new Date(lastChange + 3_600_000 + 1).toISOString().replace(/\.\d+Z$/, '+0100')
+    expect((await list(`changes-since=${encodeURIComponent(plusOne)}`, '2.59')).status).toBe(200)
+    expect((await list(`changes-since=${new Date(lastChange + 1000).toISOString().replace('Z', '')}`, '2.59')).body.migrations).toEqual([])
     const bad = await list('changes-since=yesterday', '2.59')
     expect(bad.status).toBe(400)
     expect(bad.body.badRequest.message).toMatch(/changes-since/)

@@ -45,6 +45,17 @@ const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{1
 /** An ISO 8601 date and time, as Nova's `format: date-time` query checks read it (the zone may be left out: UTC). */
 const ISO_DATE_TIME = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/i
 
+/** Ms since the epoch of a query's date-time, read as Nova reads it; undefined when it is not one. */
+const queryDateTime = (raw: string): number | undefined => {
+  const m = ISO_DATE_TIME.exec(raw)
+  if (!m) return undefined
+  const [, time, , , zone] = m
+  // A time with no zone is UTC; a zone written without its colon is given one for Date.parse.
+  const normal = time === undefined ? raw : zone === undefined ? `${raw}Z` : raw.replace(/([+-]\d\d)(\d\d)$/, '$1:$2')
+  const ms = Date.parse(normal)
+  return Number.isNaN(ms) ? undefined : ms
+}
+
 const fault = (c: Context, status: number, message: string) =>
   c.json(faultBody(status, message), status as 400 | 401 | 403 | 404 | 406 | 409 | 500)
 
@@ -324,8 +335,8 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
     const q = c.req.query()
     // From 2.59: only migrations updated at `changes-since` or later (Nova ignores it before).
     const raw = atLeast(mv, 59) ? q['changes-since'] : undefined
-    const since = raw === undefined ? undefined : Date.parse(/\d$/.test(raw) && raw.includes('T') ? `${raw}Z` : raw)
-    if (raw !== undefined && (!ISO_DATE_TIME.test(raw) || Number.isNaN(since))) {
+    const since = raw === undefined ? undefined : queryDateTime(raw)
+    if (raw !== undefined && since === undefined) {
       return fault(c, 400, `Invalid input for query parameters changes-since. Value: ${raw}. '${raw}' is not a 'date-time'`)
     }
     const list = world.migrations
