@@ -85,6 +85,40 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
     await expect(a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 })).rejects.toMatchObject({ status: 400 })
   })
 
+  it("follows a change to the segment's reserved hosts, and a host registered again under its old name", async () => {
+    env = await setUp(engine)
+    const { a, b, segment } = env
+    const reservedOf = (r: CreateResult) => (r.event?.payload as { segment: { reservedHosts?: string[] } }).segment.reservedHosts
+    expect(reservedOf(await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 }))).toEqual([])
+
+    // Another host of the segment becomes reserved: compute-1's own row did not change.
+    const spare = await b.hosts.create(segment.uuid, { name: 'spare-1', type: 'COMPUTE', controlAttributes: 'x', reserved: true })
+    expect(reservedOf(await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 }))).toEqual(['spare-1'])
+    await b.hosts.update(segment.uuid, spare.uuid, { reserved: false })
+    expect(reservedOf(await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 }))).toEqual([])
+
+    // compute-2 is deleted and registered again: a notification names the new host.
+    const old = (await b.hosts.versioned(['compute-2'])).get('compute-2')!.host
+    expect((await a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 })).notification.sourceHostUuid).toBe(old.uuid)
+    await b.hosts.delete(segment.uuid, old.uuid)
+    const again = await b.hosts.create(segment.uuid, { name: 'compute-2', type: 'COMPUTE', controlAttributes: 'x' })
+    const stored = await a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 })
+    expect(stored.notification.sourceHostUuid).toBe(again.uuid)
+    expect((await a.notifications.get(stored.notification.uuid))?.sourceHostUuid).toBe(again.uuid)
+  })
+
+  it('answers a batch holding the same notification several times as if they came one by one', async () => {
+    env = await setUp(engine)
+    const generatedTime = new Date()
+    const input = { ...vm('compute-1'), generatedTime }
+    const results = await env.a.notifications.createMany([input, input, vm('compute-2'), input], { duplicateIntervalS: 180 })
+    expect(results.map(outcome)).toEqual(['new', 409, 'new', 409])
+    // What the api answered is what it stored.
+    const first = results[0] as CreateResult
+    const row = await env.a.notifications.get(first.notification.uuid)
+    expect(row).toEqual(first.notification)
+  })
+
   it('stores one of many identical notifications sent to two replicas at once, and refuses the rest', async () => {
     env = await setUp(engine)
     const { a, b } = env

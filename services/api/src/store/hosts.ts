@@ -113,13 +113,13 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
     get,
 
     /**
-     * Hosts by name as the accept path caches them: each with its version (a hash of the
-     * host, its segment and the segment's reserved hosts, from api_host_view), which the
-     * database checks when a notification prepared from that copy is stored.
+     * Hosts by name as the accept path caches them: each with its version (the host's and
+     * its segment's row versions, from api_host_view), which the database checks, with the
+     * segment's reserved hosts, when a notification prepared from that copy is stored.
      */
     async versioned(names: readonly string[]): Promise<Map<string, VersionedHost>> {
       const r = await db.query<{ data: Record<string, unknown>; version: string }>(
-        'SELECT to_jsonb(v) AS data, md5(to_jsonb(v)::text) AS version FROM api_host_view v WHERE v.name = ANY($1::text[])',
+        'SELECT to_jsonb(v) AS data, v.version FROM api_host_view v WHERE v.name = ANY($1::text[])',
         [[...new Set(names)]],
       )
       return new Map(r.rows.map((row) => [String(row.data['name']), { host: hostFromRow(row.data), version: row.version }]))

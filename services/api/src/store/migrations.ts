@@ -198,4 +198,94 @@ END
 $fn$;
 `,
   },
+  {
+    id: '004-accept-set-based',
+    sql: `
+-- Row versions instead of a hash of the host's whole view: every insert or update of a host or
+-- segment takes a fresh number from one sequence, so a version is never reused, not even by a
+-- host deleted and registered again under its name.
+CREATE SEQUENCE api_row_version;
+ALTER TABLE api_segments ADD COLUMN version bigint NOT NULL DEFAULT nextval('api_row_version');
+ALTER TABLE api_hosts ADD COLUMN version bigint NOT NULL DEFAULT nextval('api_row_version');
+CREATE FUNCTION api_next_row_version() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  NEW.version := nextval('api_row_version');
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER api_segments_version BEFORE UPDATE ON api_segments FOR EACH ROW EXECUTE FUNCTION api_next_row_version();
+CREATE TRIGGER api_hosts_version BEFORE UPDATE ON api_hosts FOR EACH ROW EXECUTE FUNCTION api_next_row_version();
+
+-- A cached copy's version: the host's and its segment's row versions. The segment's reserved
+-- hosts are checked apart (another host's change alters them).
+CREATE OR REPLACE VIEW api_host_view AS
+SELECT h.id, h.uuid::text AS uuid, h.name, h.type, h.control_attributes, h.reserved, h.on_maintenance,
+  h.maintenance_notification_uuid::text AS maintenance_notification_uuid, h.fence_state, h.created_at, h.updated_at,
+  s.id AS s_id, s.uuid::text AS s_uuid, s.name AS s_name, s.description AS s_description, s.recovery_method AS s_recovery_method,
+  s.service_type AS s_service_type, s.enabled AS s_enabled, s.quick_evacuate_level AS s_quick_evacuate_level,
+  s.paused AS s_paused, s.paused_reason AS s_paused_reason, s.paused_at AS s_paused_at,
+  s.created_at AS s_created_at, s.updated_at AS s_updated_at,
+  (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r WHERE r.segment_id = s.id AND r.reserved AND NOT r.on_maintenance) AS s_reserved_hosts,
+  h.version || '.' || s.version AS version
+FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id;
+
+-- The same answers as before (stored, duplicate, unknown_host, stale), from one statement for
+-- the whole batch instead of a loop of statements per item. The per-host locks come first, in
+-- their own statement, so that the batch's statement sees whatever their holders committed.
+-- An item with the same host, type and payload as an earlier item of the batch is answered
+-- 'later': the caller sends it again once the earlier one is settled. A stored item answers
+-- with its row id alone (the caller has the rest); a stale one with the host's current copy.
+CREATE OR REPLACE FUNCTION api_accept_notifications(items jsonb, created timestamptz, available timestamptz)
+RETURNS TABLE (r_idx integer, r_outcome text, r_data jsonb)
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+  PERFORM pg_advisory_xact_lock(l.key) FROM (
+    SELECT DISTINCT hashtext('api-notification:' || (e ->> 'hostname')) AS key FROM jsonb_array_elements(items) e ORDER BY 1
+  ) l;
+  RETURN QUERY
+  WITH it AS (
+    SELECT * FROM jsonb_to_recordset(items) AS x(idx integer, uuid uuid, hostname text, version text, reserved text[],
+      generated_time timestamptz, since timestamptz, type text, payload jsonb, status text, message text, held boolean,
+      event_id uuid, event jsonb)
+  ), cur AS (
+    SELECT it.*, h.uuid AS h_uuid, s.id AS s_id, s.uuid AS s_uuid, h.version || '.' || s.version AS cur_version,
+      row_number() OVER (PARTITION BY it.hostname, it.type, it.payload ORDER BY it.idx) AS nth
+    FROM it LEFT JOIN api_hosts h ON h.name = it.hostname LEFT JOIN api_segments s ON s.id = h.segment_id
+  ), seg_reserved AS (
+    SELECT d.s_id, (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r
+      WHERE r.segment_id = d.s_id AND r.reserved AND NOT r.on_maintenance) AS names
+    FROM (SELECT DISTINCT c.s_id FROM cur c WHERE c.s_id IS NOT NULL) d
+  ), judged AS (
+    SELECT c.*, CASE
+      WHEN c.h_uuid IS NULL THEN 'unknown_host'
+      WHEN c.cur_version IS DISTINCT FROM c.version OR sr.names IS DISTINCT FROM c.reserved THEN 'stale'
+      WHEN c.nth > 1 THEN 'later'
+      WHEN EXISTS (
+        SELECT 1 FROM api_notifications d
+        WHERE d.source_host_uuid = c.h_uuid AND d.type = c.type AND md5(d.payload::text) = md5(c.payload::text)
+          AND d.generated_time >= c.since AND d.payload = c.payload
+      ) THEN 'duplicate'
+      ELSE 'stored' END AS outcome
+    FROM cur c LEFT JOIN seg_reserved sr ON sr.s_id = c.s_id
+  ), ins AS (
+    INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
+      failover_segment_uuid, message, held, created_at)
+    SELECT j.uuid, j.generated_time, j.h_uuid, j.hostname, j.type, j.payload, j.status, j.s_uuid, j.message, j.held, created
+    FROM judged j WHERE j.outcome = 'stored' ORDER BY j.idx
+    RETURNING notification_uuid, id
+  ), outbox AS (
+    INSERT INTO api_outbox (event_id, type, body, created_at, available_at)
+    SELECT j.event_id, 'notification.received.v1', j.event, created, available
+    FROM judged j WHERE j.outcome = 'stored' AND j.event_id IS NOT NULL ORDER BY j.idx
+  )
+  SELECT j.idx, j.outcome, CASE
+      WHEN j.outcome = 'stored' THEN jsonb_build_object('id', i.id)
+      WHEN j.outcome = 'stale' THEN (SELECT jsonb_build_object('host', to_jsonb(v), 'version', v.version) FROM api_host_view v WHERE v.name = j.hostname)
+    END
+  FROM judged j LEFT JOIN ins i ON i.notification_uuid = j.uuid
+  ORDER BY j.idx;
+END
+$fn$;
+`,
+  },
 ]

@@ -113,7 +113,8 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
      * its host (status, message, event), and `api_accept_notifications` stores them under
      * per-host locks, checking each copy's version. An item prepared from a copy that has
      * changed (another request or replica changed the host) comes back `stale` with the
-     * current host, and is prepared again.
+     * current host, and is prepared again; one with the same host, type and payload as an
+     * earlier item of the batch comes back `later`, and goes again once that one is settled.
      */
     async createMany(inputs: readonly NotificationInput[], opts: { duplicateIntervalS: number }): Promise<(CreateResult | ApiError)[]> {
       const results: (CreateResult | ApiError)[] = []
@@ -122,7 +123,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
         const missing = pending.map((p) => p.input.hostname).filter((name) => !hostCache.has(name))
         if (missing.length > 0) for (const [name, v] of await hosts.versioned(missing)) hostCache.set(name, v)
         const at = now()
-        const prepared = new Map<number, { input: NotificationInput; event: AnyEnvelope | undefined }>()
+        const prepared = new Map<number, { input: NotificationInput; row: Omit<Notification, 'id'>; event: AnyEnvelope | undefined }>()
         const items: Record<string, unknown>[] = []
         for (const { input, idx } of pending) {
           const cached = hostCache.get(input.hostname)
@@ -135,25 +136,30 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
           const heldBecause = ignoredBecause ? undefined : heldReason(host.segment)
           const uuid = randomUUID()
           const event = ignoredBecause || heldBecause ? undefined : receivedEvent({ uuid, type: input.type, generatedTime: input.generatedTime, payload: input.payload }, host, at)
-          prepared.set(idx, { input, event })
+          const status: NotificationStatus = ignoredBecause ? 'ignored' : 'new'
+          const message = ignoredBecause ?? heldBecause ?? null
+          const held = heldBecause !== undefined
+          const row = { ...input, uuid, sourceHostUuid: host.uuid, segmentUuid: host.segment.uuid, status, message, held, createdAt: at, updatedAt: null }
+          prepared.set(idx, { input, row, event })
           items.push({
             idx,
             uuid,
             hostname: host.name,
             version,
+            reserved: host.segment.reservedHosts ?? [],
             generated_time: input.generatedTime.toISOString(),
             since: new Date(input.generatedTime.getTime() - opts.duplicateIntervalS * 1000).toISOString(),
             type: input.type,
             payload: input.payload,
-            status: ignoredBecause ? 'ignored' : 'new',
-            message: ignoredBecause ?? heldBecause ?? null,
-            held: heldBecause !== undefined,
+            status,
+            message,
+            held,
             event_id: event?.id ?? null,
             event: event ?? null,
           })
         }
         if (items.length === 0) break
-        const r = await db.query<{ r_idx: number; r_outcome: 'stored' | 'duplicate' | 'unknown_host' | 'stale'; r_data: Record<string, unknown> | null }>(
+        const r = await db.query<{ r_idx: number; r_outcome: 'stored' | 'duplicate' | 'unknown_host' | 'stale' | 'later'; r_data: Record<string, unknown> | null }>(
           'SELECT r_idx, r_outcome, r_data FROM api_accept_notifications($1::jsonb, $2, $3)',
           [JSON.stringify(items), at, new Date(at.getTime() + claimAfterMs)],
         )
@@ -163,7 +169,10 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
           if (!item) continue
           const { input, event } = item
           if (row.r_outcome === 'stored') {
-            results[row.r_idx] = { notification: fromRow(row.r_data ?? {}), enqueued: event !== undefined, event }
+            results[row.r_idx] = { notification: { id: Number(row.r_data?.['id']), ...item.row }, enqueued: event !== undefined, event }
+          } else if (row.r_outcome === 'later') {
+            // The same as an earlier item of this batch: settled in the next round, after it.
+            pending.push({ input, idx: row.r_idx })
           } else if (row.r_outcome === 'duplicate') {
             results[row.r_idx] = conflict(`Notification received from host ${input.hostname} of type ${input.type} is duplicate.`)
           } else if (row.r_outcome === 'unknown_host') {
