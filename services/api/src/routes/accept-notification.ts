@@ -26,7 +26,11 @@ export const createNotificationAcceptor = (deps: {
   /** Events committed to the outbox, to publish now (the outbox sweep is the fallback). */
   publish: (events: AnyEnvelope[]) => void
   maxBatch?: number
-  /** Batches written at once (each on its own database connection). */
+  /**
+   * Batches written at once (each on its own database connection). One by default: the
+   * requests that arrive while a batch is written make the next batch, so batches grow with
+   * the load and each notification's share of a transaction's fixed cost shrinks.
+   */
   concurrency?: number
   /** Told the size of each batch written (a metric). */
   onBatch?: (size: number) => void
@@ -39,7 +43,7 @@ export const createNotificationAcceptor = (deps: {
       if (events.length > 0) deps.publish(events)
       return results
     },
-    { maxBatch: deps.maxBatch ?? 200, concurrency: deps.concurrency ?? 2 },
+    { maxBatch: deps.maxBatch ?? 200, concurrency: deps.concurrency ?? 1 },
   )
   return async (draft) => {
     const { notification } = await group.submit(draft)
