@@ -3,6 +3,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
 import type { ZodType } from 'zod'
 import type { Handler } from '../bus.js'
 import { errorText, runHandler, type Outcome } from '../run-handler.js'
+import { AckBatcher } from './ack-batcher.js'
 import { declareQueue } from './declare.js'
 import { HEADER, type Names } from './names.js'
 import type { Publisher } from './publisher.js'
@@ -33,6 +34,8 @@ export interface ConsumerControl {
  */
 export class Consumer<T> implements ConsumerControl {
   private channel: Channel | undefined
+  /** The acks of `channel`. */
+  private acks: AckBatcher | undefined
   private consumerTag: string | undefined
   private starting = false
   private cancelled = false
@@ -66,6 +69,7 @@ export class Consumer<T> implements ConsumerControl {
       own.on('handler-error', (err: unknown) => this.deps.onError(err))
       own.on('close', () => this.onChannelClosed(own))
       this.channel = own
+      this.acks = new AckBatcher(own, this.deps.onError)
       await declareQueue(own, this.deps.names, this.spec)
       await own.prefetch(this.spec.prefetch, false)
       const { consumerTag } = await own.consume(this.deps.names.queue(this.spec.queue), (msg) => this.onMessage(own, msg), {
@@ -76,7 +80,10 @@ export class Consumer<T> implements ConsumerControl {
       return undefined
     } catch (err) {
       this.deps.onError(err)
-      if (ch && this.channel === ch) this.channel = undefined
+      if (ch && this.channel === ch) {
+        this.forgetAcks()
+        this.channel = undefined
+      }
       await ch?.close().catch(() => undefined)
       this.restartLater()
       return err
@@ -87,6 +94,7 @@ export class Consumer<T> implements ConsumerControl {
 
   /** The connection is gone: forget the channel (the broker requeues what was unacked). */
   lost(): void {
+    this.forgetAcks()
     this.channel = undefined
     this.consumerTag = undefined
   }
@@ -105,6 +113,8 @@ export class Consumer<T> implements ConsumerControl {
 
   private async stopChannel(): Promise<void> {
     const ch = this.channel
+    this.acks?.flush()
+    this.forgetAcks()
     this.channel = undefined
     this.consumerTag = undefined
     await ch?.close().catch(() => undefined)
@@ -112,9 +122,15 @@ export class Consumer<T> implements ConsumerControl {
 
   private onChannelClosed(ch: Channel): void {
     if (this.channel !== ch) return
+    this.forgetAcks()
     this.channel = undefined
     this.consumerTag = undefined
     this.restartLater()
+  }
+
+  private forgetAcks(): void {
+    this.acks?.discard()
+    this.acks = undefined
   }
 
   private restartLater(): void {
@@ -131,6 +147,7 @@ export class Consumer<T> implements ConsumerControl {
     if (msg === null) {
       // The broker cancelled the consumer (e.g. the queue was deleted): start again.
       if (this.channel === ch) {
+        this.forgetAcks()
         this.consumerTag = undefined
         this.channel = undefined
         void ch.close().catch(() => undefined)
@@ -138,6 +155,7 @@ export class Consumer<T> implements ConsumerControl {
       }
       return
     }
+    if (this.channel === ch) this.acks?.received(msg)
     const run = this.deliver(ch, msg)
       .catch((err: unknown) => this.deps.onError(err))
       .finally(() => this.inFlight.delete(run))
@@ -181,11 +199,11 @@ export class Consumer<T> implements ConsumerControl {
         // Leave it unacked a while, then hand it back to the queue for another go.
         const delay = retry ? outcome.delayMs : this.spec.retryDelayMs
         await new Promise((resolve) => setTimeout(resolve, delay))
-        if (this.channel === ch) safely(() => ch.nack(msg, false, true), this.deps.onError)
+        if (this.channel === ch) this.acks?.nack(msg, true)
         return
       }
     }
-    if (this.channel === ch) safely(() => ch.ack(msg), this.deps.onError)
+    if (this.channel === ch) this.acks?.ack(msg)
   }
 }
 
@@ -195,10 +213,3 @@ const attemptOf = (msg: ConsumeMessage): number => {
   return Number.isInteger(n) && n >= 1 ? n : 1
 }
 
-const safely = (fn: () => void, onError: (err: unknown) => void): void => {
-  try {
-    fn()
-  } catch (err) {
-    onError(err)
-  }
-}
