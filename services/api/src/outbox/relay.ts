@@ -14,6 +14,13 @@ export interface OutboxRelay {
    * `available_at`), so the sweep takes over only what this could not publish.
    */
   publishCommitted(events: readonly AnyEnvelope[]): void
+  /**
+   * The ids of events confirmed since the last call, whose outbox rows the caller deletes in
+   * a transaction it commits anyway (the accept path), or gives back if that fails. Those
+   * not taken soon are deleted in a transaction of their own.
+   */
+  takeConfirmed(): string[]
+  giveBackConfirmed(ids: readonly string[]): void
   start(): void
   /** Stop sweeping and wait for a drain in progress. */
   stop(): Promise<void>
@@ -37,6 +44,8 @@ export const createOutboxRelay = (deps: {
   now: () => Date
   sweepMs: number
   batch?: number
+  /** How long confirmed rows wait for an accept transaction to delete them (default 50 ms). */
+  confirmedWaitMs?: number
   onPublished?: (event: AnyEnvelope, lagMs: number) => void
 }): OutboxRelay => {
   const batch = deps.batch ?? 200
@@ -49,6 +58,29 @@ export const createOutboxRelay = (deps: {
     },
     { maxBatch: 500, concurrency: 1 },
   )
+  // Confirmed events whose rows wait for the next accept transaction to delete them; after
+  // `confirmedWaitMs` without one, the deleter takes them.
+  const confirmedWaitMs = deps.confirmedWaitMs ?? 50
+  let confirmed: string[] = []
+  let confirmedTimer: NodeJS.Timeout | undefined
+  const deleteConfirmedAlone = async (): Promise<void> => {
+    clearTimeout(confirmedTimer)
+    confirmedTimer = undefined
+    const ids = confirmed
+    confirmed = []
+    if (ids.length === 0) return
+    try {
+      await deleter.submit(ids)
+    } catch (err) {
+      // The rows stay; a later sweep publishes them again (consumers drop the duplicates).
+      deps.log.warn({ err, rows: ids.length }, 'outbox: could not delete the rows of confirmed events')
+    }
+  }
+  const addConfirmed = (ids: readonly string[]) => {
+    if (ids.length === 0) return
+    confirmed.push(...ids)
+    confirmedTimer ??= setTimeout(() => void deleteConfirmedAlone(), confirmedWaitMs)
+  }
   let timer: NodeJS.Timeout | undefined
   let running: Promise<number> | undefined
   let again = false
@@ -123,13 +155,13 @@ export const createOutboxRelay = (deps: {
 
   const publishCommitted = async (events: readonly AnyEnvelope[]) => {
     const results = await Promise.allSettled(events.map((e) => deps.bus.publish(e)))
-    const confirmed = events.filter((_, i) => results[i]?.status === 'fulfilled')
+    const done = events.filter((_, i) => results[i]?.status === 'fulfilled')
     const at = deps.now().getTime()
-    for (const e of confirmed) deps.onPublished?.(e, at - Date.parse(e.occurredAt))
-    if (confirmed.length < events.length) {
-      deps.log.warn({ failed: events.length - confirmed.length }, 'outbox: publish after commit failed; the sweep will retry')
+    for (const e of done) deps.onPublished?.(e, at - Date.parse(e.occurredAt))
+    if (done.length < events.length) {
+      deps.log.warn({ failed: events.length - done.length }, 'outbox: publish after commit failed; the sweep will retry')
     }
-    if (confirmed.length > 0) await deleter.submit(confirmed.map((e) => e.id))
+    addConfirmed(done.map((e) => e.id))
   }
 
   return {
@@ -150,12 +182,23 @@ export const createOutboxRelay = (deps: {
       timer.unref()
       void drain()
     },
+    takeConfirmed() {
+      clearTimeout(confirmedTimer)
+      confirmedTimer = undefined
+      const ids = confirmed
+      confirmed = []
+      return ids
+    },
+    giveBackConfirmed(ids) {
+      addConfirmed(ids)
+    },
     async stop() {
       stopped = true
       if (timer) clearInterval(timer)
       timer = undefined
       await Promise.all([...inFlight])
       await running
+      await deleteConfirmedAlone()
     },
     async lagSeconds() {
       const r = await deps.db.query<{ oldest: unknown }>('SELECT min(created_at) AS oldest FROM api_outbox')

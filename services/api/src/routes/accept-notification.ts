@@ -25,6 +25,8 @@ export const createNotificationAcceptor = (deps: {
   changes: Changes
   /** Events committed to the outbox, to publish now (the outbox sweep is the fallback). */
   publish: (events: AnyEnvelope[]) => void
+  /** Outbox rows of confirmed events, deleted in the next batch's transaction (given back if it fails). */
+  published?: { take(): string[]; giveBack(ids: readonly string[]): void }
   maxBatch?: number
   /**
    * Batches written at once (each on its own database connection). One by default: the
@@ -38,7 +40,14 @@ export const createNotificationAcceptor = (deps: {
   const group = createGroupCommit<AcceptedDraft, CreateResult>(
     async (drafts) => {
       deps.onBatch?.(drafts.length)
-      const results = await deps.notifications.createMany(drafts, { duplicateIntervalS: deps.duplicateIntervalS })
+      const publishedEventIds = deps.published?.take() ?? []
+      let results: Awaited<ReturnType<NotificationStore['createMany']>>
+      try {
+        results = await deps.notifications.createMany(drafts, { duplicateIntervalS: deps.duplicateIntervalS, publishedEventIds })
+      } catch (err) {
+        deps.published?.giveBack(publishedEventIds)
+        throw err
+      }
       const events = results.flatMap((r) => (r instanceof Error || !r.event ? [] : [r.event]))
       if (events.length > 0) deps.publish(events)
       return results

@@ -119,6 +119,24 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
     expect(row).toEqual(first.notification)
   })
 
+  it('deletes the outbox rows of events the bus confirmed in the transaction of the next batch, or alone', async () => {
+    env = await setUp(engine)
+    const outbox = async () => (await env!.db.query<{ event_id: string }>('SELECT event_id::text FROM api_outbox ORDER BY id')).rows.map((r) => r.event_id)
+    const first = (await env.a.notifications.createMany([vm('compute-1'), vm('compute-2')], { duplicateIntervalS: 180 })) as CreateResult[]
+    const ids = first.map((r) => r.event!.id)
+    expect(await outbox()).toEqual(ids)
+
+    // The first one's event is confirmed: the next batch deletes its row as it stores its own.
+    const next = (await env.a.notifications.createMany([vm('compute-1')], { duplicateIntervalS: 180, publishedEventIds: [ids[0]!] })) as CreateResult[]
+    expect(await outbox()).toEqual([ids[1], next[0]!.event!.id])
+
+    // With nothing to store, the call still deletes; an item refused (unknown host) does not stop it.
+    const refused = await env.a.notifications.createMany([vm('no-such-host')], { duplicateIntervalS: 180, publishedEventIds: [ids[1]!] })
+    expect(refused.map(outcome)).toEqual([400])
+    await env.a.notifications.createMany([], { duplicateIntervalS: 180, publishedEventIds: [next[0]!.event!.id] })
+    expect(await outbox()).toEqual([])
+  })
+
   it('stores one of many identical notifications sent to two replicas at once, and refuses the rest', async () => {
     env = await setUp(engine)
     const { a, b } = env

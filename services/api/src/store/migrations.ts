@@ -235,10 +235,19 @@ FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id;
 -- An item with the same host, type and payload as an earlier item of the batch is answered
 -- 'later': the caller sends it again once the earlier one is settled. A stored item answers
 -- with its row id alone (the caller has the rest); a stale one with the host's current copy.
-CREATE OR REPLACE FUNCTION api_accept_notifications(items jsonb, created timestamptz, available timestamptz)
+-- 'published': outbox rows whose events the bus has confirmed meanwhile, deleted in the same
+-- transaction rather than in one of their own.
+DROP FUNCTION api_accept_notifications(jsonb, timestamptz, timestamptz);
+CREATE FUNCTION api_accept_notifications(items jsonb, created timestamptz, available timestamptz, published uuid[])
 RETURNS TABLE (r_idx integer, r_outcome text, r_data jsonb)
 LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
+  IF cardinality(published) > 0 THEN
+    DELETE FROM api_outbox WHERE event_id = ANY(published);
+  END IF;
+  IF jsonb_array_length(items) = 0 THEN
+    RETURN;
+  END IF;
   PERFORM pg_advisory_xact_lock(l.key) FROM (
     SELECT DISTINCT hashtext('api-notification:' || (e ->> 'hostname')) AS key FROM jsonb_array_elements(items) e ORDER BY 1
   ) l;

@@ -115,11 +115,18 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
      * changed (another request or replica changed the host) comes back `stale` with the
      * current host, and is prepared again; one with the same host, type and payload as an
      * earlier item of the batch comes back `later`, and goes again once that one is settled.
+     * `publishedEventIds`: outbox rows whose events the bus confirmed, deleted in the same
+     * transaction as the first round (the call deletes them even with no notification to store).
      */
-    async createMany(inputs: readonly NotificationInput[], opts: { duplicateIntervalS: number }): Promise<(CreateResult | ApiError)[]> {
+    async createMany(
+      inputs: readonly NotificationInput[],
+      opts: { duplicateIntervalS: number; publishedEventIds?: readonly string[] },
+    ): Promise<(CreateResult | ApiError)[]> {
       const results: (CreateResult | ApiError)[] = []
       let pending = inputs.map((input, idx) => ({ input, idx }))
-      for (let attempt = 1; pending.length > 0; attempt += 1) {
+      // Outbox rows to delete (their events were confirmed), in the first round's transaction.
+      let published = opts.publishedEventIds ?? []
+      for (let attempt = 1; pending.length > 0 || published.length > 0; attempt += 1) {
         const missing = pending.map((p) => p.input.hostname).filter((name) => !hostCache.has(name))
         if (missing.length > 0) for (const [name, v] of await hosts.versioned(missing)) hostCache.set(name, v)
         const at = now()
@@ -139,7 +146,20 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
           const status: NotificationStatus = ignoredBecause ? 'ignored' : 'new'
           const message = ignoredBecause ?? heldBecause ?? null
           const held = heldBecause !== undefined
-          const row = { ...input, uuid, sourceHostUuid: host.uuid, segmentUuid: host.segment.uuid, status, message, held, createdAt: at, updatedAt: null }
+          const row = {
+            uuid,
+            generatedTime: input.generatedTime,
+            sourceHostUuid: host.uuid,
+            hostname: host.name,
+            type: input.type,
+            payload: input.payload,
+            status,
+            segmentUuid: host.segment.uuid,
+            message,
+            held,
+            createdAt: at,
+            updatedAt: null,
+          }
           prepared.set(idx, { input, row, event })
           items.push({
             idx,
@@ -158,11 +178,12 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
             event: event ?? null,
           })
         }
-        if (items.length === 0) break
+        if (items.length === 0 && published.length === 0) break
         const r = await db.query<{ r_idx: number; r_outcome: 'stored' | 'duplicate' | 'unknown_host' | 'stale' | 'later'; r_data: Record<string, unknown> | null }>(
-          'SELECT r_idx, r_outcome, r_data FROM api_accept_notifications($1::jsonb, $2, $3)',
-          [JSON.stringify(items), at, new Date(at.getTime() + claimAfterMs)],
+          'SELECT r_idx, r_outcome, r_data FROM api_accept_notifications($1::jsonb, $2, $3, $4::uuid[])',
+          [JSON.stringify(items), at, new Date(at.getTime() + claimAfterMs), published],
         )
+        published = []
         pending = []
         for (const row of r.rows) {
           const item = prepared.get(row.r_idx)
