@@ -137,6 +137,19 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
     expect(await outbox()).toEqual([])
   })
 
+  it.skipIf(engine === 'pglite')('leaves a confirmed row that an outbox sweep holds to that sweep, without waiting for it', async () => {
+    env = await setUp(engine)
+    const [held] = (await env.a.notifications.createMany([vm('compute-1')], { duplicateIntervalS: 180 })) as CreateResult[]
+    const heldId = held!.event!.id
+    await env.db.transaction(async (q) => {
+      // A sweep has the row locked while it publishes the event again.
+      await q.query('SELECT 1 FROM api_outbox WHERE event_id = $1 FOR UPDATE', [heldId])
+      const results = await env!.a.notifications.createMany([vm('compute-2')], { duplicateIntervalS: 180, publishedEventIds: [heldId] })
+      expect(results.map(outcome)).toEqual(['new'])
+    })
+    expect((await env.db.query('SELECT 1 FROM api_outbox WHERE event_id = $1', [heldId])).rowCount).toBe(1)
+  })
+
   it('stores one of many identical notifications sent to two replicas at once, and refuses the rest', async () => {
     env = await setUp(engine)
     const { a, b } = env

@@ -236,14 +236,15 @@ FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id;
 -- 'later': the caller sends it again once the earlier one is settled. A stored item answers
 -- with its row id alone (the caller has the rest); a stale one with the host's current copy.
 -- 'published': outbox rows whose events the bus has confirmed meanwhile, deleted in the same
--- transaction rather than in one of their own.
+-- transaction rather than in one of their own. A row a sweep holds is left to that sweep
+-- (which publishes it again and deletes it): the accept never waits for one.
 DROP FUNCTION api_accept_notifications(jsonb, timestamptz, timestamptz);
 CREATE FUNCTION api_accept_notifications(items jsonb, created timestamptz, available timestamptz, published uuid[])
 RETURNS TABLE (r_idx integer, r_outcome text, r_data jsonb)
 LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
   IF cardinality(published) > 0 THEN
-    DELETE FROM api_outbox WHERE event_id = ANY(published);
+    DELETE FROM api_outbox WHERE id IN (SELECT o.id FROM api_outbox o WHERE o.event_id = ANY(published) FOR UPDATE SKIP LOCKED);
   END IF;
   IF jsonb_array_length(items) = 0 THEN
     RETURN;
