@@ -20,6 +20,14 @@ try {
   const fin = rig.seen.filter((e) => e.type === 'instance.evacuated.v1').map((e) => Date.parse(e.occurredAt) - t0).sort((a, b) => a - b)
   console.log('announced: first', fin[0], 'last', fin.at(-1))
   for (const p of rig.evacuators) { const l = p.lines.filter((x) => /warn|error/i.test(x) && !/"level":30/.test(x)); if (l.length) console.log(p.name, l.slice(0, 3)) }
+  // Per process: when its first evacuate calls went out, how many it made, and its last ones.
+  for (const p of rig.evacuators) {
+    const ts = p.lines
+      .map((l) => { try { return JSON.parse(l) as { time: number | string; msg: string } } catch { return undefined } })
+      .filter((x) => x !== undefined && x.msg === 'evacuation requested')
+      .map((x) => (typeof x!.time === 'number' ? x!.time : Date.parse(String(x!.time))) - t0)
+    console.log(p.name, 'evacuate calls', ts.length, 'first', ts.slice(0, 8).join(' '), 'last', ts.slice(-3).join(' '))
+  }
   const lines = rig.evacuators.flatMap((p) => p.lines).map((l) => { try { return JSON.parse(l) as { time: number; msg: string; instanceId?: string } } catch { return undefined } }).filter((x) => x !== undefined)
   lines.sort((a, b) => Date.parse(String(a.time)) - Date.parse(String(b.time)))
   for (const l of lines.filter((l) => Date.parse(String(l.time)) - t0 < Number(process.env['DIAG_UNTIL_MS'] ?? 900)).slice(-60)) console.log((typeof l.time === "number" ? l.time : Date.parse(String(l.time))) - t0, l.msg.slice(0, 80), l.instanceId ?? '')
