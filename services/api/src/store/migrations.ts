@@ -258,9 +258,15 @@ BEGIN
       generated_time timestamptz, since timestamptz, type text, payload jsonb, status text, message text, held boolean,
       event_id uuid, event jsonb)
   ), cur AS (
-    SELECT it.*, h.uuid AS h_uuid, s.id AS s_id, s.uuid AS s_uuid, h.version || '.' || s.version AS cur_version,
+    -- Each item's host by its name: an index probe per item, not a scan of every host (OFFSET 0
+    -- keeps the planner from turning the lookup into a join over the whole table).
+    SELECT it.*, h.h_uuid, h.s_id, h.s_uuid, h.cur_version,
       row_number() OVER (PARTITION BY it.hostname, it.type, it.payload ORDER BY it.idx) AS nth
-    FROM it LEFT JOIN api_hosts h ON h.name = it.hostname LEFT JOIN api_segments s ON s.id = h.segment_id
+    FROM it LEFT JOIN LATERAL (
+      SELECT h.uuid AS h_uuid, s.id AS s_id, s.uuid AS s_uuid, h.version || '.' || s.version AS cur_version
+      FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id WHERE h.name = it.hostname
+      OFFSET 0
+    ) h ON true
   ), seg_reserved AS (
     SELECT d.s_id, (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r
       WHERE r.segment_id = d.s_id AND r.reserved AND NOT r.on_maintenance) AS names
