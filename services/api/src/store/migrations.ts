@@ -1,5 +1,17 @@
 import type { Migration } from '@lazarus/db'
 
+/**
+ * The columns of `api_host_view` as migration 003 created it (004 adds `version` after them).
+ * Part of applied migrations: never change it; a new column goes in a new migration.
+ */
+const HOST_VIEW_COLUMNS = `SELECT h.id, h.uuid::text AS uuid, h.name, h.type, h.control_attributes, h.reserved, h.on_maintenance,
+  h.maintenance_notification_uuid::text AS maintenance_notification_uuid, h.fence_state, h.created_at, h.updated_at,
+  s.id AS s_id, s.uuid::text AS s_uuid, s.name AS s_name, s.description AS s_description, s.recovery_method AS s_recovery_method,
+  s.service_type AS s_service_type, s.enabled AS s_enabled, s.quick_evacuate_level AS s_quick_evacuate_level,
+  s.paused AS s_paused, s.paused_reason AS s_paused_reason, s.paused_at AS s_paused_at,
+  s.created_at AS s_created_at, s.updated_at AS s_updated_at,
+  (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r WHERE r.segment_id = s.id AND r.reserved AND NOT r.on_maintenance) AS s_reserved_hosts`
+
 /** The api's tables; plain PostgreSQL that PGlite runs too. Every name starts with `api_`. */
 export const migrations: readonly Migration[] = [
   {
@@ -124,13 +136,7 @@ CREATE INDEX api_hosts_reserved ON api_hosts (segment_id, name) WHERE reserved A
 -- A host as the accept path sees it: its row, its segment's and the segment's reserved hosts.
 -- md5 of its jsonb text is the version an api replica checks its cached copy against.
 CREATE VIEW api_host_view AS
-SELECT h.id, h.uuid::text AS uuid, h.name, h.type, h.control_attributes, h.reserved, h.on_maintenance,
-  h.maintenance_notification_uuid::text AS maintenance_notification_uuid, h.fence_state, h.created_at, h.updated_at,
-  s.id AS s_id, s.uuid::text AS s_uuid, s.name AS s_name, s.description AS s_description, s.recovery_method AS s_recovery_method,
-  s.service_type AS s_service_type, s.enabled AS s_enabled, s.quick_evacuate_level AS s_quick_evacuate_level,
-  s.paused AS s_paused, s.paused_reason AS s_paused_reason, s.paused_at AS s_paused_at,
-  s.created_at AS s_created_at, s.updated_at AS s_updated_at,
-  (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r WHERE r.segment_id = s.id AND r.reserved AND NOT r.on_maintenance) AS s_reserved_hosts
+${HOST_VIEW_COLUMNS}
 FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id;
 
 -- Accept a batch of notifications in one call (one round trip, one commit). Each item was
@@ -219,13 +225,7 @@ CREATE TRIGGER api_hosts_version BEFORE UPDATE ON api_hosts FOR EACH ROW EXECUTE
 -- A cached copy's version: the host's and its segment's row versions. The segment's reserved
 -- hosts are checked apart (another host's change alters them).
 CREATE OR REPLACE VIEW api_host_view AS
-SELECT h.id, h.uuid::text AS uuid, h.name, h.type, h.control_attributes, h.reserved, h.on_maintenance,
-  h.maintenance_notification_uuid::text AS maintenance_notification_uuid, h.fence_state, h.created_at, h.updated_at,
-  s.id AS s_id, s.uuid::text AS s_uuid, s.name AS s_name, s.description AS s_description, s.recovery_method AS s_recovery_method,
-  s.service_type AS s_service_type, s.enabled AS s_enabled, s.quick_evacuate_level AS s_quick_evacuate_level,
-  s.paused AS s_paused, s.paused_reason AS s_paused_reason, s.paused_at AS s_paused_at,
-  s.created_at AS s_created_at, s.updated_at AS s_updated_at,
-  (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r WHERE r.segment_id = s.id AND r.reserved AND NOT r.on_maintenance) AS s_reserved_hosts,
+${HOST_VIEW_COLUMNS},
   h.version || '.' || s.version AS version
 FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id;
 
