@@ -37,7 +37,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
-import { cpuSecondsOf } from '../support/process-cpu.js'
+import { cpuSecondsBetween, cpuSecondsByPid } from '../support/process-cpu.js'
 import { repoRoot, startNode } from '../support/processes.js'
 
 const TARGET_RATE = 2000
@@ -147,11 +147,11 @@ const main = async () => {
       const read = (name: string) => Number(new RegExp(`^${name}(?:\{[^}]*\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
       return { sum: read('lazarus_api_accept_batch_size_sum'), count: read('lazarus_api_accept_batch_size_count'), elu: read('lazarus_event_loop_utilization') }
     }
-    const cpuNow = (): Record<CpuPart, number> => ({
-      api: cpuSecondsOf(/services\/api\/dist\/main\.js/),
-      postgres: cpuSecondsOf(/^postgres/),
-      rabbitmq: cpuSecondsOf(/beam\.smp/),
-      bench: ((u) => (u.user + u.system) / 1e6)(process.cpuUsage()),
+    const cpuNow = (): Record<CpuPart, Map<string, number>> => ({
+      api: cpuSecondsByPid(/services\/api\/dist\/main\.js/),
+      postgres: cpuSecondsByPid(/^postgres/),
+      rabbitmq: cpuSecondsByPid(/beam\.smp/),
+      bench: ((u) => new Map([['self', (u.user + u.system) / 1e6]]))(process.cpuUsage()),
     })
     const runOnce = async (load: Load): Promise<RunResult> => {
       const before = await batchTotals()
@@ -220,7 +220,7 @@ const main = async () => {
         lost,
         batch: (after.sum - before.sum) / (after.count - before.count),
         elu: after.elu,
-        cpu: Object.fromEntries(CPU_PARTS.map((p) => [p, ((cpuAfter[p] - cpuBefore[p]) * 1e6) / Math.max(1, sent.size)])) as Record<CpuPart, number>,
+        cpu: Object.fromEntries(CPU_PARTS.map((p) => [p, (cpuSecondsBetween(cpuBefore[p], cpuAfter[p]) * 1e6) / Math.max(1, sent.size)])) as Record<CpuPart, number>,
       }
     }
 

@@ -244,7 +244,10 @@ RETURNS TABLE (r_idx integer, r_outcome text, r_data jsonb)
 LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
   IF cardinality(published) > 0 THEN
-    DELETE FROM api_outbox WHERE id IN (SELECT o.id FROM api_outbox o WHERE o.event_id = ANY(published) FOR UPDATE SKIP LOCKED);
+    -- Planned on each call (EXECUTE): a plan cached while the outbox was small would scan the
+    -- whole table, dead rows included, on every call once it has grown.
+    EXECUTE 'DELETE FROM api_outbox WHERE id IN (SELECT o.id FROM api_outbox o WHERE o.event_id = ANY($1) FOR UPDATE SKIP LOCKED)'
+      USING published;
   END IF;
   IF jsonb_array_length(items) = 0 THEN
     RETURN;
