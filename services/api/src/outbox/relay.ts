@@ -79,7 +79,9 @@ export const createOutboxRelay = (deps: {
   const addConfirmed = (ids: readonly string[]) => {
     if (ids.length === 0) return
     confirmed.push(...ids)
-    confirmedTimer ??= setTimeout(() => void deleteConfirmedAlone(), confirmedWaitMs)
+    if (confirmedTimer) return
+    confirmedTimer = setTimeout(() => void deleteConfirmedAlone(), confirmedWaitMs)
+    confirmedTimer.unref() // stop() deletes what is left
   }
   let timer: NodeJS.Timeout | undefined
   let running: Promise<number> | undefined
