@@ -170,7 +170,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
       duplicateIntervalS: config.duplicateNotificationDetectionInterval,
       changes,
       publish: (events) => relay.publishCommitted(events),
-      published: { take: () => relay.takeConfirmed(), giveBack: (ids) => relay.giveBackConfirmed(ids) },
+      confirmed: relay,
       onBatch: (size) => acceptBatch.observe(size),
     }),
     ssePollMs: config.ssePollMs,

@@ -2,7 +2,6 @@ import type { AnyEnvelope } from '@lazarus/contracts'
 import type { Bus } from '@lazarus/bus'
 import type { Db } from '@lazarus/db'
 import type { Logger } from '@lazarus/runtime'
-import { createGroupCommit } from '../store/group-commit.js'
 import { toDate } from '../store/values.js'
 
 export interface OutboxRelay {
@@ -50,27 +49,23 @@ export const createOutboxRelay = (deps: {
 }): OutboxRelay => {
   const batch = deps.batch ?? 200
   const inFlight = new Set<Promise<void>>()
-  // Confirmed rows are deleted in groups: one statement for everything confirmed meanwhile.
-  const deleter = createGroupCommit<string[], true>(
-    async (groups) => {
-      await deps.db.query('DELETE FROM api_outbox WHERE event_id = ANY($1::uuid[])', [groups.flat()])
-      return groups.map(() => true as const)
-    },
-    { maxBatch: 500, concurrency: 1 },
-  )
   // Confirmed events whose rows wait for the next accept transaction to delete them; after
-  // `confirmedWaitMs` without one, the deleter takes them.
+  // `confirmedWaitMs` without one, they are deleted alone, all in one statement.
   const confirmedWaitMs = deps.confirmedWaitMs ?? 50
   let confirmed: string[] = []
   let confirmedTimer: NodeJS.Timeout | undefined
-  const deleteConfirmedAlone = async (): Promise<void> => {
+  const takeConfirmed = (): string[] => {
     clearTimeout(confirmedTimer)
     confirmedTimer = undefined
     const ids = confirmed
     confirmed = []
+    return ids
+  }
+  const deleteConfirmedAlone = async (): Promise<void> => {
+    const ids = takeConfirmed()
     if (ids.length === 0) return
     try {
-      await deleter.submit(ids)
+      await deps.db.query('DELETE FROM api_outbox WHERE event_id = ANY($1::uuid[])', [ids])
     } catch (err) {
       // The rows stay; a later sweep publishes them again (consumers drop the duplicates).
       deps.log.warn({ err, rows: ids.length }, 'outbox: could not delete the rows of confirmed events')
@@ -184,16 +179,8 @@ export const createOutboxRelay = (deps: {
       timer.unref()
       void drain()
     },
-    takeConfirmed() {
-      clearTimeout(confirmedTimer)
-      confirmedTimer = undefined
-      const ids = confirmed
-      confirmed = []
-      return ids
-    },
-    giveBackConfirmed(ids) {
-      addConfirmed(ids)
-    },
+    takeConfirmed,
+    giveBackConfirmed: addConfirmed,
     async stop() {
       stopped = true
       if (timer) clearInterval(timer)

@@ -1,5 +1,6 @@
 import type { AnyEnvelope, NotificationType } from '@lazarus/contracts'
 import type { Changes } from '../changes.js'
+import type { OutboxRelay } from '../outbox/relay.js'
 import { createGroupCommit } from '../store/group-commit.js'
 import type { CreateResult, Notification, NotificationStore } from '../store/notifications.js'
 
@@ -26,7 +27,7 @@ export const createNotificationAcceptor = (deps: {
   /** Events committed to the outbox, to publish now (the outbox sweep is the fallback). */
   publish: (events: AnyEnvelope[]) => void
   /** Outbox rows of confirmed events, deleted in the next batch's transaction (given back if it fails). */
-  published?: { take(): string[]; giveBack(ids: readonly string[]): void }
+  confirmed?: Pick<OutboxRelay, 'takeConfirmed' | 'giveBackConfirmed'>
   maxBatch?: number
   /**
    * Batches written at once (each on its own database connection). One by default: the
@@ -40,12 +41,12 @@ export const createNotificationAcceptor = (deps: {
   const group = createGroupCommit<AcceptedDraft, CreateResult>(
     async (drafts) => {
       deps.onBatch?.(drafts.length)
-      const publishedEventIds = deps.published?.take() ?? []
+      const publishedEventIds = deps.confirmed?.takeConfirmed() ?? []
       let results: Awaited<ReturnType<NotificationStore['createMany']>>
       try {
         results = await deps.notifications.createMany(drafts, { duplicateIntervalS: deps.duplicateIntervalS, publishedEventIds })
       } catch (err) {
-        deps.published?.giveBack(publishedEventIds)
+        deps.confirmed?.giveBackConfirmed(publishedEventIds)
         throw err
       }
       const events = results.flatMap((r) => (r instanceof Error || !r.event ? [] : [r.event]))
