@@ -80,10 +80,7 @@ export class Consumer<T> implements ConsumerControl {
       return undefined
     } catch (err) {
       this.deps.onError(err)
-      if (ch && this.channel === ch) {
-        this.forgetAcks()
-        this.channel = undefined
-      }
+      if (ch && this.channel === ch) this.forgetChannel()
       await ch?.close().catch(() => undefined)
       this.restartLater()
       return err
@@ -94,9 +91,7 @@ export class Consumer<T> implements ConsumerControl {
 
   /** The connection is gone: forget the channel (the broker requeues what was unacked). */
   lost(): void {
-    this.forgetAcks()
-    this.channel = undefined
-    this.consumerTag = undefined
+    this.forgetChannel()
   }
 
   /** Stop receiving, then wait for the deliveries in progress to be settled. */
@@ -114,23 +109,22 @@ export class Consumer<T> implements ConsumerControl {
   private async stopChannel(): Promise<void> {
     const ch = this.channel
     this.acks?.flush()
-    this.forgetAcks()
-    this.channel = undefined
-    this.consumerTag = undefined
+    this.forgetChannel()
     await ch?.close().catch(() => undefined)
   }
 
   private onChannelClosed(ch: Channel): void {
     if (this.channel !== ch) return
-    this.forgetAcks()
-    this.channel = undefined
-    this.consumerTag = undefined
+    this.forgetChannel()
     this.restartLater()
   }
 
-  private forgetAcks(): void {
+  /** Let go of the channel; acks not yet sent on it never are (the broker requeues those deliveries). */
+  private forgetChannel(): void {
     this.acks?.discard()
     this.acks = undefined
+    this.channel = undefined
+    this.consumerTag = undefined
   }
 
   private restartLater(): void {
@@ -147,9 +141,7 @@ export class Consumer<T> implements ConsumerControl {
     if (msg === null) {
       // The broker cancelled the consumer (e.g. the queue was deleted): start again.
       if (this.channel === ch) {
-        this.forgetAcks()
-        this.consumerTag = undefined
-        this.channel = undefined
+        this.forgetChannel()
         void ch.close().catch(() => undefined)
         this.restartLater()
       }
