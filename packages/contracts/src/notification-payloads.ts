@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { storableText, TEXT_LIMITS } from './input-bounds.js'
 import { NotificationType } from './model.js'
 
 /**
@@ -19,15 +20,15 @@ export const ComputeHostNotificationPayload = z.strictObject({
 export type ComputeHostNotificationPayload = z.infer<typeof ComputeHostNotificationPayload>
 
 export const ProcessNotificationPayload = z.strictObject({
-  process_name: z.string().min(1).max(4096),
+  process_name: storableText(TEXT_LIMITS.longText).min(1),
   event: NotificationEvent,
 })
 export type ProcessNotificationPayload = z.infer<typeof ProcessNotificationPayload>
 
 export const VmNotificationPayload = z.strictObject({
   instance_uuid: z.uuid(),
-  vir_domain_event: z.string().min(1).max(255),
-  event: z.string().min(1).max(255),
+  vir_domain_event: storableText(TEXT_LIMITS.name).min(1),
+  event: storableText(TEXT_LIMITS.name).min(1),
 })
 export type VmNotificationPayload = z.infer<typeof VmNotificationPayload>
 

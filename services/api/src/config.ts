@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_FUTURE_SKEW_S } from '@lazarus/contracts'
 import { setting } from '@lazarus/runtime'
 import * as z from 'zod'
 
@@ -16,6 +17,15 @@ export const apiConfigSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seconds: a notification of the same host, type and payload within this window is a duplicate (409). */
   duplicateNotificationDetectionInterval: setting.int(180),
+  /**
+   * Seconds a notification's `generated_time` may lie ahead of the api's clock; a report
+   * further in the future is refused (400, or dead-lettered from the ingest webhook).
+   */
+  maxFutureSkewS: setting.int(DEFAULT_MAX_FUTURE_SKEW_S, 0),
+  /** Dead letters of the ingest routes (Alertmanager) kept at most: the oldest go first. */
+  ingestDeadLetterMaxCount: setting.int(10_000, 1),
+  /** Seconds the ingest routes keep a dead letter, and the record of an Alertmanager alert already taken. */
+  ingestRetentionS: setting.int(7 * 24 * 3600, 60),
   /** Milliseconds between sweeps of the outbox for rows a kick did not publish. */
   outboxSweepMs: setting.int(500, 10),
   /**

@@ -165,9 +165,13 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     log,
     maxLimit: config.maxLimit,
     maxBodyBytes: config.maxBodyBytes,
+    maxFutureSkewS: config.maxFutureSkewS,
+    ingestRetention: { deadLetterMaxCount: config.ingestDeadLetterMaxCount, maxAgeS: config.ingestRetentionS },
     accept: createNotificationAcceptor({
       notifications,
       duplicateIntervalS: config.duplicateNotificationDetectionInterval,
+      maxFutureSkewS: config.maxFutureSkewS,
+      now,
       changes,
       publish: (events) => relay.publishCommitted(events),
       confirmed: relay,

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_FUTURE_SKEW_S } from '@lazarus/contracts'
 import { opsSettings, setting } from '@lazarus/runtime'
 import * as z from 'zod'
 import type { KafkaSourceConfig } from './sources/kafka.js'
@@ -23,6 +24,8 @@ export const ingestConfigSchema = z
     retryMaxMs: setting.int(30_000, 10),
     /** Mapping rules: JSON text, or `@/path/to/rules.json`. Unset: the defaults. */
     mappingRules: z.string().optional(),
+    /** Seconds an event's time may lie ahead of this service's clock; further ahead is dead-lettered (stage map). */
+    maxFutureSkewS: setting.int(DEFAULT_MAX_FUTURE_SKEW_S, 0),
 
     kafkaBrokers: list,
     kafkaTopics: list,

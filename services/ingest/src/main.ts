@@ -32,7 +32,7 @@ const main = async () => {
   try {
     if (config.kafkaBrokers.length > 0) {
       sources.push(
-        await startKafkaSource({ config: kafkaSourceConfig(config), pipeline: createPipeline({ source: 'kafka', rules, api, metrics, log }), metrics, log, onFatal }),
+        await startKafkaSource({ config: kafkaSourceConfig(config), pipeline: createPipeline({ source: 'kafka', rules, api, metrics, log, maxFutureSkewS: config.maxFutureSkewS }), metrics, log, onFatal }),
       )
     }
     if (config.natsUrl.length > 0 && config.natsStream) {
@@ -52,7 +52,7 @@ const main = async () => {
             pass: config.natsPass,
             token: config.natsToken,
           },
-          pipeline: createPipeline({ source: 'nats', rules, api, metrics, log }),
+          pipeline: createPipeline({ source: 'nats', rules, api, metrics, log, maxFutureSkewS: config.maxFutureSkewS }),
           metrics,
           log,
           onFatal,

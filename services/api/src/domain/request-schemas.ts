@@ -1,9 +1,11 @@
-import { NotificationType, RecoveryMethod } from '@lazarus/contracts'
+import { NotificationType, RecoveryMethod, storableText, TEXT_LIMITS } from '@lazarus/contracts'
 import * as z from 'zod'
 
 /**
  * Request bodies of the v1 API, as Masakari's JSON schemas define them: unknown keys are
- * rejected, booleans may also be Masakari's strings ('True', 'yes', '0', ...).
+ * rejected, booleans may also be Masakari's strings ('True', 'yes', '0', ...). Every string
+ * has a length bound (TEXT_LIMITS, in the contracts) and none may hold a NUL or invalid
+ * Unicode, which PostgreSQL cannot store.
  */
 
 const TRUE = ['True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'] as const
@@ -17,18 +19,26 @@ export const MasakariBoolean = z
 export const Name = z
   .string()
   .min(1)
-  .max(255)
+  .max(TEXT_LIMITS.name)
   .regex(/^(?!\s)[^\p{C}]*(?<!\s)$/u, 'printable characters; cannot start or end with whitespace')
 
-/** Free text, printable characters and newlines, or null. */
-export const Description = z
-  .string()
-  .regex(/^[\n\P{C}]*$/u, 'printable characters only')
-  .nullable()
+/** Free text of at most `max` characters, printable characters and newlines, or null. */
+const freeText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[\n\P{C}]*$/u, 'printable characters only')
+    .nullable()
+
+/** A segment's description: at most 255 characters (Masakari's bound). */
+export const Description = freeText(TEXT_LIMITS.description)
+
+/** A host's control_attributes: Masakari bounds it not at all; Lazarus at 4096 characters. */
+export const ControlAttributes = freeText(TEXT_LIMITS.longText)
 
 const HostType = z
   .string()
-  .max(255)
+  .max(TEXT_LIMITS.name)
   .regex(/^[a-zA-Z0-9]*$/, 'letters and digits only')
   .nullable()
 
@@ -66,7 +76,7 @@ export type SegmentUpdate = z.infer<typeof SegmentUpdate>
 const hostFields = {
   name: Name,
   type: HostType,
-  control_attributes: Description,
+  control_attributes: ControlAttributes,
   reserved: MasakariBoolean.optional(),
   on_maintenance: MasakariBoolean.optional(),
 }
@@ -90,7 +100,7 @@ export type HostUpdate = z.infer<typeof HostUpdate>
 /** Masakari's generic payload: string values, keys of printable ASCII. */
 const GenericPayload = z.record(
   z.string().regex(/^[a-zA-Z0-9\-_:. ]{1,255}$/, 'payload keys are 1–255 of [a-zA-Z0-9-_:. ]'),
-  z.string().max(255),
+  storableText(TEXT_LIMITS.name),
 )
 
 export const NotificationCreate = z.strictObject({
@@ -101,7 +111,7 @@ export const NotificationCreate = z.strictObject({
       .min(1)
       .max(255)
       .regex(/^[a-zA-Z0-9\-._]*$/, 'a host name: letters, digits, - . _'),
-    generated_time: z.string().min(1),
+    generated_time: z.string().min(1).max(64),
     payload: GenericPayload,
   }),
 })
@@ -112,7 +122,7 @@ export { notificationPayloadSchemas as payloadSchemas } from '@lazarus/contracts
 
 /** `POST /v1/segments/{id}/pause` (Lazarus extension); the body may be empty. */
 export const SegmentPause = z.strictObject({
-  reason: z.string().max(255).regex(/^[\P{C}]*$/u, 'printable characters only').nullable().optional(),
+  reason: z.string().max(TEXT_LIMITS.name).regex(/^[\P{C}]*$/u, 'printable characters only').nullable().optional(),
 })
 
 /** `POST /v1/segments/{id}/resume` (Lazarus extension); the body may be empty. */

@@ -7,6 +7,7 @@ import { HTTPException } from 'hono/http-exception'
 import { limitBody } from './body-limit.js'
 import { dashboardRoutes } from '../dashboard/routes.js'
 import { ApiError, faultBody } from '../errors.js'
+import type { IngestRetention } from '../ingest/dead-letters.js'
 import { ingestRoutes } from '../ingest/routes.js'
 import { hostRoutes } from '../routes/hosts.js'
 import { openApiDocument } from '../routes/openapi.js'
@@ -22,6 +23,7 @@ import type { Role } from './auth.js'
 import type { AppEnv } from './env.js'
 import { httpMetrics } from './http-metrics.js'
 import { microversion } from './microversion.js'
+import { storableQuery } from './storable-query.js'
 
 export interface AppDeps extends NotificationRouteDeps {
   db: Db
@@ -30,6 +32,10 @@ export interface AppDeps extends NotificationRouteDeps {
   metrics: Registry
   log: Logger
   maxBodyBytes: number
+  /** Seconds a notification's time may lie ahead of now (the ingest routes map alerts with it). */
+  maxFutureSkewS: number
+  /** What the ingest routes keep (dead letters, alerts already taken); default: DEFAULT_INGEST_RETENTION. */
+  ingestRetention?: IngestRetention | undefined
   unfenceEnablesService: boolean
   alerts: AlertStore
   /** Static API keys, when they are the way in (see `auth`). */
@@ -46,6 +52,7 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   const app = new Hono<AppEnv>()
 
   app.use('*', httpMetrics(deps.metrics))
+  app.use('*', storableQuery())
 
   app.get('/', versionsList)
   app.get('/healthz', (c) => c.text('ok\n'))

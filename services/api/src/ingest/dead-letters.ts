@@ -3,7 +3,8 @@ import type { Db, Migration } from '@lazarus/db'
 /**
  * Dead letters of the api's ingest routes, and the Alertmanager alerts already taken
  * (fingerprint + startsAt + status). Tables of their own, migrated on first use under
- * the service name `api-ingest`.
+ * the service name `api-ingest`. Both are bounded (see `IngestRetention`): whoever can post
+ * alerts could otherwise fill the database.
  */
 export const ingestMigrations: readonly Migration[] = [
   {
@@ -29,7 +30,28 @@ CREATE TABLE api_ingest_alerts (
 );
 `,
   },
+  {
+    id: 'ingest-002-retention',
+    sql: `
+-- Alerts already taken are forgotten by age (dead letters by age and by count, through their id).
+CREATE INDEX api_ingest_alerts_received ON api_ingest_alerts (received_at);
+`,
+  },
 ]
+
+/** How much the ingest routes keep. */
+export interface IngestRetention {
+  /** Dead letters kept at most: past it, the oldest go first. */
+  deadLetterMaxCount: number
+  /**
+   * Seconds a dead letter, or the record of an alert already taken, is kept. An alert sent
+   * again after its record is gone maps to the same notification, which the accept path
+   * then finds a duplicate.
+   */
+  maxAgeS: number
+}
+
+export const DEFAULT_INGEST_RETENTION: IngestRetention = { deadLetterMaxCount: 10_000, maxAgeS: 7 * 24 * 3600 }
 
 export interface DeadLetter {
   id: number
@@ -56,7 +78,8 @@ export interface IngestStore {
 }
 
 /** In PostgreSQL (or PGlite) through the api's database. */
-export const createDbIngestStore = (db: Db): IngestStore => {
+export const createDbIngestStore = (db: Db, retention: IngestRetention = DEFAULT_INGEST_RETENTION): IngestStore => {
+  const oldestKept = (at: Date) => new Date(at.getTime() - retention.maxAgeS * 1000)
   let migrated: Promise<void> | undefined
   const ready = () => {
     migrated ??= db.migrate('api-ingest', ingestMigrations).catch((err: unknown) => {
@@ -71,6 +94,12 @@ export const createDbIngestStore = (db: Db): IngestStore => {
       await db.query(
         'INSERT INTO api_ingest_dead_letters (source, stage, reason, fingerprint, body, received_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6)',
         [d.source, d.stage, d.reason, d.fingerprint, JSON.stringify(d.body ?? null), d.receivedAt],
+      )
+      // Each insert trims: too old, or beyond the newest deadLetterMaxCount (ids grow with time).
+      await db.query(
+        `DELETE FROM api_ingest_dead_letters WHERE received_at < $1
+           OR id <= (SELECT id FROM api_ingest_dead_letters ORDER BY id DESC OFFSET $2 LIMIT 1)`,
+        [oldestKept(d.receivedAt), retention.deadLetterMaxCount],
       )
     },
     async listDeadLetters({ source, limit }) {
@@ -105,6 +134,7 @@ export const createDbIngestStore = (db: Db): IngestStore => {
          ON CONFLICT (fingerprint, starts_at, status) DO NOTHING`,
         [key.fingerprint, key.startsAt, key.status, notificationUuid, at],
       )
+      await db.query('DELETE FROM api_ingest_alerts WHERE received_at < $1', [oldestKept(at)])
     },
   }
 }

@@ -31,7 +31,7 @@ export interface AlertResult {
 /** Routes under `/v1/ingest`: external fault sources (Alertmanager webhooks, ...). */
 export const ingestRoutes = (deps: AppDeps, opts: IngestRouteOptions = {}): Hono<AppEnv> => {
   const rules = opts.rules ?? rulesFromEnv()
-  const store = opts.store ?? createDbIngestStore(deps.db)
+  const store = opts.store ?? createDbIngestStore(deps.db, deps.ingestRetention)
   const now = opts.now ?? (() => new Date())
   const metrics = createIngestMetrics(deps.metrics)
   const source = 'alertmanager'
@@ -70,7 +70,7 @@ export const ingestRoutes = (deps: AppDeps, opts: IngestRouteOptions = {}): Hono
     if (!parsed.success) throw badRequest(`Not an Alertmanager webhook payload (version 4): ${describeIssues(parsed.error)}`)
     const results: AlertResult[] = []
     for (const [index, alert] of parsed.data.alerts.entries()) {
-      const m = mapAlert(rules, alert)
+      const m = mapAlert(rules, alert, { now: now(), maxFutureSkewS: deps.maxFutureSkewS })
       const base = { index, fingerprint: m.fingerprint ?? null, status: m.status ?? null }
       if (m.result.kind === 'reject') {
         await deadLetter({ stage: 'map', reason: m.result.reason, fingerprint: base.fingerprint, body: alert })

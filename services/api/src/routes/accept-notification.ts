@@ -1,5 +1,6 @@
-import type { AnyEnvelope, NotificationType } from '@lazarus/contracts'
+import { futureTimeReason, type AnyEnvelope, type NotificationType } from '@lazarus/contracts'
 import type { Changes } from '../changes.js'
+import { badRequest } from '../errors.js'
 import type { OutboxRelay } from '../outbox/relay.js'
 import { createGroupCommit } from '../store/group-commit.js'
 import type { CreateResult, Notification, NotificationStore } from '../store/notifications.js'
@@ -16,13 +17,17 @@ export type AcceptNotification = (draft: AcceptedDraft) => Promise<Notification>
 
 /**
  * The one path by which a notification enters the system, whatever brought it (the v1
- * API, an Alertmanager webhook): duplicate detection, maintenance and pause rules, the
- * row and its outbox event in one transaction. Concurrent requests share transactions
+ * API, an Alertmanager webhook): the time bound (a `generated_time` more than
+ * `maxFutureSkewS` ahead of now is refused, 400), duplicate detection, maintenance and
+ * pause rules, the row and its outbox event in one transaction. Concurrent requests share transactions
  * (group commit), and the events of each committed batch go to `publish` at once.
  */
 export const createNotificationAcceptor = (deps: {
   notifications: Pick<NotificationStore, 'createMany'>
   duplicateIntervalS: number
+  /** Seconds a `generated_time` may lie ahead of `now` (clock skew); further ahead is refused. */
+  maxFutureSkewS: number
+  now: () => Date
   changes: Changes
   /** Events committed to the outbox, to publish now (the outbox sweep is the fallback). */
   publish: (events: AnyEnvelope[]) => void
@@ -56,6 +61,8 @@ export const createNotificationAcceptor = (deps: {
     { maxBatch: deps.maxBatch ?? 200, concurrency: deps.concurrency ?? 1 },
   )
   return async (draft) => {
+    const ahead = futureTimeReason(draft.generatedTime, deps.now(), deps.maxFutureSkewS)
+    if (ahead) throw badRequest(`Invalid input for field/attribute notification.generated_time: ${ahead}`)
     const { notification } = await group.submit(draft)
     deps.changes.emit(notification.uuid)
     return notification

@@ -96,7 +96,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
      * Accept a notification: the row and its `notification.received.v1` outbox event
      * commit together. A host on maintenance or a disabled segment records it `ignored`
      * and publishes nothing; the same host, type and payload within the detection
-     * interval is a duplicate (409, nothing stored).
+     * interval (either side of its generated_time) is a duplicate (409, nothing stored).
      */
     async create(input: NotificationInput, opts: { duplicateIntervalS: number }): Promise<CreateResult> {
       const [result] = await store.createMany([input], opts)

@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { mapEvent, type MapResult } from './map-event.js'
+import { mapEvent, type MapOptions, type MapResult } from './map-event.js'
 import type { MappingRules } from './rules.js'
 
 /** One alert of an Alertmanager webhook (payload version 4). */
@@ -41,9 +41,10 @@ export interface AlertMapping {
  * Map one alert: a firing alert is a STOPPED event at `startsAt`, a resolved one a
  * STARTED event at `endsAt`; the rules read `labels.*`, `annotations.*` and `status`.
  * The same alert sent again (Alertmanager repeats firing alerts) maps to the same
- * notification, which the api detects as a duplicate.
+ * notification, which the api detects as a duplicate. `bounds`: the receiver's clock and
+ * skew, to reject an alert time too far ahead (see `MapOptions`).
  */
-export const mapAlert = (rules: MappingRules, alert: unknown): AlertMapping => {
+export const mapAlert = (rules: MappingRules, alert: unknown, bounds: Pick<MapOptions, 'now' | 'maxFutureSkewS'> = {}): AlertMapping => {
   const parsed = AlertmanagerAlert.safeParse(alert)
   if (!parsed.success) {
     const loose = (typeof alert === 'object' && alert !== null ? alert : {}) as Record<string, unknown>
@@ -60,6 +61,6 @@ export const mapAlert = (rules: MappingRules, alert: unknown): AlertMapping => {
   const result =
     a.status === 'resolved' && !time
       ? ({ kind: 'reject', reason: 'resolved alert without endsAt' } as const)
-      : mapEvent(rules, a, { time })
+      : mapEvent(rules, a, { ...bounds, time })
   return { fingerprint: a.fingerprint, startsAt: a.startsAt, status: a.status, result }
 }

@@ -1,4 +1,4 @@
-import { NotificationDraft, NotificationHostname, type NotificationEvent, type NotificationType } from '@lazarus/contracts'
+import { DEFAULT_MAX_FUTURE_SKEW_S, futureTimeReason, NotificationDraft, NotificationHostname, type NotificationEvent, type NotificationType } from '@lazarus/contracts'
 import type { Field, MappingRules } from './rules.js'
 
 /**
@@ -17,6 +17,13 @@ export interface MapOptions {
   fallbackTime?: Date | undefined
   /** The event's time whatever the rules say (an Alertmanager alert: startsAt, or endsAt once resolved). */
   time?: string | undefined
+  /**
+   * The receiver's clock: an event time more than `maxFutureSkewS` (default 300) ahead of it
+   * is rejected (the contracts' `futureTimeReason`, the rule the api applies too). Given by
+   * the caller, so that the mapping stays pure; without it the time is not bounded.
+   */
+  now?: Date | undefined
+  maxFutureSkewS?: number | undefined
 }
 
 const reject = (reason: string): MapResult => ({ kind: 'reject', reason })
@@ -73,6 +80,10 @@ export const mapEvent = (rules: MappingRules, event: unknown, opts: MapOptions =
     if (found && 'invalid' in found) return reject(`time ${JSON.stringify(found.invalid)} at ${found.path} is not a date-time`)
     time = found?.time ?? opts.fallbackTime
     if (!time) return reject(`no time at ${rules.time.from.join(', ')}`)
+  }
+  if (opts.now) {
+    const ahead = futureTimeReason(time, opts.now, opts.maxFutureSkewS ?? DEFAULT_MAX_FUTURE_SKEW_S)
+    if (ahead) return reject(`generated_time ${ahead}`)
   }
 
   let payload: Record<string, string>

@@ -18,7 +18,17 @@ export type Outcome =
 export type Pipeline = (value: Uint8Array | null | undefined, meta: { fallbackTime?: Date | undefined }) => Promise<Outcome>
 
 /** One message in: parse, map, hand to the api. Counts every outcome; never throws. */
-export const createPipeline = (deps: { source: IngestSource; rules: MappingRules; api: ApiClient; metrics: IngestMetrics; log: Logger }): Pipeline => {
+export const createPipeline = (deps: {
+  source: IngestSource
+  rules: MappingRules
+  api: ApiClient
+  metrics: IngestMetrics
+  log: Logger
+  /** Seconds an event's time may lie ahead of this service's clock; further ahead is dead-lettered. */
+  maxFutureSkewS: number
+  now?: () => Date
+}): Pipeline => {
+  const now = deps.now ?? (() => new Date())
   const { source, metrics } = deps
   const dead = (stage: RejectStage, reason: string): Outcome => {
     metrics.rejected.inc({ source, stage })
@@ -32,7 +42,7 @@ export const createPipeline = (deps: { source: IngestSource; rules: MappingRules
     } catch (err) {
       return dead('parse', `not JSON: ${(err as Error).message}`)
     }
-    const mapped = mapEvent(deps.rules, event, { fallbackTime: meta.fallbackTime })
+    const mapped = mapEvent(deps.rules, event, { fallbackTime: meta.fallbackTime, now: now(), maxFutureSkewS: deps.maxFutureSkewS })
     if (mapped.kind === 'reject') return dead('map', mapped.reason)
     if (mapped.kind === 'skip') {
       metrics.skipped.inc({ source })

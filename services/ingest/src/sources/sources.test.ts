@@ -58,7 +58,7 @@ describe('api client and pipeline against an HTTP server', () => {
   it('turns each message into ack, dead letter or retry, and counts it', async () => {
     const registry = new Registry()
     const metrics = createIngestMetrics(registry)
-    const pipeline = createPipeline({ source: 'kafka', rules: defaultMappingRules, api: createApiClient({ apiUrl: url, timeoutMs: 2000 }), metrics, log: createLogger('test', 'silent') })
+    const pipeline = createPipeline({ source: 'kafka', rules: defaultMappingRules, api: createApiClient({ apiUrl: url, timeoutMs: 2000 }), metrics, log: createLogger('test', 'silent'), maxFutureSkewS: 300 })
     const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v))
     const ev = { type: 'host.down', host: 'c1', time: '2026-05-01T10:00:00Z' }
     answers.push({ status: 202, body: { notification: { notification_uuid: 'u2' } } }, { status: 500, body: {} }, { status: 400, body: { badRequest: { code: 400, message: 'nope' } } })
