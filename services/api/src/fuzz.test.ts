@@ -11,6 +11,8 @@ import { startHarness, type Harness } from './test-harness.js'
 
 const MAX_BODY = 4096
 const TABLES = ['api_segments', 'api_hosts', 'api_notifications', 'api_progress', 'api_vmoves', 'api_outbox', 'api_alerts']
+/** Created on the first use of the ingest routes (the hostile-input property uses them). */
+const INGEST_TABLES = ['api_ingest_dead_letters', 'api_ingest_alerts']
 const ADMIN = 'fuzz-admin'
 const READER = 'fuzz-reader'
 
@@ -21,8 +23,8 @@ describe('fuzzing the v1 API', () => {
   let hostName: string
   let notificationId: string
 
-  const counts = async (): Promise<string> => {
-    const r = await h.db.query<{ c: string }>(`SELECT concat_ws(',', ${TABLES.map((t) => `(SELECT count(*) FROM ${t})`).join(', ')}) AS c`)
+  const counts = async (tables = TABLES): Promise<string> => {
+    const r = await h.db.query<{ c: string }>(`SELECT concat_ws(',', ${tables.map((t) => `(SELECT count(*) FROM ${t})`).join(', ')}) AS c`)
     return r.rows[0]?.c ?? ''
   }
 
@@ -136,6 +138,72 @@ describe('fuzzing the v1 API', () => {
     // The fuzzer reached past validation too, not only 4xx at the door.
     const statuses = [...seen.keys()]
     for (const s of [200, 400, 401, 403, 404, 413, 415]) expect(statuses, JSON.stringify(Object.fromEntries(seen))).toContain(s)
+  }, 240_000)
+
+  /**
+   * Issue #18: hostile values where a monitor's report goes in (POST /v1/notifications and
+   * the Alertmanager webhook): NUL and lone surrogates (PostgreSQL stores neither), huge
+   * strings, odd Unicode, times far in the future or out of range. Never a 5xx; a 4xx stores
+   * nothing, dead letters included; and no stored report is dated beyond the skew.
+   */
+  it('takes hostile reports and alerts without a 5xx, storing nothing for a refusal and nothing dated in the future', async () => {
+    await fixtures('hostile')
+    const admin = { 'X-Auth-Token': ADMIN, 'content-type': 'application/json' }
+    const warm = await h.api.app.request('/v1/ingest/alertmanager', { method: 'POST', headers: admin, body: JSON.stringify({ version: '4', alerts: [{ status: 'firing', labels: { alertname: 'Warm' }, startsAt: new Date().toISOString(), fingerprint: 'warm' }] }) })
+    expect(warm.status).toBe(200)
+    const all = [...TABLES, ...INGEST_TABLES]
+    const inFuture = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString()
+    const hostile = fc.oneof(
+      fc.constantFrom('\u0000', 'a\u0000b', '\ud800', 'x\udfffy', '\udbff\udbff', '😀', '\u202e\u0000', '\ufeff', 'e\u0301', '\u2028\u2029', '\u0007', ' ', ''),
+      fc.string({ unit: 'binary', maxLength: 12 }),
+      fc.integer({ min: 200, max: 1200 }).map((n) => 'y'.repeat(n)),
+    )
+    const time = fc.oneof(
+      fc.constantFrom(inFuture(365), inFuture(1), inFuture(36500), '9999-12-31T23:59:59Z', '+275760-09-13T00:00:00.000Z', '2026-02-31T00:00:00Z', '1969-12-31T23:59:59Z'),
+      fc.integer({ min: -3600, max: 3600 }).map((s) => new Date(Date.now() + s * 1000).toISOString()),
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      hostile,
+    )
+    const text = fc.oneof(hostile, fc.constantFrom('STOPPED', 'STARTED', 'nova-compute', 'UNKNOWN', 'OFFLINE', 'LIFECYCLE', '6f2ae7a9-47b6-4f5a-9c1d-1b1c9f0f6c11'))
+    const notification = fc.oneof(
+      // Valid but for the time, or one hostile value where a monitor's text goes.
+      fc.record({ type: fc.constant('COMPUTE_HOST'), hostname: fc.constant(hostName), generated_time: time, payload: fc.constant({ event: 'STOPPED' }) }),
+      fc.record({ type: fc.constant('PROCESS'), hostname: fc.constant(hostName), generated_time: time, payload: fc.record({ process_name: text, event: fc.constant('STOPPED') }) }),
+      fc.record({
+        type: fc.constantFrom('COMPUTE_HOST', 'VM', 'PROCESS'),
+        hostname: fc.oneof(fc.constant(hostName), hostile),
+        generated_time: time,
+        payload: fc.dictionary(fc.oneof(fc.constantFrom('event', 'process_name', 'instance_uuid', 'vir_domain_event', 'host_status'), hostile), text, { maxKeys: 4 }),
+      }),
+    )
+    const alert = fc.record({
+      status: fc.constantFrom('firing', 'resolved'),
+      labels: fc.record({ alertname: fc.oneof(fc.constantFrom('NodeDown', 'InstanceDown'), hostile), instance: fc.oneof(fc.constant(`${hostName}:9100`), hostile) }),
+      annotations: fc.dictionary(hostile, hostile, { maxKeys: 2 }),
+      startsAt: time,
+      endsAt: time,
+      fingerprint: fc.oneof(fc.constantFrom('f00d', 'beef'), hostile),
+    })
+    const request = fc.oneof(
+      fc.record({ path: fc.constant('/v1/notifications'), body: notification.map((n) => ({ notification: n })) }),
+      fc.record({ path: fc.constant('/v1/ingest/alertmanager'), body: fc.array(alert, { minLength: 1, maxLength: 3 }).map((alerts) => ({ version: '4', alerts })) }),
+    )
+    const seen = new Map<number, number>()
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const before = await counts(all)
+        const res = await h.api.app.request(r.path, { method: 'POST', headers: admin, body: JSON.stringify(r.body) })
+        const text = await res.text()
+        seen.set(res.status, (seen.get(res.status) ?? 0) + 1)
+        expect(res.status, `${r.path} ${JSON.stringify(r.body).slice(0, 300)} → ${text.slice(0, 300)}`).toBeLessThan(500)
+        if (res.status >= 400) expect(await counts(all), `${r.path} answered ${res.status} but changed rows: ${text.slice(0, 300)}`).toBe(before)
+      }),
+      { numRuns: 300 },
+    )
+    const ahead = await h.db.query<{ c: string }>(`SELECT count(*) AS c FROM api_notifications WHERE generated_time > now() + interval '301 seconds'`)
+    expect(Number(ahead.rows[0]?.c)).toBe(0)
+    // Both refusals and acceptances were reached.
+    for (const s of [200, 202, 400, 409]) expect([...seen.keys()], JSON.stringify(Object.fromEntries(seen))).toContain(s)
   }, 240_000)
 
   it('answers each refusal with its own status and stores nothing', async () => {
