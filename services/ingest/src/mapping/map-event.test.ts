@@ -33,6 +33,22 @@ describe('mapEvent with the default rules', () => {
     })
   })
 
+  it('rejects an event time further ahead of the receiver\'s clock than the skew (the rule the api applies too)', () => {
+    const now = new Date(T)
+    const at = (s: number) => new Date(now.getTime() + s * 1000).toISOString()
+    const map = (time: string, maxFutureSkewS?: number) => mapEvent(rules, { type: 'host.down', host: 'c1', time }, { now, maxFutureSkewS })
+    expect(map(at(300)).kind).toBe('notification')
+    expect(map(at(301))).toEqual({ kind: 'reject', reason: expect.stringMatching(/^generated_time 2026-05-01T10:05:01.000Z is 301 s ahead .* at most 300 s/) })
+    expect(map(at(-86_400 * 365)).kind).toBe('notification')
+    expect(map(at(61), 60).kind).toBe('reject')
+    // The broker's timestamp, when the event has no time, is bounded the same way.
+    expect(mapEvent(rules, { type: 'host.down', host: 'c1' }, { now, fallbackTime: new Date(now.getTime() + 3600_000) }).kind).toBe('reject')
+    // An Alertmanager alert's startsAt too.
+    const alert = { status: 'firing', labels: { alertname: 'NodeDown', instance: 'c1:9100' }, startsAt: at(3600), fingerprint: 'f' }
+    expect(mapAlert(rules, alert, { now }).result).toMatchObject({ kind: 'reject', reason: expect.stringMatching(/ahead/) })
+    expect(mapAlert(rules, { ...alert, startsAt: at(0) }, { now }).result.kind).toBe('notification')
+  })
+
   it('maps an up state to STARTED', () => {
     const r = mapEvent(rules, { type: 'HostDown', host: 'c3', state: 'resolved', time: T })
     expect(r).toMatchObject({ kind: 'notification', notification: { payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' } } })
