@@ -18,9 +18,10 @@ export type AcceptNotification = (draft: AcceptedDraft) => Promise<Notification>
 /**
  * The one path by which a notification enters the system, whatever brought it (the v1
  * API, an Alertmanager webhook): the time bound (a `generated_time` more than
- * `maxFutureSkewS` ahead of now is refused, 400), duplicate detection, maintenance and
- * pause rules, the row and its outbox event in one transaction. Concurrent requests share transactions
- * (group commit), and the events of each committed batch go to `publish` at once.
+ * `maxFutureSkewS` ahead of now is refused, 400: stored, it would be the duplicate of every
+ * real report after it), duplicate detection, maintenance and pause rules, the row and its
+ * outbox event in one transaction. Concurrent requests share transactions (group commit),
+ * and the events of each committed batch go to `publish` at once.
  */
 export const createNotificationAcceptor = (deps: {
   notifications: Pick<NotificationStore, 'createMany'>
