@@ -19,9 +19,10 @@ export type AcceptNotification = (draft: AcceptedDraft) => Promise<Notification>
  * The one path by which a notification enters the system, whatever brought it (the v1
  * API, an Alertmanager webhook): the time bound (a `generated_time` more than
  * `maxFutureSkewS` ahead of now is refused, 400: it reports what has not happened, and
- * stored it would answer 409 to the real reports made near its date), duplicate detection, maintenance and pause rules, the row and its
- * outbox event in one transaction. Concurrent requests share transactions (group commit),
- * and the events of each committed batch go to `publish` at once.
+ * stored it would answer 409 to the real reports made near its date), duplicate
+ * detection, maintenance and pause rules, the row and its outbox event in one
+ * transaction. Concurrent requests share transactions (group commit), and the events of
+ * each committed batch go to `publish` at once.
  */
 export const createNotificationAcceptor = (deps: {
   notifications: Pick<NotificationStore, 'createMany'>
