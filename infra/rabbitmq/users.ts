@@ -76,7 +76,7 @@ export const serviceUrl = (brokers: readonly string[], user: string, password: s
     .join(',')
 
 /** The topology definitions and the users in one file (a vhost listed once). */
-export const mergeDefinitions = <T extends { vhosts?: { name: string }[] }>(topology: T, users: UserDefinitions): T & UserDefinitions => ({
+export const mergeDefinitions = <T extends { vhosts?: UserDefinitions['vhosts'] }>(topology: T, users: UserDefinitions): Omit<T, keyof UserDefinitions> & UserDefinitions => ({
   ...topology,
   ...users,
   vhosts: [...(topology.vhosts ?? []), ...users.vhosts.filter((v) => !(topology.vhosts ?? []).some((t) => t.name === v.name))],
@@ -109,7 +109,7 @@ export const generateUsers = (o: GenerateOptions): Record<BusService, { user: st
   const users = userDefinitions({ vhost, prefix, passwords })
   writeSecret(join(o.out, 'users.json'), `${JSON.stringify(users, null, 2)}\n`)
   if (o.merge) {
-    const topology = JSON.parse(readFileSync(o.merge, 'utf8')) as { vhosts?: { name: string }[] }
+    const topology = JSON.parse(readFileSync(o.merge, 'utf8')) as { vhosts?: UserDefinitions['vhosts'] }
     writeSecret(join(o.out, 'definitions.json'), `${JSON.stringify(mergeDefinitions(topology, users), null, 2)}\n`)
   }
   const result = {} as Record<BusService, { user: string; url: string }>
