@@ -19,9 +19,11 @@ export const declareTopology = async (ch: Channel, n: Names, queues: readonly Qu
   for (const spec of queues) await declareQueue(ch, n, spec)
 }
 
+/** The events exchange, and the one the consumers send their retries and dead letters through. */
+const exchangesOf = (n: Names): string[] => [n.exchange, n.retryExchange]
+
 const declareExchanges = async (ch: Channel, n: Names): Promise<void> => {
-  await ch.assertExchange(n.exchange, 'topic', { durable: true })
-  await ch.assertExchange(n.retryExchange, 'topic', { durable: true })
+  for (const name of exchangesOf(n)) await ch.assertExchange(name, 'topic', { durable: true })
 }
 
 export const declareQueue = async (ch: Channel, n: Names, spec: QueueSpec): Promise<void> => {
@@ -83,6 +85,8 @@ export const declareAllowedTopology = async (conn: ChannelModel, n: Names, queue
       await declare(await channel())
     } catch (err) {
       if (replyCode(err) !== ACCESS_REFUSED) throw err
+      // The broker closed that channel with the refusal: check on a new one.
+      ch = undefined
       try {
         await check(await channel())
       } catch (missing) {
@@ -93,8 +97,9 @@ export const declareAllowedTopology = async (conn: ChannelModel, n: Names, queue
     }
   }
   try {
-    await declareOr(`exchange ${n.exchange}`, (c) => c.assertExchange(n.exchange, 'topic', { durable: true }), (c) => c.checkExchange(n.exchange))
-    await declareOr(`exchange ${n.retryExchange}`, (c) => c.assertExchange(n.retryExchange, 'topic', { durable: true }), (c) => c.checkExchange(n.retryExchange))
+    for (const name of exchangesOf(n)) {
+      await declareOr(`exchange ${name}`, (c) => c.assertExchange(name, 'topic', { durable: true }), (c) => c.checkExchange(name))
+    }
     for (const spec of queues) {
       await declareOr(`queue ${n.queue(spec.queue)}`, (c) => declareQueue(c, n, spec), (c) => c.checkQueue(n.queue(spec.queue)))
     }
