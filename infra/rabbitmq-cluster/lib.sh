@@ -6,7 +6,8 @@
 #   RMQ_BASE       data, logs, config and cookie             (default /tmp/lazarus-rmq)
 #   RMQ_PORT_BASE  node i listens for AMQP on RMQ_PORT_BASE+i, for Erlang distribution
 #                  on RMQ_PORT_BASE+i+20000                   (default 5680: 5681, 5682, ...)
-#   RMQ_DEFINITIONS  definitions loaded at boot               (default infra/rabbitmq/definitions.json)
+#   RMQ_DEFINITIONS  topology definitions loaded at boot, with the users up.sh makes
+#                                                             (default infra/rabbitmq/definitions.json)
 #   RMQ_BOOT_TIMEOUT seconds a node may take to start         (default 90)
 
 set -eu
@@ -17,7 +18,8 @@ RMQ_PORT_BASE=${RMQ_PORT_BASE:-5680}
 RMQ_BOOT_TIMEOUT=${RMQ_BOOT_TIMEOUT:-90}
 RMQ_SBIN=${RMQ_SBIN:-/usr/lib/rabbitmq/bin}
 _here=$(cd "$(dirname "$0")" && pwd)
-RMQ_DEFINITIONS=${RMQ_DEFINITIONS:-$(cd "$_here/../rabbitmq" && pwd)/definitions.json}
+RMQ_REPO=$(cd "$_here/../.." && pwd)
+RMQ_DEFINITIONS=${RMQ_DEFINITIONS:-$RMQ_REPO/infra/rabbitmq/definitions.json}
 
 log() { printf '%s rabbitmq-cluster: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -2,10 +2,13 @@
 # Start an N-node RabbitMQ cluster on loopback (default 3) from Debian's rabbitmq-server,
 # beside any system node: nodes lazarus1@localhost.., AMQP on 127.0.0.1:5681.., data, logs,
 # configuration and Erlang cookie under /tmp/lazarus-rmq. Works as root without a tty.
-# Every node loads ../rabbitmq/definitions.json at boot (user lazarus/lazarus, vhost
-# lazarus, policy, exchange, quorum queues); the nodes form the cluster through classic
-# peer discovery, the quorum queues get a member on every node and their leaders are
-# spread. Prints the AMQP URLs (also in $RMQ_BASE/urls) and the time it took.
+# Every node loads ../rabbitmq/definitions.json at boot (vhost lazarus, policy, exchanges,
+# quorum queues) merged with a user per service made by ../rabbitmq/users.ts, with random
+# passwords (in $RMQ_BASE/users/<service>.password and .env, mode 0600); the nodes form the
+# cluster through classic peer discovery, the quorum queues get a member on every node and
+# their leaders are spread. Prints each service's AMQP_URL (every node, comma-separated;
+# also in $RMQ_BASE/urls) and the time it took. Needs node and the repository's
+# node_modules (npm ci) for users.ts.
 #
 #   infra/rabbitmq-cluster/up.sh [N]      stop with infra/rabbitmq-cluster/down.sh
 #   settings: see lib.sh (RMQ_PREFIX, RMQ_BASE, RMQ_PORT_BASE, RMQ_BOOT_TIMEOUT)
@@ -16,6 +19,7 @@ case "$N" in '' | *[!0-9]*) die "usage: up.sh [N]   (N: number of nodes, default
 [ "$N" -ge 1 ] && [ "$N" -le 9 ] || die "N must be 1..9"
 [ -x "$RMQ_SBIN/rabbitmq-server" ] || die "no $RMQ_SBIN/rabbitmq-server (apt-get install rabbitmq-server)"
 [ -f "$RMQ_DEFINITIONS" ] || die "no definitions file $RMQ_DEFINITIONS"
+command -v node >/dev/null || die "no node (users.ts makes the broker users)"
 started=$(date +%s%N)
 
 i=1
@@ -33,6 +37,19 @@ mkdir -p "$RMQ_BASE"
 chmod 700 "$RMQ_BASE"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$RMQ_BASE/.erlang.cookie"
 chmod 400 "$RMQ_BASE/.erlang.cookie"
+
+# A user per service with a new password, merged with the topology into the file every node loads.
+brokers=""
+i=1
+while [ "$i" -le "$N" ]; do
+  brokers="$brokers${brokers:+,}amqp://127.0.0.1:$(amqp_port "$i")"
+  i=$((i + 1))
+done
+(cd "$RMQ_REPO" && node --conditions=@lazarus/source --import tsx infra/rabbitmq/users.ts \
+  --out "$RMQ_BASE/users" --vhost lazarus --broker "$brokers" --merge "$RMQ_DEFINITIONS" >/dev/null) ||
+  die "cannot make the broker users (infra/rabbitmq/users.ts; npm ci first?)"
+RMQ_DEFINITIONS="$RMQ_BASE/users/definitions.json"
+
 i=1
 while [ "$i" -le "$N" ]; do write_config "$i" "$N"; i=$((i + 1)); done
 
@@ -86,13 +103,11 @@ short=$(ctl rabbitmqctl 1 list_queues -p lazarus name type online --no-table-hea
   awk -v n="$N" '$2 == "quorum" { c = gsub(/@/, "@"); if (c != n) print $1 }')
 [ -z "$short" ] || fail "quorum queues without $N online members: $short"
 
-urls=""
-i=1
-while [ "$i" -le "$N" ]; do
-  urls="$urls amqp://lazarus:lazarus@127.0.0.1:$(amqp_port "$i")/lazarus"
-  i=$((i + 1))
+: >"$RMQ_BASE/urls"
+chmod 600 "$RMQ_BASE/urls"
+for svc in api detector fencer evacuator; do
+  printf '%s %s\n' "$svc" "$(sed -n 's/^AMQP_URL=//p' "$RMQ_BASE/users/$svc.env")" >>"$RMQ_BASE/urls"
 done
-echo "$urls" | tr ' ' '\n' | sed '/^$/d' >"$RMQ_BASE/urls"
 elapsed=$((($(date +%s%N) - started) / 1000000))
 log "cluster of $N up in ${elapsed} ms"
 cat "$RMQ_BASE/urls"

@@ -4,20 +4,20 @@
  * `declareTopology`. A queue the broker creates from these definitions is therefore
  * identical to the one a service declares, and the declaration never fails with 406.
  *
+ * The file has no user and no password: the vhost, the exchanges, the queues, their
+ * bindings and the policy. The users (one per service, with random passwords and the
+ * permissions of its role) are generated at deploy time by `users.ts` (see README.md).
+ *
  * Regenerate after a topology change:
  *   node --conditions=@lazarus/source --import tsx infra/rabbitmq/definitions.ts > infra/rabbitmq/definitions.json
  * (test/chaos/infra-files.int.test.ts fails while the file is stale.)
  */
-import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { topology } from '@lazarus/contracts'
 import { declareTopology } from '../../packages/bus/src/rabbit/declare.js'
 import { names } from '../../packages/bus/src/rabbit/names.js'
 
 export const VHOST = 'lazarus'
-export const USER = 'lazarus'
-/** The local cluster's password; production brokers create their own user (see README). */
-export const DEV_PASSWORD = 'lazarus'
 
 type Args = Record<string, unknown>
 interface QueueDef { name: string; vhost: string; durable: boolean; auto_delete: boolean; arguments: Args }
@@ -25,21 +25,21 @@ interface ExchangeDef { name: string; vhost: string; type: string; durable: bool
 interface BindingDef { source: string; vhost: string; destination: string; destination_type: 'queue'; routing_key: string; arguments: Args }
 
 /** What `declareTopology` asks of a channel, recorded instead of sent. */
-export const recordDeclarations = async (): Promise<{ exchanges: ExchangeDef[]; queues: QueueDef[]; bindings: BindingDef[] }> => {
+export const recordDeclarations = async (vhost = VHOST): Promise<{ exchanges: ExchangeDef[]; queues: QueueDef[]; bindings: BindingDef[] }> => {
   const exchanges: ExchangeDef[] = []
   const queues: QueueDef[] = []
   const bindings: BindingDef[] = []
   const channel = {
     assertExchange: async (name: string, type: string, o: { durable?: boolean; autoDelete?: boolean; internal?: boolean; arguments?: Args } = {}) => {
-      exchanges.push({ name, vhost: VHOST, type, durable: o.durable ?? true, auto_delete: o.autoDelete ?? false, internal: o.internal ?? false, arguments: o.arguments ?? {} })
+      exchanges.push({ name, vhost, type, durable: o.durable ?? true, auto_delete: o.autoDelete ?? false, internal: o.internal ?? false, arguments: o.arguments ?? {} })
       return { exchange: name }
     },
     assertQueue: async (name: string, o: { durable?: boolean; autoDelete?: boolean; arguments?: Args } = {}) => {
-      queues.push({ name, vhost: VHOST, durable: o.durable ?? true, auto_delete: o.autoDelete ?? false, arguments: o.arguments ?? {} })
+      queues.push({ name, vhost, durable: o.durable ?? true, auto_delete: o.autoDelete ?? false, arguments: o.arguments ?? {} })
       return { queue: name, messageCount: 0, consumerCount: 0 }
     },
     bindQueue: async (destination: string, source: string, routingKey: string, args: Args = {}) => {
-      bindings.push({ source, vhost: VHOST, destination, destination_type: 'queue', routing_key: routingKey, arguments: args })
+      bindings.push({ source, vhost, destination, destination_type: 'queue', routing_key: routingKey, arguments: args })
       return {}
     },
   }
@@ -47,28 +47,16 @@ export const recordDeclarations = async (): Promise<{ exchanges: ExchangeDef[]; 
   return { exchanges, queues, bindings }
 }
 
-/** RabbitMQ's `rabbit_password_hashing_sha256`: base64(salt ++ sha256(salt ++ password)). */
-export const passwordHash = (password: string, salt: Buffer): string =>
-  Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest()]).toString('base64')
-
-export const buildDefinitions = async () => {
-  const { exchanges, queues, bindings } = await recordDeclarations()
+/** The topology of `vhost` (default `lazarus`; tests load it into a vhost of their own). */
+export const buildDefinitions = async (vhost = VHOST) => {
+  const { exchanges, queues, bindings } = await recordDeclarations(vhost)
   const serviceQueues = Object.values(topology).map((q) => q.queue.replace(/[.\\^$|?*+()[\]{}]/g, '\\$&'))
   return {
     rabbit_version: '3.10.8',
     rabbitmq_version: '3.10.8',
-    users: [
-      {
-        name: USER,
-        // A fixed salt keeps the file reproducible; the password is for local clusters only.
-        password_hash: passwordHash(DEV_PASSWORD, Buffer.from('6c617a61', 'hex')),
-        hashing_algorithm: 'rabbit_password_hashing_sha256',
-        tags: [],
-        limits: {},
-      },
-    ],
-    vhosts: [{ name: VHOST, metadata: { description: 'Lazarus instance HA', tags: [] } }],
-    permissions: [{ user: USER, vhost: VHOST, configure: '.*', write: '.*', read: '.*' }],
+    users: [],
+    vhosts: [{ name: vhost, metadata: { description: 'Lazarus instance HA', tags: [] } }],
+    permissions: [],
     topic_permissions: [],
     parameters: [],
     global_parameters: [],
@@ -77,7 +65,7 @@ export const buildDefinitions = async () => {
         // A bound on each dead-letter queue, so that a flood of poison messages cannot
         // fill the brokers' disks: past it the oldest dead letters go. The bus declares no
         // length or overflow on `.dead` queues, so this policy contradicts nothing.
-        vhost: VHOST,
+        vhost,
         name: 'lazarus-dead-letter-cap',
         pattern: `^(${serviceQueues.join('|')})\\.dead$`,
         'apply-to': 'queues',

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -29,8 +29,8 @@ export const log = (msg: string): void => {
 
 export interface RabbitCluster {
   size: number
-  /** AMQP URL of node i (1-based), vhost `lazarus`. */
-  url(i: number): string
+  /** AMQP URL of node i (1-based), vhost `lazarus`, as the service's own broker user (up.sh makes them). */
+  url(i: number, svc: 'api' | 'detector' | 'fencer' | 'evacuator'): string
   isRunning(i: number): boolean
   runningNodes(): number[]
   stopNode(i: number): Promise<number>
@@ -103,12 +103,14 @@ export const startRabbitCluster = async (opts: { size?: number; name?: string } 
     throw new Error(`RabbitMQ cluster did not start: ${e.message}\n${e.stderr ?? ''}`)
   }
   const upMs = Date.now() - t0
+  // up.sh made a user per service with a random password (infra/rabbitmq/users.ts).
+  const password = (svc: string) => readFileSync(`${env.RMQ_BASE}/users/${svc}.password`, 'utf8').trim()
   const running = new Set(Array.from({ length: size }, (_, k) => k + 1))
   const nodeName = (i: number) => `${prefix}${i}@localhost`
   const cluster: RabbitCluster = {
     size,
     upMs,
-    url: (i) => `amqp://lazarus:lazarus@127.0.0.1:${portBase + i}/lazarus`,
+    url: (i, svc) => `amqp://lazarus-${svc}:${encodeURIComponent(password(svc))}@127.0.0.1:${portBase + i}/lazarus`,
     isRunning: (i) => running.has(i),
     runningNodes: () => [...running].sort(),
     async stopNode(i) {
@@ -267,7 +269,7 @@ export const startSystem = async (opts: {
     const launch = async (r: Replica, node: number) => {
       r.node = node
       r.killedByUs = false
-      const env: Record<string, string> = { ...common, ...fastServiceEnv[r.svc], ...opts.serviceEnv?.[r.svc], AMQP_URL: rabbit.url(node) }
+      const env: Record<string, string> = { ...common, ...fastServiceEnv[r.svc], ...opts.serviceEnv?.[r.svc], AMQP_URL: rabbit.url(node, r.svc) }
       if (r.svc === 'api') env['API_PORT'] = '0'
       const p = startNode(`${r.svc}#${r.index}@n${node}`, `services/${r.svc}/dist/main.js`, env)
       r.proc = p

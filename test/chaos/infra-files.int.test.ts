@@ -48,6 +48,22 @@ describe('infra/rabbitmq/definitions.json', () => {
     expect(file.queues.every((q) => q.durable && !q.auto_delete && q.vhost === 'lazarus')).toBe(true)
   })
 
+  it('carries no user and no password: users.ts makes them at deploy time', () => {
+    expect(file.users).toEqual([])
+    expect(file.permissions).toEqual([])
+    expect(file.topic_permissions).toEqual([])
+    expect(JSON.stringify(file)).not.toMatch(/password/i)
+  })
+
+  it('routes each retry and dead-letter queue from the retry exchange, by its own name', () => {
+    for (const spec of Object.values(topology)) {
+      for (const q of [`${spec.queue}.retry`, `${spec.queue}.dead`]) {
+        expect(file.bindings.some((b) => b.source === 'lazarus.retry' && b.destination === q && b.routing_key === q), q).toBe(true)
+      }
+    }
+    expect(file.exchanges.map((e) => `${e.name} ${e.type}`).sort()).toEqual(['lazarus.events topic', 'lazarus.retry topic'])
+  })
+
   it('has policies that contradict no argument the bus declares', () => {
     for (const p of file.policies) {
       const matched = file.queues.filter((q) => new RegExp(p.pattern).test(q.name))
@@ -103,6 +119,8 @@ describe('infra/kubernetes', () => {
       expect(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, svc).toBeTruthy()
       expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } })
       expect(c.envFrom).toEqual([{ configMapRef: { name: 'lazarus-config' } }, { secretRef: { name: 'lazarus-secrets' } }])
+      // Its own broker user: one key of the lazarus-rabbitmq Secret, no shared AMQP_URL.
+      expect((c.env ?? []).find((e: { name: string }) => e.name === 'AMQP_URL')?.valueFrom, svc).toEqual({ secretKeyRef: { name: 'lazarus-rabbitmq', key: svc } })
       const pdb = pdbs.find((p) => p.metadata.name === `lazarus-${svc}`)
       expect(pdb?.spec.selector.matchLabels, svc).toEqual(d!.spec.selector.matchLabels)
       expect(d!.spec.template.metadata.labels).toMatchObject(d!.spec.selector.matchLabels)
@@ -111,6 +129,10 @@ describe('infra/kubernetes', () => {
     expect(api?.spec.ports[0].port).toBe(OPS_PORTS.api)
     expect(api?.spec.selector).toEqual({ 'app.kubernetes.io/name': 'lazarus-api' })
     expect(byKind('ConfigMap')[0]?.data?.['API_HOST']).toBe('0.0.0.0')
+    expect(byKind('ConfigMap')[0]?.data?.['AMQP_URL']).toBeUndefined()
+    const secrets = yamlDocs(join(dir, 'secret.example.yaml')) as (K8sDoc & { stringData?: Record<string, string> })[]
+    expect(Object.keys(secrets.find((x) => x.metadata.name === 'lazarus-secrets')?.stringData ?? {})).toEqual(['DATABASE_URL', 'OS_PASSWORD'])
+    expect(Object.keys(secrets.find((x) => x.metadata.name === 'lazarus-rabbitmq')?.stringData ?? {}).sort()).toEqual(['api', 'detector', 'evacuator', 'fencer'])
   })
 })
 
@@ -138,6 +160,9 @@ describe('infra/systemd', () => {
         expect(one(key), `${u} ${key}`).toBe(value)
       }
       expect(k.get('EnvironmentFile')?.length, u).toBeGreaterThan(0)
+      const svc = /^lazarus-(\w+)/.exec(u)![1]!
+      // Each bus service reads its own broker user last, so that it wins over lazarus.env.
+      if (svc !== 'agent') expect(k.get('EnvironmentFile')?.at(-1), u).toBe(`-/etc/lazarus/rabbitmq/${svc}.env`)
       const exec = one('ExecStart') ?? ''
       const m = /^\/usr\/bin\/node \/opt\/lazarus\/(services\/(\w+)\/dist\/main\.js)$/.exec(exec)
       expect(m, `${u} ExecStart`).not.toBeNull()

@@ -11,7 +11,7 @@ import { startNode, type RunningProcess } from './processes.js'
 export interface Cluster {
   simUrl: string
   apiUrl: string
-  /** The RabbitMQ vhost and PostgreSQL database of this cluster, for extra processes. */
+  /** The RabbitMQ vhost (every permission) and PostgreSQL database of this cluster, for extra processes. */
   amqpUrl: string
   databaseUrl: string
   /** Environment every service of this cluster runs with (OS_*, AMQP_URL, DATABASE_URL, API_URL). */
@@ -32,9 +32,24 @@ export const simEnvDefaults = {
   SIM_SERVICE_DOWN_TIME_MS: '3000',
 }
 
-export const startCluster = async (opts: { simEnv?: Record<string, string>; serviceEnv?: Record<string, string> } = {}): Promise<Cluster> => {
+export interface ClusterOptions {
+  simEnv?: Record<string, string>
+  serviceEnv?: Record<string, string>
+  /**
+   * A vhost the caller made (and drops), with each service's own AMQP URL (its own broker
+   * user, test/support/rabbit-users.ts); `url` has every permission, for extra processes.
+   * Default: a vhost of the cluster's own, every service as guest.
+   */
+  amqp?: { url: string; services: Record<'api' | 'detector' | 'fencer' | 'evacuator', string> }
+}
+
+export const startCluster = async (opts: ClusterOptions = {}): Promise<Cluster> => {
   const id = `lazarus_e2e_${process.pid}_${randomBytes(3).toString('hex')}`
-  const [db, vhost] = await Promise.all([createTestDatabase(id), createTestVhost(id)])
+  const [db, vhost] = await Promise.all([
+    createTestDatabase(id),
+    opts.amqp ? { url: opts.amqp.url, drop: async () => undefined } : createTestVhost(id),
+  ])
+  const amqpOf = (svc: 'api' | 'detector' | 'fencer' | 'evacuator'): Record<string, string> => (opts.amqp ? { AMQP_URL: opts.amqp.services[svc] } : {})
   const processes: Record<string, RunningProcess> = {}
   const stopAll = async () => {
     await Promise.all(Object.values(processes).map((p) => p.stop()))
@@ -57,15 +72,15 @@ export const startCluster = async (opts: { simEnv?: Record<string, string>; serv
       LOG_LEVEL: 'info',
       ...opts.serviceEnv,
     }
-    const api = startNode('api', 'services/api/dist/main.js', { ...common, API_PORT: '0' })
+    const api = startNode('api', 'services/api/dist/main.js', { ...common, ...amqpOf('api'), API_PORT: '0' })
     processes['api'] = api
     const listenLine = await api.waitForLine(/"port":\d+/)
     const port = Number(/"port":(\d+)/.exec(listenLine)?.[1])
     const apiUrl = `http://127.0.0.1:${port}`
     // The detector reads segment membership from the api, so it starts once the api listens.
     const serviceEnv = { ...common, API_URL: apiUrl }
-    for (const svc of ['detector', 'fencer', 'evacuator']) {
-      processes[svc] = startNode(svc, `services/${svc}/dist/main.js`, serviceEnv)
+    for (const svc of ['detector', 'fencer', 'evacuator'] as const) {
+      processes[svc] = startNode(svc, `services/${svc}/dist/main.js`, { ...serviceEnv, ...amqpOf(svc) })
     }
     await Promise.all(['detector', 'fencer', 'evacuator'].map((s) => processes[s]!.waitForLine(/"msg":"[^"]*\b(started|ready)\b/i, 60_000)))
 

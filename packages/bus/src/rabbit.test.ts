@@ -36,6 +36,7 @@ afterAll(async () => {
       for (const name of [n.queue(q), n.retry(q), n.dead(q)]) await ch.deleteQueue(name)
     }
     await ch.deleteExchange(n.exchange)
+    await ch.deleteExchange(n.retryExchange)
     await ch.close()
   } finally {
     await conn.close()

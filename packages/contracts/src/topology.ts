@@ -95,3 +95,46 @@ export const topology = {
 } as const satisfies Record<string, QueueSpec>
 
 export type QueueName = keyof typeof topology
+
+/** The services that talk over the bus. */
+export const BUS_SERVICES = ['api', 'detector', 'fencer', 'evacuator'] as const
+export type BusService = (typeof BUS_SERVICES)[number]
+
+export interface BusRole {
+  /** The topology queues the service consumes (and declares, with their retry and dead queues). */
+  readonly consumes: readonly QueueName[]
+  /** The routing keys (event types) the service publishes on the events exchange. */
+  readonly publishes: readonly EventType[]
+}
+
+/**
+ * Who consumes and who publishes what: the source of each service's broker permissions
+ * (one RabbitMQ user per service, see infra/rabbitmq). A service that publishes an event
+ * not listed here is refused by the broker (403) once these permissions are in force, so
+ * a new `publish` in a service goes with a line here. Each queue has exactly one consumer
+ * service.
+ */
+export const busRoles = {
+  // Notifications accepted through the outbox; an operator ending a host's maintenance.
+  api: { consumes: ['apiOnProgress'], publishes: ['notification.received.v1', 'host.unfence_requested.v1'] },
+  detector: {
+    consumes: ['detectorOnNotification'],
+    publishes: ['host.failed.v1', 'instance.failed.v1', 'process.failed.v1', 'host.unfence_requested.v1', 'recovery.finished.v1', 'alert.raised.v1'],
+  },
+  fencer: {
+    consumes: ['fencerOnHostFailed', 'fencerOnUnfence'],
+    publishes: ['host.fenced.v1', 'host.fence_failed.v1', 'host.unfenced.v1', 'alert.raised.v1', 'recovery.progress.v1', 'recovery.finished.v1'],
+  },
+  evacuator: {
+    consumes: ['evacuatorOnInstanceFailed', 'evacuatorOnProcessFailed', 'evacuatorOnHostFenced', 'evacuatorWork'],
+    publishes: [
+      'evacuation.requested.v1',
+      'instance.evacuated.v1',
+      'instance.evacuation_failed.v1',
+      'host.reserved_claimed.v1',
+      'recovery.progress.v1',
+      'recovery.finished.v1',
+      'alert.raised.v1',
+    ],
+  },
+} as const satisfies Record<BusService, BusRole>

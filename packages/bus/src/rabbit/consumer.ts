@@ -172,7 +172,7 @@ export class Consumer<T> implements ConsumerControl {
       const { 'x-death': _death, 'x-delivery-count': _count, [HEADER.publish]: _token, ...headers } =
         (msg.properties.headers ?? {}) as Record<string, unknown>
       try {
-        await publisher.publish('', retry ? names.retry(this.spec.queue) : names.dead(this.spec.queue), msg.content, {
+        await publisher.publish(names.retryExchange, retry ? names.retry(this.spec.queue) : names.dead(this.spec.queue), msg.content, {
           persistent: true,
           contentType: msg.properties.contentType as string | undefined,
           messageId: msg.properties.messageId as string | undefined,

@@ -6,9 +6,10 @@ import { BusClosedError } from '../errors.js'
 import { errorText } from '../run-handler.js'
 import { coalesceWrites } from './coalesce-writes.js'
 import { Consumer, type ConsumerControl } from './consumer.js'
-import { declareQueue, declareTopology } from './declare.js'
+import { declareAllowedTopology, declareQueue } from './declare.js'
 import { HEADER, names } from './names.js'
 import { Publisher } from './publisher.js'
+import { checkAmqpTls, tlsSocketOptions, type AmqpTls } from './tls.js'
 
 export type RabbitBusEvent = { type: 'connected' } | { type: 'disconnected'; err?: unknown } | { type: 'error'; err: unknown }
 
@@ -30,6 +31,8 @@ export interface RabbitBusOptions {
   queues?: readonly QueueSpec[]
   /** Shown in the broker's management UI. */
   connectionName?: string
+  /** CA, client certificate and key files for `amqps://` URLs (`createBus` reads them from AMQP_TLS_*). */
+  tls?: AmqpTls
 }
 
 const MIN_RECONNECT_MS = 200
@@ -63,11 +66,14 @@ export const createRabbitBus = async (opts: RabbitBusOptions): Promise<Bus> => {
   const urls = typeof opts.url === 'string' ? [opts.url] : [...opts.url]
   if (urls.length === 0) throw new Error('createRabbitBus: no broker URL given')
   let nextUrl = 0
+  const tls = opts.tls ?? {}
+  checkAmqpTls(tls, urls)
 
   const connect = async (): Promise<void> => {
     const url = urls[nextUrl % urls.length] as string
     nextUrl += 1
     const c = await amqp.connect(withHeartbeat(url, opts.heartbeatSec ?? 10), {
+      ...tlsSocketOptions(tls),
       timeout: 10_000,
       clientProperties: { connection_name: opts.connectionName ?? `lazarus pid ${process.pid}` },
     })
@@ -80,10 +86,7 @@ export const createRabbitBus = async (opts: RabbitBusOptions): Promise<Bus> => {
       onConnectionClosed(c, err)
     })
     try {
-      const ch = await c.createChannel()
-      ch.on('error', onError)
-      await declareTopology(ch, n, queues)
-      await ch.close()
+      await declareAllowedTopology(c, n, queues)
       if (closed) throw new BusClosedError('connect')
       await publisher.open(c)
     } catch (err) {
