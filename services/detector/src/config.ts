@@ -46,6 +46,12 @@ export const DetectorConfig = z.object({
   heartbeatSweepMs: setting.int(100, 10),
   /** The agents publish on `<prefix>.<host>`. */
   heartbeatSubjectPrefix: z.string().min(1).default(HEARTBEAT_SUBJECT_PREFIX),
+  /**
+   * Heartbeats whose `sentAt` is further than this from the detector's clock (or whose
+   * `startedAt` is after `sentAt`), and storage heartbeats dated further ahead, are
+   * refused: see src/heartbeat/plausibility.ts. Hosts must keep their clocks (NTP) within it.
+   */
+  heartbeatMaxSkewMs: setting.int(5000, 100),
   /** JSON: `{"*": {defaults}, "<segment name>": {policy}}`; see services/detector/README.md. */
   heartbeatPolicy: json(HeartbeatPolicy).default({}),
   /** The shared directory the agents write their storage heartbeats into, if this host mounts it. */

@@ -44,6 +44,7 @@ try {
       membershipRefreshMs: config.membershipRefreshMs,
       detectorSubjectPrefix: config.detectorSubjectPrefix,
       storageDir: config.storageHeartbeatDir,
+      maxSkewMs: config.heartbeatMaxSkewMs,
       reportAttempts: config.reportAttempts,
       reportRetryMs: config.reportRetryMs,
       leaseStaleMs: config.leaseStaleMs,
