@@ -1,5 +1,6 @@
 import { hostname } from 'node:os'
-import { ConfigError, loadConfig, setting } from '@lazarus/runtime'
+import { ConfigError, loadConfig, natsAuthSettings, natsConnectOptions, setting, type NatsAuthKind } from '@lazarus/runtime'
+import type { ConnectionOptions } from '@nats-io/transport-node'
 import * as z from 'zod'
 import { HEARTBEAT_CHECKS_MAX, HEARTBEAT_SUBJECT_PREFIX, HostName } from '@lazarus/contracts'
 import { parseTarget } from './probes/tcp.js'
@@ -57,6 +58,8 @@ const json = setting.json
 /** The agent's settings (env names: the keys in UPPER_SNAKE_CASE). */
 export const AgentSettings = z.object({
   natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** This agent's NATS identity and TLS (NATS_NKEY_SEED_FILE, NATS_CREDS_FILE, NATS_USER/NATS_PASS, NATS_TOKEN, NATS_TLS_*): see packages/runtime/src/nats.ts. */
+  ...natsAuthSettings(),
   /** The host name the detector knows this host by (Nova's / Masakari's host name). */
   hostName: HostName.default(() => hostname()),
   /** 50 ms to 1 h: the heartbeat contract's bounds. */
@@ -92,6 +95,8 @@ export type AgentSettings = z.infer<typeof AgentSettings>
 
 export interface AgentConfig {
   natsUrl: string
+  /** Authentication and TLS options for connect(), from the NATS_* identity settings. */
+  nats: { options: Partial<ConnectionOptions>; auth: NatsAuthKind; tls: boolean }
   hostName: string
   heartbeatIntervalMs: number
   probeTimeoutMs: number
@@ -130,6 +135,7 @@ export const resolveAgentConfig = (s: AgentSettings): AgentConfig => {
   }
   return {
     natsUrl: s.natsUrl,
+    nats: natsConnectOptions(s),
     hostName: s.hostName,
     heartbeatIntervalMs: s.heartbeatIntervalMs,
     probeTimeoutMs,
