@@ -131,3 +131,11 @@ export const createNkeyUser = (): { publicKey: string; seed: string } => {
   const kp = nkeys.createUser()
   return { publicKey: kp.getPublicKey(), seed: new TextDecoder().decode(kp.getSeed()) }
 }
+
+/** The public key of an nkey user seed (`SU...`); throws when it is not one. */
+export const nkeyUserPublicKey = (seed: string): string => {
+  const kp = nkeys.fromSeed(new TextEncoder().encode(seed.trim()))
+  const pub = kp.getPublicKey()
+  if (!pub.startsWith('U')) throw new Error('not an nkey user seed')
+  return pub
+}
