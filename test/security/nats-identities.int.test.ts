@@ -11,6 +11,12 @@ import { natsConnectOptions } from '@lazarus/runtime'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { createIngestMetrics } from '@lazarus/ingest'
+import { Registry } from '@lazarus/runtime'
+// The ingest service's NATS source itself (the service runs it from main.ts), with a stand-in
+// for its pipeline: what is under test here is what its identity may do on NATS.
+import { startNatsSource } from '../../services/ingest/src/sources/nats.js'
 import { startNode, type RunningProcess } from '../support/processes.js'
 
 /*
@@ -28,6 +34,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const id = randomUUID().slice(0, 8)
 const [hostA, hostB] = [`ident-${id}-a`, `ident-${id}.rack-2.example`]
 const BUCKET = `leases_${id}`
+const STREAM = `FAULTS_${id}`
+const DEAD = `faults.${id}.dead-letter`
 
 let dir: string
 let url: string
@@ -102,7 +110,7 @@ beforeAll(async () => {
   const out: string[] = []
   const err: string[] = []
   const code = await runCli({
-    argv: ['nats-config', '--out', join(dir, 'out'), '--hosts-file', join(dir, 'hosts'), '--lease-bucket', BUCKET],
+    argv: ['nats-config', '--out', join(dir, 'out'), '--hosts-file', join(dir, 'hosts'), '--lease-bucket', BUCKET, '--ingest-stream', STREAM, '--ingest-dead-letter-subject', DEAD, '--admin'],
     env: {},
     io: { out: (t) => out.push(t), write: (t) => out.push(t), err: (t) => err.push(t), tty: false },
   })
@@ -250,5 +258,65 @@ describe('nats-server with the generated identities', () => {
       await agent?.stop()
       await monitor.close()
     }
+  })
+
+  it('ingest consumes its stream, acknowledges and dead-letters with its identity, and may do nothing else', async () => {
+    const admin = await as(seed('admin.nk'), 'admin')
+    const jsm = await jetstreamManager(admin)
+    await jsm.streams.add({ name: STREAM, subjects: [`faults.${id}.compute.>`] })
+    // The dead-letter subject has a stream of its own, as the ingest README advises.
+    await jsm.streams.add({ name: `${STREAM}_DEAD`, subjects: [DEAD] })
+    const deadCount = async () => (await jsm.streams.info(`${STREAM}_DEAD`)).state.messages
+    const js = jsm.jetstream()
+    await js.publish(`faults.${id}.compute.a`, JSON.stringify({ type: 'host.down', host: hostA }))
+    await js.publish(`faults.${id}.compute.b`, 'not an event')
+
+    const seen: string[] = []
+    let fatal: unknown
+    const source = await startNatsSource({
+      config: {
+        servers: [url],
+        stream: STREAM,
+        subjects: [`faults.${id}.compute.>`],
+        durable: 'lazarus-ingest',
+        deadLetterSubject: DEAD,
+        maxAckPending: 1,
+        ackWaitMs: 30_000,
+        retryMinMs: 100,
+        retryMaxMs: 1000,
+        connectOptions: natsConnectOptions({ natsNkeySeedFile: seed('ingest.nk') }).options,
+      },
+      pipeline: async (value) => {
+        const text = new TextDecoder().decode(value ?? new Uint8Array())
+        seen.push(text)
+        return text.startsWith('{') ? { kind: 'ack', result: 'accepted' } : { kind: 'dead', stage: 'parse', reason: 'not JSON' }
+      },
+      metrics: createIngestMetrics(new Registry()),
+      log,
+      onFatal: (err) => (fatal = err),
+    })
+    try {
+      await waitFor('both events handled', () => (seen.length === 2 ? true : undefined), 10_000)
+      const end = Date.now() + 5000
+      let info = await jsm.consumers.info(STREAM, 'lazarus-ingest')
+      while ((info.num_ack_pending > 0 || info.num_pending > 0) && Date.now() < end) {
+        await sleep(100)
+        info = await jsm.consumers.info(STREAM, 'lazarus-ingest')
+      }
+      expect(info).toMatchObject({ num_ack_pending: 0, num_pending: 0 })
+      expect(await deadCount()).toBe(1)
+      const dl = await jsm.streams.getMessage(`${STREAM}_DEAD`, { seq: 1 })
+      expect(dl?.header.get('Lazarus-Reason')).toBe('not JSON')
+      expect(seen).toHaveLength(2)
+      expect(fatal).toBeUndefined()
+    } finally {
+      await source.stop()
+    }
+    // Its identity reaches nothing else: not the heartbeats, not another stream.
+    const ingest = await as(seed('ingest.nk'), 'ingest')
+    const errors = errorsOf(ingest)
+    ingest.publish(`lazarus.heartbeat.${hostA}`, JSON.stringify(heartbeat(hostA)))
+    await ingest.flush()
+    await waitFor('the permissions violation', () => (errors.some((e) => /[Pp]ermissions [Vv]iolation.*lazarus\.heartbeat\./.test(e)) ? true : undefined), 5000)
   })
 })

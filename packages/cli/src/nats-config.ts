@@ -68,6 +68,8 @@ export interface NatsConfigInput {
   agents: readonly { host: string; publicKey: string }[]
   detector: { publicKey: string }
   ingest?: { publicKey: string; stream: string; durable: string; deadLetterSubject: string }
+  /** An identity with every right, for an operator's tools (creating the ingest stream, inspecting). */
+  admin?: { publicKey: string }
   heartbeatPrefix: string
   detectorPrefix: string
   leaseBucket: string
@@ -147,9 +149,9 @@ const perms = (p: Permissions, indent: string) => {
   return [`${indent}permissions: {`, side('publish', p.publish), side('subscribe', p.subscribe), `${indent}}`].join('\n')
 }
 
-const user = (comment: string, publicKey: string, p: Permissions) => {
+const user = (comment: string, publicKey: string, p: Permissions | undefined) => {
   check(NKEY_USER_RE.test(publicKey), `${comment}: ${publicKey} is not an nkey user public key`)
-  return [`    # ${comment}`, '    {', `      nkey: ${q(publicKey)}`, perms(p, '      '), '    }'].join('\n')
+  return [`    # ${comment}`, '    {', `      nkey: ${q(publicKey)}`, ...(p ? [perms(p, '      ')] : []), '    }'].join('\n')
 }
 
 /**
@@ -165,6 +167,7 @@ export const renderNatsAuthorization = (i: NatsConfigInput): string => {
   }
   const users = [
     user('detector', i.detector.publicKey, permissionsFor.detector(i.heartbeatPrefix, i.detectorPrefix, i.leaseBucket)),
+    ...(i.admin ? [user('admin: every right; for operators\' tools, keep its seed off the compute hosts', i.admin.publicKey, undefined)] : []),
     ...(i.ingest ? [user('ingest', i.ingest.publicKey, permissionsFor.ingest(i.ingest.stream, i.ingest.durable, i.ingest.deadLetterSubject))] : []),
     ...i.agents.map((a) => user(`agent ${a.host}`, a.publicKey, permissionsFor.agent(a.host, i.heartbeatPrefix))),
   ]

@@ -9,6 +9,7 @@ const DETAILS = `Writes into --out:
   lazarus-authorization.conf   the nats-server authorization block: include it from the server's configuration
   agents/<host>.nk             each agent's nkey seed (mode 0600): NATS_NKEY_SEED_FILE of lazarus-agent on <host>
   detector.nk, ingest.nk       the detector's and the ingest service's seeds (NATS_NKEY_SEED_FILE)
+  admin.nk                     with --admin: every right, for operators' tools (nats --nkey admin.nk)
   identities.json              who is who: the public keys
 Each agent may publish only lazarus.heartbeat.<its host> and subscribe to nothing; the
 detector reads heartbeats, shares host-down reports and keeps its leases in its JetStream
@@ -84,13 +85,15 @@ const natsConfig: Run = async (ctx, _args, opts) => {
   for (const host of hosts) agents.push({ host, ...(await identity(join(out, 'agents', `${host}.nk`))) })
   const detector = await identity(join(out, 'detector.nk'))
   const ingest = names.ingest && { ...names.ingest, ...(await identity(join(out, 'ingest.nk'))) }
+  const admin = opts['admin'] === true ? await identity(join(out, 'admin.nk')) : undefined
 
   const { ingest: _names, ...common } = names
-  const conf = renderNatsAuthorization({ ...common, agents, detector, ...(ingest && { ingest }) })
+  const conf = renderNatsAuthorization({ ...common, agents, detector, ...(ingest && { ingest }), ...(admin && { admin }) })
   await writeFile(join(out, 'lazarus-authorization.conf'), conf, { mode: 0o644 })
   const identities = {
     detector: { publicKey: detector.publicKey, seedFile: 'detector.nk' },
     ...(ingest && { ingest: { publicKey: ingest.publicKey, seedFile: 'ingest.nk' } }),
+    ...(admin && { admin: { publicKey: admin.publicKey, seedFile: 'admin.nk' } }),
     agents: Object.fromEntries(agents.map((a) => [a.host, { publicKey: a.publicKey, seedFile: `agents/${a.host}.nk` }])),
   }
   await writeFile(join(out, 'identities.json'), `${JSON.stringify(identities, null, 2)}\n`, { mode: 0o644 })
@@ -100,7 +103,7 @@ const natsConfig: Run = async (ctx, _args, opts) => {
     return 0
   }
   const created = agents.filter((a) => a.created).length
-  ctx.io.out(`wrote ${join(out, 'lazarus-authorization.conf')}: ${agents.length} agents (${created} new), the detector${ingest ? ', ingest' : ''}`)
+  ctx.io.out(`wrote ${join(out, 'lazarus-authorization.conf')}: ${agents.length} agents (${created} new), the detector${ingest ? ', ingest' : ''}${admin ? ', admin' : ''}`)
   ctx.io.out(`seeds (mode 0600) under ${out}: copy agents/<host>.nk to each host and point NATS_NKEY_SEED_FILE at it`)
   ctx.io.out(`in nats-server.conf: include ${join(out, 'lazarus-authorization.conf')}`)
   return 0
@@ -117,5 +120,6 @@ export const addNatsConfigCommand = ({ program, action }: Program): void => {
     .option('--ingest-stream <name>', 'make an ingest identity consuming this JetStream stream (NATS_STREAM)')
     .option('--ingest-durable <name>', 'the ingest consumer (NATS_DURABLE, default lazarus-ingest)')
     .option('--ingest-dead-letter-subject <subject>', 'NATS_DEAD_LETTER_SUBJECT (default lazarus.ingest.dead-letter)')
+    .option('--admin', 'also an identity with every right (admin.nk), for operators\' tools: creating the ingest stream, inspecting')
     .action(action(natsConfig))
 }
