@@ -205,6 +205,9 @@ describe('nats-server with the generated identities', () => {
     expect(await leases.get(key)).toMatchObject({ holder: 'replica-1', state: 'done' })
     await leases.release(key)
     expect(await leases.get(key)).toBeUndefined()
+    // Another replica (or a restart with another LEASE_TTL_MS) opens the existing bucket.
+    const again = await createKvLeases({ nc: detector, bucket: BUCKET, ttlMs: 120_000, staleMs: 5000, holder: 'replica-2' })
+    expect(await again.claim(key)).toBe(true)
     // Replicas share monitor reports on host-down subjects.
     const downs: string[] = []
     const downSub = detector.subscribe('lazarus.detector.host-down.>', { callback: (_e, m) => downs.push(m.subject) })
