@@ -1,6 +1,6 @@
 import { HEARTBEAT_SUBJECT_PREFIX, HeartbeatV1 } from '@lazarus/contracts'
 import { Counter, Gauge, type Logger, type Registry } from '@lazarus/runtime'
-import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { connect, type ConnectionOptions, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import * as z from 'zod'
 import { HeartbeatMonitorConfig, HeartbeatSegment, type HeartbeatMonitorConfigInput } from './config.js'
 import { checkHeartbeatTimes, checkStorageFileTimes, DEFAULT_MAX_SKEW_MS, type RefusalReason } from './plausibility.js'
@@ -10,8 +10,10 @@ import { HeartbeatTracker, type MembershipChange, type PausedBy, type TrackerSta
 export interface HeartbeatMonitorDeps extends HeartbeatMonitorConfigInput {
   /** A NATS connection to use (left open on close), or... */
   nc?: NatsConnection
-  /** ...where to connect (the connection is closed on close). */
+  /** ...where to connect (the connection is closed on close), ... */
   natsUrl?: string
+  /** ...and with which identity and TLS (natsConnectOptions in @lazarus/runtime). */
+  connectOptions?: Partial<ConnectionOptions>
   /** Heartbeats are read from `<subjectPrefix>.>`. */
   subjectPrefix?: string
   /** The shared directory the agents write `<host>.hb` into, if the monitor's host mounts it. */
@@ -63,7 +65,7 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
   const ownConnection = !deps.nc
   const nc =
     deps.nc ??
-    (await connect({ servers: deps.natsUrl, name: 'lazarus-detector heartbeats', maxReconnectAttempts: -1, reconnectTimeWait: 500 }))
+    (await connect({ ...deps.connectOptions, servers: deps.natsUrl, name: 'lazarus-detector heartbeats', maxReconnectAttempts: -1, reconnectTimeWait: 500 }))
   const storage = deps.storageDir ? createStorageReader(deps.storageDir, deps.storageReadTimeoutMs) : undefined
   const maxSkewMs = deps.maxSkewMs ?? DEFAULT_MAX_SKEW_MS
   const tracker = new HeartbeatTracker(config, now(), { storageAvailable: storage !== undefined, maxSkewMs })
