@@ -102,11 +102,11 @@ describe('probes', () => {
   })
 
   it('writes the storage heartbeat file', async () => {
-    const probe = storageHeartbeatProbe(dir, 'compute-01', () => ({ bootId: 'b1', seq: 7 }), () => 1234)
+    const probe = storageHeartbeatProbe(dir, 'compute-01', () => ({ bootId: 'b1', seq: 7 }), () => 1_700_000_001_234)
     const [check] = await probe.run()
     expect(check).toMatchObject({ name: join(dir, 'compute-01.hb'), ok: true })
     const file = StorageHeartbeatFile.parse(JSON.parse(await readFile(join(dir, 'compute-01.hb'), 'utf8')))
-    expect(file).toEqual({ host: 'compute-01', bootId: 'b1', seq: 7, at: 1234 })
+    expect(file).toEqual({ host: 'compute-01', bootId: 'b1', seq: 7, at: 1_700_000_001_234 })
     const broken = storageHeartbeatProbe(join(dir, 'missing'), 'compute-01', () => ({ bootId: 'b1', seq: 7 }))
     const runner = new ProbeRunner([broken], 200)
     await runner.runOnce()

@@ -1,10 +1,11 @@
 import { hostname } from 'node:os'
-import { ConfigError, loadConfig, setting } from '@lazarus/runtime'
+import { ConfigError, loadConfig, natsAuthSettings, natsConnectOptions, setting, type NatsAuthKind } from '@lazarus/runtime'
+import type { ConnectionOptions } from '@nats-io/transport-node'
 import * as z from 'zod'
-import { HEARTBEAT_SUBJECT_PREFIX, HostName } from '@lazarus/contracts'
+import { HEARTBEAT_CHECKS_MAX, HEARTBEAT_SUBJECT_PREFIX, HostName } from '@lazarus/contracts'
 import { parseTarget } from './probes/tcp.js'
 
-const Target = z.string().refine((s) => parseTarget(s) !== undefined, 'expected host:port or [v6addr]:port')
+const Target = z.string().max(1024).refine((s) => parseTarget(s) !== undefined, 'expected host:port or [v6addr]:port')
 
 /** A peer: its host name (as the detector knows it) and where to reach it over TCP. */
 const Peer = z.union([
@@ -23,15 +24,15 @@ const Peer = z.union([
 export const ProbesConfig = z
   .object({
     /** Names of processes that must run on the host. */
-    processes: z.array(z.string().min(1)).default(['nova-compute', 'libvirtd']),
+    processes: z.array(z.string().min(1).max(1024)).max(HEARTBEAT_CHECKS_MAX).default(['nova-compute', 'libvirtd']),
     /** Management-network targets (host:port); none reachable = management network lost. */
-    management: z.array(Target).default([]),
+    management: z.array(Target).max(HEARTBEAT_CHECKS_MAX).default([]),
     /** Storage-network targets (host:port). */
-    storage: z.array(Target).default([]),
-    /** Directory on shared storage where `<host>.hb` is rewritten at every heartbeat. */
-    storageHeartbeatDir: z.string().min(1).optional(),
+    storage: z.array(Target).max(HEARTBEAT_CHECKS_MAX).default([]),
+    /** Directory on shared storage where `<host>.hb` is rewritten at every heartbeat (its path is a check's name: at most 1024 characters). */
+    storageHeartbeatDir: z.string().min(1).max(700).optional(),
     /** Peer hosts to probe over TCP. */
-    peers: z.array(Peer).default([]),
+    peers: z.array(Peer).max(HEARTBEAT_CHECKS_MAX).default([]),
     /** Whether a refused TCP connection (the network delivered an RST) counts as reachable. */
     refusedIsReachable: z.boolean().default(true),
   })
@@ -57,9 +58,12 @@ const json = setting.json
 /** The agent's settings (env names: the keys in UPPER_SNAKE_CASE). */
 export const AgentSettings = z.object({
   natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** This agent's NATS identity and TLS (NATS_NKEY_SEED_FILE, NATS_CREDS_FILE, NATS_USER/NATS_PASS, NATS_TOKEN, NATS_TLS_*): see packages/runtime/src/nats.ts. */
+  ...natsAuthSettings(),
   /** The host name the detector knows this host by (Nova's / Masakari's host name). */
   hostName: HostName.default(() => hostname()),
-  heartbeatIntervalMs: setting.int(1000, 50),
+  /** 50 ms to 1 h: the heartbeat contract's bounds. */
+  heartbeatIntervalMs: z.coerce.number().int().min(50).max(3_600_000).default(1000),
   /** Per-probe timeout; default: half the interval, at most 500 ms. */
   probeTimeoutMs: z.coerce.number().int().min(1).optional(),
   subjectPrefix: z.string().min(1).default(HEARTBEAT_SUBJECT_PREFIX),
@@ -70,7 +74,7 @@ export const AgentSettings = z.object({
   processNames: list(z.string().min(1)).optional(),
   managementTargets: list(Target).optional(),
   storageTargets: list(Target).optional(),
-  storageHeartbeatDir: z.string().min(1).optional(),
+  storageHeartbeatDir: z.string().min(1).max(700).optional(),
   /** `host=address:port,...` */
   peers: list(Peer).optional(),
 
@@ -91,6 +95,8 @@ export type AgentSettings = z.infer<typeof AgentSettings>
 
 export interface AgentConfig {
   natsUrl: string
+  /** Authentication and TLS options for connect(), from the NATS_* identity settings. */
+  nats: { options: Partial<ConnectionOptions>; auth: NatsAuthKind; tls: boolean }
   hostName: string
   heartbeatIntervalMs: number
   probeTimeoutMs: number
@@ -129,6 +135,7 @@ export const resolveAgentConfig = (s: AgentSettings): AgentConfig => {
   }
   return {
     natsUrl: s.natsUrl,
+    nats: natsConnectOptions(s),
     hostName: s.hostName,
     heartbeatIntervalMs: s.heartbeatIntervalMs,
     probeTimeoutMs,

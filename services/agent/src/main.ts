@@ -7,7 +7,9 @@ import { loadAgentConfig } from './config.js'
 const log = createLogger('agent')
 try {
   const config = loadAgentConfig()
+  log.info({ natsUrl: config.natsUrl, auth: config.nats.auth, tls: config.nats.tls }, 'connecting to NATS')
   const nc = await connect({
+    ...config.nats.options,
     servers: config.natsUrl,
     name: `lazarus-agent ${config.hostName}`,
     maxReconnectAttempts: -1,

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { HEARTBEAT_SUBJECT_PREFIX } from '@lazarus/contracts'
-import { opsSettings, setting } from '@lazarus/runtime'
+import { natsAuthSettings, opsSettings, setting } from '@lazarus/runtime'
 import * as z from 'zod'
 import { SegmentPolicyInput } from './heartbeat/config.js'
 
@@ -32,6 +32,8 @@ export const DetectorConfig = z.object({
   // ---- host heartbeats: on when NATS_URL is set ----
   /** NATS with JetStream, e.g. nats://127.0.0.1:4222. Unset: no heartbeat monitoring. */
   natsUrl: z.string().min(1).optional(),
+  /** The detector's NATS identity and TLS (NATS_NKEY_SEED_FILE, NATS_CREDS_FILE, NATS_USER/NATS_PASS, NATS_TOKEN, NATS_TLS_*): see packages/runtime/src/nats.ts. */
+  ...natsAuthSettings(),
   /** The api (the system of record for segments and hosts, and where failures are reported). */
   apiUrl: z.url().default('http://127.0.0.1:15868'),
   /** Sent as X-Auth-Token to the api (a key with the `monitor` role is enough). */
@@ -46,6 +48,12 @@ export const DetectorConfig = z.object({
   heartbeatSweepMs: setting.int(100, 10),
   /** The agents publish on `<prefix>.<host>`. */
   heartbeatSubjectPrefix: z.string().min(1).default(HEARTBEAT_SUBJECT_PREFIX),
+  /**
+   * Heartbeats whose `sentAt` is further than this from the detector's clock (or whose
+   * `startedAt` is after `sentAt`), and storage heartbeats dated further ahead, are
+   * refused: see src/heartbeat/plausibility.ts. Hosts must keep their clocks (NTP) within it.
+   */
+  heartbeatMaxSkewMs: setting.int(5000, 100),
   /** JSON: `{"*": {defaults}, "<segment name>": {policy}}`; see services/detector/README.md. */
   heartbeatPolicy: json(HeartbeatPolicy).default({}),
   /** The shared directory the agents write their storage heartbeats into, if this host mounts it. */

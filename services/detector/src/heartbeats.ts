@@ -25,6 +25,8 @@ export interface HeartbeatDetectionDeps {
   /** Replicas share "a monitor reported this host down" on `<prefix>.host-down.<host>`. */
   detectorSubjectPrefix: string
   storageDir?: string | undefined
+  /** The plausibility rules' clock-skew window (heartbeat/plausibility.ts). */
+  maxSkewMs?: number
   reportAttempts?: number
   reportRetryMs?: number
   leaseStaleMs?: number
@@ -94,6 +96,7 @@ export const createHeartbeatDetection = async (deps: HeartbeatDetectionDeps): Pr
     defaults: defaultPolicy,
     segments: [],
     ...(deps.storageDir !== undefined && { storageDir: deps.storageDir }),
+    ...(deps.maxSkewMs !== undefined && { maxSkewMs: deps.maxSkewMs }),
     log,
     ...(deps.metrics && { metrics: deps.metrics }),
     onVerdict: (v) => {

@@ -5,3 +5,6 @@ export { createHeartbeatDetection, toMembership, type HeartbeatDetection } from 
 export { onVerdict } from './handlers/on-verdict.js'
 export { createApiClient, ApiRequestError, type ApiClient } from './adapters/http/api-client.js'
 export { createKvLeases, leaseKey, type Leases } from './adapters/nats/kv-leases.js'
+export { createHeartbeatMonitor, type HeartbeatMonitor, type HeartbeatMonitorDeps } from './heartbeat/monitor.js'
+export type { Verdict, VerdictKind } from './heartbeat/tracker.js'
+export * from './heartbeat/plausibility.js'

@@ -1,5 +1,5 @@
 import { createBus } from '@lazarus/bus'
-import { createLogger, createMetrics, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { createLogger, createMetrics, loadConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { createApiClient } from './adapters/http/api-client.js'
 import { createMemorySeenNotifications } from './adapters/memory/seen-notifications.js'
@@ -17,7 +17,10 @@ try {
   let nc: NatsConnection | undefined
   let heartbeats: HeartbeatDetection | undefined
   if (config.natsUrl) {
+    const nats = natsConnectOptions(config)
+    log.info({ natsUrl: config.natsUrl, auth: nats.auth, tls: nats.tls }, 'connecting to NATS')
     nc = await connect({
+      ...nats.options,
       servers: config.natsUrl,
       name: `lazarus-detector ${config.replicaId}`,
       maxReconnectAttempts: -1,
@@ -44,6 +47,7 @@ try {
       membershipRefreshMs: config.membershipRefreshMs,
       detectorSubjectPrefix: config.detectorSubjectPrefix,
       storageDir: config.storageHeartbeatDir,
+      maxSkewMs: config.heartbeatMaxSkewMs,
       reportAttempts: config.reportAttempts,
       reportRetryMs: config.reportRetryMs,
       leaseStaleMs: config.leaseStaleMs,

@@ -1,5 +1,5 @@
 import { DEFAULT_MAX_FUTURE_SKEW_S } from '@lazarus/contracts'
-import { opsSettings, setting } from '@lazarus/runtime'
+import { natsAuthSettings, opsSettings, setting } from '@lazarus/runtime'
 import * as z from 'zod'
 import type { KafkaSourceConfig } from './sources/kafka.js'
 
@@ -51,9 +51,8 @@ export const ingestConfigSchema = z
     natsDeadLetterSubject: z.string().min(1).default('lazarus.ingest.dead-letter'),
     natsMaxAckPending: setting.int(1, 1),
     natsAckWaitMs: setting.int(30_000, 1000),
-    natsUser: z.string().optional(),
-    natsPass: z.string().optional(),
-    natsToken: z.string().optional(),
+    /** The NATS source's identity and TLS (NATS_NKEY_SEED_FILE, NATS_CREDS_FILE, NATS_USER/NATS_PASS, NATS_TOKEN, NATS_TLS_*): packages/runtime/src/nats.ts. */
+    ...natsAuthSettings(),
 
     ...opsSettings(9104),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

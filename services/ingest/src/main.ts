@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, createMetrics, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { ConfigError, createLogger, createMetrics, loadConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { ingestConfigSchema, kafkaSourceConfig } from './config.js'
 import { MappingRulesError, parseMappingRules } from './mapping/rules.js'
 import { createIngestMetrics } from './metrics.js'
@@ -48,9 +48,7 @@ const main = async () => {
             ackWaitMs: config.natsAckWaitMs,
             retryMinMs: config.retryMinMs,
             retryMaxMs: config.retryMaxMs,
-            user: config.natsUser,
-            pass: config.natsPass,
-            token: config.natsToken,
+            connectOptions: natsConnectOptions(config).options,
           },
           pipeline: createPipeline({ source: 'nats', rules, api, metrics, log, maxFutureSkewS: config.maxFutureSkewS }),
           metrics,

@@ -1,5 +1,6 @@
 import type { Program } from '../cli.js'
 import { addHostCommands } from './hosts.js'
+import { addNatsConfigCommand } from './nats-config.js'
 import { addNotificationCommands } from './notifications.js'
 import { addSegmentCommands } from './segments.js'
 
@@ -8,4 +9,5 @@ export const addCommands = (p: Program): void => {
   addSegmentCommands(p)
   addHostCommands(p)
   addNotificationCommands(p)
+  addNatsConfigCommand(p)
 }

@@ -1,4 +1,4 @@
-import type { HeartbeatCheck } from '@lazarus/contracts'
+import { HEARTBEAT_ERROR_MAX, type HeartbeatCheck } from '@lazarus/contracts'
 
 /** A probe: one cheap check that yields one result per name (a scan of /proc yields several). */
 export interface Probe {
@@ -34,7 +34,8 @@ export class ProbeRunner {
       const started = this.now()
       slot.inFlightSince = started
       const done = (checks: HeartbeatCheck[]) => {
-        slot.last = checks
+        // The detector refuses a heartbeat with an error text over the contract's bound.
+        slot.last = checks.map((c) => (c.error !== undefined && c.error.length > HEARTBEAT_ERROR_MAX ? { ...c, error: c.error.slice(0, HEARTBEAT_ERROR_MAX) } : c))
         slot.inFlightSince = undefined
         slot.pending = undefined
       }

@@ -1,21 +1,26 @@
 import { HEARTBEAT_SUBJECT_PREFIX, HeartbeatV1 } from '@lazarus/contracts'
 import { Counter, Gauge, type Logger, type Registry } from '@lazarus/runtime'
-import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { connect, type ConnectionOptions, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import * as z from 'zod'
 import { HeartbeatMonitorConfig, HeartbeatSegment, type HeartbeatMonitorConfigInput } from './config.js'
+import { checkHeartbeatTimes, checkStorageFileTimes, DEFAULT_MAX_SKEW_MS, type RefusalReason } from './plausibility.js'
 import { createStorageReader } from './storage-reader.js'
 import { HeartbeatTracker, type MembershipChange, type PausedBy, type TrackerStats, type Verdict } from './tracker.js'
 
 export interface HeartbeatMonitorDeps extends HeartbeatMonitorConfigInput {
   /** A NATS connection to use (left open on close), or... */
   nc?: NatsConnection
-  /** ...where to connect (the connection is closed on close). */
+  /** ...where to connect (the connection is closed on close), ... */
   natsUrl?: string
+  /** ...and with which identity and TLS (natsConnectOptions in @lazarus/runtime). */
+  connectOptions?: Partial<ConnectionOptions>
   /** Heartbeats are read from `<subjectPrefix>.>`. */
   subjectPrefix?: string
   /** The shared directory the agents write `<host>.hb` into, if the monitor's host mounts it. */
   storageDir?: string
   storageReadTimeoutMs?: number
+  /** Heartbeat and storage heartbeat times further than this from now are refused (plausibility.ts). Default 5000. */
+  maxSkewMs?: number
   now?: () => number
   log: Logger
   metrics?: Registry
@@ -35,7 +40,7 @@ export interface HeartbeatMonitor {
   notificationReceived(host: string): void
   /** Replace the monitored segments and hosts, keeping the state of hosts that stay (see HeartbeatTracker.setMembership). */
   setMembership(segments: readonly z.input<typeof HeartbeatSegment>[]): MembershipChange
-  stats(): TrackerStats & { invalid: number }
+  stats(): TrackerStats & { invalid: number; refused: number }
   close(): Promise<void>
 }
 
@@ -60,11 +65,13 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
   const ownConnection = !deps.nc
   const nc =
     deps.nc ??
-    (await connect({ servers: deps.natsUrl, name: 'lazarus-detector heartbeats', maxReconnectAttempts: -1, reconnectTimeWait: 500 }))
+    (await connect({ ...deps.connectOptions, servers: deps.natsUrl, name: 'lazarus-detector heartbeats', maxReconnectAttempts: -1, reconnectTimeWait: 500 }))
   const storage = deps.storageDir ? createStorageReader(deps.storageDir, deps.storageReadTimeoutMs) : undefined
-  const tracker = new HeartbeatTracker(config, now(), { storageAvailable: storage !== undefined })
+  const maxSkewMs = deps.maxSkewMs ?? DEFAULT_MAX_SKEW_MS
+  const tracker = new HeartbeatTracker(config, now(), { storageAvailable: storage !== undefined, maxSkewMs })
   const m = metricsFor(deps.metrics, tracker)
   let invalid = 0
+  let refused = 0
   let connected = true
   let closed = false
 
@@ -86,6 +93,13 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
     m?.invalid.inc()
     // The first few in full, then a sample, so a misbehaving agent cannot flood the log.
     if (invalid <= 10 || invalid % 1000 === 0) log.warn({ subject, invalid }, `invalid heartbeat dropped: ${why}`)
+  }
+
+  /** A well-formed message whose claims are implausible (plausibility.ts): counted by reason, logged, and nothing changes. */
+  const refuse = (host: string, reason: RefusalReason, detail: string) => {
+    refused++
+    m?.refused.inc({ reason })
+    if (refused <= 10 || refused % 1000 === 0) log.warn({ host, reason, refused }, `heartbeat refused: ${detail}`)
   }
 
   const onMessage = (err: Error | null, msg: Msg) => {
@@ -110,6 +124,11 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
       rejectMessage(msg.subject, `body names host ${hb.host}`)
       return
     }
+    const implausible = checkHeartbeatTimes(hb, now(), maxSkewMs)
+    if (implausible) {
+      refuse(hb.host, implausible.reason, implausible.detail)
+      return
+    }
     const verdicts = tracker.observe(hb, now())
     m?.received[tracker.lastResult].inc()
     if (verdicts.length > 0) emit(verdicts)
@@ -120,7 +139,10 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
   const readStorage = (host: string) => {
     if (!storage || storage.inFlight(host)) return
     void storage.read(host).then((file) => {
-      if (!closed) emit(tracker.storageObserved(host, file, now()))
+      if (closed) return
+      const implausible = file && checkStorageFileTimes(file, now(), maxSkewMs)
+      if (implausible) refuse(host, implausible.reason, `storage heartbeat: ${implausible.detail}`)
+      emit(tracker.storageObserved(host, implausible ? undefined : file, now()))
     })
   }
 
@@ -179,7 +201,7 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
       if (duplicates.length > 0) log.warn({ duplicates: few20(duplicates) }, 'hosts listed in more than one segment: each kept in the first')
       return change
     },
-    stats: () => ({ ...tracker.stats(), invalid }),
+    stats: () => ({ ...tracker.stats(), invalid, refused }),
     async close() {
       if (closed) return
       closed = true
@@ -206,6 +228,14 @@ const metricsFor = (registry: Registry | undefined, tracker: HeartbeatTracker) =
   const invalid =
     existing<Counter>('lazarus_detector_heartbeats_invalid_total') ??
     new Counter({ name: 'lazarus_detector_heartbeats_invalid_total', help: 'Heartbeats dropped as invalid', registers: [registry] })
+  const refused =
+    existing<Counter<'reason'>>('lazarus_detector_heartbeats_refused_total') ??
+    new Counter({
+      name: 'lazarus_detector_heartbeats_refused_total',
+      help: 'Well-formed heartbeats and storage heartbeats refused as implausible (times outside the skew window), by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    })
   const verdicts =
     existing<Counter<'kind' | 'action'>>('lazarus_detector_heartbeat_verdicts_total') ??
     new Counter({
@@ -231,6 +261,7 @@ const metricsFor = (registry: Registry | undefined, tracker: HeartbeatTracker) =
   return {
     received: { ok: received.labels('ok'), stale: received.labels('stale'), unknown: received.labels('unknown') },
     invalid,
+    refused,
     verdicts,
   }
 }

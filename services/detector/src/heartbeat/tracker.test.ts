@@ -98,19 +98,77 @@ describe('HeartbeatTracker', () => {
     expect(t.kinds('c2')).toEqual(['unconfirmed:alert', 'recovered:none'])
   })
 
-  it('ignores duplicate, reordered and earlier-run heartbeats', () => {
+  it('ignores duplicate and replayed heartbeats', () => {
     const t = setup()
     t.run(2000, hosts(3))
     const seen = t.tracker.status('c0')!.lastSeen
     t.run(500)
     t.tracker.observe(hb('c0', 0), t.now())
     expect(t.tracker.lastResult).toBe('stale')
-    t.tracker.observe({ ...hb('c0', 99, {}, 'older-run'), startedAt: T0 - 120_000 }, t.now())
+    t.tracker.observe(hb('c0', 1), t.now())
     expect(t.tracker.lastResult).toBe('stale')
     expect(t.tracker.status('c0')!.lastSeen).toBe(seen)
     t.tracker.observe(hb('nobody', 0), t.now())
     expect(t.tracker.lastResult).toBe('unknown')
     expect(t.tracker.stats()).toMatchObject({ stale: 2, unknown: 1 })
+  })
+
+  // Times are checked before the tracker (plausibility.ts, in the monitor); these are the
+  // sequence rules: whatever one message claims, the real agent's next heartbeats count.
+  describe('one message cannot poison a host', () => {
+    const forgedThenReal = (forged: HeartbeatV1) => {
+      const t = setup({ hosts: ['c0'] })
+      t.run(5000, ['c0'])
+      t.verdicts.push(...t.tracker.observe(forged, t.now()))
+      expect(t.tracker.lastResult).toBe('ok')
+      // The real agent goes on beating; nothing may be declared.
+      t.run(20_000, ['c0'])
+      expect(t.tracker.stats()).toMatchObject({ stale: 0 })
+      expect(t.kinds('c0')).toEqual([])
+      return t
+    }
+
+    it('a newer incarnation (another bootId, a later startedAt) does not make the real run stale', () => {
+      forgedThenReal({ ...hb('c0', 0, {}, 'forged-run'), startedAt: T0 + 3_600_000 })
+    })
+
+    it('a huge seq of the real run does not make its next heartbeats stale', () => {
+      forgedThenReal(hb('c0', 1_000_000_000))
+    })
+
+    it('an earlier run heard again is heard, not stale', () => {
+      const t = setup({ hosts: ['c0'] })
+      t.run(2000, ['c0'])
+      t.tracker.observe({ ...hb('c0', 99, {}, 'older-run'), startedAt: T0 - 120_000 }, t.now())
+      expect(t.tracker.lastResult).toBe('ok')
+    })
+
+    it('forging many runs only pushes out the real run, which is then heard as new', () => {
+      const t = setup({ hosts: ['c0'] })
+      t.run(3000, ['c0'])
+      for (let i = 0; i < 10; i++) t.tracker.observe(hb('c0', 5, {}, `forged-${i}`), t.now())
+      t.run(20_000, ['c0'])
+      expect(t.kinds('c0')).toEqual([])
+    })
+
+    it('a forged huge seq right before the host goes silent on NATS does not hide its storage heartbeat', () => {
+      const t = setup({ hosts: hosts(3), storage: true, policy: { isolationResponse: 'leave' } })
+      t.run(5000, hosts(3))
+      // c2 sent seq 0..4; one forged message claims seq 1e9 of its run, then c2 is cut off from NATS.
+      t.tracker.observe(hb('c2', 1_000_000_000), t.now())
+      t.run(TIMEOUT + 100, ['c0', 'c1'])
+      t.verdicts.push(...t.tracker.storageObserved('c2', { host: 'c2', bootId: 'boot-c2', seq: 8, at: t.now() - 200 }, t.now()))
+      expect(t.kinds('c2')).toEqual(['suspected:none', 'isolated:leave'])
+    })
+
+    it('a forged newer run right before the host goes silent on NATS does not hide its storage heartbeat', () => {
+      const t = setup({ hosts: hosts(3), storage: true, policy: { isolationResponse: 'leave' } })
+      t.run(5000, hosts(3))
+      t.tracker.observe({ ...hb('c2', 0, {}, 'forged-run'), startedAt: T0 + 3_600_000 }, t.now())
+      t.run(TIMEOUT + 100, ['c0', 'c1'])
+      t.verdicts.push(...t.tracker.storageObserved('c2', { host: 'c2', bootId: 'boot-c2', seq: 8, at: t.now() - 200 }, t.now()))
+      expect(t.kinds('c2')).toEqual(['suspected:none', 'isolated:leave'])
+    })
   })
 
   describe('silence+peers', () => {

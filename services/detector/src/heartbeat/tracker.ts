@@ -1,5 +1,6 @@
 import { reportsManagementLost, type HeartbeatV1, type StorageHeartbeatFile } from '@lazarus/contracts'
 import { resolvePolicy, type HeartbeatMonitorConfig, type HeartbeatSegment, type SegmentPolicy, type SegmentPolicyInput } from './config.js'
+import { admitHeartbeat, DEFAULT_MAX_SKEW_MS, storageFileFresh, type RunState } from './plausibility.js'
 
 /*
  * The heartbeat monitor's decisions, pure: no I/O, no timers, time passed in. The NATS
@@ -81,9 +82,8 @@ interface HostEntry {
   /** Heard since the monitor started. */
   seen: boolean
   lastSeen: number
-  bootId: string
-  startedAt: number
-  seq: number
+  /** The agent's runs heard, most recent first (see plausibility.ts). */
+  runs: RunState[]
   managementLostSince: number | undefined
   peersDown: readonly string[]
   peersDownKey: string
@@ -111,6 +111,8 @@ interface SegmentState {
 export interface TrackerOptions {
   /** The monitor can read storage heartbeat files (it has the shared directory). */
   storageAvailable?: boolean
+  /** The clock-skew window of the plausibility rules (plausibility.ts). Default 5000. */
+  maxSkewMs?: number
 }
 
 /** What `setMembership` changed, by host name. */
@@ -148,6 +150,7 @@ export class HeartbeatTracker {
   readonly #startedAt: number
   #maxTimeoutMs = 0
   readonly #storage: boolean
+  readonly #maxSkewMs: number
   #decisionsFrom: number
   #lastSweep: number | undefined
   #received = 0
@@ -160,6 +163,7 @@ export class HeartbeatTracker {
     this.#intervalMs = config.intervalMs
     this.#stallMs = config.stallMs ?? Math.max(1000, 5 * config.sweepMs)
     this.#storage = options.storageAvailable ?? false
+    this.#maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS
     this.#defaults = config.defaults
     this.#startedAt = startedAt
     this.#decisionsFrom = startedAt
@@ -208,9 +212,7 @@ export class HeartbeatTracker {
             state: 'alive',
             seen: false,
             lastSeen: now,
-            bootId: '',
-            startedAt: 0,
-            seq: -1,
+            runs: [],
             managementLostSince: undefined,
             peersDown: [],
             peersDownKey: '',
@@ -264,7 +266,7 @@ export class HeartbeatTracker {
     if (e.managementLostSince !== undefined) seg.managementLost.add(e)
   }
 
-  /** A heartbeat arrived (already validated). */
+  /** A heartbeat arrived (already validated, its times found plausible: plausibility.ts). */
   observe(hb: HeartbeatV1, now: number): readonly Verdict[] {
     this.#received++
     const e = this.#hosts.get(hb.host)
@@ -273,16 +275,13 @@ export class HeartbeatTracker {
       this.lastResult = 'unknown'
       return NONE
     }
-    if (e.bootId === hb.bootId ? hb.seq <= e.seq : hb.startedAt < e.startedAt) {
-      // A duplicate, reordered or delayed heartbeat (or one from an earlier run of the agent).
+    if (admitHeartbeat(e.runs, hb, now) === 'stale') {
+      // A duplicate or a replay of a heartbeat of a run already heard.
       this.#stale++
       this.lastResult = 'stale'
       return NONE
     }
     this.lastResult = 'ok'
-    e.bootId = hb.bootId
-    e.startedAt = hb.startedAt
-    e.seq = hb.seq
     e.seen = true
     e.lastSeen = now
     const seg = e.seg
@@ -381,17 +380,15 @@ export class HeartbeatTracker {
 
   /**
    * A storage heartbeat file was read (undefined: missing, unreadable or timed out). It
-   * is fresh when the agent wrote it after the last heartbeat we received from it (a
-   * later seq of the same run, or a new run), not longer ago than `storageFreshMs`.
+   * is fresh when the agent wrote it after the last heartbeat we received from it, not
+   * longer ago than `storageFreshMs` (the rule: `storageFileFresh` in plausibility.ts).
    */
   storageObserved(host: string, file: StorageHeartbeatFile | undefined, now: number): readonly Verdict[] {
     const e = this.#hosts.get(host)
     if (!e || e.state !== 'silent') return NONE
     const fresh =
       file !== undefined &&
-      file.host === host &&
-      (file.bootId === e.bootId ? file.seq >= e.seq + 2 : file.at > e.startedAt) &&
-      Math.abs(now - file.at) <= e.seg.policy.storageFreshMs
+      storageFileFresh(file, host, e.runs, e.lastSeen, now, { maxSkewMs: this.#maxSkewMs, storageFreshMs: e.seg.policy.storageFreshMs })
     e.storage = { readAt: now, fresh, at: file?.at }
     if (now < this.#decisionsFrom) return NONE
     const out: Verdict[] = []

@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream'
 import type { Logger } from '@lazarus/runtime'
-import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node'
+import { connect, headers, nanos, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node'
 import type { IngestMetrics } from '../metrics.js'
 import type { RunningSource } from './kafka.js'
 import { backoffMs, sleep, type Outcome, type Pipeline } from './pipeline.js'
@@ -17,9 +17,8 @@ export interface NatsSourceConfig {
   ackWaitMs: number
   retryMinMs: number
   retryMaxMs: number
-  user?: string | undefined
-  pass?: string | undefined
-  token?: string | undefined
+  /** Authentication and TLS (natsConnectOptions in @lazarus/runtime). */
+  connectOptions?: Partial<ConnectionOptions>
 }
 
 /**
@@ -39,11 +38,10 @@ export const startNatsSource = async (deps: {
   const { config, pipeline, metrics } = deps
   const log = deps.log.child({ source: 'nats' })
   const nc: NatsConnection = await connect({
+    ...config.connectOptions,
     servers: config.servers,
     name: `lazarus-ingest-${config.durable}`,
     maxReconnectAttempts: -1,
-    ...(config.user ? { user: config.user, pass: config.pass ?? '' } : {}),
-    ...(config.token ? { token: config.token } : {}),
   })
   const jsm = await jetstreamManager(nc)
   try {
