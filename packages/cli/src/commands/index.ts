@@ -1,11 +1,13 @@
 import type { Program } from '../cli.js'
 import { addHostCommands } from './hosts.js'
+import { addImportCommands } from './import.js'
 import { addNotificationCommands } from './notifications.js'
 import { addSegmentCommands } from './segments.js'
 
 /** Every command of `lazarus`, in the order help lists them. */
-export const addCommands = (p: Program): void => {
+export const addCommands = (p: Program, env: Record<string, string | undefined> = process.env): void => {
   addSegmentCommands(p)
   addHostCommands(p)
   addNotificationCommands(p)
+  addImportCommands(p, env)
 }
