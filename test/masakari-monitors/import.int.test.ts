@@ -179,6 +179,7 @@ if (skipReason) {
       expect(r.stdout).toContain(`would create host ${hosts[1]} in segment ${segB} (COMPUTE, reserved)`)
       expect(r.stdout).toMatch(/1 host needs fencing attributes before level 2 can protect it/)
       expect(r.stdout).toMatch(new RegExp(`${hosts[0]}\\s+${segA}\\s+2\\s+SSH\\s+"SSH" is not key=value`))
+      expect(r.stdout).toContain(`The fencer refuses free-text attributes at every level: ${hosts[0]} is not recovered`)
       expect(r.stdout).toContain('dry run: nothing written (would create 2 segments and 2 hosts)')
       expect(await lazarusState()).toEqual([])
     }, 180_000)

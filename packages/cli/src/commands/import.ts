@@ -63,17 +63,26 @@ const describeAction = (a: ImportAction): string =>
 
 const fencingReport = (gaps: FencingGap[]): string[] => {
   if (gaps.length === 0) return []
+  const refused = gaps.filter((g) => g.everyLevel)
+  const example = gaps[0]!
   return [
     '',
-    `${gaps.length} host${gaps.length === 1 ? '' : 's'} need${gaps.length === 1 ? 's' : ''} fencing attributes before level 2 can protect ${gaps.length === 1 ? 'it' : 'them'}:`,
+    `${count(gaps.length, 'host')} need${gaps.length === 1 ? 's' : ''} fencing attributes before level 2 can protect ${gaps.length === 1 ? 'it' : 'them'}:`,
     renderTable(
       ['HOST', 'SEGMENT', 'LEVEL', 'CONTROL ATTRIBUTES', 'WHY'],
       gaps.map((g) => [g.host, g.segment, String(g.level), g.controlAttributes ?? '', g.reason]),
     ),
-    'At level 2 or 3 a failure of such a host is not recovered (the fence fails and nothing is evacuated); at level 1',
-    'it is forced down in Nova without being powered off. Give each one its BMC, e.g.:',
-    `  lazarus host update ${gaps[0]!.host} --segment ${gaps[0]!.segment} --control-attributes "driver=redfish address=https://BMC/redfish/v1/Systems/1 username=USER password_file=/etc/lazarus/BMC"`,
-    'or choose level 1 for the segment until then: lazarus segment update SEGMENT --level 1',
+    'At level 2 or 3 a failure of such a host is not recovered (the fence fails and nothing is evacuated); level 1',
+    'forces it down in Nova without powering it off.',
+    ...(refused.length > 0
+      ? [
+          `The fencer refuses free-text attributes at every level: ${refused.map((g) => g.host).join(', ')} ${refused.length === 1 ? 'is' : 'are'} not recovered`,
+          'at all until they are replaced (import with --free-text-attributes driver=none, or lazarus host update).',
+        ]
+      : []),
+    'Give each host its BMC, e.g.:',
+    `  lazarus host update ${example.host} --segment ${example.segment} --control-attributes "driver=redfish address=https://BMC/redfish/v1/Systems/1 username=USER password_file=/etc/lazarus/BMC"`,
+    'or keep its segment at level 1 until then: lazarus segment update SEGMENT --level 1',
   ]
 }
 
@@ -128,7 +137,7 @@ const importMasakari =
     const masakari = await readMasakari(source, only)
     const api = ctx.api()
     const lazarus = await readLazarus(api)
-    const plan = planImport(masakari.state, lazarus, { level })
+    const plan = planImport(masakari.state, lazarus, { level, freeTextAttributes: str(opts, 'free-text-attributes') })
     const outcomes = dryRun ? [] : await apply(api, plan, lazarus)
     const failed = outcomes.filter((o) => !o.ok)
 
@@ -180,6 +189,7 @@ export const addImportCommands = ({ program, action }: Program, env: Record<stri
     .option('--dry-run', 'print what it would do, write nothing')
     .option('--segment <name>', 'import only this Masakari segment (repeatable)', collect)
     .option('--level <1|2|3>', 'quick_evacuate_level of the segments it creates (default: the api\'s, 2)')
+    .option('--free-text-attributes <attrs>', 'for created hosts whose Masakari control_attributes are free text (e.g. SSH): these instead, e.g. driver=none')
     .option('--masakari-url <url>', "Masakari's v1 URL (…/v1), instead of the catalog's instance-ha endpoint")
     .option('--os-auth-url <url>', 'Keystone (env OS_AUTH_URL)')
     .option('--os-username <name>', 'env OS_USERNAME')

@@ -169,8 +169,9 @@ describe('planImport', () => {
       },
     ]
     const plan = planImport(m, [], { level: 2 })
+    expect(plan.fencing.filter((g) => g.everyLevel).map((g) => g.host)).toEqual(['free-text'])
     expect(plan.fencing.map((g) => [g.host, g.level, g.reason])).toEqual([
-      ['free-text', 2, '"SSH" is not key=value fencing settings (Masakari\'s free text)'],
+      ['free-text', 2, '"SSH" is not key=value: the fencer refuses these attributes at every level'],
       ['empty', 2, 'no control_attributes'],
       ['null', 2, 'no control_attributes'],
       ['no-driver', 2, 'names no driver='],
@@ -180,10 +181,32 @@ describe('planImport', () => {
 })
 
 describe('fencingGap', () => {
-  it('accepts any named power driver, refuses stray words beside it', () => {
+  it('accepts any named power driver, refuses stray words beside it at every level', () => {
     expect(fencingGap('driver=ipmi address=10.0.0.7 username=fence password_file=/etc/lazarus/bmc-07')).toBeUndefined()
     expect(fencingGap('driver=redfish,address=https://bmc/redfish/v1/Systems/1,username=u')).toBeUndefined()
-    expect(fencingGap('driver=ipmi SSH')).toMatch(/"SSH" is not key=value/)
-    expect(fencingGap('   ')).toBe('no control_attributes')
+    expect(fencingGap('driver=ipmi SSH')).toEqual({ reason: expect.stringMatching(/"SSH" is not key=value/), everyLevel: true })
+    expect(fencingGap('   ')).toEqual({ reason: 'no control_attributes', everyLevel: false })
+  })
+})
+
+describe('planImport with freeTextAttributes', () => {
+  it('creates hosts whose Masakari attributes are free text with the given ones, and leaves the rest as Masakari has them', () => {
+    const plan = planImport(masakari, [], { level: 1, freeTextAttributes: 'driver=none' })
+    const hosts = plan.actions.flatMap((a) => (a.kind === 'create_host' ? [[a.host, a.body.control_attributes]] : []))
+    expect(hosts).toEqual([
+      ['c1', 'driver=none'],
+      ['c2', 'driver=ipmi address=10.0.0.2 username=fence password_env=PW'],
+      ['c3', 'driver=none'],
+    ])
+    expect(plan.fencing.map((g) => [g.host, g.level, g.everyLevel])).toEqual([
+      ['c1', 1, false],
+      ['c3', 1, false],
+    ])
+  })
+
+  it('never rewrites a host Lazarus already has', () => {
+    const plan = planImport(masakari, [{ segment: lSeg('az1', { description: 'rack 1' }), hosts: [lHost('c1'), lHost('c2')] }], { freeTextAttributes: 'driver=none' })
+    expect(plan.actions.filter((a) => a.kind === 'create_host').map((a) => (a.kind === 'create_host' ? a.host : ''))).toEqual(['c3'])
+    expect(plan.fencing.find((g) => g.host === 'c1')).toMatchObject({ controlAttributes: 'SSH', everyLevel: true })
   })
 })

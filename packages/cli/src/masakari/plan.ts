@@ -75,6 +75,8 @@ export interface FencingGap {
   /** The level its failures get: the host's own `quick_evacuate_level=`, else its segment's. */
   level: Level
   reason: string
+  /** The fencer refuses these attributes whatever the level: not even level 1 recovers the host. */
+  everyLevel: boolean
 }
 
 export interface ImportPlan {
@@ -91,6 +93,11 @@ export interface ImportPlan {
 export interface PlanOptions {
   /** quick_evacuate_level of the segments the import creates; the api's default (2) when unset. */
   level?: Level | undefined
+  /**
+   * Attributes for the hosts it creates whose Masakari control_attributes are free text (not
+   * key=value, e.g. `SSH`), e.g. `driver=none` so that level 1 can recover them at once.
+   */
+  freeTextAttributes?: string | undefined
 }
 
 /**
@@ -109,18 +116,25 @@ export const controlAttributeWords = (text: string): { pairs: Map<string, string
   return { pairs, bare }
 }
 
-/** Why these attributes give the fencer no way to power the host off, or undefined when they name a driver. */
-export const fencingGap = (attrs: string | null | undefined): string | undefined => {
+/**
+ * Why these attributes give the fencer no way to power the host off, or undefined when they
+ * name a driver. `everyLevel`: the fencer refuses them outright (words that are not key=value,
+ * such as Masakari's free text), so even level 1 cannot force the host down; otherwise only
+ * levels 2 and 3, which power the host off, are refused.
+ */
+export const fencingGap = (attrs: string | null | undefined): { reason: string; everyLevel: boolean } | undefined => {
   const text = (attrs ?? '').trim()
-  if (text === '') return 'no control_attributes'
+  if (text === '') return { reason: 'no control_attributes', everyLevel: false }
   const { pairs, bare } = controlAttributeWords(text)
+  if (bare.length > 0) return { reason: `"${bare.join(' ')}" is not key=value: the fencer refuses these attributes at every level`, everyLevel: true }
   const driver = pairs.get('driver')
-  if (bare.length > 0 && driver === undefined) return `"${bare.join(' ')}" is not key=value fencing settings (Masakari's free text)`
-  if (driver === undefined || driver === '') return 'names no driver='
-  if (driver === 'none') return 'driver=none: force-down only, no power off'
-  if (bare.length > 0) return `"${bare.join(' ')}" is not key=value: the fencer refuses these attributes`
+  if (driver === undefined || driver === '') return { reason: 'names no driver=', everyLevel: false }
+  if (driver === 'none') return { reason: 'driver=none: force-down only, no power off', everyLevel: false }
   return undefined
 }
+
+/** Masakari's free text (not key=value settings), which the fencer refuses at every level. */
+export const isFreeText = (attrs: string | null | undefined): boolean => fencingGap(attrs)?.everyLevel === true
 
 const hostLevel = (attrs: string | null | undefined, segmentLevel: Level): Level => {
   const own = controlAttributeWords(attrs ?? '').pairs.get('quick_evacuate_level')
@@ -205,6 +219,7 @@ export const planImport = (masakari: MasakariState, lazarus: LazarusState, opts:
         if (d.length > 0) plan.differences.push(`host ${mh.name} (segment ${ms.name}): ${d.join('; ')}`)
       } else {
         attrs = mh.control_attributes ?? null
+        if (opts.freeTextAttributes !== undefined && isFreeText(attrs)) attrs = opts.freeTextAttributes
         plan.actions.push({
           kind: 'create_host',
           segment: ms.name,
@@ -219,7 +234,7 @@ export const planImport = (masakari: MasakariState, lazarus: LazarusState, opts:
         })
       }
       const gap = fencingGap(attrs)
-      if (gap) plan.fencing.push({ segment: ms.name, host: mh.name, controlAttributes: attrs, level: hostLevel(attrs, segmentLevel), reason: gap })
+      if (gap) plan.fencing.push({ segment: ms.name, host: mh.name, controlAttributes: attrs, level: hostLevel(attrs, segmentLevel), ...gap })
     }
   }
   return plan
