@@ -22,9 +22,11 @@ import { repoRoot } from '../support/processes.js'
  *   monitor's `start_command`, so the monitor watches the real compute1 of the box. It is then
  *   killed; the `restart_command` fails (a host whose nova-compute will not come back), and the
  *   monitor sends a PROCESS notification, which Lazarus handles to `finished`.
- * - hostmonitor "on compute2", with Pacemaker's status commands (`crmadmin`, `cibadmin`,
- *   `crm_mon`) and tcpdump replaced by test doubles on its PATH (pacemaker-bin/: there is no
- *   Corosync/Pacemaker cluster here). When the CIB shows compute3 offline it sends COMPUTE_HOST.
+ * - hostmonitor "on compute2" (a full cluster member, `pacemaker_node_type = cluster`), with the
+ *   commands it runs, Pacemaker's `crmadmin -S` and `cibadmin --query` and the corosync check
+ *   `tcpdump`, replaced by test doubles on its PATH (pacemaker-bin/: there is no
+ *   Corosync/Pacemaker cluster here; the CIB is the file the test writes). When the CIB shows
+ *   compute3 offline it sends COMPUTE_HOST.
  */
 
 const loaded = loadBox()
