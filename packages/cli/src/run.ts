@@ -26,6 +26,6 @@ export const runCli = async ({ argv, env, io, fetch }: RunOptions): Promise<numb
     }
   }
   const p = createProgram({ io, context })
-  addCommands(p)
+  addCommands(p, env)
   return p.run(argv)
 }

@@ -1,13 +1,15 @@
 import type { Program } from '../cli.js'
 import { addHostCommands } from './hosts.js'
 import { addNatsConfigCommand } from './nats-config.js'
+import { addImportCommands } from './import.js'
 import { addNotificationCommands } from './notifications.js'
 import { addSegmentCommands } from './segments.js'
 
 /** Every command of `lazarus`, in the order help lists them. */
-export const addCommands = (p: Program): void => {
+export const addCommands = (p: Program, env: Record<string, string | undefined> = process.env): void => {
   addSegmentCommands(p)
   addHostCommands(p)
   addNotificationCommands(p)
   addNatsConfigCommand(p)
+  addImportCommands(p, env)
 }
