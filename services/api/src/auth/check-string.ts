@@ -34,7 +34,24 @@ export class CheckStringError extends Error {
   override readonly name = 'CheckStringError'
 }
 
-const tokenize = (s: string): string[] => s.match(/\(|\)|[^\s()]+/g) ?? []
+/** Split on spaces, then peel parentheses off each word's ends, as oslo.policy does (so `%(project_id)s` stays whole). */
+const tokenize = (s: string): string[] => {
+  const out: string[] = []
+  for (let word of s.split(/\s+/).filter(Boolean)) {
+    while (word.startsWith('(')) {
+      out.push('(')
+      word = word.slice(1)
+    }
+    let closing = 0
+    while (word.endsWith(')') && !/%\([^)]*\)$/.test(word)) {
+      closing += 1
+      word = word.slice(0, -1)
+    }
+    if (word) out.push(word)
+    for (let i = 0; i < closing; i++) out.push(')')
+  }
+  return out
+}
 
 /** Parse a check string. Throws CheckStringError naming what is wrong. */
 export const parseCheckString = (source: string): Check => {

@@ -1,3 +1,4 @@
+import { ConfigError } from '@lazarus/runtime'
 import { CheckStringError, evaluate, parseCheckString, referencedRules, type Check, type Credentials, type Target } from './check-string.js'
 
 /**
@@ -91,7 +92,7 @@ export const LEGACY_ACTIONS: Readonly<Record<string, Action | readonly Action[]>
   'default:write': 'lazarus:default',
 }
 
-export class PolicyError extends Error {
+export class PolicyError extends ConfigError {
   override readonly name = 'PolicyError'
 }
 
@@ -172,18 +173,17 @@ export const legacyPolicyEntries = (json: string): Record<string, unknown> => {
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new PolicyError('POLICY: expected a JSON object {"action": "check string"}')
   const out: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(parsed)) {
+    const legacy = Object.hasOwn(LEGACY_ACTIONS, name) ? LEGACY_ACTIONS[name] : undefined
+    const targets = legacy === undefined ? [name] : typeof legacy === 'string' ? [legacy] : [...legacy]
+    let check = value
     if (Array.isArray(value)) {
       if (value.length === 0 || !value.every((r) => typeof r === 'string' && /^[\w.-]+$/.test(r))) {
         throw new PolicyError(`POLICY: '${name}' must be a non-empty list of role names or a check string`)
       }
-      const check = value.map((r) => `role:${r}`).join(' or ')
-      const legacy = Object.hasOwn(LEGACY_ACTIONS, name) ? LEGACY_ACTIONS[name] : undefined
-      const targets = legacy === undefined ? (isAction(name) ? [name] : undefined) : typeof legacy === 'string' ? [legacy] : legacy
-      if (!targets) throw new PolicyError(`POLICY: unknown action '${name}'; actions are ${ACTIONS.join(', ')}`)
-      for (const t of targets) out[t] = check
-    } else {
-      out[name] = value
+      if (legacy === undefined && !isAction(name)) throw new PolicyError(`POLICY: unknown action '${name}'; actions are ${ACTIONS.join(', ')}`)
+      check = value.map((r) => `role:${r}`).join(' or ')
     }
+    for (const t of targets) out[t] = check
   }
   return out
 }
