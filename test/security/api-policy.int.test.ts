@@ -39,14 +39,15 @@ describe('api policy with Keystone (cloud-sim)', () => {
       OS_PROJECT_NAME: sim.credentials.projectName,
     }
     dir = mkdtempSync(join(tmpdir(), 'lazarus-policy-'))
-    // An operator opening reads to readers of the api's project, in oslo.policy's YAML.
+    // An operator opening reads to the readers of one project (the operations team's), in
+    // oslo.policy's YAML.
     writeFileSync(
       join(dir, 'policy.yaml'),
       [
-        '# reads for readers of their own project',
-        '"own_project_reader": "role:reader and project_id:%(project_id)s"',
-        '"os_masakari_api:segments:index": "rule:admin_api or rule:own_project_reader"',
-        '"lazarus:dashboard:state": "rule:admin_api or rule:own_project_reader"',
+        '# reads for readers of the operations project',
+        `"ops_reader": "role:reader and project_id:${adminProject}"`,
+        '"os_masakari_api:segments:index": "rule:admin_api or rule:ops_reader"',
+        '"lazarus:dashboard:state": "rule:admin_api or (rule:ops_reader)"',
         '',
       ].join('\n'),
     )
@@ -134,10 +135,10 @@ describe('api policy with Keystone (cloud-sim)', () => {
     expect(names).not.toContain('elsewhere')
   })
 
-  it('reads a policy file: reads opened to readers of the api\'s own project, not to members of others, writes still admin only', async () => {
+  it('reads a policy file: reads opened to readers of one project, not to readers of others, writes still admin only', async () => {
     expect((await opened.call('GET', '/v1/segments', { token: tokens['reader'] })).status).toBe(200)
     expect((await opened.call('GET', '/dashboard/state', { token: tokens['reader'] })).status).toBe(200)
-    // The member holds `reader` too, but in its own project: project_id:%(project_id)s says no.
+    // The member holds `reader` too, but in another project.
     expect((await opened.call('GET', '/v1/segments', { token: tokens['member'] })).status).toBe(403)
     expect((await opened.call('GET', `/v1/segments/${segmentId}`, { token: tokens['reader'] })).status).toBe(403)
     expect((await opened.call('POST', '/v1/segments', { token: tokens['reader'], body: segmentBody('r') })).status).toBe(403)
