@@ -32,6 +32,7 @@ describe('the default policy (Masakari\'s)', () => {
     expect(actionOf('GET', '/v1/notifications/n/events')).toBe('lazarus:notifications:events')
     expect(actionOf('POST', '/v1/segments/s/pause')).toBe('lazarus:segments:pause')
     expect(actionOf('POST', '/v1/ingest/alertmanager')).toBe('lazarus:ingest:create')
+    expect(actionOf('GET', '/v1/ingest/dead-letters')).toBe('lazarus:ingest:index')
     expect(actionOf('PATCH', '/v1/elsewhere')).toBe('lazarus:default')
     expect(projectOfPath('/v1/0123abcd/segments')).toBe('0123abcd')
     expect(projectOfPath('/v1/segments')).toBeUndefined()

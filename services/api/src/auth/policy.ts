@@ -48,6 +48,8 @@ export const DEFAULT_ACTIONS = {
   'lazarus:alerts:index': ADMIN,
   /** Alertmanager webhooks (`POST /v1/ingest/...`): notifications by another way in. */
   'lazarus:ingest:create': ADMIN_OR_MONITOR,
+  /** `GET /v1/ingest/dead-letters`: the alerts ingest could not turn into notifications, payloads included. */
+  'lazarus:ingest:index': ADMIN,
   /** `/dashboard/state` and `/dashboard/events`: every segment, host and recovery at once. */
   'lazarus:dashboard:state': ADMIN,
   /** Any other request under /v1 (an unknown path, answered 404 once allowed). */
@@ -229,6 +231,7 @@ const routes: [method: string, path: RegExp, action: Action][] = [
   ['GET', new RegExp(`^/notifications/${ID}/vmoves/${ID}/?$`), 'os_masakari_api:vmoves:detail'],
   ['GET', /^\/alerts\/?$/, 'lazarus:alerts:index'],
   ['POST', /^\/ingest(\/.*)?$/, 'lazarus:ingest:create'],
+  ['GET', /^\/ingest(\/.*)?$/, 'lazarus:ingest:index'],
 ]
 
 /** Masakari's project-scoped form: `/v1/{project_id}/...` with a hex project id (dashes allowed). */
