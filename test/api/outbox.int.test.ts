@@ -34,6 +34,7 @@ describe('the outbox over a RabbitMQ outage and an api crash', () => {
       AMQP_URL: vhost.url,
       OUTBOX_SWEEP_MS: '200',
       LOG_LEVEL: 'info',
+      AUTH: 'none', // the outbox, not auth, is under test here
     })
     const line = await api.waitForLine(/api listening/, 60_000)
     url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`

@@ -100,6 +100,7 @@ const main = async () => {
     DATABASE_URL: db.url,
     AMQP_URL: vhost.url,
     LOG_LEVEL: 'info',
+    AUTH: 'none', // measures accepting, not token checks
   })
   const arrived = new Map<string, number>()
   const lags: number[] = []

@@ -218,7 +218,13 @@ describe('dashboard in Chromium', () => {
         await page.locator('#token-error').waitFor({ state: 'visible', timeout: 5_000 })
         expect(await dialog.isVisible()).toBe(true)
 
+        // A reader's key is known, but the policy keeps the dashboard for admins (lazarus:dashboard:state).
         await page.locator('#token-input').fill('sekret-reader')
+        await page.locator('#token-form button[type=submit]').click()
+        await page.locator('#token-error').waitFor({ state: 'visible', timeout: 5_000 })
+        expect(await page.locator('#token-error').textContent()).toContain('lazarus:dashboard:state')
+
+        await page.locator('#token-input').fill('sekret-admin')
         await page.locator('#token-form button[type=submit]').click()
         await page.locator('.host[data-host="locked-1"][data-state="up"]').waitFor({ state: 'attached', timeout: 10_000 })
         expect(await dialog.isVisible()).toBe(false)

@@ -72,7 +72,9 @@ export const startCluster = async (opts: ClusterOptions = {}): Promise<Cluster> 
       LOG_LEVEL: 'info',
       ...opts.serviceEnv,
     }
-    const api = startNode('api', 'services/api/dist/main.js', { ...common, ...amqpOf('api'), API_PORT: '0' })
+    // The cluster's services reach the api without tokens: its tests are about recovery, not auth
+    // (test/security/ covers auth), so the api runs with AUTH=none, said explicitly.
+    const api = startNode('api', 'services/api/dist/main.js', { AUTH: 'none', ...common, ...amqpOf('api'), API_PORT: '0' })
     processes['api'] = api
     const listenLine = await api.waitForLine(/"port":\d+/)
     const port = Number(/"port":(\d+)/.exec(listenLine)?.[1])

@@ -172,6 +172,8 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
       }),
     createServer: (o) => world.createServer(o),
     revokeTokens: () => keystone.revokeAll(),
+    addKeystoneUser: (u) => keystone.addUser(u),
+    keystoneValidations: () => keystone.validations,
     close: async () => {
       if (closed) return
       closed = true

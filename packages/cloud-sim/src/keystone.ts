@@ -1,7 +1,14 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { Hono } from 'hono'
 
-/** Keystone v3, just enough: password tokens scoped to the one project, and validation. */
+/**
+ * Keystone v3, just enough: password tokens (unscoped or scoped to the user's project),
+ * validation, and revocation as Keystone does them: `GET`/`HEAD /v3/auth/tokens` answer 404
+ * for a token revoked with `DELETE /v3/auth/tokens` (or expired), and only an admin or the
+ * token's own user may validate or revoke it (403 otherwise). The configured user is an
+ * admin (roles admin, member, reader) of the one project; `addUser` adds others, each with
+ * its roles on one project.
+ */
 
 export interface KeystoneConfig {
   username: string
@@ -18,6 +25,21 @@ interface TokenRecord {
   issuedAt: number
   expiresAt: number
   scoped: boolean
+  user: SimUser
+}
+
+interface SimUser {
+  id: string
+  name: string
+  password: string
+  project: { id: string; name: string }
+  roles: { id: string; name: string }[]
+}
+
+/** A user `addUser` created: ids to compare with what the api sees. */
+export interface KeystoneUserInfo {
+  userId: string
+  projectId: string
 }
 
 const DOMAIN = { id: 'default', name: 'Default' }
@@ -28,6 +50,8 @@ const ROLES = [
   { id: '2f3e4d5c6b7a4908f7e6d5c4b3a29181', name: 'member' },
   { id: '3a4f5e6d7c8b4a19e8f7d6c5b4a3a292', name: 'reader' },
 ]
+const hexId = () => randomUUID().replace(/-/g, '')
+const roleRef = (name: string) => ROLES.find((r) => r.name === name) ?? { id: createHash('md5').update(name).digest('hex'), name }
 
 export const SIM_PROJECT_ID = PROJECT_ID
 export const SIM_USER_ID = USER_ID
@@ -44,8 +68,28 @@ const domainMatches = (d: unknown): boolean => {
 
 export class KeystoneSim {
   private readonly tokens = new Map<string, TokenRecord>()
+  private readonly users = new Map<string, SimUser>()
+  private readonly projects = new Map<string, string>()
+  /** `GET`/`HEAD /v3/auth/tokens` requests answered, to see how often a service asks. */
+  validations = 0
 
-  constructor(private readonly cfg: KeystoneConfig) {}
+  constructor(private readonly cfg: KeystoneConfig) {
+    this.projects.set(cfg.projectName, PROJECT_ID)
+    this.users.set(cfg.username, { id: USER_ID, name: cfg.username, password: cfg.password, project: { id: PROJECT_ID, name: cfg.projectName }, roles: ROLES })
+  }
+
+  /** Another user with `roles` on `projectName` (created if new; the configured project keeps its id). */
+  addUser(u: { name: string; password: string; projectName: string; roles: string[] }): KeystoneUserInfo {
+    if (this.users.has(u.name)) throw new Error(`keystone sim: user ${u.name} exists`)
+    let projectId = this.projects.get(u.projectName)
+    if (!projectId) {
+      projectId = hexId()
+      this.projects.set(u.projectName, projectId)
+    }
+    const user: SimUser = { id: hexId(), name: u.name, password: u.password, project: { id: projectId, name: u.projectName }, roles: u.roles.map(roleRef) }
+    this.users.set(u.name, user)
+    return { userId: user.id, projectId }
+  }
 
   /** A token is valid while it is known and unexpired. */
   valid(token: string | undefined | null): boolean {
@@ -60,6 +104,11 @@ export class KeystoneSim {
 
   revokeAll(): void {
     this.tokens.clear()
+  }
+
+  /** Revoke one token, as `DELETE /v3/auth/tokens` does. */
+  revoke(token: string): boolean {
+    return this.tokens.delete(token)
   }
 
   catalog(): unknown[] {
@@ -81,15 +130,15 @@ export class KeystoneSim {
   private tokenBody(t: TokenRecord): Record<string, unknown> {
     const token: Record<string, unknown> = {
       methods: ['password'],
-      user: { domain: DOMAIN, id: USER_ID, name: this.cfg.username, password_expires_at: null },
+      user: { domain: DOMAIN, id: t.user.id, name: t.user.name, password_expires_at: null },
       audit_ids: [randomBytes(16).toString('base64url').slice(0, 22)],
       expires_at: new Date(t.expiresAt).toISOString().replace('Z', '000Z'),
       issued_at: new Date(t.issuedAt).toISOString().replace('Z', '000Z'),
     }
     if (t.scoped) {
-      token['project'] = { domain: DOMAIN, id: PROJECT_ID, name: this.cfg.projectName }
+      token['project'] = { domain: DOMAIN, id: t.user.project.id, name: t.user.project.name }
       token['is_domain'] = false
-      token['roles'] = ROLES
+      token['roles'] = t.user.roles
       token['catalog'] = this.catalog()
     }
     return { token }
@@ -123,41 +172,50 @@ export class KeystoneSim {
       }
       if (!identity.methods.includes('password')) return c.json(unauthorized, 401)
       const user = identity.password?.user
-      const okUser = user && user['name'] === this.cfg.username && domainMatches(user['domain']) && user['password'] === this.cfg.password
-      if (!okUser) return c.json(unauthorized, 401)
+      const known = typeof user?.['name'] === 'string' ? this.users.get(user['name']) : undefined
+      const okUser = user && known && domainMatches(user['domain']) && user['password'] === known.password
+      if (!okUser || !known) return c.json(unauthorized, 401)
       const scope = auth?.['scope'] as { project?: Record<string, unknown> } | undefined
       let scoped = false
       if (scope !== undefined) {
         const p = scope.project
-        const okProject = p && ((p['name'] === this.cfg.projectName && domainMatches(p['domain'])) || p['id'] === PROJECT_ID)
+        const okProject = p && ((p['name'] === known.project.name && domainMatches(p['domain'])) || p['id'] === known.project.id)
         if (!okProject) return c.json(unauthorized, 401)
         scoped = true
       }
       const now = this.cfg.now()
-      const t: TokenRecord = { id: `gAAAAA${randomBytes(48).toString('base64url')}`, issuedAt: now, expiresAt: now + this.cfg.tokenTtlMs, scoped }
+      const t: TokenRecord = { id: `gAAAAA${randomBytes(48).toString('base64url')}`, issuedAt: now, expiresAt: now + this.cfg.tokenTtlMs, scoped, user: known }
       this.tokens.set(t.id, t)
       c.header('X-Subject-Token', t.id)
       return c.json(this.tokenBody(t), 201)
     })
 
+    // Keystone's identity:validate_token and identity:revoke_token: an admin (or service), or the token's own user.
+    const forbidden = { error: { code: 403, message: 'You are not authorized to perform the requested action: identity:validate_token.', title: 'Forbidden' } }
     const validate = (caller: string | undefined, subject: string | undefined) => {
       if (!this.valid(caller)) return { status: 401 as const, body: unauthorized }
+      const by = this.tokens.get(caller as string) as TokenRecord
+      const privileged = by.scoped && by.user.roles.some((r) => r.name === 'admin' || r.name === 'service')
       if (!subject || !this.valid(subject)) {
         return {
           status: 404 as const,
           body: { error: { code: 404, message: `Could not find token: ${subject ?? ''}.`, title: 'Not Found' } },
         }
       }
-      return { status: 200 as const, body: this.tokenBody(this.tokens.get(subject) as TokenRecord) }
+      const t = this.tokens.get(subject) as TokenRecord
+      if (!privileged && t.user.id !== by.user.id) return { status: 403 as const, body: forbidden }
+      return { status: 200 as const, body: this.tokenBody(t) }
     }
 
     app.get('/auth/tokens', (c) => {
+      this.validations += 1
       const subject = c.req.header('X-Subject-Token')
       const r = validate(c.req.header('X-Auth-Token'), subject)
       if (r.status === 200 && subject) c.header('X-Subject-Token', subject)
       return c.json(r.body, r.status)
     })
     app.on('HEAD', '/auth/tokens', (c) => {
+      this.validations += 1
       const r = validate(c.req.header('X-Auth-Token'), c.req.header('X-Subject-Token'))
       return c.body(null, r.status)
     })

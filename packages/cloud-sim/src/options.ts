@@ -100,6 +100,10 @@ export interface CloudSim {
   createServer(opts: { host: string; name?: string; metadata?: Record<string, string>; vmState?: 'active' | 'stopped' | 'error' }): string
   /** Forget every Keystone token (clients must authenticate again). */
   revokeTokens(): void
+  /** Another Keystone user with these roles on one project (created if new): for tests of who may do what. */
+  addKeystoneUser(u: { name: string; password: string; projectName: string; roles: string[] }): { userId: string; projectId: string }
+  /** Token validations Keystone answered so far (`GET`/`HEAD /v3/auth/tokens`). */
+  keystoneValidations(): number
   close(): Promise<void>
 }
 

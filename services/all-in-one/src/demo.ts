@@ -40,7 +40,7 @@ const main = async () => {
   try {
     out(`Lazarus demo: ${hosts} simulated compute hosts, ${perHost} instances each, all in one process`)
     out(`  cloud-sim  ${sys.sim.url}  (Keystone, Nova, a Redfish BMC per host)`)
-    out(`  api        ${sys.apiUrl}/v1  (Masakari v1 compatible)`)
+    out(`  api        ${sys.apiUrl}/v1  (Masakari v1 compatible; AUTH=none: no tokens, for this demo only)`)
 
     const segment = await api.createSegment({ name: 'demo', recovery_method: 'auto', service_type: 'COMPUTE', quick_evacuate_level: level })
     for (const h of sys.sim.hostNames()) {

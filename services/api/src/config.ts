@@ -39,7 +39,13 @@ export const apiConfigSchema = z.object({
   maxLimit: setting.int(1000, 1),
   /** Milliseconds between state checks of an SSE stream (picks up changes made by other replicas). */
   ssePollMs: setting.int(2000, 50),
-  /** Static API keys, `key:role,key:role`; roles `admin`, `monitor` (may post notifications), `reader`. Unset: no auth. */
+  /**
+   * How callers are known: `keystone` (KEYSTONE_URL), `api-keys` (API_KEYS) or `none` (every
+   * request served, for a demo or a test). Unset: keystone when KEYSTONE_URL is set, else
+   * api-keys when API_KEYS is set, else the api refuses to start.
+   */
+  auth: z.enum(['keystone', 'api-keys', 'none']).optional(),
+  /** Static API keys, `key:role,key:role`; roles `admin`, `monitor` (may post notifications), `reader` (nothing by default). */
   apiKeys: z.string().optional(),
   /**
    * Keystone (e.g. http://keystone:5000/v3). When set, `X-Auth-Token` is a Keystone token
@@ -54,15 +60,39 @@ export const apiConfigSchema = z.object({
   osProjectDomainName: z.string().default('Default'),
   /** A fixed token the api validates others with, instead of OS_* credentials. */
   keystoneServiceToken: z.string().optional(),
-  /** Validated tokens kept in memory (each until it expires). */
+  /** Keystone roles that make a caller a monitor (policy role `monitor`: may post notifications), comma-separated. */
+  keystoneMonitorRoles: z.string().default('service'),
+  /** Valid tokens kept in memory. */
   keystoneCacheSize: setting.int(10_000, 1),
+  /** Seconds a valid token is trusted without asking Keystone again (keystonemiddleware's token_cache_time); a revoked token stops working within this. */
+  keystoneTokenCacheTime: setting.int(300, 0),
+  /** Refused tokens remembered, in a cache of their own. */
+  keystoneNegativeCacheSize: setting.int(1000, 1),
+  /** Seconds a refused token is remembered. */
+  keystoneNegativeCacheTime: setting.int(60, 0),
+  /** Unknown tokens checked with Keystone per second once the burst is spent (429 beyond). */
+  keystoneInvalidTokenRate: setting.int(5, 1),
+  keystoneInvalidTokenBurst: setting.int(20, 1),
   keystoneTimeoutMs: setting.int(5000, 100),
+  /** oslo.policy file (YAML or JSON, `"action": "check string"`), over the defaults (Masakari's: admin only). */
+  policyFile: z.string().optional(),
   /**
-   * Who may do what: JSON `{"action": ["role", ...]}` over the defaults (see README), e.g.
-   * `{"notifications:create": ["admin", "monitor", "service"]}`. Roles are admin, monitor,
-   * reader, or any Keystone role name.
+   * Overrides after POLICY_FILE, JSON `{"action": "check string"}`; the former form
+   * `{"segments:delete": ["role", ...]}` (old action names, role lists) is still read.
    */
   policy: z.string().optional(),
+  /** SSE streams open at once (notification streams and dashboard streams together); 429 beyond. */
+  sseMaxStreams: setting.int(200, 1),
+  /** SSE streams open at once per caller (per API key, per Keystone user and project; per address without auth). */
+  sseMaxStreamsPerPrincipal: setting.int(10, 1),
+  /** Seconds an SSE stream may go without an event before the api ends it (a held notification changes for hours). */
+  sseIdleTimeoutS: setting.int(600, 1),
+  /** Seconds an SSE stream may stay open at all; the client reconnects if it still wants it. */
+  sseMaxLifetimeS: setting.int(3600, 1),
+  /** Milliseconds a client has to send a whole request (node's requestTimeout); 408 and closed after. */
+  httpRequestTimeoutMs: setting.int(30_000, 0),
+  /** Milliseconds a client has to send the request headers (node's headersTimeout). */
+  httpHeadersTimeoutMs: setting.int(10_000, 0),
   /** Taking a recovered host off maintenance also re-enables its compute service (not only forced_down). */
   unfenceEnablesService: setting.bool(false),
 })

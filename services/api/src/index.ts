@@ -18,16 +18,18 @@ import {
 } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
 import { Gauge, Histogram, Registry, type Logger } from '@lazarus/runtime'
-import type { Hono, MiddlewareHandler } from 'hono'
+import type { Hono } from 'hono'
 import * as z from 'zod'
 import { createChanges } from './changes.js'
 import { apiConfigSchema, defaultApiConfig, type ApiConfig } from './config.js'
 import { onProgress, type ProgressEvent } from './handlers/on-progress.js'
 import { createApp } from './http/app.js'
+import { chooseAuthMethod } from './auth/auth-method.js'
 import { createKeystoneValidator } from './auth/keystone.js'
-import { parsePolicy } from './auth/policy.js'
-import { apiKeyAuthenticator, authenticate, keystoneAuthenticator, parseApiKeys, type Role } from './http/auth.js'
+import { loadPolicy } from './auth/policy-file.js'
+import { apiKeyAuthenticator, keystoneAuthenticator, parseApiKeys, type Access } from './http/auth.js'
 import type { AppEnv } from './http/env.js'
+import { createStreamGate } from './http/stream-limits.js'
 import { createOutboxRelay } from './outbox/relay.js'
 import { createNotificationAcceptor } from './routes/accept-notification.js'
 import { createAlertStore } from './store/alerts.js'
@@ -85,14 +87,16 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
   const now = deps.now ?? (() => new Date())
   const log = deps.log
   const metrics = deps.metrics ?? new Registry()
-  const policy = parsePolicy(config.policy)
-  let apiKeys: Map<string, Role> | undefined
-  let auth: MiddlewareHandler<AppEnv> | undefined
-  if (config.keystoneUrl) {
+  const method = chooseAuthMethod(config)
+  const policy = loadPolicy(config)
+  if (policy.unused.length > 0) log.warn({ names: policy.unused }, 'policy entries that no action uses (kept as rules)')
+  let access: Access | undefined
+  if (method === 'keystone') {
+    const keystoneUrl = config.keystoneUrl as string
     const credentials =
       config.osUsername && config.osPassword && config.osProjectName
         ? {
-            authUrl: config.keystoneUrl,
+            authUrl: keystoneUrl,
             username: config.osUsername,
             password: config.osPassword,
             projectName: config.osProjectName,
@@ -101,20 +105,32 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
           }
         : undefined
     const validator = createKeystoneValidator({
-      url: config.keystoneUrl,
+      url: keystoneUrl,
       credentials,
       serviceToken: config.keystoneServiceToken,
       cacheSize: config.keystoneCacheSize,
+      cacheTtlMs: config.keystoneTokenCacheTime * 1000,
+      negativeCacheSize: config.keystoneNegativeCacheSize,
+      negativeTtlMs: config.keystoneNegativeCacheTime * 1000,
+      invalidPerSecond: config.keystoneInvalidTokenRate,
+      invalidBurst: config.keystoneInvalidTokenBurst,
       timeoutMs: config.keystoneTimeoutMs,
     })
-    auth = authenticate(keystoneAuthenticator(validator), policy)
-    log.info({ keystoneUrl: config.keystoneUrl }, 'tokens are validated with Keystone')
-  } else if (config.apiKeys) {
-    apiKeys = parseApiKeys(config.apiKeys)
-    auth = authenticate(apiKeyAuthenticator(apiKeys), policy)
+    const monitorRoles = config.keystoneMonitorRoles.split(',').map((r) => r.trim()).filter(Boolean)
+    access = { authenticator: keystoneAuthenticator(validator, monitorRoles), policy }
+    log.info({ keystoneUrl, monitorRoles }, 'tokens are validated with Keystone')
+  } else if (method === 'api-keys') {
+    access = { authenticator: apiKeyAuthenticator(parseApiKeys(config.apiKeys as string)), policy }
+    log.info('tokens are the static API keys of API_KEYS')
   } else {
-    log.warn('neither KEYSTONE_URL nor API_KEYS is set: the API accepts every request without authentication')
+    log.warn('AUTH=none: the API serves every request, writes included, to anyone who reaches its port')
   }
+  const streams = createStreamGate({
+    total: config.sseMaxStreams,
+    perPrincipal: config.sseMaxStreamsPerPrincipal,
+    idleMs: config.sseIdleTimeoutS * 1000,
+    maxLifetimeMs: config.sseMaxLifetimeS * 1000,
+  })
 
   const segments = createSegmentStore(deps.db, now)
   const hosts = createHostStore(deps.db, segments, now)
@@ -178,8 +194,8 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
       onBatch: (size) => acceptBatch.observe(size),
     }),
     ssePollMs: config.ssePollMs,
-    apiKeys,
-    auth,
+    access,
+    streams,
     unfenceEnablesService: config.unfenceEnablesService,
     ready: () => started && deps.bus.isReady(),
     onAccepted: () => relay.kick(),
@@ -206,7 +222,23 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     },
     async listen(port: number, host = config.apiHost) {
       const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-        const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s))
+        // Bounded request reading: a client that trickles its headers or body (slowloris)
+        // is cut off instead of holding a socket for node's defaults (60 s, 300 s).
+        const s = serve(
+          {
+            fetch: app.fetch,
+            port,
+            hostname: host,
+            serverOptions: {
+              requestTimeout: config.httpRequestTimeoutMs,
+              // node refuses a headersTimeout above a (non-zero) requestTimeout.
+              headersTimeout: config.httpRequestTimeoutMs > 0 ? Math.min(config.httpHeadersTimeoutMs, config.httpRequestTimeoutMs) : config.httpHeadersTimeoutMs,
+              // How often node looks for connections past those timeouts (30 s by default).
+              connectionsCheckingInterval: Math.max(100, Math.min(5000, config.httpHeadersTimeoutMs / 2)),
+            },
+          },
+          () => resolve(s),
+        )
         s.once('error', reject)
       })
       const addr = server.address()

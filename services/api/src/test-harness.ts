@@ -48,7 +48,8 @@ export const startHarness = async (opts: { engine?: Engine; config?: Partial<Api
     bus,
     metrics,
     log: createLogger('api', process.env['LOG_LEVEL'] ?? 'silent'),
-    config: { apiKeys: undefined, ...opts.config },
+    // Tests of auth pass API keys or Keystone; the others run with auth off, said explicitly.
+    config: { apiKeys: undefined, ...(opts.config?.apiKeys || opts.config?.keystoneUrl || opts.config?.auth ? {} : { auth: 'none' as const }), ...opts.config },
     ...(opts.now ? { now: opts.now } : {}),
   })
   await api.start()

@@ -125,16 +125,19 @@ describe('dashboard routes', () => {
     await reader.cancel()
   })
 
-  it('takes the API keys for its data, but not for the page, and says whether a token is needed', async () => {
+  it('takes the API keys and the policy for its data, but not for the page, and says whether a token is needed', async () => {
     const h = await start({ config: { apiKeys: 'k-admin:admin,k-read:reader' } })
     expect((await h.request('GET', '/dashboard/')).status).toBe(200)
     expect((await h.request('GET', '/dashboard/state')).status).toBe(401)
     expect((await h.request('GET', '/dashboard/events')).status).toBe(401)
     expect((await h.request('GET', '/dashboard/state', undefined, { 'X-Auth-Token': 'nope' })).status).toBe(401)
-    expect((await h.request('GET', '/dashboard/state', undefined, { 'X-Auth-Token': 'k-read' })).status).toBe(200)
+    // The dashboard follows the policy (lazarus:dashboard:state, admin only by default).
+    expect((await h.request('GET', '/dashboard/state', undefined, { 'X-Auth-Token': 'k-read' })).status).toBe(403)
+    expect((await h.request('GET', '/dashboard/state', undefined, { 'X-Auth-Token': 'k-admin' })).status).toBe(200)
     expect((await h.request('GET', '/dashboard/session')).body).toEqual({ auth_required: true, authenticated: false, role: null })
     expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'nope' })).body).toMatchObject({ authenticated: false, error: expect.any(String) })
-    expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-read' })).body).toEqual({ auth_required: true, authenticated: true, role: 'reader' })
+    expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-read' })).body).toMatchObject({ authenticated: false, error: expect.stringContaining('lazarus:dashboard:state') })
+    expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-admin' })).body).toEqual({ auth_required: true, authenticated: true, role: 'admin' })
   })
 
   it('needs no token when no keys are configured', async () => {

@@ -2,7 +2,8 @@ import { Hono, type Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { ApiError } from '../errors.js'
 import type { AppDeps } from '../http/app.js'
-import { apiKeyAuth } from '../http/auth.js'
+import { authenticate, authorize } from '../http/auth.js'
+import { streamClock } from '../http/stream-limits.js'
 import type { AppEnv } from '../http/env.js'
 import { loadAssets, type Asset, type AssetName } from './assets.js'
 import { createSnapshotHub } from './hub.js'
@@ -22,7 +23,8 @@ const SECURITY_HEADERS = {
 
 /**
  * The operator dashboard, served under `/dashboard`: the page and its two files (open to
- * all: they hold no data), and the data behind it, which takes the same API keys as `/v1`:
+ * all: they hold no data), and the data behind it, which takes the same tokens as `/v1` and
+ * the policy's `lazarus:dashboard:state` (admin only by default):
  *
  * - `GET /dashboard/session`: whether a token is needed, and whether the one sent is known;
  * - `GET /dashboard/state`: one snapshot (segments with host states, recoveries in
@@ -55,26 +57,28 @@ export const dashboardRoutes = (deps: AppDeps): Hono<AppEnv> => {
   app.get('/assets/dashboard.js', (c) => serve(c, 'dashboard.js'))
   app.get('/assets/dashboard.css', (c) => serve(c, 'dashboard.css'))
 
-  // Whether the data needs a token and whether this one is accepted: answers 200 either
+  // Whether the data needs a token and whether this one may read it: answers 200 either
   // way, so the page can ask for a token without a failed request.
-  app.get('/session', (c) => {
+  app.get('/session', async (c) => {
     const token = c.req.header('X-Auth-Token')
-    const role = token === undefined ? undefined : deps.apiKeys?.get(token)
-    const authRequired = deps.apiKeys !== undefined
-    return c.json(
-      {
-        auth_required: authRequired,
-        authenticated: !authRequired || role !== undefined,
-        role: role ?? null,
-        ...(authRequired && token !== undefined && !role ? { error: 'That token is not a known API key.' } : {}),
-      },
-      200,
-      { 'cache-control': 'no-store' },
-    )
+    const authRequired = deps.access !== undefined
+    let error: string | undefined
+    let role: string | null = null
+    if (deps.access && token !== undefined) {
+      try {
+        const principal = await authorize(c, deps.access, 'lazarus:dashboard:state')
+        role = principal.keyRole ?? null
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status >= 500 || err.status === 429) throw err
+        error = err.status === 403 ? 'That token may not read the dashboard (policy lazarus:dashboard:state).' : 'That token is not known.'
+      }
+    }
+    const authenticated = !authRequired || (token !== undefined && error === undefined)
+    return c.json({ auth_required: authRequired, authenticated, role, ...(error ? { error } : {}) }, 200, { 'cache-control': 'no-store' })
   })
 
   for (const path of ['/state', '/events']) {
-    if (deps.apiKeys) app.use(path, apiKeyAuth(deps.apiKeys))
+    if (deps.access) app.use(path, authenticate(deps.access, 'lazarus:dashboard:state'))
     app.use(path, async function noStore(c, next) {
       await next()
       c.header('cache-control', 'no-store')
@@ -83,8 +87,9 @@ export const dashboardRoutes = (deps: AppDeps): Hono<AppEnv> => {
 
   app.get('/state', async (c) => c.body(await hub.current(), 200, { 'content-type': 'application/json' }))
 
-  app.get('/events', (c) =>
-    streamSSE(c, async (stream) => {
+  app.get('/events', (c) => {
+    const release = deps.streams.acquire(c)
+    return streamSSE(c, async (stream) => {
       let latest: string | undefined
       let wake: (() => void) | undefined
       let seq = 0
@@ -92,7 +97,11 @@ export const dashboardRoutes = (deps: AppDeps): Hono<AppEnv> => {
         latest = json
         wake?.()
       })
-      stream.onAbort(() => wake?.())
+      stream.onAbort(() => {
+        release()
+        wake?.()
+      })
+      const clock = streamClock(deps.streams.limits)
       try {
         while (!stream.aborted) {
           if (latest !== undefined) {
@@ -100,23 +109,31 @@ export const dashboardRoutes = (deps: AppDeps): Hono<AppEnv> => {
             latest = undefined
             seq += 1
             await stream.writeSSE({ event: 'snapshot', id: String(seq), data: json })
+            clock.sent()
             continue
           }
+          const expired = clock.expired()
+          if (expired) {
+            // The page's EventSource reconnects on its own (and is counted again).
+            await stream.writeSSE({ event: 'timeout', data: JSON.stringify({ reason: expired }) })
+            break
+          }
           const idle = await new Promise<boolean>((resolve) => {
-            const timer = setTimeout(() => resolve(true), KEEPALIVE_MS)
+            const timer = setTimeout(() => resolve(true), clock.wait(KEEPALIVE_MS))
             wake = () => {
               clearTimeout(timer)
               resolve(false)
             }
           })
           wake = undefined
-          if (idle && !stream.aborted) await stream.write(': keep-alive\n\n')
+          if (idle && !stream.aborted && !clock.expired()) await stream.write(': keep-alive\n\n')
         }
       } finally {
         off()
+        release()
       }
-    }),
-  )
+    })
+  })
 
   return app
 }

@@ -16,14 +16,14 @@ import { segmentRoutes } from '../routes/segments.js'
 import { versionsList, versionV1 } from '../routes/versions.js'
 import type { HostStore } from '../store/hosts.js'
 import type { SegmentStore } from '../store/segments.js'
-import type { MiddlewareHandler } from 'hono'
 import type { AlertStore } from '../store/alerts.js'
 import { alertRoutes } from '../routes/alerts.js'
-import type { Role } from './auth.js'
+import { authenticate, type Access } from './auth.js'
 import type { AppEnv } from './env.js'
 import { httpMetrics } from './http-metrics.js'
 import { microversion } from './microversion.js'
 import { storableQuery } from './storable-query.js'
+import type { StreamGate } from './stream-limits.js'
 
 export interface AppDeps extends NotificationRouteDeps {
   db: Db
@@ -38,10 +38,9 @@ export interface AppDeps extends NotificationRouteDeps {
   ingestRetention?: IngestRetention | undefined
   unfenceEnablesService: boolean
   alerts: AlertStore
-  /** Static API keys, when they are the way in (see `auth`). */
-  apiKeys?: Map<string, Role> | undefined
-  /** Authentication and policy for `/v1` (API keys or Keystone); undefined: open. */
-  auth?: MiddlewareHandler<AppEnv> | undefined
+  /** Authentication and policy for `/v1` and the dashboard's data (API keys or Keystone); undefined only with AUTH=none. */
+  access: Access | undefined
+  streams: StreamGate
   ready: () => boolean
 }
 
@@ -65,7 +64,7 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   const v1 = new Hono<AppEnv>()
   v1.use('*', microversion())
   v1.get('/', versionV1)
-  if (deps.auth) v1.use('/*', deps.auth)
+  if (deps.access) v1.use('/*', authenticate(deps.access))
   v1.use('*', limitBody(deps.maxBodyBytes))
   v1.route('/segments', segmentRoutes(deps))
   v1.route('/segments/:segmentId/hosts', hostRoutes(deps))
@@ -73,8 +72,6 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   v1.route('/alerts', alertRoutes(deps))
   v1.route('/ingest', ingestRoutes(deps))
 
-  // The dashboard checks API keys itself; with Keystone its data is guarded here.
-  if (deps.auth && !deps.apiKeys) app.use('/dashboard/state', deps.auth).use('/dashboard/events', deps.auth)
   app.route('/dashboard', dashboardRoutes(deps))
   app.route('/v1', v1)
   app.route(`/v1/${PROJECT}`, v1)

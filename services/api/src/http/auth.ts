@@ -1,10 +1,13 @@
-import type { MiddlewareHandler } from 'hono'
-import { actionOf, allows, DEFAULT_POLICY, ROLES, type Policy, type Role } from '../auth/policy.js'
-import { KeystoneUnavailableError, type KeystoneValidator } from '../auth/keystone.js'
+import type { Context, MiddlewareHandler } from 'hono'
+import { createHash } from 'node:crypto'
+import { actionOf, allows, projectOfPath, type Action, type Policy } from '../auth/policy.js'
+import { KeystoneInvalidFloodError, KeystoneUnavailableError, type KeystoneValidator } from '../auth/keystone.js'
 import { ApiError } from '../errors.js'
 import type { AppEnv } from './env.js'
 
-export type { Role }
+/** The roles an API key can carry. */
+export type Role = 'admin' | 'monitor' | 'reader'
+export const ROLES: readonly Role[] = ['admin', 'monitor', 'reader']
 
 /** Parse `key:role,key:role`. Throws on an unknown role or a malformed entry. */
 export const parseApiKeys = (spec: string): Map<string, Role> => {
@@ -21,56 +24,98 @@ export const parseApiKeys = (spec: string): Map<string, Role> => {
   return keys
 }
 
-/** Who is calling: the roles policy checks, and a name for messages and logs. */
+/** Who is calling: what policy checks (roles, project, user), an id to count its streams by, a name for messages. */
 export interface Principal {
-  roles: ReadonlySet<string>
+  /** Stable per caller (a Keystone user and project, or one API key), never the secret itself. */
+  id: string
   name: string
+  roles: ReadonlySet<string>
+  projectId?: string | undefined
+  userId?: string | undefined
+  /** The API key's role, when the caller used one (the dashboard shows it). */
+  keyRole?: Role | undefined
 }
 
 /** Turns an `X-Auth-Token` into a principal, or undefined when the token is not valid. */
 export type Authenticator = (token: string) => Promise<Principal | undefined>
 
+const digest = (s: string): string => createHash('sha256').update(s).digest('base64url').slice(0, 16)
+
 export const apiKeyAuthenticator = (keys: Map<string, Role>): Authenticator => {
+  // Compared by digest, so the lookup does not depend on how much of a key matches.
+  const byDigest = new Map([...keys].map(([k, role]) => [createHash('sha256').update(k).digest('base64url'), role]))
   return async (token) => {
-    const role = keys.get(token)
-    return role ? { roles: new Set([role]), name: `api key (${role})` } : undefined
+    const d = createHash('sha256').update(token).digest('base64url')
+    const role = byDigest.get(d)
+    return role ? { id: `key:${d.slice(0, 16)}`, roles: new Set([role]), name: `api key (${role})`, keyRole: role } : undefined
   }
 }
 
-/** Keystone's `admin` is the api's admin; `member` and `reader` may read. Raw role names stay usable in POLICY. */
-export const keystoneRoles = (roles: readonly string[]): Set<string> => {
+/**
+ * The roles policy sees for a Keystone token: its Keystone role names as they are, plus
+ * `monitor` when it holds one of `monitorRoles` (KEYSTONE_MONITOR_ROLES), so the default
+ * `monitor_api` rule covers the monitors' service user. No other mapping: a `member` or
+ * `reader` of some project is nothing more to this api than what the policy grants those names.
+ */
+export const keystoneRoles = (roles: readonly string[], monitorRoles: readonly string[] = []): Set<string> => {
   const out = new Set(roles)
-  if (roles.includes('admin')) out.add('admin')
-  if (roles.includes('member') || roles.includes('reader')) out.add('reader')
+  if (roles.some((r) => monitorRoles.includes(r))) out.add('monitor')
   return out
 }
 
-export const keystoneAuthenticator = (validator: KeystoneValidator): Authenticator => {
+export const keystoneAuthenticator = (validator: KeystoneValidator, monitorRoles: readonly string[] = []): Authenticator => {
   return async (token) => {
     let info
     try {
       info = await validator.validate(token)
     } catch (err) {
+      if (err instanceof KeystoneInvalidFloodError) throw new ApiError(429, err.message, { cause: err })
       if (err instanceof KeystoneUnavailableError) throw new ApiError(503, `Cannot validate the token now: ${err.message}`, { cause: err })
       throw err
     }
-    return info ? { roles: keystoneRoles(info.roles), name: info.user ?? 'keystone user' } : undefined
+    if (!info) return undefined
+    return {
+      id: `keystone:${info.userId ?? info.user ?? digest(token)}:${info.projectId ?? ''}`,
+      name: info.user ?? 'keystone user',
+      roles: keystoneRoles(info.roles, monitorRoles),
+      projectId: info.projectId,
+      userId: info.userId,
+    }
   }
 }
 
-/** `X-Auth-Token` → principal → policy: 401 without a valid token, 403 when the policy says no. Runs before the body is read. */
-export const authenticate = (authenticator: Authenticator, policy: Policy): MiddlewareHandler<AppEnv> =>
+/** How the api knows its callers: the authenticator and the policy. Undefined when AUTH=none. */
+export interface Access {
+  authenticator: Authenticator
+  policy: Policy
+}
+
+/**
+ * `X-Auth-Token` → principal, then, as Masakari does: a `/v1/{project_id}/...` path must name
+ * the token's own project (400 otherwise, Masakari's message), then the policy (403). 401
+ * without a valid token. All before the body is read, so a refused request changes nothing.
+ */
+export const authorize = async (c: Context<AppEnv>, access: Access, action: Action): Promise<Principal> => {
+  const token = c.req.header('X-Auth-Token')
+  const principal = token ? await access.authenticator(token) : undefined
+  if (!principal) throw new ApiError(401, 'Authentication required: send a valid X-Auth-Token')
+  const urlProject = projectOfPath(c.req.path)
+  if (urlProject !== undefined && urlProject !== principal.projectId) {
+    throw new ApiError(
+      400,
+      `Malformed request URL: URL's project_id '${urlProject}' doesn't match Context's project_id '${principal.projectId ?? 'None'}'`,
+    )
+  }
+  if (!allows(access.policy, action, principal, { project_id: urlProject ?? principal.projectId })) {
+    throw new ApiError(403, `Policy doesn't allow ${action} to be performed (${c.req.method} ${c.req.path}) by ${principal.name}.`)
+  }
+  c.set('principal', principal)
+  return principal
+}
+
+/** The middleware: the action from the method and path under /v1, or a fixed one (the dashboard's). */
+export const authenticate = (access: Access, fixed?: Action): MiddlewareHandler<AppEnv> =>
   async function authenticate(c, next) {
-    const token = c.req.header('X-Auth-Token')
-    const principal = token ? await authenticator(token) : undefined
-    if (!principal) throw new ApiError(401, 'Authentication required: send a valid X-Auth-Token')
-    const action = actionOf(c.req.method, c.req.path)
-    if (!allows(policy, action, principal.roles)) {
-      throw new ApiError(403, `Policy doesn't allow ${action} to be performed (${c.req.method} ${c.req.path}) by ${principal.name}.`)
-    }
-    c.set('principal', principal)
+    await authorize(c, access, fixed ?? actionOf(c.req.method, c.req.path))
     await next()
   }
-
-/** Static API keys under the default policy (kept for routes that take API keys directly). */
-export const apiKeyAuth = (keys: Map<string, Role>): MiddlewareHandler<AppEnv> => authenticate(apiKeyAuthenticator(keys), DEFAULT_POLICY)

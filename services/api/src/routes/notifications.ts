@@ -10,6 +10,7 @@ import { badRequest, notFound } from '../errors.js'
 import type { AppEnv } from '../http/env.js'
 import { jsonBody, optionalJsonBody } from '../http/json-body.js'
 import { listParams } from '../http/list-params.js'
+import { streamClock, type StreamGate } from '../http/stream-limits.js'
 import { atLeast } from '../http/microversion.js'
 import type { NotificationStore } from '../store/notifications.js'
 import { isUuid } from '../store/values.js'
@@ -24,6 +25,8 @@ export interface NotificationRouteDeps {
   /** Accepts a new notification (see accept-notification.ts). */
   accept: AcceptNotification
   ssePollMs: number
+  /** Bounds on open SSE streams (count per caller and in all, idle time, lifetime). */
+  streams: StreamGate
   /** Called after a notification committed with an outbox event, to publish it now. */
   onAccepted: () => void
 }
@@ -111,6 +114,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
   app.get('/:notificationId/events', async (c) => {
     const first = await deps.notifications.getOrThrow(c.req.param('notificationId'))
     const id = first.uuid
+    const release = deps.streams.acquire(c)
     return streamSSE(c, async (stream) => {
       let wake: (() => void) | undefined
       let pending = true
@@ -118,7 +122,11 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
         pending = true
         wake?.()
       })
-      stream.onAbort(() => wake?.())
+      stream.onAbort(() => {
+        release()
+        wake?.()
+      })
+      const clock = streamClock(deps.streams.limits)
       let last = ''
       let seq = 0
       try {
@@ -135,17 +143,24 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
               last = data
               seq += 1
               await stream.writeSSE({ event: 'notification', id: String(seq), data })
+              clock.sent()
             }
             if (isFinal(n.status)) {
               await stream.writeSSE({ event: 'end', data: JSON.stringify({ status: n.status }) })
               break
             }
           }
+          const expired = clock.expired()
+          if (expired) {
+            // Not `end`: the recovery goes on; a client that still wants it reconnects.
+            await stream.writeSSE({ event: 'timeout', data: JSON.stringify({ reason: expired }) })
+            break
+          }
           await new Promise<void>((resolve) => {
             const timer = setTimeout(() => {
               pending = true
               resolve()
-            }, deps.ssePollMs)
+            }, clock.wait(deps.ssePollMs))
             wake = () => {
               clearTimeout(timer)
               resolve()
@@ -155,6 +170,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
         }
       } finally {
         off()
+        release()
       }
     })
   })
