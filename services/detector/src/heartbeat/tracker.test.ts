@@ -232,6 +232,17 @@ describe('HeartbeatTracker', () => {
       expect(t.kinds('c2')).toEqual(['clock-skew:alert', 'recovered:none', 'clock-skew:alert'])
     })
 
+    it('given a held host, when its clock is fixed while it reports its management network lost, then the hold still ends', () => {
+      const t = setup({ policy: { isolationResponse: 'leave' } })
+      t.run(5000, hosts(3))
+      t.run(10_000, hosts(3), none, skewed('c2'))
+      const lost = () => ({ management: [{ name: '10.0.0.1:22', ok: false, ms: 500, error: 'timeout' }] })
+      t.run(1000, hosts(3), (h) => (h === 'c2' ? lost() : {}))
+      expect(t.kinds('c2')).toEqual(['clock-skew:alert', 'recovered:none'])
+      expect(t.tracker.status('c2')).toMatchObject({ managementLost: true })
+      expect(t.tracker.status('c2')!.clockSkew).toBeUndefined()
+    })
+
     it('a skewed host that stopped and comes back still skewed is recovered and held again, not fenced twice', () => {
       const t = setup()
       t.run(5000, hosts(3))

@@ -309,6 +309,21 @@ export class HeartbeatTracker {
     if (hb.probes.peers.length > 0 || e.peersDownKey !== '') this.#updatePeers(e, hb)
 
     let out: Verdict[] | undefined
+    if (skew?.alerted) {
+      // Its clock is back within the window: the hold ends (and its alert's lease is released).
+      out = [
+        {
+          kind: 'recovered',
+          action: 'none',
+          segment: seg.id,
+          host: e.host,
+          incident: `${e.host}@${skew.since}`,
+          at: now,
+          reason: `host ${e.host} heartbeats again with its clock within the skew window`,
+          lastSeenAt: now,
+        },
+      ]
+    }
     if (reportsManagementLost(hb)) {
       if (e.managementLostSince === undefined) {
         e.managementLostSince = now
@@ -320,7 +335,7 @@ export class HeartbeatTracker {
         now >= this.#decisionsFrom &&
         !(inc && (inc.closed || inc.emitted.has('isolated')))
       ) {
-        out = []
+        out ??= []
         const incident = (e.incident ??= this.#open(e, e.managementLostSince))
         this.#declare(e, incident, 'isolated', seg.policy.isolationResponse, this.#isolationReason(e, hb), now, out, {
           managementLostSince: e.managementLostSince,
@@ -337,25 +352,10 @@ export class HeartbeatTracker {
       e.incident = undefined
       e.storage = undefined
       if (inc.emitted.size > 0) {
-        return [
-          this.#verdict(e, inc, 'recovered', 'none', now, `host ${e.host} heartbeats again with its management network up`),
-        ]
+        ;(out ??= []).push(this.#verdict(e, inc, 'recovered', 'none', now, `host ${e.host} heartbeats again with its management network up`))
       }
     }
-    if (skew?.alerted) {
-      const v: Verdict = {
-        kind: 'recovered',
-        action: 'none',
-        segment: seg.id,
-        host: e.host,
-        incident: `${e.host}@${skew.since}`,
-        at: now,
-        reason: `host ${e.host} heartbeats again with its clock within the skew window`,
-        lastSeenAt: now,
-      }
-      return [v]
-    }
-    return NONE
+    return out ?? NONE
   }
 
   /**
