@@ -185,6 +185,23 @@ describe('onVerdict', () => {
     await handlers[1]!(verdict({ kind: 'unconfirmed', action: 'alert', host: 'compute-5', reason: 'again' }))
     await expect.poll(() => seen.length).toBe(5)
   })
+
+  it('given a host held for clock skew, when both replicas see it, then one warning alert names it; once heard with a good clock, a new skew alerts again', async () => {
+    const b = bucket()
+    const { api, reports } = fakeApi()
+    const { bus, seen } = await withBus()
+    const handlers = await Promise.all(['a', 'c'].map(async (n) => onVerdict({ api, leases: await replica(n, b), bus, log })))
+    const reason = "compute-7 is alive but its clock is 30000 ms off the detector's (window ±5000 ms)"
+    const held = verdict({ kind: 'clock-skew', action: 'alert', host: 'compute-7', reason, clockSkew: { offsetMs: 30_000, since: Date.now() } })
+    await Promise.all(handlers.map((h) => h(held)))
+    await expect.poll(() => seen.length).toBe(1)
+    expect(seen[0]!.payload).toMatchObject({ kind: 'other', severity: 'warning', host: 'compute-7', segmentId: segment, message: reason })
+    expect(reports).toEqual([])
+
+    await handlers[0]!(verdict({ kind: 'recovered', action: 'none', host: 'compute-7' }))
+    await handlers[1]!(held)
+    await expect.poll(() => seen.length).toBe(2)
+  })
 })
 
 describe('toMembership', () => {

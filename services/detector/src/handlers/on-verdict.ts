@@ -34,7 +34,7 @@ export const keys = {
   segmentAlert: (kind: string, segment: string) => leaseKey('alert', kind, 'segment', segment),
 }
 
-const HOST_ALERTS = ['isolated', 'unconfirmed', 'held', 'report'] as const
+const HOST_ALERTS = ['isolated', 'unconfirmed', 'held', 'report', 'clock-skew'] as const
 
 /**
  * What the detector does with a heartbeat verdict:
@@ -44,7 +44,7 @@ const HOST_ALERTS = ['isolated', 'unconfirmed', 'held', 'report'] as const
  *   follows: notification.received → host.failed → fencer → evacuator. A replica that
  *   lost the lease checks after `leaseStaleMs` that its holder finished, and takes over if not.
  * - a storm, a fence held (storm guard, or a segment an operator paused), an isolated host to alert on, an unconfirmed
- *   silence: `alert.raised.v1`, once across replicas.
+ *   silence, a live host held because its clock is off (clock-skew): `alert.raised.v1`, once across replicas.
  * - recovered: the host's leases are released, so that a later failure is a new incident.
  */
 export const onVerdict = (deps: OnVerdictDeps) => {
@@ -150,6 +150,9 @@ export const onVerdict = (deps: OnVerdictDeps) => {
       await alert(v, keys.hostAlert('held', host), v.heldBy === 'operator' ? 'other' : 'storm', 'critical', v.reason)
     } else if (v.kind === 'isolated' && v.action === 'alert') {
       await alert(v, keys.hostAlert('isolated', host), 'isolated', 'warning', v.reason)
+    } else if (v.kind === 'clock-skew') {
+      // Alive, held: its heartbeats are refused for its clock. Not a failure; an operator fixes the clock.
+      await alert(v, keys.hostAlert('clock-skew', host), 'other', 'warning', v.reason)
     } else if (v.kind === 'unconfirmed') {
       // A host another replica (or this one, before it restarted) already reported down is
       // silent for that reason: no alert about it.

@@ -78,7 +78,7 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
   const emit = (verdicts: readonly Verdict[]) => {
     for (const v of verdicts) {
       m?.verdicts.inc({ kind: v.kind, action: v.action })
-      const level = v.kind === 'storm' || v.kind === 'failed' || v.kind === 'isolated' ? 'warn' : 'info'
+      const level = v.kind === 'storm' || v.kind === 'failed' || v.kind === 'isolated' || v.kind === 'clock-skew' ? 'warn' : 'info'
       log[level]({ verdict: v }, `heartbeat verdict: ${v.kind} ${v.host ?? v.segment} (${v.action})`)
       try {
         deps.onVerdict(v)
@@ -127,6 +127,11 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
     const implausible = checkHeartbeatTimes(hb, now(), maxSkewMs)
     if (implausible) {
       refuse(hb.host, implausible.reason, implausible.detail)
+      // Refused for the host's clock alone: it still arrived, so the host is not silent (rule 6).
+      if (implausible.reason === 'sent-at-skew') {
+        const verdicts = tracker.skewObserved(hb, implausible.offsetMs ?? hb.sentAt - now(), now())
+        if (verdicts.length > 0) emit(verdicts)
+      }
       return
     }
     const verdicts = tracker.observe(hb, now())
@@ -255,6 +260,16 @@ const metricsFor = (registry: Registry | undefined, tracker: HeartbeatTracker) =
         this.set({ state: 'alive' }, s.alive)
         this.set({ state: 'silent' }, s.silent)
         this.set({ state: 'closed' }, s.closed)
+      },
+    })
+  }
+  if (!existing('lazarus_detector_heartbeat_clock_skew_hosts')) {
+    new Gauge({
+      name: 'lazarus_detector_heartbeat_clock_skew_hosts',
+      help: 'Hosts alive but held: every heartbeat for a timeout refused because their clock is outside the skew window',
+      registers: [registry],
+      collect() {
+        this.set(tracker.stats().clockSkew)
       },
     })
   }

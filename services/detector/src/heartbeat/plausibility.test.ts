@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { admitHeartbeat, checkHeartbeatTimes, checkStorageFileTimes, storageFileFresh, type RunState } from './plausibility.js'
+import { admitHeartbeat, admitSkewedHeartbeat, checkHeartbeatTimes, checkStorageFileTimes, storageFileFresh, type RunState } from './plausibility.js'
 
 const NOW = 1_700_000_000_000
 const SKEW = 5000
@@ -19,6 +19,11 @@ describe('heartbeat times', () => {
       reason: 'started-at-after-sent-at',
       detail: expect.stringContaining('after sentAt'),
     })
+  })
+
+  it('measures the offset of a skewed sentAt (positive: the host is ahead)', () => {
+    expect(checkHeartbeatTimes({ sentAt: NOW + 30_000, startedAt: NOW }, NOW, SKEW)).toMatchObject({ reason: 'sent-at-skew', offsetMs: 30_000 })
+    expect(checkHeartbeatTimes({ sentAt: NOW - 30_000, startedAt: NOW - 60_000 }, NOW, SKEW)).toMatchObject({ reason: 'sent-at-skew', offsetMs: -30_000 })
   })
 
   it('refuses a storage heartbeat dated ahead of the window', () => {
@@ -72,5 +77,27 @@ describe('runs and sequences', () => {
     expect(storageFileFresh(file('b', 9, now - 100), 'other', runs, NOW + 4000, now, opts)).toBe(false)
     expect(storageFileFresh(file('new', 0, now - 100), 'h', runs, NOW + 4000, now, opts)).toBe(true)
     expect(storageFileFresh(file('new', 0, now + SKEW + 1), 'h', runs, NOW + 4000, now, { ...opts, storageFreshMs: 60_000 })).toBe(false)
+  })
+})
+
+describe('heartbeats refused for clock skew (rule 6)', () => {
+  const hb = (bootId: string, seq: number) => ({ bootId, seq, intervalMs: 1000 })
+
+  it('given a skewed run, a new seq is news and an exact repeat is not; the plausible runs are left alone', () => {
+    const runs: RunState[] = []
+    admitHeartbeat(runs, hb('real', 0), NOW)
+    const before = structuredClone(runs)
+    const skewRuns: RunState[] = []
+    expect(admitSkewedHeartbeat(runs, skewRuns, hb('skewed', 0), NOW + 1000)).toBe('ok')
+    expect(admitSkewedHeartbeat(runs, skewRuns, hb('skewed', 1), NOW + 2000)).toBe('ok')
+    expect(admitSkewedHeartbeat(runs, skewRuns, hb('skewed', 1), NOW + 2100)).toBe('stale')
+    expect(runs).toEqual(before)
+  })
+
+  it('given a real heartbeat heard, its replay (old, so refused for skew) is not news', () => {
+    const runs: RunState[] = []
+    for (let i = 0; i < 3; i++) admitHeartbeat(runs, hb('real', i), NOW + i * 1000)
+    expect(admitSkewedHeartbeat(runs, [], hb('real', 1), NOW + 60_000)).toBe('stale')
+    expect(admitSkewedHeartbeat(runs, [], hb('real', 3), NOW + 60_000)).toBe('ok')
   })
 })

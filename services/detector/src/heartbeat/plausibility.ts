@@ -12,8 +12,9 @@ import type { HeartbeatV1, StorageHeartbeatFile } from '@lazarus/contracts'
  *    `startedAt` must not be after `sentAt` (so never more than `maxSkewMs` ahead of
  *    now). A storage heartbeat file's `at` must not be more than `maxSkewMs` ahead of
  *    now. Anything else is refused before it reaches the tracker: counted by reason,
- *    logged, and it changes nothing. A host whose clock is off by more than the window
- *    is therefore not heard at all: run NTP (the refusal log names the host and offset).
+ *    logged, and it changes nothing, except that a heartbeat refused for its `sentAt`
+ *    alone still tells that the host is there (rule 6): a host whose clock is off by more
+ *    than the window is held with an alert, not fenced. Run NTP.
  *
  * 2. Runs are independent. Each run of an agent (its `bootId`) is tracked on its own,
  *    a few per host (the most recently heard). A run never makes another run's heartbeats
@@ -41,6 +42,19 @@ import type { HeartbeatV1, StorageHeartbeatFile } from '@lazarus/contracts'
  *    heartbeats past the position of its own run when the detector heard that run, or,
  *    for a run never heard on NATS, dated no earlier than the last heartbeat heard
  *    (minus the skew window, clocks being what they are).
+ *
+ * 6. A heartbeat refused only for `sentAt` outside the window (`sent-at-skew`) is still
+ *    news that something arrived on the host's subject: the host's clock is wrong, not
+ *    the host dead. Its claims (probes, runs, `seq`) change nothing, but its arrival keeps
+ *    the host from being declared failed for silence (never fence what is alive); a host
+ *    heard only this way for a timeout is held with a `clock-skew` alert naming the offset.
+ *    Failed needs real silence: neither plausible nor skew-refused heartbeats for the
+ *    timeout. An exact repeat (a `seq` recently heard in the same run, plausible or
+ *    skew-refused) is no news. This lets whoever can publish on the subject keep a host
+ *    "alive" with skewed messages, exactly as far as a plausible forged heartbeat already
+ *    does: with no NATS identities anyone can send either, with identities only the host's
+ *    own agent can publish there (`lazarus nats-config`). A skewed message still never
+ *    makes a real heartbeat stale: it only adds arrivals.
  */
 
 /** Why a message was refused; the label of `lazarus_detector_heartbeats_refused_total`. */
@@ -49,6 +63,8 @@ export type RefusalReason = 'sent-at-skew' | 'started-at-after-sent-at' | 'stora
 export interface Refusal {
   reason: RefusalReason
   detail: string
+  /** For `sent-at-skew`: `sentAt` minus the detector's now (positive: the host's clock is ahead). */
+  offsetMs?: number
 }
 
 /** The default clock-skew window: NTP keeps hosts within milliseconds; 5 s also covers transit and a busy event loop. */
@@ -58,7 +74,7 @@ export const DEFAULT_MAX_SKEW_MS = 5000
 export const checkHeartbeatTimes = (hb: Pick<HeartbeatV1, 'sentAt' | 'startedAt'>, now: number, maxSkewMs: number): Refusal | undefined => {
   const offset = hb.sentAt - now
   if (Math.abs(offset) > maxSkewMs) {
-    return { reason: 'sent-at-skew', detail: `sentAt is ${offset} ms from the detector's clock (window ±${maxSkewMs} ms)` }
+    return { reason: 'sent-at-skew', detail: `sentAt is ${offset} ms from the detector's clock (window ±${maxSkewMs} ms)`, offsetMs: offset }
   }
   if (hb.startedAt > hb.sentAt) {
     return { reason: 'started-at-after-sent-at', detail: `startedAt is ${hb.startedAt - hb.sentAt} ms after sentAt` }
@@ -141,4 +157,21 @@ export const storageFileFresh = (
   if (Math.abs(now - file.at) > opts.storageFreshMs) return false
   const run = runs.find((r) => r.bootId === file.bootId)
   return run ? file.seq >= run.seq + 2 : file.at + opts.maxSkewMs >= lastHeardAt
+}
+
+/**
+ * Rule 6: is this heartbeat, refused for `sent-at-skew`, news of the host? `runs` are the
+ * host's plausible runs (read only: a repeat of a recent real heartbeat is a replay);
+ * `skewRuns` the runs heard only with a skewed clock, updated in place like `runs` in
+ * `admitHeartbeat` (kept apart so that nothing a skewed message claims moves the
+ * position the storage heartbeat is compared with).
+ */
+export const admitSkewedHeartbeat = (
+  runs: readonly RunState[],
+  skewRuns: RunState[],
+  hb: Pick<HeartbeatV1, 'bootId' | 'seq' | 'intervalMs'>,
+  now: number,
+): Admission => {
+  if (runs.some((r) => r.bootId === hb.bootId && r.recent.includes(hb.seq))) return 'stale'
+  return admitHeartbeat(skewRuns, hb, now)
 }

@@ -1,6 +1,7 @@
 import type { HeartbeatV1 } from '@lazarus/contracts'
 import { describe, expect, it } from 'vitest'
 import { HeartbeatMonitorConfig, type HeartbeatMonitorConfigInput, type SegmentPolicyInput } from './config.js'
+import { checkHeartbeatTimes, DEFAULT_MAX_SKEW_MS } from './plausibility.js'
 import { HeartbeatTracker, type Verdict } from './tracker.js'
 
 const T0 = 1_700_000_000_000
@@ -34,17 +35,21 @@ const setup = (opts: { hosts?: string[]; policy?: SegmentPolicyInput; storage?: 
   const tracker = new HeartbeatTracker(config, now, { storageAvailable: opts.storage ?? false })
   const verdicts: Verdict[] = []
   const seq = new Map<string, number>()
-  const beat = (host: string, probes: Probes = {}) => {
+  /** A heartbeat sent with the host's clock `offsetMs` off ours, fed like the monitor does: the time check, then the tracker. */
+  const beat = (host: string, probes: Probes = {}, offsetMs = 0) => {
     const n = (seq.get(host) ?? -1) + 1
     seq.set(host, n)
-    verdicts.push(...tracker.observe(hb(host, n, probes), now))
+    const msg = { ...hb(host, n, probes), sentAt: now + offsetMs, startedAt: T0 - 60_000 + offsetMs }
+    const refusal = checkHeartbeatTimes(msg, now, DEFAULT_MAX_SKEW_MS)
+    if (!refusal) verdicts.push(...tracker.observe(msg, now))
+    else if (refusal.reason === 'sent-at-skew') verdicts.push(...tracker.skewObserved(msg, refusal.offsetMs!, now))
   }
-  /** Advance the clock in sweep steps, with `alive` hosts heartbeating every interval. */
-  const run = (ms: number, alive: string[] = [], probes: (host: string) => Probes = () => ({})) => {
+  /** Advance the clock in sweep steps, with `alive` hosts heartbeating every interval (each with its clock `offset` off). */
+  const run = (ms: number, alive: string[] = [], probes: (host: string) => Probes = () => ({}), offset: (host: string) => number = () => 0) => {
     const end = now + ms
     while (now < end) {
       now += 100
-      if ((now - T0) % INTERVAL === 0) for (const h of alive) beat(h, probes(h))
+      if ((now - T0) % INTERVAL === 0) for (const h of alive) beat(h, probes(h), offset(h))
       verdicts.push(...tracker.sweep(now))
     }
   }
@@ -168,6 +173,109 @@ describe('HeartbeatTracker', () => {
       t.run(TIMEOUT + 100, ['c0', 'c1'])
       t.verdicts.push(...t.tracker.storageObserved('c2', { host: 'c2', bootId: 'boot-c2', seq: 8, at: t.now() - 200 }, t.now()))
       expect(t.kinds('c2')).toEqual(['suspected:none', 'isolated:leave'])
+    })
+  })
+
+  // Rule 6 of plausibility.ts: a heartbeat refused for its clock alone still arrived.
+  describe('a live host whose clock is off', () => {
+    const SKEW = 30_000
+    const skewed = (host: string, offsetMs = SKEW) => (h: string) => (h === host ? offsetMs : 0)
+    const none = () => ({})
+
+    it.each([SKEW, -SKEW])('given a host heard normally, when its clock is %i ms off and it goes on heartbeating, then it is held with one clock-skew alert, never failed', (offsetMs) => {
+      const t = setup()
+      t.run(5000, hosts(3))
+      const lastPlausible = t.now()
+      t.run(3 * TIMEOUT + 10_000, hosts(3), none, skewed('c2', offsetMs))
+      expect(t.kinds('c2')).toEqual(['clock-skew:alert'])
+      const held = t.verdicts.find((v) => v.host === 'c2')!
+      expect(held).toMatchObject({ segment: 'seg-a', clockSkew: { offsetMs } })
+      expect(held.reason).toContain(`c2 is alive but its clock is ${offsetMs} ms off`)
+      expect(held.at).toBeGreaterThanOrEqual(lastPlausible + TIMEOUT)
+      expect(held.at).toBeLessThanOrEqual(lastPlausible + TIMEOUT + INTERVAL)
+      expect(t.tracker.status('c2')).toMatchObject({ state: 'alive', clockSkew: { offsetMs, held: true } })
+      expect(t.tracker.stats()).toMatchObject({ alive: 3, silent: 0, clockSkew: 1 })
+    })
+
+    it('given a held skewed host, when its heartbeats stop, then it is suspected and failed one timeout after its last one', () => {
+      const t = setup()
+      t.run(5000, hosts(3))
+      t.run(10_000, hosts(3), none, skewed('c2'))
+      const last = t.now()
+      t.run(10_000, ['c0', 'c1'])
+      expect(t.kinds('c2')).toEqual(['clock-skew:alert', 'suspected:none', 'failed:fence'])
+      const failed = t.verdicts.at(-1)!
+      expect(failed.at).toBeGreaterThanOrEqual(last + TIMEOUT)
+      expect(failed.at).toBeLessThanOrEqual(last + TIMEOUT + 100)
+      expect(failed.reason).toContain('neither plausible nor refused for clock skew')
+    })
+
+    it('given a normal host, when it stops, then it is failed at its timeout as before (a skewed neighbour changes nothing)', () => {
+      const t = setup()
+      t.run(5000, hosts(3))
+      const last = t.now()
+      t.run(10_000, ['c0', 'c1'], none, skewed('c1'))
+      expect(t.kinds('c2')).toEqual(['suspected:none', 'failed:fence'])
+      expect(t.verdicts.find((v) => v.host === 'c2' && v.kind === 'failed')!.at).toBe(last + TIMEOUT)
+      expect(t.kinds('c1')).toEqual(['clock-skew:alert'])
+    })
+
+    it('given a held host, when its clock is fixed, then the hold ends (recovered), and a new skew is alerted again', () => {
+      const t = setup()
+      t.run(5000, hosts(3))
+      t.run(10_000, hosts(3), none, skewed('c2'))
+      t.run(3000, hosts(3))
+      expect(t.kinds('c2')).toEqual(['clock-skew:alert', 'recovered:none'])
+      expect(t.tracker.status('c2')!.clockSkew).toBeUndefined()
+      expect(t.tracker.stats().clockSkew).toBe(0)
+      t.run(10_000, hosts(3), none, skewed('c2', -SKEW))
+      expect(t.kinds('c2')).toEqual(['clock-skew:alert', 'recovered:none', 'clock-skew:alert'])
+    })
+
+    it('given a held host, when its clock is fixed while it reports its management network lost, then the hold still ends', () => {
+      const t = setup({ policy: { isolationResponse: 'leave' } })
+      t.run(5000, hosts(3))
+      t.run(10_000, hosts(3), none, skewed('c2'))
+      const lost = () => ({ management: [{ name: '10.0.0.1:22', ok: false, ms: 500, error: 'timeout' }] })
+      t.run(1000, hosts(3), (h) => (h === 'c2' ? lost() : {}))
+      expect(t.kinds('c2')).toEqual(['clock-skew:alert', 'recovered:none'])
+      expect(t.tracker.status('c2')).toMatchObject({ managementLost: true })
+      expect(t.tracker.status('c2')!.clockSkew).toBeUndefined()
+    })
+
+    it('a skewed host that stopped and comes back still skewed is recovered and held again, not fenced twice', () => {
+      const t = setup()
+      t.run(5000, hosts(3))
+      t.run(10_000, hosts(3), none, skewed('c2'))
+      t.run(10_000, ['c0', 'c1'])
+      t.run(10_000, hosts(3), none, skewed('c2'))
+      expect(t.kinds('c2')).toEqual(['clock-skew:alert', 'suspected:none', 'failed:fence', 'recovered:none', 'clock-skew:alert'])
+      expect(t.tracker.status('c2')).toMatchObject({ state: 'alive', clockSkew: { held: true } })
+    })
+
+    it('one forged skewed message keeps a dead host from failing one timeout, as a forged plausible one would; a replay of a real heartbeat not at all', () => {
+      const t = setup()
+      t.run(5000, hosts(3))
+      t.run(2000, ['c0', 'c1'])
+      // A replay of c2's real seq 3 (its sentAt long past, so refused for skew): a repeat, no news.
+      const replay = { ...hb('c2', 3), sentAt: t.now() - 60_000 }
+      expect(t.tracker.skewObserved(replay, -60_000, t.now())).toEqual([])
+      expect(t.tracker.lastResult).toBe('stale')
+      const forgedAt = t.now()
+      t.verdicts.push(...t.tracker.skewObserved({ ...hb('c2', 0, {}, 'forged-run'), sentAt: forgedAt + 365 * 86_400_000 }, 365 * 86_400_000, forgedAt))
+      expect(t.tracker.lastResult).toBe('ok')
+      t.run(10_000, ['c0', 'c1'])
+      expect(t.kinds('c2')).toEqual(['suspected:none', 'failed:fence'])
+      expect(t.verdicts.find((v) => v.host === 'c2' && v.kind === 'failed')!.at).toBe(forgedAt + TIMEOUT)
+    })
+
+    it('a forged far-future message with the real run and a huge seq makes none of the real heartbeats stale', () => {
+      const t = setup({ hosts: ['c0'] })
+      t.run(5000, ['c0'])
+      t.verdicts.push(...t.tracker.skewObserved({ ...hb('c0', 1_000_000_000), sentAt: t.now() + 365 * 86_400_000 }, 365 * 86_400_000, t.now()))
+      t.run(20_000, ['c0'])
+      expect(t.tracker.stats()).toMatchObject({ stale: 0, clockSkew: 0 })
+      expect(t.kinds('c0')).toEqual([])
     })
   })
 

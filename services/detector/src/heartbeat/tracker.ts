@@ -1,6 +1,6 @@
 import { reportsManagementLost, type HeartbeatV1, type StorageHeartbeatFile } from '@lazarus/contracts'
 import { resolvePolicy, type HeartbeatMonitorConfig, type HeartbeatSegment, type SegmentPolicy, type SegmentPolicyInput } from './config.js'
-import { admitHeartbeat, DEFAULT_MAX_SKEW_MS, storageFileFresh, type RunState } from './plausibility.js'
+import { admitHeartbeat, admitSkewedHeartbeat, DEFAULT_MAX_SKEW_MS, storageFileFresh, type RunState } from './plausibility.js'
 
 /*
  * The heartbeat monitor's decisions, pure: no I/O, no timers, time passed in. The NATS
@@ -27,6 +27,11 @@ export type VerdictKind =
   | 'storm'
   /** An operator resumed automatic fencing in a segment. */
   | 'resumed'
+  /**
+   * Alive, but every heartbeat for a timeout was refused because its clock is off by more
+   * than the skew window (rule 6 of plausibility.ts): held, not fenced; an operator must fix its clock.
+   */
+  | 'clock-skew'
 
 /** `fence`: fence and recover the host (host.failed); `alert`: tell an operator; `leave`: record only; `none`: informational. */
 export type VerdictAction = 'fence' | 'leave' | 'alert' | 'none'
@@ -54,6 +59,8 @@ export interface Verdict {
     managementLostSince?: number
   }
   storm?: { failing: number; hosts: number; recentFences: number }
+  /** The host's clock offset measured on its last skew-refused heartbeat (`sentAt` minus the detector's now), and since when. */
+  clockSkew?: { offsetMs: number; since: number }
 }
 
 type HostState = 'alive' | 'silent' | 'closed'
@@ -81,7 +88,14 @@ interface HostEntry {
   state: HostState
   /** Heard since the monitor started. */
   seen: boolean
+  /** Last heard at all: a plausible heartbeat or one refused for clock skew alone (the silence deadline). */
   lastSeen: number
+  /** Last heard with a plausible heartbeat. */
+  lastPlausible: number
+  /** Runs heard only with a skewed clock (rule 6 of plausibility.ts), apart from `runs`. */
+  skewRuns: RunState[]
+  /** The host's heartbeats are being refused for clock skew; `alerted`: the clock-skew verdict was given. */
+  skew: { offsetMs: number; since: number; alerted: boolean } | undefined
   /** The agent's runs heard, most recent first (see plausibility.ts). */
   runs: RunState[]
   managementLostSince: number | undefined
@@ -135,6 +149,8 @@ export interface TrackerStats {
   received: number
   unknown: number
   stale: number
+  /** Hosts alive but held: heard only with a skewed clock for a timeout. */
+  clockSkew: number
 }
 
 const NONE: readonly Verdict[] = Object.freeze([])
@@ -212,7 +228,10 @@ export class HeartbeatTracker {
             state: 'alive',
             seen: false,
             lastSeen: now,
+            lastPlausible: now,
             runs: [],
+            skewRuns: [],
+            skew: undefined,
             managementLostSince: undefined,
             peersDown: [],
             peersDownKey: '',
@@ -282,18 +301,29 @@ export class HeartbeatTracker {
       return NONE
     }
     this.lastResult = 'ok'
-    e.seen = true
-    e.lastSeen = now
+    e.lastPlausible = now
+    this.#heard(e, now)
     const seg = e.seg
-    seg.live.delete(e.host)
-    seg.live.set(e.host, e)
-    if (e.state !== 'alive') {
-      seg.silent.delete(e)
-      e.state = 'alive'
-    }
+    const skew = e.skew
+    e.skew = undefined
     if (hb.probes.peers.length > 0 || e.peersDownKey !== '') this.#updatePeers(e, hb)
 
     let out: Verdict[] | undefined
+    if (skew?.alerted) {
+      // Its clock is back within the window: the hold ends (and its alert's lease is released).
+      out = [
+        {
+          kind: 'recovered',
+          action: 'none',
+          segment: seg.id,
+          host: e.host,
+          incident: `${e.host}@${skew.since}`,
+          at: now,
+          reason: `host ${e.host} heartbeats again with its clock within the skew window`,
+          lastSeenAt: now,
+        },
+      ]
+    }
     if (reportsManagementLost(hb)) {
       if (e.managementLostSince === undefined) {
         e.managementLostSince = now
@@ -305,7 +335,7 @@ export class HeartbeatTracker {
         now >= this.#decisionsFrom &&
         !(inc && (inc.closed || inc.emitted.has('isolated')))
       ) {
-        out = []
+        out ??= []
         const incident = (e.incident ??= this.#open(e, e.managementLostSince))
         this.#declare(e, incident, 'isolated', seg.policy.isolationResponse, this.#isolationReason(e, hb), now, out, {
           managementLostSince: e.managementLostSince,
@@ -322,12 +352,77 @@ export class HeartbeatTracker {
       e.incident = undefined
       e.storage = undefined
       if (inc.emitted.size > 0) {
-        return [
-          this.#verdict(e, inc, 'recovered', 'none', now, `host ${e.host} heartbeats again with its management network up`),
-        ]
+        ;(out ??= []).push(this.#verdict(e, inc, 'recovered', 'none', now, `host ${e.host} heartbeats again with its management network up`))
       }
     }
-    return NONE
+    return out ?? NONE
+  }
+
+  /**
+   * A heartbeat refused for its `sentAt` alone (`sent-at-skew`, rule 6 of plausibility.ts):
+   * nothing it claims is believed, but it arrived, so the host is not silent. A host heard
+   * only this way for a timeout is held with one `clock-skew` verdict (an alert), and is
+   * declared failed only when these stop arriving too. `offsetMs`: `sentAt` minus now.
+   */
+  skewObserved(hb: HeartbeatV1, offsetMs: number, now: number): readonly Verdict[] {
+    const e = this.#hosts.get(hb.host)
+    if (!e) {
+      this.lastResult = 'unknown'
+      return NONE
+    }
+    if (admitSkewedHeartbeat(e.runs, e.skewRuns, hb, now) === 'stale') {
+      this.lastResult = 'stale'
+      return NONE
+    }
+    this.lastResult = 'ok'
+    let out: Verdict[] | undefined
+    const skew = (e.skew ??= { offsetMs, since: now, alerted: false })
+    skew.offsetMs = offsetMs
+    this.#heard(e, now)
+    const inc = e.incident
+    if (inc && e.managementLostSince === undefined) {
+      e.incident = undefined
+      e.storage = undefined
+      if (inc.emitted.size > 0) {
+        ;(out ??= []).push(
+          this.#verdict(e, inc, 'recovered', 'none', now, `host ${e.host} heartbeats again, though refused for clock skew (its clock is ${offsetMs} ms off)`),
+        )
+        // The recovery releases the host's alerts: say again that it is held.
+        skew.alerted = false
+      }
+    }
+    const timeout = e.seg.policy.heartbeatTimeoutMs
+    if (!skew.alerted && now - e.lastPlausible >= timeout && now >= this.#decisionsFrom) {
+      skew.alerted = true
+      const v: Verdict = {
+        kind: 'clock-skew',
+        action: 'alert',
+        segment: e.seg.id,
+        host: e.host,
+        incident: `${e.host}@${skew.since}`,
+        at: now,
+        reason:
+          `${e.host} is alive but its clock is ${offsetMs} ms off the detector's (window ±${this.#maxSkewMs} ms): ` +
+          `its heartbeats are refused, so it is held, not fenced; fix its clock (NTP)`,
+        lastSeenAt: now,
+        clockSkew: { offsetMs, since: skew.since },
+      }
+      ;(out ??= []).push(v)
+    }
+    return out ?? NONE
+  }
+
+  /** Something of the host arrived: it is alive (back in its segment's live Map, at the end). */
+  #heard(e: HostEntry, now: number): void {
+    e.seen = true
+    e.lastSeen = now
+    const seg = e.seg
+    seg.live.delete(e.host)
+    seg.live.set(e.host, e)
+    if (e.state !== 'alive') {
+      seg.silent.delete(e)
+      e.state = 'alive'
+    }
   }
 
   /** Move hosts past their deadline to suspected and decide what can be decided. Call every `sweepMs`. */
@@ -449,7 +544,17 @@ export class HeartbeatTracker {
 
   /** Where one host stands. */
   status(host: string):
-    | { state: HostState; seen: boolean; lastSeen: number; segment: string; managementLost: boolean; incident?: string; verdicts: VerdictKind[] }
+    | {
+        state: HostState
+        seen: boolean
+        lastSeen: number
+        segment: string
+        managementLost: boolean
+        incident?: string
+        verdicts: VerdictKind[]
+        /** Its heartbeats are refused for clock skew: the last offset, since when, and whether it is held (alerted). */
+        clockSkew?: { offsetMs: number; since: number; held: boolean }
+      }
     | undefined {
     const e = this.#hosts.get(host)
     if (!e) return undefined
@@ -461,15 +566,18 @@ export class HeartbeatTracker {
       managementLost: e.managementLostSince !== undefined,
       ...(e.incident && { incident: e.incident.id }),
       verdicts: e.incident ? [...e.incident.emitted] : [],
+      ...(e.skew && { clockSkew: { offsetMs: e.skew.offsetMs, since: e.skew.since, held: e.skew.alerted } }),
     }
   }
 
   stats(): TrackerStats {
     let alive = 0
     let silent = 0
+    let clockSkew = 0
     const paused: string[] = []
     for (const seg of this.#segments.values()) {
       alive += seg.live.size
+      for (const e of seg.live.values()) if (e.skew?.alerted) clockSkew++
       silent += seg.silent.size
       if (seg.paused) paused.push(seg.id)
     }
@@ -482,6 +590,7 @@ export class HeartbeatTracker {
       received: this.#received,
       unknown: this.#unknown,
       stale: this.#stale,
+      clockSkew,
     }
   }
 
@@ -511,6 +620,7 @@ export class HeartbeatTracker {
     const ev = p.evidence
     let confirmed = true
     let because = `no heartbeat for ${now - e.lastSeen} ms`
+    if (e.skew) because += ` (neither plausible nor refused for clock skew; its last ones were ${e.skew.offsetMs} ms off)`
     const evidence: NonNullable<Verdict['evidence']> = {}
     if (ev.kind === 'silence+peers') {
       const n = this.#peersConfirming(e)
