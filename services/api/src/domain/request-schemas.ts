@@ -1,5 +1,6 @@
 import { NotificationType, RecoveryMethod } from '@lazarus/contracts'
 import * as z from 'zod'
+import { controlAttributesRefusal } from './control-attributes.js'
 
 /**
  * Request bodies of the v1 API, as Masakari's JSON schemas define them: unknown keys are
@@ -63,10 +64,16 @@ export const SegmentUpdate = z.strictObject({
 })
 export type SegmentUpdate = z.infer<typeof SegmentUpdate>
 
+/** Free text as Masakari takes it, without a BMC password in clear (see domain/control-attributes.ts). */
+const ControlAttributes = Description.superRefine((v, ctx) => {
+  const refusal = v === null ? undefined : controlAttributesRefusal(v)
+  if (refusal) ctx.addIssue({ code: 'custom', message: refusal })
+})
+
 const hostFields = {
   name: Name,
   type: HostType,
-  control_attributes: Description,
+  control_attributes: ControlAttributes,
   reserved: MasakariBoolean.optional(),
   on_maintenance: MasakariBoolean.optional(),
 }
