@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { testBmcSecretDir, writeBmcSecret } from '../../services/fencer/src/test-support/bmc-secrets.js'
 import { jsonCall, simClient } from './http.js'
 import { createTestDatabase, createTestVhost } from './infra.js'
 import { startNode, type RunningProcess } from './processes.js'
@@ -55,6 +56,8 @@ export const startCluster = async (opts: { simEnv?: Record<string, string>; serv
       OS_PROJECT_DOMAIN_NAME: 'Default',
       OPS_PORT: '0',
       LOG_LEVEL: 'info',
+      // The simulated BMCs' password, in a file as operators give it (password_file=).
+      BMC_SECRET_DIR: testBmcSecretDir(),
       ...opts.serviceEnv,
     }
     const api = startNode('api', 'services/api/dist/main.js', { ...common, API_PORT: '0' })
@@ -96,7 +99,7 @@ export const startCluster = async (opts: { simEnv?: Record<string, string>; serv
             host: {
               name: h,
               type: 'COMPUTE',
-              control_attributes: `driver=redfish address=${simInfo.url}/redfish/v1/Systems/${h} username=admin password=admin-pass`,
+              control_attributes: `driver=redfish address=${simInfo.url}/redfish/v1/Systems/${h} username=admin password_file=${writeBmcSecret(h, 'admin-pass')} insecure_http=true`,
             },
           })
           if (r.status !== 201) throw new Error(`host create → ${r.status} ${JSON.stringify(r.body)}`)

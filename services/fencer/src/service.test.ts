@@ -19,7 +19,7 @@ import { createFenceLedger } from './adapters/db/fence-ledger.js'
 import type { FencerConfig } from './fencer-config.js'
 import { createFencerService, type FencerService } from './service.js'
 import { openTestDb, type Engine } from './test-support/databases.js'
-import { hostFailedEvent, simRedfishAttributes } from './test-support/host-failed.js'
+import { hostFailedEvent, simRedfishAttributes, testBmcSecretDir } from './test-support/host-failed.js'
 
 type Sim = Awaited<ReturnType<typeof startCloudSim>>
 
@@ -41,6 +41,7 @@ const config: Partial<FencerConfig> = {
   leaseMs: 1_500,
   unfenceMaxWaitMs: 1_500,
   unfenceRetryIntervalMs: 100,
+  bmcSecretDir: testBmcSecretDir(),
 }
 
 const log = createLogger('fencer-test', process.env['TEST_LOG_LEVEL'] ?? 'silent')

@@ -10,7 +10,7 @@ const hostArg = () => argument('host', 'host name or uuid')
 const FIELDS = {
   segment: ['--segment <segment>', 'the segment (name or uuid) the host belongs to'],
   type: ['--type <type>', 'host type (letters and digits; Masakari: COMPUTE)'],
-  controlAttributes: ['--control-attributes <attrs>', 'how to fence it, e.g. "driver=redfish address=https://bmc/redfish/v1/Systems/1 username=u password=p"'],
+  controlAttributes: ['--control-attributes <attrs>', 'how to fence it, e.g. "driver=redfish address=https://bmc/redfish/v1/Systems/1 username=u password_file=/etc/lazarus/bmc/<host>"'],
   reserved: ['--reserved <true|false>', 'a spare host that reserved_host recovery moves instances to'],
   onMaintenance: ['--on-maintenance <true|false>', 'failures of a host on maintenance are not recovered'],
 } as const
