@@ -44,14 +44,14 @@ export const startCluster = async (opts: { simEnv?: Record<string, string>; serv
   try {
     const sim = startNode('cloud-sim', 'packages/cloud-sim/dist/main.js', { SIM_PORT: '0', ...simEnvDefaults, ...opts.simEnv })
     processes['cloud-sim'] = sim
-    const simInfo = JSON.parse(await sim.waitForLine(/"authUrl"/)) as { url: string; authUrl: string }
+    const simInfo = JSON.parse(await sim.waitForLine(/"authUrl"/)) as { url: string; authUrl: string; credentials: { username: string; password: string; projectName: string } }
     const common = {
       AMQP_URL: vhost.url,
       DATABASE_URL: db.url,
       OS_AUTH_URL: simInfo.authUrl,
-      OS_USERNAME: 'admin',
-      OS_PASSWORD: 'admin-pass',
-      OS_PROJECT_NAME: 'admin',
+      OS_USERNAME: simInfo.credentials.username,
+      OS_PASSWORD: simInfo.credentials.password,
+      OS_PROJECT_NAME: simInfo.credentials.projectName,
       OS_USER_DOMAIN_NAME: 'Default',
       OS_PROJECT_DOMAIN_NAME: 'Default',
       OPS_PORT: '0',
@@ -99,7 +99,7 @@ export const startCluster = async (opts: { simEnv?: Record<string, string>; serv
             host: {
               name: h,
               type: 'COMPUTE',
-              control_attributes: `driver=redfish address=${simInfo.url}/redfish/v1/Systems/${h} username=admin password_file=${writeBmcSecret(h, 'admin-pass')} insecure_http=true`,
+              control_attributes: `driver=redfish address=${simInfo.url}/redfish/v1/Systems/${h} username=${simInfo.credentials.username} password_file=${writeBmcSecret(h, simInfo.credentials.password)} insecure_http=true`,
             },
           })
           if (r.status !== 201) throw new Error(`host create → ${r.status} ${JSON.stringify(r.body)}`)
