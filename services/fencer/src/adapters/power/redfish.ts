@@ -57,10 +57,9 @@ export const createRedfishDriver = (settings: PowerSettings, opts: RedfishOption
   }
   const password = resolveSecret(settings.password, opts)
   const username = settings.username ?? (base.username ? decodeURIComponent(base.username) : undefined)
-  const secret = password
   base.username = ''
   base.password = ''
-  const auth = username !== undefined ? `Basic ${Buffer.from(`${username}:${secret ?? ''}`).toString('base64')}` : undefined
+  const auth = username !== undefined ? `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}` : undefined
 
   let systemUrl: string | undefined = base.pathname.startsWith(`${SYSTEMS_PATH}/`) ? base.href.replace(/\/$/, '') : undefined
   let resetTarget: string | undefined
