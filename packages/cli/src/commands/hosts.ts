@@ -97,7 +97,7 @@ export const addHostCommands = ({ program, action }: Program): void => {
     .action(
       action(async (ctx, [name], opts) => {
         const segment = await segmentOf(ctx, opts)
-        const attrs = requireStr(opts, 'control-attributes', 'how to fence the host, e.g. "driver=redfish address=… username=… password=…"; "" for none')
+        const attrs = requireStr(opts, 'control-attributes', 'how to fence the host, e.g. "driver=redfish address=https://… username=… password_file=/etc/lazarus/bmc/<host>"; "" for none')
         const body = { type: 'COMPUTE', ...hostBody(opts), name, control_attributes: attrs }
         const got = await ctx.api().post(`/v1/segments/${segment.uuid}/hosts`, { host: body }, HostEnvelope)
         showHost(ctx, (got.raw as { host: unknown }).host, segment)
