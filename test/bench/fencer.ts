@@ -28,7 +28,7 @@ import { createFencerService } from '../../services/fencer/src/index.js'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { simClient } from '../support/http.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
-import { hostFailedEvent, simRedfishAttributes } from '../../services/fencer/src/test-support/host-failed.js'
+import { hostFailedEvent, simRedfishAttributes, testBmcSecretDir } from '../../services/fencer/src/test-support/host-failed.js'
 
 const TARGET_P50_MS = 50
 const LEVELS: QuickEvacuateLevel[] = [1, 2, 3]
@@ -65,6 +65,7 @@ const FENCER = {
   forceDownConfirmTimeoutMs: 10_000,
   powerRequestTimeoutMs: 10_000,
   leaseMs: 30_000,
+  bmcSecretDir: testBmcSecretDir(),
 }
 
 interface SimInfo {
@@ -204,6 +205,7 @@ const overRabbit = async (): Promise<Map<QuickEvacuateLevel, Sample[]>> => {
       OPS_PORT: '0',
       LOG_LEVEL: 'warn',
       NOVA_DOWN_MAX_WAIT_MS: String(FENCER.novaDownMaxWaitMs),
+      BMC_SECRET_DIR: FENCER.bmcSecretDir,
     })
     processes.push(fencer)
     bus = await createRabbitBus({ url: vhost.url, queues: [...Object.values(topology), observer], connectionName: 'fencer bench' })

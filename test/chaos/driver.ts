@@ -13,6 +13,7 @@ import { createServer } from 'node:net'
 import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
+import { testBmcSecretDir, writeBmcSecret } from '../../services/fencer/src/test-support/bmc-secrets.js'
 import { createTestDatabase, PG_ADMIN_URL } from '../support/infra.js'
 import { jsonCall, simClient } from '../support/http.js'
 import { repoRoot, startNode, type RunningProcess } from '../support/processes.js'
@@ -264,6 +265,8 @@ export const startSystem = async (opts: {
       OS_PROJECT_DOMAIN_NAME: 'Default',
       OPS_PORT: '0',
       LOG_LEVEL: 'info',
+      // The simulated BMCs' password, in a file as operators give it (password_file=).
+      BMC_SECRET_DIR: testBmcSecretDir(),
     }
 
     const launch = async (r: Replica, node: number) => {
@@ -382,7 +385,7 @@ export const startSystem = async (opts: {
             host: {
               name: h,
               type: 'COMPUTE',
-              control_attributes: `driver=redfish address=${simInfo.url}/redfish/v1/Systems/${h} username=admin password=admin-pass`,
+              control_attributes: `driver=redfish address=${simInfo.url}/redfish/v1/Systems/${h} username=admin password_file=${writeBmcSecret(h, 'admin-pass')} insecure_http=true`,
             },
           })
           if (r.status !== 201) throw new Error(`host create → ${r.status} ${JSON.stringify(r.body)}`)

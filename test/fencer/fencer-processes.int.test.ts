@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { simClient } from '../support/http.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
-import { hostFailedEvent, simRedfishAttributes } from '../../services/fencer/src/test-support/host-failed.js'
+import { hostFailedEvent, simRedfishAttributes, testBmcSecretDir } from '../../services/fencer/src/test-support/host-failed.js'
 
 interface SimHost {
   name: string
@@ -98,6 +98,7 @@ const startRig = async (simEnv: Record<string, string>, fencerEnv: Record<string
           OS_PROJECT_NAME: info.credentials.projectName,
           OPS_PORT: '0',
           LOG_LEVEL: 'info',
+          BMC_SECRET_DIR: testBmcSecretDir(),
           ...fencerEnv,
           ...env,
         })

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { testBmcSecretDir, writeBmcSecret } from '../../services/fencer/src/test-support/bmc-secrets.js'
 import { jsonCall, simClient } from './http.js'
 import { createTestDatabase, createTestVhost } from './infra.js'
 import { startNode, type RunningProcess } from './processes.js'
@@ -58,18 +59,20 @@ export const startCluster = async (opts: ClusterOptions = {}): Promise<Cluster> 
   try {
     const sim = startNode('cloud-sim', 'packages/cloud-sim/dist/main.js', { SIM_PORT: '0', ...simEnvDefaults, ...opts.simEnv })
     processes['cloud-sim'] = sim
-    const simInfo = JSON.parse(await sim.waitForLine(/"authUrl"/)) as { url: string; authUrl: string }
+    const simInfo = JSON.parse(await sim.waitForLine(/"authUrl"/)) as { url: string; authUrl: string; credentials: { username: string; password: string; projectName: string } }
     const common = {
       AMQP_URL: vhost.url,
       DATABASE_URL: db.url,
       OS_AUTH_URL: simInfo.authUrl,
-      OS_USERNAME: 'admin',
-      OS_PASSWORD: 'admin-pass',
-      OS_PROJECT_NAME: 'admin',
+      OS_USERNAME: simInfo.credentials.username,
+      OS_PASSWORD: simInfo.credentials.password,
+      OS_PROJECT_NAME: simInfo.credentials.projectName,
       OS_USER_DOMAIN_NAME: 'Default',
       OS_PROJECT_DOMAIN_NAME: 'Default',
       OPS_PORT: '0',
       LOG_LEVEL: 'info',
+      // The simulated BMCs' password, in a file as operators give it (password_file=).
+      BMC_SECRET_DIR: testBmcSecretDir(),
       ...opts.serviceEnv,
     }
     // The cluster's services reach the api without tokens: its tests are about recovery, not auth
@@ -113,7 +116,7 @@ export const startCluster = async (opts: ClusterOptions = {}): Promise<Cluster> 
             host: {
               name: h,
               type: 'COMPUTE',
-              control_attributes: `driver=redfish address=${simInfo.url}/redfish/v1/Systems/${h} username=admin password=admin-pass`,
+              control_attributes: `driver=redfish address=${simInfo.url}/redfish/v1/Systems/${h} username=${simInfo.credentials.username} password_file=${writeBmcSecret(h, simInfo.credentials.password)} insecure_http=true`,
             },
           })
           if (r.status !== 201) throw new Error(`host create → ${r.status} ${JSON.stringify(r.body)}`)

@@ -82,7 +82,7 @@ afterAll(async () => {
 })
 
 const attrs = (host: string) =>
-  `driver=redfish address=${sys.sim.redfishSystemUrl(host)} username=${sys.sim.credentials.username} password=${sys.sim.credentials.password}`
+  `driver=redfish address=${sys.sim.redfishSystemUrl(host)} username=${sys.sim.credentials.username} password_file=${sys.bmcPasswordFile(host)} insecure_http=true`
 
 describe('lazarus CLI against a running system', () => {
   it('creates, lists, shows, updates and deletes segments and hosts, by name or uuid', async () => {
@@ -129,7 +129,7 @@ describe('lazarus CLI against a running system', () => {
     const hc = await run(['host', 'create', host, '--segment', 'scratch', '--control-attributes', attrs(host), '--reserved', 'true'], env)
     expect(hc.code, hc.stderr).toBe(0)
     expect(hc.stdout).toMatch(/reserved\s+yes/)
-    expect(hc.stdout).toContain('password=***')
+    expect(hc.stdout).toContain('password_file=')
     expect(hc.stdout).not.toContain(sys.sim.credentials.password)
 
     const hl = await run(['host', 'list', '--segment', seg.uuid, '--json'], env)

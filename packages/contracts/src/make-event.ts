@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { maskControlAttributes } from './control-attributes.js'
 import type { EventOf, EventType } from './events/index.js'
 
 /** What a publisher gives; the envelope fields it omits are filled in. */
@@ -19,5 +20,16 @@ export const makeEvent = <T extends EventType>(draft: EventDraft<T>): EventOf<T>
     correlationId: draft.correlationId,
     ...(draft.causationId === undefined ? {} : { causationId: draft.causationId }),
     source: draft.source,
-    payload: draft.payload,
-  }) as EventOf<T>
+    payload: withoutSecrets(draft.payload),
+  }) as unknown as EventOf<T>
+
+/**
+ * Every publisher builds its events here: a host snapshot leaves with any secret written in
+ * its control attributes masked, so that no bus message carries one whatever the source row held.
+ */
+const withoutSecrets = <P>(payload: P): P => {
+  const host = (payload as { host?: { controlAttributes?: unknown } } | undefined)?.host
+  if (!host || typeof host.controlAttributes !== 'string') return payload
+  const masked = maskControlAttributes(host.controlAttributes)
+  return masked === host.controlAttributes ? payload : { ...payload, host: { ...host, controlAttributes: masked } }
+}

@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { maskControlAttributes } from './control-attributes.js'
 
 /** The disabled_reason Lazarus gives a failed host's nova-compute service (Masakari's, with its own name). */
 export const DEFAULT_SERVICE_DISABLE_REASON = 'Lazarus detected host failed.'
@@ -43,8 +44,12 @@ export const HostSnapshot = z.object({
   id: z.uuid(),
   name: z.string(),
   type: z.string(),
-  /** Masakari's free-text control attributes; Lazarus reads its BMC settings from them. */
-  controlAttributes: z.string(),
+  /**
+   * Masakari's free-text control attributes; Lazarus reads its BMC settings from them. A
+   * secret written in them in clear is masked on reading (see control-attributes.ts): only
+   * references (`password_file=`) travel.
+   */
+  controlAttributes: z.string().overwrite(maskControlAttributes),
   reserved: z.boolean(),
   onMaintenance: z.boolean(),
 })

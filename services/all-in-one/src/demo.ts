@@ -47,7 +47,8 @@ const main = async () => {
       await api.createHost(segment.uuid, {
         name: h,
         type: 'COMPUTE',
-        control_attributes: `driver=redfish address=${sys.sim.redfishSystemUrl(h)} username=${sys.sim.credentials.username} password=${sys.sim.credentials.password}`,
+        // The password by reference, as operators give it; cloud-sim's BMCs speak plain HTTP.
+        control_attributes: `driver=redfish address=${sys.sim.redfishSystemUrl(h)} username=${sys.sim.credentials.username} password_file=${sys.bmcPasswordFile(h)} insecure_http=true`,
       })
     }
     out(`  segment    "demo" (recovery_method auto, quick_evacuate_level ${level}) with ${hosts} hosts`)

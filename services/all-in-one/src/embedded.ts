@@ -7,6 +7,9 @@ import { createEvacuatorService } from '@lazarus/evacuator'
 import { createFencerService } from '@lazarus/fencer'
 import { createOpenStackClient } from '@lazarus/openstack'
 import { createLogger, type Logger } from '@lazarus/runtime'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 export interface EmbeddedOptions {
   /** Simulated cloud settings; the embedded system always runs against cloud-sim. */
@@ -23,6 +26,12 @@ export interface Embedded {
   bus: Bus
   db: Db
   log: Logger
+  /**
+   * The file holding the BMC password of a simulated host, for its `password_file=`: the
+   * fencer runs with a temporary BMC secret directory (removed on stop) holding one per host,
+   * so that no password is ever written into control_attributes.
+   */
+  bmcPasswordFile(host: string): string
   stop(): Promise<void>
 }
 
@@ -38,12 +47,17 @@ export const startEmbedded = async (opts: EmbeddedOptions = {}): Promise<Embedde
   const db = await openDb(opts.databaseUrl)
   const bus = createInProcessBus()
   const os = await createOpenStackClient({ authUrl: sim.authUrl, ...sim.credentials })
+  // What BMC_SECRET_DIR (/etc/lazarus/bmc/) is in production: one password file per host.
+  const secretDir = mkdtempSync(join(tmpdir(), 'lazarus-bmc-'))
+  chmodSync(secretDir, 0o700)
+  const bmcPasswordFile = (host: string): string => join(secretDir, host.replace(/[^A-Za-z0-9._-]/g, '_'))
+  for (const h of sim.hostNames()) writeFileSync(bmcPasswordFile(h), `${sim.credentials.password}\n`, { mode: 0o600 })
 
   // A demo on loopback against a simulated cloud: no auth, said here and in the demo's output
   // (the standalone api refuses to start like this unless AUTH=none is set).
   const api = await createApiService({ db, bus, log: createLogger('api', level), config: { auth: 'none' } })
   const detector = createDetectorService({ bus, log: createLogger('detector', level) })
-  const fencer = createFencerService({ bus, db, nova: os.nova, log: createLogger('fencer', level) })
+  const fencer = createFencerService({ bus, db, nova: os.nova, log: createLogger('fencer', level), config: { bmcSecretDir: secretDir } })
   const evacuator = createEvacuatorService({ bus, db, nova: os.nova, log: createLogger('evacuator', level) })
 
   await api.start()
@@ -56,6 +70,7 @@ export const startEmbedded = async (opts: EmbeddedOptions = {}): Promise<Embedde
     bus,
     db,
     log,
+    bmcPasswordFile,
     async stop() {
       await server.close()
       await Promise.all([evacuator.stop(), fencer.stop(), detector.stop()])
@@ -63,6 +78,7 @@ export const startEmbedded = async (opts: EmbeddedOptions = {}): Promise<Embedde
       await bus.close()
       await db.close()
       await sim.close()
+      rmSync(secretDir, { recursive: true, force: true })
     },
   }
 }

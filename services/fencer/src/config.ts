@@ -24,6 +24,14 @@ export const FencerEnv = z.object({
   unfenceRetryIntervalMs: setting.int(d.unfenceRetryIntervalMs, 1),
   /** Disable nova-compute with this reason along with the force-down (one Nova call); empty: force down only. */
   fenceDisableReason: z.string().max(255).default(d.disableReason ?? ''),
+  /** Where BMC password files live: `password_file=` must resolve to a regular file under it. */
+  bmcSecretDir: z.string().min(1).refine((v) => v.startsWith('/'), 'must be an absolute directory path').default(d.bmcSecretDir),
+  /** Comma-separated environment variables `password_env=` may name (none by default: use password_file). */
+  bmcPasswordEnvAllow: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+    .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a comma-separated list of environment variable names'))),
   ...opsSettings(9102),
 })
 export type FencerEnv = z.infer<typeof FencerEnv>

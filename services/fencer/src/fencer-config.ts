@@ -1,4 +1,5 @@
 import { DEFAULT_SERVICE_DISABLE_REASON } from '@lazarus/contracts'
+import { DEFAULT_BMC_SECRET_DIR } from './domain/fence-plan.js'
 
 /** How the fencer paces and bounds a fence. */
 export interface FencerConfig {
@@ -27,6 +28,10 @@ export interface FencerConfig {
    * force-down (FENCE_DISABLE_REASON); null: only force it down (the evacuator disables it then).
    */
   disableReason: string | null
+  /** BMC_SECRET_DIR: `password_file=` must name a regular file under this directory (symlinks resolved). */
+  bmcSecretDir: string
+  /** BMC_PASSWORD_ENV_ALLOW: the environment variables `password_env=` may name; none by default. */
+  bmcPasswordEnvAllow: readonly string[]
 }
 
 export const defaultFencerConfig: FencerConfig = {
@@ -44,4 +49,6 @@ export const defaultFencerConfig: FencerConfig = {
   unfenceMaxWaitMs: 600_000,
   unfenceRetryIntervalMs: 1000,
   disableReason: DEFAULT_SERVICE_DISABLE_REASON,
+  bmcSecretDir: DEFAULT_BMC_SECRET_DIR,
+  bmcPasswordEnvAllow: [],
 }

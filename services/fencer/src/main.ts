@@ -30,6 +30,8 @@ try {
       unfenceMaxWaitMs: env.unfenceMaxWaitMs,
       unfenceRetryIntervalMs: env.unfenceRetryIntervalMs,
       disableReason: env.fenceDisableReason === '' ? null : env.fenceDisableReason,
+      bmcSecretDir: env.bmcSecretDir,
+      bmcPasswordEnvAllow: env.bmcPasswordEnvAllow,
     },
   })
   await service.start()

@@ -10,7 +10,7 @@ import { ipmiSimAvailable, startIpmiSim, type IpmiSim } from './adapters/testing
 import type { FencerConfig } from './fencer-config.js'
 import { createFencerService, type FencerService } from './service.js'
 import { openTestDb } from './test-support/databases.js'
-import { hostFailedEvent } from './test-support/host-failed.js'
+import { hostFailedEvent, testBmcSecretDir, writeBmcSecret } from './test-support/host-failed.js'
 
 /*
  * The fencer at each level through the IPMI driver (ipmitool) and the fence-agent driver
@@ -40,15 +40,16 @@ const config: Partial<FencerConfig> = {
   // Each ipmitool run; the fence-agent driver keeps its own longer floor.
   powerRequestTimeoutMs: 3_000,
   leaseMs: 5_000,
+  bmcSecretDir: testBmcSecretDir(),
 }
 
 const log = createLogger('fencer-test', process.env['TEST_LOG_LEVEL'] ?? 'silent')
 
 const DRIVERS = {
   ipmi: (bmc: IpmiSim, extra = '') =>
-    `driver=ipmi address=${bmc.host} port=${bmc.port} username=${bmc.username} password=${bmc.password} cipher_suite=3 ${extra}`,
+    `driver=ipmi address=${bmc.host} port=${bmc.port} username=${bmc.username} password_file=${writeBmcSecret('ipmi-sim', bmc.password)} cipher_suite=3 ${extra}`,
   fence_agent: (bmc: IpmiSim, extra = '') =>
-    `driver=fence_agent agent=fence_ipmilan ip=${bmc.host} ipport=${bmc.port} username=${bmc.username} password=${bmc.password} lanplus=1 cipher=3 ${extra}`,
+    `driver=fence_agent agent=fence_ipmilan ip=${bmc.host} ipport=${bmc.port} username=${bmc.username} password_file=${writeBmcSecret('ipmi-sim', bmc.password)} lanplus=1 cipher=3 ${extra}`,
 } as const
 type DriverName = keyof typeof DRIVERS
 

@@ -19,7 +19,7 @@ import { createFenceLedger } from './adapters/db/fence-ledger.js'
 import type { FencerConfig } from './fencer-config.js'
 import { createFencerService, type FencerService } from './service.js'
 import { openTestDb, type Engine } from './test-support/databases.js'
-import { hostFailedEvent, simRedfishAttributes } from './test-support/host-failed.js'
+import { hostFailedEvent, simRedfishAttributes, testBmcSecretDir } from './test-support/host-failed.js'
 
 type Sim = Awaited<ReturnType<typeof startCloudSim>>
 
@@ -41,6 +41,7 @@ const config: Partial<FencerConfig> = {
   leaseMs: 1_500,
   unfenceMaxWaitMs: 1_500,
   unfenceRetryIntervalMs: 100,
+  bmcSecretDir: testBmcSecretDir(),
 }
 
 const log = createLogger('fencer-test', process.env['TEST_LOG_LEVEL'] ?? 'silent')
@@ -208,6 +209,46 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
     const alerts = seen.filter((e) => e.type === 'alert.raised.v1' && e.payload.notificationId === evt.payload.notificationId)
     expect(alerts).toHaveLength(1)
     expect(alerts[0]?.payload).toMatchObject({ kind: 'fence_failed', severity: 'critical', host, segmentId: evt.payload.segment.id, message: expect.stringMatching(reason) })
+  })
+
+  // Masakari's docs register hosts with control_attributes "SSH" (issue #19).
+  it('level 1: fences a host whose control_attributes are free text ("SSH"), parsing nothing', async () => {
+    const host = pickHost()
+    const evt = hostFailed(host, 1, 'SSH')
+    await bus.publish(evt)
+    expect(await outcomeOf(evt.payload.notificationId)).toMatchObject({ type: 'host.fenced.v1', payload: { level: 1, poweredOff: false, forcedDown: true } })
+    expect(await compute(host)).toMatchObject({ state: 'down', forcedDown: true })
+  })
+
+  it('level 2: fails the fence of a host whose control_attributes ("SSH") name no fencing device, saying exactly what to set', async () => {
+    const host = pickHost()
+    const evt = hostFailed(host, 2, 'SSH')
+    await bus.publish(evt)
+    const out = await outcomeOf(evt.payload.notificationId)
+    const reason =
+      `host ${host}: quick_evacuate_level 2 powers the host off, but control_attributes "SSH" name no fencing device; ` +
+      `set driver=redfish address=https://<bmc>/redfish/v1/Systems/<id> username=<user> password_file=${testBmcSecretDir()}/${host} ` +
+      '(or driver=ipmi / driver=fence_agent with their attributes), or quick_evacuate_level=1'
+    expect(out).toMatchObject({ type: 'host.fence_failed.v1', payload: { reason } })
+    const alerts = seen.filter((e) => e.type === 'alert.raised.v1' && e.payload.notificationId === evt.payload.notificationId)
+    expect(alerts.map((a) => a.type === 'alert.raised.v1' && a.payload.message)).toEqual([
+      `fencing host ${host} failed; its instances will not be evacuated until an operator acts: ${reason}`,
+    ])
+    expect(sim.records().powerActions.filter((a) => a.host === host)).toEqual([])
+    expect(await compute(host)).toMatchObject({ forcedDown: false })
+  })
+
+  it('refuses a BMC password written in clear and masks it in everything it publishes', async () => {
+    const host = pickHost()
+    const evt = hostFailed(host, 2, `driver=redfish address=${sim.redfishSystemUrl(host)} username=admin password=${sim.credentials.password} insecure_http=true`)
+    await bus.publish(evt)
+    const out = await outcomeOf(evt.payload.notificationId)
+    expect(out.type).toBe('host.fence_failed.v1')
+    if (out.type === 'host.fence_failed.v1') expect(out.payload.reason).toMatch(/control attribute "password": a BMC password written in the control attributes is refused/)
+    expect(sim.records().powerActions.filter((a) => a.host === host)).toEqual([])
+    const mine = seen.filter((e) => JSON.stringify(e).includes(evt.payload.notificationId))
+    expect(mine.length).toBeGreaterThan(1)
+    expect(mine.filter((e) => JSON.stringify(e).includes(sim.credentials.password))).toEqual([])
   })
 
   it('a bad control attribute fails the fence, naming it, before any action', async () => {

@@ -53,7 +53,11 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
     ((host: HostSnapshot): PowerDriver => {
       const parsed = parseControlAttributes(host.controlAttributes)
       if (!parsed.ok) throw new PowerConfigError(parsed.error)
-      return createPowerDriver(parsed.settings, { requestTimeoutMs: config.powerRequestTimeoutMs })
+      return createPowerDriver(parsed.settings, {
+        requestTimeoutMs: config.powerRequestTimeoutMs,
+        secretDir: config.bmcSecretDir,
+        passwordEnvAllow: config.bmcPasswordEnvAllow,
+      })
     })
 
   const unfences =

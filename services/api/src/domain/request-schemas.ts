@@ -1,5 +1,6 @@
 import { NotificationType, RecoveryMethod, storableText, TEXT_LIMITS } from '@lazarus/contracts'
 import * as z from 'zod'
+import { controlAttributesRefusal } from './control-attributes.js'
 
 /**
  * Request bodies of the v1 API, as Masakari's JSON schemas define them: unknown keys are
@@ -72,6 +73,12 @@ export const SegmentUpdate = z.strictObject({
     .refine(atLeastOne, 'at least one field to update is required'),
 })
 export type SegmentUpdate = z.infer<typeof SegmentUpdate>
+
+/** Free text as Masakari takes it, without a BMC password in clear (see domain/control-attributes.ts). */
+const ControlAttributes = Description.superRefine((v, ctx) => {
+  const refusal = v === null ? undefined : controlAttributesRefusal(v)
+  if (refusal) ctx.addIssue({ code: 'custom', message: refusal })
+})
 
 const hostFields = {
   name: Name,

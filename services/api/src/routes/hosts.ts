@@ -1,16 +1,22 @@
 import { Hono } from 'hono'
+import { fencingWarning, WARNING_HEADER } from '../domain/control-attributes.js'
 import { HostCreate, HostUpdate } from '../domain/request-schemas.js'
 import { validate } from '../domain/validation.js'
 import type { AppEnv } from '../http/env.js'
 import { jsonBody } from '../http/json-body.js'
 import { listParams, strictBool } from '../http/list-params.js'
-import type { HostStore } from '../store/hosts.js'
+import type { Host, HostStore } from '../store/hosts.js'
 import { hostView } from './views.js'
 
 /** Mounted under `/segments/:segmentId/hosts`. */
 export const hostRoutes = (deps: { hosts: HostStore; maxLimit: number; unfenceEnablesService: boolean; onAccepted: () => void }) => {
   const app = new Hono<AppEnv>()
   const segmentId = (c: { req: { param: (k: string) => string | undefined } }) => c.req.param('segmentId') ?? ''
+  /** A host the fencer could not fence at its level is accepted (as Masakari would) with a warning header. */
+  const warn = (c: { header: (name: string, value: string) => void }, host: Host) => {
+    const warning = fencingWarning(host.controlAttributes, host.segment.quickEvacuateLevel, host.name)
+    if (warning) c.header(WARNING_HEADER, warning)
+  }
 
   app.get('/', async (c) => {
     const one = (k: string) => c.req.query(k)
@@ -34,6 +40,7 @@ export const hostRoutes = (deps: { hosts: HostStore; maxLimit: number; unfenceEn
       reserved: host.reserved,
       onMaintenance: host.on_maintenance,
     })
+    warn(c, created)
     return c.json({ host: hostView(created) }, 201)
   })
 
@@ -50,6 +57,7 @@ export const hostRoutes = (deps: { hosts: HostStore; maxLimit: number; unfenceEn
     }, { unfenceEnablesService: deps.unfenceEnablesService, requestedBy: c.get('principal')?.name ?? 'operator' })
     // Off maintenance after a recovery: the unfence request waits in the outbox.
     if (updated.unfenceRequested) deps.onAccepted()
+    if (host.control_attributes !== undefined) warn(c, updated)
     return c.json({ host: hostView(updated) })
   })
 

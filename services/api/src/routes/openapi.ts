@@ -31,6 +31,13 @@ const common = {
   406: fault('Microversion outside 1.0–1.3'),
 }
 
+/** What hosts' control_attributes may hold, and the warning header (see domain/control-attributes.ts). */
+const CONTROL_ATTRIBUTES_DOC =
+  '`control_attributes` give the BMC password by reference only (`password_file=/etc/lazarus/bmc/<host>`): a password in clear ' +
+  '(`password=`, `passwd=`, a URL with `user:password@`) is refused with 400, and answers show the attributes masked. A host whose ' +
+  'attributes name no fencing device at quick_evacuate_level 2 or 3 (e.g. Masakari\'s `SSH`), or do not parse, is accepted with a ' +
+  '`Lazarus-Warning` response header saying what to set.'
+
 /** The OpenAPI 3.1 document of the v1 API, built from the same zod schemas that validate it. */
 export const openApiDocument = (): Json => ({
   openapi: '3.1.0',
@@ -104,6 +111,7 @@ export const openApiDocument = (): Json => ({
       },
       post: {
         summary: 'Add a host',
+        description: CONTROL_ATTRIBUTES_DOC,
         requestBody: body(HostCreate),
         responses: { 201: ok('Created', wrap('host', HostBody)), 404: fault('No such segment'), 409: fault('Host name already in a segment'), ...common },
       },
@@ -116,7 +124,8 @@ export const openApiDocument = (): Json => ({
         requestBody: body(HostUpdate),
         description:
           'Taking a host off maintenance that a recovery put there (`on_maintenance: false`) also asks the fencer to undo the force-down ' +
-          '(`host.unfence_requested.v1`; the compute service is re-enabled too when the api runs with UNFENCE_ENABLES_SERVICE=true). `fence_state` becomes `unfencing`, then `unfenced`.',
+          '(`host.unfence_requested.v1`; the compute service is re-enabled too when the api runs with UNFENCE_ENABLES_SERVICE=true). `fence_state` becomes `unfencing`, then `unfenced`. ' +
+          CONTROL_ATTRIBUTES_DOC,
         responses: { 200: ok('Updated', wrap('host', HostBody)), 404: fault('Not found'), 409: fault('Name taken, or a recovery of the host is running'), ...common },
       },
       delete: { summary: 'Delete a host', responses: { 204: { description: 'Deleted' }, 404: fault('Not found'), 409: fault('Recovery running'), ...common } },

@@ -1,5 +1,5 @@
 import type { Db, Queryable } from '@lazarus/db'
-import { makeEvent, type HostSnapshot } from '@lazarus/contracts'
+import { makeEvent, maskControlAttributes, type HostSnapshot } from '@lazarus/contracts'
 import { randomUUID } from 'node:crypto'
 import { conflict, notFound } from '../errors.js'
 import { enqueueEvent } from '../outbox/outbox.js'
@@ -49,7 +49,8 @@ export const hostFromRow = (r: Record<string, unknown>): Host => ({
   uuid: String(r['uuid']),
   name: String(r['name']),
   type: (r['type'] as string | null) ?? null,
-  controlAttributes: (r['control_attributes'] as string | null) ?? null,
+  // Masked on reading: whatever a row holds, no view, snapshot or event built from it shows a secret.
+  controlAttributes: typeof r['control_attributes'] === 'string' ? maskControlAttributes(r['control_attributes']) : null,
   reserved: Boolean(r['reserved']),
   onMaintenance: Boolean(r['on_maintenance']),
   maintenanceNotificationUuid: (r['maintenance_notification_uuid'] as string | null) ?? null,

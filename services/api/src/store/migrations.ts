@@ -1,4 +1,5 @@
 import type { Migration } from '@lazarus/db'
+import { maskControlAttributesSql } from '@lazarus/contracts'
 
 /**
  * The columns of `api_host_view` as migration 003 created it (004 adds `version` after them).
@@ -384,6 +385,18 @@ BEGIN
   ORDER BY j.idx;
 END
 $fn$;
+`,
+    },
+    {
+    id: '006-scrub-inline-bmc-passwords',
+    sql: `
+-- BMC passwords are given by reference only (password_file=): the api refuses a password in
+-- control_attributes. Hosts registered before that rule, and events still waiting in the
+-- outbox, may hold one in clear: mask it (the fencer then says what to set instead).
+UPDATE api_hosts SET control_attributes = ${maskControlAttributesSql('control_attributes')}
+  WHERE control_attributes <> ${maskControlAttributesSql('control_attributes')};
+UPDATE api_outbox SET body = jsonb_set(body, '{payload,host,controlAttributes}', to_jsonb(${maskControlAttributesSql(`body #>> '{payload,host,controlAttributes}'`)}))
+  WHERE body #>> '{payload,host,controlAttributes}' <> ${maskControlAttributesSql(`body #>> '{payload,host,controlAttributes}'`)};
 `,
   },
 ]

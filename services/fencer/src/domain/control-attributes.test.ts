@@ -14,21 +14,33 @@ const error = (text: string) => {
 
 describe('parseControlAttributes', () => {
   it('reads whitespace-separated redfish settings', () => {
-    expect(ok('driver=redfish address=http://127.0.0.1:8000/redfish/v1/Systems/compute-01 username=admin password=secret')).toEqual({
+    expect(ok('driver=redfish address=https://127.0.0.1:8000/redfish/v1/Systems/compute-01 username=admin password_file=/etc/lazarus/bmc/c1')).toEqual({
       driver: 'redfish',
-      address: 'http://127.0.0.1:8000/redfish/v1/Systems/compute-01',
+      address: 'https://127.0.0.1:8000/redfish/v1/Systems/compute-01',
       username: 'admin',
-      password: { from: 'inline', value: 'secret' },
+      password: { from: 'file', path: '/etc/lazarus/bmc/c1' },
       verifyTls: true,
       quickEvacuateLevel: undefined,
       options: {},
+      freeText: false,
     })
+  })
+
+  it('marks a password written in clear without keeping its value', () => {
+    const s = ok('driver=redfish address=bmc password=hunter2')
+    expect(s.password).toEqual({ from: 'inline', key: 'password' })
+    expect(JSON.stringify(s)).not.toContain('hunter2')
+  })
+
+  it('reads free text without any key=value (Masakari docs: "SSH") as naming no device', () => {
+    expect(ok('SSH')).toMatchObject({ driver: undefined, password: undefined, quickEvacuateLevel: undefined, options: {}, freeText: true })
+    expect(ok('ssh via jump host')).toMatchObject({ driver: undefined, freeText: true })
   })
 
   it('accepts commas, newlines, quoted values and upper-case keys', () => {
     const s = ok('DRIVER=redfish,\n address=bmc-01 , username="ops admin", password=\'a,b c\', verify_tls=false, quick_evacuate_level=3')
     expect(s).toMatchObject({ driver: 'redfish', address: 'bmc-01', username: 'ops admin', verifyTls: false, quickEvacuateLevel: 3 })
-    expect(s.password).toEqual({ from: 'inline', value: 'a,b c' })
+    expect(s.password).toEqual({ from: 'inline', key: 'password' })
   })
 
   it('reads password_env and password_file references', () => {
@@ -45,7 +57,7 @@ describe('parseControlAttributes', () => {
   })
 
   it.each([
-    ['SSH', /"SSH" is not key=value/],
+    ['driver=redfish SSH', /"SSH" is not key=value/],
     ['driver=redfish driver=none', /"driver" is given twice/],
     ['quick_evacuate_level=4', /"quick_evacuate_level" must be 1, 2 or 3, not "4"/],
     ['verify_tls=maybe', /"verify_tls" must be true or false/],

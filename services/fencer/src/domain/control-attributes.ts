@@ -1,14 +1,18 @@
-import type { QuickEvacuateLevel } from '@lazarus/contracts'
+import { controlAttributePairs, INLINE_SECRET_KEYS, type QuickEvacuateLevel } from '@lazarus/contracts'
 
-/** Where a BMC password comes from: inline, an environment variable or a file. */
-export type SecretRef = { from: 'inline'; value: string } | { from: 'env'; name: string } | { from: 'file'; path: string }
+/**
+ * Where a BMC password comes from: a file (under the fencer's allow-listed directory) or an
+ * environment variable (one the fencer's settings allow). `inline` marks a secret written
+ * into the attributes themselves: its value is not kept, and the fencer refuses it.
+ */
+export type SecretRef = { from: 'inline'; key: string } | { from: 'env'; name: string } | { from: 'file'; path: string }
 
 /**
  * A host's power settings, read from its Masakari `control_attributes`.
  * `options` holds the keys only a particular driver understands; the driver checks them.
  */
 export interface PowerSettings {
-  /** Power driver name (`redfish`, `none`, later `ipmi`, `fence_agent`); undefined when not set. */
+  /** Power driver name (`redfish`, `ipmi`, `fence_agent`, `none`); undefined when not set. */
   driver: string | undefined
   address: string | undefined
   username: string | undefined
@@ -17,28 +21,42 @@ export interface PowerSettings {
   /** Per-host override of the segment's quick_evacuate_level. */
   quickEvacuateLevel: QuickEvacuateLevel | undefined
   options: Readonly<Record<string, string>>
+  /**
+   * The attributes are free text without a single key=value (Masakari's docs register hosts
+   * with e.g. `SSH`): they name no fencing device and set nothing.
+   */
+  freeText: boolean
 }
 
 export type ParseResult = { ok: true; settings: PowerSettings } | { ok: false; error: string }
 
 const KEY = /^[a-z][a-z0-9_]*$/
 
+const NOTHING: PowerSettings = {
+  driver: undefined,
+  address: undefined,
+  username: undefined,
+  password: undefined,
+  verifyTls: true,
+  quickEvacuateLevel: undefined,
+  options: {},
+  freeText: false,
+}
+
 /**
  * Parse `control_attributes`: `key=value` pairs separated by whitespace or commas, e.g.
- * `driver=redfish address=https://bmc-01/redfish/v1/Systems/1 username=admin password_env=BMC_PW`.
+ * `driver=redfish address=https://bmc-01/redfish/v1/Systems/1 username=admin password_file=/etc/lazarus/bmc/bmc-01`.
  * A value may be quoted ('…' or "…") to hold spaces or commas. Empty text is valid (no
- * driver). Every error names the attribute at fault, and never echoes a password.
+ * driver); so is free text without any `=` (no driver either). Every error names the
+ * attribute at fault, and never echoes a password.
  */
 export const parseControlAttributes = (text: string): ParseResult => {
-  const tokens = tokenize(text)
-  if (!tokens.ok) return tokens
+  const split = controlAttributePairs(text)
+  if (split.kind === 'error') return fail(split.error)
+  if (split.kind === 'free_text') return { ok: true, settings: { ...NOTHING, freeText: true } }
   const pairs = new Map<string, string>()
-  for (const token of tokens.tokens) {
-    const eq = token.indexOf('=')
-    if (eq <= 0) return fail(`control attribute "${token}" is not key=value`)
-    const key = token.slice(0, eq).toLowerCase()
-    const value = unquote(token.slice(eq + 1))
-    if (!KEY.test(key)) return fail(`control attribute "${token.slice(0, eq)}" is not a valid key`)
+  for (const [key, value] of split.pairs) {
+    if (!KEY.test(key)) return fail(`control attribute "${key}" is not a valid key`)
     if (pairs.has(key)) return fail(`control attribute "${key}" is given twice`)
     if (value === '') return fail(`control attribute "${key}" has an empty value`)
     pairs.set(key, value)
@@ -53,13 +71,15 @@ export const parseControlAttributes = (text: string): ParseResult => {
   const driver = take('driver')
   if (driver !== undefined && !KEY.test(driver)) return fail(`control attribute "driver" has an invalid value "${driver}"`)
 
-  const secrets = (['password', 'password_env', 'password_file'] as const).filter((k) => pairs.has(k))
+  const secrets = [...INLINE_SECRET_KEYS, 'password_env', 'password_file'].filter((k) => pairs.has(k))
   if (secrets.length > 1) return fail(`control attributes ${secrets.map((k) => `"${k}"`).join(' and ')} are exclusive: give one`)
   let password: SecretRef | undefined
-  const inline = take('password')
+  for (const key of INLINE_SECRET_KEYS) {
+    // The value is dropped here: nothing downstream can use (or show) a secret given in clear.
+    if (take(key) !== undefined) password = { from: 'inline', key }
+  }
   const env = take('password_env')
   const file = take('password_file')
-  if (inline !== undefined) password = { from: 'inline', value: inline }
   if (env !== undefined) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) return fail(`control attribute "password_env" is not an environment variable name: "${env}"`)
     password = { from: 'env', name: env }
@@ -85,7 +105,7 @@ export const parseControlAttributes = (text: string): ParseResult => {
   const username = take('username')
   return {
     ok: true,
-    settings: { driver, address, username, password, verifyTls, quickEvacuateLevel, options: Object.fromEntries(pairs) },
+    settings: { driver, address, username, password, verifyTls, quickEvacuateLevel, options: Object.fromEntries(pairs), freeText: false },
   }
 }
 
@@ -96,34 +116,4 @@ const parseBool = (v: string): boolean | undefined => {
   if (['true', 'yes', '1', 'on'].includes(s)) return true
   if (['false', 'no', '0', 'off'].includes(s)) return false
   return undefined
-}
-
-const unquote = (v: string): string =>
-  v.length >= 2 && (v[0] === '"' || v[0] === "'") && v.at(-1) === v[0] ? v.slice(1, -1) : v
-
-/** Split on whitespace and commas outside quotes. */
-const tokenize = (text: string): { ok: true; tokens: string[] } | { ok: false; error: string } => {
-  const tokens: string[] = []
-  let current = ''
-  let quote: string | undefined
-  for (const ch of text) {
-    if (quote) {
-      current += ch
-      if (ch === quote) quote = undefined
-    } else if (ch === '"' || ch === "'") {
-      quote = ch
-      current += ch
-    } else if (/[\s,]/.test(ch)) {
-      if (current) tokens.push(current)
-      current = ''
-    } else {
-      current += ch
-    }
-  }
-  if (quote) {
-    const key = current.split('=')[0] ?? current
-    return { ok: false, error: `control attribute "${key}" has an unterminated quote` }
-  }
-  if (current) tokens.push(current)
-  return { ok: true, tokens }
 }

@@ -19,7 +19,7 @@ const host = (controlAttributes: string): HostSnapshot => ({
   reserved: false,
   onMaintenance: false,
 })
-const REDFISH = 'driver=redfish address=http://bmc/redfish/v1/Systems/1 username=a password=b'
+const REDFISH = 'driver=redfish address=https://bmc/redfish/v1/Systems/1 username=a password_file=/etc/lazarus/bmc/compute-01'
 
 describe('fence plan', () => {
   it('runs the steps of each level in order', () => {
@@ -56,8 +56,33 @@ describe('fence plan', () => {
   it('refuses level 2 or 3 without a power driver, saying what to set', () => {
     const d = decideFence(host(''), segment(2))
     expect(d).toMatchObject({ ok: false, level: 2 })
-    if (!d.ok) expect(d.reason).toMatch(/compute-01.*no power driver.*driver=redfish/)
+    if (!d.ok) expect(d.reason).toMatch(/compute-01.*name no fencing device.*driver=redfish/)
     expect(decideFence(host('driver=none'), segment(3))).toMatchObject({ ok: false, level: 3 })
+  })
+
+  // Masakari's docs register hosts with control_attributes "SSH" (issue #19).
+  it('fences a host registered with free text at level 1, parsing nothing', () => {
+    expect(decideFence(host('SSH'), segment(1))).toMatchObject({ ok: true, level: 1, needsPower: false })
+  })
+
+  it('fails a host registered with free text at levels 2 and 3, saying exactly what to set', () => {
+    for (const level of [2, 3] as const) {
+      const d = decideFence(host('SSH'), segment(level), { secretDir: '/srv/bmc' })
+      expect(d).toMatchObject({ ok: false, level })
+      if (!d.ok) {
+        expect(d.reason).toBe(
+          `host compute-01: quick_evacuate_level ${level} powers the host off, but control_attributes "SSH" name no fencing device; ` +
+            'set driver=redfish address=https://<bmc>/redfish/v1/Systems/<id> username=<user> password_file=/srv/bmc/compute-01 ' +
+            '(or driver=ipmi / driver=fence_agent with their attributes), or quick_evacuate_level=1',
+        )
+      }
+    }
+  })
+
+  it('never echoes a password in a reason', () => {
+    const d = decideFence(host('driver=none password=hunter2'), segment(2))
+    expect(d.ok).toBe(false)
+    if (!d.ok) expect(d.reason).not.toContain('hunter2')
   })
 
   it('refuses a bad attribute, naming the host and the attribute', () => {

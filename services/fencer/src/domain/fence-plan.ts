@@ -1,4 +1,4 @@
-import type { HostSnapshot, QuickEvacuateLevel, SegmentSnapshot } from '@lazarus/contracts'
+import { maskControlAttributes, type HostSnapshot, type QuickEvacuateLevel, type SegmentSnapshot } from '@lazarus/contracts'
 import { parseControlAttributes, type PowerSettings } from './control-attributes.js'
 
 /** The steps of a fence, named as they appear in recovery progress. */
@@ -67,12 +67,17 @@ export type FenceDecision =
   | { ok: true; level: QuickEvacuateLevel; needsPower: boolean; settings: PowerSettings }
   | { ok: false; level: QuickEvacuateLevel; reason: string }
 
+/** Where BMC password files live unless the settings say otherwise (BMC_SECRET_DIR). */
+export const DEFAULT_BMC_SECRET_DIR = '/etc/lazarus/bmc/'
+
 /**
  * How to fence this host: its control attributes, the level (the host's
  * `quick_evacuate_level` attribute over the segment's), and whether a power driver is
- * needed. A bad attribute or a missing driver at level 2 or 3 refuses the fence.
+ * needed. A bad attribute, or attributes that name no fencing device at level 2 or 3,
+ * refuse the fence with a reason that says what to set. At level 1 no device is used, so
+ * free text (`SSH`, as Masakari's docs register hosts) is fine.
  */
-export const decideFence = (host: HostSnapshot, segment: SegmentSnapshot): FenceDecision => {
+export const decideFence = (host: HostSnapshot, segment: SegmentSnapshot, opts: { secretDir?: string } = {}): FenceDecision => {
   const parsed = parseControlAttributes(host.controlAttributes)
   if (!parsed.ok) {
     return { ok: false, level: segment.quickEvacuateLevel, reason: `host ${host.name}: ${parsed.error}` }
@@ -81,15 +86,21 @@ export const decideFence = (host: HostSnapshot, segment: SegmentSnapshot): Fence
   const level = settings.quickEvacuateLevel ?? segment.quickEvacuateLevel
   const needsPower = level >= 2
   if (needsPower && (settings.driver === undefined || settings.driver === 'none')) {
-    return {
-      ok: false,
-      level,
-      reason:
-        `host ${host.name}: quick_evacuate_level ${level} powers the host off, but its control attributes ` +
-        `name no power driver (driver=${settings.driver ?? '<missing>'}); set driver=redfish, ipmi or fence_agent with its address, or choose level 1`,
-    }
+    return { ok: false, level, reason: noDeviceReason(host, level, opts.secretDir ?? DEFAULT_BMC_SECRET_DIR) }
   }
   return { ok: true, level, needsPower, settings }
+}
+
+/** What an operator reads when a host's attributes name no fencing device: exactly what to set. */
+export const noDeviceReason = (host: Pick<HostSnapshot, 'name' | 'controlAttributes'>, level: QuickEvacuateLevel, secretDir: string): string => {
+  const text = maskControlAttributes(host.controlAttributes).trim()
+  const shown = text === '' ? 'are empty and' : `"${text.length > 120 ? `${text.slice(0, 117)}...` : text}"`
+  const dir = secretDir.endsWith('/') ? secretDir : `${secretDir}/`
+  return (
+    `host ${host.name}: quick_evacuate_level ${level} powers the host off, but control_attributes ${shown} name no fencing device; ` +
+    `set driver=redfish address=https://<bmc>/redfish/v1/Systems/<id> username=<user> password_file=${dir}${host.name} ` +
+    `(or driver=ipmi / driver=fence_agent with their attributes), or quick_evacuate_level=1`
+  )
 }
 
 /** What `host.fenced` says about a completed fence at `level`. */

@@ -61,7 +61,7 @@ export const onHostFailed =
     const { notificationId, host, segment } = evt.payload
     const log = deps.log.child({ correlationId: notificationId, msgId: evt.id, host: host.name })
     const { config } = deps
-    const decision = decideFence(host, segment)
+    const decision = decideFence(host, segment, { secretDir: config.bmcSecretDir })
     const me = owner()
 
     const publishOutcome = (o: StoredOutcome, causationId: string | undefined, alert = true) =>

@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { makeEvent, type HostFailedV1, type QuickEvacuateLevel } from '@lazarus/contracts'
+import { writeBmcSecret } from './bmc-secrets.js'
 
-/** Control attributes of a host whose BMC is cloud-sim's Redfish at `simUrl`. */
+export { testBmcSecretDir, writeBmcSecret } from './bmc-secrets.js'
+
+/**
+ * Control attributes of a host whose BMC is cloud-sim's Redfish at `simUrl` (plain HTTP, so
+ * `insecure_http=true`), the password in a file of {@link testBmcSecretDir}: the fencer of
+ * the test must run with that directory as its BMC_SECRET_DIR.
+ */
 export const simRedfishAttributes = (simUrl: string, host: string, credentials: { username: string; password: string }): string =>
-  `driver=redfish address=${simUrl}/redfish/v1/Systems/${host} username=${credentials.username} password=${credentials.password}`
+  `driver=redfish address=${simUrl}/redfish/v1/Systems/${host} username=${credentials.username} password_file=${writeBmcSecret(host, credentials.password)} insecure_http=true`
 
 /** A `host.failed.v1` as the detector publishes it, for a fresh notification of `host`. */
 export const hostFailedEvent = (o: { host: string; level: QuickEvacuateLevel; controlAttributes: string; reason?: string; segmentName?: string }): HostFailedV1 => {

@@ -1,4 +1,8 @@
+import { maskControlAttributesSql as mask } from '@lazarus/contracts'
 import type { Migration } from '@lazarus/db'
+
+const HOST_ATTRS = `request #>> '{host,controlAttributes}'`
+const OUTCOME_ATTRS = `outcome #>> '{payload,host,controlAttributes}'`
 
 export const FENCER_MIGRATIONS: readonly Migration[] = [
   {
@@ -48,6 +52,18 @@ ALTER TABLE fence_operations ADD CONSTRAINT fence_operations_state_check
 DROP INDEX fence_operations_one_active_per_host;
 CREATE UNIQUE INDEX fence_operations_one_active_per_host ON fence_operations (host)
   WHERE state NOT IN ('fenced', 'unfenced', 'failed');
+`,
+  },
+  {
+    id: '004-scrub-inline-bmc-passwords',
+    sql: `
+-- BMC passwords are given by reference only (password_file=). Rows written before that rule
+-- may hold a password in clear in the host snapshot of their request and outcome: mask it.
+UPDATE fence_operations SET request = jsonb_set(request, '{host,controlAttributes}', to_jsonb(${mask(HOST_ATTRS)}))
+  WHERE ${HOST_ATTRS} IS NOT NULL AND ${HOST_ATTRS} <> ${mask(HOST_ATTRS)};
+UPDATE fence_operations SET outcome = jsonb_set(outcome, '{payload,host,controlAttributes}', to_jsonb(${mask(OUTCOME_ATTRS)}))
+  WHERE ${OUTCOME_ATTRS} IS NOT NULL AND ${OUTCOME_ATTRS} <> ${mask(OUTCOME_ATTRS)};
+UPDATE fence_operations SET reason = ${mask('reason')} WHERE reason IS NOT NULL AND reason <> ${mask('reason')};
 `,
   },
 ]

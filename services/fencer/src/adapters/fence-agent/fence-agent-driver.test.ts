@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { parseControlAttributes, type PowerSettings } from '../../domain/control-attributes.js'
+import { testBmcSecretDir } from '../../test-support/bmc-secrets.js'
 import { PowerConfigError, PowerDeviceError } from '../power/power-driver.js'
 import { ipmiSimAvailable, startIpmiSim, type IpmiSim } from '../testing/ipmi-sim.js'
 import { commandLinesWith, eventually } from '../testing/processes.js'
@@ -16,9 +17,9 @@ const settings = (text: string): PowerSettings => {
 
 const opts = (env: Record<string, string> = {}): FenceAgentDriverOptions => ({
   env,
-  readFile: () => {
-    throw new Error('no files here')
-  },
+  // The variables these tests set are the ones allowed (BMC_PASSWORD_ENV_ALLOW).
+  passwordEnvAllow: Object.keys(env),
+  secretDir: testBmcSecretDir(),
   requestTimeoutMs: 10_000,
 })
 

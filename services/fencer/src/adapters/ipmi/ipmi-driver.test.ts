@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { parseControlAttributes, type PowerSettings } from '../../domain/control-attributes.js'
+import { testBmcSecretDir } from '../../test-support/bmc-secrets.js'
 import { PowerConfigError, PowerDeviceError } from '../power/power-driver.js'
 import { freeUdpPort, ipmiSimAvailable, startIpmiSim, type IpmiSim } from '../testing/ipmi-sim.js'
 import { commandLinesWith, eventually } from '../testing/processes.js'
@@ -13,9 +14,9 @@ const settings = (text: string): PowerSettings => {
 
 const opts = (env: Record<string, string> = {}): IpmiDriverOptions => ({
   env,
-  readFile: () => {
-    throw new Error('no files here')
-  },
+  // The variables these tests set are the ones allowed (BMC_PASSWORD_ENV_ALLOW).
+  passwordEnvAllow: Object.keys(env),
+  secretDir: testBmcSecretDir(),
   requestTimeoutMs: 15_000,
 })
 
@@ -48,14 +49,16 @@ describe('ipmi driver: attributes', () => {
     ['driver=ipmi address=bmc privilege_level=root', /"privilege_level" must be/],
     ['driver=ipmi address=bmc timeout=soon', /"timeout" must be seconds/],
     ['driver=ipmi address=bmc ipport=623', /"ipport" is not known to the ipmi driver/],
-    ['driver=ipmi address=bmc password_env=UNSET_VARIABLE', /UNSET_VARIABLE is not set/],
+    ['driver=ipmi address=bmc password_env=UNSET_VARIABLE', /"password_env": UNSET_VARIABLE is not an allowed BMC password variable/],
+    ['driver=ipmi address=bmc password=hunter2', /"password": a BMC password written in the control attributes is refused/],
   ])('rejects %s', (text, message) => {
     expect(() => target(text)).toThrow(PowerConfigError)
     expect(() => target(text)).toThrow(message)
   })
 
   it('never puts the password on the command line', () => {
-    const args = ipmitoolArgs(target('driver=ipmi address=bmc username=fence password=hunter2hunter2'), 'off')
+    const t = ipmiTarget(settings('driver=ipmi address=bmc username=fence password_env=PW'), opts({ PW: 'hunter2hunter2' }))
+    const args = ipmitoolArgs(t, 'off')
     expect(args).toEqual(['-v', '-I', 'lanplus', '-H', 'bmc', '-p', '623', '-U', 'fence', '-E', 'chassis', 'power', 'off'])
     expect(args.join(' ')).not.toContain('hunter2')
   })
@@ -154,7 +157,7 @@ describe.skipIf(!ipmiSimAvailable())('ipmi driver against ipmi_sim (skipped when
 
   it('fails a BMC address where nothing listens within its timeout', async () => {
     const port = await freeUdpPort()
-    const d = createIpmiDriver(settings(`driver=ipmi address=127.0.0.1 port=${port} username=admin password=x timeout=1.5`), opts())
+    const d = createIpmiDriver(settings(`driver=ipmi address=127.0.0.1 port=${port} username=admin password_env=PW timeout=1.5`), opts({ PW: 'x' }))
     const started = Date.now()
     await expect(d.status()).rejects.toThrow(`BMC 127.0.0.1:${port} did not answer ipmitool chassis power status within 1.5 s`)
     expect(Date.now() - started).toBeLessThan(1_500 + 5_000)

@@ -2,7 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { parseControlAttributes, type PowerSettings } from '../../domain/control-attributes.js'
-import { createPowerDriver, PowerConfigError, PowerDeviceError } from './index.js'
+import { testBmcSecretDir, writeBmcSecret } from '../../test-support/bmc-secrets.js'
+import { createPowerDriver, PowerConfigError, PowerDeviceError, type DriverOptions } from './index.js'
+
+/** The fencer's secret settings in these tests: password files under the test's BMC secret directory. */
+const secrets = (o: Partial<DriverOptions> = {}): Partial<DriverOptions> => ({ secretDir: testBmcSecretDir(), requestTimeoutMs: 2000, ...o })
+/** `password_file=` of a file holding `password`. */
+const pw = (password: string, name = `redfish-${password}`) => `password_file=${writeBmcSecret(name, password)}`
 
 /** A small BMC: one system, Basic auth, a power state and a switchable fault. */
 const bmc = {
@@ -58,7 +64,7 @@ describe('redfish power driver', () => {
   })
 
   const driver = (extra = '', timeoutMs = 2000) =>
-    createPowerDriver(settings(`driver=redfish address=${base}/redfish/v1/Systems/node-1 username=admin password=secret ${extra}`), { requestTimeoutMs: timeoutMs })
+    createPowerDriver(settings(`driver=redfish address=${base}/redfish/v1/Systems/node-1 username=admin ${pw('secret')} insecure_http=true ${extra}`), secrets({ requestTimeoutMs: timeoutMs }))
 
   it('reads the power state and forces the host off with Basic auth', async () => {
     const d = driver()
@@ -73,7 +79,7 @@ describe('redfish power driver', () => {
   })
 
   it('finds the only system behind a bare BMC address', async () => {
-    const d = createPowerDriver(settings(`driver=redfish address=${base} username=admin password=secret`), { requestTimeoutMs: 2000 })
+    const d = createPowerDriver(settings(`driver=redfish address=${base} username=admin ${pw('secret')} insecure_http=true`), secrets())
     expect(await d.status()).toBe('on')
     expect(bmc.requests.map((r) => r.path)).toEqual(['/redfish/v1/Systems', '/redfish/v1/Systems/node-1'])
   })
@@ -93,31 +99,36 @@ describe('redfish power driver', () => {
   })
 
   it('reports wrong credentials', async () => {
-    const d = createPowerDriver(settings(`driver=redfish address=${base}/redfish/v1/Systems/node-1 username=admin password=wrong`), { requestTimeoutMs: 2000 })
+    const d = createPowerDriver(settings(`driver=redfish address=${base}/redfish/v1/Systems/node-1 username=admin ${pw('wrong')} insecure_http=true`), secrets())
     await expect(d.status()).rejects.toThrow(/HTTP 401: bad credentials/)
   })
 
-  it('takes the password from an environment variable or a file', async () => {
+  it('takes the password from an allowed environment variable or a file', async () => {
     const env = { BMC_PW: 'secret' }
-    const d = createPowerDriver(settings(`driver=redfish address=${base}/redfish/v1/Systems/node-1 username=admin password_env=BMC_PW`), { requestTimeoutMs: 2000, env })
+    const d = createPowerDriver(
+      settings(`driver=redfish address=${base}/redfish/v1/Systems/node-1 username=admin password_env=BMC_PW insecure_http=true`),
+      secrets({ env, passwordEnvAllow: ['BMC_PW'] }),
+    )
     expect(await d.status()).toBe('on')
-    const f = createPowerDriver(settings(`driver=redfish address=${base}/redfish/v1/Systems/node-1 username=admin password_file=/pw`), {
-      requestTimeoutMs: 2000,
-      readFile: () => 'secret\n',
-    })
+    const f = createPowerDriver(settings(`driver=redfish address=${base}/redfish/v1/Systems/node-1 username=admin ${pw('secret')} insecure_http=true`), secrets())
     expect(await f.status()).toBe('on')
   })
 
   it.each([
     ['driver=redfish', /needs control attribute "address"/],
     ['driver=redfish address=ftp://bmc', /"address" must be an http\(s\) URL/],
-    ['driver=redfish address=bmc password_env=NOPE_NOT_SET', /"password_env": environment variable NOPE_NOT_SET is not set/],
+    ['driver=redfish address=bmc password_env=NOPE_NOT_SET', /"password_env": NOPE_NOT_SET is not an allowed BMC password variable/],
+    ['driver=redfish address=bmc password=hunter2', /"password": a BMC password written in the control attributes is refused/],
+    ['driver=redfish address=https://admin:hunter2@bmc', /"address" holds a password/],
+    ['driver=redfish address=http://bmc', /"address" is plain http:\/\/.*insecure_http=true/],
+    ['driver=redfish address=https://bmc insecure_http=maybe', /"insecure_http" must be true or false/],
     ['driver=redfish address=bmc lanplus=1', /"lanplus" is not known to the redfish driver/],
     ['driver=snmp address=bmc', /"driver": snmp is not supported \(supported: redfish, ipmi, fence_agent, none\)/],
     ['address=bmc', /name no power driver/],
   ])('refuses bad settings %j with a message naming the attribute', (text, message) => {
-    expect(() => createPowerDriver(settings(text), { env: {} })).toThrow(PowerConfigError)
-    expect(() => createPowerDriver(settings(text), { env: {} })).toThrow(message)
+    expect(() => createPowerDriver(settings(text), secrets({ env: {} }))).toThrow(PowerConfigError)
+    expect(() => createPowerDriver(settings(text), secrets({ env: {} }))).toThrow(message)
+    expect(() => createPowerDriver(settings(text), secrets({ env: {} }))).not.toThrow(/hunter2/)
   })
 })
 
@@ -141,12 +152,12 @@ describe('redfish power driver over TLS', () => {
   })
 
   it('verifies the certificate by default', async () => {
-    const d = createPowerDriver(settings(`driver=redfish address=${url} username=a password=b`), { requestTimeoutMs: 2000 })
+    const d = createPowerDriver(settings(`driver=redfish address=${url} username=a ${pw('b')}`), secrets())
     await expect(d.status()).rejects.toThrow(/self[- ]signed certificate/)
   })
 
   it('accepts an unverified certificate when the host says verify_tls=false', async () => {
-    const d = createPowerDriver(settings(`driver=redfish address=${url} username=a password=b verify_tls=false`), { requestTimeoutMs: 2000 })
+    const d = createPowerDriver(settings(`driver=redfish address=${url} username=a ${pw('b')} verify_tls=false`), secrets())
     expect(await d.status()).toBe('off')
   })
 })

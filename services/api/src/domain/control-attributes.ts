@@ -1,0 +1,44 @@
+import { controlAttributePairs, inlineSecretAttribute } from '@lazarus/contracts'
+
+/** Where the fencer reads BMC password files by default (its BMC_SECRET_DIR setting). */
+const SECRET_DIR = '/etc/lazarus/bmc/'
+
+/**
+ * Why `control_attributes` are refused, or undefined when they are not: a BMC password
+ * written in clear would be stored in api_hosts, shown to every reader of hosts and carried
+ * in every host event. Only a reference (`password_file=`) is accepted.
+ */
+export const controlAttributesRefusal = (text: string): string | undefined => {
+  const key = inlineSecretAttribute(text)
+  if (key === undefined) return undefined
+  return (
+    `"${key}" holds a BMC password in clear, which would be stored and shown; put the password in a file under the fencer's BMC_SECRET_DIR ` +
+    `(${SECRET_DIR} by default) and give password_file=${SECRET_DIR}<host> instead`
+  )
+}
+
+/**
+ * What an operator should hear when registering a host the fencer could not fence: its
+ * attributes do not parse (the fencer refuses them at every level), or name no fencing
+ * device while the host's level (its `quick_evacuate_level` attribute, else the segment's)
+ * powers it off. Masakari's docs register hosts with free text such as `SSH`; the host is
+ * accepted as Masakari would, with this warning instead of silence.
+ */
+export const fencingWarning = (text: string | null, segmentLevel: number, host: string): string | undefined => {
+  const split = controlAttributePairs(text ?? '')
+  if (split.kind === 'error') return `control_attributes: ${split.error}; the fencer will refuse to fence this host until it is fixed`
+  const pairs = split.kind === 'pairs' ? new Map(split.pairs) : new Map<string, string>()
+  const own = pairs.get('quick_evacuate_level')
+  const level = own === '1' || own === '2' || own === '3' ? Number(own) : segmentLevel
+  const driver = pairs.get('driver')
+  if (level < 2 || (driver !== undefined && driver !== 'none')) return undefined
+  const name = /^[\x21-\x7e]{1,64}$/.test(host) ? host : '<host>'
+  return (
+    `control_attributes name no fencing device, so at quick_evacuate_level ${level} a failure of this host fails its fence and nothing is evacuated; ` +
+    `set driver=redfish address=https://<bmc>/redfish/v1/Systems/<id> username=<user> password_file=${SECRET_DIR}${name} ` +
+    `(or driver=ipmi / driver=fence_agent), or quick_evacuate_level=1`
+  )
+}
+
+/** The response header that carries {@link fencingWarning}; the Masakari body stays as openstacksdk expects it. */
+export const WARNING_HEADER = 'Lazarus-Warning'
