@@ -34,8 +34,14 @@ const freeText = (max: number) =>
 /** A segment's description: at most 255 characters (Masakari's bound). */
 export const Description = freeText(TEXT_LIMITS.description)
 
-/** A host's control_attributes: Masakari bounds it not at all; Lazarus at 4096 characters. */
-export const ControlAttributes = freeText(TEXT_LIMITS.longText)
+/**
+ * A host's control_attributes: free text as Masakari takes it (which bounds it not at all;
+ * Lazarus at 4096 characters), without a BMC password in clear (see domain/control-attributes.ts).
+ */
+export const ControlAttributes = freeText(TEXT_LIMITS.longText).superRefine((v, ctx) => {
+  const refusal = v === null ? undefined : controlAttributesRefusal(v)
+  if (refusal) ctx.addIssue({ code: 'custom', message: refusal })
+})
 
 const HostType = z
   .string()
@@ -73,12 +79,6 @@ export const SegmentUpdate = z.strictObject({
     .refine(atLeastOne, 'at least one field to update is required'),
 })
 export type SegmentUpdate = z.infer<typeof SegmentUpdate>
-
-/** Free text as Masakari takes it, without a BMC password in clear (see domain/control-attributes.ts). */
-const ControlAttributes = Description.superRefine((v, ctx) => {
-  const refusal = v === null ? undefined : controlAttributesRefusal(v)
-  if (refusal) ctx.addIssue({ code: 'custom', message: refusal })
-})
 
 const hostFields = {
   name: Name,
