@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { OpenStackClient } from '@lazarus/openstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connect, loadBox, waitComputesUp, type BoxConfig } from '../real-nova/box.js'
+import { connect, deleteServers, loadBox, pollUntil, serversNamed, waitComputesUp, type BoxConfig } from '../real-nova/box.js'
 import { startRealNovaCluster, type RealNovaCluster } from '../real-nova/cluster.js'
 import { parseJunit, type JunitCase } from './junit.js'
 
@@ -32,6 +32,9 @@ const TOTAL = 17
 /** The reason Lazarus's evacuator gives when it disables a compute service here (afterAll re-enables those). */
 const LAZARUS_REASON = 'lazarus masakari-functional: process failed'
 const MASAKARI_REASON = 'Masakari detected process failed.'
+/** The box's Neutron stub (infra/openstack-box/neutron_stub.py). */
+const NEUTRON_URL = process.env['NEUTRON_URL'] ?? 'http://127.0.0.1:9696/v2.0'
+const PREFIX = 'lzr-mf-'
 
 const suiteReady = async (): Promise<boolean> => {
   if (!existsSync(join(SUITE, 'test_vm_notifications.py'))) return false
@@ -161,6 +164,86 @@ if (!loaded.box) {
         process.stderr.write(`Masakari functional suite against Lazarus:\n${summary(cases)}\n`)
         expectAllPassed(cases, output)
       }, 1_300_000)
+
+      it('stops and starts a running instance for the VM notification masakari-monitors sends for a crashed guest, and finishes it', async () => {
+        const api = async (method: string, path: string, body?: unknown) => {
+          const res = await fetch(`${cluster!.apiUrl}${path}`, {
+            method,
+            headers: { 'X-Auth-Token': await os.token(), 'OpenStack-API-Version': 'instance-ha 1.1', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            body: body === undefined ? null : JSON.stringify(body),
+          })
+          const text = await res.text()
+          return { status: res.status, body: text ? (JSON.parse(text) as any) : null }
+        }
+        const old = await serversNamed(os, PREFIX)
+        if (old.length > 0) await deleteServers(os, old)
+        const net = (await (await fetch(`${NEUTRON_URL}/networks?name=private`, { headers: { 'X-Auth-Token': await os.token() } })).json()) as { networks: { id: string }[] }
+        expect(net.networks, 'the Neutron stub offers a network named private').toHaveLength(1)
+        const images = (await os.computeRequest('GET', `/images?name=${encodeURIComponent(box.image)}`, { microversion: '2.35' })).body as { images: { id: string }[] }
+        const flavors = (await os.computeRequest('GET', '/flavors')).body as { flavors: { id: string; name: string }[] }
+        const boot = await os.computeRequest('POST', '/servers', {
+          microversion: '2.37',
+          body: {
+            server: {
+              name: `${PREFIX}vm`,
+              imageRef: images.images[0]!.id,
+              flavorRef: flavors.flavors.find((f) => f.name === box.flavor)!.id,
+              networks: [{ uuid: net.networks[0]!.id }],
+              metadata: { HA_Enabled: 'True' },
+            },
+          },
+        })
+        expect(boot.status, JSON.stringify(boot.body)).toBe(202)
+        const id = (boot.body as { server: { id: string } }).server.id
+        let segmentId: string | undefined
+        try {
+          const server = await pollUntil('the server ACTIVE', async () => {
+            const s = await os.nova.getServer(id)
+            if (s.status === 'ERROR') throw new Error(`server ${id} went to ERROR`)
+            return s.status === 'ACTIVE' && s.taskState === null ? s : undefined
+          }, 120_000, 500)
+          const ports = (await (await fetch(`${NEUTRON_URL}/ports?device_id=${id}`)).json()) as { ports: { network_id: string }[] }
+          expect(ports.ports.map((p) => p.network_id), 'Nova made the server a port on private').toEqual([net.networks[0]!.id])
+          const seg = await api('POST', '/v1/segments', { segment: { name: `${PREFIX}seg-${Date.now()}`, recovery_method: 'auto', service_type: 'COMPUTE' } })
+          expect(seg.status, JSON.stringify(seg.body)).toBe(201)
+          segmentId = seg.body.segment.uuid as string
+          const host = await api('POST', `/v1/segments/${segmentId}/hosts`, { host: { name: server.host, type: 'COMPUTE', control_attributes: 'SSH' } })
+          expect(host.status, JSON.stringify(host.body)).toBe(201)
+
+          // Literally what instancemonitor posts (libvirt_handler/callback.py) for a guest
+          // that crashed: libvirt's LIFECYCLE event with the detail STOPPED_FAILED.
+          const posted = await api('POST', '/v1/notifications', {
+            notification: {
+              type: 'VM',
+              hostname: server.host,
+              generated_time: new Date().toISOString().slice(0, 19),
+              payload: { event: 'LIFECYCLE', instance_uuid: id, vir_domain_event: 'STOPPED_FAILED' },
+            },
+          })
+          expect(posted.status, JSON.stringify(posted.body)).toBe(202)
+          const nid = posted.body.notification.notification_uuid as string
+          const done = await pollUntil('the notification over', async () => {
+            const n = (await api('GET', `/v1/notifications/${nid}`)).body.notification
+            return ['finished', 'failed', 'ignored', 'error'].includes(n.status) ? n : undefined
+          }, 180_000, 500)
+          expect(done.status, JSON.stringify(done)).toBe('finished')
+          const tasks = Object.fromEntries((done.recovery_workflow_details as { name: string; state: string }[]).map((t) => [t.name, t.state]))
+          expect(tasks).toMatchObject({ stop_instance_task: 'SUCCESS', start_instance_task: 'SUCCESS', confirm_instance_active_task: 'SUCCESS' })
+          // Nova's record: the server was stopped, then started, after it was created.
+          const actions = (await os.computeRequest('GET', `/servers/${id}/os-instance-actions`)).body as { instanceActions: { action: string; start_time: string }[] }
+          const order = actions.instanceActions.sort((a, b) => a.start_time.localeCompare(b.start_time)).map((a) => a.action)
+          expect(order).toEqual(['create', 'stop', 'start'])
+          const after = await os.nova.getServer(id)
+          expect(after.status).toBe('ACTIVE')
+        } finally {
+          await deleteServers(os, [id])
+          if (segmentId) {
+            const hosts = (await api('GET', `/v1/segments/${segmentId}/hosts`)).body?.hosts ?? []
+            for (const h of hosts) await api('DELETE', `/v1/segments/${segmentId}/hosts/${h.uuid}`)
+            await api('DELETE', `/v1/segments/${segmentId}`)
+          }
+        }
+      }, 300_000)
     })
 
     describe.skipIf(!box.masakariUrl)("against the box's Masakari 14.0.2", () => {
