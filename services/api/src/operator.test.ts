@@ -156,6 +156,38 @@ describe('operator actions and the new progress events', () => {
     expect(procShown.recovery_workflow_details[0].progress_details[0].message).toContain('nova-compute failed')
   })
 
+  it('puts the host on maintenance when the detector confirms a nova-compute failure, as Masakari does before its process flow', async () => {
+    const s = await segment()
+    const hst = await host(s.uuid, { reserved: true })
+    // The payload as masakari-monitors' processmonitor builds it (process_handler/handle_process.py
+    // _make_event: {'event': 'STOPPED', 'process_name': process_name.split('/')[-1]}).
+    const proc = await notify(hst.name, { event: 'STOPPED', process_name: 'nova-compute' }, 'PROCESS')
+    expect(proc.status).toBe(202)
+    const procEvent = await eventOf(proc.body.notification.notification_uuid)
+    const id = procEvent.payload.notificationId
+    const failed = await publish('process.failed.v1', { notificationId: id, host: procEvent.payload.host, segment: procEvent.payload.segment, processName: 'nova-compute', event: 'STOPPED' }, id)
+    const path = `/v1/segments/${s.uuid}/hosts/${hst.uuid}`
+    const onMaintenance = await until('the host on maintenance', async () => {
+      const r = await h.request('GET', path)
+      return r.body.host.on_maintenance === true ? r.body.host : undefined
+    })
+    // Only maintenance: the host keeps its reserved flag and was not fenced.
+    expect(onMaintenance).toMatchObject({ on_maintenance: true, reserved: true })
+    expect(onMaintenance.fence_state ?? null).toBe(null)
+    await publish('recovery.finished.v1', { notificationId: id, status: 'finished', message: 'handled', moved: [], failed: [] }, id)
+    await until('finished', async () => ((await show(id)).status === 'finished' ? true : undefined))
+
+    // The operator takes it off maintenance: no unfence is asked for a host nobody fenced, and
+    // a redelivered process.failed does not put it back.
+    const before = unfences.length
+    const off = await h.request('PUT', path, { host: { on_maintenance: false } })
+    expect(off.status, JSON.stringify(off.body)).toBe(200)
+    await h.bus.publish(failed)
+    await new Promise((r) => setTimeout(r, 300))
+    expect((await h.request('GET', path)).body.host.on_maintenance).toBe(false)
+    expect(unfences.length).toBe(before)
+  })
+
   it('stores alerts, lists them newest first with filters, and notes one on its notification', async () => {
     const { s, id } = await accepted()
     const other = await segment()

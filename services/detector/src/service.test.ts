@@ -72,7 +72,7 @@ describe('detector service', () => {
   })
 
   it('publishes instance.failed and process.failed for the VM and PROCESS failures it recovers', async () => {
-    await bus.publish(notification({ type: 'VM', payload: { instance_uuid: 'i-9', vir_domain_event: 'IO_ERROR', event: 'IO_ERROR_REPORT' } }))
+    await bus.publish(notification({ type: 'VM', payload: { event: 'IO_ERROR', instance_uuid: 'i-9', vir_domain_event: 'IO_ERROR_REPORT' } }))
     await bus.publish(notification({ type: 'PROCESS', payload: { process_name: 'nova-compute', event: 'STOPPED' } }))
     await expect.poll(() => seen.length).toBe(2)
     expect(seen.map((e) => e.type).sort()).toEqual(['instance.failed.v1', 'process.failed.v1'])

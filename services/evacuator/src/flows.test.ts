@@ -312,7 +312,7 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
       type: 'instance.failed.v1',
       correlationId: notificationId,
       source: 'detector',
-      payload: { notificationId, host: fencedEvt.payload.host, segment: fencedEvt.payload.segment, instanceId, virDomainEvent: 'LIFECYCLE', event: 'STOPPED_FAILED' },
+      payload: { notificationId, host: fencedEvt.payload.host, segment: fencedEvt.payload.segment, instanceId, virDomainEvent: 'STOPPED_FAILED', event: 'LIFECYCLE' },
     })
   }
 

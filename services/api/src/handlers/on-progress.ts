@@ -50,6 +50,11 @@ export interface ProgressEffect {
   vmovePending?: Parameters<VmoveStore['requested']>[1]
   /** Put the failed host on maintenance (only while the recovery is not over). */
   hostFailed?: string
+  /**
+   * Put the host on maintenance, nothing else (the first time this event is recorded): a
+   * process failure, as Masakari's engine does before its process-failure flow runs.
+   */
+  hostMaintenance?: string
   /** What the fencer did to the host. */
   fenceState?: { hostUuid: string; state: FenceState }
   /** A recovery claimed this reserved host: it is reserved no more. */
@@ -160,6 +165,7 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
     case 'process.failed.v1':
       return {
         status: 'running',
+        hostMaintenance: event.payload.host.id,
         progress: {
           task: 'detect_process_failure',
           state: 'success',
@@ -220,7 +226,10 @@ export const onProgress =
       }
       if (!current) return effect.notificationOptional ? ('no-notification' as const) : ('unknown' as const)
 
-      if (effect.progress) await deps.notifications.addProgress(q, event.id, id, effect.progress)
+      const firstSeen = effect.progress ? await deps.notifications.addProgress(q, event.id, id, effect.progress) : false
+      // Once per event, whatever the notification's status by then (the recovery may have
+      // ended first): a redelivery does not put back a host its operator took off maintenance.
+      if (effect.hostMaintenance && firstSeen) await deps.hosts.putOnMaintenance(q, effect.hostMaintenance)
       if (effect.vmove) await deps.vmoves.record(q, effect.vmove)
       if (effect.vmovePending) await deps.vmoves.requested(q, effect.vmovePending)
 

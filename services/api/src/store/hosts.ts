@@ -258,6 +258,15 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
       )
     },
 
+    /**
+     * Masakari's engine puts a host on maintenance when one of its processes stopped
+     * (engine/manager.py), and changes nothing else: the host was not fenced, so taking it
+     * off maintenance asks for no unfence.
+     */
+    async putOnMaintenance(q: Queryable, uuid: string): Promise<void> {
+      await q.query('UPDATE api_hosts SET on_maintenance = true, updated_at = $2 WHERE uuid = $1 AND NOT on_maintenance', [uuid, now()])
+    },
+
     /** A recovery took this reserved host into service: clear its `reserved` flag. */
     async clearReserved(q: Queryable, segmentUuid: string, name: string): Promise<void> {
       await q.query(

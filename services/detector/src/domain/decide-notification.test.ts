@@ -78,15 +78,22 @@ describe('decideNotification', () => {
 })
 
 describe('decideNotification: VM', () => {
-  const vm = (virDomainEvent: string, event: string, over: Parameters<typeof notification>[0] = {}) =>
-    notification({ ...over, type: 'VM', payload: { instance_uuid: 'i-1', vir_domain_event: virDomainEvent, event } })
+  const vm = (payload: Record<string, unknown>, over: Parameters<typeof notification>[0] = {}) => notification({ ...over, type: 'VM', payload })
+  const uuid = '2a1ab6b1-7a4b-4d41-a7d5-3c0ea0b6c2f1'
 
+  // The payloads exactly as the real clients build them, written out here rather than by a
+  // helper shared with the code under test:
+  // - masakari-monitors instancemonitor, libvirt_handler/callback.py: {'event': event_id,
+  //   'instance_uuid': domain_uuid, 'vir_domain_event': details}, with event_id and details
+  //   from eventfilter_table.py ('LIFECYCLE'/'STOPPED_FAILED', 'IO_ERROR'/'IO_ERROR_REPORT');
+  // - introspectiveinstancemonitor, qemu_utils.py: 'QEMU_GUEST_AGENT_ERROR'/'STOPPED_FAILED';
+  // - Masakari's own functional suite (tests/functional/test_vm_notifications.py).
   it.each([
-    ['LIFECYCLE', 'STOPPED_FAILED'],
-    ['QEMU_GUEST_AGENT_ERROR', 'STOPPED_FAILED'],
-    ['IO_ERROR', 'IO_ERROR_REPORT'],
-  ])('publishes instance.failed for %s/%s', (virDomainEvent, event) => {
-    const evt = vm(virDomainEvent, event)
+    ['instancemonitor, a crashed guest', { event: 'LIFECYCLE', instance_uuid: uuid, vir_domain_event: 'STOPPED_FAILED' }],
+    ['instancemonitor, an I/O error', { event: 'IO_ERROR', instance_uuid: uuid, vir_domain_event: 'IO_ERROR_REPORT' }],
+    ['introspectiveinstancemonitor, a dead guest agent', { event: 'QEMU_GUEST_AGENT_ERROR', instance_uuid: uuid, vir_domain_event: 'STOPPED_FAILED' }],
+  ])('publishes instance.failed for what masakari-monitors sends (%s)', (_what, payload) => {
+    const evt = vm(payload)
     const d = decideNotification(evt, now)
     expect(d.outcome).toBe('instance_failed')
     expect(d.drafts).toEqual([
@@ -98,28 +105,33 @@ describe('decideNotification: VM', () => {
           notificationId: evt.payload.notificationId,
           host: evt.payload.host,
           segment: evt.payload.segment,
-          instanceId: 'i-1',
-          virDomainEvent,
-          event,
+          instanceId: uuid,
+          virDomainEvent: payload.vir_domain_event,
+          event: payload.event,
         },
       }),
     ])
+    expect(d.message).toContain(`${payload.event}/${payload.vir_domain_event}`)
   })
 
   it.each([
-    ['LIFECYCLE', 'STOPPED_DESTROYED'],
-    ['LIFECYCLE', 'SUSPENDED_PAUSED'],
-    ['IO_ERROR', 'STOPPED_FAILED'],
-    ['REBOOT', 'REBOOT'],
-  ])('ignores %s/%s, saying which events are acted on', (virDomainEvent, event) => {
-    const d = decideNotification(vm(virDomainEvent, event), now)
+    // Libvirt events the monitors report but Masakari does not act on (instance_events.py).
+    [{ event: 'LIFECYCLE', instance_uuid: uuid, vir_domain_event: 'STOPPED_DESTROYED' }],
+    [{ event: 'LIFECYCLE', instance_uuid: uuid, vir_domain_event: 'SUSPENDED_PAUSED' }],
+    [{ event: 'IO_ERROR', instance_uuid: uuid, vir_domain_event: 'STOPPED_FAILED' }],
+    [{ event: 'REBOOT', instance_uuid: uuid, vir_domain_event: 'UNKNOWN' }],
+    // The two fields the wrong way round is not a failure either.
+    [{ event: 'STOPPED_FAILED', instance_uuid: uuid, vir_domain_event: 'LIFECYCLE' }],
+    [{ event: 'IO_ERROR_REPORT', instance_uuid: uuid, vir_domain_event: 'IO_ERROR' }],
+  ])('ignores %o, saying which events are acted on', (payload) => {
+    const d = decideNotification(vm(payload), now)
     expect(finished(d)?.status).toBe('ignored')
-    expect(d.message).toContain(`"${virDomainEvent}"/"${event}"`)
+    expect(d.message).toContain(`"${payload.event}"/"${payload.vir_domain_event}"`)
     expect(d.message).toContain('LIFECYCLE/STOPPED_FAILED')
   })
 
   it('ignores a failed instance on a host on maintenance', () => {
-    const d = decideNotification(vm('LIFECYCLE', 'STOPPED_FAILED', { host: { onMaintenance: true } }), now)
+    const d = decideNotification(vm({ event: 'LIFECYCLE', instance_uuid: uuid, vir_domain_event: 'STOPPED_FAILED' }, { host: { onMaintenance: true } }), now)
     expect(finished(d)?.status).toBe('ignored')
     expect(d.message).toMatch(/maintenance/)
   })

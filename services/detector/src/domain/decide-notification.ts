@@ -22,8 +22,11 @@ export interface DecideOptions {
 }
 
 /**
- * The libvirt events Masakari's instance-failure flow acts on (`vir_domain_event` →
- * `event`); any other VM notification is recorded `ignored`.
+ * The libvirt events Masakari's instance-failure flow acts on, as its
+ * engine/instance_events.py has them: `event` (the libvirt event id, e.g. `LIFECYCLE`) →
+ * `vir_domain_event` (its detail, e.g. `STOPPED_FAILED`). masakari-monitors' instancemonitor
+ * and introspective instancemonitor send them that way round. Any other VM notification is
+ * recorded `ignored`.
  */
 export const VM_EVENTS_ACTED_ON: ReadonlyMap<string, string> = new Map([
   ['LIFECYCLE', 'STOPPED_FAILED'],
@@ -72,18 +75,18 @@ export const decideNotification = (evt: NotificationReceivedV1, now: Date, opts:
     if (typeof instanceId !== 'string' || instanceId === '') {
       return end('ignored', `VM notification without an instance_uuid (${describe(instanceId)})`)
     }
-    if (typeof domainEvent !== 'string' || typeof event !== 'string' || VM_EVENTS_ACTED_ON.get(domainEvent) !== event) {
+    if (typeof domainEvent !== 'string' || typeof event !== 'string' || VM_EVENTS_ACTED_ON.get(event) !== domainEvent) {
       return end(
         'ignored',
-        `VM notification ${describe(domainEvent)}/${describe(event)} for instance ${instanceId} is not a failure Lazarus recovers ` +
-          `(only ${[...VM_EVENTS_ACTED_ON].map(([d, e]) => `${d}/${e}`).join(', ')})`,
+        `VM notification ${describe(event)}/${describe(domainEvent)} for instance ${instanceId} is not a failure Lazarus recovers ` +
+          `(only ${[...VM_EVENTS_ACTED_ON].map(([e, d]) => `${e}/${d}`).join(', ')})`,
       )
     }
     const skip = notRecovered()
     if (skip) return end('ignored', skip)
     return {
       outcome: 'instance_failed',
-      message: `instance ${instanceId} on ${host.name} failed (${domainEvent}/${event})`,
+      message: `instance ${instanceId} on ${host.name} failed (${event}/${domainEvent})`,
       drafts: [
         {
           ...envelope,

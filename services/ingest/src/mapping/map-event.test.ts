@@ -58,7 +58,18 @@ describe('mapEvent with the default rules', () => {
     const vm = mapEvent(rules, { type: 'vm.failed', host: 'c1', instance_uuid: '6f1c6b8e-4c1a-4b7e-9d2a-3a6e1f0b9c11', time: T })
     expect(vm).toMatchObject({
       kind: 'notification',
-      notification: { type: 'VM', payload: { instance_uuid: '6f1c6b8e-4c1a-4b7e-9d2a-3a6e1f0b9c11', vir_domain_event: 'LIFECYCLE', event: 'STOPPED_FAILED' } },
+      notification: { type: 'VM', payload: { instance_uuid: '6f1c6b8e-4c1a-4b7e-9d2a-3a6e1f0b9c11', vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE' } },
+    })
+    // The notification as masakari-monitors' instancemonitor builds it (libvirt_handler/callback.py).
+    const monitor = mapEvent(rules, {
+      type: 'VM',
+      hostname: 'c1',
+      generated_time: T,
+      payload: { event: 'IO_ERROR', instance_uuid: '6f1c6b8e-4c1a-4b7e-9d2a-3a6e1f0b9c11', vir_domain_event: 'IO_ERROR_REPORT' },
+    })
+    expect(monitor).toMatchObject({
+      kind: 'notification',
+      notification: { type: 'VM', payload: { instance_uuid: '6f1c6b8e-4c1a-4b7e-9d2a-3a6e1f0b9c11', vir_domain_event: 'IO_ERROR_REPORT', event: 'IO_ERROR' } },
     })
     const p = mapEvent(rules, { type: 'process.down', host: 'c1', process: 'nova-compute', time: T })
     expect(p).toMatchObject({ kind: 'notification', notification: { type: 'PROCESS', payload: { process_name: 'nova-compute', event: 'STOPPED' } } })

@@ -95,7 +95,9 @@ export const defaultMappingRules: MappingRules = {
   time: { from: ['generated_time', 'time', 'timestamp', 'occurred_at', 'occurredAt'] },
   state: {
     from: ['payload.event', 'event', 'state', 'status'],
-    stopped: ['STOPPED', 'down', 'failed', 'failure', 'firing', 'critical', 'STOPPED_FAILED', 'IO_ERROR_REPORT'],
+    // A VM event in Masakari's shape carries the libvirt event id in `event` (LIFECYCLE,
+    // IO_ERROR, QEMU_GUEST_AGENT_ERROR): a failure report; the detector decides which it acts on.
+    stopped: ['STOPPED', 'down', 'failed', 'failure', 'firing', 'critical', 'STOPPED_FAILED', 'IO_ERROR_REPORT', 'LIFECYCLE', 'IO_ERROR', 'QEMU_GUEST_AGENT_ERROR'],
     started: ['STARTED', 'up', 'ok', 'resolved', 'recovered'],
     default: 'STOPPED',
   },
@@ -106,8 +108,10 @@ export const defaultMappingRules: MappingRules = {
   vm: {
     eventTypes: ['VM', 'vm.failed', 'vm.crashed', 'VMDown', 'VMFailed'],
     instanceUuid: { from: ['payload.instance_uuid', 'instance_uuid', 'instance_id', 'labels.instance_uuid', 'labels.instance_id'] },
-    virDomainEvent: { from: ['payload.vir_domain_event', 'vir_domain_event', 'labels.vir_domain_event'], default: 'LIFECYCLE' },
-    event: { from: ['payload.event', 'vm_event', 'labels.vm_event'], default: 'STOPPED_FAILED' },
+    // Masakari's VM payload: `event` is the libvirt event id, `vir_domain_event` its detail
+    // (masakari-monitors' instancemonitor: {event: 'LIFECYCLE', vir_domain_event: 'STOPPED_FAILED'}).
+    virDomainEvent: { from: ['payload.vir_domain_event', 'vir_domain_event', 'labels.vir_domain_event'], default: 'STOPPED_FAILED' },
+    event: { from: ['payload.event', 'vm_event', 'labels.vm_event'], default: 'LIFECYCLE' },
   },
   process: {
     eventTypes: ['PROCESS', 'process.down', 'process.failed', 'ProcessDown'],
