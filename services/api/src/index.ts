@@ -21,6 +21,7 @@ import { Gauge, Histogram, Registry, type Logger } from '@lazarus/runtime'
 import type { Hono, MiddlewareHandler } from 'hono'
 import * as z from 'zod'
 import { createChanges } from './changes.js'
+import { computeHostsFromSettings, type ComputeHostDirectory } from './compute-hosts.js'
 import { apiConfigSchema, defaultApiConfig, type ApiConfig } from './config.js'
 import { onProgress, type ProgressEvent } from './handlers/on-progress.js'
 import { createApp } from './http/app.js'
@@ -38,6 +39,7 @@ import { createSegmentStore } from './store/segments.js'
 import { createVmoveStore } from './store/vmoves.js'
 
 export { apiConfigSchema, type ApiConfig }
+export { novaComputeHosts, type ComputeHostDirectory } from './compute-hosts.js'
 
 export interface ApiService {
   /** The HTTP application; `app.request()` or `app.fetch` serve it without a socket. */
@@ -56,6 +58,11 @@ export interface ApiDeps {
   metrics?: Registry
   config?: Partial<ApiConfig>
   now?: () => Date
+  /**
+   * Where host names are checked (e.g. cloud-sim's Nova in the embedded system). Without
+   * it the settings decide (COMPUTE_HOST_CHECK, OS_AUTH_URL).
+   */
+  computeHosts?: ComputeHostDirectory
 }
 
 /** Every event the api consumes from `topology.apiOnProgress`. */
@@ -115,6 +122,8 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
   } else {
     log.warn('neither KEYSTONE_URL nor API_KEYS is set: the API accepts every request without authentication')
   }
+
+  const computeHosts = deps.computeHosts ?? computeHostsFromSettings(config, log)
 
   const segments = createSegmentStore(deps.db, now)
   const hosts = createHostStore(deps.db, segments, now)
@@ -177,6 +186,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     apiKeys,
     auth,
     unfenceEnablesService: config.unfenceEnablesService,
+    computeHosts,
     ready: () => started && deps.bus.isReady(),
     onAccepted: () => relay.kick(),
   })

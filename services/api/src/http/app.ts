@@ -8,6 +8,7 @@ import { limitBody } from './body-limit.js'
 import { dashboardRoutes } from '../dashboard/routes.js'
 import { ApiError, faultBody } from '../errors.js'
 import { ingestRoutes } from '../ingest/routes.js'
+import type { ComputeHostDirectory } from '../compute-hosts.js'
 import { hostRoutes } from '../routes/hosts.js'
 import { openApiDocument } from '../routes/openapi.js'
 import { notificationRoutes, type NotificationRouteDeps } from '../routes/notifications.js'
@@ -31,6 +32,8 @@ export interface AppDeps extends NotificationRouteDeps {
   log: Logger
   maxBodyBytes: number
   unfenceEnablesService: boolean
+  /** Where host names are checked (Nova); undefined: not checked. */
+  computeHosts?: ComputeHostDirectory | undefined
   alerts: AlertStore
   /** Static API keys, when they are the way in (see `auth`). */
   apiKeys?: Map<string, Role> | undefined

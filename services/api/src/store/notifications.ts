@@ -294,6 +294,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
             source_host_uuid: 'n.source_host_uuid',
             failover_segment_uuid: 'n.failover_segment_uuid',
             type: 'n.type',
+            payload: 'n.payload::text',
             status: 'n.status',
             created_at: 'n.created_at',
             updated_at: 'coalesce(n.updated_at, n.created_at)',
