@@ -33,7 +33,7 @@ export interface ListSpec {
  * Keys every Masakari model sorts by besides its own columns (oslo.db's soft-delete mixin).
  * Lazarus really deletes rows, so every row it lists has `deleted` false and no `deleted_at`.
  */
-const SOFT_DELETE_KEYS: Record<string, string> = { deleted: 'false', deleted_at: '0' }
+const SOFT_DELETE_KEYS: Record<string, string> = { deleted: 'false::boolean', deleted_at: '0::int' }
 
 /** The SQL a sort key sorts by, or undefined (own properties only: `__proto__`, `constructor` are no keys). */
 const sortExpr = (spec: ListSpec, key: string): string | undefined =>
