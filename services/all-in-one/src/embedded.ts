@@ -1,4 +1,4 @@
-import { createApiService } from '@lazarus/api'
+import { createApiService, novaComputeHosts } from '@lazarus/api'
 import { createInProcessBus, type Bus } from '@lazarus/bus'
 import { startCloudSim, type CloudSim, type CloudSimOptions } from '@lazarus/cloud-sim'
 import { openDb, type Db } from '@lazarus/db'
@@ -38,7 +38,8 @@ export const startEmbedded = async (opts: EmbeddedOptions = {}): Promise<Embedde
   const bus = createInProcessBus()
   const os = await createOpenStackClient({ authUrl: sim.authUrl, ...sim.credentials })
 
-  const api = await createApiService({ db, bus, log: createLogger('api', level) })
+  // Host names are checked in cloud-sim's Nova, as a standalone api checks them in the real one.
+  const api = await createApiService({ db, bus, log: createLogger('api', level), computeHosts: novaComputeHosts(os.nova) })
   const detector = createDetectorService({ bus, log: createLogger('detector', level) })
   const fencer = createFencerService({ bus, db, nova: os.nova, log: createLogger('fencer', level) })
   const evacuator = createEvacuatorService({ bus, db, nova: os.nova, log: createLogger('evacuator', level) })

@@ -15,6 +15,12 @@ export const NotificationReceivedV1 = defineEvent(
     payload: z.record(z.string(), z.unknown()),
     host: HostSnapshot,
     segment: SegmentSnapshot,
+    /**
+     * Set when an operator retried the notification (POST .../retry): when, and whether the
+     * host is on maintenance only because this notification's own recovery put it there (a
+     * failed fence leaves it so). Such maintenance does not stop the retry.
+     */
+    retry: z.object({ at: z.iso.datetime({ offset: true }), recoveryMaintenance: z.boolean() }).optional(),
   }),
 )
 export type NotificationReceivedV1 = z.infer<typeof NotificationReceivedV1>
@@ -27,6 +33,8 @@ export const HostFailedV1 = defineEvent(
     host: HostSnapshot,
     segment: SegmentSnapshot,
     reason: z.string(),
+    /** An operator's retry of the notification, when this is one: the fencer fences again after a failed fence. */
+    retriedAt: z.iso.datetime({ offset: true }).optional(),
   }),
 )
 export type HostFailedV1 = z.infer<typeof HostFailedV1>
