@@ -1,4 +1,5 @@
 import { startCloudSim, type CloudSim } from '@lazarus/cloud-sim'
+import { makeEvent } from '@lazarus/contracts'
 import { createOpenStackClient } from '@lazarus/openstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { novaComputeHosts } from './compute-hosts.js'
@@ -109,6 +110,46 @@ describe('Masakari 14 behaviour', () => {
           expect(r.status, `${path} ${key}: ${JSON.stringify(r.body)}`).toBe(200)
         }
       }
+    })
+  })
+
+  describe('statuses', () => {
+    it("shows a recovery that failed and will be retried as error (in use), then running again, then failed", async () => {
+      const s = await segment(h2)
+      const name = unique('e')
+      const hostId = (await h2.request('POST', `/v1/segments/${s.uuid}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: 'x' } })).body.host.uuid as string
+      const posted = await h2.request('POST', '/v1/notifications', {
+        notification: { type: 'COMPUTE_HOST', hostname: name, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+      })
+      const id = posted.body.notification.notification_uuid as string
+      let at = Date.now()
+      const progress = async (extra: Record<string, unknown>) => {
+        at += 1
+        await h2.bus.publish(
+          makeEvent({ type: 'recovery.progress.v1', source: 'test', correlationId: id, now: new Date(at), payload: { notificationId: id, task: 'evacuate_instances_task', state: 'running', message: 'm', progress: 0.5, ...extra } }),
+        )
+      }
+      const statusBecomes = async (want: string) => {
+        const end = Date.now() + 5000
+        for (;;) {
+          const st = (await h2.request('GET', `/v1/notifications/${id}`)).body.notification.status
+          if (st === want) return
+          if (Date.now() > end) throw new Error(`status ${st}, not ${want}`)
+          await new Promise((r) => setTimeout(r, 20))
+        }
+      }
+      await progress({})
+      await statusBecomes('running')
+      await progress({ state: 'failure', notificationStatus: 'error' })
+      await statusBecomes('error')
+      expect((await h2.request('PUT', `/v1/segments/${s.uuid}/hosts/${hostId}`, { host: { type: 'X' } })).status).toBe(409)
+      await progress({})
+      await statusBecomes('running')
+      at += 1
+      await h2.bus.publish(
+        makeEvent({ type: 'recovery.finished.v1', source: 'test', correlationId: id, now: new Date(at), payload: { notificationId: id, status: 'failed', message: 'gave up', moved: [], failed: [] } }),
+      )
+      await statusBecomes('failed')
     })
   })
 

@@ -282,7 +282,11 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
     const evt = fenced(h(1), 'auto')
     await bus.publish(evt)
     // The first run fails (no host); the other host comes back before the retry.
-    await waitFor('a retry scheduled', () => of('recovery.progress.v1', evt.payload.notificationId).find((p) => p.payload.message.includes('retrying them in')))
+    const scheduled = await waitFor('a retry scheduled', () =>
+      of('recovery.progress.v1', evt.payload.notificationId).find((p) => p.payload.message.includes('retrying them in')),
+    )
+    // Failed for now, retried automatically: Masakari's `error`.
+    expect(scheduled.payload).toMatchObject({ notificationStatus: 'error', state: 'failure' })
     sim.restoreHost(h(2))
     await nova.setForcedDown(h(2), false)
     const end = await finished(evt.payload.notificationId)

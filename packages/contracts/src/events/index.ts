@@ -83,6 +83,11 @@ export const RecoveryProgressV1 = defineEvent(
     message: z.string(),
     /** 0..1 */
     progress: z.number().min(0).max(1),
+    /**
+     * `error`: this attempt failed and the recovery will be retried automatically (Masakari's
+     * `error`, which its periodic task re-runs). Absent: the recovery is running.
+     */
+    notificationStatus: z.literal('error').optional(),
   }),
 )
 export type RecoveryProgressV1 = z.infer<typeof RecoveryProgressV1>

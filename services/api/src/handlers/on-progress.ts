@@ -99,7 +99,8 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
       }
     case 'recovery.progress.v1':
       return {
-        status: 'running',
+        // `error`: the attempt failed and the evacuator retries it on its schedule (Masakari's error).
+        status: event.payload.notificationStatus ?? 'running',
         progress: { task: event.payload.task, state: event.payload.state, progress: event.payload.progress, message: event.payload.message, occurredAt: at },
       }
     case 'instance.evacuated.v1':

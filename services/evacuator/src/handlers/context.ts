@@ -53,7 +53,7 @@ export const publish = async <T extends EventType>(
 export const publishProgress = (
   ctx: EvacuatorContext,
   ids: { correlationId: string; causationId?: string | undefined },
-  p: { notificationId: string; task: string; state: TaskState; message: string; progress: number },
+  p: { notificationId: string; task: string; state: TaskState; message: string; progress: number; notificationStatus?: 'error' },
 ): Promise<void> => publish(ctx, 'recovery.progress.v1', p, ids)
 
 export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err))
