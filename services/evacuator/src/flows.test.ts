@@ -136,6 +136,9 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
     expect(aggs.filter((a) => a.hosts.includes(h(4))).map((a) => a.name).sort()).toEqual(['gpu', 'rack-a', 'rack-b'])
     const claim = of('recovery.progress.v1', evt.payload.notificationId).find((p) => p.payload.task === 'claim_reserved_host_task' && p.payload.state === 'success')
     expect(claim?.payload.message).toContain(`reserved host ${h(4)} claimed`)
+    // Each evacuate call is reported, so the api shows its vmove `ongoing` until the outcome.
+    const calls = of('recovery.progress.v1', evt.payload.notificationId).flatMap((p) => (p.payload.vmoveOngoing ? [p.payload.vmoveOngoing.instanceId] : []))
+    expect(calls.sort()).toEqual([...ids].sort())
   })
 
   it('reserved_host: two hosts failing at once never get the same reserved host', async () => {

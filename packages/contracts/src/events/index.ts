@@ -88,6 +88,8 @@ export const RecoveryProgressV1 = defineEvent(
      * `error`, which its periodic task re-runs). Absent: the recovery is running.
      */
     notificationStatus: z.literal('error').optional(),
+    /** The evacuate call of this instance was made: its vmove is `ongoing` (until its outcome). */
+    vmoveOngoing: z.object({ instanceId: z.string().min(1), at: z.iso.datetime({ offset: true }) }).optional(),
   }),
 )
 export type RecoveryProgressV1 = z.infer<typeof RecoveryProgressV1>
