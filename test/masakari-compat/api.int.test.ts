@@ -205,6 +205,39 @@ describe.skipIf(!box).each(targets.map((t) => [t.name, t] as const))('Masakari v
     expect((await call('DELETE', `/segments/${s.uuid}`)).status).toBe(204)
   }, 60_000)
 
+  it("shows Masakari 14's fields of segments, hosts and notifications, at 1.0 already", async () => {
+    const [, c2] = box!.computeHosts
+    const keysOf = (o: Record<string, unknown>) => Object.keys(o)
+    const s = await segment()
+    const seg = (await call('GET', `/segments/${s.uuid}`, undefined, '1.0')).body.segment
+    expect(keysOf(seg)).toEqual(expect.arrayContaining(['id', 'uuid', 'name', 'service_type', 'enabled', 'description', 'recovery_method', 'created_at', 'updated_at', 'deleted_at', 'deleted']))
+    expect(seg).toMatchObject({ enabled: true, deleted: false, deleted_at: null, updated_at: null })
+    const h = await host(s.uuid, c2!)
+    try {
+      const shown = (await call('GET', `/segments/${s.uuid}/hosts/${h.uuid}`, undefined, '1.0')).body.host
+      expect(keysOf(shown)).toEqual(
+        expect.arrayContaining(['id', 'uuid', 'name', 'failover_segment_id', 'failover_segment', 'type', 'reserved', 'control_attributes', 'on_maintenance', 'created_at', 'updated_at', 'deleted_at', 'deleted']),
+      )
+      expect(shown).toMatchObject({ failover_segment_id: s.uuid, reserved: false, on_maintenance: false, control_attributes: 'SSH' })
+      expect(shown.failover_segment).toMatchObject({ uuid: s.uuid, name: s.name })
+      const posted = await call('POST', '/notifications', {
+        notification: { type: 'COMPUTE_HOST', hostname: c2, generated_time: '2026-01-02T03:04:05', payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' } },
+      }, '1.0')
+      expect(posted.status, JSON.stringify(posted.body)).toBe(202)
+      const n = posted.body.notification
+      expect(keysOf(n)).toEqual(expect.arrayContaining(['id', 'notification_uuid', 'generated_time', 'type', 'payload', 'status', 'source_host_uuid', 'created_at', 'updated_at', 'deleted_at', 'deleted']))
+      expect(n).toMatchObject({ type: 'COMPUTE_HOST', status: 'new', source_host_uuid: h.uuid, payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' } })
+      expect(Date.parse(n.generated_time.endsWith('Z') || /[+-]\d\d:\d\d$/.test(n.generated_time) ? n.generated_time : `${n.generated_time}Z`)).toBe(Date.parse('2026-01-02T03:04:05Z'))
+      const at10 = (await call('GET', `/notifications/${n.notification_uuid}`, undefined, '1.0')).body.notification
+      expect(at10.recovery_workflow_details).toBeUndefined()
+      const at11 = (await call('GET', `/notifications/${n.notification_uuid}`, undefined, '1.1')).body.notification
+      expect(Array.isArray(at11.recovery_workflow_details)).toBe(true)
+      await target.setStatus(n.notification_uuid, 'finished')
+    } finally {
+      await removeHost(s.uuid, h.uuid)
+    }
+  }, 60_000)
+
   it('answers unknown ids and malformed bodies with the same faults', async () => {
     expectFault(await call('GET', `/segments/${crypto.randomUUID()}`), 404, 'unknown segment')
     expectFault(await call('GET', '/segments/42'), 404, 'segment by integer id')
