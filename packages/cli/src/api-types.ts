@@ -98,5 +98,9 @@ export const NotificationEnvelope = z.object({ notification: Notification })
 export const NotificationList = z.object({ notifications: z.array(Notification) })
 export const VmoveList = z.object({ vmoves: z.array(Vmove) })
 
-/** Statuses after which a notification changes no more (`error` ends a watch too: Masakari re-runs it as a new attempt). */
-export const isFinalStatus = (s: string): boolean => s === 'finished' || s === 'failed' || s === 'ignored' || s === 'error'
+/**
+ * Statuses after which a notification changes no more. `error` is not one: as in Masakari,
+ * it means this attempt failed and the recovery is retried automatically (then `running`
+ * again, and in the end `finished` or `failed`), so a watch goes on through it.
+ */
+export const isFinalStatus = (s: string): boolean => s === 'finished' || s === 'failed' || s === 'ignored'

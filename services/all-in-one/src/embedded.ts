@@ -1,4 +1,4 @@
-import { createApiService } from '@lazarus/api'
+import { createApiService, novaComputeHosts } from '@lazarus/api'
 import { createInProcessBus, type Bus } from '@lazarus/bus'
 import { startCloudSim, type CloudSim, type CloudSimOptions } from '@lazarus/cloud-sim'
 import { openDb, type Db } from '@lazarus/db'
@@ -54,8 +54,15 @@ export const startEmbedded = async (opts: EmbeddedOptions = {}): Promise<Embedde
   for (const h of sim.hostNames()) writeFileSync(bmcPasswordFile(h), `${sim.credentials.password}\n`, { mode: 0o600 })
 
   // A demo on loopback against a simulated cloud: no auth, said here and in the demo's output
-  // (the standalone api refuses to start like this unless AUTH=none is set).
-  const api = await createApiService({ db, bus, log: createLogger('api', level), config: { auth: 'none' } })
+  // (the standalone api refuses to start like this unless AUTH=none is set). Host names are
+  // checked in cloud-sim's Nova, as a standalone api checks them in the real one.
+  const api = await createApiService({
+    db,
+    bus,
+    log: createLogger('api', level),
+    config: { auth: 'none' },
+    computeHosts: novaComputeHosts(os.nova),
+  })
   const detector = createDetectorService({ bus, log: createLogger('detector', level) })
   const fencer = createFencerService({ bus, db, nova: os.nova, log: createLogger('fencer', level), config: { bmcSecretDir: secretDir } })
   const evacuator = createEvacuatorService({ bus, db, nova: os.nova, log: createLogger('evacuator', level) })

@@ -93,6 +93,16 @@ export const apiConfigSchema = z.object({
   httpRequestTimeoutMs: setting.int(30_000, 0),
   /** Milliseconds a client has to send the request headers (node's headersTimeout). */
   httpHeadersTimeoutMs: setting.int(10_000, 0),
+  /**
+   * Host names checked against Nova's compute services on host create and rename, as
+   * Masakari checks them: `auto` when OS_AUTH_URL and the OS_* credentials are set, `nova`
+   * always (the api refuses to start without them), `off` never.
+   */
+  computeHostCheck: z.enum(['auto', 'nova', 'off']).default('auto'),
+  /** Keystone for the api's Nova client (host name checks); the OS_* credentials above. */
+  osAuthUrl: z.string().optional(),
+  osRegionName: z.string().optional(),
+  osInterface: z.enum(['public', 'internal', 'admin']).default('public'),
   /** Taking a recovered host off maintenance also re-enables its compute service (not only forced_down). */
   unfenceEnablesService: setting.bool(false),
 })

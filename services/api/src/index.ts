@@ -21,6 +21,7 @@ import { Gauge, Histogram, Registry, type Logger } from '@lazarus/runtime'
 import type { Hono } from 'hono'
 import * as z from 'zod'
 import { createChanges } from './changes.js'
+import { computeHostsFromSettings, type ComputeHostDirectory } from './compute-hosts.js'
 import { apiConfigSchema, defaultApiConfig, type ApiConfig } from './config.js'
 import { onProgress, type ProgressEvent } from './handlers/on-progress.js'
 import { createApp } from './http/app.js'
@@ -40,6 +41,7 @@ import { createSegmentStore } from './store/segments.js'
 import { createVmoveStore } from './store/vmoves.js'
 
 export { apiConfigSchema, type ApiConfig }
+export { novaComputeHosts, type ComputeHostDirectory } from './compute-hosts.js'
 
 export interface ApiService {
   /** The HTTP application; `app.request()` or `app.fetch` serve it without a socket. */
@@ -58,6 +60,11 @@ export interface ApiDeps {
   metrics?: Registry
   config?: Partial<ApiConfig>
   now?: () => Date
+  /**
+   * Where host names are checked (e.g. cloud-sim's Nova in the embedded system). Without
+   * it the settings decide (COMPUTE_HOST_CHECK, OS_AUTH_URL).
+   */
+  computeHosts?: ComputeHostDirectory
 }
 
 /** Every event the api consumes from `topology.apiOnProgress`. */
@@ -132,6 +139,8 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     maxLifetimeMs: config.sseMaxLifetimeS * 1000,
   })
 
+  const computeHosts = deps.computeHosts ?? computeHostsFromSettings(config, log)
+
   const segments = createSegmentStore(deps.db, now)
   const hosts = createHostStore(deps.db, segments, now)
   const notifications = createNotificationStore(deps.db, hosts, now, config.outboxSweepAfterMs)
@@ -197,6 +206,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     access,
     streams,
     unfenceEnablesService: config.unfenceEnablesService,
+    computeHosts,
     ready: () => started && deps.bus.isReady(),
     onAccepted: () => relay.kick(),
   })

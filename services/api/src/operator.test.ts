@@ -107,10 +107,18 @@ describe('operator actions and the new progress events', () => {
     })
     expect(pending).toMatchObject({ instance_uuid: instance.id, instance_name: 'vm-1', status: 'pending', source_host: event.payload.hostname, dest_host: null })
     expect((await show(id)).status).toBe('running')
+    // The evacuator made the evacuate call: ongoing, as Masakari shows a move in progress.
+    const ongoing = { notificationId: id, task: 'evacuate_instances_task', state: 'running' as const, message: 'sent', progress: 0, vmoveOngoing: { instanceId: instance.id, at: new Date(clock + 2).toISOString() } }
+    const call = await publish('recovery.progress.v1', ongoing, id)
+    await until('an ongoing vmove', async () => {
+      const v = (await h.request('GET', `/v1/notifications/${id}/vmoves`)).body.vmoves
+      return v[0]?.status === 'ongoing' ? true : undefined
+    })
     const started = new Date(clock + 5).toISOString()
     await publish('instance.evacuated.v1', { notificationId: id, instance, sourceHost: event.payload.hostname, destHost: 'spare', startedAt: started, endedAt: new Date(clock + 10).toISOString() }, id)
-    // A late redelivery of the request does not turn the finished move back to pending.
+    // A late redelivery of the request (or of the call) does not turn the finished move back to pending (or ongoing).
     await h.bus.publish(request)
+    await h.bus.publish(call)
     await until('the vmove to succeed', async () => {
       const v = (await h.request('GET', `/v1/notifications/${id}/vmoves`)).body.vmoves
       return v[0]?.status === 'succeeded' ? true : undefined

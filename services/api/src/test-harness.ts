@@ -2,7 +2,7 @@ import { createInProcessBus, type Bus } from '@lazarus/bus'
 import { openDb, type Db } from '@lazarus/db'
 import { createLogger, Registry } from '@lazarus/runtime'
 import { randomBytes } from 'node:crypto'
-import { createApiService, type ApiConfig, type ApiService } from './index.js'
+import { createApiService, type ApiConfig, type ApiService, type ComputeHostDirectory } from './index.js'
 
 /** The PostgreSQL the tests use (trust auth); each harness gets a schema of its own. */
 export const TEST_PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -39,7 +39,9 @@ export const openTestDb = async (engine: Engine): Promise<{ db: Db; drop(): Prom
 }
 
 /** The api service on a real database and the in-process bus, served in-process. */
-export const startHarness = async (opts: { engine?: Engine; config?: Partial<ApiConfig>; bus?: Bus; now?: () => Date } = {}): Promise<Harness> => {
+export const startHarness = async (
+  opts: { engine?: Engine; config?: Partial<ApiConfig>; bus?: Bus; now?: () => Date; computeHosts?: ComputeHostDirectory } = {},
+): Promise<Harness> => {
   const { db, drop } = await openTestDb(opts.engine ?? 'pglite')
   const bus = opts.bus ?? createInProcessBus()
   const metrics = new Registry()
@@ -51,6 +53,7 @@ export const startHarness = async (opts: { engine?: Engine; config?: Partial<Api
     // Tests of auth pass API keys or Keystone; the others run with auth off, said explicitly.
     config: { apiKeys: undefined, ...(opts.config?.apiKeys || opts.config?.keystoneUrl || opts.config?.auth ? {} : { auth: 'none' as const }), ...opts.config },
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.computeHosts ? { computeHosts: opts.computeHosts } : {}),
   })
   await api.start()
   return {

@@ -136,6 +136,9 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
     expect(aggs.filter((a) => a.hosts.includes(h(4))).map((a) => a.name).sort()).toEqual(['gpu', 'rack-a', 'rack-b'])
     const claim = of('recovery.progress.v1', evt.payload.notificationId).find((p) => p.payload.task === 'claim_reserved_host_task' && p.payload.state === 'success')
     expect(claim?.payload.message).toContain(`reserved host ${h(4)} claimed`)
+    // Each evacuate call is reported, so the api shows its vmove `ongoing` until the outcome.
+    const calls = of('recovery.progress.v1', evt.payload.notificationId).flatMap((p) => (p.payload.vmoveOngoing ? [p.payload.vmoveOngoing.instanceId] : []))
+    expect(calls.sort()).toEqual([...ids].sort())
   })
 
   it('reserved_host: two hosts failing at once never get the same reserved host', async () => {
@@ -282,7 +285,11 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
     const evt = fenced(h(1), 'auto')
     await bus.publish(evt)
     // The first run fails (no host); the other host comes back before the retry.
-    await waitFor('a retry scheduled', () => of('recovery.progress.v1', evt.payload.notificationId).find((p) => p.payload.message.includes('retrying them in')))
+    const scheduled = await waitFor('a retry scheduled', () =>
+      of('recovery.progress.v1', evt.payload.notificationId).find((p) => p.payload.message.includes('retrying them in')),
+    )
+    // Failed for now, retried automatically: Masakari's `error`.
+    expect(scheduled.payload).toMatchObject({ notificationStatus: 'error', state: 'failure' })
     sim.restoreHost(h(2))
     await nova.setForcedDown(h(2), false)
     const end = await finished(evt.payload.notificationId)

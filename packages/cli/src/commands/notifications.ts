@@ -179,8 +179,11 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
     notification,
     'retry',
     'run a failed recovery again',
-    'Asks the api to re-run the recovery of a failed or errored notification (POST /v1/notifications/{id}/retry).\n' +
-      'The api does not offer this yet: the command then fails (exit 1) and says so.',
+    'Asks the api to re-run the recovery of a failed or errored notification (POST /v1/notifications/{id}/retry)\n' +
+      'and prints what the retry will do: a host on maintenance only because this recovery put it there (a failed\n' +
+      'fence) is fenced again with its current control attributes, then evacuated. Refused (exit 5, with the reason)\n' +
+      'when it would be ignored: the host on maintenance set by an operator, or its segment disabled.\n' +
+      'An api without retry (404/405/501): the command fails (exit 1) and says so.',
   )
     .addArgument(idArg())
     .action(
@@ -191,7 +194,12 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
         try {
           const got = await api.post(`/v1/notifications/${uuid}/retry`, {}, NotificationEnvelope)
           if (ctx.json) printJson(ctx, got.raw)
-          else ctx.io.out(`notification ${uuid} queued again (${got.data.notification.status}); follow it with \`lazarus notification watch ${uuid}\``)
+          else {
+            // The api's message says what the retry will do (or that it is held while the segment is paused).
+            const plan = got.data.notification.message
+            ctx.io.out(`notification ${uuid} queued again (${got.data.notification.status})${plan ? `: ${plan}` : ''}`)
+            ctx.io.out(`follow it with \`lazarus notification watch ${uuid}\``)
+          }
           return 0
         } catch (err) {
           if (err instanceof ApiResponseError && (err.status === 404 || err.status === 405 || err.status === 501)) {

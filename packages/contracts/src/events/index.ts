@@ -15,6 +15,12 @@ export const NotificationReceivedV1 = defineEvent(
     payload: z.record(z.string(), z.unknown()),
     host: HostSnapshot,
     segment: SegmentSnapshot,
+    /**
+     * Set when an operator retried the notification (POST .../retry): when, and whether the
+     * host is on maintenance only because this notification's own recovery put it there (a
+     * failed fence leaves it so). Such maintenance does not stop the retry.
+     */
+    retry: z.object({ at: z.iso.datetime({ offset: true }), recoveryMaintenance: z.boolean() }).optional(),
   }),
 )
 export type NotificationReceivedV1 = z.infer<typeof NotificationReceivedV1>
@@ -27,6 +33,8 @@ export const HostFailedV1 = defineEvent(
     host: HostSnapshot,
     segment: SegmentSnapshot,
     reason: z.string(),
+    /** An operator's retry of the notification, when this is one: the fencer fences again after a failed fence. */
+    retriedAt: z.iso.datetime({ offset: true }).optional(),
   }),
 )
 export type HostFailedV1 = z.infer<typeof HostFailedV1>
@@ -75,6 +83,13 @@ export const RecoveryProgressV1 = defineEvent(
     message: z.string(),
     /** 0..1 */
     progress: z.number().min(0).max(1),
+    /**
+     * `error`: this attempt failed and the recovery will be retried automatically (Masakari's
+     * `error`, which its periodic task re-runs). Absent: the recovery is running.
+     */
+    notificationStatus: z.literal('error').optional(),
+    /** The evacuate call of this instance was made: its vmove is `ongoing` (until its outcome). */
+    vmoveOngoing: z.object({ instanceId: z.string().min(1), at: z.iso.datetime({ offset: true }) }).optional(),
   }),
 )
 export type RecoveryProgressV1 = z.infer<typeof RecoveryProgressV1>

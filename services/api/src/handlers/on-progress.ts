@@ -48,6 +48,8 @@ export interface ProgressEffect {
   vmove?: Parameters<VmoveStore['record']>[1]
   /** A move was asked for: a `pending` vmove. */
   vmovePending?: Parameters<VmoveStore['requested']>[1]
+  /** The move of this instance started: a `pending` vmove becomes `ongoing`. */
+  vmoveOngoing?: Parameters<VmoveStore['ongoing']>[1]
   /** Put the failed host on maintenance (only while the recovery is not over). */
   hostFailed?: string
   /**
@@ -103,8 +105,14 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
         progress: { task: 'fence_host', state: 'failure', progress: 1, message: event.payload.reason, occurredAt: at },
       }
     case 'recovery.progress.v1':
+      // The evacuate call of one instance was made: its vmove is ongoing (no workflow entry:
+      // its outcome makes one).
+      if (event.payload.vmoveOngoing) {
+        return { status: 'running', vmoveOngoing: { notificationUuid: event.payload.notificationId, instanceUuid: event.payload.vmoveOngoing.instanceId, at: new Date(event.payload.vmoveOngoing.at) } }
+      }
       return {
-        status: 'running',
+        // `error`: the attempt failed and the evacuator retries it on its schedule (Masakari's error).
+        status: event.payload.notificationStatus ?? 'running',
         progress: { task: event.payload.task, state: event.payload.state, progress: event.payload.progress, message: event.payload.message, occurredAt: at },
       }
     case 'instance.evacuated.v1':
@@ -232,6 +240,7 @@ export const onProgress =
       if (effect.hostMaintenance && firstSeen) await deps.hosts.putOnMaintenance(q, effect.hostMaintenance)
       if (effect.vmove) await deps.vmoves.record(q, effect.vmove)
       if (effect.vmovePending) await deps.vmoves.requested(q, effect.vmovePending)
+      if (effect.vmoveOngoing) await deps.vmoves.ongoing(q, effect.vmoveOngoing)
 
       const wasFinal = isFinal(current.status)
       if (effect.hostFailed && !wasFinal) await deps.hosts.markFailed(q, effect.hostFailed, id)

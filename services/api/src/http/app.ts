@@ -9,6 +9,7 @@ import { dashboardRoutes } from '../dashboard/routes.js'
 import { ApiError, faultBody } from '../errors.js'
 import type { IngestRetention } from '../ingest/dead-letters.js'
 import { ingestRoutes } from '../ingest/routes.js'
+import type { ComputeHostDirectory } from '../compute-hosts.js'
 import { hostRoutes } from '../routes/hosts.js'
 import { openApiDocument } from '../routes/openapi.js'
 import { notificationRoutes, type NotificationRouteDeps } from '../routes/notifications.js'
@@ -37,6 +38,8 @@ export interface AppDeps extends NotificationRouteDeps {
   /** What the ingest routes keep (dead letters, alerts already taken); default: DEFAULT_INGEST_RETENTION. */
   ingestRetention?: IngestRetention | undefined
   unfenceEnablesService: boolean
+  /** Where host names are checked (Nova); undefined: not checked. */
+  computeHosts?: ComputeHostDirectory | undefined
   alerts: AlertStore
   /** Authentication and policy for `/v1` and the dashboard's data (API keys or Keystone); undefined only with AUTH=none. */
   access: Access | undefined

@@ -2,28 +2,38 @@ import { badRequest } from '../errors.js'
 import type { ListParams, SortDir } from '../store/list-query.js'
 
 /**
- * Masakari's list parameters: `limit` (non-negative integer, capped at the max), `marker`,
- * `sort_key` and `sort_dir` (each repeatable; default created_at desc).
+ * Masakari's list parameters (`api/openstack/common.py` and `db/sqlalchemy/api.py`
+ * `_process_sort_params`):
+ * - `limit`: a non-negative integer, capped at the max; absent means the max; 0 means an
+ *   empty page (Masakari returns `[]` without reading anything).
+ * - `marker`: the integer `id` of the last item seen (openstacksdk sends that); Lazarus also
+ *   takes the item's uuid (extension). Checked by the store (unknown → 400).
+ * - `sort_key`, `sort_dir`: each repeatable; default `created_at` `desc`. A direction is
+ *   exactly `asc` or `desc` (`ASC` is refused, as Masakari refuses it), and more directions
+ *   than keys is a 400. Keys are checked by the store against the resource's own list.
  */
 export const listParams = (query: Record<string, string[]>, maxLimit: number): ListParams => {
   const one = (k: string) => query[k]?.at(-1)
   let limit = maxLimit
   const rawLimit = one('limit')
   if (rawLimit !== undefined) {
-    if (!/^\d+$/.test(rawLimit)) throw badRequest(`limit must be an integer greater than or equal to 0, not '${rawLimit}'`)
-    const n = Number(rawLimit)
-    limit = n === 0 ? maxLimit : Math.min(n, maxLimit)
+    if (!/^\s*\+?\d+\s*$/.test(rawLimit)) throw badRequest(`limit must be an integer greater than or equal to 0, not '${rawLimit}'`)
+    limit = Math.min(Number(rawLimit.trim()), maxLimit)
   }
-  const sortKeys = (query['sort_key'] ?? []).map((s) => s.trim())
-  const sortDirs = (query['sort_dir'] ?? []).map((s) => s.trim().toLowerCase())
-  for (const d of sortDirs) {
-    if (d !== 'asc' && d !== 'desc') throw badRequest(`Invalid sort_dir ${d}: must be 'asc' or 'desc'`)
+  const givenKeys = (query['sort_key'] ?? []).map((s) => s.trim())
+  const givenDirs = (query['sort_dir'] ?? []).map((s) => s.trim())
+  for (const d of givenDirs) {
+    if (d !== 'asc' && d !== 'desc') throw badRequest(`Invalid input for sort_dir: unknown sort direction '${d}', must be 'asc' or 'desc'`)
+  }
+  const sortKeys = givenKeys.length ? givenKeys : ['created_at']
+  if (givenDirs.length > sortKeys.length) {
+    throw badRequest(`Invalid input for sort_dir: ${givenDirs.length} sort directions for ${sortKeys.length} sort keys (sort direction size exceeds sort key size)`)
   }
   return {
     where: [],
     params: [],
-    sortKeys: sortKeys.length ? sortKeys : ['created_at'],
-    sortDirs: (sortDirs.length ? sortDirs : ['desc']) as SortDir[],
+    sortKeys,
+    sortDirs: (givenDirs.length ? givenDirs : ['desc']) as SortDir[],
     limit,
     marker: one('marker'),
   }

@@ -5,11 +5,20 @@ import { validate } from '../domain/validation.js'
 import type { AppEnv } from '../http/env.js'
 import { jsonBody } from '../http/json-body.js'
 import { listParams, strictBool } from '../http/list-params.js'
+import { assertComputeHost, type ComputeHostDirectory } from '../compute-hosts.js'
 import type { Host, HostStore } from '../store/hosts.js'
+import type { SegmentStore } from '../store/segments.js'
 import { hostView } from './views.js'
 
 /** Mounted under `/segments/:segmentId/hosts`. */
-export const hostRoutes = (deps: { hosts: HostStore; maxLimit: number; unfenceEnablesService: boolean; onAccepted: () => void }) => {
+export const hostRoutes = (deps: {
+  hosts: HostStore
+  segments: SegmentStore
+  maxLimit: number
+  unfenceEnablesService: boolean
+  computeHosts?: ComputeHostDirectory | undefined
+  onAccepted: () => void
+}) => {
   const app = new Hono<AppEnv>()
   const segmentId = (c: { req: { param: (k: string) => string | undefined } }) => c.req.param('segmentId') ?? ''
   /** A host the fencer could not fence at its level is accepted (as Masakari would) with a warning header. */
@@ -33,6 +42,9 @@ export const hostRoutes = (deps: { hosts: HostStore; maxLimit: number; unfenceEn
 
   app.post('/', async (c) => {
     const { host } = validate(HostCreate, await jsonBody(c))
+    // Masakari's order: the segment (404), then the name in Nova (400), then the row (409).
+    await deps.segments.get(segmentId(c))
+    await assertComputeHost(deps.computeHosts, host.name)
     const created = await deps.hosts.create(segmentId(c), {
       name: host.name,
       type: host.type,
@@ -48,6 +60,12 @@ export const hostRoutes = (deps: { hosts: HostStore; maxLimit: number; unfenceEn
 
   app.put('/:hostId', async (c) => {
     const { host } = validate(HostUpdate, await jsonBody(c))
+    // Masakari's order: the host (404), in use (409), then a new name in Nova (400). The
+    // store checks "in use" again in its transaction.
+    if (host.name !== undefined) {
+      await deps.hosts.assertNotInUse(segmentId(c), c.req.param('hostId'), 'updated')
+      await assertComputeHost(deps.computeHosts, host.name)
+    }
     const updated = await deps.hosts.update(segmentId(c), c.req.param('hostId'), {
       name: host.name,
       type: host.type,

@@ -3,10 +3,19 @@ import { SegmentCreate, SegmentPause, SegmentResume, SegmentUpdate } from '../do
 import { validate } from '../domain/validation.js'
 import type { AppEnv } from '../http/env.js'
 import { jsonBody, optionalJsonBody } from '../http/json-body.js'
+import { badRequest } from '../errors.js'
 import { listParams, strictBool } from '../http/list-params.js'
+import { atLeast, type Version } from '../http/microversion.js'
 import type { NotificationStore } from '../store/notifications.js'
 import type { SegmentStore } from '../store/segments.js'
 import { segmentView } from './views.js'
+
+/** `enabled` is a segment field from microversion 1.2; before it Masakari's schema refuses the key. */
+const enabledNeeds12 = (version: Version, enabled: unknown) => {
+  if (enabled !== undefined && !atLeast(version, '1.2')) {
+    throw badRequest("Invalid input for field/attribute segment. Additional properties are not allowed ('enabled' was unexpected): enabled needs microversion 1.2 or later")
+  }
+}
 
 export const segmentRoutes = (deps: { segments: SegmentStore; notifications: NotificationStore; maxLimit: number; onAccepted: () => void }) => {
   const app = new Hono<AppEnv>()
@@ -25,6 +34,7 @@ export const segmentRoutes = (deps: { segments: SegmentStore; notifications: Not
 
   app.post('/', async (c) => {
     const { segment } = validate(SegmentCreate, await jsonBody(c))
+    enabledNeeds12(c.get('version'), segment.enabled)
     const created = await deps.segments.create({
       name: segment.name,
       description: segment.description,
@@ -40,6 +50,7 @@ export const segmentRoutes = (deps: { segments: SegmentStore; notifications: Not
 
   app.put('/:segmentId', async (c) => {
     const { segment } = validate(SegmentUpdate, await jsonBody(c))
+    enabledNeeds12(c.get('version'), segment.enabled)
     const updated = await deps.segments.update(c.req.param('segmentId'), {
       name: segment.name,
       description: segment.description,

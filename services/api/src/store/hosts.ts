@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { conflict, notFound } from '../errors.js'
 import { enqueueEvent } from '../outbox/outbox.js'
 import { listPage, type ListParams } from './list-query.js'
-import { definedOnly, RESERVED_HOSTS_SQL, segmentFromRow, segmentSnapshot, type Segment, type SegmentStore } from './segments.js'
+import { definedOnly, RESERVED_HOSTS_SQL, segmentUnderRecovery, segmentFromRow, segmentSnapshot, type Segment, type SegmentStore } from './segments.js'
 import { isUniqueViolation, isUuid, toDate } from './values.js'
 
 export interface Host {
@@ -104,14 +104,24 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
     return row ? hostFromRow(row) : undefined
   }
 
-  /** A host is busy while a notification from it is being recovered. */
+  /**
+   * Masakari's in-use rule for host update and delete (`ha/api.py`): refused while any
+   * notification of the host's failover segment is new, running or error, whichever host
+   * it came from.
+   */
   const assertNotRecovering = async (q: Queryable, host: Host, action: string) => {
-    const r = await q.query(`SELECT 1 FROM api_notifications WHERE source_host_uuid = $1 AND status = 'running' LIMIT 1`, [host.uuid])
-    if (r.rowCount > 0) throw conflict(`Host ${host.uuid} can't be ${action} as it is in-use to process notifications.`)
+    if (await segmentUnderRecovery(q, host.segment.uuid)) {
+      throw conflict(`Host ${host.uuid} can't be ${action} as it is in-use to process notifications.`)
+    }
   }
 
   return {
     get,
+
+    /** 409 when the host could not be updated or deleted now (see assertNotRecovering). */
+    async assertNotInUse(segmentUuid: string, uuid: string, action: 'updated' | 'deleted'): Promise<void> {
+      await assertNotRecovering(db, await get(segmentUuid, uuid), action)
+    },
 
     /**
      * Hosts by name as the accept path caches them: each with its version (the host's and
@@ -156,6 +166,7 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
             control_attributes: "coalesce(h.control_attributes, '')",
             reserved: 'h.reserved',
             on_maintenance: 'h.on_maintenance',
+            failover_segment_id: 's.uuid',
             created_at: 'h.created_at',
             updated_at: 'coalesce(h.updated_at, h.created_at)',
           },

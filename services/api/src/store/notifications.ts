@@ -224,9 +224,11 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
         }
         const host = await hosts.findByUuid(current.sourceHostUuid, q)
         if (!host) throw conflict(`Notification ${uuid} can't be retried: its host ${current.hostname} is no longer registered.`)
+        const plan = retryPlan(current, host)
+        if ('refused' in plan) throw conflict(`Notification ${uuid} can't be retried: ${plan.refused}`)
         const at = now()
         const held = heldReason(host.segment)
-        const message = held ?? `Retried by ${by} at ${at.toISOString()} (was ${current.status}: ${current.message ?? 'no message'})`
+        const message = held ?? `Retried by ${by} at ${at.toISOString()}: ${plan.what} (was ${current.status}: ${current.message ?? 'no message'})`
         const r = await q.query(
           `UPDATE api_notifications SET status = 'new', message = $2, held = $3, updated_at = $4 WHERE notification_uuid = $1
            RETURNING ${COLUMNS.replace(/\bn\./g, '')}`,
@@ -234,7 +236,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
         )
         const notification = fromRow(r.rows[0] as Record<string, unknown>)
         if (held) return { notification, enqueued: false }
-        await enqueueEvent(q, receivedEvent(notification, host, at), at)
+        await enqueueEvent(q, receivedEvent(notification, host, at, { at: at.toISOString(), recoveryMaintenance: plan.recoveryMaintenance }), at)
         return { notification, enqueued: true }
       })
     },
@@ -265,7 +267,9 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
           `Held while failover segment ${segment.name} was paused; released on resume at ${at.toISOString()}.`,
           at,
         ])
-        await enqueueEvent(q, receivedEvent(n, host, at), at)
+        // A retry held while paused: its host may be on maintenance from its own recovery.
+        const own = host.onMaintenance && host.maintenanceNotificationUuid === n.uuid
+        await enqueueEvent(q, receivedEvent(n, host, at, own ? { at: at.toISOString(), recoveryMaintenance: true } : undefined), at)
       }
       return r.rows.length
     },
@@ -294,6 +298,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
             source_host_uuid: 'n.source_host_uuid',
             failover_segment_uuid: 'n.failover_segment_uuid',
             type: 'n.type',
+            payload: 'n.payload::text',
             status: 'n.status',
             created_at: 'n.created_at',
             updated_at: 'coalesce(n.updated_at, n.created_at)',
@@ -370,8 +375,36 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
   return store
 }
 
+/**
+ * What a retry of notification `n` will do, or why it would do nothing (then it is refused
+ * rather than turned `ignored`). A host that this notification's own recovery put on
+ * maintenance (a failed fence leaves it so) is recovered again; maintenance an operator set,
+ * or another recovery, is the operator's to lift first.
+ */
+export const retryPlan = (
+  n: Pick<Notification, 'uuid' | 'type' | 'payload'>,
+  host: Host,
+): { what: string; recoveryMaintenance: boolean } | { refused: string } => {
+  const recoveryMaintenance = host.onMaintenance && host.maintenanceNotificationUuid === n.uuid
+  if (host.onMaintenance && !recoveryMaintenance) {
+    const who = host.maintenanceNotificationUuid ? `the recovery of notification ${host.maintenanceNotificationUuid}` : 'an operator'
+    return { refused: `host ${host.name} is on maintenance (set by ${who}); take it off maintenance first, or it would be ignored again.` }
+  }
+  if (!host.segment.enabled) return { refused: `failover segment ${host.segment.name} is disabled; enable it first, or it would be ignored again.` }
+  const stopped = n.type === 'COMPUTE_HOST' && n.payload['event'] === 'STOPPED'
+  const what = stopped
+    ? `the recovery runs again from the start: host ${host.name}${recoveryMaintenance ? ' (on maintenance from this recovery)' : ''} is fenced with its current control attributes, then its instances are evacuated`
+    : 'the recovery runs again from the start'
+  return { what, recoveryMaintenance }
+}
+
 /** The `notification.received.v1` of a stored notification, with the host and segment as they are now. */
-const receivedEvent = (n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' | 'payload'>, host: Host, at: Date) =>
+const receivedEvent = (
+  n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' | 'payload'>,
+  host: Host,
+  at: Date,
+  retry?: { at: string; recoveryMaintenance: boolean },
+) =>
   makeEvent({
     type: 'notification.received.v1',
     source: 'api',
@@ -385,6 +418,7 @@ const receivedEvent = (n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' |
       payload: n.payload,
       host: hostSnapshot(host),
       segment: segmentSnapshot(host.segment),
+      ...(retry ? { retry } : {}),
     },
   })
 

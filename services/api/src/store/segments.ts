@@ -70,6 +70,15 @@ export interface SegmentInput {
 /** Notification statuses that keep a segment "under recovery" (Masakari: new, running, error). */
 export const UNDER_RECOVERY = ['new', 'running', 'error'] as const
 
+/** Masakari's `is_failover_segment_under_recovery`: a notification of the segment is new, running or error. */
+export const segmentUnderRecovery = async (q: Queryable, segmentUuid: string): Promise<boolean> => {
+  const r = await q.query(`SELECT 1 FROM api_notifications WHERE failover_segment_uuid = $1 AND status = ANY($2::text[]) LIMIT 1`, [
+    segmentUuid,
+    [...UNDER_RECOVERY],
+  ])
+  return r.rowCount > 0
+}
+
 export const createSegmentStore = (db: Db, now: () => Date) => {
   const get = async (uuid: string, q: Queryable = db): Promise<Segment> => {
     if (!isUuid(uuid)) throw notFound(`No failover segment with id ${uuid}.`)
@@ -81,13 +90,7 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
 
   const nameTaken = (name: string) => conflict(`Failover segment with name ${name} already exists.`)
 
-  const underRecovery = async (q: Queryable, uuid: string): Promise<boolean> => {
-    const r = await q.query(`SELECT 1 FROM api_notifications WHERE failover_segment_uuid = $1 AND status = ANY($2::text[]) LIMIT 1`, [
-      uuid,
-      [...UNDER_RECOVERY],
-    ])
-    return r.rowCount > 0
-  }
+  const underRecovery = segmentUnderRecovery
 
   return {
     get,

@@ -123,6 +123,19 @@ export const createVmoveStore = (db: Db, now: () => Date) => ({
     )
   },
 
+  /**
+   * The evacuate call was made: a `pending` vmove becomes `ongoing` (Masakari's status while
+   * it evacuates), with the time it started. Anything else (an outcome already recorded, or
+   * no row yet) stays as it is: the outcome is what counts.
+   */
+  async ongoing(q: Queryable, o: { notificationUuid: string; instanceUuid: string; at: Date }): Promise<void> {
+    await q.query(
+      `UPDATE api_vmoves SET status = 'ongoing', start_time = $3, updated_at = $4
+       WHERE notification_uuid = $1 AND instance_uuid = $2 AND status = 'pending' AND (start_time IS NULL OR start_time <= $3)`,
+      [o.notificationUuid, o.instanceUuid, o.at, now()],
+    )
+  },
+
   async record(q: Queryable, o: VmoveOutcome): Promise<void> {
     const at = now()
     await q.query(

@@ -64,6 +64,17 @@ describe('decideNotification', () => {
     expect(finished(d)).toEqual({ status: 'ignored', message: 'host compute-07 is on maintenance; it is not recovered' })
   })
 
+  it("recovers a retried notification whose host is on maintenance only from its own recovery, and passes the retry on to the fencer", () => {
+    const at = '2025-01-01T00:05:00.000Z'
+    const base = notification({ host: { name: 'compute-07', onMaintenance: true } })
+    const own = { ...base, payload: { ...base.payload, retry: { at, recoveryMaintenance: true } } }
+    const d = decideNotification(own, now)
+    expect(d.outcome).toBe('host_failed')
+    expect(d.drafts[0]).toMatchObject({ type: 'host.failed.v1', payload: { retriedAt: at, host: { onMaintenance: true } } })
+    const operators = { ...base, payload: { ...base.payload, retry: { at, recoveryMaintenance: false } } }
+    expect(finished(decideNotification(operators, now))?.status).toBe('ignored')
+  })
+
   it('ignores a host of a disabled segment', () => {
     const d = decideNotification(notification({ segment: { name: 'rack-3', enabled: false } }), now)
     expect(finished(d)?.status).toBe('ignored')

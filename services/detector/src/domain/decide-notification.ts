@@ -64,7 +64,9 @@ export const decideNotification = (evt: NotificationReceivedV1, now: Date, opts:
   /** Why a host must not be recovered now, if it must not. */
   const notRecovered = (): string | undefined => {
     if (!segment.enabled) return `segment ${segment.name} is disabled; host ${host.name} is not recovered`
-    if (host.onMaintenance) return `host ${host.name} is on maintenance; it is not recovered`
+    // A retried notification whose host is on maintenance only because its own recovery put
+    // it there (a failed fence) is recovered: that maintenance is the failure being retried.
+    if (host.onMaintenance && evt.payload.retry?.recoveryMaintenance !== true) return `host ${host.name} is on maintenance; it is not recovered`
     return undefined
   }
   const event = payload['event']
@@ -142,7 +144,13 @@ export const decideNotification = (evt: NotificationReceivedV1, now: Date, opts:
   return {
     outcome: 'host_failed',
     message: reason,
-    drafts: [{ ...envelope, type: 'host.failed.v1', payload: { notificationId, host, segment, reason } }],
+    drafts: [
+      {
+        ...envelope,
+        type: 'host.failed.v1',
+        payload: { notificationId, host, segment, reason, ...(evt.payload.retry ? { retriedAt: evt.payload.retry.at } : {}) },
+      },
+    ],
   }
 }
 

@@ -83,7 +83,15 @@ export const finishRecoveryIfDone = async (ctx: EvacuatorContext, notificationId
   }
   const message = `${failed} instance(s) of ${recovery.sourceHost} not moved; retrying them in ${Math.round(settlement.afterMs / 1000)} s (retry ${recovery.retries + 1} of ${ctx.config.recoveryRetryLimit})`
   ctx.log.warn({ correlationId: recovery.correlationId, notificationId }, message)
-  await publishProgress(ctx, ids, { notificationId, task: EVACUATE_TASK, state: 'running', message, progress: (items.length - failed) / items.length })
+  // Masakari's `error`: failed for now, retried automatically (its retry round sets it running again).
+  await publishProgress(ctx, ids, {
+    notificationId,
+    task: EVACUATE_TASK,
+    state: 'failure',
+    message,
+    progress: (items.length - failed) / items.length,
+    notificationStatus: 'error',
+  })
 }
 
 /** Publish recovery.finished for an ended recovery (and the final progress entry). */

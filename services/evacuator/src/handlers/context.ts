@@ -50,10 +50,21 @@ export const publish = async <T extends EventType>(
   await ctx.bus.publish(makeEvent({ type, payload, ...ids, source: SOURCE, now: ctx.now() }))
 }
 
+/** The workflow task of the evacuations, as Masakari names it. */
+export const EVACUATE_TASK = 'evacuate_instances_task'
+
 export const publishProgress = (
   ctx: EvacuatorContext,
   ids: { correlationId: string; causationId?: string | undefined },
-  p: { notificationId: string; task: string; state: TaskState; message: string; progress: number },
+  p: {
+    notificationId: string
+    task: string
+    state: TaskState
+    message: string
+    progress: number
+    notificationStatus?: 'error'
+    vmoveOngoing?: { instanceId: string; at: string }
+  },
 ): Promise<void> => publish(ctx, 'recovery.progress.v1', p, ids)
 
 export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err))

@@ -10,7 +10,7 @@ import {
 } from '../domain/instance-plan.js'
 import { FAILED_MIGRATION_STATUSES, isEvacuationSince } from '../domain/evacuation-migrations.js'
 import type { ClaimKey, ItemStep, WorkItem } from '../store/recovery-store.js'
-import { errorText, type EvacuatorContext } from './context.js'
+import { errorText, EVACUATE_TASK, publishProgress, type EvacuatorContext } from './context.js'
 
 export type ItemOutcome = { status: 'succeeded'; destHost: string; reason: null } | { status: 'failed'; destHost: string | null; reason: string }
 
@@ -116,6 +116,16 @@ export const evacuateInstance = async (
         throw new ItemFailed(`Nova refused the evacuation: ${errorText(err)}`)
       }
       log.info({ target: item.targetHost ?? 'scheduler' }, 'evacuation requested')
+      // Its vmove becomes `ongoing`, as Masakari's does once it evacuates. Not awaited: a status
+      // hint must not hold the slot for a broker round trip (the outcome follows regardless).
+      publishProgress(ctx, { correlationId: item.correlationId }, {
+        notificationId: item.notificationId,
+        task: EVACUATE_TASK,
+        state: 'running',
+        message: `instance ${item.instanceName} (${id}): evacuation from ${source} sent to Nova${item.targetHost ? ` (to ${item.targetHost})` : ''}`,
+        progress: 0,
+        vmoveOngoing: { instanceId: id, at: ctx.now().toISOString() },
+      }).catch((err: unknown) => log.warn({ err }, 'could not report the evacuation as ongoing'))
     }
     prepared?.()
 

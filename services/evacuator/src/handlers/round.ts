@@ -3,10 +3,10 @@ import { assessCapacity } from '../domain/capacity.js'
 import { nextStage, untriedReservedHosts } from '../domain/choose-target.js'
 import type { Recovery, RoundItem } from '../store/recovery-store.js'
 import { finishRecoveryIfDone } from './announce.js'
-import { errorText, publish, publishProgress, type EvacuatorContext } from './context.js'
+import { errorText, EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
 import { isTransient } from './evacuate-instance.js'
 
-export const EVACUATE_TASK = 'evacuate_instances_task'
+export { EVACUATE_TASK }
 /** Progress task naming the reserved host a recovery claimed (the api clears its reserved flag). */
 export const CLAIM_RESERVED_HOST_TASK = 'claim_reserved_host_task'
 export const CAPACITY_TASK = 'check_capacity_task'

@@ -57,6 +57,25 @@ describe.each<Engine>(['pglite', 'postgres'])('fence ledger on %s', (engine) => 
     await expect(ledger.advance(req.notificationId, 'a', { timings: {} }, at(LEASE * 2), LEASE)).rejects.toBeInstanceOf(LostClaimError)
   })
 
+  it("starts a failed fence again for an operator's retry (newer retriedAt), and only for that", async () => {
+    const req = request(host())
+    await ledger.claim(req, 'a', t0, LEASE)
+    const failure: StoredOutcome = { type: 'host.fence_failed.v1', payload: { notificationId: req.notificationId, host: req.request.host, segment: req.request.segment, reason: 'BMC refused' } }
+    await ledger.finish(req.notificationId, 'a', { state: 'failed', outcome: failure, timings: {}, reason: 'BMC refused' }, at(10))
+    // A redelivery of the first request: the recorded failure, nothing fenced again.
+    expect(await ledger.claim(req, 'b', at(20), LEASE)).toMatchObject({ kind: 'done', record: { state: 'failed' } })
+    const fixed = { ...req.request, host: { ...req.request.host, controlAttributes: 'driver=redfish address=https://bmc' }, retriedAt: at(30).toISOString() }
+    const retry: ClaimRequest = { ...req, request: fixed }
+    const c = await ledger.claim(retry, 'c', at(40), LEASE)
+    expect(c).toMatchObject({ kind: 'claimed', resumed: false, record: { state: 'started', owner: 'c', attempts: 2, outcome: null, reason: null } })
+    expect(c.kind === 'claimed' && c.record.request.host.controlAttributes).toBe('driver=redfish address=https://bmc')
+    // The same retry delivered again while it runs: busy, not a second reopening.
+    expect(await ledger.claim(retry, 'd', at(50), LEASE)).toMatchObject({ kind: 'busy', holder: { owner: 'c' } })
+    await ledger.finish(req.notificationId, 'c', { state: 'failed', outcome: failure, timings: {}, reason: 'again' }, at(60))
+    // That retry's redelivery after it failed again: its recorded outcome, not a third fence.
+    expect(await ledger.claim(retry, 'e', at(70), LEASE)).toMatchObject({ kind: 'done' })
+  })
+
   it('allows one unfinished operation per host, across notifications', async () => {
     const h = host()
     const first = request(h)

@@ -120,6 +120,13 @@ const toRecord = (r: Row): FenceRecord => ({
 const COLUMNS = 'notification_id, kind, host, level, state, owner, lease_until, attempts, request, timings, outcome, reason'
 /** Unfinished operations: the same condition as the one-per-host unique index (migration 003). */
 const ACTIVE = `state NOT IN ('fenced', 'unfenced', 'failed')`
+/** A retry (newer `retriedAt`) of a fence that failed: fenced again, not answered with the old failure. */
+const isRetryOfFailed = (r: FenceRecord, req: ClaimRequest): boolean => {
+  if (r.state !== 'failed' || (req.kind ?? 'fence') !== 'fence') return false
+  const asked = 'retriedAt' in req.request ? req.request.retriedAt : undefined
+  const done = 'retriedAt' in r.request ? r.request.retriedAt : undefined
+  return asked !== undefined && (done === undefined || asked > done)
+}
 const isDone = (r: FenceRecord): boolean => r.state === 'fenced' || r.state === 'unfenced' || r.state === 'failed'
 
 /**
@@ -135,6 +142,27 @@ export const createFenceLedger = async (db: Db): Promise<FenceLedger> => {
   const byNotification = async (id: string): Promise<FenceRecord | undefined> => {
     const r = await q.query<Row>(`SELECT ${COLUMNS} FROM fence_operations WHERE notification_id = $1`, [id])
     return r.rows[0] ? toRecord(r.rows[0]) : undefined
+  }
+
+  /**
+   * An operator's retry of a notification whose fence failed: the failed operation starts
+   * again from the beginning with the new request (new control attributes, say). Undefined
+   * when the row changed meanwhile, or another unfinished operation holds the host (the
+   * one-per-host index refuses the reopening; the next round finds that holder).
+   */
+  const reopen = async (mine: FenceRecord, req: ClaimRequest, owner: string, leaseUntil: string, now: Date): Promise<FenceRecord | undefined> => {
+    try {
+      const r = await q.query<Row>(
+        `UPDATE fence_operations SET state = 'started', owner = $2, lease_until = $3, level = $4, request = $5::text::jsonb,
+           outcome = NULL, reason = NULL, timings = '{}'::jsonb, attempts = attempts + 1, updated_at = $6
+         WHERE notification_id = $1 AND state = 'failed' AND owner = $7 RETURNING ${COLUMNS}`,
+        [req.notificationId, owner, leaseUntil, req.level, JSON.stringify(req.request), now.toISOString(), mine.owner],
+      )
+      return r.rows[0] ? toRecord(r.rows[0]) : undefined
+    } catch (err) {
+      if ((err as { code?: unknown }).code === '23505') return undefined
+      throw err
+    }
   }
 
   const owned = async (sql: string, params: unknown[], notificationId: string): Promise<void> => {
@@ -160,6 +188,13 @@ export const createFenceLedger = async (db: Db): Promise<FenceLedger> => {
 
         const mine = await byNotification(req.notificationId)
         if (mine) {
+          if (isRetryOfFailed(mine, req)) {
+            const reopened = await reopen(mine, req, owner, leaseUntil, now)
+            if (reopened) return { kind: 'claimed', record: reopened, resumed: false, superseded }
+            const other = await q.query<Row>(`SELECT ${COLUMNS} FROM fence_operations WHERE host = $1 AND ${ACTIVE}`, [req.host])
+            if (other.rows[0]) return { kind: 'busy', holder: toRecord(other.rows[0]) }
+            continue
+          }
           if (isDone(mine)) return { kind: 'done', record: mine }
           if (mine.leaseUntil > now) return { kind: 'busy', holder: mine }
           const taken = await q.query<Row>(
