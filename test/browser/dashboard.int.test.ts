@@ -89,7 +89,7 @@ describe('dashboard in Chromium', () => {
           host: {
             name,
             type: 'COMPUTE',
-            control_attributes: `driver=redfish address=${sys.sim.redfishSystemUrl(name)} username=${sys.sim.credentials.username} password=${sys.sim.credentials.password}`,
+            control_attributes: `driver=redfish address=${sys.sim.redfishSystemUrl(name)} username=${sys.sim.credentials.username} password_file=${sys.bmcPasswordFile(name)} insecure_http=true`,
             ...(name === reserved ? { reserved: true } : {}),
             ...(name === maintenance ? { on_maintenance: true } : {}),
           },

@@ -6,6 +6,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually, repoRoot } from '../support/processes.js'
 import { startCluster, type Cluster } from '../support/lazarus-cluster.js'
+import { writeBmcSecret } from '../../services/fencer/src/test-support/bmc-secrets.js'
 
 const run = promisify(execFile)
 
@@ -51,7 +52,8 @@ describe('retry after a failed fence, four services as separate processes', () =
   it('fences and evacuates on retry once the BMC settings are fixed, although the host is still on maintenance', async () => {
     const victim = hosts[0]!
     const good = (await hostNamed(victim)).control_attributes
-    const bad = good.replace('password=admin-pass', 'password=wrong')
+    // Wrong credentials: the attributes point at a password file holding the wrong password.
+    const bad = good.replace(/password_file=\S+/, `password_file=${writeBmcSecret(`${victim}-wrong`, 'wrong')}`)
     expect(bad).not.toBe(good)
     const h = await hostNamed(victim)
     expect((await c.api('PUT', `/v1/segments/${segmentId}/hosts/${h.uuid}`, { host: { control_attributes: bad } })).status).toBe(200)
