@@ -19,10 +19,10 @@ const list = (key: string, s: z.ZodType) => z.object({ [key]: z.array(s) })
 const pathParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string', format: 'uuid' } })
 const query = (name: string, description: string, type = 'string') => ({ name, in: 'query', required: false, description, schema: { type } })
 const paging = [
-  query('limit', 'Page size (0 or above the maximum: the maximum)', 'integer'),
-  query('marker', 'uuid of the last item of the previous page'),
-  query('sort_key', 'Sort key (repeatable); default created_at'),
-  query('sort_dir', 'asc or desc (repeatable); default desc'),
+  query('limit', 'Page size; above the maximum: the maximum; 0: an empty page', 'integer'),
+  query('marker', 'integer id (or, Lazarus extension, uuid) of the last item of the previous page; unknown: 400'),
+  query('sort_key', "Sort key (repeatable), one of the resource's columns; default created_at"),
+  query('sort_dir', 'asc or desc, exactly (repeatable, no more than sort_key); default desc'),
 ]
 const common = {
   400: fault('Bad request: the message names the field'),
@@ -153,8 +153,15 @@ export const openApiDocument = (): Json => ({
       parameters: [pathParam('notification_id')],
       post: {
         summary: 'Run a failed recovery again (Lazarus extension)',
-        description: 'For a `failed` or `error` notification: back to `new`, and published again. The body may be empty.',
-        responses: { 202: ok('Queued again', wrap('notification', NotificationBody)), 404: fault('Not found'), 409: fault('Not failed or error, or its host is gone'), ...common },
+        description:
+          'For a `failed` or `error` notification: back to `new`, and published again; its message says what the retry will do. ' +
+          'A host on maintenance only because this recovery put it there (a failed fence) is fenced again with its current control attributes, then evacuated. The body may be empty.',
+        responses: {
+          202: ok('Queued again', wrap('notification', NotificationBody)),
+          404: fault('Not found'),
+          409: fault('Not failed or error, its host is gone, on maintenance an operator set, or its segment disabled'),
+          ...common,
+        },
       },
     },
     '/v1/notifications/{notification_id}/events': {
