@@ -56,7 +56,7 @@ describe.skipIf(!existsSync(FENCE_IPMILAN))('fence agent driver: attributes (ski
     ['driver=fence_agent agent=fence_ipmilan password_script=/tmp/x', /"password_script" may not be passed/],
     ['driver=fence_agent agent=fence_ipmilan ssh_options=-oProxyCommand=x', /"ssh_options" may not be passed/],
     ['driver=fence_agent agent=fence_ipmilan action=reboot', /"action" may not be passed/],
-    ['driver=fence_agent agent=fence_ipmilan passwd=x', /"passwd" may not be passed/],
+    ['driver=fence_agent agent=fence_ipmilan passwd=x', /"passwd": a BMC password written in the control attributes is refused/],
     ['driver=fence_agent agent=fence_ipmilan address=a ip=b', /"address" and "ip" are the same/],
     ['driver=fence_agent agent=fence_ipmilan agent_timeout=0', /"agent_timeout" must be seconds/],
     ['driver=fence_agent agent=fence_ipmilan plug="x\nipmitool_path=/bin/sh"', /"plug" holds a line break/],
