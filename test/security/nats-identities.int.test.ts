@@ -12,7 +12,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { createIngestMetrics } from '@lazarus/ingest'
+import { createIngestMetrics } from '@lazarus/ingest-mapping'
 import { Registry } from '@lazarus/runtime'
 // The ingest service's NATS source itself (the service runs it from main.ts), with a stand-in
 // for its pipeline: what is under test here is what its identity may do on NATS.

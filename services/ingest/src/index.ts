@@ -1,7 +1,10 @@
 /**
- * The ingest core: external fault events (Kafka, NATS JetStream, Alertmanager) mapped to
- * Masakari notifications by configurable rules. The sources live in `sources/` and run
- * in the ingest service (`main.ts`); the api imports only this core.
+ * The ingest service: external fault events from Kafka and NATS JetStream, mapped by
+ * `@lazarus/ingest-mapping` (shared with the api's Alertmanager webhook) and posted to the
+ * api. `main.ts` runs it; these are its parts.
  */
-export * from './mapping/index.js'
-export * from './metrics.js'
+export { ingestConfigSchema, kafkaSourceConfig, type IngestConfig } from './config.js'
+export { createApiClient, type ApiClient, type Submission } from './sources/api-client.js'
+export { kafkaClientConfig, startKafkaSource, type KafkaSourceConfig, type RunningSource } from './sources/kafka.js'
+export { startNatsSource, type NatsSourceConfig } from './sources/nats.js'
+export { createPipeline, type Outcome, type Pipeline } from './sources/pipeline.js'

@@ -1,7 +1,6 @@
 import { ConfigError, createLogger, createMetrics, loadConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { ingestConfigSchema, kafkaSourceConfig } from './config.js'
-import { MappingRulesError, parseMappingRules } from './mapping/rules.js'
-import { createIngestMetrics } from './metrics.js'
+import { createIngestMetrics, MappingRulesError, parseMappingRules } from '@lazarus/ingest-mapping'
 import { createApiClient } from './sources/api-client.js'
 import { startKafkaSource, type RunningSource } from './sources/kafka.js'
 import { startNatsSource } from './sources/nats.js'

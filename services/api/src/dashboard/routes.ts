@@ -1,13 +1,13 @@
 import { Hono, type Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { ApiError } from '../errors.js'
-import type { AppDeps } from '../http/app.js'
-import { authenticate, authorize } from '../http/auth.js'
-import { streamClock } from '../http/stream-limits.js'
+import type { Logger } from '@lazarus/runtime'
+import { authenticate, authorize, type Access } from '../http/auth.js'
+import { streamClock, type StreamGate } from '../http/stream-limits.js'
 import type { AppEnv } from '../http/env.js'
 import { loadAssets, type Asset, type AssetName } from './assets.js'
 import { createSnapshotHub } from './hub.js'
-import { createSnapshotBuilder } from './snapshot.js'
+import { createSnapshotBuilder, type SnapshotDeps } from './snapshot.js'
 
 /** How often the dashboard re-reads the stores while a page is open (at most). */
 const POLL_MS = 500
@@ -21,6 +21,15 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 }
 
+/** What the dashboard reads and how it is guarded; the api's AppDeps gives all of it. */
+export interface DashboardDeps extends SnapshotDeps {
+  log: Logger
+  ssePollMs: number
+  /** Authentication and policy of the data; undefined only with AUTH=none. */
+  access: Access | undefined
+  streams: StreamGate
+}
+
 /**
  * The operator dashboard, served under `/dashboard`: the page and its two files (open to
  * all: they hold no data), and the data behind it, which takes the same tokens as `/v1` and
@@ -31,7 +40,7 @@ const SECURITY_HEADERS = {
  *   flight, finished recoveries with their timelines, recent notifications);
  * - `GET /dashboard/events`: Server-Sent Events, `snapshot` now and on every change.
  */
-export const dashboardRoutes = (deps: AppDeps): Hono<AppEnv> => {
+export const dashboardRoutes = (deps: DashboardDeps): Hono<AppEnv> => {
   const app = new Hono<AppEnv>()
   let assets: Map<AssetName, Asset> | undefined
   const asset = (name: AssetName): Asset => {

@@ -4,10 +4,7 @@ import { actionOf, allows, projectOfPath, type Action, type Policy } from '../au
 import { KeystoneInvalidFloodError, KeystoneUnavailableError, type KeystoneValidator } from '../auth/keystone.js'
 import { ApiError } from '../errors.js'
 import type { AppEnv } from './env.js'
-
-/** The roles an API key can carry. */
-export type Role = 'admin' | 'monitor' | 'reader'
-export const ROLES: readonly Role[] = ['admin', 'monitor', 'reader']
+import { ROLES, type Principal, type Role } from './principal.js'
 
 /** Parse `key:role,key:role`. Throws on an unknown role or a malformed entry. */
 export const parseApiKeys = (spec: string): Map<string, Role> => {
@@ -22,18 +19,6 @@ export const parseApiKeys = (spec: string): Map<string, Role> => {
     keys.set(key, role as Role)
   }
   return keys
-}
-
-/** Who is calling: what policy checks (roles, project, user), an id to count its streams by, a name for messages. */
-export interface Principal {
-  /** Stable per caller (a Keystone user and project, or one API key), never the secret itself. */
-  id: string
-  name: string
-  roles: ReadonlySet<string>
-  projectId?: string | undefined
-  userId?: string | undefined
-  /** The API key's role, when the caller used one (the dashboard shows it). */
-  keyRole?: Role | undefined
 }
 
 /** Turns an `X-Auth-Token` into a principal, or undefined when the token is not valid. */

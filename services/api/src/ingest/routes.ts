@@ -1,13 +1,26 @@
 import type { NotificationDraft } from '@lazarus/contracts'
-import { AlertmanagerWebhook, createIngestMetrics, mapAlert, parseMappingRules, type MappingRules } from '@lazarus/ingest'
+import type { Db } from '@lazarus/db'
+import { AlertmanagerWebhook, createIngestMetrics, mapAlert, parseMappingRules, type MappingRules } from '@lazarus/ingest-mapping'
+import type { Logger, Registry } from '@lazarus/runtime'
 import { Hono } from 'hono'
 import { parseGeneratedTime } from '../domain/generated-time.js'
 import { describeIssues } from '../domain/validation.js'
 import { ApiError, badRequest } from '../errors.js'
-import type { AppDeps } from '../http/app.js'
 import type { AppEnv } from '../http/env.js'
 import { jsonBody } from '../http/json-body.js'
-import { createDbIngestStore, type DeadLetter, type IngestStore } from './dead-letters.js'
+import type { NotificationRouteDeps } from '../routes/notifications.js'
+import { createDbIngestStore, type DeadLetter, type IngestRetention, type IngestStore } from './dead-letters.js'
+
+/** What the ingest routes use of the api; the api's AppDeps gives all of it. */
+export interface IngestRouteDeps extends Pick<NotificationRouteDeps, 'accept'> {
+  db: Db
+  metrics: Registry
+  log: Logger
+  /** Seconds an alert's time may lie ahead of now. */
+  maxFutureSkewS: number
+  /** What is kept (dead letters, alerts already taken); default: DEFAULT_INGEST_RETENTION. */
+  ingestRetention?: IngestRetention | undefined
+}
 
 export interface IngestRouteOptions {
   /** Mapping rules; default: `MAPPING_RULES` from the environment (JSON or `@file`), else the built-in rules. */
@@ -29,7 +42,7 @@ export interface AlertResult {
 }
 
 /** Routes under `/v1/ingest`: external fault sources (Alertmanager webhooks, ...). */
-export const ingestRoutes = (deps: AppDeps, opts: IngestRouteOptions = {}): Hono<AppEnv> => {
+export const ingestRoutes = (deps: IngestRouteDeps, opts: IngestRouteOptions = {}): Hono<AppEnv> => {
   const rules = opts.rules ?? rulesFromEnv()
   const store = opts.store ?? createDbIngestStore(deps.db, deps.ingestRetention)
   const now = opts.now ?? (() => new Date())

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Migration } from '@lazarus/openstack'
+import type { Migration, NovaClient } from '@lazarus/openstack'
 import { ENDED_MIGRATION_STATUSES, hasFraction, isEvacuationSince, latestUpdateMs, quickestEvacuationMs } from '../domain/evacuation-migrations.js'
 import { nextLookDelay } from '../domain/poll-cadence.js'
-import type { EvacuatorContext } from './context.js'
+import type { Logger } from '@lazarus/runtime'
+import type { EvacuatorConfig } from '../config.js'
 
 export interface WatchedEvacuation {
   instanceId: string
@@ -49,7 +50,16 @@ interface Waiter {
   resolve: (r: 'ended' | 'waited') => void
 }
 
-export const createEvacuationWatch = (ctx: Pick<EvacuatorContext, 'nova' | 'log' | 'config' | 'stopping'>): EvacuationWatch => {
+/** What the watch needs of the evacuator (its context gives all of it). */
+export interface EvacuationWatchDeps {
+  nova: NovaClient
+  log: Logger
+  config: EvacuatorConfig
+  /** Aborted when the service stops: the watch ends its looks. */
+  stopping: AbortSignal
+}
+
+export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch => {
   const bySource = new Map<string, Set<Waiter>>()
   /** Cuts a source's current pause short (a new waiter may want an earlier look). */
   const wake = new Map<string, () => void>()

@@ -1,8 +1,9 @@
 import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type EvacuationRequestedV1 } from '@lazarus/contracts'
 import type { ClaimKey } from '../store/recovery-store.js'
-import { announceItem, finishRecoveryIfDone } from './announce.js'
+import { announceItem } from './announce.js'
 import { errorText, type EvacuatorContext } from './context.js'
+import { finishRecoveryIfDone } from './round.js'
 import { ClaimLostError, evacuateInstance, forgetRenewal, StoppingError, type ItemOutcome } from './evacuate-instance.js'
 
 /**

@@ -1,12 +1,12 @@
 import { NovaError } from '@lazarus/openstack'
 import { assessCapacity } from '../domain/capacity.js'
 import { nextStage, untriedReservedHosts } from '../domain/choose-target.js'
+import { summarizeRecovery } from '../domain/recovery-outcome.js'
 import type { Recovery, RoundItem } from '../store/recovery-store.js'
-import { finishRecoveryIfDone } from './announce.js'
+import { announceFinish, toOutcome } from './announce.js'
 import { errorText, EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
 import { isTransient } from './evacuate-instance.js'
 
-export { EVACUATE_TASK }
 /** Progress task naming the reserved host a recovery claimed (the api clears its reserved flag). */
 export const CLAIM_RESERVED_HOST_TASK = 'claim_reserved_host_task'
 export const CAPACITY_TASK = 'check_capacity_task'
@@ -222,4 +222,47 @@ export const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids
   }
   await reported
   await ctx.store.markWorkPublished(recovery.notificationId)
+}
+
+/**
+ * Settle the recovery when its last item is final: exactly one caller wins the conditional
+ * update and then ends it (recovery.finished), starts its next round (priority methods, next
+ * reserved host) or schedules a retry of what failed.
+ */
+export const finishRecoveryIfDone = async (ctx: EvacuatorContext, notificationId: string, causationId?: string): Promise<void> => {
+  const settled = await ctx.store.settleRecovery(notificationId, (rec, items) => {
+    const summary = summarizeRecovery(rec.sourceHost, items.map(toOutcome))
+    if (summary.status === 'finished') return { action: 'finish', status: 'finished', message: summary.message }
+    const next = nextStage(rec.recoveryMethod, rec.stage, rec.stageKind, untriedReservedHosts(rec.reservedHosts, rec.sourceHost, rec.triedReserved).length)
+    if (next) return { action: 'advance', ...next }
+    if (rec.retries < ctx.config.recoveryRetryLimit) return { action: 'retry', afterMs: ctx.config.recoveryRetryIntervalMs }
+    return { action: 'finish', status: 'failed', message: rec.retries > 0 ? `${summary.message} (after ${rec.retries} retry(ies))` : summary.message }
+  })
+  if (!settled) return
+  const { settlement, recovery, items } = settled
+  const ids = { correlationId: recovery.correlationId, causationId }
+  const failed = items.filter((i) => i.status === 'failed').length
+  if (settlement.action === 'finish') {
+    await announceFinish(ctx, recovery, items, causationId)
+    return
+  }
+  if (settlement.action === 'advance') {
+    const to = settlement.kind === 'reserved' ? 'a reserved host' : "Nova's scheduler"
+    const message = `${failed} instance(s) of ${recovery.sourceHost} not moved in this round; trying ${to} for them (recovery method ${recovery.recoveryMethod})`
+    ctx.log.info({ correlationId: recovery.correlationId, notificationId }, message)
+    await publishProgress(ctx, ids, { notificationId, task: EVACUATE_TASK, state: 'running', message, progress: (items.length - failed) / items.length })
+    await startRound(ctx, recovery, causationId)
+    return
+  }
+  const message = `${failed} instance(s) of ${recovery.sourceHost} not moved; retrying them in ${Math.round(settlement.afterMs / 1000)} s (retry ${recovery.retries + 1} of ${ctx.config.recoveryRetryLimit})`
+  ctx.log.warn({ correlationId: recovery.correlationId, notificationId }, message)
+  // Masakari's `error`: failed for now, retried automatically (its retry round sets it running again).
+  await publishProgress(ctx, ids, {
+    notificationId,
+    task: EVACUATE_TASK,
+    state: 'failure',
+    message,
+    progress: (items.length - failed) / items.length,
+    notificationStatus: 'error',
+  })
 }

@@ -1,7 +1,7 @@
 import { stagesFor } from '../domain/choose-target.js'
-import { announceFinish, announceItem, finishRecoveryIfDone } from './announce.js'
-import { publish, publishProgress, type EvacuatorContext } from './context.js'
-import { EVACUATE_TASK, startRound } from './round.js'
+import { announceFinish, announceItem } from './announce.js'
+import { EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
+import { finishRecoveryIfDone, startRound } from './round.js'
 
 /** Announcements not made this long after the fact are made again by the sweeper. */
 const ANNOUNCE_GRACE_MS = 30_000

@@ -1,7 +1,5 @@
+import { mapEvent, type IngestMetrics, type IngestSource, type MappingRules, type RejectStage } from '@lazarus/ingest-mapping'
 import type { Logger } from '@lazarus/runtime'
-import { mapEvent } from '../mapping/map-event.js'
-import type { MappingRules } from '../mapping/rules.js'
-import type { IngestMetrics, IngestSource, RejectStage } from '../metrics.js'
 import type { ApiClient } from './api-client.js'
 
 /**

@@ -1,0 +1,158 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join, relative, resolve, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import ts from 'typescript'
+import { describe, expect, it } from 'vitest'
+
+/**
+ * The service boundaries, read from the source (issue #20, "one room per rule"):
+ * - a service never imports another service: what two services share is a package;
+ * - production code never imports the cloud simulator or test support;
+ * - packages/contracts, which every part speaks, depends on zod alone;
+ * - no import cycles: a cycle is two files that are one rule split in two.
+ *
+ * The one exception is services/all-in-one: the embedded system and the demo are the
+ * composition root, built by design from the services themselves and from cloud-sim.
+ */
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const COMPOSITION_ROOT = 'services/all-in-one'
+const CLOUD_SIM = 'packages/cloud-sim'
+
+/** Test support compiled next to production code but never part of it. */
+const isTestSupport = (file: string): boolean =>
+  file.endsWith('.test.ts') ||
+  /(^|\/)(test-support|testing)\//.test(file) ||
+  file.endsWith('/test-harness.ts') ||
+  file === 'packages/bus/src/bus-contract.ts' ||
+  file.startsWith('test/')
+
+interface Workspace {
+  /** `packages/bus`, `services/api` */
+  dir: string
+  name: string
+  isService: boolean
+}
+
+const workspaces: Workspace[] = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces.map((dir) => ({
+  dir,
+  name: (JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as { name: string }).name,
+  isService: dir.startsWith('services/'),
+}))
+const byName = new Map(workspaces.map((w) => [w.name, w]))
+
+const walk = (dir: string): string[] =>
+  readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry)
+    return statSync(path).isDirectory() ? walk(path) : [path]
+  })
+
+const toRepo = (abs: string): string => relative(root, abs).split(sep).join('/')
+
+/** Production sources of a workspace: src/**\/*.ts without tests and test support. */
+const productionFiles = (w: Workspace): string[] =>
+  walk(join(root, w.dir, 'src'))
+    .map(toRepo)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !isTestSupport(f))
+
+/** Every module a file names: static imports, `export ... from`, `import type`, dynamic import(). */
+const specifiers = (file: string): string[] =>
+  ts.preProcessFile(readFileSync(join(root, file), 'utf8'), true, true).importedFiles.map((f) => f.fileName)
+
+/** The repository file a relative specifier names (`./x.js` is `./x.ts`), or undefined if not TypeScript. */
+const resolveRelative = (from: string, spec: string): string | undefined => {
+  const base = join(root, dirname(from), spec)
+  const candidates = [base.replace(/\.js$/, '.ts'), `${base}.ts`, join(base, 'index.ts')]
+  const hit = candidates.find((c) => c.endsWith('.ts') && existsSync(c) && statSync(c).isFile())
+  return hit && toRepo(hit)
+}
+
+const workspaceOf = (file: string): Workspace | undefined => workspaces.find((w) => file.startsWith(`${w.dir}/`))
+
+/** `@lazarus/api/x` is `@lazarus/api`; `@scope/pkg/sub` is `@scope/pkg`; `zod/mini` is `zod`. */
+const packageName = (spec: string): string => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/')
+
+interface Import {
+  from: string
+  spec: string
+  /** The file a relative import resolves to. */
+  target?: string | undefined
+}
+
+const imports: Import[] = workspaces.flatMap((w) =>
+  productionFiles(w).flatMap((from) =>
+    specifiers(from).map((spec) => ({ from, spec, target: spec.startsWith('.') ? resolveRelative(from, spec) : undefined })),
+  ),
+)
+
+const show = (i: Import): string => `${i.from} imports '${i.spec}'`
+
+describe('architecture', () => {
+  it('reads the sources it judges', () => {
+    // Guards the test itself: a broken walk or parser would pass every rule below.
+    expect(workspaces.filter((w) => w.isService).length).toBeGreaterThanOrEqual(6)
+    expect(imports.length).toBeGreaterThan(500)
+    expect(imports.some((i) => i.spec === '@lazarus/contracts')).toBe(true)
+    expect(imports.filter((i) => i.spec.startsWith('.') && !i.target).map(show)).toEqual([])
+  })
+
+  it('a service never imports another service', () => {
+    const offending = imports.filter((i) => {
+      const own = workspaceOf(i.from)
+      if (!own?.isService || own.dir === COMPOSITION_ROOT) return false
+      if (i.target) {
+        const other = workspaceOf(i.target)
+        return other?.isService === true && other.dir !== own.dir
+      }
+      const other = byName.get(packageName(i.spec))
+      return other?.isService === true && other.dir !== own.dir
+    })
+    expect(offending.map(show)).toEqual([])
+  })
+
+  it('a relative import stays inside its own package', () => {
+    const offending = imports.filter((i) => i.target && workspaceOf(i.target)?.dir !== workspaceOf(i.from)?.dir)
+    expect(offending.map(show)).toEqual([])
+  })
+
+  it('production code imports neither the cloud simulator nor test support', () => {
+    const offending = imports.filter((i) => {
+      const own = workspaceOf(i.from)?.dir
+      // The composition root runs on cloud-sim by design (demo, embedded system).
+      if (own === COMPOSITION_ROOT || own === CLOUD_SIM) return false
+      if (i.target) return isTestSupport(i.target) || i.target.startsWith(`${CLOUD_SIM}/`)
+      return ['@lazarus/cloud-sim', 'vitest', 'fast-check'].includes(packageName(i.spec))
+    })
+    expect(offending.map(show)).toEqual([])
+  })
+
+  it('packages/contracts depends on zod alone', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'packages/contracts/package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>
+    expect(Object.keys(pkg.dependencies ?? {})).toEqual(['zod'])
+    expect(Object.keys(pkg.peerDependencies ?? {})).toEqual([])
+    const offending = imports.filter(
+      (i) => i.from.startsWith('packages/contracts/') && !i.spec.startsWith('.') && !i.spec.startsWith('node:') && packageName(i.spec) !== 'zod',
+    )
+    expect(offending.map(show)).toEqual([])
+  })
+
+  it('has no import cycles', () => {
+    const graph = new Map<string, string[]>()
+    for (const i of imports) if (i.target) graph.set(i.from, [...(graph.get(i.from) ?? []), i.target])
+    const cycles: string[] = []
+    const state = new Map<string, 'open' | 'done'>()
+    const path: string[] = []
+    const visit = (file: string): void => {
+      state.set(file, 'open')
+      path.push(file)
+      for (const next of graph.get(file) ?? []) {
+        if (state.get(next) === 'open') cycles.push([...path.slice(path.indexOf(next)), next].join(' -> '))
+        else if (!state.has(next)) visit(next)
+      }
+      path.pop()
+      state.set(file, 'done')
+    }
+    for (const file of [...graph.keys()].sort()) if (!state.has(file)) visit(file)
+    expect(cycles).toEqual([])
+  })
+})
