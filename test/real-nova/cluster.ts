@@ -36,8 +36,10 @@ export const startRealNovaCluster = async (box: BoxConfig, serviceEnv: Record<st
       LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info',
       ...serviceEnv,
     }
-    // Recovery against real Nova, not auth (test/security/ covers that): AUTH=none, said explicitly.
-    processes['api'] = startNode('api', 'services/api/dist/main.js', { AUTH: 'none', ...common, API_PORT: '0' })
+    // Recovery against real Nova, not auth (test/security/ covers that): AUTH=none, said
+    // explicitly, unless the test chose an auth method (Keystone tokens, as monitors send them).
+    const chosen = ['AUTH', 'KEYSTONE_URL', 'API_KEYS'].some((k) => serviceEnv[k] !== undefined)
+    processes['api'] = startNode('api', 'services/api/dist/main.js', { ...(chosen ? {} : { AUTH: 'none' }), ...common, API_PORT: '0' })
     const listen = await processes['api'].waitForLine(/"port":\d+/)
     const apiUrl = `http://127.0.0.1:${Number(/"port":(\d+)/.exec(listen)?.[1])}`
     for (const svc of ['detector', 'fencer', 'evacuator']) {
