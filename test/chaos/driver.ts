@@ -273,7 +273,11 @@ export const startSystem = async (opts: {
       r.node = node
       r.killedByUs = false
       const env: Record<string, string> = { ...common, ...fastServiceEnv[r.svc], ...opts.serviceEnv?.[r.svc], AMQP_URL: rabbit.url(node, r.svc) }
-      if (r.svc === 'api') env['API_PORT'] = '0'
+      if (r.svc === 'api') {
+        env['API_PORT'] = '0'
+        // The chaos suite is about recovery under faults, not auth (test/security/ covers that).
+        env['AUTH'] ??= 'none'
+      }
       const p = startNode(`${r.svc}#${r.index}@n${node}`, `services/${r.svc}/dist/main.js`, env)
       r.proc = p
       r.history.push(p)

@@ -63,7 +63,7 @@ describe('api policy with Keystone (cloud-sim)', () => {
     const seg = await api.call('POST', '/v1/segments', { token: tokens['admin'], body: segmentBody(`sec-${randomBytes(3).toString('hex')}`) })
     expect(seg.status).toBe(201)
     segmentId = seg.body.segment.uuid
-    const host = await api.call('POST', `/v1/segments/${segmentId}/hosts`, { token: tokens['admin'], body: { host: { name: `sec-host-${randomBytes(3).toString('hex')}`, type: 'COMPUTE', control_attributes: 'driver=redfish address=https://bmc password=secret' } } })
+    const host = await api.call('POST', `/v1/segments/${segmentId}/hosts`, { token: tokens['admin'], body: { host: { name: `sec-host-${randomBytes(3).toString('hex')}`, type: 'COMPUTE', control_attributes: 'driver=redfish address=https://bmc username=admin password_file=/etc/lazarus/bmc/bmc' } } })
     expect(host.status).toBe(201)
     const n = await api.call('POST', '/v1/notifications', {
       token: tokens['monitor'],

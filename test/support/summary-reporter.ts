@@ -1,20 +1,28 @@
 import type { Reporter, TestModule } from 'vitest/node'
 
-/** Ends the run with the line CI reads: `N passed, N failed`. */
+/**
+ * Ends the run with the line CI reads: `N passed, N failed`. A hook that fails (a suite's
+ * `beforeAll`, a file that does not load) fails no test itself, its tests are skipped: it
+ * counts as one failure, so that the line never reads "0 failed" for a run that failed.
+ */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
     let passed = 0
     let failed = 0
     let skipped = 0
     for (const m of modules) {
+      const before = failed
       for (const t of m.children.allTests()) {
         const state = t.result().state
         if (state === 'passed') passed++
         else if (state === 'failed') failed++
         else skipped++
       }
-      // A file that failed to load has no tests but must not pass silently.
-      if (m.state() === 'failed' && [...m.children.allTests()].length === 0) failed++
+      for (const s of m.children.allSuites()) {
+        const ownFailure = [...s.children.allTests()].some((t) => t.result().state === 'failed')
+        if (s.state() === 'failed' && !ownFailure) failed++
+      }
+      if (m.state() === 'failed' && failed === before) failed++
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`)
   }
