@@ -73,7 +73,7 @@ describe('fuzzing the v1 API', () => {
     )
     const queryKeys = ['limit', 'marker', 'sort_key', 'sort_dir', 'status', 'type', 'source_host_uuid', 'generated-since', 'enabled', 'reserved', 'on_maintenance', 'name', 'kind', 'segment_id', 'recovery_method']
     const query = fc
-      .array(fc.tuple(fc.oneof(fc.constantFrom(...queryKeys), junk), fc.oneof(junk, fc.integer().map(String), fc.uuid(), fc.constantFrom('asc', 'desc', 'true', 'new', 'created_at'))), { maxLength: 4 })
+      .array(fc.tuple(fc.oneof(fc.constantFrom(...queryKeys), junk), fc.oneof(junk, fc.integer().map(String), fc.uuid(), fc.constantFrom('asc', 'desc', 'ASC', 'true', 'new', 'created_at', '0', '-1', 'constructor', '__proto__', 'toString', 'hasOwnProperty', 'a\u0000b'))), { maxLength: 4 })
       .map((kv) => (kv.length ? `?${kv.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}` : ''))
     const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined })
     const value = fc.oneof(junk, fc.integer(), fc.boolean(), fc.constant(null), fc.constantFrom('auto', 'reserved_host', 'COMPUTE', 'COMPUTE_HOST', 'VM', 'PROCESS', 'STOPPED', 'True'))
