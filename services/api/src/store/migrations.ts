@@ -14,6 +14,78 @@ const HOST_VIEW_COLUMNS = `SELECT h.id, h.uuid::text AS uuid, h.name, h.type, h.
   (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r WHERE r.segment_id = s.id AND r.reserved AND NOT r.on_maintenance) AS s_reserved_hosts`
 
 /** The api's tables; plain PostgreSQL that PGlite runs too. Every name starts with `api_`. */
+/**
+ * The body of api_accept_notifications (from RETURNS to the end of its definition), as
+ * migrations 004 and 005 create it: they differ only in the duplicate rule's time condition
+ * (`duplicateTime`, one line of the duplicate lookup's WHERE, `d` the stored report, `c` the
+ * new one).
+ */
+const acceptFunctionBody = (duplicateTime: string): string => `RETURNS TABLE (r_idx integer, r_outcome text, r_data jsonb)
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+  IF cardinality(published) > 0 THEN
+    -- Planned on each call (EXECUTE): a plan cached while the outbox was small would scan the
+    -- whole table, dead rows included, on every call once it has grown.
+    EXECUTE 'DELETE FROM api_outbox WHERE id IN (SELECT o.id FROM api_outbox o WHERE o.event_id = ANY($1) FOR UPDATE SKIP LOCKED)'
+      USING published;
+  END IF;
+  IF jsonb_array_length(items) = 0 THEN
+    RETURN;
+  END IF;
+  PERFORM pg_advisory_xact_lock(l.key) FROM (
+    SELECT DISTINCT hashtext('api-notification:' || (e ->> 'hostname')) AS key FROM jsonb_array_elements(items) e ORDER BY 1
+  ) l;
+  RETURN QUERY
+  WITH it AS (
+    SELECT * FROM jsonb_to_recordset(items) AS x(idx integer, uuid uuid, hostname text, version text, reserved text[],
+      generated_time timestamptz, since timestamptz, type text, payload jsonb, status text, message text, held boolean,
+      event_id uuid, event jsonb)
+  ), cur AS (
+    -- Each item's host by its name: an index probe per item, not a scan of every host (OFFSET 0
+    -- keeps the planner from turning the lookup into a join over the whole table).
+    SELECT it.*, h.h_uuid, h.s_id, h.s_uuid, h.cur_version,
+      row_number() OVER (PARTITION BY it.hostname, it.type, it.payload ORDER BY it.idx) AS nth
+    FROM it LEFT JOIN LATERAL (
+      SELECT h.uuid AS h_uuid, s.id AS s_id, s.uuid AS s_uuid, h.version || '.' || s.version AS cur_version
+      FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id WHERE h.name = it.hostname
+      OFFSET 0
+    ) h ON true
+  ), seg_reserved AS (
+    SELECT d.s_id, (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r
+      WHERE r.segment_id = d.s_id AND r.reserved AND NOT r.on_maintenance) AS names
+    FROM (SELECT DISTINCT c.s_id FROM cur c WHERE c.s_id IS NOT NULL) d
+  ), judged AS (
+    SELECT c.*, CASE
+      WHEN c.h_uuid IS NULL THEN 'unknown_host'
+      WHEN c.cur_version IS DISTINCT FROM c.version OR sr.names IS DISTINCT FROM c.reserved THEN 'stale'
+      WHEN c.nth > 1 THEN 'later'
+      WHEN EXISTS (
+        SELECT 1 FROM api_notifications d
+        WHERE d.source_host_uuid = c.h_uuid AND d.type = c.type AND md5(d.payload::text) = md5(c.payload::text)
+          ${duplicateTime}
+      ) THEN 'duplicate'
+      ELSE 'stored' END AS outcome
+    FROM cur c LEFT JOIN seg_reserved sr ON sr.s_id = c.s_id
+  ), ins AS (
+    INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
+      failover_segment_uuid, message, held, created_at)
+    SELECT j.uuid, j.generated_time, j.h_uuid, j.hostname, j.type, j.payload, j.status, j.s_uuid, j.message, j.held, created
+    FROM judged j WHERE j.outcome = 'stored' ORDER BY j.idx
+    RETURNING notification_uuid, id
+  ), outbox AS (
+    INSERT INTO api_outbox (event_id, type, body, created_at, available_at)
+    SELECT j.event_id, 'notification.received.v1', j.event, created, available
+    FROM judged j WHERE j.outcome = 'stored' AND j.event_id IS NOT NULL ORDER BY j.idx
+  )
+  SELECT j.idx, j.outcome, CASE
+      WHEN j.outcome = 'stored' THEN jsonb_build_object('id', i.id)
+      WHEN j.outcome = 'stale' THEN (SELECT jsonb_build_object('host', to_jsonb(v), 'version', v.version) FROM api_host_view v WHERE v.name = j.hostname)
+    END
+  FROM judged j LEFT JOIN ins i ON i.notification_uuid = j.uuid
+  ORDER BY j.idx;
+END
+$fn$;`
+
 export const migrations: readonly Migration[] = [
   {
     id: '001-segments-hosts-notifications',
@@ -241,71 +313,7 @@ FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id;
 -- (which publishes it again and deletes it): the accept never waits for one.
 DROP FUNCTION api_accept_notifications(jsonb, timestamptz, timestamptz);
 CREATE FUNCTION api_accept_notifications(items jsonb, created timestamptz, available timestamptz, published uuid[])
-RETURNS TABLE (r_idx integer, r_outcome text, r_data jsonb)
-LANGUAGE plpgsql VOLATILE AS $fn$
-BEGIN
-  IF cardinality(published) > 0 THEN
-    -- Planned on each call (EXECUTE): a plan cached while the outbox was small would scan the
-    -- whole table, dead rows included, on every call once it has grown.
-    EXECUTE 'DELETE FROM api_outbox WHERE id IN (SELECT o.id FROM api_outbox o WHERE o.event_id = ANY($1) FOR UPDATE SKIP LOCKED)'
-      USING published;
-  END IF;
-  IF jsonb_array_length(items) = 0 THEN
-    RETURN;
-  END IF;
-  PERFORM pg_advisory_xact_lock(l.key) FROM (
-    SELECT DISTINCT hashtext('api-notification:' || (e ->> 'hostname')) AS key FROM jsonb_array_elements(items) e ORDER BY 1
-  ) l;
-  RETURN QUERY
-  WITH it AS (
-    SELECT * FROM jsonb_to_recordset(items) AS x(idx integer, uuid uuid, hostname text, version text, reserved text[],
-      generated_time timestamptz, since timestamptz, type text, payload jsonb, status text, message text, held boolean,
-      event_id uuid, event jsonb)
-  ), cur AS (
-    -- Each item's host by its name: an index probe per item, not a scan of every host (OFFSET 0
-    -- keeps the planner from turning the lookup into a join over the whole table).
-    SELECT it.*, h.h_uuid, h.s_id, h.s_uuid, h.cur_version,
-      row_number() OVER (PARTITION BY it.hostname, it.type, it.payload ORDER BY it.idx) AS nth
-    FROM it LEFT JOIN LATERAL (
-      SELECT h.uuid AS h_uuid, s.id AS s_id, s.uuid AS s_uuid, h.version || '.' || s.version AS cur_version
-      FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id WHERE h.name = it.hostname
-      OFFSET 0
-    ) h ON true
-  ), seg_reserved AS (
-    SELECT d.s_id, (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r
-      WHERE r.segment_id = d.s_id AND r.reserved AND NOT r.on_maintenance) AS names
-    FROM (SELECT DISTINCT c.s_id FROM cur c WHERE c.s_id IS NOT NULL) d
-  ), judged AS (
-    SELECT c.*, CASE
-      WHEN c.h_uuid IS NULL THEN 'unknown_host'
-      WHEN c.cur_version IS DISTINCT FROM c.version OR sr.names IS DISTINCT FROM c.reserved THEN 'stale'
-      WHEN c.nth > 1 THEN 'later'
-      WHEN EXISTS (
-        SELECT 1 FROM api_notifications d
-        WHERE d.source_host_uuid = c.h_uuid AND d.type = c.type AND md5(d.payload::text) = md5(c.payload::text)
-          AND d.generated_time >= c.since AND d.payload = c.payload
-      ) THEN 'duplicate'
-      ELSE 'stored' END AS outcome
-    FROM cur c LEFT JOIN seg_reserved sr ON sr.s_id = c.s_id
-  ), ins AS (
-    INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
-      failover_segment_uuid, message, held, created_at)
-    SELECT j.uuid, j.generated_time, j.h_uuid, j.hostname, j.type, j.payload, j.status, j.s_uuid, j.message, j.held, created
-    FROM judged j WHERE j.outcome = 'stored' ORDER BY j.idx
-    RETURNING notification_uuid, id
-  ), outbox AS (
-    INSERT INTO api_outbox (event_id, type, body, created_at, available_at)
-    SELECT j.event_id, 'notification.received.v1', j.event, created, available
-    FROM judged j WHERE j.outcome = 'stored' AND j.event_id IS NOT NULL ORDER BY j.idx
-  )
-  SELECT j.idx, j.outcome, CASE
-      WHEN j.outcome = 'stored' THEN jsonb_build_object('id', i.id)
-      WHEN j.outcome = 'stale' THEN (SELECT jsonb_build_object('host', to_jsonb(v), 'version', v.version) FROM api_host_view v WHERE v.name = j.hostname)
-    END
-  FROM judged j LEFT JOIN ins i ON i.notification_uuid = j.uuid
-  ORDER BY j.idx;
-END
-$fn$;
+${acceptFunctionBody(`AND d.generated_time >= c.since AND d.payload = c.payload`)}
 `,
   },
   {
@@ -319,72 +327,8 @@ $fn$;
 -- real one after it, and kept them out as duplicates for as long as its date lay ahead.
 -- Everything else is as in 004.
 CREATE OR REPLACE FUNCTION api_accept_notifications(items jsonb, created timestamptz, available timestamptz, published uuid[])
-RETURNS TABLE (r_idx integer, r_outcome text, r_data jsonb)
-LANGUAGE plpgsql VOLATILE AS $fn$
-BEGIN
-  IF cardinality(published) > 0 THEN
-    -- Planned on each call (EXECUTE): a plan cached while the outbox was small would scan the
-    -- whole table, dead rows included, on every call once it has grown.
-    EXECUTE 'DELETE FROM api_outbox WHERE id IN (SELECT o.id FROM api_outbox o WHERE o.event_id = ANY($1) FOR UPDATE SKIP LOCKED)'
-      USING published;
-  END IF;
-  IF jsonb_array_length(items) = 0 THEN
-    RETURN;
-  END IF;
-  PERFORM pg_advisory_xact_lock(l.key) FROM (
-    SELECT DISTINCT hashtext('api-notification:' || (e ->> 'hostname')) AS key FROM jsonb_array_elements(items) e ORDER BY 1
-  ) l;
-  RETURN QUERY
-  WITH it AS (
-    SELECT * FROM jsonb_to_recordset(items) AS x(idx integer, uuid uuid, hostname text, version text, reserved text[],
-      generated_time timestamptz, since timestamptz, type text, payload jsonb, status text, message text, held boolean,
-      event_id uuid, event jsonb)
-  ), cur AS (
-    -- Each item's host by its name: an index probe per item, not a scan of every host (OFFSET 0
-    -- keeps the planner from turning the lookup into a join over the whole table).
-    SELECT it.*, h.h_uuid, h.s_id, h.s_uuid, h.cur_version,
-      row_number() OVER (PARTITION BY it.hostname, it.type, it.payload ORDER BY it.idx) AS nth
-    FROM it LEFT JOIN LATERAL (
-      SELECT h.uuid AS h_uuid, s.id AS s_id, s.uuid AS s_uuid, h.version || '.' || s.version AS cur_version
-      FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id WHERE h.name = it.hostname
-      OFFSET 0
-    ) h ON true
-  ), seg_reserved AS (
-    SELECT d.s_id, (SELECT coalesce(array_agg(r.name ORDER BY r.name), '{}') FROM api_hosts r
-      WHERE r.segment_id = d.s_id AND r.reserved AND NOT r.on_maintenance) AS names
-    FROM (SELECT DISTINCT c.s_id FROM cur c WHERE c.s_id IS NOT NULL) d
-  ), judged AS (
-    SELECT c.*, CASE
-      WHEN c.h_uuid IS NULL THEN 'unknown_host'
-      WHEN c.cur_version IS DISTINCT FROM c.version OR sr.names IS DISTINCT FROM c.reserved THEN 'stale'
-      WHEN c.nth > 1 THEN 'later'
-      WHEN EXISTS (
-        SELECT 1 FROM api_notifications d
-        WHERE d.source_host_uuid = c.h_uuid AND d.type = c.type AND md5(d.payload::text) = md5(c.payload::text)
-          AND d.generated_time BETWEEN c.since AND c.generated_time + (c.generated_time - c.since)
-          AND d.payload = c.payload
-      ) THEN 'duplicate'
-      ELSE 'stored' END AS outcome
-    FROM cur c LEFT JOIN seg_reserved sr ON sr.s_id = c.s_id
-  ), ins AS (
-    INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
-      failover_segment_uuid, message, held, created_at)
-    SELECT j.uuid, j.generated_time, j.h_uuid, j.hostname, j.type, j.payload, j.status, j.s_uuid, j.message, j.held, created
-    FROM judged j WHERE j.outcome = 'stored' ORDER BY j.idx
-    RETURNING notification_uuid, id
-  ), outbox AS (
-    INSERT INTO api_outbox (event_id, type, body, created_at, available_at)
-    SELECT j.event_id, 'notification.received.v1', j.event, created, available
-    FROM judged j WHERE j.outcome = 'stored' AND j.event_id IS NOT NULL ORDER BY j.idx
-  )
-  SELECT j.idx, j.outcome, CASE
-      WHEN j.outcome = 'stored' THEN jsonb_build_object('id', i.id)
-      WHEN j.outcome = 'stale' THEN (SELECT jsonb_build_object('host', to_jsonb(v), 'version', v.version) FROM api_host_view v WHERE v.name = j.hostname)
-    END
-  FROM judged j LEFT JOIN ins i ON i.notification_uuid = j.uuid
-  ORDER BY j.idx;
-END
-$fn$;
+${acceptFunctionBody(`AND d.generated_time BETWEEN c.since AND c.generated_time + (c.generated_time - c.since)
+          AND d.payload = c.payload`)}
 `,
     },
     {
