@@ -199,11 +199,12 @@ if (!loaded.box) {
         30_000,
         200,
       )
-      expect(alert.severity).toBe('critical')
+      expect(alert).toMatchObject({ severity: 'critical', notification_uuid: nid })
       // It names what is missing: the power driver and the password by file.
       expect(alert.message).toMatch(/control_attributes "SSH" name no fencing device/)
       expect(alert.message).toMatch(/driver=/)
-      expect(alert.message).toMatch(/password_file=/)
+      expect(alert.message).toContain(`password_file=${join(testBmcSecretDir(), SECOND)}`)
+      expect(alert.message).toMatch(/or quick_evacuate_level=1/)
       // Nothing was evacuated or powered: the fence failed before any action.
       expect((await os.nova.listServersOnHost(SECOND!)).map((s) => s.id)).toEqual(expect.arrayContaining(ids))
       expect(b.actions()).toEqual([])
