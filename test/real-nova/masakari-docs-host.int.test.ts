@@ -104,9 +104,14 @@ if (!loaded.box) {
       await computeCtl(box, ['start', name])
       if ((await host(name)).on_maintenance) {
         expect(await osc(['segment', 'host', 'update', segmentId!, hostIds[name]!, '--on_maintenance', 'False'])).toMatchObject({ on_maintenance: false })
-        await eventually(`${name} unfenced`, async () => ((await host(name)).fence_state === 'unfenced' ? true : undefined), 150_000, 500)
+        // The fencer's unfence and restoreCompute both clear forced_down as soon as Nova allows it.
+        await Promise.all([
+          eventually(`${name} unfenced`, async () => ((await host(name)).fence_state === 'unfenced' ? true : undefined), 150_000, 500),
+          restoreCompute(os, box, name),
+        ])
+      } else {
+        await restoreCompute(os, box, name)
       }
-      await restoreCompute(os, box, name)
       killed.delete(name)
     }
 
@@ -139,7 +144,8 @@ if (!loaded.box) {
       const step = (f: () => Promise<unknown>) => f().catch((err) => errors.push(err))
       for (const name of [...killed]) {
         if (cluster && segmentId) await step(() => bringBack(name))
-        else if (os) await step(() => restoreCompute(os, box, name))
+        // Nova's side at least, whatever Lazarus's state.
+        if (os && killed.has(name)) await step(() => restoreCompute(os, box, name))
       }
       if (os) await step(async () => deleteServers(os, await serversNamed(os, PREFIX)))
       if (cluster && segmentId) {
