@@ -181,6 +181,9 @@ describe.skipIf(!box).each(targets.map((t) => [t.name, t] as const))('Masakari v
     expect(posted.status, JSON.stringify(posted.body)).toBe(202)
     const id = posted.body.notification.notification_uuid as string
     expect(posted.body.notification.source_host_uuid).toBe(h.uuid)
+    // Masakari's engine finishes a STARTED report at once; wait for it, then hold the report in `new`.
+    await target.engineDone(async () => (await call('GET', `/notifications/${id}`)).body.notification.status as string)
+    await target.setStatus(id, 'new')
     const dup = await call('POST', '/notifications', {
       notification: { type: 'COMPUTE_HOST', hostname: c3, generated_time: new Date().toISOString().slice(0, 19), payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' } },
     })

@@ -24,6 +24,12 @@ export interface Target {
   setup(): Promise<void>
   /** Put a notification in this status, as a recovery in progress (or failed) would. */
   setStatus(notificationUuid: string, status: string): Promise<void>
+  /**
+   * Wait until this target's own engine is done with a notification, so that a status the
+   * test sets afterwards is not overwritten by the engine finishing it. `status` reads the
+   * notification's current status through the API.
+   */
+  engineDone(status: () => Promise<string>): Promise<void>
   teardown(): Promise<void>
 }
 
@@ -65,6 +71,8 @@ export const lazarusTarget = (b: BoxConfig): Target => {
     async setStatus(id, status) {
       await conn?.query('UPDATE api_notifications SET status = $2 WHERE notification_uuid = $1', [id, status])
     },
+    // The api runs alone here: nothing but the test changes a notification's status.
+    async engineDone() {},
     async teardown() {
       await conn?.close()
       await api?.stop()
@@ -86,6 +94,17 @@ export const masakariTarget = (b: BoxConfig): Target => ({
     // Masakari's own database on the box's MariaDB (root over the local socket, as up.sh uses it).
     if (!/^[0-9a-f-]{36}$/.test(id) || !/^[a-z]+$/.test(status)) throw new Error('bad id or status')
     await run('mysql', ['masakari', '-e', `UPDATE notifications SET status='${status}' WHERE notification_uuid='${id}'`], { timeout: 30_000 })
+  },
+  async engineDone(status) {
+    // masakari-engine takes the notification over RPC and writes its outcome (`finished` for a
+    // host that STARTED) a moment after the API answered.
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const now = await status()
+      if (now !== 'new' && now !== 'running') return
+      if (Date.now() > deadline) throw new Error(`masakari-engine left the notification ${now} for 60 s`)
+      await new Promise((r) => setTimeout(r, 250))
+    }
   },
   async teardown() {},
 })
