@@ -20,8 +20,9 @@ export default defineConfig({
           sequence: { groupOrder: 0 },
           // test/architecture.test.ts reads the sources only: no broker, no build.
           include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/architecture.test.ts'],
-          // Restarts the shared broker: runs with the integration suites, one file at a time.
-          exclude: ['packages/bus/src/rabbit.test.ts'],
+          // A suite that needs RabbitMQ, PostgreSQL, NATS or child processes is named
+          // *.int.test.ts, wherever it lives, and runs in the integration project.
+          exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
       },
       {
@@ -29,7 +30,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           sequence: { groupOrder: 1 },
-          include: ['test/**/*.int.test.ts', 'packages/bus/src/rabbit.test.ts'],
+          include: ['test/**/*.int.test.ts', 'packages/*/src/**/*.int.test.ts', 'services/*/src/**/*.int.test.ts'],
           // Integration suites share the broker and the database: one file at a time.
           fileParallelism: false,
           testTimeout: 120_000,

@@ -19,7 +19,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const COMPOSITION_ROOT = 'services/all-in-one'
 const CLOUD_SIM = 'packages/cloud-sim'
 
-/** Test support compiled next to production code but never part of it. */
+/**
+ * Test support: beside production code but never part of it. It lives in a package's
+ * `src/testing/`, which every package's tsconfig excludes from its build (checked below).
+ * `services/api/src/test-harness.ts` and `services/evacuator/src/test-support/` are
+ * re-exports of `src/testing/` kept for tests another change rewrites now.
+ */
 const isTestSupport = (file: string): boolean =>
   file.endsWith('.test.ts') ||
   /(^|\/)(test-support|testing)\//.test(file) ||
@@ -124,6 +129,14 @@ describe('architecture', () => {
       return ['@lazarus/cloud-sim', 'vitest', 'fast-check'].includes(packageName(i.spec))
     })
     expect(offending.map(show)).toEqual([])
+  })
+
+  it('every package builds without its tests and test support', () => {
+    const offending = workspaces.filter((w) => {
+      const tsconfig = JSON.parse(readFileSync(join(root, w.dir, 'tsconfig.json'), 'utf8')) as { exclude?: string[] }
+      return !['src/**/*.test.ts', 'src/testing/**'].every((e) => tsconfig.exclude?.includes(e))
+    })
+    expect(offending.map((w) => `${w.dir}/tsconfig.json`)).toEqual([])
   })
 
   it('packages/contracts depends on zod alone', () => {

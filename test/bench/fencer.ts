@@ -28,7 +28,7 @@ import { createFencerService } from '../../services/fencer/src/index.js'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { simClient } from '../support/http.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
-import { hostFailedEvent, simRedfishAttributes, testBmcSecretDir } from '../../services/fencer/src/test-support/host-failed.js'
+import { hostFailedEvent, simRedfishAttributes, testBmcSecretDir } from '../../services/fencer/src/testing/host-failed.js'
 
 const TARGET_P50_MS = 50
 const LEVELS: QuickEvacuateLevel[] = [1, 2, 3]

@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually, repoRoot } from '../support/processes.js'
 import { startCluster, type Cluster } from '../support/lazarus-cluster.js'
-import { writeBmcSecret } from '../../services/fencer/src/test-support/bmc-secrets.js'
+import { writeBmcSecret } from '../../services/fencer/src/testing/bmc-secrets.js'
 
 const run = promisify(execFile)
 

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { simClient } from '../support/http.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
-import { hostFailedEvent, simRedfishAttributes, testBmcSecretDir } from '../../services/fencer/src/test-support/host-failed.js'
+import { hostFailedEvent, simRedfishAttributes, testBmcSecretDir } from '../../services/fencer/src/testing/host-failed.js'
 
 interface SimHost {
   name: string

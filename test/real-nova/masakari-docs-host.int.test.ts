@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { OpenStackClient } from '@lazarus/openstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startIpmiSim, type IpmiSim } from '../../services/fencer/src/adapters/testing/ipmi-sim.js'
-import { testBmcSecretDir, writeBmcSecret } from '../../services/fencer/src/test-support/bmc-secrets.js'
+import { startIpmiSim, type IpmiSim } from '../../services/fencer/src/testing/ipmi-sim.js'
+import { testBmcSecretDir, writeBmcSecret } from '../../services/fencer/src/testing/bmc-secrets.js'
 import { eventually, repoRoot } from '../support/processes.js'
 import {
   bootServers,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startHarness, type Harness } from '../../services/api/src/test-harness.js'
+import { startHarness, type Harness } from '../../services/api/src/testing/harness.js'
 
 /**
  * Issue #18: text PostgreSQL cannot store (a NUL, a lone UTF-16 surrogate) in a filter, a

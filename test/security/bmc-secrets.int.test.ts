@@ -16,8 +16,8 @@ import { createPowerDriver, parseControlAttributes, PowerConfigError, type Drive
  */
 
 const TLS = {
-  key: readFileSync(new URL('../../services/fencer/src/test-support/bmc-test-key.pem', import.meta.url)),
-  cert: readFileSync(new URL('../../services/fencer/src/test-support/bmc-test-cert.pem', import.meta.url)),
+  key: readFileSync(new URL('../../services/fencer/src/testing/bmc-test-key.pem', import.meta.url)),
+  cert: readFileSync(new URL('../../services/fencer/src/testing/bmc-test-cert.pem', import.meta.url)),
 }
 
 interface Seen {

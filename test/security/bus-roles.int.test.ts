@@ -14,7 +14,7 @@ import { repoRoot } from '../support/processes.js'
 const sources = (dir: string): string[] =>
   readdirSync(dir).flatMap((f) => {
     const p = join(dir, f)
-    if (statSync(p).isDirectory()) return f === 'test-support' ? [] : sources(p)
+    if (statSync(p).isDirectory()) return f === 'test-support' || f === 'testing' ? [] : sources(p)
     return f.endsWith('.ts') && !f.endsWith('.test.ts') ? [p] : []
   })
 

@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startHarness, type Harness } from '../../services/api/src/test-harness.js'
+import { startHarness, type Harness } from '../../services/api/src/testing/harness.js'
 import { startIngest, startKafkaMock } from '../ingest/helpers.js'
 import { eventually, type RunningProcess } from '../support/processes.js'
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { testBmcSecretDir, writeBmcSecret } from '../../services/fencer/src/test-support/bmc-secrets.js'
+import { testBmcSecretDir, writeBmcSecret } from '../../services/fencer/src/testing/bmc-secrets.js'
 import { jsonCall, simClient } from './http.js'
 import { createTestDatabase, createTestVhost } from './infra.js'
 import { startNode, type RunningProcess } from './processes.js'

@@ -1,4 +1,5 @@
 import type { QueueSpec } from '@lazarus/contracts'
+import { errorText } from '@lazarus/runtime'
 import * as z from 'zod'
 import type { DeliveryContext, Handler } from './bus.js'
 
@@ -66,7 +67,6 @@ const isResult = (r: unknown): r is AnyResult => {
   return type === 'ACK' || type === 'RETRY' || type === 'DEAD'
 }
 
-export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 const safeJson = (v: unknown): string => {
   try {

@@ -1,4 +1,5 @@
 import { createParser } from 'eventsource-parser'
+import { sleep } from '@lazarus/runtime'
 import type { ApiClient } from './api-client.js'
 import { isFinalStatus, NotificationEnvelope, NotificationSnapshot, VmoveList, type Notification, type Vmove } from './api-types.js'
 import { ApiResponseError, CliError, Exit } from './errors.js'
@@ -22,17 +23,6 @@ export interface FollowResult {
   via: 'sse' | 'poll'
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done() {
-      clearTimeout(t)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 
 /** The notification (microversion 1.3: with workflow details) and, for host failures, its vmoves. */
 export const fetchSnapshot = async (api: ApiClient, id: string): Promise<{ snap: NotificationSnapshot; raw: unknown }> => {

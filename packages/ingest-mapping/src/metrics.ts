@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from '@lazarus/runtime'
+import { getOrCreateCounter, getOrCreateGauge, type Counter, type Gauge, type Registry } from '@lazarus/runtime'
 
 /** Where an event came in. */
 export type IngestSource = 'kafka' | 'nats' | 'alertmanager'
@@ -23,7 +23,7 @@ export interface IngestMetrics {
 }
 
 const counter = <L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> =>
-  (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] })
+  getOrCreateCounter(registry, { name, help, labelNames })
 
 /** The ingest counters on `registry`; the same registry gives back the same counters. */
 export const createIngestMetrics = (registry: Registry): IngestMetrics => ({
@@ -34,6 +34,9 @@ export const createIngestMetrics = (registry: Registry): IngestMetrics => ({
   deadLettered: counter(registry, 'lazarus_ingest_dead_lettered_total', 'Refused external events written to the dead-letter destination', ['source']),
   retries: counter(registry, 'lazarus_ingest_api_retries_total', 'Failed deliveries to the api that will be retried', ['source']),
   lag:
-    (registry.getSingleMetric('lazarus_ingest_lag_messages') as Gauge<'source' | 'stream'> | undefined) ??
-    new Gauge({ name: 'lazarus_ingest_lag_messages', help: 'Messages waiting to be consumed, per topic partition or stream consumer', labelNames: ['source', 'stream'], registers: [registry] }),
+    getOrCreateGauge<'source' | 'stream'>(registry, {
+      name: 'lazarus_ingest_lag_messages',
+      help: 'Messages waiting to be consumed, per topic partition or stream consumer',
+      labelNames: ['source', 'stream'],
+    }),
 })

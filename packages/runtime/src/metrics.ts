@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { Registry, collectDefaultMetrics, Counter, Histogram, Gauge } from 'prom-client'
+import { Registry, collectDefaultMetrics, Counter, Histogram, Gauge, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from 'prom-client'
 
 export { Counter, Histogram, Gauge, Registry }
 
@@ -23,3 +23,18 @@ export const createMetrics = (service: string): Registry => {
   })
   return registry
 }
+
+/*
+ * Get-or-create: the metric of that name already on `registry`, else a new one registered
+ * there. A service built twice on one registry (tests, the all-in-one) shares its metrics
+ * instead of failing on a duplicate name. `registers` is always `[registry]`.
+ */
+
+export const getOrCreateCounter = <L extends string = string>(registry: Registry, config: Omit<CounterConfiguration<L>, 'registers'>): Counter<L> =>
+  (registry.getSingleMetric(config.name) as Counter<L> | undefined) ?? new Counter<L>({ ...config, registers: [registry] })
+
+export const getOrCreateGauge = <L extends string = string>(registry: Registry, config: Omit<GaugeConfiguration<L>, 'registers'>): Gauge<L> =>
+  (registry.getSingleMetric(config.name) as Gauge<L> | undefined) ?? new Gauge<L>({ ...config, registers: [registry] })
+
+export const getOrCreateHistogram = <L extends string = string>(registry: Registry, config: Omit<HistogramConfiguration<L>, 'registers'>): Histogram<L> =>
+  (registry.getSingleMetric(config.name) as Histogram<L> | undefined) ?? new Histogram<L>({ ...config, registers: [registry] })

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { connect } from '@nats-io/transport-node'
-import { createLogger, onShutdown } from '@lazarus/runtime'
+import { createLogger, exitOnStartFailure, onShutdown } from '@lazarus/runtime'
 import { createAgent } from './agent.js'
 import { loadAgentConfig } from './config.js'
 
@@ -25,12 +25,10 @@ try {
   })()
   const agent = createAgent({ config, nc, log, connected: () => connected })
   await agent.start()
-  onShutdown(log, async () => {
-    await agent.stop()
-    await nc.drain()
-  })
+  onShutdown(log, [
+    ['agent', () => agent.stop()],
+    ['nats', () => nc.drain()],
+  ])
 } catch (err) {
-  log.fatal({ err }, 'agent failed to start')
-  process.exitCode = 1
-  setTimeout(() => process.exit(1), 100).unref()
+  exitOnStartFailure('agent', err, log)
 }

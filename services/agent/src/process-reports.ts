@@ -1,5 +1,5 @@
 import type { HeartbeatCheck } from '@lazarus/contracts'
-import type { Logger } from '@lazarus/runtime'
+import { sleep, type Logger } from '@lazarus/runtime'
 
 export type ProcessEvent = 'STOPPED' | 'STARTED'
 
@@ -185,15 +185,3 @@ export const createProcessReporter = (o: ProcessReporterOptions): ProcessReporte
     },
   }
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { startEmbedded } from './embedded.js'
 import { createApiClient } from './api-client.js'
 import { renderTable, seconds } from './format.js'
+import { errorText } from '@lazarus/runtime'
 
 /**
  * The demo: the whole system in one process against a simulated cloud. It registers the
@@ -114,6 +115,6 @@ const main = async () => {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.stderr.write(`demo failed: ${errorText(err)}\n`)
   process.exit(1)
 })

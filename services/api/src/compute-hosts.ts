@@ -1,5 +1,5 @@
 import { connectOpenStack, type OpenStackClient } from '@lazarus/openstack'
-import type { Logger } from '@lazarus/runtime'
+import { errorText, type Logger } from '@lazarus/runtime'
 import { ApiError, badRequest } from './errors.js'
 
 /**
@@ -94,7 +94,7 @@ export const assertComputeHost = async (dir: ComputeHostDirectory | undefined, n
   try {
     found = await dir.exists(name)
   } catch (err) {
-    throw new ApiError(503, `Could not check host name ${name} with Nova: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    throw new ApiError(503, `Could not check host name ${name} with Nova: ${errorText(err)}`, { cause: err })
   }
   if (!found) throw badRequest(`Compute service with name ${name} could not be found.`)
 }

@@ -4,7 +4,7 @@ import { openDb } from '@lazarus/db'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { migrations } from './store/migrations.js'
-import { startHarness, type Harness } from './test-harness.js'
+import { startHarness, type Harness } from './testing/harness.js'
 
 /**
  * Issue #18 and #19 at the api: control_attributes never hold or show a BMC password, and a

@@ -2,7 +2,7 @@ import { createInProcessBus, type Bus } from '@lazarus/bus'
 import { makeEvent, NotificationReceivedV1, topology, type AnyEnvelope } from '@lazarus/contracts'
 import { ACK } from '@lazarus/bus'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startHarness, type Harness } from './test-harness.js'
+import { startHarness, type Harness } from './testing/harness.js'
 
 let h: Harness | undefined
 afterEach(async () => {

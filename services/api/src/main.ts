@@ -1,6 +1,6 @@
 import { createBus } from '@lazarus/bus'
 import { createPgDb, openDb } from '@lazarus/db'
-import { ConfigError, createLogger, createMetrics, loadConfig, onShutdown } from '@lazarus/runtime'
+import { ConfigError, createLogger, createMetrics, exitOnStartFailure, loadConfig, onShutdown } from '@lazarus/runtime'
 import { chooseAuthMethod } from './auth/auth-method.js'
 import { apiConfigSchema, createApiService } from './index.js'
 
@@ -25,16 +25,12 @@ const main = async () => {
   const api = await createApiService({ db, bus, log, metrics, config })
   await api.start()
   const server = await api.listen(config.apiPort, config.apiHost)
-  onShutdown(log, async () => {
-    await server.close()
-    await api.stop()
-    await bus.close()
-    await db.close()
-  })
+  onShutdown(log, [
+    ['http server', () => server.close()],
+    ['api', () => api.stop()],
+    ['bus', () => bus.close()],
+    ['database', () => db.close()],
+  ])
 }
 
-main().catch((err: unknown) => {
-  const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)
-  process.stderr.write(`api: ${message}\n`)
-  process.exit(1)
-})
+main().catch((err: unknown) => exitOnStartFailure('api', err))

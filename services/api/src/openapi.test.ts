@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HostBody, NotificationBody, SegmentBody } from './domain/response-schemas.js'
-import { startHarness, type Harness } from './test-harness.js'
+import { startHarness, type Harness } from './testing/harness.js'
 
 describe('OpenAPI document and docs', () => {
   let h: Harness

@@ -1,6 +1,6 @@
 import type { Bus } from '@lazarus/bus'
 import { HostName, type NotificationReceivedV1 } from '@lazarus/contracts'
-import { Counter, type Logger, type Registry } from '@lazarus/runtime'
+import { getOrCreateCounter, type Logger, type Registry } from '@lazarus/runtime'
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { ApiClient, ApiSegment } from './adapters/http/api-client.js'
 import type { Leases } from './adapters/nats/kv-leases.js'
@@ -181,22 +181,17 @@ export const createHeartbeatDetection = async (deps: HeartbeatDetectionDeps): Pr
 
 const metricsFor = (registry: Registry | undefined) => {
   if (!registry) return undefined
-  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined
   const outcomes =
-    existing<Counter<'kind' | 'outcome'>>('lazarus_detector_verdict_outcomes_total') ??
-    new Counter({
+    getOrCreateCounter<'kind' | 'outcome'>(registry, {
       name: 'lazarus_detector_verdict_outcomes_total',
       help: 'What became of heartbeat verdicts: reported to the api, duplicate, held by another replica, alerted, failed',
       labelNames: ['kind', 'outcome'] as const,
-      registers: [registry],
     })
   const refreshes =
-    existing<Counter<'result'>>('lazarus_detector_membership_refreshes_total') ??
-    new Counter({
+    getOrCreateCounter<'result'>(registry, {
       name: 'lazarus_detector_membership_refreshes_total',
       help: 'Reads of segment membership from the api, by result',
       labelNames: ['result'] as const,
-      registers: [registry],
     })
   return { outcomes, refreshes }
 }

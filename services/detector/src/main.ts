@@ -1,5 +1,5 @@
 import { createBus } from '@lazarus/bus'
-import { createLogger, createMetrics, loadConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { createLogger, createMetrics, exitOnStartFailure, loadConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { createApiClient } from './adapters/http/api-client.js'
 import { createMemorySeenNotifications } from './adapters/memory/seen-notifications.js'
@@ -73,16 +73,13 @@ try {
     ready: () => bus.isReady() && (hb === undefined || hb.ready()),
   })
   log.info({ opsPort: ops.port, heartbeats: hb !== undefined, replica: config.replicaId }, 'detector started')
-  onShutdown(log, async () => {
-    await service.stop()
-    await hb?.stop()
-    await nc?.drain().catch(() => undefined)
-    await bus.close()
-    await ops.close()
-  })
+  onShutdown(log, [
+    ['service', () => service.stop()],
+    hb && ['heartbeats', () => hb.stop()],
+    nc && ['nats', () => nc.drain().catch(() => undefined)],
+    ['bus', () => bus.close()],
+    ['ops server', () => ops.close()],
+  ])
 } catch (err) {
-  log.fatal({ err }, 'detector failed to start')
-  process.exitCode = 1
-  // Let the logger flush, then leave even if a connection keeps the loop alive.
-  setTimeout(() => process.exit(1), 100).unref()
+  exitOnStartFailure('detector', err, log)
 }

@@ -1,5 +1,4 @@
-import { setTimeout as delay } from 'node:timers/promises'
-import type { Logger } from '@lazarus/runtime'
+import { sleep, type Logger } from '@lazarus/runtime'
 import { ApiRequestError, type ApiClient, type ApiSegment } from './adapters/http/api-client.js'
 import type { HeartbeatMonitor } from './heartbeat/monitor.js'
 import type { Verdict } from './heartbeat/tracker.js'
@@ -135,4 +134,3 @@ export const createPauseSync = (deps: PauseSyncDeps): PauseSync => {
 }
 
 /** Wait `ms`, or less when `signal` aborts (never rejects). */
-const sleep = (ms: number, signal?: AbortSignal): Promise<unknown> => delay(ms, undefined, { signal }).catch(() => undefined)

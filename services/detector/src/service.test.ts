@@ -3,7 +3,7 @@ import { LazarusEvent, topology, type LazarusEvent as Event, type QueueSpec } fr
 import { createLogger } from '@lazarus/runtime'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createDetectorService, type DetectorService } from './service.js'
-import { notification } from './test-support/fixtures.js'
+import { notification } from './testing/fixtures.js'
 
 const observer: QueueSpec = { queue: 'test.detector-out', bind: ['host.failed.v1', 'recovery.finished.v1', 'host.unfence_requested.v1', 'instance.failed.v1', 'process.failed.v1'], prefetch: 100, maxAttempts: 1, retryDelayMs: 0 }
 

@@ -1,6 +1,6 @@
 import type { Bus, Subscription } from '@lazarus/bus'
 import { NotificationReceivedV1, topology } from '@lazarus/contracts'
-import { Counter, Registry, type Logger } from '@lazarus/runtime'
+import { getOrCreateCounter, type Logger, Registry } from '@lazarus/runtime'
 import { createMemorySeenNotifications, type SeenNotifications } from './adapters/memory/seen-notifications.js'
 import type { DecideOptions } from './domain/decide-notification.js'
 import { onNotificationReceived } from './handlers/on-notification-received.js'
@@ -25,12 +25,10 @@ export interface DetectorService {
 export const createDetectorService = (deps: DetectorDeps): DetectorService => {
   const registry = deps.metrics ?? new Registry()
   const decisions =
-    (registry.getSingleMetric('lazarus_detector_notifications_total') as Counter<'type' | 'outcome'> | undefined) ??
-    new Counter({
+    getOrCreateCounter<'type' | 'outcome'>(registry, {
       name: 'lazarus_detector_notifications_total',
       help: 'Notifications handled by the detector, by notification type and outcome',
       labelNames: ['type', 'outcome'] as const,
-      registers: [registry],
     })
   const handler = onNotificationReceived({
     bus: deps.bus,

@@ -1,7 +1,7 @@
 import { createBus } from '@lazarus/bus'
 import { openDb } from '@lazarus/db'
 import { connectOpenStack } from '@lazarus/openstack'
-import { createLogger, createMetrics, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { createLogger, createMetrics, exitOnStartFailure, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { EvacuatorMainSettings } from './config.js'
 import { createEvacuatorService } from './service.js'
 
@@ -17,14 +17,12 @@ try {
   await service.start()
   const ops = await startOpsServer({ port: config.opsPort, host: config.opsHost, metrics, ready: () => service.isReady() })
   log.info({ opsPort: ops.port }, 'evacuator ready')
-  onShutdown(log, async () => {
-    await service.stop()
-    await bus.close()
-    await db.close()
-    await ops.close()
-  })
+  onShutdown(log, [
+    ['service', () => service.stop()],
+    ['bus', () => bus.close()],
+    ['database', () => db.close()],
+    ['ops server', () => ops.close()],
+  ])
 } catch (err) {
-  log.fatal({ err }, 'evacuator failed to start')
-  process.exitCode = 1
-  setTimeout(() => process.exit(1), 100).unref()
+  exitOnStartFailure('evacuator', err, log)
 }

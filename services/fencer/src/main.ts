@@ -1,7 +1,7 @@
 import { createBus } from '@lazarus/bus'
 import { openDb } from '@lazarus/db'
 import { connectOpenStack } from '@lazarus/openstack'
-import { createLogger, createMetrics, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { createLogger, createMetrics, exitOnStartFailure, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { FencerEnv } from './config.js'
 import { createFencerService } from './service.js'
 
@@ -37,14 +37,12 @@ try {
   await service.start()
   const ops = await startOpsServer({ port: env.opsPort, host: env.opsHost, metrics, ready: () => bus.isReady() })
   log.info({ opsPort: ops.port, db: db.kind, novaMicroversion: openstack.nova.microversion }, 'fencer started')
-  onShutdown(log, async () => {
-    await service.stop()
-    await bus.close()
-    await db.close()
-    await ops.close()
-  })
+  onShutdown(log, [
+    ['service', () => service.stop()],
+    ['bus', () => bus.close()],
+    ['database', () => db.close()],
+    ['ops server', () => ops.close()],
+  ])
 } catch (err) {
-  log.fatal({ err }, 'fencer failed to start')
-  process.exitCode = 1
-  setTimeout(() => process.exit(1), 100).unref()
+  exitOnStartFailure('fencer', err, log)
 }

@@ -2,7 +2,7 @@ import type { Bus, Subscription } from '@lazarus/bus'
 import { HostFailedV1, HostUnfenceRequestedV1, topology, type HostSnapshot } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
 import type { NovaClient } from '@lazarus/openstack'
-import { Counter, Histogram, Registry, type Logger } from '@lazarus/runtime'
+import { getOrCreateCounter, getOrCreateHistogram, type Logger, Registry } from '@lazarus/runtime'
 import { createFenceLedger, type FenceLedger } from './adapters/db/fence-ledger.js'
 import { createPowerDriver, PowerConfigError, type PowerDriver } from './adapters/power/index.js'
 import { parseControlAttributes } from './domain/control-attributes.js'
@@ -31,21 +31,17 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
   const config: FencerConfig = { ...defaultFencerConfig, ...deps.config }
   const registry = deps.metrics ?? new Registry()
   const fences =
-    (registry.getSingleMetric('lazarus_fencer_fences_total') as Counter<'level' | 'outcome'> | undefined) ??
-    new Counter({
+    getOrCreateCounter<'level' | 'outcome'>(registry, {
       name: 'lazarus_fencer_fences_total',
       help: 'Fence operations that ended, by level and outcome (fenced, failed)',
       labelNames: ['level', 'outcome'] as const,
-      registers: [registry],
     })
   const durations =
-    (registry.getSingleMetric('lazarus_fencer_fence_duration_seconds') as Histogram<'level' | 'outcome'> | undefined) ??
-    new Histogram({
+    getOrCreateHistogram<'level' | 'outcome'>(registry, {
       name: 'lazarus_fencer_fence_duration_seconds',
       help: 'Time from claiming a fence to its outcome',
       labelNames: ['level', 'outcome'] as const,
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
-      registers: [registry],
     })
 
   const powerDriverFor =
@@ -61,12 +57,10 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
     })
 
   const unfences =
-    (registry.getSingleMetric('lazarus_fencer_unfences_total') as Counter<'outcome'> | undefined) ??
-    new Counter({
+    getOrCreateCounter<'outcome'>(registry, {
       name: 'lazarus_fencer_unfences_total',
       help: 'Unfence operations that ended, by outcome (unfenced, failed)',
       labelNames: ['outcome'] as const,
-      registers: [registry],
     })
 
   let subscriptions: Subscription[] = []

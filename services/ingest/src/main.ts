@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, createMetrics, loadConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { ConfigError, createLogger, createMetrics, exitOnStartFailure, loadConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { ingestConfigSchema, kafkaSourceConfig } from './config.js'
 import { createIngestMetrics, MappingRulesError, parseMappingRules } from '@lazarus/ingest-mapping'
 import { createApiClient } from './sources/api-client.js'
@@ -62,14 +62,10 @@ const main = async () => {
   }
   const ops = await startOpsServer({ port: config.opsPort, host: config.opsHost, metrics: registry, ready: () => sources.every((s) => s.ready()) })
   log.info({ opsPort: ops.port, kafka: config.kafkaBrokers.length > 0, nats: config.natsUrl.length > 0, apiUrl: config.apiUrl }, 'ingest started')
-  onShutdown(log, async () => {
-    await stopAll()
-    await ops.close()
-  })
+  onShutdown(log, [
+    ['sources', stopAll],
+    ['ops server', () => ops.close()],
+  ])
 }
 
-main().catch((err: unknown) => {
-  const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)
-  process.stderr.write(`ingest: ${message}\n`)
-  process.exit(1)
-})
+main().catch((err: unknown) => exitOnStartFailure('ingest', err))

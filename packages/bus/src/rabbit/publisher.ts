@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { ChannelModel, ConfirmChannel, Message, Options } from 'amqplib'
 import { BusClosedError, PublishFailedError, PublishTimeoutError, UnroutableError } from '../errors.js'
-import { errorText } from '../run-handler.js'
+import { errorText } from '@lazarus/runtime'
 import { HEADER } from './names.js'
 
 /**

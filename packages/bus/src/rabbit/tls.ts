@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import * as z from 'zod'
+import { errorText } from '@lazarus/runtime'
 
 /**
  * TLS towards RabbitMQ (`amqps://` URLs): the files, by path, of the CA that signed the
@@ -57,7 +58,7 @@ const readSetting = (name: string, file: string, read: (f: string) => Buffer): B
   try {
     return read(file)
   } catch (err) {
-    throw new Error(`cannot read ${name} ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    throw new Error(`cannot read ${name} ${file}: ${errorText(err)}`, { cause: err })
   }
 }
 

@@ -7,6 +7,7 @@ import { planImport, type FencingGap, type ImportAction, type ImportPlan, type L
 import type { MasakariSource } from '../masakari/source.js'
 import { renderTable } from '../render/table.js'
 import { listAllSegments } from '../resolve.js'
+import { errorText } from '@lazarus/runtime'
 
 /**
  * `lazarus import masakari`: Masakari's segments and hosts into Lazarus, by name, adding what
@@ -115,7 +116,7 @@ const apply = async (api: ApiClient, plan: ImportPlan, lazarus: LazarusState): P
     } catch (err) {
       // Authentication and reachability stop the import: every later call would fail the same way.
       if (err instanceof CliError && (err.exitCode === Exit.auth || err.exitCode === Exit.unreachable)) throw err
-      outcomes.push({ action, ok: false, error: err instanceof Error ? err.message : String(err) })
+      outcomes.push({ action, ok: false, error: errorText(err) })
     }
   }
   return outcomes

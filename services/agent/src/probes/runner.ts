@@ -1,4 +1,5 @@
 import { HEARTBEAT_ERROR_MAX, type HeartbeatCheck } from '@lazarus/contracts'
+import { errorText } from '@lazarus/runtime'
 
 /** A probe: one cheap check that yields one result per name (a scan of /proc yields several). */
 export interface Probe {
@@ -43,7 +44,7 @@ export class ProbeRunner {
         .run()
         .then(done, (err: unknown) => {
           const ms = Math.round(this.now() - started)
-          const error = err instanceof Error ? err.message : String(err)
+          const error = errorText(err)
           done(slot.probe.names.map((name) => ({ name, ok: false, ms, error })))
         })
     }

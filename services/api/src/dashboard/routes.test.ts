@@ -1,6 +1,6 @@
 import { makeEvent } from '@lazarus/contracts'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startHarness, type Harness } from '../test-harness.js'
+import { startHarness, type Harness } from '../testing/harness.js'
 
 const harnesses: Harness[] = []
 const start = async (config: Parameters<typeof startHarness>[0] = {}) => {

@@ -1,7 +1,7 @@
 import { NotificationReceivedV1, topology } from '@lazarus/contracts'
 import { ACK } from '@lazarus/bus'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openTestDb, startHarness, type Harness } from '../test-harness.js'
+import { openTestDb, startHarness, type Harness } from '../testing/harness.js'
 import { createDbIngestStore } from './dead-letters.js'
 
 const alert = (over: Record<string, unknown> = {}) => ({

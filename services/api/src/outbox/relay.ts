@@ -1,7 +1,7 @@
 import type { AnyEnvelope } from '@lazarus/contracts'
 import type { Bus } from '@lazarus/bus'
 import type { Db } from '@lazarus/db'
-import type { Logger } from '@lazarus/runtime'
+import { errorText, type Logger } from '@lazarus/runtime'
 import { toDate } from '../store/values.js'
 
 export interface OutboxRelay {
@@ -119,7 +119,7 @@ export const createOutboxRelay = (deps: {
           row.id,
           new Date(deps.now().getTime() + delay),
           attempts,
-          err instanceof Error ? err.message : String(err),
+          errorText(err),
         ])
       }
       if (done.length > 0) await q.query('DELETE FROM api_outbox WHERE id = ANY($1::int[])', [done])

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { notification } from '../test-support/fixtures.js'
+import { notification } from '../testing/fixtures.js'
 import { decideNotification, type Decision } from './decide-notification.js'
 
 const now = new Date('2025-01-01T00:00:00.000Z')

@@ -1,7 +1,6 @@
-import { setTimeout as delay } from 'node:timers/promises'
 import type { Bus } from '@lazarus/bus'
 import { makeEvent, type AlertRaisedV1 } from '@lazarus/contracts'
-import type { Logger } from '@lazarus/runtime'
+import { sleep, type Logger } from '@lazarus/runtime'
 import * as z from 'zod'
 import { ApiRequestError, type ApiClient } from '../adapters/http/api-client.js'
 import { leaseKey, type Leases } from '../adapters/nats/kv-leases.js'
@@ -172,4 +171,3 @@ export const onVerdict = (deps: OnVerdictDeps) => {
 const isUuid = (s: string) => z.uuid().safeParse(s).success
 
 /** Wait `ms`, or less when `signal` aborts (never rejects). */
-const sleep = (ms: number, signal?: AbortSignal): Promise<unknown> => delay(ms, undefined, { signal }).catch(() => undefined)

@@ -1,5 +1,5 @@
 import { HEARTBEAT_SUBJECT_PREFIX, HeartbeatV1 } from '@lazarus/contracts'
-import { Counter, Gauge, type Logger, type Registry } from '@lazarus/runtime'
+import { getOrCreateCounter, getOrCreateGauge, type Logger, type Registry } from '@lazarus/runtime'
 import { connect, type ConnectionOptions, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import * as z from 'zod'
 import { HeartbeatMonitorConfig, HeartbeatSegment, type HeartbeatMonitorConfigInput } from './config.js'
@@ -221,58 +221,44 @@ const few20 = (xs: string[]) => (xs.length > 20 ? [...xs.slice(0, 20), `… ${xs
 
 const metricsFor = (registry: Registry | undefined, tracker: HeartbeatTracker) => {
   if (!registry) return undefined
-  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined
   const received =
-    existing<Counter<'result'>>('lazarus_detector_heartbeats_total') ??
-    new Counter({
+    getOrCreateCounter<'result'>(registry, {
       name: 'lazarus_detector_heartbeats_total',
       help: 'Heartbeats received, by result (ok, stale, unknown host)',
       labelNames: ['result'] as const,
-      registers: [registry],
     })
   const invalid =
-    existing<Counter>('lazarus_detector_heartbeats_invalid_total') ??
-    new Counter({ name: 'lazarus_detector_heartbeats_invalid_total', help: 'Heartbeats dropped as invalid', registers: [registry] })
+    getOrCreateCounter(registry, { name: 'lazarus_detector_heartbeats_invalid_total', help: 'Heartbeats dropped as invalid' })
   const refused =
-    existing<Counter<'reason'>>('lazarus_detector_heartbeats_refused_total') ??
-    new Counter({
+    getOrCreateCounter<'reason'>(registry, {
       name: 'lazarus_detector_heartbeats_refused_total',
       help: 'Well-formed heartbeats and storage heartbeats refused as implausible (times outside the skew window), by reason',
       labelNames: ['reason'] as const,
-      registers: [registry],
     })
   const verdicts =
-    existing<Counter<'kind' | 'action'>>('lazarus_detector_heartbeat_verdicts_total') ??
-    new Counter({
+    getOrCreateCounter<'kind' | 'action'>(registry, {
       name: 'lazarus_detector_heartbeat_verdicts_total',
       help: 'Heartbeat verdicts, by kind and action',
       labelNames: ['kind', 'action'] as const,
-      registers: [registry],
     })
-  if (!existing('lazarus_detector_heartbeat_hosts')) {
-    new Gauge({
-      name: 'lazarus_detector_heartbeat_hosts',
-      help: 'Monitored hosts, by state',
-      labelNames: ['state'] as const,
-      registers: [registry],
-      collect() {
-        const s = tracker.stats()
-        this.set({ state: 'alive' }, s.alive)
-        this.set({ state: 'silent' }, s.silent)
-        this.set({ state: 'closed' }, s.closed)
-      },
-    })
-  }
-  if (!existing('lazarus_detector_heartbeat_clock_skew_hosts')) {
-    new Gauge({
-      name: 'lazarus_detector_heartbeat_clock_skew_hosts',
-      help: 'Hosts alive but held: every heartbeat for a timeout refused because their clock is outside the skew window',
-      registers: [registry],
-      collect() {
-        this.set(tracker.stats().clockSkew)
-      },
-    })
-  }
+  getOrCreateGauge(registry, {
+    name: 'lazarus_detector_heartbeat_hosts',
+    help: 'Monitored hosts, by state',
+    labelNames: ['state'] as const,
+    collect() {
+      const s = tracker.stats()
+      this.set({ state: 'alive' }, s.alive)
+      this.set({ state: 'silent' }, s.silent)
+      this.set({ state: 'closed' }, s.closed)
+    },
+  })
+  getOrCreateGauge(registry, {
+    name: 'lazarus_detector_heartbeat_clock_skew_hosts',
+    help: 'Hosts alive but held: every heartbeat for a timeout refused because their clock is outside the skew window',
+    collect() {
+      this.set(tracker.stats().clockSkew)
+    },
+  })
   return {
     received: { ok: received.labels('ok'), stale: received.labels('stale'), unknown: received.labels('unknown') },
     invalid,

@@ -1,8 +1,7 @@
-import { setTimeout as delay } from 'node:timers/promises'
 import { ACK, type Bus, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import type { AlertRaisedV1, HostSnapshot, HostUnfenceRequestedV1 } from '@lazarus/contracts'
 import { NovaError, type ComputeService, type NovaClient } from '@lazarus/openstack'
-import type { Logger } from '@lazarus/runtime'
+import { errorText, sleepOrAbort, type Logger } from '@lazarus/runtime'
 import { LostClaimError, type FenceLedger, type StoredOutcome } from '../adapters/db/fence-ledger.js'
 import type { PowerDriver } from '../adapters/power/power-driver.js'
 import { parseControlAttributes } from '../domain/control-attributes.js'
@@ -184,7 +183,7 @@ const powerOnIfAsked = async (deps: OnUnfenceRequestedDeps, host: HostSnapshot, 
     await renew()
     const left = deadline - Date.now()
     if (left <= 0) break
-    await sleep(Math.min(pause, left), deps.signal)
+    await sleepOrAbort(Math.min(pause, left), deps.signal)
     pause = Math.min(pause * 2, interval)
   }
   throw new UnfenceError(`host ${host.name} not confirmed on after power on (last: ${last})`)
@@ -225,7 +224,7 @@ const unforce = async (deps: OnUnfenceRequestedDeps, host: string, log: Logger, 
     await renew()
     const left = deadline - Date.now()
     if (left <= 0) break
-    await sleep(Math.min(pause, left), deps.signal)
+    await sleepOrAbort(Math.min(pause, left), deps.signal)
     pause = Math.min(pause * 2, MAX_RETRY_PAUSE_MS)
   }
   const done = await deps.nova
@@ -252,12 +251,8 @@ const novaRetry = async <T>(deps: OnUnfenceRequestedDeps, what: string, renew: (
       const left = deadline - Date.now()
       if (!retriable || left <= 0) throw new UnfenceError(`could not ${what}: ${errorText(err)}`)
       await renew()
-      await sleep(Math.min(pause, left), deps.signal)
+      await sleepOrAbort(Math.min(pause, left), deps.signal)
       pause = Math.min(pause * 2, MAX_RETRY_PAUSE_MS)
     }
   }
 }
-
-const sleep = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal })
-
-const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err))

@@ -1,8 +1,8 @@
 import type { IngestMetrics } from '@lazarus/ingest-mapping'
-import type { Logger } from '@lazarus/runtime'
+import { sleep, type Logger } from '@lazarus/runtime'
 import { readFileSync } from 'node:fs'
 import { Kafka, logLevel, type Consumer, type IHeaders, type KafkaConfig, type KafkaMessage, type Producer, type SASLOptions } from 'kafkajs'
-import { backoffMs, sleep, type Outcome, type Pipeline } from './pipeline.js'
+import { backoffMs, type Outcome, type Pipeline } from './pipeline.js'
 
 export interface KafkaSourceConfig {
   brokers: string[]

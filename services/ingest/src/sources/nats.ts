@@ -1,9 +1,9 @@
 import type { IngestMetrics } from '@lazarus/ingest-mapping'
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream'
-import type { Logger } from '@lazarus/runtime'
+import { sleep, type Logger } from '@lazarus/runtime'
 import { connect, headers, nanos, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node'
 import type { RunningSource } from './kafka.js'
-import { backoffMs, sleep, type Outcome, type Pipeline } from './pipeline.js'
+import { backoffMs, type Outcome, type Pipeline } from './pipeline.js'
 
 export interface NatsSourceConfig {
   servers: string[]

@@ -70,15 +70,3 @@ export const backoffMs = (attempt: number, minMs: number, maxMs: number): number
   return Math.round(base * (0.8 + Math.random() * 0.4))
 }
 
-/** Sleep `ms`, or less when `signal` aborts. */
-export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done() {
-      clearTimeout(t)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })

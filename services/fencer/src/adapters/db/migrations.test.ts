@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { openTestDb } from '../../test-support/databases.js'
+import { openTestDb } from '../../testing/databases.js'
 import { FENCER_MIGRATIONS } from './migrations.js'
 
 describe('migration 004: BMC passwords stored before the rule', () => {

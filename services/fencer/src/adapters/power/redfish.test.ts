@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { parseControlAttributes, type PowerSettings } from '../../domain/control-attributes.js'
-import { testBmcSecretDir, writeBmcSecret } from '../../test-support/bmc-secrets.js'
+import { testBmcSecretDir, writeBmcSecret } from '../../testing/bmc-secrets.js'
 import { createPowerDriver, PowerConfigError, PowerDeviceError, type DriverOptions } from './index.js'
 
 /** The fencer's secret settings in these tests: password files under the test's BMC secret directory. */
@@ -138,7 +138,7 @@ describe('redfish power driver over TLS', () => {
   beforeAll(async () => {
     const { createServer: createHttpsServer } = await import('node:https')
     const { readFileSync } = await import('node:fs')
-    const dir = new URL('../../test-support/', import.meta.url)
+    const dir = new URL('../../testing/', import.meta.url)
     // A self-signed certificate, as many BMCs ship.
     tls = createHttpsServer({ key: readFileSync(new URL('bmc-test-key.pem', dir)), cert: readFileSync(new URL('bmc-test-cert.pem', dir)) }, (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ PowerState: 'Off' }))

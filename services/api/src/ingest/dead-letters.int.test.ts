@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openTestDb } from '../test-harness.js'
+import { openTestDb } from '../testing/harness.js'
 import { createDbIngestStore } from './dead-letters.js'
 
 /**

@@ -2,7 +2,7 @@ import { makeEvent, NotificationReceivedV1, topology, type EventOf, type EventTy
 import { ACK } from '@lazarus/bus'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startHarness, type Engine, type Harness } from './test-harness.js'
+import { startHarness, type Engine, type Harness } from './testing/harness.js'
 
 const until = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> => {
   const end = Date.now() + timeoutMs

@@ -2,7 +2,7 @@ import { ACK } from '@lazarus/bus'
 import { HostUnfenceRequestedV1, makeEvent, NotificationReceivedV1, topology, type EventOf, type EventType } from '@lazarus/contracts'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startHarness, type Harness } from './test-harness.js'
+import { startHarness, type Harness } from './testing/harness.js'
 
 /** The api side of the new contract events and the operator actions (Lazarus extensions). */
 

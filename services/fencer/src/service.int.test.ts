@@ -18,8 +18,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createFenceLedger } from './adapters/db/fence-ledger.js'
 import type { FencerConfig } from './fencer-config.js'
 import { createFencerService, type FencerService } from './service.js'
-import { openTestDb, type Engine } from './test-support/databases.js'
-import { hostFailedEvent, simRedfishAttributes, testBmcSecretDir } from './test-support/host-failed.js'
+import { openTestDb, type Engine } from './testing/databases.js'
+import { hostFailedEvent, simRedfishAttributes, testBmcSecretDir } from './testing/host-failed.js'
 
 type Sim = Awaited<ReturnType<typeof startCloudSim>>
 

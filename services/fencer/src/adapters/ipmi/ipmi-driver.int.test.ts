@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { parseControlAttributes, type PowerSettings } from '../../domain/control-attributes.js'
-import { testBmcSecretDir } from '../../test-support/bmc-secrets.js'
+import { testBmcSecretDir } from '../../testing/bmc-secrets.js'
 import { PowerConfigError, PowerDeviceError } from '../power/power-driver.js'
-import { freeUdpPort, ipmiSimAvailable, startIpmiSim, type IpmiSim } from '../testing/ipmi-sim.js'
-import { commandLinesWith, eventually } from '../testing/processes.js'
+import { freeUdpPort, ipmiSimAvailable, startIpmiSim, type IpmiSim } from '../../testing/ipmi-sim.js'
+import { commandLinesWith, eventually } from '../../testing/processes.js'
 import { createIpmiDriver, ipmitoolArgs, ipmiTarget, parsePowerStatus, type IpmiDriverOptions } from './index.js'
 
 const settings = (text: string): PowerSettings => {

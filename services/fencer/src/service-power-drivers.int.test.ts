@@ -6,11 +6,11 @@ import type { Db } from '@lazarus/db'
 import { createOpenStackClient, type NovaClient } from '@lazarus/openstack'
 import { createLogger } from '@lazarus/runtime'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { ipmiSimAvailable, startIpmiSim, type IpmiSim } from './adapters/testing/ipmi-sim.js'
+import { ipmiSimAvailable, startIpmiSim, type IpmiSim } from './testing/ipmi-sim.js'
 import type { FencerConfig } from './fencer-config.js'
 import { createFencerService, type FencerService } from './service.js'
-import { openTestDb } from './test-support/databases.js'
-import { hostFailedEvent, testBmcSecretDir, writeBmcSecret } from './test-support/host-failed.js'
+import { openTestDb } from './testing/databases.js'
+import { hostFailedEvent, testBmcSecretDir, writeBmcSecret } from './testing/host-failed.js'
 
 /*
  * The fencer at each level through the IPMI driver (ipmitool) and the fence-agent driver

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createKeystoneValidator } from './auth/keystone.js'
 import { legacyPolicyEntries } from './auth/policy.js'
 import { loadPolicy } from './auth/policy-file.js'
-import { startHarness, type Harness } from './test-harness.js'
+import { startHarness, type Harness } from './testing/harness.js'
 
 /** Keystone auth against cloud-sim's Keystone: tokens validated with GET /v3/auth/tokens, roles, policy, cache. */
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { HostFailedV1 } from '@lazarus/contracts'
 import { createPgDb, type Db } from '@lazarus/db'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openTestDb, type Engine } from '../../test-support/databases.js'
+import { openTestDb, type Engine } from '../../testing/databases.js'
 import { createFenceLedger, LostClaimError, type ClaimRequest, type FenceLedger, type StoredOutcome } from './fence-ledger.js'
 
 const LEASE = 10_000

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, createTestVhost } from '../../../test/support/infra.js'
 import { EvacuatorSettings, type EvacuatorConfig } from './config.js'
 import { createEvacuatorService, type EvacuatorService } from './service.js'
-import { hostFenced, waitFor } from './test-support/fixtures.js'
+import { hostFenced, waitFor } from './testing/fixtures.js'
 
 /**
  * Recovery methods, capacity, workflows, retries, instance and process failures: the

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { parseControlAttributes, type PowerSettings } from '../../domain/control-attributes.js'
-import { testBmcSecretDir } from '../../test-support/bmc-secrets.js'
+import { testBmcSecretDir } from '../../testing/bmc-secrets.js'
 import { PowerConfigError, PowerDeviceError } from '../power/power-driver.js'
-import { ipmiSimAvailable, startIpmiSim, type IpmiSim } from '../testing/ipmi-sim.js'
-import { commandLinesWith, eventually } from '../testing/processes.js'
+import { ipmiSimAvailable, startIpmiSim, type IpmiSim } from '../../testing/ipmi-sim.js'
+import { commandLinesWith, eventually } from '../../testing/processes.js'
 import { createFenceAgentDriver, fenceAgentCall, type FenceAgentDriverOptions } from './index.js'
 
 const FENCE_IPMILAN = '/usr/sbin/fence_ipmilan'

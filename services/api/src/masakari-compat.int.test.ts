@@ -3,7 +3,7 @@ import { makeEvent } from '@lazarus/contracts'
 import { createOpenStackClient } from '@lazarus/openstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { novaComputeHosts } from './compute-hosts.js'
-import { startHarness, type Harness } from './test-harness.js'
+import { startHarness, type Harness } from './testing/harness.js'
 
 /**
  * Where Lazarus behaves as Masakari 14 does (read from its source; the same steps run
