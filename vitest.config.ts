@@ -18,8 +18,8 @@ export default defineConfig({
           name: 'unit',
           // Unit suites first, all of them, before any integration suite restarts the broker.
           sequence: { groupOrder: 0 },
-          // test/architecture.test.ts reads the sources only: no broker, no build.
-          include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/architecture.test.ts'],
+          // test/architecture.test.ts and test/kubernetes read files only: no broker, no build.
+          include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/architecture.test.ts', 'test/kubernetes/*.test.ts'],
           // Restarts the shared broker: runs with the integration suites, one file at a time.
           exclude: ['packages/bus/src/rabbit.test.ts'],
         },
