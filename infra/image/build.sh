@@ -66,6 +66,10 @@ for ws in $(node -p 'require("./package.json").workspaces.join(" ")'); do
   cp "$ws/package.json" "$app/$ws/"
   [ -d "$ws/dist" ] && cp -r "$ws/dist" "$app/$ws/"
 done
+# Files the services read at run time from their package's src/ (tsc does not copy them).
+for assets in services/api/src/dashboard/assets; do
+  mkdir -p "$app/$assets" && cp -r "$assets/." "$app/$assets/"
+done
 # Compiled tests, type declarations, source maps and build info are not run in production.
 find "$app" \( -name '*.test.js' -o -name '*.d.ts' -o -name '*.map' -o -name '*.tsbuildinfo' \) -delete
 
