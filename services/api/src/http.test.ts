@@ -162,6 +162,17 @@ describe('metrics', () => {
     expect(text).toContain('lazarus_api_http_request_duration_seconds_bucket')
     expect(text).toMatch(/lazarus_api_outbox_lag_seconds \d/)
   })
+
+  it('reports each paused segment, for the "segment paused" alert, until it is resumed', async () => {
+    const { h } = await setup()
+    const s = (await h.request('POST', '/v1/segments', { segment: { name: 'rack-4', recovery_method: 'auto', service_type: 'COMPUTE' } })).body.segment
+    const paused = () => h.request('GET', '/metrics').then((r) => (r.body as string).split('\n').filter((l) => l.startsWith('lazarus_api_segment_paused{')))
+    expect(await paused()).toEqual([])
+    expect((await h.request('POST', `/v1/segments/${s.uuid}/pause`, { reason: 'switch maintenance' })).status).toBe(200)
+    expect(await paused()).toEqual([`lazarus_api_segment_paused{segment="rack-4",segment_uuid="${s.uuid}"} 1`])
+    expect((await h.request('POST', `/v1/segments/${s.uuid}/resume`)).status).toBe(200)
+    expect(await paused()).toEqual([])
+  })
 })
 
 describe('auth', () => {

@@ -176,6 +176,19 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     },
   })
 
+  // For the "segment paused" alert (infra/prometheus/lazarus-alerts.yml): 1 per paused segment.
+  new Gauge({
+    name: 'lazarus_api_segment_paused',
+    help: 'Segments whose automatic recovery an operator paused (1 each; notifications are held meanwhile)',
+    labelNames: ['segment', 'segment_uuid'] as const,
+    registers: [metrics],
+    async collect() {
+      this.reset()
+      if (!migrated) return
+      for (const s of await segments.paused().catch(() => [])) this.set({ segment: s.name, segment_uuid: s.uuid }, 1)
+    },
+  })
+
   let subscription: Subscription | undefined
   let started = false
   const app = createApp({

@@ -36,4 +36,23 @@ describe('OpenAPI document and docs', () => {
     const shown = await h.request('GET', `/v1/notifications/${n.body.notification.notification_uuid}`)
     expect(NotificationBody.safeParse(shown.body.notification).error).toBeUndefined()
   })
+
+  it('serves /docs and every file it loads from the api itself: no URL of another origin', async () => {
+    const page = await h.api.app.request('/docs')
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self';/)
+    const html = await page.text()
+    // Nothing from a CDN, a font service or any other host: no absolute or protocol-relative URL.
+    expect(html).not.toMatch(/(https?:)?\/\/[a-z0-9.-]+/i)
+    const loaded = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
+    expect(loaded).toEqual(expect.arrayContaining(['/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui.css', '/docs/assets/init.js']))
+    for (const path of loaded) {
+      const res = await h.api.app.request(path)
+      expect(res.status, path).toBe(200)
+      expect((await res.arrayBuffer()).byteLength, path).toBeGreaterThan(0)
+    }
+    const init = await (await h.api.app.request('/docs/assets/init.js')).text()
+    expect(html).toContain('data-url="/openapi.json"')
+    expect(init).toContain('validatorUrl: null')
+  })
 })

@@ -1,10 +1,10 @@
 import type { Db } from '@lazarus/db'
 import type { Registry } from '@lazarus/runtime'
 import type { Logger } from '@lazarus/runtime'
-import { Scalar } from '@scalar/hono-api-reference'
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { limitBody } from './body-limit.js'
+import { docsRoutes } from './docs.js'
 import { dashboardRoutes } from '../dashboard/routes.js'
 import { ApiError, faultBody } from '../errors.js'
 import type { IngestRetention } from '../ingest/dead-letters.js'
@@ -62,7 +62,7 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   app.get('/metrics', async (c) => c.body(await deps.metrics.metrics(), 200, { 'content-type': deps.metrics.contentType }))
   const doc = openApiDocument()
   app.get('/openapi.json', (c) => c.json(doc))
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Lazarus API' }))
+  app.route('/docs', docsRoutes())
 
   const v1 = new Hono<AppEnv>()
   v1.use('*', microversion())

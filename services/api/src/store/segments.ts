@@ -175,6 +175,12 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
       }
     },
 
+    /** Segments whose automatic recovery is paused, for the `lazarus_api_segment_paused` gauge. */
+    async paused(): Promise<{ uuid: string; name: string }[]> {
+      const r = await db.query<{ uuid: string; name: string }>(`SELECT uuid::text AS uuid, name FROM api_segments WHERE paused`)
+      return r.rows.map((x) => ({ uuid: x.uuid, name: x.name }))
+    },
+
     /** Pause automatic recovery (allowed during a recovery: only new notifications are held). */
     async pause(uuid: string, reason: string | null): Promise<Segment> {
       const current = await get(uuid)
