@@ -19,7 +19,7 @@ export default defineConfig({
           // Unit suites first, all of them, before any integration suite restarts the broker.
           sequence: { groupOrder: 0 },
           // test/architecture.test.ts reads the sources only: no broker, no build.
-          include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/architecture.test.ts'],
+          include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/architecture.test.ts', 'test/docs/*.test.ts'],
           // Restarts the shared broker: runs with the integration suites, one file at a time.
           exclude: ['packages/bus/src/rabbit.test.ts'],
         },
