@@ -19,9 +19,8 @@ it has Masakari's section and option name (\`[host_failure] evacuate_all_instanc
 - \`;\` and \`#\` start a comment anywhere on a line: quote a value that holds them
   (\`password = "pa#ss;word"\`) or escape them (\`\\#\`).
 - \`lazarus config check FILE --service NAME\` validates a file without starting anything.
-- Secrets: prefer the \`*_file\` settings (or \`clouds.yaml\` for OpenStack credentials, see
-  [openstack-credentials.md](openstack-credentials.md)) over a password in the file, and keep
-  the file readable by the service's user only.
+- Secrets: prefer the \`*_file\` settings over a password in the file where a service has
+  one, and keep the file readable by the service's user only.
 
 A *required* setting has no default: give it in the file or in the environment.
 `
