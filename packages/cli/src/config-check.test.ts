@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { runCli } from './run.js'
 
@@ -79,4 +81,25 @@ describe('lazarus config check', () => {
     expect(r.code).toBe(2)
     expect(r.err).toMatch(/give --service/)
   })
+})
+
+describe('a service started with a config file', () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '../../..')
+
+  it('stops at once naming the same [section] option as config check, and the variable', async () => {
+    const file = write('api-bad.conf', '[messaging]\namqp_url = amqp://127.0.0.1:1/\n[DEFAULT]\nosapi_max_limit = 0\n')
+    const checked = await lazarus(['config', 'check', file, '--service', 'api'])
+    expect(checked.err).toContain('[DEFAULT] osapi_max_limit:')
+    // The api's own entry point, from source, as a process: it must refuse before connecting anywhere.
+    const started = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        ['--conditions=@lazarus/source', '--import', 'tsx', join(root, 'services/api/src/main.ts'), '--config-file', file],
+        { cwd: root, env: { PATH: process.env['PATH'] ?? '' }, timeout: 60_000 },
+        (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }),
+      )
+    })
+    expect(started.code).toBe(1)
+    expect(started.stderr).toMatch(/MAX_LIMIT \(maxLimit\) \[DEFAULT\] osapi_max_limit: /)
+  }, 90_000)
 })
