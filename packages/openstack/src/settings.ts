@@ -6,14 +6,14 @@ import { createOpenStackClient, type OpenStackClient } from './openstack-client.
  * variable names (OS_AUTH_URL, OS_USERNAME, ...): spread into a service's settings schema.
  */
 export const openStackSettings = {
-  osAuthUrl: z.url(),
-  osUsername: z.string().min(1),
-  osPassword: z.string().min(1),
-  osProjectName: z.string().min(1),
-  osUserDomainName: z.string().min(1).default('Default'),
-  osProjectDomainName: z.string().min(1).default('Default'),
-  osRegionName: z.string().min(1).optional(),
-  osInterface: z.enum(['public', 'internal', 'admin']).default('public'),
+  osAuthUrl: z.url().describe('Keystone, e.g. http://keystone:5000/v3.'),
+  osUsername: z.string().min(1).describe('The OpenStack user Lazarus acts as (needs the admin role for Nova\'s os-services and evacuate).'),
+  osPassword: z.string().min(1).describe('That user\'s password.'),
+  osProjectName: z.string().min(1).describe('The project the token is scoped to.'),
+  osUserDomainName: z.string().min(1).default('Default').describe('The user\'s domain.'),
+  osProjectDomainName: z.string().min(1).default('Default').describe('The project\'s domain.'),
+  osRegionName: z.string().min(1).optional().describe('Region of the Nova endpoint in the catalog (any when unset).'),
+  osInterface: z.enum(['public', 'internal', 'admin']).default('public').describe('Which catalog endpoint of Nova to use.'),
 }
 
 export type OpenStackSettings = z.infer<z.ZodObject<typeof openStackSettings>>
@@ -30,3 +30,18 @@ export const connectOpenStack = (s: OpenStackSettings): Promise<OpenStackClient>
     ...(s.osRegionName ? { regionName: s.osRegionName } : {}),
     interface: s.osInterface,
   })
+
+/**
+ * Where the credentials sit in a service's config file: Masakari's `[DEFAULT]` names for
+ * its Nova account (os_privileged_user_*, os_region_name, os_user_domain_name, ...).
+ */
+export const openStackLayout: { sections: Record<string, Record<string, string>> } = {
+  sections: {
+    DEFAULT: {
+      osAuthUrl: 'os_privileged_user_auth_url',
+      osUsername: 'os_privileged_user_name',
+      osPassword: 'os_privileged_user_password',
+      osProjectName: 'os_privileged_user_tenant',
+    },
+  },
+}

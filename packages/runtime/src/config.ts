@@ -1,27 +1,81 @@
 import { readFileSync } from 'node:fs'
 import * as z from 'zod'
+import { DEFAULT_SECTION, filePlace, readIniSettings, showPlace, type FileProblem, type ServiceSettings } from './config-file.js'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
+/** Where a service's file comes from: `--config-file FILE` on its command line, else `LAZARUS_CONFIG_FILE`. */
+export const configFileOf = (env: NodeJS.ProcessEnv, argv: readonly string[]): string | undefined => {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    if (a === '--config-file') {
+      const next = argv[i + 1]
+      if (next === undefined || next.startsWith('--')) throw new ConfigError('--config-file needs a file name')
+      return next
+    }
+    if (a.startsWith('--config-file=')) return a.slice('--config-file='.length)
+  }
+  const fromEnv = env['LAZARUS_CONFIG_FILE']
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv
+}
+
+/** A setting's names, for messages: `[host_failure] evacuate_all_instances / EVACUATE_ALL_INSTANCES`. */
+export const settingNames = (settings: Pick<ServiceSettings, 'layout'>, key: string): string =>
+  `${showPlace(filePlace(settings.layout, key))} / ${toEnvName(key)}`
+
+/** The schema's verdict on the merged values, each problem named by its file place and env name. */
+export const validateSettings = <S extends z.ZodObject>(
+  settings: Pick<ServiceSettings<S>, 'schema' | 'layout'>,
+  values: Record<string, unknown>,
+): { data: z.infer<S>; problems: [] } | { data?: undefined; problems: FileProblem[] } => {
+  const parsed = settings.schema.safeParse(values)
+  if (parsed.success) return { data: parsed.data, problems: [] }
+  return {
+    problems: parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '')
+      if (key === '') return { section: DEFAULT_SECTION, message: i.message }
+      const place = filePlace(settings.layout, key)
+      const missing = i.code === 'invalid_type' && values[key] === undefined
+      return { ...place, message: `${missing ? `required (or ${toEnvName(key)} in the environment)` : i.message}` }
+    }),
+  }
+}
+
 /**
- * Read a service's settings: the JSON file named by `LAZARUS_CONFIG` (if any), then
- * environment variables over it. Keys are the schema's keys; env names are the keys in
+ * Read a service's settings: its INI file (`--config-file FILE` or `LAZARUS_CONFIG_FILE`;
+ * see config-file.ts for the layout), or the JSON file named by `LAZARUS_CONFIG` (the
+ * schema's keys), then environment variables over it. Env names are the keys in
  * UPPER_SNAKE_CASE (e.g. `amqpUrl` ← `AMQP_URL`). A bad value throws a ConfigError that
  * names the setting, so the service stops at once with a message an operator can act on.
  */
-export const loadConfig = <S extends z.ZodObject>(
-  schema: S,
+export const loadServiceConfig = <S extends z.ZodObject>(
+  settings: ServiceSettings<S>,
   env: NodeJS.ProcessEnv = process.env,
+  argv: readonly string[] = process.argv.slice(2),
 ): z.infer<S> => {
-  const file = env['LAZARUS_CONFIG']
+  const { schema } = settings
+  const iniFile = configFileOf(env, argv)
+  const jsonFile = env['LAZARUS_CONFIG']
   let fromFile: Record<string, unknown> = {}
-  if (file) {
+  if (iniFile) {
+    let text: string
     try {
-      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+      text = readFileSync(iniFile, 'utf8')
     } catch (err) {
-      throw new ConfigError(`LAZARUS_CONFIG=${file}: cannot read it as JSON (${(err as Error).message})`)
+      throw new ConfigError(`config file ${iniFile}: cannot read it (${(err as Error).message})`)
+    }
+    const read = readIniSettings(text, settings)
+    if (read.problems.length > 0) {
+      throw new ConfigError(`invalid configuration in ${iniFile}:\n${read.problems.map((p) => `  ${p.option ? showPlace({ section: p.section, option: p.option }) : `[${p.section}]`}: ${p.message}`).join('\n')}`)
+    }
+    fromFile = read.values
+  } else if (jsonFile) {
+    try {
+      fromFile = JSON.parse(readFileSync(jsonFile, 'utf8')) as Record<string, unknown>
+    } catch (err) {
+      throw new ConfigError(`LAZARUS_CONFIG=${jsonFile}: cannot read it as JSON (${(err as Error).message})`)
     }
   }
   const merged: Record<string, unknown> = { ...fromFile }
@@ -34,12 +88,17 @@ export const loadConfig = <S extends z.ZodObject>(
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const key = String(i.path[0] ?? '')
-      return `  ${toEnvName(key)} (${key}): ${i.message}`
+      const where = iniFile && key !== '' ? ` ${showPlace(filePlace(settings.layout, key))}` : ''
+      return `  ${toEnvName(key)} (${key})${where}: ${i.message}`
     })
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
   }
   return parsed.data
 }
+
+/** `loadServiceConfig` for a bare schema: the JSON file of `LAZARUS_CONFIG` and the environment (no INI layout, no command line). */
+export const loadConfig = <S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> =>
+  loadServiceConfig({ service: '', schema }, env, [])
 
 export const toEnvName = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()
 
@@ -71,6 +130,6 @@ export const setting = {
  * OPS_HOST (all interfaces by default, so that probes and Prometheus can reach it).
  */
 export const opsSettings = (port: number) => ({
-  opsPort: setting.int(port),
-  opsHost: z.string().min(1).default('0.0.0.0'),
+  opsPort: setting.int(port).describe('Port of the operations endpoint: /healthz, /readyz, /metrics.'),
+  opsHost: z.string().min(1).default('0.0.0.0').describe('Address the operations endpoint listens on.'),
 })

@@ -24,16 +24,16 @@ const file = () => z.string().min(1).optional()
 
 /** The NATS identity and TLS settings, to spread into a service's settings schema. */
 export const natsAuthSettings = () => ({
-  natsUser: z.string().min(1).optional(),
-  natsPass: z.string().min(1).optional(),
-  natsPassFile: file(),
-  natsToken: z.string().min(1).optional(),
-  natsTokenFile: file(),
-  natsNkeySeedFile: file(),
-  natsCredsFile: file(),
-  natsTlsCaFile: file(),
-  natsTlsCertFile: file(),
-  natsTlsKeyFile: file(),
+  natsUser: z.string().min(1).optional().describe('NATS user name (with NATS_PASS or NATS_PASS_FILE).'),
+  natsPass: z.string().min(1).optional().describe('NATS password; prefer NATS_PASS_FILE.'),
+  natsPassFile: file().describe('File holding the NATS password.'),
+  natsToken: z.string().min(1).optional().describe('NATS token; prefer NATS_TOKEN_FILE.'),
+  natsTokenFile: file().describe('File holding the NATS token.'),
+  natsNkeySeedFile: file().describe('NKey seed file (the identity an operator gave this process).'),
+  natsCredsFile: file().describe('NATS .creds file (JWT and NKey seed).'),
+  natsTlsCaFile: file().describe('CA bundle that verifies the NATS server (turns TLS on).'),
+  natsTlsCertFile: file().describe('Client certificate for NATS mutual TLS.'),
+  natsTlsKeyFile: file().describe('Client key for NATS mutual TLS.'),
 })
 
 const NatsAuthSettings = z.object(natsAuthSettings())

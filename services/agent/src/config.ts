@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { ConfigError, loadConfig, natsAuthSettings, natsConnectOptions, setting, type NatsAuthKind } from '@lazarus/runtime'
+import { commonLayout, ConfigError, loadServiceConfig, natsAuthSettings, natsConnectOptions, setting, type NatsAuthKind, type ServiceSettings } from '@lazarus/runtime'
 import type { ConnectionOptions } from '@nats-io/transport-node'
 import * as z from 'zod'
 import { HEARTBEAT_CHECKS_MAX, HEARTBEAT_SUBJECT_PREFIX, HostName } from '@lazarus/contracts'
@@ -30,7 +30,7 @@ export const ProbesConfig = z
     /** Storage-network targets (host:port). */
     storage: z.array(Target).max(HEARTBEAT_CHECKS_MAX).default([]),
     /** Directory on shared storage where `<host>.hb` is rewritten at every heartbeat (its path is a check's name: at most 1024 characters). */
-    storageHeartbeatDir: z.string().min(1).max(700).optional(),
+    storageHeartbeatDir: z.string().min(1).max(700).optional().describe('Directory on shared storage where `<host>.hb` is rewritten at every heartbeat.'),
     /** Peer hosts to probe over TCP. */
     peers: z.array(Peer).max(HEARTBEAT_CHECKS_MAX).default([]),
     /** Whether a refused TCP connection (the network delivered an RST) counts as reachable. */
@@ -57,39 +57,28 @@ const json = setting.json
 
 /** The agent's settings (env names: the keys in UPPER_SNAKE_CASE). */
 export const AgentSettings = z.object({
-  natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
+  natsUrl: z.string().min(1).default('nats://127.0.0.1:4222').describe('NATS, e.g. nats://127.0.0.1:4222.'),
   /** This agent's NATS identity and TLS (NATS_NKEY_SEED_FILE, NATS_CREDS_FILE, NATS_USER/NATS_PASS, NATS_TOKEN, NATS_TLS_*): see packages/runtime/src/nats.ts. */
   ...natsAuthSettings(),
-  /** The host name the detector knows this host by (Nova's / Masakari's host name). */
-  hostName: HostName.default(() => hostname()),
-  /** 50 ms to 1 h: the heartbeat contract's bounds. */
-  heartbeatIntervalMs: z.coerce.number().int().min(50).max(3_600_000).default(1000),
-  /** Per-probe timeout; default: half the interval, at most 500 ms. */
-  probeTimeoutMs: z.coerce.number().int().min(1).optional(),
-  subjectPrefix: z.string().min(1).default(HEARTBEAT_SUBJECT_PREFIX),
-  /** Where /proc is (tests point it elsewhere). */
-  procRoot: z.string().min(1).default('/proc'),
-  /** All probes as JSON; the settings below override its fields. */
-  probes: json(ProbesConfig).optional(),
-  processNames: list(z.string().min(1)).optional(),
-  managementTargets: list(Target).optional(),
-  storageTargets: list(Target).optional(),
+  hostName: HostName.default(() => hostname()).describe("The host name the detector knows this host by (Nova's / Masakari's host name)."),
+  heartbeatIntervalMs: z.coerce.number().int().min(50).max(3_600_000).default(1000).describe("50 ms to 1 h: the heartbeat contract's bounds."),
+  probeTimeoutMs: z.coerce.number().int().min(1).optional().describe('Per-probe timeout; default: half the interval, at most 500 ms.'),
+  subjectPrefix: z.string().min(1).default(HEARTBEAT_SUBJECT_PREFIX).describe('Heartbeats are published on `<prefix>.<host>`.'),
+  procRoot: z.string().min(1).default('/proc').describe('Where /proc is (tests point it elsewhere).'),
+  probes: json(ProbesConfig).optional().describe('All probes as JSON; the settings below override its fields.'),
+  processNames: list(z.string().min(1)).optional().describe('Processes that must run on the host, comma-separated (overrides probes.processes).'),
+  managementTargets: list(Target).optional().describe('Management-network targets host:port, comma-separated.'),
+  storageTargets: list(Target).optional().describe('Storage-network targets host:port, comma-separated.'),
   storageHeartbeatDir: z.string().min(1).max(700).optional(),
-  /** `host=address:port,...` */
-  peers: list(Peer).optional(),
+  peers: list(Peer).optional().describe('`host=address:port,...`'),
 
   // ---- process failure reports: on when API_URL is set ----
-  /** The Lazarus api (Masakari v1); unset: heartbeats only, no PROCESS notifications. */
-  apiUrl: z.url().optional(),
-  /** Sent as X-Auth-Token (a key with the `monitor` role is enough). */
-  apiToken: z.string().min(1).optional(),
-  apiTimeoutMs: setting.int(5000, 100),
-  /** How long a watched process must be missing before it is reported STOPPED. */
-  processFailureAfterMs: setting.int(3000, 1),
-  /** Attempts per notification (masakari-monitors' api_retry_max is 12). */
-  reportAttempts: setting.int(12, 1),
-  /** The first delay between attempts, doubling up to 10 s. */
-  reportRetryMs: setting.int(1000, 1),
+  apiUrl: z.url().optional().describe('The Lazarus api (Masakari v1); unset: heartbeats only, no PROCESS notifications.'),
+  apiToken: z.string().min(1).optional().describe('Sent as X-Auth-Token (a key with the `monitor` role is enough).'),
+  apiTimeoutMs: setting.int(5000, 100).describe('Milliseconds per request to the api.'),
+  processFailureAfterMs: setting.int(3000, 1).describe('How long a watched process must be missing before it is reported STOPPED.'),
+  reportAttempts: setting.int(12, 1).describe("Attempts per notification (masakari-monitors' api_retry_max is 12)."),
+  reportRetryMs: setting.int(1000, 1).describe('The first delay between attempts, doubling up to 10 s.'),
 })
 export type AgentSettings = z.infer<typeof AgentSettings>
 
@@ -155,6 +144,15 @@ export const resolveAgentConfig = (s: AgentSettings): AgentConfig => {
   }
 }
 
-/** Read the agent's configuration from LAZARUS_CONFIG and the environment; throws a ConfigError naming a bad setting. */
-export const loadAgentConfig = (env: NodeJS.ProcessEnv = process.env): AgentConfig =>
-  resolveAgentConfig(loadConfig(AgentSettings, env))
+
+/** The agent's file, /etc/lazarus/agent.conf. */
+export const agentSettings: ServiceSettings<typeof AgentSettings> = {
+  service: 'agent',
+  schema: AgentSettings,
+  layout: commonLayout,
+  computedDefaults: { hostName: '<this host\'s name>' },
+}
+
+/** Read the agent's configuration from its file (--config-file, LAZARUS_CONFIG_FILE or LAZARUS_CONFIG) and the environment; throws a ConfigError naming a bad setting. */
+export const loadAgentConfig = (env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): AgentConfig =>
+  resolveAgentConfig(loadServiceConfig(agentSettings, env, argv))

@@ -1,12 +1,13 @@
 import { createBus } from '@lazarus/bus'
 import { createPgDb, openDb } from '@lazarus/db'
-import { ConfigError, createLogger, createMetrics, exitOnStartFailure, loadConfig, onShutdown } from '@lazarus/runtime'
+import { ConfigError, createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, onShutdown } from '@lazarus/runtime'
 import { chooseAuthMethod } from './auth/auth-method.js'
-import { apiConfigSchema, createApiService } from './index.js'
+import { apiSettings } from './config.js'
+import { createApiService } from './index.js'
 
 /** The api as its own process: config → logger → db → bus → service → listen → shutdown. */
 const main = async () => {
-  const config = loadConfig(apiConfigSchema)
+  const config = loadServiceConfig(apiSettings)
   if (!config.amqpUrl) throw new ConfigError('invalid configuration:\n  AMQP_URL (amqpUrl): required: the RabbitMQ URL, e.g. amqp://user:pass@host:5672/vhost')
   // Before any connection: an api without a way to authenticate callers does not start.
   chooseAuthMethod(config)

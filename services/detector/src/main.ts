@@ -1,16 +1,16 @@
 import { createBus } from '@lazarus/bus'
-import { createLogger, createMetrics, exitOnStartFailure, loadConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { createApiClient } from './adapters/http/api-client.js'
 import { createMemorySeenNotifications } from './adapters/memory/seen-notifications.js'
 import { createKvLeases } from './adapters/nats/kv-leases.js'
-import { DetectorConfig } from './config.js'
+import { detectorSettings } from './config.js'
 import { createHeartbeatDetection, type HeartbeatDetection } from './heartbeats.js'
 import { createDetectorService } from './service.js'
 
 const log = createLogger('detector')
 try {
-  const config = loadConfig(DetectorConfig)
+  const config = loadServiceConfig(detectorSettings)
   const metrics = createMetrics('detector')
   const bus = await createBus(config.amqpUrl)
 

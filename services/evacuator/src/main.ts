@@ -1,13 +1,13 @@
 import { createBus } from '@lazarus/bus'
 import { openDb } from '@lazarus/db'
 import { connectOpenStack } from '@lazarus/openstack'
-import { createLogger, createMetrics, exitOnStartFailure, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
-import { EvacuatorMainSettings } from './config.js'
+import { createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { evacuatorSettings } from './config.js'
 import { createEvacuatorService } from './service.js'
 
 const log = createLogger('evacuator')
 try {
-  const config = loadConfig(EvacuatorMainSettings)
+  const config = loadServiceConfig(evacuatorSettings)
   const metrics = createMetrics('evacuator')
   const db = await openDb(config.databaseUrl, { max: config.dbPoolSize, min: config.hostFailureRecoveryThreads })
   const os = await connectOpenStack(config)

@@ -1,5 +1,5 @@
-import { openStackSettings } from '@lazarus/openstack'
-import { opsSettings, setting } from '@lazarus/runtime'
+import { openStackLayout, openStackSettings } from '@lazarus/openstack'
+import { commonLayout, mergeLayouts, opsSettings, setting, type ServiceSettings } from '@lazarus/runtime'
 import * as z from 'zod'
 import { defaultFencerConfig as d } from './fencer-config.js'
 
@@ -8,30 +8,33 @@ import { defaultFencerConfig as d } from './fencer-config.js'
  * the standard variable names (OS_AUTH_URL, OS_USERNAME, ...).
  */
 export const FencerEnv = z.object({
-  amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/vhost' }).min(1),
-  /** postgres://… in production; a path or `memory:` for PGlite (default: in memory). */
-  databaseUrl: z.string().optional(),
+  amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/vhost' }).min(1).describe('RabbitMQ, e.g. amqp://user:pass@rabbit:5672/vhost'),
+  databaseUrl: z.string().optional().describe('postgres://… in production; a path or `memory:` for PGlite (default: in memory).'),
   ...openStackSettings,
-  fenceCheckIntervalMs: setting.ms(d.fenceCheckIntervalMs),
-  fenceCheckMaxCount: setting.int(d.fenceCheckMaxCount, 1),
-  novaDownCheckIntervalMs: setting.ms(d.novaDownCheckIntervalMs),
-  novaDownMaxWaitMs: setting.ms(d.novaDownMaxWaitMs),
-  forceDownConfirmTimeoutMs: setting.ms(d.forceDownConfirmTimeoutMs),
-  powerRequestTimeoutMs: setting.int(d.powerRequestTimeoutMs, 1),
-  fenceLeaseMs: setting.int(d.leaseMs, 1000),
-  unfencePowerOn: setting.bool(d.unfencePowerOn),
-  unfenceMaxWaitMs: setting.ms(d.unfenceMaxWaitMs),
-  unfenceRetryIntervalMs: setting.int(d.unfenceRetryIntervalMs, 1),
-  /** Disable nova-compute with this reason along with the force-down (one Nova call); empty: force down only. */
-  fenceDisableReason: z.string().max(255).default(d.disableReason ?? ''),
-  /** Where BMC password files live: `password_file=` must resolve to a regular file under it. */
-  bmcSecretDir: z.string().min(1).refine((v) => v.startsWith('/'), 'must be an absolute directory path').default(d.bmcSecretDir),
-  /** Comma-separated environment variables `password_env=` may name (none by default: use password_file). */
+  fenceCheckIntervalMs: setting.ms(d.fenceCheckIntervalMs).describe('Pause between power-status checks after a power off.'),
+  fenceCheckMaxCount: setting.int(d.fenceCheckMaxCount, 1).describe('Power-status checks before a host that does not report off fails the fence.'),
+  novaDownCheckIntervalMs: setting.ms(d.novaDownCheckIntervalMs).describe('Pause between Nova service-state checks.'),
+  novaDownMaxWaitMs: setting.ms(d.novaDownMaxWaitMs).describe("Level 3: how long to wait for Nova's heartbeat timeout to mark the service down."),
+  forceDownConfirmTimeoutMs: setting.ms(d.forceDownConfirmTimeoutMs).describe('Levels 1 and 2: how long Nova may take to show the forced-down service as down.'),
+  powerRequestTimeoutMs: setting.int(d.powerRequestTimeoutMs, 1).describe('Deadline of each request to a BMC or power device.'),
+  fenceLeaseMs: setting.int(d.leaseMs, 1000).describe('A fence claim not renewed for this long may be taken over by another replica.'),
+  unfencePowerOn: setting.bool(d.unfencePowerOn).describe('Unfence: power a host that is off on before giving it back to Nova.'),
+  unfenceMaxWaitMs: setting.ms(d.unfenceMaxWaitMs).describe('Unfence: how long to keep asking Nova to clear forced_down while it refuses.'),
+  unfenceRetryIntervalMs: setting.int(d.unfenceRetryIntervalMs, 1).describe('Unfence: first pause between those attempts; it doubles up to 30 s.'),
+  fenceDisableReason: z.string().max(255).default(d.disableReason ?? '').describe('Disable nova-compute with this reason along with the force-down (one Nova call); empty: force down only.'),
+  bmcSecretDir: z.string().min(1).refine((v) => v.startsWith('/'), 'must be an absolute directory path').default(d.bmcSecretDir).describe('Where BMC password files live: `password_file=` must resolve to a regular file under it.'),
   bmcPasswordEnvAllow: z
     .string()
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
-    .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a comma-separated list of environment variable names'))),
+    .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a comma-separated list of environment variable names'))).describe('Comma-separated environment variables `password_env=` may name (none by default: use password_file).'),
   ...opsSettings(9102),
 })
 export type FencerEnv = z.infer<typeof FencerEnv>
+
+/** The fencer's file, /etc/lazarus/fencer.conf. */
+export const fencerSettings: ServiceSettings<typeof FencerEnv> = {
+  service: 'fencer',
+  schema: FencerEnv,
+  layout: mergeLayouts(openStackLayout, commonLayout, { prefixes: { bmc: 'bmc' } }),
+}

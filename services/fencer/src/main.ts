@@ -1,13 +1,13 @@
 import { createBus } from '@lazarus/bus'
 import { openDb } from '@lazarus/db'
 import { connectOpenStack } from '@lazarus/openstack'
-import { createLogger, createMetrics, exitOnStartFailure, loadConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
-import { FencerEnv } from './config.js'
+import { createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { fencerSettings } from './config.js'
 import { createFencerService } from './service.js'
 
 const log = createLogger('fencer')
 try {
-  const env = loadConfig(FencerEnv)
+  const env = loadServiceConfig(fencerSettings)
   const metrics = createMetrics('fencer')
   const db = await openDb(env.databaseUrl)
   const bus = await createBus(env.amqpUrl)

@@ -1,5 +1,5 @@
 import { DEFAULT_MAX_FUTURE_SKEW_S } from '@lazarus/contracts'
-import { natsAuthSettings, opsSettings, setting } from '@lazarus/runtime'
+import { commonLayout, mergeLayouts, natsAuthSettings, opsSettings, setting, type ServiceSettings } from '@lazarus/runtime'
 import * as z from 'zod'
 import type { KafkaSourceConfig } from './sources/kafka.js'
 
@@ -14,48 +14,43 @@ const list = z
  */
 export const ingestConfigSchema = z
   .object({
-    /** The Lazarus api base URL, e.g. http://api:15868. */
-    apiUrl: z.url(),
-    /** X-Auth-Token for the api (a key with the `monitor` role suffices). */
-    apiToken: z.string().optional(),
+    apiUrl: z.url().describe('The Lazarus api base URL, e.g. http://api:15868.'),
+    apiToken: z.string().optional().describe('X-Auth-Token for the api (a key with the `monitor` role suffices).'),
     apiTimeoutMs: setting.int(10_000, 100),
-    /** Backoff while the api is unavailable: first wait, and the longest. */
-    retryMinMs: setting.int(500, 10),
-    retryMaxMs: setting.int(30_000, 10),
-    /** Mapping rules: JSON text, or `@/path/to/rules.json`. Unset: the defaults. */
-    mappingRules: z.string().optional(),
-    /** Seconds an event's time may lie ahead of this service's clock; further ahead is dead-lettered (stage map). */
-    maxFutureSkewS: setting.int(DEFAULT_MAX_FUTURE_SKEW_S, 0),
+    retryMinMs: setting.int(500, 10).describe('Backoff while the api is unavailable: first wait, and the longest.'),
+    retryMaxMs: setting.int(30_000, 10).describe('The longest wait between attempts while the api is unavailable.'),
+    mappingRules: z.string().optional().describe('Mapping rules: JSON text, or `@/path/to/rules.json`. Unset: the defaults.'),
+    maxFutureSkewS: setting.int(DEFAULT_MAX_FUTURE_SKEW_S, 0).describe("Seconds an event's time may lie ahead of this service's clock; further ahead is dead-lettered (stage map)."),
 
-    kafkaBrokers: list,
-    kafkaTopics: list,
-    kafkaGroup: z.string().min(1).default('lazarus-ingest'),
-    kafkaClientId: z.string().min(1).default('lazarus-ingest'),
-    kafkaDeadLetterTopic: z.string().min(1).default('lazarus.ingest.dead-letter'),
-    kafkaFromBeginning: setting.bool(true),
-    kafkaSessionTimeoutMs: setting.int(30_000, 1000),
-    kafkaPartitionsConcurrently: setting.int(4, 1),
-    kafkaSsl: setting.bool(false),
-    kafkaSslCaFile: z.string().optional(),
-    kafkaSslCertFile: z.string().optional(),
-    kafkaSslKeyFile: z.string().optional(),
-    kafkaSslRejectUnauthorized: setting.bool(true),
-    kafkaSaslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
-    kafkaSaslUsername: z.string().optional(),
-    kafkaSaslPassword: z.string().optional(),
+    kafkaBrokers: list.describe('Kafka brokers, comma-separated host:port; set: the Kafka source is on.'),
+    kafkaTopics: list.describe('Topics to consume, comma-separated.'),
+    kafkaGroup: z.string().min(1).default('lazarus-ingest').describe('Consumer group.'),
+    kafkaClientId: z.string().min(1).default('lazarus-ingest').describe('Kafka client id.'),
+    kafkaDeadLetterTopic: z.string().min(1).default('lazarus.ingest.dead-letter').describe('Where events that cannot be mapped or are refused go.'),
+    kafkaFromBeginning: setting.bool(true).describe('A new consumer group starts at the oldest event.'),
+    kafkaSessionTimeoutMs: setting.int(30_000, 1000).describe('Kafka consumer session timeout.'),
+    kafkaPartitionsConcurrently: setting.int(4, 1).describe('Partitions handled at once.'),
+    kafkaSsl: setting.bool(false).describe('TLS to the brokers.'),
+    kafkaSslCaFile: z.string().optional().describe('CA bundle that verifies the brokers.'),
+    kafkaSslCertFile: z.string().optional().describe('Client certificate (mutual TLS).'),
+    kafkaSslKeyFile: z.string().optional().describe('Client key (mutual TLS).'),
+    kafkaSslRejectUnauthorized: setting.bool(true).describe('Refuse brokers whose certificate does not verify.'),
+    kafkaSaslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional().describe('SASL mechanism; needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD.'),
+    kafkaSaslUsername: z.string().optional().describe('SASL user.'),
+    kafkaSaslPassword: z.string().optional().describe('SASL password.'),
 
-    natsUrl: list,
-    natsStream: z.string().optional(),
-    natsSubjects: list,
-    natsDurable: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _').default('lazarus-ingest'),
-    natsDeadLetterSubject: z.string().min(1).default('lazarus.ingest.dead-letter'),
-    natsMaxAckPending: setting.int(1, 1),
-    natsAckWaitMs: setting.int(30_000, 1000),
+    natsUrl: list.describe('NATS servers, comma-separated; set: the NATS JetStream source is on.'),
+    natsStream: z.string().optional().describe('The JetStream stream to consume.'),
+    natsSubjects: list.describe('Subjects of the stream to consume, comma-separated (all when unset).'),
+    natsDurable: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _').default('lazarus-ingest').describe('Durable consumer name.'),
+    natsDeadLetterSubject: z.string().min(1).default('lazarus.ingest.dead-letter').describe('Where events that cannot be mapped or are refused go.'),
+    natsMaxAckPending: setting.int(1, 1).describe('Events in flight at once.'),
+    natsAckWaitMs: setting.int(30_000, 1000).describe('How long JetStream waits for an ack before redelivering.'),
     /** The NATS source's identity and TLS (NATS_NKEY_SEED_FILE, NATS_CREDS_FILE, NATS_USER/NATS_PASS, NATS_TOKEN, NATS_TLS_*): packages/runtime/src/nats.ts. */
     ...natsAuthSettings(),
 
     ...opsSettings(9104),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
   })
   .superRefine((c, ctx) => {
     const need = (cond: boolean, key: string, message: string) => {
@@ -91,3 +86,10 @@ export const kafkaSourceConfig = (c: IngestConfig): KafkaSourceConfig => ({
       ? { mechanism: c.kafkaSaslMechanism, username: c.kafkaSaslUsername, password: c.kafkaSaslPassword }
       : undefined,
 })
+
+/** The ingest service's file, /etc/lazarus/ingest.conf: `[kafka]` and `[nats]` sources. */
+export const ingestSettings: ServiceSettings<typeof ingestConfigSchema> = {
+  service: 'ingest',
+  schema: ingestConfigSchema,
+  layout: mergeLayouts(commonLayout, { prefixes: { kafka: 'kafka' } }),
+}

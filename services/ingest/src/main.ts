@@ -1,5 +1,5 @@
-import { ConfigError, createLogger, createMetrics, exitOnStartFailure, loadConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
-import { ingestConfigSchema, kafkaSourceConfig } from './config.js'
+import { ConfigError, createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { ingestSettings, kafkaSourceConfig } from './config.js'
 import { createIngestMetrics, MappingRulesError, parseMappingRules } from '@lazarus/ingest-mapping'
 import { createApiClient } from './sources/api-client.js'
 import { startKafkaSource, type RunningSource } from './sources/kafka.js'
@@ -8,7 +8,7 @@ import { createPipeline } from './sources/pipeline.js'
 
 /** The ingest service: config → rules → api client → sources → ops server → shutdown. */
 const main = async () => {
-  const config = loadConfig(ingestConfigSchema)
+  const config = loadServiceConfig(ingestSettings)
   let rules
   try {
     rules = parseMappingRules(config.mappingRules)

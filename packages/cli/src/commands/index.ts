@@ -1,4 +1,5 @@
 import type { Program } from '../cli.js'
+import { addConfigCommands } from './config.js'
 import { addHostCommands } from './hosts.js'
 import { addNatsConfigCommand } from './nats-config.js'
 import { addImportCommands } from './import.js'
@@ -12,4 +13,5 @@ export const addCommands = (p: Program, env: Record<string, string | undefined> 
   addNotificationCommands(p)
   addNatsConfigCommand(p)
   addImportCommands(p, env)
+  addConfigCommands(p)
 }
