@@ -90,6 +90,12 @@ export const AgentSettings = z.object({
   reportAttempts: setting.int(12, 1),
   /** The first delay between attempts, doubling up to 10 s. */
   reportRetryMs: setting.int(1000, 1),
+
+  // ---- operations endpoint (/healthz, /readyz, /metrics): on when OPS_PORT is set ----
+  /** Unset: no endpoint (a compute host opens no port it was not asked to); 9105 in the packaged env file; 0: any free port. */
+  opsPort: z.coerce.number().int().min(0).max(65535).optional(),
+  /** All interfaces by default, so that Prometheus can scrape it. */
+  opsHost: z.string().min(1).default('0.0.0.0'),
 })
 export type AgentSettings = z.infer<typeof AgentSettings>
 
@@ -105,6 +111,8 @@ export interface AgentConfig {
   probes: ProbesConfig
   /** PROCESS notifications to the api, when `API_URL` is set. */
   processReports?: ProcessReportsConfig
+  /** Where /healthz, /readyz and /metrics are served, when `OPS_PORT` is set. */
+  ops?: { port: number; host: string }
 }
 
 export interface ProcessReportsConfig {
@@ -152,6 +160,7 @@ export const resolveAgentConfig = (s: AgentSettings): AgentConfig => {
         retryMs: s.reportRetryMs,
       },
     }),
+    ...(s.opsPort !== undefined && { ops: { port: s.opsPort, host: s.opsHost } }),
   }
 }
 

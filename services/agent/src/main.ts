@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { connect } from '@nats-io/transport-node'
-import { createLogger, onShutdown } from '@lazarus/runtime'
+import { createLogger, createMetrics, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { createAgent } from './agent.js'
 import { loadAgentConfig } from './config.js'
+import { registerAgentMetrics } from './metrics.js'
 
 const log = createLogger('agent')
 try {
@@ -25,9 +26,18 @@ try {
   })()
   const agent = createAgent({ config, nc, log, connected: () => connected })
   await agent.start()
+  let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined
+  if (config.ops) {
+    const metrics = createMetrics('agent')
+    registerAgentMetrics(metrics, agent, () => connected)
+    // Ready: connected to NATS and heartbeating.
+    ops = await startOpsServer({ ...config.ops, metrics, ready: () => connected && agent.sent > 0 })
+    log.info({ opsPort: ops.port }, 'ops endpoint up')
+  }
   onShutdown(log, async () => {
     await agent.stop()
     await nc.drain()
+    await ops?.close()
   })
 } catch (err) {
   log.fatal({ err }, 'agent failed to start')
