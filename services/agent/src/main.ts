@@ -28,7 +28,8 @@ try {
   await agent.start()
   let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined
   if (config.ops) {
-    const metrics = createMetrics('agent')
+    // Event-loop lag sampled once a second, not 100 times: the agent idles between heartbeats.
+    const metrics = createMetrics('agent', { eventLoopMonitoringPrecisionMs: 1000 })
     registerAgentMetrics(metrics, agent, () => connected)
     // Ready: connected to NATS and heartbeating.
     ops = await startOpsServer({ ...config.ops, metrics, ready: () => connected && agent.sent > 0 })
