@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { copyFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { copyFile, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, parse } from 'node:path'
 import { existsSync } from 'node:fs'
@@ -62,6 +62,10 @@ describe('lazarus-agent as one file', () => {
     expect(await readdir(dir)).toEqual(['lazarus-agent.mjs'])
     expect(noNodeModulesAbove(dir)).toEqual([])
     expect((await stat(join(dir, 'lazarus-agent.mjs'))).size).toBeLessThan(5 * 1024 * 1024)
+    // The bundled libraries' licence notices travel with it.
+    const text = await readFile(join(dir, 'lazarus-agent.mjs'), 'utf8')
+    expect(text).toContain('Bundled libraries and their licences')
+    for (const name of ['@nats-io/nats-core', 'pino', 'prom-client', 'zod']) expect(text).toMatch(new RegExp(`^${name}@\\S+ \\(`, 'm'))
   })
 
   it('runs with only node: heartbeats arrive on NATS and the ops endpoint answers', async () => {
