@@ -153,7 +153,8 @@ describe('infra/systemd', () => {
     for (const u of units) {
       const k = unitKeys(readFileSync(resolve(infra, 'systemd', u), 'utf8'))
       const one = (key: string) => k.get(key)?.at(-1)
-      expect(one('Restart'), u).toBe('on-failure')
+      // The agent restarts even after a clean exit: a host without its agent looks dead.
+      expect(one('Restart'), u).toBe(u === 'lazarus-agent.service' ? 'always' : 'on-failure')
       expect(Number.parseInt(one('TimeoutStopSec') ?? '0', 10), u).toBeGreaterThan(SHUTDOWN_BOUND_S)
       expect(one('KillSignal'), u).toBe('SIGTERM')
       for (const [key, value] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['PrivateTmp', 'yes'], ['CapabilityBoundingSet', ''], ['User', 'lazarus']] as const) {
@@ -164,6 +165,12 @@ describe('infra/systemd', () => {
       // Each bus service reads its own broker user last, so that it wins over lazarus.env.
       if (svc !== 'agent') expect(k.get('EnvironmentFile')?.at(-1), u).toBe(`-/etc/lazarus/rabbitmq/${svc}.env`)
       const exec = one('ExecStart') ?? ''
+      if (svc === 'agent') {
+        // The agent is one file, `npm run bundle:agent`'s output (services/agent/scripts/bundle.mjs).
+        expect(exec, u).toMatch(/^\/usr\/bin\/node (--[\w-]+=\S+ )*\/opt\/lazarus\/lazarus-agent\.mjs$/)
+        expect(readFileSync(resolve(repoRoot, 'services/agent/scripts/bundle.mjs'), 'utf8')).toContain("'../dist-bundle/lazarus-agent.mjs'")
+        continue
+      }
       const m = /^\/usr\/bin\/node \/opt\/lazarus\/(services\/(\w+)\/dist\/main\.js)$/.exec(exec)
       expect(m, `${u} ExecStart`).not.toBeNull()
       expect(existsSync(resolve(repoRoot, m![1]!.replace('dist/main.js', 'src/main.ts'))), u).toBe(true)

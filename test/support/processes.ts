@@ -20,11 +20,17 @@ export interface RunningProcess {
  * `LAZARUS_CHILD_NODE_ARGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) adds node flags
  * to every child, for profiling a service under a bench.
  */
-export const startNode = (name: string, script: string, env: Record<string, string>): RunningProcess => {
-  const nodeArgs = (process.env['LAZARUS_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean)
+export const startNode = (
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  /** `cwd` (default: the repo root); `bareEnv`: only `env` and PATH, nothing inherited (no NODE_PATH, NODE_OPTIONS); `nodeArgs`: node flags. */
+  opts: { cwd?: string; bareEnv?: boolean; nodeArgs?: string[] } = {},
+): RunningProcess => {
+  const nodeArgs = [...(opts.nodeArgs ?? []), ...(process.env['LAZARUS_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean)]
   const child = spawn(process.execPath, [...nodeArgs, resolve(repoRoot, script)], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
+    cwd: opts.cwd ?? repoRoot,
+    env: opts.bareEnv ? { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env } : { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: string[] = []

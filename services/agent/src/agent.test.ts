@@ -2,11 +2,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError } from '@lazarus/runtime'
+import { ConfigError, Registry } from '@lazarus/runtime'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAgent } from './agent.js'
 import { loadAgentConfig } from './config.js'
+import { registerAgentMetrics } from './metrics.js'
 import { HeartbeatV1, StorageHeartbeatFile } from '@lazarus/contracts'
 import { processProbe } from './probes/processes.js'
 import { ProbeRunner, type Probe } from './probes/runner.js'
@@ -33,6 +34,13 @@ describe('agent configuration', () => {
       subjectPrefix: 'lazarus.heartbeat',
       probes: { processes: ['nova-compute', 'libvirtd'], management: [], storage: [], peers: [] },
     })
+  })
+
+  it('serves the ops endpoint only when OPS_PORT is set', () => {
+    expect(loadAgentConfig({ HOST_NAME: 'compute-01' }).ops).toBeUndefined()
+    expect(loadAgentConfig({ HOST_NAME: 'compute-01', OPS_PORT: '9105' }).ops).toEqual({ port: 9105, host: '0.0.0.0' })
+    expect(loadAgentConfig({ HOST_NAME: 'compute-01', OPS_PORT: '0', OPS_HOST: '127.0.0.1' }).ops).toEqual({ port: 0, host: '127.0.0.1' })
+    expect(() => loadAgentConfig({ HOST_NAME: 'compute-01', OPS_PORT: '70000' })).toThrow(/OPS_PORT/)
   })
 
   it('reads PROBES as JSON, with the single settings over it', () => {
@@ -174,5 +182,50 @@ describe('agent', () => {
     await agent.stop()
     expect(published.length).toBeGreaterThanOrEqual(1)
     expect(JSON.parse(published[0]!).seq).toBeGreaterThanOrEqual(3)
+  })
+
+  it('counts heartbeats sent, dropped and failed to publish, and the last probe results, in its metrics', async () => {
+    let connected = true
+    let fail = false
+    const config = loadAgentConfig({ HOST_NAME: 'compute-01', HEARTBEAT_INTERVAL_MS: '50' })
+    const probe: Probe = { group: 'processes', names: ['a', 'b'], run: async () => [{ name: 'a', ok: true }, { name: 'b', ok: false }] }
+    const agent = createAgent({
+      config,
+      log,
+      probes: [probe],
+      connected: () => connected,
+      nc: {
+        publish: () => {
+          if (fail) throw new Error('closed')
+        },
+      },
+    })
+    const registry = new Registry()
+    registerAgentMetrics(registry, agent, () => connected)
+    const value = async (name: string, labels = '') => {
+      const m = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : ''} (\\S+)$`, 'm').exec(await registry.metrics())
+      return m ? Number(m[1]) : undefined
+    }
+    await agent.start()
+    await new Promise((r) => setTimeout(r, 120))
+    connected = false
+    await new Promise((r) => setTimeout(r, 120))
+    expect(await value('lazarus_agent_nats_connected')).toBe(0)
+    connected = true
+    fail = true
+    await new Promise((r) => setTimeout(r, 120))
+    await agent.stop()
+    expect(await value('lazarus_agent_heartbeats_sent_total')).toBe(agent.sent)
+    expect(agent.sent).toBeGreaterThanOrEqual(2)
+    expect(await value('lazarus_agent_heartbeats_dropped_total')).toBe(agent.dropped)
+    expect(agent.dropped).toBeGreaterThanOrEqual(1)
+    expect(await value('lazarus_agent_publish_errors_total')).toBe(agent.publishErrors)
+    expect(agent.publishErrors).toBeGreaterThanOrEqual(1)
+    expect(await value('lazarus_agent_nats_connected')).toBe(1)
+    expect(await value('lazarus_agent_probe_checks', 'group="processes",ok="true"')).toBe(1)
+    expect(await value('lazarus_agent_probe_checks', 'group="processes",ok="false"')).toBe(1)
+    expect(await value('lazarus_agent_probe_checks', 'group="peers",ok="true"')).toBe(0)
+    // Counters stay totals across scrapes.
+    expect(await value('lazarus_agent_heartbeats_sent_total')).toBe(agent.sent)
   })
 })

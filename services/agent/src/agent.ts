@@ -32,7 +32,12 @@ export interface Agent {
   stop(): Promise<void>
   /** The last heartbeat sent, if any. */
   readonly last: HeartbeatV1 | undefined
+  /** Heartbeats handed to NATS. */
   readonly sent: number
+  /** Heartbeats not sent because NATS was disconnected. */
+  readonly dropped: number
+  /** Heartbeats whose publish threw (e.g. the connection was closed). */
+  readonly publishErrors: number
   /** Sends PROCESS notifications, when the configuration has an api. */
   readonly processReporter: ProcessReporter | undefined
 }
@@ -68,6 +73,8 @@ export const createAgent = (deps: AgentDeps): Agent => {
   let timer: NodeJS.Timeout | undefined
   let running = false
   let dropped = 0
+  let droppedTotal = 0
+  let publishErrors = 0
   const reports = config.processReports
   const watch = reports && new ProcessFailureWatch(reports.failureAfterMs)
   const reporter =
@@ -110,11 +117,17 @@ export const createAgent = (deps: AgentDeps): Agent => {
       }
     }
     if (deps.connected && !deps.connected()) {
+      droppedTotal++
       if (dropped++ === 0) log.warn({ subject }, 'NATS disconnected; heartbeats are dropped until it is back')
     } else {
       if (dropped > 0) log.info({ dropped }, 'NATS back; heartbeats resume')
       dropped = 0
-      nc.publish(subject, JSON.stringify(hb))
+      try {
+        nc.publish(subject, JSON.stringify(hb))
+      } catch (err) {
+        publishErrors++
+        throw err
+      }
       sent++
     }
     runner.tick()
@@ -150,6 +163,12 @@ export const createAgent = (deps: AgentDeps): Agent => {
     },
     get sent() {
       return sent
+    },
+    get dropped() {
+      return droppedTotal
+    },
+    get publishErrors() {
+      return publishErrors
     },
     processReporter: reporter,
     async start() {

@@ -79,6 +79,10 @@ export const AgentSettings = z.object({
   processFailureAfterMs: setting.int(3000, 1).describe('How long a watched process must be missing before it is reported STOPPED.'),
   reportAttempts: setting.int(12, 1).describe("Attempts per notification (masakari-monitors' api_retry_max is 12)."),
   reportRetryMs: setting.int(1000, 1).describe('The first delay between attempts, doubling up to 10 s.'),
+
+  // ---- operations endpoint (/healthz, /readyz, /metrics): on when OPS_PORT is set ----
+  opsPort: z.coerce.number().int().min(0).max(65535).optional().describe('Unset: no endpoint (a compute host opens no port it was not asked to); 9105 in the packaged env file; 0: any free port.'),
+  opsHost: z.string().min(1).default('0.0.0.0').describe('All interfaces by default, so that Prometheus can scrape it.'),
 })
 export type AgentSettings = z.infer<typeof AgentSettings>
 
@@ -94,6 +98,8 @@ export interface AgentConfig {
   probes: ProbesConfig
   /** PROCESS notifications to the api, when `API_URL` is set. */
   processReports?: ProcessReportsConfig
+  /** Where /healthz, /readyz and /metrics are served, when `OPS_PORT` is set. */
+  ops?: { port: number; host: string }
 }
 
 export interface ProcessReportsConfig {
@@ -141,6 +147,7 @@ export const resolveAgentConfig = (s: AgentSettings): AgentConfig => {
         retryMs: s.reportRetryMs,
       },
     }),
+    ...(s.opsPort !== undefined && { ops: { port: s.opsPort, host: s.opsHost } }),
   }
 }
 
