@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HostBody, NotificationBody, SegmentBody } from './domain/response-schemas.js'
+import { HostBody, NotificationBody, SegmentBody } from '@lazarus/api-contract'
 import { startHarness, type Harness } from './test-harness.js'
 
 describe('OpenAPI document and docs', () => {

@@ -1,6 +1,19 @@
+import {
+  AlertBody,
+  FaultBody,
+  HostBody,
+  HostCreate,
+  HostUpdate,
+  NotificationBody,
+  NotificationCreate,
+  SegmentBody,
+  SegmentCreate,
+  SegmentPause,
+  SegmentResume,
+  SegmentUpdate,
+  VmoveBody,
+} from '@lazarus/api-contract'
 import * as z from 'zod'
-import { HostCreate, HostUpdate, NotificationCreate, SegmentCreate, SegmentPause, SegmentResume, SegmentUpdate } from '../domain/request-schemas.js'
-import { AlertBody, FaultBody, HostBody, NotificationBody, SegmentBody, VmoveBody } from '../domain/response-schemas.js'
 import { MAX_VERSION } from '../http/microversion.js'
 
 type Json = Record<string, unknown>

@@ -36,7 +36,7 @@ export const Description = freeText(TEXT_LIMITS.description)
 
 /**
  * A host's control_attributes: free text as Masakari takes it (which bounds it not at all;
- * Lazarus at 4096 characters), without a BMC password in clear (see domain/control-attributes.ts).
+ * Lazarus at 4096 characters), without a BMC password in clear (see control-attributes.ts).
  */
 export const ControlAttributes = freeText(TEXT_LIMITS.longText).superRefine((v, ctx) => {
   const refusal = v === null ? undefined : controlAttributesRefusal(v)
