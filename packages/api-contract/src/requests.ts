@@ -140,3 +140,10 @@ export const SegmentResume = z.strictObject({
 
 /** `POST /v1/notifications/{id}/retry` (Lazarus extension): no fields; the body may be empty. */
 export const NotificationRetry = z.strictObject({})
+
+/** What a client sends (booleans may still be Masakari's strings). */
+export type SegmentCreateInput = z.input<typeof SegmentCreate>
+export type SegmentUpdateInput = z.input<typeof SegmentUpdate>
+export type HostCreateInput = z.input<typeof HostCreate>
+export type HostUpdateInput = z.input<typeof HostUpdate>
+export type NotificationCreateInput = z.input<typeof NotificationCreate>

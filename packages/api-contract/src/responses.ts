@@ -1,6 +1,9 @@
 import { NotificationStatus, NotificationType, RecoveryMethod } from '@lazarus/contracts'
 import * as z from 'zod'
 
+/** The enumerations of the v1 bodies (one definition, in the contracts). */
+export { NotificationStatus, NotificationType, RecoveryMethod }
+
 /**
  * The v1 response bodies, as the api's views build them; the OpenAPI document is made from
  * these and the client parses every answer with them. Objects are not strict: a field added
