@@ -46,10 +46,10 @@ const main = async () => {
     for (const h of sys.sim.hostNames()) {
       await api.createHost(segment.uuid, {
         host: {
-        name: h,
-        type: 'COMPUTE',
-        // The password by reference, as operators give it; cloud-sim's BMCs speak plain HTTP.
-        control_attributes: `driver=redfish address=${sys.sim.redfishSystemUrl(h)} username=${sys.sim.credentials.username} password_file=${sys.bmcPasswordFile(h)} insecure_http=true`,
+          name: h,
+          type: 'COMPUTE',
+          // The password by reference, as operators give it; cloud-sim's BMCs speak plain HTTP.
+          control_attributes: `driver=redfish address=${sys.sim.redfishSystemUrl(h)} username=${sys.sim.credentials.username} password_file=${sys.bmcPasswordFile(h)} insecure_http=true`,
         },
       })
     }
@@ -67,10 +67,10 @@ const main = async () => {
     const { notification: n } = (
       await api.createNotification({
         notification: {
-      type: 'COMPUTE_HOST',
-      hostname: victim,
-      generated_time: new Date().toISOString(),
-      payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+          type: 'COMPUTE_HOST',
+          hostname: victim,
+          generated_time: new Date().toISOString(),
+          payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
         },
       })
     ).data
