@@ -20,6 +20,8 @@ export const ROUTES = {
   '/v1/notifications/{notification_id}/vmoves': ['get'],
   '/v1/notifications/{notification_id}/vmoves/{vmove_id}': ['get'],
   '/v1/alerts': ['get'],
+  '/v1/ingest/alertmanager': ['post'],
+  '/v1/ingest/dead-letters': ['get'],
 } as const satisfies Record<string, readonly HttpMethod[]>
 
 const e = encodeURIComponent

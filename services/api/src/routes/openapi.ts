@@ -200,6 +200,23 @@ export const openApiDocument = (): Json => ({
         responses: { 200: ok('Alerts', list('alerts', AlertBody)), ...common },
       },
     },
+    '/v1/ingest/alertmanager': {
+      post: {
+        summary: "Take an Alertmanager webhook (payload version 4) (Lazarus extension)",
+        description:
+          'Each alert is mapped on its own (MAPPING_RULES): a firing node-down alert is a COMPUTE_HOST STOPPED notification, a resolved one STARTED. ' +
+          'An alert already taken is a duplicate; one that does not map, or that the notification path refuses, is dead-lettered. 200 with one result per alert.',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+        responses: { 200: { description: 'One result per alert', content: { 'application/json': { schema: { type: 'object' } } } }, ...common },
+      },
+    },
+    '/v1/ingest/dead-letters': {
+      get: {
+        summary: 'List what the ingest routes refused, newest first (Lazarus extension)',
+        parameters: [query('source', 'Filter: alertmanager'), query('limit', '1–1000, default 100', 'integer')],
+        responses: { 200: { description: 'Dead letters', content: { 'application/json': { schema: { type: 'object' } } } }, ...common },
+      },
+    },
     '/v1/notifications/{notification_id}/vmoves/{vmove_id}': {
       parameters: [pathParam('notification_id'), pathParam('vmove_id')],
       get: { summary: 'Show one instance move (1.3)', responses: { 200: ok('Vmove', wrap('vmove', VmoveBody)), 404: fault('Not found'), ...common } },
