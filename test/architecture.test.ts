@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest'
  * The service boundaries, read from the source (issue #20, "one room per rule"):
  * - a service never imports another service: what two services share is a package;
  * - production code never imports the cloud simulator or test support;
- * - packages/contracts, which every part speaks, depends on zod alone;
+ * - packages/contracts, which every part speaks, depends on zod alone; packages/api-contract
+ *   (the v1 API's schemas and client) on zod and packages/contracts alone;
  * - no import cycles: a cycle is two files that are one rule split in two.
  *
  * The one exception is services/all-in-one: the embedded system and the demo are the
@@ -145,6 +146,17 @@ describe('architecture', () => {
     expect(Object.keys(pkg.peerDependencies ?? {})).toEqual([])
     const offending = imports.filter(
       (i) => i.from.startsWith('packages/contracts/') && !i.spec.startsWith('.') && !i.spec.startsWith('node:') && packageName(i.spec) !== 'zod',
+    )
+    expect(offending.map(show)).toEqual([])
+  })
+
+  it('packages/api-contract depends on zod and packages/contracts alone', () => {
+    // The v1 contract is shared by the api and every client of it: no service, no I/O library.
+    const allowed = ['@lazarus/contracts', 'zod']
+    const pkg = JSON.parse(readFileSync(join(root, 'packages/api-contract/package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>
+    expect(Object.keys(pkg.dependencies ?? {}).sort()).toEqual(allowed)
+    const offending = imports.filter(
+      (i) => i.from.startsWith('packages/api-contract/') && !i.spec.startsWith('.') && !allowed.includes(packageName(i.spec)),
     )
     expect(offending.map(show)).toEqual([])
   })

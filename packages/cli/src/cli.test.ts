@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { faultMessage, networkReason, urlHint } from './api-client.js'
+import { faultMessage } from '@lazarus/api-contract'
+import { networkReason, urlHint } from './api.js'
 import { boolValue, createProgram, leafCommands, usageLine, type Context } from './cli.js'
 import { addCommands } from './commands/index.js'
 import { buildPayload, exitForStatus } from './commands/notifications.js'
 import { CliError, Exit } from './errors.js'
 import { runCli } from './run.js'
+import { hostBody, notificationBody, segmentBody } from './testing/api-answers.js'
 
 const usage = (fn: () => unknown) => {
   try {
@@ -15,9 +17,9 @@ const usage = (fn: () => unknown) => {
   return undefined
 }
 
-const SEGMENT = { uuid: 'aaaaaaaa-0000-4000-8000-000000000001', name: 'seg', recovery_method: 'auto', service_type: 'COMPUTE', enabled: true }
-const HOST = { uuid: 'bbbbbbbb-0000-4000-8000-000000000002', name: 'h1', reserved: false, on_maintenance: false }
-const NOTIFICATION = { notification_uuid: 'cccccccc-0000-4000-8000-000000000003', type: 'COMPUTE_HOST', status: 'new' }
+const SEGMENT = segmentBody()
+const HOST = hostBody()
+const NOTIFICATION = notificationBody()
 
 interface Call {
   method: string

@@ -1,5 +1,5 @@
 import { Argument, Command, CommanderError, Help, Option } from 'commander'
-import type { ApiClient } from './api-client.js'
+import type { ApiClient } from '@lazarus/api-contract'
 import { CliError, Exit, usageError } from './errors.js'
 
 /**

@@ -1,4 +1,5 @@
-import { createApiClient, type ApiClient } from './api-client.js'
+import type { ApiClient } from '@lazarus/api-contract'
+import { cliApiClient } from './api.js'
 import { createProgram, type Context, type Output } from './cli.js'
 import { addCommands } from './commands/index.js'
 import { resolveConfig } from './config.js'
@@ -20,7 +21,7 @@ export const runCli = async ({ argv, env, io, fetch }: RunOptions): Promise<numb
       json: global['json'] === true,
       io,
       api: () => {
-        client ??= createApiClient({ config: resolveConfig({ flags: { url: flag('url'), token: flag('token') }, env }), ...(fetch ? { fetch } : {}) })
+        client ??= cliApiClient({ config: resolveConfig({ flags: { url: flag('url'), token: flag('token') }, env }), ...(fetch ? { fetch } : {}) })
         return client
       },
     }

@@ -1,10 +1,11 @@
+import type { NotificationEvent } from '@lazarus/api-contract'
 import { describe, expect, it } from 'vitest'
-import type { ApiClient } from './api-client.js'
-import type { NotificationSnapshot } from './api-types.js'
+import { cliApiClient } from './api.js'
+import { notificationBody } from './testing/api-answers.js'
 import { followNotification } from './watch.js'
 
 const ID = '9967deb1-6c83-409e-926d-7d0382950997'
-const snapshot = (status: string) => ({ notification: { notification_uuid: ID, type: 'VM', status }, vmoves: [] })
+const snapshot = (status: string) => ({ notification: notificationBody({ notification_uuid: ID, type: 'VM', status: status as 'new' }), vmoves: [] })
 
 /**
  * An api whose event stream sends `streams[i]` on the i-th connection, in those chunks; GET
@@ -13,20 +14,9 @@ const snapshot = (status: string) => ({ notification: { notification_uuid: ID, t
 const fakeApi = (streams: string[][], polled: string[]) => {
   let connections = 0
   let gets = 0
-  const api: ApiClient = {
-    url: 'http://api.test',
-    get: async (_path, schema) => {
-      const raw = { notification: snapshot(polled[Math.min(gets++, polled.length - 1)] as string).notification }
-      return { status: 200, raw, data: schema.parse(raw) }
-    },
-    post: async () => {
-      throw new Error('not used')
-    },
-    put: async () => {
-      throw new Error('not used')
-    },
-    delete: async () => {},
-    stream: async () => {
+  const fetch = (async (input: string | URL) => {
+    const path = new URL(String(input)).pathname
+    if (path.endsWith('/events')) {
       const chunks = streams[connections++] ?? []
       const bytes = new TextEncoder()
       const body = new ReadableStream<Uint8Array>({
@@ -36,8 +26,11 @@ const fakeApi = (streams: string[][], polled: string[]) => {
         },
       })
       return new Response(body, { headers: { 'content-type': 'text/event-stream' } })
-    },
-  }
+    }
+    const raw = { notification: snapshot(polled[Math.min(gets++, polled.length - 1)] as string).notification }
+    return new Response(JSON.stringify(raw), { headers: { 'content-type': 'application/json' } })
+  }) as typeof globalThis.fetch
+  const api = cliApiClient({ config: { url: 'http://api.test', token: undefined, urlSource: 'flag', configPath: '/c' }, fetch })
   return { api, connections: () => connections }
 }
 
@@ -50,7 +43,7 @@ const follow = async (streams: string[][], polled = ['new']) => {
     id: ID,
     timeoutMs: 10_000,
     pollMs: 10,
-    onSnapshot: (s: NotificationSnapshot) => seen.push(s.notification.status),
+    onSnapshot: (s: NotificationEvent) => seen.push(s.notification.status),
     onNote: (n) => notes.push(n),
   })
   return { seen, notes, result, connections: fake.connections() }

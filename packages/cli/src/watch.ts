@@ -1,7 +1,6 @@
 import { createParser } from 'eventsource-parser'
 import { sleep } from '@lazarus/runtime'
-import type { ApiClient } from './api-client.js'
-import { isFinalStatus, NotificationEnvelope, NotificationSnapshot, VmoveList, type Notification, type Vmove } from './api-types.js'
+import { isFinalStatus, NotificationEvent, type ApiClient, type Notification, type Vmove } from '@lazarus/api-contract'
 import { ApiResponseError, CliError, Exit } from './errors.js'
 
 export interface FollowOptions {
@@ -11,7 +10,7 @@ export interface FollowOptions {
   timeoutMs: number
   pollMs: number
   /** Each new state of the notification, in order. */
-  onSnapshot: (snap: NotificationSnapshot) => void
+  onSnapshot: (snap: NotificationEvent) => void
   /** Operator notes: falling back to polling, reconnecting. */
   onNote: (line: string) => void
   /** Skip the event stream and poll from the start. */
@@ -19,22 +18,22 @@ export interface FollowOptions {
 }
 
 export interface FollowResult {
-  final: NotificationSnapshot
+  final: NotificationEvent
   via: 'sse' | 'poll'
 }
 
 
 /** The notification (microversion 1.3: with workflow details) and, for host failures, its vmoves. */
-export const fetchSnapshot = async (api: ApiClient, id: string): Promise<{ snap: NotificationSnapshot; raw: unknown }> => {
-  const got = await api.get(`/v1/notifications/${encodeURIComponent(id)}`, NotificationEnvelope)
+export const fetchSnapshot = async (api: ApiClient, id: string): Promise<{ snap: NotificationEvent; raw: unknown }> => {
+  const got = await api.showNotification(id)
   const n: Notification = got.data.notification
   let vmoves: Vmove[] = []
   let rawVmoves: unknown[] = []
   if (n.type === 'COMPUTE_HOST') {
     try {
-      const list = await api.get(`/v1/notifications/${encodeURIComponent(n.notification_uuid)}/vmoves`, VmoveList)
-      vmoves = list.data.vmoves
-      rawVmoves = (list.raw as { vmoves: unknown[] }).vmoves
+      const list = await api.listVmoves(n.notification_uuid)
+      vmoves = list.data
+      rawVmoves = list.raw as unknown[]
     } catch (err) {
       // An api older than 1.3 has no vmoves: show the workflow alone.
       if (!(err instanceof ApiResponseError && (err.status === 404 || err.status === 400))) throw err
@@ -62,7 +61,7 @@ export const followNotification = async (o: FollowOptions): Promise<FollowResult
       `gave up after ${Math.round(o.timeoutMs / 1000)}s: notification ${id} is still ${last.notification.status} — run \`lazarus notification watch ${id}\` again to keep following it`,
       Exit.timeout,
     )
-  const take = (snap: NotificationSnapshot) => {
+  const take = (snap: NotificationEvent) => {
     last = snap
     o.onSnapshot(snap)
   }
@@ -107,12 +106,12 @@ export const followNotification = async (o: FollowOptions): Promise<FollowResult
 }
 
 /** Read one connection of the event stream: 'ended' on `event: end` or a final status, else 'dropped'. */
-const streamOnce = async (api: ApiClient, id: string, deadline: AbortSignal, take: (s: NotificationSnapshot) => void): Promise<'ended' | 'dropped'> => {
+const streamOnce = async (api: ApiClient, id: string, deadline: AbortSignal, take: (s: NotificationEvent) => void): Promise<'ended' | 'dropped'> => {
   const ctl = new AbortController()
   const stop = () => ctl.abort(new Error('stopped'))
   deadline.addEventListener('abort', stop, { once: true })
   try {
-    const res = await api.stream(`/v1/notifications/${encodeURIComponent(id)}/events`, ctl.signal)
+    const res = await api.followNotification(id, ctl.signal)
     if (!res.body) return 'dropped'
     let ended = false
     const parser = createParser({
@@ -129,7 +128,7 @@ const streamOnce = async (api: ApiClient, id: string, deadline: AbortSignal, tak
         } catch {
           return
         }
-        const parsed = NotificationSnapshot.safeParse(json)
+        const parsed = NotificationEvent.safeParse(json)
         if (!parsed.success) return
         take(parsed.data)
         if (isFinalStatus(parsed.data.notification.status)) ended = true

@@ -1,3 +1,4 @@
+import { ApiError, createApiClient } from '@lazarus/api-contract'
 import type { HeartbeatCheck } from '@lazarus/contracts'
 import { sleep, type Logger } from '@lazarus/runtime'
 
@@ -89,8 +90,6 @@ export interface ProcessReporter {
  * STARTED is sent only if its STOPPED reached the api.
  */
 export const createProcessReporter = (o: ProcessReporterOptions): ProcessReporter => {
-  const base = o.apiUrl.replace(/\/+$/, '')
-  const doFetch = o.fetch ?? fetch
   const attempts = o.attempts ?? 12
   const firstDelay = o.retryMs ?? 1000
   const maxDelay = o.maxRetryMs ?? 10_000
@@ -101,33 +100,26 @@ export const createProcessReporter = (o: ProcessReporterOptions): ProcessReporte
   /** Per process: did its last STOPPED reach the api? */
   const delivered = new Map<string, boolean>()
   const outcomes: ProcessReporter['outcomes'] = []
+  const api = createApiClient({ url: o.apiUrl, token: o.apiToken, timeoutMs, signal: stopping.signal, ...(o.fetch ? { fetch: o.fetch } : {}) })
 
   const send = async (c: ProcessChange): Promise<{ outcome: ReportOutcome; status?: number }> => {
-    const body = {
-      notification: {
-        type: 'PROCESS',
-        hostname: o.hostName,
-        generated_time: new Date(c.at).toISOString(),
-        payload: { process_name: c.name, event: c.event },
-      },
+    const notification = {
+      type: 'PROCESS' as const,
+      hostname: o.hostName,
+      generated_time: new Date(c.at).toISOString(),
+      payload: { process_name: c.name, event: c.event },
     }
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' }
-    if (o.apiToken) headers['X-Auth-Token'] = o.apiToken
     let delay = firstDelay
     for (let attempt = 1; ; attempt++) {
       let status = 0
       let text = ''
       try {
-        const res = await doFetch(`${base}/v1/notifications`, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify(body),
-          signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping.signal]),
-        })
-        status = res.status
-        text = await res.text().catch(() => '')
+        status = (await api.createNotification({ notification })).status
       } catch (err) {
-        text = (err as Error).message
+        if (!(err instanceof ApiError)) throw err
+        // A 2xx whose body is off the contract: the api took it all the same.
+        status = err.status
+        text = err.kind === 'unreachable' ? err.message : err.apiMessage
       }
       if (status >= 200 && status < 300) return { outcome: 'accepted', status }
       if (status === 409) {

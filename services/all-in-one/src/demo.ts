@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { startEmbedded } from './embedded.js'
-import { createApiClient } from './api-client.js'
+import { createApiClient, isFinalStatus } from '@lazarus/api-contract'
 import { renderTable, seconds } from './format.js'
 import { errorText } from '@lazarus/runtime'
 
@@ -37,19 +37,21 @@ const main = async () => {
   const sys = await startEmbedded({
     sim: { hosts, instancesPerHost: perHost, evacuationDelayMs, reportIntervalMs: 1000, serviceDownTimeMs: 10_000 },
   })
-  const api = createApiClient(sys.apiUrl)
+  const api = createApiClient({ url: sys.apiUrl })
   try {
     out(`Lazarus demo: ${hosts} simulated compute hosts, ${perHost} instances each, all in one process`)
     out(`  cloud-sim  ${sys.sim.url}  (Keystone, Nova, a Redfish BMC per host)`)
     out(`  api        ${sys.apiUrl}/v1  (Masakari v1 compatible; AUTH=none: no tokens, for this demo only)`)
 
-    const segment = await api.createSegment({ name: 'demo', recovery_method: 'auto', service_type: 'COMPUTE', quick_evacuate_level: level })
+    const { segment } = (await api.createSegment({ segment: { name: 'demo', recovery_method: 'auto', service_type: 'COMPUTE', quick_evacuate_level: level } })).data
     for (const h of sys.sim.hostNames()) {
       await api.createHost(segment.uuid, {
-        name: h,
-        type: 'COMPUTE',
-        // The password by reference, as operators give it; cloud-sim's BMCs speak plain HTTP.
-        control_attributes: `driver=redfish address=${sys.sim.redfishSystemUrl(h)} username=${sys.sim.credentials.username} password_file=${sys.bmcPasswordFile(h)} insecure_http=true`,
+        host: {
+          name: h,
+          type: 'COMPUTE',
+          // The password by reference, as operators give it; cloud-sim's BMCs speak plain HTTP.
+          control_attributes: `driver=redfish address=${sys.sim.redfishSystemUrl(h)} username=${sys.sim.credentials.username} password_file=${sys.bmcPasswordFile(h)} insecure_http=true`,
+        },
       })
     }
     out(`  segment    "demo" (recovery_method auto, quick_evacuate_level ${level}) with ${hosts} hosts`)
@@ -63,19 +65,23 @@ const main = async () => {
     const t = (at = Date.now()) => `t+${seconds(at - t0).padStart(6)}s`
     sys.sim.crashHost(victim)
     out(`${t()}  ${victim} crashed: nova-compute silent, BMC still reports power On`)
-    const n = await api.notify({
-      type: 'COMPUTE_HOST',
-      hostname: victim,
-      generated_time: new Date().toISOString(),
-      payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
-    })
+    const { notification: n } = (
+      await api.createNotification({
+        notification: {
+          type: 'COMPUTE_HOST',
+          hostname: victim,
+          generated_time: new Date().toISOString(),
+          payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+        },
+      })
+    ).data
     out(`${t()}  notification ${n.notification_uuid} accepted (COMPUTE_HOST STOPPED from a monitor)`)
 
     // Follow the recovery through the api, printing each new progress message once.
     const seen = new Set<string>()
     let final = n
     for (;;) {
-      final = await api.getNotification(n.notification_uuid)
+      final = (await api.showNotification(n.notification_uuid)).data.notification
       for (const task of final.recovery_workflow_details ?? []) {
         for (const d of task.progress_details ?? []) {
           const key = `${task.name}|${d.timestamp}|${d.message}`
@@ -84,14 +90,14 @@ const main = async () => {
           out(`${t(Date.parse(d.timestamp))}  ${task.name.padEnd(34)} ${d.message}`)
         }
       }
-      if (['finished', 'failed', 'ignored'].includes(final.status)) break
+      if (isFinalStatus(final.status)) break
       if (Date.now() - t0 > 120_000) throw new Error('recovery did not end within 120 s')
       await new Promise((r) => setTimeout(r, 100))
     }
     const total = Date.parse(final.updated_at ?? new Date().toISOString()) - t0
     out(`${t(t0 + total)}  notification ${final.status}${final.message ? `: ${final.message}` : ''}`)
 
-    const vmoves = await api.listVmoves(n.notification_uuid)
+    const vmoves = (await api.listVmoves(n.notification_uuid)).data
     const now = sys.sim.servers()
     out()
     out(

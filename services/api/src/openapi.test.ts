@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HostBody, NotificationBody, SegmentBody } from './domain/response-schemas.js'
+import { HostBody, NotificationBody, ROUTES, SegmentBody } from '@lazarus/api-contract'
 import { startHarness, type Harness } from './testing/harness.js'
 
 describe('OpenAPI document and docs', () => {
@@ -9,6 +9,28 @@ describe('OpenAPI document and docs', () => {
   })
   afterAll(async () => {
     await h?.close()
+  })
+
+  it('documents every v1 route the api serves, with its methods, and the contract names the same', async () => {
+    const doc = (await h.request('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> }
+    // Hono's `/v1/segments/:segmentId` is OpenAPI's `/v1/segments/{segment_id}`.
+    const template = (path: string) => path.replace(/:(\w+)/g, (_m, name: string) => `{${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}}`)
+    const served = new Map<string, Set<string>>()
+    for (const r of h.api.app.routes) {
+      const method = r.method.toLowerCase()
+      // The same routes are served under /v1/{project_id}/; `/v1/` is version discovery.
+      if (!['get', 'post', 'put', 'delete'].includes(method) || !r.path.startsWith('/v1/') || r.path.startsWith('/v1/:projectId')) continue
+      const path = template(r.path.replace(/\/$/, ''))
+      if (path === '/v1') continue
+      served.set(path, (served.get(path) ?? new Set()).add(method))
+    }
+    expect(served.size).toBeGreaterThanOrEqual(13)
+    const methods = (ops: Record<string, unknown> | undefined) => Object.keys(ops ?? {}).filter((k) => ['get', 'post', 'put', 'delete'].includes(k)).sort()
+    for (const [path, ms] of served) expect({ path, methods: methods(doc.paths[path]) }).toEqual({ path, methods: [...ms].sort() })
+    expect(Object.keys(doc.paths).sort()).toEqual([...served.keys()].sort())
+    expect(Object.fromEntries(Object.entries(ROUTES).map(([p, ms]) => [p, [...ms].sort()]))).toEqual(
+      Object.fromEntries([...served].map(([p, ms]) => [p, [...ms].sort()])),
+    )
   })
 
   it('serves the document with every v1 path, the docs page, and responses that match it', async () => {

@@ -2,7 +2,7 @@ import type { Bus } from '@lazarus/bus'
 import { HostName, type NotificationReceivedV1 } from '@lazarus/contracts'
 import { getOrCreateCounter, type Logger, type Registry } from '@lazarus/runtime'
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
-import type { ApiClient, ApiSegment } from './adapters/http/api-client.js'
+import type { ApiSegment, DetectorApi } from './adapters/api.js'
 import type { Leases } from './adapters/nats/kv-leases.js'
 import type { HeartbeatPolicy } from './config.js'
 import { onVerdict } from './handlers/on-verdict.js'
@@ -13,7 +13,7 @@ import { createPauseSync, type PauseSync } from './pause-sync.js'
 export interface HeartbeatDetectionDeps {
   nc: NatsConnection
   bus: Pick<Bus, 'publish'>
-  api: ApiClient
+  api: DetectorApi
   leases: Leases
   log: Logger
   metrics?: Registry

@@ -3,7 +3,7 @@ export { decideNotification, type Decision, type DecideOptions } from './domain/
 export { createMemorySeenNotifications, type SeenNotifications } from './adapters/memory/seen-notifications.js'
 export { createHeartbeatDetection, toMembership, type HeartbeatDetection } from './heartbeats.js'
 export { onVerdict } from './handlers/on-verdict.js'
-export { createApiClient, ApiRequestError, type ApiClient } from './adapters/http/api-client.js'
+export { detectorApi, type ApiSegment, type DetectorApi } from './adapters/api.js'
 export { createKvLeases, leaseKey, type Leases } from './adapters/nats/kv-leases.js'
 export { createHeartbeatMonitor, type HeartbeatMonitor, type HeartbeatMonitorDeps } from './heartbeat/monitor.js'
 export type { Verdict, VerdictKind } from './heartbeat/tracker.js'

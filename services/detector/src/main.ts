@@ -1,7 +1,8 @@
 import { createBus } from '@lazarus/bus'
 import { createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { createApiClient } from './adapters/http/api-client.js'
+import { createApiClient } from '@lazarus/api-contract'
+import { detectorApi } from './adapters/api.js'
 import { createMemorySeenNotifications } from './adapters/memory/seen-notifications.js'
 import { createKvLeases } from './adapters/nats/kv-leases.js'
 import { detectorSettings } from './config.js'
@@ -36,7 +37,7 @@ try {
     heartbeats = await createHeartbeatDetection({
       nc,
       bus,
-      api: createApiClient({ url: config.apiUrl, token: config.apiToken, timeoutMs: config.apiTimeoutMs }),
+      api: detectorApi(createApiClient({ url: config.apiUrl, token: config.apiToken, timeoutMs: config.apiTimeoutMs })),
       leases,
       log: log.child({ component: 'heartbeats' }),
       metrics,

@@ -1,6 +1,6 @@
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
-import { ApiRequestError } from './adapters/http/api-client.js'
+import { ApiError } from '@lazarus/api-contract'
 import { HeartbeatMonitorConfig } from './heartbeat/config.js'
 import { HeartbeatTracker, type Verdict } from './heartbeat/tracker.js'
 import { createPauseSync, stormReason } from './pause-sync.js'
@@ -67,7 +67,7 @@ describe('pause sync', () => {
 
   it('asks again at the next read when the api could not be reached, and never resumes on a pause the api did not have', async () => {
     const down = () => {
-      throw new ApiRequestError('no answer', 0)
+      throw new ApiError('unreachable', 'POST', '/v1/segments/s/pause', 0, 'no answer')
     }
     const t = setup([down, down])
     t.trip()

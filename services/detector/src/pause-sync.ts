@@ -1,5 +1,6 @@
 import { sleep, type Logger } from '@lazarus/runtime'
-import { ApiRequestError, type ApiClient, type ApiSegment } from './adapters/http/api-client.js'
+import { ApiError } from '@lazarus/api-contract'
+import type { ApiSegment, DetectorApi } from './adapters/api.js'
 import type { HeartbeatMonitor } from './heartbeat/monitor.js'
 import type { Verdict } from './heartbeat/tracker.js'
 
@@ -15,7 +16,7 @@ export const stormReason = (why: string): string => {
 }
 
 export interface PauseSyncDeps {
-  api: Pick<ApiClient, 'pauseSegment'>
+  api: Pick<DetectorApi, 'pauseSegment'>
   monitor: Pick<HeartbeatMonitor, 'pause' | 'resume'> & { tracker: Pick<HeartbeatMonitor['tracker'], 'paused'> }
   log: Logger
   /** Attempts of one pause request, and the first delay between them (doubling, at most 5 s). */
@@ -72,8 +73,8 @@ export const createPauseSync = (deps: PauseSyncDeps): PauseSync => {
           log.warn({ segment, reason }, 'segment paused in the api by the storm guard; `lazarus segment resume` resumes automatic fencing')
           return
         } catch (err) {
-          const retryable = !(err instanceof ApiRequestError) || err.retryable
-          if (err instanceof ApiRequestError && err.status === 404) {
+          const retryable = !(err instanceof ApiError) || err.retryable
+          if (err instanceof ApiError && err.status === 404) {
             log.warn({ segment }, 'the segment the storm guard paused no longer exists in the api')
             return
           }

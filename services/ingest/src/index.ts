@@ -4,7 +4,7 @@
  * api. `main.ts` runs it; these are its parts.
  */
 export { ingestConfigSchema, kafkaSourceConfig, type IngestConfig } from './config.js'
-export { createApiClient, type ApiClient, type Submission } from './sources/api-client.js'
+export { createSubmitter, type Submission, type Submitter } from './sources/submit.js'
 export { kafkaClientConfig, startKafkaSource, type KafkaSourceConfig, type RunningSource } from './sources/kafka.js'
 export { startNatsSource, type NatsSourceConfig } from './sources/nats.js'
 export { createPipeline, type Outcome, type Pipeline } from './sources/pipeline.js'

@@ -1,7 +1,8 @@
 import { ConfigError, createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { ingestSettings, kafkaSourceConfig } from './config.js'
 import { createIngestMetrics, MappingRulesError, parseMappingRules } from '@lazarus/ingest-mapping'
-import { createApiClient } from './sources/api-client.js'
+import { createApiClient } from '@lazarus/api-contract'
+import { createSubmitter } from './sources/submit.js'
 import { startKafkaSource, type RunningSource } from './sources/kafka.js'
 import { startNatsSource } from './sources/nats.js'
 import { createPipeline } from './sources/pipeline.js'
@@ -19,7 +20,7 @@ const main = async () => {
   const log = createLogger('ingest', config.logLevel)
   const registry = createMetrics('ingest')
   const metrics = createIngestMetrics(registry)
-  const api = createApiClient({ apiUrl: config.apiUrl, token: config.apiToken, timeoutMs: config.apiTimeoutMs })
+  const api = createSubmitter(createApiClient({ url: config.apiUrl, token: config.apiToken, timeoutMs: config.apiTimeoutMs }), config.apiTimeoutMs)
   const sources: RunningSource[] = []
   const onFatal = (err: unknown) => {
     log.fatal({ err }, 'a source stopped for good; exiting')

@@ -1,4 +1,4 @@
-import { HostEnvelope, HostList, type Segment } from '../api-types.js'
+import { HostBody, type HostCreateInput, type HostUpdateInput, type Segment } from '@lazarus/api-contract'
 import { argument, boolValue, command, group, printJson, requireStr, str, type Context, type Opts, type Program, type Run } from '../cli.js'
 import { usageError } from '../errors.js'
 import { hostRecord, hostTable } from '../render/views.js'
@@ -31,7 +31,7 @@ const segmentOf = async (ctx: Context, opts: Opts): Promise<Segment> =>
 
 const showHost = (ctx: Context, raw: unknown, segment: Segment) => {
   if (ctx.json) printJson(ctx, { host: raw })
-  else ctx.io.out(hostRecord(HostEnvelope.shape.host.parse(raw), segment))
+  else ctx.io.out(hostRecord(HostBody.parse(raw), segment))
 }
 
 const setMaintenance: Run = async (ctx, [mode, segRef, hostRef]) => {
@@ -39,7 +39,7 @@ const setMaintenance: Run = async (ctx, [mode, segRef, hostRef]) => {
   const { segment } = await resolveSegment(api, segRef as string)
   const { host } = await resolveHost(api, segment, hostRef as string)
   const on = mode === 'on'
-  const got = await api.put(`/v1/segments/${segment.uuid}/hosts/${host.uuid}`, { host: { on_maintenance: on } }, HostEnvelope)
+  const got = await api.updateHost(segment.uuid, host.uuid, { host: { on_maintenance: on } })
   if (ctx.json) printJson(ctx, got.raw)
   else
     ctx.io.out(
@@ -62,15 +62,15 @@ export const addHostCommands = ({ program, action }: Program): void => {
       action(async (ctx, _args, opts) => {
         const segment = await segmentOf(ctx, opts)
         const bool = (k: string) => (str(opts, k) === undefined ? undefined : String(boolValue(k, str(opts, k) as string)))
-        const got = await ctx.api().get(`/v1/segments/${segment.uuid}/hosts`, HostList, {
+        const got = await ctx.api().listHosts(segment.uuid, {
           type: str(opts, 'type'),
           reserved: bool('reserved'),
           on_maintenance: bool('on-maintenance'),
           sort_key: 'name',
           sort_dir: 'asc',
         })
-        if (ctx.json) printJson(ctx, got.raw)
-        else ctx.io.out(got.data.hosts.length ? hostTable(got.data.hosts) : `no hosts in segment ${segment.name}`)
+        if (ctx.json) printJson(ctx, { hosts: got.raw })
+        else ctx.io.out(got.data.length ? hostTable(got.data) : `no hosts in segment ${segment.name}`)
         return 0
       }),
     )
@@ -99,7 +99,7 @@ export const addHostCommands = ({ program, action }: Program): void => {
         const segment = await segmentOf(ctx, opts)
         const attrs = requireStr(opts, 'control-attributes', 'how to fence the host, e.g. "driver=redfish address=https://… username=… password_file=/etc/lazarus/bmc/<host>"; "" for none')
         const body = { type: 'COMPUTE', ...hostBody(opts), name, control_attributes: attrs }
-        const got = await ctx.api().post(`/v1/segments/${segment.uuid}/hosts`, { host: body }, HostEnvelope)
+        const got = await ctx.api().createHost(segment.uuid, { host: body as HostCreateInput['host'] })
         showHost(ctx, (got.raw as { host: unknown }).host, segment)
         return 0
       }),
@@ -122,7 +122,7 @@ export const addHostCommands = ({ program, action }: Program): void => {
         const segment = await segmentOf(ctx, opts)
         const api = ctx.api()
         const { host } = await resolveHost(api, segment, ref as string)
-        const got = await api.put(`/v1/segments/${segment.uuid}/hosts/${host.uuid}`, { host: body }, HostEnvelope)
+        const got = await api.updateHost(segment.uuid, host.uuid, { host: body as HostUpdateInput['host'] })
         showHost(ctx, (got.raw as { host: unknown }).host, segment)
         return 0
       }),
@@ -136,7 +136,7 @@ export const addHostCommands = ({ program, action }: Program): void => {
         const segment = await segmentOf(ctx, opts)
         const api = ctx.api()
         const { host } = await resolveHost(api, segment, ref as string)
-        await api.delete(`/v1/segments/${segment.uuid}/hosts/${host.uuid}`)
+        await api.deleteHost(segment.uuid, host.uuid)
         if (!ctx.json) ctx.io.out(`host ${host.name} (${host.uuid}) removed from segment ${segment.name}`)
         return 0
       }),

@@ -1,6 +1,5 @@
 import type { EndpointInterface } from '@lazarus/openstack'
-import type { ApiClient } from '../api-client.js'
-import { HostEnvelope, HostList, SegmentEnvelope, type Host } from '../api-types.js'
+import type { ApiClient, HostCreateInput, SegmentCreateInput } from '@lazarus/api-contract'
 import { choice, collect, command, flag, group, intValue, printJson, str, type Opts, type Program, type Run } from '../cli.js'
 import { CliError, Exit, usageError } from '../errors.js'
 import { planImport, type FencingGap, type ImportAction, type ImportPlan, type LazarusState, type Level } from '../masakari/plan.js'
@@ -21,13 +20,7 @@ const readLazarus = async (api: ApiClient): Promise<LazarusState> => {
   const { segments } = await listAllSegments(api)
   const state: LazarusState = []
   for (const segment of segments) {
-    const hosts: Host[] = []
-    for (let marker: string | undefined; ; ) {
-      const page = await api.get(`/v1/segments/${segment.uuid}/hosts`, HostList, { limit: PAGE, marker, sort_key: 'name', sort_dir: 'asc' })
-      hosts.push(...page.data.hosts)
-      if (page.data.hosts.length < PAGE) break
-      marker = page.data.hosts.at(-1)!.uuid
-    }
+    const hosts = (await api.listAllHosts(segment.uuid, { limit: PAGE, sort_key: 'name', sort_dir: 'asc' })).data
     state.push({ segment, hosts })
   }
   return state
@@ -101,7 +94,7 @@ const apply = async (api: ApiClient, plan: ImportPlan, lazarus: LazarusState): P
   for (const action of plan.actions) {
     try {
       if (action.kind === 'create_segment') {
-        const got = await api.post('/v1/segments', { segment: action.body }, SegmentEnvelope)
+        const got = await api.createSegment({ segment: action.body as SegmentCreateInput['segment'] })
         segmentIds.set(action.segment, got.data.segment.uuid)
         outcomes.push({ action, ok: true, uuid: got.data.segment.uuid })
       } else {
@@ -110,7 +103,7 @@ const apply = async (api: ApiClient, plan: ImportPlan, lazarus: LazarusState): P
           outcomes.push({ action, ok: false, error: `segment ${action.segment} was not created` })
           continue
         }
-        const got = await api.post(`/v1/segments/${segmentId}/hosts`, { host: action.body }, HostEnvelope)
+        const got = await api.createHost(segmentId, { host: action.body as HostCreateInput['host'] })
         outcomes.push({ action, ok: true, uuid: got.data.host.uuid })
       }
     } catch (err) {

@@ -1,4 +1,4 @@
-import { NOTIFICATION_STATUSES, NOTIFICATION_TYPES, NotificationEnvelope, NotificationList, type NotificationSnapshot } from '../api-types.js'
+import { NotificationStatus, NotificationType, type NotificationCreateInput, type NotificationEvent } from '@lazarus/api-contract'
 import { argument, choice, collect, command, flag, group, intValue, printJson, requireStr, str, type Command, type Context, type Opts, type Program } from '../cli.js'
 import { ApiResponseError, CliError, Exit, usageError } from '../errors.js'
 import { createLiveRenderer } from '../render/live.js'
@@ -30,7 +30,7 @@ export const watch = async (ctx: Context, id: string, opts: Opts): Promise<numbe
   const started = Date.now()
   const live = createLiveRenderer(ctx.io)
   let state = initialWatchState()
-  let last: NotificationSnapshot | undefined
+  let last: NotificationEvent | undefined
 
   const result = await followNotification({
     api: ctx.api(),
@@ -108,8 +108,8 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
   const notification = group(program, 'notification', 'failure notifications and their recoveries')
 
   command(notification, 'list', 'list notifications, newest first')
-    .option('--status <status>', `only this status: ${NOTIFICATION_STATUSES.join(', ')}`)
-    .option('--type <type>', `only this type: ${NOTIFICATION_TYPES.join(', ')}`)
+    .option('--status <status>', `only this status: ${NotificationStatus.options.join(', ')}`)
+    .option('--type <type>', `only this type: ${NotificationType.options.join(', ')}`)
     .option('--host-uuid <uuid>', 'only notifications of this source host')
     .option('--since <time>', 'only those generated since this ISO time')
     .option('--limit <n>', 'at most n (default: the api maximum)')
@@ -117,15 +117,15 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
       action(async (ctx, _args, opts) => {
         const status = str(opts, 'status')
         const type = str(opts, 'type')
-        const got = await ctx.api().get('/v1/notifications', NotificationList, {
-          status: status === undefined ? undefined : choice('status', status, NOTIFICATION_STATUSES),
-          type: type === undefined ? undefined : choice('type', type, NOTIFICATION_TYPES),
+        const got = await ctx.api().listNotifications({
+          status: status === undefined ? undefined : choice('status', status, NotificationStatus.options),
+          type: type === undefined ? undefined : choice('type', type, NotificationType.options),
           source_host_uuid: str(opts, 'host-uuid'),
           'generated-since': str(opts, 'since'),
           limit: str(opts, 'limit') === undefined ? undefined : intValue('limit', str(opts, 'limit') as string, 1, 1_000_000),
         })
-        if (ctx.json) printJson(ctx, got.raw)
-        else ctx.io.out(got.data.notifications.length ? notificationTable(got.data.notifications) : 'no notifications')
+        if (ctx.json) printJson(ctx, { notifications: got.raw })
+        else ctx.io.out(got.data.length ? notificationTable(got.data) : 'no notifications')
         return 0
       }),
     )
@@ -149,7 +149,7 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
       'A COMPUTE_HOST notification without --payload/--set reports the host down with a known power state\n' +
         '(event=STOPPED host_status=NORMAL cluster_status=OFFLINE). --watch follows the recovery like `notification watch`.',
     )
-      .option('--type <type>', `${NOTIFICATION_TYPES.join(', ')} (default COMPUTE_HOST)`)
+      .option('--type <type>', `${NotificationType.options.join(', ')} (default COMPUTE_HOST)`)
       .option('--host <name>', 'the failed host, as Nova names it (required)')
       .option('--payload <json>', 'the payload as a JSON object')
       .option('--set <key=value>', 'one payload field (repeatable)', collect)
@@ -157,13 +157,13 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
       .option('--watch', 'follow the recovery to its end (exit codes as notification watch)'),
   ).action(
     action(async (ctx, _args, opts) => {
-      const type = choice('type', str(opts, 'type') ?? 'COMPUTE_HOST', NOTIFICATION_TYPES)
+      const type = choice('type', str(opts, 'type') ?? 'COMPUTE_HOST', NotificationType.options)
       const hostname = requireStr(opts, 'host', 'the failed host as Nova names it')
       const sets = Array.isArray(opts['set']) ? (opts['set'] as string[]) : []
       const payload = buildPayload(type, str(opts, 'payload'), sets)
       const generated = str(opts, 'generated-time') ?? new Date().toISOString()
       if (Number.isNaN(Date.parse(generated))) throw usageError(`--generated-time is not a time: "${generated}" (use ISO 8601, e.g. 2025-01-31T12:00:00Z)`)
-      const got = await ctx.api().post('/v1/notifications', { notification: { type, hostname, generated_time: generated, payload } }, NotificationEnvelope)
+      const got = await ctx.api().createNotification({ notification: { type, hostname, generated_time: generated, payload: payload as NotificationCreateInput['notification']['payload'] } })
       const n = got.data.notification
       if (flag(opts, 'watch')) {
         if (!ctx.json) ctx.io.out(`notification ${n.notification_uuid} accepted (${n.status})`)
@@ -192,7 +192,7 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
         const { snap } = await fetchSnapshot(api, id as string) // exit 4 for an unknown notification
         const uuid = snap.notification.notification_uuid
         try {
-          const got = await api.post(`/v1/notifications/${uuid}/retry`, {}, NotificationEnvelope)
+          const got = await api.retryNotification(uuid)
           if (ctx.json) printJson(ctx, got.raw)
           else {
             // The api's message says what the retry will do (or that it is held while the segment is paused).

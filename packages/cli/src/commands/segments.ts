@@ -1,5 +1,4 @@
-import * as z from 'zod'
-import { RECOVERY_METHODS, SegmentEnvelope } from '../api-types.js'
+import { RecoveryMethod, type SegmentCreateInput, type SegmentUpdateInput } from '@lazarus/api-contract'
 import { argument, boolValue, choice, command, group, intValue, printJson, str, type Context, type Opts, type Program, type Run } from '../cli.js'
 import { usageError } from '../errors.js'
 import { segmentRecord, segmentTable } from '../render/views.js'
@@ -10,7 +9,7 @@ const segmentArg = () => argument('segment', 'segment name or uuid')
 /** `[flags, description]` of the options `segment create|update` share. */
 const FIELDS = {
   description: ['--description <text>', 'free text'],
-  recoveryMethod: ['--recovery-method <method>', `how instances are recovered: ${RECOVERY_METHODS.join(', ')}`],
+  recoveryMethod: ['--recovery-method <method>', `how instances are recovered: ${RecoveryMethod.options.join(', ')}`],
   serviceType: ['--service-type <type>', 'the service type the segment protects (Masakari: COMPUTE)'],
   level: ['--level <1|2|3>', 'quick_evacuate_level: 1 force-down only, 2 power off + confirm + force-down, 3 power off + wait for Nova'],
 } as const
@@ -26,23 +25,18 @@ const segmentBody = (opts: Opts): Record<string, unknown> => {
   const body: Record<string, unknown> = {}
   if (s('name') !== undefined) body['name'] = s('name')
   if (s('description') !== undefined) body['description'] = s('description') === '' ? null : s('description')
-  if (s('recovery-method') !== undefined) body['recovery_method'] = choice('recovery-method', s('recovery-method') as string, RECOVERY_METHODS)
+  if (s('recovery-method') !== undefined) body['recovery_method'] = choice('recovery-method', s('recovery-method') as string, RecoveryMethod.options)
   if (s('service-type') !== undefined) body['service_type'] = s('service-type')
   if (s('enabled') !== undefined) body['enabled'] = boolValue('enabled', s('enabled') as string)
   if (s('level') !== undefined) body['quick_evacuate_level'] = intValue('level', s('level') as string, 1, 3)
   return body
 }
 
-/** `POST /v1/segments/{id}/resume` answers how many notifications were held while paused, and what became of them. */
-const ResumeAnswer = SegmentEnvelope.extend({
-  held_notifications: z.looseObject({ count: z.number(), action: z.string() }).optional(),
-})
-
 const pauseSegment: Run = async (ctx, [ref], opts) => {
   const api = ctx.api()
   const { segment } = await resolveSegment(api, ref as string)
   const reason = str(opts, 'reason')
-  const got = await api.post(`/v1/segments/${segment.uuid}/pause`, reason === undefined ? {} : { reason }, SegmentEnvelope)
+  const got = await api.pauseSegment(segment.uuid, reason === undefined ? {} : { reason })
   if (ctx.json) printJson(ctx, got.raw)
   else {
     const s = got.data.segment
@@ -58,12 +52,12 @@ const resumeSegment: Run = async (ctx, [ref], opts) => {
   const api = ctx.api()
   const { segment } = await resolveSegment(api, ref as string)
   const release = opts['releaseHeld'] !== false
-  const got = await api.post(`/v1/segments/${segment.uuid}/resume`, release ? {} : { release_held: false }, ResumeAnswer)
+  const got = await api.resumeSegment(segment.uuid, release ? {} : { release_held: false })
   if (ctx.json) printJson(ctx, got.raw)
   else {
     const held = got.data.held_notifications
     const heldText =
-      held === undefined || held.count === 0
+      held.count === 0
         ? 'no notifications were held'
         : `${held.count} held notification${held.count === 1 ? '' : 's'} ${held.action === 'ignored' ? 'recorded ignored' : 'released for recovery'}`
     ctx.io.out(`segment ${got.data.segment.name} resumed: host failures in it are recovered automatically again; ${heldText}`)
@@ -112,7 +106,7 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
     .action(
       action(async (ctx, [name], opts) => {
         const body = { recovery_method: 'auto', service_type: 'COMPUTE', ...segmentBody(opts), name }
-        const got = await ctx.api().post('/v1/segments', { segment: body }, SegmentEnvelope)
+        const got = await ctx.api().createSegment({ segment: body as SegmentCreateInput['segment'] })
         showSegment(ctx, (got.raw as { segment: unknown }).segment, got.data.segment)
         return 0
       }),
@@ -134,7 +128,7 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
         }
         const api = ctx.api()
         const { segment } = await resolveSegment(api, ref as string)
-        const got = await api.put(`/v1/segments/${segment.uuid}`, { segment: body }, SegmentEnvelope)
+        const got = await api.updateSegment(segment.uuid, { segment: body as SegmentUpdateInput['segment'] })
         showSegment(ctx, (got.raw as { segment: unknown }).segment, got.data.segment)
         return 0
       }),
@@ -146,7 +140,7 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
       action(async (ctx, [ref]) => {
         const api = ctx.api()
         const { segment } = await resolveSegment(api, ref as string)
-        await api.delete(`/v1/segments/${segment.uuid}`)
+        await api.deleteSegment(segment.uuid)
         if (!ctx.json) ctx.io.out(`segment ${segment.name} (${segment.uuid}) deleted`)
         return 0
       }),

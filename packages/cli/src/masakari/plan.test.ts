@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Host, Segment } from '../api-types.js'
+import type { Host, Segment } from '@lazarus/api-contract'
 import { fencingGap, planImport, type LazarusState, type MasakariHost, type MasakariSegment, type MasakariState } from './plan.js'
 
 const mSeg = (name: string, extra: Partial<MasakariSegment> = {}): MasakariSegment => ({

@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import type { Host, Segment } from '../api-types.js'
+import type { Host, Segment } from '@lazarus/api-contract'
 
 /**
  * `lazarus import masakari`, the decision: Masakari's segments and hosts, and what Lazarus has,

@@ -1,6 +1,6 @@
 import { findEndpoint, issueToken, KeystoneError, type EndpointInterface, type KeystoneCredentials } from '@lazarus/openstack'
 import * as z from 'zod'
-import { networkReason } from '../api-client.js'
+import { networkReason } from '../api.js'
 import { CliError, Exit } from '../errors.js'
 import { MasakariHost, MasakariSegment, type MasakariState } from './plan.js'
 

@@ -1,4 +1,4 @@
-import type { NotificationSnapshot, Vmove } from '../api-types.js'
+import type { NotificationEvent, Vmove } from '@lazarus/api-contract'
 import { dash, duration, secs, width } from './format.js'
 import { renderTable } from './table.js'
 
@@ -51,7 +51,7 @@ const stepKey = (task: string, d: { timestamp: string; message: string }) => `${
  * order), each instance whose status changed, and a change of the notification's status.
  * Pure: the caller prints the lines and keeps the state.
  */
-export const diffSnapshot = (prev: WatchState, snap: NotificationSnapshot, elapsedMs: number): { lines: string[]; state: WatchState } => {
+export const diffSnapshot = (prev: WatchState, snap: NotificationEvent, elapsedMs: number): { lines: string[]; state: WatchState } => {
   const lines: string[] = []
   const t = `t+${secs(elapsedMs).padStart(6)}s`
   const n = snap.notification
@@ -84,7 +84,7 @@ export const diffSnapshot = (prev: WatchState, snap: NotificationSnapshot, elaps
 }
 
 /** How far the whole recovery has come: the evacuation task's own progress once it runs. */
-export const overallFraction = (snap: NotificationSnapshot): number => {
+export const overallFraction = (snap: NotificationEvent): number => {
   const steps = snap.notification.recovery_workflow_details ?? []
   const evac = steps.find((s) => s.name.startsWith('evacuate'))
   if (evac) return evac.progress
@@ -96,7 +96,7 @@ export const overallFraction = (snap: NotificationSnapshot): number => {
 export const LIVE_INSTANCES = 15
 
 /** The live block a terminal redraws in place: the recovery's bar, then one bar per instance. */
-export const liveBlock = (snap: NotificationSnapshot, elapsedMs: number): string[] => {
+export const liveBlock = (snap: NotificationEvent, elapsedMs: number): string[] => {
   const n = snap.notification
   const nameWidth = Math.max(0, ...snap.vmoves.map((v) => width(instanceName(v))))
   // A block taller than the terminal cannot be redrawn in place: unfinished instances first, capped.
@@ -117,7 +117,7 @@ export const summaryTable = (vmoves: readonly Vmove[]): string =>
   )
 
 /** The closing line: how it ended and how long it took. */
-export const summaryLine = (snap: NotificationSnapshot, elapsedMs: number): string => {
+export const summaryLine = (snap: NotificationEvent, elapsedMs: number): string => {
   const n = snap.notification
   const moved = snap.vmoves.filter((v) => v.status === 'succeeded').length
   const failed = snap.vmoves.filter((v) => v.status === 'failed').length

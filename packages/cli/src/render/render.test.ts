@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { NotificationSnapshot, Vmove } from '../api-types.js'
+import type { NotificationEvent, Vmove } from '@lazarus/api-contract'
 import { duration, payloadText, when } from './format.js'
 import { bar, diffSnapshot, initialWatchState, liveBlock, overallFraction, summaryLine, summaryTable } from './progress.js'
 import { renderRecord, renderTable } from './table.js'
@@ -17,7 +17,7 @@ const vmove = (over: Partial<Vmove>): Vmove => ({
   ...over,
 })
 
-const snap = (status: string, details: { name: string; progress: number; msgs: [string, string][] }[], vmoves: Vmove[] = []): NotificationSnapshot => ({
+const snap = (status: string, details: { name: string; progress: number; msgs: [string, string][] }[], vmoves: Vmove[] = []): NotificationEvent => ({
   notification: {
     notification_uuid: '9967deb1-6c83-409e-926d-7d0382950997',
     type: 'COMPUTE_HOST',

@@ -1,4 +1,4 @@
-import type { Host, Notification, Segment, Vmove } from '../api-types.js'
+import type { Host, Notification, Segment, Vmove } from '@lazarus/api-contract'
 import { dash, duration, payloadText, when, yesNo } from './format.js'
 import { renderRecord, renderTable } from './table.js'
 

@@ -1,9 +1,8 @@
+import { MAX_VERSION, MIN_VERSION, SERVICE_TYPE } from '@lazarus/api-contract'
 import type { MiddlewareHandler } from 'hono'
 import { ApiError, badRequest } from '../errors.js'
 
-export const MIN_VERSION = '1.0'
-export const MAX_VERSION = '1.3'
-export const SERVICE_TYPE = 'instance-ha'
+export { MAX_VERSION, MIN_VERSION, SERVICE_TYPE } from '@lazarus/api-contract'
 
 export interface Version {
   major: number

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import { fencingWarning, WARNING_HEADER } from '../domain/control-attributes.js'
-import { HostCreate, HostUpdate } from '../domain/request-schemas.js'
+import { HostCreate, HostUpdate } from '@lazarus/api-contract'
 import { validate } from '../domain/validation.js'
 import type { AppEnv } from '../http/env.js'
 import { jsonBody } from '../http/json-body.js'

@@ -1,6 +1,19 @@
+import {
+  AlertBody,
+  FaultBody,
+  HostBody,
+  HostCreate,
+  HostUpdate,
+  NotificationBody,
+  NotificationCreate,
+  SegmentBody,
+  SegmentCreate,
+  SegmentPause,
+  SegmentResume,
+  SegmentUpdate,
+  VmoveBody,
+} from '@lazarus/api-contract'
 import * as z from 'zod'
-import { HostCreate, HostUpdate, NotificationCreate, SegmentCreate, SegmentPause, SegmentResume, SegmentUpdate } from '../domain/request-schemas.js'
-import { AlertBody, FaultBody, HostBody, NotificationBody, SegmentBody, VmoveBody } from '../domain/response-schemas.js'
 import { MAX_VERSION } from '../http/microversion.js'
 
 type Json = Record<string, unknown>
@@ -185,6 +198,23 @@ export const openApiDocument = (): Json => ({
         summary: 'List alerts, newest first (Lazarus extension)',
         parameters: [query('segment_id', 'Filter: segment uuid'), query('kind', 'Filter: storm, isolated, unconfirmed, fence_failed, capacity, other'), ...paging],
         responses: { 200: ok('Alerts', list('alerts', AlertBody)), ...common },
+      },
+    },
+    '/v1/ingest/alertmanager': {
+      post: {
+        summary: "Take an Alertmanager webhook (payload version 4) (Lazarus extension)",
+        description:
+          'Each alert is mapped on its own (MAPPING_RULES): a firing node-down alert is a COMPUTE_HOST STOPPED notification, a resolved one STARTED. ' +
+          'An alert already taken is a duplicate; one that does not map, or that the notification path refuses, is dead-lettered. 200 with one result per alert.',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+        responses: { 200: { description: 'One result per alert', content: { 'application/json': { schema: { type: 'object' } } } }, ...common },
+      },
+    },
+    '/v1/ingest/dead-letters': {
+      get: {
+        summary: 'List what the ingest routes refused, newest first (Lazarus extension)',
+        parameters: [query('source', 'Filter: alertmanager'), query('limit', '1–1000, default 100', 'integer')],
+        responses: { 200: { description: 'Dead letters', content: { 'application/json': { schema: { type: 'object' } } } }, ...common },
       },
     },
     '/v1/notifications/{notification_id}/vmoves/{vmove_id}': {

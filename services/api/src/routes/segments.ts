@@ -1,5 +1,5 @@
 import { Hono } from 'hono'
-import { SegmentCreate, SegmentPause, SegmentResume, SegmentUpdate } from '../domain/request-schemas.js'
+import { SegmentCreate, SegmentPause, SegmentResume, SegmentUpdate } from '@lazarus/api-contract'
 import { validate } from '../domain/validation.js'
 import type { AppEnv } from '../http/env.js'
 import { jsonBody, optionalJsonBody } from '../http/json-body.js'

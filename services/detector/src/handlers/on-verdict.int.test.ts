@@ -4,7 +4,8 @@ import { AlertRaisedV1, type QueueSpec } from '@lazarus/contracts'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ApiRequestError, type ApiClient } from '../adapters/http/api-client.js'
+import { ApiError } from '@lazarus/api-contract'
+import type { DetectorApi } from '../adapters/api.js'
 import { createKvLeases, leaseKey } from '../adapters/nats/kv-leases.js'
 import { toMembership } from '../heartbeats.js'
 import type { Verdict } from '../heartbeat/tracker.js'
@@ -38,7 +39,7 @@ const replica = async (name: string, b: string, staleMs = 200) => {
 /** The api as the handler sees it: records reports; answers 409 to a repeat like the real one. */
 const fakeApi = (answers: (() => void)[] = []) => {
   const reports: string[] = []
-  const api: Pick<ApiClient, 'reportHostDown'> = {
+  const api: Pick<DetectorApi, 'reportHostDown'> = {
     async reportHostDown(host) {
       answers.shift()?.()
       reports.push(host)
@@ -123,7 +124,7 @@ describe('onVerdict', () => {
   it('retries an api that fails, and alerts when it never answers', async () => {
     const b = bucket()
     const down = () => {
-      throw new ApiRequestError('no answer', 0)
+      throw new ApiError('unreachable', 'POST', '/v1/notifications', 0, 'no answer')
     }
     const flaky = fakeApi([down, down])
     const { bus, seen } = await withBus()
@@ -140,10 +141,10 @@ describe('onVerdict', () => {
 
   it('does not retry a report the api refuses (400)', async () => {
     let calls = 0
-    const api: Pick<ApiClient, 'reportHostDown'> = {
+    const api: Pick<DetectorApi, 'reportHostDown'> = {
       async reportHostDown() {
         calls++
-        throw new ApiRequestError('POST /v1/notifications → 400: Host with name compute-1 could not be found.', 400)
+        throw new ApiError('fault', 'POST', '/v1/notifications', 400, 'POST /v1/notifications → 400: Host with name compute-1 could not be found.')
       },
     }
     const { bus, seen } = await withBus()

@@ -2,13 +2,14 @@ import type { Bus } from '@lazarus/bus'
 import { makeEvent, type AlertRaisedV1 } from '@lazarus/contracts'
 import { sleep, type Logger } from '@lazarus/runtime'
 import * as z from 'zod'
-import { ApiRequestError, type ApiClient } from '../adapters/http/api-client.js'
+import { ApiError } from '@lazarus/api-contract'
+import type { DetectorApi } from '../adapters/api.js'
 import { leaseKey, type Leases } from '../adapters/nats/kv-leases.js'
 import { SOURCE } from '../domain/decide-notification.js'
 import type { Verdict } from '../heartbeat/tracker.js'
 
 export interface OnVerdictDeps {
-  api: Pick<ApiClient, 'reportHostDown'>
+  api: Pick<DetectorApi, 'reportHostDown'>
   leases: Leases
   bus: Pick<Bus, 'publish'>
   log: Logger
@@ -95,7 +96,7 @@ export const onVerdict = (deps: OnVerdictDeps) => {
         outcome(v, r.outcome === 'duplicate' ? 'duplicate' : 'reported')
         return
       } catch (err) {
-        const retryable = !(err instanceof ApiRequestError) || err.retryable
+        const retryable = !(err instanceof ApiError) || err.retryable
         if (!retryable || attempt >= attempts || deps.signal?.aborted) throw err
         log.warn({ err, attempt }, 'reporting the host failure to the api failed; retrying')
         await sleep(delay, deps.signal)

@@ -1,6 +1,6 @@
 import { mapEvent, type IngestMetrics, type IngestSource, type MappingRules, type RejectStage } from '@lazarus/ingest-mapping'
 import type { Logger } from '@lazarus/runtime'
-import type { ApiClient } from './api-client.js'
+import type { Submitter } from './submit.js'
 
 /**
  * What to do with one consumed message:
@@ -19,7 +19,7 @@ export type Pipeline = (value: Uint8Array | null | undefined, meta: { fallbackTi
 export const createPipeline = (deps: {
   source: IngestSource
   rules: MappingRules
-  api: ApiClient
+  api: Submitter
   metrics: IngestMetrics
   log: Logger
   /** Seconds an event's time may lie ahead of this service's clock; further ahead is dead-lettered. */

@@ -4,7 +4,8 @@ import { createIngestMetrics, defaultMappingRules } from '@lazarus/ingest-mappin
 import { createLogger, Registry } from '@lazarus/runtime'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ingestConfigSchema, kafkaSourceConfig } from '../config.js'
-import { createApiClient } from './api-client.js'
+import { createApiClient } from '@lazarus/api-contract'
+import { createSubmitter } from './submit.js'
 import { kafkaClientConfig } from './kafka.js'
 import { backoffMs, createPipeline } from './pipeline.js'
 
@@ -34,7 +35,7 @@ describe('api client and pipeline against an HTTP server', () => {
   })
 
   it('classifies the answers', async () => {
-    const api = createApiClient({ apiUrl: url, token: 'k1', timeoutMs: 300 })
+    const api = createSubmitter(createApiClient({ url: url, token: 'k1', timeoutMs: 300 }), 300)
     answers.push(
       { status: 202, body: { notification: { notification_uuid: 'u1' } } },
       { status: 409, body: { conflictingRequest: { code: 409, message: 'is duplicate' } } },
@@ -50,14 +51,14 @@ describe('api client and pipeline against an HTTP server', () => {
     expect((await api.submit(n)).kind).toBe('unavailable')
     expect(await api.submit(n)).toEqual({ kind: 'unavailable', message: 'api unreachable: no answer within 300 ms' })
     expect(seen[0]).toEqual({ token: 'k1', body: { notification: n } })
-    const down = createApiClient({ apiUrl: 'http://127.0.0.1:1', timeoutMs: 1000 })
+    const down = createSubmitter(createApiClient({ url: 'http://127.0.0.1:1', timeoutMs: 1000 }), 1000)
     expect(await down.submit(n)).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/unreachable/) })
   })
 
   it('turns each message into ack, dead letter or retry, and counts it', async () => {
     const registry = new Registry()
     const metrics = createIngestMetrics(registry)
-    const pipeline = createPipeline({ source: 'kafka', rules: defaultMappingRules, api: createApiClient({ apiUrl: url, timeoutMs: 2000 }), metrics, log: createLogger('test', 'silent'), maxFutureSkewS: 300 })
+    const pipeline = createPipeline({ source: 'kafka', rules: defaultMappingRules, api: createSubmitter(createApiClient({ url: url, timeoutMs: 2000 }), 2000), metrics, log: createLogger('test', 'silent'), maxFutureSkewS: 300 })
     const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v))
     const ev = { type: 'host.down', host: 'c1', time: '2026-05-01T10:00:00Z' }
     answers.push({ status: 202, body: { notification: { notification_uuid: 'u2' } } }, { status: 500, body: {} }, { status: 400, body: { badRequest: { code: 400, message: 'nope' } } })

@@ -1,7 +1,14 @@
 import { NotificationStatus, NotificationType, RecoveryMethod } from '@lazarus/contracts'
 import * as z from 'zod'
 
-/** The v1 response bodies, as the views build them; the OpenAPI document is made from these. */
+/** The enumerations of the v1 bodies (one definition, in the contracts). */
+export { NotificationStatus, NotificationType, RecoveryMethod }
+
+/**
+ * The v1 response bodies, as the api's views build them; the OpenAPI document is made from
+ * these and the client parses every answer with them. Objects are not strict: a field added
+ * by a newer api is dropped, not refused.
+ */
 
 const Timestamp = z.iso.datetime()
 const common = {
@@ -89,10 +96,6 @@ export const VmoveBody = z
   })
   .meta({ id: 'Vmove' })
 
-export const FaultBody = z
-  .record(z.string(), z.object({ code: z.number().int(), message: z.string() }))
-  .meta({ id: 'Fault', description: 'e.g. {"badRequest": {"code": 400, "message": "..."}}; also itemNotFound, conflictingRequest, overLimit, badMediaType' })
-
 export const AlertBody = z
   .object({
     uuid: z.uuid(),
@@ -107,3 +110,34 @@ export const AlertBody = z
     created_at: Timestamp.meta({ description: 'When it was raised' }),
   })
   .meta({ id: 'Alert', description: 'Lazarus extension: something that needs an operator (a fencing storm, an isolated host, a failed fence...).' })
+
+export type Segment = z.infer<typeof SegmentBody>
+export type Host = z.infer<typeof HostBody>
+export type WorkflowDetail = z.infer<typeof WorkflowDetailBody>
+export type Notification = z.infer<typeof NotificationBody>
+export type Vmove = z.infer<typeof VmoveBody>
+export type Alert = z.infer<typeof AlertBody>
+
+/** Statuses after which a notification changes no more (`error` is retried, so it is not one). */
+export const FINAL_NOTIFICATION_STATUSES = ['finished', 'failed', 'ignored'] as const
+export const isFinalStatus = (s: string): boolean => (FINAL_NOTIFICATION_STATUSES as readonly string[]).includes(s)
+
+/** The answers: one resource under its name, or a list under the plural. */
+export const SegmentAnswer = z.object({ segment: SegmentBody })
+export const SegmentListAnswer = z.object({ segments: z.array(SegmentBody) })
+export const SegmentResumeAnswer = z.object({
+  segment: SegmentBody,
+  held_notifications: z.object({ count: z.number().int(), action: z.enum(['released', 'ignored']) }),
+})
+export type SegmentResumeAnswer = z.infer<typeof SegmentResumeAnswer>
+export const HostAnswer = z.object({ host: HostBody })
+export const HostListAnswer = z.object({ hosts: z.array(HostBody) })
+export const NotificationAnswer = z.object({ notification: NotificationBody })
+export const NotificationListAnswer = z.object({ notifications: z.array(NotificationBody) })
+export const VmoveAnswer = z.object({ vmove: VmoveBody })
+export const VmoveListAnswer = z.object({ vmoves: z.array(VmoveBody) })
+export const AlertListAnswer = z.object({ alerts: z.array(AlertBody) })
+
+/** One `event: notification` of `GET /v1/notifications/{id}/events`: the notification and its vmoves now. */
+export const NotificationEvent = z.object({ notification: NotificationBody, vmoves: z.array(VmoveBody).default([]) })
+export type NotificationEvent = z.infer<typeof NotificationEvent>

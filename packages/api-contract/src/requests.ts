@@ -36,7 +36,7 @@ export const Description = freeText(TEXT_LIMITS.description)
 
 /**
  * A host's control_attributes: free text as Masakari takes it (which bounds it not at all;
- * Lazarus at 4096 characters), without a BMC password in clear (see domain/control-attributes.ts).
+ * Lazarus at 4096 characters), without a BMC password in clear (see control-attributes.ts).
  */
 export const ControlAttributes = freeText(TEXT_LIMITS.longText).superRefine((v, ctx) => {
   const refusal = v === null ? undefined : controlAttributesRefusal(v)
@@ -140,3 +140,10 @@ export const SegmentResume = z.strictObject({
 
 /** `POST /v1/notifications/{id}/retry` (Lazarus extension): no fields; the body may be empty. */
 export const NotificationRetry = z.strictObject({})
+
+/** What a client sends (booleans may still be Masakari's strings). */
+export type SegmentCreateInput = z.input<typeof SegmentCreate>
+export type SegmentUpdateInput = z.input<typeof SegmentUpdate>
+export type HostCreateInput = z.input<typeof HostCreate>
+export type HostUpdateInput = z.input<typeof HostUpdate>
+export type NotificationCreateInput = z.input<typeof NotificationCreate>

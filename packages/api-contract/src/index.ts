@@ -1,0 +1,7 @@
+export * from './versions.js'
+export * from './paths.js'
+export * from './faults.js'
+export * from './control-attributes.js'
+export * from './requests.js'
+export * from './responses.js'
+export * from './client.js'
