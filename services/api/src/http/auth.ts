@@ -24,13 +24,14 @@ export const parseApiKeys = (spec: string): Map<string, Role> => {
 /** Turns an `X-Auth-Token` into a principal, or undefined when the token is not valid. */
 export type Authenticator = (token: string) => Promise<Principal | undefined>
 
-const digest = (s: string): string => createHash('sha256').update(s).digest('base64url').slice(0, 16)
+/** SHA-256 of a token or key, base64url: API keys are looked up by it, and its first 16 characters name a caller. */
+const digest = (s: string): string => createHash('sha256').update(s).digest('base64url')
 
 export const apiKeyAuthenticator = (keys: Map<string, Role>): Authenticator => {
   // Compared by digest, so the lookup does not depend on how much of a key matches.
-  const byDigest = new Map([...keys].map(([k, role]) => [createHash('sha256').update(k).digest('base64url'), role]))
+  const byDigest = new Map([...keys].map(([k, role]) => [digest(k), role]))
   return async (token) => {
-    const d = createHash('sha256').update(token).digest('base64url')
+    const d = digest(token)
     const role = byDigest.get(d)
     return role ? { id: `key:${d.slice(0, 16)}`, roles: new Set([role]), name: `api key (${role})`, keyRole: role } : undefined
   }
@@ -60,7 +61,7 @@ export const keystoneAuthenticator = (validator: KeystoneValidator, monitorRoles
     }
     if (!info) return undefined
     return {
-      id: `keystone:${info.userId ?? info.user ?? digest(token)}:${info.projectId ?? ''}`,
+      id: `keystone:${info.userId ?? info.user ?? digest(token).slice(0, 16)}:${info.projectId ?? ''}`,
       name: info.user ?? 'keystone user',
       roles: keystoneRoles(info.roles, monitorRoles),
       projectId: info.projectId,
