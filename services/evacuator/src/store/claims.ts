@@ -1,5 +1,6 @@
 import type { Db } from '@lazarus/db'
 import type { InstancePlan } from '../domain/instance-plan.js'
+import { SWEEP } from '../domain/recovery.js'
 import { ITEM_COLUMNS, itemByKey, itemFrom, type ClaimKey, type WorkItem } from './rows.js'
 
 /** Work whose message may be lost ($1: how long a pending item may wait in the queue, $3: a running one after its claim expired, in ms). */
@@ -42,10 +43,10 @@ export interface ItemClaims {
   finishItem(key: ClaimKey, outcome: { status: 'succeeded' | 'failed'; destHost: string | null; reason: string | null }): Promise<WorkItem | undefined>
   /**
    * Items whose work message may be lost: pending `olderThanMs` since last published, or
-   * running under an expired claim `runningGraceMs` since; marked published again now, so
+   * running under an expired claim `runningGraceMs` (default `SWEEP.runningGraceMs`) since; marked published again now, so
    * that one sweeper republishes each.
    */
-  takeStrandedItems(olderThanMs: number, runningGraceMs: number, limit?: number): Promise<WorkItem[]>
+  takeStrandedItems(olderThanMs: number, runningGraceMs?: number, limit?: number): Promise<WorkItem[]>
 }
 
 export const createItemClaims = (db: Db): ItemClaims => ({
@@ -119,7 +120,7 @@ export const createItemClaims = (db: Db): ItemClaims => ({
    * published `olderThanMs` ago (running ones as soon as their claim expired). Marked as
    * published again now, so that one sweeper republishes each.
    */
-  async takeStrandedItems(olderThanMs: number, runningGraceMs: number, limit = 500): Promise<WorkItem[]> {
+  async takeStrandedItems(olderThanMs: number, runningGraceMs: number = SWEEP.runningGraceMs, limit = 500): Promise<WorkItem[]> {
     const r = await db.query<{ notification_id: string; instance_id: string }>(
       `WITH stranded AS (
          SELECT notification_id, instance_id FROM evacuator_items
