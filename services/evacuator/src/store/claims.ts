@@ -3,7 +3,10 @@ import type { InstancePlan } from '../domain/instance-plan.js'
 import { SWEEP } from '../domain/recovery.js'
 import { ITEM_COLUMNS, itemByKey, itemFrom, type ClaimKey, type WorkItem } from './rows.js'
 
-/** Work whose message may be lost ($1: how long a pending item may wait in the queue, $3: a running one after its claim expired, in ms). */
+/**
+ * Work whose message may be lost ($1: how long a pending item may wait in the queue; $3: how
+ * long since a running one whose claim expired was last published; in ms).
+ */
 const STRANDED = `((status = 'pending' AND requested_at < now() - make_interval(secs => $1::double precision / 1000))
   OR (status = 'running' AND (claim_expires_at IS NULL OR claim_expires_at < now()) AND requested_at < now() - make_interval(secs => $3::double precision / 1000)))`
 
@@ -43,8 +46,8 @@ export interface ItemClaims {
   finishItem(key: ClaimKey, outcome: { status: 'succeeded' | 'failed'; destHost: string | null; reason: string | null }): Promise<WorkItem | undefined>
   /**
    * Items whose work message may be lost: pending `olderThanMs` since last published, or
-   * running under an expired claim `runningGraceMs` (default `SWEEP.runningGraceMs`) since; marked published again now, so
-   * that one sweeper republishes each.
+   * running under an expired claim `runningGraceMs` (default `SWEEP.runningGraceMs`) since;
+   * marked published again now, so that one sweeper republishes each.
    */
   takeStrandedItems(olderThanMs: number, runningGraceMs?: number, limit?: number): Promise<WorkItem[]>
 }
