@@ -1,3 +1,4 @@
+import { isEnded, reportsItemProgress } from '../domain/recovery.js'
 import { summarizeRecovery } from '../domain/recovery-outcome.js'
 import type { Recovery, WorkItem } from '../store/recovery-store.js'
 import { EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
@@ -28,10 +29,7 @@ export const announceItem = async (ctx: EvacuatorContext, item: WorkItem, causat
     )
   }
   const { done, total } = await ctx.store.progress(item.notificationId)
-  // A failure is always told; successes of a large host in steps of about 5%, so that a
-  // host of hundreds of instances does not flood the api with progress entries.
-  const step = Math.max(1, Math.ceil(total / 20))
-  if (item.status === 'succeeded' && done % step !== 0 && done !== total) {
+  if (!reportsItemProgress(item.status === 'succeeded' ? 'succeeded' : 'failed', done, total)) {
     await ctx.store.markAnnounced(item.notificationId, item.instanceId)
     return
   }
@@ -51,7 +49,7 @@ export const announceItem = async (ctx: EvacuatorContext, item: WorkItem, causat
 
 /** Publish recovery.finished for an ended recovery (and the final progress entry). */
 export const announceFinish = async (ctx: EvacuatorContext, recovery: Recovery, items: readonly WorkItem[], causationId?: string): Promise<void> => {
-  if (recovery.status === 'evacuating' || recovery.status === 'retry_wait') return
+  if (!isEnded(recovery.status)) return
   const ids = { correlationId: recovery.correlationId, causationId }
   const summary = summarizeRecovery(recovery.sourceHost, items.map(toOutcome))
   const status = recovery.status

@@ -1,5 +1,6 @@
 import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type EvacuationRequestedV1 } from '@lazarus/contracts'
+import { whenClaimRefused, whenEvacuationThrew } from '../domain/recovery.js'
 import type { ClaimKey } from '../store/recovery-store.js'
 import { announceItem } from './announce.js'
 import { errorText, type EvacuatorContext } from './context.js'
@@ -41,14 +42,15 @@ const handleItem = async (
   const item = await ctx.store.claimItem(notificationId, instance.id, ctx.workerId, ctx.config.claimLeaseMs, LISTING_FRESH_MS)
   if (!item) {
     const current = await ctx.store.getItem(notificationId, instance.id)
-    if (!current) return { type: 'DEAD', reason: `no recorded recovery item for instance ${instance.id} of notification ${notificationId}` }
-    if (current.status === 'succeeded' || current.status === 'failed') {
-      // Done before; make sure its outcome was published and the recovery ended.
-      if (!current.announced) await announceItem(ctx, current, evt.id)
-      await finishRecoveryIfDone(ctx, notificationId, evt.id)
-    } else {
+    const next = whenClaimRefused(current)
+    if (next === 'dead') return { type: 'DEAD', reason: `no recorded recovery item for instance ${instance.id} of notification ${notificationId}` }
+    if (next === 'duplicate') {
       log.debug('work item held by a live claim elsewhere: duplicate delivery acknowledged')
+      return ACK
     }
+    // Done before; make sure its outcome was published and the recovery ended.
+    if (next === 'announce-and-settle' && current) await announceItem(ctx, current, evt.id)
+    await finishRecoveryIfDone(ctx, notificationId, evt.id)
     return ACK
   }
 
@@ -61,15 +63,17 @@ const handleItem = async (
   try {
     outcome = await evacuateInstance(ctx, item, key, prepared)
   } catch (err) {
-    if (err instanceof ClaimLostError) {
+    const cause = err instanceof ClaimLostError ? 'claim-lost' : err instanceof StoppingError ? 'stopping' : 'error'
+    const next = whenEvacuationThrew(cause, delivery.attempt, topology.evacuatorWork.maxAttempts)
+    if (next === 'ack') {
       log.warn('claim lost to another worker; it carries on with the item')
       return ACK
     }
-    if (err instanceof StoppingError) {
+    if (next === 'hand-back') {
       await ctx.store.releaseClaim(key).catch(() => {})
       return { type: 'RETRY', reason: 'evacuator stopping: item handed back', delayMs: 0 }
     }
-    if (delivery.attempt < topology.evacuatorWork.maxAttempts) {
+    if (next === 'retry') {
       await ctx.store.releaseClaim(key).catch(() => {})
       log.warn({ err, attempt: delivery.attempt }, 'transient failure; will retry the item')
       return { type: 'RETRY', reason: errorText(err) }

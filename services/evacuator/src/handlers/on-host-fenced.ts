@@ -2,9 +2,9 @@ import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type HostFencedV1 } from '@lazarus/contracts'
 import type { NovaClient, Server } from '@lazarus/openstack'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { stagesFor } from '../domain/choose-target.js'
 import { planInstance } from '../domain/instance-plan.js'
-import { describeSelection, selectInstances, type Selection } from '../domain/select-instances.js'
+import { disableRetryDelayMs, resumeRound, retryOrGiveUp, whenFencedAgain, whenInstancesChosen } from '../domain/recovery.js'
+import { selectInstances, type Selection } from '../domain/select-instances.js'
 import { tasksOf } from '../domain/workflows.js'
 import { announceFinish } from './announce.js'
 import { errorText, EVACUATE_TASK, publishProgress, type EvacuatorContext } from './context.js'
@@ -30,9 +30,10 @@ export const onHostFenced =
 
     const existing = await ctx.store.getRecovery(notificationId)
     if (existing) {
-      if (existing.status === 'evacuating' && !existing.workPublished) {
+      if (whenFencedAgain(existing) === 'resume-round') {
         log.info('resuming a recovery whose round had not started')
-        if ((await ctx.store.items(notificationId)).some((i) => i.status === 'waiting')) await startRound(ctx, existing, evt.id)
+        const waiting = (await ctx.store.items(notificationId)).filter((i) => i.status === 'waiting').length
+        if (resumeRound(waiting) === 'start-round') await startRound(ctx, existing, evt.id)
         else await publishWork(ctx, existing, ids)
       } else {
         log.info({ status: existing.status }, 'host.fenced for a recovery already recorded: nothing to do')
@@ -73,30 +74,24 @@ export const onHostFenced =
         }
       }
 
-      if (!selection || !tasks.includes(EVACUATE_TASK)) {
-        const message = `host failure workflow has no ${EVACUATE_TASK}: instances of ${host.name} left where they are (tasks run: ${tasks.join(', ') || 'none'})`
+      const next = whenInstancesChosen({ host: host.name, recoveryMethod: segment.recoveryMethod, tasksRun: tasks, evacuates: tasks.includes(EVACUATE_TASK), selection })
+      if ('end' in next) {
+        if (next.reportSelection !== undefined) {
+          await publishProgress(ctx, ids, { notificationId, task: PREPARE_TASK, state: 'success', message: next.reportSelection, progress: 1 })
+        }
         await disabling
-        return await endAtOnce(ctx, { ...base, status: 'ignored', message }, ids, log)
+        return await endAtOnce(ctx, { ...base, status: 'ignored', message: next.message }, ids, log)
       }
-      const selected = describeSelection(host.name, selection)
-      if (selection.chosen.length === 0) {
-        await publishProgress(ctx, ids, { notificationId, task: PREPARE_TASK, state: 'success', message: selected, progress: 1 })
-        const message =
-          selection.total === 0
-            ? `no instance ran on failed host ${host.name}: nothing to evacuate`
-            : `none of the ${selection.total} instance(s) of failed host ${host.name} is to be evacuated (${selected})`
-        await disabling
-        return await endAtOnce(ctx, { ...base, status: 'ignored', message }, ids, log)
-      }
+      const { chosen, selected, stageKind } = next.evacuate
 
       const created = await ctx.store.createRecovery({
         ...base,
         status: 'evacuating',
         message: null,
         itemsWaiting: true,
-        stageKind: stagesFor(segment.recoveryMethod)[0] ?? 'scheduler',
+        stageKind,
         reservedHosts,
-        items: selection.chosen.map((i) => {
+        items: chosen.map((i) => {
           const server = listed.get(i.id)
           return { instanceId: i.id, instanceName: i.name, haEnabled: i.haEnabled, targetHost: null, listed: server, plan: server && planInstance(server) }
         }),
@@ -109,12 +104,12 @@ export const onHostFenced =
       // Reported while the round starts (published first, so it is told first).
       const reported = publishProgress(ctx, ids, { notificationId, task: PREPARE_TASK, state: 'success', message: selected, progress: 1 })
       reported.catch(() => undefined) // awaited below; not an unhandled rejection should the round fail first
-      log.info({ instances: selection.chosen.length, method: segment.recoveryMethod }, selected)
+      log.info({ instances: chosen.length, method: segment.recoveryMethod }, selected)
       await Promise.all([reported, startRound(ctx, created, evt.id)])
       return ACK
     } catch (err) {
       const reason = `recovery of ${host.name} could not start: ${errorText(err)}`
-      if (delivery.attempt < topology.evacuatorOnHostFenced.maxAttempts) {
+      if (retryOrGiveUp(delivery.attempt, topology.evacuatorOnHostFenced.maxAttempts) === 'retry') {
         log.warn({ err, attempt: delivery.attempt }, `${reason}; will retry`)
         return { type: 'RETRY', reason }
       }
@@ -147,8 +142,9 @@ const disableInBackground = async (
       await progress('success', disabled)
       return
     } catch (err) {
-      if (attempt < DISABLE_ATTEMPTS && isTransient(err) && !ctx.stopping.aborted) {
-        await sleep(250 * 2 ** attempt)
+      const delayMs = disableRetryDelayMs(attempt, isTransient(err), ctx.stopping.aborted)
+      if (delayMs !== undefined) {
+        await sleep(delayMs)
         continue
       }
       const message = `could not disable the compute service of ${host} (${errorText(err)}); it stays forced down, and its instances are evacuated all the same`
@@ -158,8 +154,6 @@ const disableInBackground = async (
     }
   }
 }
-
-const DISABLE_ATTEMPTS = 5
 
 /** The fencer disabled the service in its force-down call: the task is done, say so. */
 const reportDisabledWhenFenced = (

@@ -1,7 +1,6 @@
 import { NovaError } from '@lazarus/openstack'
 import { assessCapacity } from '../domain/capacity.js'
-import { nextStage, untriedReservedHosts } from '../domain/choose-target.js'
-import { summarizeRecovery } from '../domain/recovery-outcome.js'
+import { noReservedHostReason, reservedCandidates, settle, settlementReport, whenNoReservedHost } from '../domain/recovery.js'
 import type { Recovery, RoundItem } from '../store/recovery-store.js'
 import { announceFinish, toOutcome } from './announce.js'
 import { errorText, EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
@@ -34,11 +33,11 @@ export const startRound = async (ctx: EvacuatorContext, recovery: Recovery, caus
     if ('host' in got) {
       target = got.host
     } else {
-      const next = nextStage(rec.recoveryMethod, rec.stage, 'reserved', 0)
-      if (next) {
-        await ctx.store.skipToStage(id, next.stage, next.kind)
-        rec = { ...rec, stage: next.stage, stageKind: next.kind, targetHost: null }
-        await publishProgress(ctx, ids, { notificationId: id, task: CLAIM_RESERVED_HOST_TASK, state: 'skipped', message: `${got.reason}; letting Nova's scheduler choose`, progress: 1 })
+      const next = whenNoReservedHost(rec, got.reason)
+      if ('skipTo' in next) {
+        await ctx.store.skipToStage(id, next.skipTo.stage, next.skipTo.kind)
+        rec = { ...rec, stage: next.skipTo.stage, stageKind: next.skipTo.kind, targetHost: null }
+        await publishProgress(ctx, ids, { notificationId: id, task: CLAIM_RESERVED_HOST_TASK, state: 'skipped', message: next.message, progress: 1 })
       } else {
         log.warn(got.reason)
         await publishProgress(ctx, ids, { notificationId: id, task: CLAIM_RESERVED_HOST_TASK, state: 'failure', message: got.reason, progress: 1 })
@@ -85,9 +84,8 @@ const endRoundUnstarted = async (ctx: EvacuatorContext, rec: Recovery, reason: s
 const claimUsableReservedHost = async (ctx: EvacuatorContext, rec: Recovery, ids: Ids): Promise<{ host: string } | { reason: string }> => {
   const id = rec.notificationId
   const tried = [...rec.triedReserved]
-  const untried = untriedReservedHosts(rec.reservedHosts, rec.sourceHost, tried)
   // A round resumed after a crash first takes up the host it had claimed.
-  const candidates = rec.targetHost ? [rec.targetHost, ...untried.filter((h) => h !== rec.targetHost)] : untried
+  const candidates = reservedCandidates(rec)
   const why: string[] = []
   for (const host of candidates) {
     if (!(await ctx.store.claimReservedHost(host, rec.segmentId, id))) {
@@ -117,12 +115,7 @@ const claimUsableReservedHost = async (ctx: EvacuatorContext, rec: Recovery, ids
     await ctx.store.setRoundTarget(id, null, tried)
     await publishProgress(ctx, ids, { notificationId: id, task: CLAIM_RESERVED_HOST_TASK, state: 'running', message: `reserved host ${host} unusable: ${unusable}`, progress: 0 })
   }
-  const listed = rec.reservedHosts.filter((h) => h !== rec.sourceHost)
-  const reason =
-    listed.length === 0
-      ? `no reserved host available: segment ${rec.segmentId} lists no reserved host`
-      : `no reserved host available in segment ${rec.segmentId}${why.length > 0 ? `: ${why.join('; ')}` : ': every listed reserved host was tried'}`
-  return { reason }
+  return { reason: noReservedHostReason(rec, why) }
 }
 
 /** Make a claimed reserved host ready, or say why it cannot serve (null when ready). */
@@ -227,42 +220,21 @@ export const publishWork = async (ctx: EvacuatorContext, recovery: Recovery, ids
 /**
  * Settle the recovery when its last item is final: exactly one caller wins the conditional
  * update and then ends it (recovery.finished), starts its next round (priority methods, next
- * reserved host) or schedules a retry of what failed.
+ * reserved host) or schedules a retry of what failed. The rule is `settle` (domain/recovery.ts).
  */
 export const finishRecoveryIfDone = async (ctx: EvacuatorContext, notificationId: string, causationId?: string): Promise<void> => {
-  const settled = await ctx.store.settleRecovery(notificationId, (rec, items) => {
-    const summary = summarizeRecovery(rec.sourceHost, items.map(toOutcome))
-    if (summary.status === 'finished') return { action: 'finish', status: 'finished', message: summary.message }
-    const next = nextStage(rec.recoveryMethod, rec.stage, rec.stageKind, untriedReservedHosts(rec.reservedHosts, rec.sourceHost, rec.triedReserved).length)
-    if (next) return { action: 'advance', ...next }
-    if (rec.retries < ctx.config.recoveryRetryLimit) return { action: 'retry', afterMs: ctx.config.recoveryRetryIntervalMs }
-    return { action: 'finish', status: 'failed', message: rec.retries > 0 ? `${summary.message} (after ${rec.retries} retry(ies))` : summary.message }
-  })
+  const settled = await ctx.store.settleRecovery(notificationId, (rec, items) => settle(rec, items.map(toOutcome), ctx.config))
   if (!settled) return
   const { settlement, recovery, items } = settled
-  const ids = { correlationId: recovery.correlationId, causationId }
-  const failed = items.filter((i) => i.status === 'failed').length
   if (settlement.action === 'finish') {
     await announceFinish(ctx, recovery, items, causationId)
     return
   }
-  if (settlement.action === 'advance') {
-    const to = settlement.kind === 'reserved' ? 'a reserved host' : "Nova's scheduler"
-    const message = `${failed} instance(s) of ${recovery.sourceHost} not moved in this round; trying ${to} for them (recovery method ${recovery.recoveryMethod})`
-    ctx.log.info({ correlationId: recovery.correlationId, notificationId }, message)
-    await publishProgress(ctx, ids, { notificationId, task: EVACUATE_TASK, state: 'running', message, progress: (items.length - failed) / items.length })
-    await startRound(ctx, recovery, causationId)
-    return
-  }
-  const message = `${failed} instance(s) of ${recovery.sourceHost} not moved; retrying them in ${Math.round(settlement.afterMs / 1000)} s (retry ${recovery.retries + 1} of ${ctx.config.recoveryRetryLimit})`
-  ctx.log.warn({ correlationId: recovery.correlationId, notificationId }, message)
-  // Masakari's `error`: failed for now, retried automatically (its retry round sets it running again).
-  await publishProgress(ctx, ids, {
-    notificationId,
-    task: EVACUATE_TASK,
-    state: 'failure',
-    message,
-    progress: (items.length - failed) / items.length,
-    notificationStatus: 'error',
-  })
+  const ids = { correlationId: recovery.correlationId, causationId }
+  const failed = items.filter((i) => i.status === 'failed').length
+  const { message, ...report } = settlementReport(recovery, settlement, { items: items.length, failed }, ctx.config)
+  if (settlement.action === 'advance') ctx.log.info({ correlationId: recovery.correlationId, notificationId }, message)
+  else ctx.log.warn({ correlationId: recovery.correlationId, notificationId }, message)
+  await publishProgress(ctx, ids, { notificationId, task: EVACUATE_TASK, message, ...report })
+  if (settlement.action === 'advance') await startRound(ctx, recovery, causationId)
 }

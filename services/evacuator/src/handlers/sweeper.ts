@@ -1,21 +1,20 @@
-import { stagesFor } from '../domain/choose-target.js'
+import { firstStageKind, retryStartMessage, SWEEP } from '../domain/recovery.js'
 import { announceFinish, announceItem } from './announce.js'
 import { EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
 import { finishRecoveryIfDone, startRound } from './round.js'
 
-/** Announcements not made this long after the fact are made again by the sweeper. */
-const ANNOUNCE_GRACE_MS = 30_000
+const ANNOUNCE_GRACE_MS = SWEEP.announceGraceMs
 
 /**
- * Resumes what a stopped or crashed process left: republishes work items whose message
+ * The sweep of domain/recovery.ts (`SWEEP`): resumes what a stopped or crashed process left: republishes work items whose message
  * may be lost (claims expired, or pending too long), and publishes outcomes and ends of
  * recoveries that were recorded but not published. Safe in every process at once: items
  * are taken by a conditional update, and the work handler ignores duplicates.
  */
 export const sweepOnce = async (ctx: EvacuatorContext): Promise<void> => {
   // Masakari's process_unfinished_notifications: failed instances of a recovery run again.
-  for (const recovery of await ctx.store.reopenDueRetries((m) => stagesFor(m)[0] ?? 'scheduler')) {
-    const message = `retrying the instances of ${recovery.sourceHost} not moved (retry ${recovery.retries} of ${ctx.config.recoveryRetryLimit})`
+  for (const recovery of await ctx.store.reopenDueRetries(firstStageKind)) {
+    const message = retryStartMessage(recovery, ctx.config)
     ctx.log.info({ correlationId: recovery.correlationId, notificationId: recovery.notificationId }, message)
     await publishProgress(ctx, { correlationId: recovery.correlationId }, { notificationId: recovery.notificationId, task: EVACUATE_TASK, state: 'running', message, progress: 0 })
     await startRound(ctx, recovery)
@@ -24,7 +23,7 @@ export const sweepOnce = async (ctx: EvacuatorContext): Promise<void> => {
     ctx.log.info({ correlationId: recovery.correlationId, notificationId: recovery.notificationId }, 'resuming a round start left unfinished')
     await startRound(ctx, recovery)
   }
-  for (const item of await ctx.store.takeStrandedItems(ctx.config.requeueAfterMs)) {
+  for (const item of await ctx.store.takeStrandedItems(ctx.config.requeueAfterMs, SWEEP.runningGraceMs)) {
     ctx.log.info({ correlationId: item.correlationId, notificationId: item.notificationId, instanceId: item.instanceId }, 'republishing a stranded work item')
     await publish(
       ctx,

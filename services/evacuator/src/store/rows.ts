@@ -1,0 +1,162 @@
+import type { Server } from '@lazarus/openstack'
+import type { Queryable } from '@lazarus/db'
+import type { InstancePlan } from '../domain/instance-plan.js'
+import type { ItemStatus, RecoveryStatus, StageKind } from '../domain/recovery.js'
+
+/**
+ * The evacuator's rows as the handlers see them, and how they are read from PostgreSQL.
+ * The states and their meaning are the recovery state machine's (domain/recovery.ts).
+ */
+export type { ItemStatus, RecoveryStatus, Settlement, StageKind } from '../domain/recovery.js'
+export type ItemStep = 'new' | 'prepared' | 'evacuate_sent' | 'moved'
+
+export interface Recovery {
+  notificationId: string
+  correlationId: string
+  sourceHost: string
+  segmentId: string
+  recoveryMethod: string
+  status: RecoveryStatus
+  total: number
+  workPublished: boolean
+  message: string | null
+  finishAnnounced: boolean
+  /** The round running: its number in the method's rounds and its kind. */
+  stage: number
+  stageKind: StageKind
+  /** The reserved host of the round, once claimed. */
+  targetHost: string | null
+  /** The segment's reserved hosts when the recovery started. */
+  reservedHosts: string[]
+  /** Reserved hosts this recovery tried (claimed, or found unusable). */
+  triedReserved: string[]
+  retries: number
+}
+
+export interface WorkItem {
+  /** The server as the host listing showed it when the recovery was recorded, and when. */
+  listed: Server | null
+  listedAt: Date | null
+  notificationId: string
+  instanceId: string
+  instanceName: string
+  position: number
+  haEnabled: boolean
+  sourceHost: string
+  targetHost: string | null
+  status: ItemStatus
+  step: ItemStep
+  plan: InstancePlan | null
+  evacuateSentAt: Date | null
+  destHost: string | null
+  reason: string | null
+  claimOwner: string | null
+  attempts: number
+  startedAt: Date | null
+  endedAt: Date | null
+  announced: boolean
+  correlationId: string
+}
+
+/** What a work message says of an item. */
+export type RoundItem = Pick<WorkItem, 'instanceId' | 'instanceName' | 'targetHost'>
+
+export interface NewRecovery {
+  notificationId: string
+  correlationId: string
+  sourceHost: string
+  segmentId: string
+  recoveryMethod: string
+  status: RecoveryStatus
+  message: string | null
+  /** `plan`: decided from `listed`, the server as the host listing showed it. */
+  items: { instanceId: string; instanceName: string; haEnabled: boolean; targetHost: string | null; listed?: Server | undefined; plan?: InstancePlan | undefined }[]
+  /** Items wait for their round to start (which chooses their target); default pending. */
+  itemsWaiting?: boolean
+  stageKind?: StageKind
+  reservedHosts?: string[]
+}
+
+export const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)))
+
+export const toPlan = (v: unknown): InstancePlan | null => {
+  if (v === null || v === undefined) return null
+  return (typeof v === 'string' ? JSON.parse(v) : v) as InstancePlan
+}
+
+export const recoveryFrom = (r: Record<string, unknown>): Recovery => ({
+  notificationId: String(r['notification_id']),
+  correlationId: String(r['correlation_id']),
+  sourceHost: String(r['source_host']),
+  segmentId: String(r['segment_id']),
+  recoveryMethod: String(r['recovery_method']),
+  status: r['status'] as RecoveryStatus,
+  total: Number(r['total']),
+  workPublished: r['work_published'] === true,
+  message: (r['message'] as string | null) ?? null,
+  finishAnnounced: r['finish_announced'] === true,
+  stage: Number(r['stage'] ?? 0),
+  stageKind: (r['stage_kind'] as StageKind | undefined) ?? 'scheduler',
+  targetHost: (r['target_host'] as string | null) ?? null,
+  reservedHosts: toList(r['reserved_hosts']),
+  triedReserved: toList(r['tried_reserved']),
+  retries: Number(r['retries'] ?? 0),
+})
+
+export const toList = (v: unknown): string[] => {
+  const x = typeof v === 'string' ? (JSON.parse(v) as unknown) : v
+  return Array.isArray(x) ? x.map(String) : []
+}
+
+export const itemFrom = (r: Record<string, unknown>): WorkItem => ({
+  notificationId: String(r['notification_id']),
+  instanceId: String(r['instance_id']),
+  instanceName: String(r['instance_name']),
+  position: Number(r['position']),
+  haEnabled: r['ha_enabled'] === true,
+  sourceHost: String(r['source_host']),
+  targetHost: (r['target_host'] as string | null) ?? null,
+  status: r['status'] as ItemStatus,
+  step: r['step'] as ItemStep,
+  plan: toPlan(r['plan']),
+  evacuateSentAt: toDate(r['evacuate_sent_at']),
+  destHost: (r['dest_host'] as string | null) ?? null,
+  reason: (r['reason'] as string | null) ?? null,
+  claimOwner: (r['claim_owner'] as string | null) ?? null,
+  attempts: Number(r['attempts']),
+  startedAt: toDate(r['started_at']),
+  endedAt: toDate(r['ended_at']),
+  announced: r['announced'] === true,
+  correlationId: String(r['correlation_id']),
+  listed: r['listed'] ? ((typeof r['listed'] === 'string' ? JSON.parse(r['listed']) : r['listed']) as Server) : null,
+  listedAt: toDate(r['listed_at']),
+})
+
+/**
+ * Items joined with their recovery's correlation id, which every event of the item carries;
+ * without the host listing (a whole server, for hundreds of rows), which only a claim reads.
+ */
+export const ITEM_COLUMNS = [
+  'notification_id', 'instance_id', 'instance_name', 'position', 'ha_enabled', 'source_host', 'target_host', 'status', 'step', 'plan',
+  'evacuate_sent_at', 'dest_host', 'reason', 'claim_owner', 'claim_expires_at', 'attempts', 'requested_at', 'started_at', 'ended_at',
+  'announced', 'stage', 'listed_at',
+]
+  .map((c) => `i.${c}`)
+  .concat('r.correlation_id')
+  .join(', ')
+export const ITEM_FROM = `evacuator_items i JOIN evacuator_recoveries r USING (notification_id)`
+
+/** One item, joined with its recovery's correlation id. */
+export const itemByKey = async (q: Queryable, notificationId: string, instanceId: string): Promise<WorkItem | undefined> => {
+  const r = await q.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 AND i.instance_id = $2`, [
+    notificationId,
+    instanceId,
+  ])
+  return r.rows[0] ? itemFrom(r.rows[0]) : undefined
+}
+
+export interface ClaimKey {
+  notificationId: string
+  instanceId: string
+  owner: string
+}
