@@ -23,13 +23,10 @@ const CLOUD_SIM = 'packages/cloud-sim'
 /**
  * Test support: beside production code but never part of it. It lives in a package's
  * `src/testing/`, which every package's tsconfig excludes from its build (checked below).
- * `services/api/src/test-harness.ts` and `services/evacuator/src/test-support/` are
- * re-exports of `src/testing/` kept for tests another change rewrites now.
  */
 const isTestSupport = (file: string): boolean =>
   file.endsWith('.test.ts') ||
-  /(^|\/)(test-support|testing)\//.test(file) ||
-  file.endsWith('/test-harness.ts') ||
+  /(^|\/)testing\//.test(file) ||
   file === 'packages/bus/src/bus-contract.ts' ||
   file.startsWith('test/')
 

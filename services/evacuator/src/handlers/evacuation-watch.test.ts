@@ -2,7 +2,7 @@ import type { NovaClient } from '@lazarus/openstack'
 import { createLogger } from '@lazarus/runtime'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EvacuatorSettings } from '../config.js'
-import { startTestCloud, type TestCloud } from '../test-support/clouds.js'
+import { startTestCloud, type TestCloud } from '../testing/clouds.js'
 import { novaTimeMs } from '../domain/evacuation-migrations.js'
 import { createEvacuationWatch } from './evacuation-watch.js'
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { openTestDb, type Engine } from '../test-harness.js'
+import { openTestDb, type Engine } from '../testing/harness.js'
 import { createHostStore } from './hosts.js'
 import { migrations } from './migrations.js'
 import { createNotificationStore, type CreateResult, type NotificationInput, type Refused } from './notifications.js'
