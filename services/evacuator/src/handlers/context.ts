@@ -67,4 +67,3 @@ export const publishProgress = (
   },
 ): Promise<void> => publish(ctx, 'recovery.progress.v1', p, ids)
 
-export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err))

@@ -1,3 +1,4 @@
+import { errorText } from '@lazarus/runtime'
 import { NovaError, type Server } from '@lazarus/openstack'
 import {
   assessEvacuation,
@@ -10,7 +11,7 @@ import {
 } from '../domain/instance-plan.js'
 import { FAILED_MIGRATION_STATUSES, isEvacuationSince } from '../domain/evacuation-migrations.js'
 import type { ClaimKey, ItemStep, WorkItem } from '../store/recovery-store.js'
-import { errorText, EVACUATE_TASK, publishProgress, type EvacuatorContext } from './context.js'
+import { EVACUATE_TASK, publishProgress, type EvacuatorContext } from './context.js'
 
 export type ItemOutcome = { status: 'succeeded'; destHost: string; reason: null } | { status: 'failed'; destHost: string | null; reason: string }
 

@@ -1,9 +1,10 @@
+import { errorText } from '@lazarus/runtime'
 import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type EvacuationRequestedV1 } from '@lazarus/contracts'
 import { whenClaimRefused, whenEvacuationThrew } from '../domain/recovery.js'
 import type { ClaimKey } from '../store/recovery-store.js'
 import { announceItem } from './announce.js'
-import { errorText, type EvacuatorContext } from './context.js'
+import { type EvacuatorContext } from './context.js'
 import { finishRecoveryIfDone } from './round.js'
 import { ClaimLostError, evacuateInstance, forgetRenewal, StoppingError, type ItemOutcome } from './evacuate-instance.js'
 

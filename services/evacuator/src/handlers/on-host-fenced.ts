@@ -1,3 +1,4 @@
+import { errorText } from '@lazarus/runtime'
 import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type HostFencedV1 } from '@lazarus/contracts'
 import type { NovaClient, Server } from '@lazarus/openstack'
@@ -7,7 +8,7 @@ import { disableRetryDelayMs, resumeRound, retryOrGiveUp, whenFencedAgain, whenI
 import { selectInstances, type Selection } from '../domain/select-instances.js'
 import { tasksOf } from '../domain/workflows.js'
 import { announceFinish } from './announce.js'
-import { errorText, EVACUATE_TASK, publishProgress, type EvacuatorContext } from './context.js'
+import { EVACUATE_TASK, publishProgress, type EvacuatorContext } from './context.js'
 import { isTransient } from './evacuate-instance.js'
 import { publishWork, startRound } from './round.js'
 

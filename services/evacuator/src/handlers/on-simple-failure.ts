@@ -1,3 +1,4 @@
+import { errorText } from '@lazarus/runtime'
 import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type InstanceFailedV1, type ProcessFailedV1 } from '@lazarus/contracts'
 import { NovaError, type Server } from '@lazarus/openstack'
@@ -5,7 +6,7 @@ import { nextPollDelay } from '../domain/instance-plan.js'
 import { parseMasakariBool } from '../domain/masakari-bool.js'
 import { tasksOf } from '../domain/workflows.js'
 import type { SimpleKind, SimpleRecovery } from '../store/simple-store.js'
-import { errorText, publish, publishProgress, type EvacuatorContext } from './context.js'
+import { publish, publishProgress, type EvacuatorContext } from './context.js'
 import { isTransient, StoppingError } from './evacuate-instance.js'
 
 type Ids = { correlationId: string; causationId?: string | undefined }

@@ -1,9 +1,10 @@
+import { errorText } from '@lazarus/runtime'
 import { NovaError } from '@lazarus/openstack'
 import { assessCapacity } from '../domain/capacity.js'
 import { noReservedHostReason, reservedCandidates, settle, settlementReport, whenNoReservedHost } from '../domain/recovery.js'
 import type { Recovery, RoundItem } from '../store/recovery-store.js'
 import { announceFinish, toOutcome } from './announce.js'
-import { errorText, EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
+import { EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
 import { isTransient } from './evacuate-instance.js'
 
 /** Progress task naming the reserved host a recovery claimed (the api clears its reserved flag). */
