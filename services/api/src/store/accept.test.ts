@@ -99,7 +99,7 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
   it("follows a change to the segment's reserved hosts, and a host registered again under its old name", async () => {
     env = await setUp(engine)
     const { a, b, segment, db } = env
-    const reservedOf = (r: CreateResult) => (r.event?.payload as { segment: { reservedHosts?: string[] } }).segment.reservedHosts
+    const reservedOf = (r: CreateResult) => (r.event!.payload as { segment: { reservedHosts?: string[] } }).segment.reservedHosts
     expect(reservedOf(await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 }))).toEqual([])
 
     // Another host of the segment becomes reserved: compute-1's own row did not change.
