@@ -58,7 +58,7 @@ describe(`chaos (seed ${SEED}, ${LONG ? 'long' : 'short'} form)`, () => {
   afterAll(async () => {
     if (sys) {
       for (const r of sys.replicas) {
-        r.history.forEach((p, k) => writeFileSync(resolve(outDir, `${r.svc}-${r.index}.${k}.log`), `${p.lines.join('\n')}\n`))
+        for (const [k, p] of r.history.entries()) writeFileSync(resolve(outDir, `${r.svc}-${r.index}.${k}.log`), `${p.lines.join('\n')}\n`)
       }
     }
     await sys?.stop()

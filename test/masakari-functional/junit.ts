@@ -10,10 +10,10 @@ export interface JunitCase {
 
 const attr = (tag: string, name: string): string => {
   const m = new RegExp(`\\s${name}="([^"]*)"`).exec(tag)
-  return m ? unescape(m[1]!) : ''
+  return m ? unescapeXml(m[1]!) : ''
 }
 
-const unescape = (s: string): string =>
+const unescapeXml = (s: string): string =>
   s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&#10;/g, '\n').replace(/&amp;/g, '&')
 
 /**

@@ -237,7 +237,7 @@ describe('Redfish transport (issue #18)', () => {
     const total = 400 * 1024 * 1024
     let written = 0
     let closedAt: number | undefined
-    const bmc = await serve(true, (req, res) => {
+    const bmc = await serve(true, (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.write('{"PowerState":"On","Padding":"')
       res.on('close', () => (closedAt = written))

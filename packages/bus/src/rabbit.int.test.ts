@@ -219,7 +219,7 @@ describe('socket writes on a RabbitMQ connection', () => {
       const ch = await conn.createConfirmChannel()
       const queue = `test-coalesce-${randomUUID().slice(0, 8)}`
       await ch.assertQueue(queue, { autoDelete: true })
-      const socket = (conn as unknown as { connection: { stream: { _write: Function; _writev?: Function } } }).connection.stream
+      const socket = (conn as unknown as { connection: { stream: { _write: (...args: unknown[]) => unknown; _writev?: (...args: unknown[]) => unknown } } }).connection.stream
       let writes = 0
       const write = socket._write.bind(socket)
       const writev = socket._writev?.bind(socket)

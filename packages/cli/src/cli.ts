@@ -92,7 +92,7 @@ const helpConfiguration = (helpOption: Option): Partial<Help> => ({
     const options = (c: Command) => c.options.filter((o) => !o.hidden).map((o) => [helper.optionTerm(o), helper.optionDescription(o)] as const)
     let root = cmd
     while (root.parent) root = root.parent
-    return [
+    const lines = [
       `Usage: ${helper.commandUsage(cmd)}`,
       '',
       helper.commandDescription(cmd),
@@ -100,7 +100,8 @@ const helpConfiguration = (helpOption: Option): Partial<Help> => ({
       ...section('Commands:', helper.visibleCommands(cmd).map((c) => [helper.subcommandTerm(c), helper.subcommandDescription(c)] as const)),
       ...(cmd.parent ? section('Options:', options(cmd)) : []),
       ...section('Global options:', [...options(root), [helper.optionTerm(helpOption), helpOption.description]]),
-    ].join('\n') + '\n'
+    ]
+    return `${lines.join('\n')}\n`
   },
 })
 

@@ -54,7 +54,7 @@ const event = (name: string | undefined, data: unknown, id?: string) =>
 
 describe('followNotification over the event stream', () => {
   it('takes named and unnamed events, stops at a final status', async () => {
-    const text = ': keep-alive\n\n' + event('notification', snapshot('running'), '1') + 'retry: 1000\n\n' + event(undefined, snapshot('finished'), '2')
+    const text = `: keep-alive\n\n${event('notification', snapshot('running'), '1')}retry: 1000\n\n${event(undefined, snapshot('finished'), '2')}`
     const r = await follow([[text]])
     expect(r.seen).toEqual(['new', 'running', 'finished'])
     expect(r.result.via).toBe('sse')

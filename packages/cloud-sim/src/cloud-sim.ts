@@ -18,7 +18,7 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
     throw new Error('cloud-sim needs at least one host and unique host names')
   }
   const maxVersion = parseVersion(opts.maxMicroversion ?? '2.93')
-  if (!maxVersion || maxVersion.major !== 2) throw new Error(`bad maxMicroversion '${opts.maxMicroversion}'`)
+  if (maxVersion?.major !== 2) throw new Error(`bad maxMicroversion '${opts.maxMicroversion}'`)
   const username = opts.username ?? 'admin'
   const password = opts.password ?? 'admin-pass'
   const projectName = opts.projectName ?? 'admin'

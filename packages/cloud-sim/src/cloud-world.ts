@@ -564,7 +564,7 @@ export class CloudWorld {
 
   removeHostFromAggregate(aggregateId: number, host: string): AggregateState {
     const a = this.aggregates.find((x) => x.id === aggregateId)
-    if (!a || !a.hosts.includes(host)) throw new NovaFault(404, `Cannot remove host ${host} in aggregate ${aggregateId}`)
+    if (!a?.hosts.includes(host)) throw new NovaFault(404, `Cannot remove host ${host} in aggregate ${aggregateId}`)
     a.hosts.splice(a.hosts.indexOf(host), 1)
     a.updatedAt = this.clock.now()
     return a

@@ -121,7 +121,7 @@ export const defaultMappingRules: MappingRules = {
 
 /** Partial rules: each section given replaces those keys of the default section. */
 const PartialRules = z.strictObject(
-  Object.fromEntries(Object.entries(MappingRules.shape).map(([k, v]) => [k, z.record(z.string(), z.unknown()).optional().describe(k)])) as {
+  Object.fromEntries(Object.entries(MappingRules.shape).map(([k]) => [k, z.record(z.string(), z.unknown()).optional().describe(k)])) as {
     [K in keyof MappingRules]: z.ZodOptional<z.ZodRecord<z.ZodString, z.ZodUnknown>>
   },
 )

@@ -80,7 +80,7 @@ describe('probes', () => {
     const add = async (pid: number, comm: string, cmdline: string[]) => {
       await mkdir(join(proc, String(pid)), { recursive: true })
       await writeFile(join(proc, String(pid), 'comm'), `${comm}\n`)
-      await writeFile(join(proc, String(pid), 'cmdline'), cmdline.join('\0') + '\0')
+      await writeFile(join(proc, String(pid), 'cmdline'), `${cmdline.join('\0')}\0`)
     }
     await add(1, 'systemd', ['/sbin/init'])
     await add(812, 'libvirtd', ['/usr/sbin/libvirtd', '--timeout', '120'])

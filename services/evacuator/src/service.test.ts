@@ -156,7 +156,7 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     // Two slots: the first two items are claimed at once, each of the other two once one of
     // their evacuate calls was made.
     const calls = claimed.slice(0, 2).map((c) => c.calledAt).sort((a, b) => a - b)
-    claimed.slice(2).forEach((later, k) => expect(later.claimedAt).toBeGreaterThanOrEqual(calls[k] as number))
+    for (const [k, later] of claimed.slice(2).entries()) expect(later.claimedAt).toBeGreaterThanOrEqual(calls[k] as number)
   })
 
   it('evacuates all the same when Nova refuses to disable the compute service, and says so in that task', async () => {

@@ -24,8 +24,8 @@ export interface ServicePermissions {
 /** Matches nothing a service names (an empty name or key only). */
 const NOTHING = '^$'
 
-const escape = (s: string): string => s.replace(/[.\\^$|?*+()[\]{}]/g, '\\$&')
-const exactly = (items: readonly string[]): string => (items.length === 0 ? NOTHING : `^(${[...new Set(items)].map(escape).join('|')})$`)
+const escapeRegExp = (s: string): string => s.replace(/[.\\^$|?*+()[\]{}]/g, '\\$&')
+const exactly = (items: readonly string[]): string => (items.length === 0 ? NOTHING : `^(${[...new Set(items)].map(escapeRegExp).join('|')})$`)
 
 /**
  * The least a service's broker user needs, derived from the contracts (`busRoles`,

@@ -14,7 +14,9 @@ export interface LiveRenderer {
 export const createLiveRenderer = (io: Output): LiveRenderer => {
   if (!io.tty) {
     return {
-      log: (lines) => lines.forEach((l) => io.out(l)),
+      log: (lines) => {
+        for (const l of lines) io.out(l)
+      },
       block: () => {},
       done: () => {},
     }

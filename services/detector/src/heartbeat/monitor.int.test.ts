@@ -9,7 +9,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { SegmentPolicyInput } from './config.js'
-import { createHeartbeatMonitor, type HeartbeatMonitor } from './monitor.js'
+import { createHeartbeatMonitor } from './monitor.js'
 import type { Verdict } from './tracker.js'
 
 /*

@@ -335,7 +335,7 @@ export class HeartbeatTracker {
    */
   storageObserved(host: string, file: StorageHeartbeatFile | undefined, now: number): readonly Verdict[] {
     const e = this.#hosts.get(host)
-    if (!e || e.state !== 'silent') return NONE
+    if (e?.state !== 'silent') return NONE
     const fresh =
       file !== undefined &&
       storageFileFresh(file, host, e.runs, e.lastSeen, now, { maxSkewMs: this.#maxSkewMs, storageFreshMs: e.seg.policy.storageFreshMs })

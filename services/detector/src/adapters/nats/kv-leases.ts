@@ -39,7 +39,7 @@ export const createKvLeases = async (opts: {
   const encode = (v: LeaseValue) => JSON.stringify(v)
   const read = async (key: string): Promise<{ value: LeaseValue; revision: number } | undefined> => {
     const e = await kv.get(key)
-    if (!e || e.operation !== 'PUT' || e.length === 0) return undefined
+    if (e?.operation !== 'PUT' || e.length === 0) return undefined
     try {
       return { value: e.json<LeaseValue>(), revision: e.revision }
     } catch {
