@@ -25,10 +25,7 @@ const CLOUD_SIM = 'packages/cloud-sim'
  * `src/testing/`, which every package's tsconfig excludes from its build (checked below).
  */
 const isTestSupport = (file: string): boolean =>
-  file.endsWith('.test.ts') ||
-  /(^|\/)testing\//.test(file) ||
-  file === 'packages/bus/src/bus-contract.ts' ||
-  file.startsWith('test/')
+  file.endsWith('.test.ts') || /(^|\/)testing\//.test(file) || file === 'packages/bus/src/bus-contract.ts' || file.startsWith('test/')
 
 interface Workspace {
   /** `packages/bus`, `services/api` */
@@ -59,8 +56,7 @@ const productionFiles = (w: Workspace): string[] =>
     .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !isTestSupport(f))
 
 /** Every module a file names: static imports, `export ... from`, `import type`, dynamic import(). */
-const specifiers = (file: string): string[] =>
-  ts.preProcessFile(readFileSync(join(root, file), 'utf8'), true, true).importedFiles.map((f) => f.fileName)
+const specifiers = (file: string): string[] => ts.preProcessFile(readFileSync(join(root, file), 'utf8'), true, true).importedFiles.map((f) => f.fileName)
 
 /** The repository file a relative specifier names (`./x.js` is `./x.ts`), or undefined if not TypeScript. */
 const resolveRelative = (from: string, spec: string): string | undefined => {
@@ -73,7 +69,11 @@ const resolveRelative = (from: string, spec: string): string | undefined => {
 const workspaceOf = (file: string): Workspace | undefined => workspaces.find((w) => file.startsWith(`${w.dir}/`))
 
 /** `@lazarus/api/x` is `@lazarus/api`; `@scope/pkg/sub` is `@scope/pkg`; `zod/mini` is `zod`. */
-const packageName = (spec: string): string => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/')
+const packageName = (spec: string): string =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/')
 
 interface Import {
   from: string
@@ -83,9 +83,7 @@ interface Import {
 }
 
 const imports: Import[] = workspaces.flatMap((w) =>
-  productionFiles(w).flatMap((from) =>
-    specifiers(from).map((spec) => ({ from, spec, target: spec.startsWith('.') ? resolveRelative(from, spec) : undefined })),
-  ),
+  productionFiles(w).flatMap((from) => specifiers(from).map((spec) => ({ from, spec, target: spec.startsWith('.') ? resolveRelative(from, spec) : undefined }))),
 )
 
 const show = (i: Import): string => `${i.from} imports '${i.spec}'`
@@ -141,9 +139,7 @@ describe('architecture', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'packages/contracts/package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>
     expect(Object.keys(pkg.dependencies ?? {})).toEqual(['zod'])
     expect(Object.keys(pkg.peerDependencies ?? {})).toEqual([])
-    const offending = imports.filter(
-      (i) => i.from.startsWith('packages/contracts/') && !i.spec.startsWith('.') && !i.spec.startsWith('node:') && packageName(i.spec) !== 'zod',
-    )
+    const offending = imports.filter((i) => i.from.startsWith('packages/contracts/') && !i.spec.startsWith('.') && !i.spec.startsWith('node:') && packageName(i.spec) !== 'zod')
     expect(offending.map(show)).toEqual([])
   })
 
@@ -152,9 +148,7 @@ describe('architecture', () => {
     const allowed = ['@lazarus/contracts', 'zod']
     const pkg = JSON.parse(readFileSync(join(root, 'packages/api-contract/package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>
     expect(Object.keys(pkg.dependencies ?? {}).sort()).toEqual(allowed)
-    const offending = imports.filter(
-      (i) => i.from.startsWith('packages/api-contract/') && !i.spec.startsWith('.') && !allowed.includes(packageName(i.spec)),
-    )
+    const offending = imports.filter((i) => i.from.startsWith('packages/api-contract/') && !i.spec.startsWith('.') && !allowed.includes(packageName(i.spec)))
     expect(offending.map(show)).toEqual([])
   })
 

@@ -20,9 +20,30 @@ import { names } from '../../packages/bus/src/rabbit/names.js'
 export const VHOST = 'lazarus'
 
 type Args = Record<string, unknown>
-interface QueueDef { name: string; vhost: string; durable: boolean; auto_delete: boolean; arguments: Args }
-interface ExchangeDef { name: string; vhost: string; type: string; durable: boolean; auto_delete: boolean; internal: boolean; arguments: Args }
-interface BindingDef { source: string; vhost: string; destination: string; destination_type: 'queue'; routing_key: string; arguments: Args }
+interface QueueDef {
+  name: string
+  vhost: string
+  durable: boolean
+  auto_delete: boolean
+  arguments: Args
+}
+interface ExchangeDef {
+  name: string
+  vhost: string
+  type: string
+  durable: boolean
+  auto_delete: boolean
+  internal: boolean
+  arguments: Args
+}
+interface BindingDef {
+  source: string
+  vhost: string
+  destination: string
+  destination_type: 'queue'
+  routing_key: string
+  arguments: Args
+}
 
 /** What `declareTopology` asks of a channel, recorded instead of sent. */
 export const recordDeclarations = async (vhost = VHOST): Promise<{ exchanges: ExchangeDef[]; queues: QueueDef[]; bindings: BindingDef[] }> => {

@@ -30,7 +30,12 @@ import { servicePermissions } from '@lazarus/bus'
 
 /** RabbitMQ's `rabbit_password_hashing_sha256`: base64(salt ++ sha256(salt ++ utf-8 password)), a 4-byte salt. */
 export const passwordHash = (password: string, salt: Buffer = randomBytes(4)): string =>
-  Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest()]).toString('base64')
+  Buffer.concat([
+    salt,
+    createHash('sha256')
+      .update(Buffer.concat([salt, Buffer.from(password, 'utf8')]))
+      .digest(),
+  ]).toString('base64')
 
 /** 32 URL-safe characters (192 random bits): no escaping in an AMQP URL. */
 export const newPassword = (): string => randomBytes(24).toString('base64url')
@@ -56,7 +61,13 @@ export const userDefinitions = (opts: { vhost: string; prefix: string; passwords
   for (const service of BUS_SERVICES) {
     const user = userName(opts.prefix, service)
     const p = servicePermissions(service)
-    users.push({ name: user, password_hash: passwordHash(opts.passwords[service], opts.salt?.(service)), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [], limits: {} })
+    users.push({
+      name: user,
+      password_hash: passwordHash(opts.passwords[service], opts.salt?.(service)),
+      hashing_algorithm: 'rabbit_password_hashing_sha256',
+      tags: [],
+      limits: {},
+    })
     permissions.push({ user, vhost: opts.vhost, ...p.vhost })
     for (const t of p.topics) topics.push({ user, vhost: opts.vhost, ...t })
   }
@@ -143,7 +154,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       out: values.out,
       ...(values.vhost !== undefined && { vhost: values.vhost }),
       ...(values.prefix !== undefined && { prefix: values.prefix }),
-      ...(values.broker && { brokers: values.broker.flatMap((b) => b.split(',')).map((b) => b.trim()).filter((b) => b !== '') }),
+      ...(values.broker && {
+        brokers: values.broker
+          .flatMap((b) => b.split(','))
+          .map((b) => b.trim())
+          .filter((b) => b !== ''),
+      }),
       ...(values.merge !== undefined && { merge: values.merge }),
       ...(values.force !== undefined && { force: values.force }),
     })

@@ -28,7 +28,14 @@ const hostName = `agent-${run}`
 const ADMIN = `admin-${run}`
 const MONITOR = `monitor-${run}`
 
-interface Notification { notification_uuid: string; type: string; status: string; hostname: string; payload: Record<string, unknown>; generated_time: string }
+interface Notification {
+  notification_uuid: string
+  type: string
+  status: string
+  hostname: string
+  payload: Record<string, unknown>
+  generated_time: string
+}
 
 let dir: string
 let database: { url: string; drop(): Promise<void> }
@@ -143,20 +150,30 @@ describe('lazarus-agent process failure reports', () => {
 
     await kill(proc)
     const killedAt = Date.now()
-    const [stopped] = await eventually('the STOPPED notification', async () => {
-      const ns = await processNotifications()
-      return ns.length > 0 ? ns : undefined
-    }, 15_000, 100)
+    const [stopped] = await eventually(
+      'the STOPPED notification',
+      async () => {
+        const ns = await processNotifications()
+        return ns.length > 0 ? ns : undefined
+      },
+      15_000,
+      100,
+    )
     const tookMs = Date.now() - killedAt
     expect(stopped).toMatchObject({ type: 'PROCESS', hostname: hostName, payload: { process_name: processName, event: 'STOPPED' } })
     expect(tookMs).toBeGreaterThanOrEqual(FAILURE_AFTER_MS - INTERVAL_MS)
     expect(Math.abs(new Date(stopped!.generated_time).getTime() - killedAt)).toBeLessThan(2 * INTERVAL_MS + 1000)
 
     proc = await startWatched()
-    const all = await eventually('the STARTED notification', async () => {
-      const ns = await processNotifications()
-      return ns.length > 1 ? ns : undefined
-    }, 15_000, 100)
+    const all = await eventually(
+      'the STARTED notification',
+      async () => {
+        const ns = await processNotifications()
+        return ns.length > 1 ? ns : undefined
+      },
+      15_000,
+      100,
+    )
     expect(all.map((n) => n.payload)).toEqual([
       { process_name: processName, event: 'STOPPED' },
       { process_name: processName, event: 'STARTED' },
@@ -167,8 +184,7 @@ describe('lazarus-agent process failure reports', () => {
     // The same STOPPED again within the api's duplicate window: 409, one attempt, no retry.
     await kill(byName.get(processName)!)
     await agent!.waitForLine(/already has this process notification \(409\)/, 15_000)
-    const retried = (name: string) =>
-      outcomeLines(/sending the process notification failed; retrying/).filter((l) => (JSON.parse(l) as { process?: string }).process === name)
+    const retried = (name: string) => outcomeLines(/sending the process notification failed; retrying/).filter((l) => (JSON.parse(l) as { process?: string }).process === name)
     expect(retried(processName)).toHaveLength(0)
     expect(await processNotifications()).toHaveLength(2)
 
@@ -178,10 +194,15 @@ describe('lazarus-agent process failure reports', () => {
     await eventually('a retry', () => (retried(otherName).length > 0 ? true : undefined), 15_000)
     await sleep(500)
     await listen()
-    const [n] = await eventually('the STOPPED sent once the api is back', async () => {
-      const got = await processNotifications(otherName)
-      return got.length > 0 ? got : undefined
-    }, 20_000, 200)
+    const [n] = await eventually(
+      'the STOPPED sent once the api is back',
+      async () => {
+        const got = await processNotifications(otherName)
+        return got.length > 0 ? got : undefined
+      },
+      20_000,
+      200,
+    )
     expect(n!.payload).toEqual({ process_name: otherName, event: 'STOPPED' })
     expect(await processNotifications(otherName)).toHaveLength(1)
   }, 60_000)

@@ -57,8 +57,7 @@ describe('the same report posted concurrently to two api replicas', () => {
     await Promise.all([db?.drop(), vhost?.drop()])
   })
 
-  const postAll = async (bodies: unknown[]) =>
-    Promise.all(bodies.map((body, i) => post(replicas[i % replicas.length]!.url, '/v1/notifications', body)))
+  const postAll = async (bodies: unknown[]) => Promise.all(bodies.map((body, i) => post(replicas[i % replicas.length]!.url, '/v1/notifications', body)))
 
   it('20 identical reports at once: one 202, nineteen 409', async () => {
     const generated_time = new Date().toISOString()
@@ -66,9 +65,7 @@ describe('the same report posted concurrently to two api replicas', () => {
     const answers = await postAll(Array.from({ length: 20 }, () => body))
     const statuses = answers.map((a) => a.status).sort()
     expect(statuses).toEqual([202, ...Array.from({ length: 19 }, () => 409)])
-    expect(answers.find((a) => a.status === 409)?.body.conflictingRequest.message).toBe(
-      'Notification received from host dup-1 of type COMPUTE_HOST is duplicate.',
-    )
+    expect(answers.find((a) => a.status === 409)?.body.conflictingRequest.message).toBe('Notification received from host dup-1 of type COMPUTE_HOST is duplicate.')
   })
 
   it('20 copies of one report dated up to 90 s before and after each other: one 202, nineteen 409', async () => {

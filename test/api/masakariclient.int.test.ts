@@ -163,7 +163,7 @@ describe.skipIf(!available)('python3-masakariclient against the api, with Keysto
     expect(dup.err).toMatch(/409|duplicate/i)
   }, 300_000)
 
-  it('runs every segment, segment host and notification command, paging with the client\'s own markers', async () => {
+  it("runs every segment, segment host and notification command, paging with the client's own markers", async () => {
     // Five segments read two at a time: the client sends the integer id of the last one as marker.
     const made: { uuid: string; name: string }[] = []
     for (let i = 0; i < 5; i += 1) {
@@ -215,7 +215,10 @@ describe.skipIf(!available)('python3-masakariclient against the api, with Keysto
 
     // Notifications, paged one at a time.
     const ids: string[] = []
-    for (const payload of [{ event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' }, { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' }]) {
+    for (const payload of [
+      { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' },
+      { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+    ]) {
       const r = await osc(['notification', 'create', 'COMPUTE_HOST', 'compute3', new Date().toISOString().slice(0, 19), JSON.stringify(payload), '-f', 'json'])
       expect(r.code, r.err).toBe(0)
       ids.push(r.json.notification_uuid)

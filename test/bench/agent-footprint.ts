@@ -53,7 +53,12 @@ const memory = (pid: number) => {
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 }
 }
 
-interface RunResult { cpu: number; rssMb: number; peakMb: number; rate: number }
+interface RunResult {
+  cpu: number
+  rssMb: number
+  peakMb: number
+  rate: number
+}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -123,8 +128,7 @@ const oneRun = async (n: number, bundle: string): Promise<RunResult> => {
     const wallS = (performance.now() - t0) / 1000
     const r: RunResult = { cpu: (cpuSeconds(pid) - cpu0) / wallS, rssMb: median(rss), peakMb: memory(pid).peakMb, rate: (received - got0) / wallS }
     console.log(
-      `run ${n}: cpu ${(r.cpu * 100).toFixed(3)}% of a core, rss ${r.rssMb.toFixed(1)} MB (peak ${r.peakMb.toFixed(1)} MB), ` +
-        `${r.rate.toFixed(2)} heartbeats/s received`,
+      `run ${n}: cpu ${(r.cpu * 100).toFixed(3)}% of a core, rss ${r.rssMb.toFixed(1)} MB (peak ${r.peakMb.toFixed(1)} MB), ` + `${r.rate.toFixed(2)} heartbeats/s received`,
     )
     return r
   } finally {
@@ -159,9 +163,16 @@ const main = async () => {
   const mb = (x: number) => `${x.toFixed(1)} MB`
   console.log(`\n${runs > 1 ? `medians over ${runs} runs (spread min–max)` : 'result'}:`)
   console.log(`  bundle size   ${sizeMb.toFixed(2)} MB   target < ${TARGET_SIZE_MB} MB   ${sizeMb < TARGET_SIZE_MB ? 'OK' : 'MISSED'}`)
-  console.log(`  RSS           ${mb(rssMb)} (${spread(rsss, mb)}; peak ${mb(median(results.map((r) => r.peakMb)))})   target < ${TARGET_RSS_MB} MB   ${rssMb < TARGET_RSS_MB ? 'OK' : 'MISSED'}`)
+  console.log(
+    `  RSS           ${mb(rssMb)} (${spread(rsss, mb)}; peak ${mb(median(results.map((r) => r.peakMb)))})   target < ${TARGET_RSS_MB} MB   ${rssMb < TARGET_RSS_MB ? 'OK' : 'MISSED'}`,
+  )
   console.log(`  CPU           ${pct(cpu)} of one core (${spread(cpus, pct)})   target < ${TARGET_CPU * 100}%   ${cpu < TARGET_CPU ? 'OK' : 'MISSED'}`)
-  console.log(`  heartbeats/s  ${median(results.map((r) => r.rate)).toFixed(2)} (${spread(results.map((r) => r.rate), (x) => x.toFixed(2))})`)
+  console.log(
+    `  heartbeats/s  ${median(results.map((r) => r.rate)).toFixed(2)} (${spread(
+      results.map((r) => r.rate),
+      (x) => x.toFixed(2),
+    )})`,
+  )
   console.log(`  (an idle node ${process.version} with the same flags: RSS ${mb(floorMb)})`)
   process.exitCode = sizeMb < TARGET_SIZE_MB && rssMb < TARGET_RSS_MB && cpu < TARGET_CPU ? 0 : 1
 }

@@ -147,7 +147,7 @@ const main = async () => {
     /** Sum and count of lazarus_api_accept_batch_size from the api's /metrics. */
     const batchTotals = async () => {
       const text = await (await fetch(`${url}/metrics`)).text()
-      const read = (name: string) => Number(new RegExp(`^${name}(?:\{[^}]*\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+      const read = (name: string) => Number(new RegExp(`^${name}(?:{[^}]*})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
       return { sum: read('lazarus_api_accept_batch_size_sum'), count: read('lazarus_api_accept_batch_size_count'), elu: read('lazarus_event_loop_utilization') }
     }
     const cpuNow = (): Record<CpuPart, Map<string, number>> => ({
@@ -245,11 +245,16 @@ const main = async () => {
       const m = (k: Exclude<keyof RunResult, 'cpu'>) => median(results.map((x) => x[k]))
       const cpu = CPU_PARTS.map((p) => median(results.map((x) => x.cpu[p])))
       rows.push(
-        `${c.padStart(16)} | ${fmt(m('rate'), 0).padStart(6)} (${fmt(m('rate') / TARGET_RATE, 2)}×) | ${fmt(m('httpP50'))} / ${fmt(m('httpP99'))} | ${fmt(m('lagP50'))} / ${fmt(m('lagP99'))} | ${fmt(m('e2eP50'))} / ${fmt(m('e2eP99'))} (${fmt(m('e2eP99') / TARGET_P99_MS, 2)}×) | ${fmt(m('batch'))} | ${fmt(m('elu') * 100, 0)}% | ${results.reduce((a, x) => a + x.errors, 0)} | ${results.reduce((a, x) => a + x.lost, 0)} | ${cpu.map((c) => fmt(c, 0)).join(' + ')} = ${fmt(cpu.reduce((a, c) => a + c, 0), 0)}`,
+        `${c.padStart(16)} | ${fmt(m('rate'), 0).padStart(6)} (${fmt(m('rate') / TARGET_RATE, 2)}×) | ${fmt(m('httpP50'))} / ${fmt(m('httpP99'))} | ${fmt(m('lagP50'))} / ${fmt(m('lagP99'))} | ${fmt(m('e2eP50'))} / ${fmt(m('e2eP99'))} (${fmt(m('e2eP99') / TARGET_P99_MS, 2)}×) | ${fmt(m('batch'))} | ${fmt(m('elu') * 100, 0)}% | ${results.reduce((a, x) => a + x.errors, 0)} | ${results.reduce((a, x) => a + x.lost, 0)} | ${cpu.map((c) => fmt(c, 0)).join(' + ')} = ${fmt(
+          cpu.reduce((a, c) => a + c, 0),
+          0,
+        )}`,
       )
     }
     await pool.close()
-    process.stdout.write(`\napi notifications on PostgreSQL + RabbitMQ: medians of ${RUNS} runs of ${SECONDS} s; target ≥ ${TARGET_RATE}/s, p99 < ${TARGET_P99_MS} ms\n${header}\n${rows.join('\n')}\n`)
+    process.stdout.write(
+      `\napi notifications on PostgreSQL + RabbitMQ: medians of ${RUNS} runs of ${SECONDS} s; target ≥ ${TARGET_RATE}/s, p99 < ${TARGET_P99_MS} ms\n${header}\n${rows.join('\n')}\n`,
+    )
   } finally {
     await listener.close().catch(() => {})
     await api.stop()

@@ -25,7 +25,10 @@ const cpuSince = (before: Record<string, Map<string, number>>) =>
     .join(', ')
 const timeOf = (t: number | string) => (typeof t === 'number' ? t : Date.parse(t))
 
-const rig = await startEvacuationRig({ simEnv: { SIM_HOSTS: '16', SIM_EVACUATION_DELAY_MS: '1000', SIM_REPORT_INTERVAL_MS: '1000', SIM_SERVICE_DOWN_TIME_MS: '6000' }, evacuatorEnv: { HOST_FAILURE_RECOVERY_THREADS: '8' } })
+const rig = await startEvacuationRig({
+  simEnv: { SIM_HOSTS: '16', SIM_EVACUATION_DELAY_MS: '1000', SIM_REPORT_INTERVAL_MS: '1000', SIM_SERVICE_DOWN_TIME_MS: '6000' },
+  evacuatorEnv: { HOST_FAILURE_RECOVERY_THREADS: '8' },
+})
 try {
   for (let n = 0; n < 200; n += 1) await rig.sim('POST', '/sim/servers', { host: 'compute1', name: `vm-${n}` })
   for (let w = 0; w < workers; w += 1) await rig.startEvacuator()
@@ -43,11 +46,27 @@ try {
   const done = migs.map((m) => Date.parse(m.updatedAt!) - t0).sort((a, b) => a - b)
   console.log('wave 1 starts', created[0], created[7], created[15], created[23], created[31], 'wave 1 ends', done[0], done[31])
   console.log('wall', wall, 'first evacuate', created[0], 'last evacuate', created.at(-1), 'last done', done.at(-1))
-  console.log('evacuate starts by 500ms bucket', JSON.stringify(Object.entries(created.reduce((a: Record<number, number>, c) => ((a[Math.floor(c / 500) * 500] = (a[Math.floor(c / 500) * 500] ?? 0) + 1), a), {}))))
+  console.log(
+    'evacuate starts by 500ms bucket',
+    JSON.stringify(Object.entries(created.reduce((a: Record<number, number>, c) => ((a[Math.floor(c / 500) * 500] = (a[Math.floor(c / 500) * 500] ?? 0) + 1), a), {}))),
+  )
   const slots = workers * 8
-  const gaps = created.slice(slots).map((c, i) => c - (done[i] as number)).sort((a, b) => a - b)
-  console.log('slot hand-over (next start - a done) ms: p10', gaps[Math.floor(gaps.length * 0.1)], 'p50', gaps[Math.floor(gaps.length / 2)], 'p90', gaps[Math.floor(gaps.length * 0.9)])
-  const fin = rig.seen.filter((e) => e.type === 'instance.evacuated.v1').map((e) => Date.parse(e.occurredAt) - t0).sort((a, b) => a - b)
+  const gaps = created
+    .slice(slots)
+    .map((c, i) => c - (done[i] as number))
+    .sort((a, b) => a - b)
+  console.log(
+    'slot hand-over (next start - a done) ms: p10',
+    gaps[Math.floor(gaps.length * 0.1)],
+    'p50',
+    gaps[Math.floor(gaps.length / 2)],
+    'p90',
+    gaps[Math.floor(gaps.length * 0.9)],
+  )
+  const fin = rig.seen
+    .filter((e) => e.type === 'instance.evacuated.v1')
+    .map((e) => Date.parse(e.occurredAt) - t0)
+    .sort((a, b) => a - b)
   console.log('announced: first', fin[0], 'last', fin.at(-1))
   type Line = { proc: string; time: number | string; msg: string; instanceId?: string }
   const lines: Line[] = rig.evacuators.flatMap((p) =>

@@ -133,10 +133,15 @@ const measure = async (sim: SimInfo, bus: Bus): Promise<Map<QuickEvacuateLevel, 
       await simCall(sim, 'POST', `/sim/hosts/${host}/crash`)
       if (level === 3) {
         // Nova's heartbeat timeout is not the fencer's: wait it out before the clock starts.
-        await eventually(`${host} heartbeat-down`, async () => {
-          const { hosts: hs } = await simCall<{ hosts: { name: string; service: { state: string } }[] }>(sim, 'GET', '/sim/hosts')
-          return hs.find((h) => h.name === host)?.service.state === 'down' ? true : undefined
-        }, 20_000, 50)
+        await eventually(
+          `${host} heartbeat-down`,
+          async () => {
+            const { hosts: hs } = await simCall<{ hosts: { name: string; service: { state: string } }[] }>(sim, 'GET', '/sim/hosts')
+            return hs.find((h) => h.name === host)?.service.state === 'down' ? true : undefined
+          },
+          20_000,
+          50,
+        )
       }
       if (GAP_MS > 0) await new Promise((r) => setTimeout(r, GAP_MS))
       const evt = hostFailed(sim, host, level)
@@ -210,13 +215,18 @@ const overRabbit = async (): Promise<Map<QuickEvacuateLevel, Sample[]>> => {
     processes.push(fencer)
     bus = await createRabbitBus({ url: vhost.url, queues: [...Object.values(topology), observer], connectionName: 'fencer bench' })
     // The fencer logs at warn: wait until its queue has a consumer instead of for its start line.
-    await eventually('the fencer consuming', async () => {
-      const { execFile } = await import('node:child_process')
-      const out = await new Promise<string>((res, rej) =>
-        execFile('rabbitmqctl', ['-q', 'list_queues', '-p', id, 'name', 'consumers'], (err, stdout) => (err ? rej(err) : res(stdout))),
-      )
-      return /fencer\.on-host-failed\s+[1-9]/.test(out) ? true : undefined
-    }, 60_000, 200)
+    await eventually(
+      'the fencer consuming',
+      async () => {
+        const { execFile } = await import('node:child_process')
+        const out = await new Promise<string>((res, rej) =>
+          execFile('rabbitmqctl', ['-q', 'list_queues', '-p', id, 'name', 'consumers'], (err, stdout) => (err ? rej(err) : res(stdout))),
+        )
+        return /fencer\.on-host-failed\s+[1-9]/.test(out) ? true : undefined
+      },
+      60_000,
+      200,
+    )
     return await measure(sim, bus)
   } finally {
     await bus?.close()
@@ -228,13 +238,33 @@ const overRabbit = async (): Promise<Map<QuickEvacuateLevel, Sample[]>> => {
 const report = (mode: string, results: Map<QuickEvacuateLevel, Sample[]>): boolean => {
   let ok = true
   console.log(`\n${mode}: publish host.failed → host.fenced received (ms), ${RUNS} runs per level after ${WARMUP} warm-up, zero BMC latency`)
-  console.log('level   median    p50    p90    p99    max   | phases, median ms (intake: publish to first step; close: last step to outcome; delivery: outcome to receipt) | steps, median ms')
+  console.log(
+    'level   median    p50    p90    p99    max   | phases, median ms (intake: publish to first step; close: last step to outcome; delivery: outcome to receipt) | steps, median ms',
+  )
   for (const [level, samples] of results) {
     const t = samples.map((s) => s.totalMs)
     const stepNames = Object.keys(samples[0]?.steps ?? {})
-    const steps = stepNames.map((n) => `${n} ${f1(quantile(samples.map((s) => s.steps[n] ?? 0), 0.5))}`).join(', ')
+    const steps = stepNames
+      .map(
+        (n) =>
+          `${n} ${f1(
+            quantile(
+              samples.map((s) => s.steps[n] ?? 0),
+              0.5,
+            ),
+          )}`,
+      )
+      .join(', ')
     const p50 = quantile(t, 0.5)
-    const phases = (['intake', 'steps', 'close', 'delivery'] as const).map((k) => `${k} ${quantile(samples.map((s) => s.phases[k]), 0.5)}`).join(', ')
+    const phases = (['intake', 'steps', 'close', 'delivery'] as const)
+      .map(
+        (k) =>
+          `${k} ${quantile(
+            samples.map((s) => s.phases[k]),
+            0.5,
+          )}`,
+      )
+      .join(', ')
     if (p50 >= TARGET_P50_MS) ok = false
     console.log(
       `  ${level}    ${f1(quantile(t, 0.5)).padStart(6)} ${f1(p50).padStart(6)} ${f1(quantile(t, 0.9)).padStart(6)} ${f1(quantile(t, 0.99)).padStart(6)} ${f1(Math.max(...t)).padStart(6)}   | ${phases} | ${steps}`,

@@ -153,20 +153,30 @@ const runLazarus = async (ids: string[]): Promise<{ ms: number; finishedMs: numb
   }
   const { cluster, segmentId } = lazarusCluster
   // The host given back after the previous run: its unfence ends before it fails again.
-  await pollUntil(`${victim} unfenced by Lazarus`, async () => {
-    const hosts = (await cluster.api('GET', `/v1/segments/${segmentId}/hosts`)).body.hosts as { name: string; fence_state?: string }[]
-    return hosts.find((x) => x.name === victim)?.fence_state === 'unfencing' ? undefined : true
-  }, 180_000, 250)
+  await pollUntil(
+    `${victim} unfenced by Lazarus`,
+    async () => {
+      const hosts = (await cluster.api('GET', `/v1/segments/${segmentId}/hosts`)).body.hosts as { name: string; fence_state?: string }[]
+      return hosts.find((x) => x.name === victim)?.fence_state === 'unfencing' ? undefined : true
+    },
+    180_000,
+    250,
+  )
   try {
     await computeCtl(box, ['kill', victim])
     const t0 = Date.now()
     const nid = await cluster.notifyHostDown(victim)
     const { lastAt } = await waitActiveElsewhere(os, ids, victim, 300_000)
-    const n = await pollUntil('Lazarus notification final', async () => {
-      const r = await cluster.api('GET', `/v1/notifications/${nid}`)
-      const st = r.body.notification.status as string
-      return ['finished', 'failed', 'error', 'ignored'].includes(st) ? { st, at: Date.now() } : undefined
-    }, 120_000, 100)
+    const n = await pollUntil(
+      'Lazarus notification final',
+      async () => {
+        const r = await cluster.api('GET', `/v1/notifications/${nid}`)
+        const st = r.body.notification.status as string
+        return ['finished', 'failed', 'error', 'ignored'].includes(st) ? { st, at: Date.now() } : undefined
+      },
+      120_000,
+      100,
+    )
     if (n.st !== 'finished') throw new Error(`Lazarus notification ended ${n.st}`)
     if (values.timeline) await printTimeline(cluster, nid, t0)
     return { ms: lastAt - t0, finishedMs: n.at - t0 }
@@ -193,7 +203,10 @@ const runMasakari = async (ids: string[]): Promise<{ ms: number; finishedMs: num
   const seg = await masakariSegment()
   await computeCtl(box, ['kill', victim])
   const t0 = Date.now()
-  const gen = new Date().toISOString().replace('Z', '').replace(/\.(\d{3})$/, '.$1000')
+  const gen = new Date()
+    .toISOString()
+    .replace('Z', '')
+    .replace(/\.(\d{3})$/, '.$1000')
   const r = await masakari('POST', '/notifications', {
     notification: { type: 'COMPUTE_HOST', hostname: victim, generated_time: gen, payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
   })
@@ -201,11 +214,16 @@ const runMasakari = async (ids: string[]): Promise<{ ms: number; finishedMs: num
   const nid = r.body.notification.notification_uuid as string
   try {
     const { lastAt } = await waitActiveElsewhere(os, ids, victim, 600_000, 500)
-    const n = await pollUntil('Masakari notification final', async () => {
-      const x = await masakari('GET', `/notifications/${nid}`)
-      const st = x.body.notification.status as string
-      return ['finished', 'failed', 'error', 'ignored'].includes(st) ? { st, at: Date.now() } : undefined
-    }, 300_000, 500)
+    const n = await pollUntil(
+      'Masakari notification final',
+      async () => {
+        const x = await masakari('GET', `/notifications/${nid}`)
+        const st = x.body.notification.status as string
+        return ['finished', 'failed', 'error', 'ignored'].includes(st) ? { st, at: Date.now() } : undefined
+      },
+      300_000,
+      500,
+    )
     if (n.st !== 'finished') throw new Error(`Masakari notification ended ${n.st}`)
     return { ms: lastAt - t0, finishedMs: n.at - t0 }
   } finally {

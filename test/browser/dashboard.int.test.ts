@@ -112,12 +112,14 @@ describe('dashboard in Chromium', () => {
       const id = await notify(api, victim)
 
       // In flight: the host is fenced or already recovering, and the recovery has a card.
-      await page.waitForFunction(
-        (h: string) => ['fenced', 'recovering'].includes(document.querySelector(`.host[data-host="${h}"]`)?.getAttribute('data-state') ?? ''),
-        victim,
-        { polling: 50, timeout: 30_000 },
-      )
-      await page.locator(`#recoveries .recovery[data-notification="${id}"]`).waitFor({ state: 'attached', timeout: 10_000 }).catch(() => {})
+      await page.waitForFunction((h: string) => ['fenced', 'recovering'].includes(document.querySelector(`.host[data-host="${h}"]`)?.getAttribute('data-state') ?? ''), victim, {
+        polling: 50,
+        timeout: 30_000,
+      })
+      await page
+        .locator(`#recoveries .recovery[data-notification="${id}"]`)
+        .waitFor({ state: 'attached', timeout: 10_000 })
+        .catch(() => {})
       const during = join(OUT, 'dashboard-during-recovery.png')
       await page.screenshot({ path: during, fullPage: true })
 
@@ -203,7 +205,12 @@ describe('dashboard in Chromium', () => {
       const base = `http://127.0.0.1:${server.port}`
       try {
         const admin = { 'X-Auth-Token': 'sekret-admin' }
-        const { segment } = await json<{ segment: { uuid: string } }>(`${base}/v1/segments`, 'POST', { segment: { name: 'locked', recovery_method: 'auto', service_type: 'COMPUTE' } }, admin)
+        const { segment } = await json<{ segment: { uuid: string } }>(
+          `${base}/v1/segments`,
+          'POST',
+          { segment: { name: 'locked', recovery_method: 'auto', service_type: 'COMPUTE' } },
+          admin,
+        )
         await json(`${base}/v1/segments/${segment.uuid}/hosts`, 'POST', { host: { name: 'locked-1', type: 'COMPUTE', control_attributes: '' } }, admin)
 
         const page = await browser.context.newPage()

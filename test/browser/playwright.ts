@@ -22,16 +22,7 @@ export const launchBrowser = async (): Promise<Browser> => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1360, height: 900 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     })
     return {
       context,

@@ -2,19 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { repoRoot } from '../support/processes.js'
-import {
-  awaitFinal,
-  checkInvariants,
-  log,
-  rng,
-  startRabbitCluster,
-  startSystem,
-  type FailedHost,
-  type RabbitCluster,
-  type SimHost,
-  type SimServer,
-  type System,
-} from './driver.js'
+import { awaitFinal, checkInvariants, log, rng, startRabbitCluster, startSystem, type FailedHost, type RabbitCluster, type SimHost, type SimServer, type System } from './driver.js'
 
 /**
  * Whole-system chaos: a 3-node RabbitMQ cluster, PostgreSQL, cloud-sim and two replicas of
@@ -65,131 +53,135 @@ describe(`chaos (seed ${SEED}, ${LONG ? 'long' : 'short'} form)`, () => {
     await rabbit?.down()
   }, 180_000)
 
-  it('keeps every promise while parts of itself die', async () => {
-    const rand = rng(SEED)
-    const failed: FailedHost[] = []
-    const faults: Record<string, number> = {}
-    const count = (k: string) => (faults[k] = (faults[k] ?? 0) + 1)
-    const pending = new Set<Promise<unknown>>()
-    const track = (p: Promise<unknown>, what: string) => {
-      const q = p.catch((err: unknown) => log(`${what} failed: ${String(err)}`)).finally(() => pending.delete(q))
-      pending.add(q)
-    }
-    const end = Date.now() + FAULT_PHASE_MS
-    let nodeDown: number | undefined
-
-    // ---- host failures
-    const failHosts = async () => {
-      while (Date.now() < end) {
-        await sleep(rand.int(5000, 11_000))
-        if (Date.now() >= end) break
-        const { hosts } = await sys.sim<{ hosts: SimHost[] }>('GET', '/sim/hosts')
-        const candidates = hosts.filter((h) => h.computeAlive && h.service.state === 'up' && !failed.some((f) => f.host === h.name))
-        // Keep a few hosts alive to evacuate to.
-        if (candidates.length <= 3) continue
-        const host = rand.pick(candidates).name
-        const bmcHangs = rand.chance(0.15)
-        if (bmcHangs) {
-          await sys.sim('PUT', `/sim/hosts/${host}/bmc-fault`, { fault: 'hang' })
-          count('bmc hang')
-        }
-        const { servers } = await sys.sim<{ servers: SimServer[] }>('GET', '/sim/servers')
-        const entry: FailedHost = { host, notificationId: undefined, bmcHangs, instances: servers.filter((s) => s.host === host).map((s) => s.id) }
-        failed.push(entry)
-        await sys.sim('POST', `/sim/hosts/${host}/crash`)
-        log(`host ${host} fails (${entry.instances.length} instances${bmcHangs ? ', BMC hangs' : ''})`)
-        track(
-          sys.notify(host).then((id) => (entry.notificationId = id)),
-          `notification for ${host}`,
-        )
+  it(
+    'keeps every promise while parts of itself die',
+    async () => {
+      const rand = rng(SEED)
+      const failed: FailedHost[] = []
+      const faults: Record<string, number> = {}
+      const count = (k: string) => (faults[k] = (faults[k] ?? 0) + 1)
+      const pending = new Set<Promise<unknown>>()
+      const track = (p: Promise<unknown>, what: string) => {
+        const q = p.catch((err: unknown) => log(`${what} failed: ${String(err)}`)).finally(() => pending.delete(q))
+        pending.add(q)
       }
-    }
+      const end = Date.now() + FAULT_PHASE_MS
+      let nodeDown: number | undefined
 
-    // ---- faults
-    const inject = async () => {
-      while (Date.now() < end) {
-        await sleep(rand.int(3000, 8000))
-        if (Date.now() >= end) break
-        const kind = rand.pick(['kill', 'kill', 'rabbit', 'db', 'nova'] as const)
-        if (kind === 'kill') {
-          const alive = sys.replicas.filter((r) => r.alive() && !r.starting)
-          if (alive.length === 0) continue
-          const r = rand.pick(alive)
-          const downMs = rand.int(1000, 8000)
-          log(`kill -9 ${r.svc}#${r.index} (pid ${r.proc?.child.pid}); back in ${downMs} ms`)
-          sys.kill9(r, downMs)
-          count('kill -9')
-        } else if (kind === 'rabbit') {
-          if (nodeDown !== undefined) continue
-          const node = rand.int(1, rabbit.size)
-          const downMs = rand.int(4000, 15_000)
-          nodeDown = node
-          count('rabbitmq node stop')
-          log(`RabbitMQ node ${node} stops; back in ${downMs} ms`)
+      // ---- host failures
+      const failHosts = async () => {
+        while (Date.now() < end) {
+          await sleep(rand.int(5000, 11_000))
+          if (Date.now() >= end) break
+          const { hosts } = await sys.sim<{ hosts: SimHost[] }>('GET', '/sim/hosts')
+          const candidates = hosts.filter((h) => h.computeAlive && h.service.state === 'up' && !failed.some((f) => f.host === h.name))
+          // Keep a few hosts alive to evacuate to.
+          if (candidates.length <= 3) continue
+          const host = rand.pick(candidates).name
+          const bmcHangs = rand.chance(0.15)
+          if (bmcHangs) {
+            await sys.sim('PUT', `/sim/hosts/${host}/bmc-fault`, { fault: 'hang' })
+            count('bmc hang')
+          }
+          const { servers } = await sys.sim<{ servers: SimServer[] }>('GET', '/sim/servers')
+          const entry: FailedHost = { host, notificationId: undefined, bmcHangs, instances: servers.filter((s) => s.host === host).map((s) => s.id) }
+          failed.push(entry)
+          await sys.sim('POST', `/sim/hosts/${host}/crash`)
+          log(`host ${host} fails (${entry.instances.length} instances${bmcHangs ? ', BMC hangs' : ''})`)
           track(
-            (async () => {
-              await rabbit.stopNode(node)
-              await sleep(downMs)
-              const ms = await rabbit.startNode(node)
-              log(`RabbitMQ node ${node} back (start took ${ms} ms)`)
-              nodeDown = undefined
-            })(),
-            `stop/start of node ${node}`,
-          )
-        } else if (kind === 'db') {
-          const n = await sys.terminateDbConnections()
-          count('db connections terminated')
-          log(`pg_terminate_backend: ${n} connections`)
-        } else {
-          const status = rand.pick([409, 500] as const)
-          const pathPattern = rand.pick(['/action', '/os-services', '/servers'])
-          const n = rand.int(2, 8)
-          const forMs = rand.int(2000, 8000)
-          await sys.sim('PUT', '/sim/nova-fault', { status, count: n, pathPattern })
-          count(`nova ${status}`)
-          log(`Nova answers ${status} to the next ${n} requests matching ${pathPattern} for ${forMs} ms`)
-          track(
-            sleep(forMs).then(() => sys.sim('PUT', '/sim/nova-fault', null)),
-            'nova fault reset',
+            sys.notify(host).then((id) => (entry.notificationId = id)),
+            `notification for ${host}`,
           )
         }
       }
-    }
 
-    const t0 = Date.now()
-    await Promise.all([failHosts(), inject()])
-    log(`fault phase over after ${Date.now() - t0} ms; restoring`)
-    while (pending.size > 0) await Promise.allSettled([...pending])
-    await sys.sim('PUT', '/sim/nova-fault', null)
-    for (const i of Array.from({ length: rabbit.size }, (_, k) => k + 1)) if (!rabbit.isRunning(i)) await rabbit.startNode(i)
-    await sys.restoreAll(120_000)
+      // ---- faults
+      const inject = async () => {
+        while (Date.now() < end) {
+          await sleep(rand.int(3000, 8000))
+          if (Date.now() >= end) break
+          const kind = rand.pick(['kill', 'kill', 'rabbit', 'db', 'nova'] as const)
+          if (kind === 'kill') {
+            const alive = sys.replicas.filter((r) => r.alive() && !r.starting)
+            if (alive.length === 0) continue
+            const r = rand.pick(alive)
+            const downMs = rand.int(1000, 8000)
+            log(`kill -9 ${r.svc}#${r.index} (pid ${r.proc?.child.pid}); back in ${downMs} ms`)
+            sys.kill9(r, downMs)
+            count('kill -9')
+          } else if (kind === 'rabbit') {
+            if (nodeDown !== undefined) continue
+            const node = rand.int(1, rabbit.size)
+            const downMs = rand.int(4000, 15_000)
+            nodeDown = node
+            count('rabbitmq node stop')
+            log(`RabbitMQ node ${node} stops; back in ${downMs} ms`)
+            track(
+              (async () => {
+                await rabbit.stopNode(node)
+                await sleep(downMs)
+                const ms = await rabbit.startNode(node)
+                log(`RabbitMQ node ${node} back (start took ${ms} ms)`)
+                nodeDown = undefined
+              })(),
+              `stop/start of node ${node}`,
+            )
+          } else if (kind === 'db') {
+            const n = await sys.terminateDbConnections()
+            count('db connections terminated')
+            log(`pg_terminate_backend: ${n} connections`)
+          } else {
+            const status = rand.pick([409, 500] as const)
+            const pathPattern = rand.pick(['/action', '/os-services', '/servers'])
+            const n = rand.int(2, 8)
+            const forMs = rand.int(2000, 8000)
+            await sys.sim('PUT', '/sim/nova-fault', { status, count: n, pathPattern })
+            count(`nova ${status}`)
+            log(`Nova answers ${status} to the next ${n} requests matching ${pathPattern} for ${forMs} ms`)
+            track(
+              sleep(forMs).then(() => sys.sim('PUT', '/sim/nova-fault', null)),
+              'nova fault reset',
+            )
+          }
+        }
+      }
 
-    const ids = failed.map((f) => f.notificationId).filter((id): id is string => id !== undefined)
-    await awaitFinal(sys, ids, LONG ? 300_000 : 150_000)
-    // Late duplicates or stragglers would show within a few sweeps.
-    await sleep(5000)
-    const report = await checkInvariants(sys, failed)
-    const summary = {
-      seed: SEED,
-      form: LONG ? 'long' : 'short',
-      faultPhaseMs: FAULT_PHASE_MS,
-      hostsFailed: failed.length,
-      hostsWithHungBmc: failed.filter((f) => f.bmcHangs).length,
-      faultsInjected: Object.values(faults).reduce((a, b) => a + b, 0),
-      faults,
-      notifications: report.notifications,
-      recoveriesCompleted: report.recoveriesCompleted,
-      evacuations: report.evacuations,
-      invariantViolations: report.violations.length,
-      // Replicas that died on their own (restarted by the supervisor, as systemd would).
-      crashes: Object.fromEntries(sys.replicas.filter((r) => r.crashes.length > 0).map((r) => [`${r.svc}#${r.index}`, r.crashes.length])),
-      totalMs: Date.now() - t0,
-    }
-    log(`summary ${JSON.stringify(summary)}`)
-    writeFileSync(resolve(outDir, 'summary.json'), `${JSON.stringify({ ...summary, violations: report.violations }, null, 2)}\n`)
-    for (const r of sys.replicas) for (const c of r.crashes) log(`CRASH ${r.svc}#${r.index}: ${c.split('\n').slice(0, 6).join(' | ')}`)
-    for (const v of report.violations) log(`VIOLATION ${v}`)
-    expect(failed.length).toBeGreaterThan(0)
-    expect(report.violations).toEqual([])
-  }, LONG ? 3_600_000 : 900_000)
+      const t0 = Date.now()
+      await Promise.all([failHosts(), inject()])
+      log(`fault phase over after ${Date.now() - t0} ms; restoring`)
+      while (pending.size > 0) await Promise.allSettled([...pending])
+      await sys.sim('PUT', '/sim/nova-fault', null)
+      for (const i of Array.from({ length: rabbit.size }, (_, k) => k + 1)) if (!rabbit.isRunning(i)) await rabbit.startNode(i)
+      await sys.restoreAll(120_000)
+
+      const ids = failed.map((f) => f.notificationId).filter((id): id is string => id !== undefined)
+      await awaitFinal(sys, ids, LONG ? 300_000 : 150_000)
+      // Late duplicates or stragglers would show within a few sweeps.
+      await sleep(5000)
+      const report = await checkInvariants(sys, failed)
+      const summary = {
+        seed: SEED,
+        form: LONG ? 'long' : 'short',
+        faultPhaseMs: FAULT_PHASE_MS,
+        hostsFailed: failed.length,
+        hostsWithHungBmc: failed.filter((f) => f.bmcHangs).length,
+        faultsInjected: Object.values(faults).reduce((a, b) => a + b, 0),
+        faults,
+        notifications: report.notifications,
+        recoveriesCompleted: report.recoveriesCompleted,
+        evacuations: report.evacuations,
+        invariantViolations: report.violations.length,
+        // Replicas that died on their own (restarted by the supervisor, as systemd would).
+        crashes: Object.fromEntries(sys.replicas.filter((r) => r.crashes.length > 0).map((r) => [`${r.svc}#${r.index}`, r.crashes.length])),
+        totalMs: Date.now() - t0,
+      }
+      log(`summary ${JSON.stringify(summary)}`)
+      writeFileSync(resolve(outDir, 'summary.json'), `${JSON.stringify({ ...summary, violations: report.violations }, null, 2)}\n`)
+      for (const r of sys.replicas) for (const c of r.crashes) log(`CRASH ${r.svc}#${r.index}: ${c.split('\n').slice(0, 6).join(' | ')}`)
+      for (const v of report.violations) log(`VIOLATION ${v}`)
+      expect(failed.length).toBeGreaterThan(0)
+      expect(report.violations).toEqual([])
+    },
+    LONG ? 3_600_000 : 900_000,
+  )
 })

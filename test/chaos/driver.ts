@@ -178,15 +178,41 @@ export interface Replica {
   alive(): boolean
 }
 
-export interface SimServer { id: string; name: string; host: string; status: string; taskState: string | null; locked?: boolean; metadata?: Record<string, string> }
-export interface SimHost { name: string; power: 'On' | 'Off'; computeAlive: boolean; bmcFault: string; service: { state: 'up' | 'down'; status: string; forcedDown: boolean } }
+export interface SimServer {
+  id: string
+  name: string
+  host: string
+  status: string
+  taskState: string | null
+  locked?: boolean
+  metadata?: Record<string, string>
+}
+export interface SimHost {
+  name: string
+  power: 'On' | 'Off'
+  computeAlive: boolean
+  bmcFault: string
+  service: { state: 'up' | 'down'; status: string; forcedDown: boolean }
+}
 export interface SimRecords {
   evacuations: { serverId: string; from: string; to: string; at: string }[]
   powerActions: { host: string; action: string; at: string }[]
   forcedDown: { host: string; forcedDown: boolean; at: string }[]
 }
-export interface ApiNotification { notification_uuid: string; status: string; hostname: string; message: string | null; type: string }
-export interface ApiVmove { instance_uuid: string; source_host: string | null; dest_host: string | null; status: string; message: string | null }
+export interface ApiNotification {
+  notification_uuid: string
+  status: string
+  hostname: string
+  message: string | null
+  type: string
+}
+export interface ApiVmove {
+  instance_uuid: string
+  source_host: string | null
+  dest_host: string | null
+  status: string
+  message: string | null
+}
 
 export interface System {
   rabbit: RabbitCluster
@@ -405,7 +431,13 @@ export const startSystem = async (opts: {
         for (const r of replicas) r.holdUntil = 0
         const deadline = Date.now() + timeoutMs
         while (replicas.some((r) => !r.alive() || r.starting)) {
-          if (Date.now() > deadline) throw new Error(`replicas still down: ${replicas.filter((r) => !r.alive()).map((r) => `${r.svc}#${r.index}`).join(', ')}`)
+          if (Date.now() > deadline)
+            throw new Error(
+              `replicas still down: ${replicas
+                .filter((r) => !r.alive())
+                .map((r) => `${r.svc}#${r.index}`)
+                .join(', ')}`,
+            )
           await sleep(250)
         }
       },
@@ -557,7 +589,9 @@ export const evaluateInvariants = (o: Observed, failed: FailedHost[]): Invariant
       if (moveOut && s.host !== f.host && failed.some((g) => g.host === s.host)) continue
       const reported = n.status === 'failed' || vmoves.some((v) => v.instance_uuid === id && v.status === 'failed')
       if (!reported) {
-        violations.push(`${f.host}: instance ${id} is ${s.status}/${s.taskState ?? '-'} on ${s.host} (up=${String(hostUp.get(s.host))}) and no failure was reported (notification ${n.status})`)
+        violations.push(
+          `${f.host}: instance ${id} is ${s.status}/${s.taskState ?? '-'} on ${s.host} (up=${String(hostUp.get(s.host))}) and no failure was reported (notification ${n.status})`,
+        )
       }
     }
   }

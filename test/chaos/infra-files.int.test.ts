@@ -41,7 +41,10 @@ describe('infra/rabbitmq/definitions.json', () => {
       expect(queues.get(`${spec.queue}.retry`)?.arguments['x-dead-letter-routing-key'], spec.queue).toBe(spec.queue)
       expect(queues.get(`${spec.queue}.dead`)?.arguments, spec.queue).toEqual({ 'x-queue-type': 'quorum' })
       for (const key of spec.bind) {
-        expect(file.bindings.some((b) => b.destination === spec.queue && b.routing_key === key && b.source === 'lazarus.events'), `${spec.queue} ← ${key}`).toBe(true)
+        expect(
+          file.bindings.some((b) => b.destination === spec.queue && b.routing_key === key && b.source === 'lazarus.events'),
+          `${spec.queue} ← ${key}`,
+        ).toBe(true)
       }
     }
     expect(file.queues).toHaveLength(Object.values(topology).length * 3)
@@ -58,7 +61,10 @@ describe('infra/rabbitmq/definitions.json', () => {
   it('routes each retry and dead-letter queue from the retry exchange, by its own name', () => {
     for (const spec of Object.values(topology)) {
       for (const q of [`${spec.queue}.retry`, `${spec.queue}.dead`]) {
-        expect(file.bindings.some((b) => b.source === 'lazarus.retry' && b.destination === q && b.routing_key === q), q).toBe(true)
+        expect(
+          file.bindings.some((b) => b.source === 'lazarus.retry' && b.destination === q && b.routing_key === q),
+          q,
+        ).toBe(true)
       }
     }
     expect(file.exchanges.map((e) => `${e.name} ${e.type}`).sort()).toEqual(['lazarus.events topic', 'lazarus.retry topic'])
@@ -77,7 +83,12 @@ describe('infra/rabbitmq/definitions.json', () => {
 
 // ---------------------------------------------------------------- Kubernetes
 
-interface K8sDoc { kind: string; metadata: { name: string; namespace?: string }; spec?: any; data?: Record<string, string> }
+interface K8sDoc {
+  kind: string
+  metadata: { name: string; namespace?: string }
+  spec?: any
+  data?: Record<string, string>
+}
 
 const yamlDocs = (path: string): K8sDoc[] => {
   const out = execFileSync('python3', ['-c', 'import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))', path], {
@@ -113,7 +124,8 @@ describe('infra/kubernetes', () => {
       expect(c.ports[0].containerPort, svc).toBe(port)
       const env = Object.fromEntries((c.env ?? []).map((e: { name: string; value: string }) => [e.name, e.value]))
       expect(Number(env[svc === 'api' ? 'API_PORT' : 'OPS_PORT']), svc).toBe(port)
-      const probeTarget = (p: any): string => (p.httpGet ? `${p.httpGet.port === 'ops' ? port : p.httpGet.port}${p.httpGet.path}` : /127\.0\.0\.1:(\d+\/\w+)/.exec(p.exec.command.join(' '))![1]!)
+      const probeTarget = (p: any): string =>
+        p.httpGet ? `${p.httpGet.port === 'ops' ? port : p.httpGet.port}${p.httpGet.path}` : /127\.0\.0\.1:(\d+\/\w+)/.exec(p.exec.command.join(' '))![1]!
       expect(probeTarget(c.readinessProbe), svc).toBe(`${port}/readyz`)
       expect(probeTarget(c.livenessProbe), svc).toBe(`${port}/healthz`)
       expect(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, svc).toBeTruthy()
@@ -157,7 +169,13 @@ describe('infra/systemd', () => {
       expect(one('Restart'), u).toBe(u === 'lazarus-agent.service' ? 'always' : 'on-failure')
       expect(Number.parseInt(one('TimeoutStopSec') ?? '0', 10), u).toBeGreaterThan(SHUTDOWN_BOUND_S)
       expect(one('KillSignal'), u).toBe('SIGTERM')
-      for (const [key, value] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['PrivateTmp', 'yes'], ['CapabilityBoundingSet', ''], ['User', 'lazarus']] as const) {
+      for (const [key, value] of [
+        ['NoNewPrivileges', 'yes'],
+        ['ProtectSystem', 'strict'],
+        ['PrivateTmp', 'yes'],
+        ['CapabilityBoundingSet', ''],
+        ['User', 'lazarus'],
+      ] as const) {
         expect(one(key), `${u} ${key}`).toBe(value)
       }
       expect(k.get('EnvironmentFile')?.length, u).toBeGreaterThan(0)

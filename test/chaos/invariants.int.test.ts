@@ -76,10 +76,7 @@ describe('chaos invariants', () => {
     const { o, failed } = clean()
     o.notifications[1]!.status = 'running'
     failed.push({ host: 'h5', notificationId: undefined, bmcHangs: false, instances: [] })
-    expect(evaluateInvariants(o, failed).violations).toEqual([
-      'notification n2 (h2) ended running',
-      'h5: its notification (never accepted) is unknown to the api',
-    ])
+    expect(evaluateInvariants(o, failed).violations).toEqual(['notification n2 (h2) ended running', 'h5: its notification (never accepted) is unknown to the api'])
   })
 
   it('catch an instance left behind unreported, and accept it once its failure is reported', () => {

@@ -89,13 +89,21 @@ describe('the RabbitMQ node leading the work queue stops mid-recovery', () => {
     }
     const rec = await sys.sim<SimRecords>('GET', '/sim/records')
     expect(rec.powerActions.filter((p) => p.host === victim && /off/i.test(p.action))).toHaveLength(1)
-    for (const id of ids) expect(rec.evacuations.filter((e) => e.serverId === id), id).toHaveLength(1)
+    for (const id of ids)
+      expect(
+        rec.evacuations.filter((e) => e.serverId === id),
+        id,
+      ).toHaveLength(1)
 
     // The node comes back and rejoins; the queue keeps all three members.
     const startMs = await rabbit.startNode(leader)
     log(`node ${leader} back in ${startMs} ms`)
     await new Promise((r) => setTimeout(r, 3000))
     const again = await sys.sim<SimRecords>('GET', '/sim/records')
-    for (const id of ids) expect(again.evacuations.filter((e) => e.serverId === id), id).toHaveLength(1)
+    for (const id of ids)
+      expect(
+        again.evacuations.filter((e) => e.serverId === id),
+        id,
+      ).toHaveLength(1)
   }, 400_000)
 })

@@ -76,26 +76,36 @@ describe.each(targets.map((t) => [t.name, t] as const))('Nova conformance: %s', 
     return s
   }
   const serverWhen = (id: string, what: string, ok: (s: Server) => boolean, timeoutMs = 60_000) =>
-    pollUntil(what, async () => {
-      const s = await os.nova.getServer(id)
-      return ok(s) ? s : undefined
-    }, timeoutMs, 200)
+    pollUntil(
+      what,
+      async () => {
+        const s = await os.nova.getServer(id)
+        return ok(s) ? s : undefined
+      },
+      timeoutMs,
+      200,
+    )
 
   /** Back to where the box started: compute running and reporting, un-forced, enabled. */
   const restore = async (host: string) => {
     await target.startCompute(host)
-    await pollUntil(`${host} un-forced`, async () => {
-      const s = await service(os, host)
-      if (s.forcedDown) {
-        try {
-          await os.nova.setForcedDown(host, false)
-        } catch (err) {
-          if (err instanceof NovaError && err.status === 400) return undefined
-          throw err
+    await pollUntil(
+      `${host} un-forced`,
+      async () => {
+        const s = await service(os, host)
+        if (s.forcedDown) {
+          try {
+            await os.nova.setForcedDown(host, false)
+          } catch (err) {
+            if (err instanceof NovaError && err.status === 400) return undefined
+            throw err
+          }
         }
-      }
-      return true
-    }, 120_000, 1000)
+        return true
+      },
+      120_000,
+      1000,
+    )
     if ((await service(os, host)).status === 'disabled') await os.nova.enableComputeService(host)
     await pollUntil(`${host} up`, async () => ((await service(os, host)).state === 'up' ? true : undefined), 90_000, 500)
   }
@@ -314,8 +324,21 @@ describe.each(targets.map((t) => [t.name, t] as const))('Nova conformance: %s', 
     expect((await os.nova.listServersOnHost(h2)).filter((s) => s.name.startsWith(PREFIX))).toEqual([])
     const raw = await os.computeRequest('GET', `/servers/detail?all_tenants=1&host=${h3}`)
     const first = (raw.body as any).servers[0]
-    for (const k of ['OS-EXT-SRV-ATTR:host', 'OS-EXT-SRV-ATTR:hypervisor_hostname', 'OS-EXT-STS:vm_state', 'OS-EXT-STS:task_state',
-      'OS-EXT-STS:power_state', 'locked', 'locked_reason', 'host_status', 'metadata', 'tenant_id', 'id', 'name', 'status']) {
+    for (const k of [
+      'OS-EXT-SRV-ATTR:host',
+      'OS-EXT-SRV-ATTR:hypervisor_hostname',
+      'OS-EXT-STS:vm_state',
+      'OS-EXT-STS:task_state',
+      'OS-EXT-STS:power_state',
+      'locked',
+      'locked_reason',
+      'host_status',
+      'metadata',
+      'tenant_id',
+      'id',
+      'name',
+      'status',
+    ]) {
       expect(first, `servers/detail has ${k}`).toHaveProperty([k])
     }
     // Below 2.16 there is no host_status; below 2.9 no locked.
@@ -474,9 +497,7 @@ describe.each(targets.map((t) => [t.name, t] as const))('Nova conformance: %s', 
     const created = await os.computeRequest('POST', '/os-aggregates', { body: { aggregate: { name: `${PREFIX}agg-${Date.now()}` } } })
     expect(created.status).toBe(200)
     aggregateId = (created.body as any).aggregate.id as number
-    expect(keys((created.body as any).aggregate)).toEqual(
-      ['availability_zone', 'created_at', 'deleted', 'deleted_at', 'id', 'name', 'updated_at', 'uuid'],
-    )
+    expect(keys((created.body as any).aggregate)).toEqual(['availability_zone', 'created_at', 'deleted', 'deleted_at', 'id', 'name', 'updated_at', 'uuid'])
     const agg = await os.nova.addHostToAggregate(aggregateId, h1)
     expect(agg).toMatchObject({ id: aggregateId, hosts: [h1], metadata: {} })
     expect(agg.uuid).toMatch(UUID)

@@ -19,14 +19,28 @@ const INTERVAL_MS = 500
 const TIMEOUT_MS = 2000
 const LEASE_STALE_MS = 3000
 
-interface Notification { notification_uuid: string; status: string; source_host_uuid: string; type: string; payload: Record<string, unknown> }
-interface SimServer { id: string; name: string; host: string; status: string; taskState: string | null }
+interface Notification {
+  notification_uuid: string
+  status: string
+  source_host_uuid: string
+  type: string
+  payload: Record<string, unknown>
+}
+interface SimServer {
+  id: string
+  name: string
+  host: string
+  status: string
+  taskState: string | null
+}
 interface SimRecords {
   evacuations: { serverId: string; from: string; to: string }[]
   powerActions: { host: string; action: string }[]
   forcedDown: { host: string; forcedDown: boolean }[]
 }
-interface VerdictLine { verdict: { kind: string; action: string; host?: string; at: number; lastSeenAt?: number } }
+interface VerdictLine {
+  verdict: { kind: string; action: string; host?: string; at: number; lastSeenAt?: number }
+}
 
 const run = randomBytes(3).toString('hex')
 const subjects = { heartbeat: `test.${run}.heartbeat`, detector: `test.${run}.detector` }
@@ -43,7 +57,12 @@ const detectors = new Map<string, RunningProcess>()
 /** The env a process was started with (the cluster does not hand out its vhost URL). */
 const envOf = async (p: RunningProcess): Promise<Record<string, string>> => {
   const raw = await readFile(`/proc/${p.child.pid}/environ`, 'utf8')
-  return Object.fromEntries(raw.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  return Object.fromEntries(
+    raw
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  )
 }
 
 const startAgent = async (host: string) => {
@@ -150,15 +169,24 @@ describe('host heartbeats, end to end', () => {
     }
 
     // The api got one notification, and the normal path recovered the host.
-    const [n] = await eventually('a notification for the victim', async () => {
-      const ns = await notificationsOf(victim)
-      return ns.length > 0 ? ns : undefined
-    }, 10_000)
+    const [n] = await eventually(
+      'a notification for the victim',
+      async () => {
+        const ns = await notificationsOf(victim)
+        return ns.length > 0 ? ns : undefined
+      },
+      10_000,
+    )
     expect(n).toMatchObject({ type: 'COMPUTE_HOST', payload: { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' } })
-    const final = await eventually('the notification to finish', async () => {
-      const r = await c.api<{ notification: Notification }>('GET', `/v1/notifications/${n!.notification_uuid}`)
-      return ['finished', 'failed', 'ignored'].includes(r.body.notification.status) ? r.body.notification : undefined
-    }, 30_000, 200)
+    const final = await eventually(
+      'the notification to finish',
+      async () => {
+        const r = await c.api<{ notification: Notification }>('GET', `/v1/notifications/${n!.notification_uuid}`)
+        return ['finished', 'failed', 'ignored'].includes(r.body.notification.status) ? r.body.notification : undefined
+      },
+      30_000,
+      200,
+    )
     expect(final.status).toBe('finished')
 
     const after = (await c.sim<{ servers: SimServer[] }>('GET', '/sim/servers')).servers

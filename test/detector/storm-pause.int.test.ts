@@ -23,11 +23,35 @@ const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222'
 const INTERVAL_MS = 500
 const TIMEOUT_MS = 2000
 
-interface Segment { uuid: string; name: string; enabled: boolean; paused: boolean; paused_reason: string | null; paused_at: string | null }
-interface Notification { notification_uuid: string; status: string; source_host_uuid: string; type: string; message: string | null }
-interface Alert { kind: string; severity: string; host: string | null; segment_id: string | null; message: string }
-interface SimRecords { powerActions: { host: string; action: string }[]; forcedDown: { host: string; forcedDown: boolean }[] }
-interface VerdictLine { verdict: { kind: string; action: string; host?: string; segment: string; held?: boolean; heldBy?: string } }
+interface Segment {
+  uuid: string
+  name: string
+  enabled: boolean
+  paused: boolean
+  paused_reason: string | null
+  paused_at: string | null
+}
+interface Notification {
+  notification_uuid: string
+  status: string
+  source_host_uuid: string
+  type: string
+  message: string | null
+}
+interface Alert {
+  kind: string
+  severity: string
+  host: string | null
+  segment_id: string | null
+  message: string
+}
+interface SimRecords {
+  powerActions: { host: string; action: string }[]
+  forcedDown: { host: string; forcedDown: boolean }[]
+}
+interface VerdictLine {
+  verdict: { kind: string; action: string; host?: string; segment: string; held?: boolean; heldBy?: string }
+}
 
 const run = randomBytes(3).toString('hex')
 const subjects = { heartbeat: `test.${run}.heartbeat`, detector: `test.${run}.detector` }
@@ -84,8 +108,7 @@ const verdicts = (kind?: string): VerdictLine[] =>
     .filter((v) => kind === undefined || v.verdict.kind === kind)
 
 const segment = async () => (await c.api<{ segment: Segment }>('GET', `/v1/segments/${segmentId}`)).body.segment
-const hostFailures = async () =>
-  (await c.api<{ notifications: Notification[] }>('GET', '/v1/notifications?type=COMPUTE_HOST')).body.notifications
+const hostFailures = async () => (await c.api<{ notifications: Notification[] }>('GET', '/v1/notifications?type=COMPUTE_HOST')).body.notifications
 const fencedHosts = async () => {
   const rec = await c.sim<SimRecords>('GET', '/sim/records')
   return [...new Set([...rec.powerActions.filter((p) => /off/i.test(p.action)).map((p) => p.host), ...rec.forcedDown.filter((f) => f.forcedDown).map((f) => f.host)])]
@@ -141,10 +164,15 @@ describe('storm guard and segment pause', () => {
     for (const h of victims) beating.delete(h)
 
     await detector.waitForLine(/heartbeat verdict: storm /, 15_000)
-    const paused = await eventually('the segment paused in the api', async () => {
-      const s = await segment()
-      return s.paused ? s : undefined
-    }, 10_000, 100)
+    const paused = await eventually(
+      'the segment paused in the api',
+      async () => {
+        const s = await segment()
+        return s.paused ? s : undefined
+      },
+      10_000,
+      100,
+    )
     expect(paused.paused_reason).toMatch(/^storm guard: storm in segment .*3 of 6 hosts failing/)
     expect(paused.enabled).toBe(true)
     expect(paused.paused_at).toEqual(expect.any(String))
@@ -155,10 +183,15 @@ describe('storm guard and segment pause', () => {
     expect(failed.map((v) => v.verdict.host).sort()).toEqual([...victims].sort())
     expect(failed.every((v) => v.verdict.action === 'alert' && v.verdict.held && v.verdict.heldBy === 'storm')).toBe(true)
 
-    const alerts = await eventually('the storm alert stored by the api', async () => {
-      const r = await c.api<{ alerts: Alert[] }>('GET', `/v1/alerts?segment_id=${segmentId}&kind=storm`)
-      return r.body.alerts.some((a) => a.host === null) ? r.body.alerts : undefined
-    }, 10_000, 200)
+    const alerts = await eventually(
+      'the storm alert stored by the api',
+      async () => {
+        const r = await c.api<{ alerts: Alert[] }>('GET', `/v1/alerts?segment_id=${segmentId}&kind=storm`)
+        return r.body.alerts.some((a) => a.host === null) ? r.body.alerts : undefined
+      },
+      10_000,
+      200,
+    )
     expect(alerts.find((a) => a.host === null)).toMatchObject({ severity: 'critical', segment_id: segmentId })
 
     // Nothing fenced or reported: give the pipeline time to do something it should not.
@@ -190,12 +223,21 @@ describe('storm guard and segment pause', () => {
 
     const victim = hosts[3]!
     beating.delete(victim)
-    const [n] = await eventually('the next failure reported to the api', async () => {
-      const ns = await hostFailures()
-      return ns.length > 0 ? ns : undefined
-    }, 15_000, 200)
+    const [n] = await eventually(
+      'the next failure reported to the api',
+      async () => {
+        const ns = await hostFailures()
+        return ns.length > 0 ? ns : undefined
+      },
+      15_000,
+      200,
+    )
     expect(n!.source_host_uuid).toBeDefined()
-    expect(verdicts('failed').filter((v) => v.verdict.action === 'fence').map((v) => v.verdict.host)).toEqual([victim])
+    expect(
+      verdicts('failed')
+        .filter((v) => v.verdict.action === 'fence')
+        .map((v) => v.verdict.host),
+    ).toEqual([victim])
   }, 60_000)
 
   it('a segment paused by hand turns failures into alerts until resumed', async () => {
@@ -209,10 +251,15 @@ describe('storm guard and segment pause', () => {
     await eventually('the held verdict', () => verdicts('failed').find((v) => v.verdict.host === victim), 15_000)
     const v = verdicts('failed').find((x) => x.verdict.host === victim)!
     expect(v.verdict).toMatchObject({ action: 'alert', held: true, heldBy: 'operator' })
-    await eventually('the alert for the held host', async () => {
-      const r = await c.api<{ alerts: Alert[] }>('GET', `/v1/alerts?segment_id=${segmentId}`)
-      return r.body.alerts.find((a) => a.host === victim && a.kind === 'other') ? true : undefined
-    }, 10_000, 200)
+    await eventually(
+      'the alert for the held host',
+      async () => {
+        const r = await c.api<{ alerts: Alert[] }>('GET', `/v1/alerts?segment_id=${segmentId}`)
+        return r.body.alerts.find((a) => a.host === victim && a.kind === 'other') ? true : undefined
+      },
+      10_000,
+      200,
+    )
     expect((await hostFailures()).length).toBe(before)
     expect(verdicts('storm')).toHaveLength(1)
 

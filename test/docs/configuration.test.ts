@@ -18,7 +18,7 @@ describe('docs/configuration.md', () => {
     }
   })
 
-  it('names every service and Masakari\'s options where they match', () => {
+  it("names every service and Masakari's options where they match", () => {
     const text = configurationReference()
     for (const s of ['api', 'detector', 'fencer', 'evacuator', 'agent', 'ingest']) expect(text).toContain(`## ${s}\n`)
     expect(text).toContain('### evacuator: [host_failure]')

@@ -2,13 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/processes.js'
 import { startCluster, type Cluster } from '../support/lazarus-cluster.js'
 
-interface SimServer { id: string; name: string; host: string; status: string; taskState: string | null }
+interface SimServer {
+  id: string
+  name: string
+  host: string
+  status: string
+  taskState: string | null
+}
 interface SimRecords {
   evacuations: { serverId: string; from: string; to: string }[]
   powerActions: { host: string; action: string }[]
   forcedDown: { host: string; forcedDown: boolean }[]
 }
-interface Notification { notification_uuid: string; status: string; message: string | null }
+interface Notification {
+  notification_uuid: string
+  status: string
+  message: string | null
+}
 
 const notify = (c: Cluster, hostname: string) =>
   c.api<{ notification: Notification }>('POST', '/v1/notifications', {

@@ -10,10 +10,27 @@ import { writeBmcSecret } from '../../services/fencer/src/testing/bmc-secrets.js
 
 const run = promisify(execFile)
 
-interface SimServer { id: string; name: string; host: string; status: string }
-interface SimRecords { evacuations: { serverId: string; from: string; to: string }[]; powerActions: { host: string; action: string }[] }
-interface Notification { notification_uuid: string; status: string; message: string | null }
-interface Host { uuid: string; name: string; on_maintenance: boolean; control_attributes: string }
+interface SimServer {
+  id: string
+  name: string
+  host: string
+  status: string
+}
+interface SimRecords {
+  evacuations: { serverId: string; from: string; to: string }[]
+  powerActions: { host: string; action: string }[]
+}
+interface Notification {
+  notification_uuid: string
+  status: string
+  message: string | null
+}
+interface Host {
+  uuid: string
+  name: string
+  on_maintenance: boolean
+  control_attributes: string
+}
 
 /**
  * The operator's way out of a failed fence: the BMC settings were wrong, so the fence failed,
@@ -46,8 +63,7 @@ describe('retry after a failed fence, four services as separate processes', () =
       60_000,
       200,
     )
-  const hostNamed = async (name: string) =>
-    (await c.api<{ hosts: Host[] }>('GET', `/v1/segments/${segmentId}/hosts?name=${name}`)).body.hosts[0] as Host
+  const hostNamed = async (name: string) => (await c.api<{ hosts: Host[] }>('GET', `/v1/segments/${segmentId}/hosts?name=${name}`)).body.hosts[0] as Host
 
   it('fences and evacuates on retry once the BMC settings are fixed, although the host is still on maintenance', async () => {
     const victim = hosts[0]!
@@ -62,7 +78,12 @@ describe('retry after a failed fence, four services as separate processes', () =
 
     await c.sim('POST', `/sim/hosts/${victim}/crash`)
     const accepted = await c.api<{ notification: Notification }>('POST', '/v1/notifications', {
-      notification: { type: 'COMPUTE_HOST', hostname: victim, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+      notification: {
+        type: 'COMPUTE_HOST',
+        hostname: victim,
+        generated_time: new Date().toISOString(),
+        payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+      },
     })
     expect(accepted.status).toBe(202)
     const id = accepted.body.notification.notification_uuid
@@ -105,7 +126,12 @@ describe('retry after a failed fence, four services as separate processes', () =
     await c.sim('PUT', `/sim/hosts/${victim}/bmc-fault`, { fault: 'refuse' })
     await c.sim('POST', `/sim/hosts/${victim}/crash`)
     const accepted = await c.api<{ notification: Notification }>('POST', '/v1/notifications', {
-      notification: { type: 'COMPUTE_HOST', hostname: victim, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+      notification: {
+        type: 'COMPUTE_HOST',
+        hostname: victim,
+        generated_time: new Date().toISOString(),
+        payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+      },
     })
     const id = accepted.body.notification.notification_uuid
     expect((await status(id, (s) => ['finished', 'failed', 'ignored'].includes(s), 'the fence to fail')).status).toBe('failed')

@@ -6,15 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createRabbitBus, type Bus } from '@lazarus/bus'
-import {
-  LazarusEvent,
-  makeEvent,
-  topology,
-  type HostFailedV1,
-  type HostUnfenceRequestedV1,
-  type QueueSpec,
-  type QuickEvacuateLevel,
-} from '@lazarus/contracts'
+import { LazarusEvent, makeEvent, topology, type HostFailedV1, type HostUnfenceRequestedV1, type QueueSpec, type QuickEvacuateLevel } from '@lazarus/contracts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { simClient } from '../support/http.js'
@@ -124,8 +116,7 @@ const startRig = async (simEnv: Record<string, string>, fencerEnv: Record<string
   }
 }
 
-const eventsOf = (rig: Rig, notificationId: string) =>
-  rig.seen.filter(({ event: e }) => 'notificationId' in e.payload && e.payload.notificationId === notificationId)
+const eventsOf = (rig: Rig, notificationId: string) => rig.seen.filter(({ event: e }) => 'notificationId' in e.payload && e.payload.notificationId === notificationId)
 const outcome = (rig: Rig, notificationId: string) =>
   eventually(
     `the outcome of ${notificationId}`,

@@ -106,10 +106,20 @@ describe.skipIf(Boolean(reason))('the container image (infra/image)', () => {
             [
               // No fork anywhere: unshare, sh and unshare again each exec the next, so the
               // spawned pid is the service's own and signals reach it directly.
-              '--mount', '--propagation', 'private',
-              tools['sh']!, '-c', `${tools['mount']} -t proc proc "$0/proc" && ${tools['mount']} --rbind /dev "$0/dev" && exec "$@"`, rootfs,
-              tools['unshare']!, `--root=${rootfs}`, `--wd=${config.cwd}`, `--setgid=${config.user.gid}`, `--setuid=${config.user.uid}`,
-              ...config.args.slice(0, 1), ...args,
+              '--mount',
+              '--propagation',
+              'private',
+              tools['sh']!,
+              '-c',
+              `${tools['mount']} -t proc proc "$0/proc" && ${tools['mount']} --rbind /dev "$0/dev" && exec "$@"`,
+              rootfs,
+              tools['unshare']!,
+              `--root=${rootfs}`,
+              `--wd=${config.cwd}`,
+              `--setgid=${config.user.gid}`,
+              `--setuid=${config.user.uid}`,
+              ...config.args.slice(0, 1),
+              ...args,
             ],
             // The image's environment (PATH=/usr/local/bin, NODE_ENV, HOME), then the test's settings.
             { ...Object.fromEntries(config.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), ...extra },
@@ -162,7 +172,9 @@ describe.skipIf(Boolean(reason))('the container image (infra/image)', () => {
   it('holds production dependencies only, and no tests or sources', () => {
     // npm's own answer: the lockfile marks what only development needs (dev: true).
     const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> }
-    const devOnly = Object.entries(lock.packages).filter(([path, p]) => p.dev && path.includes('node_modules/')).map(([path]) => path)
+    const devOnly = Object.entries(lock.packages)
+      .filter(([path, p]) => p.dev && path.includes('node_modules/'))
+      .map(([path]) => path)
     expect(devOnly).toEqual(expect.arrayContaining(['node_modules/typescript', 'node_modules/vitest', 'node_modules/tsx']))
     expect(devOnly.filter((path) => existsSync(join(app, path)))).toEqual([])
     // Every workspace's production dependencies are there (ours as links to their dist).
@@ -203,7 +215,11 @@ describe.skipIf(Boolean(reason))('the container image (infra/image)', () => {
       // but run another program): Node from the image, as the image's user.
       const pid = readdirSync('/proc').find((p) => {
         try {
-          return /^\d+$/.test(p) && readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`LAZARUS_IMAGE_TEST=${marker}`) && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('/usr/local/bin/node\0')
+          return (
+            /^\d+$/.test(p) &&
+            readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`LAZARUS_IMAGE_TEST=${marker}`) &&
+            readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('/usr/local/bin/node\0')
+          )
         } catch {
           return false
         }

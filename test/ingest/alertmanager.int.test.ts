@@ -3,8 +3,18 @@ import { startCluster, type Cluster } from '../support/lazarus-cluster.js'
 import { eventually } from '../support/processes.js'
 import type { NotificationRow, SimServer } from './helpers.js'
 
-interface AlertResult { fingerprint: string | null; outcome: string; notification_uuid?: string; reason?: string }
-interface WebhookAnswer { results: AlertResult[]; accepted: number; duplicate: number; dead_lettered: number }
+interface AlertResult {
+  fingerprint: string | null
+  outcome: string
+  notification_uuid?: string
+  reason?: string
+}
+interface WebhookAnswer {
+  results: AlertResult[]
+  accepted: number
+  duplicate: number
+  dead_lettered: number
+}
 
 const webhook = (alerts: unknown[]) => ({
   version: '4',

@@ -37,12 +37,7 @@ describe('Kafka source: fault events from a topic become recoveries', () => {
     (await c.api<{ notifications: NotificationRow[] }>('GET', '/v1/notifications?limit=1000')).body.notifications.filter((n) => n.hostname === host)
   const allNotifications = async () => (await c.api<{ notifications: NotificationRow[] }>('GET', '/v1/notifications?limit=1000')).body.notifications.length
   const finished = (host: string) =>
-    eventually(
-      `a finished notification for ${host}`,
-      async () => (await notificationsOf(host)).find((n) => ['finished', 'failed', 'ignored'].includes(n.status)),
-      90_000,
-      250,
-    )
+    eventually(`a finished notification for ${host}`, async () => (await notificationsOf(host)).find((n) => ['finished', 'failed', 'ignored'].includes(n.status)), 90_000, 250)
 
   beforeAll(async () => {
     c = await startCluster()

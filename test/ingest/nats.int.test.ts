@@ -42,12 +42,7 @@ describe('NATS JetStream source: fault events from a stream become recoveries', 
     (await c.api<{ notifications: NotificationRow[] }>('GET', '/v1/notifications?limit=1000')).body.notifications.filter((n) => n.hostname === host)
   const allNotifications = async () => (await c.api<{ notifications: NotificationRow[] }>('GET', '/v1/notifications?limit=1000')).body.notifications.length
   const finished = (host: string) =>
-    eventually(
-      `a finished notification for ${host}`,
-      async () => (await notificationsOf(host)).find((n) => ['finished', 'failed', 'ignored'].includes(n.status)),
-      90_000,
-      250,
-    )
+    eventually(`a finished notification for ${host}`, async () => (await notificationsOf(host)).find((n) => ['finished', 'failed', 'ignored'].includes(n.status)), 90_000, 250)
 
   beforeAll(async () => {
     nc = await connect({ servers: NATS_URL })
@@ -98,10 +93,15 @@ describe('NATS JetStream source: fault events from a stream become recoveries', 
     await publish(bystander, { type: 'process.down', host: bystander, time: new Date().toISOString() })
     await publish(bystander, { type: 'vm.failed', host: bystander, instance_uuid: 'not-a-uuid', time: new Date().toISOString() })
 
-    const dead = await eventually('three dead letters', async () => {
-      const info = await jsm.streams.info(DLQ_STREAM)
-      return info.state.messages >= 3 ? info.state.messages : undefined
-    }, 60_000, 200)
+    const dead = await eventually(
+      'three dead letters',
+      async () => {
+        const info = await jsm.streams.info(DLQ_STREAM)
+        return info.state.messages >= 3 ? info.state.messages : undefined
+      },
+      60_000,
+      200,
+    )
     expect(dead).toBe(3)
     const letters = await Promise.all([1, 2, 3].map((seq) => jsm.streams.getMessage(DLQ_STREAM, { seq })))
     const reasons = letters.map((m) => ({ stage: m!.header.get('Lazarus-Stage'), reason: m!.header.get('Lazarus-Reason'), subject: m!.header.get('Lazarus-Source-Subject') }))

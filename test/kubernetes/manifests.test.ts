@@ -44,7 +44,11 @@ describe('Kubernetes manifests', () => {
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } })
     const ops = (c.ports as { name: string; containerPort: number }[]).find((p) => p.name === 'ops')
     expect(ops, 'an ops port').toBeDefined()
-    for (const [probe, path] of [['startupProbe', '/healthz'], ['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']] as const) {
+    for (const [probe, path] of [
+      ['startupProbe', '/healthz'],
+      ['livenessProbe', '/healthz'],
+      ['readinessProbe', '/readyz'],
+    ] as const) {
       expect(c[probe], `${svc} ${probe}`).toMatchObject({ httpGet: { path, port: 'ops' } })
       expect(c[probe].exec).toBeUndefined()
     }
@@ -66,7 +70,10 @@ describe('Kubernetes manifests', () => {
     // The Service's selector matches every Deployment's pods.
     for (const d of deployments) {
       const labels = d.spec.template.metadata.labels as Record<string, string>
-      expect(Object.entries(svc.spec.selector as Record<string, string>).every(([k, v]) => labels[k] === v), d.metadata.name).toBe(true)
+      expect(
+        Object.entries(svc.spec.selector as Record<string, string>).every(([k, v]) => labels[k] === v),
+        d.metadata.name,
+      ).toBe(true)
     }
   })
 

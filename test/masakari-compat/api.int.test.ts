@@ -97,7 +97,11 @@ describe.skipIf(!box).each(targets.map((t) => [t.name, t] as const))('Masakari v
     const list = await call('GET', `/segments/${s.uuid}/hosts`)
     expect(list.body.hosts.map((x: { name: string }) => x.name)).toEqual([c2])
     expectFault(await create('no-such-host-xyz'), 400, 'unknown host, again')
-    expectFault(await call('POST', `/segments/${crypto.randomUUID()}/hosts`, { host: { name: 'no-such-host-xyz', type: 'COMPUTE', control_attributes: 'SSH' } }), 404, 'unknown segment first')
+    expectFault(
+      await call('POST', `/segments/${crypto.randomUUID()}/hosts`, { host: { name: 'no-such-host-xyz', type: 'COMPUTE', control_attributes: 'SSH' } }),
+      404,
+      'unknown segment first',
+    )
     await removeHost(s.uuid, h.uuid)
   }, 60_000)
 
@@ -141,7 +145,20 @@ describe.skipIf(!box).each(targets.map((t) => [t.name, t] as const))('Masakari v
     expect((await call('GET', '/segments?sort_key=name&sort_key=created_at&sort_dir=asc')).status).toBe(200)
     const keys: Record<string, string[]> = {
       '/segments': ['id', 'uuid', 'name', 'service_type', 'enabled', 'description', 'recovery_method', 'created_at', 'updated_at', 'deleted_at', 'deleted'],
-      [`/segments/${s.uuid}/hosts`]: ['id', 'uuid', 'name', 'reserved', 'type', 'control_attributes', 'on_maintenance', 'failover_segment_id', 'created_at', 'updated_at', 'deleted_at', 'deleted'],
+      [`/segments/${s.uuid}/hosts`]: [
+        'id',
+        'uuid',
+        'name',
+        'reserved',
+        'type',
+        'control_attributes',
+        'on_maintenance',
+        'failover_segment_id',
+        'created_at',
+        'updated_at',
+        'deleted_at',
+        'deleted',
+      ],
       '/notifications': ['id', 'notification_uuid', 'generated_time', 'type', 'payload', 'status', 'source_host_uuid', 'created_at', 'updated_at', 'deleted_at', 'deleted'],
     }
     for (const [path, list] of Object.entries(keys)) {
@@ -176,7 +193,12 @@ describe.skipIf(!box).each(targets.map((t) => [t.name, t] as const))('Masakari v
     const h = await host(s.uuid, c3!)
     // A host coming back: nothing to recover, so neither engine does anything lasting.
     const posted = await call('POST', '/notifications', {
-      notification: { type: 'COMPUTE_HOST', hostname: c3, generated_time: new Date().toISOString().slice(0, 19), payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' } },
+      notification: {
+        type: 'COMPUTE_HOST',
+        hostname: c3,
+        generated_time: new Date().toISOString().slice(0, 19),
+        payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' },
+      },
     })
     expect(posted.status, JSON.stringify(posted.body)).toBe(202)
     const id = posted.body.notification.notification_uuid as string
@@ -185,7 +207,12 @@ describe.skipIf(!box).each(targets.map((t) => [t.name, t] as const))('Masakari v
     await target.engineDone(async () => (await call('GET', `/notifications/${id}`)).body.notification.status as string)
     await target.setStatus(id, 'new')
     const dup = await call('POST', '/notifications', {
-      notification: { type: 'COMPUTE_HOST', hostname: c3, generated_time: new Date().toISOString().slice(0, 19), payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' } },
+      notification: {
+        type: 'COMPUTE_HOST',
+        hostname: c3,
+        generated_time: new Date().toISOString().slice(0, 19),
+        payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' },
+      },
     })
     expectFault(dup, 409, 'the same report again')
     try {
@@ -213,24 +240,54 @@ describe.skipIf(!box).each(targets.map((t) => [t.name, t] as const))('Masakari v
     const keysOf = (o: Record<string, unknown>) => Object.keys(o)
     const s = await segment()
     const seg = (await call('GET', `/segments/${s.uuid}`, undefined, '1.0')).body.segment
-    expect(keysOf(seg)).toEqual(expect.arrayContaining(['id', 'uuid', 'name', 'service_type', 'enabled', 'description', 'recovery_method', 'created_at', 'updated_at', 'deleted_at', 'deleted']))
+    expect(keysOf(seg)).toEqual(
+      expect.arrayContaining(['id', 'uuid', 'name', 'service_type', 'enabled', 'description', 'recovery_method', 'created_at', 'updated_at', 'deleted_at', 'deleted']),
+    )
     expect(seg).toMatchObject({ enabled: true, deleted: false, deleted_at: null, updated_at: null })
     const h = await host(s.uuid, c2!)
     try {
       const shown = (await call('GET', `/segments/${s.uuid}/hosts/${h.uuid}`, undefined, '1.0')).body.host
       expect(keysOf(shown)).toEqual(
-        expect.arrayContaining(['id', 'uuid', 'name', 'failover_segment_id', 'failover_segment', 'type', 'reserved', 'control_attributes', 'on_maintenance', 'created_at', 'updated_at', 'deleted_at', 'deleted']),
+        expect.arrayContaining([
+          'id',
+          'uuid',
+          'name',
+          'failover_segment_id',
+          'failover_segment',
+          'type',
+          'reserved',
+          'control_attributes',
+          'on_maintenance',
+          'created_at',
+          'updated_at',
+          'deleted_at',
+          'deleted',
+        ]),
       )
       expect(shown).toMatchObject({ failover_segment_id: s.uuid, reserved: false, on_maintenance: false, control_attributes: 'SSH' })
       expect(shown.failover_segment).toMatchObject({ uuid: s.uuid, name: s.name })
-      const posted = await call('POST', '/notifications', {
-        notification: { type: 'COMPUTE_HOST', hostname: c2, generated_time: '2026-01-02T03:04:05', payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' } },
-      }, '1.0')
+      const posted = await call(
+        'POST',
+        '/notifications',
+        {
+          notification: {
+            type: 'COMPUTE_HOST',
+            hostname: c2,
+            generated_time: '2026-01-02T03:04:05',
+            payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' },
+          },
+        },
+        '1.0',
+      )
       expect(posted.status, JSON.stringify(posted.body)).toBe(202)
       const n = posted.body.notification
-      expect(keysOf(n)).toEqual(expect.arrayContaining(['id', 'notification_uuid', 'generated_time', 'type', 'payload', 'status', 'source_host_uuid', 'created_at', 'updated_at', 'deleted_at', 'deleted']))
+      expect(keysOf(n)).toEqual(
+        expect.arrayContaining(['id', 'notification_uuid', 'generated_time', 'type', 'payload', 'status', 'source_host_uuid', 'created_at', 'updated_at', 'deleted_at', 'deleted']),
+      )
       expect(n).toMatchObject({ type: 'COMPUTE_HOST', status: 'new', source_host_uuid: h.uuid, payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' } })
-      expect(Date.parse(n.generated_time.endsWith('Z') || /[+-]\d\d:\d\d$/.test(n.generated_time) ? n.generated_time : `${n.generated_time}Z`)).toBe(Date.parse('2026-01-02T03:04:05Z'))
+      expect(Date.parse(n.generated_time.endsWith('Z') || /[+-]\d\d:\d\d$/.test(n.generated_time) ? n.generated_time : `${n.generated_time}Z`)).toBe(
+        Date.parse('2026-01-02T03:04:05Z'),
+      )
       const at10 = (await call('GET', `/notifications/${n.notification_uuid}`, undefined, '1.0')).body.notification
       expect(at10.recovery_workflow_details).toBeUndefined()
       const at11 = (await call('GET', `/notifications/${n.notification_uuid}`, undefined, '1.1')).body.notification
@@ -247,7 +304,13 @@ describe.skipIf(!box).each(targets.map((t) => [t.name, t] as const))('Masakari v
     expectFault(await call('GET', `/notifications/${crypto.randomUUID()}`), 404, 'unknown notification')
     expectFault(await call('POST', '/segments', { segment: { name: unique('seg'), recovery_method: 'sideways', service_type: 'COMPUTE' } }), 400, 'bad recovery_method')
     expectFault(await call('POST', '/segments', { segment: { name: unique('seg'), recovery_method: 'auto' } }), 400, 'missing service_type')
-    expectFault(await call('POST', '/notifications', { notification: { type: 'COMPUTE_HOST', hostname: 'no-such-host-xyz', generated_time: '2026-01-01T00:00:00', payload: { event: 'STOPPED' } } }), 400, 'notification from an unknown host')
+    expectFault(
+      await call('POST', '/notifications', {
+        notification: { type: 'COMPUTE_HOST', hostname: 'no-such-host-xyz', generated_time: '2026-01-01T00:00:00', payload: { event: 'STOPPED' } },
+      }),
+      400,
+      'notification from an unknown host',
+    )
     const s = await segment()
     expectFault(await call('POST', '/segments', { segment: { name: s.name, recovery_method: 'auto', service_type: 'COMPUTE' } }), 409, 'same segment name')
   }, 60_000)

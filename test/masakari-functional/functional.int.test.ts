@@ -136,13 +136,17 @@ if (!loaded.box) {
       return { cases: parseJunit(readFileSync(report, 'utf8')), output }
     }
 
-    const summary = (cases: JunitCase[]) => cases.map((t) => `${t.outcome.padEnd(7)} ${t.classname}.${t.name} (${t.time.toFixed(1)} s)${t.message ? `: ${t.message}` : ''}`).join('\n')
+    const summary = (cases: JunitCase[]) =>
+      cases.map((t) => `${t.outcome.padEnd(7)} ${t.classname}.${t.name} (${t.time.toFixed(1)} s)${t.message ? `: ${t.message}` : ''}`).join('\n')
 
     const expectAllPassed = (cases: JunitCase[], output: string) => {
       const bad = cases.filter((t) => t.outcome !== 'passed')
       const detail = `${summary(cases)}\n\n${bad.length > 0 ? output.slice(-6000) : ''}`
       expect(cases.length, detail).toBe(TOTAL)
-      expect(bad.map((t) => `${t.classname}.${t.name}: ${t.outcome}`), detail).toEqual([])
+      expect(
+        bad.map((t) => `${t.classname}.${t.name}: ${t.outcome}`),
+        detail,
+      ).toEqual([])
     }
 
     describe("against Lazarus's four services", () => {
@@ -197,13 +201,21 @@ if (!loaded.box) {
         const id = (boot.body as { server: { id: string } }).server.id
         let segmentId: string | undefined
         try {
-          const server = await pollUntil('the server ACTIVE', async () => {
-            const s = await os.nova.getServer(id)
-            if (s.status === 'ERROR') throw new Error(`server ${id} went to ERROR`)
-            return s.status === 'ACTIVE' && s.taskState === null ? s : undefined
-          }, 120_000, 500)
+          const server = await pollUntil(
+            'the server ACTIVE',
+            async () => {
+              const s = await os.nova.getServer(id)
+              if (s.status === 'ERROR') throw new Error(`server ${id} went to ERROR`)
+              return s.status === 'ACTIVE' && s.taskState === null ? s : undefined
+            },
+            120_000,
+            500,
+          )
           const ports = (await (await fetch(`${NEUTRON_URL}/ports?device_id=${id}`)).json()) as { ports: { network_id: string }[] }
-          expect(ports.ports.map((p) => p.network_id), 'Nova made the server a port on private').toEqual([net.networks[0]!.id])
+          expect(
+            ports.ports.map((p) => p.network_id),
+            'Nova made the server a port on private',
+          ).toEqual([net.networks[0]!.id])
           const seg = await api('POST', '/v1/segments', { segment: { name: `${PREFIX}seg-${Date.now()}`, recovery_method: 'auto', service_type: 'COMPUTE' } })
           expect(seg.status, JSON.stringify(seg.body)).toBe(201)
           segmentId = seg.body.segment.uuid as string
@@ -222,10 +234,15 @@ if (!loaded.box) {
           })
           expect(posted.status, JSON.stringify(posted.body)).toBe(202)
           const nid = posted.body.notification.notification_uuid as string
-          const done = await pollUntil('the notification over', async () => {
-            const n = (await api('GET', `/v1/notifications/${nid}`)).body.notification
-            return ['finished', 'failed', 'ignored', 'error'].includes(n.status) ? n : undefined
-          }, 180_000, 500)
+          const done = await pollUntil(
+            'the notification over',
+            async () => {
+              const n = (await api('GET', `/v1/notifications/${nid}`)).body.notification
+              return ['finished', 'failed', 'ignored', 'error'].includes(n.status) ? n : undefined
+            },
+            180_000,
+            500,
+          )
           expect(done.status, JSON.stringify(done)).toBe('finished')
           const tasks = Object.fromEntries((done.recovery_workflow_details as { name: string; state: string }[]).map((t) => [t.name, t.state]))
           expect(tasks).toMatchObject({ stop_instance_task: 'SUCCESS', start_instance_task: 'SUCCESS', confirm_instance_active_task: 'SUCCESS' })

@@ -35,11 +35,7 @@ const monitorsMissing = MONITORS.filter((f) => !existsSync(f))
 if (monitorsMissing.length > 0 && loaded.box && process.env['REAL_NOVA'] === '1') {
   throw new Error(`REAL_NOVA=1 but ${monitorsMissing.join(', ')} missing: apt-get install python3-masakari-monitors (.ci/run does)`)
 }
-const skipReason = !loaded.box
-  ? loaded.reason
-  : monitorsMissing.length > 0
-    ? `python3-masakari-monitors is not installed (${monitorsMissing.join(', ')} missing)`
-    : undefined
+const skipReason = !loaded.box ? loaded.reason : monitorsMissing.length > 0 ? `python3-masakari-monitors is not installed (${monitorsMissing.join(', ')} missing)` : undefined
 
 const PROCESS_HOST = 'compute1'
 const HOSTMONITOR_HOST = 'compute2'
@@ -75,11 +71,16 @@ const startMonitor = (o: { hostname: string; pidNamespace: boolean; command: str
     child,
     output: () => out,
     async waitFor(pattern, timeoutMs) {
-      await pollUntil(`monitor on ${o.hostname} to log ${pattern}`, async () => {
-        if (pattern.test(out)) return true
-        if (child.exitCode !== null) throw new Error(`monitor exited (${child.exitCode}):\n${out.slice(-3000)}`)
-        return undefined
-      }, timeoutMs, 200).catch((err: Error) => {
+      await pollUntil(
+        `monitor on ${o.hostname} to log ${pattern}`,
+        async () => {
+          if (pattern.test(out)) return true
+          if (child.exitCode !== null) throw new Error(`monitor exited (${child.exitCode}):\n${out.slice(-3000)}`)
+          return undefined
+        },
+        timeoutMs,
+        200,
+      ).catch((err: Error) => {
         throw new Error(`${err.message}\nmonitor output:\n${out.slice(-3000)}`)
       })
     },
@@ -113,7 +114,11 @@ const namespacedPid = (needle: string): number | undefined => {
     try {
       const cmdline = readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' ')
       if (!cmdline.includes(needle)) continue
-      const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1]?.trim().split(/\s+/) ?? []
+      const nspid =
+        /^NSpid:\s*(.*)$/m
+          .exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1]
+          ?.trim()
+          .split(/\s+/) ?? []
       if (nspid.length > 1) return Number(d)
     } catch {
       // exited meanwhile
@@ -303,7 +308,15 @@ if (skipReason) {
       )
       const conf = monitorsConf(
         'processmonitor',
-        ['[process]', 'check_interval = 1', 'restart_retries = 1', 'restart_interval = 1', 'api_retry_max = 3', 'api_retry_interval = 2', `process_list_path = ${processList}`].join('\n'),
+        [
+          '[process]',
+          'check_interval = 1',
+          'restart_retries = 1',
+          'restart_interval = 1',
+          'api_retry_max = 3',
+          'api_retry_interval = 2',
+          `process_list_path = ${processList}`,
+        ].join('\n'),
       )
 
       computeStopped = true

@@ -38,7 +38,13 @@ describe('Prometheus alert rules', () => {
     expect(alerts).toEqual(expect.arrayContaining(['LazarusFenceFailed', 'LazarusOutboxLag', 'LazarusRecoveryStuck', 'LazarusSegmentPaused']))
     const sources = (d: string): string[] =>
       readdirSync(d, { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? (e.name === 'node_modules' || e.name === 'dist' ? [] : sources(join(d, e.name))) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [join(d, e.name)] : [],
+        e.isDirectory()
+          ? e.name === 'node_modules' || e.name === 'dist'
+            ? []
+            : sources(join(d, e.name))
+          : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')
+            ? [join(d, e.name)]
+            : [],
       )
     const code = [...sources(join(repoRoot, 'services')), ...sources(join(repoRoot, 'packages'))].map((f) => readFileSync(f, 'utf8')).join('\n')
     const exported = new Set([...code.matchAll(/name: '(lazarus_\w+)'/g)].map((m) => m[1]))

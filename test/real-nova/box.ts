@@ -90,8 +90,7 @@ export const loadBox = (): { box: BoxConfig } | { box: undefined; reason: string
   }
 }
 
-export const connect = (box: BoxConfig, extra: Partial<OpenStackClientOptions> = {}): Promise<OpenStackClient> =>
-  createOpenStackClient({ ...box.client, ...extra })
+export const connect = (box: BoxConfig, extra: Partial<OpenStackClientOptions> = {}): Promise<OpenStackClient> => createOpenStackClient({ ...box.client, ...extra })
 
 /** `compute.sh ARGS...`; throws with its output when it fails. */
 export const computeCtl = async (box: BoxConfig, args: string[], timeoutMs = 150_000): Promise<string> => {

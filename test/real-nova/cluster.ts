@@ -45,9 +45,7 @@ export const startRealNovaCluster = async (box: BoxConfig, serviceEnv: Record<st
     for (const svc of ['detector', 'fencer', 'evacuator']) {
       processes[svc] = startNode(svc, `services/${svc}/dist/main.js`, { ...common, API_URL: apiUrl })
     }
-    await Promise.all(
-      ['detector', 'fencer', 'evacuator'].map((s) => processes[s]!.waitForLine(/"msg":"[^"]*\b(started|ready)\b/i, 60_000)),
-    )
+    await Promise.all(['detector', 'fencer', 'evacuator'].map((s) => processes[s]!.waitForLine(/"msg":"[^"]*\b(started|ready)\b/i, 60_000)))
     const api = async <T>(method: string, path: string, body?: unknown) => {
       const res = await fetch(`${apiUrl}${path}`, {
         method,

@@ -8,18 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startIpmiSim, type IpmiSim } from '../../services/fencer/src/testing/ipmi-sim.js'
 import { testBmcSecretDir, writeBmcSecret } from '../../services/fencer/src/testing/bmc-secrets.js'
 import { eventually, repoRoot } from '../support/processes.js'
-import {
-  bootServers,
-  computeCtl,
-  connect,
-  deleteServers,
-  loadBox,
-  restoreCompute,
-  serversNamed,
-  waitActiveElsewhere,
-  waitComputesUp,
-  type BoxConfig,
-} from './box.js'
+import { bootServers, computeCtl, connect, deleteServers, loadBox, restoreCompute, serversNamed, waitActiveElsewhere, waitComputesUp, type BoxConfig } from './box.js'
 import { startRealNovaCluster, type RealNovaCluster } from './cluster.js'
 
 /**
@@ -47,9 +36,25 @@ const loaded = loadBox()
 const PREFIX = 'lzr-docs-'
 const OPENSTACK = '/usr/bin/openstack'
 
-interface Notification { notification_uuid: string; status: string; message: string | null }
-interface Host { uuid: string; name: string; on_maintenance: boolean; control_attributes: string; fence_state: string | null }
-interface Alert { kind: string; severity: string; host: string | null; message: string; notification_uuid: string | null }
+interface Notification {
+  notification_uuid: string
+  status: string
+  message: string | null
+}
+interface Host {
+  uuid: string
+  name: string
+  on_maintenance: boolean
+  control_attributes: string
+  fence_state: string | null
+}
+interface Alert {
+  kind: string
+  severity: string
+  host: string | null
+  message: string
+  notification_uuid: string | null
+}
 
 if (!loaded.box) {
   describe('Masakari-docs registration on real Nova', () => {
@@ -74,11 +79,11 @@ if (!loaded.box) {
     const osc = async (args: string[]): Promise<any> => {
       const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OS_')))
       try {
-        const r = await run(
-          OPENSTACK,
-          ['--os-auth-type', 'admin_token', '--os-endpoint', `${cluster!.apiUrl}/v1`, '--os-token', 'operator', ...args, '-f', 'json'],
-          { env: { ...env, HOME: home! }, cwd: home!, timeout: 90_000 },
-        )
+        const r = await run(OPENSTACK, ['--os-auth-type', 'admin_token', '--os-endpoint', `${cluster!.apiUrl}/v1`, '--os-token', 'operator', ...args, '-f', 'json'], {
+          env: { ...env, HOME: home! },
+          cwd: home!,
+          timeout: 90_000,
+        })
         return JSON.parse(r.stdout)
       } catch (err) {
         const e = err as { stdout?: string; stderr?: string; message: string }
@@ -177,7 +182,7 @@ if (!loaded.box) {
       if (errors.length > 0) throw new AggregateError(errors, `cleanup failed: ${errors.map(String).join('; ')}`)
     }, 400_000)
 
-    it('level 1: the killed host\'s servers are ACTIVE elsewhere and the notification finished', async () => {
+    it("level 1: the killed host's servers are ACTIVE elsewhere and the notification finished", async () => {
       const level = await api('PUT', `/v1/segments/${segmentId}`, { segment: { quick_evacuate_level: 1 } })
       expect(level.status, JSON.stringify(level.body)).toBe(200)
       const ids = await bootServers(os, box, { host: FIRST!, names: [1, 2].map((n) => `${PREFIX}l1-${n}`) })
@@ -250,12 +255,17 @@ if (!loaded.box) {
       const { hosts } = await waitActiveElsewhere(os, ids, SECOND!, 120_000)
       const done = await settled(nid, `the retry of ${nid} to end`)
       expect(done.status, JSON.stringify(done)).toBe('finished')
-      console.log(`[masakari-docs] level 2 retry: ${ids.length} servers ACTIVE away from ${SECOND} and finished ${((Date.now() - t0) / 1000).toFixed(1)} s after \`lazarus notification retry\``)
+      console.log(
+        `[masakari-docs] level 2 retry: ${ids.length} servers ACTIVE away from ${SECOND} and finished ${((Date.now() - t0) / 1000).toFixed(1)} s after \`lazarus notification retry\``,
+      )
       for (const id of ids) {
         expect(hosts[id]).not.toBe(SECOND)
         expect(await os.nova.getServer(id)).toMatchObject({ status: 'ACTIVE', taskState: null })
         const migs = await os.nova.listMigrations({ instanceUuid: id, migrationType: 'evacuation' })
-        expect(migs.filter((m) => m.sourceCompute === SECOND), `one evacuation of ${id}`).toHaveLength(1)
+        expect(
+          migs.filter((m) => m.sourceCompute === SECOND),
+          `one evacuation of ${id}`,
+        ).toHaveLength(1)
       }
       expect(b.actions()).toEqual(['off'])
       expect(b.power()).toBe('off')

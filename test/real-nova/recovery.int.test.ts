@@ -1,18 +1,7 @@
 import type { OpenStackClient } from '@lazarus/openstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/processes.js'
-import {
-  bootServers,
-  computeCtl,
-  connect,
-  deleteServers,
-  loadBox,
-  restoreCompute,
-  serversNamed,
-  waitActiveElsewhere,
-  waitComputesUp,
-  type BoxConfig,
-} from './box.js'
+import { bootServers, computeCtl, connect, deleteServers, loadBox, restoreCompute, serversNamed, waitActiveElsewhere, waitComputesUp, type BoxConfig } from './box.js'
 import { startRealNovaCluster, type RealNovaCluster } from './cluster.js'
 
 /**
@@ -83,7 +72,10 @@ if (!loaded.box) {
         const s = await os.nova.getServer(id)
         expect(s).toMatchObject({ status: 'ACTIVE', vmState: 'active', taskState: null, locked: false })
         const migs = await os.nova.listMigrations({ instanceUuid: id, migrationType: 'evacuation' })
-        expect(migs.filter((m) => m.sourceCompute === VICTIM), `one evacuation of ${id}`).toHaveLength(1)
+        expect(
+          migs.filter((m) => m.sourceCompute === VICTIM),
+          `one evacuation of ${id}`,
+        ).toHaveLength(1)
       }
       console.log(`[real-nova] ${ids.length} servers ACTIVE away from ${VICTIM} ${((lastAt - t0) / 1000).toFixed(2)} s after the notification`)
     }, 180_000)

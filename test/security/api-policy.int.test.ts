@@ -51,10 +51,7 @@ describe('api policy with Keystone (cloud-sim)', () => {
         '',
       ].join('\n'),
     )
-    ;[api, opened] = await Promise.all([
-      startApiProcess('policy', keystoneEnv),
-      startApiProcess('policy_file', { ...keystoneEnv, POLICY_FILE: join(dir, 'policy.yaml') }),
-    ])
+    ;[api, opened] = await Promise.all([startApiProcess('policy', keystoneEnv), startApiProcess('policy_file', { ...keystoneEnv, POLICY_FILE: join(dir, 'policy.yaml') })])
     tokens['admin'] = await issueToken(sim.authUrl, sim.credentials)
     tokens['reader'] = await issueToken(sim.authUrl, { username: 'ops-reader', password: PASSWORD, projectName: sim.credentials.projectName })
     tokens['member'] = await issueToken(sim.authUrl, { username: 'tenant-member', password: PASSWORD, projectName: 'tenant-a' })
@@ -63,11 +60,27 @@ describe('api policy with Keystone (cloud-sim)', () => {
     const seg = await api.call('POST', '/v1/segments', { token: tokens['admin'], body: segmentBody(`sec-${randomBytes(3).toString('hex')}`) })
     expect(seg.status).toBe(201)
     segmentId = seg.body.segment.uuid
-    const host = await api.call('POST', `/v1/segments/${segmentId}/hosts`, { token: tokens['admin'], body: { host: { name: `sec-host-${randomBytes(3).toString('hex')}`, type: 'COMPUTE', control_attributes: 'driver=redfish address=https://bmc username=admin password_file=/etc/lazarus/bmc/bmc' } } })
+    const host = await api.call('POST', `/v1/segments/${segmentId}/hosts`, {
+      token: tokens['admin'],
+      body: {
+        host: {
+          name: `sec-host-${randomBytes(3).toString('hex')}`,
+          type: 'COMPUTE',
+          control_attributes: 'driver=redfish address=https://bmc username=admin password_file=/etc/lazarus/bmc/bmc',
+        },
+      },
+    })
     expect(host.status).toBe(201)
     const n = await api.call('POST', '/v1/notifications', {
       token: tokens['monitor'],
-      body: { notification: { type: 'COMPUTE_HOST', hostname: host.body.host.name, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } } },
+      body: {
+        notification: {
+          type: 'COMPUTE_HOST',
+          hostname: host.body.host.name,
+          generated_time: new Date().toISOString(),
+          payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+        },
+      },
     })
     expect(n.status).toBe(202) // a monitor may report a failure
     notificationId = n.body.notification.notification_uuid
@@ -79,7 +92,7 @@ describe('api policy with Keystone (cloud-sim)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
-  it('refuses every read and write to a member of another project (403), and to a reader, as Masakari\'s admin_api does', async () => {
+  it("refuses every read and write to a member of another project (403), and to a reader, as Masakari's admin_api does", async () => {
     for (const who of ['member', 'reader'] as const) {
       const token = tokens[who]
       for (const [method, path, body] of [
@@ -123,7 +136,7 @@ describe('api policy with Keystone (cloud-sim)', () => {
     expect(session.body).toMatchObject({ auth_required: true, authenticated: false })
   })
 
-  it('checks the token\'s project against /v1/{project_id} (Masakari\'s 400), before the policy', async () => {
+  it("checks the token's project against /v1/{project_id} (Masakari's 400), before the policy", async () => {
     const own = await api.call('GET', `/v1/${adminProject}/segments`, { token: tokens['admin'] })
     expect(own.status).toBe(200)
     const other = await api.call('GET', `/v1/${otherProject}/segments`, { token: tokens['admin'] })
@@ -154,7 +167,7 @@ describe('api policy with Keystone (cloud-sim)', () => {
 
 const boxed = loadBox()
 
-describe.skipIf(!boxed.box)('api policy with the openstack-box\'s real Keystone', () => {
+describe.skipIf(!boxed.box)("api policy with the openstack-box's real Keystone", () => {
   const box = boxed.box!
   const authUrl = box.client.authUrl.replace(/\/+$/, '')
   const tag = `lazarus-sec-${process.pid}-${randomBytes(3).toString('hex')}`

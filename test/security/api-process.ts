@@ -62,7 +62,10 @@ export const startApiProcess = async (name: string, env: Record<string, string>)
 }
 
 /** A Keystone v3 password token, scoped to a project by name (`X-Subject-Token`). */
-export const issueToken = async (authUrl: string, u: { username: string; password: string; projectName: string; userDomainName?: string; projectDomainName?: string }): Promise<string> => {
+export const issueToken = async (
+  authUrl: string,
+  u: { username: string; password: string; projectName: string; userDomainName?: string; projectDomainName?: string },
+): Promise<string> => {
   const res = await fetch(`${authUrl.replace(/\/+$/, '')}/auth/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

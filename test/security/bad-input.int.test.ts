@@ -18,8 +18,7 @@ describe('hostile text in requests', () => {
   let segmentId: string
   let hostId: string
 
-  const counts = async () =>
-    (await h.db.query<{ c: string }>(`SELECT concat_ws(',', ${TABLES.map((t) => `(SELECT count(*) FROM ${t})`).join(', ')}) AS c`)).rows[0]?.c
+  const counts = async () => (await h.db.query<{ c: string }>(`SELECT concat_ws(',', ${TABLES.map((t) => `(SELECT count(*) FROM ${t})`).join(', ')}) AS c`)).rows[0]?.c
   const refused = async (what: string, method: string, path: string, body: unknown, field: RegExp) => {
     const before = await counts()
     const r = await h.request(method, path, body)
@@ -62,7 +61,13 @@ describe('hostile text in requests', () => {
   })
 
   it('answers 400 naming the field for a NUL or a lone surrogate in a notification payload', async () => {
-    await refused('process name', 'POST', '/v1/notifications', notification('PROCESS', { process_name: 'nova\u0000compute', event: 'STOPPED' }), /notification\.payload\.process_name: .*NUL/)
+    await refused(
+      'process name',
+      'POST',
+      '/v1/notifications',
+      notification('PROCESS', { process_name: 'nova\u0000compute', event: 'STOPPED' }),
+      /notification\.payload\.process_name: .*NUL/,
+    )
     await refused(
       'VM event',
       'POST',
@@ -70,7 +75,13 @@ describe('hostile text in requests', () => {
       notification('VM', { instance_uuid: '6f2ae7a9-47b6-4f5a-9c1d-1b1c9f0f6c11', vir_domain_event: 'STOPPED_FAILED\u0000', event: 'LIFECYCLE' }),
       /notification\.payload\.vir_domain_event: .*NUL/,
     )
-    await refused('lone surrogate', 'POST', '/v1/notifications', notification('PROCESS', { process_name: 'nova\ud800', event: 'STOPPED' }), /notification\.payload\.process_name: .*surrogate/)
+    await refused(
+      'lone surrogate',
+      'POST',
+      '/v1/notifications',
+      notification('PROCESS', { process_name: 'nova\ud800', event: 'STOPPED' }),
+      /notification\.payload\.process_name: .*surrogate/,
+    )
     await refused('NUL in a key', 'POST', '/v1/notifications', notification('PROCESS', { 'process\u0000name': 'x', event: 'STOPPED' }), /notification\.payload \(a key\): .*NUL/)
   })
 

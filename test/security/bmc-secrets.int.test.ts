@@ -170,7 +170,10 @@ describe('BMC password references (issue #18)', () => {
   })
 
   it('refuses an inline password, and a password in the address URL', () => {
-    for (const attrs of [`driver=redfish address=https://bmc/redfish/v1/Systems/1 username=x password=${HOST_SECRET}`, `driver=redfish address=https://x:${HOST_SECRET}@bmc/redfish/v1/Systems/1`]) {
+    for (const attrs of [
+      `driver=redfish address=https://bmc/redfish/v1/Systems/1 username=x password=${HOST_SECRET}`,
+      `driver=redfish address=https://x:${HOST_SECRET}@bmc/redfish/v1/Systems/1`,
+    ]) {
       let err: unknown
       try {
         createPowerDriver(settings(attrs), fencerOpts())
@@ -250,7 +253,10 @@ describe('Redfish transport (issue #18)', () => {
       }
       pump()
     })
-    const d = createPowerDriver(settings(`driver=redfish address=${bmc.origin}/redfish/v1/Systems/1 username=x ${file()} verify_tls=false`), fencerOpts({ requestTimeoutMs: 20_000 }))
+    const d = createPowerDriver(
+      settings(`driver=redfish address=${bmc.origin}/redfish/v1/Systems/1 username=x ${file()} verify_tls=false`),
+      fencerOpts({ requestTimeoutMs: 20_000 }),
+    )
     const started = Date.now()
     await expect(d.status()).rejects.toThrow(/answer larger than 1048576 bytes; aborted/)
     expect(Date.now() - started).toBeLessThan(10_000)

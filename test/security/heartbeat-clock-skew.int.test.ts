@@ -135,9 +135,7 @@ describe('a live host whose clock is off', () => {
     expect(alert.payload).toMatchObject({ kind: 'other', severity: 'warning', host, segmentId: segment })
     const said = new RegExp(`${host} is alive but its clock is (\\d+) ms off`).exec(alert.payload.message)
     expect(Math.abs(Number(said?.[1]) - SKEW_MS)).toBeLessThan(2000)
-    const refused = (await metrics.getSingleMetric('lazarus_detector_heartbeats_refused_total')?.get())?.values.find(
-      (v) => v.labels['reason'] === 'sent-at-skew',
-    )
+    const refused = (await metrics.getSingleMetric('lazarus_detector_heartbeats_refused_total')?.get())?.values.find((v) => v.labels['reason'] === 'sent-at-skew')
     expect(refused?.value).toBeGreaterThan((3 * TIMEOUT) / INTERVAL)
     expect((await metrics.getSingleMetric('lazarus_detector_heartbeat_clock_skew_hosts')?.get())?.values[0]?.value).toBe(1)
 

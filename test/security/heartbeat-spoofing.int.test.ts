@@ -163,7 +163,11 @@ describe('a forged heartbeat does not fence a live host', () => {
     a.cutFromNats()
     await b.agent.stop()
 
-    await waitFor('both decided', () => (verdicts.some((v) => v.kind === 'isolated' && v.host === cut) && verdicts.some((v) => v.kind === 'failed' && v.host === dead) ? true : undefined), 10_000)
+    await waitFor(
+      'both decided',
+      () => (verdicts.some((v) => v.kind === 'isolated' && v.host === cut) && verdicts.some((v) => v.kind === 'failed' && v.host === dead) ? true : undefined),
+      10_000,
+    )
     expect(verdicts.find((v) => v.kind === 'isolated' && v.host === cut)).toMatchObject({ action: 'leave' })
     expect(verdicts.find((v) => v.kind === 'failed' && v.host === dead)).toMatchObject({ action: 'fence' })
     expect(verdicts.find((v) => v.kind === 'failed' && v.host === cut)).toBeUndefined()

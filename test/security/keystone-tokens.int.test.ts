@@ -39,7 +39,7 @@ describe('Keystone tokens at the api', () => {
     await sim?.close()
   })
 
-  it('cloud-sim\'s Keystone revokes a token as Keystone does: DELETE 204, then GET 404 and the token refused', async () => {
+  it("cloud-sim's Keystone revokes a token as Keystone does: DELETE 204, then GET 404 and the token refused", async () => {
     const token = await issueToken(sim.authUrl, sim.credentials)
     const observer = await issueToken(sim.authUrl, sim.credentials)
     const del = await fetch(`${sim.authUrl}/auth/tokens`, { method: 'DELETE', headers: { 'X-Auth-Token': token, 'X-Subject-Token': token } })
@@ -68,16 +68,14 @@ describe('Keystone tokens at the api', () => {
     expect(Date.now() - revokedAt).toBeLessThan(5_000) // 1 s of cache, plus the polling
   })
 
-  it('keeps a flood of distinct bogus tokens away from Keystone and from the valid tokens\' cache', async () => {
+  it("keeps a flood of distinct bogus tokens away from Keystone and from the valid tokens' cache", async () => {
     const valid = await issueToken(sim.authUrl, sim.credentials)
     expect((await flooded.call('GET', '/v1/segments', { token: valid })).status).toBe(200)
     const before = sim.keystoneValidations()
     const started = Date.now()
     const statuses: number[] = []
     for (let batch = 0; batch < 10; batch++) {
-      const rs = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => flooded.call('GET', '/v1/segments', { token: `gAAAAAbogus-${batch}-${i}-${Math.random()}` })),
-      )
+      const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => flooded.call('GET', '/v1/segments', { token: `gAAAAAbogus-${batch}-${i}-${Math.random()}` })))
       statuses.push(...rs.map((r) => r.status))
     }
     const seconds = (Date.now() - started) / 1000

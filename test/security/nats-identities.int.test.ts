@@ -110,7 +110,20 @@ beforeAll(async () => {
   const out: string[] = []
   const err: string[] = []
   const code = await runCli({
-    argv: ['nats-config', '--out', join(dir, 'out'), '--hosts-file', join(dir, 'hosts'), '--lease-bucket', BUCKET, '--ingest-stream', STREAM, '--ingest-dead-letter-subject', DEAD, '--admin'],
+    argv: [
+      'nats-config',
+      '--out',
+      join(dir, 'out'),
+      '--hosts-file',
+      join(dir, 'hosts'),
+      '--lease-bucket',
+      BUCKET,
+      '--ingest-stream',
+      STREAM,
+      '--ingest-dead-letter-subject',
+      DEAD,
+      '--admin',
+    ],
     env: {},
     io: { out: (t) => out.push(t), write: (t) => out.push(t), err: (t) => err.push(t), tty: false },
   })

@@ -115,7 +115,12 @@ describe('NATS over TLS with client certificates', () => {
       connect({ ...natsConnectOptions({ natsTlsCaFile: f('ca.pem'), natsNkeySeedFile: f('out/detector.nk') }).options, servers: url, reconnect: false, maxReconnectAttempts: 0 }),
     ).rejects.toThrow()
     await expect(
-      connect({ ...natsConnectOptions({ ...withTls({ natsTlsCaFile: f('other.pem') }), natsNkeySeedFile: f('out/detector.nk') }).options, servers: url, reconnect: false, maxReconnectAttempts: 0 }),
+      connect({
+        ...natsConnectOptions({ ...withTls({ natsTlsCaFile: f('other.pem') }), natsNkeySeedFile: f('out/detector.nk') }).options,
+        servers: url,
+        reconnect: false,
+        maxReconnectAttempts: 0,
+      }),
     ).rejects.toThrow()
   })
 

@@ -156,7 +156,11 @@ describe('a report dated in the future', () => {
     const webhook = (a: unknown) => ({ version: '4', status: 'firing', receiver: 'lazarus', groupKey: '{}', alerts: [a] })
     const far = await h.request('POST', '/v1/ingest/alertmanager', webhook(alert(future(), `far-${id}`)))
     expect(far.status, JSON.stringify(far.body)).toBe(200)
-    expect(far.body).toMatchObject({ accepted: 0, dead_lettered: 1, results: [{ outcome: 'dead_lettered', reason: expect.stringMatching(/generated_time .* ahead of the receiver's clock/) }] })
+    expect(far.body).toMatchObject({
+      accepted: 0,
+      dead_lettered: 1,
+      results: [{ outcome: 'dead_lettered', reason: expect.stringMatching(/generated_time .* ahead of the receiver's clock/) }],
+    })
     expect(await storedOf(host)).toEqual([])
     const letters = await h.request('GET', '/v1/ingest/dead-letters?source=alertmanager&limit=10')
     expect(letters.body.dead_letters[0]).toMatchObject({ stage: 'map', fingerprint: `far-${id}`, reason: expect.stringMatching(/ahead/) })
@@ -187,10 +191,15 @@ describe('a report dated in the future', () => {
       await consumer.disconnect()
     }
     expect(seen[0]).toMatchObject({ 'lazarus-stage': 'map', 'lazarus-reason': expect.stringMatching(/generated_time .* ahead of the receiver's clock/) })
-    const rows = await eventually('the real Kafka event stored', async () => {
-      const r = await storedOf(host)
-      return r.length > 0 ? r : undefined
-    }, 60_000, 200)
+    const rows = await eventually(
+      'the real Kafka event stored',
+      async () => {
+        const r = await storedOf(host)
+        return r.length > 0 ? r : undefined
+      },
+      60_000,
+      200,
+    )
     expect(rows.length).toBe(1)
     expect(rows[0]!.generated_time.getTime()).toBeLessThan(Date.now() + 1000)
   })
@@ -206,10 +215,15 @@ describe('a report dated in the future', () => {
     const letter = await jsm.streams.getMessage(DLQ_STREAM, { seq: 1 })
     expect(letter!.header.get('Lazarus-Stage')).toBe('map')
     expect(letter!.header.get('Lazarus-Reason')).toMatch(/generated_time .* ahead of the receiver's clock/)
-    const rows = await eventually('the real JetStream event stored', async () => {
-      const r = await storedOf(host)
-      return r.length > 0 ? r : undefined
-    }, 60_000, 200)
+    const rows = await eventually(
+      'the real JetStream event stored',
+      async () => {
+        const r = await storedOf(host)
+        return r.length > 0 ? r : undefined
+      },
+      60_000,
+      200,
+    )
     expect(rows.length).toBe(1)
     expect(rows[0]!.generated_time.getTime()).toBeLessThan(Date.now() + 1000)
   })

@@ -128,8 +128,18 @@ interface SimRecords {
   powerActions: { host: string; action: string }[]
   forcedDown: { host: string; forcedDown: boolean }[]
 }
-interface SimServer { id: string; name: string; host: string; status: string; taskState: string | null }
-interface Notification { notification_uuid: string; status: string; message: string | null }
+interface SimServer {
+  id: string
+  name: string
+  host: string
+  status: string
+  taskState: string | null
+}
+interface Notification {
+  notification_uuid: string
+  status: string
+  message: string | null
+}
 
 describe('the four services, each with its own broker user, through a host failure', () => {
   let v: ServiceUsersVhost
@@ -156,7 +166,14 @@ describe('the four services, each with its own broker user, through a host failu
         notificationId,
         reason: 'forged',
         // The attacker picks the BMC too: the fencer trusts the control attributes it is sent.
-        host: { id: randomUUID(), name: host, type: 'COMPUTE', controlAttributes: `driver=redfish address=${c.simUrl}/redfish/v1/Systems/${host} username=admin password=admin-pass`, reserved: false, onMaintenance: false },
+        host: {
+          id: randomUUID(),
+          name: host,
+          type: 'COMPUTE',
+          controlAttributes: `driver=redfish address=${c.simUrl}/redfish/v1/Systems/${host} username=admin password=admin-pass`,
+          reserved: false,
+          onMaintenance: false,
+        },
         segment: { id: segmentId, name: 'perm', recoveryMethod: 'auto', serviceType: 'COMPUTE', enabled: true, quickEvacuateLevel: 3 },
       },
     })
@@ -168,7 +185,12 @@ describe('the four services, each with its own broker user, through a host failu
     expect(victims.length).toBeGreaterThan(0)
     await c.sim('POST', `/sim/hosts/${victim}/crash`)
     const accepted = await c.api<{ notification: Notification }>('POST', '/v1/notifications', {
-      notification: { type: 'COMPUTE_HOST', hostname: victim, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+      notification: {
+        type: 'COMPUTE_HOST',
+        hostname: victim,
+        generated_time: new Date().toISOString(),
+        payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+      },
     })
     expect(accepted.status).toBe(202)
     const id = accepted.body.notification.notification_uuid
@@ -188,7 +210,11 @@ describe('the four services, each with its own broker user, through a host failu
     expect(rec.powerActions.filter((p) => p.host === victim && /off/i.test(p.action))).toHaveLength(1)
     for (const s of victims) expect(rec.evacuations.filter((e) => e.serverId === s.id)).toHaveLength(1)
     // Nothing any service did was refused by the broker.
-    for (const [name, p] of Object.entries(c.processes)) expect(p.lines.filter((l) => /ACCESS_REFUSED|access.refused/i.test(l)), name).toEqual([])
+    for (const [name, p] of Object.entries(c.processes))
+      expect(
+        p.lines.filter((l) => /ACCESS_REFUSED|access.refused/i.test(l)),
+        name,
+      ).toEqual([])
   })
 
   it("dead-letters a malformed host.failed through the fencer's own retry exchange rights", async () => {
@@ -251,7 +277,7 @@ describe('the four services, each with its own broker user, through a host failu
       await ch.bindQueue(queue, 'lazarus.events', topology.fencerOnHostFailed.bind[0]!)
       const forged = hostFailed(hosts[2]!)
       expect(await publish(conn, 'lazarus.events', 'host.failed.v1', forged)).toEqual({ ok: true })
-      const got = await eventually('the forged event in a queue bound like the fencer\'s', async () => (await ch.get(queue, { noAck: true })) || undefined, 10_000, 100)
+      const got = await eventually("the forged event in a queue bound like the fencer's", async () => (await ch.get(queue, { noAck: true })) || undefined, 10_000, 100)
       expect(JSON.parse(got.content.toString())).toMatchObject({ id: forged.id, type: 'host.failed.v1' })
       await ch.close()
     } finally {

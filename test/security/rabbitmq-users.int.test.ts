@@ -26,7 +26,18 @@ describe('infra/rabbitmq/users.ts', () => {
     const r = await usersTs(['--out', out, '--vhost', 'lz', '--broker', 'amqps://rabbit-1:5671,amqps://rabbit-2:5671', '--merge', 'infra/rabbitmq/definitions.json'])
     expect(statSync(out).mode & 0o777).toBe(0o700)
     const files = readdirSync(out).sort()
-    expect(files).toEqual(['api.env', 'api.password', 'definitions.json', 'detector.env', 'detector.password', 'evacuator.env', 'evacuator.password', 'fencer.env', 'fencer.password', 'users.json'])
+    expect(files).toEqual([
+      'api.env',
+      'api.password',
+      'definitions.json',
+      'detector.env',
+      'detector.password',
+      'evacuator.env',
+      'evacuator.password',
+      'fencer.env',
+      'fencer.password',
+      'users.json',
+    ])
     for (const f of files) expect(statSync(join(out, f)).mode & 0o777, f).toBe(0o600)
     const passwords = ['api', 'detector', 'fencer', 'evacuator'].map((s) => readFileSync(join(out, `${s}.password`), 'utf8').trim())
     expect(new Set(passwords).size).toBe(4)
@@ -34,8 +45,13 @@ describe('infra/rabbitmq/users.ts', () => {
       expect(p).toMatch(/^[A-Za-z0-9_-]{32}$/)
       expect(r.stdout).not.toContain(p)
     }
-    expect(readFileSync(join(out, 'fencer.env'), 'utf8')).toBe(`AMQP_URL=amqps://lazarus-fencer:${passwords[2]}@rabbit-1:5671/lz,amqps://lazarus-fencer:${passwords[2]}@rabbit-2:5671/lz\n`)
-    const users = JSON.parse(readFileSync(join(out, 'users.json'), 'utf8')) as { users: { name: string; password_hash: string }[]; topic_permissions: { user: string; exchange: string }[] }
+    expect(readFileSync(join(out, 'fencer.env'), 'utf8')).toBe(
+      `AMQP_URL=amqps://lazarus-fencer:${passwords[2]}@rabbit-1:5671/lz,amqps://lazarus-fencer:${passwords[2]}@rabbit-2:5671/lz\n`,
+    )
+    const users = JSON.parse(readFileSync(join(out, 'users.json'), 'utf8')) as {
+      users: { name: string; password_hash: string }[]
+      topic_permissions: { user: string; exchange: string }[]
+    }
     expect(users.users.map((u) => u.name)).toEqual(['lazarus-api', 'lazarus-detector', 'lazarus-fencer', 'lazarus-evacuator'])
     expect(JSON.stringify(users)).not.toContain(passwords[0])
     expect(users.topic_permissions.filter((t) => t.exchange === 'lazarus.events')).toHaveLength(4)

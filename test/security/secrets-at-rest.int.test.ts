@@ -21,7 +21,11 @@ import { eventually } from '../support/processes.js'
 
 const SECRET = `bmc-${randomBytes(9).toString('hex')}`
 
-interface Notification { notification_uuid: string; status: string; message: string | null }
+interface Notification {
+  notification_uuid: string
+  status: string
+  message: string | null
+}
 
 describe('secrets at rest and in flight', () => {
   let c: Cluster

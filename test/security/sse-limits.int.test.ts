@@ -63,12 +63,22 @@ describe('SSE limits and request timeouts', () => {
     })
     const seg = await api.call('POST', '/v1/segments', { token: ADMIN_A, body: segmentBody(`sse-${randomBytes(3).toString('hex')}`) })
     segmentId = seg.body.segment.uuid
-    const host = await api.call('POST', `/v1/segments/${segmentId}/hosts`, { token: ADMIN_A, body: { host: { name: `sse-${randomBytes(3).toString('hex')}`, type: 'COMPUTE', control_attributes: '' } } })
+    const host = await api.call('POST', `/v1/segments/${segmentId}/hosts`, {
+      token: ADMIN_A,
+      body: { host: { name: `sse-${randomBytes(3).toString('hex')}`, type: 'COMPUTE', control_attributes: '' } },
+    })
     // A paused segment holds its notifications: the stream of a held one never reaches `end`.
     expect((await api.call('POST', `/v1/segments/${segmentId}/pause`, { token: ADMIN_A, body: { reason: 'sse test' } })).status).toBe(200)
     const n = await api.call('POST', '/v1/notifications', {
       token: ADMIN_A,
-      body: { notification: { type: 'COMPUTE_HOST', hostname: host.body.host.name, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } } },
+      body: {
+        notification: {
+          type: 'COMPUTE_HOST',
+          hostname: host.body.host.name,
+          generated_time: new Date().toISOString(),
+          payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+        },
+      },
     })
     expect(n.status).toBe(202)
     notificationId = n.body.notification.notification_uuid

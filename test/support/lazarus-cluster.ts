@@ -46,10 +46,7 @@ export interface ClusterOptions {
 
 export const startCluster = async (opts: ClusterOptions = {}): Promise<Cluster> => {
   const id = `lazarus_e2e_${process.pid}_${randomBytes(3).toString('hex')}`
-  const [db, vhost] = await Promise.all([
-    createTestDatabase(id),
-    opts.amqp ? { url: opts.amqp.url, drop: async () => undefined } : createTestVhost(id),
-  ])
+  const [db, vhost] = await Promise.all([createTestDatabase(id), opts.amqp ? { url: opts.amqp.url, drop: async () => undefined } : createTestVhost(id)])
   const amqpOf = (svc: 'api' | 'detector' | 'fencer' | 'evacuator'): Record<string, string> => (opts.amqp ? { AMQP_URL: opts.amqp.services[svc] } : {})
   const processes: Record<string, RunningProcess> = {}
   const stopAll = async () => {

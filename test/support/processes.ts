@@ -87,12 +87,7 @@ export const startNode = (
 }
 
 /** Poll `check` until it returns a value that is not undefined, or fail after `timeoutMs`. */
-export const eventually = async <T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 30_000,
-  intervalMs = 100,
-): Promise<T> => {
+export const eventually = async <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 100): Promise<T> => {
   const deadline = Date.now() + timeoutMs
   let lastError: unknown
   for (;;) {

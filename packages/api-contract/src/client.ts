@@ -195,11 +195,7 @@ export const createApiClient = (opts: ApiClientOptions) => {
   }
 
   /** Every item of a list: pages of `limit` (default 1000) following `marker`, the last item's uuid. */
-  const all = async <T>(
-    list: (q: ListQuery) => Promise<ApiAnswer<T[]>>,
-    uuidOf: (item: T) => string,
-    query: ListQuery = {},
-  ): Promise<AllItems<T>> => {
+  const all = async <T>(list: (q: ListQuery) => Promise<ApiAnswer<T[]>>, uuidOf: (item: T) => string, query: ListQuery = {}): Promise<AllItems<T>> => {
     const out: AllItems<T> = { data: [], raw: [] }
     const limit = typeof query['limit'] === 'number' ? query['limit'] : 1000
     let marker: string | undefined
@@ -238,7 +234,12 @@ export const createApiClient = (opts: ApiClientOptions) => {
 
     listHosts,
     /** Every host of a segment, page after page. */
-    listAllHosts: (segmentId: string, query?: ListQuery) => all<Host>((q) => listHosts(segmentId, q), (h) => h.uuid, query),
+    listAllHosts: (segmentId: string, query?: ListQuery) =>
+      all<Host>(
+        (q) => listHosts(segmentId, q),
+        (h) => h.uuid,
+        query,
+      ),
     showHost: (segmentId: string, hostId: string) => call('GET', paths.host(segmentId, hostId), HostAnswer),
     createHost: (segmentId: string, body: In<typeof HostCreate>) => call('POST', paths.hosts(segmentId), HostAnswer, body),
     updateHost: (segmentId: string, hostId: string, body: In<typeof HostUpdate>) => call('PUT', paths.host(segmentId, hostId), HostAnswer, body),
@@ -255,8 +256,7 @@ export const createApiClient = (opts: ApiClientOptions) => {
      * `event: notification` holds a `NotificationEvent`); the caller reads the body and
      * closes it with `signal`. No timeout.
      */
-    followNotification: (notificationId: string, signal: AbortSignal) =>
-      send('GET', paths.notificationEvents(notificationId), { accept: 'text/event-stream', signal }),
+    followNotification: (notificationId: string, signal: AbortSignal) => send('GET', paths.notificationEvents(notificationId), { accept: 'text/event-stream', signal }),
     listVmoves: (notificationId: string, query?: ListQuery) => items(call('GET', `${paths.vmoves(notificationId)}${buildQuery(query)}`, VmoveListAnswer), 'vmoves'),
     showVmove: (notificationId: string, vmoveId: string) => call('GET', paths.vmove(notificationId, vmoveId), VmoveAnswer),
 

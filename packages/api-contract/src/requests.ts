@@ -12,9 +12,7 @@ import { controlAttributesRefusal } from './control-attributes.js'
 const TRUE = ['True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'] as const
 const FALSE = ['False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'] as const
 
-export const MasakariBoolean = z
-  .union([z.boolean(), z.enum([...TRUE, ...FALSE])])
-  .transform((v) => v === true || (TRUE as readonly string[]).includes(v as string))
+export const MasakariBoolean = z.union([z.boolean(), z.enum([...TRUE, ...FALSE])]).transform((v) => v === true || (TRUE as readonly string[]).includes(v as string))
 
 /** Printable, 1–255 characters, no leading or trailing whitespace. */
 export const Name = z
@@ -105,10 +103,7 @@ export const HostUpdate = z.strictObject({
 export type HostUpdate = z.infer<typeof HostUpdate>
 
 /** Masakari's generic payload: string values, keys of printable ASCII. */
-const GenericPayload = z.record(
-  z.string().regex(/^[a-zA-Z0-9\-_:. ]{1,255}$/, 'payload keys are 1–255 of [a-zA-Z0-9-_:. ]'),
-  storableText(TEXT_LIMITS.name),
-)
+const GenericPayload = z.record(z.string().regex(/^[a-zA-Z0-9\-_:. ]{1,255}$/, 'payload keys are 1–255 of [a-zA-Z0-9-_:. ]'), storableText(TEXT_LIMITS.name))
 
 export const NotificationCreate = z.strictObject({
   notification: z.strictObject({
@@ -129,7 +124,12 @@ export { notificationPayloadSchemas as payloadSchemas } from '@lazarus/contracts
 
 /** `POST /v1/segments/{id}/pause` (Lazarus extension); the body may be empty. */
 export const SegmentPause = z.strictObject({
-  reason: z.string().max(TEXT_LIMITS.name).regex(/^[\P{C}]*$/u, 'printable characters only').nullable().optional(),
+  reason: z
+    .string()
+    .max(TEXT_LIMITS.name)
+    .regex(/^[\P{C}]*$/u, 'printable characters only')
+    .nullable()
+    .optional(),
 })
 
 /** `POST /v1/segments/{id}/resume` (Lazarus extension); the body may be empty. */

@@ -8,10 +8,7 @@ import type { ZodType } from 'zod'
  * DEAD: this message can never succeed; move it to the dead-letter queue with the reason.
  * A handler that throws is treated as RETRY.
  */
-export type HandlerResult =
-  | { type: 'ACK' }
-  | { type: 'RETRY'; reason: string; delayMs?: number }
-  | { type: 'DEAD'; reason: string }
+export type HandlerResult = { type: 'ACK' } | { type: 'RETRY'; reason: string; delayMs?: number } | { type: 'DEAD'; reason: string }
 
 export const ACK: HandlerResult = { type: 'ACK' }
 

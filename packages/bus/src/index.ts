@@ -18,13 +18,13 @@ export { allServicePermissions, servicePermissions, type ServicePermissions, typ
  * the in-process bus when it is undefined (the embedded default). TLS files come from
  * AMQP_TLS_CA_FILE / AMQP_TLS_CERT_FILE / AMQP_TLS_KEY_FILE unless `options.tls` says.
  */
-export const createBus = async (
-  url: string | undefined,
-  options: Omit<RabbitBusOptions, 'url'> = {},
-): Promise<Bus> => {
+export const createBus = async (url: string | undefined, options: Omit<RabbitBusOptions, 'url'> = {}): Promise<Bus> => {
   if (url === undefined || url === '') return createInProcessBus(options.queues ? { queues: options.queues } : {})
   // Several nodes of one cluster: comma-separated URLs, tried in turn.
-  const urls = url.split(',').map((u) => u.trim()).filter((u) => u !== '')
+  const urls = url
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
   for (const u of urls) {
     if (!/^amqps?:\/\//i.test(u)) throw new Error(`unsupported bus URL ${redact(u)}: expected amqp:// or amqps://`)
   }

@@ -146,68 +146,64 @@ describe('rabbitmq transport', () => {
     }
   })
 
-  it(
-    'survives a broker restart mid-stream: every confirmed message is handled, consumers resume',
-    async () => {
-      const q = spec('restart', { prefetch: 20 })
-      const events: RabbitBusEvent['type'][] = []
-      const bus = await create([q], { publishTimeoutMs: 2_000, onEvent: (e) => events.push(e.type) })
-      const handled = new Set<number>()
-      let subscribeCalls = 0
-      try {
-        subscribeCalls += 1
-        await bus.subscribe(q, AnyEnvelope, async (e) => {
-          handled.add((e.payload as { n: number }).n)
-          return ACK
-        })
+  it('survives a broker restart mid-stream: every confirmed message is handled, consumers resume', async () => {
+    const q = spec('restart', { prefetch: 20 })
+    const events: RabbitBusEvent['type'][] = []
+    const bus = await create([q], { publishTimeoutMs: 2_000, onEvent: (e) => events.push(e.type) })
+    const handled = new Set<number>()
+    let subscribeCalls = 0
+    try {
+      subscribeCalls += 1
+      await bus.subscribe(q, AnyEnvelope, async (e) => {
+        handled.add((e.payload as { n: number }).n)
+        return ACK
+      })
 
-        const total = 150
-        const confirmed = new Set<number>()
-        let restart: Promise<void> | undefined
-        const deadline = Date.now() + 40_000
-        for (let n = 0; n < total; n += 1) {
-          if (n === 40) {
-            restart = (async () => {
-              await rabbitmqctl('stop_app')
-              await sleep(500)
-              await rabbitmqctl('start_app')
-              await waitFor(() => portAccepts(5672), 'the broker port', 30_000)
-            })()
-          }
-          if (n === 80) {
-            // Make sure the stream straddles the outage: the rest goes out after it began.
-            await waitFor(() => events.includes('disconnected'), 'the bus to notice the broker going down', 30_000)
-          }
-          // Retry each publish until the broker confirms it (it rejects while the broker is down).
-          for (;;) {
-            try {
-              await bus.publish(ping(q.bind[0] as string, n, { n }))
-              confirmed.add(n)
-              break
-            } catch {
-              if (Date.now() > deadline) break
-              await sleep(100)
-            }
-          }
-          await sleep(5)
+      const total = 150
+      const confirmed = new Set<number>()
+      let restart: Promise<void> | undefined
+      const deadline = Date.now() + 40_000
+      for (let n = 0; n < total; n += 1) {
+        if (n === 40) {
+          restart = (async () => {
+            await rabbitmqctl('stop_app')
+            await sleep(500)
+            await rabbitmqctl('start_app')
+            await waitFor(() => portAccepts(5672), 'the broker port', 30_000)
+          })()
         }
-        await restart
-        expect(confirmed.size).toBe(total)
-        await waitFor(() => [...confirmed].every((n) => handled.has(n)), 'every confirmed message handled', 30_000)
-        await waitFor(() => bus.isReady(), 'the bus to be ready again', 15_000)
-        expect(events).toContain('disconnected')
-        expect(events.filter((t) => t === 'connected').length).toBeGreaterThanOrEqual(2)
-        expect(subscribeCalls).toBe(1)
-
-        // The restored consumer keeps consuming.
-        await bus.publish(ping(q.bind[0] as string, total, { n: total }))
-        await waitFor(() => handled.has(total), 'a message after the restart')
-      } finally {
-        await bus.close()
+        if (n === 80) {
+          // Make sure the stream straddles the outage: the rest goes out after it began.
+          await waitFor(() => events.includes('disconnected'), 'the bus to notice the broker going down', 30_000)
+        }
+        // Retry each publish until the broker confirms it (it rejects while the broker is down).
+        for (;;) {
+          try {
+            await bus.publish(ping(q.bind[0] as string, n, { n }))
+            confirmed.add(n)
+            break
+          } catch {
+            if (Date.now() > deadline) break
+            await sleep(100)
+          }
+        }
+        await sleep(5)
       }
-    },
-    90_000,
-  )
+      await restart
+      expect(confirmed.size).toBe(total)
+      await waitFor(() => [...confirmed].every((n) => handled.has(n)), 'every confirmed message handled', 30_000)
+      await waitFor(() => bus.isReady(), 'the bus to be ready again', 15_000)
+      expect(events).toContain('disconnected')
+      expect(events.filter((t) => t === 'connected').length).toBeGreaterThanOrEqual(2)
+      expect(subscribeCalls).toBe(1)
+
+      // The restored consumer keeps consuming.
+      await bus.publish(ping(q.bind[0] as string, total, { n: total }))
+      await waitFor(() => handled.has(total), 'a message after the restart')
+    } finally {
+      await bus.close()
+    }
+  }, 90_000)
 })
 
 describe('socket writes on a RabbitMQ connection', () => {
@@ -225,7 +221,10 @@ describe('socket writes on a RabbitMQ connection', () => {
       const writev = socket._writev?.bind(socket)
       socket._write = (...args: unknown[]) => (writes++, write(...args))
       if (writev) socket._writev = (...args: unknown[]) => (writes++, writev(...args))
-      const confirmed = Array.from({ length: 40 }, (_, i) => new Promise<void>((resolve, reject) => ch.sendToQueue(queue, Buffer.from(`m${i}`), {}, (err) => (err ? reject(err) : resolve()))))
+      const confirmed = Array.from(
+        { length: 40 },
+        (_, i) => new Promise<void>((resolve, reject) => ch.sendToQueue(queue, Buffer.from(`m${i}`), {}, (err) => (err ? reject(err) : resolve()))),
+      )
       await Promise.all(confirmed)
       await ch.close()
       return writes

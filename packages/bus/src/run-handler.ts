@@ -4,23 +4,14 @@ import * as z from 'zod'
 import type { DeliveryContext, Handler } from './bus.js'
 
 /** What a transport must do with one delivery once its handler is done. */
-export type Outcome =
-  | { type: 'ACK' }
-  | { type: 'RETRY'; reason: string; delayMs: number; nextAttempt: number }
-  | { type: 'DEAD'; reason: string }
+export type Outcome = { type: 'ACK' } | { type: 'RETRY'; reason: string; delayMs: number; nextAttempt: number } | { type: 'DEAD'; reason: string }
 
 /**
  * The transport-independent part of consuming: decode the JSON body, validate it with the
  * schema (failure: dead letter with zod's message), run the handler (a throw is a RETRY),
  * and turn a RETRY past the queue's `maxAttempts` into a DEAD that keeps the last reason.
  */
-export const runHandler = async <T>(
-  spec: QueueSpec,
-  schema: z.ZodType<T>,
-  handler: Handler<T>,
-  body: string,
-  ctx: DeliveryContext,
-): Promise<Outcome> => {
+export const runHandler = async <T>(spec: QueueSpec, schema: z.ZodType<T>, handler: Handler<T>, body: string, ctx: DeliveryContext): Promise<Outcome> => {
   let json: unknown
   try {
     json = JSON.parse(body)
@@ -66,7 +57,6 @@ const isResult = (r: unknown): r is AnyResult => {
   const type = (r as { type?: unknown }).type
   return type === 'ACK' || type === 'RETRY' || type === 'DEAD'
 }
-
 
 const safeJson = (v: unknown): string => {
   try {

@@ -2,8 +2,7 @@
  * AMQP topic matching: words are separated by `.`, `*` matches exactly one word and
  * `#` matches zero or more words, as a RabbitMQ topic exchange does.
  */
-export const matchesTopic = (pattern: string, key: string): boolean =>
-  matchWords(pattern.split('.'), 0, key.split('.'), 0)
+export const matchesTopic = (pattern: string, key: string): boolean => matchWords(pattern.split('.'), 0, key.split('.'), 0)
 
 const matchWords = (pattern: string[], p: number, key: string[], k: number): boolean => {
   if (p === pattern.length) return k === key.length

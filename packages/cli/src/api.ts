@@ -84,7 +84,8 @@ export const cliErrorOf = (err: ApiError, config: Config): CliError => {
 export const cliApiClient = (opts: { config: Config; timeoutMs?: number; fetch?: typeof fetch }): ApiClient => {
   const { config } = opts
   const client = createApiClient({ url: config.url, token: config.token, timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.fetch ? { fetch: opts.fetch } : {}) })
-  const told = <A extends unknown[], R>(op: (...args: A) => Promise<R>) =>
+  const told =
+    <A extends unknown[], R>(op: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       try {
         return await op(...args)

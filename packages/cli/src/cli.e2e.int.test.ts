@@ -194,7 +194,13 @@ describe('lazarus CLI against a running system', () => {
     const server = createServer((req, res) => {
       const ok = req.headers['x-auth-token'] === 'reader-key'
       res.writeHead(ok ? 403 : 401, { 'content-type': 'application/json' })
-      res.end(JSON.stringify(ok ? { forbidden: { code: 403, message: 'Policy does not allow POST /v1/segments' } } : { unauthorized: { code: 401, message: 'Authentication required: send a valid X-Auth-Token' } }))
+      res.end(
+        JSON.stringify(
+          ok
+            ? { forbidden: { code: 403, message: 'Policy does not allow POST /v1/segments' } }
+            : { unauthorized: { code: 401, message: 'Authentication required: send a valid X-Auth-Token' } },
+        ),
+      )
     })
     servers.push(server)
     const url = await listen(server)
@@ -267,7 +273,11 @@ describe('lazarus CLI against a running system', () => {
       const body = chunks.length ? Buffer.concat(chunks) : undefined
       const answer = await fetch(`${sys.apiUrl}${req.url}`, {
         method: req.method ?? 'GET',
-        headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)).map(([k, v]) => [k, String(v)])),
+        headers: Object.fromEntries(
+          Object.entries(req.headers)
+            .filter(([k]) => !['host', 'connection', 'content-length'].includes(k))
+            .map(([k, v]) => [k, String(v)]),
+        ),
         ...(body ? { body } : {}),
       })
       res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' })

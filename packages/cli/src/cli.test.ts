@@ -4,7 +4,7 @@ import { networkReason, urlHint } from './api.js'
 import { boolValue, createProgram, leafCommands, usageLine, type Context } from './cli.js'
 import { addCommands } from './commands/index.js'
 import { buildPayload, exitForStatus } from './commands/notifications.js'
-import { CliError, Exit } from './errors.js'
+import { type CliError, Exit } from './errors.js'
 import { runCli } from './run.js'
 import { hostBody, notificationBody, segmentBody } from './testing/api-answers.js'
 
@@ -85,7 +85,11 @@ describe('command line', () => {
     expect((await cli(['host', 'list', '--segment'])).code).toBe(Exit.usage)
     const typo = await cli(['host', 'list', '--segmnt', 's'])
     expect(typo.stderr).toContain("Unknown option '--segmnt' (did you mean --segment?)")
-    for (const argv of [['segment', 'list', '--bogus'], ['segment', 'show'], ['host', 'maintenance', 'maybe', 's', 'h']]) {
+    for (const argv of [
+      ['segment', 'list', '--bogus'],
+      ['segment', 'show'],
+      ['host', 'maintenance', 'maybe', 's', 'h'],
+    ]) {
       expect((await cli(argv)).calls).toEqual([])
     }
   })

@@ -1,4 +1,4 @@
-import { Argument, Command, CommanderError, Help, Option } from 'commander'
+import { Argument, Command, type CommanderError, Help, Option } from 'commander'
 import type { ApiClient } from '@lazarus/api-contract'
 import { CliError, Exit, usageError } from './errors.js'
 
@@ -59,11 +59,9 @@ const argumentUsage = (a: Argument): string => (a.argChoices ? a.argChoices.join
 
 /** `lazarus host maintenance on|off <segment> <host>`, `lazarus segment create <name> [options]`, `lazarus segment <command>`. */
 export const usageLine = (cmd: Command): string =>
-  [
-    ...commandPath(cmd),
-    ...(cmd.commands.length ? ['<command>'] : cmd.registeredArguments.map(argumentUsage)),
-    ...(cmd.options.some((o) => !o.hidden) ? ['[options]'] : []),
-  ].join(' ')
+  [...commandPath(cmd), ...(cmd.commands.length ? ['<command>'] : cmd.registeredArguments.map(argumentUsage)), ...(cmd.options.some((o) => !o.hidden) ? ['[options]'] : [])].join(
+    ' ',
+  )
 
 /** Every runnable command under `cmd`, depth first: help lists them all with their usage. */
 export const leafCommands = (cmd: Command): Command[] =>
@@ -96,8 +94,14 @@ const helpConfiguration = (helpOption: Option): Partial<Help> => ({
       `Usage: ${helper.commandUsage(cmd)}`,
       '',
       helper.commandDescription(cmd),
-      ...section('Arguments:', helper.visibleArguments(cmd).map((a) => [helper.argumentTerm(a), a.description] as const)),
-      ...section('Commands:', helper.visibleCommands(cmd).map((c) => [helper.subcommandTerm(c), helper.subcommandDescription(c)] as const)),
+      ...section(
+        'Arguments:',
+        helper.visibleArguments(cmd).map((a) => [helper.argumentTerm(a), a.description] as const),
+      ),
+      ...section(
+        'Commands:',
+        helper.visibleCommands(cmd).map((c) => [helper.subcommandTerm(c), helper.subcommandDescription(c)] as const),
+      ),
       ...(cmd.parent ? section('Options:', options(cmd)) : []),
       ...section('Global options:', [...options(root), [helper.optionTerm(helpOption), helpOption.description]]),
     ]
@@ -141,8 +145,7 @@ export const command = (parent: Command, name: string, summary: string, details?
     .description(details ? `${summary}\n\n${details}` : summary)
 
 /** A group of commands (`segment`, `host`, `notification`): its help lists them. */
-export const group = (parent: Command, name: string, summary: string): Command =>
-  parent.command(name).summary(summary).description(TAGLINE).addHelpText('after', AFTER_HELP)
+export const group = (parent: Command, name: string, summary: string): Command => parent.command(name).summary(summary).description(TAGLINE).addHelpText('after', AFTER_HELP)
 
 /** Positional arguments, checked by commander: all required, `choices` when given. */
 export const argument = (name: string, description: string, choices?: readonly string[]): Argument => {

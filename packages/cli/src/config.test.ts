@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { configPath, DEFAULT_URL, normaliseUrl, resolveConfig } from './config.js'
-import { CliError, Exit } from './errors.js'
+import { type CliError, Exit } from './errors.js'
 
 const file = (json: unknown) => () => JSON.stringify(json)
 

@@ -36,7 +36,7 @@ export class NatsConfigInputError extends Error {
 export const hostNameProblem = (host: string): string | undefined => {
   if (host.length === 0) return 'empty'
   if (host.length > 253) return 'longer than 253 characters'
-  if (/[*>]/.test(host)) return 'has a wildcard (`*` or `>`), which would widen the agent\'s subject'
+  if (/[*>]/.test(host)) return "has a wildcard (`*` or `>`), which would widen the agent's subject"
   if (/\s/.test(host)) return 'has white space'
   if (/^\.|\.$|\.\./.test(host)) return 'has an empty dot-separated part'
   if (!HOST_RE.test(host)) return 'may hold only letters, digits, `-`, `_` and dots between them'
@@ -167,7 +167,7 @@ export const renderNatsAuthorization = (i: NatsConfigInput): string => {
   }
   const users = [
     user('detector', i.detector.publicKey, permissionsFor.detector(i.heartbeatPrefix, i.detectorPrefix, i.leaseBucket)),
-    ...(i.admin ? [user('admin: every right; for operators\' tools, keep its seed off the compute hosts', i.admin.publicKey, undefined)] : []),
+    ...(i.admin ? [user("admin: every right; for operators' tools, keep its seed off the compute hosts", i.admin.publicKey, undefined)] : []),
     ...(i.ingest ? [user('ingest', i.ingest.publicKey, permissionsFor.ingest(i.ingest.stream, i.ingest.durable, i.ingest.deadLetterSubject))] : []),
     ...i.agents.map((a) => user(`agent ${a.host}`, a.publicKey, permissionsFor.agent(a.host, i.heartbeatPrefix))),
   ]

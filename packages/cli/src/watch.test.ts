@@ -49,8 +49,7 @@ const follow = async (streams: string[][], polled = ['new']) => {
   return { seen, notes, result, connections: fake.connections() }
 }
 
-const event = (name: string | undefined, data: unknown, id?: string) =>
-  `${name ? `event: ${name}\n` : ''}${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`
+const event = (name: string | undefined, data: unknown, id?: string) => `${name ? `event: ${name}\n` : ''}${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`
 
 describe('followNotification over the event stream', () => {
   it('takes named and unnamed events, stops at a final status', async () => {

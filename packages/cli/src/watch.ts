@@ -22,7 +22,6 @@ export interface FollowResult {
   via: 'sse' | 'poll'
 }
 
-
 /** The notification (microversion 1.3: with workflow details) and, for host failures, its vmoves. */
 export const fetchSnapshot = async (api: ApiClient, id: string): Promise<{ snap: NotificationEvent; raw: unknown }> => {
   const got = await api.showNotification(id)

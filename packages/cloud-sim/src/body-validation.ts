@@ -37,8 +37,7 @@ export const isString =
 
 /** Nova's `parameter_types.boolean`: JSON booleans and the usual strings. */
 export const isBooleanLike: Check = (v) =>
-  typeof v === 'boolean' ||
-  (typeof v === 'string' && ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', 't', 'f', 'y', 'n'].includes(v.toLowerCase()))
+  typeof v === 'boolean' || (typeof v === 'string' && ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', 't', 'f', 'y', 'n'].includes(v.toLowerCase()))
     ? undefined
     : `${pyRepr(v)} is not one of [True, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', False, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no']`
 

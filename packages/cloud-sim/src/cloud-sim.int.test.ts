@@ -39,13 +39,7 @@ interface Answer {
   body: any
 }
 
-const nova = async (
-  sim: CloudSim,
-  token: string | undefined,
-  method: string,
-  path: string,
-  o: { mv?: string; body?: unknown; legacyHeader?: boolean } = {},
-): Promise<Answer> => {
+const nova = async (sim: CloudSim, token: string | undefined, method: string, path: string, o: { mv?: string; body?: unknown; legacyHeader?: boolean } = {}): Promise<Answer> => {
   const headers: Record<string, string> = { 'Content-Type': 'application/json' }
   if (token) headers['X-Auth-Token'] = token
   if (o.mv) {
@@ -606,11 +600,7 @@ describe('redfish BMCs', () => {
     sim.setBmcFault('compute3', 'none')
     expect((await bmc(sim, 'compute3', 'ForceOff')).status).toBe(204)
     expect((await bmc(sim, 'compute3')).body.PowerState).toBe('Off')
-    expect(sim.records().powerActions.map((p) => `${p.host}:${p.action}`)).toEqual([
-      'compute1:ForceOff',
-      'compute2:ForceOff',
-      'compute3:ForceOff',
-    ])
+    expect(sim.records().powerActions.map((p) => `${p.host}:${p.action}`)).toEqual(['compute1:ForceOff', 'compute2:ForceOff', 'compute3:ForceOff'])
   })
 })
 

@@ -114,7 +114,10 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
     }),
   )
   app.route('/redfish/v1', redfishRoutes({ world, keystone, username, password, hang }))
-  app.route('/sim', controlRoutes(() => sim as CloudSim))
+  app.route(
+    '/sim',
+    controlRoutes(() => sim as CloudSim),
+  )
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404))
 
   const listenHost = opts.host ?? '127.0.0.1'

@@ -282,9 +282,12 @@ export class CloudWorld {
       case 'PowerCycle':
         h.power = 'On'
         h.osAlive = false
-        this.clock.schedule(() => {
-          if (h.power === 'On') this.bootCompute(h, true)
-        }, Math.max(this.opts.powerOffDelayMs, 1))
+        this.clock.schedule(
+          () => {
+            if (h.power === 'On') this.bootCompute(h, true)
+          },
+          Math.max(this.opts.powerOffDelayMs, 1),
+        )
         break
     }
   }
@@ -310,9 +313,7 @@ export class CloudWorld {
 
   setForcedDown(h: HostState, forcedDown: boolean): void {
     if (!forcedDown && h.service.forcedDown) {
-      const pending = this.migrations.some(
-        (m) => m.sourceCompute === h.name && m.migrationType === 'evacuation' && m.status === 'done',
-      )
+      const pending = this.migrations.some((m) => m.sourceCompute === h.name && m.migrationType === 'evacuation' && m.status === 'done')
       if (pending) {
         throw new NovaFault(
           400,
@@ -451,8 +452,7 @@ export class CloudWorld {
 
   /** The scheduler: an up, enabled compute other than the source; the least loaded wins. */
   private pickTarget(source: string, requested: string | undefined, force: boolean): string | undefined {
-    const usable = (h: HostState) =>
-      h.name !== source && this.serviceUp(h) && (force || (h.service.status === 'enabled' && !h.placementDisabled))
+    const usable = (h: HostState) => h.name !== source && this.serviceUp(h) && (force || (h.service.status === 'enabled' && !h.placementDisabled))
     if (requested !== undefined) {
       const h = this.hosts.get(requested)
       return h && usable(h) ? requested : undefined

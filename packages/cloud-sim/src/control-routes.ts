@@ -46,10 +46,7 @@ export const controlRoutes = (sim: () => CloudSim): Hono => {
     return c.json({ id: sim().createServer(parsed.data) }, 201)
   })
 
-  const NovaFaultBody = z.union([
-    z.null(),
-    z.object({ status: z.number().int().min(100).max(599), count: z.number().int().min(1).optional(), pathPattern: z.string().optional() }),
-  ])
+  const NovaFaultBody = z.union([z.null(), z.object({ status: z.number().int().min(100).max(599), count: z.number().int().min(1).optional(), pathPattern: z.string().optional() })])
   app.put('/nova-fault', async (c) => {
     const parsed = NovaFaultBody.safeParse(await c.req.json().catch(() => null))
     if (!parsed.success) return c.json({ error: parsed.error.message }, 400)

@@ -20,7 +20,10 @@ const Env = z.object({
   SIM_POWER_OFF_DELAY_MS: int,
   SIM_DISABLE_BLOCKS_WHILE_UP_MS: int,
   SIM_POWER_ACTION_DELAY_MS: int,
-  SIM_MAX_MICROVERSION: z.string().regex(/^2\.\d+$/).optional(),
+  SIM_MAX_MICROVERSION: z
+    .string()
+    .regex(/^2\.\d+$/)
+    .optional(),
   SIM_MAX_LIMIT: int,
   SIM_TOKEN_TTL_MS: int,
   SIM_USERNAME: z.string().optional(),
@@ -39,7 +42,10 @@ const opts: CloudSimOptions = {}
 if (e.SIM_PORT !== undefined) opts.port = e.SIM_PORT
 if (e.SIM_HOST !== undefined) opts.host = e.SIM_HOST
 if (e.SIM_HOSTS !== undefined) opts.hosts = e.SIM_HOSTS
-if (e.SIM_HOST_NAMES !== undefined) opts.hostNames = e.SIM_HOST_NAMES.split(',').map((s) => s.trim()).filter(Boolean)
+if (e.SIM_HOST_NAMES !== undefined)
+  opts.hostNames = e.SIM_HOST_NAMES.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 if (e.SIM_INSTANCES_PER_HOST !== undefined) opts.instancesPerHost = e.SIM_INSTANCES_PER_HOST
 if (e.SIM_EVACUATION_DELAY_MS !== undefined) opts.evacuationDelayMs = e.SIM_EVACUATION_DELAY_MS
 if (e.SIM_REPORT_INTERVAL_MS !== undefined) opts.reportIntervalMs = e.SIM_REPORT_INTERVAL_MS
@@ -56,9 +62,7 @@ if (e.SIM_PASSWORD !== undefined) opts.password = e.SIM_PASSWORD
 if (e.SIM_PROJECT_NAME !== undefined) opts.projectName = e.SIM_PROJECT_NAME
 
 const sim = await startCloudSim(opts)
-process.stdout.write(
-  `${JSON.stringify({ url: sim.url, authUrl: sim.authUrl, hosts: sim.hostNames(), credentials: sim.credentials })}\n`,
-)
+process.stdout.write(`${JSON.stringify({ url: sim.url, authUrl: sim.authUrl, hosts: sim.hostNames(), credentials: sim.credentials })}\n`)
 let stopping = false
 const stop = () => {
   if (stopping) return

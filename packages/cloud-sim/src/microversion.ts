@@ -21,11 +21,7 @@ export type VersionRequest = { ok: true; version: Version } | { ok: false; statu
  * legacy `X-OpenStack-Nova-API-Version: X.Y`; `latest` means the maximum; none means 2.1.
  * Outside [min, max] is 406, a malformed value 400, both with Nova's wording.
  */
-export const requestedVersion = (
-  headers: { get(name: string): string | null | undefined },
-  min: Version,
-  max: Version,
-): VersionRequest => {
+export const requestedVersion = (headers: { get(name: string): string | null | undefined }, min: Version, max: Version): VersionRequest => {
   let raw: string | undefined
   const modern = headers.get('openstack-api-version')
   if (modern) {

@@ -8,7 +8,11 @@ const v = (minor: number): Version => ({ major: 2, minor })
 export const atLeast = (mv: Version, minor: number): boolean => compare(mv, v(minor)) >= 0
 
 /** Nova prints datetimes without a zone, to the microsecond. */
-export const novaTime = (t: number): string => new Date(t).toISOString().replace('Z', '000').replace(/\.(\d{6})\d*$/, '.$1')
+export const novaTime = (t: number): string =>
+  new Date(t)
+    .toISOString()
+    .replace('Z', '000')
+    .replace(/\.(\d{6})\d*$/, '.$1')
 /** ...except in the server body, which uses ISO 8601 with a zone and no fraction. */
 const serverTime = (t: number): string => new Date(t).toISOString().replace(/\.\d+Z$/, 'Z')
 
@@ -86,9 +90,7 @@ export const serverJson = (world: CloudWorld, i: Instance, mv: Version, baseUrl:
     metadata: { ...i.metadata },
     hostId: createHash('sha224').update(`${i.tenantId}${i.host}`).digest('hex'),
     image: { id: '8f0e1d1c-0000-4000-8000-00000000c1a0', links: [] },
-    flavor: atLeast(mv, 47)
-      ? { vcpus: 1, ram: 512, disk: 1, ephemeral: 0, swap: 0, original_name: 'm1.fake', extra_specs: {} }
-      : { id: '1', links: [] },
+    flavor: atLeast(mv, 47) ? { vcpus: 1, ram: 512, disk: 1, ephemeral: 0, swap: 0, original_name: 'm1.fake', extra_specs: {} } : { id: '1', links: [] },
     created: serverTime(i.createdAt),
     updated: serverTime(i.updatedAt),
     addresses: {},

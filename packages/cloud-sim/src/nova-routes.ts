@@ -1,29 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { Hono, type Context } from 'hono'
-import {
-  isBoolean,
-  isBooleanLike,
-  isEnum,
-  isNullOr,
-  isObject,
-  isString,
-  truthy,
-  validateBody,
-  type ObjectSpec,
-} from './body-validation.js'
+import { isBoolean, isBooleanLike, isEnum, isNullOr, isObject, isString, truthy, validateBody, type ObjectSpec } from './body-validation.js'
 import { NovaFault, type CloudWorld, type HostState } from './cloud-world.js'
 import type { KeystoneSim } from './keystone.js'
 import { unauthorizedBody } from './keystone.js'
 import { format, requestedVersion, type Version } from './microversion.js'
-import {
-  aggregateJson,
-  atLeast,
-  faultBody,
-  hypervisorStatistics,
-  migrationJson,
-  serverJson,
-  serviceJson,
-} from './nova-json.js'
+import { aggregateJson, atLeast, faultBody, hypervisorStatistics, migrationJson, serverJson, serviceJson } from './nova-json.js'
 
 export interface NovaContext {
   world: CloudWorld
@@ -56,8 +38,7 @@ const queryDateTime = (raw: string): number | undefined => {
   return Number.isNaN(ms) ? undefined : ms
 }
 
-const fault = (c: Context, status: number, message: string) =>
-  c.json(faultBody(status, message), status as 400 | 401 | 403 | 404 | 406 | 409 | 500)
+const fault = (c: Context, status: number, message: string) => c.json(faultBody(status, message), status as 400 | 401 | 403 | 404 | 406 | 409 | 500)
 
 const readJson = async (c: Context): Promise<{ ok: true; body: unknown } | { ok: false }> => {
   try {
@@ -231,11 +212,7 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
     const page = list.slice(0, limit)
     const base = `${versionBase()}/servers`
     const body: Record<string, unknown> = {
-      servers: page.map((i) =>
-        detail
-          ? serverJson(world, i, mv, versionBase())
-          : { id: i.id, name: i.name, links: [{ rel: 'self', href: `${base}/${i.id}` }] },
-      ),
+      servers: page.map((i) => (detail ? serverJson(world, i, mv, versionBase()) : { id: i.id, name: i.name, links: [{ rel: 'self', href: `${base}/${i.id}` }] })),
     }
     const last = page[page.length - 1]
     if (last && page.length === limit && list.length > limit) {
@@ -252,9 +229,7 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
     world.deleteServer(c.req.param('id'))
     return c.body(null, 204)
   })
-  app.get('/v2.1/servers/:id', (c) =>
-    c.json({ server: serverJson(world, world.instance(c.req.param('id')), c.get('mv'), versionBase()) }),
-  )
+  app.get('/v2.1/servers/:id', (c) => c.json({ server: serverJson(world, world.instance(c.req.param('id')), c.get('mv'), versionBase()) }))
 
   app.post('/v2.1/servers/:id/action', async (c) => {
     const mv = c.get('mv')
@@ -280,8 +255,7 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
           required.push('onSharedStorage')
         }
         if (atLeast(mv, 29) && !atLeast(mv, 68)) properties['force'] = isBoolean
-        const err = validateBody(body, { properties: { evacuate: () => undefined }, required: ['evacuate'] }) ??
-          validateBody(args, { properties, required }, ['evacuate'])
+        const err = validateBody(body, { properties: { evacuate: () => undefined }, required: ['evacuate'] }) ?? validateBody(args, { properties, required }, ['evacuate'])
         if (err) return fault(c, 400, err)
         const a = args as { host?: string; force?: boolean }
         if (a.force === true && a.host === undefined) return fault(c, 400, "Can't force to a non-provided destination")
@@ -304,9 +278,7 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
         world.unlock(id)
         return c.body(null, 202)
       case 'os-resetState': {
-        const err = validateBody(args, { properties: { state: isEnum(['active', 'error']) }, required: ['state'] }, [
-          'os-resetState',
-        ])
+        const err = validateBody(args, { properties: { state: isEnum(['active', 'error']) }, required: ['state'] }, ['os-resetState'])
         if (err) return fault(c, 400, err)
         world.resetState(id, (args as { state: 'active' | 'error' }).state)
         return c.body(null, 202)

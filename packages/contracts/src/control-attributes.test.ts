@@ -28,20 +28,38 @@ describe('control attributes: secrets', () => {
   })
 
   it('tells key=value text from free text and from faulty text', () => {
-    expect(controlAttributePairs('Driver=redfish, address="a b"')).toEqual({ kind: 'pairs', pairs: [['driver', 'redfish'], ['address', 'a b']] })
+    expect(controlAttributePairs('Driver=redfish, address="a b"')).toEqual({
+      kind: 'pairs',
+      pairs: [
+        ['driver', 'redfish'],
+        ['address', 'a b'],
+      ],
+    })
     expect(controlAttributePairs('SSH')).toEqual({ kind: 'free_text' })
     expect(controlAttributePairs('')).toEqual({ kind: 'pairs', pairs: [] })
     expect(controlAttributePairs('driver=redfish SSH')).toEqual({ kind: 'error', error: 'control attribute "SSH" is not key=value' })
   })
 
   it('masks a host snapshot on reading and every event on publishing', () => {
-    const host = { id: '00000000-0000-4000-8000-000000000001', name: 'h', type: 'COMPUTE', controlAttributes: 'driver=redfish password=s3cret', reserved: false, onMaintenance: false }
+    const host = {
+      id: '00000000-0000-4000-8000-000000000001',
+      name: 'h',
+      type: 'COMPUTE',
+      controlAttributes: 'driver=redfish password=s3cret',
+      reserved: false,
+      onMaintenance: false,
+    }
     expect(HostSnapshot.parse(host).controlAttributes).toBe('driver=redfish password=***')
     const e = makeEvent({
       type: 'host.fence_failed.v1',
       correlationId: 'n',
       source: 'test',
-      payload: { notificationId: 'n', host, segment: { id: '00000000-0000-4000-8000-000000000002', name: 's', recoveryMethod: 'auto', serviceType: 'compute', enabled: true, quickEvacuateLevel: 2 }, reason: 'r' },
+      payload: {
+        notificationId: 'n',
+        host,
+        segment: { id: '00000000-0000-4000-8000-000000000002', name: 's', recoveryMethod: 'auto', serviceType: 'compute', enabled: true, quickEvacuateLevel: 2 },
+        reason: 'r',
+      },
     })
     expect(JSON.stringify(e)).not.toContain('s3cret')
     expect(host.controlAttributes).toBe('driver=redfish password=s3cret') // the caller's object is left alone

@@ -74,8 +74,7 @@ export const controlAttributePairs = (text: string): ControlAttributePairs => {
   return { kind: 'pairs', pairs }
 }
 
-const unquote = (v: string): string =>
-  v.length >= 2 && (v[0] === '"' || v[0] === "'") && v.at(-1) === v[0] ? v.slice(1, -1) : v
+const unquote = (v: string): string => (v.length >= 2 && (v[0] === '"' || v[0] === "'") && v.at(-1) === v[0] ? v.slice(1, -1) : v)
 
 /** Split on whitespace and commas outside quotes. */
 const tokenize = (text: string): { ok: true; tokens: string[] } | { ok: false; error: string } => {

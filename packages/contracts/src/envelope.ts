@@ -15,8 +15,7 @@ export const envelopeFields = {
   source: z.string().min(1),
 }
 
-export const defineEvent = <TType extends string, TPayload extends z.ZodType>(type: TType, payload: TPayload) =>
-  z.object({ ...envelopeFields, type: z.literal(type), payload })
+export const defineEvent = <TType extends string, TPayload extends z.ZodType>(type: TType, payload: TPayload) => z.object({ ...envelopeFields, type: z.literal(type), payload })
 
 /** Any envelope, before its payload is known: what a transport can check on its own. */
 export const AnyEnvelope = z.object({ ...envelopeFields, type: z.string().min(1), payload: z.unknown() })

@@ -35,7 +35,11 @@ const EPOCH_MS_MIN = Date.UTC(2020, 0, 1)
 const EPOCH_MS_MAX = Date.UTC(2100, 0, 1)
 const epochMs = () => z.number().int().min(EPOCH_MS_MIN).max(EPOCH_MS_MAX)
 /** A run's id: the agent makes a uuid; printable, no spaces. */
-const BootId = z.string().min(1).max(64).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+const BootId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
 
 /** One probe's latest result. `ms` is how long it took (or the timeout, when it timed out). */
 export const HeartbeatCheck = z.object({
@@ -91,8 +95,7 @@ export type StorageHeartbeatFile = z.infer<typeof StorageHeartbeatFile>
 export const storageHeartbeatFileName = (host: string): string => `${host}.hb`
 
 /** The host reports that it reaches none of its management targets (and it has some). */
-export const reportsManagementLost = (hb: HeartbeatV1): boolean =>
-  hb.probes.management.length > 0 && hb.probes.management.every((c) => !c.ok)
+export const reportsManagementLost = (hb: HeartbeatV1): boolean => hb.probes.management.length > 0 && hb.probes.management.every((c) => !c.ok)
 
 /** The peers this host reports it cannot reach. */
 export const unreachablePeers = (hb: HeartbeatV1): string[] => {

@@ -1,6 +1,6 @@
 import * as z from 'zod'
 import { storableText, TEXT_LIMITS } from './input-bounds.js'
-import { NotificationType } from './model.js'
+import type { NotificationType } from './model.js'
 
 /**
  * What a Masakari v1 notification carries, per type (masakari `schemas/payload.py`): no

@@ -5,13 +5,15 @@ import type { Db, Migration } from './db.js'
  * An advisory lock keeps two processes starting at once from applying the same one.
  */
 export const runMigrations = async (db: Db, service: string, migrations: readonly Migration[]): Promise<void> => {
-  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+  await db
+    .query(`CREATE TABLE IF NOT EXISTS schema_migrations (
     service text NOT NULL, id text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (service, id))`).catch(async (err: unknown) => {
-    // Two processes creating the table at the same instant: one wins, the other sees it exists.
-    const exists = await db.query(`SELECT to_regclass('schema_migrations') AS t`)
-    if (!exists.rows[0]?.['t']) throw err
-  })
+    PRIMARY KEY (service, id))`)
+    .catch(async (err: unknown) => {
+      // Two processes creating the table at the same instant: one wins, the other sees it exists.
+      const exists = await db.query(`SELECT to_regclass('schema_migrations') AS t`)
+      if (!exists.rows[0]?.['t']) throw err
+    })
   for (const m of migrations) {
     await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`migrate:${service}`])

@@ -22,10 +22,7 @@ export const createPgliteDb = async (dataDir?: string): Promise<Db> => {
   const db: Db = {
     kind: 'pglite',
     query,
-    transaction: (fn) =>
-      lite.transaction(async (t) =>
-        fn({ query: (sql, params) => run(t, sql, params) }),
-      ),
+    transaction: (fn) => lite.transaction(async (t) => fn({ query: (sql, params) => run(t, sql, params) })),
     migrate: (service: string, migrations: readonly Migration[]) => runMigrations(db, service, migrations),
     close: () => lite.close(),
   }

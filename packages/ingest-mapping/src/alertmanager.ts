@@ -58,9 +58,6 @@ export const mapAlert = (rules: MappingRules, alert: unknown, bounds: Pick<MapOp
   }
   const a = parsed.data
   const time = a.status === 'resolved' ? a.endsAt : a.startsAt
-  const result =
-    a.status === 'resolved' && !time
-      ? ({ kind: 'reject', reason: 'resolved alert without endsAt' } as const)
-      : mapEvent(rules, a, { ...bounds, time })
+  const result = a.status === 'resolved' && !time ? ({ kind: 'reject', reason: 'resolved alert without endsAt' } as const) : mapEvent(rules, a, { ...bounds, time })
   return { fingerprint: a.fingerprint, startsAt: a.startsAt, status: a.status, result }
 }

@@ -33,7 +33,7 @@ describe('mapEvent with the default rules', () => {
     })
   })
 
-  it('rejects an event time further ahead of the receiver\'s clock than the skew (the rule the api applies too)', () => {
+  it("rejects an event time further ahead of the receiver's clock than the skew (the rule the api applies too)", () => {
     const now = new Date(T)
     const at = (s: number) => new Date(now.getTime() + s * 1000).toISOString()
     const map = (time: string, maxFutureSkewS?: number) => mapEvent(rules, { type: 'host.down', host: 'c1', time }, { now, maxFutureSkewS })

@@ -7,10 +7,7 @@ import type { Field, MappingRules } from './rules.js'
  * - `skip`: understood, and nothing to recover (a VM that recovered by itself);
  * - `reject`: it does not map or does not validate; dead-letter it with `reason`.
  */
-export type MapResult =
-  | { kind: 'notification'; notification: NotificationDraft }
-  | { kind: 'skip'; reason: string }
-  | { kind: 'reject'; reason: string }
+export type MapResult = { kind: 'notification'; notification: NotificationDraft } | { kind: 'skip'; reason: string } | { kind: 'reject'; reason: string }
 
 export interface MapOptions {
   /** The event's time when the rules find none in it: the broker's timestamp, stable across redeliveries. */
@@ -42,9 +39,7 @@ export const mapEvent = (rules: MappingRules, event: unknown, opts: MapOptions =
   if (eventType === undefined) return reject(`no event type at ${rules.eventType.from.join(', ')}`)
   const type = typeOf(rules, eventType)
   if (!type) {
-    return reject(
-      `event type ${JSON.stringify(eventType)} is not mapped: not in computeHost.eventTypes, vm.eventTypes or process.eventTypes`,
-    )
+    return reject(`event type ${JSON.stringify(eventType)} is not mapped: not in computeHost.eventTypes, vm.eventTypes or process.eventTypes`)
   }
 
   const rawHost = firstText(ev, rules.host.from)

@@ -22,8 +22,7 @@ export interface IngestMetrics {
   lag: Gauge<'source' | 'stream'>
 }
 
-const counter = <L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> =>
-  getOrCreateCounter(registry, { name, help, labelNames })
+const counter = <L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> => getOrCreateCounter(registry, { name, help, labelNames })
 
 /** The ingest counters on `registry`; the same registry gives back the same counters. */
 export const createIngestMetrics = (registry: Registry): IngestMetrics => ({
@@ -33,10 +32,9 @@ export const createIngestMetrics = (registry: Registry): IngestMetrics => ({
   rejected: counter(registry, 'lazarus_ingest_rejected_total', 'External events refused: not JSON, not mappable, or refused by the api', ['source', 'stage']),
   deadLettered: counter(registry, 'lazarus_ingest_dead_lettered_total', 'Refused external events written to the dead-letter destination', ['source']),
   retries: counter(registry, 'lazarus_ingest_api_retries_total', 'Failed deliveries to the api that will be retried', ['source']),
-  lag:
-    getOrCreateGauge<'source' | 'stream'>(registry, {
-      name: 'lazarus_ingest_lag_messages',
-      help: 'Messages waiting to be consumed, per topic partition or stream consumer',
-      labelNames: ['source', 'stream'],
-    }),
+  lag: getOrCreateGauge<'source' | 'stream'>(registry, {
+    name: 'lazarus_ingest_lag_messages',
+    help: 'Messages waiting to be consumed, per topic partition or stream consumer',
+    labelNames: ['source', 'stream'],
+  }),
 })

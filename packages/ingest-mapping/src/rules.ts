@@ -157,13 +157,10 @@ export const parseMappingRules = (input: unknown): MappingRules => {
   if (raw === undefined || raw === null) return defaultMappingRules
   const partial = PartialRules.safeParse(raw)
   if (!partial.success) throw new MappingRulesError(`mapping rules: ${describe(partial.error)}`)
-  const merged = Object.fromEntries(
-    Object.entries(defaultMappingRules).map(([k, def]) => [k, { ...def, ...(partial.data[k as keyof MappingRules] ?? {}) }]),
-  )
+  const merged = Object.fromEntries(Object.entries(defaultMappingRules).map(([k, def]) => [k, { ...def, ...(partial.data[k as keyof MappingRules] ?? {}) }]))
   const rules = MappingRules.safeParse(merged)
   if (!rules.success) throw new MappingRulesError(`mapping rules: ${describe(rules.error)}`)
   return rules.data
 }
 
-const describe = (error: z.ZodError): string =>
-  error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ')
+const describe = (error: z.ZodError): string => error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ')

@@ -62,7 +62,9 @@ export const httpRequest = async (req: HttpRequest): Promise<HttpResponse> => {
     statusText: STATUS_CODES[res.statusCode] ?? '',
     // Built when asked for (few callers read headers).
     get headers() {
-      parsed ??= new Headers(Object.entries(raw).flatMap(([k, v]) => (v === undefined ? [] : Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v] as [string, string]])))
+      parsed ??= new Headers(
+        Object.entries(raw).flatMap(([k, v]) => (v === undefined ? [] : Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v] as [string, string]])),
+      )
       return parsed
     },
     body,

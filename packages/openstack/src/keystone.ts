@@ -58,22 +58,23 @@ export const keystoneV3Url = (authUrl: string): string => {
 export const issueToken = async (creds: KeystoneCredentials, timeoutMs: number): Promise<IssuedToken> => {
   const url = `${keystoneV3Url(creds.authUrl)}/auth/tokens`
   // Asking for a token twice does no harm, so one lost request is tried again.
-  const send = () => httpRequest({
-    method: 'POST',
-    url,
-    timeoutMs,
-    body: {
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: {
-            user: { name: creds.username, domain: { name: creds.userDomainName ?? 'Default' }, password: creds.password },
+  const send = () =>
+    httpRequest({
+      method: 'POST',
+      url,
+      timeoutMs,
+      body: {
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: {
+              user: { name: creds.username, domain: { name: creds.userDomainName ?? 'Default' }, password: creds.password },
+            },
           },
+          scope: { project: { name: creds.projectName, domain: { name: creds.projectDomainName ?? 'Default' } } },
         },
-        scope: { project: { name: creds.projectName, domain: { name: creds.projectDomainName ?? 'Default' } } },
       },
-    },
-  })
+    })
   const res = await send().catch(() => send())
   if (res.status !== 201 && res.status !== 200) {
     const why = faultMessage(res.body, res.statusText)
@@ -91,16 +92,11 @@ export const issueToken = async (creds: KeystoneCredentials, timeoutMs: number):
 }
 
 /** The URL of a service in the catalog, by type, interface and (if given) region. */
-export const findEndpoint = (
-  catalog: Catalog,
-  query: { type: string; interface: EndpointInterface; region?: string | undefined },
-): string => {
+export const findEndpoint = (catalog: Catalog, query: { type: string; interface: EndpointInterface; region?: string | undefined }): string => {
   const services = catalog.filter((s) => s.type === query.type)
   if (services.length === 0) throw new KeystoneError(undefined, `the service catalog has no '${query.type}' service`, catalog)
   for (const service of services) {
-    const found = service.endpoints.find(
-      (e) => e.interface === query.interface && (query.region === undefined || (e.region_id ?? e.region) === query.region),
-    )
+    const found = service.endpoints.find((e) => e.interface === query.interface && (query.region === undefined || (e.region_id ?? e.region) === query.region))
     if (found) return found.url.replace(/\/+$/, '')
   }
   const region = query.region ? ` in region '${query.region}'` : ''

@@ -35,12 +35,8 @@ describe('microversions', () => {
   })
 
   it("finds Nova's message in its fault bodies", () => {
-    expect(faultMessage({ badRequest: { code: 400, message: 'Compute service of c1 is still in use.' } }, 'x')).toBe(
-      'Compute service of c1 is still in use.',
-    )
-    expect(faultMessage({ error: { code: 401, message: 'The request you have made requires authentication.' } }, 'x')).toMatch(
-      /requires authentication/,
-    )
+    expect(faultMessage({ badRequest: { code: 400, message: 'Compute service of c1 is still in use.' } }, 'x')).toBe('Compute service of c1 is still in use.')
+    expect(faultMessage({ error: { code: 401, message: 'The request you have made requires authentication.' } }, 'x')).toMatch(/requires authentication/)
     expect(faultMessage('<html>bad gateway</html>', 'x')).toBe('<html>bad gateway</html>')
     expect(faultMessage(null, 'Conflict')).toBe('Conflict')
   })

@@ -18,8 +18,7 @@ const start = async (opts: CloudSimOptions = {}) => {
   return sim
 }
 
-const connect = (sim: CloudSim, extra: Partial<OpenStackClientOptions> = {}) =>
-  createOpenStackClient({ authUrl: sim.authUrl, ...sim.credentials, ...extra })
+const connect = (sim: CloudSim, extra: Partial<OpenStackClientOptions> = {}) => createOpenStackClient({ authUrl: sim.authUrl, ...sim.credentials, ...extra })
 
 const waitFor = async <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs
@@ -104,7 +103,17 @@ describe('NovaClient at 2.93', () => {
     expect(onHost).toHaveLength(2)
     const [first] = onHost
     if (!first) throw new Error('no server')
-    expect(first).toMatchObject({ host: 'compute1', hypervisorHostname: 'compute1', vmState: 'active', taskState: null, powerState: 1, locked: false, lockedReason: null, hostStatus: 'UP', status: 'ACTIVE' })
+    expect(first).toMatchObject({
+      host: 'compute1',
+      hypervisorHostname: 'compute1',
+      vmState: 'active',
+      taskState: null,
+      powerState: 1,
+      locked: false,
+      lockedReason: null,
+      hostStatus: 'UP',
+      status: 'ACTIVE',
+    })
     expect(first.tenantId).toBeTruthy()
 
     // Nova refuses to evacuate from a host it believes up: NovaError with Nova's message.

@@ -68,9 +68,8 @@ export const createOpenStackClient = async (opts: OpenStackClientOptions): Promi
     region: opts.regionName,
   })
   const range = await discoverComputeVersions(computeEndpoint, issued.token, timeoutMs)
-  const microversion = opts.microversion !== undefined
-    ? pinnedMicroversion(range, opts.microversion, computeEndpoint)
-    : negotiateMicroversion(range, opts.maxMicroversion ?? DEFAULT_MAX_MICROVERSION)
+  const microversion =
+    opts.microversion !== undefined ? pinnedMicroversion(range, opts.microversion, computeEndpoint) : negotiateMicroversion(range, opts.maxMicroversion ?? DEFAULT_MAX_MICROVERSION)
   const nova = createNovaClient({ endpoint: computeEndpoint, session, microversion, timeoutMs })
   const computeRequest = async (method: string, path: string, o: ComputeRequestOptions = {}): Promise<HttpResponse> => {
     const version = o.microversion ?? microversion

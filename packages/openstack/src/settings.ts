@@ -7,11 +7,11 @@ import { createOpenStackClient, type OpenStackClient } from './openstack-client.
  */
 export const openStackSettings = {
   osAuthUrl: z.url().describe('Keystone, e.g. http://keystone:5000/v3.'),
-  osUsername: z.string().min(1).describe('The OpenStack user Lazarus acts as (needs the admin role for Nova\'s os-services and evacuate).'),
-  osPassword: z.string().min(1).describe('That user\'s password.'),
+  osUsername: z.string().min(1).describe("The OpenStack user Lazarus acts as (needs the admin role for Nova's os-services and evacuate)."),
+  osPassword: z.string().min(1).describe("That user's password."),
   osProjectName: z.string().min(1).describe('The project the token is scoped to.'),
-  osUserDomainName: z.string().min(1).default('Default').describe('The user\'s domain.'),
-  osProjectDomainName: z.string().min(1).default('Default').describe('The project\'s domain.'),
+  osUserDomainName: z.string().min(1).default('Default').describe("The user's domain."),
+  osProjectDomainName: z.string().min(1).default('Default').describe("The project's domain."),
   osRegionName: z.string().min(1).optional().describe('Region of the Nova endpoint in the catalog (any when unset).'),
   osInterface: z.enum(['public', 'internal', 'admin']).default('public').describe('Which catalog endpoint of Nova to use.'),
 }

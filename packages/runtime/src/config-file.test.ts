@@ -99,7 +99,15 @@ describe('config files (INI)', () => {
 
   it('describes each setting for the reference', () => {
     const ref = settingsReference(settings)
-    expect(ref.find((r) => r.key === 'amqpUrl')).toEqual({ key: 'amqpUrl', section: 'messaging', option: 'amqp_url', env: 'AMQP_URL', default: undefined, required: true, description: 'RabbitMQ' })
+    expect(ref.find((r) => r.key === 'amqpUrl')).toEqual({
+      key: 'amqpUrl',
+      section: 'messaging',
+      option: 'amqp_url',
+      env: 'AMQP_URL',
+      default: undefined,
+      required: true,
+      description: 'RabbitMQ',
+    })
     expect(ref.find((r) => r.key === 'evacuateAllInstances')).toMatchObject({ default: 'true', required: false })
   })
 })

@@ -22,8 +22,7 @@ export const configFileOf = (env: NodeJS.ProcessEnv, argv: readonly string[]): s
 }
 
 /** A setting's names, for messages: `[host_failure] evacuate_all_instances / EVACUATE_ALL_INSTANCES`. */
-export const settingNames = (settings: Pick<ServiceSettings, 'layout'>, key: string): string =>
-  `${showPlace(filePlace(settings.layout, key))} / ${toEnvName(key)}`
+export const settingNames = (settings: Pick<ServiceSettings, 'layout'>, key: string): string => `${showPlace(filePlace(settings.layout, key))} / ${toEnvName(key)}`
 
 /** The schema's verdict on the merged values, each problem named by its file place and env name. */
 export const validateSettings = <S extends z.ZodObject>(
@@ -68,7 +67,9 @@ export const loadServiceConfig = <S extends z.ZodObject>(
     }
     const read = readIniSettings(text, settings)
     if (read.problems.length > 0) {
-      throw new ConfigError(`invalid configuration in ${iniFile}:\n${read.problems.map((p) => `  ${p.option ? showPlace({ section: p.section, option: p.option }) : `[${p.section}]`}: ${p.message}`).join('\n')}`)
+      throw new ConfigError(
+        `invalid configuration in ${iniFile}:\n${read.problems.map((p) => `  ${p.option ? showPlace({ section: p.section, option: p.option }) : `[${p.section}]`}: ${p.message}`).join('\n')}`,
+      )
     }
     fromFile = read.values
   } else if (jsonFile) {
@@ -97,8 +98,7 @@ export const loadServiceConfig = <S extends z.ZodObject>(
 }
 
 /** `loadServiceConfig` for a bare schema: the JSON file of `LAZARUS_CONFIG` and the environment (no INI layout, no command line). */
-export const loadConfig = <S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> =>
-  loadServiceConfig({ service: '', schema }, env, [])
+export const loadConfig = <S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> => loadServiceConfig({ service: '', schema }, env, [])
 
 export const toEnvName = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()
 

@@ -110,7 +110,12 @@ describe('probes', () => {
   })
 
   it('writes the storage heartbeat file', async () => {
-    const probe = storageHeartbeatProbe(dir, 'compute-01', () => ({ bootId: 'b1', seq: 7 }), () => 1_700_000_001_234)
+    const probe = storageHeartbeatProbe(
+      dir,
+      'compute-01',
+      () => ({ bootId: 'b1', seq: 7 }),
+      () => 1_700_000_001_234,
+    )
     const [check] = await probe.run()
     expect(check).toMatchObject({ name: join(dir, 'compute-01.hb'), ok: true })
     const file = StorageHeartbeatFile.parse(JSON.parse(await readFile(join(dir, 'compute-01.hb'), 'utf8')))
@@ -188,7 +193,14 @@ describe('agent', () => {
     let connected = true
     let fail = false
     const config = loadAgentConfig({ HOST_NAME: 'compute-01', HEARTBEAT_INTERVAL_MS: '50' })
-    const probe: Probe = { group: 'processes', names: ['a', 'b'], run: async () => [{ name: 'a', ok: true }, { name: 'b', ok: false }] }
+    const probe: Probe = {
+      group: 'processes',
+      names: ['a', 'b'],
+      run: async () => [
+        { name: 'a', ok: true },
+        { name: 'b', ok: false },
+      ],
+    }
     const agent = createAgent({
       config,
       log,

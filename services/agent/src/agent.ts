@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '@lazarus/runtime'
 import type { AgentConfig } from './config.js'
-import { HeartbeatV1, heartbeatSubject } from '@lazarus/contracts'
+import { type HeartbeatV1, heartbeatSubject } from '@lazarus/contracts'
 import { createProcessReporter, ProcessFailureWatch, type ProcessReporter } from './process-reports.js'
 import { processProbe } from './probes/processes.js'
 import { ProbeRunner, type Probe } from './probes/runner.js'
@@ -112,7 +112,10 @@ export const createAgent = (deps: AgentDeps): Agent => {
     if (watch && reporter) {
       // Whether NATS is up or not: the api is reached over HTTP.
       for (const change of watch.observe(hb.probes.processes, hb.sentAt)) {
-        log.warn({ process: change.name, event: change.event }, `watched process ${change.name} ${change.event === 'STOPPED' ? `missing for ${reports!.failureAfterMs} ms` : 'running again'}`)
+        log.warn(
+          { process: change.name, event: change.event },
+          `watched process ${change.name} ${change.event === 'STOPPED' ? `missing for ${reports!.failureAfterMs} ms` : 'running again'}`,
+        )
         reporter.report(change)
       }
     }

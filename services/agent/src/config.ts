@@ -5,7 +5,10 @@ import * as z from 'zod'
 import { HEARTBEAT_CHECKS_MAX, HEARTBEAT_SUBJECT_PREFIX, HostName } from '@lazarus/contracts'
 import { parseTarget } from './probes/tcp.js'
 
-const Target = z.string().max(1024).refine((s) => parseTarget(s) !== undefined, 'expected host:port or [v6addr]:port')
+const Target = z
+  .string()
+  .max(1024)
+  .refine((s) => parseTarget(s) !== undefined, 'expected host:port or [v6addr]:port')
 
 /** A peer: its host name (as the detector knows it) and where to reach it over TCP. */
 const Peer = z.union([
@@ -81,7 +84,13 @@ export const AgentSettings = z.object({
   reportRetryMs: setting.int(1000, 1).describe('The first delay between attempts, doubling up to 10 s.'),
 
   // ---- operations endpoint (/healthz, /readyz, /metrics): on when OPS_PORT is set ----
-  opsPort: z.coerce.number().int().min(0).max(65535).optional().describe('Unset: no endpoint (a compute host opens no port it was not asked to); 9105 in the packaged env file; 0: any free port.'),
+  opsPort: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('Unset: no endpoint (a compute host opens no port it was not asked to); 9105 in the packaged env file; 0: any free port.'),
   opsHost: z.string().min(1).default('0.0.0.0').describe('All interfaces by default, so that Prometheus can scrape it.'),
 })
 export type AgentSettings = z.infer<typeof AgentSettings>
@@ -151,13 +160,12 @@ export const resolveAgentConfig = (s: AgentSettings): AgentConfig => {
   }
 }
 
-
 /** The agent's file, /etc/lazarus/agent.conf. */
 export const agentSettings: ServiceSettings<typeof AgentSettings> = {
   service: 'agent',
   schema: AgentSettings,
   layout: commonLayout,
-  computedDefaults: { hostName: '<this host\'s name>' },
+  computedDefaults: { hostName: "<this host's name>" },
 }
 
 /** Read the agent's configuration from its file (--config-file, LAZARUS_CONFIG_FILE or LAZARUS_CONFIG) and the environment; throws a ConfigError naming a bad setting. */

@@ -151,7 +151,10 @@ export const createProcessReporter = (o: ProcessReporterOptions): ProcessReporte
     if (c.event === 'STOPPED') delivered.set(c.name, r.outcome === 'accepted' || r.outcome === 'duplicate')
     outcomes.push({ name: c.name, event: c.event, ...r })
     if (r.outcome === 'accepted') {
-      o.log.warn({ process: c.name, event: c.event, tookMs: now() - started }, `process ${c.name} ${c.event === 'STOPPED' ? 'stopped' : 'started again'}: notification sent to the api`)
+      o.log.warn(
+        { process: c.name, event: c.event, tookMs: now() - started },
+        `process ${c.name} ${c.event === 'STOPPED' ? 'stopped' : 'started again'}: notification sent to the api`,
+      )
     }
   }
 

@@ -302,11 +302,28 @@ describe.each<Engine>(['pglite', 'postgres'])('api on %s', (engine) => {
       expect(shown.body.host.on_maintenance).toBe(true)
 
       await publish('host.fenced.v1', { notificationId: id, host: hostSnap, segment, level: 2, poweredOff: true, forcedDown: true, timings: { powerOff: 12 } })
-      const progress = await publish('recovery.progress.v1', { notificationId: id, task: 'evacuate_instances_task', state: 'running', message: 'evacuating 2 instances', progress: 0.5 })
-      await publish('recovery.progress.v1', { notificationId: id, task: 'evacuate_instances_task', state: 'running', message: 'evacuating 2 instances', progress: 0.5 }, progress.id)
+      const progress = await publish('recovery.progress.v1', {
+        notificationId: id,
+        task: 'evacuate_instances_task',
+        state: 'running',
+        message: 'evacuating 2 instances',
+        progress: 0.5,
+      })
+      await publish(
+        'recovery.progress.v1',
+        { notificationId: id, task: 'evacuate_instances_task', state: 'running', message: 'evacuating 2 instances', progress: 0.5 },
+        progress.id,
+      )
       const vm = { id: randomUUID(), name: 'vm-1' }
       const t0 = new Date().toISOString()
-      await publish('instance.evacuation_failed.v1', { notificationId: id, instance: { id: randomUUID(), name: 'vm-2' }, sourceHost: host.name, reason: 'no valid host', startedAt: t0, endedAt: t0 })
+      await publish('instance.evacuation_failed.v1', {
+        notificationId: id,
+        instance: { id: randomUUID(), name: 'vm-2' },
+        sourceHost: host.name,
+        reason: 'no valid host',
+        startedAt: t0,
+        endedAt: t0,
+      })
       await publish('instance.evacuated.v1', { notificationId: id, instance: vm, sourceHost: host.name, destHost: 'compute-9', startedAt: t0, endedAt: new Date().toISOString() })
       await publish('recovery.finished.v1', { notificationId: id, status: 'finished', message: 'moved 1, failed 1', moved: [], failed: [] })
 
@@ -354,7 +371,9 @@ describe.each<Engine>(['pglite', 'postgres'])('api on %s', (engine) => {
       expect(n.message).toContain('BMC unreachable')
       // host.failed arriving after the final status changes nothing.
       await publish('host.failed.v1', { notificationId: id, host: event.payload.host, segment: event.payload.segment, reason: 'late' })
-      await until('late event recorded', async () => ((await getNotification(id)).recovery_workflow_details.some((t: { name: string }) => t.name === 'detect_host_failure') ? true : undefined))
+      await until('late event recorded', async () =>
+        (await getNotification(id)).recovery_workflow_details.some((t: { name: string }) => t.name === 'detect_host_failure') ? true : undefined,
+      )
       expect((await getNotification(id)).status).toBe('failed')
     })
 

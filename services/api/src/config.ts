@@ -13,17 +13,33 @@ export const apiConfigSchema = z.object({
   amqpUrl: z.string().optional().describe('amqp://… RabbitMQ. Required by the standalone service (main.ts).'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
   duplicateNotificationDetectionInterval: setting.int(180).describe('Seconds: a notification of the same host, type and payload within this window is a duplicate (409).'),
-  maxFutureSkewS: setting.int(DEFAULT_MAX_FUTURE_SKEW_S, 0).describe("Seconds a notification's `generated_time` may lie ahead of the api's clock; a report further in the future is refused (400, or dead-lettered from the ingest webhook)."),
+  maxFutureSkewS: setting
+    .int(DEFAULT_MAX_FUTURE_SKEW_S, 0)
+    .describe(
+      "Seconds a notification's `generated_time` may lie ahead of the api's clock; a report further in the future is refused (400, or dead-lettered from the ingest webhook).",
+    ),
   ingestDeadLetterMaxCount: setting.int(10_000, 1).describe('Dead letters of the ingest routes (Alertmanager) kept at most: the oldest go first.'),
   ingestRetentionS: setting.int(7 * 24 * 3600, 60).describe('Seconds the ingest routes keep a dead letter, and the record of an Alertmanager alert already taken.'),
   outboxSweepMs: setting.int(500, 10).describe('Milliseconds between sweeps of the outbox for rows a kick did not publish.'),
-  outboxSweepAfterMs: setting.int(2000, 0).describe("Milliseconds a new notification's event is left to the api that accepted it (published straight after its commit) before a sweep, of any replica, takes it instead."),
+  outboxSweepAfterMs: setting
+    .int(2000, 0)
+    .describe(
+      "Milliseconds a new notification's event is left to the api that accepted it (published straight after its commit) before a sweep, of any replica, takes it instead.",
+    ),
   maxBodyBytes: setting.int(1024 * 1024, 1).describe('Largest request body accepted, in bytes (413 above).'),
   maxLimit: setting.int(1000, 1).describe("Largest page a list returns (Masakari's osapi_max_limit)."),
   ssePollMs: setting.int(2000, 50).describe('Milliseconds between state checks of an SSE stream (picks up changes made by other replicas).'),
-  auth: z.enum(['keystone', 'api-keys', 'none']).optional().describe('How callers are known: `keystone` (KEYSTONE_URL), `api-keys` (API_KEYS) or `none` (every request served, for a demo or a test). Unset: keystone when KEYSTONE_URL is set, else api-keys when API_KEYS is set, else the api refuses to start.'),
+  auth: z
+    .enum(['keystone', 'api-keys', 'none'])
+    .optional()
+    .describe(
+      'How callers are known: `keystone` (KEYSTONE_URL), `api-keys` (API_KEYS) or `none` (every request served, for a demo or a test). Unset: keystone when KEYSTONE_URL is set, else api-keys when API_KEYS is set, else the api refuses to start.',
+    ),
   apiKeys: z.string().optional().describe('Static API keys, `key:role,key:role`; roles `admin`, `monitor` (may post notifications), `reader` (nothing by default).'),
-  keystoneUrl: z.string().optional().describe('Keystone (e.g. http://keystone:5000/v3). When set, `X-Auth-Token` is a Keystone token validated with `GET /v3/auth/tokens`, and API_KEYS is not used.'),
+  keystoneUrl: z
+    .string()
+    .optional()
+    .describe('Keystone (e.g. http://keystone:5000/v3). When set, `X-Auth-Token` is a Keystone token validated with `GET /v3/auth/tokens`, and API_KEYS is not used.'),
   osUsername: z.string().optional().describe("The api's own credentials, to validate tokens (or KEYSTONE_SERVICE_TOKEN)."),
   osPassword: z.string().optional().describe("The api user's password."),
   osProjectName: z.string().optional().describe('The project its token is scoped to.'),
@@ -32,21 +48,31 @@ export const apiConfigSchema = z.object({
   keystoneServiceToken: z.string().optional().describe('A fixed token the api validates others with, instead of OS_* credentials.'),
   keystoneMonitorRoles: z.string().default('service').describe('Keystone roles that make a caller a monitor (policy role `monitor`: may post notifications), comma-separated.'),
   keystoneCacheSize: setting.int(10_000, 1).describe('Valid tokens kept in memory.'),
-  keystoneTokenCacheTime: setting.int(300, 0).describe("Seconds a valid token is trusted without asking Keystone again (keystonemiddleware's token_cache_time); a revoked token stops working within this."),
+  keystoneTokenCacheTime: setting
+    .int(300, 0)
+    .describe("Seconds a valid token is trusted without asking Keystone again (keystonemiddleware's token_cache_time); a revoked token stops working within this."),
   keystoneNegativeCacheSize: setting.int(1000, 1).describe('Refused tokens remembered, in a cache of their own.'),
   keystoneNegativeCacheTime: setting.int(60, 0).describe('Seconds a refused token is remembered.'),
   keystoneInvalidTokenRate: setting.int(5, 1).describe('Unknown tokens checked with Keystone per second once the burst is spent (429 beyond).'),
   keystoneInvalidTokenBurst: setting.int(20, 1).describe('Unknown tokens checked with Keystone at once before the rate applies.'),
   keystoneTimeoutMs: setting.int(5000, 100).describe('Milliseconds per request to Keystone.'),
   policyFile: z.string().optional().describe('oslo.policy file (YAML or JSON, `"action": "check string"`), over the defaults (Masakari\'s: admin only).'),
-  policy: z.string().optional().describe('Overrides after POLICY_FILE, JSON `{"action": "check string"}`; the former form `{"segments:delete": ["role", ...]}` (old action names, role lists) is still read.'),
+  policy: z
+    .string()
+    .optional()
+    .describe('Overrides after POLICY_FILE, JSON `{"action": "check string"}`; the former form `{"segments:delete": ["role", ...]}` (old action names, role lists) is still read.'),
   sseMaxStreams: setting.int(200, 1).describe('SSE streams open at once (notification streams and dashboard streams together); 429 beyond.'),
   sseMaxStreamsPerPrincipal: setting.int(10, 1).describe('SSE streams open at once per caller (per API key, per Keystone user and project; per address without auth).'),
   sseIdleTimeoutS: setting.int(600, 1).describe('Seconds an SSE stream may go without an event before the api ends it (a held notification changes for hours).'),
   sseMaxLifetimeS: setting.int(3600, 1).describe('Seconds an SSE stream may stay open at all; the client reconnects if it still wants it.'),
   httpRequestTimeoutMs: setting.int(30_000, 0).describe("Milliseconds a client has to send a whole request (node's requestTimeout); 408 and closed after."),
   httpHeadersTimeoutMs: setting.int(10_000, 0).describe("Milliseconds a client has to send the request headers (node's headersTimeout)."),
-  computeHostCheck: z.enum(['auto', 'nova', 'off']).default('auto').describe("Host names checked against Nova's compute services on host create and rename, as Masakari checks them: `auto` when OS_AUTH_URL and the OS_* credentials are set, `nova` always (the api refuses to start without them), `off` never."),
+  computeHostCheck: z
+    .enum(['auto', 'nova', 'off'])
+    .default('auto')
+    .describe(
+      "Host names checked against Nova's compute services on host create and rename, as Masakari checks them: `auto` when OS_AUTH_URL and the OS_* credentials are set, `nova` always (the api refuses to start without them), `off` never.",
+    ),
   osAuthUrl: z.string().optional().describe("Keystone for the api's Nova client (host name checks); the OS_* credentials above."),
   osRegionName: z.string().optional().describe('Region of the Nova endpoint in the catalog (any when unset).'),
   osInterface: z.enum(['public', 'internal', 'admin']).default('public').describe('Which catalog endpoint of Nova to use.'),

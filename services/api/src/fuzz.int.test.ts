@@ -71,21 +71,66 @@ describe('fuzzing the v1 API', () => {
       fc.constant('/v1/0123abcd/segments'),
       junk.map((s) => `/v1/${encodeURIComponent(s)}`),
     )
-    const queryKeys = ['limit', 'marker', 'sort_key', 'sort_dir', 'status', 'type', 'source_host_uuid', 'generated-since', 'enabled', 'reserved', 'on_maintenance', 'name', 'kind', 'segment_id', 'recovery_method']
+    const queryKeys = [
+      'limit',
+      'marker',
+      'sort_key',
+      'sort_dir',
+      'status',
+      'type',
+      'source_host_uuid',
+      'generated-since',
+      'enabled',
+      'reserved',
+      'on_maintenance',
+      'name',
+      'kind',
+      'segment_id',
+      'recovery_method',
+    ]
     const query = fc
-      .array(fc.tuple(fc.oneof(fc.constantFrom(...queryKeys), junk), fc.oneof(junk, fc.integer().map(String), fc.uuid(), fc.constantFrom('asc', 'desc', 'ASC', 'true', 'new', 'created_at', '0', '-1', 'constructor', '__proto__', 'toString', 'hasOwnProperty', 'a\u0000b'))), { maxLength: 4 })
+      .array(
+        fc.tuple(
+          fc.oneof(fc.constantFrom(...queryKeys), junk),
+          fc.oneof(
+            junk,
+            fc.integer().map(String),
+            fc.uuid(),
+            fc.constantFrom('asc', 'desc', 'ASC', 'true', 'new', 'created_at', '0', '-1', 'constructor', '__proto__', 'toString', 'hasOwnProperty', 'a\u0000b'),
+          ),
+        ),
+        { maxLength: 4 },
+      )
       .map((kv) => (kv.length ? `?${kv.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}` : ''))
     const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined })
-    const value = fc.oneof(junk, fc.integer(), fc.boolean(), fc.constant(null), fc.constantFrom('auto', 'reserved_host', 'COMPUTE', 'COMPUTE_HOST', 'VM', 'PROCESS', 'STOPPED', 'True'))
+    const value = fc.oneof(
+      junk,
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constantFrom('auto', 'reserved_host', 'COMPUTE', 'COMPUTE_HOST', 'VM', 'PROCESS', 'STOPPED', 'True'),
+    )
     const nearValid = fc.oneof(
-      fc.record({ segment: fc.record({ name: maybe(value), recovery_method: maybe(value), service_type: maybe(value), enabled: maybe(value), description: maybe(value), quick_evacuate_level: maybe(value) }, { requiredKeys: [] }) }),
-      fc.record({ host: fc.record({ name: maybe(value), type: maybe(value), control_attributes: maybe(value), reserved: maybe(value), on_maintenance: maybe(value) }, { requiredKeys: [] }) }),
+      fc.record({
+        segment: fc.record(
+          { name: maybe(value), recovery_method: maybe(value), service_type: maybe(value), enabled: maybe(value), description: maybe(value), quick_evacuate_level: maybe(value) },
+          { requiredKeys: [] },
+        ),
+      }),
+      fc.record({
+        host: fc.record({ name: maybe(value), type: maybe(value), control_attributes: maybe(value), reserved: maybe(value), on_maintenance: maybe(value) }, { requiredKeys: [] }),
+      }),
       fc.record({
         notification: fc.record(
           {
             type: maybe(fc.constantFrom('COMPUTE_HOST', 'VM', 'PROCESS', 'x')),
             hostname: maybe(fc.oneof(fc.constant(hostName), junk)),
-            generated_time: maybe(fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), junk)),
+            generated_time: maybe(
+              fc.oneof(
+                fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+                junk,
+              ),
+            ),
             payload: maybe(fc.dictionary(fc.constantFrom('event', 'host_status', 'cluster_status', 'process_name', 'instance_uuid', 'vir_domain_event', 'x'), value)),
             extra: maybe(value),
           },
@@ -101,7 +146,16 @@ describe('fuzzing the v1 API', () => {
       fc.string({ maxLength: 200 }),
       fc.integer({ min: MAX_BODY - 64, max: MAX_BODY * 3 }).map((n) => JSON.stringify({ notification: { payload: { x: 'y'.repeat(n) } } })),
     )
-    const contentType = fc.constantFrom(undefined, 'application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', '')
+    const contentType = fc.constantFrom(
+      undefined,
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+      '',
+    )
     const token = fc.constantFrom(ADMIN, ADMIN, ADMIN, READER, undefined, 'bogus')
     const version = fc.constantFrom(undefined, 'instance-ha 1.0', 'instance-ha 1.3', 'instance-ha latest', 'instance-ha 2.0', 'instance-ha 1.x', 'compute 2.1')
     return fc.record({ method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'), path, query, body, contentType, token, version })
@@ -149,7 +203,11 @@ describe('fuzzing the v1 API', () => {
   it('takes hostile reports and alerts without a 5xx, storing nothing for a refusal and nothing dated in the future', async () => {
     await fixtures('hostile')
     const admin = { 'X-Auth-Token': ADMIN, 'content-type': 'application/json' }
-    const warm = await h.api.app.request('/v1/ingest/alertmanager', { method: 'POST', headers: admin, body: JSON.stringify({ version: '4', alerts: [{ status: 'firing', labels: { alertname: 'Warm' }, startsAt: new Date().toISOString(), fingerprint: 'warm' }] }) })
+    const warm = await h.api.app.request('/v1/ingest/alertmanager', {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ version: '4', alerts: [{ status: 'firing', labels: { alertname: 'Warm' }, startsAt: new Date().toISOString(), fingerprint: 'warm' }] }),
+    })
     expect(warm.status).toBe(200)
     const all = [...TABLES, ...INGEST_TABLES]
     const inFuture = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString()
@@ -216,15 +274,48 @@ describe('fuzzing the v1 API', () => {
         400,
         /segment\.recovery_method/,
       ],
-      ['400 names the payload field', () => h.request('POST', '/v1/notifications', { notification: { type: 'COMPUTE_HOST', hostname: hostName, generated_time: '2020-01-01T00:00:00Z', payload: { event: 'EXPLODED' } } }, admin), 400, /notification\.payload\.event/],
+      [
+        '400 names the payload field',
+        () =>
+          h.request(
+            'POST',
+            '/v1/notifications',
+            { notification: { type: 'COMPUTE_HOST', hostname: hostName, generated_time: '2020-01-01T00:00:00Z', payload: { event: 'EXPLODED' } } },
+            admin,
+          ),
+        400,
+        /notification\.payload\.event/,
+      ],
       ['401 without a token', () => h.request('POST', '/v1/segments', { segment: { name: 'y', recovery_method: 'auto', service_type: 'COMPUTE' } }), 401, /X-Auth-Token/],
       ['403 for a reader', () => h.request('DELETE', `/v1/segments/${segmentId}`, undefined, { 'X-Auth-Token': READER }), 403, /segments:delete/],
       ['404 unknown id', () => h.request('DELETE', `/v1/segments/${randomUUID()}`, undefined, admin), 404, /segment/],
       ['404 unknown route', () => h.request('POST', '/v1/nowhere', {}, admin), 404, /could not be found/],
-      ['406 microversion', () => h.request('POST', '/v1/segments', { segment: { name: 'z', recovery_method: 'auto', service_type: 'COMPUTE' } }, { ...admin, 'OpenStack-API-Version': 'instance-ha 1.9' }), 406, /1\.9/],
-      ['409 duplicate', () => h.request('POST', '/v1/notifications', { notification: { type: 'COMPUTE_HOST', hostname: hostName, generated_time: '2020-01-01T00:00:00Z', payload: { event: 'STOPPED' } } }, admin), 409, /duplicate/],
+      [
+        '406 microversion',
+        () =>
+          h.request('POST', '/v1/segments', { segment: { name: 'z', recovery_method: 'auto', service_type: 'COMPUTE' } }, { ...admin, 'OpenStack-API-Version': 'instance-ha 1.9' }),
+        406,
+        /1\.9/,
+      ],
+      [
+        '409 duplicate',
+        () =>
+          h.request(
+            'POST',
+            '/v1/notifications',
+            { notification: { type: 'COMPUTE_HOST', hostname: hostName, generated_time: '2020-01-01T00:00:00Z', payload: { event: 'STOPPED' } } },
+            admin,
+          ),
+        409,
+        /duplicate/,
+      ],
       ['409 retry of a new notification', () => h.request('POST', `/v1/notifications/${notificationId}/retry`, undefined, admin), 409, /only a failed or error/],
-      ['413 too large', () => h.request('POST', '/v1/segments', { segment: { name: 'w', recovery_method: 'auto', service_type: 'COMPUTE', description: 'd'.repeat(MAX_BODY) } }, admin), 413, /larger than/],
+      [
+        '413 too large',
+        () => h.request('POST', '/v1/segments', { segment: { name: 'w', recovery_method: 'auto', service_type: 'COMPUTE', description: 'd'.repeat(MAX_BODY) } }, admin),
+        413,
+        /larger than/,
+      ],
       ['415 not JSON', () => h.request('POST', '/v1/segments', 'name=v', { ...admin, 'content-type': 'application/x-www-form-urlencoded' }), 415, /Content-Type/],
     ]
     for (const [what, send, status, message] of cases) {

@@ -73,7 +73,12 @@ describe('host control_attributes: secrets and warnings', () => {
     expect(JSON.stringify((await h.request('GET', '/dashboard/state')).body)).not.toContain('hunter2')
 
     const accepted = await h.request('POST', '/v1/notifications', {
-      notification: { type: 'COMPUTE_HOST', hostname: name, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+      notification: {
+        type: 'COMPUTE_HOST',
+        hostname: name,
+        generated_time: new Date().toISOString(),
+        payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+      },
     })
     expect(accepted.status).toBe(202)
     const id = accepted.body.notification.notification_uuid as string

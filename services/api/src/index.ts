@@ -123,7 +123,10 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
       invalidBurst: config.keystoneInvalidTokenBurst,
       timeoutMs: config.keystoneTimeoutMs,
     })
-    const monitorRoles = config.keystoneMonitorRoles.split(',').map((r) => r.trim()).filter(Boolean)
+    const monitorRoles = config.keystoneMonitorRoles
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean)
     access = { authenticator: keystoneAuthenticator(validator, monitorRoles), policy }
     log.info({ keystoneUrl, monitorRoles }, 'tokens are validated with Keystone')
   } else if (method === 'api-keys') {

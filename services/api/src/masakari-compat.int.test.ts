@@ -101,7 +101,20 @@ describe('Masakari 14 behaviour', () => {
       const s = await segment(h)
       const keys: Record<string, string[]> = {
         '/v1/segments': ['id', 'uuid', 'name', 'service_type', 'enabled', 'description', 'recovery_method', 'created_at', 'updated_at', 'deleted_at', 'deleted'],
-        [`/v1/segments/${s.uuid}/hosts`]: ['id', 'uuid', 'name', 'reserved', 'type', 'control_attributes', 'on_maintenance', 'failover_segment_id', 'created_at', 'updated_at', 'deleted_at', 'deleted'],
+        [`/v1/segments/${s.uuid}/hosts`]: [
+          'id',
+          'uuid',
+          'name',
+          'reserved',
+          'type',
+          'control_attributes',
+          'on_maintenance',
+          'failover_segment_id',
+          'created_at',
+          'updated_at',
+          'deleted_at',
+          'deleted',
+        ],
         '/v1/notifications': ['id', 'notification_uuid', 'generated_time', 'type', 'payload', 'status', 'source_host_uuid', 'created_at', 'updated_at', 'deleted_at', 'deleted'],
       }
       for (const [path, list] of Object.entries(keys)) {
@@ -114,19 +127,30 @@ describe('Masakari 14 behaviour', () => {
   })
 
   describe('statuses', () => {
-    it("shows a recovery that failed and will be retried as error (in use), then running again, then failed", async () => {
+    it('shows a recovery that failed and will be retried as error (in use), then running again, then failed', async () => {
       const s = await segment(h2)
       const name = unique('e')
       const hostId = (await h2.request('POST', `/v1/segments/${s.uuid}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: 'x' } })).body.host.uuid as string
       const posted = await h2.request('POST', '/v1/notifications', {
-        notification: { type: 'COMPUTE_HOST', hostname: name, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+        notification: {
+          type: 'COMPUTE_HOST',
+          hostname: name,
+          generated_time: new Date().toISOString(),
+          payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+        },
       })
       const id = posted.body.notification.notification_uuid as string
       let at = Date.now()
       const progress = async (extra: Record<string, unknown>) => {
         at += 1
         await h2.bus.publish(
-          makeEvent({ type: 'recovery.progress.v1', source: 'test', correlationId: id, now: new Date(at), payload: { notificationId: id, task: 'evacuate_instances_task', state: 'running', message: 'm', progress: 0.5, ...extra } }),
+          makeEvent({
+            type: 'recovery.progress.v1',
+            source: 'test',
+            correlationId: id,
+            now: new Date(at),
+            payload: { notificationId: id, task: 'evacuate_instances_task', state: 'running', message: 'm', progress: 0.5, ...extra },
+          }),
         )
       }
       const statusBecomes = async (want: string) => {
@@ -147,7 +171,13 @@ describe('Masakari 14 behaviour', () => {
       await statusBecomes('running')
       at += 1
       await h2.bus.publish(
-        makeEvent({ type: 'recovery.finished.v1', source: 'test', correlationId: id, now: new Date(at), payload: { notificationId: id, status: 'failed', message: 'gave up', moved: [], failed: [] } }),
+        makeEvent({
+          type: 'recovery.finished.v1',
+          source: 'test',
+          correlationId: id,
+          now: new Date(at),
+          payload: { notificationId: id, status: 'failed', message: 'gave up', moved: [], failed: [] },
+        }),
       )
       await statusBecomes('failed')
     })
@@ -194,7 +224,11 @@ describe('Masakari 14 behaviour', () => {
 
     it('answers 503 and stores nothing when Nova cannot be asked', async () => {
       const s = await segment(nova)
-      await fetch(`${sim.url}/sim/nova-fault`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 500, pathPattern: '/os-services' }) })
+      await fetch(`${sim.url}/sim/nova-fault`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ status: 500, pathPattern: '/os-services' }),
+      })
       try {
         const r = await nova.request('POST', `/v1/segments/${s.uuid}/hosts`, { host: { name: 'compute3', type: 'COMPUTE', control_attributes: 'x' } })
         expect(r.status).toBe(503)
@@ -204,7 +238,7 @@ describe('Masakari 14 behaviour', () => {
       expect((await nova.request('GET', `/v1/segments/${s.uuid}/hosts`)).body.hosts).toEqual([])
     })
 
-    it("refuses to update or delete any host of a segment while one of its notifications is new, running or error (409)", async () => {
+    it('refuses to update or delete any host of a segment while one of its notifications is new, running or error (409)', async () => {
       const s = await segment(h2)
       const mk = async (name: string) =>
         (await h2.request('POST', `/v1/segments/${s.uuid}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: 'x' } })).body.host.uuid as string
@@ -212,7 +246,12 @@ describe('Masakari 14 behaviour', () => {
       const bName = unique('b')
       const b = await mk(bName)
       const posted = await h2.request('POST', '/v1/notifications', {
-        notification: { type: 'COMPUTE_HOST', hostname: bName, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+        notification: {
+          type: 'COMPUTE_HOST',
+          hostname: bName,
+          generated_time: new Date().toISOString(),
+          payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+        },
       })
       expect(posted.status).toBe(202)
       const id = posted.body.notification.notification_uuid as string

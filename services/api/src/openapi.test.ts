@@ -25,12 +25,13 @@ describe('OpenAPI document and docs', () => {
       served.set(path, (served.get(path) ?? new Set()).add(method))
     }
     expect(served.size).toBeGreaterThanOrEqual(13)
-    const methods = (ops: Record<string, unknown> | undefined) => Object.keys(ops ?? {}).filter((k) => ['get', 'post', 'put', 'delete'].includes(k)).sort()
+    const methods = (ops: Record<string, unknown> | undefined) =>
+      Object.keys(ops ?? {})
+        .filter((k) => ['get', 'post', 'put', 'delete'].includes(k))
+        .sort()
     for (const [path, ms] of served) expect({ path, methods: methods(doc.paths[path]) }).toEqual({ path, methods: [...ms].sort() })
     expect(Object.keys(doc.paths).sort()).toEqual([...served.keys()].sort())
-    expect(Object.fromEntries(Object.entries(ROUTES).map(([p, ms]) => [p, [...ms].sort()]))).toEqual(
-      Object.fromEntries([...served].map(([p, ms]) => [p, [...ms].sort()])),
-    )
+    expect(Object.fromEntries(Object.entries(ROUTES).map(([p, ms]) => [p, [...ms].sort()]))).toEqual(Object.fromEntries([...served].map(([p, ms]) => [p, [...ms].sort()])))
   })
 
   it('serves the document with every v1 path, the docs page, and responses that match it', async () => {

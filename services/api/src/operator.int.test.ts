@@ -108,14 +108,25 @@ describe('operator actions and the new progress events', () => {
     expect(pending).toMatchObject({ instance_uuid: instance.id, instance_name: 'vm-1', status: 'pending', source_host: event.payload.hostname, dest_host: null })
     expect((await show(id)).status).toBe('running')
     // The evacuator made the evacuate call: ongoing, as Masakari shows a move in progress.
-    const ongoing = { notificationId: id, task: 'evacuate_instances_task', state: 'running' as const, message: 'sent', progress: 0, vmoveOngoing: { instanceId: instance.id, at: new Date(clock + 2).toISOString() } }
+    const ongoing = {
+      notificationId: id,
+      task: 'evacuate_instances_task',
+      state: 'running' as const,
+      message: 'sent',
+      progress: 0,
+      vmoveOngoing: { instanceId: instance.id, at: new Date(clock + 2).toISOString() },
+    }
     const call = await publish('recovery.progress.v1', ongoing, id)
     await until('an ongoing vmove', async () => {
       const v = (await h.request('GET', `/v1/notifications/${id}/vmoves`)).body.vmoves
       return v[0]?.status === 'ongoing' ? true : undefined
     })
     const started = new Date(clock + 5).toISOString()
-    await publish('instance.evacuated.v1', { notificationId: id, instance, sourceHost: event.payload.hostname, destHost: 'spare', startedAt: started, endedAt: new Date(clock + 10).toISOString() }, id)
+    await publish(
+      'instance.evacuated.v1',
+      { notificationId: id, instance, sourceHost: event.payload.hostname, destHost: 'spare', startedAt: started, endedAt: new Date(clock + 10).toISOString() },
+      id,
+    )
     // A late redelivery of the request (or of the call) does not turn the finished move back to pending (or ongoing).
     await h.bus.publish(request)
     await h.bus.publish(call)
@@ -173,7 +184,11 @@ describe('operator actions and the new progress events', () => {
     expect(proc.status).toBe(202)
     const procEvent = await eventOf(proc.body.notification.notification_uuid)
     const id = procEvent.payload.notificationId
-    const failed = await publish('process.failed.v1', { notificationId: id, host: procEvent.payload.host, segment: procEvent.payload.segment, processName: 'nova-compute', event: 'STOPPED' }, id)
+    const failed = await publish(
+      'process.failed.v1',
+      { notificationId: id, host: procEvent.payload.host, segment: procEvent.payload.segment, processName: 'nova-compute', event: 'STOPPED' },
+      id,
+    )
     const path = `/v1/segments/${s.uuid}/hosts/${hst.uuid}`
     const onMaintenance = await until('the host on maintenance', async () => {
       const r = await h.request('GET', path)
@@ -201,7 +216,11 @@ describe('operator actions and the new progress events', () => {
     const other = await segment()
     await publish('alert.raised.v1', { kind: 'storm', severity: 'critical', segmentId: s.uuid, message: '3 of 4 hosts failed within 60 s: fencing paused' })
     await publish('alert.raised.v1', { kind: 'isolated', severity: 'warning', segmentId: other.uuid, host: 'c9', message: 'host c9 is isolated' })
-    const last = await publish('alert.raised.v1', { kind: 'unconfirmed', severity: 'critical', segmentId: s.uuid, notificationId: id, message: 'BMC of the host did not confirm power off' }, id)
+    const last = await publish(
+      'alert.raised.v1',
+      { kind: 'unconfirmed', severity: 'critical', segmentId: s.uuid, notificationId: id, message: 'BMC of the host did not confirm power off' },
+      id,
+    )
     await h.bus.publish(last) // redelivered: stored once
     const alerts = await until('three alerts', async () => {
       const a = (await h.request('GET', `/v1/alerts?segment_id=${s.uuid}`)).body.alerts

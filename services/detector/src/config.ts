@@ -36,19 +36,28 @@ export const DetectorConfig = z.object({
   heartbeatIntervalMs: setting.int(1000, 50).describe("The agents' heartbeat interval."),
   heartbeatSweepMs: setting.int(100, 10).describe('How often silent hosts are looked for.'),
   heartbeatSubjectPrefix: z.string().min(1).default(HEARTBEAT_SUBJECT_PREFIX).describe('The agents publish on `<prefix>.<host>`.'),
-  heartbeatMaxSkewMs: setting.int(5000, 100).describe("Heartbeats whose `sentAt` is further than this from the detector's clock (or whose `startedAt` is after `sentAt`), and storage heartbeats dated further ahead, are refused: see src/heartbeat/plausibility.ts. Hosts must keep their clocks (NTP) within it."),
+  heartbeatMaxSkewMs: setting
+    .int(5000, 100)
+    .describe(
+      "Heartbeats whose `sentAt` is further than this from the detector's clock (or whose `startedAt` is after `sentAt`), and storage heartbeats dated further ahead, are refused: see src/heartbeat/plausibility.ts. Hosts must keep their clocks (NTP) within it.",
+    ),
   heartbeatPolicy: json(HeartbeatPolicy).default({}).describe('JSON: `{"*": {defaults}, "<segment name>": {policy}}`; see services/detector/README.md.'),
   storageHeartbeatDir: z.string().min(1).optional().describe('The shared directory the agents write their storage heartbeats into, if this host mounts it.'),
   detectorSubjectPrefix: z.string().min(1).default('lazarus.detector').describe('Replicas tell each other on `<prefix>.host-down.<host>` that a monitor reported a host down.'),
   leaseBucket: z
     .string()
     .regex(/^[-\w]+$/, 'letters, digits, - and _ only')
-    .default('lazarus_detector_leases').describe('JetStream KV bucket where replicas take a lease on each incident before reporting it.'),
+    .default('lazarus_detector_leases')
+    .describe('JetStream KV bucket where replicas take a lease on each incident before reporting it.'),
   leaseTtlMs: setting.int(600_000, 1000).describe("How long a lease lives (the bucket's max age; set when the bucket is created)."),
   leaseStaleMs: setting.int(20_000, 100).describe('A lease taken but not completed for this long is taken over by another replica (its holder died).'),
   reportAttempts: setting.int(8, 1).describe('How many times a failure report is sent to the api before an alert is raised instead.'),
   reportRetryMs: setting.int(250, 1).describe('The first delay between report attempts (doubling, at most 5 s).'),
-  replicaId: z.string().min(1).default(() => `${hostname()}:${process.pid}`).describe("This replica's name in leases and logs."),
+  replicaId: z
+    .string()
+    .min(1)
+    .default(() => `${hostname()}:${process.pid}`)
+    .describe("This replica's name in leases and logs."),
 })
 export type DetectorConfig = z.infer<typeof DetectorConfig>
 

@@ -181,17 +181,15 @@ export const createHeartbeatDetection = async (deps: HeartbeatDetectionDeps): Pr
 
 const metricsFor = (registry: Registry | undefined) => {
   if (!registry) return undefined
-  const outcomes =
-    getOrCreateCounter<'kind' | 'outcome'>(registry, {
-      name: 'lazarus_detector_verdict_outcomes_total',
-      help: 'What became of heartbeat verdicts: reported to the api, duplicate, held by another replica, alerted, failed',
-      labelNames: ['kind', 'outcome'] as const,
-    })
-  const refreshes =
-    getOrCreateCounter<'result'>(registry, {
-      name: 'lazarus_detector_membership_refreshes_total',
-      help: 'Reads of segment membership from the api, by result',
-      labelNames: ['result'] as const,
-    })
+  const outcomes = getOrCreateCounter<'kind' | 'outcome'>(registry, {
+    name: 'lazarus_detector_verdict_outcomes_total',
+    help: 'What became of heartbeat verdicts: reported to the api, duplicate, held by another replica, alerted, failed',
+    labelNames: ['kind', 'outcome'] as const,
+  })
+  const refreshes = getOrCreateCounter<'result'>(registry, {
+    name: 'lazarus_detector_membership_refreshes_total',
+    help: 'Reads of segment membership from the api, by result',
+    labelNames: ['result'] as const,
+  })
   return { outcomes, refreshes }
 }

@@ -38,8 +38,7 @@ const setup = (answers: (() => void)[] = []) => {
   }
   const settle = () => Promise.all(sync.inFlight())
   const tick = (ms = 100) => (now += ms)
-  const read = (paused: boolean, startedAt = now, reason: string | null = null) =>
-    sync.membershipRead([{ uuid: 'seg', paused, paused_reason: paused ? reason : null }], startedAt)
+  const read = (paused: boolean, startedAt = now, reason: string | null = null) => sync.membershipRead([{ uuid: 'seg', paused, paused_reason: paused ? reason : null }], startedAt)
   return { tracker, verdicts, requests, trip, settle, tick, read, now: () => now }
 }
 

@@ -83,7 +83,7 @@ export const createPauseSync = (deps: PauseSyncDeps): PauseSync => {
               { err, segment, attempt },
               retryable
                 ? 'could not pause the segment in the api; asking again at the next membership refresh'
-                : 'the api refused to pause the segment (does the detector\'s API_TOKEN have a role allowed segments:pause?); fencing stays paused in this detector',
+                : "the api refused to pause the segment (does the detector's API_TOKEN have a role allowed segments:pause?); fencing stays paused in this detector",
             )
             return
           }

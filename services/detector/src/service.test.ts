@@ -5,7 +5,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createDetectorService, type DetectorService } from './service.js'
 import { notification } from './testing/fixtures.js'
 
-const observer: QueueSpec = { queue: 'test.detector-out', bind: ['host.failed.v1', 'recovery.finished.v1', 'host.unfence_requested.v1', 'instance.failed.v1', 'process.failed.v1'], prefetch: 100, maxAttempts: 1, retryDelayMs: 0 }
+const observer: QueueSpec = {
+  queue: 'test.detector-out',
+  bind: ['host.failed.v1', 'recovery.finished.v1', 'host.unfence_requested.v1', 'instance.failed.v1', 'process.failed.v1'],
+  prefetch: 100,
+  maxAttempts: 1,
+  retryDelayMs: 0,
+}
 
 describe('detector service', () => {
   let bus: Bus
@@ -64,11 +70,7 @@ describe('detector service', () => {
     await expect.poll(() => seen.length).toBe(2)
     await bus.publish(notification({ host: { onMaintenance: true } }))
     await expect.poll(() => seen.length).toBe(3)
-    expect(seen.map((e) => (e.type === 'recovery.finished.v1' ? e.payload.status : e.type))).toEqual([
-      'host.unfence_requested.v1',
-      'finished',
-      'ignored',
-    ])
+    expect(seen.map((e) => (e.type === 'recovery.finished.v1' ? e.payload.status : e.type))).toEqual(['host.unfence_requested.v1', 'finished', 'ignored'])
   })
 
   it('publishes instance.failed and process.failed for the VM and PROCESS failures it recovers', async () => {

@@ -24,12 +24,11 @@ export interface DetectorService {
 
 export const createDetectorService = (deps: DetectorDeps): DetectorService => {
   const registry = deps.metrics ?? new Registry()
-  const decisions =
-    getOrCreateCounter<'type' | 'outcome'>(registry, {
-      name: 'lazarus_detector_notifications_total',
-      help: 'Notifications handled by the detector, by notification type and outcome',
-      labelNames: ['type', 'outcome'] as const,
-    })
+  const decisions = getOrCreateCounter<'type' | 'outcome'>(registry, {
+    name: 'lazarus_detector_notifications_total',
+    help: 'Notifications handled by the detector, by notification type and outcome',
+    labelNames: ['type', 'outcome'] as const,
+  })
   const handler = onNotificationReceived({
     bus: deps.bus,
     log: deps.log,

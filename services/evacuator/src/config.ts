@@ -6,15 +6,25 @@ import { DEFAULT_WORKFLOWS, workflowSetting } from './domain/workflows.js'
 
 /** How the evacuator recovers; names and defaults follow Masakari's `[host_failure]` and `[DEFAULT]`. */
 export const EvacuatorSettings = z.object({
-  hostFailureRecoveryThreads: setting.int(16, 1).describe("Evacuations one process has in flight at Nova at once (Masakari: host_failure_recovery_threads). Masakari's default, 3, evacuates a host of 6 instances in two waves; Nova builds up to 10 at once per target compute (max_concurrent_builds) and RH InstanceHA runs 32 threads. 16 moves a typical host in one wave and still bounds what one process asks of Nova."),
+  hostFailureRecoveryThreads: setting
+    .int(16, 1)
+    .describe(
+      "Evacuations one process has in flight at Nova at once (Masakari: host_failure_recovery_threads). Masakari's default, 3, evacuates a host of 6 instances in two waves; Nova builds up to 10 at once per target compute (max_concurrent_builds) and RH InstanceHA runs 32 threads. 16 moves a typical host in one wave and still bounds what one process asks of Nova.",
+    ),
   waitPeriodAfterEvacuation: z.coerce.number().positive().default(90).describe('Seconds to wait for Nova to confirm one evacuation (and one stop/start after it).'),
   evacuateAllInstances: setting.bool(true).describe('Evacuate every instance of a failed host; false: only those with the HA_Enabled metadata key set to True.'),
   haEnabledInstanceMetadataKey: z.string().min(1).default('HA_Enabled').describe('The instance metadata key that marks an instance for HA.'),
   ignoreInstancesInErrorState: setting.bool(false).describe('Leave instances in ERROR on a failed host instead of evacuating them.'),
   serviceDisableReason: z.string().min(1).default(DEFAULT_SERVICE_DISABLE_REASON).describe("disabled_reason of a failed host's nova-compute service."),
-  confirmPollFirstMs: setting.int(50, 1).describe('First and longest pause between two looks at an evacuating server (it backs off from one to the other). Once a process has seen a few evacuations end, it looks at a server around when it should end every hundredth of the quickest recent one (at least 10 ms).'),
+  confirmPollFirstMs: setting
+    .int(50, 1)
+    .describe(
+      'First and longest pause between two looks at an evacuating server (it backs off from one to the other). Once a process has seen a few evacuations end, it looks at a server around when it should end every hundredth of the quickest recent one (at least 10 ms).',
+    ),
   confirmPollMaxMs: setting.int(2000, 1).describe('The longest pause between two looks at an evacuating server.'),
-  claimLeaseMs: setting.int(30_000, 1000).describe('A worker holds a claim on its item for this long and renews it while working; a claim not renewed in time (the worker died) lets another worker resume the item.'),
+  claimLeaseMs: setting
+    .int(30_000, 1000)
+    .describe('A worker holds a claim on its item for this long and renews it while working; a claim not renewed in time (the worker died) lets another worker resume the item.'),
   sweepIntervalMs: setting.int(10_000, 100).describe('How often each process looks for stranded work (expired claims, unannounced ends).'),
   requeueAfterMs: setting.int(300_000, 1000).describe('A work item still pending this long after it was published is published again.'),
   addReservedHostToAggregate: setting.bool(false).describe('Add a claimed reserved host to every aggregate of the failed host (Masakari: add_reserved_host_to_aggregate).'),
@@ -22,11 +32,19 @@ export const EvacuatorSettings = z.object({
   processAllInstances: setting.bool(false).describe('Recover a failed instance without HA_Enabled metadata too (Masakari: [instance_failure] process_all_instances).'),
   waitPeriodAfterPowerOff: z.coerce.number().positive().default(180).describe('Seconds to wait for a stopped instance to be shut off (Masakari: wait_period_after_power_off).'),
   waitPeriodAfterPowerOn: z.coerce.number().positive().default(60).describe('Seconds to wait for a started instance to be ACTIVE (Masakari: wait_period_after_power_on).'),
-  waitPeriodAfterServiceUpdate: z.coerce.number().positive().default(180).describe('Seconds to wait for Nova to show a compute service disabled (Masakari: wait_period_after_service_update).'),
-  hostFailureRecoveryTasks: workflowSetting('host').describe('Tasks of each phase of a host recovery, e.g. {"pre":[],"main":["prepare_HA_enabled_instances_task"],"post":["evacuate_instances_task"]}.'),
+  waitPeriodAfterServiceUpdate: z.coerce
+    .number()
+    .positive()
+    .default(180)
+    .describe('Seconds to wait for Nova to show a compute service disabled (Masakari: wait_period_after_service_update).'),
+  hostFailureRecoveryTasks: workflowSetting('host').describe(
+    'Tasks of each phase of a host recovery, e.g. {"pre":[],"main":["prepare_HA_enabled_instances_task"],"post":["evacuate_instances_task"]}.',
+  ),
   instanceFailureRecoveryTasks: workflowSetting('instance').describe('Tasks of each phase of an instance recovery (JSON, as above).'),
   processFailureRecoveryTasks: workflowSetting('process').describe('Tasks of each phase of a process recovery (JSON, as above).'),
-  recoveryRetryLimit: setting.int(1, 0).describe('A host recovery that failed for some instances is run again for them this many times (Masakari re-runs a notification in error once, then marks it failed).'),
+  recoveryRetryLimit: setting
+    .int(1, 0)
+    .describe('A host recovery that failed for some instances is run again for them this many times (Masakari re-runs a notification in error once, then marks it failed).'),
   recoveryRetryIntervalMs: setting.int(120_000, 0).describe('Pause before such a retry (Masakari: process_unfinished_notifications_interval, 120 s).'),
 })
 export type EvacuatorConfig = z.infer<typeof EvacuatorSettings>
@@ -37,7 +55,11 @@ export const defaultEvacuatorConfig = (): EvacuatorConfig => EvacuatorSettings.p
 export const EvacuatorMainSettings = EvacuatorSettings.extend({
   amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/' }).min(1).describe('RabbitMQ, e.g. amqp://user:pass@rabbit:5672/vhost'),
   databaseUrl: z.string().optional().describe('postgres://… in production; a path or `memory:` for PGlite (default: in memory).'),
-  dbPoolSize: setting.int(10, 1).describe("Connections to PostgreSQL (pool size). Up to `hostFailureRecoveryThreads` of them are opened at start and kept while idle, so that a recovery's first wave claims its items at once instead of first opening a connection each."),
+  dbPoolSize: setting
+    .int(10, 1)
+    .describe(
+      "Connections to PostgreSQL (pool size). Up to `hostFailureRecoveryThreads` of them are opened at start and kept while idle, so that a recovery's first wave claims its items at once instead of first opening a connection each.",
+    ),
   ...openStackSettings,
   ...opsSettings(9103),
 })

@@ -107,11 +107,7 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
   }
 
   const finished = (notificationId: string, timeoutMs = 20_000) =>
-    waitFor(
-      'recovery.finished',
-      () => seen.find((e): e is RecoveryFinishedV1 => e.type === 'recovery.finished.v1' && e.payload.notificationId === notificationId),
-      timeoutMs,
-    )
+    waitFor('recovery.finished', () => seen.find((e): e is RecoveryFinishedV1 => e.type === 'recovery.finished.v1' && e.payload.notificationId === notificationId), timeoutMs)
   const of = <T extends Event['type']>(type: T, notificationId: string) =>
     seen.filter((e): e is Extract<Event, { type: T }> => e.type === type && 'notificationId' in e.payload && e.payload.notificationId === notificationId)
   const hostOf = (id: string) => sim.servers().find((s) => s.id === id)
@@ -120,7 +116,13 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
   const reserve = async (host: string) => nova.disableComputeService(host, 'reserved for instance HA')
 
   it('reserved_host: claims the reserved host, enables it, adds it to the failed host aggregates, and moves everything there', async () => {
-    await setUp({ aggregates: [{ name: 'rack-a', hosts: ['c1', 'c2'] }, { name: 'gpu', hosts: ['c1'] }, { name: 'rack-b', hosts: ['c3', 'c4'] }] })
+    await setUp({
+      aggregates: [
+        { name: 'rack-a', hosts: ['c1', 'c2'] },
+        { name: 'gpu', hosts: ['c1'] },
+        { name: 'rack-b', hosts: ['c3', 'c4'] },
+      ],
+    })
     await reserve(h(4))
     const ids = [1, 2, 3].map((n) => sim.createServer({ host: h(1), name: `vm-${n}` }))
     await start({ addReservedHostToAggregate: true })
@@ -133,7 +135,12 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
     const [svc] = await nova.listComputeServices({ host: h(4) })
     expect(svc?.status).toBe('enabled')
     const aggs = await nova.listAggregates()
-    expect(aggs.filter((a) => a.hosts.includes(h(4))).map((a) => a.name).sort()).toEqual(['gpu', 'rack-a', 'rack-b'])
+    expect(
+      aggs
+        .filter((a) => a.hosts.includes(h(4)))
+        .map((a) => a.name)
+        .sort(),
+    ).toEqual(['gpu', 'rack-a', 'rack-b'])
     const claim = of('recovery.progress.v1', evt.payload.notificationId).find((p) => p.payload.task === 'claim_reserved_host_task' && p.payload.state === 'success')
     expect(claim?.payload.message).toContain(`reserved host ${h(4)} claimed`)
     // Each evacuate call is reported, so the api shows its vmove `ongoing` until the outcome.
@@ -174,7 +181,9 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
     const end = await finished(evt.payload.notificationId)
     expect(end.payload.status).toBe('finished')
     expect(hostOf(vm)?.host).toBe(h(5))
-    expect(of('recovery.progress.v1', evt.payload.notificationId).some((p) => p.payload.message.includes(`reserved host ${h(4)} unusable: its compute service is forced down`))).toBe(true)
+    expect(
+      of('recovery.progress.v1', evt.payload.notificationId).some((p) => p.payload.message.includes(`reserved host ${h(4)} unusable: its compute service is forced down`)),
+    ).toBe(true)
 
     // Another failure: h(5) is taken, h(4) is down, nothing else is reserved.
     const other = sim.createServer({ host: h(2), name: 'other' })
@@ -285,9 +294,7 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
     const evt = fenced(h(1), 'auto')
     await bus.publish(evt)
     // The first run fails (no host); the other host comes back before the retry.
-    const scheduled = await waitFor('a retry scheduled', () =>
-      of('recovery.progress.v1', evt.payload.notificationId).find((p) => p.payload.message.includes('retrying them in')),
-    )
+    const scheduled = await waitFor('a retry scheduled', () => of('recovery.progress.v1', evt.payload.notificationId).find((p) => p.payload.message.includes('retrying them in')))
     // Failed for now, retried automatically: Masakari's `error`.
     expect(scheduled.payload).toMatchObject({ notificationStatus: 'error', state: 'failure' })
     sim.restoreHost(h(2))
@@ -334,11 +341,11 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
     await bus.publish(e2)
     const [end1, end2] = await Promise.all([finished(e1.payload.notificationId), finished(e2.payload.notificationId)])
     expect(end1.payload.status).toBe('finished')
-    expect(of('recovery.progress.v1', e1.payload.notificationId).filter((p) => p.payload.state === 'success').map((p) => p.payload.task)).toEqual([
-      'stop_instance_task',
-      'start_instance_task',
-      'confirm_instance_active_task',
-    ])
+    expect(
+      of('recovery.progress.v1', e1.payload.notificationId)
+        .filter((p) => p.payload.state === 'success')
+        .map((p) => p.payload.task),
+    ).toEqual(['stop_instance_task', 'start_instance_task', 'confirm_instance_active_task'])
     expect(hostOf(ha)).toMatchObject({ status: 'ACTIVE', host: h(1) })
     expect(end2.payload.status).toBe('ignored')
     expect(end2.payload.message).toContain('not HA-enabled')

@@ -66,9 +66,7 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
   }
 
   const finished = (notificationId: string) =>
-    waitFor('recovery.finished', () =>
-      seen.find((e): e is RecoveryFinishedV1 => e.type === 'recovery.finished.v1' && e.payload.notificationId === notificationId),
-    )
+    waitFor('recovery.finished', () => seen.find((e): e is RecoveryFinishedV1 => e.type === 'recovery.finished.v1' && e.payload.notificationId === notificationId))
   const ofType = <T extends Event['type']>(type: T) => seen.filter((e): e is Extract<Event, { type: T }> => e.type === type)
   const evacuationsOf = (id: string) => cloud.records().evacuations.filter((r) => r.serverId === id)
 
@@ -149,13 +147,14 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     const end = await finished(evt.payload.notificationId)
     expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([...ids].sort())
     const items = await createRecoveryStore(db).items(evt.payload.notificationId)
-    const calledAt = new Map(
-      (await cloud.nova.listMigrations({ sourceCompute: FAILED, migrationType: 'evacuation' })).map((m) => [m.instanceUuid, Date.parse(m.createdAt ?? '')]),
-    )
+    const calledAt = new Map((await cloud.nova.listMigrations({ sourceCompute: FAILED, migrationType: 'evacuation' })).map((m) => [m.instanceUuid, Date.parse(m.createdAt ?? '')]))
     const claimed = items.map((i) => ({ claimedAt: i.startedAt?.getTime() ?? NaN, calledAt: calledAt.get(i.instanceId) ?? NaN })).sort((a, b) => a.claimedAt - b.claimedAt)
     // Two slots: the first two items are claimed at once, each of the other two once one of
     // their evacuate calls was made.
-    const calls = claimed.slice(0, 2).map((c) => c.calledAt).sort((a, b) => a - b)
+    const calls = claimed
+      .slice(0, 2)
+      .map((c) => c.calledAt)
+      .sort((a, b) => a - b)
     for (const [k, later] of claimed.slice(2).entries()) expect(later.claimedAt).toBeGreaterThanOrEqual(calls[k] as number)
   })
 
@@ -272,9 +271,7 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     expect(end.payload.moved).toHaveLength(12)
     expect(ofType('recovery.finished.v1')).toHaveLength(1)
     for (const id of ids) expect(evacuationsOf(id)).toHaveLength(1)
-    const done = await Promise.all(
-      registries.map(async (r) => (await r.getSingleMetricAsString('lazarus_evacuator_evacuations_total')).match(/outcome="succeeded"} (\d+)/)?.[1]),
-    )
+    const done = await Promise.all(registries.map(async (r) => (await r.getSingleMetricAsString('lazarus_evacuator_evacuations_total')).match(/outcome="succeeded"} (\d+)/)?.[1]))
     expect(done.map(Number).every((n) => n > 0)).toBe(true)
     expect(done.map(Number).reduce((a, b) => a + b)).toBe(12)
   })
@@ -294,7 +291,12 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     const end = await finished(evt.payload.notificationId)
     expect(end.payload.status).toBe('finished')
     for (const id of ids) expect(evacuationsOf(id)).toHaveLength(1)
-    expect(cloud.servers().filter((s) => ids.includes(s.id)).every((s) => s.status === 'ACTIVE' && !s.locked && s.host !== FAILED)).toBe(true)
+    expect(
+      cloud
+        .servers()
+        .filter((s) => ids.includes(s.id))
+        .every((s) => s.status === 'ACTIVE' && !s.locked && s.host !== FAILED),
+    ).toBe(true)
   })
 
   it('resumes a recovery left by a crashed process: confirms what it evacuated, republishes what it lost', async () => {
@@ -340,7 +342,12 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     expect(end.payload.status).toBe('finished')
     expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([sent, lost, claimed].sort())
     for (const id of [sent, lost, claimed]) expect(evacuationsOf(id)).toHaveLength(1)
-    expect(cloud.servers().filter((s) => [sent, lost, claimed].includes(s.id)).every((s) => s.status === 'ACTIVE' && !s.locked && s.host !== FAILED)).toBe(true)
+    expect(
+      cloud
+        .servers()
+        .filter((s) => [sent, lost, claimed].includes(s.id))
+        .every((s) => s.status === 'ACTIVE' && !s.locked && s.host !== FAILED),
+    ).toBe(true)
   })
 
   it('reports an instance Nova cannot place, unlocked, with the state it was left in', async () => {

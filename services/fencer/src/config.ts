@@ -21,13 +21,28 @@ export const FencerEnv = z.object({
   unfencePowerOn: setting.bool(d.unfencePowerOn).describe('Unfence: power a host that is off on before giving it back to Nova.'),
   unfenceMaxWaitMs: setting.ms(d.unfenceMaxWaitMs).describe('Unfence: how long to keep asking Nova to clear forced_down while it refuses.'),
   unfenceRetryIntervalMs: setting.int(d.unfenceRetryIntervalMs, 1).describe('Unfence: first pause between those attempts; it doubles up to 30 s.'),
-  fenceDisableReason: z.string().max(255).default(d.disableReason ?? '').describe('Disable nova-compute with this reason along with the force-down (one Nova call); empty: force down only.'),
-  bmcSecretDir: z.string().min(1).refine((v) => v.startsWith('/'), 'must be an absolute directory path').default(d.bmcSecretDir).describe('Where BMC password files live: `password_file=` must resolve to a regular file under it.'),
+  fenceDisableReason: z
+    .string()
+    .max(255)
+    .default(d.disableReason ?? '')
+    .describe('Disable nova-compute with this reason along with the force-down (one Nova call); empty: force down only.'),
+  bmcSecretDir: z
+    .string()
+    .min(1)
+    .refine((v) => v.startsWith('/'), 'must be an absolute directory path')
+    .default(d.bmcSecretDir)
+    .describe('Where BMC password files live: `password_file=` must resolve to a regular file under it.'),
   bmcPasswordEnvAllow: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
-    .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a comma-separated list of environment variable names'))).describe('Comma-separated environment variables `password_env=` may name (none by default: use password_file).'),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    )
+    .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a comma-separated list of environment variable names')))
+    .describe('Comma-separated environment variables `password_env=` may name (none by default: use password_file).'),
   ...opsSettings(9102),
 })
 export type FencerEnv = z.infer<typeof FencerEnv>

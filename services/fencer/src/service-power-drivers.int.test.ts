@@ -96,15 +96,13 @@ describe.each<DriverName>(['ipmi', 'fence_agent'])('fencer through driver=%s aga
     await sim?.close()
   })
 
-  const hostFailed = (host: string, level: QuickEvacuateLevel, extra = ''): HostFailedV1 =>
-    hostFailedEvent({ host, level, controlAttributes: DRIVERS[driverName](bmc, extra) })
+  const hostFailed = (host: string, level: QuickEvacuateLevel, extra = ''): HostFailedV1 => hostFailedEvent({ host, level, controlAttributes: DRIVERS[driverName](bmc, extra) })
   const outcomeOf = async (id: string) => {
     await expect.poll(() => seen.some((e) => isOutcome(e, id)), { timeout: 30_000, interval: 50 }).toBe(true)
     return seen.find((e) => isOutcome(e, id)) as LazarusEvent
   }
   const isOutcome = (e: LazarusEvent, id: string) => (e.type === 'host.fenced.v1' || e.type === 'host.fence_failed.v1') && e.payload.notificationId === id
-  const steps = (id: string) =>
-    seen.flatMap((e) => (e.type === 'recovery.progress.v1' && e.payload.notificationId === id ? [`${e.payload.task}:${e.payload.state}`] : []))
+  const steps = (id: string) => seen.flatMap((e) => (e.type === 'recovery.progress.v1' && e.payload.notificationId === id ? [`${e.payload.task}:${e.payload.state}`] : []))
   const compute = async (host: string) => (await nova.listComputeServices({ host })).find((s) => s.binary === 'nova-compute')
   const fencedOnly = (id: string) => seen.filter((e) => e.type === 'host.fenced.v1' && e.payload.notificationId === id)
 

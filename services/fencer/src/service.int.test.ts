@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createInProcessBus, type Bus } from '@lazarus/bus'
 import { startCloudSim } from '@lazarus/cloud-sim'
-import {
-  LazarusEvent,
-  makeEvent,
-  topology,
-  type HostFailedV1,
-  type HostUnfenceRequestedV1,
-  type HostUnfencedV1,
-  type QueueSpec,
-  type QuickEvacuateLevel,
-} from '@lazarus/contracts'
+import { LazarusEvent, makeEvent, topology, type HostFailedV1, type HostUnfenceRequestedV1, type HostUnfencedV1, type QueueSpec, type QuickEvacuateLevel } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
 import { createOpenStackClient, type NovaClient } from '@lazarus/openstack'
 import { createLogger } from '@lazarus/runtime'
@@ -98,8 +89,7 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
     return seen.find((e) => isOutcome(e, notificationId)) as LazarusEvent
   }
   const isOutcome = (e: LazarusEvent, id: string) => (e.type === 'host.fenced.v1' || e.type === 'host.fence_failed.v1') && e.payload.notificationId === id
-  const steps = (id: string) =>
-    seen.flatMap((e) => (e.type === 'recovery.progress.v1' && e.payload.notificationId === id ? [`${e.payload.task}:${e.payload.state}`] : []))
+  const steps = (id: string) => seen.flatMap((e) => (e.type === 'recovery.progress.v1' && e.payload.notificationId === id ? [`${e.payload.task}:${e.payload.state}`] : []))
   const forceOffs = (host: string) => sim.records().powerActions.filter((a) => a.host === host && a.action === 'ForceOff')
   const compute = async (host: string) => (await nova.listComputeServices({ host })).find((s) => s.binary === 'nova-compute')
 
@@ -164,7 +154,8 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
     expect(await compute(host)).toMatchObject({ state: 'down', forcedDown: true })
     // Nova's answer to the force-down showed the service down: confirmed without asking again.
     const confirmed = seen.find(
-      (e) => e.type === 'recovery.progress.v1' && e.payload.notificationId === evt.payload.notificationId && e.payload.task === 'confirm_compute_down' && e.payload.state === 'success',
+      (e) =>
+        e.type === 'recovery.progress.v1' && e.payload.notificationId === evt.payload.notificationId && e.payload.task === 'confirm_compute_down' && e.payload.state === 'success',
     )
     expect(confirmed?.type === 'recovery.progress.v1' && confirmed.payload.message).toMatch(/down \(forced\), in its answer to the force-down/)
   })
@@ -268,16 +259,14 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
     const evt = hostFailed(host, 2)
     for (let i = 0; i < 5; i += 1) await bus.publish(evt)
     // Every delivery ends with the same outcome, published again for the duplicates.
-    await expect
-      .poll(() => seen.filter((e) => e.type === 'host.fenced.v1' && e.payload.notificationId === evt.payload.notificationId).length, { timeout: 15_000 })
-      .toBe(5)
+    await expect.poll(() => seen.filter((e) => e.type === 'host.fenced.v1' && e.payload.notificationId === evt.payload.notificationId).length, { timeout: 15_000 }).toBe(5)
     const outcomes = seen.filter((e) => e.type === 'host.fenced.v1' || e.type === 'host.fence_failed.v1')
     for (const o of outcomes) expect(o.payload).toEqual(outcomes[0]?.payload)
     expect(forceOffs(host)).toHaveLength(1)
     expect(sim.records().forcedDown.filter((f) => f.host === host && f.forcedDown)).toHaveLength(1)
   })
 
-  it("a second notification for a host another live fencer is fencing is retried, then ignored", async () => {
+  it('a second notification for a host another live fencer is fencing is retried, then ignored', async () => {
     const host = pickHost()
     const first = hostFailed(host, 2)
     const ledger = await createFenceLedger(db)
@@ -291,7 +280,12 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
       expect(sim.records().powerActions.filter((a) => a.host === host)).toEqual([])
       expect(steps(second.payload.notificationId)).toEqual([])
     } finally {
-      await ledger.finish(first.payload.notificationId, 'live-replica', { state: 'failed', outcome: { type: 'host.fence_failed.v1', payload: { ...first.payload, reason: 'test over' } }, timings: {} }, new Date())
+      await ledger.finish(
+        first.payload.notificationId,
+        'live-replica',
+        { state: 'failed', outcome: { type: 'host.fence_failed.v1', payload: { ...first.payload, reason: 'test over' } }, timings: {} },
+        new Date(),
+      )
     }
   })
 
@@ -346,8 +340,7 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
           requestedBy: 'operator',
         },
       })
-    const unfenced = (req: HostUnfenceRequestedV1) =>
-      seen.filter((e): e is HostUnfencedV1 => e.type === 'host.unfenced.v1' && e.causationId === req.id)
+    const unfenced = (req: HostUnfenceRequestedV1) => seen.filter((e): e is HostUnfencedV1 => e.type === 'host.unfenced.v1' && e.causationId === req.id)
     const alertsFor = (req: HostUnfenceRequestedV1) => seen.filter((e) => e.type === 'alert.raised.v1' && e.causationId === req.id)
 
     /** Fence `host` at level 2 and evacuate its instances: Nova keeps `done` evacuation migrations for it. */
@@ -428,7 +421,12 @@ describe.each<Engine>(['pglite', 'postgres'])('fencer against the simulated clou
       await bus.publish(req)
       await expect.poll(() => unfenced(req).length, { timeout: 10_000 }).toBe(1)
       expect(unfenced(req)[0]?.payload.serviceEnabled).toBe(false)
-      expect(sim.records().powerActions.filter((a) => a.host === host).map((a) => a.action)).toEqual(['ForceOff', 'On'])
+      expect(
+        sim
+          .records()
+          .powerActions.filter((a) => a.host === host)
+          .map((a) => a.action),
+      ).toEqual(['ForceOff', 'On'])
       expect(await compute(host)).toMatchObject({ forcedDown: false, status: 'disabled' })
     })
 

@@ -30,19 +30,17 @@ export interface FencerService {
 export const createFencerService = (deps: FencerDeps): FencerService => {
   const config: FencerConfig = { ...defaultFencerConfig, ...deps.config }
   const registry = deps.metrics ?? new Registry()
-  const fences =
-    getOrCreateCounter<'level' | 'outcome'>(registry, {
-      name: 'lazarus_fencer_fences_total',
-      help: 'Fence operations that ended, by level and outcome (fenced, failed)',
-      labelNames: ['level', 'outcome'] as const,
-    })
-  const durations =
-    getOrCreateHistogram<'level' | 'outcome'>(registry, {
-      name: 'lazarus_fencer_fence_duration_seconds',
-      help: 'Time from claiming a fence to its outcome',
-      labelNames: ['level', 'outcome'] as const,
-      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
-    })
+  const fences = getOrCreateCounter<'level' | 'outcome'>(registry, {
+    name: 'lazarus_fencer_fences_total',
+    help: 'Fence operations that ended, by level and outcome (fenced, failed)',
+    labelNames: ['level', 'outcome'] as const,
+  })
+  const durations = getOrCreateHistogram<'level' | 'outcome'>(registry, {
+    name: 'lazarus_fencer_fence_duration_seconds',
+    help: 'Time from claiming a fence to its outcome',
+    labelNames: ['level', 'outcome'] as const,
+    buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+  })
 
   const powerDriverFor =
     deps.powerDriverFor ??
@@ -56,12 +54,11 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
       })
     })
 
-  const unfences =
-    getOrCreateCounter<'outcome'>(registry, {
-      name: 'lazarus_fencer_unfences_total',
-      help: 'Unfence operations that ended, by outcome (unfenced, failed)',
-      labelNames: ['outcome'] as const,
-    })
+  const unfences = getOrCreateCounter<'outcome'>(registry, {
+    name: 'lazarus_fencer_unfences_total',
+    help: 'Unfence operations that ended, by outcome (unfenced, failed)',
+    labelNames: ['outcome'] as const,
+  })
 
   let subscriptions: Subscription[] = []
   let abort = new AbortController()

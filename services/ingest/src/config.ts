@@ -6,7 +6,12 @@ import type { KafkaSourceConfig } from './sources/kafka.js'
 const list = z
   .string()
   .optional()
-  .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean))
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
 
 /**
  * The ingest service's settings (env names are the keys in UPPER_SNAKE_CASE). A source is
@@ -20,7 +25,9 @@ export const ingestConfigSchema = z
     retryMinMs: setting.int(500, 10).describe('Backoff while the api is unavailable: first wait, and the longest.'),
     retryMaxMs: setting.int(30_000, 10).describe('The longest wait between attempts while the api is unavailable.'),
     mappingRules: z.string().optional().describe('Mapping rules: JSON text, or `@/path/to/rules.json`. Unset: the defaults.'),
-    maxFutureSkewS: setting.int(DEFAULT_MAX_FUTURE_SKEW_S, 0).describe("Seconds an event's time may lie ahead of this service's clock; further ahead is dead-lettered (stage map)."),
+    maxFutureSkewS: setting
+      .int(DEFAULT_MAX_FUTURE_SKEW_S, 0)
+      .describe("Seconds an event's time may lie ahead of this service's clock; further ahead is dead-lettered (stage map)."),
 
     kafkaBrokers: list.describe('Kafka brokers, comma-separated host:port; set: the Kafka source is on.'),
     kafkaTopics: list.describe('Topics to consume, comma-separated.'),
@@ -42,7 +49,11 @@ export const ingestConfigSchema = z
     natsUrl: list.describe('NATS servers, comma-separated; set: the NATS JetStream source is on.'),
     natsStream: z.string().optional().describe('The JetStream stream to consume.'),
     natsSubjects: list.describe('Subjects of the stream to consume, comma-separated (all when unset).'),
-    natsDurable: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _').default('lazarus-ingest').describe('Durable consumer name.'),
+    natsDurable: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _')
+      .default('lazarus-ingest')
+      .describe('Durable consumer name.'),
     natsDeadLetterSubject: z.string().min(1).default('lazarus.ingest.dead-letter').describe('Where events that cannot be mapped or are refused go.'),
     natsMaxAckPending: setting.int(1, 1).describe('Events in flight at once.'),
     natsAckWaitMs: setting.int(30_000, 1000).describe('How long JetStream waits for an ack before redelivering.'),
@@ -59,7 +70,11 @@ export const ingestConfigSchema = z
     need(c.kafkaBrokers.length === 0 && c.natsUrl.length === 0, 'kafkaBrokers', 'no source is on: set KAFKA_BROKERS (with KAFKA_TOPICS) and/or NATS_URL (with NATS_STREAM)')
     need(c.kafkaBrokers.length > 0 && c.kafkaTopics.length === 0, 'kafkaTopics', 'required with KAFKA_BROKERS: the topics to consume, comma-separated')
     need(c.kafkaTopics.includes(c.kafkaDeadLetterTopic), 'kafkaDeadLetterTopic', 'must not be one of KAFKA_TOPICS')
-    need(!!c.kafkaSaslMechanism && !(c.kafkaSaslUsername && c.kafkaSaslPassword), 'kafkaSaslUsername', 'KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with KAFKA_SASL_MECHANISM')
+    need(
+      !!c.kafkaSaslMechanism && !(c.kafkaSaslUsername && c.kafkaSaslPassword),
+      'kafkaSaslUsername',
+      'KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with KAFKA_SASL_MECHANISM',
+    )
     need(c.natsUrl.length > 0 && !c.natsStream, 'natsStream', 'required with NATS_URL: the JetStream stream to consume')
     need(c.retryMaxMs < c.retryMinMs, 'retryMaxMs', 'must be at least RETRY_MIN_MS')
   })
@@ -78,9 +93,7 @@ export const kafkaSourceConfig = (c: IngestConfig): KafkaSourceConfig => ({
   partitionsConcurrently: c.kafkaPartitionsConcurrently,
   retryMinMs: c.retryMinMs,
   retryMaxMs: c.retryMaxMs,
-  ssl: c.kafkaSsl
-    ? { caFile: c.kafkaSslCaFile, certFile: c.kafkaSslCertFile, keyFile: c.kafkaSslKeyFile, rejectUnauthorized: c.kafkaSslRejectUnauthorized }
-    : undefined,
+  ssl: c.kafkaSsl ? { caFile: c.kafkaSslCaFile, certFile: c.kafkaSslCertFile, keyFile: c.kafkaSslKeyFile, rejectUnauthorized: c.kafkaSslRejectUnauthorized } : undefined,
   sasl:
     c.kafkaSaslMechanism && c.kafkaSaslUsername && c.kafkaSaslPassword
       ? { mechanism: c.kafkaSaslMechanism, username: c.kafkaSaslUsername, password: c.kafkaSaslPassword }

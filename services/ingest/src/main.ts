@@ -32,7 +32,13 @@ const main = async () => {
   try {
     if (config.kafkaBrokers.length > 0) {
       sources.push(
-        await startKafkaSource({ config: kafkaSourceConfig(config), pipeline: createPipeline({ source: 'kafka', rules, api, metrics, log, maxFutureSkewS: config.maxFutureSkewS }), metrics, log, onFatal }),
+        await startKafkaSource({
+          config: kafkaSourceConfig(config),
+          pipeline: createPipeline({ source: 'kafka', rules, api, metrics, log, maxFutureSkewS: config.maxFutureSkewS }),
+          metrics,
+          log,
+          onFatal,
+        }),
       )
     }
     if (config.natsUrl.length > 0 && config.natsStream) {

@@ -170,8 +170,7 @@ export class Consumer<T> implements ConsumerControl {
       const { names, publisher } = this.deps
       const retry = outcome.type === 'RETRY'
       // Broker bookkeeping stays behind; the bus's own headers travel on.
-      const { 'x-death': _death, 'x-delivery-count': _count, [HEADER.publish]: _token, ...headers } =
-        (msg.properties.headers ?? {}) as Record<string, unknown>
+      const { 'x-death': _death, 'x-delivery-count': _count, [HEADER.publish]: _token, ...headers } = (msg.properties.headers ?? {}) as Record<string, unknown>
       try {
         await publisher.publish(names.retryExchange, retry ? names.retry(this.spec.queue) : names.dead(this.spec.queue), msg.content, {
           persistent: true,
@@ -188,7 +187,9 @@ export class Consumer<T> implements ConsumerControl {
           },
         })
       } catch (err) {
-        this.deps.onError(new Error(`could not move a message of ${this.spec.queue} to its ${outcome.type === 'RETRY' ? 'retry' : 'dead'} queue: ${errorText(err)}`, { cause: err }))
+        this.deps.onError(
+          new Error(`could not move a message of ${this.spec.queue} to its ${outcome.type === 'RETRY' ? 'retry' : 'dead'} queue: ${errorText(err)}`, { cause: err }),
+        )
         // Leave it unacked a while, then hand it back to the queue for another go.
         const delay = retry ? outcome.delayMs : this.spec.retryDelayMs
         await new Promise((resolve) => setTimeout(resolve, delay))
@@ -205,4 +206,3 @@ const attemptOf = (msg: ConsumeMessage): number => {
   const n = typeof value === 'number' ? value : Number(value)
   return Number.isInteger(n) && n >= 1 ? n : 1
 }
-

@@ -98,10 +98,18 @@ export const declareAllowedTopology = async (conn: ChannelModel, n: Names, queue
   }
   try {
     for (const name of exchangesOf(n)) {
-      await declareOr(`exchange ${name}`, (c) => c.assertExchange(name, 'topic', { durable: true }), (c) => c.checkExchange(name))
+      await declareOr(
+        `exchange ${name}`,
+        (c) => c.assertExchange(name, 'topic', { durable: true }),
+        (c) => c.checkExchange(name),
+      )
     }
     for (const spec of queues) {
-      await declareOr(`queue ${n.queue(spec.queue)}`, (c) => declareQueue(c, n, spec), (c) => c.checkQueue(n.queue(spec.queue)))
+      await declareOr(
+        `queue ${n.queue(spec.queue)}`,
+        (c) => declareQueue(c, n, spec),
+        (c) => c.checkQueue(n.queue(spec.queue)),
+      )
     }
   } finally {
     await ch?.close().catch(() => undefined)

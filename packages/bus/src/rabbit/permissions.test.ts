@@ -6,7 +6,7 @@ import { allServicePermissions, servicePermissions } from './permissions.js'
 const matches = (re: string, s: string) => new RegExp(re).test(s)
 
 describe('servicePermissions', () => {
-  it("gives the fencer its two queues and their retry and dead queues, and the events it publishes, nothing else", () => {
+  it('gives the fencer its two queues and their retry and dead queues, and the events it publishes, nothing else', () => {
     const p = servicePermissions('fencer')
     const queues = ['fencer.on-host-failed', 'fencer.on-unfence'].flatMap((q) => [q, `${q}.retry`, `${q}.dead`])
     for (const q of queues) {

@@ -40,10 +40,7 @@ const exactly = (items: readonly string[]): string => (items.length === 0 ? NOTH
  *   queues only. Without these, topic authorisation lets a user publish any key.
  * The default exchange is never writable: it would route to any queue by name.
  */
-export const servicePermissions = (
-  service: BusService,
-  opts: { role?: BusRole; queues?: Record<QueueName, QueueSpec>; names?: Names } = {},
-): ServicePermissions => {
+export const servicePermissions = (service: BusService, opts: { role?: BusRole; queues?: Record<QueueName, QueueSpec>; names?: Names } = {}): ServicePermissions => {
   const role = opts.role ?? busRoles[service]
   const queues = opts.queues ?? topology
   const n = opts.names ?? brokerNames()
@@ -67,5 +64,4 @@ export const servicePermissions = (
 }
 
 /** Every bus service's permissions. */
-export const allServicePermissions = (opts: { names?: Names } = {}): ServicePermissions[] =>
-  BUS_SERVICES.map((s) => servicePermissions(s, opts))
+export const allServicePermissions = (opts: { names?: Names } = {}): ServicePermissions[] => BUS_SERVICES.map((s) => servicePermissions(s, opts))

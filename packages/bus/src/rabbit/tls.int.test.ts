@@ -57,7 +57,22 @@ describe('amqps:// connections with AMQP_TLS_* files', () => {
   const issue = (name: string, cn: string, ca: string, ext?: string) => {
     ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`)
     if (ext) writeFileSync(join(dir, `${name}.ext`), ext)
-    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '1', '-out', `${name}.pem`, ...(ext ? ['-extfile', `${name}.ext`] : []))
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${ca}.pem`,
+      '-CAkey',
+      `${ca}.key`,
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-out',
+      `${name}.pem`,
+      ...(ext ? ['-extfile', `${name}.ext`] : []),
+    )
   }
   const file = (f: string) => join(dir, f)
 
@@ -66,10 +81,13 @@ describe('amqps:// connections with AMQP_TLS_* files', () => {
     for (const ca of ['ca', 'other-ca']) ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${ca}.key`, '-subj', `/CN=${ca}`, '-days', '1', '-out', `${ca}.pem`)
     issue('broker', 'localhost', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
     issue('api', 'lazarus-api', 'ca')
-    server = createServer({ key: readFileSync(file('broker.key')), cert: readFileSync(file('broker.pem')), ca: readFileSync(file('ca.pem')), requestCert: true, rejectUnauthorized: true }, (s: TLSSocket) => {
-      seen.push({ cn: (s.getPeerCertificate().subject as { CN?: string } | undefined)?.CN, authorized: s.authorized })
-      s.destroy()
-    })
+    server = createServer(
+      { key: readFileSync(file('broker.key')), cert: readFileSync(file('broker.pem')), ca: readFileSync(file('ca.pem')), requestCert: true, rejectUnauthorized: true },
+      (s: TLSSocket) => {
+        seen.push({ cn: (s.getPeerCertificate().subject as { CN?: string } | undefined)?.CN, authorized: s.authorized })
+        s.destroy()
+      },
+    )
     server.on('tlsClientError', () => undefined)
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     port = (server.address() as { port: number }).port

@@ -17,7 +17,9 @@ const check = async (ctx: Context, [file]: string[], opts: Opts): Promise<number
   const { findService, serviceNames } = await import('../config/services.js')
   const settings = findService(name)
   if (!settings) {
-    throw usageError(`${opts['service'] ? `unknown service '${name}'` : `cannot tell the service from the file name '${basename(path)}': give --service`}; services: ${serviceNames().join(', ')}`)
+    throw usageError(
+      `${opts['service'] ? `unknown service '${name}'` : `cannot tell the service from the file name '${basename(path)}': give --service`}; services: ${serviceNames().join(', ')}`,
+    )
   }
   let text: string
   try {
@@ -36,8 +38,8 @@ const check = async (ctx: Context, [file]: string[], opts: Opts): Promise<number
 }
 
 export const addConfigCommands = ({ program, action }: Program): void => {
-  const config = group(program, 'config', 'check the services\' configuration files')
-  command(config, 'check', 'validate a service\'s config file without starting it', DETAILS)
+  const config = group(program, 'config', "check the services' configuration files")
+  command(config, 'check', "validate a service's config file without starting it", DETAILS)
     .addArgument(argument('file', 'the INI file, e.g. /etc/lazarus/api.conf'))
     .option('--service <name>', 'whose file it is: api|detector|fencer|evacuator|agent|ingest (default: from the file name)')
     .action(action(check))

@@ -10,7 +10,10 @@ const hostArg = () => argument('host', 'host name or uuid')
 const FIELDS = {
   segment: ['--segment <segment>', 'the segment (name or uuid) the host belongs to'],
   type: ['--type <type>', 'host type (letters and digits; Masakari: COMPUTE)'],
-  controlAttributes: ['--control-attributes <attrs>', 'how to fence it, e.g. "driver=redfish address=https://bmc/redfish/v1/Systems/1 username=u password_file=/etc/lazarus/bmc/<host>"'],
+  controlAttributes: [
+    '--control-attributes <attrs>',
+    'how to fence it, e.g. "driver=redfish address=https://bmc/redfish/v1/Systems/1 username=u password_file=/etc/lazarus/bmc/<host>"',
+  ],
   reserved: ['--reserved <true|false>', 'a spare host that reserved_host recovery moves instances to'],
   onMaintenance: ['--on-maintenance <true|false>', 'failures of a host on maintenance are not recovered'],
 } as const
@@ -26,8 +29,7 @@ const hostBody = (opts: Opts): Record<string, unknown> => {
   return body
 }
 
-const segmentOf = async (ctx: Context, opts: Opts): Promise<Segment> =>
-  (await resolveSegment(ctx.api(), requireStr(opts, 'segment', 'the segment name or uuid'))).segment
+const segmentOf = async (ctx: Context, opts: Opts): Promise<Segment> => (await resolveSegment(ctx.api(), requireStr(opts, 'segment', 'the segment name or uuid'))).segment
 
 const showHost = (ctx: Context, raw: unknown, segment: Segment) => {
   if (ctx.json) printJson(ctx, { host: raw })
@@ -97,7 +99,11 @@ export const addHostCommands = ({ program, action }: Program): void => {
     .action(
       action(async (ctx, [name], opts) => {
         const segment = await segmentOf(ctx, opts)
-        const attrs = requireStr(opts, 'control-attributes', 'how to fence the host, e.g. "driver=redfish address=https://… username=… password_file=/etc/lazarus/bmc/<host>"; "" for none')
+        const attrs = requireStr(
+          opts,
+          'control-attributes',
+          'how to fence the host, e.g. "driver=redfish address=https://… username=… password_file=/etc/lazarus/bmc/<host>"; "" for none',
+        )
         const body = { type: 'COMPUTE', ...hostBody(opts), name, control_attributes: attrs }
         const got = await ctx.api().createHost(segment.uuid, { host: body as HostCreateInput['host'] })
         showHost(ctx, (got.raw as { host: unknown }).host, segment)

@@ -158,8 +158,13 @@ const importMasakari =
       const done = outcomes.filter((o) => o.ok).map((o) => o.action)
       if (plan.actions.length === 0) lines.push('nothing to do: Lazarus already has every segment and host of Masakari')
       else if (dryRun)
-        lines.push(`dry run: nothing written (would create ${count(creates('create_segment', plan.actions), 'segment')} and ${count(creates('create_host', plan.actions), 'host')})`)
-      else lines.push(`created ${count(creates('create_segment', done), 'segment')} and ${count(creates('create_host', done), 'host')}${failed.length ? `; ${failed.length} failed` : ''}`)
+        lines.push(
+          `dry run: nothing written (would create ${count(creates('create_segment', plan.actions), 'segment')} and ${count(creates('create_host', plan.actions), 'host')})`,
+        )
+      else
+        lines.push(
+          `created ${count(creates('create_segment', done), 'segment')} and ${count(creates('create_host', done), 'host')}${failed.length ? `; ${failed.length} failed` : ''}`,
+        )
       ctx.io.out(lines.join('\n'))
     }
     if (failed.length > 0) return Exit.failed
@@ -182,7 +187,7 @@ export const addImportCommands = ({ program, action }: Program, env: Record<stri
   )
     .option('--dry-run', 'print what it would do, write nothing')
     .option('--segment <name>', 'import only this Masakari segment (repeatable)', collect)
-    .option('--level <1|2|3>', 'quick_evacuate_level of the segments it creates (default: the api\'s, 2)')
+    .option('--level <1|2|3>', "quick_evacuate_level of the segments it creates (default: the api's, 2)")
     .option('--free-text-attributes <attrs>', 'for created hosts whose Masakari control_attributes are free text (e.g. SSH): these instead, e.g. driver=none')
     .option('--masakari-url <url>', "Masakari's v1 URL (…/v1), instead of the catalog's instance-ha endpoint")
     .option('--os-auth-url <url>', 'Keystone (env OS_AUTH_URL)')

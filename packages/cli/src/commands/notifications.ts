@@ -163,7 +163,9 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
       const payload = buildPayload(type, str(opts, 'payload'), sets)
       const generated = str(opts, 'generated-time') ?? new Date().toISOString()
       if (Number.isNaN(Date.parse(generated))) throw usageError(`--generated-time is not a time: "${generated}" (use ISO 8601, e.g. 2025-01-31T12:00:00Z)`)
-      const got = await ctx.api().createNotification({ notification: { type, hostname, generated_time: generated, payload: payload as NotificationCreateInput['notification']['payload'] } })
+      const got = await ctx
+        .api()
+        .createNotification({ notification: { type, hostname, generated_time: generated, payload: payload as NotificationCreateInput['notification']['payload'] } })
       const n = got.data.notification
       if (flag(opts, 'watch')) {
         if (!ctx.json) ctx.io.out(`notification ${n.notification_uuid} accepted (${n.status})`)

@@ -102,7 +102,7 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
     .option(...FIELDS.recoveryMethod)
     .option(...FIELDS.serviceType)
     .option(...FIELDS.level)
-    .option('--enabled <true|false>', "false creates it disabled (Masakari: its notifications are ignored)")
+    .option('--enabled <true|false>', 'false creates it disabled (Masakari: its notifications are ignored)')
     .action(
       action(async (ctx, [name], opts) => {
         const body = { recovery_method: 'auto', service_type: 'COMPUTE', ...segmentBody(opts), name }

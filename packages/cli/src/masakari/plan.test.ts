@@ -95,7 +95,10 @@ describe('planImport', () => {
 
   it('does nothing when Lazarus has it all, even after the operator changed fencing attributes and levels there', () => {
     const lazarus: LazarusState = [
-      { segment: lSeg('az1', { description: 'rack 1', quick_evacuate_level: 3 }), hosts: [lHost('c1', { control_attributes: 'driver=redfish address=https://bmc1 username=u password_file=/etc/p' }), lHost('c2')] },
+      {
+        segment: lSeg('az1', { description: 'rack 1', quick_evacuate_level: 3 }),
+        hosts: [lHost('c1', { control_attributes: 'driver=redfish address=https://bmc1 username=u password_file=/etc/p' }), lHost('c2')],
+      },
       { segment: lSeg('spares', { recovery_method: 'reserved_host', enabled: false }), hosts: [lHost('c3', { reserved: true, on_maintenance: true })] },
     ]
     const plan = planImport(masakari, lazarus)

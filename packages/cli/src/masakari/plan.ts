@@ -63,9 +63,7 @@ export interface HostBody {
   on_maintenance: boolean
 }
 
-export type ImportAction =
-  | { kind: 'create_segment'; segment: string; body: SegmentBody }
-  | { kind: 'create_host'; segment: string; host: string; body: HostBody }
+export type ImportAction = { kind: 'create_segment'; segment: string; body: SegmentBody } | { kind: 'create_host'; segment: string; host: string; body: HostBody }
 
 /** A host that has no power driver in Lazarus (once imported): level 2 or 3 cannot fence it. */
 export interface FencingGap {

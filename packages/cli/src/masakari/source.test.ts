@@ -92,7 +92,7 @@ const serve = (masakari: Handler, catalog = catalogWithMasakari) => {
 }
 
 describe('lazarus import masakari refuses what it cannot trust, and writes nothing', () => {
-  it('a segment without a name in Masakari\'s answer: exit 1 naming the field', async () => {
+  it("a segment without a name in Masakari's answer: exit 1 naming the field", async () => {
     serve((_req, res) => json(res, 200, { segments: [{ uuid: 's1', recovery_method: 'auto', service_type: 'COMPUTE' }] }))
     const r = await importCli()
     expect(r.code).toBe(1)
@@ -112,7 +112,7 @@ describe('lazarus import masakari refuses what it cannot trust, and writes nothi
   })
 
   it('Masakari refuses the token: exit 6 with its message', async () => {
-    serve((_req, res) => json(res, 403, { forbidden: { code: 403, message: 'Policy doesn\'t allow os_masakari_api:segments:index' } }))
+    serve((_req, res) => json(res, 403, { forbidden: { code: 403, message: "Policy doesn't allow os_masakari_api:segments:index" } }))
     const r = await importCli()
     expect(r.code).toBe(6)
     expect(r.err).toContain("403 Forbidden: Policy doesn't allow os_masakari_api:segments:index")
@@ -128,7 +128,10 @@ describe('lazarus import masakari refuses what it cannot trust, and writes nothi
   })
 
   it('no instance-ha in the catalog: exit 1 pointing at --masakari-url; with it, the catalog is not needed', async () => {
-    serve((req, res) => (req.url?.startsWith('/direct/v1/segments') ? json(res, 200, { segments: [] }) : json(res, 404, {})), () => [])
+    serve(
+      (req, res) => (req.url?.startsWith('/direct/v1/segments') ? json(res, 200, { segments: [] }) : json(res, 404, {})),
+      () => [],
+    )
     const r = await importCli()
     expect(r.code).toBe(1)
     expect(r.err).toMatch(/no 'instance-ha' service .*--masakari-url/)

@@ -79,7 +79,10 @@ export const connectMasakari = async (src: MasakariSource): Promise<{ url: strin
     const parsed = schema.safeParse(body)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
-      throw new CliError(`Masakari GET ${url}${path}: unexpected answer (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}) — is that Masakari's v1 API?`, Exit.failed)
+      throw new CliError(
+        `Masakari GET ${url}${path}: unexpected answer (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}) — is that Masakari's v1 API?`,
+        Exit.failed,
+      )
     }
     return parsed.data
   }
@@ -104,10 +107,7 @@ export const readMasakari = async (src: MasakariSource, only: readonly string[] 
   for (const segment of wanted) {
     const hosts: MasakariHost[] = []
     for (let marker: string | undefined; ; ) {
-      const page = await m.get(
-        `/segments/${encodeURIComponent(segment.uuid)}/hosts?limit=${PAGE}${marker ? `&marker=${encodeURIComponent(marker)}` : ''}`,
-        HostPage,
-      )
+      const page = await m.get(`/segments/${encodeURIComponent(segment.uuid)}/hosts?limit=${PAGE}${marker ? `&marker=${encodeURIComponent(marker)}` : ''}`, HostPage)
       hosts.push(...page.hosts)
       if (page.hosts.length < PAGE) break
       marker = page.hosts.at(-1)!.uuid

@@ -14,7 +14,10 @@ export const when = (iso: string | null | undefined): string => {
   if (!iso) return '-'
   const t = Date.parse(iso)
   if (Number.isNaN(t)) return iso
-  return new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')
+  return new Date(t)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z')
 }
 
 /** Milliseconds as seconds with two decimals (`12.34`). */
@@ -33,4 +36,8 @@ export const shortId = (uuid: string | null | undefined): string => (uuid ? uuid
 
 /** A payload as `k=v k=v`. */
 export const payloadText = (p: Record<string, unknown> | null | undefined): string =>
-  p ? Object.entries(p).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') || '-' : '-'
+  p
+    ? Object.entries(p)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ') || '-'
+    : '-'

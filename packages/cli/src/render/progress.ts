@@ -58,7 +58,6 @@ export const diffSnapshot = (prev: WatchState, snap: NotificationEvent, elapsedM
   const seenSteps = new Set(prev.seenSteps)
   const instances = new Map(prev.instances)
 
-
   const fresh: { task: string; timestamp: string; message: string; state: string }[] = []
   for (const step of n.recovery_workflow_details ?? []) {
     for (const d of step.progress_details ?? []) {

@@ -35,10 +35,23 @@ const snap = (status: string, details: { name: string; progress: number; msgs: [
 
 describe('tables', () => {
   it('pads columns to the widest cell under a rule', () => {
-    expect(renderTable(['a', 'bbb'], [['xx', 'y'], ['z', 'w\nv']])).toBe(['a   bbb', '--  ---', 'xx  y', 'z   w v'].join('\n'))
+    expect(
+      renderTable(
+        ['a', 'bbb'],
+        [
+          ['xx', 'y'],
+          ['z', 'w\nv'],
+        ],
+      ),
+    ).toBe(['a   bbb', '--  ---', 'xx  y', 'z   w v'].join('\n'))
   })
   it('aligns records', () => {
-    expect(renderRecord([['k', 'v'], ['long', 'w']])).toBe('k     v\nlong  w')
+    expect(
+      renderRecord([
+        ['k', 'v'],
+        ['long', 'w'],
+      ]),
+    ).toBe('k     v\nlong  w')
   })
   it('hides BMC passwords', () => {
     expect(maskControlAttributes('driver=redfish username=u password=s3cret token="a b"')).toBe('driver=redfish username=u password=*** token=***')
@@ -62,9 +75,16 @@ describe('formatting', () => {
 
 describe('diffSnapshot', () => {
   it('prints each step once, in time order, then instance changes, then the status change', () => {
-    const s1 = snap('running', [{ name: 'fence_host', progress: 1, msgs: [['2025-01-01T00:00:01Z', 'fenced']] }, { name: 'detect', progress: 1, msgs: [['2025-01-01T00:00:00Z', 'failed']] }])
+    const s1 = snap('running', [
+      { name: 'fence_host', progress: 1, msgs: [['2025-01-01T00:00:01Z', 'fenced']] },
+      { name: 'detect', progress: 1, msgs: [['2025-01-01T00:00:00Z', 'failed']] },
+    ])
     const a = diffSnapshot(initialWatchState(), s1, 1000)
-    expect(a.lines.map((l) => l.replace(/^t\+\s*[\d.]+s\s+/, ''))).toEqual([expect.stringMatching(/^detect\s+failed$/), expect.stringMatching(/^fence_host\s+fenced$/), 'status running'])
+    expect(a.lines.map((l) => l.replace(/^t\+\s*[\d.]+s\s+/, ''))).toEqual([
+      expect.stringMatching(/^detect\s+failed$/),
+      expect.stringMatching(/^fence_host\s+fenced$/),
+      'status running',
+    ])
 
     const again = diffSnapshot(a.state, s1, 1500)
     expect(again.lines).toEqual([])
@@ -84,7 +104,14 @@ describe('diffSnapshot', () => {
   })
 
   it('sums up every instance', () => {
-    const s = snap('finished', [], [vmove({ status: 'succeeded', dest_host: 'c2', start_time: '2025-01-01T00:00:00Z', end_time: '2025-01-01T00:00:02Z' }), vmove({ instance_uuid: 'i2', instance_name: '', status: 'failed', message: 'no host' })])
+    const s = snap(
+      'finished',
+      [],
+      [
+        vmove({ status: 'succeeded', dest_host: 'c2', start_time: '2025-01-01T00:00:00Z', end_time: '2025-01-01T00:00:02Z' }),
+        vmove({ instance_uuid: 'i2', instance_name: '', status: 'failed', message: 'no host' }),
+      ],
+    )
     const t = summaryTable(s.vmoves).split('\n')
     expect(t[0]).toMatch(/^instance\s+from\s+to\s+seconds\s+result$/)
     expect(t[2]).toMatch(/^vm1\s+c1\s+c2\s+2\.00\s+succeeded$/)

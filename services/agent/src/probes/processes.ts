@@ -23,7 +23,11 @@ export const processProbe = (names: readonly string[], procRoot = '/proc'): Prob
     return argv.slice(0, 2).some((a) => a !== '' && basename(a) === name)
   }
 
-  const readComm = (pid: string) => readFile(`${procRoot}/${pid}/comm`, 'utf8').then((s) => s.trim(), () => undefined)
+  const readComm = (pid: string) =>
+    readFile(`${procRoot}/${pid}/comm`, 'utf8').then(
+      (s) => s.trim(),
+      () => undefined,
+    )
 
   return {
     group: 'processes',

@@ -40,13 +40,11 @@ export class ProbeRunner {
         slot.inFlightSince = undefined
         slot.pending = undefined
       }
-      slot.pending = slot.probe
-        .run()
-        .then(done, (err: unknown) => {
-          const ms = Math.round(this.now() - started)
-          const error = errorText(err)
-          done(slot.probe.names.map((name) => ({ name, ok: false, ms, error })))
-        })
+      slot.pending = slot.probe.run().then(done, (err: unknown) => {
+        const ms = Math.round(this.now() - started)
+        const error = errorText(err)
+        done(slot.probe.names.map((name) => ({ name, ok: false, ms, error })))
+      })
     }
   }
 

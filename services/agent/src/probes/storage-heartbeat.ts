@@ -8,12 +8,7 @@ import type { Probe } from './runner.js'
  * reader never sees half a file). The detector reads it to tell a host cut off from NATS
  * but still writing to storage (isolated) from a dead one.
  */
-export const storageHeartbeatProbe = (
-  dir: string,
-  host: string,
-  state: () => { bootId: string; seq: number },
-  now: () => number = Date.now,
-): Probe => {
+export const storageHeartbeatProbe = (dir: string, host: string, state: () => { bootId: string; seq: number }, now: () => number = Date.now): Probe => {
   const path = join(dir, storageHeartbeatFileName(host))
   const tmp = `${path}.tmp`
   return {

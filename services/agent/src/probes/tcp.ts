@@ -21,11 +21,7 @@ export const parseTarget = (s: string): TcpTarget | undefined => {
  * proves the network path works, so it counts as reachable unless `refusedIsReachable`
  * is false.
  */
-export const tcpReachable = (
-  target: TcpTarget,
-  timeoutMs: number,
-  refusedIsReachable = true,
-): Promise<{ ok: boolean; error?: string }> =>
+export const tcpReachable = (target: TcpTarget, timeoutMs: number, refusedIsReachable = true): Promise<{ ok: boolean; error?: string }> =>
   new Promise((resolve) => {
     let settled = false
     const socket = connect({ host: target.host, port: target.port })
@@ -45,13 +41,7 @@ export const tcpReachable = (
   })
 
 /** A probe of one TCP target; `name` is what the heartbeat calls it (a peer's host name, or the address). */
-export const tcpProbe = (
-  group: ProbeGroup,
-  name: string,
-  target: TcpTarget,
-  timeoutMs: number,
-  refusedIsReachable = true,
-): Probe => ({
+export const tcpProbe = (group: ProbeGroup, name: string, target: TcpTarget, timeoutMs: number, refusedIsReachable = true): Probe => ({
   group,
   names: [name],
   async run(): Promise<HeartbeatCheck[]> {

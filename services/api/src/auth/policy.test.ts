@@ -7,7 +7,7 @@ const admin = caller(['admin'], 'p1')
 const member = caller(['member', 'reader'], 'p1')
 const monitor = caller(['monitor'])
 
-describe('the default policy (Masakari\'s)', () => {
+describe("the default policy (Masakari's)", () => {
   const policy = buildPolicy()
 
   it('given an admin, when it does anything, then it is allowed', () => {
@@ -23,7 +23,7 @@ describe('the default policy (Masakari\'s)', () => {
     expect(allowed.sort()).toEqual(['lazarus:ingest:create', 'os_masakari_api:notifications:create'])
   })
 
-  it('uses Masakari\'s action names for Masakari\'s routes, and lazarus: names for the extensions', () => {
+  it("uses Masakari's action names for Masakari's routes, and lazarus: names for the extensions", () => {
     expect(actionOf('GET', '/v1/segments')).toBe('os_masakari_api:segments:index')
     expect(actionOf('GET', '/v1/0123abcd/segments/x')).toBe('os_masakari_api:segments:detail')
     expect(actionOf('DELETE', '/v1/segments/x/hosts/y')).toBe('os_masakari_api:os-hosts:delete')
@@ -88,7 +88,7 @@ describe('a policy file', () => {
     expect(bad({ 'os_masakari_api:segments:index': 'http://example.com' })).toThrow(/http/)
   })
 
-  it('given Masakari\'s other names (discoverable), when loaded, then they are kept and reported unused', () => {
+  it("given Masakari's other names (discoverable), when loaded, then they are kept and reported unused", () => {
     const policy = buildPolicy([{ origin: 'file', entries: { 'os_masakari_api:segments:discoverable': 'rule:admin_api' } }])
     expect(policy.unused).toEqual(['os_masakari_api:segments:discoverable'])
   })
@@ -117,11 +117,17 @@ describe('the former POLICY setting', () => {
 })
 
 describe('check strings', () => {
-  it('parse with oslo.policy\'s precedence (not, and, or) and parentheses around %(attr)s', () => {
+  it("parse with oslo.policy's precedence (not, and, or) and parentheses around %(attr)s", () => {
     expect(parseCheckString('(role:a or project_id:%(project_id)s) and not role:b')).toEqual({
       kind: 'and',
       checks: [
-        { kind: 'or', checks: [{ kind: 'role', role: 'a' }, { kind: 'generic', key: 'project_id', target: 'project_id' }] },
+        {
+          kind: 'or',
+          checks: [
+            { kind: 'role', role: 'a' },
+            { kind: 'generic', key: 'project_id', target: 'project_id' },
+          ],
+        },
         { kind: 'not', check: { kind: 'role', role: 'b' } },
       ],
     })

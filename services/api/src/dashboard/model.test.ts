@@ -22,7 +22,15 @@ describe('timelineSteps', () => {
   it('spans each task from its first report to its last, in the order tasks started, with phase and label', () => {
     const steps = timelineSteps([entry('power_off_host', 'success', 3, 'off'), detected, entry('power_off_host', 'running', 2, 'powering off')])
     expect(steps).toEqual([
-      { task: 'detect_host_failure', label: 'host failure confirmed', phase: 'detection', state: 'success', started_at: at(1).toISOString(), ended_at: at(1).toISOString(), message: '' },
+      {
+        task: 'detect_host_failure',
+        label: 'host failure confirmed',
+        phase: 'detection',
+        state: 'success',
+        started_at: at(1).toISOString(),
+        ended_at: at(1).toISOString(),
+        message: '',
+      },
       { task: 'power_off_host', label: 'power off', phase: 'fence', state: 'success', started_at: at(2).toISOString(), ended_at: at(3).toISOString(), message: 'off' },
     ])
     expect(timelineSteps([entry('some_new_task', 'running', 1)])[0]).toMatchObject({ phase: 'other', label: 'some new task' })

@@ -52,7 +52,12 @@ describe('dashboard routes', () => {
     const h = await start()
     const id = await seed(h)
     await h.bus.publish(
-      makeEvent({ type: 'recovery.progress.v1', source: 'test', correlationId: id, payload: { notificationId: id, task: 'power_off_host', state: 'running', message: 'powering off', progress: 0.2 } }),
+      makeEvent({
+        type: 'recovery.progress.v1',
+        source: 'test',
+        correlationId: id,
+        payload: { notificationId: id, task: 'power_off_host', state: 'running', message: 'powering off', progress: 0.2 },
+      }),
     )
     let snap: any
     for (let i = 0; i < 100; i++) {
@@ -78,7 +83,10 @@ describe('dashboard routes', () => {
     for (const name of ['c1', 'c2', 'c3']) {
       await h.request('POST', `/v1/segments/${segmentId}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: '' } })
     }
-    for (const [host, kind] of [['c1', 'isolated'], ['c2', 'unconfirmed']] as const) {
+    for (const [host, kind] of [
+      ['c1', 'isolated'],
+      ['c2', 'unconfirmed'],
+    ] as const) {
       await h.bus.publish(
         makeEvent({ type: 'alert.raised.v1', source: 'detector', correlationId: `${host}@1`, payload: { kind, severity: 'warning', segmentId, host, message: `${host} ${kind}` } }),
       )
@@ -136,7 +144,10 @@ describe('dashboard routes', () => {
     expect((await h.request('GET', '/dashboard/state', undefined, { 'X-Auth-Token': 'k-admin' })).status).toBe(200)
     expect((await h.request('GET', '/dashboard/session')).body).toEqual({ auth_required: true, authenticated: false, role: null })
     expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'nope' })).body).toMatchObject({ authenticated: false, error: expect.any(String) })
-    expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-read' })).body).toMatchObject({ authenticated: false, error: expect.stringContaining('lazarus:dashboard:state') })
+    expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-read' })).body).toMatchObject({
+      authenticated: false,
+      error: expect.stringContaining('lazarus:dashboard:state'),
+    })
     expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-admin' })).body).toEqual({ auth_required: true, authenticated: true, role: 'admin' })
   })
 

@@ -54,10 +54,10 @@ export const dashboardRoutes = (deps: DashboardDeps): Hono<AppEnv> => {
     return c.body(a.body, 200, { 'content-type': a.contentType, 'cache-control': 'no-cache', ...SECURITY_HEADERS })
   }
 
-  const hub = createSnapshotHub(
-    createSnapshotBuilder(deps, { historyLimit: 200, finishedLimit: 10 }),
-    { intervalMs: Math.min(POLL_MS, deps.ssePollMs), log: deps.log.child({ component: 'dashboard' }) },
-  )
+  const hub = createSnapshotHub(createSnapshotBuilder(deps, { historyLimit: 200, finishedLimit: 10 }), {
+    intervalMs: Math.min(POLL_MS, deps.ssePollMs),
+    log: deps.log.child({ component: 'dashboard' }),
+  })
 
   // The page resolves its files and data relative to `/dashboard/`: the bare path redirects
   // there, and the pattern matches `/dashboard/` and `/dashboard/index.html`.

@@ -48,7 +48,7 @@ describe('accepting a notification (domain/accept.ts)', () => {
   })
 
   describe('rule 2: an unknown host', () => {
-    it('given no host of that name, when decided, then it is refused as unknown_host with Masakari\'s message', () => {
+    it("given no host of that name, when decided, then it is refused as unknown_host with Masakari's message", () => {
       expect(decide(report({ hostname: 'nowhere' }), undefined, [], now, settings)).toEqual({
         outcome: 'refuse',
         reason: 'unknown_host',
@@ -91,7 +91,7 @@ describe('accepting a notification (domain/accept.ts)', () => {
       expect(decide(n, host({ onMaintenance: true }), [stored(n)], now, settings)).toMatchObject({ reason: 'duplicate' })
     })
 
-    it('the window is the report\'s time ± the interval, both ends included', () => {
+    it("the window is the report's time ± the interval, both ends included", () => {
       expect(duplicateWindow(now, 180)).toEqual({ from: at(-180), to: at(180) })
     })
   })
@@ -144,20 +144,38 @@ describe('accepting a notification (domain/accept.ts)', () => {
     it('given the same report twice and another in between, when decided together, then each is answered as if it came after the ones before it', () => {
       const n = report()
       const other = report({ type: 'VM', payload: { event: 'LIFECYCLE', instance_uuid: 'i-1', vir_domain_event: 'STOPPED_FAILED' } })
-      const decisions = decideAll([n, other, n, report({ hostname: 'nowhere' })], (name) => (name === 'compute-1' ? host() : undefined), () => [], now, settings)
+      const decisions = decideAll(
+        [n, other, n, report({ hostname: 'nowhere' })],
+        (name) => (name === 'compute-1' ? host() : undefined),
+        () => [],
+        now,
+        settings,
+      )
       expect(decisions.map((d) => (d.outcome === 'accept' ? d.status : d.reason))).toEqual(['new', 'new', 'duplicate', 'unknown_host'])
     })
 
     it('given an earlier report of the batch that was ignored, when the same comes again, then it is a duplicate (an ignored one is stored too)', () => {
       const n = report()
-      const decisions = decideAll([n, n], () => host({ onMaintenance: true }), () => [], now, settings)
+      const decisions = decideAll(
+        [n, n],
+        () => host({ onMaintenance: true }),
+        () => [],
+        now,
+        settings,
+      )
       expect(decisions.map((d) => (d.outcome === 'accept' ? d.status : d.reason))).toEqual(['ignored', 'duplicate'])
     })
 
     it('given an earlier refused report of the batch, when the same comes again, then the refusal does not count as stored', () => {
       const n = report()
       const recent = [stored(n)]
-      const decisions = decideAll([n, { ...n, generatedTime: at(-200) }], () => host(), (i) => (i === 0 ? recent : []), now, settings)
+      const decisions = decideAll(
+        [n, { ...n, generatedTime: at(-200) }],
+        () => host(),
+        (i) => (i === 0 ? recent : []),
+        now,
+        settings,
+      )
       expect(decisions.map((d) => (d.outcome === 'accept' ? d.status : d.reason))).toEqual(['duplicate', 'new'])
     })
   })

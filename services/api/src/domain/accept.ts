@@ -101,13 +101,7 @@ export const isDuplicate = (stored: StoredReport, n: NotificationDraft, host: Pi
  * `recent`: the stored notifications of that host that may be the same report (at least those
  * of the same type and payload within `duplicateWindow`; others are ignored).
  */
-export const decide = (
-  n: NotificationDraft,
-  host: HostFacts | undefined,
-  recent: readonly StoredReport[],
-  now: Date,
-  settings: AcceptSettings,
-): AcceptDecision => {
+export const decide = (n: NotificationDraft, host: HostFacts | undefined, recent: readonly StoredReport[], now: Date, settings: AcceptSettings): AcceptDecision => {
   const future = refuseFutureTime(n, now, settings)
   if (future) return future
   if (!host) return { outcome: 'refuse', reason: 'unknown_host', message: `Host with name ${n.hostname} could not be found.` }
@@ -155,8 +149,7 @@ export const decideAll = (
 /** Why a notification of this segment is held, or undefined when it is not paused. Also used on retry. */
 export const heldReason = (segment: Pick<SegmentFacts, 'name' | 'paused' | 'pausedReason'>): string | undefined =>
   segment.paused
-    ? `Held: failover segment ${segment.name} is paused${segment.pausedReason ? ` (${segment.pausedReason})` : ''}; ` +
-      'nothing is fenced or evacuated until it resumes.'
+    ? `Held: failover segment ${segment.name} is paused${segment.pausedReason ? ` (${segment.pausedReason})` : ''}; nothing is fenced or evacuated until it resumes.`
     : undefined
 
 /** Equal as JSON values (PostgreSQL's jsonb equality: key order does not matter). */

@@ -108,7 +108,10 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
       // The evacuate call of one instance was made: its vmove is ongoing (no workflow entry:
       // its outcome makes one).
       if (event.payload.vmoveOngoing) {
-        return { status: 'running', vmoveOngoing: { notificationUuid: event.payload.notificationId, instanceUuid: event.payload.vmoveOngoing.instanceId, at: new Date(event.payload.vmoveOngoing.at) } }
+        return {
+          status: 'running',
+          vmoveOngoing: { notificationUuid: event.payload.notificationId, instanceUuid: event.payload.vmoveOngoing.instanceId, at: new Date(event.payload.vmoveOngoing.at) },
+        }
       }
       return {
         // `error`: the attempt failed and the evacuator retries it on its schedule (Masakari's error).

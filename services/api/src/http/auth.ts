@@ -9,7 +9,10 @@ import { ROLES, type Principal, type Role } from './principal.js'
 /** Parse `key:role,key:role`. Throws on an unknown role or a malformed entry. */
 export const parseApiKeys = (spec: string): Map<string, Role> => {
   const keys = new Map<string, Role>()
-  for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const i = entry.lastIndexOf(':')
     const key = i > 0 ? entry.slice(0, i) : ''
     const role = i > 0 ? entry.slice(i + 1) : ''
@@ -87,10 +90,7 @@ export const authorize = async (c: Context<AppEnv>, access: Access, action: Acti
   if (!principal) throw new ApiError(401, 'Authentication required: send a valid X-Auth-Token')
   const urlProject = projectOfPath(c.req.path)
   if (urlProject !== undefined && urlProject !== principal.projectId) {
-    throw new ApiError(
-      400,
-      `Malformed request URL: URL's project_id '${urlProject}' doesn't match Context's project_id '${principal.projectId ?? 'None'}'`,
-    )
+    throw new ApiError(400, `Malformed request URL: URL's project_id '${urlProject}' doesn't match Context's project_id '${principal.projectId ?? 'None'}'`)
   }
   if (!allows(access.policy, action, principal, { project_id: urlProject ?? principal.projectId })) {
     throw new ApiError(403, `Policy doesn't allow ${action} to be performed (${c.req.method} ${c.req.path}) by ${principal.name}.`)

@@ -48,8 +48,7 @@ const PACKAGE_FILES = {
 } as const
 
 /** swagger-ui-dist's own way to find its files (`getAbsoluteFSPath`). */
-const packageDir = (): string =>
-  (createRequire(import.meta.url)('swagger-ui-dist') as { getAbsoluteFSPath(): string }).getAbsoluteFSPath()
+const packageDir = (): string => (createRequire(import.meta.url)('swagger-ui-dist') as { getAbsoluteFSPath(): string }).getAbsoluteFSPath()
 
 export const docsRoutes = (): Hono => {
   const app = new Hono()
@@ -62,9 +61,7 @@ export const docsRoutes = (): Hono => {
   app.get('/', (c) => c.html(PAGE, 200, SECURITY_HEADERS))
   app.get('/assets/init.js', (c) => c.body(INIT, 200, { ...SECURITY_HEADERS, 'content-type': 'text/javascript; charset=utf-8' }))
   for (const [name, contentType] of Object.entries(PACKAGE_FILES) as [keyof typeof PACKAGE_FILES, string][]) {
-    app.get(`/assets/${name}`, (c) =>
-      c.body(new Uint8Array(file(name)), 200, { ...SECURITY_HEADERS, 'content-type': contentType, 'cache-control': 'public, max-age=86400' }),
-    )
+    app.get(`/assets/${name}`, (c) => c.body(new Uint8Array(file(name)), 200, { ...SECURITY_HEADERS, 'content-type': contentType, 'cache-control': 'public, max-age=86400' }))
   }
   return app
 }

@@ -91,10 +91,14 @@ export const createDbIngestStore = (db: Db, retention: IngestRetention = DEFAULT
   return {
     async addDeadLetter(d) {
       await ready()
-      await db.query(
-        'INSERT INTO api_ingest_dead_letters (source, stage, reason, fingerprint, body, received_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6)',
-        [d.source, d.stage, d.reason, d.fingerprint, JSON.stringify(d.body ?? null), d.receivedAt],
-      )
+      await db.query('INSERT INTO api_ingest_dead_letters (source, stage, reason, fingerprint, body, received_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6)', [
+        d.source,
+        d.stage,
+        d.reason,
+        d.fingerprint,
+        JSON.stringify(d.body ?? null),
+        d.receivedAt,
+      ])
       // Each insert trims: too old, or beyond the newest deadLetterMaxCount (ids grow with time).
       await db.query(
         `DELETE FROM api_ingest_dead_letters WHERE received_at < $1

@@ -66,13 +66,18 @@ export const hostRoutes = (deps: {
       await deps.hosts.assertNotInUse(segmentId(c), c.req.param('hostId'), 'updated')
       await assertComputeHost(deps.computeHosts, host.name)
     }
-    const updated = await deps.hosts.update(segmentId(c), c.req.param('hostId'), {
-      name: host.name,
-      type: host.type,
-      controlAttributes: host.control_attributes,
-      reserved: host.reserved,
-      onMaintenance: host.on_maintenance,
-    }, { unfenceEnablesService: deps.unfenceEnablesService, requestedBy: c.get('principal')?.name ?? 'operator' })
+    const updated = await deps.hosts.update(
+      segmentId(c),
+      c.req.param('hostId'),
+      {
+        name: host.name,
+        type: host.type,
+        controlAttributes: host.control_attributes,
+        reserved: host.reserved,
+        onMaintenance: host.on_maintenance,
+      },
+      { unfenceEnablesService: deps.unfenceEnablesService, requestedBy: c.get('principal')?.name ?? 'operator' },
+    )
     // Off maintenance after a recovery: the unfence request waits in the outbox.
     if (updated.unfenceRequested) deps.onAccepted()
     if (host.control_attributes !== undefined) warn(c, updated)

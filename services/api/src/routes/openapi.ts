@@ -18,8 +18,7 @@ import { MAX_VERSION } from '../http/microversion.js'
 
 type Json = Record<string, unknown>
 
-const schema = (s: z.ZodType, io: 'input' | 'output' = 'output'): Json =>
-  z.toJSONSchema(s, { io, target: 'draft-2020-12', unrepresentable: 'any', reused: 'inline' }) as Json
+const schema = (s: z.ZodType, io: 'input' | 'output' = 'output'): Json => z.toJSONSchema(s, { io, target: 'draft-2020-12', unrepresentable: 'any', reused: 'inline' }) as Json
 
 const body = (s: z.ZodType) => ({ required: true, content: { 'application/json': { schema: schema(s, 'input') } } })
 const optionalBody = (s: z.ZodType) => ({ required: false, content: { 'application/json': { schema: schema(s, 'input') } } })
@@ -40,7 +39,7 @@ const paging = [
 const common = {
   400: fault('Bad request: the message names the field'),
   401: fault('No valid X-Auth-Token'),
-  403: fault('The policy does not allow this action to the caller\'s roles'),
+  403: fault("The policy does not allow this action to the caller's roles"),
   406: fault('Microversion outside 1.0–1.3'),
 }
 
@@ -48,7 +47,7 @@ const common = {
 const CONTROL_ATTRIBUTES_DOC =
   '`control_attributes` give the BMC password by reference only (`password_file=/etc/lazarus/bmc/<host>`): a password in clear ' +
   '(`password=`, `passwd=`, a URL with `user:password@`) is refused with 400, and answers show the attributes masked. A host whose ' +
-  'attributes name no fencing device at quick_evacuate_level 2 or 3 (e.g. Masakari\'s `SSH`), or do not parse, is accepted with a ' +
+  "attributes name no fencing device at quick_evacuate_level 2 or 3 (e.g. Masakari's `SSH`), or do not parse, is accepted with a " +
   '`Lazarus-Warning` response header saying what to set.'
 
 /** The OpenAPI 3.1 document of the v1 API, built from the same zod schemas that validate it. */
@@ -89,14 +88,17 @@ export const openApiDocument = (): Json => ({
         requestBody: body(SegmentUpdate),
         responses: { 200: ok('Updated', wrap('segment', SegmentBody)), 404: fault('Not found'), 409: fault('Name taken, or new/running/error notifications'), ...common },
       },
-      delete: { summary: 'Delete a segment and its hosts', responses: { 204: { description: 'Deleted' }, 404: fault('Not found'), 409: fault('Notifications in progress'), ...common } },
+      delete: {
+        summary: 'Delete a segment and its hosts',
+        responses: { 204: { description: 'Deleted' }, 404: fault('Not found'), 409: fault('Notifications in progress'), ...common },
+      },
     },
     '/v1/segments/{segment_id}/pause': {
       parameters: [pathParam('segment_id')],
       post: {
         summary: 'Pause automatic recovery (Lazarus extension)',
         description:
-          'Allowed during a recovery: what is running goes on. Notifications of the segment\'s hosts are then accepted (202) and held, ' +
+          "Allowed during a recovery: what is running goes on. Notifications of the segment's hosts are then accepted (202) and held, " +
           'status `new` with a message saying so, and nothing is fenced or evacuated until the segment resumes. Pausing again keeps `paused_at`.',
         requestBody: optionalBody(SegmentPause),
         responses: { 200: ok('Paused', wrap('segment', SegmentBody)), 404: fault('Not found'), ...common },
@@ -119,7 +121,14 @@ export const openApiDocument = (): Json => ({
       parameters: [pathParam('segment_id')],
       get: {
         summary: 'List hosts of a segment',
-        parameters: [query('name', 'Filter'), query('type', 'Filter'), query('control_attributes', 'Filter'), query('on_maintenance', 'Filter (boolean)'), query('reserved', 'Filter (boolean)'), ...paging],
+        parameters: [
+          query('name', 'Filter'),
+          query('type', 'Filter'),
+          query('control_attributes', 'Filter'),
+          query('on_maintenance', 'Filter (boolean)'),
+          query('reserved', 'Filter (boolean)'),
+          ...paging,
+        ],
         responses: { 200: ok('Hosts', list('hosts', HostBody)), 404: fault('No such segment'), ...common },
       },
       post: {
@@ -155,12 +164,21 @@ export const openApiDocument = (): Json => ({
           'Payload by type — COMPUTE_HOST: event STARTED|STOPPED, host_status NORMAL|UNKNOWN, cluster_status ONLINE|OFFLINE; ' +
           'PROCESS: process_name, event; VM: instance_uuid, vir_domain_event, event. A host on maintenance or in a disabled segment: recorded `ignored`.',
         requestBody: body(NotificationCreate),
-        responses: { 202: ok('Accepted', wrap('notification', NotificationBody)), 409: fault('Duplicate within the detection interval'), 413: fault('Body too large'), 415: fault('Not JSON'), ...common },
+        responses: {
+          202: ok('Accepted', wrap('notification', NotificationBody)),
+          409: fault('Duplicate within the detection interval'),
+          413: fault('Body too large'),
+          415: fault('Not JSON'),
+          ...common,
+        },
       },
     },
     '/v1/notifications/{notification_id}': {
       parameters: [pathParam('notification_id')],
-      get: { summary: 'Show a notification (workflow details from 1.1)', responses: { 200: ok('Notification', wrap('notification', NotificationBody)), 404: fault('Not found'), ...common } },
+      get: {
+        summary: 'Show a notification (workflow details from 1.1)',
+        responses: { 200: ok('Notification', wrap('notification', NotificationBody)), 404: fault('Not found'), ...common },
+      },
     },
     '/v1/notifications/{notification_id}/retry': {
       parameters: [pathParam('notification_id')],
@@ -202,7 +220,7 @@ export const openApiDocument = (): Json => ({
     },
     '/v1/ingest/alertmanager': {
       post: {
-        summary: "Take an Alertmanager webhook (payload version 4) (Lazarus extension)",
+        summary: 'Take an Alertmanager webhook (payload version 4) (Lazarus extension)',
         description:
           'Each alert is mapped on its own (MAPPING_RULES): a firing node-down alert is a COMPUTE_HOST STOPPED notification, a resolved one STARTED. ' +
           'An alert already taken is a duplicate; one that does not map, or that the notification path refuses, is dead-lettered. 200 with one result per alert.',

@@ -57,17 +57,14 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
   it('answers each item of a batch as if it came alone, and stores each accepted one with its outbox event', async () => {
     env = await setUp(engine)
     const same = randomUUID()
-    const results = await env.a.notifications.createMany(
-      [vm('compute-1', same), vm('compute-2'), vm('compute-1', same), vm('no-such-host'), vm('compute-1')],
-      { duplicateIntervalS: 180 },
-    )
+    const results = await env.a.notifications.createMany([vm('compute-1', same), vm('compute-2'), vm('compute-1', same), vm('no-such-host'), vm('compute-1')], {
+      duplicateIntervalS: 180,
+    })
     expect(results.map(outcome)).toEqual(['new', 'new', 'duplicate', 'unknown_host', 'new'])
     expect((results[3] as Refused).message).toBe('Host with name no-such-host could not be found.')
     const stored = results.filter((r): r is CreateResult => !('refused' in r))
     expect(stored.every((r) => r.enqueued && r.event?.payload)).toBe(true)
-    const rows = await env.db.query<{ n: number; o: number }>(
-      'SELECT (SELECT count(*) FROM api_notifications)::int AS n, (SELECT count(*) FROM api_outbox)::int AS o',
-    )
+    const rows = await env.db.query<{ n: number; o: number }>('SELECT (SELECT count(*) FROM api_notifications)::int AS n, (SELECT count(*) FROM api_outbox)::int AS o')
     expect(rows.rows[0]).toEqual({ n: 3, o: 3 })
     // The stored rows read back as the answers said.
     for (const r of stored) expect((await env.a.notifications.get(r.notification.uuid))?.hostname).toBe(r.notification.hostname)
@@ -102,7 +99,7 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
   it("follows a change to the segment's reserved hosts, and a host registered again under its old name", async () => {
     env = await setUp(engine)
     const { a, b, segment, db } = env
-    const reservedOf = (r: CreateResult | Refused) => (accepted(r).event?.payload as { segment: { reservedHosts?: string[] } }).segment.reservedHosts
+    const reservedOf = (r: CreateResult | Refused) => (accepted(r).event!.payload as { segment: { reservedHosts?: string[] } }).segment.reservedHosts
     expect(reservedOf(await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 }))).toEqual([])
 
     // Another host of the segment becomes reserved: compute-1's own row did not change.
@@ -172,9 +169,7 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
     const instance = randomUUID()
     const generatedTime = new Date()
     const input = { ...vm('compute-1', instance), generatedTime }
-    const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).notifications.createMany([input], { duplicateIntervalS: 180 }).then((r) => r[0]!)),
-    )
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).notifications.createMany([input], { duplicateIntervalS: 180 }).then((r) => r[0]!)))
     expect(results.filter((r) => !('refused' in r))).toHaveLength(1)
     expect(results.filter((r) => 'refused' in r && r.refused === 'duplicate')).toHaveLength(11)
   })

@@ -10,10 +10,7 @@ export interface GroupCommit<I, O> {
   submit(item: I): Promise<O>
 }
 
-export const createGroupCommit = <I, O>(
-  run: (items: I[]) => Promise<readonly (O | Error)[]>,
-  opts: { maxBatch: number; concurrency: number },
-): GroupCommit<I, O> => {
+export const createGroupCommit = <I, O>(run: (items: I[]) => Promise<readonly (O | Error)[]>, opts: { maxBatch: number; concurrency: number }): GroupCommit<I, O> => {
   const queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = []
   let active = 0
 

@@ -129,10 +129,9 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
      * segment's reserved hosts, when a notification prepared from that copy is stored.
      */
     async versioned(names: readonly string[], q: Queryable = db): Promise<Map<string, VersionedHost>> {
-      const r = await q.query<{ data: Record<string, unknown>; version: string }>(
-        'SELECT to_jsonb(v) AS data, v.version FROM api_host_view v WHERE v.name = ANY($1::text[])',
-        [[...new Set(names)]],
-      )
+      const r = await q.query<{ data: Record<string, unknown>; version: string }>('SELECT to_jsonb(v) AS data, v.version FROM api_host_view v WHERE v.name = ANY($1::text[])', [
+        [...new Set(names)],
+      ])
       return new Map(r.rows.map((row) => [String(row.data['name']), { host: hostFromRow(row.data), version: row.version }]))
     },
 
@@ -283,11 +282,7 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
       await q.query(
         `UPDATE api_hosts SET reserved = false, updated_at = $3
          WHERE name = $2 AND reserved AND segment_id = (SELECT id FROM api_segments WHERE uuid = $1)`,
-        [
-        segmentUuid,
-        name,
-        now(),
-      ],
+        [segmentUuid, name, now()],
       )
     },
 

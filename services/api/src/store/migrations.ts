@@ -330,8 +330,8 @@ CREATE OR REPLACE FUNCTION api_accept_notifications(items jsonb, created timesta
 ${acceptFunctionBody(`AND d.generated_time BETWEEN c.since AND c.generated_time + (c.generated_time - c.since)
           AND d.payload = c.payload`)}
 `,
-    },
-    {
+  },
+  {
     id: '006-scrub-inline-bmc-passwords',
     sql: `
 -- BMC passwords are given by reference only (password_file=): the api refuses a password in

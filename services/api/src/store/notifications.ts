@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { decideAll, duplicateWindow, heldReason, type RefusalReason, type StoredReport } from '../domain/accept.js'
 import { enqueueEvent } from '../outbox/outbox.js'
 import type { ProgressEntry } from '../domain/workflow.js'
-import { hostFromRow, hostSnapshot, type Host, type HostStore, type VersionedHost } from './hosts.js'
+import { hostSnapshot, type Host, type HostStore, type VersionedHost } from './hosts.js'
 import { listPage, type ListParams } from './list-query.js'
 import { RESERVED_HOSTS_SQL, segmentSnapshot, type Segment } from './segments.js'
 import { isUuid, toDate } from './values.js'
@@ -198,7 +198,13 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
           }
         }
         const at = now()
-        const decisions = decideAll(inputs, (name) => current.get(name), (k) => stored.get(k) ?? [], at, settings)
+        const decisions = decideAll(
+          inputs,
+          (name) => current.get(name),
+          (k) => stored.get(k) ?? [],
+          at,
+          settings,
+        )
         const results: (CreateResult | Refused)[] = []
         const rows: Record<string, unknown>[] = []
         for (const [k, d] of decisions.entries()) {
@@ -288,9 +294,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
      * outbox), or, with `release` false, record them `ignored`. Returns how many.
      */
     async releaseHeld(q: Queryable, segment: Segment, release: boolean): Promise<number> {
-      const r = await q.query(`SELECT ${COLUMNS} FROM api_notifications n WHERE n.failover_segment_uuid = $1 AND n.held ORDER BY n.id FOR UPDATE`, [
-        segment.uuid,
-      ])
+      const r = await q.query(`SELECT ${COLUMNS} FROM api_notifications n WHERE n.failover_segment_uuid = $1 AND n.held ORDER BY n.id FOR UPDATE`, [segment.uuid])
       const at = now()
       for (const row of r.rows) {
         const n = fromRow(row)
@@ -379,10 +383,12 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
     },
 
     async setStatus(q: Queryable, uuid: string, status: NotificationStatus, message: string | null | undefined): Promise<void> {
-      await q.query(
-        `UPDATE api_notifications SET status = $2, message = coalesce($3, message), updated_at = $4 WHERE notification_uuid = $1`,
-        [uuid, status, message ?? null, now()],
-      )
+      await q.query(`UPDATE api_notifications SET status = $2, message = coalesce($3, message), updated_at = $4 WHERE notification_uuid = $1`, [
+        uuid,
+        status,
+        message ?? null,
+        now(),
+      ])
     },
 
     async touch(q: Queryable, uuid: string): Promise<void> {
@@ -393,10 +399,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
      * A host failure found by the detector on its own (heartbeats), with no notification
      * posted: record it so the recovery has a row like any other.
      */
-    async insertDetected(
-      q: Queryable,
-      n: { uuid: string; host: Host | { uuid: string; name: string }; segmentUuid: string; generatedTime: Date; message: string },
-    ): Promise<void> {
+    async insertDetected(q: Queryable, n: { uuid: string; host: Host | { uuid: string; name: string }; segmentUuid: string; generatedTime: Date; message: string }): Promise<void> {
       await q.query(
         `INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
            failover_segment_uuid, message, created_at)
@@ -423,10 +426,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
  * maintenance (a failed fence leaves it so) is recovered again; maintenance an operator set,
  * or another recovery, is the operator's to lift first.
  */
-export const retryPlan = (
-  n: Pick<Notification, 'uuid' | 'type' | 'payload'>,
-  host: Host,
-): { what: string; recoveryMaintenance: boolean } | { refused: string } => {
+export const retryPlan = (n: Pick<Notification, 'uuid' | 'type' | 'payload'>, host: Host): { what: string; recoveryMaintenance: boolean } | { refused: string } => {
   const recoveryMaintenance = host.onMaintenance && host.maintenanceNotificationUuid === n.uuid
   if (host.onMaintenance && !recoveryMaintenance) {
     const who = host.maintenanceNotificationUuid ? `the recovery of notification ${host.maintenanceNotificationUuid}` : 'an operator'
@@ -441,12 +441,7 @@ export const retryPlan = (
 }
 
 /** The `notification.received.v1` of a stored notification, with the host and segment as they are now. */
-const receivedEvent = (
-  n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' | 'payload'>,
-  host: Host,
-  at: Date,
-  retry?: { at: string; recoveryMaintenance: boolean },
-) =>
+const receivedEvent = (n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' | 'payload'>, host: Host, at: Date, retry?: { at: string; recoveryMaintenance: boolean }) =>
   makeEvent({
     type: 'notification.received.v1',
     source: 'api',
@@ -482,7 +477,6 @@ const INSERT_ACCEPTED = `WITH it AS (
 )
 SELECT notification_uuid::text AS uuid, id FROM ins`
 
-const sameNames = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
-  (a ?? []).length === b.length && b.every((x, i) => a?.[i] === x)
+const sameNames = (a: readonly string[] | undefined, b: readonly string[]): boolean => (a ?? []).length === b.length && b.every((x, i) => a?.[i] === x)
 
 export type NotificationStore = ReturnType<typeof createNotificationStore>

@@ -72,10 +72,7 @@ export const UNDER_RECOVERY = ['new', 'running', 'error'] as const
 
 /** Masakari's `is_failover_segment_under_recovery`: a notification of the segment is new, running or error. */
 export const segmentUnderRecovery = async (q: Queryable, segmentUuid: string): Promise<boolean> => {
-  const r = await q.query(`SELECT 1 FROM api_notifications WHERE failover_segment_uuid = $1 AND status = ANY($2::text[]) LIMIT 1`, [
-    segmentUuid,
-    [...UNDER_RECOVERY],
-  ])
+  const r = await q.query(`SELECT 1 FROM api_notifications WHERE failover_segment_uuid = $1 AND status = ANY($2::text[]) LIMIT 1`, [segmentUuid, [...UNDER_RECOVERY]])
   return r.rowCount > 0
 }
 
@@ -135,16 +132,7 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
         const r = await db.query(
           `INSERT INTO api_segments (uuid, name, description, recovery_method, service_type, enabled, quick_evacuate_level, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
-          [
-            randomUUID(),
-            input.name,
-            input.description ?? null,
-            input.recoveryMethod,
-            input.serviceType,
-            input.enabled ?? true,
-            input.quickEvacuateLevel ?? 2,
-            now(),
-          ],
+          [randomUUID(), input.name, input.description ?? null, input.recoveryMethod, input.serviceType, input.enabled ?? true, input.quickEvacuateLevel ?? 2, now()],
         )
         return segmentFromRow(r.rows[0] as Record<string, unknown>)
       } catch (err) {
@@ -225,5 +213,4 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
 export type SegmentStore = ReturnType<typeof createSegmentStore>
 
 /** Keep only the keys whose value is not undefined (null is a value: "clear it"). */
-export const definedOnly = <T extends object>(o: T): Partial<T> =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+export const definedOnly = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>

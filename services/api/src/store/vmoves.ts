@@ -94,10 +94,7 @@ export const createVmoveStore = (db: Db, now: () => Date) => ({
   },
 
   async get(notificationUuid: string, uuid: string): Promise<Vmove | undefined> {
-    const r = await db.query(`SELECT ${COLUMNS} FROM api_vmoves v WHERE v.notification_uuid::text = $1 AND v.uuid::text = $2`, [
-      notificationUuid,
-      uuid,
-    ])
+    const r = await db.query(`SELECT ${COLUMNS} FROM api_vmoves v WHERE v.notification_uuid::text = $1 AND v.uuid::text = $2`, [notificationUuid, uuid])
     const row = r.rows[0]
     return row ? fromRow(row) : undefined
   },

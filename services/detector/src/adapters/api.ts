@@ -27,8 +27,7 @@ export interface DetectorApi {
 }
 
 /** A 2xx answer whose body is off the contract: the call did happen. */
-const answeredOffContract = (err: unknown, ...statuses: number[]): boolean =>
-  err instanceof ApiError && err.kind === 'invalid_answer' && statuses.includes(err.status)
+const answeredOffContract = (err: unknown, ...statuses: number[]): boolean => err instanceof ApiError && err.kind === 'invalid_answer' && statuses.includes(err.status)
 
 export const detectorApi = (client: ApiClient): DetectorApi => ({
   async membership() {

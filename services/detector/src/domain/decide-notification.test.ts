@@ -64,7 +64,7 @@ describe('decideNotification', () => {
     expect(finished(d)).toEqual({ status: 'ignored', message: 'host compute-07 is on maintenance; it is not recovered' })
   })
 
-  it("recovers a retried notification whose host is on maintenance only from its own recovery, and passes the retry on to the fencer", () => {
+  it('recovers a retried notification whose host is on maintenance only from its own recovery, and passes the retry on to the fencer', () => {
     const at = '2025-01-01T00:05:00.000Z'
     const base = notification({ host: { name: 'compute-07', onMaintenance: true } })
     const own = { ...base, payload: { ...base.payload, retry: { at, recoveryMaintenance: true } } }
@@ -181,4 +181,3 @@ describe('decideNotification: PROCESS', () => {
     expect(d.message).toMatch(/"RESTARTED"/)
   })
 })
-

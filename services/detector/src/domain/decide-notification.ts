@@ -56,10 +56,7 @@ export const decideNotification = (evt: NotificationReceivedV1, now: Date, opts:
   const end = (status: 'finished' | 'ignored', message: string, before: DecisionDraft[] = []): Decision => ({
     outcome: status,
     message,
-    drafts: [
-      ...before,
-      { ...envelope, type: 'recovery.finished.v1', payload: { notificationId, status, message, moved: [], failed: [] } },
-    ],
+    drafts: [...before, { ...envelope, type: 'recovery.finished.v1', payload: { notificationId, status, message, moved: [], failed: [] } }],
   })
   /** Why a host must not be recovered now, if it must not. */
   const notRecovered = (): string | undefined => {

@@ -45,12 +45,7 @@ const newRun = () => {
 }
 
 /** A monitor over its own connection, collecting verdicts with the time each arrived. */
-const startMonitor = async (opts: {
-  prefix: string
-  segments: { id: string; hosts: string[]; policy?: SegmentPolicyInput }[]
-  intervalMs: number
-  storage?: boolean
-}) => {
+const startMonitor = async (opts: { prefix: string; segments: { id: string; hosts: string[]; policy?: SegmentPolicyInput }[]; intervalMs: number; storage?: boolean }) => {
   const verdicts: Verdict[] = []
   const monitor = await createHeartbeatMonitor({
     natsUrl: NATS_URL,
@@ -92,8 +87,7 @@ const waitFor = async <T>(what: string, f: () => T | undefined, timeoutMs: numbe
   }
 }
 
-const find = (verdicts: Verdict[], kind: Verdict['kind'], host?: string) =>
-  verdicts.find((v) => v.kind === kind && (host === undefined || v.host === host))
+const find = (verdicts: Verdict[], kind: Verdict['kind'], host?: string) => verdicts.find((v) => v.kind === kind && (host === undefined || v.host === host))
 
 describe('heartbeat monitor over NATS', () => {
   it('sees a lazarus-agent process alive, and declares it failed within timeout + one interval of its death', async () => {
@@ -225,7 +219,19 @@ describe('heartbeat monitor over NATS', () => {
     const { monitor } = await startMonitor({ prefix: run.prefix, intervalMs: 250, segments: [{ id: 's', hosts: [host] }] })
     nc.publish(`${run.prefix}.${host}`, 'not json')
     nc.publish(`${run.prefix}.${host}`, JSON.stringify({ v: 1, host }))
-    nc.publish(`${run.prefix}.other`, JSON.stringify({ v: 1, host, bootId: 'b', startedAt: 1, seq: 0, sentAt: 1, intervalMs: 250, probes: { processes: [], management: [], storage: [], storageHeartbeat: null, peers: [] } }))
+    nc.publish(
+      `${run.prefix}.other`,
+      JSON.stringify({
+        v: 1,
+        host,
+        bootId: 'b',
+        startedAt: 1,
+        seq: 0,
+        sentAt: 1,
+        intervalMs: 250,
+        probes: { processes: [], management: [], storage: [], storageHeartbeat: null, peers: [] },
+      }),
+    )
     await nc.flush()
     await waitFor('3 invalid', () => (monitor.stats().invalid === 3 ? true : undefined), 3000)
     expect(monitor.tracker.status(host)?.seen).toBe(false)

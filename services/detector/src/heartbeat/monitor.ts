@@ -63,9 +63,7 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
   const prefix = deps.subjectPrefix ?? HEARTBEAT_SUBJECT_PREFIX
   if (!deps.nc && !deps.natsUrl) throw new Error('createHeartbeatMonitor needs nc or natsUrl')
   const ownConnection = !deps.nc
-  const nc =
-    deps.nc ??
-    (await connect({ ...deps.connectOptions, servers: deps.natsUrl, name: 'lazarus-detector heartbeats', maxReconnectAttempts: -1, reconnectTimeWait: 500 }))
+  const nc = deps.nc ?? (await connect({ ...deps.connectOptions, servers: deps.natsUrl, name: 'lazarus-detector heartbeats', maxReconnectAttempts: -1, reconnectTimeWait: 500 }))
   const storage = deps.storageDir ? createStorageReader(deps.storageDir, deps.storageReadTimeoutMs) : undefined
   const maxSkewMs = deps.maxSkewMs ?? DEFAULT_MAX_SKEW_MS
   const tracker = new HeartbeatTracker(config, now(), { storageAvailable: storage !== undefined, maxSkewMs })
@@ -175,10 +173,7 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
   })().catch(() => undefined)
 
   await nc.flush()
-  log.info(
-    { subject: `${prefix}.>`, segments: config.segments.length, hosts: tracker.stats().hosts, storageDir: deps.storageDir },
-    'heartbeat monitor started',
-  )
+  log.info({ subject: `${prefix}.>`, segments: config.segments.length, hosts: tracker.stats().hosts, storageDir: deps.storageDir }, 'heartbeat monitor started')
 
   return {
     tracker,
@@ -198,10 +193,7 @@ export const createHeartbeatMonitor = async (deps: HeartbeatMonitorDeps): Promis
       const change = tracker.setMembership(z.array(HeartbeatSegment).parse(segments), now())
       const { added, removed, moved, duplicates } = change
       if (added.length + removed.length + moved.length + duplicates.length > 0) {
-        log.info(
-          { added: few20(added), removed: few20(removed), moved: few20(moved), duplicates: few20(duplicates), hosts: tracker.stats().hosts },
-          'heartbeat membership changed',
-        )
+        log.info({ added: few20(added), removed: few20(removed), moved: few20(moved), duplicates: few20(duplicates), hosts: tracker.stats().hosts }, 'heartbeat membership changed')
       }
       if (duplicates.length > 0) log.warn({ duplicates: few20(duplicates) }, 'hosts listed in more than one segment: each kept in the first')
       return change
@@ -221,26 +213,22 @@ const few20 = (xs: string[]) => (xs.length > 20 ? [...xs.slice(0, 20), `… ${xs
 
 const metricsFor = (registry: Registry | undefined, tracker: HeartbeatTracker) => {
   if (!registry) return undefined
-  const received =
-    getOrCreateCounter<'result'>(registry, {
-      name: 'lazarus_detector_heartbeats_total',
-      help: 'Heartbeats received, by result (ok, stale, unknown host)',
-      labelNames: ['result'] as const,
-    })
-  const invalid =
-    getOrCreateCounter(registry, { name: 'lazarus_detector_heartbeats_invalid_total', help: 'Heartbeats dropped as invalid' })
-  const refused =
-    getOrCreateCounter<'reason'>(registry, {
-      name: 'lazarus_detector_heartbeats_refused_total',
-      help: 'Well-formed heartbeats and storage heartbeats refused as implausible (times outside the skew window), by reason',
-      labelNames: ['reason'] as const,
-    })
-  const verdicts =
-    getOrCreateCounter<'kind' | 'action'>(registry, {
-      name: 'lazarus_detector_heartbeat_verdicts_total',
-      help: 'Heartbeat verdicts, by kind and action',
-      labelNames: ['kind', 'action'] as const,
-    })
+  const received = getOrCreateCounter<'result'>(registry, {
+    name: 'lazarus_detector_heartbeats_total',
+    help: 'Heartbeats received, by result (ok, stale, unknown host)',
+    labelNames: ['result'] as const,
+  })
+  const invalid = getOrCreateCounter(registry, { name: 'lazarus_detector_heartbeats_invalid_total', help: 'Heartbeats dropped as invalid' })
+  const refused = getOrCreateCounter<'reason'>(registry, {
+    name: 'lazarus_detector_heartbeats_refused_total',
+    help: 'Well-formed heartbeats and storage heartbeats refused as implausible (times outside the skew window), by reason',
+    labelNames: ['reason'] as const,
+  })
+  const verdicts = getOrCreateCounter<'kind' | 'action'>(registry, {
+    name: 'lazarus_detector_heartbeat_verdicts_total',
+    help: 'Heartbeat verdicts, by kind and action',
+    labelNames: ['kind', 'action'] as const,
+  })
   getOrCreateGauge(registry, {
     name: 'lazarus_detector_heartbeat_hosts',
     help: 'Monitored hosts, by state',

@@ -166,12 +166,7 @@ export const storageFileFresh = (
  * `admitHeartbeat` (kept apart so that nothing a skewed message claims moves the
  * position the storage heartbeat is compared with).
  */
-export const admitSkewedHeartbeat = (
-  runs: readonly RunState[],
-  skewRuns: RunState[],
-  hb: Pick<HeartbeatV1, 'bootId' | 'seq' | 'intervalMs'>,
-  now: number,
-): Admission => {
+export const admitSkewedHeartbeat = (runs: readonly RunState[], skewRuns: RunState[], hb: Pick<HeartbeatV1, 'bootId' | 'seq' | 'intervalMs'>, now: number): Admission => {
   if (runs.some((r) => r.bootId === hb.bootId && r.recent.includes(hb.seq))) return 'stale'
   return admitHeartbeat(skewRuns, hb, now)
 }

@@ -179,23 +179,29 @@ describe('HeartbeatTracker', () => {
   // Rule 6 of plausibility.ts: a heartbeat refused for its clock alone still arrived.
   describe('a live host whose clock is off', () => {
     const SKEW = 30_000
-    const skewed = (host: string, offsetMs = SKEW) => (h: string) => (h === host ? offsetMs : 0)
+    const skewed =
+      (host: string, offsetMs = SKEW) =>
+      (h: string) =>
+        h === host ? offsetMs : 0
     const none = () => ({})
 
-    it.each([SKEW, -SKEW])('given a host heard normally, when its clock is %i ms off and it goes on heartbeating, then it is held with one clock-skew alert, never failed', (offsetMs) => {
-      const t = setup()
-      t.run(5000, hosts(3))
-      const lastPlausible = t.now()
-      t.run(3 * TIMEOUT + 10_000, hosts(3), none, skewed('c2', offsetMs))
-      expect(t.kinds('c2')).toEqual(['clock-skew:alert'])
-      const held = t.verdicts.find((v) => v.host === 'c2')!
-      expect(held).toMatchObject({ segment: 'seg-a', clockSkew: { offsetMs } })
-      expect(held.reason).toContain(`c2 is alive but its clock is ${offsetMs} ms off`)
-      expect(held.at).toBeGreaterThanOrEqual(lastPlausible + TIMEOUT)
-      expect(held.at).toBeLessThanOrEqual(lastPlausible + TIMEOUT + INTERVAL)
-      expect(t.tracker.status('c2')).toMatchObject({ state: 'alive', clockSkew: { offsetMs, held: true } })
-      expect(t.tracker.stats()).toMatchObject({ alive: 3, silent: 0, clockSkew: 1 })
-    })
+    it.each([SKEW, -SKEW])(
+      'given a host heard normally, when its clock is %i ms off and it goes on heartbeating, then it is held with one clock-skew alert, never failed',
+      (offsetMs) => {
+        const t = setup()
+        t.run(5000, hosts(3))
+        const lastPlausible = t.now()
+        t.run(3 * TIMEOUT + 10_000, hosts(3), none, skewed('c2', offsetMs))
+        expect(t.kinds('c2')).toEqual(['clock-skew:alert'])
+        const held = t.verdicts.find((v) => v.host === 'c2')!
+        expect(held).toMatchObject({ segment: 'seg-a', clockSkew: { offsetMs } })
+        expect(held.reason).toContain(`c2 is alive but its clock is ${offsetMs} ms off`)
+        expect(held.at).toBeGreaterThanOrEqual(lastPlausible + TIMEOUT)
+        expect(held.at).toBeLessThanOrEqual(lastPlausible + TIMEOUT + INTERVAL)
+        expect(t.tracker.status('c2')).toMatchObject({ state: 'alive', clockSkew: { offsetMs, held: true } })
+        expect(t.tracker.stats()).toMatchObject({ alive: 3, silent: 0, clockSkew: 1 })
+      },
+    )
 
     it('given a held skewed host, when its heartbeats stop, then it is suspected and failed one timeout after its last one', () => {
       const t = setup()
@@ -313,22 +319,19 @@ describe('HeartbeatTracker', () => {
   describe('isolation', () => {
     const mgmtLost = { management: [{ name: '10.0.0.1:22', ok: false, ms: 500, error: 'timeout' }], storageHeartbeat: { name: '/shared/c2.hb', ok: true, ms: 2 } }
 
-    it.each([['alert' as const], ['leave' as const], ['fence' as const]])(
-      'isolates a host reporting its management network lost, with the isolation response (%s)',
-      (response) => {
-        const t = setup({ policy: { isolationResponse: response } })
-        t.run(5000, hosts(3))
-        t.run(TIMEOUT - 1000, hosts(3), (h) => (h === 'c2' ? mgmtLost : {}))
-        expect(t.verdicts).toEqual([])
-        t.run(3000, hosts(3), (h) => (h === 'c2' ? mgmtLost : {}))
-        expect(t.kinds()).toEqual([`isolated:${response}`])
-        expect(t.verdicts[0]!.reason).toMatch(/storage heartbeat is fresh/)
-        t.run(5000, hosts(3), (h) => (h === 'c2' ? mgmtLost : {}))
-        expect(t.verdicts).toHaveLength(1)
-        t.run(1000, hosts(3))
-        expect(t.kinds()).toEqual([`isolated:${response}`, 'recovered:none'])
-      },
-    )
+    it.each([['alert' as const], ['leave' as const], ['fence' as const]])('isolates a host reporting its management network lost, with the isolation response (%s)', (response) => {
+      const t = setup({ policy: { isolationResponse: response } })
+      t.run(5000, hosts(3))
+      t.run(TIMEOUT - 1000, hosts(3), (h) => (h === 'c2' ? mgmtLost : {}))
+      expect(t.verdicts).toEqual([])
+      t.run(3000, hosts(3), (h) => (h === 'c2' ? mgmtLost : {}))
+      expect(t.kinds()).toEqual([`isolated:${response}`])
+      expect(t.verdicts[0]!.reason).toMatch(/storage heartbeat is fresh/)
+      t.run(5000, hosts(3), (h) => (h === 'c2' ? mgmtLost : {}))
+      expect(t.verdicts).toHaveLength(1)
+      t.run(1000, hosts(3))
+      expect(t.kinds()).toEqual([`isolated:${response}`, 'recovered:none'])
+    })
 
     it('tells a host silent on NATS but writing its storage heartbeat (isolated) from a dead one (failed)', () => {
       const t = setup({ hosts: hosts(4), storage: true, policy: { isolationResponse: 'leave' } })
@@ -380,14 +383,7 @@ describe('HeartbeatTracker', () => {
         alive = alive.slice(1)
         t.run(10_000, alive)
       }
-      expect(t.kinds().filter((k) => k !== 'suspected:none')).toEqual([
-        'failed:fence',
-        'failed:fence',
-        'failed:fence',
-        'storm:alert',
-        'failed:alert',
-        'failed:alert',
-      ])
+      expect(t.kinds().filter((k) => k !== 'suspected:none')).toEqual(['failed:fence', 'failed:fence', 'failed:fence', 'storm:alert', 'failed:alert', 'failed:alert'])
       t.verdicts.push(...t.tracker.resume('seg-a', t.now(), 'alice'))
       expect(t.verdicts.at(-1)).toMatchObject({ kind: 'resumed', reason: expect.stringMatching(/alice/) })
       alive = alive.slice(1)
@@ -461,7 +457,12 @@ describe('HeartbeatTracker', () => {
   })
 
   it('rejects a host listed in two segments, naming it', () => {
-    const r = HeartbeatMonitorConfig.safeParse({ segments: [{ id: 'a', hosts: ['h1'] }, { id: 'b', hosts: ['h1'] }] })
+    const r = HeartbeatMonitorConfig.safeParse({
+      segments: [
+        { id: 'a', hosts: ['h1'] },
+        { id: 'b', hosts: ['h1'] },
+      ],
+    })
     expect(r.success).toBe(false)
     expect(r.error?.issues[0]?.message).toMatch(/host h1 is in segments a and b/)
   })
@@ -499,14 +500,11 @@ describe('HeartbeatTracker.setMembership', () => {
     expect(t.tracker.status('c2')).toBeUndefined()
   })
 
-  it('moves a host to another segment with its last heartbeat and decides it there, by that segment\'s policy', () => {
+  it("moves a host to another segment with its last heartbeat and decides it there, by that segment's policy", () => {
     const t = setup({ hosts: hosts(4) })
     t.run(5000, hosts(4))
     t.run(1000, ['c0', 'c1', 'c2'])
-    const change = t.tracker.setMembership(
-      [seg('seg-a', ['c0', 'c1']), seg('seg-b', ['c2', 'c3'], { heartbeatTimeoutMs: 6000 })],
-      t.now(),
-    )
+    const change = t.tracker.setMembership([seg('seg-a', ['c0', 'c1']), seg('seg-b', ['c2', 'c3'], { heartbeatTimeoutMs: 6000 })], t.now())
     expect(change).toMatchObject({ moved: ['c2', 'c3'], added: [], removed: [] })
     const silentSince = t.now() - 1000
     t.run(10_000, ['c0', 'c1', 'c2'])
@@ -517,7 +515,7 @@ describe('HeartbeatTracker.setMembership', () => {
     expect(t.tracker.status('c2')).toMatchObject({ segment: 'seg-b', state: 'alive' })
   })
 
-  it('keeps a segment\'s storm pause across a membership refresh, and reports hosts listed twice', () => {
+  it("keeps a segment's storm pause across a membership refresh, and reports hosts listed twice", () => {
     const t = setup({ hosts: hosts(4), policy: { maxFailedFraction: 0.3 } })
     t.run(5000, hosts(4))
     t.run(10_000, ['c0', 'c1'])

@@ -198,11 +198,7 @@ export class HeartbeatTracker {
         seg.managementLost.add(e)
       }
       const inc = e.incident
-      if (
-        now - e.managementLostSince >= seg.policy.isolationTimeoutMs &&
-        now >= this.#decisionsFrom &&
-        !(inc && (inc.closed || inc.emitted.has('isolated')))
-      ) {
+      if (now - e.managementLostSince >= seg.policy.isolationTimeoutMs && now >= this.#decisionsFrom && !(inc && (inc.closed || inc.emitted.has('isolated')))) {
         out ??= []
         const incident = (e.incident ??= openIncident(e, e.managementLostSince))
         declare(e, incident, 'isolated', seg.policy.isolationResponse, this.#isolationReason(e, hb), now, out, {
@@ -252,9 +248,7 @@ export class HeartbeatTracker {
       e.incident = undefined
       e.storage = undefined
       if (inc.emitted.size > 0) {
-        ;(out ??= []).push(
-          verdictFor(e, inc, 'recovered', 'none', now, `host ${e.host} heartbeats again, though refused for clock skew (its clock is ${offsetMs} ms off)`),
-        )
+        ;(out ??= []).push(verdictFor(e, inc, 'recovered', 'none', now, `host ${e.host} heartbeats again, though refused for clock skew (its clock is ${offsetMs} ms off)`))
         // The recovery releases the host's alerts: say again that it is held.
         skew.alerted = false
       }
@@ -300,9 +294,7 @@ export class HeartbeatTracker {
         const fresh = e.incident === undefined
         const inc = (e.incident ??= openIncident(e, now))
         if (e.seen && fresh) {
-          ;(out ??= []).push(
-            verdictFor(e, inc, 'suspected', 'none', now, `no heartbeat from ${e.host} for ${now - e.lastSeen} ms`),
-          )
+          ;(out ??= []).push(verdictFor(e, inc, 'suspected', 'none', now, `no heartbeat from ${e.host} for ${now - e.lastSeen} ms`))
         }
       }
       if (seg.silent.size > 0) {
@@ -336,9 +328,7 @@ export class HeartbeatTracker {
   storageObserved(host: string, file: StorageHeartbeatFile | undefined, now: number): readonly Verdict[] {
     const e = this.#hosts.get(host)
     if (e?.state !== 'silent') return NONE
-    const fresh =
-      file !== undefined &&
-      storageFileFresh(file, host, e.runs, e.lastSeen, now, { maxSkewMs: this.#maxSkewMs, storageFreshMs: e.seg.policy.storageFreshMs })
+    const fresh = file !== undefined && storageFileFresh(file, host, e.runs, e.lastSeen, now, { maxSkewMs: this.#maxSkewMs, storageFreshMs: e.seg.policy.storageFreshMs })
     e.storage = { readAt: now, fresh, at: file?.at }
     if (now < this.#decisionsFrom) return NONE
     const out: Verdict[] = []

@@ -31,12 +31,7 @@ export const stagesFor = (method: RecoveryMethod | string): StageKind[] => {
  * remains (Masakari retries the instances on the next reserved host), then by the next
  * kind of the method.
  */
-export const nextStage = (
-  method: RecoveryMethod | string,
-  stage: number,
-  kind: StageKind,
-  untriedReservedHosts: number,
-): { stage: number; kind: StageKind } | undefined => {
+export const nextStage = (method: RecoveryMethod | string, stage: number, kind: StageKind, untriedReservedHosts: number): { stage: number; kind: StageKind } | undefined => {
   if (kind === 'reserved' && untriedReservedHosts > 0) return { stage, kind: 'reserved' }
   const kinds = stagesFor(method)
   const next = kinds[stage + 1]

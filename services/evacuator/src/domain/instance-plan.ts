@@ -52,10 +52,7 @@ export const planInstance = (s: ServerFacts): InstancePlan => {
 }
 
 /** Where an evacuation stands, judged from the server alone. */
-export type EvacuationProgress =
-  | { kind: 'moved'; destHost: string }
-  | { kind: 'moving' }
-  | { kind: 'failed'; reason: string }
+export type EvacuationProgress = { kind: 'moved'; destHost: string } | { kind: 'moving' } | { kind: 'failed'; reason: string }
 
 /**
  * Done when the server is on another host, has no task and runs or is shut off (Nova
@@ -105,8 +102,7 @@ export const isInFinalState = (s: ServerFacts, finalState: FinalState): boolean 
  * `firstMs` and `maxMs`. A quick evacuation is seen within ~5% of its duration, and a long
  * one costs Nova few requests.
  */
-export const nextPollDelay = (elapsedMs: number, firstMs: number, maxMs: number): number =>
-  Math.min(maxMs, Math.max(firstMs, Math.floor(elapsedMs / 20)))
+export const nextPollDelay = (elapsedMs: number, firstMs: number, maxMs: number): number => Math.min(maxMs, Math.max(firstMs, Math.floor(elapsedMs / 20)))
 
 /** One line an operator can read: where the instance is and in what state. */
 export const describeServer = (s: ServerFacts): string =>

@@ -4,5 +4,4 @@
  */
 const TRUE_STRINGS = new Set(['1', 't', 'true', 'on', 'y', 'yes'])
 
-export const parseMasakariBool = (value: string | undefined | null): boolean =>
-  value !== undefined && value !== null && TRUE_STRINGS.has(value.trim().toLowerCase())
+export const parseMasakariBool = (value: string | undefined | null): boolean => value !== undefined && value !== null && TRUE_STRINGS.has(value.trim().toLowerCase())

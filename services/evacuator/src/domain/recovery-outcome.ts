@@ -14,18 +14,12 @@ export interface RecoveryOutcome {
 
 /** The end of a recovery once every item is final: `finished` only if every instance moved. */
 export const summarizeRecovery = (sourceHost: string, items: readonly ItemOutcome[]): RecoveryOutcome => {
-  const moved = items
-    .filter((i) => i.status === 'succeeded')
-    .map((i) => ({ instance: i.instance, destHost: i.destHost ?? '' }))
-  const failed = items
-    .filter((i) => i.status === 'failed')
-    .map((i) => ({ instance: i.instance, reason: i.reason ?? 'unknown' }))
+  const moved = items.filter((i) => i.status === 'succeeded').map((i) => ({ instance: i.instance, destHost: i.destHost ?? '' }))
+  const failed = items.filter((i) => i.status === 'failed').map((i) => ({ instance: i.instance, reason: i.reason ?? 'unknown' }))
   const status = failed.length === 0 ? 'finished' : 'failed'
   const message =
     failed.length === 0
       ? `evacuated all ${moved.length} instance(s) of ${sourceHost}`
-      : `evacuated ${moved.length} of ${items.length} instance(s) of ${sourceHost}; failed: ${failed
-          .map((f) => `${f.instance.name} (${f.instance.id}): ${f.reason}`)
-          .join('; ')}`
+      : `evacuated ${moved.length} of ${items.length} instance(s) of ${sourceHost}; failed: ${failed.map((f) => `${f.instance.name} (${f.instance.id}): ${f.reason}`).join('; ')}`
   return { status, message, moved, failed }
 }

@@ -165,11 +165,7 @@ export const whenClaimRefused = (current: { status: ItemStatus; announced: boole
  * on: acknowledge), the service stops (hand the item back at once), or a transient failure
  * (the item is delivered again while attempts remain, then fails for good).
  */
-export const whenEvacuationThrew = (
-  cause: 'claim-lost' | 'stopping' | 'error',
-  attempt: number,
-  maxAttempts: number,
-): 'ack' | 'hand-back' | 'retry' | 'fail' => {
+export const whenEvacuationThrew = (cause: 'claim-lost' | 'stopping' | 'error', attempt: number, maxAttempts: number): 'ack' | 'hand-back' | 'retry' | 'fail' => {
   if (cause === 'claim-lost') return 'ack'
   if (cause === 'stopping') return 'hand-back'
   return retryOrGiveUp(attempt, maxAttempts) === 'retry' ? 'retry' : 'fail'

@@ -59,9 +59,7 @@ export const selectInstances = (servers: readonly InstanceFacts[], policy: Selec
 export const describeSelection = (host: string, sel: Selection): string => {
   const parts = [
     `${sel.total} instance(s) on failed host ${host}, ${sel.haEnabledCount} HA-enabled`,
-    sel.chosen.length === 0
-      ? 'no instance to evacuate'
-      : `to evacuate, in order: ${sel.chosen.map((i) => `${i.name} (${i.id})`).join(', ')}`,
+    sel.chosen.length === 0 ? 'no instance to evacuate' : `to evacuate, in order: ${sel.chosen.map((i) => `${i.name} (${i.id})`).join(', ')}`,
   ]
   if (sel.skipped.length > 0) parts.push(`skipped: ${sel.skipped.map((i) => `${i.name} (${i.id}): ${i.reason}`).join('; ')}`)
   return parts.join('; ')

@@ -28,9 +28,7 @@ describe('workflow settings', () => {
 
   it('refuses tasks out of order for instance and process failures', () => {
     expect(z.object({ w: workflowSetting('instance') }).safeParse({ w: { pre: ['start_instance_task'], main: ['stop_instance_task'] } }).success).toBe(false)
-    expect(
-      z.object({ w: workflowSetting('process') }).safeParse({ w: { pre: ['confirm_compute_node_disabled_task', 'disable_compute_node_task'] } }).success,
-    ).toBe(false)
+    expect(z.object({ w: workflowSetting('process') }).safeParse({ w: { pre: ['confirm_compute_node_disabled_task', 'disable_compute_node_task'] } }).success).toBe(false)
   })
 })
 

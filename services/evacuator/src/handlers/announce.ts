@@ -63,12 +63,7 @@ export const announceFinish = async (ctx: EvacuatorContext, recovery: Recovery, 
       progress: 1,
     })
   }
-  await publish(
-    ctx,
-    'recovery.finished.v1',
-    { notificationId: recovery.notificationId, status, message, moved: summary.moved, failed: summary.failed },
-    ids,
-  )
+  await publish(ctx, 'recovery.finished.v1', { notificationId: recovery.notificationId, status, message, moved: summary.moved, failed: summary.failed }, ids)
   await ctx.store.markFinishAnnounced(recovery.notificationId)
   ctx.metrics.recoveries.inc({ status })
   ctx.log.info({ correlationId: recovery.correlationId, notificationId: recovery.notificationId, status, moved: summary.moved.length, failed: summary.failed.length }, message)

@@ -66,4 +66,3 @@ export const publishProgress = (
     vmoveOngoing?: { instanceId: string; at: string }
   },
 ): Promise<void> => publish(ctx, 'recovery.progress.v1', p, ids)
-

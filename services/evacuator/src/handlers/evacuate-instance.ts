@@ -1,14 +1,6 @@
 import { errorText } from '@lazarus/runtime'
 import { NovaError, type Server } from '@lazarus/openstack'
-import {
-  assessEvacuation,
-  describeServer,
-  isInFinalState,
-  nextPollDelay,
-  planInstance,
-  restoreAction,
-  type InstancePlan,
-} from '../domain/instance-plan.js'
+import { assessEvacuation, describeServer, isInFinalState, nextPollDelay, planInstance, restoreAction, type InstancePlan } from '../domain/instance-plan.js'
 import { FAILED_MIGRATION_STATUSES, isEvacuationSince } from '../domain/evacuation-migrations.js'
 import type { ClaimKey, ItemStep, WorkItem } from '../store/recovery-store.js'
 import { EVACUATE_TASK, publishProgress, type EvacuatorContext } from './context.js'
@@ -26,14 +18,12 @@ export class ClaimLostError extends Error {
 }
 
 /** A failure worth another attempt: Nova unreachable, 5xx, rate limited. */
-export const isTransient = (err: unknown): boolean =>
-  !(err instanceof NovaError) || err.status >= 500 || err.status === 408 || err.status === 429
+export const isTransient = (err: unknown): boolean => !(err instanceof NovaError) || err.status >= 500 || err.status === 408 || err.status === 429
 
 /** A step Nova refused for good; the item fails with `reason`. */
 class ItemFailed extends Error {
   override name = 'ItemFailed'
 }
-
 
 /**
  * The steps for one instance of a failed host (Masakari's `_evacuate_and_confirm`):
@@ -119,14 +109,18 @@ export const evacuateInstance = async (
       log.info({ target: item.targetHost ?? 'scheduler' }, 'evacuation requested')
       // Its vmove becomes `ongoing`, as Masakari's does once it evacuates. Not awaited: a status
       // hint must not hold the slot for a broker round trip (the outcome follows regardless).
-      publishProgress(ctx, { correlationId: item.correlationId }, {
-        notificationId: item.notificationId,
-        task: EVACUATE_TASK,
-        state: 'running',
-        message: `instance ${item.instanceName} (${id}): evacuation from ${source} sent to Nova${item.targetHost ? ` (to ${item.targetHost})` : ''}`,
-        progress: 0,
-        vmoveOngoing: { instanceId: id, at: ctx.now().toISOString() },
-      }).catch((err: unknown) => log.warn({ err }, 'could not report the evacuation as ongoing'))
+      publishProgress(
+        ctx,
+        { correlationId: item.correlationId },
+        {
+          notificationId: item.notificationId,
+          task: EVACUATE_TASK,
+          state: 'running',
+          message: `instance ${item.instanceName} (${id}): evacuation from ${source} sent to Nova${item.targetHost ? ` (to ${item.targetHost})` : ''}`,
+          progress: 0,
+          vmoveOngoing: { instanceId: id, at: ctx.now().toISOString() },
+        },
+      ).catch((err: unknown) => log.warn({ err }, 'could not report the evacuation as ongoing'))
     }
     prepared?.()
 

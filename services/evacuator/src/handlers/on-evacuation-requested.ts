@@ -4,7 +4,7 @@ import { topology, type EvacuationRequestedV1 } from '@lazarus/contracts'
 import { whenClaimRefused, whenEvacuationThrew } from '../domain/recovery.js'
 import type { ClaimKey } from '../store/recovery-store.js'
 import { announceItem } from './announce.js'
-import { type EvacuatorContext } from './context.js'
+import type { EvacuatorContext } from './context.js'
 import { finishRecoveryIfDone } from './round.js'
 import { ClaimLostError, evacuateInstance, forgetRenewal, StoppingError, type ItemOutcome } from './evacuate-instance.js'
 
@@ -31,13 +31,7 @@ export const onEvacuationRequested =
   }
 
 /** The item once admitted to its preparation; `prepared` ends that (after the evacuate call). */
-const handleItem = async (
-  ctx: EvacuatorContext,
-  evt: EvacuationRequestedV1,
-  delivery: DeliveryContext,
-  key: ClaimKey,
-  prepared: () => void,
-): Promise<HandlerResult> => {
+const handleItem = async (ctx: EvacuatorContext, evt: EvacuationRequestedV1, delivery: DeliveryContext, key: ClaimKey, prepared: () => void): Promise<HandlerResult> => {
   const { notificationId, instance } = evt.payload
   const log = ctx.log.child({ correlationId: evt.correlationId, notificationId, instanceId: instance.id })
   const item = await ctx.store.claimItem(notificationId, instance.id, ctx.workerId, ctx.config.claimLeaseMs, LISTING_FRESH_MS)
@@ -57,9 +51,12 @@ const handleItem = async (
 
   const started = performance.now()
   ctx.metrics.inFlight.inc()
-  const renew = setInterval(() => {
-    ctx.store.renewClaim(key, ctx.config.claimLeaseMs).catch((err: unknown) => log.warn({ err }, 'could not renew the claim'))
-  }, Math.max(250, Math.floor(ctx.config.claimLeaseMs / 3)))
+  const renew = setInterval(
+    () => {
+      ctx.store.renewClaim(key, ctx.config.claimLeaseMs).catch((err: unknown) => log.warn({ err }, 'could not renew the claim'))
+    },
+    Math.max(250, Math.floor(ctx.config.claimLeaseMs / 3)),
+  )
   let outcome: ItemOutcome
   try {
     outcome = await evacuateInstance(ctx, item, key, prepared)

@@ -165,8 +165,8 @@ const reportDisabledWhenFenced = (
 ): Promise<void> => {
   const message = `compute service of ${host} disabled along with its force-down when it was fenced: ${reason}`
   o.log.info(message)
-  return publishProgress(ctx, o.ids, { notificationId: o.notificationId, task: DISABLE_TASK, state: 'success', message, progress: 1 }).catch(
-    (err: unknown) => o.log.warn({ err }, 'could not report the disable of the compute service'),
+  return publishProgress(ctx, o.ids, { notificationId: o.notificationId, task: DISABLE_TASK, state: 'success', message, progress: 1 }).catch((err: unknown) =>
+    o.log.warn({ err }, 'could not report the disable of the compute service'),
   )
 }
 

@@ -69,12 +69,14 @@ const runSimple =
         if (!(await ctx.simple.setStep(notificationId, owner, step))) throw new ClaimGone('claim lost')
         run.rec = { ...run.rec, step }
       },
-      progress: (task, state, message) =>
-        publishProgress(ctx, ids, { notificationId, task, state, message, progress: state === 'running' ? 0 : 1 }),
+      progress: (task, state, message) => publishProgress(ctx, ids, { notificationId, task, state, message, progress: state === 'running' ? 0 : 1 }),
     }
-    const renew = setInterval(() => {
-      ctx.simple.renew(notificationId, owner, lease).catch((err: unknown) => log.warn({ err }, 'could not renew the claim'))
-    }, Math.max(250, Math.floor(lease / 3)))
+    const renew = setInterval(
+      () => {
+        ctx.simple.renew(notificationId, owner, lease).catch((err: unknown) => log.warn({ err }, 'could not renew the claim'))
+      },
+      Math.max(250, Math.floor(lease / 3)),
+    )
     let outcome: Outcome
     try {
       outcome = await body(run, evt)
@@ -120,108 +122,120 @@ const past = (step: string, s: (typeof STEPS)[number]) => STEPS.indexOf(step as 
  * it is shut off, start it, confirm it is ACTIVE; each wait with its timeout.
  */
 export const onInstanceFailed = (ctx: EvacuatorContext) =>
-  runSimple<InstanceFailedV1>(ctx, 'instance', (e) => e.payload.instanceId, topology.evacuatorOnInstanceFailed.maxAttempts, async (run, evt) => {
-    const id = evt.payload.instanceId
-    const { nova, config } = ctx
-    const tasks = tasksOf(config.instanceFailureRecoveryTasks)
-    let server = await getServer(ctx, id)
-    if (!server) return { status: 'ignored', message: `instance ${id} no longer exists in Nova: nothing to recover` }
-    const name = `${server.name} (${id})`
-    if (run.rec.step === 'new') {
-      if (!config.processAllInstances && !parseMasakariBool(server.metadata[config.haEnabledInstanceMetadataKey])) {
-        return { status: 'ignored', message: `instance ${name} is not HA-enabled (metadata ${config.haEnabledInstanceMetadataKey}) and only HA-enabled instances are recovered` }
+  runSimple<InstanceFailedV1>(
+    ctx,
+    'instance',
+    (e) => e.payload.instanceId,
+    topology.evacuatorOnInstanceFailed.maxAttempts,
+    async (run, evt) => {
+      const id = evt.payload.instanceId
+      const { nova, config } = ctx
+      const tasks = tasksOf(config.instanceFailureRecoveryTasks)
+      let server = await getServer(ctx, id)
+      if (!server) return { status: 'ignored', message: `instance ${id} no longer exists in Nova: nothing to recover` }
+      const name = `${server.name} (${id})`
+      if (run.rec.step === 'new') {
+        if (!config.processAllInstances && !parseMasakariBool(server.metadata[config.haEnabledInstanceMetadataKey])) {
+          return { status: 'ignored', message: `instance ${name} is not HA-enabled (metadata ${config.haEnabledInstanceMetadataKey}) and only HA-enabled instances are recovered` }
+        }
+        if (server.vmState === 'paused' || server.vmState === 'rescued') {
+          return { status: 'ignored', message: `instance ${name} is ${server.vmState}: left alone` }
+        }
       }
-      if (server.vmState === 'paused' || server.vmState === 'rescued') {
-        return { status: 'ignored', message: `instance ${name} is ${server.vmState}: left alone` }
-      }
-    }
-    for (const task of tasks) {
-      if (task === 'stop_instance_task' && !past(run.rec.step, 'stopped')) {
-        await run.progress(task, 'running', `stopping instance ${name}`)
-        try {
-          if (server.vmState === 'resized') await nova.resetState(id, 'active')
-          if (server.status !== 'SHUTOFF' || server.taskState !== null) {
-            await waitFor(ctx, config.waitPeriodAfterPowerOff, `instance ${name} not shut off`, async () => {
-              server = await requireServer(ctx, id)
-              if (server.status === 'SHUTOFF' && server.taskState === null) return true
-              if (server.taskState === null && server.status !== 'SHUTOFF') await nova.stop(id)
-              return false
-            })
+      for (const task of tasks) {
+        if (task === 'stop_instance_task' && !past(run.rec.step, 'stopped')) {
+          await run.progress(task, 'running', `stopping instance ${name}`)
+          try {
+            if (server.vmState === 'resized') await nova.resetState(id, 'active')
+            if (server.status !== 'SHUTOFF' || server.taskState !== null) {
+              await waitFor(ctx, config.waitPeriodAfterPowerOff, `instance ${name} not shut off`, async () => {
+                server = await requireServer(ctx, id)
+                if (server.status === 'SHUTOFF' && server.taskState === null) return true
+                if (server.taskState === null && server.status !== 'SHUTOFF') await nova.stop(id)
+                return false
+              })
+            }
+          } catch (err) {
+            throw await refused(err, `could not stop instance ${name}`, run, task)
           }
-        } catch (err) {
-          throw await refused(err, `could not stop instance ${name}`, run, task)
-        }
-        await run.done('stopped')
-        await run.progress(task, 'success', `instance ${name} is shut off`)
-      } else if (task === 'start_instance_task' && !past(run.rec.step, 'started')) {
-        await run.progress(task, 'running', `starting instance ${name}`)
-        try {
-          server = await requireServer(ctx, id)
-          if (server.status === 'SHUTOFF' && server.taskState === null) await nova.start(id)
-        } catch (err) {
-          throw await refused(err, `could not start instance ${name}`, run, task)
-        }
-        await run.done('started')
-        await run.progress(task, 'success', `start of instance ${name} requested`)
-      } else if (task === 'confirm_instance_active_task' && !past(run.rec.step, 'confirmed')) {
-        try {
-          await waitFor(ctx, config.waitPeriodAfterPowerOn, `instance ${name} not ACTIVE`, async () => {
+          await run.done('stopped')
+          await run.progress(task, 'success', `instance ${name} is shut off`)
+        } else if (task === 'start_instance_task' && !past(run.rec.step, 'started')) {
+          await run.progress(task, 'running', `starting instance ${name}`)
+          try {
             server = await requireServer(ctx, id)
-            if (server.status === 'ERROR') throw new TaskFailed(`instance ${name} went to ERROR while starting`)
-            return server.status === 'ACTIVE' && server.taskState === null
-          })
-        } catch (err) {
-          throw await refused(err, `instance ${name} did not become ACTIVE`, run, task)
+            if (server.status === 'SHUTOFF' && server.taskState === null) await nova.start(id)
+          } catch (err) {
+            throw await refused(err, `could not start instance ${name}`, run, task)
+          }
+          await run.done('started')
+          await run.progress(task, 'success', `start of instance ${name} requested`)
+        } else if (task === 'confirm_instance_active_task' && !past(run.rec.step, 'confirmed')) {
+          try {
+            await waitFor(ctx, config.waitPeriodAfterPowerOn, `instance ${name} not ACTIVE`, async () => {
+              server = await requireServer(ctx, id)
+              if (server.status === 'ERROR') throw new TaskFailed(`instance ${name} went to ERROR while starting`)
+              return server.status === 'ACTIVE' && server.taskState === null
+            })
+          } catch (err) {
+            throw await refused(err, `instance ${name} did not become ACTIVE`, run, task)
+          }
+          await run.done('confirmed')
+          await run.progress(task, 'success', `instance ${name} is ACTIVE`)
         }
-        await run.done('confirmed')
-        await run.progress(task, 'success', `instance ${name} is ACTIVE`)
       }
-    }
-    return { status: 'finished', message: `instance ${name} on ${evt.payload.host.name} recovered (${tasks.join(', ') || 'no task'})` }
-  })
+      return { status: 'finished', message: `instance ${name} on ${evt.payload.host.name} recovered (${tasks.join(', ') || 'no task'})` }
+    },
+  )
 
 /**
  * Masakari's process failure flow: only nova-compute is recovered. Disable the compute
  * service unless it is disabled already, and confirm Nova shows it disabled.
  */
 export const onProcessFailed = (ctx: EvacuatorContext) =>
-  runSimple<ProcessFailedV1>(ctx, 'process', (e) => e.payload.processName, topology.evacuatorOnProcessFailed.maxAttempts, async (run, evt) => {
-    const { processName, event, host } = evt.payload
-    const { nova, config } = ctx
-    if (processName !== 'nova-compute') return { status: 'ignored', message: `process ${processName} on ${host.name}: only nova-compute is recovered` }
-    if (event.toUpperCase() === 'STARTED') return { status: 'finished', message: `nova-compute on ${host.name} started again: nothing to do` }
-    const compute = async () => {
-      const services = await nova.listComputeServices({ host: host.name })
-      const c = services.find((s) => s.binary === 'nova-compute' && s.host === host.name)
-      if (!c) throw new TaskFailed(`Nova has no nova-compute service on ${host.name}`)
-      return c
-    }
-    const tasks = tasksOf(config.processFailureRecoveryTasks)
-    for (const task of tasks) {
-      if (task === 'disable_compute_node_task' && run.rec.step === 'new') {
-        const c = await compute()
-        if (c.status === 'disabled') {
-          await run.progress(task, 'skipped', `compute service of ${host.name} already disabled (${c.disabledReason ?? 'no reason given'})`)
-        } else {
-          try {
-            await nova.disableComputeService(host.name, config.serviceDisableReason)
-          } catch (err) {
-            throw await refused(err, `could not disable the compute service of ${host.name}`, run, task)
-          }
-          await run.progress(task, 'success', `disabled compute service of ${host.name}: ${config.serviceDisableReason}`)
-        }
-        await run.done('disabled')
-      } else if (task === 'confirm_compute_node_disabled_task') {
-        try {
-          await waitFor(ctx, config.waitPeriodAfterServiceUpdate, `compute service of ${host.name} not disabled`, async () => (await compute()).status === 'disabled')
-        } catch (err) {
-          throw await refused(err, `compute service of ${host.name} not confirmed disabled`, run, task)
-        }
-        await run.progress(task, 'success', `compute service of ${host.name} is disabled`)
+  runSimple<ProcessFailedV1>(
+    ctx,
+    'process',
+    (e) => e.payload.processName,
+    topology.evacuatorOnProcessFailed.maxAttempts,
+    async (run, evt) => {
+      const { processName, event, host } = evt.payload
+      const { nova, config } = ctx
+      if (processName !== 'nova-compute') return { status: 'ignored', message: `process ${processName} on ${host.name}: only nova-compute is recovered` }
+      if (event.toUpperCase() === 'STARTED') return { status: 'finished', message: `nova-compute on ${host.name} started again: nothing to do` }
+      const compute = async () => {
+        const services = await nova.listComputeServices({ host: host.name })
+        const c = services.find((s) => s.binary === 'nova-compute' && s.host === host.name)
+        if (!c) throw new TaskFailed(`Nova has no nova-compute service on ${host.name}`)
+        return c
       }
-    }
-    return { status: 'finished', message: `nova-compute failure on ${host.name} handled (${tasks.join(', ') || 'no task'})` }
-  })
+      const tasks = tasksOf(config.processFailureRecoveryTasks)
+      for (const task of tasks) {
+        if (task === 'disable_compute_node_task' && run.rec.step === 'new') {
+          const c = await compute()
+          if (c.status === 'disabled') {
+            await run.progress(task, 'skipped', `compute service of ${host.name} already disabled (${c.disabledReason ?? 'no reason given'})`)
+          } else {
+            try {
+              await nova.disableComputeService(host.name, config.serviceDisableReason)
+            } catch (err) {
+              throw await refused(err, `could not disable the compute service of ${host.name}`, run, task)
+            }
+            await run.progress(task, 'success', `disabled compute service of ${host.name}: ${config.serviceDisableReason}`)
+          }
+          await run.done('disabled')
+        } else if (task === 'confirm_compute_node_disabled_task') {
+          try {
+            await waitFor(ctx, config.waitPeriodAfterServiceUpdate, `compute service of ${host.name} not disabled`, async () => (await compute()).status === 'disabled')
+          } catch (err) {
+            throw await refused(err, `compute service of ${host.name} not confirmed disabled`, run, task)
+          }
+          await run.progress(task, 'success', `compute service of ${host.name} is disabled`)
+        }
+      }
+      return { status: 'finished', message: `nova-compute failure on ${host.name} handled (${tasks.join(', ') || 'no task'})` }
+    },
+  )
 
 const getServer = async (ctx: EvacuatorContext, id: string): Promise<Server | undefined> => {
   try {
@@ -258,10 +272,14 @@ const waitFor = async (ctx: EvacuatorContext, seconds: number, what: string, che
     await new Promise<void>((resolve, reject) => {
       if (ctx.stopping.aborted) return reject(new StoppingError('stopping'))
       const t = setTimeout(resolve, pause)
-      ctx.stopping.addEventListener('abort', () => {
-        clearTimeout(t)
-        reject(new StoppingError('stopping'))
-      }, { once: true })
+      ctx.stopping.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t)
+          reject(new StoppingError('stopping'))
+        },
+        { once: true },
+      )
     })
   }
 }

@@ -12,10 +12,12 @@ const STRANDED = `((status = 'pending' AND requested_at < now() - make_interval(
 
 /** Run an update of a claimed item; true when the claim was still ours. */
 const claimedBy = async (db: Db, sql: string, key: ClaimKey, params: unknown[] = []): Promise<boolean> => {
-  const r = await db.query(
-    `UPDATE evacuator_items SET ${sql} WHERE notification_id = $1 AND instance_id = $2 AND claim_owner = $3 AND status = 'running'`,
-    [key.notificationId, key.instanceId, key.owner, ...params],
-  )
+  const r = await db.query(`UPDATE evacuator_items SET ${sql} WHERE notification_id = $1 AND instance_id = $2 AND claim_owner = $3 AND status = 'running'`, [
+    key.notificationId,
+    key.instanceId,
+    key.owner,
+    ...params,
+  ])
   return r.rowCount > 0
 }
 
@@ -62,13 +64,7 @@ export const createItemClaims = (db: Db): ItemClaims => ({
    * listing, so the worker goes straight to lock and call, and a crash from here on resumes
    * it by asking Nova whether the call was made.
    */
-  async claimItem(
-    notificationId: string,
-    instanceId: string,
-    owner: string,
-    leaseMs: number,
-    sendIfListedWithinMs = 0,
-  ): Promise<WorkItem | undefined> {
+  async claimItem(notificationId: string, instanceId: string, owner: string, leaseMs: number, sendIfListedWithinMs = 0): Promise<WorkItem | undefined> {
     // One round trip: the claimed row comes back with its recovery's correlation id.
     const r = await db.query(
       `WITH fresh AS (
@@ -89,8 +85,7 @@ export const createItemClaims = (db: Db): ItemClaims => ({
     return r.rows[0] ? itemFrom(r.rows[0]) : undefined
   },
 
-  renewClaim: (key: ClaimKey, leaseMs: number) =>
-    claimedBy(db, `claim_expires_at = now() + make_interval(secs => $4::double precision / 1000)`, key, [leaseMs]),
+  renewClaim: (key: ClaimKey, leaseMs: number) => claimedBy(db, `claim_expires_at = now() + make_interval(secs => $4::double precision / 1000)`, key, [leaseMs]),
 
   /** Give the item back (shutting down): another worker may take it at once. */
   releaseClaim: (key: ClaimKey) => claimedBy(db, `claim_owner = NULL, claim_expires_at = NULL`, key),
@@ -103,10 +98,7 @@ export const createItemClaims = (db: Db): ItemClaims => ({
   markMoved: (key: ClaimKey, destHost: string) => claimedBy(db, `step = 'moved', dest_host = $4`, key, [destHost]),
 
   /** Record the item's outcome; the item as recorded, or undefined when the claim was lost. */
-  async finishItem(
-    key: ClaimKey,
-    outcome: { status: 'succeeded' | 'failed'; destHost: string | null; reason: string | null },
-  ): Promise<WorkItem | undefined> {
+  async finishItem(key: ClaimKey, outcome: { status: 'succeeded' | 'failed'; destHost: string | null; reason: string | null }): Promise<WorkItem | undefined> {
     const r = await db.query(
       `UPDATE evacuator_items i SET status = $4, dest_host = coalesce($5, i.dest_host), reason = $6, ended_at = now(),
          claim_owner = NULL, claim_expires_at = NULL

@@ -113,16 +113,10 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
   ): Promise<{ settlement: Settlement; recovery: Recovery; items: WorkItem[] } | undefined> {
     // Most callers finish an item that is not the last: they learn it without taking the
     // lock that every finishing worker of the recovery would otherwise queue on.
-    const open = await db.query(
-      `SELECT 1 FROM evacuator_items WHERE notification_id = $1 AND status NOT IN ('succeeded', 'failed') LIMIT 1`,
-      [notificationId],
-    )
+    const open = await db.query(`SELECT 1 FROM evacuator_items WHERE notification_id = $1 AND status NOT IN ('succeeded', 'failed') LIMIT 1`, [notificationId])
     if (open.rowCount > 0) return undefined
     return db.transaction(async (tx) => {
-      const locked = await tx.query(
-        `SELECT * FROM evacuator_recoveries WHERE notification_id = $1 AND status = 'evacuating' FOR UPDATE`,
-        [notificationId],
-      )
+      const locked = await tx.query(`SELECT * FROM evacuator_recoveries WHERE notification_id = $1 AND status = 'evacuating' FOR UPDATE`, [notificationId])
       const row = locked.rows[0]
       if (!row) return undefined
       const all = await tx.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 ORDER BY i.position`, [notificationId])
@@ -131,10 +125,11 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
       const settlement = decide(recoveryFrom(row), items)
       let upd
       if (settlement.action === 'finish') {
-        upd = await tx.query(
-          `UPDATE evacuator_recoveries SET status = $2, message = $3, finished_at = now() WHERE notification_id = $1 RETURNING *`,
-          [notificationId, settlement.status, settlement.message],
-        )
+        upd = await tx.query(`UPDATE evacuator_recoveries SET status = $2, message = $3, finished_at = now() WHERE notification_id = $1 RETURNING *`, [
+          notificationId,
+          settlement.status,
+          settlement.message,
+        ])
       } else {
         if (settlement.action === 'advance') {
           upd = await tx.query(
@@ -162,9 +157,7 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
    */
   async reopenDueRetries(firstKind: (method: string) => StageKind): Promise<Recovery[]> {
     return db.transaction(async (tx) => {
-      const due = await tx.query(
-        `SELECT * FROM evacuator_recoveries WHERE status = 'retry_wait' AND retry_at <= now() ORDER BY retry_at LIMIT 50 FOR UPDATE SKIP LOCKED`,
-      )
+      const due = await tx.query(`SELECT * FROM evacuator_recoveries WHERE status = 'retry_wait' AND retry_at <= now() ORDER BY retry_at LIMIT 50 FOR UPDATE SKIP LOCKED`)
       const out: Recovery[] = []
       for (const row of due.rows.map(recoveryFrom)) {
         const upd = await tx.query(

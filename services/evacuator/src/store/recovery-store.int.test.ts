@@ -116,9 +116,7 @@ describe('recovery store over PostgreSQL', () => {
       await store.finishItem(key, { status: i === 'd' ? 'failed' : 'succeeded', destHost: i === 'd' ? null : 'compute2', reason: i === 'd' ? 'no' : null })
     }
     const attempts = await Promise.all(
-      instances.map(() =>
-        store.settleRecovery(id, (_r, items) => ({ action: 'finish', status: items.some((x) => x.status === 'failed') ? 'failed' : 'finished', message: 'm' })),
-      ),
+      instances.map(() => store.settleRecovery(id, (_r, items) => ({ action: 'finish', status: items.some((x) => x.status === 'failed') ? 'failed' : 'finished', message: 'm' }))),
     )
     const winners = attempts.filter((a) => a !== undefined)
     expect(winners).toHaveLength(1)
@@ -158,7 +156,10 @@ describe('recovery store over PostgreSQL', () => {
 
   it('sends failed items to the next round and reopens a recovery whose retry is due', async () => {
     const id = await recovery(['a', 'b'])
-    for (const [i, ok] of [['a', true], ['b', false]] as const) {
+    for (const [i, ok] of [
+      ['a', true],
+      ['b', false],
+    ] as const) {
       const key = { notificationId: id, instanceId: i, owner: 'w' }
       await store.claimItem(id, i, 'w', 30_000)
       await store.finishItem(key, { status: ok ? 'succeeded' : 'failed', destHost: ok ? 'c2' : null, reason: ok ? null : 'no' })

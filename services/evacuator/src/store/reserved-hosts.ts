@@ -21,10 +21,7 @@ export const createReservedHostClaims = (db: Db): ReservedHostClaims => ({
    * The host's row is the lock: two recoveries can never both hold it.
    */
   async claimReservedHost(host: string, segmentId: string, notificationId: string): Promise<boolean> {
-    await db.query(
-      `INSERT INTO evacuator_reserved_claims (host, segment_id, notification_id) VALUES ($1, $2, $3) ON CONFLICT (host) DO NOTHING`,
-      [host, segmentId, notificationId],
-    )
+    await db.query(`INSERT INTO evacuator_reserved_claims (host, segment_id, notification_id) VALUES ($1, $2, $3) ON CONFLICT (host) DO NOTHING`, [host, segmentId, notificationId])
     const r = await db.query<{ notification_id: string }>(`SELECT notification_id FROM evacuator_reserved_claims WHERE host = $1`, [host])
     return r.rows[0]?.notification_id === notificationId
   },

@@ -24,10 +24,7 @@ export interface RoundRows {
 export const createRoundRows = (db: Db): RoundRows => ({
   /** Record the round's claimed reserved host (or none) and the reserved hosts tried so far. */
   async setRoundTarget(notificationId: string, targetHost: string | null, tried: string[]): Promise<void> {
-    await db.query(
-      `UPDATE evacuator_recoveries SET target_host = $2, tried_reserved = $3::jsonb WHERE notification_id = $1`,
-      [notificationId, targetHost, JSON.stringify(tried)],
-    )
+    await db.query(`UPDATE evacuator_recoveries SET target_host = $2, tried_reserved = $3::jsonb WHERE notification_id = $1`, [notificationId, targetHost, JSON.stringify(tried)])
   },
 
   /** A round starts: mark when, so that a sweeper resumes a start that never ended. */
@@ -46,9 +43,7 @@ export const createRoundRows = (db: Db): RoundRows => ({
 
   /** How many items wait for the next round. */
   async countWaiting(notificationId: string): Promise<number> {
-    const r = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM evacuator_items WHERE notification_id = $1 AND status = 'waiting'`, [
-      notificationId,
-    ])
+    const r = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM evacuator_items WHERE notification_id = $1 AND status = 'waiting'`, [notificationId])
     return r.rows[0]?.n ?? 0
   },
 
@@ -60,9 +55,7 @@ export const createRoundRows = (db: Db): RoundRows => ({
        RETURNING instance_id, instance_name, target_host, position`,
       [notificationId, stage, targetHost],
     )
-    return r.rows
-      .sort((a, b) => a.position - b.position)
-      .map((row) => ({ instanceId: row.instance_id, instanceName: row.instance_name, targetHost: row.target_host }))
+    return r.rows.sort((a, b) => a.position - b.position).map((row) => ({ instanceId: row.instance_id, instanceName: row.instance_name, targetHost: row.target_host }))
   },
 
   /** The round cannot run (no reserved host, over capacity): its waiting items fail with `reason`. */

@@ -137,9 +137,28 @@ export const itemFrom = (r: Record<string, unknown>): WorkItem => ({
  * without the host listing (a whole server, for hundreds of rows), which only a claim reads.
  */
 export const ITEM_COLUMNS = [
-  'notification_id', 'instance_id', 'instance_name', 'position', 'ha_enabled', 'source_host', 'target_host', 'status', 'step', 'plan',
-  'evacuate_sent_at', 'dest_host', 'reason', 'claim_owner', 'claim_expires_at', 'attempts', 'requested_at', 'started_at', 'ended_at',
-  'announced', 'stage', 'listed_at',
+  'notification_id',
+  'instance_id',
+  'instance_name',
+  'position',
+  'ha_enabled',
+  'source_host',
+  'target_host',
+  'status',
+  'step',
+  'plan',
+  'evacuate_sent_at',
+  'dest_host',
+  'reason',
+  'claim_owner',
+  'claim_expires_at',
+  'attempts',
+  'requested_at',
+  'started_at',
+  'ended_at',
+  'announced',
+  'stage',
+  'listed_at',
 ]
   .map((c) => `i.${c}`)
   .concat('r.correlation_id')
@@ -148,10 +167,7 @@ export const ITEM_FROM = `evacuator_items i JOIN evacuator_recoveries r USING (n
 
 /** One item, joined with its recovery's correlation id. */
 export const itemByKey = async (q: Queryable, notificationId: string, instanceId: string): Promise<WorkItem | undefined> => {
-  const r = await q.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 AND i.instance_id = $2`, [
-    notificationId,
-    instanceId,
-  ])
+  const r = await q.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 AND i.instance_id = $2`, [notificationId, instanceId])
   return r.rows[0] ? itemFrom(r.rows[0]) : undefined
 }
 

@@ -77,10 +77,7 @@ export const createSimpleStore = (db: Db) => ({
   },
 
   async release(notificationId: string, owner: string): Promise<void> {
-    await db.query(`UPDATE evacuator_simple_recoveries SET claim_owner = NULL, claim_expires_at = NULL WHERE notification_id = $1 AND claim_owner = $2`, [
-      notificationId,
-      owner,
-    ])
+    await db.query(`UPDATE evacuator_simple_recoveries SET claim_owner = NULL, claim_expires_at = NULL WHERE notification_id = $1 AND claim_owner = $2`, [notificationId, owner])
   },
 
   async finish(notificationId: string, owner: string, status: Exclude<SimpleStatus, 'running'>, message: string): Promise<SimpleRecovery | undefined> {

@@ -2,28 +2,14 @@ import { maskControlAttributes, type HostSnapshot, type QuickEvacuateLevel, type
 import { parseControlAttributes, type PowerSettings } from './control-attributes.js'
 
 /** The steps of a fence, named as they appear in recovery progress. */
-export type FenceStep =
-  | 'power_off_host'
-  | 'confirm_power_off'
-  | 'force_down_compute_service'
-  | 'confirm_compute_down'
-  | 'wait_compute_down'
+export type FenceStep = 'power_off_host' | 'confirm_power_off' | 'force_down_compute_service' | 'confirm_compute_down' | 'wait_compute_down'
 
 /**
  * Where an operation is, as recorded in the ledger. A fence: started → power_off_sent →
  * powered_off → forced_down → fenced. An unfence: started → powered_on → unforced → unfenced.
  * Either may end failed.
  */
-export type FenceState =
-  | 'started'
-  | 'power_off_sent'
-  | 'powered_off'
-  | 'forced_down'
-  | 'fenced'
-  | 'powered_on'
-  | 'unforced'
-  | 'unfenced'
-  | 'failed'
+export type FenceState = 'started' | 'power_off_sent' | 'powered_off' | 'forced_down' | 'fenced' | 'powered_on' | 'unforced' | 'unfenced' | 'failed'
 
 export const FINAL_STATES: readonly FenceState[] = ['fenced', 'unfenced', 'failed']
 export const isFinal = (s: FenceState): boolean => FINAL_STATES.includes(s)
@@ -63,9 +49,7 @@ export const remainingSteps = (level: QuickEvacuateLevel, state: FenceState): re
   return doneThrough < 0 ? steps : steps.slice(doneThrough + 1)
 }
 
-export type FenceDecision =
-  | { ok: true; level: QuickEvacuateLevel; needsPower: boolean; settings: PowerSettings }
-  | { ok: false; level: QuickEvacuateLevel; reason: string }
+export type FenceDecision = { ok: true; level: QuickEvacuateLevel; needsPower: boolean; settings: PowerSettings } | { ok: false; level: QuickEvacuateLevel; reason: string }
 
 /** Where BMC password files live unless the settings say otherwise (BMC_SECRET_DIR). */
 export const DEFAULT_BMC_SECRET_DIR = '/etc/lazarus/bmc/'

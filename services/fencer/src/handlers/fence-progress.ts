@@ -16,12 +16,7 @@ export interface FenceProgress {
  * without waiting for each confirm, and all confirmed before the outcome goes out (a lost
  * one fails the delivery, which is retried).
  */
-export const fenceProgress = (
-  bus: Pick<Bus, 'publish'>,
-  ids: { notificationId: string; causationId: string },
-  steps: number,
-  now: () => Date,
-): FenceProgress => {
+export const fenceProgress = (bus: Pick<Bus, 'publish'>, ids: { notificationId: string; causationId: string }, steps: number, now: () => Date): FenceProgress => {
   const pending: Promise<void>[] = []
   return {
     report(task, state, message, done) {

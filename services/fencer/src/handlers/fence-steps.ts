@@ -98,10 +98,7 @@ export const STEPS: Record<FenceStep, (c: StepContext) => Promise<string>> = {
       return false
     })
     if (checks.ok) return `host ${c.host} reports power off (check ${checks.count})`
-    throw new FenceStepError(
-      'confirm_power_off',
-      `host ${c.host} not confirmed off within ${windowMs} ms (${checks.count} checks, at most every ${interval} ms; last: ${last})`,
-    )
+    throw new FenceStepError('confirm_power_off', `host ${c.host} not confirmed off within ${windowMs} ms (${checks.count} checks, at most every ${interval} ms; last: ${last})`)
   },
 
   async force_down_compute_service(c) {
@@ -129,12 +126,7 @@ export const STEPS: Record<FenceStep, (c: StepContext) => Promise<string>> = {
   wait_compute_down: (c) => waitForNova(c, 'wait_compute_down', c.deps.config.novaDownMaxWaitMs, (s) => s.state === 'down'),
 }
 
-const waitForNova = async (
-  c: StepContext,
-  step: FenceStep,
-  maxWaitMs: number,
-  isDown: (s: { state: string; forcedDown: boolean | undefined }) => boolean,
-): Promise<string> => {
+const waitForNova = async (c: StepContext, step: FenceStep, maxWaitMs: number, isDown: (s: { state: string; forcedDown: boolean | undefined }) => boolean): Promise<string> => {
   const interval = c.deps.config.novaDownCheckIntervalMs
   let last = 'no answer yet'
   let forced = false
@@ -165,12 +157,7 @@ const waitForNova = async (
  * `intervalMs`, so a fast device is confirmed fast and a slow one is not flooded. The claim is
  * renewed whenever a third of the lease has gone by.
  */
-const pollUntil = async (
-  c: StepContext,
-  windowMs: number,
-  intervalMs: number,
-  check: () => Promise<boolean>,
-): Promise<{ ok: boolean; count: number }> => {
+const pollUntil = async (c: StepContext, windowMs: number, intervalMs: number, check: () => Promise<boolean>): Promise<{ ok: boolean; count: number }> => {
   const deadline = Date.now() + windowMs
   let pause = Math.min(FIRST_RECHECK_MS, intervalMs)
   for (let count = 1; ; count += 1) {

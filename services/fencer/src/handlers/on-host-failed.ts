@@ -62,12 +62,7 @@ export const onHostFailed =
         alert,
       })
 
-    const claim = await deps.ledger.claim(
-      { notificationId, host: host.name, level: decision.level, request: evt.payload },
-      me,
-      deps.now(),
-      config.leaseMs,
-    )
+    const claim = await deps.ledger.claim({ notificationId, host: host.name, level: decision.level, request: evt.payload }, me, deps.now(), config.leaseMs)
     if (claim.kind === 'done') {
       log.info({ state: claim.record.state }, 'fence already finished; publishing its outcome again')
       if (claim.record.outcome) await publishOutcome(claim.record.outcome, evt.id)

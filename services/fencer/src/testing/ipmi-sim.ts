@@ -299,4 +299,3 @@ const startOnce = async (opts: IpmiSimOptions): Promise<IpmiSim> => {
   }
   return sim
 }
-

@@ -144,7 +144,10 @@ export const startNatsSource = async (deps: {
   void nc.closed().then((err) => {
     if (!stopping.signal.aborted) deps.onFatal(err ?? new Error('NATS connection closed'))
   })
-  log.info({ servers: config.servers, stream: config.stream, subjects: config.subjects, durable: config.durable, deadLetterSubject: config.deadLetterSubject }, 'nats source running')
+  log.info(
+    { servers: config.servers, stream: config.stream, subjects: config.subjects, durable: config.durable, deadLetterSubject: config.deadLetterSubject },
+    'nats source running',
+  )
 
   return {
     ready: () => running && !nc.isClosed() && !stopping.signal.aborted,

@@ -69,4 +69,3 @@ export const backoffMs = (attempt: number, minMs: number, maxMs: number): number
   const base = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1))
   return Math.round(base * (0.8 + Math.random() * 0.4))
 }
-

@@ -58,10 +58,21 @@ describe('api client and pipeline against an HTTP server', () => {
   it('turns each message into ack, dead letter or retry, and counts it', async () => {
     const registry = new Registry()
     const metrics = createIngestMetrics(registry)
-    const pipeline = createPipeline({ source: 'kafka', rules: defaultMappingRules, api: createSubmitter(createApiClient({ url: url, timeoutMs: 2000 }), 2000), metrics, log: createLogger('test', 'silent'), maxFutureSkewS: 300 })
+    const pipeline = createPipeline({
+      source: 'kafka',
+      rules: defaultMappingRules,
+      api: createSubmitter(createApiClient({ url: url, timeoutMs: 2000 }), 2000),
+      metrics,
+      log: createLogger('test', 'silent'),
+      maxFutureSkewS: 300,
+    })
     const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v))
     const ev = { type: 'host.down', host: 'c1', time: '2026-05-01T10:00:00Z' }
-    answers.push({ status: 202, body: { notification: { notification_uuid: 'u2' } } }, { status: 500, body: {} }, { status: 400, body: { badRequest: { code: 400, message: 'nope' } } })
+    answers.push(
+      { status: 202, body: { notification: { notification_uuid: 'u2' } } },
+      { status: 500, body: {} },
+      { status: 400, body: { badRequest: { code: 400, message: 'nope' } } },
+    )
     expect(await pipeline(enc(ev), {})).toMatchObject({ kind: 'ack', result: 'accepted', notificationId: 'u2' })
     expect(await pipeline(enc(ev), {})).toMatchObject({ kind: 'retry' })
     expect(await pipeline(enc(ev), {})).toMatchObject({ kind: 'dead', stage: 'api', reason: expect.stringMatching(/nope/) })

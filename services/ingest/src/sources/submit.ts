@@ -35,7 +35,10 @@ export const createSubmitter = (api: ApiClient, timeoutMs: number): Submitter =>
 const classify = (err: ApiError, timeoutMs: number): Submission => {
   if (err.kind === 'unreachable') {
     const cause = err.cause as (Error & { cause?: { code?: string } }) | undefined
-    return { kind: 'unavailable', message: `api unreachable: ${cause?.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (cause?.cause?.code ?? cause?.message ?? err.message)}` }
+    return {
+      kind: 'unavailable',
+      message: `api unreachable: ${cause?.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (cause?.cause?.code ?? cause?.message ?? err.message)}`,
+    }
   }
   if (err.kind === 'invalid_answer' && err.status === 202) {
     // Persisted, whatever the body says.

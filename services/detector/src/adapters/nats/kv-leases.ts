@@ -80,5 +80,4 @@ export const createKvLeases = async (opts: {
 }
 
 /** A KV key (dot-separated tokens of `[-/_=a-zA-Z0-9]`) for any names: each as is when it fits, else `=` + base64url. */
-export const leaseKey = (...parts: string[]): string =>
-  parts.map((p) => (/^[-_a-zA-Z0-9]+$/.test(p) ? p : `=${Buffer.from(p).toString('base64url')}`)).join('.')
+export const leaseKey = (...parts: string[]): string => parts.map((p) => (/^[-_a-zA-Z0-9]+$/.test(p) ? p : `=${Buffer.from(p).toString('base64url')}`)).join('.')

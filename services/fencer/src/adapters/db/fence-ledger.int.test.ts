@@ -22,7 +22,15 @@ const request = (host: string): ClaimRequest => {
 
 const fenced = (req: ClaimRequest): StoredOutcome => ({
   type: 'host.fenced.v1',
-  payload: { notificationId: req.notificationId, host: req.request.host, segment: req.request.segment, level: 2, poweredOff: true, forcedDown: true, timings: { power_off_host: 5 } },
+  payload: {
+    notificationId: req.notificationId,
+    host: req.request.host,
+    segment: req.request.segment,
+    level: 2,
+    poweredOff: true,
+    forcedDown: true,
+    timings: { power_off_host: 5 },
+  },
 })
 
 describe.each<Engine>(['pglite', 'postgres'])('fence ledger on %s', (engine) => {
@@ -60,7 +68,10 @@ describe.each<Engine>(['pglite', 'postgres'])('fence ledger on %s', (engine) => 
   it("starts a failed fence again for an operator's retry (newer retriedAt), and only for that", async () => {
     const req = request(host())
     await ledger.claim(req, 'a', t0, LEASE)
-    const failure: StoredOutcome = { type: 'host.fence_failed.v1', payload: { notificationId: req.notificationId, host: req.request.host, segment: req.request.segment, reason: 'BMC refused' } }
+    const failure: StoredOutcome = {
+      type: 'host.fence_failed.v1',
+      payload: { notificationId: req.notificationId, host: req.request.host, segment: req.request.segment, reason: 'BMC refused' },
+    }
     await ledger.finish(req.notificationId, 'a', { state: 'failed', outcome: failure, timings: {}, reason: 'BMC refused' }, at(10))
     // A redelivery of the first request: the recorded failure, nothing fenced again.
     expect(await ledger.claim(req, 'b', at(20), LEASE)).toMatchObject({ kind: 'done', record: { state: 'failed' } })
@@ -116,10 +127,12 @@ describe.each<Engine>(['pglite', 'postgres'])('fence ledger on %s', (engine) => 
   })
 
   it.runIf(engine === 'postgres')('lets exactly one of many concurrent replicas claim a host', async () => {
-    const replicas = await Promise.all(Array.from({ length: 6 }, async () => {
-      const own = createPgDb(url as string, { max: 2 })
-      return { own, ledger: await createFenceLedger(own) }
-    }))
+    const replicas = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const own = createPgDb(url as string, { max: 2 })
+        return { own, ledger: await createFenceLedger(own) }
+      }),
+    )
     try {
       const h = host()
       const claims = await Promise.all(replicas.flatMap((r, i) => [r.ledger.claim(request(h), `r${i}`, t0, LEASE), r.ledger.claim(request(h), `r${i}b`, t0, LEASE)]))

@@ -1,12 +1,4 @@
-import type {
-  AlertRaisedV1,
-  HostFailedV1,
-  HostFencedV1,
-  HostFenceFailedV1,
-  HostUnfencedV1,
-  HostUnfenceRequestedV1,
-  QuickEvacuateLevel,
-} from '@lazarus/contracts'
+import type { AlertRaisedV1, HostFailedV1, HostFencedV1, HostFenceFailedV1, HostUnfencedV1, HostUnfenceRequestedV1, QuickEvacuateLevel } from '@lazarus/contracts'
 import type { Db, Queryable } from '@lazarus/db'
 import type { FenceState } from '../../domain/fence-plan.js'
 import { FENCER_MIGRATIONS } from './migrations.js'
@@ -231,7 +223,8 @@ export const createFenceLedger = async (db: Db): Promise<FenceLedger> => {
         )
         if (closed.rowCount === 1) superseded.push(outcome)
       }
-      const holder = (await byNotification(req.notificationId)) ??
+      const holder =
+        (await byNotification(req.notificationId)) ??
         (await q.query<Row>(`SELECT ${COLUMNS} FROM fence_operations WHERE host = $1 AND ${ACTIVE}`, [req.host])).rows.map(toRecord)[0]
       if (!holder) throw new Error(`could not claim the fence of ${req.host}: the ledger kept changing`)
       return isDone(holder) ? { kind: 'done', record: holder } : { kind: 'busy', holder }

@@ -36,7 +36,11 @@ describe('migration 004: BMC passwords stored before the rule', () => {
       expect(r.rows.map(({ id, req, out }) => ({ id, req, out }))).toEqual([
         { id: 'a', req: 'driver=redfish address=https://bmc/x username=u password=***', out: 'driver=redfish address=https://bmc/x username=u password=***' },
         { id: 'b', req: 'driver=ipmi address=bmc password=***', out: 'driver=ipmi address=bmc password=***' },
-        { id: 'c', req: 'driver=redfish address=https://u:***@bmc/x password_file=/etc/lazarus/bmc/c1', out: 'driver=redfish address=https://u:***@bmc/x password_file=/etc/lazarus/bmc/c1' },
+        {
+          id: 'c',
+          req: 'driver=redfish address=https://u:***@bmc/x password_file=/etc/lazarus/bmc/c1',
+          out: 'driver=redfish address=https://u:***@bmc/x password_file=/etc/lazarus/bmc/c1',
+        },
         { id: 'd', req: 'SSH', out: 'SSH' },
       ])
       // Nothing else of a row changed; the password is nowhere in any of them.

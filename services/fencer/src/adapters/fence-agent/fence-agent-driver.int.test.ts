@@ -89,9 +89,7 @@ describe.skipIf(!ipmiSimAvailable() || !existsSync(FENCE_IPMILAN))(
 
     const driver = (extra = '', password = sim.password) =>
       createFenceAgentDriver(
-        settings(
-          `driver=fence_agent agent=fence_ipmilan ip=${sim.host} ipport=${sim.port} username=${sim.username} password_env=BMC_PASS lanplus=1 cipher=3 ${extra}`,
-        ),
+        settings(`driver=fence_agent agent=fence_ipmilan ip=${sim.host} ipport=${sim.port} username=${sim.username} password_env=BMC_PASS lanplus=1 cipher=3 ${extra}`),
         opts({ BMC_PASS: password }),
       )
 

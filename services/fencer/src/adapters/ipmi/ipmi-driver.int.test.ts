@@ -24,9 +24,7 @@ describe('ipmi driver: attributes', () => {
   const target = (text: string) => ipmiTarget(settings(text), opts({ PW: 'pw' }))
 
   it('reads address, port, interface, cipher suite, privilege level and timeout', () => {
-    expect(
-      target('driver=ipmi address=10.0.0.7 port=6230 username=fence password_env=PW interface=lanplus cipher_suite=3 privilege_level=operator timeout=4.5'),
-    ).toEqual({
+    expect(target('driver=ipmi address=10.0.0.7 port=6230 username=fence password_env=PW interface=lanplus cipher_suite=3 privilege_level=operator timeout=4.5')).toEqual({
       address: '10.0.0.7',
       port: 6230,
       interface: 'lanplus',
@@ -90,10 +88,7 @@ describe.skipIf(!ipmiSimAvailable())('ipmi driver against ipmi_sim (skipped when
   })
 
   const driver = (extra = 'cipher_suite=3', password = sim.password) =>
-    createIpmiDriver(
-      settings(`driver=ipmi address=${sim.host} port=${sim.port} username=${sim.username} password_env=BMC_PASS ${extra}`),
-      opts({ BMC_PASS: password }),
-    )
+    createIpmiDriver(settings(`driver=ipmi address=${sim.host} port=${sim.port} username=${sim.username} password_env=BMC_PASS ${extra}`), opts({ BMC_PASS: password }))
 
   it('reads on, powers off, reads off; the BMC gets exactly one power-off', async () => {
     const d = driver()
@@ -178,10 +173,7 @@ describe.skipIf(!ipmiSimAvailable())('ipmi driver against ipmi_sim (skipped when
   })
 
   it('says the login was refused for an unknown user', async () => {
-    const d = createIpmiDriver(
-      settings(`driver=ipmi address=${sim.host} port=${sim.port} username=intruder password_env=P cipher_suite=3`),
-      opts({ P: sim.password }),
-    )
+    const d = createIpmiDriver(settings(`driver=ipmi address=${sim.host} port=${sim.port} username=intruder password_env=P cipher_suite=3`), opts({ P: sim.password }))
     await expect(d.status()).rejects.toThrow(/refused the login of user "intruder"/)
   })
 })

@@ -117,7 +117,8 @@ const NOISE = [
 ]
 
 /** What ipmitool says when the BMC turns the login down (wrong user or password, or a level the user may not have). */
-const AUTH_FAILURE = /RAKP 2 HMAC is invalid|unauthorized name|Activate Session command failed|Activate Session error|Get Session Challenge command failed|invalid username|Authentication type .* not supported|password is invalid/i
+const AUTH_FAILURE =
+  /RAKP 2 HMAC is invalid|unauthorized name|Activate Session command failed|Activate Session error|Get Session Challenge command failed|invalid username|Authentication type .* not supported|password is invalid/i
 const PRIVILEGE_FAILURE = /Set Session Privilege Level to \S+ failed|requested maximum privilege level|insufficient privilege/i
 
 /**
@@ -158,9 +159,7 @@ export const createIpmiDriver = (settings: PowerSettings, opts: IpmiDriverOption
       )
     }
     if (PRIVILEGE_FAILURE.test(r.stderr)) {
-      throw new PowerDeviceError(
-        `${bmc} refused privilege level ${target.privilegeLevel ?? 'ADMINISTRATOR'} to user "${target.username ?? ''}" (ipmitool: ${detail})`,
-      )
+      throw new PowerDeviceError(`${bmc} refused privilege level ${target.privilegeLevel ?? 'ADMINISTRATOR'} to user "${target.username ?? ''}" (ipmitool: ${detail})`)
     }
     const how = r.code === null ? `killed by ${r.signal}` : `exit ${r.code}`
     throw new PowerDeviceError(`${bmc}: ${what} failed (${how}): ${detail || 'no output'}`)

@@ -64,7 +64,10 @@ describe('redfish power driver', () => {
   })
 
   const driver = (extra = '', timeoutMs = 2000) =>
-    createPowerDriver(settings(`driver=redfish address=${base}/redfish/v1/Systems/node-1 username=admin ${pw('secret')} insecure_http=true ${extra}`), secrets({ requestTimeoutMs: timeoutMs }))
+    createPowerDriver(
+      settings(`driver=redfish address=${base}/redfish/v1/Systems/node-1 username=admin ${pw('secret')} insecure_http=true ${extra}`),
+      secrets({ requestTimeoutMs: timeoutMs }),
+    )
 
   it('reads the power state and forces the host off with Basic auth', async () => {
     const d = driver()
@@ -92,7 +95,9 @@ describe('redfish power driver', () => {
   it('gives up on a BMC that does not answer within the request timeout', async () => {
     bmc.fault = 'hang'
     const started = Date.now()
-    const err = await driver('', 200).powerOff().catch((e: unknown) => e)
+    const err = await driver('', 200)
+      .powerOff()
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(PowerDeviceError)
     expect((err as Error).message).toMatch(/did not answer POST .* within 200 ms/)
     expect(Date.now() - started).toBeLessThan(1500)

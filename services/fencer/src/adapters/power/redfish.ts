@@ -64,8 +64,7 @@ export const createRedfishDriver = (settings: PowerSettings, opts: RedfishOption
   let systemUrl: string | undefined = base.pathname.startsWith(`${SYSTEMS_PATH}/`) ? base.href.replace(/\/$/, '') : undefined
   let resetTarget: string | undefined
 
-  const call = (method: 'GET' | 'POST', url: string, body?: unknown) =>
-    send({ method, url, body, auth, verifyTls: settings.verifyTls, timeoutMs: opts.requestTimeoutMs })
+  const call = (method: 'GET' | 'POST', url: string, body?: unknown) => send({ method, url, body, auth, verifyTls: settings.verifyTls, timeoutMs: opts.requestTimeoutMs })
 
   /** A link from a BMC answer, resolved against the BMC; refused unless it stays on the configured origin. */
   const sameOrigin = (link: string, what: string): string => {
@@ -144,14 +143,7 @@ interface HttpResult {
 }
 
 /** One HTTP request with a hard deadline covering connect, headers and body, and a bounded answer. */
-const send = (req: {
-  method: string
-  url: string
-  body: unknown
-  auth: string | undefined
-  verifyTls: boolean
-  timeoutMs: number
-}): Promise<HttpResult> =>
+const send = (req: { method: string; url: string; body: unknown; auth: string | undefined; verifyTls: boolean; timeoutMs: number }): Promise<HttpResult> =>
   new Promise<HttpResult>((resolve, reject) => {
     const url = new URL(req.url)
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body)

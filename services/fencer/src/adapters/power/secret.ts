@@ -90,7 +90,10 @@ export const readSecretFile = (path: string, dir: string): string => {
     const buf = Buffer.alloc(MAX_SECRET_BYTES + 1)
     const n = readSync(fd, buf, 0, buf.length, 0)
     if (n > MAX_SECRET_BYTES) throw new PowerConfigError(`${attr}: ${path} is larger than ${MAX_SECRET_BYTES} bytes; it holds no password`)
-    const text = buf.subarray(0, n).toString('utf8').replace(/\r?\n$/, '')
+    const text = buf
+      .subarray(0, n)
+      .toString('utf8')
+      .replace(/\r?\n$/, '')
     if (text === '') throw new PowerConfigError(`${attr}: ${path} is empty`)
     return text
   } finally {
