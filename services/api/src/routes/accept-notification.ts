@@ -1,10 +1,9 @@
-import type { AnyEnvelope, NotificationType } from '@lazarus/contracts'
+import { futureTimeReason, type AnyEnvelope, type NotificationType } from '@lazarus/contracts'
 import type { Changes } from '../changes.js'
-import { refuseFutureTime, type RefusalReason } from '../domain/accept.js'
-import { ApiError } from '../errors.js'
+import { badRequest } from '../errors.js'
 import type { OutboxRelay } from '../outbox/relay.js'
 import { createGroupCommit } from '../store/group-commit.js'
-import type { CreateResult, Notification, NotificationStore, Refused } from '../store/notifications.js'
+import type { CreateResult, Notification, NotificationStore } from '../store/notifications.js'
 
 export interface AcceptedDraft {
   type: NotificationType
@@ -15,9 +14,6 @@ export interface AcceptedDraft {
 
 /** Accept one notification: resolves with the stored row, rejects with the ApiError (400, 409) that kept it out. */
 export type AcceptNotification = (draft: AcceptedDraft) => Promise<Notification>
-
-/** The HTTP status of each refusal of the acceptance rules (domain/accept.ts). */
-const REFUSAL_STATUS: Record<RefusalReason, number> = { future_time: 400, unknown_host: 400, duplicate: 409 }
 
 /**
  * The one path by which a notification enters the system, whatever brought it (the v1
@@ -49,33 +45,28 @@ export const createNotificationAcceptor = (deps: {
   /** Told the size of each batch written (a metric). */
   onBatch?: (size: number) => void
 }): AcceptNotification => {
-  const group = createGroupCommit<AcceptedDraft, CreateResult | Refused>(
+  const group = createGroupCommit<AcceptedDraft, CreateResult>(
     async (drafts) => {
       deps.onBatch?.(drafts.length)
       const publishedEventIds = deps.confirmed?.takeConfirmed() ?? []
       let results: Awaited<ReturnType<NotificationStore['createMany']>>
       try {
-        results = await deps.notifications.createMany(drafts, {
-          duplicateIntervalS: deps.duplicateIntervalS,
-          maxFutureSkewS: deps.maxFutureSkewS,
-          publishedEventIds,
-        })
+        results = await deps.notifications.createMany(drafts, { duplicateIntervalS: deps.duplicateIntervalS, publishedEventIds })
       } catch (err) {
         deps.confirmed?.giveBackConfirmed(publishedEventIds)
         throw err
       }
-      const events = results.flatMap((r) => ('refused' in r || !r.event ? [] : [r.event]))
+      const events = results.flatMap((r) => (r instanceof Error || !r.event ? [] : [r.event]))
       if (events.length > 0) deps.publish(events)
       return results
     },
     { maxBatch: deps.maxBatch ?? 200, concurrency: deps.concurrency ?? 1 },
   )
   return async (draft) => {
-    const future = refuseFutureTime(draft, deps.now(), deps)
-    if (future?.outcome === 'refuse') throw new ApiError(REFUSAL_STATUS[future.reason], future.message)
-    const result = await group.submit(draft)
-    if ('refused' in result) throw new ApiError(REFUSAL_STATUS[result.refused], result.message)
-    deps.changes.emit(result.notification.uuid)
-    return result.notification
+    const ahead = futureTimeReason(draft.generatedTime, deps.now(), deps.maxFutureSkewS)
+    if (ahead) throw badRequest(`Invalid input for field/attribute notification.generated_time: ${ahead}`)
+    const { notification } = await group.submit(draft)
+    deps.changes.emit(notification.uuid)
+    return notification
   }
 }

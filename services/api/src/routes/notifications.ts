@@ -6,7 +6,7 @@ import type { AcceptNotification } from './accept-notification.js'
 import { NotificationCreate, NotificationRetry, payloadSchemas } from '@lazarus/api-contract'
 import { isFinal } from '../domain/status.js'
 import { validate } from '../domain/validation.js'
-import { ApiError, badRequest, notFound } from '../errors.js'
+import { badRequest, notFound } from '../errors.js'
 import type { AppEnv } from '../http/env.js'
 import { jsonBody, optionalJsonBody } from '../http/json-body.js'
 import { listParams } from '../http/list-params.js'
@@ -33,11 +33,6 @@ export interface NotificationRouteDeps {
 
 export const notificationRoutes = (deps: NotificationRouteDeps) => {
   const app = new Hono<AppEnv>()
-  const getOrThrow = async (id: string) => {
-    const n = await deps.notifications.get(id)
-    if (!n) throw notFound(`No notification with id ${id}.`)
-    return n
-  }
 
   app.post('/', async (c) => {
     const { notification: body } = validate(NotificationCreate, await jsonBody(c))
@@ -55,9 +50,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
     validate(NotificationRetry, await optionalJsonBody(c))
     const id = c.req.param('notificationId')
     if (!isUuid(id)) throw notFound(`No notification with id ${id}.`)
-    const result = await deps.notifications.retry(id, c.get('principal')?.name ?? 'operator')
-    if ('refused' in result) throw new ApiError(result.refused === 'not_found' ? 404 : 409, result.message)
-    const { notification, enqueued } = result.retried
+    const { notification, enqueued } = await deps.notifications.retry(id, c.get('principal')?.name ?? 'operator')
     if (enqueued) deps.onAccepted()
     deps.changes.emit(notification.uuid)
     return c.json({ notification: notificationView(notification) }, 202)
@@ -82,14 +75,14 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
   })
 
   app.get('/:notificationId', async (c) => {
-    const n = await getOrThrow(c.req.param('notificationId'))
+    const n = await deps.notifications.getOrThrow(c.req.param('notificationId'))
     const withDetails = atLeast(c.get('version'), '1.1')
     return c.json({ notification: notificationView(n, withDetails ? await deps.notifications.progress(n.uuid) : undefined) })
   })
 
   const vmovesAllowed = async (c: { get: (k: 'version') => AppEnv['Variables']['version'] }, id: string) => {
     if (!atLeast(c.get('version'), '1.3')) throw notFound('The resource could not be found.')
-    const n = await getOrThrow(id)
+    const n = await deps.notifications.getOrThrow(id)
     if (n.type !== 'COMPUTE_HOST') throw badRequest(`Notification ${id} has no vmoves: only COMPUTE_HOST notifications move instances.`)
     return n
   }
@@ -119,7 +112,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
    * final. Changes made through this process arrive at once; a poll picks up the rest.
    */
   app.get('/:notificationId/events', async (c) => {
-    const first = await getOrThrow(c.req.param('notificationId'))
+    const first = await deps.notifications.getOrThrow(c.req.param('notificationId'))
     const id = first.uuid
     const release = deps.streams.acquire(c)
     return streamSSE(c, async (stream) => {
@@ -140,7 +133,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
         while (!stream.aborted) {
           if (pending) {
             pending = false
-            const n = await getOrThrow(id)
+            const n = await deps.notifications.getOrThrow(id)
             const [progress, vmoves] = await Promise.all([
               deps.notifications.progress(id),
               deps.vmoves.list(id, { where: [], params: [], sortKeys: ['created_at'], sortDirs: ['asc'], limit: 10_000, filters: {} }),

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ApiError } from '../errors.js'
 import { openTestDb, type Engine } from '../testing/harness.js'
 import { createHostStore } from './hosts.js'
 import { migrations } from './migrations.js'
-import { createNotificationStore, type CreateResult, type NotificationInput, type Refused } from './notifications.js'
+import { createNotificationStore, type CreateResult, type NotificationInput } from './notifications.js'
 import { createSegmentStore } from './segments.js'
 
 const now = () => new Date()
@@ -41,11 +42,7 @@ const vm = (hostname: string, instance = randomUUID()): NotificationInput => ({
   payload: { event: 'LIFECYCLE', instance_uuid: instance, vir_domain_event: 'STOPPED_FAILED' },
 })
 
-const outcome = (r: CreateResult | Refused) => ('refused' in r ? r.refused : r.notification.status)
-const accepted = (r: CreateResult | Refused): CreateResult => {
-  if ('refused' in r) throw new Error(`refused: ${r.message}`)
-  return r
-}
+const outcome = (r: CreateResult | ApiError) => (r instanceof ApiError ? r.status : r.notification.status)
 
 describe.each(['pglite', 'postgres'] as const)('accepting notifications in batches (%s)', (engine) => {
   let env: Awaited<ReturnType<typeof setUp>> | undefined
@@ -60,9 +57,9 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
     const results = await env.a.notifications.createMany([vm('compute-1', same), vm('compute-2'), vm('compute-1', same), vm('no-such-host'), vm('compute-1')], {
       duplicateIntervalS: 180,
     })
-    expect(results.map(outcome)).toEqual(['new', 'new', 'duplicate', 'unknown_host', 'new'])
-    expect((results[3] as Refused).message).toBe('Host with name no-such-host could not be found.')
-    const stored = results.filter((r): r is CreateResult => !('refused' in r))
+    expect(results.map(outcome)).toEqual(['new', 'new', 409, 400, 'new'])
+    expect((results[3] as ApiError).message).toBe('Host with name no-such-host could not be found.')
+    const stored = results.filter((r): r is CreateResult => !(r instanceof ApiError))
     expect(stored.every((r) => r.enqueued && r.event?.payload)).toBe(true)
     const rows = await env.db.query<{ n: number; o: number }>('SELECT (SELECT count(*) FROM api_notifications)::int AS n, (SELECT count(*) FROM api_outbox)::int AS o')
     expect(rows.rows[0]).toEqual({ n: 3, o: 3 })
@@ -70,36 +67,36 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
     for (const r of stored) expect((await env.a.notifications.get(r.notification.uuid))?.hostname).toBe(r.notification.hostname)
     // A later batch sees the stored ones as duplicates too.
     const again = await env.a.notifications.createMany([vm('compute-1', same)], { duplicateIntervalS: 180 })
-    expect(again.map(outcome)).toEqual(['duplicate'])
+    expect(again.map(outcome)).toEqual([409])
   })
 
   it('follows a host changed by another replica after this one read it: maintenance, a paused segment, a removed host', async () => {
     env = await setUp(engine)
     const { a, b, segment, host, db } = env
-    expect(accepted(await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 })).notification.status).toBe('new')
+    expect((await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 })).notification.status).toBe('new')
 
     await settle(db)
     await b.hosts.update(segment.uuid, host.uuid, { onMaintenance: true })
-    const ignored = accepted(await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 }))
+    const ignored = await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 })
     expect(ignored.notification.status).toBe('ignored')
     expect(ignored.enqueued).toBe(false)
     expect(ignored.notification.message).toMatch(/under maintenance/)
 
     await b.segments.pause(segment.uuid, 'storage maintenance')
-    const held = accepted(await a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 }))
+    const held = await a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 })
     expect(held.notification.held).toBe(true)
     expect(held.enqueued).toBe(false)
 
     const other = (await b.hosts.versioned(['compute-2'])).get('compute-2')
     await settle(db)
     await b.hosts.delete(segment.uuid, other!.host.uuid)
-    expect(await a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 })).toMatchObject({ refused: 'unknown_host' })
+    await expect(a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 })).rejects.toMatchObject({ status: 400 })
   })
 
   it("follows a change to the segment's reserved hosts, and a host registered again under its old name", async () => {
     env = await setUp(engine)
     const { a, b, segment, db } = env
-    const reservedOf = (r: CreateResult | Refused) => (accepted(r).event!.payload as { segment: { reservedHosts?: string[] } }).segment.reservedHosts
+    const reservedOf = (r: CreateResult) => (r.event!.payload as { segment: { reservedHosts?: string[] } }).segment.reservedHosts
     expect(reservedOf(await a.notifications.create(vm('compute-1'), { duplicateIntervalS: 180 }))).toEqual([])
 
     // Another host of the segment becomes reserved: compute-1's own row did not change.
@@ -111,11 +108,11 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
 
     // compute-2 is deleted and registered again: a notification names the new host.
     const old = (await b.hosts.versioned(['compute-2'])).get('compute-2')!.host
-    expect(accepted(await a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 })).notification.sourceHostUuid).toBe(old.uuid)
+    expect((await a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 })).notification.sourceHostUuid).toBe(old.uuid)
     await settle(db)
     await b.hosts.delete(segment.uuid, old.uuid)
     const again = await b.hosts.create(segment.uuid, { name: 'compute-2', type: 'COMPUTE', controlAttributes: 'x' })
-    const stored = accepted(await a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 }))
+    const stored = await a.notifications.create(vm('compute-2'), { duplicateIntervalS: 180 })
     expect(stored.notification.sourceHostUuid).toBe(again.uuid)
     expect((await a.notifications.get(stored.notification.uuid))?.sourceHostUuid).toBe(again.uuid)
   })
@@ -125,7 +122,7 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
     const generatedTime = new Date()
     const input = { ...vm('compute-1'), generatedTime }
     const results = await env.a.notifications.createMany([input, input, vm('compute-2'), input], { duplicateIntervalS: 180 })
-    expect(results.map(outcome)).toEqual(['new', 'duplicate', 'new', 'duplicate'])
+    expect(results.map(outcome)).toEqual(['new', 409, 'new', 409])
     // What the api answered is what it stored.
     const first = results[0] as CreateResult
     const row = await env.a.notifications.get(first.notification.uuid)
@@ -145,7 +142,7 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
 
     // With nothing to store, the call still deletes; an item refused (unknown host) does not stop it.
     const refused = await env.a.notifications.createMany([vm('no-such-host')], { duplicateIntervalS: 180, publishedEventIds: [ids[1]!] })
-    expect(refused.map(outcome)).toEqual(['unknown_host'])
+    expect(refused.map(outcome)).toEqual([400])
     await env.a.notifications.createMany([], { duplicateIntervalS: 180, publishedEventIds: [next[0]!.event!.id] })
     expect(await outbox()).toEqual([])
   })
@@ -170,7 +167,7 @@ describe.each(['pglite', 'postgres'] as const)('accepting notifications in batch
     const generatedTime = new Date()
     const input = { ...vm('compute-1', instance), generatedTime }
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).notifications.createMany([input], { duplicateIntervalS: 180 }).then((r) => r[0]!)))
-    expect(results.filter((r) => !('refused' in r))).toHaveLength(1)
-    expect(results.filter((r) => 'refused' in r && r.refused === 'duplicate')).toHaveLength(11)
+    expect(results.filter((r) => !(r instanceof ApiError))).toHaveLength(1)
+    expect(results.filter((r) => r instanceof ApiError && r.status === 409)).toHaveLength(11)
   })
 })

@@ -128,8 +128,8 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
      * its segment's row versions, from api_host_view), which the database checks, with the
      * segment's reserved hosts, when a notification prepared from that copy is stored.
      */
-    async versioned(names: readonly string[], q: Queryable = db): Promise<Map<string, VersionedHost>> {
-      const r = await q.query<{ data: Record<string, unknown>; version: string }>('SELECT to_jsonb(v) AS data, v.version FROM api_host_view v WHERE v.name = ANY($1::text[])', [
+    async versioned(names: readonly string[]): Promise<Map<string, VersionedHost>> {
+      const r = await db.query<{ data: Record<string, unknown>; version: string }>('SELECT to_jsonb(v) AS data, v.version FROM api_host_view v WHERE v.name = ANY($1::text[])', [
         [...new Set(names)],
       ])
       return new Map(r.rows.map((row) => [String(row.data['name']), { host: hostFromRow(row.data), version: row.version }]))

@@ -343,12 +343,4 @@ UPDATE api_outbox SET body = jsonb_set(body, '{payload,host,controlAttributes}',
   WHERE body #>> '{payload,host,controlAttributes}' <> ${maskControlAttributesSql(`body #>> '{payload,host,controlAttributes}'`)};
 `,
   },
-  {
-    id: '007-accept-decided-in-typescript',
-    sql: `
--- The acceptance rules are decided by the api (domain/accept.ts) in a transaction of its own
--- (per-host advisory locks, load, decide, insert): the function that decided them in SQL goes.
-DROP FUNCTION api_accept_notifications(jsonb, timestamptz, timestamptz, uuid[]);
-`,
-  },
 ]

@@ -1,12 +1,12 @@
 import { makeEvent, type AnyEnvelope, type NotificationStatus, type NotificationType } from '@lazarus/contracts'
 import type { Db, Queryable } from '@lazarus/db'
 import { randomUUID } from 'node:crypto'
-import { decideAll, duplicateWindow, heldReason, type RefusalReason, type StoredReport } from '../domain/accept.js'
+import { ApiError, badRequest, conflict, notFound } from '../errors.js'
 import { enqueueEvent } from '../outbox/outbox.js'
 import type { ProgressEntry } from '../domain/workflow.js'
-import { hostSnapshot, type Host, type HostStore, type VersionedHost } from './hosts.js'
+import { hostFromRow, hostSnapshot, type Host, type HostStore, type VersionedHost } from './hosts.js'
 import { listPage, type ListParams } from './list-query.js'
-import { RESERVED_HOSTS_SQL, segmentSnapshot, type Segment } from './segments.js'
+import { segmentSnapshot, type Segment } from './segments.js'
 import { isUuid, toDate } from './values.js'
 
 export interface Notification {
@@ -67,30 +67,14 @@ export interface CreateResult {
   event?: AnyEnvelope | undefined
 }
 
-/** A notification the acceptance rules refused (domain/accept.ts): nothing was stored. */
-export interface Refused {
-  refused: RefusalReason
-  message: string
-}
-
-/** What a retry did, or why it did nothing (`not_found`, or `conflict`: its status or host forbids it). */
-export type RetryResult = { retried: CreateResult } | { refused: 'not_found' | 'conflict'; message: string }
-
-/** A stored report as the duplicate rule reads it, from the load statement. */
-interface StoredRow {
-  k: number
-  source_host_uuid: string
-  type: string
-  payload: unknown
-  generated_time: unknown
-}
+const unknownHost = (input: NotificationInput) => badRequest(`Host with name ${input.hostname} could not be found.`)
 
 /**
  * `claimAfterMs`: how long the outbox sweep leaves a new notification's event to whoever
  * accepted it, to publish straight after the commit (it sweeps it up after that).
  */
 export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Date, claimAfterMs = 0) => {
-  /** Hosts by name as last read, each with its version: re-read when the database has a newer one. */
+  /** Hosts by name as last read, each with its version; the database tells when one is stale. */
   const hostCache = new Map<string, VersionedHost>()
   const get = async (uuid: string, q: Queryable = db, lock = false): Promise<Notification | undefined> => {
     if (!isUuid(uuid)) return undefined
@@ -99,181 +83,146 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
     return row ? fromRow(row) : undefined
   }
 
-  /**
-   * The hosts of these names as they are now, inside the transaction that holds their locks:
-   * each host's and segment's row versions and the segment's reserved hosts are read, and a
-   * cached copy is used when they match (a host is read in full only when it changed).
-   */
-  const currentHosts = async (q: Queryable, names: readonly string[]): Promise<Map<string, Host>> => {
-    const r = await q.query<{ name: string; version: string; reserved: string[] }>(
-      `SELECT h.name, h.version || '.' || s.version AS version, ${RESERVED_HOSTS_SQL('s')} AS reserved
-       FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id WHERE h.name = ANY($1::text[])`,
-      [names],
-    )
-    const out = new Map<string, Host>()
-    const changed: string[] = []
-    for (const row of r.rows) {
-      const cached = hostCache.get(row.name)
-      if (cached?.version === row.version && sameNames(cached.host.segment.reservedHosts, row.reserved)) out.set(row.name, cached.host)
-      else changed.push(row.name)
-    }
-    const found = new Set(r.rows.map((row) => row.name))
-    for (const name of names) if (!found.has(name)) hostCache.delete(name)
-    if (changed.length > 0) {
-      for (const [name, v] of await hosts.versioned(changed, q)) {
-        hostCache.set(name, v)
-        out.set(name, v.host)
-      }
-    }
-    return out
-  }
-
   const store = {
     get,
 
-    /**
-     * Accept a notification: the row and its `notification.received.v1` outbox event
-     * commit together, or it is refused (see `createMany`).
-     */
-    async create(input: NotificationInput, opts: { duplicateIntervalS: number }): Promise<CreateResult | Refused> {
-      const [result] = await store.createMany([input], opts)
-      return result as CreateResult | Refused
+    async getOrThrow(uuid: string): Promise<Notification> {
+      const n = await get(uuid)
+      if (!n) throw notFound(`No notification with id ${uuid}.`)
+      return n
     },
 
     /**
-     * Accept several notifications at once (group commit): each gets the answer it would have
-     * had alone, in order after the ones before it — stored (with its event when one is
-     * published), or refused with the reason (unknown host, duplicate, future time) and nothing
-     * stored. The rules are `decideAll` (domain/accept.ts); this is load, decide, store, in one
-     * transaction: the per-host locks (advisory, by host name, in a fixed order; the same locks
-     * any replica takes), then, seeing whatever their previous holders committed, the hosts and
-     * the stored reports that may be the same as the new ones, then the rows and outbox events.
-     * `publishedEventIds`: outbox rows whose events the bus confirmed, deleted in the same
-     * transaction (even with no notification to store; a row a sweep holds is left to it).
+     * Accept a notification: the row and its `notification.received.v1` outbox event
+     * commit together. A host on maintenance or a disabled segment records it `ignored`
+     * and publishes nothing; the same host, type and payload within the detection
+     * interval (either side of its generated_time) is a duplicate (409, nothing stored).
      */
-    async createMany(
-      inputs: readonly NotificationInput[],
-      opts: { duplicateIntervalS: number; publishedEventIds?: readonly string[]; maxFutureSkewS?: number },
-    ): Promise<(CreateResult | Refused)[]> {
-      const published = opts.publishedEventIds ?? []
-      if (inputs.length === 0) {
-        if (published.length > 0) await db.query(DELETE_PUBLISHED, [published])
-        return []
-      }
-      const settings = { duplicateIntervalS: opts.duplicateIntervalS, maxFutureSkewS: opts.maxFutureSkewS ?? Number.POSITIVE_INFINITY }
-      const names = [...new Set(inputs.map((i) => i.hostname))]
-      return db.transaction(async (q) => {
-        await q.query(
-          `WITH gone AS (${DELETE_PUBLISHED.replace('$1', '$2')})
-           SELECT pg_advisory_xact_lock(l.key) FROM (
-             SELECT DISTINCT hashtext('api-notification:' || n) AS key FROM unnest($1::text[]) n ORDER BY 1
-           ) l`,
-          [names, published],
-        )
-        const current = await currentHosts(q, names)
-        // The stored reports each item's duplicate rule needs: same host, type and payload, within its window.
-        const lookups = inputs.flatMap((input, k) => {
-          const host = current.get(input.hostname)
-          if (!host) return []
-          const { from, to } = duplicateWindow(input.generatedTime, settings.duplicateIntervalS)
-          return [{ k, host_uuid: host.uuid, type: input.type, payload: input.payload, from: from.toISOString(), to: to.toISOString() }]
-        })
-        const stored = new Map<number, StoredReport[]>()
-        if (lookups.length > 0) {
-          const r = await q.query<StoredRow>(
-            `SELECT it.k, d.source_host_uuid::text AS source_host_uuid, d.type, d.payload, d.generated_time
-             FROM jsonb_to_recordset($1::jsonb) AS it(k integer, host_uuid uuid, type text, payload jsonb, "from" timestamptz, "to" timestamptz)
-             JOIN api_notifications d ON d.source_host_uuid = it.host_uuid AND d.type = it.type
-               AND md5(d.payload::text) = md5(it.payload::text) AND d.generated_time BETWEEN it."from" AND it."to"`,
-            [JSON.stringify(lookups)],
-          )
-          for (const row of r.rows) {
-            const report = {
-              sourceHostUuid: row.source_host_uuid,
-              type: row.type,
-              payload: typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload,
-              generatedTime: toDate(row.generated_time) as Date,
-            }
-            stored.set(row.k, [...(stored.get(row.k) ?? []), report])
-          }
-        }
+    async create(input: NotificationInput, opts: { duplicateIntervalS: number }): Promise<CreateResult> {
+      const [result] = await store.createMany([input], opts)
+      if (result instanceof Error) throw result
+      return result as CreateResult
+    },
+
+    /**
+     * Accept several notifications at once (group commit): each gets the answer `create`
+     * would have given it alone, in order — a result, or the ApiError (400 unknown host,
+     * 409 duplicate, also of an earlier one in the same batch) that leaves it unstored.
+     *
+     * One round trip for the whole batch: each item is prepared here from a cached copy of
+     * its host (status, message, event), and `api_accept_notifications` stores them under
+     * per-host locks, checking each copy's version. An item prepared from a copy that has
+     * changed (another request or replica changed the host) comes back `stale` with the
+     * current host, and is prepared again; one with the same host, type and payload as an
+     * earlier item of the batch comes back `later`, and goes again once that one is settled.
+     * `publishedEventIds`: outbox rows whose events the bus confirmed, deleted in the same
+     * transaction as the first round (the call deletes them even with no notification to store).
+     */
+    async createMany(inputs: readonly NotificationInput[], opts: { duplicateIntervalS: number; publishedEventIds?: readonly string[] }): Promise<(CreateResult | ApiError)[]> {
+      const results: (CreateResult | ApiError)[] = []
+      let pending = inputs.map((input, idx) => ({ input, idx }))
+      // Outbox rows to delete (their events were confirmed), in the first round's transaction.
+      let published = opts.publishedEventIds ?? []
+      for (let attempt = 1; pending.length > 0 || published.length > 0; attempt += 1) {
+        const missing = pending.map((p) => p.input.hostname).filter((name) => !hostCache.has(name))
+        if (missing.length > 0) for (const [name, v] of await hosts.versioned(missing)) hostCache.set(name, v)
         const at = now()
-        const decisions = decideAll(
-          inputs,
-          (name) => current.get(name),
-          (k) => stored.get(k) ?? [],
-          at,
-          settings,
-        )
-        const results: (CreateResult | Refused)[] = []
-        const rows: Record<string, unknown>[] = []
-        for (const [k, d] of decisions.entries()) {
-          const input = inputs[k] as NotificationInput
-          if (d.outcome === 'refuse') {
-            results[k] = { refused: d.reason, message: d.message }
+        const prepared = new Map<number, { input: NotificationInput; row: Omit<Notification, 'id'>; event: AnyEnvelope | undefined }>()
+        const items: Record<string, unknown>[] = []
+        for (const { input, idx } of pending) {
+          const cached = hostCache.get(input.hostname)
+          if (!cached) {
+            results[idx] = unknownHost(input)
             continue
           }
-          const host = current.get(input.hostname) as Host
+          const { host, version } = cached
+          const ignoredBecause = ignoreReason(host, input)
+          const heldBecause = ignoredBecause ? undefined : heldReason(host.segment)
           const uuid = randomUUID()
-          const event = d.publish ? receivedEvent({ uuid, type: input.type, generatedTime: input.generatedTime, payload: input.payload }, host, at) : undefined
-          const notification: Notification = {
-            id: 0,
+          const event = ignoredBecause || heldBecause ? undefined : receivedEvent({ uuid, type: input.type, generatedTime: input.generatedTime, payload: input.payload }, host, at)
+          const status: NotificationStatus = ignoredBecause ? 'ignored' : 'new'
+          const message = ignoredBecause ?? heldBecause ?? null
+          const held = heldBecause !== undefined
+          const row = {
             uuid,
             generatedTime: input.generatedTime,
             sourceHostUuid: host.uuid,
             hostname: host.name,
             type: input.type,
             payload: input.payload,
-            status: d.status,
+            status,
             segmentUuid: host.segment.uuid,
-            message: d.message,
-            held: d.held,
+            message,
+            held,
             createdAt: at,
             updatedAt: null,
           }
-          results[k] = { notification, enqueued: event !== undefined, event }
-          rows.push({
-            k,
+          prepared.set(idx, { input, row, event })
+          items.push({
+            idx,
             uuid,
-            generated_time: input.generatedTime.toISOString(),
-            source_host_uuid: host.uuid,
             hostname: host.name,
+            version,
+            reserved: host.segment.reservedHosts ?? [],
+            generated_time: input.generatedTime.toISOString(),
+            since: new Date(input.generatedTime.getTime() - opts.duplicateIntervalS * 1000).toISOString(),
             type: input.type,
             payload: input.payload,
-            status: d.status,
-            segment_uuid: host.segment.uuid,
-            message: d.message,
-            held: d.held,
+            status,
+            message,
+            held,
             event_id: event?.id ?? null,
             event: event ?? null,
           })
         }
-        if (rows.length > 0) {
-          const r = await q.query<{ uuid: string; id: number }>(INSERT_ACCEPTED, [JSON.stringify(rows), at, new Date(at.getTime() + claimAfterMs)])
-          const ids = new Map(r.rows.map((row) => [row.uuid, Number(row.id)]))
-          for (const row of rows) (results[row['k'] as number] as CreateResult).notification.id = ids.get(row['uuid'] as string) as number
+        if (items.length === 0 && published.length === 0) break
+        const r = await db.query<{ r_idx: number; r_outcome: 'stored' | 'duplicate' | 'unknown_host' | 'stale' | 'later'; r_data: Record<string, unknown> | null }>(
+          'SELECT r_idx, r_outcome, r_data FROM api_accept_notifications($1::jsonb, $2, $3, $4::uuid[])',
+          [JSON.stringify(items), at, new Date(at.getTime() + claimAfterMs), published],
+        )
+        published = []
+        pending = []
+        for (const row of r.rows) {
+          const item = prepared.get(row.r_idx)
+          if (!item) continue
+          const { input, event } = item
+          if (row.r_outcome === 'stored') {
+            results[row.r_idx] = { notification: { id: Number(row.r_data?.['id']), ...item.row }, enqueued: event !== undefined, event }
+          } else if (row.r_outcome === 'later') {
+            // The same as an earlier item of this batch: settled in the next round, after it.
+            pending.push({ input, idx: row.r_idx })
+          } else if (row.r_outcome === 'duplicate') {
+            results[row.r_idx] = conflict(`Notification received from host ${input.hostname} of type ${input.type} is duplicate.`)
+          } else if (row.r_outcome === 'unknown_host') {
+            hostCache.delete(input.hostname)
+            results[row.r_idx] = unknownHost(input)
+          } else {
+            const current = row.r_data as { host: Record<string, unknown>; version: string }
+            hostCache.set(input.hostname, { host: hostFromRow(current.host), version: current.version })
+            if (attempt < 5) pending.push({ input, idx: row.r_idx })
+            else results[row.r_idx] = new ApiError(503, `Host ${input.hostname} kept changing while the notification was accepted; send it again.`)
+          }
         }
-        return results
-      })
+      }
+      return results
     },
 
     /**
      * Run the recovery of a `failed` or `error` notification again: back to `new`, and a
      * fresh `notification.received.v1` (same notification id, new event id) through the
-     * outbox. Refused (`conflict`) in any other status, or when its host is gone, or when
-     * `retryPlan` says it would only be ignored. Held if the segment is paused.
+     * outbox. 409 for any other status, or when its host is gone. Held if the segment is paused.
      */
-    async retry(uuid: string, by: string): Promise<RetryResult> {
-      return db.transaction(async (q): Promise<RetryResult> => {
+    async retry(uuid: string, by: string): Promise<CreateResult> {
+      return db.transaction(async (q) => {
         const current = await get(uuid, q, true)
-        if (!current) return { refused: 'not_found', message: `No notification with id ${uuid}.` }
+        if (!current) throw notFound(`No notification with id ${uuid}.`)
         if (current.status !== 'failed' && current.status !== 'error') {
-          return { refused: 'conflict', message: `Notification ${uuid} is ${current.status}: only a failed or error notification can be retried.` }
+          throw conflict(`Notification ${uuid} is ${current.status}: only a failed or error notification can be retried.`)
         }
         const host = await hosts.findByUuid(current.sourceHostUuid, q)
-        if (!host) return { refused: 'conflict', message: `Notification ${uuid} can't be retried: its host ${current.hostname} is no longer registered.` }
+        if (!host) throw conflict(`Notification ${uuid} can't be retried: its host ${current.hostname} is no longer registered.`)
         const plan = retryPlan(current, host)
-        if ('refused' in plan) return { refused: 'conflict', message: `Notification ${uuid} can't be retried: ${plan.refused}` }
+        if ('refused' in plan) throw conflict(`Notification ${uuid} can't be retried: ${plan.refused}`)
         const at = now()
         const held = heldReason(host.segment)
         const message = held ?? `Retried by ${by} at ${at.toISOString()}: ${plan.what} (was ${current.status}: ${current.message ?? 'no message'})`
@@ -283,9 +232,9 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
           [uuid, message.slice(0, 1000), held !== undefined, at],
         )
         const notification = fromRow(r.rows[0] as Record<string, unknown>)
-        if (held) return { retried: { notification, enqueued: false } }
+        if (held) return { notification, enqueued: false }
         await enqueueEvent(q, receivedEvent(notification, host, at, { at: at.toISOString(), recoveryMaintenance: plan.recoveryMaintenance }), at)
-        return { retried: { notification, enqueued: true } }
+        return { notification, enqueued: true }
       })
     },
 
@@ -459,24 +408,19 @@ const receivedEvent = (n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' |
     },
   })
 
-/** Outbox rows whose events the bus confirmed; a row a sweep holds is left to that sweep (never waited for). */
-const DELETE_PUBLISHED = 'DELETE FROM api_outbox WHERE id IN (SELECT o.id FROM api_outbox o WHERE o.event_id = ANY($1::uuid[]) FOR UPDATE SKIP LOCKED)'
+const heldReason = (segment: Segment): string | undefined =>
+  segment.paused
+    ? `Held: failover segment ${segment.name} is paused${segment.pausedReason ? ` (${segment.pausedReason})` : ''}; ` + 'nothing is fenced or evacuated until it resumes.'
+    : undefined
 
-/** The accepted notifications of a batch and their outbox events, in one statement; answers each row's id by its uuid. */
-const INSERT_ACCEPTED = `WITH it AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(k integer, uuid uuid, generated_time timestamptz, source_host_uuid uuid, hostname text,
-    type text, payload jsonb, status text, segment_uuid uuid, message text, held boolean, event_id uuid, event jsonb)
-), ins AS (
-  INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
-    failover_segment_uuid, message, held, created_at)
-  SELECT uuid, generated_time, source_host_uuid, hostname, type, payload, status, segment_uuid, message, held, $2 FROM it ORDER BY k
-  RETURNING notification_uuid, id
-), outbox AS (
-  INSERT INTO api_outbox (event_id, type, body, created_at, available_at)
-  SELECT event_id, 'notification.received.v1', event, $2, $3 FROM it WHERE event_id IS NOT NULL ORDER BY k
-)
-SELECT notification_uuid::text AS uuid, id FROM ins`
-
-const sameNames = (a: readonly string[] | undefined, b: readonly string[]): boolean => (a ?? []).length === b.length && b.every((x, i) => a?.[i] === x)
+const ignoreReason = (host: Host, input: NotificationInput): string | undefined => {
+  if (host.onMaintenance) {
+    return `Notification received from host ${host.name} of type '${input.type}' is ignored as the host is already under maintenance.`
+  }
+  if (!host.segment.enabled) {
+    return `Notification received from host ${host.name} of type '${input.type}' is ignored as failover segment ${host.segment.name} is disabled.`
+  }
+  return undefined
+}
 
 export type NotificationStore = ReturnType<typeof createNotificationStore>
