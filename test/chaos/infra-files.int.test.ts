@@ -119,7 +119,9 @@ describe('infra/kubernetes', () => {
       const pod = d!.spec.template.spec
       expect(pod.terminationGracePeriodSeconds, svc).toBeGreaterThan(SHUTDOWN_BOUND_S)
       const c = pod.containers[0]
-      expect(c.command, svc).toEqual(['node', `services/${svc}/dist/main.js`])
+      // The one image's entrypoint (infra/image, lazarus-image) chooses the service.
+      expect(c.image, svc).toMatch(/^localhost\/lazarus:/)
+      expect(c.args, svc).toEqual([svc])
       expect(existsSync(resolve(repoRoot, `services/${svc}/src/main.ts`)), svc).toBe(true)
       expect(c.ports[0].containerPort, svc).toBe(port)
       const env = Object.fromEntries((c.env ?? []).map((e: { name: string; value: string }) => [e.name, e.value]))

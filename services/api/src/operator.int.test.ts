@@ -303,6 +303,24 @@ describe('operator actions and the new progress events', () => {
     expect((await h.request('POST', `/v1/segments/${randomUUID()}/pause`)).status).toBe(404)
   })
 
+  it('puts a failed host on maintenance even when its failed fence is recorded before its host.failed, and only once', async () => {
+    // The fencer answers a host.failed at once when the host names no fencing device: the api
+    // may take its failed recovery before the detector's host.failed (two events, two queues).
+    const { s, hst, id, event } = await accepted()
+    await publish('recovery.finished.v1', { notificationId: id, status: 'failed', message: 'fence failed: no fencing device', moved: [], failed: [] }, id)
+    await until('failed', async () => ((await show(id)).status === 'failed' ? true : undefined))
+    const hostFailed = await publish('host.failed.v1', { notificationId: id, host: event.payload.host, segment: event.payload.segment, reason: 'down' }, id)
+    const path = `/v1/segments/${s.uuid}/hosts/${hst.uuid}`
+    await until('the host on maintenance', async () => ((await h.request('GET', path)).body.host.on_maintenance === true ? true : undefined))
+    expect((await show(id)).status).toBe('failed')
+
+    // Redelivered after the operator took the host off maintenance: it stays off.
+    expect((await h.request('PUT', path, { host: { on_maintenance: false } })).status).toBe(200)
+    await h.bus.publish(hostFailed)
+    await new Promise((r) => setTimeout(r, 300))
+    expect((await h.request('GET', path)).body.host.on_maintenance).toBe(false)
+  })
+
   it('asks the fencer to unfence a host a recovery put on maintenance once the operator takes it off, and shows the fence state', async () => {
     const { s, hst, id, event } = await accepted()
     await publish('host.failed.v1', { notificationId: id, host: event.payload.host, segment: event.payload.segment, reason: 'down' }, id)

@@ -50,7 +50,7 @@ export interface ProgressEffect {
   vmovePending?: Parameters<VmoveStore['requested']>[1]
   /** The move of this instance started: a `pending` vmove becomes `ongoing`. */
   vmoveOngoing?: Parameters<VmoveStore['ongoing']>[1]
-  /** Put the failed host on maintenance (only while the recovery is not over). */
+  /** Put the failed host on maintenance (while the recovery is not over, or the first time this event is recorded). */
   hostFailed?: string
   /**
    * Put the host on maintenance, nothing else (the first time this event is recorded): a
@@ -246,7 +246,10 @@ export const onProgress =
       if (effect.vmoveOngoing) await deps.vmoves.ongoing(q, effect.vmoveOngoing)
 
       const wasFinal = isFinal(current.status)
-      if (effect.hostFailed && !wasFinal) await deps.hosts.markFailed(q, effect.hostFailed, id)
+      // The first time a host.failed is recorded, even if the recovery already ended: the fencer
+      // may fail it at once (no fencing device) and the api take that before this event. A
+      // redelivery after the recovery ended does not put back a host its operator took off.
+      if (effect.hostFailed && (!wasFinal || firstSeen)) await deps.hosts.markFailed(q, effect.hostFailed, id)
       const next = effect.status ? mergeStatus(current.status, effect.status) : current.status
       if (next !== current.status || (effect.alert && effect.message)) {
         await deps.notifications.setStatus(q, id, next, effect.message)
