@@ -1,4 +1,4 @@
-import { errorText } from '@lazarus/runtime'
+import { errorText, sleepOrAbort } from '@lazarus/runtime'
 import { NovaError, type Server } from '@lazarus/openstack'
 import { assessEvacuation, describeServer, isInFinalState, nextPollDelay, planInstance, restoreAction, type InstancePlan } from '../domain/instance-plan.js'
 import { FAILED_MIGRATION_STATUSES, isEvacuationSince } from '../domain/evacuation-migrations.js'
@@ -322,16 +322,8 @@ export const forgetRenewal = (key: ClaimKey): void => {
   lastRenewal.delete(`${key.owner}/${key.notificationId}/${key.instanceId}`)
 }
 
+/** The runtime's `sleepOrAbort`, its abort surfacing as the worker's own StoppingError. */
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new StoppingError('stopping'))
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(new StoppingError('stopping'))
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
+  sleepOrAbort(ms, signal).catch(() => {
+    throw new StoppingError('stopping')
   })
