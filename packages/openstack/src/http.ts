@@ -16,6 +16,8 @@ export interface HttpRequest {
   headers?: Record<string, string>
   body?: unknown
   timeoutMs: number
+  /** PEM text of the CA bundle to check the server's certificate against (else Node's own CAs). */
+  ca?: string | undefined
 }
 
 /**
@@ -24,6 +26,14 @@ export interface HttpRequest {
  * recovery an evacuator makes a few requests per instance per second.
  */
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 })
+/** One pool per CA bundle (a process has one or two). */
+const agentsByCa = new Map<string, Agent>()
+const agentFor = (ca: string | undefined): Agent => {
+  if (ca === undefined) return agent
+  let a = agentsByCa.get(ca)
+  if (!a) agentsByCa.set(ca, (a = new Agent({ keepAliveTimeout: 30_000, connections: 64, connect: { ca } })))
+  return a
+}
 
 /**
  * One HTTP exchange with a deadline. Any answer (whatever its status) is returned; no answer
@@ -40,7 +50,7 @@ export const httpRequest = async (req: HttpRequest): Promise<HttpResponse> => {
   let res: Awaited<ReturnType<typeof request>>
   let text: string
   try {
-    res = await request(req.url, { method: req.method as 'GET', headers, body: payload, signal, dispatcher: agent })
+    res = await request(req.url, { method: req.method as 'GET', headers, body: payload, signal, dispatcher: agentFor(req.ca) })
     text = await res.body.text()
   } catch (err) {
     const timedOut = signal.aborted

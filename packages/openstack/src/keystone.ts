@@ -4,13 +4,69 @@ import { httpRequest } from './http.js'
 
 export type EndpointInterface = 'public' | 'internal' | 'admin'
 
+/**
+ * Who Lazarus is to Keystone: a user's password scoped to a project, or an application
+ * credential (by id, or by name with its user), which carries its own scope. `applicationCredentialSecret`
+ * chooses the second. `ca`: PEM text of the CA bundle TLS to Keystone (and the endpoints
+ * after it) is checked against.
+ */
 export interface KeystoneCredentials {
   authUrl: string
-  username: string
-  password: string
-  projectName: string
-  userDomainName?: string
-  projectDomainName?: string
+  username?: string | undefined
+  password?: string | undefined
+  projectName?: string | undefined
+  userDomainName?: string | undefined
+  projectDomainName?: string | undefined
+  applicationCredentialId?: string | undefined
+  applicationCredentialName?: string | undefined
+  applicationCredentialSecret?: string | undefined
+  ca?: string | undefined
+}
+
+/** The identity (and scope) of a token request, and how to name it in messages (never the secret). */
+export const authRequestBody = (creds: KeystoneCredentials): { body: unknown; who: string } => {
+  if (creds.applicationCredentialSecret !== undefined) {
+    const secret = creds.applicationCredentialSecret
+    if (creds.applicationCredentialId) {
+      return {
+        who: `application credential '${creds.applicationCredentialId}'`,
+        body: { auth: { identity: { methods: ['application_credential'], application_credential: { id: creds.applicationCredentialId, secret } } } },
+      }
+    }
+    if (creds.applicationCredentialName && creds.username) {
+      return {
+        who: `application credential '${creds.applicationCredentialName}' of user '${creds.username}'`,
+        body: {
+          auth: {
+            identity: {
+              methods: ['application_credential'],
+              application_credential: {
+                name: creds.applicationCredentialName,
+                secret,
+                user: { name: creds.username, domain: { name: creds.userDomainName ?? 'Default' } },
+              },
+            },
+          },
+        },
+      }
+    }
+    throw new KeystoneError(undefined, 'an application credential needs its id, or its name and the user (username) it belongs to', undefined)
+  }
+  if (!creds.username || creds.password === undefined || !creds.projectName) {
+    throw new KeystoneError(undefined, 'password authentication needs a username, a password and a project name (or give an application credential)', undefined)
+  }
+  return {
+    who: `user '${creds.username}'`,
+    body: {
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: creds.username, domain: { name: creds.userDomainName ?? 'Default' }, password: creds.password } },
+        },
+        scope: { project: { name: creds.projectName, domain: { name: creds.projectDomainName ?? 'Default' } } },
+      },
+    },
+  }
 }
 
 const CatalogSchema = z.array(
@@ -54,31 +110,16 @@ export const keystoneV3Url = (authUrl: string): string => {
   return /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`
 }
 
-/** `POST /v3/auth/tokens` with the password method, scoped to the project. */
+/** `POST /v3/auth/tokens`: the password method scoped to the project, or an application credential. */
 export const issueToken = async (creds: KeystoneCredentials, timeoutMs: number): Promise<IssuedToken> => {
   const url = `${keystoneV3Url(creds.authUrl)}/auth/tokens`
+  const { body, who } = authRequestBody(creds)
   // Asking for a token twice does no harm, so one lost request is tried again.
-  const send = () =>
-    httpRequest({
-      method: 'POST',
-      url,
-      timeoutMs,
-      body: {
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: {
-              user: { name: creds.username, domain: { name: creds.userDomainName ?? 'Default' }, password: creds.password },
-            },
-          },
-          scope: { project: { name: creds.projectName, domain: { name: creds.projectDomainName ?? 'Default' } } },
-        },
-      },
-    })
+  const send = () => httpRequest({ method: 'POST', url, timeoutMs, body, ca: creds.ca })
   const res = await send().catch(() => send())
   if (res.status !== 201 && res.status !== 200) {
     const why = faultMessage(res.body, res.statusText)
-    throw new KeystoneError(res.status, `Keystone at ${url} refused a token for user '${creds.username}' (${res.status}): ${why}`, res.body)
+    throw new KeystoneError(res.status, `Keystone at ${url} refused a token for ${who} (${res.status}): ${why}`, res.body)
   }
   const token = res.headers.get('x-subject-token')
   if (!token) throw new KeystoneError(res.status, `Keystone at ${url} answered without an X-Subject-Token header`, res.body)

@@ -11,6 +11,8 @@ export interface NovaClientOptions {
   session: Pick<TokenSession, 'token' | 'invalidate'>
   microversion: string
   timeoutMs: number
+  /** PEM CA bundle for TLS to Nova. */
+  ca?: string | undefined
 }
 
 interface CallOptions {
@@ -24,7 +26,7 @@ const COMPUTE = 'nova-compute'
 const LAST_HYPERVISOR_STATISTICS = '2.87'
 
 export const createNovaClient = (opts: NovaClientOptions): NovaClient => {
-  const { endpoint, session, microversion, timeoutMs } = opts
+  const { endpoint, session, microversion, timeoutMs, ca } = opts
   const at = (v: string) => atLeast(microversion, v)
 
   /**
@@ -43,6 +45,7 @@ export const createNovaClient = (opts: NovaClientOptions): NovaClient => {
           method,
           url: `${endpoint}${path}`,
           timeoutMs,
+          ca,
           body: o.body,
           headers: {
             'X-Auth-Token': token,

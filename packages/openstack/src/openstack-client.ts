@@ -1,18 +1,12 @@
-import { findEndpoint, TokenSession, type EndpointInterface } from './keystone.js'
+import { findEndpoint, TokenSession, type EndpointInterface, type KeystoneCredentials } from './keystone.js'
 import { httpRequest, type HttpResponse } from './http.js'
 import { compareMicroversions, negotiateMicroversion, parseMicroversion } from './microversion.js'
 import { createNovaClient } from './nova-client.js'
 import type { NovaClient } from './nova-types.js'
 import { discoverComputeVersions } from './version-discovery.js'
 
-export interface OpenStackClientOptions {
-  /** Keystone, e.g. `https://keystone.example:5000/v3` (a URL without `/v3` gets it appended). */
-  authUrl: string
-  username: string
-  password: string
-  projectName: string
-  userDomainName?: string
-  projectDomainName?: string
+/** Keystone (`authUrl`, e.g. `https://keystone.example:5000/v3`; `/v3` is appended when missing), the credentials, and how to reach Nova. */
+export interface OpenStackClientOptions extends KeystoneCredentials {
   regionName?: string
   /** Which catalog endpoint to use; default `public`. */
   interface?: EndpointInterface
@@ -67,10 +61,10 @@ export const createOpenStackClient = async (opts: OpenStackClientOptions): Promi
     interface: opts.interface ?? 'public',
     region: opts.regionName,
   })
-  const range = await discoverComputeVersions(computeEndpoint, issued.token, timeoutMs)
+  const range = await discoverComputeVersions(computeEndpoint, issued.token, timeoutMs, opts.ca)
   const microversion =
     opts.microversion !== undefined ? pinnedMicroversion(range, opts.microversion, computeEndpoint) : negotiateMicroversion(range, opts.maxMicroversion ?? DEFAULT_MAX_MICROVERSION)
-  const nova = createNovaClient({ endpoint: computeEndpoint, session, microversion, timeoutMs })
+  const nova = createNovaClient({ endpoint: computeEndpoint, session, microversion, timeoutMs, ca: opts.ca })
   const computeRequest = async (method: string, path: string, o: ComputeRequestOptions = {}): Promise<HttpResponse> => {
     const version = o.microversion ?? microversion
     const send = async (retried: boolean): Promise<HttpResponse> => {
@@ -80,6 +74,7 @@ export const createOpenStackClient = async (opts: OpenStackClientOptions): Promi
         url: `${computeEndpoint}${path}`,
         timeoutMs: o.timeoutMs ?? timeoutMs,
         body: o.body,
+        ca: opts.ca,
         headers: { 'X-Auth-Token': token, 'OpenStack-API-Version': `compute ${version}`, 'X-OpenStack-Nova-API-Version': version },
       })
       if (res.status === 401 && !retried) {

@@ -14,10 +14,10 @@ const VersionJson = z.looseObject({
  * `{"version": {...}}`; the unversioned root answers `{"versions": [...]}`, of which the
  * CURRENT (else the highest) is taken.
  */
-export const discoverComputeVersions = async (endpoint: string, token: string, timeoutMs: number): Promise<{ min: string; max: string }> => {
+export const discoverComputeVersions = async (endpoint: string, token: string, timeoutMs: number, ca?: string): Promise<{ min: string; max: string }> => {
   // Some catalogs append the project id (`.../v2.1/<project>`); the version lives above it.
   const url = endpoint.replace(/(\/v2(?:\.1)?)\/[^/]+$/, '$1')
-  const get = () => httpRequest({ method: 'GET', url, timeoutMs, headers: { 'X-Auth-Token': token } })
+  const get = () => httpRequest({ method: 'GET', url, timeoutMs, ca, headers: { 'X-Auth-Token': token } })
   let res
   try {
     res = await get()

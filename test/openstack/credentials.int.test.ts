@@ -1,0 +1,161 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { connectOpenStack, KeystoneError, resolveOpenStackOptions } from '@lazarus/openstack'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadBox, type BoxConfig } from '../real-nova/box.js'
+
+/**
+ * Credentials as operators give them, against the openstack-box's real Keystone and Nova:
+ * clouds.yaml chosen by OS_CLOUD (password, secure.yaml, application credentials by id and
+ * by name), openstacksdk's search order, and a refused secret that no message repeats.
+ */
+
+const loaded = loadBox()
+
+if (!loaded.box) {
+  describe('OpenStack credentials on the real Keystone', () => {
+    it.skip(`skipped: ${loaded.reason}`, () => {})
+  })
+} else {
+  const box: BoxConfig = loaded.box
+  const keystone = box.client.authUrl.replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3')
+
+  /** An admin token and its user id, straight from Keystone (test set-up, not the code under test). */
+  const adminToken = async (): Promise<{ token: string; userId: string }> => {
+    const res = await fetch(`${keystone}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { name: box.client.username, domain: { name: box.client.userDomainName ?? 'Default' }, password: box.client.password } },
+          },
+          scope: { project: { name: box.client.projectName, domain: { name: box.client.projectDomainName ?? 'Default' } } },
+        },
+      }),
+    })
+    expect(res.status).toBe(201)
+    const body = (await res.json()) as { token: { user: { id: string } } }
+    return { token: res.headers.get('x-subject-token')!, userId: body.token.user.id }
+  }
+
+  describe('OpenStack credentials on the real Keystone', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lzr-clouds-'))
+    const home = join(dir, 'home')
+    const cwd = join(dir, 'cwd')
+    let admin: { token: string; userId: string }
+    let appCred: { id: string; name: string; secret: string } | undefined
+
+    const write = (file: string, text: string): string => {
+      mkdirSync(dirname(file), { recursive: true })
+      writeFileSync(file, text, { mode: 0o600 })
+      return file
+    }
+
+    const passwordCloud = (name: string, password: string) =>
+      `  ${name}:\n    auth:\n      auth_url: ${box.client.authUrl}\n      username: ${box.client.username}\n      password: "${password}"\n      project_name: ${box.client.projectName}\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: ${box.client.regionName ?? 'RegionOne'}\n    interface: public\n`
+
+    /** Proves the credentials by a Nova call that needs the admin role. */
+    const novaHosts = async (s: Parameters<typeof connectOpenStack>[0]): Promise<string[]> => {
+      const os = await connectOpenStack(s)
+      return (await os.nova.listComputeServices()).map((c) => c.host).sort()
+    }
+
+    beforeAll(async () => {
+      admin = await adminToken()
+      const name = `lzr-cred-${process.pid}-${Date.now()}`
+      const res = await fetch(`${keystone}/users/${admin.userId}/application_credentials`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Auth-Token': admin.token },
+        body: JSON.stringify({ application_credential: { name, description: 'Lazarus credentials test' } }),
+      })
+      expect(res.status, await res.clone().text()).toBe(201)
+      const body = (await res.json()) as { application_credential: { id: string; secret: string; name: string } }
+      appCred = body.application_credential
+    }, 60_000)
+
+    afterAll(async () => {
+      if (appCred) {
+        await fetch(`${keystone}/users/${admin.userId}/application_credentials/${appCred.id}`, { method: 'DELETE', headers: { 'X-Auth-Token': admin.token } })
+      }
+      rmSync(dir, { recursive: true, force: true })
+    })
+
+    it('OS_* settings alone, as before: password authentication', async () => {
+      expect(await novaHosts({ osAuthUrl: box.client.authUrl, osUsername: box.client.username, osPassword: box.client.password, osProjectName: box.client.projectName })).toEqual(
+        expect.arrayContaining(box.computeHosts),
+      )
+    }, 60_000)
+
+    it('clouds.yaml with a password, the cloud chosen by OS_CLOUD among several', async () => {
+      const file = write(join(dir, 'a', 'clouds.yaml'), `clouds:\n${passwordCloud('wrong', 'not-the-password')}${passwordCloud('box', box.client.password!)}`)
+      expect(await novaHosts({ osCloud: 'box', osClientConfigFile: file })).toEqual(expect.arrayContaining(box.computeHosts))
+      await expect(novaHosts({ osCloud: 'wrong', osClientConfigFile: file })).rejects.toThrow(KeystoneError)
+      expect(() => resolveOpenStackOptions({ osCloud: 'absent', osClientConfigFile: file })).toThrow(/has no cloud 'absent' \(it has: wrong, box\)/)
+    }, 60_000)
+
+    it("openstacksdk's search order: OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/clouds.yaml; secure.yaml merged over it", () => {
+      write(join(home, '.config/openstack/clouds.yaml'), `clouds:\n  c:\n    auth: {auth_url: 'http://home.example:5000/v3', username: u, password: p, project_name: x}\n`)
+      expect(resolveOpenStackOptions({ osCloud: 'c' }, { cwd, home }).authUrl).toBe('http://home.example:5000/v3')
+      write(join(cwd, 'clouds.yaml'), `clouds:\n  c:\n    auth: {auth_url: 'http://cwd.example:5000/v3', username: u, project_name: x}\n`)
+      // ./clouds.yaml first; it has no password: secure.yaml (found in ~/.config/openstack) gives it.
+      expect(() => resolveOpenStackOptions({ osCloud: 'c' }, { cwd, home })).toThrow(/needs OS_PASSWORD/)
+      write(join(home, '.config/openstack/secure.yaml'), `clouds:\n  c:\n    auth: {password: from-secure}\n`)
+      expect(resolveOpenStackOptions({ osCloud: 'c' }, { cwd, home })).toMatchObject({ authUrl: 'http://cwd.example:5000/v3', username: 'u', password: 'from-secure' })
+      const first = write(join(dir, 'first.yaml'), `clouds:\n  c:\n    auth: {auth_url: 'http://first.example:5000/v3', username: u, password: p, project_name: x}\n`)
+      expect(resolveOpenStackOptions({ osCloud: 'c' }, { cwd, home, configFile: first }).authUrl).toBe('http://first.example:5000/v3')
+      // A setting given explicitly overrides the cloud's field.
+      expect(resolveOpenStackOptions({ osCloud: 'c', osProjectName: 'other' }, { cwd, home, configFile: first }).projectName).toBe('other')
+    })
+
+    it('a password held in secure.yaml only, against the real Keystone', async () => {
+      const clouds = write(join(dir, 'b', 'clouds.yaml'), `clouds:\n${passwordCloud('box', 'placeholder').replace(/ {6}password: "placeholder"\n/, '')}`)
+      const secure = write(join(dir, 'b', 'secure.yaml'), `clouds:\n  box:\n    auth:\n      password: "${box.client.password}"\n`)
+      expect(await novaHosts({ osCloud: 'box', osClientConfigFile: clouds, osClientSecureFile: secure })).toEqual(expect.arrayContaining(box.computeHosts))
+    }, 60_000)
+
+    it('a Keystone application credential by id (auth_type v3applicationcredential), from clouds.yaml and from OS_* settings', async () => {
+      const c = appCred!
+      const file = write(
+        join(dir, 'c', 'clouds.yaml'),
+        `clouds:\n  box-app:\n    auth_type: v3applicationcredential\n    auth:\n      auth_url: ${box.client.authUrl}\n      application_credential_id: ${c.id}\n      application_credential_secret: "${c.secret}"\n    region_name: RegionOne\n`,
+      )
+      expect(await novaHosts({ osCloud: 'box-app', osClientConfigFile: file })).toEqual(expect.arrayContaining(box.computeHosts))
+      expect(await novaHosts({ osAuthUrl: box.client.authUrl, osApplicationCredentialId: c.id, osApplicationCredentialSecret: c.secret })).toEqual(
+        expect.arrayContaining(box.computeHosts),
+      )
+    }, 60_000)
+
+    it('an application credential by name and its user', async () => {
+      const c = appCred!
+      expect(
+        await novaHosts({
+          osAuthUrl: box.client.authUrl,
+          osAuthType: 'v3applicationcredential',
+          osApplicationCredentialName: c.name,
+          osUsername: box.client.username,
+          osApplicationCredentialSecret: c.secret,
+        }),
+      ).toEqual(expect.arrayContaining(box.computeHosts))
+    }, 60_000)
+
+    it('a bad secret is refused by Keystone (401) and no message repeats it', async () => {
+      const c = appCred!
+      // Keystone hashes secrets with bcrypt, which reads only their first 72 bytes: change the start.
+      const bad = `XXXX${c.secret.slice(4)}`
+      const err = await connectOpenStack({ osAuthUrl: box.client.authUrl, osApplicationCredentialId: c.id, osApplicationCredentialSecret: bad }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(KeystoneError)
+      expect((err as KeystoneError).status).toBe(401)
+      expect((err as Error).message).toContain(`application credential '${c.id}'`)
+      expect(JSON.stringify({ m: (err as Error).message, s: (err as Error).stack })).not.toContain(bad)
+      const badPassword = 'wrong-password-lzr-test'
+      const err2 = await connectOpenStack({ osAuthUrl: box.client.authUrl, osUsername: box.client.username, osPassword: badPassword, osProjectName: box.client.projectName }).catch(
+        (e: unknown) => e,
+      )
+      expect((err2 as KeystoneError).status).toBe(401)
+      expect((err2 as Error).message).not.toContain(badPassword)
+    }, 60_000)
+  })
+}
