@@ -24,11 +24,11 @@ export const startNode = (
   name: string,
   script: string,
   env: Record<string, string>,
-  /** `cwd` (default: the repo root); `bareEnv`: only `env` and PATH, nothing inherited (no NODE_PATH, NODE_OPTIONS); `nodeArgs`: node flags. */
-  opts: { cwd?: string; bareEnv?: boolean; nodeArgs?: string[] } = {},
+  /** `cwd` (default: the repo root); `bareEnv`: only `env` and PATH, nothing inherited (no NODE_PATH, NODE_OPTIONS); `nodeArgs`: node flags; `args`: the script's arguments. */
+  opts: { cwd?: string; bareEnv?: boolean; nodeArgs?: string[]; args?: string[] } = {},
 ): RunningProcess => {
   const nodeArgs = [...(opts.nodeArgs ?? []), ...(process.env['LAZARUS_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean)]
-  const child = spawn(process.execPath, [...nodeArgs, resolve(repoRoot, script)], {
+  const child = spawn(process.execPath, [...nodeArgs, resolve(repoRoot, script), ...(opts.args ?? [])], {
     cwd: opts.cwd ?? repoRoot,
     env: opts.bareEnv ? { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env } : { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

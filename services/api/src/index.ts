@@ -1,3 +1,4 @@
+import type { KeystoneCredentials } from '@lazarus/openstack'
 import { serve } from '@hono/node-server'
 import type { Bus, Subscription } from '@lazarus/bus'
 import {
@@ -65,6 +66,11 @@ export interface ApiDeps {
    * it the settings decide (COMPUTE_HOST_CHECK, OS_AUTH_URL).
    */
   computeHosts?: ComputeHostDirectory
+  /**
+   * The api's own Keystone credentials for validating tokens (a password or an application
+   * credential, e.g. from clouds.yaml); without them OS_USERNAME/OS_PASSWORD/OS_PROJECT_NAME of the settings.
+   */
+  keystoneCredentials?: KeystoneCredentials
 }
 
 /** Every event the api consumes from `topology.apiOnProgress`. */
@@ -101,7 +107,8 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
   if (method === 'keystone') {
     const keystoneUrl = config.keystoneUrl as string
     const credentials =
-      config.osUsername && config.osPassword && config.osProjectName
+      deps.keystoneCredentials ??
+      (config.osUsername && config.osPassword && config.osProjectName
         ? {
             authUrl: keystoneUrl,
             username: config.osUsername,
@@ -110,7 +117,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
             userDomainName: config.osUserDomainName,
             projectDomainName: config.osProjectDomainName,
           }
-        : undefined
+        : undefined)
     const validator = createKeystoneValidator({
       url: keystoneUrl,
       credentials,

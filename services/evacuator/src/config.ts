@@ -101,3 +101,4 @@ export const evacuatorSettings: ServiceSettings<typeof EvacuatorMainSettings> = 
     processFailureRecoveryTasks: JSON.stringify(DEFAULT_WORKFLOWS.process),
   },
 }
+export type { Workflow, HostTask, InstanceTask, ProcessTask } from './domain/workflows.js'

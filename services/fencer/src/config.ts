@@ -1,7 +1,7 @@
 import { openStackLayout, openStackSettings } from '@lazarus/openstack'
 import { commonLayout, mergeLayouts, opsSettings, setting, type ServiceSettings } from '@lazarus/runtime'
 import * as z from 'zod'
-import { defaultFencerConfig as d } from './fencer-config.js'
+import { defaultFencerConfig as d, type FencerConfig } from './fencer-config.js'
 
 /**
  * The fencer's settings (env names: the keys in UPPER_SNAKE_CASE). OpenStack credentials use
@@ -53,3 +53,20 @@ export const fencerSettings: ServiceSettings<typeof FencerEnv> = {
   schema: FencerEnv,
   layout: mergeLayouts(openStackLayout, commonLayout, { prefixes: { bmc: 'bmc' } }),
 }
+
+/** The fencer's configuration from its settings (names differ where the settings say what they are for). */
+export const fencerConfigFromSettings = (env: Omit<FencerEnv, 'amqpUrl' | 'opsPort' | 'opsHost'>): FencerConfig => ({
+  fenceCheckIntervalMs: env.fenceCheckIntervalMs,
+  fenceCheckMaxCount: env.fenceCheckMaxCount,
+  novaDownCheckIntervalMs: env.novaDownCheckIntervalMs,
+  novaDownMaxWaitMs: env.novaDownMaxWaitMs,
+  forceDownConfirmTimeoutMs: env.forceDownConfirmTimeoutMs,
+  powerRequestTimeoutMs: env.powerRequestTimeoutMs,
+  leaseMs: env.fenceLeaseMs,
+  unfencePowerOn: env.unfencePowerOn,
+  unfenceMaxWaitMs: env.unfenceMaxWaitMs,
+  unfenceRetryIntervalMs: env.unfenceRetryIntervalMs,
+  disableReason: env.fenceDisableReason === '' ? null : env.fenceDisableReason,
+  bmcSecretDir: env.bmcSecretDir,
+  bmcPasswordEnvAllow: env.bmcPasswordEnvAllow,
+})

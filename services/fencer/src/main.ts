@@ -2,7 +2,7 @@ import { createBus } from '@lazarus/bus'
 import { openDb } from '@lazarus/db'
 import { connectOpenStack } from '@lazarus/openstack'
 import { createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
-import { fencerSettings } from './config.js'
+import { fencerConfigFromSettings, fencerSettings } from './config.js'
 import { createFencerService } from './service.js'
 
 const log = createLogger('fencer')
@@ -18,21 +18,7 @@ try {
     nova: openstack.nova,
     log,
     metrics,
-    config: {
-      fenceCheckIntervalMs: env.fenceCheckIntervalMs,
-      fenceCheckMaxCount: env.fenceCheckMaxCount,
-      novaDownCheckIntervalMs: env.novaDownCheckIntervalMs,
-      novaDownMaxWaitMs: env.novaDownMaxWaitMs,
-      forceDownConfirmTimeoutMs: env.forceDownConfirmTimeoutMs,
-      powerRequestTimeoutMs: env.powerRequestTimeoutMs,
-      leaseMs: env.fenceLeaseMs,
-      unfencePowerOn: env.unfencePowerOn,
-      unfenceMaxWaitMs: env.unfenceMaxWaitMs,
-      unfenceRetryIntervalMs: env.unfenceRetryIntervalMs,
-      disableReason: env.fenceDisableReason === '' ? null : env.fenceDisableReason,
-      bmcSecretDir: env.bmcSecretDir,
-      bmcPasswordEnvAllow: env.bmcPasswordEnvAllow,
-    },
+    config: fencerConfigFromSettings(env),
   })
   await service.start()
   const ops = await startOpsServer({ port: env.opsPort, host: env.opsHost, metrics, ready: () => bus.isReady() })

@@ -5,6 +5,7 @@ import { addNatsConfigCommand } from './nats-config.js'
 import { addImportCommands } from './import.js'
 import { addNotificationCommands } from './notifications.js'
 import { addSegmentCommands } from './segments.js'
+import { addServeCommand } from './serve.js'
 
 /** Every command of `lazarus`, in the order help lists them. */
 export const addCommands = (p: Program, env: Record<string, string | undefined> = process.env): void => {
@@ -14,4 +15,5 @@ export const addCommands = (p: Program, env: Record<string, string | undefined> 
   addNatsConfigCommand(p)
   addImportCommands(p, env)
   addConfigCommands(p)
+  addServeCommand(p)
 }

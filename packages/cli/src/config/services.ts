@@ -1,4 +1,5 @@
 import { agentSettings } from '@lazarus/agent/config'
+import { serveSettings } from '@lazarus/all-in-one/config'
 import { apiSettings } from '@lazarus/api/config'
 import { detectorSettings } from '@lazarus/detector/config'
 import { evacuatorSettings } from '@lazarus/evacuator/config'
@@ -7,7 +8,7 @@ import { ingestSettings } from '@lazarus/ingest/config'
 import type { ServiceSettings } from '@lazarus/runtime'
 
 /** Every service's settings (schema and file layout), in the order the reference lists them. */
-export const SERVICES: readonly ServiceSettings[] = [apiSettings, detectorSettings, fencerSettings, evacuatorSettings, agentSettings, ingestSettings]
+export const SERVICES: readonly ServiceSettings[] = [apiSettings, detectorSettings, fencerSettings, evacuatorSettings, agentSettings, ingestSettings, serveSettings]
 
 export const serviceNames = (): string[] => SERVICES.map((s) => s.service)
 
