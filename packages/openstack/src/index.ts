@@ -11,3 +11,4 @@ export type { Catalog, EndpointInterface, IssuedToken, KeystoneCredentials } fro
 export { atLeast, compareMicroversions, negotiateMicroversion, parseMicroversion } from './microversion.js'
 export { openStackSettings, openStackLayout, connectOpenStack, hasOpenStackSettings, resolveOpenStackOptions, type OpenStackSettings } from './settings.js'
 export { loadCloud, cloudsFileCandidates, type CloudEntry, type CloudsSearch } from './clouds.js'
+export { connectKeystoneCatalog, type CatalogEndpoint, type CatalogService, type KeystoneCatalogAdmin } from './keystone-catalog.js'

@@ -3,6 +3,7 @@ import { addConfigCommands } from './config.js'
 import { addHostCommands } from './hosts.js'
 import { addNatsConfigCommand } from './nats-config.js'
 import { addImportCommands } from './import.js'
+import { addKeystoneCommands } from './keystone.js'
 import { addNotificationCommands } from './notifications.js'
 import { addSegmentCommands } from './segments.js'
 import { addServeCommand } from './serve.js'
@@ -15,5 +16,6 @@ export const addCommands = (p: Program, env: Record<string, string | undefined> 
   addNatsConfigCommand(p)
   addImportCommands(p, env)
   addConfigCommands(p)
+  addKeystoneCommands(p, env)
   addServeCommand(p)
 }
