@@ -1,4 +1,4 @@
-import { TokenSession, keystoneV3Url, type KeystoneCredentials } from '@lazarus/openstack'
+import { TokenSession, httpRequest, keystoneV3Url, type HttpResponse, type KeystoneCredentials } from '@lazarus/openstack'
 import { createHash } from 'node:crypto'
 
 /** What Keystone says about a valid token. */
@@ -128,14 +128,16 @@ export const createKeystoneValidator = (o: KeystoneValidatorOptions): KeystoneVa
 
   const ask = async (token: string, retried = false): Promise<TokenInfo | undefined> => {
     const service = await serviceToken()
-    let res: Response
-    let body: unknown
+    let res: HttpResponse
     try {
-      res = await fetch(`${base}/auth/tokens`, {
-        headers: { 'X-Auth-Token': service, 'X-Subject-Token': token, Accept: 'application/json' },
-        signal: AbortSignal.timeout(o.timeoutMs),
+      // The OpenStack client's HTTP: its keep-alive pool, and the CA bundle of the credentials (OS_CACERT).
+      res = await httpRequest({
+        method: 'GET',
+        url: `${base}/auth/tokens`,
+        headers: { 'X-Auth-Token': service, 'X-Subject-Token': token },
+        timeoutMs: o.timeoutMs,
+        ca: o.credentials?.ca,
       })
-      body = res.status === 200 ? await res.json() : await res.text()
     } catch (err) {
       throw new KeystoneUnavailableError(`Keystone at ${base} did not answer: ${(err as Error).message}`, { cause: err })
     }
@@ -146,7 +148,7 @@ export const createKeystoneValidator = (o: KeystoneValidatorOptions): KeystoneVa
     }
     if (res.status === 404 || res.status === 401) return undefined
     if (res.status !== 200) throw new KeystoneUnavailableError(`Keystone at ${base} answered ${res.status} to a token validation`)
-    const t = (body as { token?: { roles?: { name?: unknown }[]; expires_at?: unknown; user?: { name?: unknown; id?: unknown }; project?: { id?: unknown } } }).token
+    const t = (res.body as { token?: { roles?: { name?: unknown }[]; expires_at?: unknown; user?: { name?: unknown; id?: unknown }; project?: { id?: unknown } } } | null)?.token
     const expiresAt = Date.parse(String(t?.expires_at ?? ''))
     if (!t || Number.isNaN(expiresAt)) throw new KeystoneUnavailableError(`Keystone at ${base} answered a token validation without expires_at`)
     return {
