@@ -10,7 +10,8 @@ import { eventually, startNode, type RunningProcess } from '../support/processes
 /**
  * `lazarus serve --config FILE` (the built CLI, as its own process) against the
  * openstack-box's real Keystone and Nova: the whole system in one process, PGlite on disk,
- * callers authenticated with Keystone tokens. A compute whose nova-compute is killed is
+ * its credentials an application credential in clouds.yaml (`os_cloud`), callers
+ * authenticated with Keystone tokens (validated with that application credential). A compute whose nova-compute is killed is
  * recovered (its servers ACTIVE on other hosts), then SIGTERM stops it cleanly (exit 0).
  * Needs `npm run build`. Skipped, with how to enable it, when the box is not up.
  */
@@ -43,6 +44,9 @@ if (!loaded.box) {
     let token = ''
     let ids: string[] = []
     let killed = false
+    let userId = ''
+    let appCred: { id: string; secret: string } | undefined
+    const keystone = box.client.authUrl.replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3')
 
     const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
       const res = await fetch(`${apiUrl}${path}`, {
@@ -63,16 +67,51 @@ if (!loaded.box) {
 
       const port = await freePort()
       const c = box.client
+      // A Keystone token of the box's admin, as an operator's client sends it; and with it an
+      // application credential, which serve authenticates with (clouds.yaml, as operators keep it).
+      const res = await fetch(`${keystone}/auth/tokens`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          auth: {
+            identity: { methods: ['password'], password: { user: { name: c.username, domain: { name: 'Default' }, password: c.password } } },
+            scope: { project: { name: c.projectName, domain: { name: 'Default' } } },
+          },
+        }),
+      })
+      token = res.headers.get('x-subject-token') ?? ''
+      expect(token).not.toBe('')
+      userId = ((await res.json()) as { token: { user: { id: string } } }).token.user.id
+      const created = await fetch(`${keystone}/users/${userId}/application_credentials`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Auth-Token': token },
+        body: JSON.stringify({ application_credential: { name: `lzr-serve-${process.pid}-${Date.now()}` } }),
+      })
+      expect(created.status).toBe(201)
+      appCred = ((await created.json()) as { application_credential: { id: string; secret: string } }).application_credential
+      const clouds = join(dir, 'clouds.yaml')
+      writeFileSync(
+        clouds,
+        [
+          'clouds:',
+          '  box:',
+          '    auth_type: v3applicationcredential',
+          '    auth:',
+          `      auth_url: ${c.authUrl}`,
+          `      application_credential_id: ${appCred.id}`,
+          `      application_credential_secret: "${appCred.secret}"`,
+          `    region_name: ${c.regionName ?? 'RegionOne'}`,
+          '',
+        ].join('\n'),
+        { mode: 0o600 },
+      )
       const conf = join(dir, 'serve.conf')
       writeFileSync(
         conf,
         [
           '[DEFAULT]',
-          `os_privileged_user_auth_url = ${c.authUrl}`,
-          `os_privileged_user_name = ${c.username}`,
-          `os_privileged_user_password = "${c.password}"`,
-          `os_privileged_user_tenant = ${c.projectName}`,
-          `os_region_name = ${c.regionName ?? 'RegionOne'}`,
+          'os_cloud = box',
+          `os_client_config_file = ${clouds}`,
           `masakari_api_listen_port = ${port}`,
           'log_level = info',
           '',
@@ -91,19 +130,6 @@ if (!loaded.box) {
       serve = startNode('serve', 'packages/cli/dist/main.js', clean, { args: ['serve', '--config', conf] })
       await serve.waitForLine(/lazarus serve started/, 120_000)
       apiUrl = `http://127.0.0.1:${port}`
-      // A Keystone token of the box's admin, as an operator's client sends it.
-      const res = await fetch(`${c.authUrl.replace(/\/+$/, '')}/auth/tokens`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({
-          auth: {
-            identity: { methods: ['password'], password: { user: { name: c.username, domain: { name: 'Default' }, password: c.password } } },
-            scope: { project: { name: c.projectName, domain: { name: 'Default' } } },
-          },
-        }),
-      })
-      token = res.headers.get('x-subject-token') ?? ''
-      expect(token).not.toBe('')
     }, 300_000)
 
     afterAll(async () => {
@@ -112,6 +138,7 @@ if (!loaded.box) {
       await step(async () => serve?.stop('SIGKILL'))
       if (os && killed) await step(() => restoreCompute(os, box, VICTIM))
       if (os) await step(() => deleteServers(os, ids))
+      if (appCred) await step(() => fetch(`${keystone}/users/${userId}/application_credentials/${appCred!.id}`, { method: 'DELETE', headers: { 'X-Auth-Token': token } }))
       rmSync(dir, { recursive: true, force: true })
       if (errors.length > 0) throw new AggregateError(errors, `cleanup failed: ${errors.map(String).join('; ')}`)
     }, 300_000)
@@ -172,7 +199,7 @@ if (!loaded.box) {
       expect(Date.now() - stopAt).toBeLessThan(10_000)
       expect(s.lines.some((l) => l.includes('"msg":"shutting down"'))).toBe(true)
       // No secret in anything it printed.
-      expect(s.lines.join('\n')).not.toContain(box.client.password!)
+      expect(s.lines.join('\n')).not.toContain(appCred!.secret)
     }, 240_000)
   })
 }
