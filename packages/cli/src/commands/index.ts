@@ -1,5 +1,6 @@
 import type { Program } from '../cli.js'
 import { addConfigCommands } from './config.js'
+import { addDbCommands } from './db.js'
 import { addHostCommands } from './hosts.js'
 import { addNatsConfigCommand } from './nats-config.js'
 import { addImportCommands } from './import.js'
@@ -14,4 +15,5 @@ export const addCommands = (p: Program, env: Record<string, string | undefined> 
   addNatsConfigCommand(p)
   addImportCommands(p, env)
   addConfigCommands(p)
+  addDbCommands(p, env)
 }
