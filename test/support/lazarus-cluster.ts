@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
 import { testBmcSecretDir, writeBmcSecret } from '../../services/fencer/src/testing/bmc-secrets.js'
 import { jsonCall, simClient } from './http.js'
 import { createTestDatabase, createTestVhost } from './infra.js'
@@ -42,6 +43,11 @@ export interface ClusterOptions {
    * Default: a vhost of the cluster's own, every service as guest.
    */
   amqp?: { url: string; services: Record<'api' | 'detector' | 'fencer' | 'evacuator', string> }
+  /**
+   * Run a service from another build: the root of a built checkout (test/support/previous-build.ts),
+   * whose `services/<name>/dist/main.js` runs from that root. Default: this checkout.
+   */
+  builds?: Partial<Record<'api' | 'detector' | 'fencer' | 'evacuator', string>>
 }
 
 export const startCluster = async (opts: ClusterOptions = {}): Promise<Cluster> => {
@@ -74,7 +80,11 @@ export const startCluster = async (opts: ClusterOptions = {}): Promise<Cluster> 
     }
     // The cluster's services reach the api without tokens: its tests are about recovery, not auth
     // (test/security/ covers auth), so the api runs with AUTH=none, said explicitly.
-    const api = startNode('api', 'services/api/dist/main.js', { AUTH: 'none', ...common, ...amqpOf('api'), API_PORT: '0' })
+    const start = (svc: 'api' | 'detector' | 'fencer' | 'evacuator', env: Record<string, string>) => {
+      const root = opts.builds?.[svc]
+      return root ? startNode(svc, join(root, `services/${svc}/dist/main.js`), env, { cwd: root }) : startNode(svc, `services/${svc}/dist/main.js`, env)
+    }
+    const api = start('api', { AUTH: 'none', ...common, ...amqpOf('api'), API_PORT: '0' })
     processes['api'] = api
     const listenLine = await api.waitForLine(/"port":\d+/)
     const port = Number(/"port":(\d+)/.exec(listenLine)?.[1])
@@ -82,7 +92,7 @@ export const startCluster = async (opts: ClusterOptions = {}): Promise<Cluster> 
     // The detector reads segment membership from the api, so it starts once the api listens.
     const serviceEnv = { ...common, API_URL: apiUrl }
     for (const svc of ['detector', 'fencer', 'evacuator'] as const) {
-      processes[svc] = startNode(svc, `services/${svc}/dist/main.js`, { ...serviceEnv, ...amqpOf(svc) })
+      processes[svc] = start(svc, { ...serviceEnv, ...amqpOf(svc) })
     }
     await Promise.all(['detector', 'fencer', 'evacuator'].map((s) => processes[s]!.waitForLine(/"msg":"[^"]*\b(started|ready)\b/i, 60_000)))
 

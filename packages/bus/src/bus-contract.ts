@@ -239,6 +239,22 @@ export const registerBusContract = (transport: string, create: BusFactory): void
       expect(calls).toBe(0)
     })
 
+    it('dead-letters an event of a newer major schemaVersion; reads a newer minor, ignoring its unknown fields, and one without a version', async () => {
+      const { spec, key } = fixture()
+      const b = await bus(spec)
+      const got: Ping[] = []
+      await b.subscribe(spec, Ping, async (event) => (got.push(event), ACK))
+      await b.publish({ ...ping(key('ping'), 1), schemaVersion: '2.0' })
+      await b.publish({ ...ping(key('ping'), 2), schemaVersion: '1.7', addedInOneSeven: true } as AnyEnvelope)
+      await b.publish(ping(key('ping'), 3))
+      await waitFor(async () => (await b.deadLetters(spec)).length === 1 && got.length === 2, 'one dead letter and two deliveries')
+      const [dead] = await b.deadLetters(spec)
+      expect(dead?.reason).toMatch(/schemaVersion 2\.0 is of a newer major/)
+      expect(dead?.attempts).toBe(1)
+      expect(got.map((e) => e.payload.n).sort()).toEqual([2, 3])
+      expect(got.find((e) => e.payload.n === 2)).not.toHaveProperty('addedInOneSeven')
+    })
+
     it('rejects a publish that no queue binds', async () => {
       const { spec, key } = fixture()
       const b = await bus(spec)

@@ -1,4 +1,4 @@
-import type { QueueSpec } from '@lazarus/contracts'
+import { type QueueSpec, readMessageVersion } from '@lazarus/contracts'
 import { errorText } from '@lazarus/runtime'
 import * as z from 'zod'
 import type { DeliveryContext, Handler } from './bus.js'
@@ -7,7 +7,8 @@ import type { DeliveryContext, Handler } from './bus.js'
 export type Outcome = { type: 'ACK' } | { type: 'RETRY'; reason: string; delayMs: number; nextAttempt: number } | { type: 'DEAD'; reason: string }
 
 /**
- * The transport-independent part of consuming: decode the JSON body, validate it with the
+ * The transport-independent part of consuming: decode the JSON body, refuse a `schemaVersion`
+ * this build cannot read (event-version.ts: dead letter), validate it with the
  * schema (failure: dead letter with zod's message), run the handler (a throw is a RETRY),
  * and turn a RETRY past the queue's `maxAttempts` into a DEAD that keeps the last reason.
  */
@@ -18,6 +19,9 @@ export const runHandler = async <T>(spec: QueueSpec, schema: z.ZodType<T>, handl
   } catch (err) {
     return { type: 'DEAD', reason: `not JSON: ${errorText(err)}` }
   }
+  // A major this build cannot read (event-version.ts) is dead-lettered, never retried.
+  const version = readMessageVersion(json)
+  if (!version.accept) return { type: 'DEAD', reason: `unreadable version: ${version.reason}` }
   let parsed: z.ZodSafeParseResult<T>
   try {
     parsed = schema.safeParse(json)

@@ -13,6 +13,8 @@ export const envelopeFields = {
   causationId: z.string().min(1).optional(),
   /** The service that published it. */
   source: z.string().min(1),
+  /** The event contract's version, `"<major>.<minor>"`; absent from the first release's producers (= 1.0). See event-version.ts. */
+  schemaVersion: z.string().max(16).optional(),
 }
 
 export const defineEvent = <TType extends string, TPayload extends z.ZodType>(type: TType, payload: TPayload) => z.object({ ...envelopeFields, type: z.literal(type), payload })

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { maskControlAttributes } from './control-attributes.js'
+import { EVENT_SCHEMA_VERSION } from './event-version.js'
 import type { EventOf, EventType } from './events/index.js'
 
 /** What a publisher gives; the envelope fields it omits are filled in. */
@@ -20,6 +21,7 @@ export const makeEvent = <T extends EventType>(draft: EventDraft<T>): EventOf<T>
     correlationId: draft.correlationId,
     ...(draft.causationId === undefined ? {} : { causationId: draft.causationId }),
     source: draft.source,
+    schemaVersion: EVENT_SCHEMA_VERSION,
     payload: withoutSecrets(draft.payload),
   }) as unknown as EventOf<T>
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from './db.js'
+import { readApplied, runMigrations, SchemaMismatchError } from './migrate.js'
 import { createPgDb } from './pg-db.js'
 import { createPgliteDb } from './pglite-db.js'
 
@@ -93,6 +94,43 @@ describe('postgres: connections kept open (min)', () => {
       expect(await opened(admin, warmApp)).toBe(3)
     } finally {
       await Promise.all([warm.close(), cold.close(), admin.close()])
+    }
+  })
+})
+
+describe('migrations of a kind (expand, contract) on a schema of the previous release', () => {
+  it('adds the kind column to a table without it, applies expand ones at start, contract ones only when asked', async () => {
+    const db = await createPgliteDb()
+    try {
+      // The previous release's table: no kind column.
+      await db.query(`CREATE TABLE schema_migrations (service text NOT NULL, id text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (service, id))`)
+      await db.query(`CREATE TABLE t (a int, old text)`)
+      await db.query(`INSERT INTO schema_migrations (service, id) VALUES ('svc', '001-t')`)
+      expect(await readApplied(db, 'svc')).toEqual([{ id: '001-t', kind: 'expand' }])
+      const migrations = [
+        { id: '001-t', sql: 'CREATE TABLE t (a int, old text)' },
+        { id: '002-add-b', sql: 'ALTER TABLE t ADD COLUMN b int' },
+        { id: '003-drop-old', sql: 'ALTER TABLE t DROP COLUMN old', kind: 'contract' as const },
+      ]
+      await expect(runMigrations(db, 'svc', migrations, { autoMigrate: false })).rejects.toThrow(/lacks migration\(s\) 002-add-b/)
+      expect(await runMigrations(db, 'svc', migrations)).toEqual(['002-add-b'])
+      expect((await db.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 't' ORDER BY column_name`)).rows.map((r) => r['column_name'])).toEqual([
+        'a',
+        'b',
+        'old',
+      ])
+      // The build runs before the contract step: nothing missing it needs.
+      await runMigrations(db, 'svc', migrations, { autoMigrate: false })
+      expect(await runMigrations(db, 'svc', migrations, { contract: true })).toEqual(['003-drop-old'])
+      expect(await readApplied(db, 'svc')).toEqual([
+        { id: '001-t', kind: 'expand' },
+        { id: '002-add-b', kind: 'expand' },
+        { id: '003-drop-old', kind: 'contract' },
+      ])
+      // The previous release (knows 001 and 002) refuses the contracted schema.
+      await expect(db.migrate('svc', migrations.slice(0, 2))).rejects.toBeInstanceOf(SchemaMismatchError)
+    } finally {
+      await db.close()
     }
   })
 })

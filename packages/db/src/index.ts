@@ -1,4 +1,6 @@
-export type { Db, Migration, Queryable } from './db.js'
+export type { Db, Migration, Queryable, ServiceSchema } from './db.js'
 export { createPgDb, type PgPoolOptions } from './pg-db.js'
 export { createPgliteDb } from './pglite-db.js'
 export { openDb } from './open-db.js'
+export { checkSchema, type MigrateOptions, readApplied, runMigrations, SchemaMismatchError } from './migrate.js'
+export { type AppliedMigration, decideSchema, type KnownMigration, type MigrationKind, type SchemaState, schemaState, type SchemaVerdict } from './schema-rule.js'

@@ -14,6 +14,8 @@ export interface PgPoolOptions {
    * without first opening connections (each a new PostgreSQL backend).
    */
   min?: number
+  /** Apply pending migrations at `migrate` (default true) or only check the schema. */
+  autoMigrate?: boolean | undefined
 }
 
 export const createPgDb = (url: string, opts: PgPoolOptions = {}): Db => {
@@ -65,7 +67,9 @@ export const createPgDb = (url: string, opts: PgPoolOptions = {}): Db => {
         client.release(broken)
       }
     },
-    migrate: (service: string, migrations: readonly Migration[]) => runMigrations(db, service, migrations),
+    migrate: async (service: string, migrations: readonly Migration[]) => {
+      await runMigrations(db, service, migrations, { autoMigrate: opts.autoMigrate })
+    },
     close: () => pool.end(),
   }
   return db

@@ -1,13 +1,13 @@
 import { PGlite } from '@electric-sql/pglite'
 import type { Db, Migration, Queryable } from './db.js'
-import { runMigrations } from './migrate.js'
+import { type MigrateOptions, runMigrations } from './migrate.js'
 
 /**
  * Embedded PostgreSQL. `dataDir` keeps the data on disk; without it the database lives
  * in memory. One PGlite runs one statement at a time, so transactions are serialised
  * through a queue rather than interleaved.
  */
-export const createPgliteDb = async (dataDir?: string): Promise<Db> => {
+export const createPgliteDb = async (dataDir?: string, opts: MigrateOptions = {}): Promise<Db> => {
   const lite = dataDir ? new PGlite(dataDir) : new PGlite()
   await lite.waitReady
   const toResult = <R>(r: { rows: R[]; affectedRows?: number }) => ({ rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) })
@@ -23,7 +23,9 @@ export const createPgliteDb = async (dataDir?: string): Promise<Db> => {
     kind: 'pglite',
     query,
     transaction: (fn) => lite.transaction(async (t) => fn({ query: (sql, params) => run(t, sql, params) })),
-    migrate: (service: string, migrations: readonly Migration[]) => runMigrations(db, service, migrations),
+    migrate: async (service: string, migrations: readonly Migration[]) => {
+      await runMigrations(db, service, migrations, opts)
+    },
     close: () => lite.close(),
   }
   return db

@@ -123,7 +123,7 @@ export const mergeLayouts = (...layouts: ConfigFileLayout[]): ConfigFileLayout =
  */
 export const commonLayout: ConfigFileLayout = {
   sections: {
-    database: { databaseUrl: 'connection', dbPoolSize: 'max_pool_size' },
+    database: { databaseUrl: 'connection', dbPoolSize: 'max_pool_size', dbAutoMigrate: 'auto_migrate' },
     messaging: { amqpUrl: 'amqp_url' },
   },
   prefixes: { nats: 'nats' },

@@ -21,7 +21,7 @@ export const runServe = async (configFile: string, env: NodeJS.ProcessEnv = proc
   log.info({ compute: os.computeEndpoint, microversion: os.nova.microversion, keystone: credentials.authUrl }, 'connected to OpenStack')
   // Keystone tokens by default, validated with the same Keystone and account; API keys or AUTH=none only when the file says so.
   const keystone = config.auth === 'keystone' || (config.auth === undefined && !config.apiKeys)
-  const db = await openDb(config.databaseUrl)
+  const db = await openDb(config.databaseUrl, { autoMigrate: config.dbAutoMigrate })
   try {
     const system = await startSystem({
       db,

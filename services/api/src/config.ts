@@ -9,6 +9,9 @@ export const apiConfigSchema = z.object({
   apiPort: setting.int(15868, 0).describe('Port the api listens on (Masakari: masakari_api_listen_port).'),
   apiHost: z.string().min(1).default('127.0.0.1').describe('Address the api listens on (Masakari: masakari_api_listen).'),
   databaseUrl: z.string().optional().describe('postgres://… for PostgreSQL; a path or `file:` for PGlite on disk; empty or `memory:` for PGlite in memory.'),
+  dbAutoMigrate: setting
+    .bool(true)
+    .describe('Apply pending database migrations at start (true), or only check the schema and refuse to start when one is missing (false: run `lazarus db migrate` first).'),
   dbPoolSize: setting.int(20, 1).describe('Connections to PostgreSQL (pool size); concurrent requests share them.'),
   amqpUrl: z.string().optional().describe('amqp://… RabbitMQ. Required by the standalone service (main.ts).'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),

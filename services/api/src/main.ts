@@ -13,7 +13,9 @@ const main = async () => {
   chooseAuthMethod(config)
   const log = createLogger('api', config.logLevel)
   const url = config.databaseUrl || '.data/api'
-  const db = /^postgres(ql)?:\/\//.test(url) ? createPgDb(url, { max: config.dbPoolSize }) : await openDb(url)
+  const db = /^postgres(ql)?:\/\//.test(url)
+    ? createPgDb(url, { max: config.dbPoolSize, autoMigrate: config.dbAutoMigrate })
+    : await openDb(url, { autoMigrate: config.dbAutoMigrate })
   // The bus reconnects on its own; the outbox keeps what it could not publish meanwhile.
   const bus = await createBus(config.amqpUrl, {
     onEvent: (e) => {

@@ -55,6 +55,9 @@ export const defaultEvacuatorConfig = (): EvacuatorConfig => EvacuatorSettings.p
 export const EvacuatorMainSettings = EvacuatorSettings.extend({
   amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/' }).min(1).describe('RabbitMQ, e.g. amqp://user:pass@rabbit:5672/vhost'),
   databaseUrl: z.string().optional().describe('postgres://… in production; a path or `memory:` for PGlite (default: in memory).'),
+  dbAutoMigrate: setting
+    .bool(true)
+    .describe('Apply pending database migrations at start (true), or only check the schema and refuse to start when one is missing (false: run `lazarus db migrate` first).'),
   dbPoolSize: setting
     .int(10, 1)
     .describe(

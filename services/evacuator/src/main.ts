@@ -9,7 +9,7 @@ const log = createLogger('evacuator')
 try {
   const config = loadServiceConfig(evacuatorSettings)
   const metrics = createMetrics('evacuator')
-  const db = await openDb(config.databaseUrl, { max: config.dbPoolSize, min: config.hostFailureRecoveryThreads })
+  const db = await openDb(config.databaseUrl, { max: config.dbPoolSize, min: config.hostFailureRecoveryThreads, autoMigrate: config.dbAutoMigrate })
   const os = await connectOpenStack(config)
   log.info({ db: db.kind, compute: os.computeEndpoint, microversion: os.nova.microversion }, 'connected')
   const bus = await createBus(config.amqpUrl)

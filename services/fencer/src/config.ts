@@ -10,6 +10,9 @@ import { defaultFencerConfig as d, type FencerConfig } from './fencer-config.js'
 export const FencerEnv = z.object({
   amqpUrl: z.string({ error: 'required: the RabbitMQ URL, e.g. amqp://user:pass@rabbit:5672/vhost' }).min(1).describe('RabbitMQ, e.g. amqp://user:pass@rabbit:5672/vhost'),
   databaseUrl: z.string().optional().describe('postgres://… in production; a path or `memory:` for PGlite (default: in memory).'),
+  dbAutoMigrate: setting
+    .bool(true)
+    .describe('Apply pending database migrations at start (true), or only check the schema and refuse to start when one is missing (false: run `lazarus db migrate` first).'),
   ...openStackSettings,
   fenceCheckIntervalMs: setting.ms(d.fenceCheckIntervalMs).describe('Pause between power-status checks after a power off.'),
   fenceCheckMaxCount: setting.int(d.fenceCheckMaxCount, 1).describe('Power-status checks before a host that does not report off fails the fence.'),

@@ -9,7 +9,7 @@ const log = createLogger('fencer')
 try {
   const env = loadServiceConfig(fencerSettings)
   const metrics = createMetrics('fencer')
-  const db = await openDb(env.databaseUrl)
+  const db = await openDb(env.databaseUrl, { autoMigrate: env.dbAutoMigrate })
   const bus = await createBus(env.amqpUrl)
   const openstack = await connectOpenStack(env)
   const service = createFencerService({

@@ -1,5 +1,6 @@
 import type { Program } from '../cli.js'
 import { addConfigCommands } from './config.js'
+import { addDbCommands } from './db.js'
 import { addHostCommands } from './hosts.js'
 import { addNatsConfigCommand } from './nats-config.js'
 import { addImportCommands } from './import.js'
@@ -18,4 +19,5 @@ export const addCommands = (p: Program, env: Record<string, string | undefined> 
   addConfigCommands(p)
   addKeystoneCommands(p, env)
   addServeCommand(p)
+  addDbCommands(p, env)
 }
