@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { repoRoot } from '../support/processes.js'
 
@@ -170,15 +171,18 @@ describe.skipIf(Boolean(reason))('the container image (infra/image)', () => {
   })
 
   it('holds production dependencies only, and no tests or sources', () => {
-    // npm's own answer: the lockfile marks what only development needs (dev: true).
-    const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> }
-    const devOnly = Object.entries(lock.packages)
-      .filter(([path, p]) => p.dev && path.includes('node_modules/'))
-      .map(([path]) => path)
+    // What only development needs: the root's devDependencies that no workspace depends on
+    // (pnpm install --prod leaves them out, with everything only they need).
+    const manifest = (dir: string) =>
+      JSON.parse(readFileSync(join(repoRoot, dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> }
+    const workspaces = (parse(readFileSync(join(repoRoot, 'pnpm-workspace.yaml'), 'utf8')) as { packages: string[] }).packages
+    const production = new Set(workspaces.flatMap((ws) => Object.keys(manifest(ws).dependencies ?? {})))
+    const devOnly = Object.keys(manifest('.').devDependencies ?? {})
+      .filter((d) => !production.has(d))
+      .map((d) => `node_modules/${d}`)
     expect(devOnly).toEqual(expect.arrayContaining(['node_modules/typescript', 'node_modules/vitest', 'node_modules/tsx']))
     expect(devOnly.filter((path) => existsSync(join(app, path)))).toEqual([])
     // Every workspace's production dependencies are there (ours as links to their dist).
-    const workspaces = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces
     for (const ws of workspaces) {
       const deps = (JSON.parse(readFileSync(join(repoRoot, ws, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {}
       for (const d of Object.keys(deps)) expect(existsSync(join(app, 'node_modules', d)) || existsSync(join(app, ws, 'node_modules', d)), `${ws}: ${d}`).toBe(true)
