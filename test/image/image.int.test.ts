@@ -171,17 +171,37 @@ describe.skipIf(Boolean(reason))('the container image (infra/image)', () => {
   })
 
   it('holds production dependencies only, and no tests or sources', () => {
-    // What only development needs: the root's devDependencies that no workspace depends on
-    // (pnpm install --prod leaves them out, with everything only they need).
-    const manifest = (dir: string) =>
-      JSON.parse(readFileSync(join(repoRoot, dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> }
-    const workspaces = (parse(readFileSync(join(repoRoot, 'pnpm-workspace.yaml'), 'utf8')) as { packages: string[] }).packages
-    const production = new Set(workspaces.flatMap((ws) => Object.keys(manifest(ws).dependencies ?? {})))
-    const devOnly = Object.keys(manifest('.').devDependencies ?? {})
-      .filter((d) => !production.has(d))
-      .map((d) => `node_modules/${d}`)
+    // What only development needs, by pnpm's lockfile: every package not reachable from a
+    // workspace's dependencies (pnpm install --prod leaves those out).
+    type Deps = Record<string, string | { version: string }> | undefined
+    const lock = parse(readFileSync(join(repoRoot, 'pnpm-lock.yaml'), 'utf8')) as {
+      importers: Record<string, { dependencies?: Deps; optionalDependencies?: Deps }>
+      packages: Record<string, unknown>
+      snapshots: Record<string, { dependencies?: Deps; optionalDependencies?: Deps }>
+    }
+    const nameOf = (key: string): string => key.slice(0, key.indexOf('@', 1))
+    const production = new Set<string>()
+    const reach = (deps: Deps): void => {
+      for (const [name, v] of Object.entries(deps ?? {})) {
+        const version = typeof v === 'string' ? v : v.version
+        const key = `${name}@${version}`
+        if (version.startsWith('link:') || production.has(key)) continue
+        production.add(key)
+        reach(lock.snapshots[key]?.dependencies)
+        reach(lock.snapshots[key]?.optionalDependencies)
+      }
+    }
+    for (const importer of Object.values(lock.importers)) {
+      reach(importer.dependencies)
+      reach(importer.optionalDependencies)
+    }
+    const productionNames = new Set([...production].map(nameOf))
+    expect(productionNames).toContain('zod')
+    expect(productionNames).toContain('@types/node') // through @types/pg, a dependency of packages/db
+    const devOnly = [...new Set(Object.keys(lock.packages).map(nameOf))].filter((n) => !productionNames.has(n)).map((n) => `node_modules/${n}`)
     expect(devOnly).toEqual(expect.arrayContaining(['node_modules/typescript', 'node_modules/vitest', 'node_modules/tsx']))
     expect(devOnly.filter((path) => existsSync(join(app, path)))).toEqual([])
+    const workspaces = (parse(readFileSync(join(repoRoot, 'pnpm-workspace.yaml'), 'utf8')) as { packages: string[] }).packages
     // Every workspace's production dependencies are there (ours as links to their dist).
     for (const ws of workspaces) {
       const deps = (JSON.parse(readFileSync(join(repoRoot, ws, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {}
