@@ -3,6 +3,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 
 /**
  * The service boundaries, read from the source (issue #20, "one room per rule"):
@@ -11,6 +12,8 @@ import { describe, expect, it } from 'vitest'
  * - packages/contracts, which every part speaks, depends on zod alone; packages/api-contract
  *   (the v1 API's schemas and client) on zod and packages/contracts alone;
  * - no import cycles: a cycle is two files that are one rule split in two.
+ * And the pnpm workspace itself: pnpm-workspace.yaml lists every package and service
+ * directory, each package.json is Apache-2.0, and ours depend on each other as `workspace:*`.
  *
  * The one exception is services/all-in-one: the embedded system and the demo are the
  * composition root, built by design from the services themselves and from cloud-sim.
@@ -34,7 +37,8 @@ interface Workspace {
   isService: boolean
 }
 
-const workspaces: Workspace[] = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces.map((dir) => ({
+const workspaceList = (parse(readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8')) as { packages: string[] }).packages
+const workspaces: Workspace[] = workspaceList.map((dir) => ({
   dir,
   name: (JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as { name: string }).name,
   isService: dir.startsWith('services/'),
@@ -170,5 +174,33 @@ describe('architecture', () => {
     }
     for (const file of [...graph.keys()].sort()) if (!state.has(file)) visit(file)
     expect(cycles).toEqual([])
+  })
+
+  it('pnpm-workspace.yaml lists every package and service directory, and nothing else', () => {
+    const dirs = ['packages', 'services'].flatMap((top) =>
+      readdirSync(join(root, top), { withFileTypes: true })
+        .filter((e) => e.isDirectory() && existsSync(join(root, top, e.name, 'package.json')))
+        .map((e) => `${top}/${e.name}`),
+    )
+    expect(dirs.length).toBeGreaterThanOrEqual(15)
+    expect([...workspaceList].sort()).toEqual(dirs.sort())
+    expect(new Set(workspaceList).size).toBe(workspaceList.length)
+  })
+
+  it('every package.json is Apache-2.0, and our packages depend on each other as workspace:*', () => {
+    const manifests = ['.', ...workspaceList].map((dir) => ({
+      file: dir === '.' ? 'package.json' : `${dir}/package.json`,
+      pkg: JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as { license?: string } & Record<string, unknown>,
+    }))
+    expect(manifests.filter((m) => m.pkg.license !== 'Apache-2.0').map((m) => m.file)).toEqual([])
+    const internal = manifests.flatMap(({ file, pkg }) =>
+      ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'].flatMap((field) =>
+        Object.entries((pkg[field] ?? {}) as Record<string, string>)
+          .filter(([name]) => byName.has(name) || name.startsWith('@lazarus/'))
+          .map(([name, range]) => ({ file, name, range })),
+      ),
+    )
+    expect(internal.length).toBeGreaterThan(40)
+    expect(internal.filter((d) => d.range !== 'workspace:*' || !byName.has(d.name)).map((d) => `${d.file}: ${d.name}@${d.range}`)).toEqual([])
   })
 })

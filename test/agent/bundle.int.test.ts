@@ -8,10 +8,10 @@ import { promisify } from 'node:util'
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import { HeartbeatV1 } from '@lazarus/contracts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { eventually, repoRoot, startNode, type RunningProcess } from '../support/processes.js'
+import { eventually, pnpm, repoRoot, startNode, type RunningProcess } from '../support/processes.js'
 
 /*
- * The agent as it ships to a compute host: `npm run bundle:agent` makes one file; copied
+ * The agent as it ships to a compute host: `pnpm run bundle:agent` makes one file; copied
  * alone into an empty directory (no node_modules there or in any directory above it) and
  * run with plain `node` and nothing inherited from this environment, it must heartbeat on
  * the real NATS and answer /healthz, /readyz and /metrics. A bundle that still imports a
@@ -39,7 +39,7 @@ const noNodeModulesAbove = (from: string): string[] => {
 }
 
 beforeAll(async () => {
-  await promisify(execFile)('npm', ['run', '--silent', 'bundle:agent'], { cwd: repoRoot })
+  await promisify(execFile)(...pnpm('run', '--silent', 'bundle:agent'), { cwd: repoRoot })
   dir = await mkdtemp(join(tmpdir(), 'lazarus-agent-bundle-'))
   await copyFile(bundle, join(dir, 'lazarus-agent.mjs'))
   nc = await connect({ servers: NATS_URL })

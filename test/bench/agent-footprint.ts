@@ -1,5 +1,5 @@
 /*
- * Agent footprint bench: the bundled agent (`npm run bundle:agent`, one file) run alone
+ * Agent footprint bench: the bundled agent (`pnpm run bundle:agent`, one file) run alone
  * from an empty directory with `node` and the flags of its systemd unit, heartbeating at
  * 1 Hz on the real NATS server with the probes of a healthy compute host (processes
  * nova-compute and libvirtd, both running: copies of `sleep` under those names; one
@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connect } from '@nats-io/transport-node'
-import { repoRoot, startNode } from '../support/processes.js'
+import { pnpm, repoRoot, startNode } from '../support/processes.js'
 
 const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222'
 const TARGET_SIZE_MB = 5
@@ -140,7 +140,7 @@ const oneRun = async (n: number, bundle: string): Promise<RunResult> => {
 }
 
 const main = async () => {
-  execFileSync('npm', ['run', '--silent', 'bundle:agent'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] })
+  execFileSync(...pnpm('run', '--silent', 'bundle:agent'), { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] })
   const bundle = join(repoRoot, 'services/agent/dist-bundle/lazarus-agent.mjs')
   const sizeMb = statSync(bundle).size / 2 ** 20
   console.log(

@@ -15,7 +15,7 @@
  *
  * Usage: node --import tsx test/bench/fencer.ts [--runs 30] [--warmup 3] [--mode both|in-process|rabbitmq]
  *        (env BENCH_GAP_MS: pause before each run, default 250)
- * Requires `npm run build` (cloud-sim and the fencer run from dist). Target: p50 < 50 ms.
+ * Requires `pnpm run build` (cloud-sim and the fencer run from dist). Target: p50 < 50 ms.
  */
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'

@@ -1,8 +1,8 @@
 /*
- * Runs every benchmark in turn, each as its own process, after `npm run build`:
- *   npm run bench                       # all of them, each with its own default number of runs
- *   npm run bench -- fencer evacuation  # only those named
- *   npm run bench -- --runs 5
+ * Runs every benchmark in turn, each as its own process, after `pnpm run build`:
+ *   pnpm run bench                       # all of them, each with its own default number of runs
+ *   pnpm run bench -- fencer evacuation  # only those named
+ *   pnpm run bench -- --runs 5
  * Each benchmark prints its own figures, medians and ratios against its target. The
  * side-by-side benchmark needs the real OpenStack of infra/openstack-box (up.sh) and
  * takes ~15 min with Masakari's defaults, so it runs only when named.

@@ -14,7 +14,7 @@
  * client's Keystone token once per worker and then caches it, so the first requests of a
  * freshly started client each wait for Keystone; the floor's client is warm from preparing.
  *
- *   npm run build && node --import tsx test/bench/side-by-side.ts --runs 3
+ *   pnpm run build && node --import tsx test/bench/side-by-side.ts --runs 3
  *   options: --runs N (3)  --warmup N (1)  --instances N (6)  --victim HOST (compute2)
  *            --only floor,lazarus,masakari  --json FILE (write the raw figures)
  *            --timeline (print each Lazarus step, from the kill)

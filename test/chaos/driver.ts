@@ -73,7 +73,7 @@ const pidAlive = (pid: number) => {
 
 /**
  * A cluster of this test process's own: node names, directory and ports carry its pid, so
- * that two runs on one machine (two people's `npm test`) never meet. Clusters left by runs
+ * that two runs on one machine (two people's `pnpm test`) never meet. Clusters left by runs
  * that died are removed first.
  */
 export const startRabbitCluster = async (opts: { size?: number; name?: string } = {}): Promise<RabbitCluster> => {

@@ -186,7 +186,7 @@ describe('infra/systemd', () => {
       if (svc !== 'agent') expect(k.get('EnvironmentFile')?.at(-1), u).toBe(`-/etc/lazarus/rabbitmq/${svc}.env`)
       const exec = one('ExecStart') ?? ''
       if (svc === 'agent') {
-        // The agent is one file, `npm run bundle:agent`'s output (services/agent/scripts/bundle.mjs).
+        // The agent is one file, `pnpm run bundle:agent`'s output (services/agent/scripts/bundle.mjs).
         expect(exec, u).toMatch(/^\/usr\/bin\/node (--[\w-]+=\S+ )*\/opt\/lazarus\/lazarus-agent\.mjs$/)
         expect(readFileSync(resolve(repoRoot, 'services/agent/scripts/bundle.mjs'), 'utf8')).toContain("'../dist-bundle/lazarus-agent.mjs'")
         continue

@@ -14,7 +14,7 @@ describe('docs/configuration.md', () => {
       const a = current.split('\n')
       const b = generated.split('\n')
       const i = b.findIndex((line, n) => line !== a[n])
-      expect.fail(`docs/configuration.md is stale (line ${i + 1}: ${JSON.stringify(a[i])}, now ${JSON.stringify(b[i])}). Run \`npm run docs:config\` and commit the result.`)
+      expect.fail(`docs/configuration.md is stale (line ${i + 1}: ${JSON.stringify(a[i])}, now ${JSON.stringify(b[i])}). Run \`pnpm run docs:config\` and commit the result.`)
     }
   })
 

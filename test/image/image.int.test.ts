@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { repoRoot } from '../support/processes.js'
 
@@ -170,15 +171,38 @@ describe.skipIf(Boolean(reason))('the container image (infra/image)', () => {
   })
 
   it('holds production dependencies only, and no tests or sources', () => {
-    // npm's own answer: the lockfile marks what only development needs (dev: true).
-    const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> }
-    const devOnly = Object.entries(lock.packages)
-      .filter(([path, p]) => p.dev && path.includes('node_modules/'))
-      .map(([path]) => path)
+    // What only development needs, by pnpm's lockfile: every package not reachable from a
+    // workspace's dependencies (pnpm install --prod leaves those out).
+    type Deps = Record<string, string | { version: string }> | undefined
+    const lock = parse(readFileSync(join(repoRoot, 'pnpm-lock.yaml'), 'utf8')) as {
+      importers: Record<string, { dependencies?: Deps; optionalDependencies?: Deps }>
+      packages: Record<string, unknown>
+      snapshots: Record<string, { dependencies?: Deps; optionalDependencies?: Deps }>
+    }
+    const nameOf = (key: string): string => key.slice(0, key.indexOf('@', 1))
+    const production = new Set<string>()
+    const reach = (deps: Deps): void => {
+      for (const [name, v] of Object.entries(deps ?? {})) {
+        const version = typeof v === 'string' ? v : v.version
+        const key = `${name}@${version}`
+        if (version.startsWith('link:') || production.has(key)) continue
+        production.add(key)
+        reach(lock.snapshots[key]?.dependencies)
+        reach(lock.snapshots[key]?.optionalDependencies)
+      }
+    }
+    for (const importer of Object.values(lock.importers)) {
+      reach(importer.dependencies)
+      reach(importer.optionalDependencies)
+    }
+    const productionNames = new Set([...production].map(nameOf))
+    expect(productionNames).toContain('zod')
+    expect(productionNames).toContain('@types/node') // through @types/pg, a dependency of packages/db
+    const devOnly = [...new Set(Object.keys(lock.packages).map(nameOf))].filter((n) => !productionNames.has(n)).map((n) => `node_modules/${n}`)
     expect(devOnly).toEqual(expect.arrayContaining(['node_modules/typescript', 'node_modules/vitest', 'node_modules/tsx']))
     expect(devOnly.filter((path) => existsSync(join(app, path)))).toEqual([])
+    const workspaces = (parse(readFileSync(join(repoRoot, 'pnpm-workspace.yaml'), 'utf8')) as { packages: string[] }).packages
     // Every workspace's production dependencies are there (ours as links to their dist).
-    const workspaces = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces
     for (const ws of workspaces) {
       const deps = (JSON.parse(readFileSync(join(repoRoot, ws, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {}
       for (const d of Object.keys(deps)) expect(existsSync(join(app, 'node_modules', d)) || existsSync(join(app, ws, 'node_modules', d)), `${ws}: ${d}`).toBe(true)

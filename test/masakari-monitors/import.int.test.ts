@@ -119,7 +119,7 @@ if (skipReason) {
     const importArgs = ['import', 'masakari', '--segment', segA, '--segment', segB]
 
     beforeAll(async () => {
-      if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build)`)
+      if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (pnpm run build)`)
       home = mkdtempSync(join(tmpdir(), 'lazarus-import-'))
       token = (await issueToken(box.client, 20_000)).token
 

@@ -7,7 +7,7 @@ import type { BoxConfig } from './box.js'
  * The four Lazarus services as processes (api, detector, fencer, evacuator), like
  * test/support/lazarus-cluster.ts starts them, but pointed at the box's real Keystone and Nova
  * through OS_* instead of at cloud-sim. A RabbitMQ vhost and a PostgreSQL database of their own.
- * Needs `npm run build` (it runs the built dist/main.js files).
+ * Needs `pnpm run build` (it runs the built dist/main.js files).
  */
 export interface RealNovaCluster {
   apiUrl: string

@@ -142,7 +142,7 @@ if (!loaded.box) {
     beforeAll(async () => {
       if (!existsSync(OPENSTACK)) throw new Error(`${OPENSTACK} is missing: apt-get install python3-openstackclient python3-masakariclient`)
       for (const f of ['services/api/dist/main.js', 'packages/cli/dist/main.js']) {
-        if (!existsSync(join(repoRoot, f))) throw new Error(`${f} is missing: build first (npm run build)`)
+        if (!existsSync(join(repoRoot, f))) throw new Error(`${f} is missing: build first (pnpm run build)`)
       }
       os = await connect(box)
       await waitComputesUp(box)

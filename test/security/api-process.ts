@@ -6,7 +6,7 @@ import { repoRoot, startNode, type RunningProcess } from '../support/processes.j
 
 /**
  * The api as production runs it (services/api/dist/main.js) on a PostgreSQL database and a
- * RabbitMQ vhost of its own, with the settings a test gives. Needs `npm run build` first.
+ * RabbitMQ vhost of its own, with the settings a test gives. Needs `pnpm run build` first.
  */
 export interface ApiProcess {
   url: string
@@ -16,7 +16,7 @@ export interface ApiProcess {
 }
 
 export const ensureApiBuilt = () => {
-  if (!existsSync(join(repoRoot, 'services/api/dist/main.js'))) throw new Error('services/api/dist is missing: npm run build')
+  if (!existsSync(join(repoRoot, 'services/api/dist/main.js'))) throw new Error('services/api/dist is missing: pnpm run build')
 }
 
 export const startApiProcess = async (name: string, env: Record<string, string>): Promise<ApiProcess> => {

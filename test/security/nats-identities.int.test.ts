@@ -22,7 +22,7 @@ import { startNode, type RunningProcess } from '../support/processes.js'
 /*
  * NATS identities (issue #18): `lazarus nats-config` generates the server's authorization,
  * a real nats-server (/usr/sbin/nats-server, its own port and JetStream store) runs with
- * it, and the parts connect with their generated nkey seeds. Needs `npm run build` (the
+ * it, and the parts connect with their generated nkey seeds. Needs `pnpm run build` (the
  * agent runs as its built process).
  */
 

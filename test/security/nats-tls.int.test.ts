@@ -14,7 +14,7 @@ import { startNode, type RunningProcess } from '../support/processes.js'
  * NATS over TLS with client certificates and the generated identities: a real
  * nats-server (its own port) with a CA, a server and a client certificate made by
  * openssl here; the agent (its built process) connects with NATS_TLS_* and its seed.
- * Needs `npm run build`.
+ * Needs `pnpm run build`.
  */
 
 const NATS_SERVER = process.env['NATS_SERVER_BIN'] ?? '/usr/sbin/nats-server'

@@ -13,7 +13,7 @@ import { eventually, startNode, type RunningProcess } from '../support/processes
  * its credentials an application credential in clouds.yaml (`os_cloud`), callers
  * authenticated with Keystone tokens (validated with that application credential). A compute whose nova-compute is killed is
  * recovered (its servers ACTIVE on other hosts), then SIGTERM stops it cleanly (exit 0).
- * Needs `npm run build`. Skipped, with how to enable it, when the box is not up.
+ * Needs `pnpm run build`. Skipped, with how to enable it, when the box is not up.
  */
 
 const loaded = loadBox()

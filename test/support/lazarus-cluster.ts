@@ -8,7 +8,7 @@ import { startNode, type RunningProcess } from './processes.js'
 /**
  * The whole system as separate processes, as production runs it: cloud-sim, then api,
  * detector, fencer and evacuator, over a RabbitMQ vhost and a PostgreSQL database of
- * their own. Requires `npm run build` first (it runs the built `dist/main.js` files).
+ * their own. Requires `pnpm run build` first (it runs the built `dist/main.js` files).
  */
 export interface Cluster {
   simUrl: string

@@ -1,9 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { dirname, resolve } from 'node:path'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+
+/**
+ * pnpm as the repository pins it (the root package.json's `packageManager`), through npx as
+ * the README runs it: `execFile(...pnpm('run', '--silent', 'bundle:agent'), { cwd: repoRoot })`.
+ */
+export const pnpm = (...args: string[]): [string, string[]] => {
+  const { packageManager } = JSON.parse(readFileSync(resolve(repoRoot, 'package.json'), 'utf8')) as { packageManager: string }
+  return ['npx', ['-y', packageManager, ...args]]
+}
 
 export interface RunningProcess {
   name: string

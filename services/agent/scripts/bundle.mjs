@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /*
  * Bundles lazarus-agent into one file that needs only Node on the host (no node_modules):
- *   npm run bundle:agent   →   services/agent/dist-bundle/lazarus-agent.mjs
+ *   pnpm run bundle:agent   →   services/agent/dist-bundle/lazarus-agent.mjs
  * Built from the TypeScript sources (the `@lazarus/source` condition), so no `tsc -b` first.
  * Install it on a compute host as /opt/lazarus/lazarus-agent.mjs (infra/systemd/lazarus-agent.service).
  */

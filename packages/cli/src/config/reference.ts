@@ -3,7 +3,7 @@ import { SERVICES } from './services.js'
 
 const INTRO = `# Configuration reference
 
-<!-- Generated from the services' zod schemas by \`npm run docs:config\`
+<!-- Generated from the services' zod schemas by \`pnpm run docs:config\`
      (packages/cli/src/config/write-reference.ts); do not edit by hand. -->
 
 Each service reads one INI file in oslo.config's style, \`/etc/lazarus/<service>.conf\`,
