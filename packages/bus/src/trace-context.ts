@@ -89,3 +89,13 @@ const failed = (span: Span, err: unknown): void => {
   span.recordException(err instanceof Error ? err : String(err))
   span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) })
 }
+
+/**
+ * Run `fn` in the trace context that `headers` carry (e.g. an outbox row's stored
+ * traceparent), so what it publishes continues that trace; as is when they carry none.
+ */
+export const withTraceContext = <R>(headers: unknown, fn: () => R): R => {
+  const carried = traceHeadersOf(headers)
+  if (carried.traceparent === undefined) return fn()
+  return context.with(propagation.extract(ROOT_CONTEXT, carried), fn)
+}
