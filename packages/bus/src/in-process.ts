@@ -3,6 +3,7 @@ import type { ZodType } from 'zod'
 import type { Bus, DeadLetter, Handler, Subscription } from './bus.js'
 import { BusClosedError, UnroutableError } from './errors.js'
 import { runHandler, type Outcome } from './run-handler.js'
+import { type TraceHeaders, withDeliverySpan, withPublishSpan } from './trace-context.js'
 import { matchesTopic } from './topic-match.js'
 
 export interface InProcessBusOptions {
@@ -13,6 +14,9 @@ export interface InProcessBusOptions {
 interface Message {
   body: string
   attempt: number
+  key: string
+  /** The publisher's trace context, kept across retries. */
+  trace: TraceHeaders
 }
 
 interface Consumer {
@@ -107,7 +111,7 @@ export const createInProcessBus = (options: InProcessBusOptions = {}): Bus => {
     if (closed) return
     const timer = setTimeout(() => {
       retryTimers.delete(timer)
-      queue.ready.push({ body: message.body, attempt: outcome.nextAttempt })
+      queue.ready.push({ ...message, attempt: outcome.nextAttempt })
       scheduleDispatch(queue)
     }, outcome.delayMs)
     retryTimers.add(timer)
@@ -123,10 +127,12 @@ export const createInProcessBus = (options: InProcessBusOptions = {}): Bus => {
       }
       const targets = [...queues.values()].filter((q) => [...q.bindings].some((pattern) => matchesTopic(pattern, key)))
       if (targets.length === 0) throw new UnroutableError(key)
-      for (const queue of targets) {
-        queue.ready.push({ body, attempt: 1 })
-        scheduleDispatch(queue)
-      }
+      await withPublishSpan(key, event.id, async (trace) => {
+        for (const queue of targets) {
+          queue.ready.push({ body, attempt: 1, key, trace })
+          scheduleDispatch(queue)
+        }
+      })
     },
 
     async subscribe<T>(spec: QueueSpec, schema: ZodType<T>, handler: Handler<T>): Promise<Subscription> {
@@ -140,7 +146,9 @@ export const createInProcessBus = (options: InProcessBusOptions = {}): Bus => {
         prefetch: spec.prefetch,
         inFlight: 0,
         deliver: (message) => {
-          const run = runHandler(spec, schema, handler, message.body, { attempt: message.attempt, redelivered: false })
+          const run = withDeliverySpan(spec.queue, message.key, message.trace, message.attempt, () =>
+            runHandler(spec, schema, handler, message.body, { attempt: message.attempt, redelivered: false }),
+          )
             .then((outcome) => settle(queue, message, outcome))
             .finally(() => mine.delete(run))
           mine.add(run)

@@ -1,6 +1,7 @@
 import { createBus } from '@lazarus/bus'
 import { createPgDb, openDb } from '@lazarus/db'
 import { ConfigError, createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, onShutdown } from '@lazarus/runtime'
+import { startTracing } from '@lazarus/runtime/tracing'
 import { chooseAuthMethod } from './auth/auth-method.js'
 import { apiSettings } from './config.js'
 import { createApiService } from './index.js'
@@ -8,6 +9,7 @@ import { createApiService } from './index.js'
 /** The api as its own process: config → logger → db → bus → service → listen → shutdown. */
 const main = async () => {
   const config = loadServiceConfig(apiSettings)
+  const tracing = startTracing('api')
   if (!config.amqpUrl) throw new ConfigError('invalid configuration:\n  AMQP_URL (amqpUrl): required: the RabbitMQ URL, e.g. amqp://user:pass@host:5672/vhost')
   // Before any connection: an api without a way to authenticate callers does not start.
   chooseAuthMethod(config)
@@ -33,6 +35,7 @@ const main = async () => {
     ['api', () => api.stop()],
     ['bus', () => bus.close()],
     ['database', () => db.close()],
+    ['tracing', () => tracing.stop()],
   ])
 }
 

@@ -1,5 +1,6 @@
 import { createBus } from '@lazarus/bus'
 import { createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, natsConnectOptions, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { startTracing } from '@lazarus/runtime/tracing'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { createApiClient } from '@lazarus/api-contract'
 import { detectorApi } from './adapters/api.js'
@@ -12,6 +13,7 @@ import { createDetectorService } from './service.js'
 const log = createLogger('detector')
 try {
   const config = loadServiceConfig(detectorSettings)
+  const tracing = startTracing('detector')
   const metrics = createMetrics('detector')
   const bus = await createBus(config.amqpUrl)
 
@@ -80,6 +82,7 @@ try {
     nc && ['nats', () => nc.drain().catch(() => undefined)],
     ['bus', () => bus.close()],
     ['ops server', () => ops.close()],
+    ['tracing', () => tracing.stop()],
   ])
 } catch (err) {
   exitOnStartFailure('detector', err, log)

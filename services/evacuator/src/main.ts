@@ -2,12 +2,14 @@ import { createBus } from '@lazarus/bus'
 import { openDb } from '@lazarus/db'
 import { connectOpenStack } from '@lazarus/openstack'
 import { createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { startTracing } from '@lazarus/runtime/tracing'
 import { evacuatorSettings } from './config.js'
 import { createEvacuatorService } from './service.js'
 
 const log = createLogger('evacuator')
 try {
   const config = loadServiceConfig(evacuatorSettings)
+  const tracing = startTracing('evacuator')
   const metrics = createMetrics('evacuator')
   const db = await openDb(config.databaseUrl, { max: config.dbPoolSize, min: config.hostFailureRecoveryThreads, autoMigrate: config.dbAutoMigrate })
   const os = await connectOpenStack(config)
@@ -22,6 +24,7 @@ try {
     ['bus', () => bus.close()],
     ['database', () => db.close()],
     ['ops server', () => ops.close()],
+    ['tracing', () => tracing.stop()],
   ])
 } catch (err) {
   exitOnStartFailure('evacuator', err, log)

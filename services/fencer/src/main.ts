@@ -2,12 +2,14 @@ import { createBus } from '@lazarus/bus'
 import { openDb } from '@lazarus/db'
 import { connectOpenStack } from '@lazarus/openstack'
 import { createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
+import { startTracing } from '@lazarus/runtime/tracing'
 import { fencerConfigFromSettings, fencerSettings } from './config.js'
 import { createFencerService } from './service.js'
 
 const log = createLogger('fencer')
 try {
   const env = loadServiceConfig(fencerSettings)
+  const tracing = startTracing('fencer')
   const metrics = createMetrics('fencer')
   const db = await openDb(env.databaseUrl, { autoMigrate: env.dbAutoMigrate })
   const bus = await createBus(env.amqpUrl)
@@ -28,6 +30,7 @@ try {
     ['bus', () => bus.close()],
     ['database', () => db.close()],
     ['ops server', () => ops.close()],
+    ['tracing', () => tracing.stop()],
   ])
 } catch (err) {
   exitOnStartFailure('fencer', err, log)

@@ -4,6 +4,7 @@ import type { ZodType } from 'zod'
 import type { Handler } from '../bus.js'
 import { errorText } from '@lazarus/runtime'
 import { runHandler, type Outcome } from '../run-handler.js'
+import { withDeliverySpan } from '../trace-context.js'
 import { AckBatcher } from './ack-batcher.js'
 import { declareQueue } from './declare.js'
 import { HEADER, type Names } from './names.js'
@@ -157,10 +158,12 @@ export class Consumer<T> implements ConsumerControl {
 
   private async deliver(ch: Channel, msg: ConsumeMessage): Promise<void> {
     const attempt = attemptOf(msg)
-    const outcome = await runHandler(this.spec, this.schema, this.handler, msg.content.toString('utf8'), {
-      attempt,
-      redelivered: msg.fields.redelivered,
-    })
+    const outcome = await withDeliverySpan(this.spec.queue, msg.fields.routingKey, msg.properties.headers, attempt, () =>
+      runHandler(this.spec, this.schema, this.handler, msg.content.toString('utf8'), {
+        attempt,
+        redelivered: msg.fields.redelivered,
+      }),
+    )
     await this.settle(ch, msg, attempt, outcome)
   }
 

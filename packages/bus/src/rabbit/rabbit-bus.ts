@@ -9,6 +9,7 @@ import { Consumer, type ConsumerControl } from './consumer.js'
 import { declareAllowedTopology, declareQueue } from './declare.js'
 import { HEADER, names } from './names.js'
 import { Publisher } from './publisher.js'
+import { withPublishSpan } from '../trace-context.js'
 import { checkAmqpTls, tlsSocketOptions, type AmqpTls } from './tls.js'
 
 export type RabbitBusEvent = { type: 'connected' } | { type: 'disconnected'; err?: unknown } | { type: 'error'; err: unknown }
@@ -146,14 +147,16 @@ export const createRabbitBus = async (opts: RabbitBusOptions): Promise<Bus> => {
       if (typeof key !== 'string' || key === '' || body === undefined) {
         throw new TypeError('an event needs a string `type`, its routing key')
       }
-      await publisher.publish(n.exchange, key, Buffer.from(body), {
-        persistent: true,
-        contentType: 'application/json',
-        messageId: event.id,
-        type: key,
-        timestamp: Math.floor(Date.now() / 1000),
-        headers: { [HEADER.attempt]: 1 },
-      })
+      await withPublishSpan(key, event.id, (trace) =>
+        publisher.publish(n.exchange, key, Buffer.from(body), {
+          persistent: true,
+          contentType: 'application/json',
+          messageId: event.id,
+          type: key,
+          timestamp: Math.floor(Date.now() / 1000),
+          headers: { [HEADER.attempt]: 1, ...trace },
+        }),
+      )
     },
 
     async subscribe<T>(spec: QueueSpec, schema: ZodType<T>, handler: Handler<T>): Promise<Subscription> {

@@ -4,6 +4,7 @@ import type { Logger } from '@lazarus/runtime'
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { limitBody } from './body-limit.js'
+import { traceRequests } from './trace-requests.js'
 import { docsRoutes } from './docs.js'
 import { dashboardRoutes } from '../dashboard/routes.js'
 import { ApiError, faultBody } from '../errors.js'
@@ -53,6 +54,7 @@ const PROJECT = ':projectId{[0-9a-fA-F\\-]+}'
 export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   const app = new Hono<AppEnv>()
 
+  app.use('*', traceRequests())
   app.use('*', httpMetrics(deps.metrics))
   app.use('*', storableQuery())
 

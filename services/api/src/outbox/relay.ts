@@ -1,5 +1,5 @@
 import type { AnyEnvelope } from '@lazarus/contracts'
-import type { Bus } from '@lazarus/bus'
+import { type Bus, withTraceContext } from '@lazarus/bus'
 import type { Db } from '@lazarus/db'
 import { errorText, type Logger } from '@lazarus/runtime'
 import { toDate } from '../store/values.js'
@@ -93,14 +93,14 @@ export const createOutboxRelay = (deps: {
     if (!deps.bus.isReady()) return 0
     const { published, taken } = await deps.db.transaction(async (q) => {
       const now = deps.now()
-      const claimed = await q.query<{ id: number; body: unknown; attempts: number; created_at: unknown }>(
-        `SELECT id, body, attempts, created_at FROM api_outbox WHERE available_at <= $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      const claimed = await q.query<{ id: number; body: unknown; attempts: number; created_at: unknown; traceparent: unknown; tracestate: unknown }>(
+        `SELECT id, body, attempts, created_at, traceparent, tracestate FROM api_outbox WHERE available_at <= $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [now, batch],
       )
       const rows = claimed.rows
       if (rows.length === 0) return { published: 0, taken: 0 }
       const events = rows.map((row) => (typeof row.body === 'string' ? JSON.parse(row.body) : row.body) as AnyEnvelope)
-      const results = await Promise.allSettled(events.map((e) => deps.bus.publish(e)))
+      const results = await Promise.allSettled(events.map((e, i) => withTraceContext(rows[i], () => deps.bus.publish(e))))
       const done: number[] = []
       for (const [i, result] of results.entries()) {
         const row = rows[i] as (typeof rows)[number]

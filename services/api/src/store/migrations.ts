@@ -343,4 +343,12 @@ UPDATE api_outbox SET body = jsonb_set(body, '{payload,host,controlAttributes}',
   WHERE body #>> '{payload,host,controlAttributes}' <> ${maskControlAttributesSql(`body #>> '{payload,host,controlAttributes}'`)};
 `,
   },
+  {
+    id: '007-outbox-trace-context',
+    sql: `
+-- The W3C trace context of the request that wrote an outbox row, so the event it becomes
+-- continues that request's trace even when the sweep publishes it later (NULL: no trace).
+ALTER TABLE api_outbox ADD COLUMN traceparent text, ADD COLUMN tracestate text;
+`,
+  },
 ]

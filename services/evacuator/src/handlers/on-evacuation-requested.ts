@@ -1,4 +1,4 @@
-import { errorText } from '@lazarus/runtime'
+import { errorText, withSpan } from '@lazarus/runtime'
 import { ACK, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { topology, type EvacuationRequestedV1 } from '@lazarus/contracts'
 import { whenClaimRefused, whenEvacuationThrew } from '../domain/recovery.js'
@@ -59,7 +59,9 @@ const handleItem = async (ctx: EvacuatorContext, evt: EvacuationRequestedV1, del
   )
   let outcome: ItemOutcome
   try {
-    outcome = await evacuateInstance(ctx, item, key, prepared)
+    outcome = await withSpan('evacuate instance', { 'lazarus.instance.id': item.instanceId, 'lazarus.host': item.sourceHost, 'lazarus.evacuation.attempt': delivery.attempt }, () =>
+      evacuateInstance(ctx, item, key, prepared),
+    )
   } catch (err) {
     const cause = err instanceof ClaimLostError ? 'claim-lost' : err instanceof StoppingError ? 'stopping' : 'error'
     const next = whenEvacuationThrew(cause, delivery.attempt, topology.evacuatorWork.maxAttempts)

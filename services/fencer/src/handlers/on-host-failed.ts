@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import { ACK, type Bus, type DeliveryContext, type HandlerResult } from '@lazarus/bus'
 import { makeEvent, type HostFailedV1, type HostSnapshot, type QuickEvacuateLevel } from '@lazarus/contracts'
 import type { NovaClient } from '@lazarus/openstack'
-import { errorText, type Logger } from '@lazarus/runtime'
+import { errorText, type Logger, withSpan } from '@lazarus/runtime'
 import { LostClaimError, type FenceLedger, type StoredOutcome } from '../adapters/db/fence-ledger.js'
 import type { PowerDriver } from '../adapters/power/power-driver.js'
 import { decideBusy } from '../domain/busy-claim.js'
@@ -135,7 +135,7 @@ export const onHostFailed =
         const index = allSteps.indexOf(step)
         progress.report(step, 'running', STEP_TITLES[step], index)
         const t0 = performance.now()
-        const message = await STEPS[step](ctxFor)
+        const message = await withSpan(`fence ${step}`, { 'lazarus.host': host.name, 'lazarus.fence.step': step, 'lazarus.fence.attempt': ctx.attempt }, () => STEPS[step](ctxFor))
         timings[step] = Math.round((performance.now() - t0) * 10) / 10
         // Record what a resume needs: a step that changes nothing lasting (a confirmation) is
         // simply done again; its timing goes with the outcome.
