@@ -14,7 +14,7 @@ describe('OpenAPI document and docs', () => {
 
   it('documents every v1 route the api serves, with its methods, and the contract names the same', async () => {
     const doc = (await h.request('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> }
-    // Hono's `/v1/segments/:segmentId` is OpenAPI's `/v1/segments/{segment_id}`.
+    // Hono's `/v1/segments/:segment_id` is OpenAPI's `/v1/segments/{segment_id}`.
     const template = (path: string) => path.replace(/:(\w+)/g, (_m, name: string) => `{${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}}`)
     const served = new Map<string, Set<string>>()
     for (const r of h.api.app.routes) {

@@ -70,7 +70,7 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   if (deps.access) v1.use('/*', authenticate(deps.access))
   v1.use('*', limitBody(deps.maxBodyBytes))
   v1.route('/segments', segmentRoutes(deps))
-  v1.route('/segments/:segmentId/hosts', hostRoutes(deps))
+  v1.route('/segments/:segment_id/hosts', hostRoutes(deps))
   v1.route('/notifications', notificationRoutes(deps))
   v1.route('/alerts', alertRoutes(deps))
   v1.route('/ingest', ingestRoutes(deps))

@@ -365,6 +365,6 @@ export const V1_ROUTES: readonly RouteConfig[] = [
 /**
  * Operations documented here but served by plain Hono routes, not `app.openapi`: ingest's
  * Alertmanager webhook and dead letters (their bodies are Alertmanager's and the ingest
- * mapping's, checked in ingest/routes.ts), and the SSE stream (not JSON).
+ * mapping's, checked in ingest/routes.ts, which answers with its own per-alert results).
  */
-export const DOCUMENTATION_ONLY: ReadonlySet<RouteConfig> = new Set([ingestAlertmanager, ingestDeadLetters, notificationEvents])
+export const DOCUMENTATION_ONLY: ReadonlySet<RouteConfig> = new Set([ingestAlertmanager, ingestDeadLetters])
