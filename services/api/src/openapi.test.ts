@@ -81,6 +81,13 @@ describe('OpenAPI document and docs', () => {
         }
       }
     }
+    // Patterns are regex sources, without the flags of a regex literal.
+    const patterns = [...JSON.stringify(doc).matchAll(/"pattern":("(?:[^"\\]|\\.)*")/g)].map((m) => JSON.parse(m[1]!) as string)
+    expect(patterns.length).toBeGreaterThan(0)
+    for (const p of patterns) {
+      expect(p).not.toMatch(/\/[dgimsuvy]+$/)
+      expect(() => new RegExp(p, 'u')).not.toThrow()
+    }
     // Every $ref points at a component that exists.
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!)
     expect(refs.length).toBeGreaterThan(0)

@@ -20,9 +20,20 @@ export const openApiDocument = (): Record<string, unknown> => {
   const registry = new OpenAPIHono()
   registry.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'X-Auth-Token' })
   for (const route of V1_ROUTES) registry.openAPIRegistry.registerPath(route)
-  return registry.getOpenAPI31Document({
+  const doc = registry.getOpenAPI31Document({
     openapi: '3.1.0',
     info: { title: 'Lazarus instance-HA API', version: MAX_VERSION, description: DESCRIPTION },
     security: [{ apiKey: [] }],
-  }) as unknown as Record<string, unknown>
+  })
+  return withoutRegexFlags(doc) as Record<string, unknown>
+}
+
+/**
+ * zod-to-openapi writes a regex with flags as its `toString()` less the first slash
+ * (`^[\P{C}]*$/u`); a JSON Schema pattern is the source alone (ECMA-262, Unicode-aware).
+ */
+const withoutRegexFlags = (node: unknown): unknown => {
+  if (Array.isArray(node)) return node.map(withoutRegexFlags)
+  if (!node || typeof node !== 'object') return node
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === 'pattern' && typeof v === 'string' ? v.replace(/\/[dgimsuvy]+$/, '') : withoutRegexFlags(v)]))
 }
