@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HostBody, NotificationBody, ROUTES, SegmentBody } from '@lazarus/api-contract'
+import { DOCUMENTATION_ONLY, V1_ROUTES } from './routes/definitions.js'
 import { startHarness, type Harness } from './testing/harness.js'
 
 describe('OpenAPI document and docs', () => {
@@ -13,7 +14,7 @@ describe('OpenAPI document and docs', () => {
 
   it('documents every v1 route the api serves, with its methods, and the contract names the same', async () => {
     const doc = (await h.request('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> }
-    // Hono's `/v1/segments/:segmentId` is OpenAPI's `/v1/segments/{segment_id}`.
+    // Hono's `/v1/segments/:segment_id` is OpenAPI's `/v1/segments/{segment_id}`.
     const template = (path: string) => path.replace(/:(\w+)/g, (_m, name: string) => `{${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}}`)
     const served = new Map<string, Set<string>>()
     for (const r of h.api.app.routes) {
@@ -32,6 +33,77 @@ describe('OpenAPI document and docs', () => {
     for (const [path, ms] of served) expect({ path, methods: methods(doc.paths[path]) }).toEqual({ path, methods: [...ms].sort() })
     expect(Object.keys(doc.paths).sort()).toEqual([...served.keys()].sort())
     expect(Object.fromEntries(Object.entries(ROUTES).map(([p, ms]) => [p, [...ms].sort()]))).toEqual(Object.fromEntries([...served].map(([p, ms]) => [p, [...ms].sort()])))
+    // The document is generated from the definitions: one per operation, none twice, and the
+    // documentation-only ones are among them.
+    const defined = V1_ROUTES.map((r) => `${r.method} ${r.path}`)
+    expect(new Set(defined).size).toBe(defined.length)
+    expect(defined.sort()).toEqual([...served].flatMap(([p, ms]) => [...ms].map((m) => `${m} ${p}`)).sort())
+    for (const r of DOCUMENTATION_ONLY) expect(V1_ROUTES).toContain(r)
+  })
+
+  it('is a structurally valid OpenAPI 3.1 document: operations, parameters, responses and every $ref resolve', async () => {
+    const doc = (await h.request('GET', '/openapi.json')).body
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/)
+    expect(typeof doc.info.title).toBe('string')
+    expect(typeof doc.info.version).toBe('string')
+    expect(doc.components.securitySchemes.apiKey).toEqual({ type: 'apiKey', in: 'header', name: 'X-Auth-Token' })
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      expect(path).toMatch(/^\/v1\//)
+      const templated = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort()
+      for (const [method, op] of Object.entries(item)) {
+        expect(['get', 'post', 'put', 'delete'], `${method} ${path}`).toContain(method)
+        expect(op.summary, `${method} ${path}`).toEqual(expect.any(String))
+        expect(op.tags?.length, `${method} ${path}`).toBeGreaterThan(0)
+        expect(op.security, `${method} ${path}`).toEqual([{ apiKey: [] }])
+        const params = (op.parameters ?? []) as { name: string; in: string; required?: boolean; schema: unknown }[]
+        // Every path template parameter is declared, required, once.
+        expect(
+          params
+            .filter((p) => p.in === 'path')
+            .map((p) => p.name)
+            .sort(),
+          `${method} ${path}`,
+        ).toEqual(templated)
+        for (const p of params) {
+          expect(['path', 'query', 'header', 'cookie']).toContain(p.in)
+          if (p.in === 'path') expect(p.required).toBe(true)
+          expect(p.schema).toBeTypeOf('object')
+        }
+        const statuses = Object.keys(op.responses)
+        expect(statuses.length).toBeGreaterThan(0)
+        for (const s of statuses) {
+          expect(s).toMatch(/^[1-5]\d\d$/)
+          expect(op.responses[s].description).toEqual(expect.any(String))
+        }
+        // Every error answer is the Masakari fault.
+        for (const s of statuses.filter((s) => Number(s) >= 400)) {
+          expect(op.responses[s].content['application/json'].schema, `${method} ${path} ${s}`).toEqual({ $ref: '#/components/schemas/Fault' })
+        }
+      }
+    }
+    // Patterns are regex sources, without the flags of a regex literal.
+    const patterns = [...JSON.stringify(doc).matchAll(/"pattern":("(?:[^"\\]|\\.)*")/g)].map((m) => JSON.parse(m[1]!) as string)
+    expect(patterns.length).toBeGreaterThan(0)
+    for (const p of patterns) {
+      expect(p).not.toMatch(/\/[dgimsuvy]+$/)
+      expect(() => new RegExp(p, 'u')).not.toThrow()
+    }
+    // Every $ref points at a component that exists.
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!)
+    expect(refs.length).toBeGreaterThan(0)
+    for (const ref of new Set(refs)) {
+      const [, kind, name] = /^#\/components\/(\w+)\/(.+)$/.exec(ref) ?? []
+      expect(doc.components?.[kind!]?.[name!], ref).toBeDefined()
+    }
+  })
+
+  it('answers a request that breaks the schema with the Masakari 400 fault naming the field', async () => {
+    const bad = await h.request('POST', '/v1/segments', { segment: { name: 'x', recovery_method: 'sometimes', service_type: 'COMPUTE' } })
+    expect(bad.status).toBe(400)
+    expect(bad.body).toEqual({ badRequest: { code: 400, message: expect.stringMatching(/^Invalid input for field\/attribute segment\.recovery_method: /) } })
+    const extra = await h.request('POST', '/v1/segments', { segment: { name: 'x', recovery_method: 'auto', service_type: 'COMPUTE' }, what: 1 })
+    expect(extra.status).toBe(400)
+    expect(extra.body).toEqual({ badRequest: { code: 400, message: "Additional properties are not allowed ('what' was unexpected)" } })
   })
 
   it('serves the document with every v1 path, the docs page, and responses that match it', async () => {

@@ -12,7 +12,6 @@ import type { IngestRetention } from '../ingest/dead-letters.js'
 import { ingestRoutes } from '../ingest/routes.js'
 import type { ComputeHostDirectory } from '../compute-hosts.js'
 import { hostRoutes } from '../routes/hosts.js'
-import { openApiDocument } from '../routes/openapi.js'
 import { notificationRoutes, type NotificationRouteDeps } from '../routes/notifications.js'
 import { segmentRoutes } from '../routes/segments.js'
 import { versionsList, versionV1 } from '../routes/versions.js'
@@ -24,6 +23,7 @@ import { authenticate, type Access } from './auth.js'
 import type { AppEnv } from './env.js'
 import { httpMetrics } from './http-metrics.js'
 import { microversion } from './microversion.js'
+import { OPENAPI_PATH, openApiDocument } from './openapi.js'
 import { storableQuery } from './storable-query.js'
 import type { StreamGate } from './stream-limits.js'
 
@@ -63,7 +63,7 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   app.get('/readyz', (c) => (deps.ready() ? c.text('ready\n') : c.text('not ready\n', 503)))
   app.get('/metrics', async (c) => c.body(await deps.metrics.metrics(), 200, { 'content-type': deps.metrics.contentType }))
   const doc = openApiDocument()
-  app.get('/openapi.json', (c) => c.json(doc))
+  app.get(OPENAPI_PATH, (c) => c.json(doc))
   app.route('/docs', docsRoutes())
 
   const v1 = new Hono<AppEnv>()
@@ -72,7 +72,7 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   if (deps.access) v1.use('/*', authenticate(deps.access))
   v1.use('*', limitBody(deps.maxBodyBytes))
   v1.route('/segments', segmentRoutes(deps))
-  v1.route('/segments/:segmentId/hosts', hostRoutes(deps))
+  v1.route('/segments/:segment_id/hosts', hostRoutes(deps))
   v1.route('/notifications', notificationRoutes(deps))
   v1.route('/alerts', alertRoutes(deps))
   v1.route('/ingest', ingestRoutes(deps))

@@ -25,6 +25,9 @@ export const httpMetrics = (registry: Registry): MiddlewareHandler => {
       let route = routePath(c, -1)
       if (!route || route.endsWith('*')) route = 'unmatched'
       route = route.replace(/:(\w+)\{[^}]*\}/g, ':$1')
+      // The routes take OpenAPI's parameter names (`:segment_id`); the label keeps the names
+      // it always had (`:segmentId`), which dashboards and alerts query.
+      route = route.replace(/:(\w+)/g, (_m, name: string) => `:${name.replace(/_([a-z])/g, (_u, ch: string) => ch.toUpperCase())}`)
       requests.inc({ method: c.req.method, route, status: String(c.res.status) })
       latency.observe({ method: c.req.method, route }, (performance.now() - start) / 1000)
     }

@@ -1,13 +1,13 @@
-import { Hono } from 'hono'
-import type { AppEnv } from '../http/env.js'
+import { openApiApp, served } from '../http/openapi-app.js'
 import { listParams } from '../http/list-params.js'
 import type { AlertStore } from '../store/alerts.js'
+import { listAlerts } from './definitions.js'
 import { alertView } from './views.js'
 
 /** `GET /v1/alerts` (Lazarus extension): what the services raised for operators, newest first. */
 export const alertRoutes = (deps: { alerts: AlertStore; maxLimit: number }) => {
-  const app = new Hono<AppEnv>()
-  app.get('/', async (c) => {
+  const app = openApiApp()
+  app.openapi(served(listAlerts, '/v1/alerts'), async (c) => {
     const one = (k: string) => c.req.query(k)
     const filters = {
       ...(one('segment_id') !== undefined ? { segmentUuid: one('segment_id') as string } : {}),

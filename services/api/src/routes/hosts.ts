@@ -1,16 +1,15 @@
-import { Hono } from 'hono'
 import { fencingWarning, WARNING_HEADER } from '../domain/control-attributes.js'
-import { HostCreate, HostUpdate } from '@lazarus/api-contract'
-import { validate } from '../domain/validation.js'
-import type { AppEnv } from '../http/env.js'
-import { jsonBody } from '../http/json-body.js'
+import { openApiApp, served } from '../http/openapi-app.js'
 import { listParams, strictBool } from '../http/list-params.js'
 import { assertComputeHost, type ComputeHostDirectory } from '../compute-hosts.js'
 import type { Host, HostStore } from '../store/hosts.js'
 import type { SegmentStore } from '../store/segments.js'
+import { createHost, deleteHost, listHosts, showHost, updateHost } from './definitions.js'
 import { hostView } from './views.js'
 
-/** Mounted under `/segments/:segmentId/hosts`. */
+const at = '/v1/segments/{segment_id}/hosts'
+
+/** Mounted under `/segments/:segment_id/hosts`. */
 export const hostRoutes = (deps: {
   hosts: HostStore
   segments: SegmentStore
@@ -19,15 +18,14 @@ export const hostRoutes = (deps: {
   computeHosts?: ComputeHostDirectory | undefined
   onAccepted: () => void
 }) => {
-  const app = new Hono<AppEnv>()
-  const segmentId = (c: { req: { param: (k: string) => string | undefined } }) => c.req.param('segmentId') ?? ''
+  const app = openApiApp()
   /** A host the fencer could not fence at its level is accepted (as Masakari would) with a warning header. */
   const warn = (c: { header: (name: string, value: string) => void }, host: Host) => {
     const warning = fencingWarning(host.controlAttributes, host.segment.quickEvacuateLevel, host.name)
     if (warning) c.header(WARNING_HEADER, warning)
   }
 
-  app.get('/', async (c) => {
+  app.openapi(served(listHosts, at), async (c) => {
     const one = (k: string) => c.req.query(k)
     const filters = {
       ...(one('name') !== undefined ? { name: one('name') as string } : {}),
@@ -36,16 +34,17 @@ export const hostRoutes = (deps: {
       ...(one('on_maintenance') !== undefined ? { onMaintenance: strictBool('on_maintenance', one('on_maintenance')) as boolean } : {}),
       ...(one('reserved') !== undefined ? { reserved: strictBool('reserved', one('reserved')) as boolean } : {}),
     }
-    const hosts = await deps.hosts.list(segmentId(c), { ...listParams(c.req.queries(), deps.maxLimit), filters })
+    const hosts = await deps.hosts.list(c.req.valid('param').segment_id, { ...listParams(c.req.queries(), deps.maxLimit), filters })
     return c.json({ hosts: hosts.map(hostView) })
   })
 
-  app.post('/', async (c) => {
-    const { host } = validate(HostCreate, await jsonBody(c))
+  app.openapi(served(createHost, at), async (c) => {
+    const { host } = c.req.valid('json')
+    const { segment_id: segmentId } = c.req.valid('param')
     // Masakari's order: the segment (404), then the name in Nova (400), then the row (409).
-    await deps.segments.get(segmentId(c))
+    await deps.segments.get(segmentId)
     await assertComputeHost(deps.computeHosts, host.name)
-    const created = await deps.hosts.create(segmentId(c), {
+    const created = await deps.hosts.create(segmentId, {
       name: host.name,
       type: host.type,
       controlAttributes: host.control_attributes,
@@ -56,19 +55,23 @@ export const hostRoutes = (deps: {
     return c.json({ host: hostView(created) }, 201)
   })
 
-  app.get('/:hostId', async (c) => c.json({ host: hostView(await deps.hosts.get(segmentId(c), c.req.param('hostId'))) }))
+  app.openapi(served(showHost, at), async (c) => {
+    const { segment_id: segmentId, host_id: hostId } = c.req.valid('param')
+    return c.json({ host: hostView(await deps.hosts.get(segmentId, hostId)) })
+  })
 
-  app.put('/:hostId', async (c) => {
-    const { host } = validate(HostUpdate, await jsonBody(c))
+  app.openapi(served(updateHost, at), async (c) => {
+    const { host } = c.req.valid('json')
+    const { segment_id: segmentId, host_id: hostId } = c.req.valid('param')
     // Masakari's order: the host (404), in use (409), then a new name in Nova (400). The
     // store checks "in use" again in its transaction.
     if (host.name !== undefined) {
-      await deps.hosts.assertNotInUse(segmentId(c), c.req.param('hostId'), 'updated')
+      await deps.hosts.assertNotInUse(segmentId, hostId, 'updated')
       await assertComputeHost(deps.computeHosts, host.name)
     }
     const updated = await deps.hosts.update(
-      segmentId(c),
-      c.req.param('hostId'),
+      segmentId,
+      hostId,
       {
         name: host.name,
         type: host.type,
@@ -84,8 +87,9 @@ export const hostRoutes = (deps: {
     return c.json({ host: hostView(updated) })
   })
 
-  app.delete('/:hostId', async (c) => {
-    await deps.hosts.delete(segmentId(c), c.req.param('hostId'))
+  app.openapi(served(deleteHost, at), async (c) => {
+    const { segment_id: segmentId, host_id: hostId } = c.req.valid('param')
+    await deps.hosts.delete(segmentId, hostId)
     return c.body(null, 204)
   })
 

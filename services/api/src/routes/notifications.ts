@@ -1,21 +1,23 @@
-import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { Changes } from '../changes.js'
 import { parseGeneratedTime } from '../domain/generated-time.js'
 import type { AcceptNotification } from './accept-notification.js'
-import { NotificationCreate, NotificationRetry, payloadSchemas } from '@lazarus/api-contract'
+import { payloadSchemas } from '@lazarus/api-contract'
 import { isFinal } from '../domain/status.js'
 import { validate } from '../domain/validation.js'
 import { badRequest, notFound } from '../errors.js'
 import type { AppEnv } from '../http/env.js'
-import { jsonBody, optionalJsonBody } from '../http/json-body.js'
+import { openApiApp, served } from '../http/openapi-app.js'
 import { listParams } from '../http/list-params.js'
 import { streamClock, type StreamGate } from '../http/stream-limits.js'
 import { atLeast } from '../http/microversion.js'
 import type { NotificationStore } from '../store/notifications.js'
 import { isUuid } from '../store/values.js'
 import type { VmoveStore } from '../store/vmoves.js'
+import { createNotification, listNotifications, listVmoves, notificationEvents, retryNotification, showNotification, showVmove } from './definitions.js'
 import { notificationView, vmoveView } from './views.js'
+
+const at = '/v1/notifications'
 
 export interface NotificationRouteDeps {
   notifications: NotificationStore
@@ -32,10 +34,10 @@ export interface NotificationRouteDeps {
 }
 
 export const notificationRoutes = (deps: NotificationRouteDeps) => {
-  const app = new Hono<AppEnv>()
+  const app = openApiApp()
 
-  app.post('/', async (c) => {
-    const { notification: body } = validate(NotificationCreate, await jsonBody(c))
+  app.openapi(served(createNotification, at), async (c) => {
+    const { notification: body } = c.req.valid('json')
     const generatedTime = parseGeneratedTime(body.generated_time)
     if (!generatedTime) {
       throw badRequest(`Invalid input for field/attribute notification.generated_time: '${body.generated_time}' is not a 'date-time'`)
@@ -46,9 +48,8 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
   })
 
   /** Lazarus extension: run a failed (or errored) recovery again. 202; 409 in any other status. */
-  app.post('/:notificationId/retry', async (c) => {
-    validate(NotificationRetry, await optionalJsonBody(c))
-    const id = c.req.param('notificationId')
+  app.openapi(served(retryNotification, at), async (c) => {
+    const id = c.req.valid('param').notification_id
     if (!isUuid(id)) throw notFound(`No notification with id ${id}.`)
     const { notification, enqueued } = await deps.notifications.retry(id, c.get('principal')?.name ?? 'operator')
     if (enqueued) deps.onAccepted()
@@ -56,7 +57,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
     return c.json({ notification: notificationView(notification) }, 202)
   })
 
-  app.get('/', async (c) => {
+  app.openapi(served(listNotifications, at), async (c) => {
     const one = (k: string) => c.req.query(k)
     let generatedSince: Date | undefined
     const since = one('generated-since')
@@ -74,8 +75,8 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
     return c.json({ notifications: list.map((n) => notificationView(n)) })
   })
 
-  app.get('/:notificationId', async (c) => {
-    const n = await deps.notifications.getOrThrow(c.req.param('notificationId'))
+  app.openapi(served(showNotification, at), async (c) => {
+    const n = await deps.notifications.getOrThrow(c.req.valid('param').notification_id)
     const withDetails = atLeast(c.get('version'), '1.1')
     return c.json({ notification: notificationView(n, withDetails ? await deps.notifications.progress(n.uuid) : undefined) })
   })
@@ -87,8 +88,8 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
     return n
   }
 
-  app.get('/:notificationId/vmoves', async (c) => {
-    const n = await vmovesAllowed(c, c.req.param('notificationId'))
+  app.openapi(served(listVmoves, at), async (c) => {
+    const n = await vmovesAllowed(c, c.req.valid('param').notification_id)
     const one = (k: string) => c.req.query(k)
     const filters = {
       ...(one('status') !== undefined ? { status: one('status') as string } : {}),
@@ -98,9 +99,9 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
     return c.json({ vmoves: list.map(vmoveView) })
   })
 
-  app.get('/:notificationId/vmoves/:vmoveId', async (c) => {
-    const n = await vmovesAllowed(c, c.req.param('notificationId'))
-    const id = c.req.param('vmoveId')
+  app.openapi(served(showVmove, at), async (c) => {
+    const { notification_id: notificationId, vmove_id: id } = c.req.valid('param')
+    const n = await vmovesAllowed(c, notificationId)
     const v = isUuid(id) ? await deps.vmoves.get(n.uuid, id) : undefined
     if (!v) throw notFound(`No vmove with id ${id}.`)
     return c.json({ vmove: vmoveView(v) })
@@ -111,8 +112,8 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
    * body as GET at 1.3 plus its vmoves), then again on every change, until its status is
    * final. Changes made through this process arrive at once; a poll picks up the rest.
    */
-  app.get('/:notificationId/events', async (c) => {
-    const first = await deps.notifications.getOrThrow(c.req.param('notificationId'))
+  app.openapi(served(notificationEvents, at), async (c) => {
+    const first = await deps.notifications.getOrThrow(c.req.valid('param').notification_id)
     const id = first.uuid
     const release = deps.streams.acquire(c)
     return streamSSE(c, async (stream) => {

@@ -1,14 +1,13 @@
-import { Hono } from 'hono'
-import { SegmentCreate, SegmentPause, SegmentResume, SegmentUpdate } from '@lazarus/api-contract'
-import { validate } from '../domain/validation.js'
-import type { AppEnv } from '../http/env.js'
-import { jsonBody, optionalJsonBody } from '../http/json-body.js'
 import { badRequest } from '../errors.js'
+import { openApiApp, served } from '../http/openapi-app.js'
 import { listParams, strictBool } from '../http/list-params.js'
 import { atLeast, type Version } from '../http/microversion.js'
 import type { NotificationStore } from '../store/notifications.js'
 import type { SegmentStore } from '../store/segments.js'
+import { createSegment, deleteSegment, listSegments, pauseSegment, resumeSegment, showSegment, updateSegment } from './definitions.js'
 import { segmentView } from './views.js'
+
+const at = '/v1/segments'
 
 /** `enabled` is a segment field from microversion 1.2; before it Masakari's schema refuses the key. */
 const enabledNeeds12 = (version: Version, enabled: unknown) => {
@@ -18,9 +17,9 @@ const enabledNeeds12 = (version: Version, enabled: unknown) => {
 }
 
 export const segmentRoutes = (deps: { segments: SegmentStore; notifications: NotificationStore; maxLimit: number; onAccepted: () => void }) => {
-  const app = new Hono<AppEnv>()
+  const app = openApiApp()
 
-  app.get('/', async (c) => {
+  app.openapi(served(listSegments, at), async (c) => {
     const q = c.req.queries()
     const one = (k: string) => c.req.query(k)
     const filters = {
@@ -32,8 +31,8 @@ export const segmentRoutes = (deps: { segments: SegmentStore; notifications: Not
     return c.json({ segments: segments.map(segmentView) })
   })
 
-  app.post('/', async (c) => {
-    const { segment } = validate(SegmentCreate, await jsonBody(c))
+  app.openapi(served(createSegment, at), async (c) => {
+    const { segment } = c.req.valid('json')
     enabledNeeds12(c.get('version'), segment.enabled)
     const created = await deps.segments.create({
       name: segment.name,
@@ -46,12 +45,12 @@ export const segmentRoutes = (deps: { segments: SegmentStore; notifications: Not
     return c.json({ segment: segmentView(created) }, 201)
   })
 
-  app.get('/:segmentId', async (c) => c.json({ segment: segmentView(await deps.segments.get(c.req.param('segmentId'))) }))
+  app.openapi(served(showSegment, at), async (c) => c.json({ segment: segmentView(await deps.segments.get(c.req.valid('param').segment_id)) }))
 
-  app.put('/:segmentId', async (c) => {
-    const { segment } = validate(SegmentUpdate, await jsonBody(c))
+  app.openapi(served(updateSegment, at), async (c) => {
+    const { segment } = c.req.valid('json')
     enabledNeeds12(c.get('version'), segment.enabled)
-    const updated = await deps.segments.update(c.req.param('segmentId'), {
+    const updated = await deps.segments.update(c.req.valid('param').segment_id, {
       name: segment.name,
       description: segment.description,
       recoveryMethod: segment.recovery_method,
@@ -66,23 +65,23 @@ export const segmentRoutes = (deps: { segments: SegmentStore; notifications: Not
    * Lazarus extension: pause automatic recovery. Allowed during a recovery (what runs goes
    * on); notifications that arrive meanwhile are accepted and held, status `new`.
    */
-  app.post('/:segmentId/pause', async (c) => {
-    const body = validate(SegmentPause, await optionalJsonBody(c))
-    const segment = await deps.segments.pause(c.req.param('segmentId'), body.reason ?? null)
+  app.openapi(served(pauseSegment, at), async (c) => {
+    const body = c.req.valid('json')
+    const segment = await deps.segments.pause(c.req.valid('param').segment_id, body.reason ?? null)
     return c.json({ segment: segmentView(segment) })
   })
 
   /** Lazarus extension: resume; held notifications are published (or, with release_held false, ignored). */
-  app.post('/:segmentId/resume', async (c) => {
-    const body = validate(SegmentResume, await optionalJsonBody(c))
+  app.openapi(served(resumeSegment, at), async (c) => {
+    const body = c.req.valid('json')
     const release = body.release_held ?? true
-    const { segment, result: held } = await deps.segments.resume(c.req.param('segmentId'), (q, s) => deps.notifications.releaseHeld(q, s, release))
+    const { segment, result: held } = await deps.segments.resume(c.req.valid('param').segment_id, (q, s) => deps.notifications.releaseHeld(q, s, release))
     if (held > 0 && release) deps.onAccepted()
     return c.json({ segment: segmentView(segment), held_notifications: { count: held, action: release ? 'released' : 'ignored' } })
   })
 
-  app.delete('/:segmentId', async (c) => {
-    await deps.segments.delete(c.req.param('segmentId'))
+  app.openapi(served(deleteSegment, at), async (c) => {
+    await deps.segments.delete(c.req.valid('param').segment_id)
     return c.body(null, 204)
   })
 
