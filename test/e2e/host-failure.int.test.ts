@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { eventually } from '../support/processes.js'
 import { startCluster, type Cluster } from '../support/lazarus-cluster.js'
 
 interface SimServer {
@@ -14,33 +13,6 @@ interface SimRecords {
   powerActions: { host: string; action: string }[]
   forcedDown: { host: string; forcedDown: boolean }[]
 }
-interface Notification {
-  notification_uuid: string
-  status: string
-  message: string | null
-}
-
-const notify = (c: Cluster, hostname: string) =>
-  c.api<{ notification: Notification }>('POST', '/v1/notifications', {
-    notification: {
-      type: 'COMPUTE_HOST',
-      hostname,
-      generated_time: new Date().toISOString(),
-      payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
-    },
-  })
-
-const finalStatus = (c: Cluster, id: string) =>
-  eventually(
-    `notification ${id} to reach a final status`,
-    async () => {
-      const r = await c.api<{ notification: Notification }>('GET', `/v1/notifications/${id}`)
-      const n = r.body.notification
-      return ['finished', 'failed', 'ignored'].includes(n.status) ? n : undefined
-    },
-    60_000,
-    200,
-  )
 
 describe('host failure, four services as separate processes over RabbitMQ and PostgreSQL', () => {
   let c: Cluster
@@ -60,9 +32,9 @@ describe('host failure, four services as separate processes over RabbitMQ and Po
     expect(victims.length).toBeGreaterThan(0)
 
     await c.sim('POST', `/sim/hosts/${victim}/crash`)
-    const accepted = await notify(c, victim)
+    const accepted = await c.reportHostDown(victim)
     expect(accepted.status).toBe(202)
-    const n = await finalStatus(c, accepted.body.notification.notification_uuid)
+    const n = await c.finalNotification(accepted.body.notification.notification_uuid)
     expect(n.status).toBe('finished')
 
     const after = (await c.sim<{ servers: SimServer[] }>('GET', '/sim/servers')).servers
@@ -86,9 +58,9 @@ describe('host failure, four services as separate processes over RabbitMQ and Po
     await c.sim('PUT', `/sim/hosts/${victim}/bmc-fault`, { fault: 'refuse' })
     await c.sim('POST', `/sim/hosts/${victim}/crash`)
 
-    const accepted = await notify(c, victim)
+    const accepted = await c.reportHostDown(victim)
     expect(accepted.status).toBe(202)
-    const n = await finalStatus(c, accepted.body.notification.notification_uuid)
+    const n = await c.finalNotification(accepted.body.notification.notification_uuid)
     expect(n.status).toBe('failed')
     expect(n.message ?? '').toMatch(/power|fence|bmc|redfish/i)
 

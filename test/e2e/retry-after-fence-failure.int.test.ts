@@ -77,14 +77,7 @@ describe('retry after a failed fence, four services as separate processes', () =
     expect(victims.length).toBeGreaterThan(0)
 
     await c.sim('POST', `/sim/hosts/${victim}/crash`)
-    const accepted = await c.api<{ notification: Notification }>('POST', '/v1/notifications', {
-      notification: {
-        type: 'COMPUTE_HOST',
-        hostname: victim,
-        generated_time: new Date().toISOString(),
-        payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
-      },
-    })
+    const accepted = await c.reportHostDown(victim)
     expect(accepted.status).toBe(202)
     const id = accepted.body.notification.notification_uuid
     const failed = await status(id, (s) => ['finished', 'failed', 'ignored'].includes(s), 'the first attempt to end')
@@ -125,14 +118,7 @@ describe('retry after a failed fence, four services as separate processes', () =
     const h = await hostNamed(victim)
     await c.sim('PUT', `/sim/hosts/${victim}/bmc-fault`, { fault: 'refuse' })
     await c.sim('POST', `/sim/hosts/${victim}/crash`)
-    const accepted = await c.api<{ notification: Notification }>('POST', '/v1/notifications', {
-      notification: {
-        type: 'COMPUTE_HOST',
-        hostname: victim,
-        generated_time: new Date().toISOString(),
-        payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
-      },
-    })
+    const accepted = await c.reportHostDown(victim)
     const id = accepted.body.notification.notification_uuid
     expect((await status(id, (s) => ['finished', 'failed', 'ignored'].includes(s), 'the fence to fail')).status).toBe('failed')
     // The operator takes the host off maintenance and puts it back by hand: now it is theirs.

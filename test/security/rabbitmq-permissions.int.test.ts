@@ -135,11 +135,6 @@ interface SimServer {
   status: string
   taskState: string | null
 }
-interface Notification {
-  notification_uuid: string
-  status: string
-  message: string | null
-}
 
 describe('the four services, each with its own broker user, through a host failure', () => {
   let v: ServiceUsersVhost
@@ -184,25 +179,10 @@ describe('the four services, each with its own broker user, through a host failu
     const victims = (await c.sim<{ servers: SimServer[] }>('GET', '/sim/servers')).servers.filter((s) => s.host === victim)
     expect(victims.length).toBeGreaterThan(0)
     await c.sim('POST', `/sim/hosts/${victim}/crash`)
-    const accepted = await c.api<{ notification: Notification }>('POST', '/v1/notifications', {
-      notification: {
-        type: 'COMPUTE_HOST',
-        hostname: victim,
-        generated_time: new Date().toISOString(),
-        payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
-      },
-    })
+    const accepted = await c.reportHostDown(victim)
     expect(accepted.status).toBe(202)
     const id = accepted.body.notification.notification_uuid
-    const n = await eventually(
-      `notification ${id} to reach a final status`,
-      async () => {
-        const r = await c.api<{ notification: Notification }>('GET', `/v1/notifications/${id}`)
-        return ['finished', 'failed', 'ignored'].includes(r.body.notification.status) ? r.body.notification : undefined
-      },
-      60_000,
-      200,
-    )
+    const n = await c.finalNotification(id, 60_000)
     expect(n.status).toBe('finished')
     const after = (await c.sim<{ servers: SimServer[] }>('GET', '/sim/servers')).servers
     for (const s of victims) expect(after.find((x) => x.id === s.id)?.host, s.name).not.toBe(victim)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { testBmcSecretDir, writeBmcSecret } from '../../services/fencer/src/testing/bmc-secrets.js'
 import { jsonCall, simClient } from './http.js'
 import { createTestDatabase, createTestVhost } from './infra.js'
-import { startNode, type RunningProcess } from './processes.js'
+import { eventually, startNode, type RunningProcess } from './processes.js'
 
 /**
  * The whole system as separate processes, as production runs it: cloud-sim, then api,
@@ -23,7 +23,17 @@ export interface Cluster {
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
   /** Segment + hosts registered in the api, one per simulated host, with Redfish BMC attributes. */
   registerSegment(opts?: { name?: string; quickEvacuateLevel?: 1 | 2 | 3 }): Promise<{ segmentId: string; hosts: string[] }>
+  /** A monitor's COMPUTE_HOST STOPPED report for `hostname`, as masakari-hostmonitor sends it. */
+  reportHostDown(hostname: string): Promise<{ status: number; body: { notification: ClusterNotification } }>
+  /** The notification once it is finished, failed or ignored (polled every 200 ms). */
+  finalNotification(id: string, timeoutMs?: number): Promise<ClusterNotification>
   stop(): Promise<void>
+}
+
+export interface ClusterNotification {
+  notification_uuid: string
+  status: string
+  message: string | null
 }
 
 export const simEnvDefaults = {
@@ -130,6 +140,25 @@ export const startCluster = async (opts: ClusterOptions = {}): Promise<Cluster> 
         }
         return { segmentId, hosts }
       },
+      reportHostDown: (hostname) =>
+        cluster.api<{ notification: ClusterNotification }>('POST', '/v1/notifications', {
+          notification: {
+            type: 'COMPUTE_HOST',
+            hostname,
+            generated_time: new Date().toISOString(),
+            payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+          },
+        }),
+      finalNotification: (id, timeoutMs = 60_000) =>
+        eventually(
+          `notification ${id} to reach a final status`,
+          async () => {
+            const n = (await cluster.api<{ notification: ClusterNotification }>('GET', `/v1/notifications/${id}`)).body.notification
+            return ['finished', 'failed', 'ignored'].includes(n.status) ? n : undefined
+          },
+          timeoutMs,
+          200,
+        ),
       stop: stopAll,
     }
     return cluster

@@ -3,7 +3,6 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCluster, type Cluster } from '../support/lazarus-cluster.js'
 import { previousBuild } from '../support/previous-build.js'
-import { eventually } from '../support/processes.js'
 
 interface SimServer {
   id: string
@@ -11,11 +10,6 @@ interface SimServer {
   host: string
   status: string
   taskState: string | null
-}
-interface Notification {
-  notification_uuid: string
-  status: string
-  message: string | null
 }
 
 /**
@@ -49,25 +43,10 @@ describe.each(['evacuator', 'fencer'] as const)('mixed versions: the previous %s
     const victims = (await c.sim<{ servers: SimServer[] }>('GET', '/sim/servers')).servers.filter((s) => s.host === victim)
     expect(victims.length).toBeGreaterThan(0)
     await c.sim('POST', `/sim/hosts/${victim}/crash`)
-    const accepted = await c.api<{ notification: Notification }>('POST', '/v1/notifications', {
-      notification: {
-        type: 'COMPUTE_HOST',
-        hostname: victim,
-        generated_time: new Date().toISOString(),
-        payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
-      },
-    })
+    const accepted = await c.reportHostDown(victim)
     expect(accepted.status).toBe(202)
     const id = accepted.body.notification.notification_uuid
-    const n = await eventually(
-      `notification ${id} to reach a final status`,
-      async () => {
-        const r = await c.api<{ notification: Notification }>('GET', `/v1/notifications/${id}`)
-        return ['finished', 'failed', 'ignored'].includes(r.body.notification.status) ? r.body.notification : undefined
-      },
-      90_000,
-      200,
-    )
+    const n = await c.finalNotification(id, 90_000)
     expect(n.status, n.message ?? '').toBe('finished')
     const after = (await c.sim<{ servers: SimServer[] }>('GET', '/sim/servers')).servers
     for (const v of victims) {
