@@ -4,7 +4,7 @@
  * unwrapped. Runs each side 7 times over 200 000 messages (interleaved, after a warm-up) and
  * prints ns per message: median and min–max of the runs, and the overhead of the wrappers.
  *
- *   npm run build && node --import tsx test/bench/tracing-off.ts
+ *   pnpm run build && node --import tsx test/bench/tracing-off.ts
  */
 import { withDeliverySpan, withPublishSpan } from '@lazarus/bus'
 
