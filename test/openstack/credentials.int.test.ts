@@ -1,14 +1,17 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { connectOpenStack, KeystoneError, resolveOpenStackOptions } from '@lazarus/openstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadBox, type BoxConfig } from '../real-nova/box.js'
+import { createTestVhost } from '../support/infra.js'
+import { repoRoot, startNode, type RunningProcess } from '../support/processes.js'
 
 /**
  * Credentials as operators give them, against the openstack-box's real Keystone and Nova:
  * clouds.yaml chosen by OS_CLOUD (password, secure.yaml, application credentials by id and
- * by name), openstacksdk's search order, and a refused secret that no message repeats.
+ * by name), openstacksdk's search order, a refused secret that no message repeats, and the
+ * standalone api checking host names with Nova through an application credential of clouds.yaml.
  */
 
 const loaded = loadBox()
@@ -139,6 +142,75 @@ if (!loaded.box) {
           osApplicationCredentialSecret: c.secret,
         }),
       ).toEqual(expect.arrayContaining(box.computeHosts))
+    }, 60_000)
+
+    it('the standalone api checks host names with Nova through OS_CLOUD (an application credential in clouds.yaml): compute1 taken, another name 400', async () => {
+      if (!existsSync(join(repoRoot, 'services/api/dist/main.js'))) throw new Error('services/api/dist is missing: npx tsc -b services/api')
+      const c = appCred!
+      const file = write(
+        join(dir, 'api', 'clouds.yaml'),
+        `clouds:\n  box-app:\n    auth_type: v3applicationcredential\n    auth:\n      auth_url: ${box.client.authUrl}\n      application_credential_id: ${c.id}\n      application_credential_secret: "${c.secret}"\n    region_name: RegionOne\n`,
+      )
+      const vhost = await createTestVhost(`lazarus-apicreds-${process.pid}`)
+      let api: RunningProcess | undefined
+      try {
+        // A bare environment: no OS_* of this shell reaches the api, only the cloud of clouds.yaml.
+        api = startNode(
+          'api',
+          'services/api/dist/main.js',
+          {
+            OS_CLOUD: 'box-app',
+            OS_CLIENT_CONFIG_FILE: file,
+            COMPUTE_HOST_CHECK: 'nova',
+            AUTH: 'none',
+            API_PORT: '0',
+            DATABASE_URL: 'memory:',
+            AMQP_URL: vhost.url,
+            LOG_LEVEL: 'info',
+          },
+          { bareEnv: true },
+        )
+        const line = await api.waitForLine(/api listening/, 60_000)
+        const url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`
+        const call = async (method: string, path: string, body: unknown) => {
+          const res = await fetch(`${url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+          return { status: res.status, body: (await res.json().catch(() => null)) as any }
+        }
+        const seg = await call('POST', '/v1/segments', { segment: { name: `apicreds-${process.pid}`, recovery_method: 'auto', service_type: 'COMPUTE' } })
+        expect(seg.status, JSON.stringify(seg.body)).toBe(201)
+        const segment = seg.body.segment.uuid as string
+        const real = box.computeHosts[0]!
+        const ok = await call('POST', `/v1/segments/${segment}/hosts`, { host: { name: real, type: 'COMPUTE', control_attributes: 'x' } })
+        expect(ok.status, JSON.stringify(ok.body)).toBe(201)
+        expect(ok.body.host.name).toBe(real)
+        const bad = await call('POST', `/v1/segments/${segment}/hosts`, { host: { name: `not-a-compute-${process.pid}`, type: 'COMPUTE', control_attributes: 'x' } })
+        expect(bad.status).toBe(400)
+        expect(JSON.stringify(bad.body)).toContain(`Compute service with name not-a-compute-${process.pid} could not be found.`)
+        // Nova's exact, case-sensitive match: the same name in capitals is no compute either.
+        expect((await call('POST', `/v1/segments/${segment}/hosts`, { host: { name: real.toUpperCase(), type: 'COMPUTE', control_attributes: 'x' } })).status).toBe(400)
+        expect(api.lines.join('\n')).toContain('host names are checked against Nova compute services')
+        expect(api.lines.join('\n')).not.toContain(c.secret)
+      } finally {
+        await api?.stop()
+        await vhost.drop()
+      }
+    }, 120_000)
+
+    it('the standalone api with COMPUTE_HOST_CHECK=nova and no credentials refuses to start, naming OS_CLOUD', async () => {
+      const vhost = await createTestVhost(`lazarus-apicreds-none-${process.pid}`)
+      try {
+        const api = startNode(
+          'api',
+          'services/api/dist/main.js',
+          { COMPUTE_HOST_CHECK: 'nova', AUTH: 'none', API_PORT: '0', DATABASE_URL: 'memory:', AMQP_URL: vhost.url },
+          { bareEnv: true },
+        )
+        const code = await new Promise<number | null>((r) => api.child.once('exit', r))
+        expect(code).not.toBe(0)
+        expect(api.lines.join('\n')).toMatch(/COMPUTE_HOST_CHECK=nova needs OpenStack credentials: OS_CLOUD/)
+      } finally {
+        await vhost.drop()
+      }
     }, 60_000)
 
     it('a bad secret is refused by Keystone (401) and no message repeats it', async () => {

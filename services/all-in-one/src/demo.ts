@@ -3,6 +3,7 @@ import { startEmbedded } from './embedded.js'
 import { createApiClient, isFinalStatus } from '@lazarus/api-contract'
 import { renderTable, seconds } from './format.js'
 import { errorText } from '@lazarus/runtime'
+import { startTracing } from '@lazarus/runtime/tracing'
 
 /**
  * The demo: the whole system in one process against a simulated cloud. It registers the
@@ -34,6 +35,16 @@ const evacuationDelayMs = int('evacuation-delay-ms', args['evacuation-delay-ms']
 const out = (line = '') => process.stdout.write(`${line}\n`)
 
 const main = async () => {
+  // Off unless the OTEL_* variables turn it on (docs/tracing.md); flushed when the demo ends.
+  const tracing = startTracing('demo')
+  try {
+    await runDemo()
+  } finally {
+    await tracing.stop()
+  }
+}
+
+const runDemo = async () => {
   const sys = await startEmbedded({
     sim: { hosts, instancesPerHost: perHost, evacuationDelayMs, reportIntervalMs: 1000, serviceDownTimeMs: 10_000 },
   })

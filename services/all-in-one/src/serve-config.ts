@@ -19,14 +19,7 @@ const apiPart = apiConfigSchema.omit({
   amqpUrl: true,
   dbPoolSize: true,
   databaseUrl: true,
-  osUsername: true,
-  osPassword: true,
-  osProjectName: true,
-  osUserDomainName: true,
-  osProjectDomainName: true,
-  osAuthUrl: true,
-  osRegionName: true,
-  osInterface: true,
+  ...openStackKeys,
   computeHostCheck: true,
 }).shape
 

@@ -1,4 +1,4 @@
-import { connectOpenStack, type OpenStackClient } from '@lazarus/openstack'
+import { createOpenStackClient, resolveOpenStackOptions, type OpenStackClient, type OpenStackSettings } from '@lazarus/openstack'
 import { errorText, type Logger } from '@lazarus/runtime'
 import { ApiError, badRequest } from './errors.js'
 
@@ -39,49 +39,39 @@ export const lazyNovaComputeHosts = (connect: () => Promise<Pick<OpenStackClient
   }
 }
 
-export interface ComputeHostCheckSettings {
-  computeHostCheck: 'auto' | 'nova' | 'off'
-  osAuthUrl?: string | undefined
-  osUsername?: string | undefined
-  osPassword?: string | undefined
-  osProjectName?: string | undefined
-  osUserDomainName: string
-  osProjectDomainName: string
-  osRegionName?: string | undefined
-  osInterface: 'public' | 'internal' | 'admin'
-}
+export type ComputeHostCheckSettings = Partial<OpenStackSettings> & { computeHostCheck: 'auto' | 'nova' | 'off' }
 
 /**
- * The directory the settings ask for: `off` none; `auto` Nova when OS_AUTH_URL and the
- * OS_* credentials are set, else none (with a warning); `nova` Nova, and the api refuses
- * to start without its settings.
+ * True when the settings configure a way into OpenStack: a cloud of clouds.yaml (OS_CLOUD),
+ * or OS_AUTH_URL with an application credential secret or a user, password and project.
+ */
+const openStackConfigured = (s: Partial<OpenStackSettings>): boolean =>
+  Boolean(s.osCloud) || Boolean(s.osAuthUrl && (s.osApplicationCredentialSecret || (s.osUsername && s.osPassword && s.osProjectName)))
+
+/**
+ * The directory the settings ask for: `off` none; `auto` Nova when credentials are configured
+ * (OS_CLOUD, or OS_AUTH_URL with a password or an application credential), else none (with a
+ * warning); `nova` Nova, and the api refuses to start without its settings. The client's options
+ * come from the shared OpenStack settings (clouds.yaml, secure.yaml, OS_CACERT), resolved at
+ * start so a bad cloud or file stops the api there; only the Keystone URL is logged.
  */
 export const computeHostsFromSettings = (s: ComputeHostCheckSettings, log: Logger): ComputeHostDirectory | undefined => {
   if (s.computeHostCheck === 'off') {
     log.warn('COMPUTE_HOST_CHECK=off: host names are not checked against Nova')
     return undefined
   }
-  const { osAuthUrl, osUsername, osPassword, osProjectName } = s
-  if (!osAuthUrl || !osUsername || !osPassword || !osProjectName) {
+  if (!openStackConfigured(s)) {
     if (s.computeHostCheck === 'nova') {
-      throw new Error('COMPUTE_HOST_CHECK=nova needs OS_AUTH_URL, OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME (the api looks host names up in Nova)')
+      throw new Error(
+        'COMPUTE_HOST_CHECK=nova needs OpenStack credentials: OS_CLOUD, or OS_AUTH_URL with OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME or an application credential (the api looks host names up in Nova)',
+      )
     }
-    log.warn('OS_AUTH_URL (with OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME) is not set: host names are not checked against Nova')
+    log.warn('no OpenStack credentials (OS_CLOUD, or OS_AUTH_URL with a password or an application credential): host names are not checked against Nova')
     return undefined
   }
-  log.info({ osAuthUrl }, 'host names are checked against Nova compute services')
-  return lazyNovaComputeHosts(() =>
-    connectOpenStack({
-      osAuthUrl,
-      osUsername,
-      osPassword,
-      osProjectName,
-      osUserDomainName: s.osUserDomainName,
-      osProjectDomainName: s.osProjectDomainName,
-      ...(s.osRegionName ? { osRegionName: s.osRegionName } : {}),
-      osInterface: s.osInterface,
-    }),
-  )
+  const options = resolveOpenStackOptions(s)
+  log.info({ osAuthUrl: options.authUrl, ...(s.osCloud ? { osCloud: s.osCloud } : {}) }, 'host names are checked against Nova compute services')
+  return lazyNovaComputeHosts(() => createOpenStackClient(options))
 }
 
 /**

@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_FUTURE_SKEW_S } from '@lazarus/contracts'
+import { openStackSettings } from '@lazarus/openstack'
 import { commonLayout, mergeLayouts, setting, type ServiceSettings } from '@lazarus/runtime'
 import * as z from 'zod'
 
@@ -43,7 +44,9 @@ export const apiConfigSchema = z.object({
     .string()
     .optional()
     .describe('Keystone (e.g. http://keystone:5000/v3). When set, `X-Auth-Token` is a Keystone token validated with `GET /v3/auth/tokens`, and API_KEYS is not used.'),
-  osUsername: z.string().optional().describe("The api's own credentials, to validate tokens (or KEYSTONE_SERVICE_TOKEN)."),
+  // The shared OpenStack settings (OS_CLOUD and clouds.yaml, application credentials, OS_CACERT): Nova's client for the host name check.
+  ...openStackSettings,
+  osUsername: z.string().optional().describe("The api's own credentials, to validate tokens (or KEYSTONE_SERVICE_TOKEN), and its Nova account for the host name check."),
   osPassword: z.string().optional().describe("The api user's password."),
   osProjectName: z.string().optional().describe('The project its token is scoped to.'),
   osUserDomainName: z.string().default('Default').describe("The api user's domain."),
@@ -74,11 +77,8 @@ export const apiConfigSchema = z.object({
     .enum(['auto', 'nova', 'off'])
     .default('auto')
     .describe(
-      "Host names checked against Nova's compute services on host create and rename, as Masakari checks them: `auto` when OS_AUTH_URL and the OS_* credentials are set, `nova` always (the api refuses to start without them), `off` never.",
+      "Host names checked against Nova's compute services on host create and rename, as Masakari checks them: `auto` when credentials are configured (OS_CLOUD, or OS_AUTH_URL with a password or an application credential), `nova` always (the api refuses to start without them), `off` never.",
     ),
-  osAuthUrl: z.string().optional().describe("Keystone for the api's Nova client (host name checks); the OS_* credentials above."),
-  osRegionName: z.string().optional().describe('Region of the Nova endpoint in the catalog (any when unset).'),
-  osInterface: z.enum(['public', 'internal', 'admin']).default('public').describe('Which catalog endpoint of Nova to use.'),
   unfenceEnablesService: setting.bool(false).describe('Taking a recovered host off maintenance also re-enables its compute service (not only forced_down).'),
 })
 
