@@ -196,6 +196,47 @@ if (!loaded.box) {
       }
     }, 120_000)
 
+    it("the standalone api validates callers' Keystone tokens with its own application credential from clouds.yaml (OS_CLOUD)", async () => {
+      const c = appCred!
+      const file = write(
+        join(dir, 'api-tokens', 'clouds.yaml'),
+        `clouds:\n  box-app:\n    auth_type: v3applicationcredential\n    auth:\n      auth_url: ${box.client.authUrl}\n      application_credential_id: ${c.id}\n      application_credential_secret: "${c.secret}"\n    region_name: RegionOne\n`,
+      )
+      const vhost = await createTestVhost(`lazarus-apitokens-${process.pid}`)
+      let api: RunningProcess | undefined
+      try {
+        // A bare environment: the api's only account is the application credential of clouds.yaml.
+        api = startNode(
+          'api',
+          'services/api/dist/main.js',
+          {
+            AUTH: 'keystone',
+            KEYSTONE_URL: box.client.authUrl,
+            OS_CLOUD: 'box-app',
+            OS_CLIENT_CONFIG_FILE: file,
+            COMPUTE_HOST_CHECK: 'off',
+            API_PORT: '0',
+            DATABASE_URL: 'memory:',
+            AMQP_URL: vhost.url,
+            LOG_LEVEL: 'info',
+          },
+          { bareEnv: true },
+        )
+        const line = await api.waitForLine(/api listening/, 60_000)
+        const url = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`
+        const caller = await adminToken()
+        const withToken = await fetch(`${url}/v1/segments`, { headers: { 'X-Auth-Token': caller.token } })
+        expect(withToken.status, await withToken.clone().text()).toBe(200)
+        // A token Keystone never issued: refused once Keystone says so (validated with the application credential).
+        const forged = await fetch(`${url}/v1/segments`, { headers: { 'X-Auth-Token': `gAAAAA${'x'.repeat(180)}` } })
+        expect(forged.status).toBe(401)
+        expect(api.lines.join('\n')).not.toContain(c.secret)
+      } finally {
+        await api?.stop()
+        await vhost.drop()
+      }
+    }, 120_000)
+
     it('the standalone api with COMPUTE_HOST_CHECK=nova and no credentials refuses to start, naming OS_CLOUD', async () => {
       const vhost = await createTestVhost(`lazarus-apicreds-none-${process.pid}`)
       try {

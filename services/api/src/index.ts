@@ -1,4 +1,5 @@
 import type { KeystoneCredentials } from '@lazarus/openstack'
+import { ownKeystoneCredentials } from './auth/own-credentials.js'
 import { serve } from '@hono/node-server'
 import type { Bus, Subscription } from '@lazarus/bus'
 import {
@@ -106,18 +107,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
   let access: Access | undefined
   if (method === 'keystone') {
     const keystoneUrl = config.keystoneUrl as string
-    const credentials =
-      deps.keystoneCredentials ??
-      (config.osUsername && config.osPassword && config.osProjectName
-        ? {
-            authUrl: keystoneUrl,
-            username: config.osUsername,
-            password: config.osPassword,
-            projectName: config.osProjectName,
-            userDomainName: config.osUserDomainName,
-            projectDomainName: config.osProjectDomainName,
-          }
-        : undefined)
+    const credentials = deps.keystoneCredentials ?? ownKeystoneCredentials(config, keystoneUrl)
     const validator = createKeystoneValidator({
       url: keystoneUrl,
       credentials,

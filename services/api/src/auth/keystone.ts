@@ -97,7 +97,8 @@ export const createKeystoneValidator = (o: KeystoneValidatorOptions): KeystoneVa
   const burst = o.invalidBurst ?? 20
   const base = keystoneV3Url(o.url)
   const session = o.serviceToken ? undefined : o.credentials ? new TokenSession(o.credentials, o.timeoutMs, now) : undefined
-  if (!o.serviceToken && !session) throw new Error("KEYSTONE_URL needs the api's credentials (OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME) or KEYSTONE_SERVICE_TOKEN")
+  if (!o.serviceToken && !session)
+    throw new Error("KEYSTONE_URL needs the api's credentials (OS_CLOUD, an application credential, or OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME) or KEYSTONE_SERVICE_TOKEN")
   const valid = boundedCache<TokenInfo>(o.cacheSize, now)
   const refused = boundedCache<true>(o.negativeCacheSize ?? 1000, now)
   const inflight = new Map<string, Promise<TokenInfo | undefined>>()
