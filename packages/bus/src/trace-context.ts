@@ -1,4 +1,5 @@
-import { context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+import { endWith, type TraceHeaders, traceHeadersOf } from '@lazarus/runtime'
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import type { Outcome } from './run-handler.js'
 
 /**
@@ -7,25 +8,9 @@ import type { Outcome } from './run-handler.js'
  * delivery runs its handler in a consumer span that continues that trace. With no tracer
  * provider registered (tracing off) the OpenTelemetry API is a no-op and so is this.
  */
-export type TraceHeaders = { traceparent?: string; tracestate?: string }
+export { type TraceHeaders, traceHeadersOf }
 
 const tracer = () => trace.getTracer('@lazarus/bus')
-
-// A traceparent is 55 characters; tracestate at most 32 members of 256 (W3C): be strict.
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
-const MAX_TRACESTATE = 512
-
-/** The trace headers of hostile input: only well-formed strings are kept. */
-export const traceHeadersOf = (headers: unknown): TraceHeaders => {
-  if (typeof headers !== 'object' || headers === null) return {}
-  const h = headers as Record<string, unknown>
-  const parent = text(h.traceparent)
-  if (parent === undefined || !TRACEPARENT.test(parent)) return {}
-  const state = text(h.tracestate)
-  return state !== undefined && state.length <= MAX_TRACESTATE ? { traceparent: parent, tracestate: state } : { traceparent: parent }
-}
-
-const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined)
 
 /** The trace headers of the active context (empty when there is no recording trace). */
 export const currentTraceHeaders = (): TraceHeaders => {
@@ -39,16 +24,7 @@ export const withPublishSpan = <R>(routingKey: string, messageId: string, send: 
   tracer().startActiveSpan(
     `${routingKey} publish`,
     { kind: SpanKind.PRODUCER, attributes: { 'messaging.operation.type': 'send', 'messaging.destination.name': routingKey, 'messaging.message.id': messageId } },
-    async (span) => {
-      try {
-        return await send(currentTraceHeaders())
-      } catch (err) {
-        failed(span, err)
-        throw err
-      } finally {
-        span.end()
-      }
-    },
+    (span) => endWith(span, () => send(currentTraceHeaders())),
   )
 
 /**
@@ -69,25 +45,14 @@ export const withDeliverySpan = (queue: string, routingKey: string | undefined, 
       },
     },
     parent,
-    async (span) => {
-      try {
+    (span) =>
+      endWith(span, async () => {
         const outcome = await run()
         span.setAttribute('lazarus.delivery.outcome', outcome.type)
         if (outcome.type !== 'ACK') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.reason })
         return outcome
-      } catch (err) {
-        failed(span, err)
-        throw err
-      } finally {
-        span.end()
-      }
-    },
+      }),
   )
-}
-
-const failed = (span: Span, err: unknown): void => {
-  span.recordException(err instanceof Error ? err : String(err))
-  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) })
 }
 
 /**

@@ -10,6 +10,14 @@ export { KeystoneError, OpenStackRequestError, faultMessage } from './errors.js'
 export { TokenSession, authRequestBody, issueToken, findEndpoint, keystoneV3Url } from './keystone.js'
 export type { Catalog, EndpointInterface, IssuedToken, KeystoneCredentials } from './keystone.js'
 export { atLeast, compareMicroversions, negotiateMicroversion, parseMicroversion } from './microversion.js'
-export { openStackSettings, openStackLayout, connectOpenStack, hasOpenStackSettings, resolveOpenStackOptions, type OpenStackSettings } from './settings.js'
+export {
+  openStackSettings,
+  openStackLayout,
+  connectOpenStack,
+  hasOpenStackSettings,
+  openStackCredentialsGiven,
+  resolveOpenStackOptions,
+  type OpenStackSettings,
+} from './settings.js'
 export { loadCloud, cloudsFileCandidates, type CloudEntry, type CloudsSearch } from './clouds.js'
 export { connectKeystoneCatalog, type CatalogEndpoint, type CatalogService, type KeystoneCatalogAdmin } from './keystone-catalog.js'

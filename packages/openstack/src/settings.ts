@@ -99,6 +99,14 @@ export const resolveOpenStackOptions = (s: Partial<OpenStackSettings>, search: C
 /** Authenticate with the settings above and return the client. */
 export const connectOpenStack = (s: Partial<OpenStackSettings>): Promise<OpenStackClient> => createOpenStackClient(resolveOpenStackOptions(s))
 
+/**
+ * True when the settings hold a complete way into OpenStack: a cloud of clouds.yaml
+ * (OS_CLOUD), or a Keystone (OS_AUTH_URL, or `defaultAuthUrl` standing in for it) with an
+ * application credential secret or a user, password and project.
+ */
+export const openStackCredentialsGiven = (s: Partial<OpenStackSettings>, defaultAuthUrl?: string): boolean =>
+  Boolean(s.osCloud) || Boolean((s.osAuthUrl ?? defaultAuthUrl) && (s.osApplicationCredentialSecret || (s.osUsername && s.osPassword && s.osProjectName)))
+
 /** True when the settings name a way to authenticate (OS_CLOUD or OS_AUTH_URL). */
 export const hasOpenStackSettings = (s: Partial<OpenStackSettings>): boolean => Boolean(s.osCloud || s.osAuthUrl)
 

@@ -1,7 +1,26 @@
-import { type Attributes, context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+import { type Attributes, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+
+/** W3C trace context as it travels in headers (HTTP, AMQP, the in-process bus, an outbox row). */
+export type TraceHeaders = { traceparent?: string; tracestate?: string }
+
+// A traceparent is 55 characters; tracestate at most 32 members of 256 (W3C): be strict.
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
+const MAX_TRACESTATE = 512
+
+/** The trace headers of hostile input: only well-formed strings are kept. */
+export const traceHeadersOf = (headers: unknown): TraceHeaders => {
+  if (typeof headers !== 'object' || headers === null) return {}
+  const h = headers as Record<string, unknown>
+  const parent = text(h.traceparent)
+  if (parent === undefined || !TRACEPARENT.test(parent)) return {}
+  const state = text(h.tracestate)
+  return state !== undefined && state.length <= MAX_TRACESTATE ? { traceparent: parent, tracestate: state } : { traceparent: parent }
+}
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined)
 
 /** Ends `span` when `fn` settles, with an error status and the exception when it throws. */
-const endWith = async <R>(span: Span, fn: () => Promise<R>): Promise<R> => {
+export const endWith = async <R>(span: Span, fn: () => Promise<R>): Promise<R> => {
   try {
     return await fn()
   } catch (err) {
@@ -32,13 +51,6 @@ export const activeTraceId = (): string | undefined => {
  * name its route and status on. A no-op wrapper while tracing is off.
  */
 export const withServerSpan = <R>(name: string, header: (name: string) => string | undefined, fn: (span: Span) => Promise<R>): Promise<R> => {
-  const traceparent = header('traceparent')
-  const carrier: Record<string, string> = {}
-  if (traceparent !== undefined && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(traceparent)) {
-    carrier.traceparent = traceparent
-    const state = header('tracestate')
-    if (state !== undefined && state.length <= 512) carrier.tracestate = state
-  }
-  const parent = propagation.extract(ROOT_CONTEXT, carrier)
-  return trace.getTracer('@lazarus/runtime').startActiveSpan(name, { kind: SpanKind.SERVER }, parent ?? context.active(), (span) => endWith(span, () => fn(span)))
+  const parent = propagation.extract(ROOT_CONTEXT, traceHeadersOf({ traceparent: header('traceparent'), tracestate: header('tracestate') }))
+  return trace.getTracer('@lazarus/runtime').startActiveSpan(name, { kind: SpanKind.SERVER }, parent, (span) => endWith(span, () => fn(span)))
 }

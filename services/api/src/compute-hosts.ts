@@ -1,4 +1,4 @@
-import { createOpenStackClient, resolveOpenStackOptions, type OpenStackClient, type OpenStackSettings } from '@lazarus/openstack'
+import { createOpenStackClient, openStackCredentialsGiven, resolveOpenStackOptions, type OpenStackClient, type OpenStackSettings } from '@lazarus/openstack'
 import { errorText, type Logger } from '@lazarus/runtime'
 import { ApiError, badRequest } from './errors.js'
 
@@ -42,13 +42,6 @@ export const lazyNovaComputeHosts = (connect: () => Promise<Pick<OpenStackClient
 export type ComputeHostCheckSettings = Partial<OpenStackSettings> & { computeHostCheck: 'auto' | 'nova' | 'off' }
 
 /**
- * True when the settings configure a way into OpenStack: a cloud of clouds.yaml (OS_CLOUD),
- * or OS_AUTH_URL with an application credential secret or a user, password and project.
- */
-const openStackConfigured = (s: Partial<OpenStackSettings>): boolean =>
-  Boolean(s.osCloud) || Boolean(s.osAuthUrl && (s.osApplicationCredentialSecret || (s.osUsername && s.osPassword && s.osProjectName)))
-
-/**
  * The directory the settings ask for: `off` none; `auto` Nova when credentials are configured
  * (OS_CLOUD, or OS_AUTH_URL with a password or an application credential), else none (with a
  * warning); `nova` Nova, and the api refuses to start without its settings. The client's options
@@ -60,7 +53,7 @@ export const computeHostsFromSettings = (s: ComputeHostCheckSettings, log: Logge
     log.warn('COMPUTE_HOST_CHECK=off: host names are not checked against Nova')
     return undefined
   }
-  if (!openStackConfigured(s)) {
+  if (!openStackCredentialsGiven(s)) {
     if (s.computeHostCheck === 'nova') {
       throw new Error(
         'COMPUTE_HOST_CHECK=nova needs OpenStack credentials: OS_CLOUD, or OS_AUTH_URL with OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME or an application credential (the api looks host names up in Nova)',

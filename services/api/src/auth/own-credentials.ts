@@ -1,4 +1,4 @@
-import { resolveOpenStackOptions, type KeystoneCredentials, type OpenStackSettings } from '@lazarus/openstack'
+import { openStackCredentialsGiven, resolveOpenStackOptions, type KeystoneCredentials, type OpenStackSettings } from '@lazarus/openstack'
 
 /**
  * The api's own Keystone account, which it validates callers' tokens with. A cloud of
@@ -8,8 +8,8 @@ import { resolveOpenStackOptions, type KeystoneCredentials, type OpenStackSettin
  * KEYSTONE_URL, as before. None of these: undefined (KEYSTONE_SERVICE_TOKEN, or a refusal).
  */
 export const ownKeystoneCredentials = (s: Partial<OpenStackSettings>, keystoneUrl: string): KeystoneCredentials | undefined => {
+  if (!openStackCredentialsGiven(s, keystoneUrl)) return undefined
   if (s.osCloud || s.osApplicationCredentialSecret) return resolveOpenStackOptions(s.osCloud ? s : { ...s, osAuthUrl: s.osAuthUrl ?? keystoneUrl })
-  if (!(s.osUsername && s.osPassword && s.osProjectName)) return undefined
   return {
     authUrl: keystoneUrl,
     username: s.osUsername,
