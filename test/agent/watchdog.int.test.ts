@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { connect as tcpConnect, createServer, type Server } from 'node:net'
+import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -199,6 +199,42 @@ describe('agent self-fencing by watchdog', () => {
     expect(bytes.at(-1)).toBe(MAGIC_CLOSE)
     expect(bytes.subarray(0, -1).every((b) => b === KEEPALIVE)).toBe(true)
     expect(started.agent.lines.some((l) => l.includes('watchdog disarmed (magic close written)'))).toBe(true)
+  })
+
+  it('stops feeding it when heartbeats no longer get through a connection that still looks up (a partition: no FIN, no RST)', async () => {
+    // A TCP relay between the agent and nats-server that, once cut, silently drops every byte.
+    let cut = false
+    const sockets = new Set<Socket>()
+    const relay = createServer((client) => {
+      const upstream = tcpConnect({ host: '127.0.0.1', port: natsPort })
+      for (const s of [client, upstream]) {
+        sockets.add(s)
+        s.on('error', () => undefined)
+        s.on('close', () => sockets.delete(s))
+      }
+      client.on('data', (d) => cut || upstream.write(d))
+      upstream.on('data', (d) => cut || client.write(d))
+    })
+    const relayPort = await new Promise<number>((r) => relay.listen(0, '127.0.0.1', () => r((relay.address() as { port: number }).port)))
+    try {
+      const partitioned = await deviceFile('partitioned')
+      const started = await startAgent('agent-partitioned', partitioned, { NATS_URL: `nats://127.0.0.1:${relayPort}` })
+      await moreKeepalives(partitioned, 0, 5)
+      // Peers gone first: the control plane alone keeps it fed.
+      await stopPeer()
+      await moreKeepalives(partitioned, await keepalives(partitioned), 5)
+      cut = true
+      const line = await started.agent.waitForLine(/STARVING THE WATCHDOG/, 20_000)
+      expect(JSON.parse(line)).toMatchObject({ reason: 'isolated' })
+      // NATS never said the connection dropped: heartbeats were still handed to it.
+      expect(started.agent.lines.some((l) => l.includes('"status":"disconnect"'))).toBe(false)
+      expect(await metric(started.opsUrl, 'lazarus_agent_nats_connected')).toBe(1)
+      expect(await metric(started.opsUrl, 'lazarus_agent_watchdog_fed')).toBe(0)
+      await started.agent.stop('SIGKILL')
+    } finally {
+      for (const s of sockets) s.destroy()
+      await new Promise((r) => relay.close(r))
+    }
   })
 
   it('refuses to start when the device cannot be opened, naming it', async () => {
