@@ -15,6 +15,13 @@ import { storageHeartbeatProbe } from './probes/storage-heartbeat.js'
 import { tcpReachable } from './probes/tcp.js'
 
 const log = pino({ level: 'silent' })
+const eventuallyTrue = async (check: () => boolean, timeoutMs = 5000) => {
+  const end = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`not true within ${timeoutMs} ms: ${check.toString()}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
 let dir: string
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lazarus-agent-'))
@@ -187,6 +194,35 @@ describe('agent', () => {
     await agent.stop()
     expect(published.length).toBeGreaterThanOrEqual(1)
     expect(JSON.parse(published[0]!).seq).toBeGreaterThanOrEqual(3)
+  })
+
+  it('counts the control plane reached only when the server confirmed a heartbeat, and a peer when one answered', async () => {
+    const config = loadAgentConfig({ HOST_NAME: 'compute-01', HEARTBEAT_INTERVAL_MS: '50' })
+    let peerUp = false
+    const peer: Probe = { group: 'peers', names: ['compute-02'], run: async () => [{ name: 'compute-02', ok: peerUp }] }
+    const confirms: (() => void)[] = []
+    let clock = 1000
+    const agent = createAgent({
+      config,
+      log,
+      probes: [peer],
+      nc: { publish: () => undefined },
+      confirm: () => new Promise<void>((r) => confirms.push(r)),
+      monotonic: () => clock,
+    })
+    await agent.start()
+    await eventuallyTrue(() => agent.sent >= 3)
+    // Published, never confirmed (a half-open connection): not reached; one flush at a time.
+    expect(agent.controlPlaneOkAt).toBeUndefined()
+    expect(confirms.length).toBe(1)
+    expect(agent.peerOkAt).toBeUndefined()
+    clock = 2000
+    confirms[0]!()
+    await eventuallyTrue(() => agent.controlPlaneOkAt === 2000)
+    peerUp = true
+    clock = 3000
+    await eventuallyTrue(() => agent.peerOkAt === 3000)
+    await agent.stop()
   })
 
   it('counts heartbeats sent, dropped and failed to publish, and the last probe results, in its metrics', async () => {

@@ -19,7 +19,14 @@ export interface AgentDeps {
   log: Logger
   /** False while the NATS connection is down: heartbeats are dropped, not buffered and sent late. */
   connected?: () => boolean
+  /**
+   * Resolves when the server has received what was published so far (NATS `flush()`): a
+   * heartbeat counts as having reached the control plane only then. Unset: a publish counts.
+   */
+  confirm?: () => Promise<void>
   now?: () => number
+  /** Monotonic milliseconds, for the reach times the watchdog decides on. */
+  monotonic?: () => number
   bootId?: string
   /** Replaces the probes built from the configuration (tests). */
   probes?: Probe[]
@@ -40,6 +47,10 @@ export interface Agent {
   readonly publishErrors: number
   /** Sends PROCESS notifications, when the configuration has an api. */
   readonly processReporter: ProcessReporter | undefined
+  /** When a heartbeat was last confirmed by the NATS server (monotonic ms), if ever. */
+  readonly controlPlaneOkAt: number | undefined
+  /** When a peer last answered the peers probe (monotonic ms), if ever. */
+  readonly peerOkAt: number | undefined
 }
 
 /** The probes the configuration asks for. */
@@ -63,6 +74,7 @@ export const buildProbes = (config: AgentConfig, state: () => { bootId: string; 
 export const createAgent = (deps: AgentDeps): Agent => {
   const { config, nc, log } = deps
   const now = deps.now ?? Date.now
+  const monotonic = deps.monotonic ?? (() => performance.now())
   const bootId = deps.bootId ?? randomUUID()
   const startedAt = now()
   const subject = heartbeatSubject(config.hostName, config.subjectPrefix)
@@ -75,6 +87,28 @@ export const createAgent = (deps: AgentDeps): Agent => {
   let dropped = 0
   let droppedTotal = 0
   let publishErrors = 0
+  let controlPlaneOkAt: number | undefined
+  let peerOkAt: number | undefined
+  let confirming = false
+  // An unanswered flush (the connection is half-open) is given up after this, and tried again.
+  const confirmTimeoutMs = Math.max(1000, 2 * config.heartbeatIntervalMs)
+  const confirmDelivery = (confirm: () => Promise<void>) => {
+    if (confirming) return
+    confirming = true
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<false>((r) => (timer = setTimeout(() => r(false), confirmTimeoutMs)))
+    void Promise.race([confirm().then(() => true), timedOut])
+      .then(
+        (ok) => {
+          if (ok && (!deps.connected || deps.connected())) controlPlaneOkAt = monotonic()
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        clearTimeout(timer)
+        confirming = false
+      })
+  }
   const reports = config.processReports
   const watch = reports && new ProcessFailureWatch(reports.failureAfterMs)
   const reporter =
@@ -109,6 +143,7 @@ export const createAgent = (deps: AgentDeps): Agent => {
       },
     }
     last = hb
+    if (hb.probes.peers.some((c) => c.ok)) peerOkAt = monotonic()
     if (watch && reporter) {
       // Whether NATS is up or not: the api is reached over HTTP.
       for (const change of watch.observe(hb.probes.processes, hb.sentAt)) {
@@ -132,6 +167,8 @@ export const createAgent = (deps: AgentDeps): Agent => {
         throw err
       }
       sent++
+      if (deps.confirm) confirmDelivery(deps.confirm)
+      else controlPlaneOkAt = monotonic()
     }
     runner.tick()
   }
@@ -174,6 +211,12 @@ export const createAgent = (deps: AgentDeps): Agent => {
       return publishErrors
     },
     processReporter: reporter,
+    get controlPlaneOkAt() {
+      return controlPlaneOkAt
+    },
+    get peerOkAt() {
+      return peerOkAt
+    },
     async start() {
       if (running) return
       running = true

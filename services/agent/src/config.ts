@@ -1,9 +1,20 @@
 import { hostname } from 'node:os'
-import { commonLayout, ConfigError, loadServiceConfig, natsAuthSettings, natsConnectOptions, setting, type NatsAuthKind, type ServiceSettings } from '@lazarus/runtime'
+import {
+  commonLayout,
+  ConfigError,
+  loadServiceConfig,
+  mergeLayouts,
+  natsAuthSettings,
+  natsConnectOptions,
+  setting,
+  type NatsAuthKind,
+  type ServiceSettings,
+} from '@lazarus/runtime'
 import type { ConnectionOptions } from '@nats-io/transport-node'
 import * as z from 'zod'
 import { HEARTBEAT_CHECKS_MAX, HEARTBEAT_SUBJECT_PREFIX, HostName } from '@lazarus/contracts'
 import { parseTarget } from './probes/tcp.js'
+import type { WatchdogConfig } from './watchdog/watchdog.js'
 
 const Target = z
   .string()
@@ -83,6 +94,28 @@ export const AgentSettings = z.object({
   reportAttempts: setting.int(12, 1).describe("Attempts per notification (masakari-monitors' api_retry_max is 12)."),
   reportRetryMs: setting.int(1000, 1).describe('The first delay between attempts, doubling up to 10 s.'),
 
+  // ---- self-fencing by watchdog: on when WATCHDOG_DEVICE is set ----
+  watchdogDevice: z
+    .string()
+    .max(4096)
+    .regex(/^\/[^\0]*$/, 'expected an absolute path, e.g. /dev/watchdog')
+    .optional()
+    .describe('The watchdog device to arm, e.g. /dev/watchdog (the `softdog` module where there is no hardware one); unset: no self-fencing.'),
+  watchdogIsolationTimeoutMs: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(3_600_000)
+    .default(30_000)
+    .describe('How long the control plane (NATS) and every peer must be lost before the agent stops feeding the watchdog (1 s to 1 h; at least 3 heartbeat intervals).'),
+  watchdogFeedIntervalMs: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(60_000)
+    .default(1000)
+    .describe("How often a keepalive is written; well below the device's timeout (at most half of it) and the isolation timeout."),
+
   // ---- operations endpoint (/healthz, /readyz, /metrics): on when OPS_PORT is set ----
   opsPort: z.coerce
     .number()
@@ -109,6 +142,8 @@ export interface AgentConfig {
   processReports?: ProcessReportsConfig
   /** Where /healthz, /readyz and /metrics are served, when `OPS_PORT` is set. */
   ops?: { port: number; host: string }
+  /** Self-fencing by watchdog, when `WATCHDOG_DEVICE` is set. */
+  watchdog?: WatchdogConfig
 }
 
 export interface ProcessReportsConfig {
@@ -137,6 +172,19 @@ export const resolveAgentConfig = (s: AgentSettings): AgentConfig => {
       `invalid configuration:\n  PROBE_TIMEOUT_MS (probeTimeoutMs): ${probeTimeoutMs} exceeds HEARTBEAT_INTERVAL_MS (${s.heartbeatIntervalMs}); a probe must not outlast a heartbeat`,
     )
   }
+  if (s.watchdogDevice !== undefined) {
+    const bad = (what: string) => new ConfigError(`invalid configuration:\n  ${what}`)
+    if (s.watchdogIsolationTimeoutMs < 3 * s.heartbeatIntervalMs) {
+      throw bad(
+        `WATCHDOG_ISOLATION_TIMEOUT_MS (watchdogIsolationTimeoutMs): ${s.watchdogIsolationTimeoutMs} is less than 3 heartbeat intervals (HEARTBEAT_INTERVAL_MS ${s.heartbeatIntervalMs}); a host would fence itself over a lost heartbeat or two`,
+      )
+    }
+    if (2 * s.watchdogFeedIntervalMs > s.watchdogIsolationTimeoutMs) {
+      throw bad(
+        `WATCHDOG_FEED_INTERVAL_MS (watchdogFeedIntervalMs): ${s.watchdogFeedIntervalMs} is more than half of WATCHDOG_ISOLATION_TIMEOUT_MS (${s.watchdogIsolationTimeoutMs})`,
+      )
+    }
+  }
   return {
     natsUrl: s.natsUrl,
     nats: natsConnectOptions(s),
@@ -157,6 +205,9 @@ export const resolveAgentConfig = (s: AgentSettings): AgentConfig => {
       },
     }),
     ...(s.opsPort !== undefined && { ops: { port: s.opsPort, host: s.opsHost } }),
+    ...(s.watchdogDevice !== undefined && {
+      watchdog: { device: s.watchdogDevice, isolationTimeoutMs: s.watchdogIsolationTimeoutMs, feedIntervalMs: s.watchdogFeedIntervalMs },
+    }),
   }
 }
 
@@ -164,7 +215,8 @@ export const resolveAgentConfig = (s: AgentSettings): AgentConfig => {
 export const agentSettings: ServiceSettings<typeof AgentSettings> = {
   service: 'agent',
   schema: AgentSettings,
-  layout: commonLayout,
+  // `[watchdog] device`, `isolation_timeout_ms`, `feed_interval_ms`
+  layout: mergeLayouts(commonLayout, { prefixes: { watchdog: 'watchdog' } }),
   computedDefaults: { hostName: "<this host's name>" },
 }
 

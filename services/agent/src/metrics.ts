@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from '@lazarus/runtime'
 import type { Agent } from './agent.js'
+import type { Watchdog } from './watchdog/watchdog.js'
 
 /** A counter that reports a total the agent keeps (read at each scrape). */
 const total = (registry: Registry, name: string, help: string, read: () => number) => {
@@ -21,7 +22,26 @@ const total = (registry: Registry, name: string, help: string, read: () => numbe
  * sent, dropped while NATS was down and failed to publish, the NATS connection, and the
  * probe results the last heartbeat carried (how many checks of each group were ok or not).
  */
-export const registerAgentMetrics = (registry: Registry, agent: Agent, connected: () => boolean): void => {
+export const registerAgentMetrics = (registry: Registry, agent: Agent, connected: () => boolean, watchdog?: Watchdog): void => {
+  if (watchdog) {
+    new Gauge({
+      name: 'lazarus_agent_watchdog_fed',
+      help: '1 while the agent feeds the watchdog device; 0 once it starves it (the host is isolated and reboots)',
+      registers: [registry],
+      collect() {
+        this.set(watchdog.fed ? 1 : 0)
+      },
+    })
+    new Gauge({
+      name: 'lazarus_agent_watchdog_last_fed_timestamp_seconds',
+      help: 'When the last keepalive was written to the watchdog device, Unix seconds',
+      registers: [registry],
+      collect() {
+        const at = watchdog.lastFedAt
+        if (at !== undefined) this.set(at / 1000)
+      },
+    })
+  }
   total(registry, 'lazarus_agent_heartbeats_sent_total', 'Heartbeats published on NATS', () => agent.sent)
   total(registry, 'lazarus_agent_heartbeats_dropped_total', 'Heartbeats not sent because NATS was disconnected', () => agent.dropped)
   total(registry, 'lazarus_agent_publish_errors_total', 'Heartbeats whose publish failed', () => agent.publishErrors)

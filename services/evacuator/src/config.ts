@@ -30,6 +30,22 @@ export const EvacuatorSettings = z.object({
   addReservedHostToAggregate: setting.bool(false).describe('Add a claimed reserved host to every aggregate of the failed host (Masakari: add_reserved_host_to_aggregate).'),
   refuseWhenOverCapacity: setting.bool(false).describe("Refuse to evacuate (the recovery fails) when Nova's hypervisor statistics say the instances do not fit; else warn."),
   processAllInstances: setting.bool(false).describe('Recover a failed instance without HA_Enabled metadata too (Masakari: [instance_failure] process_all_instances).'),
+  instanceRestartLimit: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(3)
+    .describe(
+      "Recoveries of one instance within INSTANCE_RESTART_WINDOW_MS after which its next failure is not restarted: the VM is left stopped, the notification fails and an alert is raised (vSphere HA's maximum resets per window). 0: no limit.",
+    ),
+  instanceRestartWindowMs: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(30 * 86_400_000)
+    .default(3_600_000)
+    .describe('The sliding window of INSTANCE_RESTART_LIMIT (1 s to 30 days; default 1 h).'),
   waitPeriodAfterPowerOff: z.coerce.number().positive().default(180).describe('Seconds to wait for a stopped instance to be shut off (Masakari: wait_period_after_power_off).'),
   waitPeriodAfterPowerOn: z.coerce.number().positive().default(60).describe('Seconds to wait for a started instance to be ACTIVE (Masakari: wait_period_after_power_on).'),
   waitPeriodAfterServiceUpdate: z.coerce
@@ -87,7 +103,7 @@ export const evacuatorSettings: ServiceSettings<typeof EvacuatorMainSettings> = 
           addReservedHostToAggregate: 'add_reserved_host_to_aggregate',
           serviceDisableReason: 'service_disable_reason',
         },
-        instance_failure: { processAllInstances: 'process_all_instances' },
+        instance_failure: { processAllInstances: 'process_all_instances', instanceRestartLimit: 'restart_limit', instanceRestartWindowMs: 'restart_window_ms' },
         taskflow_driver_recovery_flows: {
           hostFailureRecoveryTasks: 'host_failure_recovery_tasks',
           instanceFailureRecoveryTasks: 'instance_failure_recovery_tasks',

@@ -371,6 +371,57 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
     expect(end2.payload.failed.map((f) => f.instance.id)).toEqual([stuck])
   })
 
+  it('instance failure: a VM failing a 4th time within the window is left stopped with an alert, by a restarted process too; after the window it is recovered again', async () => {
+    await setUp()
+    const WINDOW_MS = 8000
+    const limits = { instanceRestartLimit: 3, instanceRestartWindowMs: WINDOW_MS }
+    const vm = sim.createServer({ host: h(1), name: 'flaky', metadata: { HA_Enabled: 'True' } })
+    /** The VM crashes (shut off under Nova's feet), and its failure is reported. */
+    const fail = async () => {
+      if (hostOf(vm)?.status !== 'SHUTOFF') await nova.stop(vm)
+      await waitFor('the VM shut off', () => (hostOf(vm)?.status === 'SHUTOFF' && hostOf(vm)?.taskState === null ? true : undefined))
+      const evt = instanceFailed(h(1), vm)
+      await bus.publish(evt)
+      return { evt, end: await finished(evt.payload.notificationId) }
+    }
+    let first = Date.now()
+    const a = await start(limits)
+    for (let n = 1; n <= 2; n++) {
+      if (n === 1) first = Date.now()
+      const { end } = await fail()
+      expect(end.payload.status, `failure ${n}`).toBe('finished')
+      expect(hostOf(vm)?.status).toBe('ACTIVE')
+    }
+    // The process restarts, as two replicas: the count lives in the database, not in a process.
+    await a.stop()
+    await start(limits)
+    await start(limits)
+    const third = await fail()
+    expect(third.end.payload.status).toBe('finished')
+    expect(hostOf(vm)?.status).toBe('ACTIVE')
+
+    const fourth = await fail()
+    const id = fourth.evt.payload.notificationId
+    expect(fourth.end.payload.status).toBe('failed')
+    expect(fourth.end.payload.message).toContain('failed again after 3 recoveries within 8 s')
+    expect(fourth.end.payload.message).toContain('not restarted, left stopped')
+    expect(fourth.end.payload.failed.map((f) => f.instance.id)).toEqual([vm])
+    expect(hostOf(vm)?.status).toBe('SHUTOFF')
+    const alerts = of('alert.raised.v1', id)
+    expect(alerts.length).toBeGreaterThanOrEqual(1)
+    expect(alerts[0]!.payload).toMatchObject({ kind: 'other', severity: 'critical', host: h(1), notificationId: id, message: fourth.end.payload.message })
+    const progress = of('recovery.progress.v1', id).map((p) => [p.payload.task, p.payload.state])
+    expect(progress).toContainEqual(['check_restart_limit_task', 'failure'])
+    expect(progress).toContainEqual(['start_instance_task', 'skipped'])
+    expect(progress).not.toContainEqual(['start_instance_task', 'success'])
+
+    // Past the window since the first recovery, the VM is recovered again.
+    await new Promise((r) => setTimeout(r, Math.max(0, first + WINDOW_MS + 500 - Date.now())))
+    const fifth = await fail()
+    expect(fifth.end.payload.status).toBe('finished')
+    expect(hostOf(vm)?.status).toBe('ACTIVE')
+  })
+
   const processFailed = (host: string, processName = 'nova-compute') => {
     const notificationId = randomUUID()
     const f = hostFenced(host)

@@ -17,6 +17,7 @@ import { createSlots } from './handlers/slots.js'
 import { startSweeper, sweepOnce } from './handlers/sweeper.js'
 import { createRecoveryStore } from './store/recovery-store.js'
 import { createSimpleStore } from './store/simple-store.js'
+import { createInstanceRestartStore } from './store/instance-restarts.js'
 
 export interface EvacuatorDeps {
   bus: Bus
@@ -57,6 +58,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
     nova: deps.nova,
     store,
     simple: createSimpleStore(deps.db),
+    restarts: createInstanceRestartStore(deps.db),
     log: deps.log,
     config,
     metrics: createEvacuatorMetrics(deps.metrics),

@@ -4,6 +4,7 @@ import type { NovaClient } from '@lazarus/openstack'
 import type { Logger } from '@lazarus/runtime'
 import type { EvacuatorConfig } from '../config.js'
 import type { RecoveryStore } from '../store/recovery-store.js'
+import type { InstanceRestartStore } from '../store/instance-restarts.js'
 import type { SimpleStore } from '../store/simple-store.js'
 import type { EvacuatorMetrics } from './metrics.js'
 import type { EvacuationWatch } from './evacuation-watch.js'
@@ -18,6 +19,8 @@ export interface EvacuatorContext {
   store: RecoveryStore
   /** Instance and process failure recoveries. */
   simple: SimpleStore
+  /** Recoveries of each instance, for the restart-loop limit. */
+  restarts: InstanceRestartStore
   log: Logger
   config: EvacuatorConfig
   metrics: EvacuatorMetrics

@@ -4,6 +4,7 @@ import { topology, type InstanceFailedV1, type ProcessFailedV1 } from '@lazarus/
 import { NovaError, type Server } from '@lazarus/openstack'
 import { nextPollDelay } from '../domain/instance-plan.js'
 import { parseMasakariBool } from '../domain/masakari-bool.js'
+import { decideRestart } from '../domain/restart-limit.js'
 import { tasksOf } from '../domain/workflows.js'
 import type { SimpleKind, SimpleRecovery } from '../store/simple-store.js'
 import { publish, publishProgress, type EvacuatorContext } from './context.js'
@@ -113,13 +114,18 @@ const announce = async (ctx: EvacuatorContext, rec: SimpleRecovery, ids: Ids): P
   ctx.metrics.recoveries.inc({ status: rec.status })
 }
 
+/** The progress entry of the restart-loop limit, when it leaves an instance stopped. */
+export const RESTART_LIMIT_TASK = 'check_restart_limit_task'
+
 const STEPS = ['new', 'stopped', 'started', 'confirmed'] as const
 const past = (step: string, s: (typeof STEPS)[number]) => STEPS.indexOf(step as (typeof STEPS)[number]) >= STEPS.indexOf(s)
 
 /**
  * Masakari's instance failure flow: only HA-enabled instances (unless process_all_instances),
  * never a paused or rescued one; stop it (a resized one is reset to active first), confirm
- * it is shut off, start it, confirm it is ACTIVE; each wait with its timeout.
+ * it is shut off, start it, confirm it is ACTIVE; each wait with its timeout. An instance
+ * recovered INSTANCE_RESTART_LIMIT times within INSTANCE_RESTART_WINDOW_MS is only stopped,
+ * not started (domain/restart-limit.ts): the recovery fails and an alert is raised.
  */
 export const onInstanceFailed = (ctx: EvacuatorContext) =>
   runSimple<InstanceFailedV1>(
@@ -142,7 +148,25 @@ export const onInstanceFailed = (ctx: EvacuatorContext) =>
           return { status: 'ignored', message: `instance ${name} is ${server.vmState}: left alone` }
         }
       }
+      const rule = { limit: config.instanceRestartLimit, windowMs: config.instanceRestartWindowMs }
+      const restart = await ctx.restarts.decide(evt.payload.notificationId, id, rule.windowMs, (now, admitted) => decideRestart({ now, admitted, rule, instance: name }))
+      const limited = restart.admitted ? undefined : (restart.message ?? `instance ${name}: restart limit reached, not restarted`)
+      if (limited) {
+        // Raised again on a redelivery rather than lost if the process died before raising it.
+        await publish(
+          ctx,
+          'alert.raised.v1',
+          { kind: 'other', severity: 'critical', segmentId: evt.payload.segment.id, host: evt.payload.host.name, notificationId: evt.payload.notificationId, message: limited },
+          run.ids,
+        )
+        await run.progress(RESTART_LIMIT_TASK, 'failure', limited)
+        ctx.log.warn({ correlationId: evt.correlationId, notificationId: evt.payload.notificationId, instanceId: id }, limited)
+      }
       for (const task of tasks) {
+        if (limited && task !== 'stop_instance_task') {
+          await run.progress(task, 'skipped', `instance ${name} is not restarted: restart limit reached`)
+          continue
+        }
         if (task === 'stop_instance_task' && !past(run.rec.step, 'stopped')) {
           await run.progress(task, 'running', `stopping instance ${name}`)
           try {
@@ -184,6 +208,7 @@ export const onInstanceFailed = (ctx: EvacuatorContext) =>
           await run.progress(task, 'success', `instance ${name} is ACTIVE`)
         }
       }
+      if (limited) return { status: 'failed', message: limited }
       return { status: 'finished', message: `instance ${name} on ${evt.payload.host.name} recovered (${tasks.join(', ') || 'no task'})` }
     },
   )

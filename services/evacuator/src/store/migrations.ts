@@ -103,4 +103,20 @@ CREATE TABLE evacuator_simple_recoveries (
 ALTER TABLE evacuator_items ADD COLUMN listed jsonb, ADD COLUMN listed_at timestamptz;
 `,
   },
+  {
+    id: '004-instance-restarts',
+    sql: `
+-- The restart-loop limit (domain/restart-limit.ts): one row per instance failure decided on,
+-- admitted (restarted) or not, so that every replica and a restarted process count the same
+-- recoveries of an instance, and a redelivered notification keeps its decision.
+CREATE TABLE evacuator_instance_restarts (
+  notification_id uuid PRIMARY KEY,
+  instance_id     text NOT NULL,
+  admitted        boolean NOT NULL,
+  message         text,
+  decided_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX evacuator_instance_restarts_by_instance ON evacuator_instance_restarts (instance_id, decided_at);
+`,
+  },
 ]
