@@ -103,4 +103,16 @@ CREATE TABLE evacuator_simple_recoveries (
 ALTER TABLE evacuator_items ADD COLUMN listed jsonb, ADD COLUMN listed_at timestamptz;
 `,
   },
+  {
+    id: '005-workers',
+    kind: 'expand',
+    sql: `
+-- Evacuator processes that say they are alive (store/workers.ts): a claim whose owner stopped
+-- saying so is free before its lease runs out.
+CREATE TABLE evacuator_workers (
+  worker_id    text PRIMARY KEY,
+  alive_until  timestamptz NOT NULL
+);
+`,
+  },
 ]
