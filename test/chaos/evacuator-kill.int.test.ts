@@ -52,3 +52,40 @@ describe('evacuator killed mid-recovery', () => {
     expect(victim.child.signalCode).toBe('SIGKILL')
   })
 })
+
+/**
+ * The same crash with the default claim lease (30 s): the survivor resumes the dead worker's
+ * items once it stops beating (WORKER_DEAD_AFTER_MS, 2 s), not when their leases run out.
+ */
+describe('evacuator killed mid-recovery, default claim lease', () => {
+  let rig: EvacuationRig
+
+  beforeAll(async () => {
+    rig = await startEvacuationRig({
+      simEnv: { SIM_EVACUATION_DELAY_MS: '300' },
+      evacuatorEnv: { HOST_FAILURE_RECOVERY_THREADS: '4', WAIT_PERIOD_AFTER_EVACUATION: '30' },
+    })
+  })
+  afterAll(async () => {
+    await rig?.stop()
+  })
+
+  it("resumes the dead worker's items well before their 30 s leases end", async () => {
+    const ids: string[] = []
+    for (let n = 0; n < 12; n += 1) ids.push((await rig.sim<{ id: string }>('POST', '/sim/servers', { host: 'compute1', name: `vm-${n}` })).id)
+    const victim = await rig.startEvacuator()
+    await rig.startEvacuator()
+
+    const evt = await rig.failHost('compute1')
+    await victim.waitForLine(/"msg":"evacuation requested"/, 30_000)
+    await new Promise((r) => setTimeout(r, 150))
+    victim.child.kill('SIGKILL')
+
+    // Under the lease alone the victim's items would wait 30 s (then a sweep) to be resumed.
+    const end = await rig.finished(evt.payload.notificationId, 20_000)
+    expect(end.payload.status).toBe('finished')
+    expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([...ids].sort())
+    const { evacuations } = await rig.sim<{ evacuations: { serverId: string }[] }>('GET', '/sim/records')
+    for (const id of ids) expect(evacuations.filter((e) => e.serverId === id)).toHaveLength(1)
+  })
+})

@@ -25,6 +25,12 @@ export const EvacuatorSettings = z.object({
   claimLeaseMs: setting
     .int(30_000, 1000)
     .describe('A worker holds a claim on its item for this long and renews it while working; a claim not renewed in time (the worker died) lets another worker resume the item.'),
+  workerBeatMs: setting.int(500, 50).describe('How often each process tells the others, through the database, that it is alive.'),
+  workerDeadAfterMs: setting
+    .int(2000, 200)
+    .describe(
+      'A process not heard for this long is dead: its claims are free at once, whatever their lease had left, and the others resume its items (a crash costs about this much). Keep it at least three beats.',
+    ),
   sweepIntervalMs: setting.int(10_000, 100).describe('How often each process looks for stranded work (expired claims, unannounced ends).'),
   requeueAfterMs: setting.int(300_000, 1000).describe('A work item still pending this long after it was published is published again.'),
   addReservedHostToAggregate: setting.bool(false).describe('Add a claimed reserved host to every aggregate of the failed host (Masakari: add_reserved_host_to_aggregate).'),

@@ -15,9 +15,11 @@ import { onInstanceFailed, onProcessFailed } from './handlers/on-simple-failure.
 import { createEvacuationWatch } from './handlers/evacuation-watch.js'
 import { createSlots } from './handlers/slots.js'
 import { startSweeper, sweepOnce } from './handlers/sweeper.js'
+import { startLiveness } from './handlers/liveness.js'
 import { createRecoveryStore } from './store/recovery-store.js'
 import { createSimpleStore } from './store/simple-store.js'
 import { createInstanceRestartStore } from './store/instance-restarts.js'
+import { createWorkerRegistry } from './store/workers.js'
 
 export interface EvacuatorDeps {
   bus: Bus
@@ -73,6 +75,8 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
   }
   const subscriptions: Subscription[] = []
   let sweeper: { stop(): Promise<void> } | undefined
+  let liveness: { stop(): Promise<void> } | undefined
+  const workers = createWorkerRegistry(deps.db)
   let started = false
 
   return {
@@ -80,6 +84,8 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
       if (started) return
       started = true
       await store.migrate()
+      // Alive before the first claim: a claim of this process is never taken for its owner's silence.
+      liveness = await startLiveness(ctx, workers)
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnHostFenced, HostFencedV1, onHostFenced(ctx)))
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnInstanceFailed, InstanceFailedV1, onInstanceFailed(ctx)))
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnProcessFailed, ProcessFailedV1, onProcessFailed(ctx)))
@@ -100,6 +106,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
       await sweeper?.stop()
       await Promise.all(subscriptions.splice(0).map((s) => s.cancel()))
       await Promise.allSettled([...ctx.background])
+      await liveness?.stop()
       ctx.log.info('evacuator stopped')
     },
     isReady: () => started && deps.bus.isReady(),

@@ -1,3 +1,4 @@
+import type { WorkItem } from '../store/recovery-store.js'
 import { firstStageKind, retryStartMessage, SWEEP } from '../domain/recovery.js'
 import { announceFinish, announceItem } from './announce.js'
 import { EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
@@ -25,17 +26,7 @@ export const sweepOnce = async (ctx: EvacuatorContext): Promise<void> => {
   }
   for (const item of await ctx.store.takeStrandedItems(ctx.config.requeueAfterMs, SWEEP.runningGraceMs)) {
     ctx.log.info({ correlationId: item.correlationId, notificationId: item.notificationId, instanceId: item.instanceId }, 'republishing a stranded work item')
-    await publish(
-      ctx,
-      'evacuation.requested.v1',
-      {
-        notificationId: item.notificationId,
-        sourceHost: item.sourceHost,
-        instance: { id: item.instanceId, name: item.instanceName },
-        ...(item.targetHost ? { targetHost: item.targetHost } : {}),
-      },
-      { correlationId: item.correlationId },
-    )
+    await republishItem(ctx, item)
   }
   for (const item of await ctx.store.unannouncedItems(ANNOUNCE_GRACE_MS)) {
     await announceItem(ctx, item)
@@ -47,6 +38,20 @@ export const sweepOnce = async (ctx: EvacuatorContext): Promise<void> => {
     await announceFinish(ctx, recovery, await ctx.store.items(recovery.notificationId))
   }
 }
+
+/** Publish an item's work message again; whoever takes it resumes the item at the step it reached. */
+export const republishItem = (ctx: EvacuatorContext, item: WorkItem): Promise<void> =>
+  publish(
+    ctx,
+    'evacuation.requested.v1',
+    {
+      notificationId: item.notificationId,
+      sourceHost: item.sourceHost,
+      instance: { id: item.instanceId, name: item.instanceName },
+      ...(item.targetHost ? { targetHost: item.targetHost } : {}),
+    },
+    { correlationId: item.correlationId },
+  )
 
 export const startSweeper = (ctx: EvacuatorContext): { stop(): Promise<void> } => {
   let running: Promise<void> | undefined

@@ -2,13 +2,14 @@ import type { Db } from '@lazarus/db'
 import type { InstancePlan } from '../domain/instance-plan.js'
 import { SWEEP } from '../domain/recovery.js'
 import { ITEM_COLUMNS, itemByKey, itemFrom, type ClaimKey, type WorkItem } from './rows.js'
+import { ownerDied } from './workers.js'
 
 /**
  * Work whose message may be lost ($1: how long a pending item may wait in the queue; $3: how
  * long since a running one whose claim expired was last published; in ms).
  */
 const STRANDED = `((status = 'pending' AND requested_at < now() - make_interval(secs => $1::double precision / 1000))
-  OR (status = 'running' AND (claim_expires_at IS NULL OR claim_expires_at < now()) AND requested_at < now() - make_interval(secs => $3::double precision / 1000)))`
+  OR (status = 'running' AND (claim_expires_at IS NULL OR claim_expires_at < now() OR ${ownerDied('claim_owner')}) AND requested_at < now() - make_interval(secs => $3::double precision / 1000)))`
 
 /** Run an update of a claimed item; true when the claim was still ours. */
 const claimedBy = async (db: Db, sql: string, key: ClaimKey, params: unknown[] = []): Promise<boolean> => {
@@ -29,8 +30,8 @@ const claimedBy = async (db: Db, sql: string, key: ClaimKey, params: unknown[] =
  */
 export interface ItemClaims {
   /**
-   * Take an item that is pending, or running under a claim that expired (its worker died);
-   * undefined when it is final or another worker holds a live claim. The first claim of an item
+   * Take an item that is pending, or running under a claim that expired or whose owner died
+   * (store/workers.ts); undefined when it is final or another worker holds a live claim. The first claim of an item
    * whose host listing is younger than `sendIfListedWithinMs` records its evacuate call as sent.
    */
   claimItem(notificationId: string, instanceId: string, owner: string, leaseMs: number, sendIfListedWithinMs?: number): Promise<WorkItem | undefined>
@@ -78,7 +79,7 @@ export const createItemClaims = (db: Db): ItemClaims => ({
          evacuate_sent_at = CASE WHEN fresh.send THEN now() ELSE i.evacuate_sent_at END
        FROM evacuator_recoveries r, fresh
        WHERE r.notification_id = i.notification_id AND i.notification_id = $1 AND i.instance_id = $2
-         AND (i.status = 'pending' OR (i.status = 'running' AND (i.claim_expires_at IS NULL OR i.claim_expires_at < now())))
+         AND (i.status = 'pending' OR (i.status = 'running' AND (i.claim_expires_at IS NULL OR i.claim_expires_at < now() OR ${ownerDied('i.claim_owner')})))
        RETURNING ${ITEM_COLUMNS}, i.listed`,
       [notificationId, instanceId, owner, leaseMs, sendIfListedWithinMs],
     )

@@ -1,5 +1,6 @@
 import type { Db } from '@lazarus/db'
 import { ITEM_COLUMNS, ITEM_FROM, itemByKey, itemFrom, type WorkItem } from './rows.js'
+import { ownerDied } from './workers.js'
 
 /** Instance rows (`evacuator_items`): one per instance of a recovery, read and announced. */
 export interface ItemRows {
@@ -29,7 +30,7 @@ export const createItemRows = (db: Db): ItemRows => ({
     const r = await db.query(
       `UPDATE evacuator_items SET status = 'failed', reason = $3, ended_at = now(), claim_owner = NULL, claim_expires_at = NULL
        WHERE notification_id = $1 AND instance_id = $2 AND status IN ('pending', 'running')
-         AND (claim_expires_at IS NULL OR claim_expires_at < now())`,
+         AND (claim_expires_at IS NULL OR claim_expires_at < now() OR ${ownerDied('claim_owner')})`,
       [notificationId, instanceId, reason],
     )
     return r.rowCount > 0

@@ -119,4 +119,16 @@ CREATE TABLE evacuator_instance_restarts (
 CREATE INDEX evacuator_instance_restarts_by_instance ON evacuator_instance_restarts (instance_id, decided_at);
 `,
   },
+  {
+    id: '005-workers',
+    kind: 'expand',
+    sql: `
+-- Evacuator processes that say they are alive (store/workers.ts): a claim whose owner stopped
+-- saying so is free before its lease runs out.
+CREATE TABLE evacuator_workers (
+  worker_id    text PRIMARY KEY,
+  alive_until  timestamptz NOT NULL
+);
+`,
+  },
 ]

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { createPgDb, type Db } from '@lazarus/db'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRecoveryStore, type NewRecovery, type RecoveryStore } from './recovery-store.js'
+import { createWorkerRegistry } from './workers.js'
 
 const PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
 
@@ -193,5 +194,39 @@ describe('recovery store over PostgreSQL', () => {
     const [first, second] = await Promise.all([store.takeStrandedItems(60_000), store.takeStrandedItems(60_000)])
     const mine = [...(first ?? []), ...(second ?? [])].filter((i) => i.notificationId === id).map((i) => i.instanceId)
     expect(mine.sort()).toEqual(['a', 'b'])
+  })
+
+  it("frees a dead worker's claims before their lease ends, trusts a live one's and an unregistered owner's, and hands each orphan to one process", async () => {
+    const workers = createWorkerRegistry(db)
+    const id = await recovery(['a', 'b', 'c'])
+    const [dead, alive, legacy] = [`dead-${id}`, `alive-${id}`, `legacy-${id}`]
+    await workers.beat(dead, 60_000)
+    await workers.beat(alive, 60_000)
+    expect(await store.claimItem(id, 'a', dead, 30_000)).toBeDefined()
+    expect(await store.claimItem(id, 'b', alive, 30_000)).toBeDefined()
+    // An owner that never beat (a build without the registry, mid-upgrade) keeps its lease.
+    expect(await store.claimItem(id, 'c', legacy, 30_000)).toBeDefined()
+    await db.query(`UPDATE evacuator_items SET requested_at = now() - interval '1 minute' WHERE notification_id = $1`, [id])
+    expect(await store.claimItem(id, 'a', 'other', 30_000)).toBeUndefined()
+    expect((await workers.takeOrphanedItems(1000)).filter((i) => i.notificationId === id)).toEqual([])
+
+    // `dead` stops beating: its registration runs out, its 30 s claim does not matter.
+    await db.query(`UPDATE evacuator_workers SET alive_until = now() - interval '1 millisecond' WHERE worker_id = $1`, [dead])
+    const [one, two] = await Promise.all([workers.takeOrphanedItems(1000), workers.takeOrphanedItems(1000)])
+    const orphans = [...one, ...two].filter((i) => i.notificationId === id).map((i) => i.instanceId)
+    expect(orphans).toEqual(['a'])
+    // Published again just now: not again before `againAfterMs`.
+    expect((await workers.takeOrphanedItems(60_000)).filter((i) => i.notificationId === id)).toEqual([])
+    expect(await store.claimItem(id, 'b', 'other', 30_000)).toBeUndefined()
+    expect(await store.claimItem(id, 'c', 'other', 30_000)).toBeUndefined()
+    const taken = await store.claimItem(id, 'a', 'other', 30_000)
+    expect(taken).toMatchObject({ instanceId: 'a', attempts: 2 })
+    // The dead owner changes nothing any more.
+    expect(await store.renewClaim({ notificationId: id, instanceId: 'a', owner: dead }, 30_000)).toBe(false)
+
+    await workers.leave(dead)
+    await workers.leave(alive)
+    const left = await db.query('SELECT worker_id FROM evacuator_workers WHERE worker_id = ANY($1::text[])', [[dead, alive]])
+    expect(left.rows).toEqual([])
   })
 })

@@ -1,4 +1,5 @@
 import type { Db } from '@lazarus/db'
+import { ownerDied } from './workers.js'
 
 export type SimpleKind = 'instance' | 'process'
 export type SimpleStatus = 'running' | 'finished' | 'failed' | 'ignored'
@@ -48,7 +49,7 @@ export const createSimpleStore = (db: Db) => ({
     )
     const r = await db.query(
       `UPDATE evacuator_simple_recoveries SET claim_owner = $2, claim_expires_at = now() + make_interval(secs => $3::double precision / 1000)
-       WHERE notification_id = $1 AND status = 'running' AND (claim_owner IS NULL OR claim_owner = $2 OR claim_expires_at < now())
+       WHERE notification_id = $1 AND status = 'running' AND (claim_owner IS NULL OR claim_owner = $2 OR claim_expires_at < now() OR ${ownerDied('claim_owner')})
        RETURNING *`,
       [rec.notificationId, owner, leaseMs],
     )
