@@ -4,8 +4,8 @@ import type { Db } from '@lazarus/db'
 import type { NovaClient } from '@lazarus/openstack'
 import { getOrCreateCounter, getOrCreateHistogram, type Logger, Registry } from '@lazarus/runtime'
 import { createFenceLedger, type FenceLedger } from './adapters/db/fence-ledger.js'
-import { createPowerDriver, PowerConfigError, type PowerDriver } from './adapters/power/index.js'
-import { parseControlAttributes } from './domain/control-attributes.js'
+import { createPowerDriver, type PowerDriver } from './adapters/power/index.js'
+import type { FenceDevice } from './domain/control-attributes.js'
 import { defaultFencerConfig, type FencerConfig } from './fencer-config.js'
 import { onHostFailed } from './handlers/on-host-failed.js'
 import { onUnfenceRequested } from './handlers/on-unfence-requested.js'
@@ -18,8 +18,8 @@ export interface FencerDeps {
   metrics?: Registry
   config?: Partial<FencerConfig>
   now?: () => Date
-  /** The power driver of a host (default: from its control attributes). */
-  powerDriverFor?: (host: HostSnapshot) => PowerDriver
+  /** The power driver of one device of a host's fencing topology (default: from its control attributes). */
+  powerDriverFor?: (host: HostSnapshot, device: FenceDevice) => PowerDriver
 }
 
 export interface FencerService {
@@ -44,15 +44,12 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
 
   const powerDriverFor =
     deps.powerDriverFor ??
-    ((host: HostSnapshot): PowerDriver => {
-      const parsed = parseControlAttributes(host.controlAttributes)
-      if (!parsed.ok) throw new PowerConfigError(parsed.error)
-      return createPowerDriver(parsed.settings, {
+    ((_host: HostSnapshot, device: FenceDevice): PowerDriver =>
+      createPowerDriver(device.settings, {
         requestTimeoutMs: config.powerRequestTimeoutMs,
         secretDir: config.bmcSecretDir,
         passwordEnvAllow: config.bmcPasswordEnvAllow,
-      })
-    })
+      }))
 
   const unfences = getOrCreateCounter<'outcome'>(registry, {
     name: 'lazarus_fencer_unfences_total',
