@@ -94,9 +94,7 @@ export type ControlAttributeTopology =
    * single device of level 1 as written before topologies); `devices`: the prefixed ones,
    * by level then by first appearance. Duplicates are kept for the caller to judge.
    */
-  | { kind: 'topology'; host: [string, string][]; devices: DeviceAttributes[] }
-  | { kind: 'free_text' }
-  | { kind: 'error'; error: string }
+  { kind: 'topology'; host: [string, string][]; devices: DeviceAttributes[] } | { kind: 'free_text' } | { kind: 'error'; error: string }
 
 /** `level<N>.<device>.<key>`: N 1-9, a device name of lower-case letters, digits, `-` and `_`. */
 const DEVICE_KEY = /^level([1-9])\.([a-z][a-z0-9_-]{0,31})\.([^.]+)$/

@@ -203,7 +203,9 @@ describe('fencer through a fencing topology against ipmi_sim and fence_ipmilan',
       [2, 'pdu', false],
     ])
     if (out.type === 'host.fence_failed.v1') {
-      expect(out.payload.reason).toMatch(/no fencing level confirmed the host off \(level 1 \(default\), level 2 \(pdu\) failed\); attempts: level 1 device default attempt 1: refused/)
+      expect(out.payload.reason).toMatch(
+        /no fencing level confirmed the host off \(level 1 \(default\), level 2 \(pdu\) failed\); attempts: level 1 device default attempt 1: refused/,
+      )
     }
     expect(seen.find((e) => e.type === 'alert.raised.v1')?.payload).toMatchObject({ kind: 'fence_failed', severity: 'critical' })
     expect(seen.filter((e) => e.type === 'host.fenced.v1')).toEqual([])

@@ -116,7 +116,12 @@ describe('parseControlAttributes: fencing topology', () => {
     expect(s.levels[1]?.devices[1]).toMatchObject({
       prefix: 'level2.pdu-b.',
       attempts: 1,
-      settings: { driver: 'fence_agent', address: undefined, password: { from: 'file', path: '/etc/lazarus/bmc/pdu' }, options: { agent: 'fence_apc_snmp', ip: 'pdu-b', plug: '7' } },
+      settings: {
+        driver: 'fence_agent',
+        address: undefined,
+        password: { from: 'file', path: '/etc/lazarus/bmc/pdu' },
+        options: { agent: 'fence_apc_snmp', ip: 'pdu-b', plug: '7' },
+      },
     })
     // A driver's own option (ipmi's timeout per ipmitool run) stays the driver's.
     expect(s.levels[2]?.devices[0]?.settings.options).toEqual({ timeout: '2' })

@@ -108,7 +108,9 @@ export const parseControlAttributes = (text: string): ParseResult => {
   for (const d of split.devices) {
     const prefix = `level${d.level}.${d.device}.`
     if (d.level === 1 && devices[0]?.prefix === '') {
-      return fail(`control attribute "${prefix}${d.pairs[0]?.[0] ?? 'driver'}": level 1 is the un-prefixed device (driver=…); give level 1 either un-prefixed or as level1.<device>.*`)
+      return fail(
+        `control attribute "${prefix}${d.pairs[0]?.[0] ?? 'driver'}": level 1 is the un-prefixed device (driver=…); give level 1 either un-prefixed or as level1.<device>.*`,
+      )
     }
     const own = new Map<string, string>()
     for (const [key, value] of d.pairs) {

@@ -22,7 +22,14 @@ const levels: FenceLevel[] = [
   { level: 3, devices: [spare] },
 ]
 
-const tried = (d: FenceDevice, attempt: number, result: AttemptResult): FenceAttempt => ({ level: d.level, device: d.name, attempt, result, ms: 10, message: `${d.name} ${result}` })
+const tried = (d: FenceDevice, attempt: number, result: AttemptResult): FenceAttempt => ({
+  level: d.level,
+  device: d.name,
+  attempt,
+  result,
+  ms: 10,
+  message: `${d.name} ${result}`,
+})
 
 describe('nextFenceAction', () => {
   it('given nothing tried, then the first device of the first level, first try', () => {

@@ -125,7 +125,9 @@ export const STEPS: Record<FenceStep, (c: StepContext) => Promise<string>> = {
     if (checks.ok && confirmed) {
       c.fencedLevel = confirmed
       const single = c.levels.length === 1 && c.levels[0]?.devices.length === 1
-      return single ? `host ${c.host} reports power off (check ${checks.count})` : `host ${c.host} reports power off on every device of ${describeLevel(confirmed)} (check ${checks.count})`
+      return single
+        ? `host ${c.host} reports power off (check ${checks.count})`
+        : `host ${c.host} reports power off on every device of ${describeLevel(confirmed)} (check ${checks.count})`
     }
     throw new FenceStepError('confirm_power_off', `host ${c.host} not confirmed off within ${windowMs} ms (${checks.count} checks, at most every ${interval} ms; last: ${last})`)
   },
