@@ -4,6 +4,7 @@ import type { Db } from '@lazarus/db'
 import type { NovaClient } from '@lazarus/openstack'
 import { getOrCreateCounter, getOrCreateHistogram, type Logger, Registry } from '@lazarus/runtime'
 import { createFenceLedger, type FenceLedger } from './adapters/db/fence-ledger.js'
+import { startKdumpListener, type KdumpListener } from './adapters/kdump/kdump-listener.js'
 import { createPowerDriver, type PowerDriver } from './adapters/power/index.js'
 import type { FenceDevice } from './domain/control-attributes.js'
 import { defaultFencerConfig, type FencerConfig } from './fencer-config.js'
@@ -60,12 +61,17 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
   let subscriptions: Subscription[] = []
   let abort = new AbortController()
   let ledger: Promise<FenceLedger> | undefined
+  let kdump: KdumpListener | undefined
 
   return {
     async start() {
       if (subscriptions.length > 0) return
       ledger ??= createFenceLedger(deps.db)
       abort = new AbortController()
+      if (config.kdumpPort > 0 && !kdump) {
+        kdump = await startKdumpListener({ port: config.kdumpPort, address: config.kdumpAddress })
+        deps.log.info({ port: kdump.port, address: config.kdumpAddress }, 'listening for fence_kdump messages')
+      }
       const common = {
         bus: deps.bus,
         ledger: await ledger,
@@ -78,6 +84,7 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
       }
       const handler = onHostFailed({
         ...common,
+        kdump,
         maxAttempts: topology.fencerOnHostFailed.maxAttempts,
         onFenceEnded: (level, outcome, seconds) => {
           fences.inc({ level: String(level), outcome })
@@ -101,6 +108,8 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
       // Operations waiting on a BMC or on Nova stop waiting, give their claim back and are retried.
       abort.abort()
       for (const sub of s) await sub.cancel()
+      await kdump?.close()
+      kdump = undefined
     },
   }
 }

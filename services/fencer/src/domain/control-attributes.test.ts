@@ -169,3 +169,23 @@ describe('parseControlAttributes: fencing topology', () => {
     else expect(error(text)).toMatch(message)
   })
 })
+
+describe('parseControlAttributes: kdump', () => {
+  it("given kdump=true and its address, when parsed, then the host waits for its dump; the keys are not the driver's", () => {
+    const s = ok('driver=ipmi address=b kdump=true kdump_address=10.0.0.7')
+    expect(s.kdump).toEqual({ address: '10.0.0.7' })
+    expect(s.options).toEqual({})
+    expect(ok('driver=ipmi address=b kdump=false').kdump).toBeUndefined()
+    expect(ok('driver=ipmi address=b kdump=true kdump_address=FD00::7').kdump).toEqual({ address: 'fd00::7' })
+  })
+
+  it.each([
+    ['kdump=true', /"kdump_address" is missing/],
+    ['kdump=maybe', /"kdump" must be true or false/],
+    ['kdump=true kdump_address=host-07', /"kdump_address" must be an IP address/],
+    ['kdump_address=10.0.0.7', /"kdump_address" is given without kdump=true/],
+    ['level2.pdu.driver=ipmi level2.pdu.kdump=true', /"level2\.pdu\.kdump": kdump is a host setting/],
+  ])('given %j, when parsed, then the attribute at fault is named', (text, message) => {
+    expect(error(text)).toMatch(message)
+  })
+})

@@ -54,18 +54,26 @@ export interface PowerSettings extends DeviceSettings {
   freeText: boolean
   /** The fencing levels, tried in increasing order; empty when no device (other than `none`) is named. */
   levels: readonly FenceLevel[]
+  /**
+   * `kdump=true kdump_address=<ip>`: the host announces a kernel dump with fence_kdump_send
+   * from that address; its power off waits for the dump (domain/kdump.ts).
+   */
+  kdump: { address: string } | undefined
 }
 
 export type ParseResult = { ok: true; settings: PowerSettings } | { ok: false; error: string }
 
 const KEY = /^[a-z][a-z0-9_]*$/
 
+/** An IPv4 or IPv6 address as written (what a UDP source address is compared with). */
+const IP_ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)$/
+
 /** The name of the un-prefixed device in messages and in the attempts of a fence. */
 export const DEFAULT_DEVICE = 'default'
 
 const NO_DEVICE: DeviceSettings = { driver: undefined, address: undefined, username: undefined, password: undefined, verifyTls: true, options: {} }
 
-const NOTHING: PowerSettings = { ...NO_DEVICE, quickEvacuateLevel: undefined, freeText: false, levels: [] }
+const NOTHING: PowerSettings = { ...NO_DEVICE, quickEvacuateLevel: undefined, freeText: false, levels: [], kdump: undefined }
 
 /**
  * Parse `control_attributes`: `key=value` pairs separated by whitespace or commas, e.g.
@@ -98,6 +106,23 @@ export const parseControlAttributes = (text: string): ParseResult => {
     quickEvacuateLevel = Number(level) as QuickEvacuateLevel
   }
 
+  let kdump: PowerSettings['kdump']
+  const kdumpOn = pairs.get('kdump')
+  const kdumpAddress = pairs.get('kdump_address')
+  pairs.delete('kdump')
+  pairs.delete('kdump_address')
+  if (kdumpOn !== undefined) {
+    const on = parseBool(kdumpOn)
+    if (on === undefined) return fail(`control attribute "kdump" must be true or false, not "${kdumpOn}"`)
+    if (on && kdumpAddress === undefined) return fail('control attribute "kdump_address" is missing: kdump=true needs the address the host sends fence_kdump messages from')
+    if (on && kdumpAddress !== undefined) {
+      if (!IP_ADDRESS.test(kdumpAddress)) return fail(`control attribute "kdump_address" must be an IP address, not "${kdumpAddress}"`)
+      kdump = { address: kdumpAddress.toLowerCase() }
+    }
+  } else if (kdumpAddress !== undefined) {
+    return fail('control attribute "kdump_address" is given without kdump=true')
+  }
+
   const main = readDevice(pairs, '')
   if (!main.ok) return main
   const devices: FenceDevice[] = []
@@ -118,7 +143,9 @@ export const parseControlAttributes = (text: string): ParseResult => {
       if (bad) return fail(bad)
       own.set(key, value)
     }
-    if (own.has('quick_evacuate_level')) return fail(`control attribute "${prefix}quick_evacuate_level": quick_evacuate_level is a host setting, give it un-prefixed`)
+    for (const hostKey of ['quick_evacuate_level', 'kdump', 'kdump_address']) {
+      if (own.has(hostKey)) return fail(`control attribute "${prefix}${hostKey}": ${hostKey} is a host setting, give it un-prefixed`)
+    }
     const read = readDevice(own, prefix, { level: d.level, name: d.device })
     if (!read.ok) return read
     const driver = read.device.settings.driver
@@ -133,7 +160,7 @@ export const parseControlAttributes = (text: string): ParseResult => {
     if (last?.level === device.level) (last.devices as FenceDevice[]).push(device)
     else levels.push({ level: device.level, devices: [device] })
   }
-  return { ok: true, settings: { ...main.device.settings, quickEvacuateLevel, freeText: false, levels } }
+  return { ok: true, settings: { ...main.device.settings, quickEvacuateLevel, freeText: false, levels, kdump } }
 }
 
 /** A key=value pair that cannot be read, named with its prefix; undefined when it is fine. */

@@ -3,7 +3,9 @@ import { errorText, sleepOrAbort, type Logger } from '@lazarus/runtime'
 import type { FenceLedger, FenceRecord } from '../adapters/db/fence-ledger.js'
 import { PowerDeviceError, type PowerDriver } from '../adapters/power/power-driver.js'
 import type { FenceDevice, FenceLevel } from '../domain/control-attributes.js'
+import type { KdumpMessages } from '../adapters/kdump/kdump-listener.js'
 import type { FenceStep } from '../domain/fence-plan.js'
+import { decideKdump } from '../domain/kdump.js'
 import { describeAttempt, describeLevel, fenceFailedReason, nextFenceAction, type AttemptResult, type FenceAttempt } from '../domain/fence-topology.js'
 import type { FencerConfig } from '../fencer-config.js'
 
@@ -40,6 +42,8 @@ export interface FenceStepDeps {
   now: () => Date
   /** Aborted when the service stops: a wait rejects, and the handler releases its claim. */
   signal: AbortSignal
+  /** The fence_kdump messages heard, when the fencer listens for them (FENCE_KDUMP_PORT). */
+  kdump?: KdumpMessages | undefined
 }
 
 /** One fence attempt, as its steps see it. */
@@ -57,6 +61,8 @@ export interface StepContext {
   fencedLevel?: FenceLevel | undefined
   /** Publish a progress message of the running step (an attempt that ended). */
   report?: (message: string) => void
+  /** `kdump=true`: the address the host announces a kernel dump from. */
+  kdumpAddress?: string | undefined
   me: string
   notificationId: string
   record: FenceRecord
@@ -80,6 +86,7 @@ export const STEP_TITLES: Record<FenceStep, string> = {
 export const STEPS: Record<FenceStep, (c: StepContext) => Promise<string>> = {
   async power_off_host(c) {
     if (c.levels.length === 0) throw new FenceStepError('power_off_host', 'no power driver for this host')
+    if (c.kdumpAddress !== undefined) await waitForKdump(c, c.kdumpAddress)
     let unreported: FenceAttempt | undefined
     for (;;) {
       const next = nextFenceAction(c.levels, c.attempts)
@@ -205,6 +212,37 @@ const renew = async (c: StepContext): Promise<void> => {
   if (Date.now() - c.renewedAt < c.deps.config.leaseMs / 3) return
   await c.deps.ledger.renew(c.notificationId, c.me, c.deps.now(), c.deps.config.leaseMs)
   c.renewedAt = Date.now()
+}
+
+/**
+ * kdump=true: do not power the host off while it announces a kernel dump (fence_kdump_send),
+ * until the announcements stop or FENCE_KDUMP_MAX_WAIT_MS has passed; the rule is
+ * domain/kdump.ts. Each change (dump heard, dump ended, deadline) is reported as progress.
+ */
+const waitForKdump = async (c: StepContext, address: string): Promise<void> => {
+  const heard = c.deps.kdump
+  if (!heard) {
+    c.report?.(`host ${c.host} has kdump=true, but this fencer does not listen for fence_kdump messages (FENCE_KDUMP_PORT=0): powering it off without waiting`)
+    return
+  }
+  const { kdumpIdleMs: idleMs, kdumpMaxWaitMs: maxWaitMs } = c.deps.config
+  const startedAt = Date.now()
+  let told = false
+  for (;;) {
+    const d = decideKdump({ startedAt, lastMessageAt: heard.lastMessageFrom(address), now: Date.now(), idleMs, maxWaitMs })
+    if (d.kind === 'power_off') {
+      if (d.why === 'dump_ended') c.report?.(`host ${c.host} stopped announcing its kernel dump: the dump ended; powering it off`)
+      if (d.why === 'deadline') c.report?.(`host ${c.host} still announces a kernel dump after ${maxWaitMs} ms (FENCE_KDUMP_MAX_WAIT_MS): powering it off`)
+      if (d.why === 'no_dump') c.log.info({ address }, 'no kernel dump announced; powering off')
+      return
+    }
+    if (d.dumping && !told) {
+      told = true
+      c.report?.(`host ${c.host} announces a kernel dump from ${address} (fence_kdump): not powering it off until the dump ends or ${maxWaitMs} ms have passed`)
+    }
+    await renew(c)
+    await sleepOrAbort(Math.max(10, Math.min(d.untilMs - Date.now(), 250)), c.deps.signal)
+  }
 }
 
 /** Whether every device of `level` reports `state` now; `last` says what one reported otherwise. */

@@ -5,6 +5,7 @@ import { makeEvent, type HostFailedV1, type HostSnapshot, type QuickEvacuateLeve
 import type { NovaClient } from '@lazarus/openstack'
 import { errorText, type Logger, withSpan } from '@lazarus/runtime'
 import { LostClaimError, type FenceLedger, type StoredOutcome } from '../adapters/db/fence-ledger.js'
+import type { KdumpMessages } from '../adapters/kdump/kdump-listener.js'
 import type { PowerDriver } from '../adapters/power/power-driver.js'
 import { decideBusy } from '../domain/busy-claim.js'
 import type { FenceDevice } from '../domain/control-attributes.js'
@@ -32,6 +33,8 @@ export interface OnHostFailedDeps {
   signal: AbortSignal
   /** Deliveries of the queue before the bus dead-letters a message. */
   maxAttempts: number
+  /** The fence_kdump messages heard, when the fencer listens for them (kdump=true hosts wait for their dump). */
+  kdump?: KdumpMessages | undefined
   /** Called once per fence that ended here (not for republished outcomes). */
   onFenceEnded?: (level: QuickEvacuateLevel, outcome: 'fenced' | 'failed', seconds: number) => void
 }
@@ -151,6 +154,7 @@ export const onHostFailed =
         notificationId,
         record,
         renewedAt: Date.now(),
+        kdumpAddress: decision.needsPower ? decision.settings.kdump?.address : undefined,
         report: (message) => {
           if (currentStep) progress.report(currentStep, 'running', message, allSteps.indexOf(currentStep))
         },
