@@ -164,6 +164,7 @@ describe('parseControlAttributes: fencing topology', () => {
     ['pdu.driver=ipmi', /"pdu\.driver" is neither/],
     ['address=b level2.pdu.driver=ipmi', /"address" belongs to no device/],
     ['attempts=3 driver=ipmi address=b', undefined],
+    [Array.from({ length: 11 }, (_, i) => `level${(i % 9) + 1}.d${i}.driver=ipmi`).join(' '), /name 11 fencing devices: at most 10/],
   ])('given %j, when parsed, then the attribute at fault is named', (text, message) => {
     if (message === undefined) expect(ok(text).levels[0]?.devices[0]?.attempts).toBe(3)
     else expect(error(text)).toMatch(message)

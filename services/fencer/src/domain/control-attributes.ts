@@ -68,6 +68,9 @@ const KEY = /^[a-z][a-z0-9_]*$/
 /** An IPv4 or IPv6 address as written (what a UDP source address is compared with). */
 const IP_ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)$/
 
+/** Fencing devices a host may have, all levels together. */
+const MAX_DEVICES = 10
+
 /** The name of the un-prefixed device in messages and in the attempts of a fence. */
 export const DEFAULT_DEVICE = 'default'
 
@@ -154,6 +157,8 @@ export const parseControlAttributes = (text: string): ParseResult => {
     devices.push(read.device)
   }
 
+  // Bounded so that every attempt of a fence fits its outcome (at most 100, 10 tries each).
+  if (devices.length > MAX_DEVICES) return fail(`control attributes name ${devices.length} fencing devices: at most ${MAX_DEVICES}`)
   const levels: FenceLevel[] = []
   for (const device of devices) {
     const last = levels.at(-1)
