@@ -215,6 +215,28 @@ describe('fencer through a fencing topology against ipmi_sim and fence_ipmilan',
     expect(bmcB.power()).toBe('on')
   })
 
+  it('a password in clear in a device of level 2 fails the fence before any device is tried, naming it, and is shown nowhere', async () => {
+    const evt = crashed(`${ipmiDevice('', bmcA, secretA)} ${agentDevice('level2.pdu.', bmcB, secretB)} level2.pdu.password=${bmcB.password}`)
+    await bus.publish(evt)
+    const out = await outcomeOf(evt.payload.notificationId)
+    expect(out.type).toBe('host.fence_failed.v1')
+    if (out.type === 'host.fence_failed.v1') {
+      expect(out.payload.reason).toMatch(/^host \S+: control attributes "level2\.pdu\.password" and "level2\.pdu\.password_file" are exclusive/)
+    }
+    const clear = crashed(
+      `${ipmiDevice('', bmcA, secretA)} ${agentDevice('level2.pdu.', bmcB, secretB).replace(/level2\.pdu\.password_file=\S+/, `level2.pdu.password=${bmcB.password}`)}`,
+    )
+    await bus.publish(clear)
+    const refused = await outcomeOf(clear.payload.notificationId)
+    expect(refused.type).toBe('host.fence_failed.v1')
+    if (refused.type === 'host.fence_failed.v1') {
+      expect(refused.payload.reason).toMatch(/level 2 device pdu: control attribute "level2\.pdu\.password": a BMC password written in the control attributes is refused/)
+    }
+    expect(bmcA.actions()).toEqual([])
+    expect(bmcB.actions()).toEqual([])
+    expect(JSON.stringify(seen)).not.toContain(bmcB.password)
+  })
+
   it('unfence powers on the devices of the level that fenced (the first level whose every device reports off)', async () => {
     const evt = crashed(`${ipmiDevice('', bmcA, wrongSecret)} ${agentDevice('level2.pdu.', bmcB, secretB)}`)
     await bus.publish(evt)
