@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { controlAttributePairs, inlineSecretAttribute, maskControlAttributes } from './control-attributes.js'
+import { controlAttributePairs, controlAttributeTopology, inlineSecretAttribute, maskControlAttributes } from './control-attributes.js'
 import { makeEvent } from './make-event.js'
 import { HostSnapshot } from './model.js'
 
@@ -14,6 +14,9 @@ describe('control attributes: secrets', () => {
     ['password_file=/etc/lazarus/bmc/h1 password_env=BMC_PW', 'password_file=/etc/lazarus/bmc/h1 password_env=BMC_PW'],
     ['SSH', 'SSH'],
     ['', ''],
+    ['level2.pdu-a.password=s3cret level2.pdu-a.driver=x', 'level2.pdu-a.password=*** level2.pdu-a.driver=x'],
+    ['driver=ipmi,LEVEL3.b.Passwd="p q"', 'driver=ipmi,LEVEL3.b.Passwd=***'],
+    ['level2.pdu.password_file=/etc/lazarus/bmc/p', 'level2.pdu.password_file=/etc/lazarus/bmc/p'],
   ])('masks %j', (text, masked) => {
     expect(maskControlAttributes(text)).toBe(masked)
     expect(maskControlAttributes(masked)).toBe(masked)
@@ -25,6 +28,33 @@ describe('control attributes: secrets', () => {
     expect(inlineSecretAttribute('address=https://u:p@bmc')).toBe('address')
     expect(inlineSecretAttribute('address=https://u@bmc password_file=/etc/lazarus/bmc/x')).toBeUndefined()
     expect(inlineSecretAttribute('SSH')).toBeUndefined()
+    expect(inlineSecretAttribute('driver=ipmi level2.pdu-a.password=x')).toBe('level2.pdu-a.password')
+    expect(inlineSecretAttribute('level3.b.ip=https://u:p@pdu')).toBe('level3.b.ip')
+    expect(inlineSecretAttribute('level2.pdu.password_file=/etc/lazarus/bmc/p')).toBeUndefined()
+  })
+
+  it('splits a fencing topology into host keys and devices by level', () => {
+    expect(controlAttributeTopology('driver=ipmi level3.x.driver=a level2.b.driver=c level2.b.plug=1 quick_evacuate_level=2')).toEqual({
+      kind: 'topology',
+      host: [
+        ['driver', 'ipmi'],
+        ['quick_evacuate_level', '2'],
+      ],
+      devices: [
+        {
+          level: 2,
+          device: 'b',
+          pairs: [
+            ['driver', 'c'],
+            ['plug', '1'],
+          ],
+        },
+        { level: 3, device: 'x', pairs: [['driver', 'a']] },
+      ],
+    })
+    expect(controlAttributeTopology('SSH')).toEqual({ kind: 'free_text' })
+    expect(controlAttributeTopology('a.b=1')).toEqual({ kind: 'error', error: 'control attribute "a.b" is neither a key nor level<1-9>.<device>.<key>' })
+    expect(controlAttributeTopology('level10.b.driver=1').kind).toBe('error')
   })
 
   it('tells key=value text from free text and from faulty text', () => {

@@ -15,8 +15,11 @@ export const INLINE_SECRET_KEYS: readonly string[] = ['password', 'passwd']
 /** What a masked secret reads as. */
 export const MASKED = '***'
 
-/** `password=…` / `passwd=…` at a token start, the value quoted (even unterminated) or bare. */
-const INLINE_SECRET = /(^|[\s,])(password|passwd)=("[^"]*"?|'[^']*'?|[^\s,]*)/gi
+/**
+ * `password=…` / `passwd=…` at a token start, a fencing device's too (`level2.pdu-a.password=…`),
+ * the value quoted (even unterminated) or bare.
+ */
+const INLINE_SECRET = /(^|[\s,])((?:[^\s,=]*\.)?(?:password|passwd))=("[^"]*"?|'[^']*'?|[^\s,]*)/gi
 /** The password of a URL's user info: `scheme://user:secret@host`. */
 const URL_PASSWORD = /(:\/\/[^\s,/@:]*):[^\s,/@]*@/g
 
@@ -33,14 +36,15 @@ export const maskControlAttributesSql = (expr: string): string =>
   `'(://[^[:space:],/@:]*):[^[:space:],/@]*@', '\\1:${MASKED}@', 'g')`
 
 /**
- * The attribute that holds a secret in clear, if any: `password` (or `passwd`), or `address`
- * (any key) when a URL in it carries `user:password@`. Undefined when there is none.
+ * The attribute that holds a secret in clear, if any: `password` (or `passwd`), a fencing
+ * device's (`level2.pdu-a.password`), or any key whose value is a URL that carries
+ * `user:password@`. Undefined when there is none.
  */
 export const inlineSecretAttribute = (text: string): string | undefined => {
   const pairs = controlAttributePairs(text)
   if (pairs.kind !== 'pairs') return undefined
   for (const [key, value] of pairs.pairs) {
-    if (INLINE_SECRET_KEYS.includes(key)) return key
+    if (INLINE_SECRET_KEYS.includes(key.slice(key.lastIndexOf('.') + 1))) return key
     if (/:\/\/[^\s/@]*:[^\s/@]*@/.test(value)) return key
   }
   return undefined
@@ -72,6 +76,53 @@ export const controlAttributePairs = (text: string): ControlAttributePairs => {
     pairs.push([token.slice(0, eq).toLowerCase(), unquote(token.slice(eq + 1))])
   }
   return { kind: 'pairs', pairs }
+}
+
+/** The keys of one fencing device of a topology: `level<N>.<device>.<key>=value`, prefix removed. */
+export interface DeviceAttributes {
+  /** The fencing level, 1-9: levels are tried in increasing order. */
+  level: number
+  /** The device's name within its level. */
+  device: string
+  /** Its keys, without the `level<N>.<device>.` prefix, in order. */
+  pairs: [string, string][]
+}
+
+export type ControlAttributeTopology =
+  /**
+   * `host`: the un-prefixed pairs (host settings such as `quick_evacuate_level`, and the
+   * single device of level 1 as written before topologies); `devices`: the prefixed ones,
+   * by level then by first appearance. Duplicates are kept for the caller to judge.
+   */
+  { kind: 'topology'; host: [string, string][]; devices: DeviceAttributes[] } | { kind: 'free_text' } | { kind: 'error'; error: string }
+
+/** `level<N>.<device>.<key>`: N 1-9, a device name of lower-case letters, digits, `-` and `_`. */
+const DEVICE_KEY = /^level([1-9])\.([a-z][a-z0-9_-]{0,31})\.([^.]+)$/
+
+/**
+ * Split `control_attributes` into host keys and the fencing devices of a topology: a key
+ * `level2.pdu-a.driver` belongs to device `pdu-a` of level 2. Any other key with a dot is an
+ * error naming it. The one reading of the syntax for the api (its warnings) and the fencer.
+ */
+export const controlAttributeTopology = (text: string): ControlAttributeTopology => {
+  const split = controlAttributePairs(text)
+  if (split.kind !== 'pairs') return split
+  const host: [string, string][] = []
+  const devices = new Map<string, DeviceAttributes>()
+  for (const [key, value] of split.pairs) {
+    if (!key.includes('.')) {
+      host.push([key, value])
+      continue
+    }
+    const m = DEVICE_KEY.exec(key)
+    if (!m) return { kind: 'error', error: `control attribute "${key}" is neither a key nor level<1-9>.<device>.<key>` }
+    const [, level, device, own] = m as unknown as [string, string, string, string]
+    const id = `${level}.${device}`
+    const entry = devices.get(id) ?? { level: Number(level), device, pairs: [] }
+    entry.pairs.push([own, value])
+    devices.set(id, entry)
+  }
+  return { kind: 'topology', host, devices: [...devices.values()].sort((a, b) => a.level - b.level) }
 }
 
 const unquote = (v: string): string => (v.length >= 2 && (v[0] === '"' || v[0] === "'") && v.at(-1) === v[0] ? v.slice(1, -1) : v)

@@ -7,8 +7,9 @@
  *   strip unknown keys). A major bump removes or changes fields: a reader of an older major
  *   refuses it (the bus dead-letters it) rather than acting on a message it misreads.
  * - A message without `schemaVersion` is 1.0: producers of the first release do not write it.
+ * - 1.1: `host.fenced.v1` and `host.fence_failed.v1` may carry `fenceAttempts`.
  */
-export const EVENT_SCHEMA_VERSION = '1.0'
+export const EVENT_SCHEMA_VERSION = '1.1'
 
 export type EventVersionVerdict = { accept: true; version: string } | { accept: false; reason: string }
 

@@ -38,6 +38,7 @@ describe('host control_attributes: secrets and warnings', () => {
     ['driver=ipmi address=10.0.0.7 PASSWORD="hunter2 with spaces"', '"password"'],
     ['driver=fence_agent agent=fence_ipmilan passwd=hunter2', '"passwd"'],
     ['driver=redfish address=https://admin:hunter2@bmc/redfish/v1/Systems/1', '"address"'],
+    ['driver=ipmi address=b level2.pdu-a.driver=fence_agent level2.pdu-a.password=hunter2', '"level2\\.pdu-a\\.password"'],
   ])('refuses a password in clear on create and update with a 400 naming the field: %s', async (attrs, key) => {
     const seg = await segment(2)
     const r = await createHost(seg, attrs)
@@ -124,6 +125,16 @@ describe('host control_attributes: secrets and warnings', () => {
       expect(good.headers.get('lazarus-warning')).toBeNull()
       const ownLevel = await createHost(seg, 'quick_evacuate_level=1')
       expect(ownLevel.headers.get('lazarus-warning')).toBeNull()
+    })
+
+    it('reads a fencing topology as the fencer does: prefixed devices are devices, a malformed prefix is warned about', async () => {
+      const seg = await segment(2)
+      const levels = await createHost(seg, 'level1.bmc.driver=ipmi level1.bmc.address=b level2.pdu.driver=fence_agent level2.pdu.agent=fence_apc_snmp')
+      expect(levels.status).toBe(201)
+      expect(levels.headers.get('lazarus-warning')).toBeNull()
+      const bad = await createHost(seg, 'driver=ipmi address=b pdu.driver=fence_agent')
+      expect(bad.status).toBe(201)
+      expect(bad.headers.get('lazarus-warning')).toMatch(/^control_attributes: control attribute "pdu\.driver" is neither a key nor level<1-9>\.<device>\.<key>/)
     })
   })
 })

@@ -46,6 +46,16 @@ export const FencerEnv = z.object({
     )
     .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a comma-separated list of environment variable names')))
     .describe('Comma-separated environment variables `password_env=` may name (none by default: use password_file).'),
+  fenceKdumpPort: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .default(d.kdumpPort)
+    .describe("UDP port to hear fence_kdump messages on (fence_kdump's is 7410); 0: not listening, kdump=true hosts are powered off at once."),
+  fenceKdumpAddress: z.string().min(1).default(d.kdumpAddress).describe('The address FENCE_KDUMP_PORT is bound to.'),
+  fenceKdumpIdleMs: setting.ms(d.kdumpIdleMs).describe("Silence after which a host's kernel dump counts as ended; also how long a kdump=true host's first message is waited for."),
+  fenceKdumpMaxWaitMs: setting.ms(d.kdumpMaxWaitMs).describe("The longest a power off waits for a host's kernel dump."),
   ...opsSettings(9102),
 })
 export type FencerEnv = z.infer<typeof FencerEnv>
@@ -72,4 +82,8 @@ export const fencerConfigFromSettings = (env: Omit<FencerEnv, 'amqpUrl' | 'opsPo
   disableReason: env.fenceDisableReason === '' ? null : env.fenceDisableReason,
   bmcSecretDir: env.bmcSecretDir,
   bmcPasswordEnvAllow: env.bmcPasswordEnvAllow,
+  kdumpPort: env.fenceKdumpPort,
+  kdumpAddress: env.fenceKdumpAddress,
+  kdumpIdleMs: env.fenceKdumpIdleMs,
+  kdumpMaxWaitMs: env.fenceKdumpMaxWaitMs,
 })

@@ -32,6 +32,14 @@ export interface FencerConfig {
   bmcSecretDir: string
   /** BMC_PASSWORD_ENV_ALLOW: the environment variables `password_env=` may name; none by default. */
   bmcPasswordEnvAllow: readonly string[]
+  /** FENCE_KDUMP_PORT: the UDP port to hear fence_kdump messages on (7410 is fence_kdump's); 0: not listening. */
+  kdumpPort: number
+  /** FENCE_KDUMP_ADDRESS: the address that port is bound to. */
+  kdumpAddress: string
+  /** FENCE_KDUMP_IDLE_MS: silence after which a host's dump counts as ended; also the grace for its first message. */
+  kdumpIdleMs: number
+  /** FENCE_KDUMP_MAX_WAIT_MS: the longest a power off waits for a host's dump. */
+  kdumpMaxWaitMs: number
 }
 
 export const defaultFencerConfig: FencerConfig = {
@@ -51,4 +59,9 @@ export const defaultFencerConfig: FencerConfig = {
   disableReason: DEFAULT_SERVICE_DISABLE_REASON,
   bmcSecretDir: DEFAULT_BMC_SECRET_DIR,
   bmcPasswordEnvAllow: [],
+  kdumpPort: 0,
+  kdumpAddress: '0.0.0.0',
+  // fence_kdump_send sends every 10 s by default: three missed messages mean the dump is over.
+  kdumpIdleMs: 30_000,
+  kdumpMaxWaitMs: 600_000,
 }

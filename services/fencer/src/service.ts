@@ -4,8 +4,9 @@ import type { Db } from '@lazarus/db'
 import type { NovaClient } from '@lazarus/openstack'
 import { getOrCreateCounter, getOrCreateHistogram, type Logger, Registry } from '@lazarus/runtime'
 import { createFenceLedger, type FenceLedger } from './adapters/db/fence-ledger.js'
-import { createPowerDriver, PowerConfigError, type PowerDriver } from './adapters/power/index.js'
-import { parseControlAttributes } from './domain/control-attributes.js'
+import { startKdumpListener, type KdumpListener } from './adapters/kdump/kdump-listener.js'
+import { createPowerDriver, type PowerDriver } from './adapters/power/index.js'
+import type { FenceDevice } from './domain/control-attributes.js'
 import { defaultFencerConfig, type FencerConfig } from './fencer-config.js'
 import { onHostFailed } from './handlers/on-host-failed.js'
 import { onUnfenceRequested } from './handlers/on-unfence-requested.js'
@@ -18,8 +19,8 @@ export interface FencerDeps {
   metrics?: Registry
   config?: Partial<FencerConfig>
   now?: () => Date
-  /** The power driver of a host (default: from its control attributes). */
-  powerDriverFor?: (host: HostSnapshot) => PowerDriver
+  /** The power driver of one device of a host's fencing topology (default: from its control attributes). */
+  powerDriverFor?: (host: HostSnapshot, device: FenceDevice) => PowerDriver
 }
 
 export interface FencerService {
@@ -44,15 +45,12 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
 
   const powerDriverFor =
     deps.powerDriverFor ??
-    ((host: HostSnapshot): PowerDriver => {
-      const parsed = parseControlAttributes(host.controlAttributes)
-      if (!parsed.ok) throw new PowerConfigError(parsed.error)
-      return createPowerDriver(parsed.settings, {
+    ((_host: HostSnapshot, device: FenceDevice): PowerDriver =>
+      createPowerDriver(device.settings, {
         requestTimeoutMs: config.powerRequestTimeoutMs,
         secretDir: config.bmcSecretDir,
         passwordEnvAllow: config.bmcPasswordEnvAllow,
-      })
-    })
+      }))
 
   const unfences = getOrCreateCounter<'outcome'>(registry, {
     name: 'lazarus_fencer_unfences_total',
@@ -63,12 +61,17 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
   let subscriptions: Subscription[] = []
   let abort = new AbortController()
   let ledger: Promise<FenceLedger> | undefined
+  let kdump: KdumpListener | undefined
 
   return {
     async start() {
       if (subscriptions.length > 0) return
       ledger ??= createFenceLedger(deps.db)
       abort = new AbortController()
+      if (config.kdumpPort > 0 && !kdump) {
+        kdump = await startKdumpListener({ port: config.kdumpPort, address: config.kdumpAddress })
+        deps.log.info({ port: kdump.port, address: config.kdumpAddress }, 'listening for fence_kdump messages')
+      }
       const common = {
         bus: deps.bus,
         ledger: await ledger,
@@ -81,6 +84,7 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
       }
       const handler = onHostFailed({
         ...common,
+        kdump,
         maxAttempts: topology.fencerOnHostFailed.maxAttempts,
         onFenceEnded: (level, outcome, seconds) => {
           fences.inc({ level: String(level), outcome })
@@ -104,6 +108,8 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
       // Operations waiting on a BMC or on Nova stop waiting, give their claim back and are retried.
       abort.abort()
       for (const sub of s) await sub.cancel()
+      await kdump?.close()
+      kdump = undefined
     },
   }
 }

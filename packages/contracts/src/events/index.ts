@@ -39,6 +39,21 @@ export const HostFailedV1 = defineEvent(
 )
 export type HostFailedV1 = z.infer<typeof HostFailedV1>
 
+/**
+ * fencer: one try of one device of a host's fencing topology (its power off and confirmation):
+ * `ok` confirmed off, `refused` answered no or failed, `timed_out` did not answer in time.
+ * Added in schema 1.1.
+ */
+export const FenceAttempt = z.object({
+  level: z.number().int().min(1).max(9),
+  device: z.string().min(1).max(64),
+  attempt: z.number().int().min(1),
+  result: z.enum(['ok', 'refused', 'timed_out']),
+  ms: z.number().nonnegative(),
+  message: z.string(),
+})
+export type FenceAttempt = z.infer<typeof FenceAttempt>
+
 /** fencer: the host can do no harm any more and Nova knows it is down. */
 export const HostFencedV1 = defineEvent(
   'host.fenced.v1',
@@ -56,6 +71,8 @@ export const HostFencedV1 = defineEvent(
     disabledReason: z.string().min(1).optional(),
     /** Milliseconds spent in each fencing step, for the timeline. */
     timings: z.record(z.string(), z.number().nonnegative()),
+    /** The tries of fencing devices, in order, when the host was powered off (schema 1.1). */
+    fenceAttempts: z.array(FenceAttempt).max(100).optional(),
   }),
 )
 export type HostFencedV1 = z.infer<typeof HostFencedV1>
@@ -68,6 +85,8 @@ export const HostFenceFailedV1 = defineEvent(
     host: HostSnapshot,
     segment: SegmentSnapshot,
     reason: z.string(),
+    /** The tries of fencing devices, in order, when power off was tried (schema 1.1). */
+    fenceAttempts: z.array(FenceAttempt).max(100).optional(),
   }),
 )
 export type HostFenceFailedV1 = z.infer<typeof HostFenceFailedV1>

@@ -57,7 +57,8 @@ export const DEFAULT_BMC_SECRET_DIR = '/etc/lazarus/bmc/'
 /**
  * How to fence this host: its control attributes, the level (the host's
  * `quick_evacuate_level` attribute over the segment's), and whether a power driver is
- * needed. A bad attribute, or attributes that name no fencing device at level 2 or 3,
+ * needed (then `settings.levels` is the fencing topology to try, never empty). A bad
+ * attribute, or attributes that name no fencing device at level 2 or 3,
  * refuse the fence with a reason that says what to set. At level 1 no device is used, so
  * free text (`SSH`, as Masakari's docs register hosts) is fine.
  */
@@ -69,7 +70,7 @@ export const decideFence = (host: HostSnapshot, segment: SegmentSnapshot, opts: 
   const settings = parsed.settings
   const level = settings.quickEvacuateLevel ?? segment.quickEvacuateLevel
   const needsPower = level >= 2
-  if (needsPower && (settings.driver === undefined || settings.driver === 'none')) {
+  if (needsPower && settings.levels.length === 0) {
     return { ok: false, level, reason: noDeviceReason(host, level, opts.secretDir ?? DEFAULT_BMC_SECRET_DIR) }
   }
   return { ok: true, level, needsPower, settings }

@@ -5,8 +5,11 @@ import { makeEvent, type HostFailedV1, type HostSnapshot, type QuickEvacuateLeve
 import type { NovaClient } from '@lazarus/openstack'
 import { errorText, type Logger, withSpan } from '@lazarus/runtime'
 import { LostClaimError, type FenceLedger, type StoredOutcome } from '../adapters/db/fence-ledger.js'
+import type { KdumpMessages } from '../adapters/kdump/kdump-listener.js'
 import type { PowerDriver } from '../adapters/power/power-driver.js'
 import { decideBusy } from '../domain/busy-claim.js'
+import type { FenceDevice } from '../domain/control-attributes.js'
+import type { FenceAttempt } from '../domain/fence-topology.js'
 import { decideFence, fencedFacts, remainingSteps, stateAfter, stepsForLevel, type FenceStep } from '../domain/fence-plan.js'
 import type { FencerConfig } from '../fencer-config.js'
 import { FenceStepError, STEP_TITLES, STEPS, type StepContext } from './fence-steps.js'
@@ -24,11 +27,14 @@ export interface OnHostFailedDeps {
   log: Logger
   config: FencerConfig
   now: () => Date
-  powerDriverFor: (host: HostSnapshot) => PowerDriver
+  /** The power driver of one device of the host's fencing topology (throws on bad attributes). */
+  powerDriverFor: (host: HostSnapshot, device: FenceDevice) => PowerDriver
   /** Aborted when the service stops: waits end, the claim is released, the message retried. */
   signal: AbortSignal
   /** Deliveries of the queue before the bus dead-letters a message. */
   maxAttempts: number
+  /** The fence_kdump messages heard, when the fencer listens for them (kdump=true hosts wait for their dump). */
+  kdump?: KdumpMessages | undefined
   /** Called once per fence that ended here (not for republished outcomes). */
   onFenceEnded?: (level: QuickEvacuateLevel, outcome: 'fenced' | 'failed', seconds: number) => void
 }
@@ -108,9 +114,13 @@ export const onHostFailed =
 
     const progress = fenceProgress(deps.bus, { notificationId, causationId: evt.id }, allSteps.length, deps.now)
 
+    const attempts: FenceAttempt[] = []
     const fail = async (reason: string, step: FenceStep | 'prepare'): Promise<HandlerResult> => {
       log.error({ step, reason }, 'fence failed; nothing will be evacuated')
-      const outcome: StoredOutcome = { type: 'host.fence_failed.v1', payload: { notificationId, host, segment, reason } }
+      const outcome: StoredOutcome = {
+        type: 'host.fence_failed.v1',
+        payload: { notificationId, host, segment, reason, ...(attempts.length > 0 ? { fenceAttempts: attempts } : {}) },
+      }
       await deps.ledger.finish(notificationId, me, { state: 'failed', outcome, timings, reason }, deps.now())
       await progress.confirmed()
       deps.onFenceEnded?.(level, 'failed', (Date.now() - started) / 1000)
@@ -121,15 +131,34 @@ export const onHostFailed =
     let currentStep: FenceStep | undefined
     try {
       if (!decision.ok) return await fail(decision.reason, 'prepare')
-      let driver: PowerDriver | undefined
-      if (decision.needsPower) {
+      // Every device of the topology is checked before any is tried: a bad attribute fails the
+      // fence at once, naming it, rather than when its level comes.
+      const levels = decision.needsPower ? decision.settings.levels : []
+      const drivers = new Map<FenceDevice, PowerDriver>()
+      for (const device of levels.flatMap((l) => l.devices)) {
         try {
-          driver = deps.powerDriverFor(host)
+          drivers.set(device, deps.powerDriverFor(host, device))
         } catch (err) {
-          return await fail(`host ${host.name}: ${errorText(err)}`, 'prepare')
+          const where = device.prefix === '' ? '' : `level ${device.level} device ${device.name}: `
+          return await fail(`host ${host.name}: ${where}${errorText(err)}`, 'prepare')
         }
       }
-      const ctxFor: StepContext = { deps, log, host: host.name, driver, me, notificationId, record, renewedAt: Date.now() }
+      const ctxFor: StepContext = {
+        deps,
+        log,
+        host: host.name,
+        levels,
+        drivers,
+        attempts,
+        me,
+        notificationId,
+        record,
+        renewedAt: Date.now(),
+        kdumpAddress: decision.needsPower ? decision.settings.kdump?.address : undefined,
+        report: (message) => {
+          if (currentStep) progress.report(currentStep, 'running', message, allSteps.indexOf(currentStep))
+        },
+      }
       for (const step of remainingSteps(level, record.state)) {
         currentStep = step
         const index = allSteps.indexOf(step)
@@ -157,6 +186,7 @@ export const onHostFailed =
           ...fencedFacts(level),
           ...(ctxFor.disabledReason === undefined ? {} : { disabledReason: ctxFor.disabledReason }),
           timings,
+          ...(attempts.length > 0 ? { fenceAttempts: attempts } : {}),
         },
       }
       await deps.ledger.finish(notificationId, me, { state: 'fenced', outcome, timings }, deps.now())

@@ -4,7 +4,9 @@ import { NovaError, type ComputeService, type NovaClient } from '@lazarus/openst
 import { errorText, sleepOrAbort, type Logger } from '@lazarus/runtime'
 import { LostClaimError, type FenceLedger, type StoredOutcome } from '../adapters/db/fence-ledger.js'
 import type { PowerDriver } from '../adapters/power/power-driver.js'
-import { parseControlAttributes } from '../domain/control-attributes.js'
+import { parseControlAttributes, type FenceDevice, type FenceLevel } from '../domain/control-attributes.js'
+import { describeLevel } from '../domain/fence-topology.js'
+import { levelReports } from './fence-steps.js'
 import type { FenceState } from '../domain/fence-plan.js'
 import type { FencerConfig } from '../fencer-config.js'
 import { owner } from './on-host-failed.js'
@@ -17,7 +19,7 @@ export interface OnUnfenceRequestedDeps {
   log: Logger
   config: FencerConfig
   now: () => Date
-  powerDriverFor: (host: HostSnapshot) => PowerDriver
+  powerDriverFor: (host: HostSnapshot, device: FenceDevice) => PowerDriver
   signal: AbortSignal
   maxAttempts: number
   onUnfenceEnded?: (outcome: 'unfenced' | 'failed', seconds: number) => void
@@ -149,37 +151,57 @@ const alert = (p: HostUnfenceRequestedV1['payload'], message: string): AlertRais
   message,
 })
 
-/** Power the host on when the policy asks for it and its BMC reports it off; confirm it on. */
+/**
+ * Power the host on when the policy asks for it: the devices of the first level whose every
+ * device reports off (the level that fenced it, found as a resumed fence confirms it: a
+ * host fenced at its PDUs has a BMC without power, which reports nothing), each powered
+ * on, then all confirmed on. When no level reports off, nothing is switched.
+ */
 const powerOnIfAsked = async (deps: OnUnfenceRequestedDeps, host: HostSnapshot, log: Logger, renew: () => Promise<void>): Promise<void> => {
   if (!deps.config.unfencePowerOn) return
   const parsed = parseControlAttributes(host.controlAttributes)
-  if (!parsed.ok || parsed.settings.driver === undefined || parsed.settings.driver === 'none') {
+  if (!parsed.ok || parsed.settings.levels.length === 0) {
     log.info('no power driver for this host; not powering it on')
     return
   }
-  let driver: PowerDriver
+  const drivers = new Map<FenceDevice, PowerDriver>()
   try {
-    driver = deps.powerDriverFor(host)
+    for (const device of parsed.settings.levels.flatMap((l) => l.devices)) drivers.set(device, deps.powerDriverFor(host, device))
   } catch (err) {
     throw new UnfenceError(`host ${host.name} could not be powered on: ${errorText(err)}`)
   }
-  const before = await driver.status().catch((err: unknown) => {
-    log.warn({ err: errorText(err) }, 'power status unavailable; not powering the host on')
-    return 'unknown' as const
-  })
-  if (before !== 'off') return
-  try {
-    await driver.powerOn()
-  } catch (err) {
-    throw new UnfenceError(`power on of host ${host.name} failed: ${errorText(err)}`)
+  let fenced: FenceLevel | undefined
+  for (const level of parsed.settings.levels) {
+    const off = await levelReports({ drivers }, level, 'off', deps.signal)
+    if (off.ok) {
+      fenced = level
+      break
+    }
+    log.info({ level: level.level, last: off.last }, 'fencing level does not report the host off')
+  }
+  if (!fenced) {
+    log.warn('no fencing level reports the host off; not powering it on')
+    return
+  }
+  for (const device of fenced.devices) {
+    try {
+      await drivers.get(device)?.powerOn({ signal: deps.signal })
+    } catch (err) {
+      const named = fenced.devices.length > 1 || device.prefix !== '' ? ` (level ${fenced.level} device ${device.name})` : ''
+      throw new UnfenceError(`power on of host ${host.name}${named} failed: ${errorText(err)}`)
+    }
   }
   const { fenceCheckIntervalMs: interval, fenceCheckMaxCount: max } = deps.config
   const deadline = Date.now() + interval * (max - 1)
   let pause = 25
   let last = 'unknown'
   for (;;) {
-    last = await driver.status().catch((err: unknown) => errorText(err))
-    if (last === 'on') return
+    const on = await levelReports({ drivers }, fenced, 'on', deps.signal)
+    if (on.ok) {
+      log.info({ level: fenced.level }, `host powered on through ${describeLevel(fenced)}`)
+      return
+    }
+    last = on.last.replace(/^power /, '')
     await renew()
     const left = deadline - Date.now()
     if (left <= 0) break

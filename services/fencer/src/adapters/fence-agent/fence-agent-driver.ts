@@ -1,8 +1,8 @@
 import { accessSync, constants, statSync } from 'node:fs'
 import { join } from 'node:path'
-import type { PowerSettings } from '../../domain/control-attributes.js'
+import type { DeviceSettings } from '../../domain/control-attributes.js'
 import { detailOf, runChild, type ChildResult } from '../ipmi/run-child.js'
-import { PowerConfigError, PowerDeviceError, type PowerDriver, type PowerStatus } from '../power/power-driver.js'
+import { PowerConfigError, PowerDeviceError, type PowerCallOptions, type PowerDriver, type PowerStatus } from '../power/power-driver.js'
 import { resolveSecret, type SecretSources } from '../power/secret.js'
 
 export interface FenceAgentDriverOptions extends SecretSources {
@@ -72,7 +72,7 @@ export interface FenceAgentCall {
  * agent (`ipport`, `lanplus`, `cipher`, `plug`, `ssl_insecure`, `power_timeout`…), passed
  * through unchanged.
  */
-export const fenceAgentCall = (settings: PowerSettings, opts: FenceAgentDriverOptions): FenceAgentCall => {
+export const fenceAgentCall = (settings: DeviceSettings, opts: FenceAgentDriverOptions): FenceAgentCall => {
   const { agent, agent_timeout: agentTimeout, ...passThrough } = settings.options
   if (!agent) throw new PowerConfigError('driver=fence_agent needs control attribute "agent" (e.g. agent=fence_ipmilan)')
   if (!AGENT_NAME.test(agent)) throw new PowerConfigError(`control attribute "agent": "${agent}" is not a fence agent name (fence_…)`)
@@ -146,7 +146,7 @@ const LOGIN_FAILURE =
  * off; anything else (1) is a failure. `off` and `on` succeed only once the agent itself
  * has seen the new state. A run past its deadline is killed with everything it started.
  */
-export const createFenceAgentDriver = (settings: PowerSettings, opts: FenceAgentDriverOptions): PowerDriver => {
+export const createFenceAgentDriver = (settings: DeviceSettings, opts: FenceAgentDriverOptions): PowerDriver => {
   const call = fenceAgentCall(settings, opts)
   const env: NodeJS.ProcessEnv = {
     PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
@@ -157,19 +157,20 @@ export const createFenceAgentDriver = (settings: PowerSettings, opts: FenceAgent
   if (process.env.HOME) env.HOME = process.env.HOME // ssh-based agents look for keys and known_hosts there
   const redact = (text: string): string => (call.password ? text.split(call.password).join('***') : text)
 
-  const run = async (action: 'on' | 'off' | 'status'): Promise<ChildResult> => {
+  const run = async (action: 'on' | 'off' | 'status', opts: PowerCallOptions = {}): Promise<ChildResult> => {
     const who = `fence agent ${call.name} (device ${call.device})`
     const input = [`action=${action}`, ...call.lines, ''].join('\n')
     let r: ChildResult
     try {
-      r = await runChild(call.path, [], { env, input, timeoutMs: call.timeoutMs })
+      r = await runChild(call.path, [], { env, input, timeoutMs: call.timeoutMs, signal: opts.signal })
     } catch (err) {
       throw new PowerDeviceError(`${who}: cannot run ${call.path}: ${(err as Error).message}`, { cause: err })
     }
     r = { ...r, stdout: redact(r.stdout), stderr: redact(r.stderr).replace(LOG_PREFIX, '').replace(ROOT_LOGGER, '$1: ') }
     if (r.timedOut) {
       const said = detailOf(r.stderr, NOISE)
-      throw new PowerDeviceError(`${who} did not finish ${action} within ${call.timeoutMs / 1000} s (killed)${said ? `: ${said}` : ''}`)
+      if (opts.signal?.aborted) throw new PowerDeviceError(`${who}: ${action} cut short (killed)${said ? `: ${said}` : ''}`, { timedOut: true })
+      throw new PowerDeviceError(`${who} did not finish ${action} within ${call.timeoutMs / 1000} s (killed)${said ? `: ${said}` : ''}`, { timedOut: true })
     }
     if (r.code === 0 || (action === 'status' && r.code === 2)) return r
     const detail = detailOf(r.stderr, NOISE) || detailOf(r.stdout) || 'no output'
@@ -181,14 +182,14 @@ export const createFenceAgentDriver = (settings: PowerSettings, opts: FenceAgent
   }
 
   return {
-    async powerOff() {
-      await run('off')
+    async powerOff(opts) {
+      await run('off', opts)
     },
-    async powerOn() {
-      await run('on')
+    async powerOn(opts) {
+      await run('on', opts)
     },
-    async status(): Promise<PowerStatus> {
-      const r = await run('status')
+    async status(opts): Promise<PowerStatus> {
+      const r = await run('status', opts)
       return r.code === 0 ? 'on' : 'off'
     },
   }

@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs'
-import type { PowerSettings } from '../../domain/control-attributes.js'
-import { PowerConfigError, PowerDeviceError, type PowerDriver, type PowerStatus } from '../power/power-driver.js'
+import type { DeviceSettings } from '../../domain/control-attributes.js'
+import { PowerConfigError, PowerDeviceError, type PowerCallOptions, type PowerDriver, type PowerStatus } from '../power/power-driver.js'
 import { resolveSecret, type SecretSources } from '../power/secret.js'
 import { detailOf, runChild, type ChildResult } from './run-child.js'
 
@@ -46,7 +46,7 @@ const HOST = /^[A-Za-z0-9][A-Za-z0-9._:%-]*$/
  * `privilege_level` (`callback`, `user`, `operator`, `administrator`), `timeout` (seconds
  * per ipmitool run), `username`, and the password attributes.
  */
-export const ipmiTarget = (settings: PowerSettings, opts: IpmiDriverOptions): IpmiTarget => {
+export const ipmiTarget = (settings: DeviceSettings, opts: IpmiDriverOptions): IpmiTarget => {
   for (const key of Object.keys(settings.options)) {
     if (!(IPMI_OPTION_KEYS as readonly string[]).includes(key)) {
       throw new PowerConfigError(`control attribute "${key}" is not known to the ipmi driver (it reads ${IPMI_OPTION_KEYS.join(', ')})`)
@@ -128,7 +128,7 @@ const PRIVILEGE_FAILURE = /Set Session Privilege Level to \S+ failed|requested m
  * line, so it does not show in `ps`. Each run has a deadline; a BMC that does not answer
  * in time has its ipmitool killed and the call fails naming the BMC.
  */
-export const createIpmiDriver = (settings: PowerSettings, opts: IpmiDriverOptions): PowerDriver => {
+export const createIpmiDriver = (settings: DeviceSettings, opts: IpmiDriverOptions): PowerDriver => {
   const target = ipmiTarget(settings, opts)
   const ipmitool = opts.ipmitoolPath ?? DEFAULT_IPMITOOL
   try {
@@ -140,17 +140,18 @@ export const createIpmiDriver = (settings: PowerSettings, opts: IpmiDriverOption
   const env: NodeJS.ProcessEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', LANG: 'C' }
   if (target.password !== undefined) env.IPMI_PASSWORD = target.password
 
-  const run = async (action: 'on' | 'off' | 'status'): Promise<ChildResult> => {
+  const run = async (action: 'on' | 'off' | 'status', call: PowerCallOptions = {}): Promise<ChildResult> => {
     const what = `ipmitool chassis power ${action}`
     let r: ChildResult
     try {
-      r = await runChild(ipmitool, ipmitoolArgs(target, action), { env, timeoutMs: target.timeoutMs })
+      r = await runChild(ipmitool, ipmitoolArgs(target, action), { env, timeoutMs: target.timeoutMs, signal: call.signal })
     } catch (err) {
       throw new PowerDeviceError(`${bmc}: cannot run ${ipmitool}: ${(err as Error).message}`, { cause: err })
     }
     const detail = detailOf(r.stderr, NOISE) || detailOf(r.stdout)
+    if (r.timedOut && call.signal?.aborted) throw new PowerDeviceError(`${bmc}: ${what} cut short (ipmitool killed)`, { timedOut: true })
     if (r.timedOut) {
-      throw new PowerDeviceError(`${bmc} did not answer ${what} within ${target.timeoutMs / 1000} s (ipmitool killed)${detail ? `: ${detail}` : ''}`)
+      throw new PowerDeviceError(`${bmc} did not answer ${what} within ${target.timeoutMs / 1000} s (ipmitool killed)${detail ? `: ${detail}` : ''}`, { timedOut: true })
     }
     if (r.code === 0) return r
     if (AUTH_FAILURE.test(r.stderr)) {
@@ -166,14 +167,14 @@ export const createIpmiDriver = (settings: PowerSettings, opts: IpmiDriverOption
   }
 
   return {
-    async powerOff() {
-      await run('off')
+    async powerOff(call) {
+      await run('off', call)
     },
-    async powerOn() {
-      await run('on')
+    async powerOn(call) {
+      await run('on', call)
     },
-    async status(): Promise<PowerStatus> {
-      return parsePowerStatus((await run('status')).stdout)
+    async status(call): Promise<PowerStatus> {
+      return parsePowerStatus((await run('status', call)).stdout)
     },
   }
 }

@@ -18,6 +18,8 @@ export interface RunChildOptions {
   /** Written to stdin, which is then closed; without it stdin is /dev/null. */
   input?: string
   timeoutMs: number
+  /** Aborting it kills the run as its deadline would (it ends `timedOut`). */
+  signal?: AbortSignal | undefined
   /** Output kept per stream; the rest is dropped. */
   maxOutputBytes?: number
 }
@@ -78,6 +80,7 @@ export const runChild = (file: string, args: readonly string[], opts: RunChildOp
       settled = true
       clearTimeout(timer)
       clearTimeout(grace)
+      opts.signal?.removeEventListener('abort', expire)
       child.stdout?.destroy()
       child.stderr?.destroy()
       resolve({
@@ -90,12 +93,16 @@ export const runChild = (file: string, args: readonly string[], opts: RunChildOp
       })
     }
 
-    const timer = setTimeout(() => {
+    const expire = () => {
+      if (settled || timedOut) return
       timedOut = true
       killGroup()
       // A grandchild that left the group may still hold the pipes: do not wait on it forever.
       grace = setTimeout(() => finish(child.exitCode, child.signalCode), KILL_GRACE_MS)
-    }, opts.timeoutMs)
+    }
+    const timer = setTimeout(expire, opts.timeoutMs)
+    if (opts.signal?.aborted) setImmediate(expire)
+    else opts.signal?.addEventListener('abort', expire, { once: true })
 
     child.once('error', (e) => {
       if (settled) return

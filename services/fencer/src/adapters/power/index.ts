@@ -1,4 +1,4 @@
-import type { PowerSettings } from '../../domain/control-attributes.js'
+import type { DeviceSettings } from '../../domain/control-attributes.js'
 import { createFenceAgentDriver } from '../fence-agent/index.js'
 import { createIpmiDriver } from '../ipmi/index.js'
 import { createNoneDriver } from './none.js'
@@ -21,7 +21,7 @@ export interface DriverOptions extends SecretSources {
   agentDirs?: readonly string[]
 }
 
-type DriverFactory = (settings: PowerSettings, opts: DriverOptions) => PowerDriver
+type DriverFactory = (settings: DeviceSettings, opts: DriverOptions) => PowerDriver
 
 /**
  * Power drivers by the `driver=` attribute: `redfish` (HTTP), `ipmi` (the ipmitool binary),
@@ -38,7 +38,7 @@ const DRIVERS: Readonly<Record<string, DriverFactory>> = {
 
 export const supportedDrivers = (): string[] => Object.keys(DRIVERS)
 
-export const createPowerDriver = (settings: PowerSettings, opts: Partial<DriverOptions> = {}): PowerDriver => {
+export const createPowerDriver = (settings: DeviceSettings, opts: Partial<DriverOptions> = {}): PowerDriver => {
   if (settings.driver === undefined) throw new PowerConfigError('control attributes name no power driver (driver=…)')
   const factory = DRIVERS[settings.driver]
   if (!factory) {

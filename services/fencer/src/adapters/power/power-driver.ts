@@ -1,9 +1,14 @@
+/** A call may be cut short: a device's attempt past its deadline aborts what it runs. */
+export interface PowerCallOptions {
+  signal?: AbortSignal
+}
+
 /** Switches a host's power through its BMC or fence device. */
 export interface PowerDriver {
   /** Hard power-off (no graceful shutdown). Resolves once the device accepted the request. */
-  powerOff(): Promise<void>
-  powerOn(): Promise<void>
-  status(): Promise<PowerStatus>
+  powerOff(opts?: PowerCallOptions): Promise<void>
+  powerOn(opts?: PowerCallOptions): Promise<void>
+  status(opts?: PowerCallOptions): Promise<PowerStatus>
 }
 
 export type PowerStatus = 'on' | 'off' | 'unknown'
@@ -16,7 +21,10 @@ export class PowerConfigError extends Error {
 /** The power device refused, failed or did not answer in time. */
 export class PowerDeviceError extends Error {
   override readonly name = 'PowerDeviceError'
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The device did not answer in time (as opposed to answering no). */
+  readonly timedOut: boolean
+  constructor(message: string, options?: { cause?: unknown; timedOut?: boolean }) {
     super(message, options)
+    this.timedOut = options?.timedOut ?? false
   }
 }

@@ -1,6 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import type { PowerSettings } from '../../domain/control-attributes.js'
+import type { DeviceSettings } from '../../domain/control-attributes.js'
 import { PowerConfigError, PowerDeviceError, type PowerDriver, type PowerStatus } from './power-driver.js'
 import { resolveSecret, type SecretSources } from './secret.js'
 
@@ -30,7 +30,7 @@ const SYSTEMS_PATH = '/redfish/v1/Systems'
  * Every request has a deadline covering connect, headers and body, and an answer larger
  * than {@link MAX_BMC_ANSWER_BYTES} is aborted.
  */
-export const createRedfishDriver = (settings: PowerSettings, opts: RedfishOptions): PowerDriver => {
+export const createRedfishDriver = (settings: DeviceSettings, opts: RedfishOptions): PowerDriver => {
   for (const key of Object.keys(settings.options)) {
     if (!REDFISH_OPTIONS.includes(key)) throw new PowerConfigError(`control attribute "${key}" is not known to the redfish driver`)
   }
@@ -188,7 +188,7 @@ const send = (req: { method: string; url: string; body: unknown; auth: string | 
         : httpRequest(url, { method: req.method, headers }, onResponse)
     let done = false
     const timer = setTimeout(() => {
-      const err = new PowerDeviceError(`BMC did not answer ${where} within ${req.timeoutMs} ms`)
+      const err = new PowerDeviceError(`BMC did not answer ${where} within ${req.timeoutMs} ms`, { timedOut: true })
       finish(err)
       r.destroy(err)
     }, req.timeoutMs)
