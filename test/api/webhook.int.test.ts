@@ -149,7 +149,12 @@ describe('webhook pushes of alerts and recovery outcomes', () => {
   it('a receiver that answers 500 twice, then 200, gets the push on the third attempt, once', async () => {
     const eventId = randomUUID()
     script.set(eventId, [500, 500])
-    const e = makeEvent({ type: 'alert.raised.v1', source: 'fencer', correlationId: randomUUID(), payload: { kind: 'fence_failed', severity: 'critical', host: 'compute-b', message: 'fence failed' } })
+    const e = makeEvent({
+      type: 'alert.raised.v1',
+      source: 'fencer',
+      correlationId: randomUUID(),
+      payload: { kind: 'fence_failed', severity: 'critical', host: 'compute-b', message: 'fence failed' },
+    })
     await bus.publish({ ...e, id: eventId })
     await waitDelivered(eventId)
     expect(attemptsOf(eventId).map((r) => r.status)).toEqual([500, 500, 200])
@@ -164,7 +169,12 @@ describe('webhook pushes of alerts and recovery outcomes', () => {
   it('a receiver that never answers 2xx: the push is dead after the bounded attempts, counted and logged', async () => {
     const eventId = randomUUID()
     failing.add(eventId)
-    const e = makeEvent({ type: 'alert.raised.v1', source: 'detector', correlationId: randomUUID(), payload: { kind: 'unconfirmed', severity: 'warning', host: 'compute-c', message: 'silent' } })
+    const e = makeEvent({
+      type: 'alert.raised.v1',
+      source: 'detector',
+      correlationId: randomUUID(),
+      payload: { kind: 'unconfirmed', severity: 'warning', host: 'compute-c', message: 'silent' },
+    })
     await bus.publish({ ...e, id: eventId })
     const row = await eventually('push dead', async () => {
       const r = await rowOf(eventId)
@@ -185,7 +195,12 @@ describe('webhook pushes of alerts and recovery outcomes', () => {
   it('a clear follows its raise, even when the raise needs a retry', async () => {
     const raiseId = randomUUID()
     script.set(raiseId, [500])
-    const e = makeEvent({ type: 'alert.raised.v1', source: 'detector', correlationId: randomUUID(), payload: { kind: 'unconfirmed', severity: 'warning', host: 'compute-d', message: 'silent' } })
+    const e = makeEvent({
+      type: 'alert.raised.v1',
+      source: 'detector',
+      correlationId: randomUUID(),
+      payload: { kind: 'unconfirmed', severity: 'warning', host: 'compute-d', message: 'silent' },
+    })
     await bus.publish({ ...e, id: raiseId })
     await eventually('the raise stored', async () => ((await rowOf(raiseId)) ? true : undefined))
     await publish('alert.cleared.v1', { kinds: ['isolated', 'unconfirmed', 'storm', 'other'], host: 'compute-d', reason: 'compute-d heartbeats again' }, 'detector')
@@ -232,7 +247,12 @@ describe('webhook pushes of alerts and recovery outcomes', () => {
     const failed = await alert({ kind: 'fence_failed', severity: 'critical', host: 'compute-f', segmentId, message: 'fence failed' }, 'fencer')
     await Promise.all([waitDelivered(other.id), waitDelivered(failed.id)])
     const n = await call('POST', '/v1/notifications', {
-      notification: { type: 'COMPUTE_HOST', hostname: 'compute-f', generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+      notification: {
+        type: 'COMPUTE_HOST',
+        hostname: 'compute-f',
+        generated_time: new Date().toISOString(),
+        payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+      },
     })
     expect(n.status, JSON.stringify(n.body)).toBe(202)
     const notificationId = n.body.notification.notification_uuid as string
@@ -240,7 +260,13 @@ describe('webhook pushes of alerts and recovery outcomes', () => {
     // A failed recovery leaves the alert active; a finished one clears it.
     const first = await publish('recovery.finished.v1', { notificationId, status: 'failed', message: 'fence failed', moved: [], failed: [] }, 'fencer')
     await waitDelivered(first.id)
-    expect(deliveredOf(first.id)[0]!.push.recovery).toMatchObject({ notification_uuid: notificationId, status: 'failed', host: 'compute-f', segment_id: segmentId, type: 'COMPUTE_HOST' })
+    expect(deliveredOf(first.id)[0]!.push.recovery).toMatchObject({
+      notification_uuid: notificationId,
+      status: 'failed',
+      host: 'compute-f',
+      segment_id: segmentId,
+      type: 'COMPUTE_HOST',
+    })
     expect(await rowOf(`${failed.id}.cleared`)).toBeUndefined()
 
     const done = await publish(

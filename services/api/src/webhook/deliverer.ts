@@ -130,28 +130,34 @@ export const createWebhookDeliverer = (deps: WebhookDelivererDeps) => {
     const log = deps.log.child({ pushKey: t.pushKey, push: t.pushType, endpoint: urlForLog(t.url), attempt: t.attempts })
     // `attempts = $n`: only the taker of this attempt records it (a row taken over after its hold ran out is the other's).
     if (error === undefined) {
-      await deps.db.query(
-        `UPDATE api_webhook_deliveries SET state = 'delivered', locked_until = NULL, last_error = NULL, updated_at = $2 WHERE id = $1 AND attempts = $3`,
-        [t.id, at, t.attempts],
-      )
+      await deps.db.query(`UPDATE api_webhook_deliveries SET state = 'delivered', locked_until = NULL, last_error = NULL, updated_at = $2 WHERE id = $1 AND attempts = $3`, [
+        t.id,
+        at,
+        t.attempts,
+      ])
       outcomes.inc({ outcome: 'delivered' })
       log.info('webhook push delivered')
       return
     }
     const next = afterFailure(t.attempts, deps.schedule, random())
     if (next.next === 'dead') {
-      await deps.db.query(
-        `UPDATE api_webhook_deliveries SET state = 'dead', locked_until = NULL, last_error = $2, updated_at = $3 WHERE id = $1 AND attempts = $4`,
-        [t.id, error, at, t.attempts],
-      )
+      await deps.db.query(`UPDATE api_webhook_deliveries SET state = 'dead', locked_until = NULL, last_error = $2, updated_at = $3 WHERE id = $1 AND attempts = $4`, [
+        t.id,
+        error,
+        at,
+        t.attempts,
+      ])
       outcomes.inc({ outcome: 'dead' })
       log.error({ error }, `webhook push dead after ${t.attempts} attempts: ${error}`)
       return
     }
-    await deps.db.query(
-      `UPDATE api_webhook_deliveries SET next_attempt_at = $2, locked_until = NULL, last_error = $3, updated_at = $4 WHERE id = $1 AND attempts = $5`,
-      [t.id, new Date(at.getTime() + next.delayMs), error, at, t.attempts],
-    )
+    await deps.db.query(`UPDATE api_webhook_deliveries SET next_attempt_at = $2, locked_until = NULL, last_error = $3, updated_at = $4 WHERE id = $1 AND attempts = $5`, [
+      t.id,
+      new Date(at.getTime() + next.delayMs),
+      error,
+      at,
+      t.attempts,
+    ])
     outcomes.inc({ outcome: 'failed' })
     log.warn({ error, retryInMs: next.delayMs }, `webhook push failed: ${error}; retrying`)
   }

@@ -39,9 +39,7 @@ export const parseWebhookUrls = (raw: string | undefined, allowInsecure: boolean
       throw new ConfigError(`invalid configuration:\n  WEBHOOK_URLS (webhookUrls): item ${i + 1} (${u.protocol}) is neither https nor http`)
     }
     if (u.protocol === 'http:' && !isLoopback(u.hostname) && !allowInsecure) {
-      throw new ConfigError(
-        `invalid configuration:\n  WEBHOOK_URLS (webhookUrls): ${where} is http on a host other than loopback: use https, or set WEBHOOK_ALLOW_INSECURE=true`,
-      )
+      throw new ConfigError(`invalid configuration:\n  WEBHOOK_URLS (webhookUrls): ${where} is http on a host other than loopback: use https, or set WEBHOOK_ALLOW_INSECURE=true`)
     }
     if (!out.includes(u.toString())) out.push(u.toString())
   })
