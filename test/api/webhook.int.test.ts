@@ -44,6 +44,10 @@ describe('webhook pushes of alerts and recovery outcomes', () => {
   const script = new Map<string, number[]>()
   /** Push ids answered 500 until removed from here. */
   const failing = new Set<string>()
+  /** Push ids whose first attempt gets no answer at all. */
+  const hang = new Set<string>()
+  /** Every request's path (a followed redirect would show here). */
+  const paths: string[] = []
 
   const FAST = { WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_RETRY_MAX_MS: '200', WEBHOOK_MAX_ATTEMPTS: '4', WEBHOOK_POLL_MS: '100' }
 
@@ -106,11 +110,16 @@ describe('webhook pushes of alerts and recovery outcomes', () => {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8')
         const signatureOk = verifyPush(SECRET, body, req.headers['x-lazarus-signature'] as string | undefined, Math.floor(Date.now() / 1000)).ok
+        paths.push(req.url ?? '')
         const push = WebhookPush.parse(JSON.parse(body))
+        if (hang.delete(push.id)) {
+          received.push({ push, status: 0, signatureOk, delivery: req.headers['x-lazarus-delivery'] as string | undefined })
+          return // never answered: the api's per-attempt timeout ends it
+        }
         const planned = script.get(push.id)
         const status = !signatureOk ? 401 : failing.has(push.id) ? 500 : planned && planned.length > 0 ? (planned.shift() as number) : 200
         received.push({ push, status, signatureOk, delivery: req.headers['x-lazarus-delivery'] as string | undefined })
-        res.writeHead(status).end()
+        res.writeHead(status, status === 302 ? { location: `${hookUrl}-moved` } : {}).end()
       })
     })
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))
@@ -127,6 +136,7 @@ describe('webhook pushes of alerts and recovery outcomes', () => {
     await stopReplicas()
     await bus?.close()
     await db?.close()
+    receiver?.closeAllConnections()
     await new Promise((r) => receiver?.close(r))
     await Promise.all([database?.drop(), vhost?.drop()])
   })
@@ -164,6 +174,26 @@ describe('webhook pushes of alerts and recovery outcomes', () => {
     const marker = await alert({ kind: 'other', severity: 'warning', host: 'compute-b2', message: 'after the redelivery' })
     await waitDelivered(marker.id)
     expect(deliveredOf(eventId)).toHaveLength(1)
+  })
+
+  it('a redirect is a failed attempt, never followed; an attempt without an answer ends at the timeout and is retried', async () => {
+    const redirected = randomUUID()
+    script.set(redirected, [302])
+    const silent = randomUUID()
+    hang.add(silent)
+    for (const id of [redirected, silent]) {
+      const e = makeEvent({
+        type: 'alert.raised.v1',
+        source: 'detector',
+        correlationId: randomUUID(),
+        payload: { kind: 'other', severity: 'warning', host: 'compute-r', message: id },
+      })
+      await bus.publish({ ...e, id })
+    }
+    await Promise.all([waitDelivered(redirected), waitDelivered(silent)])
+    expect(attemptsOf(redirected).map((r) => r.status)).toEqual([302, 200])
+    expect(paths.filter((p) => p.endsWith('-moved'))).toEqual([])
+    expect(attemptsOf(silent).map((r) => r.status)).toEqual([0, 200])
   })
 
   it('a receiver that never answers 2xx: the push is dead after the bounded attempts, counted and logged', async () => {
