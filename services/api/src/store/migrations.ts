@@ -356,6 +356,9 @@ ALTER TABLE api_outbox ADD COLUMN traceparent text, ADD COLUMN tracestate text;
     sql: `
 -- Alerts clear (expand only: new nullable columns, older replicas go on writing rows without them).
 ALTER TABLE api_alerts ADD COLUMN cleared_at timestamptz, ADD COLUMN cleared_reason text;
+-- Alerts stored before alerts could clear would stay active for ever (nothing clears them now):
+-- they are kept, shown as cleared by this upgrade.
+UPDATE api_alerts SET cleared_at = now(), cleared_reason = 'stored before alerts could clear (upgrade)' WHERE cleared_at IS NULL;
 CREATE INDEX api_alerts_active ON api_alerts (host, kind) WHERE cleared_at IS NULL;
 
 -- Pushes to operator endpoints (WEBHOOK_URLS), written in the transaction of what they tell,
