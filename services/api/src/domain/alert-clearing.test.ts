@@ -27,7 +27,7 @@ describe('which alerts an event clears', () => {
   })
 
   it('a finished recovery clears the fence_failed alerts of its host only', () => {
-    const s = clearedBy({ type: 'recovery.finished', event: finished('finished'), host: 'c1', segmentUuid: SEG })
+    const s = clearedBy({ type: 'recovery.finished', event: finished('finished'), host: 'c1', notificationType: 'COMPUTE_HOST' })
     expect(s).toMatchObject({ kinds: ['fence_failed'], host: 'c1' })
     if (!s) return
     expect(matches(alert({ kind: 'fence_failed', host: 'c1', source: 'fencer' }), s, later)).toBe(true)
@@ -36,10 +36,13 @@ describe('which alerts an event clears', () => {
     expect(matches(alert({ kind: 'storm', host: 'c1' }), s, later)).toBe(false)
   })
 
-  it('a failed or ignored recovery, or one of a notification the api does not know, clears nothing', () => {
-    expect(clearedBy({ type: 'recovery.finished', event: finished('failed'), host: 'c1', segmentUuid: SEG })).toBeUndefined()
-    expect(clearedBy({ type: 'recovery.finished', event: finished('ignored'), host: 'c1', segmentUuid: SEG })).toBeUndefined()
-    expect(clearedBy({ type: 'recovery.finished', event: finished('finished'), host: null, segmentUuid: null })).toBeUndefined()
+  it('a failed or ignored recovery, one of an instance or a process, or one of a notification the api does not know, clears nothing', () => {
+    expect(clearedBy({ type: 'recovery.finished', event: finished('failed'), host: 'c1', notificationType: 'COMPUTE_HOST' })).toBeUndefined()
+    expect(clearedBy({ type: 'recovery.finished', event: finished('ignored'), host: 'c1', notificationType: 'COMPUTE_HOST' })).toBeUndefined()
+    expect(clearedBy({ type: 'recovery.finished', event: finished('finished'), host: null, notificationType: null })).toBeUndefined()
+    // An instance's or a process's recovery does not fence the host.
+    expect(clearedBy({ type: 'recovery.finished', event: finished('finished'), host: 'c1', notificationType: 'VM' })).toBeUndefined()
+    expect(clearedBy({ type: 'recovery.finished', event: finished('finished'), host: 'c1', notificationType: 'PROCESS' })).toBeUndefined()
   })
 
   it("a service's clear ends only the alerts it raised, of the kinds and host it names", () => {

@@ -1,4 +1,4 @@
-import type { AlertClearedV1, AlertKind, RecoveryFinishedV1 } from '@lazarus/contracts'
+import type { AlertClearedV1, AlertKind, NotificationType, RecoveryFinishedV1 } from '@lazarus/contracts'
 
 /**
  * Which active alerts an event ends (issue 22: an alert has a lifetime). Pure: decided from
@@ -20,8 +20,8 @@ export interface AlertSelector {
 export type ClearingCause =
   /** An operator resumed the segment (POST /v1/segments/{id}/resume): the storm is over for it. */
   | { type: 'segment.resumed'; segmentUuid: string; segmentName: string }
-  /** A recovery ended; `host` is the name of its notification's host, if the api knows the notification. */
-  | { type: 'recovery.finished'; event: RecoveryFinishedV1; host: string | null; segmentUuid: string | null }
+  /** A recovery ended; `host` and `notificationType` are its notification's, if the api knows the notification. */
+  | { type: 'recovery.finished'; event: RecoveryFinishedV1; host: string | null; notificationType: NotificationType | null }
   /** A service said the condition of alerts it raised ended (the detector hears a host again). */
   | { type: 'alert.cleared'; event: AlertClearedV1 }
 
@@ -31,9 +31,10 @@ export const clearedBy = (cause: ClearingCause): AlertSelector | undefined => {
       // The segment's storm alert and the storm-held alerts of its hosts: automatic fencing is back.
       return { kinds: ['storm'], segmentUuid: cause.segmentUuid, reason: `segment ${cause.segmentName} resumed` }
     case 'recovery.finished':
-      // A later recovery of the same host that finished: the host was fenced after all (a failed
-      // or ignored outcome leaves the failed fence as it was).
-      if (cause.event.payload.status !== 'finished' || cause.host === null) return undefined
+      // A later host recovery of the same host that finished: the host was fenced after all (a
+      // failed or ignored outcome leaves the failed fence as it was; an instance's or a process's
+      // recovery does not fence the host, so it proves nothing about its fence).
+      if (cause.event.payload.status !== 'finished' || cause.host === null || cause.notificationType !== 'COMPUTE_HOST') return undefined
       return {
         kinds: ['fence_failed'],
         host: cause.host,

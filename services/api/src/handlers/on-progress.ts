@@ -275,7 +275,7 @@ export const onProgress =
       if (!current) return effect.notificationOptional ? ('no-notification' as const) : ('unknown' as const)
       if (effect.recoveryFinished) {
         const finished = effect.recoveryFinished
-        await clear(q, clearedBy({ type: 'recovery.finished', event: finished, host: current.hostname, segmentUuid: current.segmentUuid }))
+        await clear(q, clearedBy({ type: 'recovery.finished', event: finished, host: current.hostname, notificationType: current.type }))
         await push(q, [recoveryPush(finished, current)])
       }
 
