@@ -211,6 +211,12 @@ describe('storm guard and segment pause', () => {
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(resumed.stdout).toContain(`segment ${segmentName} resumed`)
     expect((await segment()).paused).toBe(false)
+    // The storm is over for the segment: its storm alerts are cleared (`lazarus alert list --active` shows none).
+    const stormAlerts = (await c.api<{ alerts: Alert[] }>('GET', `/v1/alerts?segment_id=${segmentId}&kind=storm`)).body.alerts
+    expect(stormAlerts.length).toBeGreaterThan(0)
+    expect(stormAlerts.every((a) => a.cleared_at !== null && a.cleared_reason === `segment ${segmentName} resumed`)).toBe(true)
+    const active = await cli(['alert', 'list', '--active', '--segment', segmentId, '--kind', 'storm'])
+    expect(active.stdout.trim()).toBe('no alerts')
 
     const line = JSON.parse(await detector.waitForLine(/heartbeat verdict: resumed /, 10_000)) as VerdictLine
     expect(line.verdict.segment).toBe(segmentId)

@@ -108,6 +108,8 @@ export const AlertBody = z
     message: z.string(),
     source: z.string().meta({ description: 'The service that raised it' }),
     created_at: Timestamp.meta({ description: 'When it was raised' }),
+    cleared_at: Timestamp.nullable().meta({ description: 'When its condition ended (null: active)' }),
+    cleared_reason: z.string().nullable().meta({ description: 'Why it was cleared (null: active)' }),
   })
   .meta({ id: 'Alert', description: 'Lazarus extension: something that needs an operator (a fencing storm, an isolated host, a failed fence...).' })
 

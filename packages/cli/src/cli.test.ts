@@ -140,6 +140,39 @@ describe('command line', () => {
   })
 })
 
+describe('alert list', () => {
+  const alert = (over: Record<string, unknown> = {}) => ({
+    uuid: '0b6e1f6a-7e0e-4f7e-9d2c-2a1f3c4d5e6f',
+    id: 1,
+    kind: 'storm',
+    severity: 'critical',
+    segment_id: SEGMENT.uuid,
+    host: null,
+    notification_uuid: null,
+    message: 'storm guard: 3 of 4 hosts failing',
+    source: 'detector',
+    created_at: '2026-01-01T00:00:00.000Z',
+    cleared_at: '2026-01-01T00:10:00.000Z',
+    cleared_reason: 'segment az1 resumed',
+    ...over,
+  })
+
+  it('asks for active or cleared alerts and shows when each cleared', async () => {
+    const active = await cli(['alert', 'list', '--active', '--kind', 'storm'], () => ({ alerts: [alert({ cleared_at: null, cleared_reason: null })] }))
+    expect(active.code, active.stderr).toBe(0)
+    expect(active.calls[0]?.url.pathname).toBe('/v1/alerts')
+    expect(Object.fromEntries(active.calls[0]!.url.searchParams)).toEqual({ active: 'true', kind: 'storm' })
+    expect(active.stdout).toMatch(/^uuid\s+kind\s+severity\s+host\s+segment\s+raised\s+cleared\s+message/)
+
+    const cleared = await cli(['alert', 'list', '--cleared', '--json'], () => ({ alerts: [alert()] }))
+    expect(cleared.calls[0]?.url.searchParams.get('active')).toBe('false')
+    expect(JSON.parse(cleared.stdout).alerts[0].cleared_at).toBe('2026-01-01T00:10:00.000Z')
+
+    expect((await cli(['alert', 'list', '--active', '--cleared'])).code).toBe(Exit.usage)
+    expect((await cli(['alert', 'list', '--kind', 'nope'])).code).toBe(Exit.usage)
+  })
+})
+
 describe('values', () => {
   it('reads booleans the way operators write them', () => {
     expect(boolValue('x', 'yes')).toBe(true)

@@ -37,6 +37,7 @@ export const topology = {
       'process.failed.v1',
       'host.unfenced.v1',
       'alert.raised.v1',
+      'alert.cleared.v1',
       'host.reserved_claimed.v1',
     ],
     prefetch: 50,
@@ -119,7 +120,7 @@ export const busRoles = {
   api: { consumes: ['apiOnProgress'], publishes: ['notification.received.v1', 'host.unfence_requested.v1'] },
   detector: {
     consumes: ['detectorOnNotification'],
-    publishes: ['host.failed.v1', 'instance.failed.v1', 'process.failed.v1', 'host.unfence_requested.v1', 'recovery.finished.v1', 'alert.raised.v1'],
+    publishes: ['host.failed.v1', 'instance.failed.v1', 'process.failed.v1', 'host.unfence_requested.v1', 'recovery.finished.v1', 'alert.raised.v1', 'alert.cleared.v1'],
   },
   fencer: {
     consumes: ['fencerOnHostFailed', 'fencerOnUnfence'],

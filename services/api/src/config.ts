@@ -80,6 +80,22 @@ export const apiConfigSchema = z.object({
       "Host names checked against Nova's compute services on host create and rename, as Masakari checks them: `auto` when credentials are configured (OS_CLOUD, or OS_AUTH_URL with a password or an application credential), `nova` always (the api refuses to start without them), `off` never.",
     ),
   unfenceEnablesService: setting.bool(false).describe('Taking a recovered host off maintenance also re-enables its compute service (not only forced_down).'),
+  webhookUrls: z
+    .string()
+    .optional()
+    .describe(
+      'Operator endpoints the api pushes each alert raised, alert cleared and recovery outcome to (docs/webhooks.md), comma-separated; https, or http on loopback only (or with WEBHOOK_ALLOW_INSECURE). Empty: no pushes.',
+    ),
+  webhookSecretFile: z
+    .string()
+    .optional()
+    .describe('File holding the shared secret that signs each push (HMAC-SHA256, `X-Lazarus-Signature`), at least 16 characters; required with WEBHOOK_URLS.'),
+  webhookAllowInsecure: setting.bool(false).describe('Allow http:// endpoints on hosts other than loopback in WEBHOOK_URLS (pushes then travel in clear).'),
+  webhookTimeoutMs: setting.int(5000, 100).describe('Milliseconds one push attempt may take (connection, answer); then it counts as failed.'),
+  webhookMaxAttempts: setting.int(8, 1).describe('Attempts per push and endpoint, the first included; after the last failed one the push is dead (logged, counted, kept 7 days).'),
+  webhookRetryBaseMs: setting.int(1000, 10).describe('Milliseconds before the first retry of a push; each next one doubles, with jitter (between half and all of it).'),
+  webhookRetryMaxMs: setting.int(300_000, 10).describe('Longest wait between two attempts of a push, in milliseconds.'),
+  webhookPollMs: setting.int(1000, 10).describe('Milliseconds between looks for pushes due (new ones of this replica go at once).'),
 })
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>
@@ -104,7 +120,7 @@ export const apiSettings: ServiceSettings<typeof apiConfigSchema> = {
         },
         oslo_policy: { policyFile: 'policy_file', policy: 'overrides' },
       },
-      prefixes: { keystone: 'keystone_authtoken' },
+      prefixes: { keystone: 'keystone_authtoken', webhook: 'webhook' },
     },
     commonLayout,
   ),

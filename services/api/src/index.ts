@@ -3,6 +3,7 @@ import { ownKeystoneCredentials } from './auth/own-credentials.js'
 import { serve } from '@hono/node-server'
 import type { Bus, Subscription } from '@lazarus/bus'
 import {
+  AlertClearedV1,
   AlertRaisedV1,
   HostReservedClaimedV1,
   EvacuationRequestedV1,
@@ -18,7 +19,7 @@ import {
   RecoveryProgressV1,
   topology,
 } from '@lazarus/contracts'
-import type { Db } from '@lazarus/db'
+import type { Db, Queryable } from '@lazarus/db'
 import { Gauge, Histogram, Registry, type Logger } from '@lazarus/runtime'
 import type { Hono } from 'hono'
 import * as z from 'zod'
@@ -41,6 +42,10 @@ import { migrations } from './store/migrations.js'
 import { createNotificationStore } from './store/notifications.js'
 import { createSegmentStore } from './store/segments.js'
 import { createVmoveStore } from './store/vmoves.js'
+import { clearedBy } from './domain/alert-clearing.js'
+import { createWebhookDeliverer, type WebhookDeliverer } from './webhook/deliverer.js'
+import { alertClearedPush, createWebhookOutbox } from './webhook/push.js'
+import { parseWebhookUrls, readWebhookSecret, urlForLog } from './webhook/settings.js'
 
 export { apiConfigSchema, type ApiConfig }
 export { novaComputeHosts, type ComputeHostDirectory } from './compute-hosts.js'
@@ -88,6 +93,7 @@ export const ProgressEventSchema = z.discriminatedUnion('type', [
   ProcessFailedV1,
   HostUnfencedV1,
   AlertRaisedV1,
+  AlertClearedV1,
   HostReservedClaimedV1,
 ])
 
@@ -148,6 +154,32 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
   const alerts = createAlertStore(deps.db)
   const changes = createChanges()
 
+  // Pushes to operator endpoints (issue 22): written with what they tell, delivered by any replica.
+  const webhookUrls = parseWebhookUrls(config.webhookUrls, config.webhookAllowInsecure)
+  const webhooks = createWebhookOutbox({ urls: webhookUrls, now })
+  let deliverer: WebhookDeliverer | undefined
+  if (webhooks.enabled) {
+    deliverer = createWebhookDeliverer({
+      db: deps.db,
+      log: log.child({ part: 'webhook' }),
+      metrics,
+      secret: readWebhookSecret(config.webhookSecretFile),
+      schedule: { maxAttempts: config.webhookMaxAttempts, baseDelayMs: config.webhookRetryBaseMs, maxDelayMs: Math.max(config.webhookRetryMaxMs, config.webhookRetryBaseMs) },
+      timeoutMs: config.webhookTimeoutMs,
+      pollMs: config.webhookPollMs,
+      now,
+    })
+    log.info({ endpoints: webhookUrls.map(urlForLog) }, 'alerts and recovery outcomes are pushed to operator endpoints')
+  }
+  /** An operator resumed a segment: its storm alerts end (domain/alert-clearing.ts), in the resume's transaction. */
+  const onSegmentResumed = async (q: Queryable, segment: { uuid: string; name: string }) => {
+    const selector = clearedBy({ type: 'segment.resumed', segmentUuid: segment.uuid, segmentName: segment.name })
+    if (!selector) return
+    const cleared = await alerts.clear(q, selector, now())
+    await webhooks.enqueue(q, cleared.map(alertClearedPush))
+    if (cleared.length > 0) log.info({ segment: segment.uuid, alerts: cleared.map((a) => a.uuid) }, `segment resumed: ${cleared.length} storm alert(s) cleared`)
+  }
+
   const published = new Gauge({ name: 'lazarus_api_outbox_last_publish_lag_seconds', help: 'Seconds between commit and publish of the last outbox event', registers: [metrics] })
   const relay = createOutboxRelay({
     db: deps.db,
@@ -189,6 +221,19 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     },
   })
 
+  // Active alerts (raised, not yet cleared) by kind and severity.
+  new Gauge({
+    name: 'lazarus_api_alerts_active',
+    help: 'Alerts raised and not cleared yet, by kind and severity',
+    labelNames: ['kind', 'severity'] as const,
+    registers: [metrics],
+    async collect() {
+      this.reset()
+      if (!migrated) return
+      for (const a of await alerts.activeCounts().catch(() => [])) this.set({ kind: a.kind, severity: a.severity }, a.count)
+    },
+  })
+
   let subscription: Subscription | undefined
   let started = false
   const app = createApp({
@@ -198,6 +243,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     notifications,
     vmoves,
     alerts,
+    onSegmentResumed,
     changes,
     metrics,
     log,
@@ -238,8 +284,9 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
       subscription = await deps.bus.subscribe<ProgressEvent>(
         topology.apiOnProgress,
         ProgressEventSchema as z.ZodType<ProgressEvent>,
-        onProgress({ db: deps.db, notifications, hosts, vmoves, alerts, changes, log }),
+        onProgress({ db: deps.db, notifications, hosts, vmoves, alerts, webhooks, changes, log, onPushed: () => deliverer?.kick() }),
       )
+      deliverer?.start()
       started = true
       log.info({ db: deps.db.kind }, 'api started')
     },
@@ -281,6 +328,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
       started = false
       await subscription?.cancel()
       subscription = undefined
+      await deliverer?.stop()
       await relay.stop()
     },
   }

@@ -1,4 +1,5 @@
 import type { Program } from '../cli.js'
+import { addAlertCommands } from './alerts.js'
 import { addConfigCommands } from './config.js'
 import { addDbCommands } from './db.js'
 import { addHostCommands } from './hosts.js'
@@ -14,6 +15,7 @@ export const addCommands = (p: Program, env: Record<string, string | undefined> 
   addSegmentCommands(p)
   addHostCommands(p)
   addNotificationCommands(p)
+  addAlertCommands(p)
   addNatsConfigCommand(p)
   addImportCommands(p, env)
   addConfigCommands(p)

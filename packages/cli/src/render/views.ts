@@ -1,4 +1,4 @@
-import type { Host, Notification, Segment, Vmove } from '@lazarus/api-contract'
+import type { Alert, Host, Notification, Segment, Vmove } from '@lazarus/api-contract'
 import { dash, duration, payloadText, when, yesNo } from './format.js'
 import { renderRecord, renderTable } from './table.js'
 
@@ -96,4 +96,11 @@ export const vmoveTable = (vmoves: readonly Vmove[]): string =>
   renderTable(
     ['instance', 'from', 'to', 'seconds', 'result', 'message'],
     vmoves.map((v) => [dash(v.instance_name ?? v.instance_uuid), dash(v.source_host), dash(v.dest_host), duration(v.start_time, v.end_time), v.status, dash(v.message)]),
+  )
+
+/** Alerts: `cleared` is when the condition ended, `-` while it is active. */
+export const alertTable = (alerts: readonly Alert[]): string =>
+  renderTable(
+    ['uuid', 'kind', 'severity', 'host', 'segment', 'raised', 'cleared', 'message'],
+    alerts.map((a) => [a.uuid, a.kind, a.severity, dash(a.host), dash(a.segment_id), when(a.created_at), when(a.cleared_at), a.message]),
   )

@@ -229,10 +229,13 @@ export type HostUnfencedV1 = z.infer<typeof HostUnfencedV1>
  * any service: something needs an operator: a fencing storm paused a segment, a host is
  * isolated, a fence failed. Shown on the dashboard and counted in metrics.
  */
+export const AlertKind = z.enum(['storm', 'isolated', 'unconfirmed', 'fence_failed', 'capacity', 'other'])
+export type AlertKind = z.infer<typeof AlertKind>
+
 export const AlertRaisedV1 = defineEvent(
   'alert.raised.v1',
   z.object({
-    kind: z.enum(['storm', 'isolated', 'unconfirmed', 'fence_failed', 'capacity', 'other']),
+    kind: AlertKind,
     severity: z.enum(['warning', 'critical']),
     segmentId: z.uuid().optional(),
     host: z.string().optional(),
@@ -241,6 +244,26 @@ export const AlertRaisedV1 = defineEvent(
   }),
 )
 export type AlertRaisedV1 = z.infer<typeof AlertRaisedV1>
+
+/**
+ * any service: the condition of some alerts it raised has ended (e.g. the detector hears a
+ * silent, isolated or clock-skewed host again). It names the alerts by what they are about,
+ * not by id: the api clears its active alerts of one of `kinds`, raised by this event's
+ * `source`, about `host` (and `segmentId`, when given). A clear that matches nothing changes
+ * nothing; a repeated one changes nothing more.
+ */
+export const AlertClearedV1 = defineEvent(
+  'alert.cleared.v1',
+  z
+    .object({
+      kinds: z.array(AlertKind).min(1).max(16),
+      segmentId: z.uuid().optional(),
+      host: z.string().min(1).max(255).optional(),
+      reason: z.string().max(1024),
+    })
+    .refine((p) => p.host !== undefined || p.segmentId !== undefined, { message: 'an alert clear names a host or a segment' }),
+)
+export type AlertClearedV1 = z.infer<typeof AlertClearedV1>
 
 /**
  * evacuator: a reserved host of the segment was claimed for a recovery; the api clears
@@ -273,6 +296,7 @@ export const LazarusEvent = z.discriminatedUnion('type', [
   HostUnfenceRequestedV1,
   HostUnfencedV1,
   AlertRaisedV1,
+  AlertClearedV1,
   HostReservedClaimedV1,
 ])
 export type LazarusEvent = z.infer<typeof LazarusEvent>

@@ -102,8 +102,8 @@ const STATE_ALERTS: Record<string, HostState> = { isolated: 'isolated', unconfir
 
 /**
  * How long an isolated/unconfirmed alert keeps deciding a host's state when nothing newer
- * (a report of the host, maintenance) supersedes it: alerts carry no "over" event, and a
- * host heard again raises nothing.
+ * (a report of the host, maintenance) supersedes it. A cleared alert (the host heard again:
+ * `alert.cleared.v1`) decides nothing; this bound stays for alerts whose clear never came.
  */
 export const ALERT_CURRENT_MS = 15 * 60_000
 

@@ -134,11 +134,11 @@ export const createSnapshotBuilder = (deps: SnapshotDeps, opts: SnapshotOptions)
 
     const now = new Date()
     const hostStatus = (n: Notification) => (typeof n.payload['host_status'] === 'string' ? n.payload['host_status'] : null)
-    // The alerts that can decide a host's state, recent ones only, by host name.
+    // The alerts that can decide a host's state, active and recent ones only, by host name.
     const alertsByHost = new Map<string, Alert[]>()
     if (deps.alerts) {
       const since = now.getTime() - ALERT_CURRENT_MS
-      const lists = await Promise.all(['isolated', 'unconfirmed'].map((kind) => deps.alerts!.list({ ...page(1000), filters: { kind } })))
+      const lists = await Promise.all(['isolated', 'unconfirmed'].map((kind) => deps.alerts!.list({ ...page(1000), filters: { kind, active: true } })))
       for (const a of lists.flat()) {
         if (a.host === null || a.createdAt.getTime() < since) continue
         alertsByHost.set(a.host, [...(alertsByHost.get(a.host) ?? []), a])

@@ -1,5 +1,6 @@
 import { ACK, type HandlerResult } from '@lazarus/bus'
 import type {
+  AlertClearedV1,
   AlertRaisedV1,
   EvacuationRequestedV1,
   HostUnfencedV1,
@@ -20,7 +21,9 @@ import type { Logger } from '@lazarus/runtime'
 import type { Changes } from '../changes.js'
 import { isFinal, mergeStatus } from '../domain/status.js'
 import type { ProgressEntry } from '../domain/workflow.js'
+import { clearedBy } from '../domain/alert-clearing.js'
 import type { AlertStore } from '../store/alerts.js'
+import { alertClearedPush, alertRaisedPush, recoveryPush, type PushDraft, type WebhookOutbox } from '../webhook/push.js'
 import type { FenceState, HostStore } from '../store/hosts.js'
 import type { NotificationStore } from '../store/notifications.js'
 import type { VmoveStore } from '../store/vmoves.js'
@@ -38,6 +41,7 @@ export type ProgressEvent =
   | ProcessFailedV1
   | HostUnfencedV1
   | AlertRaisedV1
+  | AlertClearedV1
   | HostReservedClaimedV1
 
 /** What one event does to the record of its notification. Pure: decided from the event alone. */
@@ -63,6 +67,10 @@ export interface ProgressEffect {
   reservedClaimed?: { segmentUuid: string; host: string }
   /** Store the alert; its short text goes on the notification's message. */
   alert?: AlertRaisedV1
+  /** A service said some alerts it raised ended (domain/alert-clearing.ts). */
+  alertsCleared?: AlertClearedV1
+  /** A recovery outcome: pushed to the operator endpoints; a finished one clears its host's failed fence alerts. */
+  recoveryFinished?: RecoveryFinishedV1
   /** The event need not belong to a known notification (ACK, not RETRY, when it doesn't). */
   notificationOptional?: boolean
 }
@@ -149,7 +157,7 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
         },
       }
     case 'recovery.finished.v1':
-      return { status: event.payload.status, message: event.payload.message }
+      return { status: event.payload.status, message: event.payload.message, recoveryFinished: event }
     case 'evacuation.requested.v1':
       return {
         status: 'running',
@@ -199,6 +207,8 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
       }
     case 'alert.raised.v1':
       return { notificationOptional: true, alert: event, message: alertNote(event.payload) }
+    case 'alert.cleared.v1':
+      return { notificationOptional: true, alertsCleared: event }
     case 'host.reserved_claimed.v1':
       return {
         notificationOptional: true,
@@ -213,13 +223,40 @@ export const effectOf = (event: ProgressEvent): ProgressEffect => {
  * redelivered or late event changes nothing it should not.
  */
 export const onProgress =
-  (deps: { db: Db; notifications: NotificationStore; hosts: HostStore; vmoves: VmoveStore; alerts: AlertStore; changes: Changes; log: Logger }) =>
+  (deps: {
+    db: Db
+    notifications: NotificationStore
+    hosts: HostStore
+    vmoves: VmoveStore
+    alerts: AlertStore
+    changes: Changes
+    log: Logger
+    /** Pushes to operator endpoints, written in the event's transaction. */
+    webhooks?: WebhookOutbox
+    /** After a commit that wrote pushes. */
+    onPushed?: () => void
+  }) =>
   async (event: ProgressEvent): Promise<HandlerResult> => {
-    const id = event.payload.notificationId
+    const id = 'notificationId' in event.payload ? event.payload.notificationId : undefined
     const effect = effectOf(event)
     const log = deps.log.child({ correlationId: event.correlationId, type: event.type, msgId: event.id })
+    let pushed = 0
+    const push = async (q: Queryable, drafts: PushDraft[]) => {
+      if (deps.webhooks) pushed += await deps.webhooks.enqueue(q, drafts)
+    }
+    const clear = async (q: Queryable, selector: ReturnType<typeof clearedBy>) => {
+      if (!selector) return
+      const cleared = await deps.alerts.clear(q, selector, new Date(event.occurredAt))
+      if (cleared.length > 0) log.info({ alerts: cleared.map((a) => a.uuid), reason: selector.reason }, `${cleared.length} alert(s) cleared`)
+      await push(q, cleared.map(alertClearedPush))
+    }
     const outcome = await deps.db.transaction(async (q: Queryable) => {
-      if (effect.alert) await deps.alerts.record(q, effect.alert)
+      pushed = 0
+      if (effect.alert && (await deps.alerts.record(q, effect.alert))) {
+        const stored = await deps.alerts.get(q, effect.alert.id)
+        if (stored) await push(q, [alertRaisedPush(stored)])
+      }
+      if (effect.alertsCleared) await clear(q, clearedBy({ type: 'alert.cleared', event: effect.alertsCleared }))
       if (effect.fenceState) await deps.hosts.setFenceState(q, effect.fenceState.hostUuid, effect.fenceState.state)
       if (effect.reservedClaimed) await deps.hosts.clearReserved(q, effect.reservedClaimed.segmentUuid, effect.reservedClaimed.host)
       if (id === undefined) return 'no-notification' as const
@@ -236,6 +273,11 @@ export const onProgress =
         current = await deps.notifications.get(id, q, true)
       }
       if (!current) return effect.notificationOptional ? ('no-notification' as const) : ('unknown' as const)
+      if (effect.recoveryFinished) {
+        const finished = effect.recoveryFinished
+        await clear(q, clearedBy({ type: 'recovery.finished', event: finished, host: current.hostname, notificationType: current.type }))
+        await push(q, [recoveryPush(finished, current)])
+      }
 
       const firstSeen = effect.progress ? await deps.notifications.addProgress(q, event.id, id, effect.progress) : false
       // Once per event, whatever the notification's status by then (the recovery may have
@@ -263,5 +305,6 @@ export const onProgress =
       return { type: 'RETRY', reason: `notification ${id} not known (yet)` }
     }
     if (outcome === 'changed' && id !== undefined) deps.changes.emit(id)
+    if (pushed > 0) deps.onPushed?.()
     return ACK
   }

@@ -1,4 +1,4 @@
-import type { Db } from '@lazarus/db'
+import type { Db, Queryable } from '@lazarus/db'
 import type { Registry } from '@lazarus/runtime'
 import type { Logger } from '@lazarus/runtime'
 import { Hono } from 'hono'
@@ -16,7 +16,7 @@ import { notificationRoutes, type NotificationRouteDeps } from '../routes/notifi
 import { segmentRoutes } from '../routes/segments.js'
 import { versionsList, versionV1 } from '../routes/versions.js'
 import type { HostStore } from '../store/hosts.js'
-import type { SegmentStore } from '../store/segments.js'
+import type { Segment, SegmentStore } from '../store/segments.js'
 import type { AlertStore } from '../store/alerts.js'
 import { alertRoutes } from '../routes/alerts.js'
 import { authenticate, type Access } from './auth.js'
@@ -42,6 +42,8 @@ export interface AppDeps extends NotificationRouteDeps {
   /** Where host names are checked (Nova); undefined: not checked. */
   computeHosts?: ComputeHostDirectory | undefined
   alerts: AlertStore
+  /** In the transaction of a segment's resume: what else ends with the pause (its storm alerts). */
+  onSegmentResumed?: ((q: Queryable, segment: Segment) => Promise<void>) | undefined
   /** Authentication and policy for `/v1` and the dashboard's data (API keys or Keystone); undefined only with AUTH=none. */
   access: Access | undefined
   streams: StreamGate

@@ -307,8 +307,15 @@ export const listAlerts = createRoute({
   path: '/v1/alerts',
   tags: ['alerts'],
   security,
-  summary: 'List alerts, newest first (Lazarus extension)',
-  request: { query: z.object({ segment_id: param('Filter: segment uuid'), kind: param('Filter: storm, isolated, unconfirmed, fence_failed, capacity, other'), ...paging }) },
+  summary: 'List alerts, newest first (Lazarus extension); `cleared_at` is set once its condition ended',
+  request: {
+    query: z.object({
+      segment_id: param('Filter: segment uuid'),
+      kind: param('Filter: storm, isolated, unconfirmed, fence_failed, capacity, other'),
+      active: param('Filter: `true` for the alerts not cleared yet, `false` for the cleared ones'),
+      ...paging,
+    }),
+  },
   responses: { 200: ok('Alerts', AlertListAnswer), ...common },
 })
 

@@ -3,7 +3,8 @@ import { openApiApp, served } from '../http/openapi-app.js'
 import { listParams, strictBool } from '../http/list-params.js'
 import { atLeast, type Version } from '../http/microversion.js'
 import type { NotificationStore } from '../store/notifications.js'
-import type { SegmentStore } from '../store/segments.js'
+import type { Queryable } from '@lazarus/db'
+import type { Segment, SegmentStore } from '../store/segments.js'
 import { createSegment, deleteSegment, listSegments, pauseSegment, resumeSegment, showSegment, updateSegment } from './definitions.js'
 import { segmentView } from './views.js'
 
@@ -16,7 +17,14 @@ const enabledNeeds12 = (version: Version, enabled: unknown) => {
   }
 }
 
-export const segmentRoutes = (deps: { segments: SegmentStore; notifications: NotificationStore; maxLimit: number; onAccepted: () => void }) => {
+export const segmentRoutes = (deps: {
+  segments: SegmentStore
+  notifications: NotificationStore
+  maxLimit: number
+  onAccepted: () => void
+  /** In the resume's transaction: what ends with the pause (the segment's storm alerts). */
+  onSegmentResumed?: ((q: Queryable, segment: Segment) => Promise<void>) | undefined
+}) => {
   const app = openApiApp()
 
   app.openapi(served(listSegments, at), async (c) => {
@@ -75,7 +83,11 @@ export const segmentRoutes = (deps: { segments: SegmentStore; notifications: Not
   app.openapi(served(resumeSegment, at), async (c) => {
     const body = c.req.valid('json')
     const release = body.release_held ?? true
-    const { segment, result: held } = await deps.segments.resume(c.req.valid('param').segment_id, (q, s) => deps.notifications.releaseHeld(q, s, release))
+    const { segment, result: held } = await deps.segments.resume(c.req.valid('param').segment_id, async (q, s) => {
+      const held = await deps.notifications.releaseHeld(q, s, release)
+      await deps.onSegmentResumed?.(q, s)
+      return held
+    })
     if (held > 0 && release) deps.onAccepted()
     return c.json({ segment: segmentView(segment), held_notifications: { count: held, action: release ? 'released' : 'ignored' } })
   })

@@ -97,5 +97,7 @@ export const alertView = (a: Alert) => ({
   notification_uuid: a.notificationUuid,
   message: a.message,
   source: a.source,
-  created_at: iso(a.createdAt),
+  created_at: iso(a.createdAt) as string,
+  cleared_at: iso(a.clearedAt),
+  cleared_reason: a.clearedReason,
 })

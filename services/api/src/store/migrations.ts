@@ -351,4 +351,38 @@ UPDATE api_outbox SET body = jsonb_set(body, '{payload,host,controlAttributes}',
 ALTER TABLE api_outbox ADD COLUMN traceparent text, ADD COLUMN tracestate text;
 `,
   },
+  {
+    id: '008-alert-lifetime-and-webhook-deliveries',
+    sql: `
+-- Alerts clear (expand only: new nullable columns, older replicas go on writing rows without them).
+ALTER TABLE api_alerts ADD COLUMN cleared_at timestamptz, ADD COLUMN cleared_reason text;
+-- Alerts stored before alerts could clear would stay active for ever (nothing clears them now):
+-- they are kept, shown as cleared by this upgrade.
+UPDATE api_alerts SET cleared_at = now(), cleared_reason = 'stored before alerts could clear (upgrade)' WHERE cleared_at IS NULL;
+CREATE INDEX api_alerts_active ON api_alerts (host, kind) WHERE cleared_at IS NULL;
+
+-- Pushes to operator endpoints (WEBHOOK_URLS), written in the transaction of what they tell,
+-- delivered at least once by any replica: one row per push and endpoint. A replica takes a
+-- row by setting locked_until (SKIP LOCKED), so two replicas do not send it at once; a row
+-- whose taker died is taken again once locked_until has passed. 'after_key': a push that
+-- must wait for another one to the same endpoint (a clear waits for its raise).
+CREATE TABLE api_webhook_deliveries (
+  id bigserial PRIMARY KEY,
+  push_key text NOT NULL,
+  url text NOT NULL,
+  push_type text NOT NULL,
+  body text NOT NULL,
+  after_key text,
+  state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL,
+  locked_until timestamptz,
+  last_error text,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  UNIQUE (push_key, url)
+);
+CREATE INDEX api_webhook_deliveries_due ON api_webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+`,
+  },
 ]

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createInProcessBus, type Bus } from '@lazarus/bus'
-import { AlertRaisedV1, type QueueSpec } from '@lazarus/contracts'
+import { AlertClearedV1, AlertRaisedV1, type QueueSpec } from '@lazarus/contracts'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -202,6 +202,26 @@ describe('onVerdict', () => {
     await handlers[0]!(verdict({ kind: 'recovered', action: 'none', host: 'compute-7' }))
     await handlers[1]!(held)
     await expect.poll(() => seen.length).toBe(2)
+  })
+})
+
+describe('alerts of a host heard again', () => {
+  it('given a host alerted as unconfirmed, when it is heard again, then alert.cleared.v1 names it and the kinds the detector raises about a host', async () => {
+    const cleared: QueueSpec = { queue: 'test.cleared', bind: ['alert.cleared.v1'], prefetch: 10, maxAttempts: 1, retryDelayMs: 0 }
+    const bus: Bus = createInProcessBus({ queues: [alerts, cleared] })
+    cleanups.push(() => bus.close())
+    const clears: AlertClearedV1[] = []
+    await bus.subscribe(cleared, AlertClearedV1, async (e) => {
+      clears.push(e)
+      return { type: 'ACK' }
+    })
+    const { api } = fakeApi()
+    const handle = onVerdict({ api, leases: await replica('a', bucket()), bus, log })
+    await handle(verdict({ kind: 'unconfirmed', action: 'alert', host: 'compute-9', reason: 'silent' }))
+    await handle(verdict({ kind: 'recovered', action: 'none', host: 'compute-9', reason: 'compute-9 heartbeats again' }))
+    await expect.poll(() => clears.length).toBe(1)
+    expect(clears[0]).toMatchObject({ source: 'detector', payload: { host: 'compute-9', reason: 'compute-9 heartbeats again' } })
+    expect([...clears[0]!.payload.kinds].sort()).toEqual(['isolated', 'other', 'storm', 'unconfirmed'])
   })
 })
 

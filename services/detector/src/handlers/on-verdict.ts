@@ -35,6 +35,8 @@ export const keys = {
 }
 
 const HOST_ALERTS = ['isolated', 'unconfirmed', 'held', 'report', 'clock-skew'] as const
+/** The kinds of the alerts of HOST_ALERTS (held: storm or other; report and clock-skew: other). */
+const HOST_ALERT_KINDS: AlertKind[] = ['isolated', 'unconfirmed', 'storm', 'other']
 
 /**
  * What the detector does with a heartbeat verdict:
@@ -45,7 +47,8 @@ const HOST_ALERTS = ['isolated', 'unconfirmed', 'held', 'report', 'clock-skew'] 
  *   lost the lease checks after `leaseStaleMs` that its holder finished, and takes over if not.
  * - a storm, a fence held (storm guard, or a segment an operator paused), an isolated host to alert on, an unconfirmed
  *   silence, a live host held because its clock is off (clock-skew): `alert.raised.v1`, once across replicas.
- * - recovered: the host's leases are released, so that a later failure is a new incident.
+ * - recovered: the host's leases are released, so that a later failure is a new incident, and
+ *   `alert.cleared.v1` says that the alerts raised about it ended.
  */
 export const onVerdict = (deps: OnVerdictDeps) => {
   const now = deps.now ?? (() => new Date())
@@ -135,6 +138,29 @@ export const onVerdict = (deps: OnVerdictDeps) => {
     }
   }
 
+  /**
+   * The host is heard again: the alerts this detector raised about it (isolated, unconfirmed,
+   * clock skew, a held or unreported failure) end. Every replica that sees the recovery may say
+   * so: a clear changes nothing the second time. A failed publish is logged, not retried: the
+   * alerts then stay active until an operator looks.
+   */
+  const clearHostAlerts = async (v: Verdict, host: string) => {
+    try {
+      await deps.bus.publish(
+        makeEvent({
+          type: 'alert.cleared.v1',
+          correlationId: v.incident ?? `host:${host}`,
+          source: SOURCE,
+          now: now(),
+          payload: { kinds: HOST_ALERT_KINDS, host, reason: v.reason },
+        }),
+      )
+      outcome(v, 'cleared')
+    } catch (err) {
+      deps.log.warn({ err, host }, 'could not publish that the alerts of a recovered host are cleared')
+    }
+  }
+
   return async (v: Verdict): Promise<void> => {
     const host = v.host
     if (v.kind === 'storm') {
@@ -165,6 +191,7 @@ export const onVerdict = (deps: OnVerdictDeps) => {
       await alert(v, keys.hostAlert('unconfirmed', host), 'unconfirmed', 'warning', v.reason)
     } else if (v.kind === 'recovered') {
       await Promise.all([keys.fence(host), ...HOST_ALERTS.map((k) => keys.hostAlert(k, host))].map((k) => deps.leases.release(k)))
+      await clearHostAlerts(v, host)
     }
   }
 }
