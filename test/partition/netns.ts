@@ -95,16 +95,6 @@ const hasNetem = async (swNs: string): Promise<boolean> => {
   }
 }
 
-export const netemAvailable = async (): Promise<boolean> => {
-  const ns = `lzp${process.pid}-probe`
-  await ip('netns', 'add', ns)
-  try {
-    return await hasNetem(ns)
-  } finally {
-    await removeNamespace(ns)
-  }
-}
-
 export const createTopology = async (hosts: { name: string; bridge: Bridge }[]): Promise<Topology> => {
   const p = `lzp${process.pid}`
   const swNs = `${p}-sw`
