@@ -21,8 +21,8 @@ export interface Cluster {
   processes: Record<string, RunningProcess>
   sim<T = unknown>(method: string, path: string, body?: unknown): Promise<T>
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
-  /** Segment + hosts registered in the api, one per simulated host, with Redfish BMC attributes. */
-  registerSegment(opts?: { name?: string; quickEvacuateLevel?: 1 | 2 | 3 }): Promise<{ segmentId: string; hosts: string[] }>
+  /** Segment + hosts registered in the api, one per simulated host (or the simulated hosts named in `hosts`), with Redfish BMC attributes. */
+  registerSegment(opts?: { name?: string; quickEvacuateLevel?: 1 | 2 | 3; hosts?: string[] }): Promise<{ segmentId: string; hosts: string[] }>
   /** A monitor's COMPUTE_HOST STOPPED report for `hostname`, as masakari-hostmonitor sends it. */
   reportHostDown(hostname: string): Promise<{ status: number; body: { notification: ClusterNotification } }>
   /** The notification once it is finished, failed or ignored (polled every 200 ms). */
@@ -127,7 +127,7 @@ export const startCluster = async (opts: ClusterOptions = {}): Promise<Cluster> 
         if (seg.status !== 201) throw new Error(`segment create → ${seg.status} ${JSON.stringify(seg.body)}`)
         const segmentId = seg.body.segment.uuid
         const { servers } = await cluster.sim<{ servers: { host: string }[] }>('GET', '/sim/servers')
-        const hosts = [...new Set(servers.map((s) => s.host))].sort()
+        const hosts = o.hosts ?? [...new Set(servers.map((s) => s.host))].sort()
         for (const h of hosts) {
           const r = await cluster.api('POST', `/v1/segments/${segmentId}/hosts`, {
             host: {

@@ -34,11 +34,16 @@ export const startNode = (
   name: string,
   script: string,
   env: Record<string, string>,
-  /** `cwd` (default: the repo root); `bareEnv`: only `env` and PATH, nothing inherited (no NODE_PATH, NODE_OPTIONS); `nodeArgs`: node flags; `args`: the script's arguments. */
-  opts: { cwd?: string; bareEnv?: boolean; nodeArgs?: string[]; args?: string[] } = {},
+  /**
+   * `cwd` (default: the repo root); `bareEnv`: only `env` and PATH, nothing inherited (no NODE_PATH, NODE_OPTIONS); `nodeArgs`: node flags; `args`: the script's arguments;
+   * `netns`: run it in that network namespace (`ip netns exec`, which execs node: the child's pid is node's).
+   */
+  opts: { cwd?: string; bareEnv?: boolean; nodeArgs?: string[]; args?: string[]; netns?: string } = {},
 ): RunningProcess => {
   const nodeArgs = [...(opts.nodeArgs ?? []), ...(process.env['LAZARUS_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean)]
-  const child = spawn(process.execPath, [...nodeArgs, resolve(repoRoot, script), ...(opts.args ?? [])], {
+  const argv = [...nodeArgs, resolve(repoRoot, script), ...(opts.args ?? [])]
+  const [cmd, args] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]] : [process.execPath, argv]
+  const child = spawn(cmd, args, {
     cwd: opts.cwd ?? repoRoot,
     env: opts.bareEnv ? { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env } : { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

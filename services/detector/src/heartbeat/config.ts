@@ -5,7 +5,8 @@ import * as z from 'zod'
  * When silence is enough to declare a host failed:
  * - `silence`: no heartbeat for the timeout;
  * - `silence+peers`: and at least `peers` live hosts report they cannot reach it either
- *   (their agents' peer probes), so a host cut off from NATS alone is not fenced;
+ *   (their agents' peer probes, each for two heartbeat intervals in a row: peer-reports.ts),
+ *   so a host cut off from NATS alone is not fenced;
  * - `silence+notification`: and an external monitor's COMPUTE_HOST notification for it
  *   arrived within `withinMs` (before or after the silence).
  */

@@ -38,7 +38,8 @@ export interface HostEntry {
   /** The agent's runs heard, most recent first (see plausibility.ts). */
   runs: RunState[]
   managementLostSince: number | undefined
-  peersDown: readonly string[]
+  /** The peers this host reports unreachable, each with when its reports in a row began. */
+  peersDown: ReadonlyMap<string, number>
   peersDownKey: string
   notifiedAt: number | undefined
   storage: { readAt: number; fresh: boolean; at: number | undefined } | undefined
@@ -85,7 +86,7 @@ export const newHost = (host: string, seg: SegmentState, now: number): HostEntry
   skewRuns: [],
   skew: undefined,
   managementLostSince: undefined,
-  peersDown: [],
+  peersDown: new Map(),
   peersDownKey: '',
   notifiedAt: undefined,
   storage: undefined,

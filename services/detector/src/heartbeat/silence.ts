@@ -12,8 +12,8 @@ import type { Verdict, VerdictAction } from './verdict.js'
 export interface SilenceContext {
   /** The monitor can read storage heartbeat files. */
   storage: boolean
-  /** How many live peers report the host unreachable (peer-reports.ts). */
-  peersConfirming(host: string): number
+  /** How many live peers have reported the host unreachable long enough by `now` (peer-reports.ts). */
+  peersConfirming(host: string, now: number): number
 }
 
 /** Decide what can be decided about a silent host now; verdicts go to `out`. */
@@ -43,7 +43,7 @@ export const evaluateSilent = (ctx: SilenceContext, e: HostEntry, now: number, o
   if (e.skew) because += ` (neither plausible nor refused for clock skew; its last ones were ${e.skew.offsetMs} ms off)`
   const evidence: NonNullable<Verdict['evidence']> = {}
   if (ev.kind === 'silence+peers') {
-    const n = ctx.peersConfirming(e.host)
+    const n = ctx.peersConfirming(e.host, now)
     evidence.peersConfirming = n
     confirmed = n >= ev.peers
     because += `, ${n} of ${ev.peers} required peers cannot reach it either`

@@ -294,9 +294,25 @@ describe('HeartbeatTracker', () => {
       t.run(10_000, ['c0', 'c1', 'c2'], (h) => (h === 'c0' ? peersDown('c3')() : {}))
       expect(t.kinds('c3')).toEqual(['suspected:none', 'unconfirmed:alert'])
       expect(t.verdicts.at(-1)!.reason).toMatch(/1 of 2 required peers/)
+      // c1's reports count once it has made them for two intervals (three heartbeats in a row).
       t.run(2000, ['c0', 'c1', 'c2'], (h) => (h === 'c2' ? {} : peersDown('c3')()))
+      expect(t.kinds('c3')).toEqual(['suspected:none', 'unconfirmed:alert'])
+      t.run(1000, ['c0', 'c1', 'c2'], (h) => (h === 'c2' ? {} : peersDown('c3')()))
       expect(t.kinds('c3')).toEqual(['suspected:none', 'unconfirmed:alert', 'failed:fence'])
       expect(t.verdicts.at(-1)!.evidence).toEqual({ peersConfirming: 2 })
+    })
+
+    it('does not count a peer whose probes fail now and then (a lossy link): only reports two intervals in a row', () => {
+      const t = setup({ hosts: hosts(4), policy: { evidence: { kind: 'silence+peers', peers: 2 } } })
+      t.run(5000, hosts(4))
+      // c3 is silent (its NATS connection stalled); c0's and c1's probes of it fail every other second.
+      for (let i = 0; i < 10; i++) {
+        t.run(1000, ['c0', 'c1', 'c2'], (h) => (h !== 'c2' && i % 2 === 0 ? peersDown('c3')() : {}))
+      }
+      expect(t.kinds('c3')).toEqual(['suspected:none', 'unconfirmed:alert'])
+      // Both cannot reach it for two intervals: dead.
+      t.run(3000, ['c0', 'c1', 'c2'], (h) => (h === 'c2' ? {} : peersDown('c3')()))
+      expect(t.kinds('c3')).toEqual(['suspected:none', 'unconfirmed:alert', 'failed:fence'])
     })
 
     it('does not count reports from peers that are themselves silent', () => {

@@ -59,7 +59,7 @@ export class HeartbeatTracker {
   readonly #hosts = new Map<string, HostEntry>()
   readonly #segments = new Map<string, SegmentState>()
   /** Who reports each host unreachable. */
-  readonly #peers = new PeerReports()
+  readonly #peers: PeerReports
   readonly #intervalMs: number
   readonly #stallMs: number
   readonly #defaults: SegmentPolicyInput
@@ -79,9 +79,10 @@ export class HeartbeatTracker {
 
   constructor(config: HeartbeatMonitorConfig, startedAt: number, options: TrackerOptions = {}) {
     this.#intervalMs = config.intervalMs
+    this.#peers = new PeerReports(2 * config.intervalMs)
     this.#stallMs = config.stallMs ?? Math.max(1000, 5 * config.sweepMs)
     this.#storage = options.storageAvailable ?? false
-    this.#silence = { storage: this.#storage, peersConfirming: (host) => this.#peers.confirming(host) }
+    this.#silence = { storage: this.#storage, peersConfirming: (host, now) => this.#peers.confirming(host, now) }
     this.#maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_SKEW_MS
     this.#defaults = config.defaults
     this.#startedAt = startedAt
@@ -174,7 +175,7 @@ export class HeartbeatTracker {
     const seg = e.seg
     const skew = e.skew
     e.skew = undefined
-    if (hb.probes.peers.length > 0 || e.peersDownKey !== '') this.#peers.update(e, hb)
+    if (hb.probes.peers.length > 0 || e.peersDownKey !== '') this.#peers.update(e, hb, now)
 
     let out: Verdict[] | undefined
     if (skew?.alerted) {
