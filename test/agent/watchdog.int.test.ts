@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
 
 /*
- * Self-fencing by watchdog (issue 22): the built agent, run as a child process, arms
+ * Self-fencing by watchdog: the built agent, run as a child process, arms
  * WATCHDOG_DEVICE, here a regular file standing for the device (every keepalive byte and the
  * magic close `V` written to it can be read back). Its control plane is a real nats-server
  * this test starts and stops (its own port); its one peer is a TCP listener of this test,

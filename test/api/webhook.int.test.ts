@@ -14,7 +14,7 @@ import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
 
 /**
- * Issue 22: alerts raised and cleared, and recovery outcomes, pushed to an operator endpoint.
+ * Alerts raised and cleared, and recovery outcomes, pushed to an operator endpoint.
  * Two api processes (replicas) on one PostgreSQL database and a RabbitMQ vhost; events come from
  * the bus as the other services publish them; the receiver is an HTTP server here that checks
  * each push's signature as a receiver would, and answers as each test tells it to.

@@ -154,7 +154,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
   const alerts = createAlertStore(deps.db)
   const changes = createChanges()
 
-  // Pushes to operator endpoints (issue 22): written with what they tell, delivered by any replica.
+  // Pushes to operator endpoints: written with what they tell, delivered by any replica.
   const webhookUrls = parseWebhookUrls(config.webhookUrls, config.webhookAllowInsecure)
   const webhooks = createWebhookOutbox({ urls: webhookUrls, now })
   let deliverer: WebhookDeliverer | undefined

@@ -1,7 +1,7 @@
 import type { AlertClearedV1, AlertKind, NotificationType, RecoveryFinishedV1 } from '@lazarus/contracts'
 
 /**
- * Which active alerts an event ends (issue 22: an alert has a lifetime). Pure: decided from
+ * Which active alerts an event ends (an alert has a lifetime). Pure: decided from
  * the event and what the api knows of it; the store applies the answer as it is
  * (`store/alerts.ts` `clear`), the same fields as `matches` below.
  */

@@ -1,5 +1,5 @@
 /**
- * When a push to an operator endpoint is tried again, or given up (issue 22). Pure: the
+ * When a push to an operator endpoint is tried again, or given up. Pure: the
  * random draw is passed in. Exponential backoff with "equal jitter": the n-th failed attempt
  * waits between half and all of `min(maxDelayMs, baseDelayMs * 2^(n-1))`, so that replicas
  * and endpoints that failed together do not retry in step, yet a retry never comes sooner
