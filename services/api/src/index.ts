@@ -19,7 +19,7 @@ import {
   topology,
 } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
-import { Gauge, Histogram, Registry, type Logger } from '@lazarus/runtime'
+import { Counter, Gauge, Histogram, Registry, type Logger } from '@lazarus/runtime'
 import type { Hono } from 'hono'
 import * as z from 'zod'
 import { createChanges } from './changes.js'
@@ -166,6 +166,12 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers: [metrics],
   })
+  const hostFailuresHeld = new Counter({
+    name: 'lazarus_api_host_failures_held_total',
+    help: 'Host failures (COMPUTE_HOST STOPPED) accepted and held: by the storm guard (which paused the segment) or by a pause already in force',
+    labelNames: ['segment_uuid', 'by'] as const,
+    registers: [metrics],
+  })
   let migrated = false
   new Gauge({
     name: 'lazarus_api_outbox_lag_seconds',
@@ -214,6 +220,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
       publish: (events) => relay.publishCommitted(events),
       confirmed: relay,
       onBatch: (size) => acceptBatch.observe(size),
+      onHostFailureHeld: (segmentUuid, by) => hostFailuresHeld.inc({ segment_uuid: segmentUuid, by }),
     }),
     ssePollMs: config.ssePollMs,
     access,

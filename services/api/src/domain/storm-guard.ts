@@ -18,9 +18,6 @@ export interface StormThresholds {
 /** The defaults, as the detector's (InstanceHA fences no more than half a segment either). */
 export const STORM_DEFAULTS = { maxFailures: 5, maxFailedFraction: 0.5, windowS: 120 } as const
 
-/** The bounds an operator may set (the v1 API refuses values outside them). */
-export const STORM_BOUNDS = { maxFailures: { min: 1, max: 10_000 }, windowS: { min: 1, max: 86_400 } } as const
-
 export interface EffectiveThresholds {
   maxFailures: number
   maxFailedFraction: number

@@ -41,6 +41,7 @@ export const segmentRoutes = (deps: { segments: SegmentStore; notifications: Not
       serviceType: segment.service_type,
       enabled: segment.enabled,
       quickEvacuateLevel: segment.quick_evacuate_level,
+      storm: { maxFailures: segment.storm_max_failures, maxFailedFraction: segment.storm_max_failed_fraction, windowS: segment.storm_window_s },
     })
     return c.json({ segment: segmentView(created) }, 201)
   })
@@ -57,6 +58,7 @@ export const segmentRoutes = (deps: { segments: SegmentStore; notifications: Not
       serviceType: segment.service_type,
       enabled: segment.enabled,
       quickEvacuateLevel: segment.quick_evacuate_level,
+      storm: { maxFailures: segment.storm_max_failures, maxFailedFraction: segment.storm_max_failed_fraction, windowS: segment.storm_window_s },
     })
     return c.json({ segment: segmentView(updated) })
   })
