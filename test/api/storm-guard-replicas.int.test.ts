@@ -96,7 +96,9 @@ describe('host failures of one segment posted concurrently to two api replicas',
       { storm_window_s: 0 },
       { storm_window_s: 86_401 },
     ]) {
-      const r = await call(replicas[0]!.url, 'POST', '/v1/segments', { segment: { name: `bad-${randomBytes(3).toString('hex')}`, recovery_method: 'auto', service_type: 'COMPUTE', ...bad } })
+      const r = await call(replicas[0]!.url, 'POST', '/v1/segments', {
+        segment: { name: `bad-${randomBytes(3).toString('hex')}`, recovery_method: 'auto', service_type: 'COMPUTE', ...bad },
+      })
       expect(r.status, JSON.stringify(bad)).toBe(400)
       expect(r.body.badRequest.message).toMatch(/^Invalid input for field\/attribute segment\.storm_/)
     }

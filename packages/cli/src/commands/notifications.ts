@@ -224,8 +224,8 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
     notification,
     'release',
     'release one held notification: its recovery runs while the segment stays paused',
-    'POST /v1/notifications/{id}/release. A notification of a paused segment (an operator\'s pause or the storm\n' +
-      'guard\'s) is accepted and held; this publishes that one, so its host is fenced and evacuated, and leaves the\n' +
+    "POST /v1/notifications/{id}/release. A notification of a paused segment (an operator's pause or the storm\n" +
+      "guard's) is accepted and held; this publishes that one, so its host is fenced and evacuated, and leaves the\n" +
       'others held. `lazarus notification list --held` lists them; `lazarus segment resume` releases them all.\n' +
       'Refused (exit 5) when the notification is not held.',
   )

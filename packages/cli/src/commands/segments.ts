@@ -21,7 +21,7 @@ const FIELDS = {
 } as const
 
 /** A storm threshold flag: a number in its bounds, or `default` (null: the api's default). */
-const stormValue = (flag: string, v: string, parse: (v: string) => number): number | null => (v.trim().toLowerCase() === 'default' ? null : parse(v))
+const stormValue = (v: string, parse: (v: string) => number): number | null => (v.trim().toLowerCase() === 'default' ? null : parse(v))
 
 const fractionValue = (flag: string, v: string): number => {
   const n = Number(v)
@@ -45,11 +45,11 @@ const segmentBody = (opts: Opts): Record<string, unknown> => {
   if (s('enabled') !== undefined) body['enabled'] = boolValue('enabled', s('enabled') as string)
   if (s('level') !== undefined) body['quick_evacuate_level'] = intValue('level', s('level') as string, 1, 3)
   const maxFailures = s('storm-max-failures')
-  if (maxFailures !== undefined) body['storm_max_failures'] = stormValue('storm-max-failures', maxFailures, (v) => intValue('storm-max-failures', v, 1, 10_000))
+  if (maxFailures !== undefined) body['storm_max_failures'] = stormValue(maxFailures, (v) => intValue('storm-max-failures', v, 1, 10_000))
   const fraction = s('storm-max-failed-fraction')
-  if (fraction !== undefined) body['storm_max_failed_fraction'] = stormValue('storm-max-failed-fraction', fraction, (v) => fractionValue('storm-max-failed-fraction', v))
+  if (fraction !== undefined) body['storm_max_failed_fraction'] = stormValue(fraction, (v) => fractionValue('storm-max-failed-fraction', v))
   const window = s('storm-window')
-  if (window !== undefined) body['storm_window_s'] = stormValue('storm-window', window, (v) => intValue('storm-window', v, 1, 86_400))
+  if (window !== undefined) body['storm_window_s'] = stormValue(window, (v) => intValue('storm-window', v, 1, 86_400))
   return body
 }
 
@@ -151,7 +151,9 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
       action(async (ctx, [ref], opts) => {
         const body = segmentBody(opts)
         if (Object.keys(body).length === 0) {
-          throw usageError('nothing to change: give at least one of --name, --description, --recovery-method, --service-type, --enabled, --level, --storm-max-failures, --storm-max-failed-fraction, --storm-window')
+          throw usageError(
+            'nothing to change: give at least one of --name, --description, --recovery-method, --service-type, --enabled, --level, --storm-max-failures, --storm-max-failed-fraction, --storm-window',
+          )
         }
         const api = ctx.api()
         const { segment } = await resolveSegment(api, ref as string)

@@ -46,13 +46,7 @@ export type StormDecision = { admit: true; counts: StormCounts } | { admit: fals
  * hosts, given the distinct hosts whose failures were admitted within the window. A host
  * already admitted within the window counts once.
  */
-export const stormDecision = (input: {
-  segmentName: string
-  thresholds: StormThresholds
-  size: number
-  admittedHosts: readonly string[]
-  candidate: string
-}): StormDecision => {
+export const stormDecision = (input: { segmentName: string; thresholds: StormThresholds; size: number; admittedHosts: readonly string[]; candidate: string }): StormDecision => {
   const t = effectiveThresholds(input.thresholds)
   const hosts = new Set(input.admittedHosts)
   const admitted = hosts.size

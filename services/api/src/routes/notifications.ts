@@ -14,16 +14,7 @@ import { atLeast } from '../http/microversion.js'
 import type { NotificationStore } from '../store/notifications.js'
 import { isUuid } from '../store/values.js'
 import type { VmoveStore } from '../store/vmoves.js'
-import {
-  createNotification,
-  listNotifications,
-  listVmoves,
-  notificationEvents,
-  releaseNotification,
-  retryNotification,
-  showNotification,
-  showVmove,
-} from './definitions.js'
+import { createNotification, listNotifications, listVmoves, notificationEvents, releaseNotification, retryNotification, showNotification, showVmove } from './definitions.js'
 import { notificationView, vmoveView } from './views.js'
 
 const at = '/v1/notifications'

@@ -115,9 +115,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
     for (let attempt = 1; attempt <= 5; attempt += 1) {
       const outcome = await db.transaction(async (q): Promise<CreateResult | ApiError | 'moved'> => {
         await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`api-notification:${input.hostname}`])
-        const locked = await q.query<{ id: number }>('SELECT s.id FROM api_segments s JOIN api_hosts h ON h.segment_id = s.id WHERE h.name = $1 FOR UPDATE OF s', [
-          input.hostname,
-        ])
+        const locked = await q.query<{ id: number }>('SELECT s.id FROM api_segments s JOIN api_hosts h ON h.segment_id = s.id WHERE h.name = $1 FOR UPDATE OF s', [input.hostname])
         const segmentId = locked.rows[0]?.id
         if (segmentId === undefined) return unknownHost(input)
         const host = await hosts.findByName(input.hostname, q)
@@ -166,11 +164,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
           return { notification: await insertRow(q, { ...base, status: 'new', message: null, held: false }, event), enqueued: true, event }
         }
         const pauseReason = stormPauseReason(decision.reason)
-        await q.query(`UPDATE api_segments SET paused = true, paused_reason = $2, paused_at = coalesce(paused_at, $3), updated_at = $3 WHERE id = $1`, [
-          segmentId,
-          pauseReason,
-          at,
-        ])
+        await q.query(`UPDATE api_segments SET paused = true, paused_reason = $2, paused_at = coalesce(paused_at, $3), updated_at = $3 WHERE id = $1`, [segmentId, pauseReason, at])
         const message =
           `Held: ${decision.reason}; failover segment ${host.segment.name} is paused (${pauseReason}); ` +
           'nothing is fenced or evacuated until an operator releases this notification or resumes the segment.'
@@ -240,7 +234,7 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
       // (VM and process reports, host starts: nearly all the load) the set-based batch.
       let pending: { input: NotificationInput; idx: number }[] = []
       const guarded: { input: NotificationInput; idx: number }[] = []
-      inputs.forEach((input, idx) => (isHostFailure(input) ? guarded : pending).push({ input, idx }))
+      for (const [idx, input] of inputs.entries()) (isHostFailure(input) ? guarded : pending).push({ input, idx })
       // Outbox rows to delete (their events were confirmed), in the first round's transaction.
       let published = opts.publishedEventIds ?? []
       for (let attempt = 1; pending.length > 0 || published.length > 0; attempt += 1) {
