@@ -37,9 +37,6 @@ export interface StormThresholds {
   storm_window_s?: number
 }
 
-/** Thresholds for a test that fails every host of its segment on purpose: no storm guard hold. */
-export const NO_STORM_HOLD: StormThresholds = { storm_max_failures: 10_000, storm_max_failed_fraction: 1 }
-
 export interface ClusterNotification {
   notification_uuid: string
   status: string
