@@ -269,6 +269,30 @@ describe('webhook pushes of alerts and recovery outcomes', () => {
     expect(await stormGauge()).toBe(0)
   })
 
+  it("the storm guard's own alert, raised as the api holds a host failure, is pushed, and its clear on resume", async () => {
+    const seg = await call('POST', '/v1/segments', { segment: { name: `guard-${id}`, recovery_method: 'auto', service_type: 'COMPUTE' } })
+    expect(seg.status).toBe(201)
+    const segmentId = seg.body.segment.uuid as string
+    for (const h of ['g1', 'g2', 'g3']) expect((await call('POST', `/v1/segments/${segmentId}/hosts`, { host: { name: `${h}-${id}`, type: 'COMPUTE', control_attributes: 'x' } })).status).toBe(201)
+    const down = (h: string) =>
+      call('POST', '/v1/notifications', {
+        notification: { type: 'COMPUTE_HOST', hostname: `${h}-${id}`, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+      })
+    expect((await down('g1')).status).toBe(202)
+    // A second host of three within the window: over half the segment, held.
+    const held = await down('g2')
+    expect(held.status).toBe(202)
+    expect(held.body.notification.message).toMatch(/^Held: /)
+    const alerts = (await call('GET', `/v1/alerts?segment_id=${segmentId}&active=true`)).body.alerts as { uuid: string; kind: string; source: string }[]
+    expect(alerts.map((a) => [a.kind, a.source])).toEqual([['storm', 'api']])
+    const uuid = alerts[0]!.uuid
+    await waitDelivered(uuid)
+    expect(deliveredOf(uuid)[0]!.push.alert).toMatchObject({ uuid, kind: 'storm', severity: 'critical', segment_id: segmentId })
+
+    expect((await call('POST', `/v1/segments/${segmentId}/resume`, { release_held: false })).status).toBe(200)
+    await waitDelivered(`${uuid}.cleared`)
+  })
+
   it('a fence_failed alert clears when a later recovery of its host finishes; each outcome is pushed with host and segment', async () => {
     const seg = await call('POST', '/v1/segments', { segment: { name: `fence-${id}`, recovery_method: 'auto', service_type: 'COMPUTE' } })
     const segmentId = seg.body.segment.uuid as string

@@ -404,7 +404,8 @@ export const startSystem = async (opts: {
       },
       async registerSegment(name) {
         const seg = await system.api<{ segment: { uuid: string } }>('POST', '/v1/segments', {
-          segment: { name, recovery_method: 'auto', service_type: 'COMPUTE' },
+          // Chaos fails many hosts on purpose: its operator lets the api's storm guard take them all.
+          segment: { name, recovery_method: 'auto', service_type: 'COMPUTE', storm_max_failures: 10_000, storm_max_failed_fraction: 1 },
         })
         if (seg.status !== 201) throw new Error(`segment create → ${seg.status} ${JSON.stringify(seg.body)}`)
         const segmentId = seg.body.segment.uuid

@@ -183,7 +183,9 @@ if (!loaded.box) {
     }, 400_000)
 
     it("level 1: the killed host's servers are ACTIVE elsewhere and the notification finished", async () => {
-      const level = await api('PUT', `/v1/segments/${segmentId}`, { segment: { quick_evacuate_level: 1 } })
+      // Two of the box's three computes fail in this file, within the storm guard's window: over half of
+      // the segment, so its operator lets the guard take them (the guard's defaults would hold the second).
+      const level = await api('PUT', `/v1/segments/${segmentId}`, { segment: { quick_evacuate_level: 1, storm_max_failed_fraction: 1 } })
       expect(level.status, JSON.stringify(level.body)).toBe(200)
       const ids = await bootServers(os, box, { host: FIRST!, names: [1, 2].map((n) => `${PREFIX}l1-${n}`) })
 

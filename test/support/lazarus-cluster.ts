@@ -22,12 +22,19 @@ export interface Cluster {
   sim<T = unknown>(method: string, path: string, body?: unknown): Promise<T>
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
   /** Segment + hosts registered in the api, one per simulated host (or the simulated hosts named in `hosts`), with Redfish BMC attributes. */
-  registerSegment(opts?: { name?: string; quickEvacuateLevel?: 1 | 2 | 3; hosts?: string[] }): Promise<{ segmentId: string; hosts: string[] }>
+  registerSegment(opts?: { name?: string; quickEvacuateLevel?: 1 | 2 | 3; hosts?: string[]; storm?: StormThresholds }): Promise<{ segmentId: string; hosts: string[] }>
   /** A monitor's COMPUTE_HOST STOPPED report for `hostname`, as masakari-hostmonitor sends it. */
   reportHostDown(hostname: string): Promise<{ status: number; body: { notification: ClusterNotification } }>
   /** The notification once it is finished, failed or ignored (polled every 200 ms). */
   finalNotification(id: string, timeoutMs?: number): Promise<ClusterNotification>
   stop(): Promise<void>
+}
+
+/** A segment's storm guard thresholds, as an operator sets them (`storm_*` fields of the segment). */
+export interface StormThresholds {
+  storm_max_failures?: number
+  storm_max_failed_fraction?: number
+  storm_window_s?: number
 }
 
 export interface ClusterNotification {
@@ -122,6 +129,7 @@ export const startCluster = async (opts: ClusterOptions = {}): Promise<Cluster> 
             recovery_method: 'auto',
             service_type: 'COMPUTE',
             ...(o.quickEvacuateLevel ? { quick_evacuate_level: o.quickEvacuateLevel } : {}),
+            ...o.storm,
           },
         })
         if (seg.status !== 201) throw new Error(`segment create → ${seg.status} ${JSON.stringify(seg.body)}`)

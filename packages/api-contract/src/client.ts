@@ -251,6 +251,8 @@ export const createApiClient = (opts: ApiClientOptions) => {
     createNotification: (body: In<typeof NotificationCreate>) => call('POST', paths.notifications(), NotificationAnswer, body),
     /** Lazarus extension: run a failed recovery again. */
     retryNotification: (notificationId: string) => call('POST', paths.notificationRetry(notificationId), NotificationAnswer, {}),
+    /** Lazarus extension: publish one held notification now (its segment stays paused); 409 when it is not held. */
+    releaseNotification: (notificationId: string) => call('POST', paths.notificationRelease(notificationId), NotificationAnswer, {}),
     /**
      * Lazarus extension: open the Server-Sent Events stream of a notification (each
      * `event: notification` holds a `NotificationEvent`); the caller reads the body and

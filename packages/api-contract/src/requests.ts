@@ -50,6 +50,15 @@ const HostType = z
 /** Lazarus extension: how hard the fencer acts before recovery (1, 2 or 3; default 2). */
 export const QuickEvacuateLevelInput = z.union([z.literal(1), z.literal(2), z.literal(3)])
 
+/**
+ * Lazarus extension: the storm guard's thresholds of a segment (null: the default, 5 hosts,
+ * 0.5 of the segment, 120 s). Host failures beyond them within the window are held and the
+ * segment paused.
+ */
+export const StormMaxFailures = z.number().int().min(1).max(10_000).nullable()
+export const StormMaxFailedFraction = z.number().gt(0).max(1).nullable()
+export const StormWindowS = z.number().int().min(1).max(86_400).nullable()
+
 const segmentFields = {
   name: Name,
   description: Description.optional(),
@@ -57,6 +66,9 @@ const segmentFields = {
   service_type: Name,
   enabled: MasakariBoolean.optional(),
   quick_evacuate_level: QuickEvacuateLevelInput.optional(),
+  storm_max_failures: StormMaxFailures.optional(),
+  storm_max_failed_fraction: StormMaxFailedFraction.optional(),
+  storm_window_s: StormWindowS.optional(),
 }
 
 export const SegmentCreate = z.strictObject({ segment: z.strictObject(segmentFields) })
@@ -73,6 +85,9 @@ export const SegmentUpdate = z.strictObject({
       service_type: segmentFields.service_type.optional(),
       enabled: segmentFields.enabled,
       quick_evacuate_level: segmentFields.quick_evacuate_level,
+      storm_max_failures: segmentFields.storm_max_failures,
+      storm_max_failed_fraction: segmentFields.storm_max_failed_fraction,
+      storm_window_s: segmentFields.storm_window_s,
     })
     .refine(atLeastOne, 'at least one field to update is required'),
 })
@@ -140,6 +155,9 @@ export const SegmentResume = z.strictObject({
 
 /** `POST /v1/notifications/{id}/retry` (Lazarus extension): no fields; the body may be empty. */
 export const NotificationRetry = z.strictObject({})
+
+/** `POST /v1/notifications/{id}/release` (Lazarus extension): no fields; the body may be empty. */
+export const NotificationRelease = z.strictObject({})
 
 /** What a client sends (booleans may still be Masakari's strings). */
 export type SegmentCreateInput = z.input<typeof SegmentCreate>

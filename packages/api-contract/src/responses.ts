@@ -34,6 +34,18 @@ export const SegmentBody = z
     paused: z.boolean().meta({ description: 'Lazarus extension. Automatic recovery paused: new notifications are accepted and held (status new) until resume.' }),
     paused_reason: z.string().nullable().meta({ description: 'Lazarus extension. Why it was paused.' }),
     paused_at: Timestamp.nullable().meta({ description: 'Lazarus extension. Since when.' }),
+    storm_max_failures: z
+      .number()
+      .int()
+      .nullable()
+      .optional()
+      .meta({ description: 'Lazarus extension. Storm guard: more hosts failing within the window than this are held and the segment paused (null: 5).' }),
+    storm_max_failed_fraction: z
+      .number()
+      .nullable()
+      .optional()
+      .meta({ description: "Lazarus extension. Storm guard: more than this fraction of the segment's hosts failing within the window is a storm (null: 0.5)." }),
+    storm_window_s: z.number().int().nullable().optional().meta({ description: 'Lazarus extension. Storm guard: the window in seconds (null: 120).' }),
     ...common,
   })
   .meta({ id: 'Segment' })
@@ -73,6 +85,10 @@ export const NotificationBody = z
     generated_time: Timestamp,
     payload: z.record(z.string(), z.unknown()),
     message: z.string().nullable(),
+    held: z
+      .boolean()
+      .optional()
+      .meta({ description: 'Lazarus extension. Accepted and held (status new): its segment is paused, by an operator or the storm guard; released one by one or on resume.' }),
     recovery_workflow_details: z.array(WorkflowDetailBody).optional().meta({ description: 'GET of one notification, microversion 1.1+' }),
     ...common,
   })

@@ -213,7 +213,8 @@ describe('lazarus CLI against a running system', () => {
   })
 
   it('follows a real recovery to its end: every instance of the crashed host on a new host, exit 0', async () => {
-    expect((await run(['segment', 'create', 'prod', '--level', '2'], env)).code).toBe(0)
+    // Two of its three hosts fail in this file (over half): an operator of so small a segment lets the storm guard take them.
+    expect((await run(['segment', 'create', 'prod', '--level', '2', '--storm-max-failed-fraction', '1'], env)).code).toBe(0)
     for (const h of sys.sim.hostNames().slice(0, 3)) {
       const r = await run(['host', 'create', h, '--segment', 'prod', '--control-attributes', attrs(h)], env)
       expect(r.code, r.stderr).toBe(0)

@@ -42,6 +42,9 @@ const cli = async (argv: string[], answer: (c: Call) => unknown = () => ({})) =>
   return { code, stdout: out.join(''), stderr: err.join(''), calls }
 }
 
+/** A segment looked up by uuid (GET /v1/segments/{id}), or listed. */
+const SEGMENT_ANSWER = (c: Call) => (c.url.pathname === '/v1/segments' ? { segments: [SEGMENT] } : { segment: SEGMENT })
+
 const segmentsAndHosts = (c: Call) => {
   if (c.url.pathname === '/v1/segments') return { segments: [SEGMENT] }
   if (c.url.pathname.endsWith('/hosts')) return { hosts: [HOST] }
@@ -92,6 +95,42 @@ describe('command line', () => {
     ]) {
       expect((await cli(argv)).calls).toEqual([])
     }
+  })
+
+  it("sends a segment's storm guard thresholds, `default` as null, and refuses values out of bounds before calling the api", async () => {
+    const created = await cli(['segment', 'create', 'rack', '--storm-max-failures', '8', '--storm-max-failed-fraction', '1', '--storm-window', '600', '--json'], () => ({
+      segment: SEGMENT,
+    }))
+    expect(created.code, created.stderr).toBe(0)
+    expect(created.calls[0]?.body).toMatchObject({ segment: { name: 'rack', storm_max_failures: 8, storm_max_failed_fraction: 1, storm_window_s: 600 } })
+    const cleared = await cli(['segment', 'update', SEGMENT.uuid, '--storm-max-failed-fraction', 'default', '--json'], (c) =>
+      c.method === 'GET' ? SEGMENT_ANSWER(c) : { segment: SEGMENT },
+    )
+    expect(cleared.code, cleared.stderr).toBe(0)
+    expect(cleared.calls.at(-1)?.body).toEqual({ segment: { storm_max_failed_fraction: null } })
+    for (const bad of [
+      ['--storm-max-failures', '0'],
+      ['--storm-max-failures', '2.5'],
+      ['--storm-max-failed-fraction', '0'],
+      ['--storm-max-failed-fraction', '1.5'],
+      ['--storm-max-failed-fraction', 'half'],
+      ['--storm-window', '86401'],
+    ]) {
+      const r = await cli(['segment', 'create', 'rack', ...bad])
+      expect(r.code, bad.join(' ')).toBe(Exit.usage)
+      expect(r.calls).toEqual([])
+    }
+  })
+
+  it('releases one held notification and lists the held ones', async () => {
+    const released = await cli(['notification', 'release', NOTIFICATION.notification_uuid], () => ({ notification: { ...NOTIFICATION, held: false } }))
+    expect(released.code, released.stderr).toBe(0)
+    expect(released.calls.map((c) => `${c.method} ${c.url.pathname}`)).toEqual([`POST /v1/notifications/${NOTIFICATION.notification_uuid}/release`])
+    expect(released.stdout).toContain(`notification ${NOTIFICATION.notification_uuid} released`)
+    const listed = await cli(['notification', 'list', '--held'], () => ({ notifications: [{ ...NOTIFICATION, status: 'new', held: true }] }))
+    expect(listed.code, listed.stderr).toBe(0)
+    expect(listed.calls[0]?.url.searchParams.get('held')).toBe('true')
+    expect(listed.stdout).toContain('new (held)')
   })
 
   it('answers a group or an unknown command with help and exit 2', async () => {

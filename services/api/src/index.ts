@@ -20,7 +20,7 @@ import {
   topology,
 } from '@lazarus/contracts'
 import type { Db, Queryable } from '@lazarus/db'
-import { Gauge, Histogram, Registry, type Logger } from '@lazarus/runtime'
+import { Counter, Gauge, Histogram, Registry, type Logger } from '@lazarus/runtime'
 import type { Hono } from 'hono'
 import * as z from 'zod'
 import { createChanges } from './changes.js'
@@ -44,7 +44,7 @@ import { createSegmentStore } from './store/segments.js'
 import { createVmoveStore } from './store/vmoves.js'
 import { clearedBy } from './domain/alert-clearing.js'
 import { createWebhookDeliverer, type WebhookDeliverer } from './webhook/deliverer.js'
-import { alertClearedPush, createWebhookOutbox } from './webhook/push.js'
+import { alertClearedPush, alertRaisedPush, createWebhookOutbox } from './webhook/push.js'
 import { parseWebhookUrls, readWebhookSecret, urlForLog } from './webhook/settings.js'
 
 export { apiConfigSchema, type ApiConfig }
@@ -149,7 +149,6 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
 
   const segments = createSegmentStore(deps.db, now)
   const hosts = createHostStore(deps.db, segments, now)
-  const notifications = createNotificationStore(deps.db, hosts, now, config.outboxSweepAfterMs)
   const vmoves = createVmoveStore(deps.db, now)
   const alerts = createAlertStore(deps.db)
   const changes = createChanges()
@@ -157,6 +156,11 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
   // Pushes to operator endpoints: written with what they tell, delivered by any replica.
   const webhookUrls = parseWebhookUrls(config.webhookUrls, config.webhookAllowInsecure)
   const webhooks = createWebhookOutbox({ urls: webhookUrls, now })
+  // The storm guard raises its alert in the acceptance transaction: pushed like any other.
+  const notifications = createNotificationStore(deps.db, hosts, now, config.outboxSweepAfterMs, async (q, uuid) => {
+    const stored = await alerts.get(q, uuid)
+    if (stored) await webhooks.enqueue(q, [alertRaisedPush(stored)])
+  })
   let deliverer: WebhookDeliverer | undefined
   if (webhooks.enabled) {
     deliverer = createWebhookDeliverer({
@@ -196,6 +200,12 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     name: 'lazarus_api_accept_batch_size',
     help: 'Notifications written per transaction (concurrent requests share one: group commit)',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [metrics],
+  })
+  const hostFailuresHeld = new Counter({
+    name: 'lazarus_api_host_failures_held_total',
+    help: 'Host failures (COMPUTE_HOST STOPPED) accepted and held: by the storm guard (which paused the segment) or by a pause already in force',
+    labelNames: ['segment_uuid', 'by'] as const,
     registers: [metrics],
   })
   let migrated = false
@@ -260,6 +270,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
       publish: (events) => relay.publishCommitted(events),
       confirmed: relay,
       onBatch: (size) => acceptBatch.observe(size),
+      onHostFailureHeld: (segmentUuid, by) => hostFailuresHeld.inc({ segment_uuid: segmentUuid, by }),
     }),
     ssePollMs: config.ssePollMs,
     access,

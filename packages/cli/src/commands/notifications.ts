@@ -112,6 +112,8 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
     .option('--type <type>', `only this type: ${NotificationType.options.join(', ')}`)
     .option('--host-uuid <uuid>', 'only notifications of this source host')
     .option('--since <time>', 'only those generated since this ISO time')
+    .option('--held', 'only those held while their segment is paused (by an operator or the storm guard)')
+    .option('--segment <uuid>', 'only notifications of this failover segment')
     .option('--limit <n>', 'at most n (default: the api maximum)')
     .action(
       action(async (ctx, _args, opts) => {
@@ -122,6 +124,8 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
           type: type === undefined ? undefined : choice('type', type, NotificationType.options),
           source_host_uuid: str(opts, 'host-uuid'),
           'generated-since': str(opts, 'since'),
+          held: flag(opts, 'held') ? 'true' : undefined,
+          failover_segment_uuid: str(opts, 'segment'),
           limit: str(opts, 'limit') === undefined ? undefined : intValue('limit', str(opts, 'limit') as string, 1, 1_000_000),
         })
         if (ctx.json) printJson(ctx, { notifications: got.raw })
@@ -213,6 +217,29 @@ export const addNotificationCommands = ({ program, action }: Program): void => {
           }
           throw err
         }
+      }),
+    )
+
+  command(
+    notification,
+    'release',
+    'release one held notification: its recovery runs while the segment stays paused',
+    "POST /v1/notifications/{id}/release. A notification of a paused segment (an operator's pause or the storm\n" +
+      "guard's) is accepted and held; this publishes that one, so its host is fenced and evacuated, and leaves the\n" +
+      'others held. `lazarus notification list --held` lists them; `lazarus segment resume` releases them all.\n' +
+      'Refused (exit 5) when the notification is not held.',
+  )
+    .addArgument(idArg())
+    .action(
+      action(async (ctx, [id]) => {
+        const got = await ctx.api().releaseNotification(id as string)
+        if (ctx.json) printJson(ctx, got.raw)
+        else {
+          const n = got.data.notification
+          ctx.io.out(`notification ${n.notification_uuid} released (${n.status}): the recovery of host ${n.hostname} runs; its segment stays paused`)
+          ctx.io.out(`follow it with \`lazarus notification watch ${n.notification_uuid}\``)
+        }
+        return 0
       }),
     )
 

@@ -12,7 +12,22 @@ const FIELDS = {
   recoveryMethod: ['--recovery-method <method>', `how instances are recovered: ${RecoveryMethod.options.join(', ')}`],
   serviceType: ['--service-type <type>', 'the service type the segment protects (Masakari: COMPUTE)'],
   level: ['--level <1|2|3>', 'quick_evacuate_level: 1 force-down only, 2 power off + confirm + force-down, 3 power off + wait for Nova'],
+  stormMaxFailures: ['--storm-max-failures <n|default>', 'storm guard: more hosts than this failing within the window are held and the segment paused (default 5)'],
+  stormMaxFailedFraction: [
+    '--storm-max-failed-fraction <f|default>',
+    "storm guard: more than this fraction (0 < f <= 1) of the segment's hosts failing within the window is a storm (default 0.5)",
+  ],
+  stormWindow: ['--storm-window <seconds|default>', 'storm guard: the window in seconds (default 120)'],
 } as const
+
+/** A storm threshold flag: a number in its bounds, or `default` (null: the api's default). */
+const stormValue = (v: string, parse: (v: string) => number): number | null => (v.trim().toLowerCase() === 'default' ? null : parse(v))
+
+const fractionValue = (flag: string, v: string): number => {
+  const n = Number(v)
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) throw usageError(`--${flag} takes a fraction greater than 0 and at most 1, or "default" (got "${v}")`)
+  return n
+}
 
 const showSegment = (ctx: Context, raw: unknown, data: Parameters<typeof segmentRecord>[0]) => {
   if (ctx.json) printJson(ctx, { segment: raw })
@@ -29,6 +44,12 @@ const segmentBody = (opts: Opts): Record<string, unknown> => {
   if (s('service-type') !== undefined) body['service_type'] = s('service-type')
   if (s('enabled') !== undefined) body['enabled'] = boolValue('enabled', s('enabled') as string)
   if (s('level') !== undefined) body['quick_evacuate_level'] = intValue('level', s('level') as string, 1, 3)
+  const maxFailures = s('storm-max-failures')
+  if (maxFailures !== undefined) body['storm_max_failures'] = stormValue(maxFailures, (v) => intValue('storm-max-failures', v, 1, 10_000))
+  const fraction = s('storm-max-failed-fraction')
+  if (fraction !== undefined) body['storm_max_failed_fraction'] = stormValue(fraction, (v) => fractionValue('storm-max-failed-fraction', v))
+  const window = s('storm-window')
+  if (window !== undefined) body['storm_window_s'] = stormValue(window, (v) => intValue('storm-window', v, 1, 86_400))
   return body
 }
 
@@ -102,6 +123,9 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
     .option(...FIELDS.recoveryMethod)
     .option(...FIELDS.serviceType)
     .option(...FIELDS.level)
+    .option(...FIELDS.stormMaxFailures)
+    .option(...FIELDS.stormMaxFailedFraction)
+    .option(...FIELDS.stormWindow)
     .option('--enabled <true|false>', 'false creates it disabled (Masakari: its notifications are ignored)')
     .action(
       action(async (ctx, [name], opts) => {
@@ -119,12 +143,17 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
     .option(...FIELDS.recoveryMethod)
     .option(...FIELDS.serviceType)
     .option(...FIELDS.level)
+    .option(...FIELDS.stormMaxFailures)
+    .option(...FIELDS.stormMaxFailedFraction)
+    .option(...FIELDS.stormWindow)
     .option('--enabled <true|false>', 'false disables it (Masakari: notifications ignored; to hold them instead, see segment pause)')
     .action(
       action(async (ctx, [ref], opts) => {
         const body = segmentBody(opts)
         if (Object.keys(body).length === 0) {
-          throw usageError('nothing to change: give at least one of --name, --description, --recovery-method, --service-type, --enabled, --level')
+          throw usageError(
+            'nothing to change: give at least one of --name, --description, --recovery-method, --service-type, --enabled, --level, --storm-max-failures, --storm-max-failed-fraction, --storm-window',
+          )
         }
         const api = ctx.api()
         const { segment } = await resolveSegment(api, ref as string)

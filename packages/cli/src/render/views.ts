@@ -22,9 +22,15 @@ export const segmentRecord = (s: Segment): string =>
     ['paused_reason', dash(s.paused_reason)],
     ['paused_at', when(s.paused_at)],
     ['quick_evacuate_level', dash(s.quick_evacuate_level)],
+    ['storm_max_failures', stormText(s.storm_max_failures, 5)],
+    ['storm_max_failed_fraction', stormText(s.storm_max_failed_fraction, 0.5)],
+    ['storm_window_s', stormText(s.storm_window_s, 120)],
     ['created_at', when(s.created_at)],
     ['updated_at', when(s.updated_at)],
   ])
+
+/** A storm guard threshold: the segment's own, or the api's default (null), or `-` from an api without the guard. */
+const stormText = (v: number | null | undefined, fallback: number): string => (v === undefined ? '-' : v === null ? `default (${fallback})` : String(v))
 
 /** control_attributes hold BMC passwords: tables show only which driver and address. */
 export const maskControlAttributes = (attrs: string | null | undefined): string => {
@@ -54,7 +60,7 @@ export const hostRecord = (h: Host, segment?: Pick<Segment, 'name' | 'uuid'>): s
 export const notificationTable = (ns: readonly Notification[]): string =>
   renderTable(
     ['uuid', 'type', 'status', 'host', 'generated_time', 'payload'],
-    ns.map((n) => [n.notification_uuid, n.type, n.status, hostLabel(n), when(n.generated_time), payloadText(n.payload)]),
+    ns.map((n) => [n.notification_uuid, n.type, n.held ? `${n.status} (held)` : n.status, hostLabel(n), when(n.generated_time), payloadText(n.payload)]),
   )
 
 /** The api reports the source host by uuid; Lazarus adds `hostname` when it has it. */
@@ -68,7 +74,7 @@ export const notificationRecord = (n: Notification, vmoves?: readonly Vmove[]): 
     renderRecord([
       ['uuid', n.notification_uuid],
       ['type', n.type],
-      ['status', n.status],
+      ['status', n.held ? `${n.status} (held: its segment is paused; \`lazarus notification release ${n.notification_uuid}\` or \`lazarus segment resume\`)` : n.status],
       ['message', dash(n.message)],
       ['source_host_uuid', dash(n.source_host_uuid)],
       ['failover_segment_uuid', dash(n.failover_segment_uuid)],

@@ -43,6 +43,8 @@ export const DEFAULT_ACTIONS = {
   'lazarus:segments:pause': ADMIN,
   'lazarus:segments:resume': ADMIN,
   'lazarus:notifications:retry': ADMIN,
+  /** Publish one notification held in a paused segment (the storm guard's, or an operator's pause). */
+  'lazarus:notifications:release': ADMIN,
   /** The SSE stream of one notification (its detail and its vmoves). */
   'lazarus:notifications:events': ADMIN,
   'lazarus:alerts:index': ADMIN,
@@ -227,6 +229,7 @@ const routes: [method: string, path: RegExp, action: Action][] = [
   ['GET', new RegExp(`^/notifications/${ID}/?$`), 'os_masakari_api:notifications:detail'],
   ['GET', new RegExp(`^/notifications/${ID}/events/?$`), 'lazarus:notifications:events'],
   ['POST', new RegExp(`^/notifications/${ID}/retry/?$`), 'lazarus:notifications:retry'],
+  ['POST', new RegExp(`^/notifications/${ID}/release/?$`), 'lazarus:notifications:release'],
   ['GET', new RegExp(`^/notifications/${ID}/vmoves/?$`), 'os_masakari_api:vmoves:index'],
   ['GET', new RegExp(`^/notifications/${ID}/vmoves/${ID}/?$`), 'os_masakari_api:vmoves:detail'],
   ['GET', /^\/alerts\/?$/, 'lazarus:alerts:index'],

@@ -7,12 +7,12 @@ import type { Queryable } from '@lazarus/db'
  * that transaction commits, and is kept until the bus confirms it. The active trace context
  * is kept beside it, so that the sweep publishes it in the writing request's trace.
  */
-export const enqueueEvent = async (q: Queryable, event: AnyEnvelope, now: Date): Promise<void> => {
+export const enqueueEvent = async (q: Queryable, event: AnyEnvelope, now: Date, availableAt: Date = now): Promise<void> => {
   // The writing request's trace travels with the row (empty while tracing is off).
   const trace = currentTraceHeaders()
   await q.query(
-    `INSERT INTO api_outbox (event_id, type, body, created_at, available_at, traceparent, tracestate) VALUES ($1, $2, $3::jsonb, $4, $4, $5, $6)
+    `INSERT INTO api_outbox (event_id, type, body, created_at, available_at, traceparent, tracestate) VALUES ($1, $2, $3::jsonb, $4, $7, $5, $6)
      ON CONFLICT (event_id) DO NOTHING`,
-    [event.id, event.type, JSON.stringify(event), now, trace.traceparent ?? null, trace.tracestate ?? null],
+    [event.id, event.type, JSON.stringify(event), now, trace.traceparent ?? null, trace.tracestate ?? null, availableAt],
   )
 }

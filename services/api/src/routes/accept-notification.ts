@@ -44,6 +44,8 @@ export const createNotificationAcceptor = (deps: {
   concurrency?: number
   /** Told the size of each batch written (a metric). */
   onBatch?: (size: number) => void
+  /** Told of each host failure held (a metric): by the storm guard, or by a pause in force. */
+  onHostFailureHeld?: (segmentUuid: string, by: 'storm_guard' | 'pause') => void
 }): AcceptNotification => {
   const group = createGroupCommit<AcceptedDraft, CreateResult>(
     async (drafts) => {
@@ -56,6 +58,7 @@ export const createNotificationAcceptor = (deps: {
         deps.confirmed?.giveBackConfirmed(publishedEventIds)
         throw err
       }
+      for (const r of results) if (!(r instanceof Error) && r.heldBy) deps.onHostFailureHeld?.(r.notification.segmentUuid, r.heldBy)
       const events = results.flatMap((r) => (r instanceof Error || !r.event ? [] : [r.event]))
       if (events.length > 0) deps.publish(events)
       return results

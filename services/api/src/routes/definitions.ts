@@ -9,6 +9,7 @@ import {
   NotificationAnswer,
   NotificationCreate,
   NotificationListAnswer,
+  NotificationRelease,
   NotificationRetry,
   SegmentAnswer,
   SegmentCreate,
@@ -218,7 +219,15 @@ export const listNotifications = createRoute({
   security,
   summary: 'List notifications',
   request: {
-    query: z.object({ status: param('Filter'), source_host_uuid: param('Filter'), type: param('Filter'), 'generated-since': param('ISO 8601 date-time'), ...paging }),
+    query: z.object({
+      status: param('Filter'),
+      source_host_uuid: param('Filter'),
+      type: param('Filter'),
+      'generated-since': param('ISO 8601 date-time'),
+      held: param('Lazarus extension: `true` for the notifications held while their segment is paused, `false` for the others'),
+      failover_segment_uuid: param('Lazarus extension: filter by segment'),
+      ...paging,
+    }),
   },
   responses: { 200: ok('Notifications', NotificationListAnswer), ...common },
 })
@@ -266,6 +275,25 @@ export const retryNotification = createRoute({
     202: ok('Queued again', NotificationAnswer),
     404: fault('Not found'),
     409: fault('Not failed or error, its host is gone, on maintenance an operator set, or its segment disabled'),
+    415: fault('Not JSON'),
+    ...common,
+  },
+})
+
+export const releaseNotification = createRoute({
+  method: 'post',
+  path: '/v1/notifications/{notification_id}/release',
+  tags: ['notifications'],
+  security,
+  summary: 'Release one held notification (Lazarus extension)',
+  description:
+    'A notification held while its segment is paused (by an operator, or by the storm guard) is published now and its recovery runs; ' +
+    'the segment stays paused and the other held notifications stay held. The body may be empty.',
+  request: { params: notificationParams, body: body(NotificationRelease, false) },
+  responses: {
+    202: ok('Released', NotificationAnswer),
+    404: fault('Not found'),
+    409: fault('Not held, or its host is no longer registered'),
     415: fault('Not JSON'),
     ...common,
   },
@@ -361,6 +389,7 @@ export const V1_ROUTES: readonly RouteConfig[] = [
   createNotification,
   showNotification,
   retryNotification,
+  releaseNotification,
   notificationEvents,
   listVmoves,
   showVmove,

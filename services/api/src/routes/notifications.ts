@@ -8,13 +8,13 @@ import { validate } from '../domain/validation.js'
 import { badRequest, notFound } from '../errors.js'
 import type { AppEnv } from '../http/env.js'
 import { openApiApp, served } from '../http/openapi-app.js'
-import { listParams } from '../http/list-params.js'
+import { listParams, strictBool } from '../http/list-params.js'
 import { streamClock, type StreamGate } from '../http/stream-limits.js'
 import { atLeast } from '../http/microversion.js'
 import type { NotificationStore } from '../store/notifications.js'
 import { isUuid } from '../store/values.js'
 import type { VmoveStore } from '../store/vmoves.js'
-import { createNotification, listNotifications, listVmoves, notificationEvents, retryNotification, showNotification, showVmove } from './definitions.js'
+import { createNotification, listNotifications, listVmoves, notificationEvents, releaseNotification, retryNotification, showNotification, showVmove } from './definitions.js'
 import { notificationView, vmoveView } from './views.js'
 
 const at = '/v1/notifications'
@@ -57,6 +57,19 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
     return c.json({ notification: notificationView(notification) }, 202)
   })
 
+  /**
+   * Lazarus extension: publish one notification held in a paused segment (the storm guard's
+   * pause or an operator's); the segment stays paused. 202; 409 when it is not held.
+   */
+  app.openapi(served(releaseNotification, at), async (c) => {
+    const id = c.req.valid('param').notification_id
+    if (!isUuid(id)) throw notFound(`No notification with id ${id}.`)
+    const { notification } = await deps.notifications.release(id, c.get('principal')?.name ?? 'operator')
+    deps.onAccepted()
+    deps.changes.emit(notification.uuid)
+    return c.json({ notification: notificationView(notification) }, 202)
+  })
+
   app.openapi(served(listNotifications, at), async (c) => {
     const one = (k: string) => c.req.query(k)
     let generatedSince: Date | undefined
@@ -70,6 +83,8 @@ export const notificationRoutes = (deps: NotificationRouteDeps) => {
       ...(one('source_host_uuid') !== undefined ? { sourceHostUuid: one('source_host_uuid') as string } : {}),
       ...(one('type') !== undefined ? { type: one('type') as string } : {}),
       ...(generatedSince ? { generatedSince } : {}),
+      ...(one('held') !== undefined ? { held: strictBool('held', one('held')) as boolean } : {}),
+      ...(one('failover_segment_uuid') !== undefined ? { segmentUuid: one('failover_segment_uuid') as string } : {}),
     }
     const list = await deps.notifications.list({ ...listParams(c.req.queries(), deps.maxLimit), filters })
     return c.json({ notifications: list.map((n) => notificationView(n)) })

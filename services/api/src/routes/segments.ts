@@ -49,6 +49,7 @@ export const segmentRoutes = (deps: {
       serviceType: segment.service_type,
       enabled: segment.enabled,
       quickEvacuateLevel: segment.quick_evacuate_level,
+      storm: { maxFailures: segment.storm_max_failures, maxFailedFraction: segment.storm_max_failed_fraction, windowS: segment.storm_window_s },
     })
     return c.json({ segment: segmentView(created) }, 201)
   })
@@ -65,6 +66,7 @@ export const segmentRoutes = (deps: {
       serviceType: segment.service_type,
       enabled: segment.enabled,
       quickEvacuateLevel: segment.quick_evacuate_level,
+      storm: { maxFailures: segment.storm_max_failures, maxFailedFraction: segment.storm_max_failed_fraction, windowS: segment.storm_window_s },
     })
     return c.json({ segment: segmentView(updated) })
   })

@@ -24,6 +24,10 @@ export const segmentView = (s: Segment) => ({
   paused: s.paused,
   paused_reason: s.pausedReason,
   paused_at: iso(s.pausedAt),
+  /** Lazarus extension: the storm guard's thresholds (null: the default). */
+  storm_max_failures: s.storm.maxFailures,
+  storm_max_failed_fraction: s.storm.maxFailedFraction,
+  storm_window_s: s.storm.windowS,
   created_at: iso(s.createdAt),
   updated_at: iso(s.updatedAt),
   deleted_at: null,
@@ -61,6 +65,8 @@ export const notificationView = (n: Notification, progress?: readonly ProgressEn
   generated_time: iso(n.generatedTime),
   payload: n.payload,
   message: n.message,
+  /** Lazarus extension: accepted while its segment was paused, nothing published yet. */
+  held: n.held,
   created_at: iso(n.createdAt),
   updated_at: iso(n.updatedAt),
   deleted_at: null,

@@ -40,18 +40,20 @@ const fromRow = (r: Record<string, unknown>): Alert => ({
   clearedReason: (r['cleared_reason'] as string | null) ?? null,
 })
 
+/** Store an alert once per event id (the services' `alert.raised.v1`, or one the api raises itself); true when it is new. */
+export const recordAlert = async (q: Queryable, e: AlertRaisedV1): Promise<boolean> => {
+  const p = e.payload
+  const r = await q.query(
+    `INSERT INTO api_alerts (uuid, kind, severity, segment_uuid, host, notification_uuid, message, source, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (uuid) DO NOTHING`,
+    [e.id, p.kind, p.severity, p.segmentId ?? null, p.host ?? null, p.notificationId ?? null, p.message, e.source, new Date(e.occurredAt)],
+  )
+  return r.rowCount > 0
+}
+
 /** Alerts the services raised for operators (storms, isolated hosts, failed fences...). */
 export const createAlertStore = (db: Db) => ({
-  /** Store an alert once per event id; true when it is new. */
-  async record(q: Queryable, e: AlertRaisedV1): Promise<boolean> {
-    const p = e.payload
-    const r = await q.query(
-      `INSERT INTO api_alerts (uuid, kind, severity, segment_uuid, host, notification_uuid, message, source, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (uuid) DO NOTHING`,
-      [e.id, p.kind, p.severity, p.segmentId ?? null, p.host ?? null, p.notificationId ?? null, p.message, e.source, new Date(e.occurredAt)],
-    )
-    return r.rowCount > 0
-  },
+  record: recordAlert,
 
   /** The stored alert of an `alert.raised.v1` event id. */
   async get(q: Queryable, uuid: string): Promise<Alert | undefined> {

@@ -37,6 +37,7 @@ const HOST_SELECT = `h.id, h.uuid::text AS uuid, h.name, h.type, h.control_attri
   s.id AS s_id, s.uuid::text AS s_uuid, s.name AS s_name, s.description AS s_description, s.recovery_method AS s_recovery_method,
   s.service_type AS s_service_type, s.enabled AS s_enabled, s.quick_evacuate_level AS s_quick_evacuate_level,
   s.paused AS s_paused, s.paused_reason AS s_paused_reason, s.paused_at AS s_paused_at,
+  s.storm_max_failures AS s_storm_max_failures, s.storm_max_failed_fraction AS s_storm_max_failed_fraction, s.storm_window_s AS s_storm_window_s,
   s.created_at AS s_created_at, s.updated_at AS s_updated_at`
 
 /** HOST_SELECT plus the segment's reserved host names, for the snapshots events carry. */
@@ -136,6 +137,13 @@ export const createHostStore = (db: Db, segments: SegmentStore, now: () => Date)
     },
 
     findByUuid,
+
+    /** The host named `name` with its segment and the segment's reserved hosts, read in `q`. */
+    async findByName(name: string, q: Queryable = db): Promise<Host | undefined> {
+      const r = await q.query(`SELECT ${HOST_SELECT_WITH_RESERVED} FROM ${HOST_FROM} WHERE h.name = $1`, [name])
+      const row = r.rows[0]
+      return row ? hostFromRow(row) : undefined
+    },
 
     async list(segmentUuid: string, p: ListParams & { filters: HostFilters }): Promise<Host[]> {
       await segments.get(segmentUuid)

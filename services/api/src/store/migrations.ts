@@ -385,4 +385,22 @@ CREATE TABLE api_webhook_deliveries (
 CREATE INDEX api_webhook_deliveries_due ON api_webhook_deliveries (next_attempt_at) WHERE state = 'pending';
 `,
   },
+  {
+    id: '009-storm-guard',
+    sql: `
+-- The storm guard of the accept path (domain/storm-guard.ts): each segment's thresholds
+-- (NULL: the default), and the ledger of host failures admitted, which the guard reads under
+-- the segment's row lock to count the hosts failing within the window.
+ALTER TABLE api_segments ADD COLUMN storm_max_failures integer, ADD COLUMN storm_max_failed_fraction double precision,
+  ADD COLUMN storm_window_s integer;
+CREATE TABLE api_storm_ledger (
+  id bigserial PRIMARY KEY,
+  segment_id integer NOT NULL REFERENCES api_segments(id) ON DELETE CASCADE,
+  host_name text NOT NULL,
+  notification_uuid uuid NOT NULL,
+  admitted_at timestamptz NOT NULL
+);
+CREATE INDEX api_storm_ledger_segment ON api_storm_ledger (segment_id, admitted_at);
+`,
+  },
 ]

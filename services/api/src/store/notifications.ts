@@ -3,7 +3,9 @@ import type { Db, Queryable } from '@lazarus/db'
 import { randomUUID } from 'node:crypto'
 import { ApiError, badRequest, conflict, notFound } from '../errors.js'
 import { enqueueEvent } from '../outbox/outbox.js'
+import { effectiveThresholds, stormDecision, stormPauseReason } from '../domain/storm-guard.js'
 import type { ProgressEntry } from '../domain/workflow.js'
+import { recordAlert } from './alerts.js'
 import { hostFromRow, hostSnapshot, type Host, type HostStore, type VersionedHost } from './hosts.js'
 import { listPage, type ListParams } from './list-query.js'
 import { segmentSnapshot, type Segment } from './segments.js'
@@ -57,6 +59,8 @@ export interface NotificationFilters {
   sourceHostUuid?: string
   type?: string
   generatedSince?: Date
+  held?: boolean
+  segmentUuid?: string
 }
 
 export interface CreateResult {
@@ -65,6 +69,8 @@ export interface CreateResult {
   enqueued: boolean
   /** The event written to the outbox, when `createMany` wrote one: the caller may publish it at once. */
   event?: AnyEnvelope | undefined
+  /** A host failure held: by the storm guard (which paused its segment now), or by a pause already in force. */
+  heldBy?: 'storm_guard' | 'pause' | undefined
 }
 
 const unknownHost = (input: NotificationInput) => badRequest(`Host with name ${input.hostname} could not be found.`)
@@ -73,7 +79,14 @@ const unknownHost = (input: NotificationInput) => badRequest(`Host with name ${i
  * `claimAfterMs`: how long the outbox sweep leaves a new notification's event to whoever
  * accepted it, to publish straight after the commit (it sweeps it up after that).
  */
-export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Date, claimAfterMs = 0) => {
+export const createNotificationStore = (
+  db: Db,
+  hosts: HostStore,
+  now: () => Date,
+  claimAfterMs = 0,
+  /** An alert this store raised (the storm guard's), in its transaction: the api pushes it to operators. */
+  onAlertRaised: (q: Queryable, alertUuid: string) => Promise<void> = async () => {},
+) => {
   /** Hosts by name as last read, each with its version; the database tells when one is stale. */
   const hostCache = new Map<string, VersionedHost>()
   const get = async (uuid: string, q: Queryable = db, lock = false): Promise<Notification | undefined> => {
@@ -81,6 +94,108 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
     const r = await q.query(`SELECT ${COLUMNS} FROM api_notifications n WHERE n.notification_uuid = $1${lock ? ' FOR UPDATE' : ''}`, [uuid])
     const row = r.rows[0]
     return row ? fromRow(row) : undefined
+  }
+
+  /** Insert a notification row (and its event, available to sweeps after `claimAfterMs`) in `q`. */
+  const insertRow = async (q: Queryable, row: Omit<Notification, 'id'>, event: AnyEnvelope | undefined): Promise<Notification> => {
+    const r = await q.query<{ id: number }>(
+      `INSERT INTO api_notifications (notification_uuid, generated_time, source_host_uuid, hostname, type, payload, status,
+         failover_segment_uuid, message, held, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11) RETURNING id`,
+      [row.uuid, row.generatedTime, row.sourceHostUuid, row.hostname, row.type, JSON.stringify(row.payload), row.status, row.segmentUuid, row.message, row.held, row.createdAt],
+    )
+    if (event) await enqueueEvent(q, event, row.createdAt, new Date(row.createdAt.getTime() + claimAfterMs))
+    return { id: Number(r.rows[0]?.id), ...row }
+  }
+
+  /**
+   * A host failure (COMPUTE_HOST STOPPED) passes the storm guard (domain/storm-guard.ts). In
+   * one transaction: the host's lock (the batch path's, so duplicates are judged alike), its
+   * segment's row lock (every batch and every replica deciding on this segment waits here,
+   * so together they never admit more than the thresholds), the duplicate, maintenance,
+   * disabled and pause rules on fresh rows, then the guard over the ledger of failures
+   * admitted within the window. Admitted: a ledger row, the notification and its event.
+   * Held: the segment paused (`storm guard: ...`, as the detector's guard pauses), the
+   * notification stored held, a `storm` alert.
+   */
+  const acceptHostFailure = async (input: NotificationInput, duplicateIntervalS: number): Promise<CreateResult | ApiError> => {
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      const outcome = await db.transaction(async (q): Promise<CreateResult | ApiError | 'moved'> => {
+        await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`api-notification:${input.hostname}`])
+        const locked = await q.query<{ id: number }>('SELECT s.id FROM api_segments s JOIN api_hosts h ON h.segment_id = s.id WHERE h.name = $1 FOR UPDATE OF s', [input.hostname])
+        const segmentId = locked.rows[0]?.id
+        if (segmentId === undefined) return unknownHost(input)
+        const host = await hosts.findByName(input.hostname, q)
+        // Moved to another segment between the two reads: lock that one instead.
+        if (!host || host.segment.id !== Number(segmentId)) return 'moved'
+        const interval = duplicateIntervalS * 1000
+        const dup = await q.query(
+          `SELECT 1 FROM api_notifications d WHERE d.source_host_uuid = $1 AND d.type = $2 AND md5(d.payload::text) = md5($3::jsonb::text)
+             AND d.generated_time BETWEEN $4 AND $5 AND d.payload = $3::jsonb LIMIT 1`,
+          [host.uuid, input.type, JSON.stringify(input.payload), new Date(input.generatedTime.getTime() - interval), new Date(input.generatedTime.getTime() + interval)],
+        )
+        if (dup.rowCount > 0) return conflict(`Notification received from host ${input.hostname} of type ${input.type} is duplicate.`)
+        const at = now()
+        const uuid = randomUUID()
+        const base = {
+          uuid,
+          generatedTime: input.generatedTime,
+          sourceHostUuid: host.uuid,
+          hostname: host.name,
+          type: input.type,
+          payload: input.payload,
+          segmentUuid: host.segment.uuid,
+          createdAt: at,
+          updatedAt: null,
+        }
+        const ignoredBecause = ignoreReason(host, input)
+        if (ignoredBecause) return { notification: await insertRow(q, { ...base, status: 'ignored', message: ignoredBecause, held: false }, undefined), enqueued: false }
+        const paused = heldReason(host.segment)
+        if (paused) return { notification: await insertRow(q, { ...base, status: 'new', message: paused, held: true }, undefined), enqueued: false, heldBy: 'pause' }
+        const t = effectiveThresholds(host.segment.storm)
+        const since = new Date(at.getTime() - t.windowS * 1000)
+        // Rows past the longest window an operator may set are never read again.
+        await q.query('DELETE FROM api_storm_ledger WHERE segment_id = $1 AND admitted_at < $2', [segmentId, new Date(at.getTime() - 86_400_000)])
+        const admitted = await q.query<{ host_name: string }>('SELECT DISTINCT host_name FROM api_storm_ledger WHERE segment_id = $1 AND admitted_at > $2', [segmentId, since])
+        const size = await q.query<{ n: number }>('SELECT count(*)::int AS n FROM api_hosts WHERE segment_id = $1', [segmentId])
+        const decision = stormDecision({
+          segmentName: host.segment.name,
+          thresholds: host.segment.storm,
+          size: Number(size.rows[0]?.n ?? 0),
+          admittedHosts: admitted.rows.map((r) => r.host_name),
+          candidate: host.name,
+        })
+        if (decision.admit) {
+          await q.query('INSERT INTO api_storm_ledger (segment_id, host_name, notification_uuid, admitted_at) VALUES ($1, $2, $3, $4)', [segmentId, host.name, uuid, at])
+          const event = receivedEvent(base, host, at)
+          return { notification: await insertRow(q, { ...base, status: 'new', message: null, held: false }, event), enqueued: true, event }
+        }
+        const pauseReason = stormPauseReason(decision.reason)
+        await q.query(`UPDATE api_segments SET paused = true, paused_reason = $2, paused_at = coalesce(paused_at, $3), updated_at = $3 WHERE id = $1`, [segmentId, pauseReason, at])
+        const message =
+          `Held: ${decision.reason}; failover segment ${host.segment.name} is paused (${pauseReason}); ` +
+          'nothing is fenced or evacuated until an operator releases this notification or resumes the segment.'
+        const notification = await insertRow(q, { ...base, status: 'new', message: message.slice(0, 1000), held: true }, undefined)
+        const alert = makeEvent({
+          type: 'alert.raised.v1',
+          source: 'api',
+          correlationId: uuid,
+          now: at,
+          payload: {
+            kind: 'storm',
+            severity: 'critical',
+            segmentId: host.segment.uuid,
+            host: host.name,
+            notificationId: uuid,
+            message: `${decision.reason} (${decision.counts.admitted} admitted within ${t.windowS} s); failover segment ${host.segment.name} paused, host failures held until an operator releases them or resumes it`,
+          },
+        })
+        if (await recordAlert(q, alert)) await onAlertRaised(q, alert.id)
+        return { notification, enqueued: false, heldBy: 'storm_guard' }
+      })
+      if (outcome !== 'moved') return outcome
+    }
+    return new ApiError(503, `Host ${input.hostname} kept changing while the notification was accepted; send it again.`)
   }
 
   const store = {
@@ -120,7 +235,11 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
      */
     async createMany(inputs: readonly NotificationInput[], opts: { duplicateIntervalS: number; publishedEventIds?: readonly string[] }): Promise<(CreateResult | ApiError)[]> {
       const results: (CreateResult | ApiError)[] = []
-      let pending = inputs.map((input, idx) => ({ input, idx }))
+      // Host failures take the storm guard's path, each in a transaction of its own; the rest
+      // (VM and process reports, host starts: nearly all the load) the set-based batch.
+      let pending: { input: NotificationInput; idx: number }[] = []
+      const guarded: { input: NotificationInput; idx: number }[] = []
+      for (const [idx, input] of inputs.entries()) (isHostFailure(input) ? guarded : pending).push({ input, idx })
       // Outbox rows to delete (their events were confirmed), in the first round's transaction.
       let published = opts.publishedEventIds ?? []
       for (let attempt = 1; pending.length > 0 || published.length > 0; attempt += 1) {
@@ -204,7 +323,34 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
           }
         }
       }
+      for (const { input, idx } of guarded) results[idx] = await acceptHostFailure(input, opts.duplicateIntervalS)
       return results
+    },
+
+    /**
+     * Publish one notification held while its segment is paused (Lazarus extension), through
+     * the outbox; the segment stays paused and its other held notifications stay held. 409 when
+     * it is not held, or when its host is no longer registered.
+     */
+    async release(uuid: string, by: string): Promise<CreateResult> {
+      return db.transaction(async (q) => {
+        const current = await get(uuid, q, true)
+        if (!current) throw notFound(`No notification with id ${uuid}.`)
+        if (!current.held) throw conflict(`Notification ${uuid} is not held (status ${current.status}): only a held notification can be released.`)
+        const host = await hosts.findByUuid(current.sourceHostUuid, q)
+        if (!host) throw conflict(`Notification ${uuid} can't be released: its host ${current.hostname} is no longer registered.`)
+        const at = now()
+        const r = await q.query(
+          `UPDATE api_notifications SET held = false, message = $2, updated_at = $3 WHERE notification_uuid = $1
+           RETURNING ${COLUMNS.replace(/\bn\./g, '')}`,
+          [uuid, `Held while failover segment ${host.segment.name} was paused; released by ${by} at ${at.toISOString()}.`.slice(0, 1000), at],
+        )
+        const notification = fromRow(r.rows[0] as Record<string, unknown>)
+        const own = host.onMaintenance && host.maintenanceNotificationUuid === uuid
+        const event = receivedEvent(notification, host, at, own ? { at: at.toISOString(), recoveryMaintenance: true } : undefined)
+        await enqueueEvent(q, event, at)
+        return { notification, enqueued: true, event }
+      })
     },
 
     /**
@@ -281,6 +427,8 @@ export const createNotificationStore = (db: Db, hosts: HostStore, now: () => Dat
       if (f.sourceHostUuid !== undefined) add('n.source_host_uuid::text = ?', f.sourceHostUuid)
       if (f.type !== undefined) add('n.type = ?', f.type)
       if (f.generatedSince !== undefined) add('n.generated_time >= ?', f.generatedSince)
+      if (f.held !== undefined) add('n.held = ?', f.held)
+      if (f.segmentUuid !== undefined) add('n.failover_segment_uuid::text = ?', f.segmentUuid)
       const rows = await listPage<Record<string, unknown>>(
         db,
         {
@@ -412,6 +560,9 @@ const heldReason = (segment: Segment): string | undefined =>
   segment.paused
     ? `Held: failover segment ${segment.name} is paused${segment.pausedReason ? ` (${segment.pausedReason})` : ''}; ` + 'nothing is fenced or evacuated until it resumes.'
     : undefined
+
+/** A report that a host is down: the fencer's work, so it passes the storm guard. */
+export const isHostFailure = (input: Pick<NotificationInput, 'type' | 'payload'>): boolean => input.type === 'COMPUTE_HOST' && input.payload['event'] === 'STOPPED'
 
 const ignoreReason = (host: Host, input: NotificationInput): string | undefined => {
   if (host.onMaintenance) {

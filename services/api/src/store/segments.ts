@@ -2,6 +2,7 @@ import type { Db, Queryable } from '@lazarus/db'
 import type { QuickEvacuateLevel, RecoveryMethod, SegmentSnapshot } from '@lazarus/contracts'
 import { randomUUID } from 'node:crypto'
 import { conflict, notFound } from '../errors.js'
+import type { StormThresholds } from '../domain/storm-guard.js'
 import { listPage, type ListParams } from './list-query.js'
 import { isUniqueViolation, isUuid, toDate } from './values.js'
 
@@ -18,6 +19,8 @@ export interface Segment {
   paused: boolean
   pausedReason: string | null
   pausedAt: Date | null
+  /** Lazarus extension: the storm guard's thresholds (null: the default, see domain/storm-guard.ts). */
+  storm: StormThresholds
   createdAt: Date
   updatedAt: Date | null
   /** Names of its reserved hosts not on maintenance, when the query loaded them. */
@@ -25,7 +28,7 @@ export interface Segment {
 }
 
 export const SEGMENT_COLUMNS = (t: string) =>
-  `${t}.id, ${t}.uuid::text AS uuid, ${t}.name, ${t}.description, ${t}.recovery_method, ${t}.service_type, ${t}.enabled, ${t}.quick_evacuate_level, ${t}.paused, ${t}.paused_reason, ${t}.paused_at, ${t}.created_at, ${t}.updated_at`
+  `${t}.id, ${t}.uuid::text AS uuid, ${t}.name, ${t}.description, ${t}.recovery_method, ${t}.service_type, ${t}.enabled, ${t}.quick_evacuate_level, ${t}.paused, ${t}.paused_reason, ${t}.paused_at, ${t}.storm_max_failures, ${t}.storm_max_failed_fraction, ${t}.storm_window_s, ${t}.created_at, ${t}.updated_at`
 
 export const segmentFromRow = (r: Record<string, unknown>, prefix = ''): Segment => ({
   ...(Array.isArray(r[`${prefix}reserved_hosts`]) ? { reservedHosts: (r[`${prefix}reserved_hosts`] as unknown[]).map(String) } : {}),
@@ -40,9 +43,17 @@ export const segmentFromRow = (r: Record<string, unknown>, prefix = ''): Segment
   paused: Boolean(r[`${prefix}paused`]),
   pausedReason: (r[`${prefix}paused_reason`] as string | null) ?? null,
   pausedAt: toDate(r[`${prefix}paused_at`]),
+  // Absent from api_host_view (the accept path's cached copies): the guard reads the segment itself.
+  storm: {
+    maxFailures: numberOrNull(r[`${prefix}storm_max_failures`]),
+    maxFailedFraction: numberOrNull(r[`${prefix}storm_max_failed_fraction`]),
+    windowS: numberOrNull(r[`${prefix}storm_window_s`]),
+  },
   createdAt: toDate(r[`${prefix}created_at`]) as Date,
   updatedAt: toDate(r[`${prefix}updated_at`]),
 })
+
+const numberOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
 
 export const segmentSnapshot = (s: Segment): SegmentSnapshot => ({
   id: s.uuid,
@@ -65,6 +76,8 @@ export interface SegmentInput {
   serviceType: string
   enabled?: boolean | undefined
   quickEvacuateLevel?: QuickEvacuateLevel | undefined
+  /** Each field: a number, null (the default), or undefined (unchanged on update). */
+  storm?: { [K in keyof StormThresholds]?: StormThresholds[K] | undefined } | undefined
 }
 
 /** Notification statuses that keep a segment "under recovery" (Masakari: new, running, error). */
@@ -130,9 +143,22 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
     async create(input: SegmentInput): Promise<Segment> {
       try {
         const r = await db.query(
-          `INSERT INTO api_segments (uuid, name, description, recovery_method, service_type, enabled, quick_evacuate_level, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
-          [randomUUID(), input.name, input.description ?? null, input.recoveryMethod, input.serviceType, input.enabled ?? true, input.quickEvacuateLevel ?? 2, now()],
+          `INSERT INTO api_segments (uuid, name, description, recovery_method, service_type, enabled, quick_evacuate_level, created_at,
+             storm_max_failures, storm_max_failed_fraction, storm_window_s)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
+          [
+            randomUUID(),
+            input.name,
+            input.description ?? null,
+            input.recoveryMethod,
+            input.serviceType,
+            input.enabled ?? true,
+            input.quickEvacuateLevel ?? 2,
+            now(),
+            input.storm?.maxFailures ?? null,
+            input.storm?.maxFailedFraction ?? null,
+            input.storm?.windowS ?? null,
+          ],
         )
         return segmentFromRow(r.rows[0] as Record<string, unknown>)
       } catch (err) {
@@ -149,11 +175,25 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
           if (await underRecovery(q, uuid)) {
             throw conflict(`Failover segment ${uuid} can't be updated as it is in-use to process notifications.`)
           }
-          const next = { ...current, ...definedOnly(patch) }
+          const { storm, ...rest } = patch
+          const next = { ...current, ...definedOnly(rest), storm: { ...current.storm, ...definedOnly(storm ?? {}) } }
           const r = await q.query(
             `UPDATE api_segments SET name = $2, description = $3, recovery_method = $4, service_type = $5, enabled = $6,
-               quick_evacuate_level = $7, updated_at = $8 WHERE id = $1 RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
-            [current.id, next.name, next.description, next.recoveryMethod, next.serviceType, next.enabled, next.quickEvacuateLevel, now()],
+               quick_evacuate_level = $7, updated_at = $8, storm_max_failures = $9, storm_max_failed_fraction = $10, storm_window_s = $11
+             WHERE id = $1 RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
+            [
+              current.id,
+              next.name,
+              next.description,
+              next.recoveryMethod,
+              next.serviceType,
+              next.enabled,
+              next.quickEvacuateLevel,
+              now(),
+              next.storm.maxFailures,
+              next.storm.maxFailedFraction,
+              next.storm.windowS,
+            ],
           )
           return segmentFromRow(r.rows[0] as Record<string, unknown>)
         })
@@ -192,6 +232,8 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
            WHERE id = $1 RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
           [current.id, now()],
         )
+        // The storm window starts afresh (as in the detector): what the operator resumed is not counted again.
+        await q.query('DELETE FROM api_storm_ledger WHERE segment_id = $1', [current.id])
         const segment = segmentFromRow(r.rows[0] as Record<string, unknown>)
         return { segment, result: await then(q, segment) }
       })
