@@ -7,6 +7,26 @@ import { eventually } from '../support/processes.js'
  * instance ends ACTIVE on another host, evacuated exactly once, and the recovery ends once.
  * Runs the built services: `npx tsc -b services/evacuator packages/cloud-sim` first.
  */
+/**
+ * `instances` on compute1, two evacuators, compute1 fails, and the first evacuator is killed
+ * while it is evacuating (Nova has accepted some of its calls); the recovery must finish
+ * within `finishWithinMs`, every instance moved.
+ */
+const killOneOfTwoMidRecovery = async (rig: EvacuationRig, instances: number, finishWithinMs: number) => {
+  const ids: string[] = []
+  for (let n = 0; n < instances; n += 1) ids.push((await rig.sim<{ id: string }>('POST', '/sim/servers', { host: 'compute1', name: `vm-${n}` })).id)
+  const victim = await rig.startEvacuator()
+  await rig.startEvacuator()
+  const evt = await rig.failHost('compute1')
+  await victim.waitForLine(/"msg":"evacuation requested"/, 30_000)
+  await new Promise((r) => setTimeout(r, 150))
+  victim.child.kill('SIGKILL')
+  const end = await rig.finished(evt.payload.notificationId, finishWithinMs)
+  expect(end.payload.status).toBe('finished')
+  expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([...ids].sort())
+  return { ids, evt, victim }
+}
+
 describe('evacuator killed mid-recovery', () => {
   let rig: EvacuationRig
 
@@ -21,20 +41,7 @@ describe('evacuator killed mid-recovery', () => {
   })
 
   it('finishes the recovery with one evacuate per instance', async () => {
-    const ids: string[] = []
-    for (let n = 0; n < 30; n += 1) ids.push((await rig.sim<{ id: string }>('POST', '/sim/servers', { host: 'compute1', name: `vm-${n}` })).id)
-    const victim = await rig.startEvacuator()
-    await rig.startEvacuator()
-
-    const evt = await rig.failHost('compute1')
-    // The victim is evacuating (Nova has accepted some of its calls) when it dies.
-    await victim.waitForLine(/"msg":"evacuation requested"/, 30_000)
-    await new Promise((r) => setTimeout(r, 150))
-    victim.child.kill('SIGKILL')
-
-    const end = await rig.finished(evt.payload.notificationId, 90_000)
-    expect(end.payload.status).toBe('finished')
-    expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([...ids].sort())
+    const { ids, evt, victim } = await killOneOfTwoMidRecovery(rig, 30, 90_000)
 
     const servers = await eventually('every instance settled', async () => {
       const { servers } = await rig.sim<{ servers: { id: string; host: string; status: string; taskState: string | null; locked: boolean }[] }>('GET', '/sim/servers')
@@ -71,20 +78,8 @@ describe('evacuator killed mid-recovery, default claim lease', () => {
   })
 
   it("resumes the dead worker's items well before their 30 s leases end", async () => {
-    const ids: string[] = []
-    for (let n = 0; n < 12; n += 1) ids.push((await rig.sim<{ id: string }>('POST', '/sim/servers', { host: 'compute1', name: `vm-${n}` })).id)
-    const victim = await rig.startEvacuator()
-    await rig.startEvacuator()
-
-    const evt = await rig.failHost('compute1')
-    await victim.waitForLine(/"msg":"evacuation requested"/, 30_000)
-    await new Promise((r) => setTimeout(r, 150))
-    victim.child.kill('SIGKILL')
-
     // Under the lease alone the victim's items would wait 30 s (then a sweep) to be resumed.
-    const end = await rig.finished(evt.payload.notificationId, 20_000)
-    expect(end.payload.status).toBe('finished')
-    expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([...ids].sort())
+    const { ids } = await killOneOfTwoMidRecovery(rig, 12, 20_000)
     const { evacuations } = await rig.sim<{ evacuations: { serverId: string }[] }>('GET', '/sim/records')
     for (const id of ids) expect(evacuations.filter((e) => e.serverId === id)).toHaveLength(1)
   })
