@@ -273,10 +273,16 @@ describe('webhook pushes of alerts and recovery outcomes', () => {
     const seg = await call('POST', '/v1/segments', { segment: { name: `guard-${id}`, recovery_method: 'auto', service_type: 'COMPUTE' } })
     expect(seg.status).toBe(201)
     const segmentId = seg.body.segment.uuid as string
-    for (const h of ['g1', 'g2', 'g3']) expect((await call('POST', `/v1/segments/${segmentId}/hosts`, { host: { name: `${h}-${id}`, type: 'COMPUTE', control_attributes: 'x' } })).status).toBe(201)
+    for (const h of ['g1', 'g2', 'g3'])
+      expect((await call('POST', `/v1/segments/${segmentId}/hosts`, { host: { name: `${h}-${id}`, type: 'COMPUTE', control_attributes: 'x' } })).status).toBe(201)
     const down = (h: string) =>
       call('POST', '/v1/notifications', {
-        notification: { type: 'COMPUTE_HOST', hostname: `${h}-${id}`, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+        notification: {
+          type: 'COMPUTE_HOST',
+          hostname: `${h}-${id}`,
+          generated_time: new Date().toISOString(),
+          payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+        },
       })
     expect((await down('g1')).status).toBe(202)
     // A second host of three within the window: over half the segment, held.
