@@ -1,4 +1,5 @@
 import { isFinal } from '../domain/status.js'
+import { isStormPause } from '../domain/storm-guard.js'
 import type { ProgressEntry } from '../domain/workflow.js'
 
 /**
@@ -191,3 +192,52 @@ export const countVmoves = (vmoves: readonly { status: string }[]): VmoveCounts 
   for (const v of vmoves) if (v.status in c) c[v.status as keyof VmoveCounts] += 1
   return c
 }
+
+/** Why a segment's automatic recovery is paused: a storm guard (api or detector) or an operator. */
+export type PauseCause = 'storm_guard' | 'operator'
+
+export interface SegmentPauseFacts {
+  paused: boolean
+  pausedReason: string | null
+  pausedAt: Date | null
+}
+
+export interface SegmentPause {
+  reason: string | null
+  since: string | null
+  by: PauseCause
+}
+
+/** A segment's pause as the dashboard shows it, or null when it is not paused. */
+export const segmentPause = (s: SegmentPauseFacts): SegmentPause | null =>
+  s.paused ? { reason: s.pausedReason, since: s.pausedAt ? s.pausedAt.toISOString() : null, by: isStormPause(s.pausedReason) ? 'storm_guard' : 'operator' } : null
+
+export interface HeldFacts {
+  uuid: string
+  type: string
+  status: string
+  held: boolean
+  hostname: string
+  segmentUuid: string
+  createdAt: Date
+  message: string | null
+}
+
+/** One notification held while its segment is paused, releasable by an operator. */
+export interface HeldFailure {
+  notification_uuid: string
+  type: string
+  hostname: string
+  created_at: string
+  message: string | null
+}
+
+/**
+ * The notifications of a segment that wait for an operator: held (status `new`, nothing
+ * published), oldest first, the order resume publishes them in.
+ */
+export const heldFailures = (segmentUuid: string, notifications: readonly HeldFacts[]): HeldFailure[] =>
+  notifications
+    .filter((n) => n.held && n.status === 'new' && n.segmentUuid === segmentUuid)
+    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
+    .map((n) => ({ notification_uuid: n.uuid, type: n.type, hostname: n.hostname, created_at: n.createdAt.toISOString(), message: n.message }))

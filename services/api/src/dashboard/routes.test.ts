@@ -104,6 +104,40 @@ describe('dashboard routes', () => {
     ])
   })
 
+  it('shows a segment paused by the storm guard with its held failures, and follows release and resume', async () => {
+    const h = await start()
+    const s = await h.request('POST', '/v1/segments', { segment: { name: 'storm', recovery_method: 'auto', service_type: 'COMPUTE' } })
+    const segmentId = s.body.segment.uuid as string
+    for (const name of ['c1', 'c2', 'c3']) {
+      await h.request('POST', `/v1/segments/${segmentId}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: '' } })
+    }
+    const ids: string[] = []
+    for (const hostname of ['c1', 'c2', 'c3']) {
+      const n = await h.request('POST', '/v1/notifications', {
+        notification: { type: 'COMPUTE_HOST', hostname, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+      })
+      expect(n.status).toBe(202)
+      ids.push(n.body.notification.notification_uuid as string)
+    }
+    // 2 of 3 hosts is more than half: the second is held by the storm guard, the third by its pause.
+    let seg = (await h.request('GET', '/dashboard/state')).body.segments[0]
+    expect(seg.pause).toMatchObject({ by: 'storm_guard', reason: expect.stringMatching(/^storm guard: /), since: expect.any(String) })
+    expect(seg.held.map((x: any) => [x.hostname, x.notification_uuid, x.type])).toEqual([
+      ['c2', ids[1], 'COMPUTE_HOST'],
+      ['c3', ids[2], 'COMPUTE_HOST'],
+    ])
+    expect(seg.held[0].message).toMatch(/^Held: /)
+
+    expect((await h.request('POST', `/v1/notifications/${ids[1]}/release`)).status).toBe(202)
+    seg = (await h.request('GET', '/dashboard/state')).body.segments[0]
+    expect(seg.held.map((x: any) => x.hostname)).toEqual(['c3'])
+    expect(seg.pause?.by).toBe('storm_guard')
+
+    expect((await h.request('POST', `/v1/segments/${segmentId}/resume`)).status).toBe(200)
+    seg = (await h.request('GET', '/dashboard/state')).body.segments[0]
+    expect(seg).toMatchObject({ pause: null, held: [] })
+  })
+
   it('streams a snapshot at once and again when something changes', async () => {
     const h = await start()
     const res = await h.api.app.request('/dashboard/events')
