@@ -107,6 +107,10 @@ describe('held failures on the dashboard in Chromium', () => {
       expect(await reader.locator(`${heldRow(second.notification_uuid)} .held-host`).textContent()).toBe('sa-2')
       expect(await reader.locator(`${heldRow(second.notification_uuid)} time`).getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/)
       expect(await reader.locator(`${heldRow(second.notification_uuid)} .msg`).textContent()).toMatch(/^Held: /)
+      // Its host and its card say it is held, not that a recovery runs.
+      expect(await reader.locator('.host[data-host="sa-2"]').getAttribute('title')).toContain('failure held')
+      expect(await reader.locator(`#recoveries .recovery[data-notification="${second.notification_uuid}"] .held-badge`).count()).toBe(1)
+      expect(await reader.locator(`#recoveries .recovery[data-notification="${first.notification_uuid}"] .held-badge`).count()).toBe(0)
 
       await reader.locator(`${heldRow(second.notification_uuid)} button[data-action="release"]`).click()
       const refusal = reader.locator(`${seg} .outcome.error`)

@@ -123,6 +123,15 @@ describe('host state', () => {
     expect(recoveryPhase('running', timelineSteps([detected]), 'UNKNOWN')).toBe('suspected')
   })
 
+  it('notes a held failure: the host stays suspected while nothing is done', () => {
+    expect(hostTileState(host, { ...facts('new', []), held: true })).toEqual({
+      state: 'suspected',
+      notificationUuid: 'n1',
+      note: 'failure held: the segment is paused; nothing is done until it is released',
+    })
+    expect(hostTileState(host, { ...facts('new', []), held: false }).note).toBeNull()
+  })
+
   it('notes VM and PROCESS recoveries in progress without changing the host state', () => {
     const vm: NotificationFacts = { uuid: 'v', type: 'VM', status: 'running', message: null, steps: [] }
     expect(hostTileState(host, undefined, [vm])).toEqual({ state: 'up', notificationUuid: null, note: 'VM recovery in progress' })

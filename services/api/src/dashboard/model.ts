@@ -88,6 +88,8 @@ export interface NotificationFacts {
   /** The report's `payload.host_status` (COMPUTE_HOST). */
   hostStatus?: string | null
   createdAt?: Date
+  /** Held while its segment is paused: nothing is done until it is released. */
+  held?: boolean
 }
 
 /** An alert the api stored for the host (`alert.raised.v1`). */
@@ -138,7 +140,7 @@ export const currentHostAlert = (
  * `others` its VM and PROCESS notifications still in progress, `alerts` the alerts stored
  * for it (any order).
  *
- * - a host recovery in progress decides: suspected (reported, not yet confirmed; a report
+ * - a host recovery in progress decides (a held one shows suspected, noted as held): suspected (reported, not yet confirmed; a report
  *   with host_status UNKNOWN until the fencer acts), fencing (fence steps under way), fenced
  *   (fence confirmed), recovering (evacuating); a suspected host with a current isolated
  *   alert shows isolated;
@@ -162,7 +164,13 @@ export const hostTileState = (
     return {
       state: isolated ? 'isolated' : phase,
       notificationUuid: active.uuid,
-      note: active.status === 'error' ? 'recovery hit an error and will be retried' : isolated ? alert.message : null,
+      note: active.held
+        ? 'failure held: the segment is paused; nothing is done until it is released'
+        : active.status === 'error'
+          ? 'recovery hit an error and will be retried'
+          : isolated
+            ? alert.message
+            : null,
     }
   }
   const otherNote = others.length > 0 ? `${others.map((o) => o.type).join(', ')} recovery in progress` : null

@@ -133,6 +133,17 @@ describe('dashboard routes', () => {
       ['c3', ids[2], 'COMPUTE_HOST'],
     ])
     expect(seg.held[0].message).toMatch(/^Held: /)
+    const state = (await h.request('GET', '/dashboard/state')).body
+    expect(seg.hosts.map((x: any) => [x.name, x.state, x.note?.startsWith('failure held') ?? false])).toEqual([
+      ['c1', 'suspected', false],
+      ['c2', 'suspected', true],
+      ['c3', 'suspected', true],
+    ])
+    expect(state.history.map((n: any) => [n.hostname, n.held])).toEqual([
+      ['c3', true],
+      ['c2', true],
+      ['c1', false],
+    ])
 
     expect((await h.request('POST', `/v1/notifications/${ids[1]}/release`)).status).toBe(202)
     seg = (await h.request('GET', '/dashboard/state')).body.segments[0]

@@ -65,6 +65,8 @@ export interface NotificationRow {
   created_at: string
   updated_at: string | null
   message: string | null
+  /** Held while its segment is paused (see SegmentView.held). */
+  held: boolean
 }
 
 export interface VmoveRow {
@@ -147,6 +149,7 @@ export const createSnapshotBuilder = (deps: SnapshotDeps, opts: SnapshotOptions)
       created_at: n.createdAt.toISOString(),
       updated_at: iso(n.updatedAt),
       message: n.message,
+      held: n.held,
     })
 
     const now = new Date()
@@ -221,6 +224,7 @@ export const createSnapshotBuilder = (deps: SnapshotDeps, opts: SnapshotOptions)
               steps: timelineSteps((await detailsOf(latest)).progress),
               hostStatus: hostStatus(latest),
               createdAt: latest.createdAt,
+              held: latest.held,
             }
           : undefined
         const others = (othersByHost.get(h.uuid) ?? []).map((o) => ({ uuid: o.uuid, type: o.type, status: o.status, message: o.message, steps: [] }))

@@ -314,6 +314,7 @@ const recoveryHeader = (r) => {
     {},
     h('h3', {}, `${n.hostname} `, h('span', { class: 'meta' }, `${n.type} · ${n.segment_name ?? n.failover_segment_uuid}`)),
     h('span', { class: 'badge', dataset: { status: n.status } }, n.status),
+    n.held ? h('span', { class: 'badge held-badge' }, 'held') : null,
     r.phase ? h('span', { class: 'badge phase', dataset: { state: r.phase } }, r.phase) : null,
   )
 }
@@ -336,7 +337,11 @@ const renderRecoveries = (recoveries) => {
         { class: 'recovery', id: `n-${n.notification_uuid}`, dataset: { notification: n.notification_uuid, phase: r.phase ?? '' } },
         recoveryHeader(r),
         h('p', { class: 'meta' }, 'Received ', time(n.created_at), ` · running for ${secs(n.created_at, new Date().toISOString())}`),
-        last ? h('p', { class: 'step' }, h('strong', {}, last.label), ` ${last.state}: ${last.message}`) : h('p', { class: 'step' }, 'Waiting for the detector.'),
+        n.held
+          ? h('p', { class: 'step' }, h('strong', {}, 'Held'), ' while the segment is paused: nothing is done until an operator releases it (Hosts, above).')
+          : last
+            ? h('p', { class: 'step' }, h('strong', {}, last.label), ` ${last.state}: ${last.message}`)
+            : h('p', { class: 'step' }, 'Waiting for the detector.'),
         h('label', { class: 'progress' }, 'Evacuation ', h('progress', { max: '1', value: String(value) }, `${Math.round(value * 100)}%`), ` ${Math.round(value * 100)}%`),
         countsLine(r.counts),
         total ? vmoveTable(r.vmoves) : null,
