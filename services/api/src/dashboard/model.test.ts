@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest'
 import type { ProgressEntry } from '../domain/workflow.js'
-import { ALERT_CURRENT_MS, countVmoves, currentHostAlert, hostTileState, recoveryPhase, timelineSteps, type HostAlertFacts, type NotificationFacts } from './model.js'
+import {
+  ALERT_CURRENT_MS,
+  countVmoves,
+  currentHostAlert,
+  heldFailures,
+  hostTileState,
+  recoveryPhase,
+  segmentPause,
+  timelineSteps,
+  type HeldFacts,
+  type HostAlertFacts,
+  type NotificationFacts,
+} from './model.js'
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s))
 const entry = (task: string, state: ProgressEntry['state'], s: number, message = ''): ProgressEntry => ({ task, state, progress: 1, message, occurredAt: at(s) })
@@ -111,6 +123,15 @@ describe('host state', () => {
     expect(recoveryPhase('running', timelineSteps([detected]), 'UNKNOWN')).toBe('suspected')
   })
 
+  it('notes a held failure: the host stays suspected while nothing is done', () => {
+    expect(hostTileState(host, { ...facts('new', []), held: true })).toEqual({
+      state: 'suspected',
+      notificationUuid: 'n1',
+      note: 'failure held: the segment is paused; nothing is done until it is released',
+    })
+    expect(hostTileState(host, { ...facts('new', []), held: false }).note).toBeNull()
+  })
+
   it('notes VM and PROCESS recoveries in progress without changing the host state', () => {
     const vm: NotificationFacts = { uuid: 'v', type: 'VM', status: 'running', message: null, steps: [] }
     expect(hostTileState(host, undefined, [vm])).toEqual({ state: 'up', notificationUuid: null, note: 'VM recovery in progress' })
@@ -129,5 +150,39 @@ describe('recoveryPhase and counts', () => {
       failed: 0,
       ignored: 0,
     })
+  })
+})
+
+describe('paused segments and held failures', () => {
+  it('says whether a segment is paused, since when, and whether a storm guard or an operator paused it', () => {
+    expect(segmentPause({ paused: false, pausedReason: null, pausedAt: null })).toBeNull()
+    const storm =
+      'storm guard: storm in segment s: 2 of 3 hosts failing within 120 s exceeds storm_max_failed_fraction 0.5; host failures are held until an operator releases or resumes'
+    expect(segmentPause({ paused: true, pausedReason: storm, pausedAt: at(5) })).toEqual({ reason: storm, since: at(5).toISOString(), by: 'storm_guard' })
+    expect(segmentPause({ paused: true, pausedReason: 'switch work', pausedAt: at(5) })).toEqual({ reason: 'switch work', since: at(5).toISOString(), by: 'operator' })
+    // Words elsewhere in the reason decide nothing; a pause without a reason is an operator's.
+    expect(segmentPause({ paused: true, pausedReason: 'after the storm guard: manual', pausedAt: null })).toMatchObject({ by: 'operator', since: null })
+    expect(segmentPause({ paused: true, pausedReason: null, pausedAt: at(1) })?.by).toBe('operator')
+  })
+
+  it("lists a segment's held notifications, oldest first, and nothing else", () => {
+    const n = (uuid: string, s: number, over: Partial<HeldFacts> = {}): HeldFacts => ({
+      uuid,
+      type: 'COMPUTE_HOST',
+      status: 'new',
+      held: true,
+      hostname: `h-${uuid}`,
+      segmentUuid: 'seg-a',
+      createdAt: at(s),
+      message: `Held: ${uuid}`,
+      ...over,
+    })
+    const list = [n('late', 9), n('early', 2), n('released', 1, { held: false }), n('other-segment', 3, { segmentUuid: 'seg-b' }), n('discarded', 4, { status: 'ignored' })]
+    expect(heldFailures('seg-a', list)).toEqual([
+      { notification_uuid: 'early', type: 'COMPUTE_HOST', hostname: 'h-early', created_at: at(2).toISOString(), message: 'Held: early' },
+      { notification_uuid: 'late', type: 'COMPUTE_HOST', hostname: 'h-late', created_at: at(9).toISOString(), message: 'Held: late' },
+    ])
+    expect(heldFailures('seg-b', list).map((h) => h.notification_uuid)).toEqual(['other-segment'])
+    expect(heldFailures('seg-c', list)).toEqual([])
   })
 })

@@ -1,4 +1,5 @@
 import { isFinal } from '../domain/status.js'
+import { isStormPause } from '../domain/storm-guard.js'
 import type { ProgressEntry } from '../domain/workflow.js'
 
 /**
@@ -87,6 +88,8 @@ export interface NotificationFacts {
   /** The report's `payload.host_status` (COMPUTE_HOST). */
   hostStatus?: string | null
   createdAt?: Date
+  /** Held while its segment is paused: nothing is done until it is released. */
+  held?: boolean
 }
 
 /** An alert the api stored for the host (`alert.raised.v1`). */
@@ -137,7 +140,7 @@ export const currentHostAlert = (
  * `others` its VM and PROCESS notifications still in progress, `alerts` the alerts stored
  * for it (any order).
  *
- * - a host recovery in progress decides: suspected (reported, not yet confirmed; a report
+ * - a host recovery in progress decides (a held one shows suspected, noted as held): suspected (reported, not yet confirmed; a report
  *   with host_status UNKNOWN until the fencer acts), fencing (fence steps under way), fenced
  *   (fence confirmed), recovering (evacuating); a suspected host with a current isolated
  *   alert shows isolated;
@@ -161,7 +164,13 @@ export const hostTileState = (
     return {
       state: isolated ? 'isolated' : phase,
       notificationUuid: active.uuid,
-      note: active.status === 'error' ? 'recovery hit an error and will be retried' : isolated ? alert.message : null,
+      note: active.held
+        ? 'failure held: the segment is paused; nothing is done until it is released'
+        : active.status === 'error'
+          ? 'recovery hit an error and will be retried'
+          : isolated
+            ? alert.message
+            : null,
     }
   }
   const otherNote = others.length > 0 ? `${others.map((o) => o.type).join(', ')} recovery in progress` : null
@@ -191,3 +200,52 @@ export const countVmoves = (vmoves: readonly { status: string }[]): VmoveCounts 
   for (const v of vmoves) if (v.status in c) c[v.status as keyof VmoveCounts] += 1
   return c
 }
+
+/** Why a segment's automatic recovery is paused: a storm guard (api or detector) or an operator. */
+export type PauseCause = 'storm_guard' | 'operator'
+
+export interface SegmentPauseFacts {
+  paused: boolean
+  pausedReason: string | null
+  pausedAt: Date | null
+}
+
+export interface SegmentPause {
+  reason: string | null
+  since: string | null
+  by: PauseCause
+}
+
+/** A segment's pause as the dashboard shows it, or null when it is not paused. */
+export const segmentPause = (s: SegmentPauseFacts): SegmentPause | null =>
+  s.paused ? { reason: s.pausedReason, since: s.pausedAt ? s.pausedAt.toISOString() : null, by: isStormPause(s.pausedReason) ? 'storm_guard' : 'operator' } : null
+
+export interface HeldFacts {
+  uuid: string
+  type: string
+  status: string
+  held: boolean
+  hostname: string
+  segmentUuid: string
+  createdAt: Date
+  message: string | null
+}
+
+/** One notification held while its segment is paused, releasable by an operator. */
+export interface HeldFailure {
+  notification_uuid: string
+  type: string
+  hostname: string
+  created_at: string
+  message: string | null
+}
+
+/**
+ * The notifications of a segment that wait for an operator: held (status `new`, nothing
+ * published), oldest first, the order resume publishes them in.
+ */
+export const heldFailures = (segmentUuid: string, notifications: readonly HeldFacts[]): HeldFailure[] =>
+  notifications
+    .filter((n) => n.held && n.status === 'new' && n.segmentUuid === segmentUuid)
+    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
+    .map((n) => ({ notification_uuid: n.uuid, type: n.type, hostname: n.hostname, created_at: n.createdAt.toISOString(), message: n.message }))

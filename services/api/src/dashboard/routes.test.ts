@@ -35,7 +35,13 @@ describe('dashboard routes', () => {
     const page = await h.api.app.request('/dashboard/')
     expect(page.status).toBe(200)
     expect(page.headers.get('content-type')).toMatch(/text\/html/)
-    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+    const csp = page.headers.get('content-security-policy') ?? ''
+    expect(csp).toContain("script-src 'self'")
+    // The page's actions (release, resume) are fetches to the api itself: nothing inline, no other origin.
+    expect(csp).toContain("connect-src 'self'")
+    expect(csp).toContain("form-action 'none'")
+    expect(csp).not.toContain('unsafe-inline')
+    expect(csp).not.toContain('unsafe-eval')
     expect(await page.text()).toContain('<script type="module" src="assets/dashboard.js">')
     for (const [path, type] of [
       ['/dashboard/assets/dashboard.js', /javascript/],
@@ -102,6 +108,51 @@ describe('dashboard routes', () => {
       ['c2', 'suspected', 'c2 unconfirmed'],
       ['c3', 'up', null],
     ])
+  })
+
+  it('shows a segment paused by the storm guard with its held failures, and follows release and resume', async () => {
+    const h = await start()
+    const s = await h.request('POST', '/v1/segments', { segment: { name: 'storm', recovery_method: 'auto', service_type: 'COMPUTE' } })
+    const segmentId = s.body.segment.uuid as string
+    for (const name of ['c1', 'c2', 'c3']) {
+      await h.request('POST', `/v1/segments/${segmentId}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: '' } })
+    }
+    const ids: string[] = []
+    for (const hostname of ['c1', 'c2', 'c3']) {
+      const n = await h.request('POST', '/v1/notifications', {
+        notification: { type: 'COMPUTE_HOST', hostname, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+      })
+      expect(n.status).toBe(202)
+      ids.push(n.body.notification.notification_uuid as string)
+    }
+    // 2 of 3 hosts is more than half: the second is held by the storm guard, the third by its pause.
+    let seg = (await h.request('GET', '/dashboard/state')).body.segments[0]
+    expect(seg.pause).toMatchObject({ by: 'storm_guard', reason: expect.stringMatching(/^storm guard: /), since: expect.any(String) })
+    expect(seg.held.map((x: any) => [x.hostname, x.notification_uuid, x.type])).toEqual([
+      ['c2', ids[1], 'COMPUTE_HOST'],
+      ['c3', ids[2], 'COMPUTE_HOST'],
+    ])
+    expect(seg.held[0].message).toMatch(/^Held: /)
+    const state = (await h.request('GET', '/dashboard/state')).body
+    expect(seg.hosts.map((x: any) => [x.name, x.state, x.note?.startsWith('failure held') ?? false])).toEqual([
+      ['c1', 'suspected', false],
+      ['c2', 'suspected', true],
+      ['c3', 'suspected', true],
+    ])
+    expect(state.history.map((n: any) => [n.hostname, n.held])).toEqual([
+      ['c3', true],
+      ['c2', true],
+      ['c1', false],
+    ])
+
+    expect((await h.request('POST', `/v1/notifications/${ids[1]}/release`)).status).toBe(202)
+    seg = (await h.request('GET', '/dashboard/state')).body.segments[0]
+    expect(seg.held.map((x: any) => x.hostname)).toEqual(['c3'])
+    expect(seg.pause?.by).toBe('storm_guard')
+
+    expect((await h.request('POST', `/v1/segments/${segmentId}/resume`)).status).toBe(200)
+    seg = (await h.request('GET', '/dashboard/state')).body.segments[0]
+    expect(seg).toMatchObject({ pause: null, held: [] })
   })
 
   it('streams a snapshot at once and again when something changes', async () => {

@@ -36,7 +36,7 @@ export interface DashboardDeps extends SnapshotDeps {
  * the policy's `lazarus:dashboard:state` (admin only by default):
  *
  * - `GET /dashboard/session`: whether a token is needed, and whether the one sent is known;
- * - `GET /dashboard/state`: one snapshot (segments with host states, recoveries in
+ * - `GET /dashboard/state`: one snapshot (segments with host states, pause and held failures, recoveries in
  *   flight, finished recoveries with their timelines, recent notifications);
  * - `GET /dashboard/events`: Server-Sent Events, `snapshot` now and on every change.
  */

@@ -6,7 +6,20 @@ import type { HostStore } from '../store/hosts.js'
 import type { Notification, NotificationStore } from '../store/notifications.js'
 import type { SegmentStore } from '../store/segments.js'
 import type { Vmove, VmoveStore } from '../store/vmoves.js'
-import { ALERT_CURRENT_MS, countVmoves, hostTileState, recoveryPhase, timelineSteps, type HostState, type TimelineStep, type VmoveCounts } from './model.js'
+import {
+  ALERT_CURRENT_MS,
+  countVmoves,
+  heldFailures,
+  hostTileState,
+  recoveryPhase,
+  segmentPause,
+  timelineSteps,
+  type HeldFailure,
+  type HostState,
+  type SegmentPause,
+  type TimelineStep,
+  type VmoveCounts,
+} from './model.js'
 
 export interface SnapshotDeps {
   segments: SegmentStore
@@ -33,6 +46,10 @@ export interface SegmentView {
   recovery_method: string
   enabled: boolean
   quick_evacuate_level: number
+  /** Automatic recovery paused (by a storm guard or an operator), or null. */
+  pause: SegmentPause | null
+  /** Notifications held while paused, oldest first: each releasable, all on resume. */
+  held: HeldFailure[]
   hosts: HostTile[]
 }
 
@@ -48,6 +65,8 @@ export interface NotificationRow {
   created_at: string
   updated_at: string | null
   message: string | null
+  /** Held while its segment is paused (see SegmentView.held). */
+  held: boolean
 }
 
 export interface VmoveRow {
@@ -130,6 +149,7 @@ export const createSnapshotBuilder = (deps: SnapshotDeps, opts: SnapshotOptions)
       created_at: n.createdAt.toISOString(),
       updated_at: iso(n.updatedAt),
       message: n.message,
+      held: n.held,
     })
 
     const now = new Date()
@@ -144,8 +164,9 @@ export const createSnapshotBuilder = (deps: SnapshotDeps, opts: SnapshotOptions)
         alertsByHost.set(a.host, [...(alertsByHost.get(a.host) ?? []), a])
       }
     }
-    const [history, recentHostFailures, ...activeLists] = await Promise.all([
+    const [history, held, recentHostFailures, ...activeLists] = await Promise.all([
       deps.notifications.list({ ...page(opts.historyLimit), filters: {} }),
+      deps.notifications.list({ ...page(1000), filters: { held: true } }),
       deps.notifications.list({ ...page(1000), filters: { type: 'COMPUTE_HOST' } }),
       ...ACTIVE.map((status) => deps.notifications.list({ ...page(1000), filters: { status } })),
     ])
@@ -203,6 +224,7 @@ export const createSnapshotBuilder = (deps: SnapshotDeps, opts: SnapshotOptions)
               steps: timelineSteps((await detailsOf(latest)).progress),
               hostStatus: hostStatus(latest),
               createdAt: latest.createdAt,
+              held: latest.held,
             }
           : undefined
         const others = (othersByHost.get(h.uuid) ?? []).map((o) => ({ uuid: o.uuid, type: o.type, status: o.status, message: o.message, steps: [] }))
@@ -210,7 +232,16 @@ export const createSnapshotBuilder = (deps: SnapshotDeps, opts: SnapshotOptions)
         const t = hostTileState({ reserved: h.reserved, onMaintenance: h.onMaintenance }, facts, others, alerts, now)
         tiles.push({ uuid: h.uuid, name: h.name, state: t.state, reserved: h.reserved, on_maintenance: h.onMaintenance, notification_uuid: t.notificationUuid, note: t.note })
       }
-      segmentViews.push({ uuid: s.uuid, name: s.name, recovery_method: s.recoveryMethod, enabled: s.enabled, quick_evacuate_level: s.quickEvacuateLevel, hosts: tiles })
+      segmentViews.push({
+        uuid: s.uuid,
+        name: s.name,
+        recovery_method: s.recoveryMethod,
+        enabled: s.enabled,
+        quick_evacuate_level: s.quickEvacuateLevel,
+        pause: segmentPause(s),
+        held: heldFailures(s.uuid, held),
+        hosts: tiles,
+      })
     }
 
     const finishedRecent = recentHostFailures.filter((n) => isFinal(n.status) && n.status !== 'ignored').slice(0, opts.finishedLimit)

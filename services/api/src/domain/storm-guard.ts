@@ -66,3 +66,6 @@ export const stormDecision = (input: { segmentName: string; thresholds: StormThr
 
 /** The pause reason of a segment the guard paused; the detector follows a pause whose reason starts with `storm guard: `. */
 export const stormPauseReason = (reason: string): string => `storm guard: ${reason}; host failures are held until an operator releases or resumes`.slice(0, 255)
+
+/** Whether a pause reason is a storm guard's (the api's or the detector's). */
+export const isStormPause = (reason: string | null | undefined): boolean => reason?.startsWith('storm guard: ') === true

@@ -1,6 +1,8 @@
 // Lazarus operator dashboard: plain DOM code, no framework, no build step.
 // Data comes from `events` (Server-Sent Events read with fetch, so that X-Auth-Token can be
 // sent) relative to this page; `session` says whether a token is needed and accepted.
+// Operator actions (release a held failure, release all by resuming a paused segment) call
+// the api's own `/v1` endpoints with the same token: its policy decides, its refusal is shown.
 
 const TOKEN_KEY = 'lazarus.dashboard.token'
 const FINAL = new Set(['finished', 'failed', 'ignored'])
@@ -10,6 +12,10 @@ let token = sessionStorage.getItem(TOKEN_KEY) ?? ''
 let snapshot = null
 /** @type {Map<string, string>} host name → state last shown */
 const shownStates = new Map()
+/** @type {Map<string, {kind: 'error' | 'done', text: string}>} segment uuid → outcome of its last action */
+const outcomes = new Map()
+/** @type {Set<string>} actions under way ("release:<notification>", "resume:<segment>") */
+const pending = new Set()
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id))
 
@@ -210,10 +216,66 @@ const renderSegments = (segments) => {
           h('span', { class: 'meta' }, ` ${s.recovery_method} · level ${s.quick_evacuate_level}${s.enabled ? '' : ' · disabled'} · ${s.hosts.length} hosts`),
         ),
         s.hosts.length ? h('ul', { class: 'grid', 'aria-label': `Hosts of segment ${s.name}` }, tiles) : h('p', { class: 'empty' }, 'No hosts.'),
+        pausePanel(s),
       )
     }),
   )
   if (changes.length) $('announce').textContent = changes.join('. ')
+}
+
+const resumeLabel = (count) => (count === 0 ? 'Resume' : count === 1 ? 'Release the held failure and resume' : `Release all ${count} held and resume`)
+
+/** A paused segment: why and since when, its held failures each with Release, and Release all (resume). */
+const pausePanel = (s) => {
+  const outcome = outcomes.get(s.uuid)
+  const result = outcome ? h('p', { class: outcome.kind === 'error' ? 'outcome error' : 'outcome', role: outcome.kind === 'error' ? 'alert' : 'status' }, outcome.text) : null
+  if (!s.pause && s.held.length === 0) return result
+  const who = s.pause ? (s.pause.by === 'storm_guard' ? 'by the storm guard' : 'by an operator') : ''
+  return h(
+    'div',
+    { class: 'pause', dataset: { paused: s.pause ? s.pause.by : 'no' } },
+    s.pause
+      ? h(
+          'p',
+          { class: 'pause-reason' },
+          h('strong', {}, `Automatic recovery paused ${who}`),
+          s.pause.since ? [' since ', time(s.pause.since, dateTime(s.pause.since))] : null,
+          s.pause.reason ? `: ${s.pause.reason}` : '',
+        )
+      : null,
+    s.held.length
+      ? h(
+          'ul',
+          { class: 'held', 'aria-label': `Held failures of segment ${s.name}` },
+          s.held.map((n) =>
+            h(
+              'li',
+              { dataset: { notification: n.notification_uuid, host: n.hostname } },
+              h('span', { class: 'held-host' }, n.hostname),
+              h('span', { class: 'meta' }, ` ${n.type} · `, time(n.created_at, dateTime(n.created_at)), ` · ${n.notification_uuid}`),
+              h(
+                'button',
+                { type: 'button', class: 'action', dataset: { action: 'release', notification: n.notification_uuid, segment: s.uuid, host: n.hostname }, disabled: pending.has(`release:${n.notification_uuid}`) },
+                'Release',
+              ),
+              n.message ? h('span', { class: 'msg' }, n.message) : null,
+            ),
+          ),
+        )
+      : h('p', { class: 'empty' }, 'No failure held.'),
+    s.pause
+      ? h(
+          'p',
+          { class: 'actions' },
+          h(
+            'button',
+            { type: 'button', class: 'action', dataset: { action: 'resume', segment: s.uuid, name: s.name, held: String(s.held.length) }, disabled: pending.has(`resume:${s.uuid}`) },
+            resumeLabel(s.held.length),
+          ),
+        )
+      : null,
+    result,
+  )
 }
 
 const countsLine = (c) =>
@@ -252,6 +314,7 @@ const recoveryHeader = (r) => {
     {},
     h('h3', {}, `${n.hostname} `, h('span', { class: 'meta' }, `${n.type} · ${n.segment_name ?? n.failover_segment_uuid}`)),
     h('span', { class: 'badge', dataset: { status: n.status } }, n.status),
+    n.held ? h('span', { class: 'badge held-badge' }, 'held') : null,
     r.phase ? h('span', { class: 'badge phase', dataset: { state: r.phase } }, r.phase) : null,
   )
 }
@@ -274,7 +337,11 @@ const renderRecoveries = (recoveries) => {
         { class: 'recovery', id: `n-${n.notification_uuid}`, dataset: { notification: n.notification_uuid, phase: r.phase ?? '' } },
         recoveryHeader(r),
         h('p', { class: 'meta' }, 'Received ', time(n.created_at), ` · running for ${secs(n.created_at, new Date().toISOString())}`),
-        last ? h('p', { class: 'step' }, h('strong', {}, last.label), ` ${last.state}: ${last.message}`) : h('p', { class: 'step' }, 'Waiting for the detector.'),
+        n.held
+          ? h('p', { class: 'step' }, h('strong', {}, 'Held'), ' while the segment is paused: nothing is done until an operator releases it (Hosts, above).')
+          : last
+            ? h('p', { class: 'step' }, h('strong', {}, last.label), ` ${last.state}: ${last.message}`)
+            : h('p', { class: 'step' }, 'Waiting for the detector.'),
         h('label', { class: 'progress' }, 'Evacuation ', h('progress', { max: '1', value: String(value) }, `${Math.round(value * 100)}%`), ` ${Math.round(value * 100)}%`),
         countsLine(r.counts),
         total ? vmoveTable(r.vmoves) : null,
@@ -380,7 +447,96 @@ const renderHistory = () => {
     )
 }
 
+// ---------------------------------------------------------------- operator actions
+
+/** Ask before an action that cannot be undone; resolves true on confirm. */
+const confirmAction = (title, text, ok) =>
+  new Promise((resolve) => {
+    const dialog = /** @type {HTMLDialogElement} */ ($('confirm-dialog'))
+    $('confirm-title').textContent = title
+    $('confirm-text').textContent = text
+    $('confirm-ok').textContent = ok
+    const done = (answer) => {
+      $('confirm-ok').removeEventListener('click', onOk)
+      $('confirm-cancel').removeEventListener('click', onCancel)
+      dialog.removeEventListener('close', onCancel)
+      if (dialog.open) dialog.close()
+      resolve(answer)
+    }
+    const onOk = () => done(true)
+    const onCancel = () => done(false)
+    $('confirm-ok').addEventListener('click', onOk)
+    $('confirm-cancel').addEventListener('click', onCancel)
+    dialog.addEventListener('close', onCancel)
+    dialog.showModal()
+    $('confirm-cancel').focus()
+  })
+
+/** POST to the api's /v1 (beside /dashboard/) with the operator's token; the api's refusal text on failure. */
+const post = async (path, body) => {
+  const r = await fetch(`../v1/${path}`, {
+    method: 'POST',
+    headers: { ...headers(), 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(body),
+    cache: 'no-store',
+  })
+  const text = await r.text()
+  if (r.ok) return text ? JSON.parse(text) : {}
+  let message = ''
+  try {
+    // Masakari's fault shape: {"conflictingRequest": {"code": 409, "message": "..."}}
+    const fault = Object.values(JSON.parse(text))[0]
+    if (fault && typeof fault.message === 'string') message = fault.message
+  } catch {
+    message = text.slice(0, 300)
+  }
+  throw new Error(`HTTP ${r.status}${message ? `: ${message}` : ''}`)
+}
+
+const act = async (button) => {
+  const { action, segment, notification, host, name, held } = button.dataset
+  let key
+  let call
+  let success
+  if (action === 'release') {
+    key = `release:${notification}`
+    call = () => post(`notifications/${encodeURIComponent(notification)}/release`, {})
+    success = `Released the failure of ${host}: its recovery starts; the segment stays paused.`
+  } else if (action === 'resume') {
+    const count = Number(held)
+    const ok = await confirmAction(
+      `Resume ${name}?`,
+      count
+        ? `Automatic recovery resumes and the ${count} held failure${count === 1 ? '' : 's'} of ${name} ${count === 1 ? 'is' : 'are'} released: those hosts are fenced and their instances evacuated.`
+        : `Automatic recovery of ${name} resumes.`,
+      resumeLabel(count),
+    )
+    if (!ok) return
+    key = `resume:${segment}`
+    call = () => post(`segments/${encodeURIComponent(segment)}/resume`, { release_held: true })
+    success = `Resumed ${name}${count ? `: ${count} held failure${count === 1 ? '' : 's'} released` : ''}.`
+  } else return
+  if (pending.has(key)) return
+  pending.add(key)
+  outcomes.delete(segment)
+  render()
+  try {
+    await call()
+    outcomes.set(segment, { kind: 'done', text: success })
+  } catch (err) {
+    outcomes.set(segment, { kind: 'error', text: `Refused: ${err instanceof Error ? err.message : String(err)}` })
+  } finally {
+    pending.delete(key)
+    render()
+  }
+}
+
 // ---------------------------------------------------------------- start
+
+$('segments').addEventListener('click', (e) => {
+  const button = e.target instanceof Element ? e.target.closest('button[data-action]') : null
+  if (button instanceof HTMLButtonElement && !button.disabled) void act(button)
+})
 
 $('filters').addEventListener('change', renderHistory)
 $('filters').addEventListener('submit', (e) => e.preventDefault())
