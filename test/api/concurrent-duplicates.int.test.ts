@@ -1,8 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureApiBuilt } from '../security/api-process.js'
-import { createTestDatabase, createTestVhost } from '../support/infra.js'
-import { startNode, type RunningProcess } from '../support/processes.js'
+import { replicaCall, startApiReplicas, type ApiReplicas } from '../support/api-replicas.js'
 
 /**
  * A guard (it passes on the code before the acceptance rules moved out of SQL, and must keep
@@ -13,51 +11,27 @@ import { startNode, type RunningProcess } from '../support/processes.js'
  */
 describe('the same report posted concurrently to two api replicas', () => {
   const id = `lazarus_dupes_${process.pid}_${randomBytes(3).toString('hex')}`
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
-  let vhost: Awaited<ReturnType<typeof createTestVhost>>
-  const replicas: { proc: RunningProcess; url: string }[] = []
+  let api: ApiReplicas | undefined
+  let urls: string[] = []
 
-  const post = async (url: string, path: string, body: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const post = (url: string, path: string, body: unknown) => replicaCall(url, 'POST', path, body)
 
   beforeAll(async () => {
-    ensureApiBuilt()
-    ;[db, vhost] = await Promise.all([createTestDatabase(id), createTestVhost(id)])
-    for (const n of [1, 2]) {
-      const proc = startNode(`api-${n}`, 'services/api/dist/main.js', {
-        API_PORT: '0',
-        DATABASE_URL: db.url,
-        AMQP_URL: vhost.url,
-        AUTH: 'none',
-        COMPUTE_HOST_CHECK: 'off',
-        LOG_LEVEL: 'info',
-        DUPLICATE_NOTIFICATION_DETECTION_INTERVAL: '180',
-      })
-      // The first one migrates the database before the second starts.
-      const line = await proc.waitForLine(/api listening/, 60_000)
-      replicas.push({ proc, url: `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}` })
-    }
-    const seg = await post(replicas[0]!.url, '/v1/segments', { segment: { name: `dupes-${id}`, recovery_method: 'auto', service_type: 'COMPUTE' } })
+    api = await startApiReplicas(id, { DUPLICATE_NOTIFICATION_DETECTION_INTERVAL: '180' })
+    urls = api.urls
+    const seg = await post(urls[0]!, '/v1/segments', { segment: { name: `dupes-${id}`, recovery_method: 'auto', service_type: 'COMPUTE' } })
     expect(seg.status).toBe(201)
     for (const name of ['dup-1', 'dup-2']) {
-      const h = await post(replicas[0]!.url, `/v1/segments/${seg.body.segment.uuid}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: 'x' } })
+      const h = await post(urls[0]!, `/v1/segments/${seg.body.segment.uuid}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: 'x' } })
       expect(h.status).toBe(201)
     }
   }, 120_000)
 
   afterAll(async () => {
-    await Promise.all(replicas.map((r) => r.proc.stop()))
-    await Promise.all([db?.drop(), vhost?.drop()])
+    await api?.stop()
   })
 
-  const postAll = async (bodies: unknown[]) => Promise.all(bodies.map((body, i) => post(replicas[i % replicas.length]!.url, '/v1/notifications', body)))
+  const postAll = async (bodies: unknown[]) => Promise.all(bodies.map((body, i) => post(urls[i % urls.length]!, '/v1/notifications', body)))
 
   it('20 identical reports at once: one 202, nineteen 409', async () => {
     const generated_time = new Date().toISOString()

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureApiBuilt } from '../security/api-process.js'
-import { createTestDatabase, createTestVhost } from '../support/infra.js'
-import { startNode, type RunningProcess } from '../support/processes.js'
+import { replicaCall as call, startApiReplicas, type ApiReplicas } from '../support/api-replicas.js'
 
 /**
  * The api's storm guard across replicas: two api processes over one PostgreSQL database,
@@ -14,58 +12,34 @@ describe('host failures of one segment posted concurrently to two api replicas',
   const id = `lazarus_storm_${process.pid}_${randomBytes(3).toString('hex')}`
   const HOSTS = 12
   const MAX = 3
-  let db: Awaited<ReturnType<typeof createTestDatabase>>
-  let vhost: Awaited<ReturnType<typeof createTestVhost>>
-  const replicas: { proc: RunningProcess; url: string }[] = []
+  let api: ApiReplicas | undefined
+  let urls: string[] = []
   let segmentId = ''
 
-  const call = async (url: string, method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(30_000),
-    })
-    return { status: res.status, body: (await res.json()) as any }
-  }
-
   beforeAll(async () => {
-    ensureApiBuilt()
-    ;[db, vhost] = await Promise.all([createTestDatabase(id), createTestVhost(id)])
-    for (const n of [1, 2]) {
-      const proc = startNode(`api-${n}`, 'services/api/dist/main.js', {
-        API_PORT: '0',
-        DATABASE_URL: db.url,
-        AMQP_URL: vhost.url,
-        AUTH: 'none',
-        COMPUTE_HOST_CHECK: 'off',
-        LOG_LEVEL: 'info',
-      })
-      const line = await proc.waitForLine(/api listening/, 60_000)
-      replicas.push({ proc, url: `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}` })
-    }
-    const seg = await call(replicas[0]!.url, 'POST', '/v1/segments', {
+    api = await startApiReplicas(id)
+    urls = api.urls
+    const seg = await call(urls[0]!, 'POST', '/v1/segments', {
       segment: { name: `storm-${id}`, recovery_method: 'auto', service_type: 'COMPUTE', storm_max_failures: MAX, storm_max_failed_fraction: 1 },
     })
     expect(seg.status, JSON.stringify(seg.body)).toBe(201)
     expect(seg.body.segment).toMatchObject({ storm_max_failures: MAX, storm_max_failed_fraction: 1, storm_window_s: null })
     segmentId = seg.body.segment.uuid
     for (let i = 0; i < HOSTS; i += 1) {
-      const h = await call(replicas[0]!.url, 'POST', `/v1/segments/${segmentId}/hosts`, { host: { name: `storm-${i}`, type: 'COMPUTE', control_attributes: 'x' } })
+      const h = await call(urls[0]!, 'POST', `/v1/segments/${segmentId}/hosts`, { host: { name: `storm-${i}`, type: 'COMPUTE', control_attributes: 'x' } })
       expect(h.status).toBe(201)
     }
   }, 120_000)
 
   afterAll(async () => {
-    await Promise.all(replicas.map((r) => r.proc.stop()))
-    await Promise.all([db?.drop(), vhost?.drop()])
+    await api?.stop()
   })
 
   it(`${HOSTS} host failures at once, split over both replicas: ${MAX} admitted, one storm alert, the rest held`, async () => {
     const generated_time = new Date().toISOString()
     const answers = await Promise.all(
       Array.from({ length: HOSTS }, (_, i) =>
-        call(replicas[i % 2]!.url, 'POST', '/v1/notifications', {
+        call(urls[i % 2]!, 'POST', '/v1/notifications', {
           notification: { type: 'COMPUTE_HOST', hostname: `storm-${i}`, generated_time, payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
         }),
       ),
@@ -75,12 +49,12 @@ describe('host failures of one segment posted concurrently to two api replicas',
     expect(notifications.filter((n) => !n.held)).toHaveLength(MAX)
     expect(notifications.filter((n) => n.held && n.status === 'new')).toHaveLength(HOSTS - MAX)
 
-    const seg = await call(replicas[1]!.url, 'GET', `/v1/segments/${segmentId}`)
+    const seg = await call(urls[1]!, 'GET', `/v1/segments/${segmentId}`)
     expect(seg.body.segment.paused).toBe(true)
     expect(seg.body.segment.paused_reason).toMatch(/^storm guard: storm in segment .*: 4 hosts failing within 120 s exceeds storm_max_failures 3/)
-    const alerts = await call(replicas[0]!.url, 'GET', `/v1/alerts?segment_id=${segmentId}&kind=storm`)
+    const alerts = await call(urls[0]!, 'GET', `/v1/alerts?segment_id=${segmentId}&kind=storm`)
     expect(alerts.body.alerts).toHaveLength(1)
-    const held = await call(replicas[1]!.url, 'GET', `/v1/notifications?held=true`)
+    const held = await call(urls[1]!, 'GET', `/v1/notifications?held=true`)
     expect(held.body.notifications).toHaveLength(HOSTS - MAX)
   })
 
@@ -96,13 +70,13 @@ describe('host failures of one segment posted concurrently to two api replicas',
       { storm_window_s: 0 },
       { storm_window_s: 86_401 },
     ]) {
-      const r = await call(replicas[0]!.url, 'POST', '/v1/segments', {
+      const r = await call(urls[0]!, 'POST', '/v1/segments', {
         segment: { name: `bad-${randomBytes(3).toString('hex')}`, recovery_method: 'auto', service_type: 'COMPUTE', ...bad },
       })
       expect(r.status, JSON.stringify(bad)).toBe(400)
       expect(r.body.badRequest.message).toMatch(/^Invalid input for field\/attribute segment\.storm_/)
     }
-    const list = await call(replicas[0]!.url, 'GET', '/v1/segments')
+    const list = await call(urls[0]!, 'GET', '/v1/segments')
     expect(list.body.segments).toHaveLength(1)
   })
 })

@@ -6,6 +6,7 @@ import { Kvm } from '@nats-io/kv'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { HeartbeatV1 } from '@lazarus/contracts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ApiAlert, ApiNotification, SimRecords, VerdictLine } from '../support/cluster-records.js'
 import { startCluster, type Cluster } from '../support/lazarus-cluster.js'
 import { eventually, repoRoot, startNode, type RunningProcess } from '../support/processes.js'
 
@@ -31,28 +32,6 @@ interface Segment {
   paused_reason: string | null
   paused_at: string | null
 }
-interface Notification {
-  notification_uuid: string
-  status: string
-  source_host_uuid: string
-  type: string
-  message: string | null
-}
-interface Alert {
-  kind: string
-  severity: string
-  host: string | null
-  segment_id: string | null
-  message: string
-}
-interface SimRecords {
-  powerActions: { host: string; action: string }[]
-  forcedDown: { host: string; forcedDown: boolean }[]
-}
-interface VerdictLine {
-  verdict: { kind: string; action: string; host?: string; segment: string; held?: boolean; heldBy?: string }
-}
-
 const run = randomBytes(3).toString('hex')
 const subjects = { heartbeat: `test.${run}.heartbeat`, detector: `test.${run}.detector` }
 const leaseBucket = `test_${run}_leases`
@@ -108,7 +87,7 @@ const verdicts = (kind?: string): VerdictLine[] =>
     .filter((v) => kind === undefined || v.verdict.kind === kind)
 
 const segment = async () => (await c.api<{ segment: Segment }>('GET', `/v1/segments/${segmentId}`)).body.segment
-const hostFailures = async () => (await c.api<{ notifications: Notification[] }>('GET', '/v1/notifications?type=COMPUTE_HOST')).body.notifications
+const hostFailures = async () => (await c.api<{ notifications: ApiNotification[] }>('GET', '/v1/notifications?type=COMPUTE_HOST')).body.notifications
 const fencedHosts = async () => {
   const rec = await c.sim<SimRecords>('GET', '/sim/records')
   return [...new Set([...rec.powerActions.filter((p) => /off/i.test(p.action)).map((p) => p.host), ...rec.forcedDown.filter((f) => f.forcedDown).map((f) => f.host)])]
@@ -186,7 +165,7 @@ describe('storm guard and segment pause', () => {
     const alerts = await eventually(
       'the storm alert stored by the api',
       async () => {
-        const r = await c.api<{ alerts: Alert[] }>('GET', `/v1/alerts?segment_id=${segmentId}&kind=storm`)
+        const r = await c.api<{ alerts: ApiAlert[] }>('GET', `/v1/alerts?segment_id=${segmentId}&kind=storm`)
         return r.body.alerts.some((a) => a.host === null) ? r.body.alerts : undefined
       },
       10_000,
@@ -212,7 +191,7 @@ describe('storm guard and segment pause', () => {
     expect(resumed.stdout).toContain(`segment ${segmentName} resumed`)
     expect((await segment()).paused).toBe(false)
     // The storm is over for the segment: its storm alerts are cleared (`lazarus alert list --active` shows none).
-    const stormAlerts = (await c.api<{ alerts: Alert[] }>('GET', `/v1/alerts?segment_id=${segmentId}&kind=storm`)).body.alerts
+    const stormAlerts = (await c.api<{ alerts: ApiAlert[] }>('GET', `/v1/alerts?segment_id=${segmentId}&kind=storm`)).body.alerts
     expect(stormAlerts.length).toBeGreaterThan(0)
     expect(stormAlerts.every((a) => a.cleared_at !== null && a.cleared_reason === `segment ${segmentName} resumed`)).toBe(true)
     const active = await cli(['alert', 'list', '--active', '--segment', segmentId, '--kind', 'storm'])
@@ -260,7 +239,7 @@ describe('storm guard and segment pause', () => {
     await eventually(
       'the alert for the held host',
       async () => {
-        const r = await c.api<{ alerts: Alert[] }>('GET', `/v1/alerts?segment_id=${segmentId}`)
+        const r = await c.api<{ alerts: ApiAlert[] }>('GET', `/v1/alerts?segment_id=${segmentId}`)
         return r.body.alerts.find((a) => a.host === victim && a.kind === 'other') ? true : undefined
       },
       10_000,

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { createServer, connect, type Server } from 'node:net'
 import { createInterface } from 'node:readline'
+import type { ApiAlert, ApiNotification, SimRecords, VerdictLine } from '../support/cluster-records.js'
 import { startCluster, type Cluster } from '../support/lazarus-cluster.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
 import { createTopology, removeLeftovers, type Bridge, type Topology } from './netns.js'
@@ -33,27 +34,6 @@ export interface RigOptions {
   policy: Record<string, unknown>
 }
 
-interface Notification {
-  notification_uuid: string
-  status: string
-  source_host_uuid: string
-  type: string
-}
-interface Alert {
-  kind: string
-  severity: string
-  host: string | null
-  segment_id: string | null
-  message: string
-}
-interface SimRecords {
-  powerActions: { host: string; action: string }[]
-  forcedDown: { host: string; forcedDown: boolean }[]
-}
-export interface VerdictLine {
-  verdict: { kind: string; action: string; host?: string; segment: string; held?: boolean; heldBy?: string; at: number }
-}
-
 export interface Rig {
   c: Cluster
   topo: Topology
@@ -63,10 +43,10 @@ export interface Rig {
   agents: Map<string, RunningProcess>
   verdicts(kind?: string): VerdictLine[]
   /** COMPUTE_HOST notifications in the api, each with its host's name. */
-  hostFailures(): Promise<(Notification & { host: string })[]>
+  hostFailures(): Promise<(ApiNotification & { host: string })[]>
   /** Hosts the cloud-sim saw powered off or forced down. */
   fencedHosts(): Promise<string[]>
-  alerts(segment: string): Promise<Alert[]>
+  alerts(segment: string): Promise<ApiAlert[]>
   paused(segment: string): Promise<boolean>
   stop(): Promise<void>
 }
@@ -215,7 +195,7 @@ export const startRig = async (o: RigOptions): Promise<Rig> => {
       agents,
       verdicts,
       async hostFailures() {
-        const r = await c.api<{ notifications: Notification[] }>('GET', '/v1/notifications?type=COMPUTE_HOST')
+        const r = await c.api<{ notifications: ApiNotification[] }>('GET', '/v1/notifications?type=COMPUTE_HOST')
         return r.body.notifications.map((n) => ({ ...n, host: uuidToHost.get(n.source_host_uuid) ?? n.source_host_uuid }))
       },
       async fencedHosts() {
@@ -223,7 +203,7 @@ export const startRig = async (o: RigOptions): Promise<Rig> => {
         return [...new Set([...rec.powerActions.filter((p) => /off/i.test(p.action)).map((p) => p.host), ...rec.forcedDown.filter((f) => f.forcedDown).map((f) => f.host)])].sort()
       },
       async alerts(segment) {
-        return (await c.api<{ alerts: Alert[] }>('GET', `/v1/alerts?segment_id=${segmentIds.get(segment)}`)).body.alerts
+        return (await c.api<{ alerts: ApiAlert[] }>('GET', `/v1/alerts?segment_id=${segmentIds.get(segment)}`)).body.alerts
       },
       async paused(segment) {
         return (await c.api<{ segment: { paused: boolean } }>('GET', `/v1/segments/${segmentIds.get(segment)}`)).body.segment.paused

@@ -1,15 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createInProcessBus, type Bus } from '@lazarus/bus'
-import { startCloudSim } from '@lazarus/cloud-sim'
-import { LazarusEvent, topology, type HostFailedV1, type QueueSpec } from '@lazarus/contracts'
+import type { Bus } from '@lazarus/bus'
+import type { LazarusEvent, HostFailedV1 } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
-import { createOpenStackClient, type NovaClient } from '@lazarus/openstack'
-import { createLogger } from '@lazarus/runtime'
+import type { NovaClient } from '@lazarus/openstack'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { FencerConfig } from './fencer-config.js'
 import { createFencerService, type FencerService } from './service.js'
 import { openTestDb } from './testing/databases.js'
+import { fencerTestLog, isFenceOutcome, observerQueue, startFencerWorld, type Sim } from './testing/fencer-world.js'
 import { hostFailedEvent, testBmcSecretDir, writeBmcSecret } from './testing/host-failed.js'
 import { freeUdpPort, ipmiSimAvailable, startIpmiSim, type IpmiSim } from './testing/ipmi-sim.js'
 
@@ -20,20 +19,10 @@ import { freeUdpPort, ipmiSimAvailable, startIpmiSim, type IpmiSim } from './tes
  * deadline) it is.
  */
 
-type Sim = Awaited<ReturnType<typeof startCloudSim>>
-
 const FENCE_KDUMP_SEND = '/usr/libexec/fence-agents/fence_kdump_send'
 const available = () => ipmiSimAvailable() && existsSync(FENCE_KDUMP_SEND)
 
-const observer: QueueSpec = {
-  queue: 'test.fencer-kdump-out',
-  bind: ['recovery.progress.v1', 'host.fenced.v1', 'host.fence_failed.v1'],
-  prefetch: 1000,
-  maxAttempts: 1,
-  retryDelayMs: 0,
-}
-
-const log = createLogger('fencer-test', process.env['TEST_LOG_LEVEL'] ?? 'silent')
+const observer = observerQueue('test.fencer-kdump-out', ['recovery.progress.v1', 'host.fenced.v1', 'host.fence_failed.v1'])
 
 describe('fencer waits for a kernel dump announced by fence_kdump_send', () => {
   let db: Db
@@ -60,14 +49,7 @@ describe('fencer waits for a kernel dump announced by fence_kdump_send', () => {
     if (!available()) return ctx.skip()
     bmc.reset()
     kdumpPort = await freeUdpPort()
-    sim = await startCloudSim({ hosts: 1, instancesPerHost: 1, reportIntervalMs: 100, serviceDownTimeMs: 1000 })
-    nova = (await createOpenStackClient({ authUrl: sim.authUrl, ...sim.credentials })).nova
-    bus = createInProcessBus({ queues: [...Object.values(topology), observer] })
-    seen = []
-    await bus.subscribe(observer, LazarusEvent, async (e) => {
-      seen.push(e)
-      return { type: 'ACK' }
-    })
+    ;({ sim, nova, bus, seen } = await startFencerWorld({ hosts: 1, observer }))
   })
   afterEach(async () => {
     if (!available()) return
@@ -93,7 +75,7 @@ describe('fencer waits for a kernel dump announced by fence_kdump_send', () => {
       kdumpMaxWaitMs: 60_000,
       ...extra,
     }
-    fencer = createFencerService({ bus, db, nova, log, config })
+    fencer = createFencerService({ bus, db, nova, log: fencerTestLog, config })
     await fencer.start()
   }
   /** fence_kdump_send as a kdump kernel runs it: a message every second, until stopped. */
@@ -107,10 +89,9 @@ describe('fencer waits for a kernel dump announced by fence_kdump_send', () => {
     return hostFailedEvent({ host, level: 2, controlAttributes: attrs })
   }
   const outcomeOf = async (id: string) => {
-    await expect.poll(() => seen.some((e) => isOutcome(e, id)), { timeout: 60_000, interval: 100 }).toBe(true)
-    return seen.find((e) => isOutcome(e, id)) as LazarusEvent
+    await expect.poll(() => seen.some((e) => isFenceOutcome(e, id)), { timeout: 60_000, interval: 100 }).toBe(true)
+    return seen.find((e) => isFenceOutcome(e, id)) as LazarusEvent
   }
-  const isOutcome = (e: LazarusEvent, id: string) => (e.type === 'host.fenced.v1' || e.type === 'host.fence_failed.v1') && e.payload.notificationId === id
   const messages = (id: string) => seen.flatMap((e) => (e.type === 'recovery.progress.v1' && e.payload.notificationId === id ? [e.payload.message] : []))
 
   it('does not power off a host announcing a dump; powers it off once the announcements stop', async () => {
@@ -122,7 +103,7 @@ describe('fencer waits for a kernel dump announced by fence_kdump_send', () => {
     await expect.poll(() => messages(id).some((m) => /announces a kernel dump from 127\.0\.0\.1/.test(m)), { timeout: 30_000, interval: 100 }).toBe(true)
     // Still dumping: the BMC has been asked nothing, the fence has no outcome.
     expect(bmc.actions()).toEqual([])
-    expect(seen.some((e) => isOutcome(e, id))).toBe(false)
+    expect(seen.some((e) => isFenceOutcome(e, id))).toBe(false)
     sender?.kill('SIGTERM')
     const out = await outcomeOf(id)
     expect(out).toMatchObject({ type: 'host.fenced.v1', payload: { level: 2, poweredOff: true } })

@@ -1,15 +1,14 @@
 import { existsSync } from 'node:fs'
-import { createInProcessBus, type Bus } from '@lazarus/bus'
-import { startCloudSim } from '@lazarus/cloud-sim'
-import { LazarusEvent, topology, type HostFailedV1, type QueueSpec, type QuickEvacuateLevel } from '@lazarus/contracts'
+import type { Bus } from '@lazarus/bus'
+import type { LazarusEvent, HostFailedV1, QuickEvacuateLevel } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
-import { createOpenStackClient, type NovaClient } from '@lazarus/openstack'
-import { createLogger } from '@lazarus/runtime'
+import type { NovaClient } from '@lazarus/openstack'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ipmiSimAvailable, startIpmiSim, type IpmiSim } from './testing/ipmi-sim.js'
 import type { FencerConfig } from './fencer-config.js'
 import { createFencerService, type FencerService } from './service.js'
 import { openTestDb } from './testing/databases.js'
+import { fencerTestLog, isFenceOutcome, observerQueue, startFencerWorld, type Sim } from './testing/fencer-world.js'
 import { hostFailedEvent, testBmcSecretDir, writeBmcSecret } from './testing/host-failed.js'
 
 /*
@@ -19,17 +18,9 @@ import { hostFailedEvent, testBmcSecretDir, writeBmcSecret } from './testing/hos
  * reporting in the sim, its power is what ipmi_sim says.
  */
 
-type Sim = Awaited<ReturnType<typeof startCloudSim>>
-
 const FENCE_IPMILAN = '/usr/sbin/fence_ipmilan'
 
-const observer: QueueSpec = {
-  queue: 'test.fencer-drivers-out',
-  bind: ['recovery.progress.v1', 'host.fenced.v1', 'host.fence_failed.v1', 'alert.raised.v1'],
-  prefetch: 1000,
-  maxAttempts: 1,
-  retryDelayMs: 0,
-}
+const observer = observerQueue('test.fencer-drivers-out', ['recovery.progress.v1', 'host.fenced.v1', 'host.fence_failed.v1', 'alert.raised.v1'])
 
 const config: Partial<FencerConfig> = {
   fenceCheckIntervalMs: 200,
@@ -42,8 +33,6 @@ const config: Partial<FencerConfig> = {
   leaseMs: 5_000,
   bmcSecretDir: testBmcSecretDir(),
 }
-
-const log = createLogger('fencer-test', process.env['TEST_LOG_LEVEL'] ?? 'silent')
 
 const DRIVERS = {
   ipmi: (bmc: IpmiSim, extra = '') =>
@@ -77,15 +66,8 @@ describe.each<DriverName>(['ipmi', 'fence_agent'])('fencer through driver=%s aga
   beforeEach(async (ctx) => {
     if (!available(driverName)) return ctx.skip()
     bmc.reset()
-    sim = await startCloudSim({ hosts: 2, instancesPerHost: 1, reportIntervalMs: 100, serviceDownTimeMs: 1000 })
-    nova = (await createOpenStackClient({ authUrl: sim.authUrl, ...sim.credentials })).nova
-    bus = createInProcessBus({ queues: [...Object.values(topology), observer] })
-    seen = []
-    await bus.subscribe(observer, LazarusEvent, async (e) => {
-      seen.push(e)
-      return { type: 'ACK' }
-    })
-    fencer = createFencerService({ bus, db, nova, log, config })
+    ;({ sim, nova, bus, seen } = await startFencerWorld({ hosts: 2, observer }))
+    fencer = createFencerService({ bus, db, nova, log: fencerTestLog, config })
     await fencer.start()
   })
   afterEach(async () => {
@@ -98,10 +80,9 @@ describe.each<DriverName>(['ipmi', 'fence_agent'])('fencer through driver=%s aga
 
   const hostFailed = (host: string, level: QuickEvacuateLevel, extra = ''): HostFailedV1 => hostFailedEvent({ host, level, controlAttributes: DRIVERS[driverName](bmc, extra) })
   const outcomeOf = async (id: string) => {
-    await expect.poll(() => seen.some((e) => isOutcome(e, id)), { timeout: 30_000, interval: 50 }).toBe(true)
-    return seen.find((e) => isOutcome(e, id)) as LazarusEvent
+    await expect.poll(() => seen.some((e) => isFenceOutcome(e, id)), { timeout: 30_000, interval: 50 }).toBe(true)
+    return seen.find((e) => isFenceOutcome(e, id)) as LazarusEvent
   }
-  const isOutcome = (e: LazarusEvent, id: string) => (e.type === 'host.fenced.v1' || e.type === 'host.fence_failed.v1') && e.payload.notificationId === id
   const steps = (id: string) => seen.flatMap((e) => (e.type === 'recovery.progress.v1' && e.payload.notificationId === id ? [`${e.payload.task}:${e.payload.state}`] : []))
   const compute = async (host: string) => (await nova.listComputeServices({ host })).find((s) => s.binary === 'nova-compute')
   const fencedOnly = (id: string) => seen.filter((e) => e.type === 'host.fenced.v1' && e.payload.notificationId === id)

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { createInProcessBus, type Bus } from '@lazarus/bus'
-import { startCloudSim } from '@lazarus/cloud-sim'
-import { LazarusEvent, makeEvent, topology, type FenceAttempt, type HostFailedV1, type HostUnfenceRequestedV1, type QueueSpec } from '@lazarus/contracts'
+import type { Bus } from '@lazarus/bus'
+import { type LazarusEvent, makeEvent, type FenceAttempt, type HostFailedV1, type HostUnfenceRequestedV1 } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
-import { createOpenStackClient, type NovaClient } from '@lazarus/openstack'
-import { createLogger } from '@lazarus/runtime'
+import type { NovaClient } from '@lazarus/openstack'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { FencerConfig } from './fencer-config.js'
 import { createFencerService, type FencerService } from './service.js'
 import { openTestDb } from './testing/databases.js'
+import { fencerTestLog, isFenceOutcome, observerQueue, startFencerWorld, type Sim } from './testing/fencer-world.js'
 import { hostFailedEvent, testBmcSecretDir, writeBmcSecret } from './testing/host-failed.js'
 import { freeUdpPort, ipmiSimAvailable, startIpmiSim, type IpmiSim } from './testing/ipmi-sim.js'
 
@@ -22,18 +21,10 @@ import { freeUdpPort, ipmiSimAvailable, startIpmiSim, type IpmiSim } from './tes
  * fails the fence fails and nothing is forced down or evacuated.
  */
 
-type Sim = Awaited<ReturnType<typeof startCloudSim>>
-
 const FENCE_IPMILAN = '/usr/sbin/fence_ipmilan'
 const available = () => ipmiSimAvailable() && existsSync(FENCE_IPMILAN)
 
-const observer: QueueSpec = {
-  queue: 'test.fencer-topology-out',
-  bind: ['recovery.progress.v1', 'host.fenced.v1', 'host.fence_failed.v1', 'host.unfenced.v1', 'alert.raised.v1'],
-  prefetch: 1000,
-  maxAttempts: 1,
-  retryDelayMs: 0,
-}
+const observer = observerQueue('test.fencer-topology-out', ['recovery.progress.v1', 'host.fenced.v1', 'host.fence_failed.v1', 'host.unfenced.v1', 'alert.raised.v1'])
 
 const config: Partial<FencerConfig> = {
   fenceCheckIntervalMs: 200,
@@ -48,8 +39,6 @@ const config: Partial<FencerConfig> = {
   unfenceRetryIntervalMs: 100,
   bmcSecretDir: testBmcSecretDir(),
 }
-
-const log = createLogger('fencer-test', process.env['TEST_LOG_LEVEL'] ?? 'silent')
 
 /** A device of `bmc` through ipmitool, its keys under `prefix` (empty: the un-prefixed device). */
 const ipmiDevice = (prefix: string, bmc: { port: number; username: string }, passwordFile: string, extra: Record<string, string> = {}) =>
@@ -106,15 +95,8 @@ describe('fencer through a fencing topology against ipmi_sim and fence_ipmilan',
     if (!available()) return ctx.skip()
     bmcA.reset()
     bmcB.reset()
-    sim = await startCloudSim({ hosts: 2, instancesPerHost: 1, reportIntervalMs: 100, serviceDownTimeMs: 1000 })
-    nova = (await createOpenStackClient({ authUrl: sim.authUrl, ...sim.credentials })).nova
-    bus = createInProcessBus({ queues: [...Object.values(topology), observer] })
-    seen = []
-    await bus.subscribe(observer, LazarusEvent, async (e) => {
-      seen.push(e)
-      return { type: 'ACK' }
-    })
-    fencer = createFencerService({ bus, db, nova, log, config })
+    ;({ sim, nova, bus, seen } = await startFencerWorld({ hosts: 2, observer }))
+    fencer = createFencerService({ bus, db, nova, log: fencerTestLog, config })
     await fencer.start()
   })
   afterEach(async () => {
@@ -131,10 +113,9 @@ describe('fencer through a fencing topology against ipmi_sim and fence_ipmilan',
     return hostFailedEvent({ host, level: 2, controlAttributes })
   }
   const outcomeOf = async (id: string) => {
-    await expect.poll(() => seen.some((e) => isOutcome(e, id)), { timeout: 90_000, interval: 100 }).toBe(true)
-    return seen.find((e) => isOutcome(e, id)) as LazarusEvent
+    await expect.poll(() => seen.some((e) => isFenceOutcome(e, id)), { timeout: 90_000, interval: 100 }).toBe(true)
+    return seen.find((e) => isFenceOutcome(e, id)) as LazarusEvent
   }
-  const isOutcome = (e: LazarusEvent, id: string) => (e.type === 'host.fenced.v1' || e.type === 'host.fence_failed.v1') && e.payload.notificationId === id
   const progressOf = (id: string) => seen.flatMap((e) => (e.type === 'recovery.progress.v1' && e.payload.notificationId === id ? [e.payload] : []))
   const attemptsOf = (e: LazarusEvent): FenceAttempt[] =>
     (e.type === 'host.fenced.v1' || e.type === 'host.fence_failed.v1' ? (e.payload.fenceAttempts ?? []) : []).map((a) => ({ ...a, ms: 0 }))

@@ -1,25 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ApiError } from '../errors.js'
-import { openTestDb, type Engine } from '../testing/harness.js'
-import { createHostStore } from './hosts.js'
-import { migrations } from './migrations.js'
-import { createNotificationStore, type CreateResult, type NotificationInput } from './notifications.js'
-import { createSegmentStore } from './segments.js'
-
-const now = () => new Date()
+import type { Engine } from '../testing/harness.js'
+import { openReplicaStores } from '../testing/replica-stores.js'
+import type { CreateResult, NotificationInput } from './notifications.js'
 
 /** Two api replicas over one database: each has its own stores (and its own host cache). */
 const setUp = async (engine: Engine) => {
-  const { db, drop } = await openTestDb(engine)
-  await db.migrate('api', migrations)
-  const replica = () => {
-    const segments = createSegmentStore(db, now)
-    const hosts = createHostStore(db, segments, now)
-    return { segments, hosts, notifications: createNotificationStore(db, hosts, now, 2000) }
-  }
-  const a = replica()
-  const b = replica()
+  const { db, drop, a, b } = await openReplicaStores(engine)
   const segment = await a.segments.create({ name: `seg-${randomUUID().slice(0, 8)}`, recoveryMethod: 'auto', serviceType: 'COMPUTE' })
   const host = await a.hosts.create(segment.uuid, { name: 'compute-1', type: 'COMPUTE', controlAttributes: 'x' })
   await a.hosts.create(segment.uuid, { name: 'compute-2', type: 'COMPUTE', controlAttributes: 'x' })

@@ -1,25 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ApiError } from '../errors.js'
-import { openTestDb, type Engine } from '../testing/harness.js'
+import type { Engine } from '../testing/harness.js'
+import { openReplicaStores } from '../testing/replica-stores.js'
 import { createAlertStore } from './alerts.js'
-import { createHostStore } from './hosts.js'
-import { migrations } from './migrations.js'
-import { createNotificationStore, type CreateResult, type NotificationInput } from './notifications.js'
-import { createSegmentStore, type SegmentInput } from './segments.js'
-
-const now = () => new Date()
+import type { CreateResult, NotificationInput } from './notifications.js'
+import type { SegmentInput } from './segments.js'
 
 const setUp = async (engine: Engine, hostCount: number, storm?: SegmentInput['storm']) => {
-  const { db, drop } = await openTestDb(engine)
-  await db.migrate('api', migrations)
-  const replica = () => {
-    const segments = createSegmentStore(db, now)
-    const hosts = createHostStore(db, segments, now)
-    return { segments, hosts, notifications: createNotificationStore(db, hosts, now, 2000) }
-  }
-  const a = replica()
-  const b = replica()
+  const { db, drop, a, b } = await openReplicaStores(engine)
   const segment = await a.segments.create({ name: `storm-${randomUUID().slice(0, 8)}`, recoveryMethod: 'auto', serviceType: 'COMPUTE', storm })
   for (let i = 0; i < hostCount; i += 1) await a.hosts.create(segment.uuid, { name: `cmp-${i}`, type: 'COMPUTE', controlAttributes: 'x' })
   return { db, drop, a, b, segment, alerts: createAlertStore(db) }
