@@ -70,7 +70,7 @@ describe('api policy with Keystone (cloud-sim)', () => {
         },
       },
     })
-    expect(host.status).toBe(201)
+    expect(host.status, JSON.stringify(host.body)).toBe(201)
     const n = await api.call('POST', '/v1/notifications', {
       token: tokens['monitor'],
       body: {

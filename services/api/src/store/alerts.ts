@@ -41,12 +41,25 @@ const fromRow = (r: Record<string, unknown>): Alert => ({
 })
 
 /** Store an alert once per event id (the services' `alert.raised.v1`, or one the api raises itself); true when it is new. */
-export const recordAlert = async (q: Queryable, e: AlertRaisedV1): Promise<boolean> => {
-  const p = e.payload
+export const recordAlert = (q: Queryable, e: AlertRaisedV1): Promise<boolean> =>
+  storeAlert(q, {
+    uuid: e.id,
+    kind: e.payload.kind,
+    severity: e.payload.severity,
+    segmentUuid: e.payload.segmentId ?? null,
+    host: e.payload.host ?? null,
+    notificationUuid: e.payload.notificationId ?? null,
+    message: e.payload.message,
+    source: e.source,
+    createdAt: new Date(e.occurredAt),
+  })
+
+/** Store an alert (once per uuid): one a service raised on the bus, or one the api raises itself (the storm guard's). True when new. */
+export const storeAlert = async (q: Queryable, a: Omit<Alert, 'id' | 'clearedAt' | 'clearedReason'>): Promise<boolean> => {
   const r = await q.query(
     `INSERT INTO api_alerts (uuid, kind, severity, segment_uuid, host, notification_uuid, message, source, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (uuid) DO NOTHING`,
-    [e.id, p.kind, p.severity, p.segmentId ?? null, p.host ?? null, p.notificationId ?? null, p.message, e.source, new Date(e.occurredAt)],
+    [a.uuid, a.kind, a.severity, a.segmentUuid, a.host, a.notificationUuid, a.message, a.source, a.createdAt],
   )
   return r.rowCount > 0
 }

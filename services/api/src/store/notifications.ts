@@ -5,7 +5,7 @@ import { ApiError, badRequest, conflict, notFound } from '../errors.js'
 import { enqueueEvent } from '../outbox/outbox.js'
 import { effectiveThresholds, stormDecision, stormPauseReason } from '../domain/storm-guard.js'
 import type { ProgressEntry } from '../domain/workflow.js'
-import { recordAlert } from './alerts.js'
+import { storeAlert } from './alerts.js'
 import { hostFromRow, hostSnapshot, type Host, type HostStore, type VersionedHost } from './hosts.js'
 import { listPage, type ListParams } from './list-query.js'
 import { segmentSnapshot, type Segment } from './segments.js'
@@ -176,21 +176,20 @@ export const createNotificationStore = (
           `Held: ${decision.reason}; failover segment ${host.segment.name} is paused (${pauseReason}); ` +
           'nothing is fenced or evacuated until an operator releases this notification or resumes the segment.'
         const notification = await insertRow(q, { ...base, status: 'new', message: message.slice(0, 1000), held: true }, undefined)
-        const alert = makeEvent({
-          type: 'alert.raised.v1',
+        // Stored by the api itself, not published: no other part acts on it.
+        const alertUuid = randomUUID()
+        const stored = await storeAlert(q, {
+          uuid: alertUuid,
+          kind: 'storm',
+          severity: 'critical',
+          segmentUuid: host.segment.uuid,
+          host: host.name,
+          notificationUuid: uuid,
+          message: `${decision.reason} (${decision.counts.admitted} admitted within ${t.windowS} s); failover segment ${host.segment.name} paused, host failures held until an operator releases them or resumes it`,
           source: 'api',
-          correlationId: uuid,
-          now: at,
-          payload: {
-            kind: 'storm',
-            severity: 'critical',
-            segmentId: host.segment.uuid,
-            host: host.name,
-            notificationId: uuid,
-            message: `${decision.reason} (${decision.counts.admitted} admitted within ${t.windowS} s); failover segment ${host.segment.name} paused, host failures held until an operator releases them or resumes it`,
-          },
+          createdAt: at,
         })
-        if (await recordAlert(q, alert)) await onAlertRaised(q, alert.id)
+        if (stored) await onAlertRaised(q, alertUuid)
         return { notification, enqueued: false, heldBy: 'storm_guard' }
       })
       if (outcome !== 'moved') return outcome
