@@ -74,6 +74,20 @@ export interface CreateResult {
 }
 
 const unknownHost = (input: NotificationInput) => badRequest(`Host with name ${input.hostname} could not be found.`)
+const duplicate = (input: NotificationInput) => conflict(`Notification received from host ${input.hostname} of type ${input.type} is duplicate.`)
+
+/** The columns of a new notification that come from what was reported and its host, the same on every path. */
+const rowBase = (input: NotificationInput, host: Host, uuid: string, at: Date) => ({
+  uuid,
+  generatedTime: input.generatedTime,
+  sourceHostUuid: host.uuid,
+  hostname: host.name,
+  type: input.type,
+  payload: input.payload,
+  segmentUuid: host.segment.uuid,
+  createdAt: at,
+  updatedAt: null,
+})
 
 /**
  * `claimAfterMs`: how long the outbox sweep leaves a new notification's event to whoever
@@ -134,20 +148,10 @@ export const createNotificationStore = (
              AND d.generated_time BETWEEN $4 AND $5 AND d.payload = $3::jsonb LIMIT 1`,
           [host.uuid, input.type, JSON.stringify(input.payload), new Date(input.generatedTime.getTime() - interval), new Date(input.generatedTime.getTime() + interval)],
         )
-        if (dup.rowCount > 0) return conflict(`Notification received from host ${input.hostname} of type ${input.type} is duplicate.`)
+        if (dup.rowCount > 0) return duplicate(input)
         const at = now()
         const uuid = randomUUID()
-        const base = {
-          uuid,
-          generatedTime: input.generatedTime,
-          sourceHostUuid: host.uuid,
-          hostname: host.name,
-          type: input.type,
-          payload: input.payload,
-          segmentUuid: host.segment.uuid,
-          createdAt: at,
-          updatedAt: null,
-        }
+        const base = rowBase(input, host, uuid, at)
         const ignoredBecause = ignoreReason(host, input)
         if (ignoredBecause) return { notification: await insertRow(q, { ...base, status: 'ignored', message: ignoredBecause, held: false }, undefined), enqueued: false }
         const paused = heldReason(host.segment)
@@ -261,20 +265,7 @@ export const createNotificationStore = (
           const status: NotificationStatus = ignoredBecause ? 'ignored' : 'new'
           const message = ignoredBecause ?? heldBecause ?? null
           const held = heldBecause !== undefined
-          const row = {
-            uuid,
-            generatedTime: input.generatedTime,
-            sourceHostUuid: host.uuid,
-            hostname: host.name,
-            type: input.type,
-            payload: input.payload,
-            status,
-            segmentUuid: host.segment.uuid,
-            message,
-            held,
-            createdAt: at,
-            updatedAt: null,
-          }
+          const row = { ...rowBase(input, host, uuid, at), status, message, held }
           prepared.set(idx, { input, row, event })
           items.push({
             idx,
@@ -310,7 +301,7 @@ export const createNotificationStore = (
             // The same as an earlier item of this batch: settled in the next round, after it.
             pending.push({ input, idx: row.r_idx })
           } else if (row.r_outcome === 'duplicate') {
-            results[row.r_idx] = conflict(`Notification received from host ${input.hostname} of type ${input.type} is duplicate.`)
+            results[row.r_idx] = duplicate(input)
           } else if (row.r_outcome === 'unknown_host') {
             hostCache.delete(input.hostname)
             results[row.r_idx] = unknownHost(input)
