@@ -76,6 +76,21 @@ describe('failoverCapacity', () => {
     expect(planFailure(failureRequest({ ...segment(4, 0), instances: members(3) }, ['h0', 'h1'])).unplaced).toBe(1)
   })
 
+  it('anti-affinity: an instance in two server groups is kept off the hosts of both', () => {
+    // h0 fails: a goes to h2 (h1 is busier); b may go neither beside c (group x) nor beside a (group y).
+    const req: CapacityRequest = {
+      hosts: [host('h0'), host('h1', { used: { vcpu: 8 } }), host('h2')],
+      instances: [vm('a', 'h0', { vcpu: 4, antiAffinity: ['y'] }), vm('b', 'h0', { antiAffinity: ['x', 'y'] }), vm('c', 'h1', { antiAffinity: ['x'] })],
+      strategy: 'spread',
+      maxK: 2,
+    }
+    expect(failoverCapacity(req)).toMatchObject({ hostFailuresTolerated: 0, unabsorbable: ['h0'] })
+    expect(planFailure(failureRequest(req, ['h0'])).placements.map((p) => [p.instanceId, p.target])).toEqual([
+      ['a', 'h2'],
+      ['b', null],
+    ])
+  })
+
   it('plans each failure in the restart order the groups give', () => {
     // h0 holds a small instance of group a and a large one of group b after a. Alone, larger
     // first would place the large one on h1 first; the restart order places the small one first,
@@ -116,7 +131,7 @@ describe('failoverCapacity: properties', () => {
         if (maxK >= 1) expect(cap.hostFailuresTolerated >= 1).toBe(unabsorbable.length === 0)
         for (const v of Object.values(cap.reservedNeeded)) expect(v).toBeGreaterThanOrEqual(0)
       }),
-      { numRuns: 400 },
+      { numRuns: 1000 },
     )
     // The property is not vacuous: the random segments reach k = 2 and beyond.
     expect(tolerated.filter((k) => k >= 2).length).toBeGreaterThan(10)

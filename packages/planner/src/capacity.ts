@@ -96,6 +96,12 @@ export const failoverCapacity = (req: CapacityRequest): FailoverCapacity => {
   }
   const groupSize = new Map<string, number>()
   for (const list of onHost) for (const i of list) for (const g of new Set(i.antiAffinity)) groupSize.set(g, (groupSize.get(g) ?? 0) + 1)
+  /** Hosts anti-affinity may close to an instance: its other members' hosts, over all its groups. */
+  const closedTo = (i: PlanInstance): number => {
+    let closed = 0
+    for (const g of new Set(i.antiAffinity)) closed += (groupSize.get(g) ?? 1) - 1
+    return closed
+  }
 
   const free: Partial<Record<ResourceClass, number>> = {}
   RESOURCE_CLASSES.forEach((c, k) => {
@@ -119,12 +125,13 @@ export const failoverCapacity = (req: CapacityRequest): FailoverCapacity => {
     const instances = onHost[h]!
     if (instances.length === 0) continue
     // Sound shortcut: slots for the largest instance of h per class, minus what anti-affinity
-    // may forbid (each member's other members sit on at most size - 1 hosts, the roomiest ones).
+    // may close (an instance's other members, over all its server groups, sit on at most that
+    // many hosts: count them as the roomiest ones).
     m.fill(0)
     let forbidden = 0
     for (const i of instances) {
       for (let k = 0; k < K; k++) m[k] = Math.max(m[k]!, demandOf(i, k))
-      for (const g of i.antiAffinity) forbidden = Math.max(forbidden, (groupSize.get(g) ?? 1) - 1)
+      forbidden = Math.max(forbidden, closedTo(i))
     }
     let survivors = 0
     for (let j = 0; j < n; j++) {
@@ -151,8 +158,11 @@ export const failoverCapacity = (req: CapacityRequest): FailoverCapacity => {
   // slots anti-affinity may forbid). The worst S of size k: the k largest (instances + slots).
   m.fill(0)
   let forbidden = 0
-  for (const list of onHost) for (const i of list) for (let k = 0; k < K; k++) m[k] = Math.max(m[k]!, demandOf(i, k))
-  for (const size of groupSize.values()) forbidden = Math.max(forbidden, size - 1)
+  for (const list of onHost)
+    for (const i of list) {
+      for (let k = 0; k < K; k++) m[k] = Math.max(m[k]!, demandOf(i, k))
+      forbidden = Math.max(forbidden, closedTo(i))
+    }
   for (let j = 0; j < n; j++) slots[j] = slotsOf(t, j, m, total)
   const allSlots = slots.reduce((a, b) => a + b, 0)
   const forbiddenSlots = topSum(slots, forbidden)
