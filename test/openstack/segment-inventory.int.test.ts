@@ -7,7 +7,7 @@ import { conformanceTargets, type Target } from '../conformance/targets.js'
  * flavors embedded in servers, server groups, aggregates), against cloud-sim and, when the box
  * is up (`REAL_NOVA=1 OSBOX_ENV=/tmp/osbox/lazarus.env`), against real Nova 26 and Placement.
  * One server (m1.fake: 1 vCPU, 512 MB, 1 GB) is booted on the first host under a run-unique
- * name and deleted afterwards, with the server group the suite creates.
+ * name, in an anti-affinity group the suite creates; both are deleted afterwards.
  */
 
 const { targets, skipped } = conformanceTargets()
@@ -33,7 +33,7 @@ describe.each(targets.map((t) => [t.name, t] as const))('segment inventory: %s',
     const res = await os.computeRequest('POST', '/os-server-groups', { microversion: '2.64', body: { server_group: { name: `${RUN}grp`, policy: 'anti-affinity' } } })
     expect(res.status, JSON.stringify(res.body)).toBe(200)
     groupId = (res.body as { server_group: { id: string } }).server_group.id
-    booted.push(...(await target.boot(os, h1, [`${RUN}a`])))
+    booted.push(...(await target.boot(os, h1, [`${RUN}a`], { group: groupId })))
   }, 300_000)
 
   afterAll(async () => {
@@ -72,7 +72,8 @@ describe.each(targets.map((t) => [t.name, t] as const))('segment inventory: %s',
     const [id] = booted
     const mine = inv.instances.find((i) => i.id === id)
     if (!mine) throw new Error(`server ${id} not in the inventory of ${target.hosts.join(', ')}`)
-    expect(mine).toMatchObject({ name: `${RUN}a`, host: h1, status: 'ACTIVE', flavorName: 'm1.fake', resources: M1_FAKE, serverGroups: [], notes: [] })
+    expect(mine).toMatchObject({ name: `${RUN}a`, host: h1, status: 'ACTIVE', flavorName: 'm1.fake', resources: M1_FAKE, serverGroups: [groupId], notes: [] })
+    expect(inv.serverGroups.find((g) => g.id === groupId)).toEqual({ id: groupId, name: `${RUN}grp`, policy: 'anti-affinity', members: [id], rules: {} })
 
     // Placement counts it on its host: the host's usage is at least what the servers Nova lists there allocate.
     const host = inv.hosts.find((h) => h.name === h1)!
@@ -87,13 +88,13 @@ describe.each(targets.map((t) => [t.name, t] as const))('segment inventory: %s',
 
   it('lists the server groups of every project with their policy (2.64+) and members', async () => {
     const groups = await os.nova.listServerGroups()
-    expect(groups.find((g) => g.id === groupId)).toMatchObject({ name: `${RUN}grp`, policy: 'anti-affinity', members: [] })
-    const old = await createOpenStackClient({ ...target.options(), microversion: '2.46' })
-    expect((await old.nova.listServerGroups()).find((g) => g.id === groupId)).toMatchObject({ policy: 'anti-affinity', rules: {} })
     const [id] = booted
+    expect(groups.find((g) => g.id === groupId)).toMatchObject({ name: `${RUN}grp`, policy: 'anti-affinity', members: [id] })
+    const old = await createOpenStackClient({ ...target.options(), microversion: '2.46' })
+    expect((await old.nova.listServerGroups()).find((g) => g.id === groupId)).toMatchObject({ policy: 'anti-affinity', rules: {}, members: [id] })
     const server = await os.nova.getServer(id!)
     expect(server.flavor).toMatchObject({ name: 'm1.fake', vcpus: 1, ramMb: 512, diskGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} })
-    expect(server.serverGroups).toEqual([])
+    expect(server.serverGroups).toEqual([groupId])
     expect((await old.nova.getServer(id!)).flavor).toBeUndefined()
     expect((await old.nova.getServer(id!)).serverGroups).toBeUndefined()
   })
