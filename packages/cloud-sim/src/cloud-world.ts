@@ -540,12 +540,14 @@ export class CloudWorld {
       const target = this.pickTarget(i, source.name, o.host, o.force === true)
       migration.updatedAt = this.clock.now()
       if (!target) {
-        // NoValidHost, whether a host was named or not (a named host is checked by the same
-        // scheduler, filters and Placement claim): nova-conductor's rebuild_instance sets the
-        // migration to `error` and the instance to vm_state ERROR, task_state None, with an
-        // instance fault, and leaves it on its source host; the API had answered 200 already.
+        // NoValidHost, whether a host was named or not (from 2.68, and without `force` before,
+        // a named host goes through the same scheduler, filters and Placement claim):
+        // nova-conductor's rebuild_instance sets the migration to `error` and the instance to
+        // vm_state ERROR, task_state None, with an instance fault, and leaves it on its source
+        // host; the API had answered 200 already. A forced host (2.29–2.67) skips the scheduler
+        // but not the claim: when that fails the conductor keeps the vm_state.
         migration.status = 'error'
-        i.vmState = 'error'
+        if (!(o.force === true && o.host !== undefined)) i.vmState = 'error'
         i.taskState = null
         i.fault = { code: 500, message: 'No valid host was found. There are not enough hosts available.', created: this.clock.now() }
         this.touch(i)

@@ -124,6 +124,26 @@ describe('the scheduler on evacuate', () => {
     expect(sim.hostUsage('compute2')).toEqual({ VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 })
   })
 
+  it('keeps the vm_state when a forced host (2.29–2.67) lacks room: the claim fails, the migration errs', async () => {
+    const sim = await start({ hosts: 2, instancesPerHost: 0, evacuationDelayMs: 20, hostResourcesByHost: { compute2: { vcpus: 1, cpuAllocationRatio: 1 } } })
+    const token = await login(sim)
+    const id = sim.createServer({ host: 'compute1', flavor: 'm1.medium', vmState: 'stopped' })
+    sim.crashHost('compute1')
+    const svc = (await nova(sim, token, 'GET', '/os-services?host=compute1', '2.53')).body.services[0]
+    await nova(sim, token, 'PUT', `/os-services/${svc.id}`, '2.53', { forced_down: true })
+    expect((await nova(sim, token, 'POST', `/servers/${id}/action`, '2.29', { evacuate: { host: 'compute2', force: true } })).status).toBe(200)
+    const m = await waitFor('the evacuation to end', async () => {
+      const x = (await nova(sim, token, 'GET', `/os-migrations?instance_uuid=${id}`, '2.59')).body.migrations[0]
+      return x.status === 'error' ? x : undefined
+    })
+    expect(m.dest_compute).toBe('compute2')
+    expect((await nova(sim, token, 'GET', `/servers/${id}`, '2.93')).body.server).toMatchObject({
+      status: 'SHUTOFF',
+      'OS-EXT-SRV-ATTR:host': 'compute1',
+      'OS-EXT-STS:task_state': null,
+    })
+  })
+
   it('lets the scheduler pick a host with room and keeps anti-affinity members apart', async () => {
     const sim = await start({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 20, hostResourcesByHost: { compute2: { memoryMb: 2048, ramAllocationRatio: 1 } } })
     const token = await login(sim)
