@@ -13,7 +13,8 @@ export interface Target {
   hosts: [string, string, string]
   options(): OpenStackClientOptions
   setup(): Promise<void>
-  boot(os: OpenStackClient, host: string, names: string[]): Promise<string[]>
+  /** Servers of the default flavor (m1.fake) on `host`, in server group `group` when given. */
+  boot(os: OpenStackClient, host: string, names: string[], opts?: { group?: string }): Promise<string[]>
   remove(os: OpenStackClient, ids: string[]): Promise<void>
   /** Leftovers of an interrupted run (servers named with the suite's prefix). */
   leftovers(os: OpenStackClient, prefix: string): Promise<string[]>
@@ -54,8 +55,8 @@ export const cloudSimTarget = (): Target => {
         disableBlocksWhileUpMs: RPC_TIMEOUT_MS,
       })
     },
-    async boot(_os, host, names) {
-      return names.map((name) => need().createServer({ host, name }))
+    async boot(_os, host, names, o = {}) {
+      return names.map((name) => need().createServer({ host, name, ...(o.group ? { serverGroup: o.group } : {}) }))
     },
     async remove(os, ids) {
       await Promise.all(ids.map((id) => os.computeRequest('DELETE', `/servers/${id}`)))
@@ -84,7 +85,7 @@ export const realNovaTarget = (box: BoxConfig): Target => {
     serviceDownTimeMs: box.serviceDownTimeMs,
     options: () => box.client,
     setup: () => waitComputesUp(box),
-    boot: (os, host, names) => bootServers(os, box, { host, names }),
+    boot: (os, host, names, o = {}) => bootServers(os, box, { host, names, ...(o.group ? { group: o.group } : {}) }),
     remove: (os, ids) => deleteServers(os, ids),
     leftovers: (os, prefix) => serversNamed(os, prefix),
     async crashCompute(host) {

@@ -155,7 +155,7 @@ const bootRefs = (os: OpenStackClient, box: BoxConfig) => {
 export const bootServers = async (
   os: OpenStackClient,
   box: BoxConfig,
-  o: { host: string; names: string[]; metadata?: Record<string, string>; timeoutMs?: number },
+  o: { host: string; names: string[]; metadata?: Record<string, string>; timeoutMs?: number /** A server group to join (the `group` scheduler hint). */; group?: string },
 ): Promise<string[]> => {
   const { imageRef, flavorRef } = await bootRefs(os, box)
   const deadline = Date.now() + (o.timeoutMs ?? 120_000)
@@ -163,7 +163,10 @@ export const bootServers = async (
     for (;;) {
       const res = await os.computeRequest('POST', '/servers', {
         microversion: '2.74',
-        body: { server: { name, imageRef, flavorRef, networks: 'none', host: o.host, ...(o.metadata ? { metadata: o.metadata } : {}) } },
+        body: {
+          server: { name, imageRef, flavorRef, networks: 'none', host: o.host, ...(o.metadata ? { metadata: o.metadata } : {}) },
+          ...(o.group ? { 'os:scheduler_hints': { group: o.group } } : {}),
+        },
       })
       if (res.status !== 202) throw new Error(`boot ${name} on ${o.host} → ${res.status} ${JSON.stringify(res.body)}`)
       const id = (res.body as { server: { id: string } }).server.id
