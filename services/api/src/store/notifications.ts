@@ -3,6 +3,7 @@ import type { Db, Queryable } from '@lazarus/db'
 import { randomUUID } from 'node:crypto'
 import { ApiError, badRequest, conflict, notFound } from '../errors.js'
 import { enqueueEvent } from '../outbox/outbox.js'
+import { acceptance, duplicateMessage, duplicateWindow, isHostFailure, pausedHold, retryPlan, unknownHostMessage } from '../domain/accept.js'
 import { effectiveThresholds, stormDecision, stormPauseReason } from '../domain/storm-guard.js'
 import type { ProgressEntry } from '../domain/workflow.js'
 import { storeAlert } from './alerts.js'
@@ -73,8 +74,8 @@ export interface CreateResult {
   heldBy?: 'storm_guard' | 'pause' | undefined
 }
 
-const unknownHost = (input: NotificationInput) => badRequest(`Host with name ${input.hostname} could not be found.`)
-const duplicate = (input: NotificationInput) => conflict(`Notification received from host ${input.hostname} of type ${input.type} is duplicate.`)
+const unknownHost = (input: NotificationInput) => badRequest(unknownHostMessage(input.hostname))
+const duplicate = (input: NotificationInput) => conflict(duplicateMessage(input))
 
 /** The columns of a new notification that come from what was reported and its host, the same on every path. */
 const rowBase = (input: NotificationInput, host: Host, uuid: string, at: Date) => ({
@@ -142,20 +143,21 @@ export const createNotificationStore = (
         const host = await hosts.findByName(input.hostname, q)
         // Moved to another segment between the two reads: lock that one instead.
         if (!host || host.segment.id !== Number(segmentId)) return 'moved'
-        const interval = duplicateIntervalS * 1000
+        const window = duplicateWindow(input.generatedTime, duplicateIntervalS)
         const dup = await q.query(
           `SELECT 1 FROM api_notifications d WHERE d.source_host_uuid = $1 AND d.type = $2 AND md5(d.payload::text) = md5($3::jsonb::text)
              AND d.generated_time BETWEEN $4 AND $5 AND d.payload = $3::jsonb LIMIT 1`,
-          [host.uuid, input.type, JSON.stringify(input.payload), new Date(input.generatedTime.getTime() - interval), new Date(input.generatedTime.getTime() + interval)],
+          [host.uuid, input.type, JSON.stringify(input.payload), window.since, window.until],
         )
         if (dup.rowCount > 0) return duplicate(input)
         const at = now()
         const uuid = randomUUID()
         const base = rowBase(input, host, uuid, at)
-        const ignoredBecause = ignoreReason(host, input)
-        if (ignoredBecause) return { notification: await insertRow(q, { ...base, status: 'ignored', message: ignoredBecause, held: false }, undefined), enqueued: false }
-        const paused = heldReason(host.segment)
-        if (paused) return { notification: await insertRow(q, { ...base, status: 'new', message: paused, held: true }, undefined), enqueued: false, heldBy: 'pause' }
+        const decided = acceptance(host, input)
+        if (decided.kind === 'ignored')
+          return { notification: await insertRow(q, { ...base, status: 'ignored', message: decided.message, held: false }, undefined), enqueued: false }
+        if (decided.kind === 'held')
+          return { notification: await insertRow(q, { ...base, status: 'new', message: decided.message, held: true }, undefined), enqueued: false, heldBy: 'pause' }
         const t = effectiveThresholds(host.segment.storm)
         const since = new Date(at.getTime() - t.windowS * 1000)
         // Rows past the longest window an operator may set are never read again.
@@ -258,13 +260,16 @@ export const createNotificationStore = (
             continue
           }
           const { host, version } = cached
-          const ignoredBecause = ignoreReason(host, input)
-          const heldBecause = ignoredBecause ? undefined : heldReason(host.segment)
+          const decided = acceptance(host, input)
+          if (decided.kind === 'unknown_host') {
+            results[idx] = unknownHost(input)
+            continue
+          }
           const uuid = randomUUID()
-          const event = ignoredBecause || heldBecause ? undefined : receivedEvent({ uuid, type: input.type, generatedTime: input.generatedTime, payload: input.payload }, host, at)
-          const status: NotificationStatus = ignoredBecause ? 'ignored' : 'new'
-          const message = ignoredBecause ?? heldBecause ?? null
-          const held = heldBecause !== undefined
+          const event = decided.kind === 'new' ? receivedEvent({ uuid, type: input.type, generatedTime: input.generatedTime, payload: input.payload }, host, at) : undefined
+          const status: NotificationStatus = decided.kind === 'ignored' ? 'ignored' : 'new'
+          const message = decided.kind === 'new' ? null : decided.message
+          const held = decided.kind === 'held'
           const row = { ...rowBase(input, host, uuid, at), status, message, held }
           prepared.set(idx, { input, row, event })
           items.push({
@@ -274,7 +279,8 @@ export const createNotificationStore = (
             version,
             reserved: host.segment.reservedHosts ?? [],
             generated_time: input.generatedTime.toISOString(),
-            since: new Date(input.generatedTime.getTime() - opts.duplicateIntervalS * 1000).toISOString(),
+            // The SQL matches a stored report in [since, generated_time + (generated_time - since)]: duplicateWindow's two sides.
+            since: duplicateWindow(input.generatedTime, opts.duplicateIntervalS).since.toISOString(),
             type: input.type,
             payload: input.payload,
             status,
@@ -360,7 +366,7 @@ export const createNotificationStore = (
         const plan = retryPlan(current, host)
         if ('refused' in plan) throw conflict(`Notification ${uuid} can't be retried: ${plan.refused}`)
         const at = now()
-        const held = heldReason(host.segment)
+        const held = pausedHold(host.segment)
         const message = held ?? `Retried by ${by} at ${at.toISOString()}: ${plan.what} (was ${current.status}: ${current.message ?? 'no message'})`
         const r = await q.query(
           `UPDATE api_notifications SET status = 'new', message = $2, held = $3, updated_at = $4 WHERE notification_uuid = $1
@@ -507,26 +513,6 @@ export const createNotificationStore = (
   return store
 }
 
-/**
- * What a retry of notification `n` will do, or why it would do nothing (then it is refused
- * rather than turned `ignored`). A host that this notification's own recovery put on
- * maintenance (a failed fence leaves it so) is recovered again; maintenance an operator set,
- * or another recovery, is the operator's to lift first.
- */
-export const retryPlan = (n: Pick<Notification, 'uuid' | 'type' | 'payload'>, host: Host): { what: string; recoveryMaintenance: boolean } | { refused: string } => {
-  const recoveryMaintenance = host.onMaintenance && host.maintenanceNotificationUuid === n.uuid
-  if (host.onMaintenance && !recoveryMaintenance) {
-    const who = host.maintenanceNotificationUuid ? `the recovery of notification ${host.maintenanceNotificationUuid}` : 'an operator'
-    return { refused: `host ${host.name} is on maintenance (set by ${who}); take it off maintenance first, or it would be ignored again.` }
-  }
-  if (!host.segment.enabled) return { refused: `failover segment ${host.segment.name} is disabled; enable it first, or it would be ignored again.` }
-  const stopped = n.type === 'COMPUTE_HOST' && n.payload['event'] === 'STOPPED'
-  const what = stopped
-    ? `the recovery runs again from the start: host ${host.name}${recoveryMaintenance ? ' (on maintenance from this recovery)' : ''} is fenced with its current control attributes, then its instances are evacuated`
-    : 'the recovery runs again from the start'
-  return { what, recoveryMaintenance }
-}
-
 /** The `notification.received.v1` of a stored notification, with the host and segment as they are now. */
 const receivedEvent = (n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' | 'payload'>, host: Host, at: Date, retry?: { at: string; recoveryMaintenance: boolean }) =>
   makeEvent({
@@ -545,23 +531,5 @@ const receivedEvent = (n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' |
       ...(retry ? { retry } : {}),
     },
   })
-
-const heldReason = (segment: Segment): string | undefined =>
-  segment.paused
-    ? `Held: failover segment ${segment.name} is paused${segment.pausedReason ? ` (${segment.pausedReason})` : ''}; ` + 'nothing is fenced or evacuated until it resumes.'
-    : undefined
-
-/** A report that a host is down: the fencer's work, so it passes the storm guard. */
-export const isHostFailure = (input: Pick<NotificationInput, 'type' | 'payload'>): boolean => input.type === 'COMPUTE_HOST' && input.payload['event'] === 'STOPPED'
-
-const ignoreReason = (host: Host, input: NotificationInput): string | undefined => {
-  if (host.onMaintenance) {
-    return `Notification received from host ${host.name} of type '${input.type}' is ignored as the host is already under maintenance.`
-  }
-  if (!host.segment.enabled) {
-    return `Notification received from host ${host.name} of type '${input.type}' is ignored as failover segment ${host.segment.name} is disabled.`
-  }
-  return undefined
-}
 
 export type NotificationStore = ReturnType<typeof createNotificationStore>
