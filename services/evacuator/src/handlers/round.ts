@@ -2,7 +2,8 @@ import { errorText } from '@lazarus/runtime'
 import { NovaError } from '@lazarus/openstack'
 import { assessCapacity } from '../domain/capacity.js'
 import { noReservedHostReason, reservedCandidates, settle, settlementReport, whenNoReservedHost } from '../domain/recovery.js'
-import type { Recovery, RoundItem } from '../store/recovery-store.js'
+import { countWaves, waveStartedMessage, wavesToRelease, type WaveOpening } from '../domain/restart-waves.js'
+import type { Recovery, RoundItem, WorkItem } from '../store/recovery-store.js'
 import { announceFinish, toOutcome } from './announce.js'
 import { EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
 import { isTransient } from './evacuate-instance.js'
@@ -57,17 +58,72 @@ export const startRound = async (ctx: EvacuatorContext, recovery: Recovery, caus
       return
     }
   }
-  const started = await ctx.store.startRoundItems(id, rec.stage, target)
+  const { started, waiting } = await startWaves(ctx, rec, target, ids)
   const warned =
-    started.length > 0 && !ctx.config.refuseWhenOverCapacity
-      ? checkCapacity(ctx, rec, started.length, ids).catch((err: unknown) => log.warn({ err }, 'capacity check failed'))
-      : undefined
+    started.length > 0 && !ctx.config.refuseWhenOverCapacity ? checkCapacity(ctx, rec, waiting, ids).catch((err: unknown) => log.warn({ err }, 'capacity check failed')) : undefined
   await publishWork(ctx, { ...rec, targetHost: target }, ids, started.length > 0 ? started : undefined)
   await warned
   if (started.length === 0) {
     // Nothing for this round (a resumed start that had given its items already): settle if done.
     await finishRecoveryIfDone(ctx, id, causationId)
   }
+}
+
+/**
+ * Give the round its items: all of them when the recovery has one wave (no restart groups:
+ * no read), else the waves whose gates are open (domain/restart-waves.ts), each reported.
+ * `waiting`: how many instances the round moves in all (for the capacity check).
+ */
+const startWaves = async (ctx: EvacuatorContext, rec: Recovery, target: string | null, ids: Ids): Promise<{ started: RoundItem[]; waiting: number }> => {
+  const id = rec.notificationId
+  if (rec.lastWave <= 0) {
+    const started = await ctx.store.startRoundItems(id, rec.stage, target)
+    return { started, waiting: started.length }
+  }
+  const items = await ctx.store.items(id)
+  const waiting = items.filter((i) => i.status === 'waiting').length
+  const now = ctx.now().getTime()
+  const decision = wavesToRelease({ items, groups: rec.restartGroups, lastStartAt: now, now })
+  if (!decision.release) return { started: [], waiting }
+  const started = await ctx.store.startRoundItems(id, rec.stage, target, decision.upTo)
+  if (started.length > 0) await reportWaves(ctx, rec, decision.opened, items, ids)
+  return { started, waiting }
+}
+
+/** Progress of each wave that starts: `wave 2 of 3 (group app) started: 4 instance(s)`. */
+const reportWaves = async (ctx: EvacuatorContext, rec: Recovery, opened: readonly WaveOpening[], items: readonly WorkItem[], ids: Ids): Promise<void> => {
+  const total = countWaves(items)
+  for (const w of opened) {
+    const message = waveStartedMessage(w, total)
+    ctx.log.info({ correlationId: rec.correlationId, notificationId: rec.notificationId, wave: w.wave }, message)
+    await publishProgress(ctx, ids, {
+      notificationId: rec.notificationId,
+      task: EVACUATE_TASK,
+      state: 'running',
+      message: `${message} (${rec.sourceHost})`,
+      progress: rec.total === 0 ? 1 : items.filter((i) => i.status === 'succeeded' || i.status === 'failed').length / rec.total,
+    })
+  }
+}
+
+/**
+ * The next waves of a round whose work is out, once their gates open (the groups they wait
+ * for final, or their timeout passed): called when an item ends and by the sweeper. Safe in
+ * every process at once: the store releases a wave only for the process that saw the
+ * recovery's latest wave unchanged; the others do nothing.
+ */
+export const advanceWaves = async (ctx: EvacuatorContext, notificationId: string, causationId?: string): Promise<void> => {
+  const rec = await ctx.store.heldWaves(notificationId)
+  if (!rec) return
+  const items = await ctx.store.items(notificationId)
+  const now = ctx.now().getTime()
+  const decision = wavesToRelease({ items, groups: rec.restartGroups, lastStartAt: rec.waveStartedAt?.getTime() ?? now, now })
+  if (!decision.release) return
+  const released = await ctx.store.releaseWaves(notificationId, { stage: rec.stage, fromWave: rec.wave, upToWave: decision.upTo })
+  if (!released) return
+  const ids: Ids = { correlationId: rec.correlationId, causationId }
+  await reportWaves(ctx, rec, decision.opened, items, ids)
+  await publishWork(ctx, released.recovery, ids, released.items)
 }
 
 /** A round that cannot run: its instances fail with `reason`, and the recovery settles. */
