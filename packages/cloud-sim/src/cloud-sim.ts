@@ -9,7 +9,9 @@ import { parseVersion } from './microversion.js'
 import { serverStatus } from './nova-json.js'
 import { novaRoutes } from './nova-routes.js'
 import type { CloudSim, CloudSimOptions, NovaFaultSpec } from './options.js'
+import { placementRoutes } from './placement-routes.js'
 import { redfishRoutes } from './redfish.js'
+import { DEFAULT_FLAVORS, DEFAULT_HOST_RESOURCES, type HostResources } from './resources.js'
 
 /** Start the simulated cloud: Keystone, Nova and one Redfish BMC per host, on one port. */
 export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSim> => {
@@ -23,6 +25,14 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
   const password = opts.password ?? 'admin-pass'
   const projectName = opts.projectName ?? 'admin'
   const reportIntervalMs = opts.reportIntervalMs ?? 1000
+  const flavors = opts.flavors ?? DEFAULT_FLAVORS
+  if (flavors.length === 0) throw new Error('cloud-sim needs at least one flavor')
+  const defaultResources: HostResources = { ...DEFAULT_HOST_RESOURCES, ...(opts.hostResources ?? {}) }
+  const hostResources: Record<string, HostResources> = {}
+  for (const [host, r] of Object.entries(opts.hostResourcesByHost ?? {})) {
+    if (!hostNames.includes(host)) throw new Error(`hostResourcesByHost names an unknown host '${host}'`)
+    hostResources[host] = { ...defaultResources, ...r }
+  }
 
   // Every timer of the sim goes through here, so close() can clear them all.
   const timers = new Set<NodeJS.Timeout>()
@@ -70,6 +80,9 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
       aggregates: opts.aggregates ?? [{ name: 'ha', hosts: [...hostNames] }],
       tenantId: SIM_PROJECT_ID,
       userId: SIM_USER_ID,
+      flavors: flavors.map((f) => ({ ...f, extraSpecs: { ...f.extraSpecs } })),
+      defaultResources,
+      hostResources,
     },
     { now: Date.now, schedule },
   )
@@ -113,6 +126,7 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
       takeFault,
     }),
   )
+  app.route('/placement', placementRoutes({ world, keystone, baseUrl: () => baseUrl }))
   app.route('/redfish/v1', redfishRoutes({ world, keystone, username, password, hang }))
   app.route(
     '/sim',
@@ -156,6 +170,8 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
         powerState: i.powerState,
         locked: i.locked,
         metadata: { ...i.metadata },
+        flavor: i.flavor.name,
+        serverGroups: world.groupsOf(i.id).map((g) => g.id),
       })),
     hosts: () =>
       hostNames.map((name) => {
@@ -174,6 +190,12 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
         }
       }),
     createServer: (o) => world.createServer(o),
+    createServerGroup: (g) => world.createServerGroup(g.name, g.policy, g.rules ?? {}).id,
+    setHostResources: (host, r) => ({ ...world.setHostResources(host, r) }),
+    hostUsage: (host) => {
+      world.host(host)
+      return world.usage(host)
+    },
     revokeTokens: () => keystone.revokeAll(),
     addKeystoneUser: (u) => keystone.addUser(u),
     keystoneValidations: () => keystone.validations,

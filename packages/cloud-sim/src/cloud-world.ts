@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { allocationOf, emptyUsage, fits, inventoryOf, RESOURCE_CLASSES, type HostResources, type ResourceClass, type SimFlavor } from './resources.js'
 
 /**
  * The simulated cloud's state and the rules Nova, the compute hosts and their BMCs follow.
@@ -47,6 +48,10 @@ export interface HostState {
   queuedTraitSync: boolean | undefined
   /** When the compute last ran its resource update (which syncs the trait from the service). */
   lastResourceSync: number
+  /** Its root resource provider in Placement (named after the host). */
+  providerUuid: string
+  /** What its compute reports to Placement. */
+  resources: HostResources
 }
 
 export interface Instance {
@@ -65,6 +70,20 @@ export interface Instance {
   updatedAt: number
   /** Evacuated twice at once: left in REBUILD (see evacuate). */
   stuckRebuild?: boolean
+  /** A copy of the flavor it was booted with (Nova embeds it in the instance). */
+  flavor: SimFlavor
+  /** The last fault Nova recorded, shown while it is in ERROR. */
+  fault: { code: number; message: string; created: number } | null
+}
+
+export interface ServerGroupState {
+  id: string
+  name: string
+  policy: 'anti-affinity' | 'affinity' | 'soft-anti-affinity' | 'soft-affinity'
+  rules: Record<string, number>
+  members: string[]
+  projectId: string
+  userId: string
 }
 
 export interface MigrationState {
@@ -111,6 +130,11 @@ export interface WorldOptions {
   aggregates: { name: string; hosts: string[]; availabilityZone?: string | null; metadata?: Record<string, string> }[]
   tenantId: string
   userId: string
+  /** The first is what a server gets when none is named. */
+  flavors: SimFlavor[]
+  /** Each host's resources (hosts not named get `defaultResources`). */
+  hostResources: Record<string, HostResources>
+  defaultResources: HostResources
 }
 
 export interface Scheduler {
@@ -125,6 +149,7 @@ export class CloudWorld {
   readonly instances = new Map<string, Instance>()
   readonly migrations: MigrationState[] = []
   readonly aggregates: AggregateState[] = []
+  readonly serverGroups = new Map<string, ServerGroupState>()
   readonly records: Records = { evacuations: [], powerActions: [], forcedDown: [], disabled: [] }
   private nextMigrationId = 1
   private nextAggregateId = 1
@@ -143,6 +168,8 @@ export class CloudWorld {
         placementDisabled: false,
         queuedTraitSync: undefined,
         lastResourceSync: now,
+        providerUuid: randomUUID(),
+        resources: { ...(opts.hostResources[name] ?? opts.defaultResources) },
         service: {
           intId: i + 1,
           uuid: randomUUID(),
@@ -353,9 +380,23 @@ export class CloudWorld {
 
   // ---- servers ------------------------------------------------------------------------
 
-  createServer(o: { host: string; name?: string; metadata?: Record<string, string>; vmState?: 'active' | 'stopped' | 'error' }): string {
+  createServer(o: {
+    host: string
+    name?: string
+    metadata?: Record<string, string>
+    vmState?: 'active' | 'stopped' | 'error'
+    /** A flavor's name or id; default the first flavor. */
+    flavor?: string
+    /** A server group to join (Nova's `group` scheduler hint at boot). */
+    serverGroup?: string
+  }): string {
     this.host(o.host)
+    const flavor = o.flavor === undefined ? this.opts.flavors[0] : this.opts.flavors.find((f) => f.name === o.flavor || f.id === o.flavor)
+    if (!flavor) throw new NovaFault(400, `Flavor ${o.flavor} could not be found.`)
+    const group = o.serverGroup === undefined ? undefined : this.serverGroups.get(o.serverGroup)
+    if (o.serverGroup !== undefined && !group) throw new NovaFault(404, `Instance group ${o.serverGroup} could not be found.`)
     const id = randomUUID()
+    group?.members.push(id)
     const now = this.clock.now()
     const vmState = o.vmState ?? 'active'
     this.instances.set(id, {
@@ -372,8 +413,77 @@ export class CloudWorld {
       userId: this.opts.userId,
       createdAt: now,
       updatedAt: now,
+      flavor: { ...flavor, extraSpecs: { ...flavor.extraSpecs } },
+      fault: null,
     })
     return id
+  }
+
+  // ---- Placement ----------------------------------------------------------------------
+
+  providerByUuid(uuid: string): HostState | undefined {
+    for (const h of this.hosts.values()) if (h.providerUuid === uuid) return h
+    return undefined
+  }
+
+  /** Change what a host's compute reports (the next GET of its inventories shows it). */
+  setHostResources(name: string, r: Partial<HostResources>): HostResources {
+    const h = this.host(name)
+    h.resources = { ...h.resources, ...r }
+    return h.resources
+  }
+
+  /**
+   * Placement's usages of a host's provider: every instance on it, and every instance
+   * evacuated away whose migration is still `done`: Nova keeps the source allocation until the
+   * source compute starts again and cleans up (then the migration is `completed`).
+   */
+  usage(name: string): Record<ResourceClass, number> {
+    const used = emptyUsage()
+    const add = (i: Instance) => {
+      const a = allocationOf(i.flavor)
+      for (const rc of RESOURCE_CLASSES) used[rc] += a[rc]
+    }
+    const counted = new Set<string>()
+    for (const i of this.instances.values()) {
+      if (i.host === name) {
+        add(i)
+        counted.add(i.id)
+      }
+    }
+    for (const m of this.migrations) {
+      if (m.sourceCompute !== name || m.status !== 'done' || counted.has(m.instanceUuid)) continue
+      const i = this.instances.get(m.instanceUuid)
+      if (i) {
+        add(i)
+        counted.add(i.id)
+      }
+    }
+    return used
+  }
+
+  // ---- server groups ------------------------------------------------------------------
+
+  createServerGroup(name: string, policy: ServerGroupState['policy'], rules: Record<string, number>): ServerGroupState {
+    const g: ServerGroupState = { id: randomUUID(), name, policy, rules: { ...rules }, members: [], projectId: this.opts.tenantId, userId: this.opts.userId }
+    this.serverGroups.set(g.id, g)
+    return g
+  }
+
+  serverGroup(id: string): ServerGroupState {
+    const g = this.serverGroups.get(id)
+    if (!g) throw new NovaFault(404, `Instance group ${id} could not be found.`)
+    return g
+  }
+
+  deleteServerGroup(id: string): void {
+    this.serverGroup(id)
+    this.serverGroups.delete(id)
+  }
+
+  /** The groups an instance belongs to. */
+  groupsOf(id: string): ServerGroupState[] {
+    return [...this.serverGroups.values()].filter((g) => g.members.includes(id))
   }
 
   instance(id: string): Instance {
@@ -427,13 +537,17 @@ export class CloudWorld {
     this.touch(i)
 
     this.clock.schedule(() => {
-      const target = this.pickTarget(source.name, o.host, o.force === true)
+      const target = this.pickTarget(i, source.name, o.host, o.force === true)
       migration.updatedAt = this.clock.now()
       if (!target) {
-        // NoValidHost: the conductor puts the instance in ERROR and fails the migration.
+        // NoValidHost, whether a host was named or not (a named host is checked by the same
+        // scheduler, filters and Placement claim): nova-conductor's rebuild_instance sets the
+        // migration to `error` and the instance to vm_state ERROR, task_state None, with an
+        // instance fault, and leaves it on its source host; the API had answered 200 already.
         migration.status = 'error'
         i.vmState = 'error'
         i.taskState = null
+        i.fault = { code: 500, message: 'No valid host was found. There are not enough hosts available.', created: this.clock.now() }
         this.touch(i)
         return
       }
@@ -450,9 +564,22 @@ export class CloudWorld {
     }, this.opts.evacuationDelayMs)
   }
 
-  /** The scheduler: an up, enabled compute other than the source; the least loaded wins. */
-  private pickTarget(source: string, requested: string | undefined, force: boolean): string | undefined {
-    const usable = (h: HostState) => h.name !== source && this.serviceUp(h) && (force || (h.service.status === 'enabled' && !h.placementDisabled))
+  /**
+   * The scheduler: an up, enabled compute other than the source, with room in Placement for
+   * the instance's flavor and, for a member of an anti-affinity group, holding no other member
+   * (ServerGroupAntiAffinityFilter, `max_server_per_host` 1 unless its rules say more); the
+   * least loaded wins. A named host must pass the same checks. `force` (2.29–2.67) skips the
+   * filters (status, anti-affinity) but not the Placement claim.
+   */
+  private pickTarget(i: Instance, source: string, requested: string | undefined, force: boolean): string | undefined {
+    const want = allocationOf(i.flavor)
+    const antiAffinity = this.groupsOf(i.id).filter((g) => g.policy === 'anti-affinity')
+    const membersOn = (g: ServerGroupState, host: string) => g.members.filter((m) => m !== i.id && this.instances.get(m)?.host === host).length
+    const usable = (h: HostState) =>
+      h.name !== source &&
+      this.serviceUp(h) &&
+      (force || (h.service.status === 'enabled' && !h.placementDisabled && antiAffinity.every((g) => membersOn(g, h.name) < (g.rules['max_server_per_host'] ?? 1)))) &&
+      fits(inventoryOf(h.resources), this.usage(h.name), want)
     if (requested !== undefined) {
       const h = this.hosts.get(requested)
       return h && usable(h) ? requested : undefined
@@ -460,7 +587,7 @@ export class CloudWorld {
     let best: { name: string; load: number } | undefined
     for (const h of this.hosts.values()) {
       if (!usable(h)) continue
-      const load = [...this.instances.values()].filter((i) => i.host === h.name).length
+      const load = [...this.instances.values()].filter((x) => x.host === h.name).length
       if (!best || load < best.load) best = { name: h.name, load }
     }
     return best?.name
@@ -470,6 +597,7 @@ export class CloudWorld {
   deleteServer(id: string): void {
     this.instance(id)
     this.instances.delete(id)
+    for (const g of this.serverGroups.values()) if (g.members.includes(id)) g.members.splice(g.members.indexOf(id), 1)
   }
 
   lock(id: string, reason: string | null): void {

@@ -123,6 +123,7 @@ export class KeystoneSim {
       }))
     return [
       { id: 'c0mpute0000000000000000000000001', type: 'compute', name: 'nova', endpoints: endpoints(`${base}/compute/v2.1`) },
+      { id: 'p1acement00000000000000000000001', type: 'placement', name: 'placement', endpoints: endpoints(`${base}/placement`) },
       { id: '1dent1ty000000000000000000000001', type: 'identity', name: 'keystone', endpoints: endpoints(`${base}/identity/v3`) },
     ]
   }

@@ -26,6 +26,9 @@ const Env = z.object({
     .optional(),
   SIM_MAX_LIMIT: int,
   SIM_TOKEN_TTL_MS: int,
+  SIM_HOST_VCPUS: int,
+  SIM_HOST_MEMORY_MB: int,
+  SIM_HOST_DISK_GB: int,
   SIM_USERNAME: z.string().optional(),
   SIM_PASSWORD: z.string().optional(),
   SIM_PROJECT_NAME: z.string().optional(),
@@ -57,6 +60,11 @@ if (e.SIM_POWER_ACTION_DELAY_MS !== undefined) opts.powerActionDelayMs = e.SIM_P
 if (e.SIM_MAX_MICROVERSION !== undefined) opts.maxMicroversion = e.SIM_MAX_MICROVERSION
 if (e.SIM_MAX_LIMIT !== undefined) opts.maxLimit = e.SIM_MAX_LIMIT
 if (e.SIM_TOKEN_TTL_MS !== undefined) opts.tokenTtlMs = e.SIM_TOKEN_TTL_MS
+const resources: NonNullable<CloudSimOptions['hostResources']> = {}
+if (e.SIM_HOST_VCPUS !== undefined) resources.vcpus = e.SIM_HOST_VCPUS
+if (e.SIM_HOST_MEMORY_MB !== undefined) resources.memoryMb = e.SIM_HOST_MEMORY_MB
+if (e.SIM_HOST_DISK_GB !== undefined) resources.diskGb = e.SIM_HOST_DISK_GB
+if (Object.keys(resources).length > 0) opts.hostResources = resources
 if (e.SIM_USERNAME !== undefined) opts.username = e.SIM_USERNAME
 if (e.SIM_PASSWORD !== undefined) opts.password = e.SIM_PASSWORD
 if (e.SIM_PROJECT_NAME !== undefined) opts.projectName = e.SIM_PROJECT_NAME

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import type { AggregateState, CloudWorld, HostState, Instance, MigrationState } from './cloud-world.js'
+import type { AggregateState, CloudWorld, HostState, Instance, MigrationState, ServerGroupState } from './cloud-world.js'
+import type { SimFlavor } from './resources.js'
 import { compare, type Version } from './microversion.js'
 
 /** Nova's JSON shapes, per microversion. Pure functions of the world's state. */
@@ -90,7 +91,18 @@ export const serverJson = (world: CloudWorld, i: Instance, mv: Version, baseUrl:
     metadata: { ...i.metadata },
     hostId: createHash('sha224').update(`${i.tenantId}${i.host}`).digest('hex'),
     image: { id: '8f0e1d1c-0000-4000-8000-00000000c1a0', links: [] },
-    flavor: atLeast(mv, 47) ? { vcpus: 1, ram: 512, disk: 1, ephemeral: 0, swap: 0, original_name: 'm1.fake', extra_specs: {} } : { id: '1', links: [] },
+    // From 2.47 the copy of the flavor the instance was booted with; before, a reference.
+    flavor: atLeast(mv, 47)
+      ? {
+          vcpus: i.flavor.vcpus,
+          ram: i.flavor.ramMb,
+          disk: i.flavor.diskGb,
+          ephemeral: i.flavor.ephemeralGb,
+          swap: i.flavor.swapMb,
+          original_name: i.flavor.name,
+          extra_specs: { ...i.flavor.extraSpecs },
+        }
+      : { id: i.flavor.id, links: [] },
     created: serverTime(i.createdAt),
     updated: serverTime(i.updatedAt),
     addresses: {},
@@ -128,7 +140,9 @@ export const serverJson = (world: CloudWorld, i: Instance, mv: Version, baseUrl:
   if (atLeast(mv, 19)) json['description'] = null
   if (atLeast(mv, 26)) json['tags'] = []
   if (atLeast(mv, 63)) json['trusted_image_certificates'] = null
-  if (atLeast(mv, 71)) json['server_groups'] = []
+  if (atLeast(mv, 71)) json['server_groups'] = world.groupsOf(i.id).map((g) => g.id)
+  // Nova shows the last fault of an instance in ERROR.
+  if (i.fault && i.vmState === 'error') json['fault'] = { code: i.fault.code, created: serverTime(i.fault.created), message: i.fault.message }
   if (atLeast(mv, 73)) json['locked_reason'] = i.lockedReason
   return json
 }
@@ -189,5 +203,40 @@ export const hypervisorStatistics = (world: CloudWorld): Record<string, number> 
     current_workload: 0,
     running_vms: running,
     disk_available_least: hosts.length * perHost.diskGb - running,
+  }
+}
+
+/** A server group: 2.64+ `policy` and `rules`; before, `policies` (one) and `metadata`; `project_id`, `user_id` from 2.13. */
+export const serverGroupJson = (g: ServerGroupState, mv: Version): Record<string, unknown> => {
+  const json: Record<string, unknown> = { id: g.id, name: g.name, members: [...g.members] }
+  if (atLeast(mv, 64)) {
+    json['policy'] = g.policy
+    json['rules'] = { ...g.rules }
+  } else {
+    json['policies'] = [g.policy]
+    json['metadata'] = {}
+  }
+  if (atLeast(mv, 13)) {
+    json['project_id'] = g.projectId
+    json['user_id'] = g.userId
+  }
+  return json
+}
+
+export const flavorJson = (f: SimFlavor, baseUrl: string, detail: boolean): Record<string, unknown> => {
+  const links = [{ rel: 'self', href: `${baseUrl}/flavors/${f.id}` }]
+  if (!detail) return { id: f.id, name: f.name, links }
+  return {
+    id: f.id,
+    name: f.name,
+    vcpus: f.vcpus,
+    ram: f.ramMb,
+    disk: f.diskGb,
+    'OS-FLV-EXT-DATA:ephemeral': f.ephemeralGb,
+    swap: f.swapMb === 0 ? '' : f.swapMb,
+    rxtx_factor: 1,
+    'os-flavor-access:is_public': true,
+    'OS-FLV-DISABLED:disabled': false,
+    links,
   }
 }

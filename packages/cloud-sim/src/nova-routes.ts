@@ -5,7 +5,7 @@ import { NovaFault, type CloudWorld, type HostState } from './cloud-world.js'
 import type { KeystoneSim } from './keystone.js'
 import { unauthorizedBody } from './keystone.js'
 import { format, requestedVersion, type Version } from './microversion.js'
-import { aggregateJson, atLeast, faultBody, hypervisorStatistics, migrationJson, serverJson, serviceJson } from './nova-json.js'
+import { aggregateJson, atLeast, faultBody, flavorJson, hypervisorStatistics, migrationJson, serverGroupJson, serverJson, serviceJson } from './nova-json.js'
 
 export interface NovaContext {
   world: CloudWorld
@@ -385,6 +385,59 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
     // Removed in 2.88: from then on Nova answers as for an unknown path.
     if (atLeast(mv, 88)) return fault(c, 404, 'The resource could not be found.')
     return c.json({ hypervisor_statistics: hypervisorStatistics(world) })
+  })
+
+  // ---- flavors, server groups -----------------------------------------------------------
+
+  app.get('/v2.1/flavors', (c) => c.json({ flavors: world.opts.flavors.map((f) => flavorJson(f, versionBase(), false)) }))
+  app.get('/v2.1/flavors/detail', (c) => c.json({ flavors: world.opts.flavors.map((f) => flavorJson(f, versionBase(), true)) }))
+
+  /** Nova's `limit`/`offset` paging of server groups (no links), limit capped at max_limit. */
+  app.get('/v2.1/os-server-groups', (c) => {
+    const mv = c.get('mv')
+    const offset = Number(c.req.query('offset') ?? '0')
+    const limit = Math.min(Number(c.req.query('limit') ?? String(ctx.maxLimit)), ctx.maxLimit)
+    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 0)
+      return fault(c, 400, 'Invalid input received: limit and offset must be non-negative integers')
+    // Every group is the sim's one project's, so all_projects changes nothing here.
+    const list = [...world.serverGroups.values()].slice(offset, offset + limit)
+    return c.json({ server_groups: list.map((g) => serverGroupJson(g, mv)) })
+  })
+  app.get('/v2.1/os-server-groups/:id', (c) => c.json({ server_group: serverGroupJson(world.serverGroup(c.req.param('id')), c.get('mv')) }))
+  app.delete('/v2.1/os-server-groups/:id', (c) => {
+    world.deleteServerGroup(c.req.param('id'))
+    return c.body(null, 204)
+  })
+  app.post('/v2.1/os-server-groups', async (c) => {
+    const mv = c.get('mv')
+    const parsed = await readJson(c)
+    if (!parsed.ok) return fault(c, 400, 'Malformed request body')
+    const policies = ['anti-affinity', 'affinity', ...(atLeast(mv, 15) ? ['soft-anti-affinity', 'soft-affinity'] : [])]
+    const groupSpec: ObjectSpec = atLeast(mv, 64)
+      ? {
+          properties: { name: isString({ min: 1, max: 255 }), policy: isEnum(policies), rules: isObject({ properties: { max_server_per_host: () => undefined } }) },
+          required: ['name', 'policy'],
+        }
+      : {
+          properties: {
+            name: isString({ min: 1, max: 255 }),
+            policies: (v: unknown) =>
+              Array.isArray(v) && v.length === 1 && policies.includes(v[0]) ? undefined : `Invalid input for field/attribute policies. Value: ${JSON.stringify(v)}.`,
+          },
+          required: ['name', 'policies'],
+        }
+    const err = validateBody(parsed.body, { properties: { server_group: isObject(groupSpec) }, required: ['server_group'] })
+    if (err) return fault(c, 400, err)
+    const g = (parsed.body as { server_group: { name: string; policy?: string; policies?: string[]; rules?: Record<string, unknown> } }).server_group
+    const rules: Record<string, number> = {}
+    const perHost = g.rules?.['max_server_per_host']
+    if (perHost !== undefined) {
+      if (g.policy !== 'anti-affinity') return fault(c, 400, "Only anti-affinity policy supports 'max_server_per_host' rule.")
+      if (typeof perHost !== 'number' || !Number.isInteger(perHost) || perHost < 1) return fault(c, 400, 'Invalid input for field/attribute max_server_per_host.')
+      rules['max_server_per_host'] = perHost
+    }
+    const policy = (g.policy ?? g.policies?.[0]) as 'anti-affinity' | 'affinity' | 'soft-anti-affinity' | 'soft-affinity'
+    return c.json({ server_group: serverGroupJson(world.createServerGroup(g.name, policy, rules), mv) })
   })
 
   app.all('/v2.1/*', (c) => fault(c, 404, 'The resource could not be found.'))

@@ -1,4 +1,5 @@
 import type { BmcFault } from './cloud-world.js'
+import type { HostResources, SimFlavor } from './resources.js'
 
 export interface CloudSimOptions {
   /** 0 (default) picks a free port. */
@@ -39,9 +40,27 @@ export interface CloudSimOptions {
   tokenTtlMs?: number
   /** Host aggregates; default one aggregate `ha` holding every host. */
   aggregates?: { name: string; hosts: string[]; availabilityZone?: string | null; metadata?: Record<string, string> }[]
+  /** The flavors (`GET /flavors`); the first is a created server's default. Default m1.fake (1 vCPU, 512 MB, 1 GB), m1.small, m1.medium, m1.large. */
+  flavors?: SimFlavor[]
+  /** What every host's compute reports to Placement, over DEFAULT_HOST_RESOURCES (64 vCPUs ×16, 256 GiB ×1.5 with 512 MB reserved, 2000 GB ×1). */
+  hostResources?: Partial<HostResources>
+  /** Per host, over `hostResources`. */
+  hostResourcesByHost?: Record<string, Partial<HostResources>>
   username?: string
   password?: string
   projectName?: string
+}
+
+/** A server to place directly on a host (the sim has no boot path through Nova). */
+export interface SimServerSpec {
+  host: string
+  name?: string
+  metadata?: Record<string, string>
+  vmState?: 'active' | 'stopped' | 'error'
+  /** A flavor's name or id; default the first flavor. */
+  flavor?: string
+  /** A server group id to join. */
+  serverGroup?: string
 }
 
 export interface NovaFaultSpec {
@@ -62,6 +81,8 @@ export interface SimServer {
   powerState: number
   locked: boolean
   metadata: Record<string, string>
+  flavor: string
+  serverGroups: string[]
 }
 
 export interface SimRecords {
@@ -97,7 +118,13 @@ export interface CloudSim {
   records(): SimRecords
   servers(): SimServer[]
   hosts(): SimHost[]
-  createServer(opts: { host: string; name?: string; metadata?: Record<string, string>; vmState?: 'active' | 'stopped' | 'error' }): string
+  createServer(opts: SimServerSpec): string
+  /** A server group (as `POST /os-server-groups`); returns its id. */
+  createServerGroup(g: { name: string; policy: 'anti-affinity' | 'affinity' | 'soft-anti-affinity' | 'soft-affinity'; rules?: Record<string, number> }): string
+  /** Change what a host's compute reports to Placement; returns the whole of it. */
+  setHostResources(host: string, r: Partial<HostResources>): HostResources
+  /** Placement's usages of a host's provider now. */
+  hostUsage(host: string): { VCPU: number; MEMORY_MB: number; DISK_GB: number }
   /** Forget every Keystone token (clients must authenticate again). */
   revokeTokens(): void
   /** Another Keystone user with these roles on one project (created if new): for tests of who may do what. */
@@ -107,4 +134,4 @@ export interface CloudSim {
   close(): Promise<void>
 }
 
-export type { BmcFault }
+export type { BmcFault, HostResources, SimFlavor }

@@ -21,3 +21,18 @@ export {
 } from './settings.js'
 export { loadCloud, cloudsFileCandidates, type CloudEntry, type CloudsSearch } from './clouds.js'
 export { connectKeystoneCatalog, type CatalogEndpoint, type CatalogService, type KeystoneCatalogAdmin } from './keystone-catalog.js'
+export { createPlacementClient, DEFAULT_MAX_PLACEMENT_MICROVERSION, placementFault, parsePlacementRoot, negotiatePlacement } from './placement-client.js'
+export type { PlacementClientOptions } from './placement-client.js'
+export { PlacementError, type PlacementClient, type ProviderInventory, type ResourceProvider } from './placement-types.js'
+export {
+  readSegmentInventory,
+  flavorResources,
+  INVENTORY_CLASSES,
+  type ClassInventory,
+  type HostInventory,
+  type InstanceInventory,
+  type InventoryClass,
+  type ReadSegmentOptions,
+  type SegmentInventory,
+  type SegmentServerGroup,
+} from './segment-inventory.js'

@@ -2,8 +2,8 @@ import { novaErrorFrom } from './errors.js'
 import { httpRequest } from './http.js'
 import type { TokenSession } from './keystone.js'
 import { atLeast } from './microversion.js'
-import { field, nextLink, toAggregate, toComputeService, toHypervisorStats, toMigration, toServer } from './nova-mapping.js'
-import { NovaError, type ComputeService, type NovaClient, type Server } from './nova-types.js'
+import { field, nextLink, toAggregate, toComputeService, toHypervisorStats, toMigration, toServer, toServerGroup } from './nova-mapping.js'
+import { NovaError, type ComputeService, type NovaClient, type Server, type ServerGroup } from './nova-types.js'
 
 export interface NovaClientOptions {
   /** The versioned compute endpoint from the catalog, e.g. `https://nova.example:8774/v2.1`. */
@@ -198,6 +198,21 @@ export const createNovaClient = (opts: NovaClientOptions): NovaClient => {
     addHostToAggregate: async (aggregateId, host) => {
       const body = await call('POST', `/os-aggregates/${aggregateId}/action`, { body: { add_host: { host } } })
       return toAggregate(field(body, 'aggregate', 'POST /os-aggregates/{id}/action'))
+    },
+
+    listServerGroups: async () => {
+      const groups: ServerGroup[] = []
+      // Nova pages server groups by `offset` (capped at its [api] max_limit, no links): read
+      // until an empty page, so a max_limit below ours does not cut the list short.
+      for (let offset = 0; ; ) {
+        if (groups.length > 1_000_000) throw new Error('GET /os-server-groups: more than a million server groups')
+        const body = await call('GET', `/os-server-groups${query({ all_projects: 'True', offset: offset === 0 ? undefined : String(offset) })}`)
+        const page = field(body, 'server_groups', 'GET /os-server-groups')
+        if (!Array.isArray(page)) throw new Error(`GET /os-server-groups: 'server_groups' is not a list`)
+        if (page.length === 0) return groups
+        groups.push(...page.map(toServerGroup))
+        offset += page.length
+      }
     },
 
     hypervisorStats: async () => {

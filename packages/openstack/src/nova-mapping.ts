@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import type { Aggregate, ComputeService, HypervisorStats, Migration, Server } from './nova-types.js'
+import type { Aggregate, ComputeService, HypervisorStats, Migration, Server, ServerFlavor, ServerGroup } from './nova-types.js'
 
 /** Nova's JSON (any microversion Lazarus speaks) onto Lazarus's types. Pure. */
 
@@ -47,7 +47,31 @@ const ServerJson = z.looseObject({
   'OS-EXT-STS:vm_state': str,
   'OS-EXT-STS:task_state': str,
   'OS-EXT-STS:power_state': num,
+  // Below 2.47 `{id, links}`; from 2.47 the embedded flavor (checked in toFlavor).
+  flavor: z.unknown().optional(),
+  server_groups: z.array(z.string()).optional(),
+  // "" for a server booted from a volume, `{id, links}` otherwise.
+  image: z.unknown().optional(),
 })
+
+const Amount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+const EmbeddedFlavorJson = z.looseObject({
+  vcpus: Amount,
+  ram: Amount,
+  disk: Amount,
+  ephemeral: Amount.default(0),
+  swap: Amount.default(0),
+  original_name: z.string().default(''),
+  extra_specs: z.record(z.string(), z.string()).default({}),
+})
+
+/** The embedded flavor (2.47+), or undefined when Nova gave only a reference (below 2.47). */
+export const toFlavor = (json: unknown): ServerFlavor | undefined => {
+  if (json === undefined || json === null) return undefined
+  if (typeof json === 'object' && !('vcpus' in json) && 'id' in json) return undefined
+  const f = EmbeddedFlavorJson.parse(json)
+  return { name: f.original_name, vcpus: f.vcpus, ramMb: f.ram, diskGb: f.disk, ephemeralGb: f.ephemeral, swapMb: f.swap, extraSpecs: { ...f.extra_specs } }
+}
 
 export const toServer = (json: unknown): Server => {
   const s = ServerJson.parse(json)
@@ -65,7 +89,28 @@ export const toServer = (json: unknown): Server => {
     hostStatus: s.host_status ?? undefined,
     metadata: s.metadata ?? {},
     tenantId: s.tenant_id ?? null,
+    flavor: toFlavor(s.flavor),
+    serverGroups: s.server_groups,
+    volumeBacked: s.image === '',
   }
+}
+
+const ServerGroupJson = z.looseObject({
+  id: z.string(),
+  name: z.string().nullish(),
+  policy: z.string().optional(),
+  policies: z.array(z.string()).optional(),
+  members: z.array(z.string()).nullish(),
+  project_id: str,
+  rules: z.record(z.string(), z.unknown()).nullish(),
+})
+
+/** A server group at any microversion: 2.64+ `policy` and `rules`, before `policies` (one element). */
+export const toServerGroup = (json: unknown): ServerGroup => {
+  const g = ServerGroupJson.parse(json)
+  const policy = g.policy ?? g.policies?.[0]
+  if (policy === undefined) throw new Error(`server group ${g.id} has neither 'policy' nor 'policies'`)
+  return { id: g.id, name: g.name ?? '', policy, members: g.members ?? [], projectId: g.project_id ?? null, rules: { ...(g.rules ?? {}) } }
 }
 
 const MigrationJson = z.looseObject({

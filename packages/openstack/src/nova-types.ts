@@ -32,6 +32,37 @@ export interface Server {
   hostStatus: string | undefined
   metadata: Record<string, string>
   tenantId: string | null
+  /** The flavor embedded in the server (2.47+); undefined below 2.47, where Nova gives only its id. */
+  flavor: ServerFlavor | undefined
+  /** Ids of the server groups it belongs to (2.71+); undefined below 2.71. */
+  serverGroups: string[] | undefined
+  /** Booted from a volume (Nova's `image` is ""): its root disk is not on the host, Placement allocates no DISK_GB for it. */
+  volumeBacked: boolean
+}
+
+/** The flavor as Nova embeds it in a server from 2.47 (a copy: later flavor edits do not change it). */
+export interface ServerFlavor {
+  /** The flavor's name when the server was booted (Nova's `original_name`). */
+  name: string
+  vcpus: number
+  ramMb: number
+  /** Root disk, GB. */
+  diskGb: number
+  ephemeralGb: number
+  swapMb: number
+  extraSpecs: Record<string, string>
+}
+
+export interface ServerGroup {
+  id: string
+  name: string
+  /** `anti-affinity`, `affinity`, `soft-anti-affinity`, `soft-affinity` (2.64+ `policy`, before `policies[0]`). */
+  policy: string
+  /** Server ids. */
+  members: string[]
+  projectId: string | null
+  /** 2.64+ (`max_server_per_host` for anti-affinity); {} below. */
+  rules: Record<string, unknown>
 }
 
 export interface Migration {
@@ -107,6 +138,8 @@ export interface NovaClient {
    */
   listMigrations(filter?: { instanceUuid?: string; sourceCompute?: string; migrationType?: string; status?: string; changesSince?: Date }): Promise<Migration[]>
   listAggregates(): Promise<Aggregate[]>
+  /** Every server group of every project (`all_projects=True`, admin). */
+  listServerGroups(): Promise<ServerGroup[]>
   addHostToAggregate(aggregateId: number, host: string): Promise<Aggregate>
   hypervisorStats(): Promise<HypervisorStats>
 }

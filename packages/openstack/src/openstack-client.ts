@@ -3,6 +3,8 @@ import { httpRequest, type HttpResponse } from './http.js'
 import { compareMicroversions, negotiateMicroversion, parseMicroversion } from './microversion.js'
 import { createNovaClient } from './nova-client.js'
 import type { NovaClient } from './nova-types.js'
+import { createPlacementClient } from './placement-client.js'
+import type { PlacementClient } from './placement-types.js'
 import { discoverComputeVersions } from './version-discovery.js'
 
 /** Keystone (`authUrl`, e.g. `https://keystone.example:5000/v3`; `/v3` is appended when missing), the credentials, and how to reach Nova. */
@@ -24,6 +26,8 @@ export interface OpenStackClientOptions extends KeystoneCredentials {
    * endpoint does not support it.
    */
   microversion?: string
+  /** The highest Placement microversion Lazarus asks for; default 1.39. */
+  maxPlacementMicroversion?: string
 }
 
 /** One call to the compute endpoint, answered whatever its status (for diagnostics and tests). */
@@ -36,6 +40,11 @@ export interface ComputeRequestOptions {
 
 export interface OpenStackClient {
   nova: NovaClient
+  /**
+   * Placement (read only), made on first use: its endpoint comes from the catalog then, so a
+   * cloud without Placement works for everything else and only these calls fail, saying so.
+   */
+  readonly placement: PlacementClient
   /** A valid Keystone token (renewed before it expires). */
   token(): Promise<string>
   /** The compute endpoint taken from the catalog. */
@@ -51,7 +60,7 @@ export interface OpenStackClient {
 
 export const DEFAULT_MAX_MICROVERSION = '2.93'
 
-/** Authenticate, find Nova in the catalog and agree a microversion with it. */
+/** Authenticate, find Nova in the catalog and agree a microversion with it (Placement: on first use). */
 export const createOpenStackClient = async (opts: OpenStackClientOptions): Promise<OpenStackClient> => {
   const timeoutMs = opts.timeoutMs ?? 30_000
   const session = new TokenSession(opts, timeoutMs)
@@ -85,7 +94,25 @@ export const createOpenStackClient = async (opts: OpenStackClientOptions): Promi
     }
     return send(false)
   }
-  return { nova, token: () => session.token(), computeEndpoint, computeVersions: range, computeRequest }
+  let placement: PlacementClient | undefined
+  return {
+    nova,
+    get placement() {
+      placement ??= createPlacementClient({
+        session,
+        interface: opts.interface ?? 'public',
+        region: opts.regionName,
+        timeoutMs,
+        ca: opts.ca,
+        ...(opts.maxPlacementMicroversion !== undefined ? { maxMicroversion: opts.maxPlacementMicroversion } : {}),
+      })
+      return placement
+    },
+    token: () => session.token(),
+    computeEndpoint,
+    computeVersions: range,
+    computeRequest,
+  }
 }
 
 /** An exact microversion the caller asked for, checked against the endpoint's range. */
