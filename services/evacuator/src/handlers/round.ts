@@ -1,5 +1,6 @@
 import { errorText } from '@lazarus/runtime'
 import { NovaError } from '@lazarus/openstack'
+import { planFailure, planRequestFromInventory } from '@lazarus/planner'
 import { assessCapacity } from '../domain/capacity.js'
 import { noReservedHostReason, reservedCandidates, settle, settlementReport, whenNoReservedHost } from '../domain/recovery.js'
 import { countWaves, waveStartedMessage, wavesToRelease, type WaveOpening } from '../domain/restart-waves.js'
@@ -11,6 +12,8 @@ import { isTransient } from './evacuate-instance.js'
 /** Progress task naming the reserved host a recovery claimed (the api clears its reserved flag). */
 export const CLAIM_RESERVED_HOST_TASK = 'claim_reserved_host_task'
 export const CAPACITY_TASK = 'check_capacity_task'
+/** Progress task of the planned targets (EVACUATION_TARGETS=planner). */
+export const PLAN_TASK = 'plan_targets_task'
 
 const PUBLISH_BATCH = 32
 const FIRST_PUBLISH_BATCH = 8
@@ -57,6 +60,11 @@ export const startRound = async (ctx: EvacuatorContext, recovery: Recovery, caus
       await endRoundUnstarted(ctx, rec, capacity.reason, causationId)
       return
     }
+  }
+  if (ctx.config.evacuationTargets === 'planner') {
+    // A reserved round names its reserved host: no planned host of an earlier round lingers.
+    if (rec.stageKind === 'scheduler') await planTargets(ctx, rec, ids)
+    else await ctx.store.setPlannedTargets(id, new Map())
   }
   const { started, waiting } = await startWaves(ctx, rec, target, ids)
   const warned =
@@ -124,6 +132,60 @@ export const advanceWaves = async (ctx: EvacuatorContext, notificationId: string
   const ids: Ids = { correlationId: rec.correlationId, causationId }
   await reportWaves(ctx, rec, decision.opened, items, ids)
   await publishWork(ctx, released.recovery, ids, released.items)
+}
+
+/**
+ * EVACUATION_TARGETS=planner, a scheduler round: read the inventory of the segment's hosts
+ * (the event's list; else Nova's enabled compute services), plan the round's instances with
+ * the planner (strategy spread) and record each one's planned host, which its evacuation
+ * names. An instance the plan cannot fit goes to Nova's choice, with a warning; so does every
+ * instance when the inventory cannot be read. Never throws for the planner's sake.
+ */
+const planTargets = async (ctx: EvacuatorContext, rec: Recovery, ids: Ids): Promise<void> => {
+  const id = rec.notificationId
+  const warn = async (message: string) => {
+    ctx.log.warn({ correlationId: rec.correlationId, notificationId: id }, message)
+    await publishProgress(ctx, ids, { notificationId: id, task: PLAN_TASK, state: 'failure', message, progress: 1 })
+  }
+  const waiting = (await ctx.store.items(id)).filter((i) => i.status === 'waiting')
+  if (waiting.length === 0) return
+  let inventory
+  try {
+    if (!ctx.readInventory) throw new Error('this process has no Placement client')
+    const hosts = rec.segmentHosts ?? (await ctx.nova.listComputeServices()).filter((s) => s.binary === 'nova-compute' && s.status === 'enabled').map((s) => s.host)
+    inventory = await ctx.readInventory([...new Set([...hosts, rec.sourceHost])])
+  } catch (err) {
+    await ctx.store.setPlannedTargets(id, new Map())
+    await warn(`no planned targets for the instances of ${rec.sourceHost} (${errorText(err)}): Nova's scheduler chooses`)
+    return
+  }
+  const plan = planFailure(
+    planRequestFromInventory(inventory, {
+      failedHosts: [rec.sourceHost],
+      ...(rec.segmentHosts ? { segmentHosts: rec.segmentHosts } : {}),
+      reservedHosts: rec.reservedHosts,
+      instanceIds: waiting.map((i) => i.instanceId),
+      strategy: 'spread',
+      defaultGroupTimeoutS: ctx.config.restartGroupTimeoutS,
+      // Expected times are not used here: only the targets.
+      evacuationS: ctx.config.waitPeriodAfterEvacuation,
+      concurrency: ctx.config.hostFailureRecoveryThreads,
+    }),
+  )
+  const targets = new Map<string, string>()
+  const unfit: string[] = []
+  for (const p of plan.placements) {
+    if (p.target !== null) targets.set(p.instanceId, p.target)
+    else unfit.push(`${p.name} (${p.instanceId})${p.reason ? `: ${p.reason}` : ''}`)
+  }
+  // Listed on the failed host when the recovery began but not by the inventory now (moved, deleted): Nova's choice.
+  const unknown = waiting.filter((i) => !plan.placements.some((p) => p.instanceId === i.instanceId)).map((i) => `${i.instanceName} (${i.instanceId}): not on ${rec.sourceHost} now`)
+  await ctx.store.setPlannedTargets(id, targets)
+  const spread = [...new Set(targets.values())].sort()
+  const message = `planned targets of ${targets.size} instance(s) of ${rec.sourceHost} (strategy spread) on ${spread.length} host(s): ${spread.join(', ') || 'none'}`
+  ctx.log.info({ correlationId: rec.correlationId, notificationId: id }, message)
+  await publishProgress(ctx, ids, { notificationId: id, task: PLAN_TASK, state: 'success', message, progress: 1 })
+  if (unfit.length + unknown.length > 0) await warn(`no planned host for ${[...unfit, ...unknown].join('; ')}: Nova's scheduler chooses for them`)
 }
 
 /** A round that cannot run: its instances fail with `reason`, and the recovery settles. */

@@ -46,8 +46,8 @@ export interface ItemClaims {
   /** Nova moved it to `destHost` (step `moved`), before restoring its state. */
   markMoved(key: ClaimKey, destHost: string): Promise<boolean>
   /**
-   * Nova refused the planned host: the item evacuates again with Nova's choice (no target),
-   * from step `prepared`; false when the claim was lost.
+   * Nova refused the planned host: the item's evacuation is sent again with Nova's choice (no
+   * target); the call is recorded as sent now. False when the claim was lost.
    */
   dropPlannedTarget(key: ClaimKey): Promise<boolean>
   /** Record the item's outcome; the item as recorded, or undefined when the claim was lost. */
@@ -103,7 +103,7 @@ export const createItemClaims = (db: Db): ItemClaims => ({
 
   markMoved: (key: ClaimKey, destHost: string) => claimedBy(db, `step = 'moved', dest_host = $4`, key, [destHost]),
 
-  dropPlannedTarget: (key: ClaimKey) => claimedBy(db, `target_host = NULL, step = 'prepared', evacuate_sent_at = NULL`, key),
+  dropPlannedTarget: (key: ClaimKey) => claimedBy(db, `target_host = NULL, step = 'evacuate_sent', evacuate_sent_at = now()`, key),
 
   /** Record the item's outcome; the item as recorded, or undefined when the claim was lost. */
   async finishItem(key: ClaimKey, outcome: { status: 'succeeded' | 'failed'; destHost: string | null; reason: string | null }): Promise<WorkItem | undefined> {

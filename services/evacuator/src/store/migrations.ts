@@ -148,7 +148,9 @@ ALTER TABLE evacuator_recoveries
   ADD COLUMN restart_groups  jsonb NOT NULL DEFAULT '[]',
   ADD COLUMN wave            integer NOT NULL DEFAULT 0,
   ADD COLUMN last_wave       integer NOT NULL DEFAULT 0,
-  ADD COLUMN wave_started_at timestamptz;
+  ADD COLUMN wave_started_at timestamptz,
+  -- The segment's hosts when the event named them (the hosts a planned round places on), else NULL.
+  ADD COLUMN segment_hosts   jsonb;
 `,
   },
 ]

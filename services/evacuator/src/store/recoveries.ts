@@ -48,8 +48,8 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
     return db.transaction(async (tx) => {
       const ins = await tx.query(
         `INSERT INTO evacuator_recoveries (notification_id, correlation_id, source_host, segment_id, recovery_method, status, total, message, finished_at,
-           stage_kind, reserved_hosts, restart_groups, wave, last_wave)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $6 = 'evacuating' THEN NULL ELSE now() END, $9, $10::jsonb, $11::jsonb, -1, $12)
+           stage_kind, reserved_hosts, restart_groups, wave, last_wave, segment_hosts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $6 = 'evacuating' THEN NULL ELSE now() END, $9, $10::jsonb, $11::jsonb, -1, $12, $13::jsonb)
          ON CONFLICT (notification_id) DO NOTHING RETURNING *`,
         [
           rec.notificationId,
@@ -64,6 +64,7 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
           JSON.stringify(rec.reservedHosts ?? []),
           JSON.stringify(rec.restartGroups ?? []),
           rec.items.reduce((n, it) => Math.max(n, it.wave ?? 0), 0),
+          rec.segmentHosts ? JSON.stringify(rec.segmentHosts) : null,
         ],
       )
       const created = ins.rows[0]

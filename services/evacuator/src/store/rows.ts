@@ -39,6 +39,8 @@ export interface Recovery {
   waveStartedAt: Date | null
   /** Its instances' highest wave (0: one wave). */
   lastWave: number
+  /** The segment's hosts (not on maintenance) when the event named them, else null. */
+  segmentHosts: string[] | null
 }
 
 export interface WorkItem {
@@ -100,6 +102,7 @@ export interface NewRecovery {
     wave?: number | undefined
   }[]
   restartGroups?: RestartGroupSpec[]
+  segmentHosts?: string[]
   /** Items wait for their round to start (which chooses their target); default pending. */
   itemsWaiting?: boolean
   stageKind?: StageKind
@@ -134,6 +137,7 @@ export const recoveryFrom = (r: Record<string, unknown>): Recovery => ({
   wave: Number(r['wave'] ?? 0),
   waveStartedAt: toDate(r['wave_started_at']),
   lastWave: Number(r['last_wave'] ?? 0),
+  segmentHosts: r['segment_hosts'] === null || r['segment_hosts'] === undefined ? null : toList(r['segment_hosts']),
 })
 
 const toGroups = (v: unknown): RestartGroupSpec[] => {
