@@ -47,7 +47,7 @@ const inWorkOrder = (rows: ReleasedRow[]): RoundItem[] =>
   rows
     .map((row) => ({ ...row, wave: Number(row.wave), priority: Number(row.priority), position: Number(row.position) }))
     .sort(byWorkOrder)
-    .map((row) => ({ instanceId: row.instance_id, instanceName: row.instance_name, targetHost: row.target_host, wave: row.wave }))
+    .map((row) => ({ instanceId: row.instance_id, instanceName: row.instance_name, targetHost: row.target_host }))
 
 export const createRoundRows = (db: Db): RoundRows => ({
   /** Record the round's claimed reserved host (or none) and the reserved hosts tried so far. */

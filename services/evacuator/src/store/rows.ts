@@ -75,7 +75,7 @@ export interface WorkItem {
 }
 
 /** What a work message says of an item. */
-export type RoundItem = Pick<WorkItem, 'instanceId' | 'instanceName' | 'targetHost'> & { wave?: number }
+export type RoundItem = Pick<WorkItem, 'instanceId' | 'instanceName' | 'targetHost'>
 
 /** Evacuation order (domain/restart-waves.ts `byWorkOrder`): wave, restart priority, position. */
 export const WORK_ORDER = 'i.wave, i.priority, i.position'
