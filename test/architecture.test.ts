@@ -10,7 +10,8 @@ import { parse } from 'yaml'
  * - a service never imports another service: what two services share is a package;
  * - production code never imports the cloud simulator or test support;
  * - packages/contracts, which every part speaks, depends on zod alone; packages/api-contract
- *   (the v1 API's schemas and client) on zod and packages/contracts alone;
+ *   (the v1 API's schemas and client) on zod and packages/contracts alone; packages/planner
+ *   (the recovery planner, pure) on nothing at all, not even node:;
  * - no import cycles: a cycle is two files that are one rule split in two.
  * And the pnpm workspace itself: pnpm-workspace.yaml lists every package and service
  * directory, each package.json is Apache-2.0, and ours depend on each other as `workspace:*`.
@@ -153,6 +154,14 @@ describe('architecture', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'packages/api-contract/package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>
     expect(Object.keys(pkg.dependencies ?? {}).sort()).toEqual(allowed)
     const offending = imports.filter((i) => i.from.startsWith('packages/api-contract/') && !i.spec.startsWith('.') && !allowed.includes(packageName(i.spec)))
+    expect(offending.map(show)).toEqual([])
+  })
+
+  it('packages/planner depends on nothing: plain data in, plain data out, no I/O', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'packages/planner/package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>
+    expect(Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.optionalDependencies })).toEqual([])
+    expect(imports.some((i) => i.from.startsWith('packages/planner/'))).toBe(true)
+    const offending = imports.filter((i) => i.from.startsWith('packages/planner/') && !i.spec.startsWith('.'))
     expect(offending.map(show)).toEqual([])
   })
 
