@@ -101,7 +101,7 @@ const handleItem = async (ctx: EvacuatorContext, evt: EvacuationRequestedV1, del
   const announcing = (async () => {
     await announceItem(ctx, done, evt.id)
     // The next wave starts once the groups it waits for are final (domain/restart-waves.ts).
-    await advanceWaves(ctx, notificationId, evt.id)
+    if (done.recoveryLastWave > 0) await advanceWaves(ctx, notificationId, evt.id)
     await finishRecoveryIfDone(ctx, notificationId, evt.id)
   })()
     .catch((err: unknown) => log.warn({ err }, 'could not announce the outcome; the sweeper will'))

@@ -72,6 +72,8 @@ export interface WorkItem {
   wave: number
   /** The planner's target for the round (EVACUATION_TARGETS=planner), or null. */
   plannedHost: string | null
+  /** Its recovery's highest wave (0: one wave, no gate to look at when the item ends). */
+  recoveryLastWave: number
 }
 
 /** What a work message says of an item. */
@@ -182,6 +184,7 @@ export const itemFrom = (r: Record<string, unknown>): WorkItem => ({
   group: (r['restart_group'] as string | null | undefined) ?? null,
   wave: Number(r['wave'] ?? 0),
   plannedHost: (r['planned_host'] as string | null | undefined) ?? null,
+  recoveryLastWave: Number(r['recovery_last_wave'] ?? 0),
 })
 
 /**
@@ -217,7 +220,7 @@ export const ITEM_COLUMNS = [
   'planned_host',
 ]
   .map((c) => `i.${c}`)
-  .concat('r.correlation_id')
+  .concat('r.correlation_id', 'r.last_wave AS recovery_last_wave')
   .join(', ')
 export const ITEM_FROM = `evacuator_items i JOIN evacuator_recoveries r USING (notification_id)`
 
