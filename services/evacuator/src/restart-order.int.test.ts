@@ -72,7 +72,9 @@ describe('restart order and planned targets over RabbitMQ, PostgreSQL and cloud-
     await sim?.close()
   })
 
-  const setUp = async (o: { hosts?: number; evacuationDelayMs?: number } = {}) => {
+  const setUp = async (
+    o: { hosts?: number; evacuationDelayMs?: number; hostResourcesByHost?: (name: (n: number) => string) => Record<string, { vcpus: number; cpuAllocationRatio: number }> } = {},
+  ) => {
     const prefix = randomBytes(3).toString('hex')
     h = (n: number) => `${prefix}-c${n}`
     hostNames = Array.from({ length: o.hosts ?? 4 }, (_, i) => h(i + 1))
@@ -83,6 +85,7 @@ describe('restart order and planned targets over RabbitMQ, PostgreSQL and cloud-
       reportIntervalMs: 200,
       serviceDownTimeMs: 3000,
       powerActionDelayMs: 50,
+      ...(o.hostResourcesByHost ? { hostResourcesByHost: o.hostResourcesByHost(h) } : {}),
     })
     os = await createOpenStackClient({ authUrl: sim.authUrl, ...sim.credentials })
     services = []
@@ -290,6 +293,27 @@ describe('restart order and planned targets over RabbitMQ, PostgreSQL and cloud-
     const appCalls = (await calls()).filter((m) => m.instanceUuid === app)
     expect(appCalls.map((m) => m.status)).toEqual(['error', 'done'])
     expect(progress(evt.payload.notificationId).map((p) => p.message)).toContainEqual(expect.stringContaining(`its evacuation to planned host ${appTarget} ended in error`))
+  })
+
+  it('EVACUATION_TARGETS=planner: an instance the plan cannot fit goes to Nova’s choice, with a warning', async () => {
+    const small = { vcpus: 2, cpuAllocationRatio: 1 }
+    await setUp({ hosts: 3, hostResourcesByHost: (n) => ({ [n(2)]: small, [n(3)]: small }) })
+    const big = sim.createServer({ host: h(1), name: 'big', flavor: 'm1.large' })
+    const fitting = sim.createServer({ host: h(1), name: 'fitting', flavor: 'm1.fake' })
+    await start({ evacuationTargets: 'planner' })
+    await fence(h(1))
+    const evt = fenced(h(1))
+    await bus.publish(evt)
+    const end = await finished(evt.payload.notificationId)
+    const warned = progress(evt.payload.notificationId).find((p) => p.task === 'plan_targets_task' && p.state === 'failure')
+    expect(warned?.message).toContain(`no planned host for big (${big})`)
+    expect(warned?.message).toContain("Nova's scheduler chooses for them")
+    // Its call named no host (Nova found none either: 4 vCPU fit nowhere); the other one was planned.
+    const bigCalls = (await calls()).filter((m) => m.instanceUuid === big)
+    expect(bigCalls).toHaveLength(1)
+    expect(bigCalls[0]?.destCompute).toBeNull()
+    expect(end.payload.failed.map((f) => f.instance.id)).toEqual([big])
+    expect([h(2), h(3)]).toContain(hostOf(fitting))
   })
 
   it('EVACUATION_TARGETS=planner: Placement unreadable → Nova’s choice for the round, with a warning', async () => {
