@@ -241,7 +241,10 @@ const evacuationReachedNova = async (ctx: EvacuatorContext, item: WorkItem, serv
   if (server.taskState !== null || (server.host !== null && server.host !== item.sourceHost)) return 'yes'
   const migrations = await ctx.nova.listMigrations({ instanceUuid: item.instanceId, migrationType: 'evacuation' })
   const sent = { instanceId: item.instanceId, sourceHost: item.sourceHost, sentAt: item.evacuateSentAt?.getTime() ?? 0 }
-  const ours = migrations.filter((m) => isEvacuationSince(m, sent))
+  // After a fallback from a refused planned host, that host's failed evacuation is not this call's
+  // (Nova records the named host as the migration's destination).
+  const refused = item.targetHost === null ? item.plannedHost : null
+  const ours = migrations.filter((m) => isEvacuationSince(m, sent) && !(refused !== null && m.destCompute === refused && FAILED_MIGRATION_STATUSES.has(m.status)))
   if (ours.length === 0) return 'no'
   if (ours.every((m) => FAILED_MIGRATION_STATUSES.has(m.status))) return 'failed'
   return 'yes'
