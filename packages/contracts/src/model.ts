@@ -36,6 +36,12 @@ export const SegmentSnapshot = z.object({
    * atomically before using it.
    */
   reservedHosts: z.array(z.string()).optional(),
+  /**
+   * Names of the segment's hosts not on maintenance, when the snapshot carries them: the hosts
+   * a planned recovery may place instances on (EVACUATION_TARGETS=planner). Absent: the
+   * evacuator takes Nova's enabled compute services.
+   */
+  hosts: z.array(z.string()).max(10_000).optional(),
 })
 export type SegmentSnapshot = z.infer<typeof SegmentSnapshot>
 

@@ -64,6 +64,21 @@ export const EvacuatorSettings = z.object({
   ),
   instanceFailureRecoveryTasks: workflowSetting('instance').describe('Tasks of each phase of an instance recovery (JSON, as above).'),
   processFailureRecoveryTasks: workflowSetting('process').describe('Tasks of each phase of a process recovery (JSON, as above).'),
+  restartGroupTimeoutS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(600)
+    .describe(
+      'How long a restart group (server metadata lazarus:restart_group) waits, from the start of the wave before it, for the groups it comes after (lazarus:restart_after) before it starts anyway; an instance may ask for less with lazarus:restart_group_timeout.',
+    ),
+  evacuationTargets: z
+    .enum(['nova', 'planner'])
+    .default('nova')
+    .describe(
+      "Who chooses where an instance goes at a scheduler round: nova (Nova's scheduler) or planner (the planner spreads the instances by Placement's inventories and usages, and each evacuation names its planned host, which Nova's scheduler still checks; a refused host falls back once to Nova's choice, and so does an instance the plan cannot fit, or every instance when Placement cannot be read).",
+    ),
   recoveryRetryLimit: setting
     .int(1, 0)
     .describe('A host recovery that failed for some instances is run again for them this many times (Masakari re-runs a notification in error once, then marks it failed).'),
@@ -108,6 +123,8 @@ export const evacuatorSettings: ServiceSettings<typeof EvacuatorMainSettings> = 
           ignoreInstancesInErrorState: 'ignore_instances_in_error_state',
           addReservedHostToAggregate: 'add_reserved_host_to_aggregate',
           serviceDisableReason: 'service_disable_reason',
+          restartGroupTimeoutS: 'restart_group_timeout',
+          evacuationTargets: 'evacuation_targets',
         },
         instance_failure: { processAllInstances: 'process_all_instances', instanceRestartLimit: 'restart_limit', instanceRestartWindowMs: 'restart_window_ms' },
         taskflow_driver_recovery_flows: {

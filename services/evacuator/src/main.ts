@@ -1,6 +1,6 @@
 import { createBus } from '@lazarus/bus'
 import { openDb } from '@lazarus/db'
-import { connectOpenStack } from '@lazarus/openstack'
+import { connectOpenStack, readSegmentInventory } from '@lazarus/openstack'
 import { createLogger, createMetrics, exitOnStartFailure, loadServiceConfig, onShutdown, startOpsServer } from '@lazarus/runtime'
 import { startTracing } from '@lazarus/runtime/tracing'
 import { evacuatorSettings } from './config.js'
@@ -15,7 +15,7 @@ try {
   const os = await connectOpenStack(config)
   log.info({ db: db.kind, compute: os.computeEndpoint, microversion: os.nova.microversion }, 'connected')
   const bus = await createBus(config.amqpUrl)
-  const service = createEvacuatorService({ bus, db, nova: os.nova, log, metrics, config })
+  const service = createEvacuatorService({ bus, db, nova: os.nova, log, metrics, config, readInventory: (hosts) => readSegmentInventory(os, hosts) })
   await service.start()
   const ops = await startOpsServer({ port: config.opsPort, host: config.opsHost, metrics, ready: () => service.isReady() })
   log.info({ opsPort: ops.port }, 'evacuator ready')

@@ -5,6 +5,7 @@ import type { Bus, Subscription } from '@lazarus/bus'
 import { EvacuationRequestedV1, HostFencedV1, InstanceFailedV1, ProcessFailedV1, topology } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
 import type { NovaClient } from '@lazarus/openstack'
+import type { SegmentInventoryInput } from '@lazarus/planner'
 import type { Logger, Registry } from '@lazarus/runtime'
 import { EvacuatorSettings, type EvacuatorConfig } from './config.js'
 import type { EvacuatorContext } from './handlers/context.js'
@@ -33,6 +34,8 @@ export interface EvacuatorDeps {
   reservedHosts?: (segmentId: string) => Promise<string[]>
   /** Names this process in item claims; default host:pid:random. */
   workerId?: string
+  /** Nova's and Placement's view of a set of hosts, for EVACUATION_TARGETS=planner (readSegmentInventory). */
+  readInventory?: (hosts: readonly string[]) => Promise<SegmentInventoryInput>
 }
 
 export interface EvacuatorService {
@@ -71,6 +74,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
     slots: createSlots(config.hostFailureRecoveryThreads),
     preparing: createSlots(config.hostFailureRecoveryThreads),
     reservedHosts: deps.reservedHosts ?? (async () => []),
+    readInventory: deps.readInventory,
     watch: createEvacuationWatch({ nova: deps.nova, log: deps.log, config, stopping: stopping.signal }),
   }
   const subscriptions: Subscription[] = []

@@ -242,6 +242,7 @@ export const retryStartMessage = (rec: Pick<RecoveryState, 'sourceHost' | 'retri
  * once: the store takes each row by a conditional update):
  * 1. reopen the recoveries whose retry is due (`retryStartMessage`) and start their first round;
  * 2. start again the rounds whose start never ended (`announceGraceMs` after it began);
+ * 2b. start the held waves whose gate opened (domain/restart-waves.ts: groups final, or timeout);
  * 3. republish stale work: items pending for REQUEUE_AFTER_MS, or running under a claim that
  *    expired (the worker died) and last published `runningGraceMs` ago;
  * 4. announce final items whose outcome was not published (`announceGraceMs` after it);

@@ -1,6 +1,7 @@
 import type { Bus } from '@lazarus/bus'
 import { makeEvent, type EventOf, type EventType, type TaskState } from '@lazarus/contracts'
 import type { NovaClient } from '@lazarus/openstack'
+import type { SegmentInventoryInput } from '@lazarus/planner'
 import type { Logger } from '@lazarus/runtime'
 import type { EvacuatorConfig } from '../config.js'
 import type { RecoveryStore } from '../store/recovery-store.js'
@@ -42,6 +43,11 @@ export interface EvacuatorContext {
   background: Set<Promise<void>>
   /** Reserved hosts of a segment, for the reserved_host and rh_priority methods. */
   reservedHosts: (segmentId: string) => Promise<string[]>
+  /**
+   * What Nova and Placement say of these hosts (readSegmentInventory), for planned targets
+   * (EVACUATION_TARGETS=planner); undefined: not available, Nova's scheduler chooses.
+   */
+  readInventory: ((hosts: readonly string[]) => Promise<SegmentInventoryInput>) | undefined
 }
 
 export const publish = async <T extends EventType>(

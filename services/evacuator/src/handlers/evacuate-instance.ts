@@ -25,6 +25,14 @@ class ItemFailed extends Error {
   override name = 'ItemFailed'
 }
 
+/** Nova gave the evacuation up (its migration ended in error) with the instance still on the failed host. */
+class EvacuationFailed extends ItemFailed {
+  override name = 'EvacuationFailed'
+}
+
+/** A refusal of the evacuate call that names the host as the reason (unknown host, not a valid target). */
+const refusesHost = (err: unknown): boolean => err instanceof NovaError && (err.status === 400 || err.status === 404)
+
 /**
  * The steps for one instance of a failed host (Masakari's `_evacuate_and_confirm`):
  * lock, reset to error where Nova requires it, evacuate, confirm the new host and state,
@@ -58,6 +66,39 @@ export const evacuateInstance = async (
     if (!(await ok)) throw new ClaimLostError(`claim on ${id} lost`)
   }
 
+  // The host the evacuation names: the reserved host of the round, or the planner's (Nova's
+  // scheduler still checks it); null: Nova's scheduler chooses.
+  let target = item.targetHost
+  /** The item as last sent to Nova: the confirmation looks for evacuations since then. */
+  let sentItem = item
+  /** A planned host (EVACUATION_TARGETS=planner) that Nova may still refuse, then falls back once. */
+  const pinned = () => target !== null && target === item.plannedHost
+  const fallBack = async (why: string) => {
+    const message = `instance ${item.instanceName} (${id}): ${why}; evacuating it again with Nova's scheduler choosing`
+    log.warn({ plannedHost: target }, message)
+    await must(ctx.store.dropPlannedTarget(key))
+    target = null
+    sentItem = { ...item, targetHost: null, evacuateSentAt: new Date() }
+    await publishProgress(ctx, { correlationId: item.correlationId }, { notificationId: item.notificationId, task: EVACUATE_TASK, state: 'running', message, progress: 0 })
+  }
+  /** The evacuate call; a planned host that Nova refuses at once falls back to its choice. */
+  const callEvacuate = async (): Promise<void> => {
+    try {
+      await nova.evacuate(id, target ? { host: target } : {})
+      return
+    } catch (err) {
+      if (isTransient(err)) throw err
+      if (!(pinned() && refusesHost(err))) throw new ItemFailed(`Nova refused the evacuation: ${errorText(err)}`)
+      await fallBack(`Nova refused planned host ${target} (${errorText(err)})`)
+    }
+    try {
+      await nova.evacuate(id, {})
+    } catch (err) {
+      if (isTransient(err)) throw err
+      throw new ItemFailed(`Nova refused the evacuation: ${errorText(err)}`)
+    }
+  }
+
   let release: (() => void) | undefined
   let server = listed ?? (await getServer(ctx, id))
   if (!server) return { status: 'failed', destHost: null, reason: 'the instance no longer exists in Nova' }
@@ -81,7 +122,10 @@ export const evacuateInstance = async (
     if (step === 'evacuate_sent') {
       // Resumed after the evacuate call may have been made: find out before calling again.
       const reached = await evacuationReachedNova(ctx, item, server)
-      if (reached === 'failed') throw new ItemFailed('Nova failed the evacuation (its evacuation migration ended in error)')
+      if (reached === 'failed' && pinned()) {
+        await fallBack(`its evacuation to planned host ${target} ended in error`)
+        step = 'prepared'
+      } else if (reached === 'failed') throw new EvacuationFailed('Nova failed the evacuation (its evacuation migration ended in error)')
       if (reached === 'no') {
         log.info('resumed item: the evacuate call never reached Nova; evacuating')
         step = 'prepared'
@@ -100,13 +144,8 @@ export const evacuateInstance = async (
     const calledNow = step === 'prepared'
     if (step === 'prepared') {
       step = 'evacuate_sent'
-      try {
-        await nova.evacuate(id, item.targetHost ? { host: item.targetHost } : {})
-      } catch (err) {
-        if (isTransient(err)) throw err
-        throw new ItemFailed(`Nova refused the evacuation: ${errorText(err)}`)
-      }
-      log.info({ target: item.targetHost ?? 'scheduler' }, 'evacuation requested')
+      await callEvacuate()
+      log.info({ target: target ?? 'scheduler' }, 'evacuation requested')
       // Its vmove becomes `ongoing`, as Masakari's does once it evacuates. Not awaited: a status
       // hint must not hold the slot for a broker round trip (the outcome follows regardless).
       publishProgress(
@@ -116,7 +155,7 @@ export const evacuateInstance = async (
           notificationId: item.notificationId,
           task: EVACUATE_TASK,
           state: 'running',
-          message: `instance ${item.instanceName} (${id}): evacuation from ${source} sent to Nova${item.targetHost ? ` (to ${item.targetHost})` : ''}`,
+          message: `instance ${item.instanceName} (${id}): evacuation from ${source} sent to Nova${target ? ` (to ${target})` : ''}`,
           progress: 0,
           vmoveOngoing: { instanceId: id, at: ctx.now().toISOString() },
         },
@@ -125,7 +164,22 @@ export const evacuateInstance = async (
     prepared?.()
 
     if (step === 'evacuate_sent') {
-      const moved = await confirmMove(ctx, item, key, { waitMs, calledNow, evacuationEnded: release })
+      let moved: { server: Server; destHost: string }
+      try {
+        moved = await confirmMove(ctx, sentItem, key, { waitMs, calledNow, evacuationEnded: release })
+      } catch (err) {
+        if (!(err instanceof EvacuationFailed) || !pinned()) throw err
+        // Nova's scheduler refused the planned host after accepting the call: once more, with its own choice.
+        release?.()
+        await fallBack(`its evacuation to planned host ${target} ended in error`)
+        const now = await getServer(ctx, id)
+        if (!now) throw new ItemFailed('the instance disappeared from Nova during its evacuation')
+        await prepare(ctx, id, plan, now, source)
+        await must(ctx.store.markEvacuateSent(key))
+        release = await acquireSlot(ctx)
+        await callEvacuate()
+        moved = await confirmMove(ctx, sentItem, key, { waitMs, calledNow: true, evacuationEnded: release })
+      }
       server = moved.server
       release?.()
       // Recorded only where a restoring action follows: a crash before the outcome is recorded
@@ -187,7 +241,10 @@ const evacuationReachedNova = async (ctx: EvacuatorContext, item: WorkItem, serv
   if (server.taskState !== null || (server.host !== null && server.host !== item.sourceHost)) return 'yes'
   const migrations = await ctx.nova.listMigrations({ instanceUuid: item.instanceId, migrationType: 'evacuation' })
   const sent = { instanceId: item.instanceId, sourceHost: item.sourceHost, sentAt: item.evacuateSentAt?.getTime() ?? 0 }
-  const ours = migrations.filter((m) => isEvacuationSince(m, sent))
+  // After a fallback from a refused planned host, that host's failed evacuation is not this call's
+  // (Nova records the named host as the migration's destination).
+  const refused = item.targetHost === null ? item.plannedHost : null
+  const ours = migrations.filter((m) => isEvacuationSince(m, sent) && !(refused !== null && m.destCompute === refused && FAILED_MIGRATION_STATUSES.has(m.status)))
   if (ours.length === 0) return 'no'
   if (ours.every((m) => FAILED_MIGRATION_STATUSES.has(m.status))) return 'failed'
   return 'yes'
@@ -244,7 +301,7 @@ const confirmMove = async (
     // Still on the failed host with no task: Nova may have given up before rebuilding.
     if (server.taskState === null && (migrationEnded || looks % 5 === 0)) {
       if ((await evacuationReachedNova(ctx, item, server)) === 'failed') {
-        throw new ItemFailed('Nova failed the evacuation (its evacuation migration ended in error)')
+        throw new EvacuationFailed('Nova failed the evacuation (its evacuation migration ended in error)')
       }
     }
     if (performance.now() >= deadline) {

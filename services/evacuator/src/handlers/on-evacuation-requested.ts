@@ -5,7 +5,7 @@ import { whenClaimRefused, whenEvacuationThrew } from '../domain/recovery.js'
 import type { ClaimKey } from '../store/recovery-store.js'
 import { announceItem } from './announce.js'
 import type { EvacuatorContext } from './context.js'
-import { finishRecoveryIfDone } from './round.js'
+import { advanceWaves, finishRecoveryIfDone } from './round.js'
 import { ClaimLostError, evacuateInstance, forgetRenewal, StoppingError, type ItemOutcome } from './evacuate-instance.js'
 
 /**
@@ -45,6 +45,7 @@ const handleItem = async (ctx: EvacuatorContext, evt: EvacuationRequestedV1, del
     }
     // Done before; make sure its outcome was published and the recovery ended.
     if (next === 'announce-and-settle' && current) await announceItem(ctx, current, evt.id)
+    await advanceWaves(ctx, notificationId, evt.id)
     await finishRecoveryIfDone(ctx, notificationId, evt.id)
     return ACK
   }
@@ -99,6 +100,8 @@ const handleItem = async (ctx: EvacuatorContext, evt: EvacuationRequestedV1, del
   // recoveries whose items are all final).
   const announcing = (async () => {
     await announceItem(ctx, done, evt.id)
+    // The next wave starts once the groups it waits for are final (domain/restart-waves.ts).
+    if (done.recoveryLastWave > 0) await advanceWaves(ctx, notificationId, evt.id)
     await finishRecoveryIfDone(ctx, notificationId, evt.id)
   })()
     .catch((err: unknown) => log.warn({ err }, 'could not announce the outcome; the sweeper will'))

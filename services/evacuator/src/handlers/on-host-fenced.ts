@@ -5,6 +5,7 @@ import type { NovaClient, Server } from '@lazarus/openstack'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { planInstance } from '../domain/instance-plan.js'
 import { disableRetryDelayMs, resumeRound, retryOrGiveUp, whenFencedAgain, whenInstancesChosen } from '../domain/recovery.js'
+import { orderChosen } from '../domain/restart-order.js'
 import { selectInstances, type Selection } from '../domain/select-instances.js'
 import { tasksOf } from '../domain/workflows.js'
 import { announceFinish } from './announce.js'
@@ -58,6 +59,7 @@ export const onHostFenced =
     try {
       let selection: Selection | undefined
       let listed = new Map<string, Server>()
+      let aggregates: Promise<Array<Record<string, string>>> = Promise.resolve([])
       for (const task of tasks) {
         if (task === DISABLE_TASK) {
           disabling =
@@ -65,6 +67,14 @@ export const onHostFenced =
               ? disableInBackground(ctx, host.name, { notificationId, ids, log })
               : reportDisabledWhenFenced(ctx, host.name, evt.payload.disabledReason, { notificationId, ids, log })
         } else if (task === PREPARE_TASK) {
+          // The failed host's aggregates may carry a restart priority; read alongside the listing.
+          aggregates = ctx.nova.listAggregates().then(
+            (all) => all.filter((a) => a.hosts.includes(host.name)).map((a) => a.metadata),
+            (err: unknown) => {
+              log.warn({ err }, 'aggregates not read: their restart priority is not applied')
+              return []
+            },
+          )
           const servers = await ctx.nova.listServersOnHost(host.name)
           listed = new Map(servers.map((sv) => [sv.id, sv]))
           selection = selectInstances(servers, {
@@ -84,6 +94,8 @@ export const onHostFenced =
         return await endAtOnce(ctx, { ...base, status: 'ignored', message: next.message }, ids, log)
       }
       const { chosen, selected, stageKind } = next.evacuate
+      const order = orderChosen(chosen, listed, await aggregates, ctx.config.restartGroupTimeoutS)
+      if (order.warnings.length > 0) log.warn({ warnings: order.warnings }, 'restart order: values ignored')
 
       const created = await ctx.store.createRecovery({
         ...base,
@@ -92,9 +104,21 @@ export const onHostFenced =
         itemsWaiting: true,
         stageKind,
         reservedHosts,
-        items: chosen.map((i) => {
+        ...(segment.hosts ? { segmentHosts: segment.hosts } : {}),
+        restartGroups: order.groups,
+        items: order.instances.map((i) => {
           const server = listed.get(i.id)
-          return { instanceId: i.id, instanceName: i.name, haEnabled: i.haEnabled, targetHost: null, listed: server, plan: server && planInstance(server) }
+          return {
+            instanceId: i.id,
+            instanceName: i.name,
+            haEnabled: i.haEnabled,
+            targetHost: null,
+            listed: server,
+            plan: server && planInstance(server),
+            priority: i.priority,
+            group: i.group,
+            wave: i.wave,
+          }
         }),
       })
       if (!created) {

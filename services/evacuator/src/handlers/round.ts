@@ -1,8 +1,10 @@
 import { errorText } from '@lazarus/runtime'
 import { NovaError } from '@lazarus/openstack'
+import { planFailure, planRequestFromInventory } from '@lazarus/planner'
 import { assessCapacity } from '../domain/capacity.js'
 import { noReservedHostReason, reservedCandidates, settle, settlementReport, whenNoReservedHost } from '../domain/recovery.js'
-import type { Recovery, RoundItem } from '../store/recovery-store.js'
+import { countWaves, waveStartedMessage, wavesToRelease, type WaveOpening } from '../domain/restart-waves.js'
+import type { Recovery, RoundItem, WorkItem } from '../store/recovery-store.js'
 import { announceFinish, toOutcome } from './announce.js'
 import { EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
 import { isTransient } from './evacuate-instance.js'
@@ -10,6 +12,8 @@ import { isTransient } from './evacuate-instance.js'
 /** Progress task naming the reserved host a recovery claimed (the api clears its reserved flag). */
 export const CLAIM_RESERVED_HOST_TASK = 'claim_reserved_host_task'
 export const CAPACITY_TASK = 'check_capacity_task'
+/** Progress task of the planned targets (EVACUATION_TARGETS=planner). */
+export const PLAN_TASK = 'plan_targets_task'
 
 const PUBLISH_BATCH = 32
 const FIRST_PUBLISH_BATCH = 8
@@ -57,17 +61,131 @@ export const startRound = async (ctx: EvacuatorContext, recovery: Recovery, caus
       return
     }
   }
-  const started = await ctx.store.startRoundItems(id, rec.stage, target)
+  if (ctx.config.evacuationTargets === 'planner') {
+    // A reserved round names its reserved host: no planned host of an earlier round lingers.
+    if (rec.stageKind === 'scheduler') await planTargets(ctx, rec, ids)
+    else await ctx.store.setPlannedTargets(id, new Map())
+  }
+  const { started, waiting } = await startWaves(ctx, rec, target, ids)
   const warned =
-    started.length > 0 && !ctx.config.refuseWhenOverCapacity
-      ? checkCapacity(ctx, rec, started.length, ids).catch((err: unknown) => log.warn({ err }, 'capacity check failed'))
-      : undefined
+    started.length > 0 && !ctx.config.refuseWhenOverCapacity ? checkCapacity(ctx, rec, waiting, ids).catch((err: unknown) => log.warn({ err }, 'capacity check failed')) : undefined
   await publishWork(ctx, { ...rec, targetHost: target }, ids, started.length > 0 ? started : undefined)
   await warned
   if (started.length === 0) {
     // Nothing for this round (a resumed start that had given its items already): settle if done.
     await finishRecoveryIfDone(ctx, id, causationId)
   }
+}
+
+/**
+ * Give the round its items: all of them when the recovery has one wave (no restart groups:
+ * no read), else the waves whose gates are open (domain/restart-waves.ts), each reported.
+ * `waiting`: how many instances the round moves in all (for the capacity check).
+ */
+const startWaves = async (ctx: EvacuatorContext, rec: Recovery, target: string | null, ids: Ids): Promise<{ started: RoundItem[]; waiting: number }> => {
+  const id = rec.notificationId
+  if (rec.lastWave <= 0) {
+    const started = await ctx.store.startRoundItems(id, rec.stage, target)
+    return { started, waiting: started.length }
+  }
+  const items = await ctx.store.items(id)
+  const waiting = items.filter((i) => i.status === 'waiting').length
+  const now = ctx.now().getTime()
+  const decision = wavesToRelease({ items, groups: rec.restartGroups, lastStartAt: now, now })
+  if (!decision.release) return { started: [], waiting }
+  const started = await ctx.store.startRoundItems(id, rec.stage, target, decision.upTo)
+  if (started.length > 0) await reportWaves(ctx, rec, decision.opened, items, ids)
+  return { started, waiting }
+}
+
+/** Progress of each wave that starts: `wave 2 of 3 (group app) started: 4 instance(s)`. */
+const reportWaves = async (ctx: EvacuatorContext, rec: Recovery, opened: readonly WaveOpening[], items: readonly WorkItem[], ids: Ids): Promise<void> => {
+  const total = countWaves(items)
+  for (const w of opened) {
+    const message = waveStartedMessage(w, total)
+    ctx.log.info({ correlationId: rec.correlationId, notificationId: rec.notificationId, wave: w.wave }, message)
+    await publishProgress(ctx, ids, {
+      notificationId: rec.notificationId,
+      task: EVACUATE_TASK,
+      state: 'running',
+      message: `${message} (${rec.sourceHost})`,
+      progress: rec.total === 0 ? 1 : items.filter((i) => i.status === 'succeeded' || i.status === 'failed').length / rec.total,
+    })
+  }
+}
+
+/**
+ * The next waves of a round whose work is out, once their gates open (the groups they wait
+ * for final, or their timeout passed): called when an item ends and by the sweeper. Safe in
+ * every process at once: the store releases a wave only for the process that saw the
+ * recovery's latest wave unchanged; the others do nothing.
+ */
+export const advanceWaves = async (ctx: EvacuatorContext, notificationId: string, causationId?: string): Promise<void> => {
+  const rec = await ctx.store.heldWaves(notificationId)
+  if (!rec) return
+  const items = await ctx.store.items(notificationId)
+  const now = ctx.now().getTime()
+  const decision = wavesToRelease({ items, groups: rec.restartGroups, lastStartAt: rec.waveStartedAt?.getTime() ?? now, now })
+  if (!decision.release) return
+  const released = await ctx.store.releaseWaves(notificationId, { stage: rec.stage, fromWave: rec.wave, upToWave: decision.upTo })
+  if (!released) return
+  const ids: Ids = { correlationId: rec.correlationId, causationId }
+  await reportWaves(ctx, rec, decision.opened, items, ids)
+  await publishWork(ctx, released.recovery, ids, released.items)
+}
+
+/**
+ * EVACUATION_TARGETS=planner, a scheduler round: read the inventory of the segment's hosts
+ * (the event's list; else Nova's enabled compute services), plan the round's instances with
+ * the planner (strategy spread) and record each one's planned host, which its evacuation
+ * names. An instance the plan cannot fit goes to Nova's choice, with a warning; so does every
+ * instance when the inventory cannot be read. Never throws for the planner's sake.
+ */
+const planTargets = async (ctx: EvacuatorContext, rec: Recovery, ids: Ids): Promise<void> => {
+  const id = rec.notificationId
+  const warn = async (message: string) => {
+    ctx.log.warn({ correlationId: rec.correlationId, notificationId: id }, message)
+    await publishProgress(ctx, ids, { notificationId: id, task: PLAN_TASK, state: 'failure', message, progress: 1 })
+  }
+  const waiting = (await ctx.store.items(id)).filter((i) => i.status === 'waiting')
+  if (waiting.length === 0) return
+  let inventory
+  try {
+    if (!ctx.readInventory) throw new Error('this process has no Placement client')
+    const hosts = rec.segmentHosts ?? (await ctx.nova.listComputeServices()).filter((s) => s.binary === 'nova-compute' && s.status === 'enabled').map((s) => s.host)
+    inventory = await ctx.readInventory([...new Set([...hosts, rec.sourceHost])])
+  } catch (err) {
+    await ctx.store.setPlannedTargets(id, new Map())
+    await warn(`no planned targets for the instances of ${rec.sourceHost} (${errorText(err)}): Nova's scheduler chooses`)
+    return
+  }
+  const plan = planFailure(
+    planRequestFromInventory(inventory, {
+      failedHosts: [rec.sourceHost],
+      ...(rec.segmentHosts ? { segmentHosts: rec.segmentHosts } : {}),
+      reservedHosts: rec.reservedHosts,
+      instanceIds: waiting.map((i) => i.instanceId),
+      strategy: 'spread',
+      defaultGroupTimeoutS: ctx.config.restartGroupTimeoutS,
+      // Expected times are not used here: only the targets.
+      evacuationS: ctx.config.waitPeriodAfterEvacuation,
+      concurrency: ctx.config.hostFailureRecoveryThreads,
+    }),
+  )
+  const targets = new Map<string, string>()
+  const unfit: string[] = []
+  for (const p of plan.placements) {
+    if (p.target !== null) targets.set(p.instanceId, p.target)
+    else unfit.push(`${p.name} (${p.instanceId})${p.reason ? `: ${p.reason}` : ''}`)
+  }
+  // Listed on the failed host when the recovery began but not by the inventory now (moved, deleted): Nova's choice.
+  const unknown = waiting.filter((i) => !plan.placements.some((p) => p.instanceId === i.instanceId)).map((i) => `${i.instanceName} (${i.instanceId}): not on ${rec.sourceHost} now`)
+  await ctx.store.setPlannedTargets(id, targets)
+  const spread = [...new Set(targets.values())].sort()
+  const message = `planned targets of ${targets.size} instance(s) of ${rec.sourceHost} (strategy spread) on ${spread.length} host(s): ${spread.join(', ') || 'none'}`
+  ctx.log.info({ correlationId: rec.correlationId, notificationId: id }, message)
+  await publishProgress(ctx, ids, { notificationId: id, task: PLAN_TASK, state: 'success', message, progress: 1 })
+  if (unfit.length + unknown.length > 0) await warn(`no planned host for ${[...unfit, ...unknown].join('; ')}: Nova's scheduler chooses for them`)
 }
 
 /** A round that cannot run: its instances fail with `reason`, and the recovery settles. */

@@ -2,7 +2,7 @@ import type { WorkItem } from '../store/recovery-store.js'
 import { firstStageKind, retryStartMessage, SWEEP } from '../domain/recovery.js'
 import { announceFinish, announceItem } from './announce.js'
 import { EVACUATE_TASK, publish, publishProgress, type EvacuatorContext } from './context.js'
-import { finishRecoveryIfDone, startRound } from './round.js'
+import { advanceWaves, finishRecoveryIfDone, startRound } from './round.js'
 
 const ANNOUNCE_GRACE_MS = SWEEP.announceGraceMs
 
@@ -23,6 +23,10 @@ export const sweepOnce = async (ctx: EvacuatorContext): Promise<void> => {
   for (const recovery of await ctx.store.strandedRoundStarts(ANNOUNCE_GRACE_MS)) {
     ctx.log.info({ correlationId: recovery.correlationId, notificationId: recovery.notificationId }, 'resuming a round start left unfinished')
     await startRound(ctx, recovery)
+  }
+  // Waves whose groups' timeout passed (or whose gate an item's end left unlooked at) start.
+  for (const notificationId of await ctx.store.recoveriesHoldingWaves()) {
+    await advanceWaves(ctx, notificationId)
   }
   for (const item of await ctx.store.takeStrandedItems(ctx.config.requeueAfterMs, SWEEP.runningGraceMs)) {
     ctx.log.info({ correlationId: item.correlationId, notificationId: item.notificationId, instanceId: item.instanceId }, 'republishing a stranded work item')

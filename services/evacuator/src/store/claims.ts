@@ -45,6 +45,11 @@ export interface ItemClaims {
   markEvacuateSent(key: ClaimKey): Promise<boolean>
   /** Nova moved it to `destHost` (step `moved`), before restoring its state. */
   markMoved(key: ClaimKey, destHost: string): Promise<boolean>
+  /**
+   * Nova refused the planned host: the item's evacuation is sent again with Nova's choice (no
+   * target); the call is recorded as sent now. False when the claim was lost.
+   */
+  dropPlannedTarget(key: ClaimKey): Promise<boolean>
   /** Record the item's outcome; the item as recorded, or undefined when the claim was lost. */
   finishItem(key: ClaimKey, outcome: { status: 'succeeded' | 'failed'; destHost: string | null; reason: string | null }): Promise<WorkItem | undefined>
   /**
@@ -97,6 +102,8 @@ export const createItemClaims = (db: Db): ItemClaims => ({
   markEvacuateSent: (key: ClaimKey) => claimedBy(db, `step = 'evacuate_sent', evacuate_sent_at = now()`, key),
 
   markMoved: (key: ClaimKey, destHost: string) => claimedBy(db, `step = 'moved', dest_host = $4`, key, [destHost]),
+
+  dropPlannedTarget: (key: ClaimKey) => claimedBy(db, `target_host = NULL, step = 'evacuate_sent', evacuate_sent_at = now()`, key),
 
   /** Record the item's outcome; the item as recorded, or undefined when the claim was lost. */
   async finishItem(key: ClaimKey, outcome: { status: 'succeeded' | 'failed'; destHost: string | null; reason: string | null }): Promise<WorkItem | undefined> {

@@ -1,5 +1,5 @@
 import type { Db } from '@lazarus/db'
-import { ITEM_COLUMNS, ITEM_FROM, itemByKey, itemFrom, type WorkItem } from './rows.js'
+import { ITEM_COLUMNS, ITEM_FROM, itemByKey, itemFrom, WORK_ORDER, type WorkItem } from './rows.js'
 import { ownerDied } from './workers.js'
 
 /** Instance rows (`evacuator_items`): one per instance of a recovery, read and announced. */
@@ -19,7 +19,7 @@ export interface ItemRows {
 
 export const createItemRows = (db: Db): ItemRows => ({
   async items(notificationId: string): Promise<WorkItem[]> {
-    const r = await db.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 ORDER BY i.position`, [notificationId])
+    const r = await db.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 ORDER BY ${WORK_ORDER}`, [notificationId])
     return r.rows.map(itemFrom)
   },
 

@@ -131,4 +131,26 @@ CREATE TABLE evacuator_workers (
 );
 `,
   },
+  {
+    id: '006-restart-waves-planned-targets',
+    kind: 'expand',
+    sql: `
+-- Restart order (domain/restart-waves.ts): each item's restart priority, group and wave; a
+-- recovery's restart groups, the highest wave released in its round and when. Rows written
+-- before this stay one wave (0) of priority 3: the order they had.
+ALTER TABLE evacuator_items
+  ADD COLUMN priority      smallint NOT NULL DEFAULT 3,
+  ADD COLUMN restart_group text,
+  ADD COLUMN wave          integer NOT NULL DEFAULT 0,
+  -- The planner's target for the round (EVACUATION_TARGETS=planner), kept after a fallback.
+  ADD COLUMN planned_host  text;
+ALTER TABLE evacuator_recoveries
+  ADD COLUMN restart_groups  jsonb NOT NULL DEFAULT '[]',
+  ADD COLUMN wave            integer NOT NULL DEFAULT 0,
+  ADD COLUMN last_wave       integer NOT NULL DEFAULT 0,
+  ADD COLUMN wave_started_at timestamptz,
+  -- The segment's hosts when the event named them (the hosts a planned round places on), else NULL.
+  ADD COLUMN segment_hosts   jsonb;
+`,
+  },
 ]

@@ -1,6 +1,6 @@
 import type { Db } from '@lazarus/db'
 import type { StageKind } from '../domain/recovery.js'
-import { ITEM_COLUMNS, ITEM_FROM, itemFrom, recoveryFrom, type NewRecovery, type Recovery, type Settlement, type WorkItem } from './rows.js'
+import { ITEM_COLUMNS, ITEM_FROM, itemFrom, recoveryFrom, WORK_ORDER, type NewRecovery, type Recovery, type Settlement, type WorkItem } from './rows.js'
 
 /** Failed items of an ended round wait for the next one, resuming from their plan. */
 const RESET_FAILED_ITEMS = `UPDATE evacuator_items SET status = 'waiting', step = CASE WHEN plan IS NULL THEN 'new' ELSE 'prepared' END,
@@ -48,8 +48,8 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
     return db.transaction(async (tx) => {
       const ins = await tx.query(
         `INSERT INTO evacuator_recoveries (notification_id, correlation_id, source_host, segment_id, recovery_method, status, total, message, finished_at,
-           stage_kind, reserved_hosts)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $6 = 'evacuating' THEN NULL ELSE now() END, $9, $10::jsonb)
+           stage_kind, reserved_hosts, restart_groups, wave, last_wave, segment_hosts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $6 = 'evacuating' THEN NULL ELSE now() END, $9, $10::jsonb, $11::jsonb, -1, $12, $13::jsonb)
          ON CONFLICT (notification_id) DO NOTHING RETURNING *`,
         [
           rec.notificationId,
@@ -62,6 +62,9 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
           rec.message,
           rec.stageKind ?? 'scheduler',
           JSON.stringify(rec.reservedHosts ?? []),
+          JSON.stringify(rec.restartGroups ?? []),
+          rec.items.reduce((n, it) => Math.max(n, it.wave ?? 0), 0),
+          rec.segmentHosts ? JSON.stringify(rec.segmentHosts) : null,
         ],
       )
       const created = ins.rows[0]
@@ -70,11 +73,11 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
       if (rec.items.length > 0) {
         await tx.query(
           `INSERT INTO evacuator_items (notification_id, instance_id, instance_name, position, ha_enabled, source_host, target_host, status,
-             listed, listed_at, plan)
+             listed, listed_at, plan, priority, restart_group, wave)
            SELECT $1, x.instance_id, x.instance_name, x.position, x.ha_enabled, $2, x.target_host, $3, x.listed,
-             CASE WHEN x.listed IS NULL THEN NULL ELSE now() END, x.plan
+             CASE WHEN x.listed IS NULL THEN NULL ELSE now() END, x.plan, x.priority, x.restart_group, x.wave
            FROM jsonb_to_recordset($4::jsonb) AS x(instance_id text, instance_name text, position integer, ha_enabled boolean, target_host text,
-             listed jsonb, plan jsonb)`,
+             listed jsonb, plan jsonb, priority smallint, restart_group text, wave integer)`,
           [
             rec.notificationId,
             rec.sourceHost,
@@ -88,6 +91,9 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
                 target_host: it.targetHost,
                 listed: it.listed ?? null,
                 plan: it.plan ?? null,
+                priority: it.priority ?? 3,
+                restart_group: it.group ?? null,
+                wave: it.wave ?? 0,
               })),
             ),
           ],
@@ -119,7 +125,7 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
       const locked = await tx.query(`SELECT * FROM evacuator_recoveries WHERE notification_id = $1 AND status = 'evacuating' FOR UPDATE`, [notificationId])
       const row = locked.rows[0]
       if (!row) return undefined
-      const all = await tx.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 ORDER BY i.position`, [notificationId])
+      const all = await tx.query(`SELECT ${ITEM_COLUMNS} FROM ${ITEM_FROM} WHERE i.notification_id = $1 ORDER BY ${WORK_ORDER}`, [notificationId])
       const items = all.rows.map(itemFrom)
       if (items.some((i) => i.status !== 'succeeded' && i.status !== 'failed')) return undefined
       const settlement = decide(recoveryFrom(row), items)
@@ -133,7 +139,8 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
       } else {
         if (settlement.action === 'advance') {
           upd = await tx.query(
-            `UPDATE evacuator_recoveries SET stage = $2, stage_kind = $3, target_host = NULL, work_published = false, stage_started_at = NULL
+            `UPDATE evacuator_recoveries SET stage = $2, stage_kind = $3, target_host = NULL, work_published = false, stage_started_at = NULL,
+               wave = -1, wave_started_at = NULL
              WHERE notification_id = $1 RETURNING *`,
             [notificationId, settlement.stage, settlement.kind],
           )
@@ -162,7 +169,8 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
       for (const row of due.rows.map(recoveryFrom)) {
         const upd = await tx.query(
           `UPDATE evacuator_recoveries SET status = 'evacuating', retries = retries + 1, stage = 0, stage_kind = $2, target_host = NULL,
-             tried_reserved = '[]', work_published = false, retry_at = NULL, stage_started_at = NULL
+             tried_reserved = '[]', work_published = false, retry_at = NULL, stage_started_at = NULL,
+             wave = -1, wave_started_at = NULL
            WHERE notification_id = $1 AND status = 'retry_wait' RETURNING *`,
           [row.notificationId, firstKind(row.recoveryMethod)],
         )

@@ -181,6 +181,74 @@ describe('recovery store over PostgreSQL', () => {
     expect(await store.reopenDueRetries(() => 'scheduler')).not.toContainEqual(expect.objectContaining({ notificationId: id }))
   })
 
+  it('releases a held wave once, to one of many processes, with each item’s planned host; a dropped planned host leaves Nova to choose', async () => {
+    const notificationId = randomUUID()
+    created.push(notificationId)
+    const item = (id: string, wave: number, priority: number) => ({
+      instanceId: id,
+      instanceName: `vm-${id}`,
+      haEnabled: false,
+      targetHost: null,
+      priority,
+      group: wave === 0 ? 'db' : 'app',
+      wave,
+    })
+    await store.createRecovery({
+      notificationId,
+      correlationId: notificationId,
+      sourceHost: 'compute1',
+      segmentId: randomUUID(),
+      recoveryMethod: 'auto',
+      status: 'evacuating',
+      message: null,
+      itemsWaiting: true,
+      restartGroups: [
+        { name: 'app', after: ['db'], timeoutS: 60 },
+        { name: 'db', after: [], timeoutS: 600 },
+      ],
+      items: [item('app1', 1, 1), item('db5', 0, 5), item('db1', 0, 1)],
+    })
+    const id = notificationId
+    expect(await store.getRecovery(id)).toMatchObject({ wave: -1, lastWave: 1, restartGroups: [{ name: 'app', after: ['db'], timeoutS: 60 }, { name: 'db' }] })
+    await store.setPlannedTargets(
+      id,
+      new Map([
+        ['db1', 'c2'],
+        ['app1', 'c3'],
+      ]),
+    )
+    // The round gives wave 0 only, in priority order, each with its planned host.
+    expect(await store.startRoundItems(id, 0, null, 0)).toEqual([
+      { instanceId: 'db1', instanceName: 'vm-db1', targetHost: 'c2' },
+      { instanceId: 'db5', instanceName: 'vm-db5', targetHost: null },
+    ])
+    expect(await store.heldWaves(id)).toBeUndefined() // its work is not out yet
+    await store.markWorkPublished(id)
+    const held = await store.heldWaves(id)
+    expect(held).toMatchObject({ wave: 0, lastWave: 1 })
+    expect(await store.recoveriesHoldingWaves()).toContain(id)
+    expect((await store.items(id)).map((i) => [i.instanceId, i.status, i.wave, i.priority, i.group, i.plannedHost])).toEqual([
+      ['db1', 'pending', 0, 1, 'db', 'c2'],
+      ['db5', 'pending', 0, 5, 'db', null],
+      ['app1', 'waiting', 1, 1, 'app', 'c3'],
+    ])
+    // Many processes see the gate open at once: one releases the wave.
+    const tries = await Promise.all(Array.from({ length: 5 }, () => store.releaseWaves(id, { stage: 0, fromWave: 0, upToWave: 1 })))
+    const won = tries.filter((t) => t !== undefined)
+    expect(won).toHaveLength(1)
+    expect(won[0]?.items).toEqual([{ instanceId: 'app1', instanceName: 'vm-app1', targetHost: 'c3' }])
+    expect(won[0]?.recovery).toMatchObject({ wave: 1, workPublished: false })
+    await store.markWorkPublished(id)
+    expect(await store.heldWaves(id)).toBeUndefined()
+    expect(await store.recoveriesHoldingWaves()).not.toContain(id)
+    // Nova refuses app1's planned host: it goes to Nova's choice, its plan kept for the record.
+    const key = { notificationId: id, instanceId: 'app1', owner: 'w' }
+    await store.claimItem(id, 'app1', 'w', 30_000)
+    expect(await store.dropPlannedTarget(key)).toBe(true)
+    expect(await store.getItem(id, 'app1')).toMatchObject({ targetHost: null, plannedHost: 'c3', step: 'evacuate_sent' })
+    expect(await store.dropPlannedTarget({ ...key, owner: 'other' })).toBe(false)
+  })
+
   it('hands stranded work to one sweeper: pending too long, or running under an expired claim', async () => {
     const id = await recovery(['a', 'b', 'c'])
     await store.claimItem(id, 'b', 'dead', 1000)

@@ -2,6 +2,7 @@ import type { Server } from '@lazarus/openstack'
 import type { Queryable } from '@lazarus/db'
 import type { InstancePlan } from '../domain/instance-plan.js'
 import type { ItemStatus, RecoveryStatus, StageKind } from '../domain/recovery.js'
+import type { RestartGroupSpec } from '../domain/restart-waves.js'
 
 /**
  * The evacuator's rows as the handlers see them, and how they are read from PostgreSQL.
@@ -31,6 +32,15 @@ export interface Recovery {
   /** Reserved hosts this recovery tried (claimed, or found unusable). */
   triedReserved: string[]
   retries: number
+  /** The restart groups of its instances (domain/restart-waves.ts). */
+  restartGroups: RestartGroupSpec[]
+  /** The highest wave released in the current round (-1 before its start), and when. */
+  wave: number
+  waveStartedAt: Date | null
+  /** Its instances' highest wave (0: one wave). */
+  lastWave: number
+  /** The segment's hosts (not on maintenance) when the event named them, else null. */
+  segmentHosts: string[] | null
 }
 
 export interface WorkItem {
@@ -56,10 +66,21 @@ export interface WorkItem {
   endedAt: Date | null
   announced: boolean
   correlationId: string
+  /** Restart priority (1 first, 5 last; 3 by default), group and wave (domain/restart-waves.ts). */
+  priority: number
+  group: string | null
+  wave: number
+  /** The planner's target for the round (EVACUATION_TARGETS=planner), or null. */
+  plannedHost: string | null
+  /** Its recovery's highest wave (0: one wave, no gate to look at when the item ends). */
+  recoveryLastWave: number
 }
 
 /** What a work message says of an item. */
 export type RoundItem = Pick<WorkItem, 'instanceId' | 'instanceName' | 'targetHost'>
+
+/** Evacuation order (domain/restart-waves.ts `byWorkOrder`): wave, restart priority, position. */
+export const WORK_ORDER = 'i.wave, i.priority, i.position'
 
 export interface NewRecovery {
   notificationId: string
@@ -70,7 +91,20 @@ export interface NewRecovery {
   status: RecoveryStatus
   message: string | null
   /** `plan`: decided from `listed`, the server as the host listing showed it. */
-  items: { instanceId: string; instanceName: string; haEnabled: boolean; targetHost: string | null; listed?: Server | undefined; plan?: InstancePlan | undefined }[]
+  items: {
+    instanceId: string
+    instanceName: string
+    haEnabled: boolean
+    targetHost: string | null
+    listed?: Server | undefined
+    plan?: InstancePlan | undefined
+    /** Restart order; default priority 3, no group, wave 0. */
+    priority?: number | undefined
+    group?: string | null | undefined
+    wave?: number | undefined
+  }[]
+  restartGroups?: RestartGroupSpec[]
+  segmentHosts?: string[]
   /** Items wait for their round to start (which chooses their target); default pending. */
   itemsWaiting?: boolean
   stageKind?: StageKind
@@ -101,7 +135,23 @@ export const recoveryFrom = (r: Record<string, unknown>): Recovery => ({
   reservedHosts: toList(r['reserved_hosts']),
   triedReserved: toList(r['tried_reserved']),
   retries: Number(r['retries'] ?? 0),
+  restartGroups: toGroups(r['restart_groups']),
+  wave: Number(r['wave'] ?? 0),
+  waveStartedAt: toDate(r['wave_started_at']),
+  lastWave: Number(r['last_wave'] ?? 0),
+  segmentHosts: r['segment_hosts'] === null || r['segment_hosts'] === undefined ? null : toList(r['segment_hosts']),
 })
+
+const toGroups = (v: unknown): RestartGroupSpec[] => {
+  const x = typeof v === 'string' ? (JSON.parse(v) as unknown) : v
+  if (!Array.isArray(x)) return []
+  return x.flatMap((g: unknown) => {
+    if (typeof g !== 'object' || g === null) return []
+    const o = g as { name?: unknown; after?: unknown; timeoutS?: unknown }
+    if (typeof o.name !== 'string') return []
+    return [{ name: o.name, after: Array.isArray(o.after) ? o.after.map(String) : [], timeoutS: Number(o.timeoutS) || 0 }]
+  })
+}
 
 export const toList = (v: unknown): string[] => {
   const x = typeof v === 'string' ? (JSON.parse(v) as unknown) : v
@@ -130,6 +180,11 @@ export const itemFrom = (r: Record<string, unknown>): WorkItem => ({
   correlationId: String(r['correlation_id']),
   listed: r['listed'] ? ((typeof r['listed'] === 'string' ? JSON.parse(r['listed']) : r['listed']) as Server) : null,
   listedAt: toDate(r['listed_at']),
+  priority: Number(r['priority'] ?? 3),
+  group: (r['restart_group'] as string | null | undefined) ?? null,
+  wave: Number(r['wave'] ?? 0),
+  plannedHost: (r['planned_host'] as string | null | undefined) ?? null,
+  recoveryLastWave: Number(r['recovery_last_wave'] ?? 0),
 })
 
 /**
@@ -159,9 +214,13 @@ export const ITEM_COLUMNS = [
   'announced',
   'stage',
   'listed_at',
+  'priority',
+  'restart_group',
+  'wave',
+  'planned_host',
 ]
   .map((c) => `i.${c}`)
-  .concat('r.correlation_id')
+  .concat('r.correlation_id', 'r.last_wave AS recovery_last_wave')
   .join(', ')
 export const ITEM_FROM = `evacuator_items i JOIN evacuator_recoveries r USING (notification_id)`
 
