@@ -72,7 +72,7 @@ describe('operator actions and the new progress events', () => {
     return { s, hst, id, event: await eventOf(id) }
   }
 
-  it('puts the names of the segment reserved hosts not on maintenance in the snapshot, and the hostname on the notification', async () => {
+  it('puts the names of the segment reserved hosts, and of all its hosts, not on maintenance in the snapshot, and the hostname on the notification', async () => {
     const s = await segment()
     const victim = await host(s.uuid)
     const spare1 = await host(s.uuid, { reserved: true })
@@ -81,6 +81,8 @@ describe('operator actions and the new progress events', () => {
     expect(r.body.notification.hostname).toBe(victim.name)
     const e = await eventOf(r.body.notification.notification_uuid)
     expect(e.payload.segment.reservedHosts).toEqual([spare1.name])
+    // The hosts a planned recovery may place on (a host failure's event only).
+    expect(e.payload.segment.hosts).toEqual([victim.name, spare1.name].sort())
     const list = await h.request('GET', `/v1/notifications?source_host_uuid=${victim.uuid}`)
     expect(list.body.notifications[0].hostname).toBe(victim.name)
   })

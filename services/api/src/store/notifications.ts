@@ -163,17 +163,23 @@ export const createNotificationStore = (
         // Rows past the longest window an operator may set are never read again.
         await q.query('DELETE FROM api_storm_ledger WHERE segment_id = $1 AND admitted_at < $2', [segmentId, new Date(at.getTime() - 86_400_000)])
         const admitted = await q.query<{ host_name: string }>('SELECT DISTINCT host_name FROM api_storm_ledger WHERE segment_id = $1 AND admitted_at > $2', [segmentId, since])
-        const size = await q.query<{ n: number }>('SELECT count(*)::int AS n FROM api_hosts WHERE segment_id = $1', [segmentId])
+        const members = await q.query<{ name: string; on_maintenance: boolean }>('SELECT name, on_maintenance FROM api_hosts WHERE segment_id = $1 ORDER BY name', [segmentId])
         const decision = stormDecision({
           segmentName: host.segment.name,
           thresholds: host.segment.storm,
-          size: Number(size.rows[0]?.n ?? 0),
+          size: members.rows.length,
           admittedHosts: admitted.rows.map((r) => r.host_name),
           candidate: host.name,
         })
         if (decision.admit) {
           await q.query('INSERT INTO api_storm_ledger (segment_id, host_name, notification_uuid, admitted_at) VALUES ($1, $2, $3, $4)', [segmentId, host.name, uuid, at])
-          const event = receivedEvent(base, host, at)
+          const event = receivedEvent(
+            base,
+            host,
+            at,
+            undefined,
+            members.rows.filter((m) => !m.on_maintenance).map((m) => m.name),
+          )
           return { notification: await insertRow(q, { ...base, status: 'new', message: null, held: false }, event), enqueued: true, event }
         }
         const pauseReason = stormPauseReason(decision.reason)
@@ -343,7 +349,7 @@ export const createNotificationStore = (
         )
         const notification = fromRow(r.rows[0] as Record<string, unknown>)
         const own = host.onMaintenance && host.maintenanceNotificationUuid === uuid
-        const event = receivedEvent(notification, host, at, own ? { at: at.toISOString(), recoveryMaintenance: true } : undefined)
+        const event = receivedEvent(notification, host, at, own ? { at: at.toISOString(), recoveryMaintenance: true } : undefined, await hostsToPlaceOn(q, notification, host))
         await enqueueEvent(q, event, at)
         return { notification, enqueued: true, event }
       })
@@ -375,7 +381,8 @@ export const createNotificationStore = (
         )
         const notification = fromRow(r.rows[0] as Record<string, unknown>)
         if (held) return { notification, enqueued: false }
-        await enqueueEvent(q, receivedEvent(notification, host, at, { at: at.toISOString(), recoveryMaintenance: plan.recoveryMaintenance }), at)
+        const retry = { at: at.toISOString(), recoveryMaintenance: plan.recoveryMaintenance }
+        await enqueueEvent(q, receivedEvent(notification, host, at, retry, await hostsToPlaceOn(q, notification, host)), at)
         return { notification, enqueued: true }
       })
     },
@@ -406,7 +413,7 @@ export const createNotificationStore = (
         ])
         // A retry held while paused: its host may be on maintenance from its own recovery.
         const own = host.onMaintenance && host.maintenanceNotificationUuid === n.uuid
-        await enqueueEvent(q, receivedEvent(n, host, at, own ? { at: at.toISOString(), recoveryMaintenance: true } : undefined), at)
+        await enqueueEvent(q, receivedEvent(n, host, at, own ? { at: at.toISOString(), recoveryMaintenance: true } : undefined, await hostsToPlaceOn(q, n, host)), at)
       }
       return r.rows.length
     },
@@ -513,8 +520,30 @@ export const createNotificationStore = (
   return store
 }
 
-/** The `notification.received.v1` of a stored notification, with the host and segment as they are now. */
-const receivedEvent = (n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' | 'payload'>, host: Host, at: Date, retry?: { at: string; recoveryMaintenance: boolean }) =>
+/**
+ * The names of the segment's hosts not on maintenance, for the event of a host failure: the
+ * hosts a planned recovery may place its instances on (other reports need none).
+ */
+const hostsToPlaceOn = async (q: Queryable, n: Pick<Notification, 'type' | 'payload'>, host: Host): Promise<string[] | undefined> => {
+  if (!isHostFailure(n)) return undefined
+  const r = await q.query<{ name: string }>(
+    'SELECT h.name FROM api_hosts h JOIN api_segments s ON s.id = h.segment_id WHERE s.uuid = $1 AND NOT h.on_maintenance ORDER BY h.name',
+    [host.segment.uuid],
+  )
+  return r.rows.map((row) => row.name)
+}
+
+/**
+ * The `notification.received.v1` of a stored notification, with the host and segment as they are
+ * now; `segmentHosts`: the segment's hosts not on maintenance, for a host failure.
+ */
+const receivedEvent = (
+  n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' | 'payload'>,
+  host: Host,
+  at: Date,
+  retry?: { at: string; recoveryMaintenance: boolean },
+  segmentHosts?: string[],
+) =>
   makeEvent({
     type: 'notification.received.v1',
     source: 'api',
@@ -527,7 +556,7 @@ const receivedEvent = (n: Pick<Notification, 'uuid' | 'type' | 'generatedTime' |
       generatedTime: n.generatedTime.toISOString(),
       payload: n.payload,
       host: hostSnapshot(host),
-      segment: segmentSnapshot(host.segment),
+      segment: { ...segmentSnapshot(host.segment), ...(segmentHosts ? { hosts: segmentHosts } : {}) },
       ...(retry ? { retry } : {}),
     },
   })
