@@ -66,6 +66,32 @@ describe.each([
     expect(all.filter((d) => d.admitted)).toHaveLength(2)
   })
 
+  it('counts a decision recorded while it waited, though its transaction began before that one', async () => {
+    const id = instance()
+    // The first decision's transaction begins, then lags before it asks for the lock; the
+    // second begins later, takes the lock first and admits. The first must count that one.
+    let lagged = false
+    const lagging: Db = {
+      ...db,
+      transaction: (f) =>
+        db.transaction(async (tx) => {
+          if (!lagged) {
+            lagged = true
+            await tx.query('SELECT 1')
+            await new Promise((r) => setTimeout(r, 200))
+          }
+          return f(tx)
+        }),
+    }
+    const slowStore = createInstanceRestartStore(lagging)
+    const rule = (now: Date, admitted: Date[]) => decideRestart({ now, admitted, rule: { limit: 1, windowMs: HOUR }, instance: id })
+    const first = slowStore.decide(randomUUID(), id, HOUR, rule)
+    await new Promise((r) => setTimeout(r, 50))
+    const second = slowStore.decide(randomUUID(), id, HOUR, rule)
+    const both = await Promise.all([first, second])
+    expect(both.filter((d) => d.admitted)).toHaveLength(1)
+  })
+
   it('counts only the window: a recovery older than it no longer counts, and its row goes', async () => {
     const id = instance()
     await decide(id, randomUUID(), 1)

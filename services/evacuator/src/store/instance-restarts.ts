@@ -31,25 +31,27 @@ export const createInstanceRestartStore = (db: Db) => ({
         notificationId,
       ])
       if (mine.rows[0]) return { admitted: mine.rows[0].admitted === true, message: mine.rows[0].message ?? null, before: true }
-      await tx.query(`DELETE FROM evacuator_instance_restarts WHERE instance_id = $1 AND decided_at < now() - make_interval(secs => $2::double precision / 1000)`, [
-        instanceId,
-        windowMs,
-      ])
-      const clock = await tx.query<{ now: number }>('SELECT (extract(epoch FROM now()) * 1000)::float8 AS now')
+      // The database's clock as it is now that the lock is held: not now(), the time this
+      // transaction began, which for one that waited on the lock lies before the decisions
+      // recorded meanwhile (they would fall outside its window, and be counted by no one).
+      const clock = await tx.query<{ now: number }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now')
+      const at = new Date(Number(clock.rows[0]!.now))
+      await tx.query('DELETE FROM evacuator_instance_restarts WHERE instance_id = $1 AND decided_at < $2', [instanceId, new Date(at.getTime() - windowMs)])
       const earlier = await tx.query<{ at: number }>(
         'SELECT (extract(epoch FROM decided_at) * 1000)::float8 AS at FROM evacuator_instance_restarts WHERE instance_id = $1 AND admitted ORDER BY decided_at',
         [instanceId],
       )
       const verdict = await decide(
-        new Date(Number(clock.rows[0]!.now)),
+        at,
         earlier.rows.map((r) => new Date(Number(r.at))),
       )
       const message = verdict.recover ? null : (verdict.message ?? null)
-      await tx.query('INSERT INTO evacuator_instance_restarts (notification_id, instance_id, admitted, message) VALUES ($1, $2, $3, $4)', [
+      await tx.query('INSERT INTO evacuator_instance_restarts (notification_id, instance_id, admitted, message, decided_at) VALUES ($1, $2, $3, $4, $5)', [
         notificationId,
         instanceId,
         verdict.recover,
         message,
+        at,
       ])
       return { admitted: verdict.recover, message, before: false }
     })
