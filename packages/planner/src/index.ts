@@ -24,3 +24,4 @@ export {
 } from './restart-order.js'
 export { capacityOf, planFailure } from './plan.js'
 export { failoverCapacity, failureRequest } from './capacity.js'
+export * from './from-inventory.js'
