@@ -1,7 +1,7 @@
 import type * as z from 'zod'
 import { faultMessage, readFault, type FaultDetail } from './faults.js'
 import { paths } from './paths.js'
-import type { HostCreate, HostUpdate, NotificationCreate, SegmentCreate, SegmentPause, SegmentResume, SegmentUpdate } from './requests.js'
+import type { HostCreate, HostUpdate, NotificationCreate, SegmentCreate, SegmentPause, SegmentPlanCreate, SegmentResume, SegmentUpdate } from './requests.js'
 import {
   AlertListAnswer,
   HostAnswer,
@@ -9,7 +9,9 @@ import {
   NotificationAnswer,
   NotificationListAnswer,
   SegmentAnswer,
+  SegmentCapacityAnswer,
   SegmentListAnswer,
+  SegmentPlanAnswer,
   SegmentResumeAnswer,
   VmoveAnswer,
   VmoveListAnswer,
@@ -231,6 +233,10 @@ export const createApiClient = (opts: ApiClientOptions) => {
     /** Lazarus extension: hold the segment's notifications until resumed. */
     pauseSegment: (segmentId: string, body: In<typeof SegmentPause> = {}) => call('POST', paths.segmentPause(segmentId), SegmentAnswer, body),
     resumeSegment: (segmentId: string, body: In<typeof SegmentResume> = {}) => call('POST', paths.segmentResume(segmentId), SegmentResumeAnswer, body),
+    /** Lazarus extension: how many host failures the segment tolerates now (Nova and Placement read by the api). */
+    segmentCapacity: (segmentId: string) => call('GET', paths.segmentCapacity(segmentId), SegmentCapacityAnswer),
+    /** Lazarus extension: what a recovery of these hosts of the segment would do; nothing is changed. */
+    planSegment: (segmentId: string, body: In<typeof SegmentPlanCreate>) => call('POST', paths.segmentPlans(segmentId), SegmentPlanAnswer, body),
 
     listHosts,
     /** Every host of a segment, page after page. */

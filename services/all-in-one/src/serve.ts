@@ -1,4 +1,4 @@
-import { novaComputeHosts } from '@lazarus/api'
+import { novaComputeHosts, openStackInventory } from '@lazarus/api'
 import { openDb } from '@lazarus/db'
 import { createOpenStackClient, resolveOpenStackOptions } from '@lazarus/openstack'
 import { createLogger, loadServiceConfig, onShutdown, type Logger } from '@lazarus/runtime'
@@ -42,6 +42,8 @@ const startServe = async (config: ServeConfig, log: Logger, tracing: Tracing): P
       api: { ...config, ...(keystone ? { keystoneUrl: config.keystoneUrl ?? credentials.authUrl } : {}) },
       ...(keystone ? { keystoneCredentials: credentials } : {}),
       computeHosts: config.computeHostCheck === 'nova' ? novaComputeHosts(os.nova) : undefined,
+      // Capacity and plans read Nova and Placement with the same client.
+      inventory: openStackInventory(os),
       fencer: fencerConfigFromSettings(config),
       evacuator: config,
       detector: { unfenceEnablesService: config.unfenceEnablesService },
