@@ -82,7 +82,7 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   v1.route('/alerts', alertRoutes(deps))
   v1.route('/ingest', ingestRoutes(deps))
 
-  app.route('/dashboard', dashboardRoutes(deps))
+  app.route('/dashboard', dashboardRoutes({ ...deps, capacityAvailable: deps.capacity.enabled }))
   app.route('/v1', v1)
   app.route(`/v1/${PROJECT}`, v1)
 
