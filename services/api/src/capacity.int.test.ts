@@ -253,6 +253,26 @@ describe('segment capacity and plans (cloud-sim)', () => {
     }
   })
 
+  it("refreshes every segment's gauge in the background every CAPACITY_REFRESH_S, and drops a deleted segment's", async () => {
+    const refreshed = await startHarness({ engine: 'pglite', inventory: openStackInventory(os), config: { auth: 'none', capacityRefreshS: 1 } })
+    try {
+      const seg = (await refreshed.request('POST', '/v1/segments', { segment: { name: 'bg', recovery_method: 'auto', service_type: 'COMPUTE' } })).body.segment
+      for (const name of HOSTS) await refreshed.request('POST', `/v1/segments/${seg.uuid}/hosts`, { host: { name, type: 'COMPUTE', control_attributes: null } })
+      const line = `lazarus_segment_host_failures_tolerated{segment="bg",segment_uuid="${seg.uuid}"} 2`
+      const until = async (ok: (m: string) => boolean) => {
+        for (let i = 0; i < 100 && !ok(await refreshed.metrics.metrics()); i++) await new Promise((r) => setTimeout(r, 100))
+        return refreshed.metrics.metrics()
+      }
+      // Nobody asked for the capacity: the background refresh set it.
+      expect(await until((m) => m.includes(line))).toContain(line)
+      for (const h of (await refreshed.request('GET', `/v1/segments/${seg.uuid}/hosts`)).body.hosts) await refreshed.request('DELETE', `/v1/segments/${seg.uuid}/hosts/${h.uuid}`)
+      await refreshed.request('DELETE', `/v1/segments/${seg.uuid}`)
+      expect(await until((m) => !m.includes(seg.uuid))).not.toContain(seg.uuid)
+    } finally {
+      await refreshed.close()
+    }
+  })
+
   it('answers 503 without OpenStack credentials, and 403 to a caller who is not admin', async () => {
     const created = await call(bareUrl, 'POST', '/v1/segments', { segment: { name: 'nocred', recovery_method: 'auto', service_type: 'COMPUTE' } })
     const id = created.body.segment.uuid
