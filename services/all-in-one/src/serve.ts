@@ -39,7 +39,8 @@ const startServe = async (config: ServeConfig, log: Logger, tracing: Tracing): P
     const system = await startSystem({
       db,
       nova: os.nova,
-      api: { ...config, ...(keystone ? { keystoneUrl: config.keystoneUrl ?? credentials.authUrl } : {}) },
+      // Plans count the evacuator of this same process: its slots.
+      api: { ...config, planConcurrency: config.hostFailureRecoveryThreads, ...(keystone ? { keystoneUrl: config.keystoneUrl ?? credentials.authUrl } : {}) },
       ...(keystone ? { keystoneCredentials: credentials } : {}),
       computeHosts: config.computeHostCheck === 'nova' ? novaComputeHosts(os.nova) : undefined,
       // Capacity and plans read Nova and Placement with the same client.
