@@ -52,7 +52,9 @@ export interface CapacityServiceDeps {
   log: Logger
   now: () => Date
   /** In the alert's transaction: pushes for an alert raised or cleared. */
-  onAlerts?: ((q: Queryable, raised: Alert[], cleared: Alert[]) => Promise<void>) | undefined
+  onAlerts?: ((q: Queryable, raised: Alert[], cleared: Alert[]) => Promise<unknown>) | undefined
+  /** After that transaction committed: deliver the pushes now. */
+  onAlertsCommitted?: (() => void) | undefined
 }
 
 export const createCapacityService = (deps: CapacityServiceDeps) => {
@@ -79,19 +81,24 @@ export const createCapacityService = (deps: CapacityServiceDeps) => {
       target: segment.capacity.target ?? DEFAULT_CAPACITY_TARGET,
     })
     if (!selector) return
-    await deps.db.transaction(async (q) => {
+    const cleared = await deps.db.transaction(async (q) => {
       const cleared = await deps.alerts.clear(q, selector, deps.now())
-      if (cleared.length > 0) {
-        log.info(
-          { segment: segment.uuid, alerts: cleared.map((a) => a.uuid) },
-          `segment ${segment.name} tolerates ${k} host failure(s) again: ${cleared.length} capacity alert(s) cleared`,
-        )
-        await deps.onAlerts?.(q, [], cleared)
-      }
+      if (cleared.length > 0) await deps.onAlerts?.(q, [], cleared)
+      return cleared
     })
+    if (cleared.length === 0) return
+    log.info(
+      { segment: segment.uuid, alerts: cleared.map((a) => a.uuid) },
+      `segment ${segment.name} tolerates ${k} host failure(s) again: ${cleared.length} capacity alert(s) cleared`,
+    )
+    deps.onAlertsCommitted?.()
   }
 
   const record = async (segment: Segment, figures: SegmentCapacityFigures) => {
+    // A renamed segment: its figure under the former name goes.
+    for (const v of (await tolerated.get()).values) {
+      if (v.labels['segment_uuid'] === segment.uuid && v.labels['segment'] !== segment.name) tolerated.remove(v.labels as { segment: string; segment_uuid: string })
+    }
     tolerated.set({ segment: segment.name, segment_uuid: segment.uuid }, figures.hostFailuresTolerated)
     await clearWhenRestored(segment, figures.hostFailuresTolerated)
   }
@@ -205,6 +212,7 @@ export const createCapacityService = (deps: CapacityServiceDeps) => {
         const stored = await deps.alerts.get(q, uuid)
         if (stored) await deps.onAlerts?.(q, [stored], [])
       })
+      deps.onAlertsCommitted?.()
     }
     return `capacity: ${decision.message}`
   }

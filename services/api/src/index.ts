@@ -261,10 +261,8 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     metrics,
     log: log.child({ part: 'capacity' }),
     now,
-    onAlerts: async (q, raised, cleared) => {
-      await webhooks.enqueue(q, [...raised.map(alertRaisedPush), ...cleared.map(alertClearedPush)])
-      if (raised.length + cleared.length > 0) deliverer?.kick()
-    },
+    onAlerts: (q, raised, cleared) => webhooks.enqueue(q, [...raised.map(alertRaisedPush), ...cleared.map(alertClearedPush)]),
+    onAlertsCommitted: () => deliverer?.kick(),
   })
 
   let subscription: Subscription | undefined
