@@ -28,14 +28,14 @@ interface Call {
 }
 
 /** Run one command line against a stand-in api that answers from `answer`. */
-const cli = async (argv: string[], answer: (c: Call) => unknown = () => ({})) => {
+const cli = async (argv: string[], answer: (c: Call) => unknown = () => ({}), headersOf: (c: Call) => Record<string, string> = () => ({})) => {
   const out: string[] = []
   const err: string[] = []
   const calls: Call[] = []
   const fetch = (async (input: string | URL, init?: RequestInit) => {
     const call = { method: init?.method ?? 'GET', url: new URL(String(input)), body: init?.body ? JSON.parse(String(init.body)) : undefined }
     calls.push(call)
-    return new Response(JSON.stringify(answer(call)), { status: 200, headers: { 'content-type': 'application/json' } })
+    return new Response(JSON.stringify(answer(call)), { status: 200, headers: { 'content-type': 'application/json', ...headersOf(call) } })
   }) as typeof globalThis.fetch
   const io = { out: (t: string) => out.push(`${t}\n`), write: (t: string) => out.push(t), err: (t: string) => err.push(`${t}\n`), tty: false }
   const code = await runCli({ argv, env: { LAZARUS_CLI_CONFIG: '/nonexistent/cli.json' }, io, fetch })
@@ -297,6 +297,16 @@ describe('capacity and plans', () => {
     const two = await cli(['--url', 'http://x:1', 'plan', 'h1', 'h9'], answer)
     expect(two.code).toBe(Exit.usage)
     expect(two.stderr).toContain('different segments')
+  })
+
+  it("prints the api's Lazarus-Warning on stderr when a host goes on maintenance, the JSON staying JSON", async () => {
+    const warning = 'capacity: after putting host h1 on maintenance, failover segment s tolerates 0 host failure(s), below its capacity_target of 1'
+    const r = await cli(['--url', 'http://x:1', 'host', 'maintenance', 'on', 'seg', 'h1', '--json'], segmentsAndHosts, (c) =>
+      c.method === 'PUT' ? { 'Lazarus-Warning': warning } : {},
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toBe(`warning: ${warning}\n`)
+    expect(JSON.parse(r.stdout).host.on_maintenance).toBe(true)
   })
 
   it('sends the capacity policy of segment create and update, `default` as null', async () => {
