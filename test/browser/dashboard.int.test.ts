@@ -80,7 +80,8 @@ describe('dashboard in Chromium', () => {
     it('shows the host go from up to fencing to fenced, the instances on their new hosts, and the notification finished', async () => {
       const api = `${sys.apiUrl}/v1`
       const { segment } = await json<{ segment: { uuid: string } }>(`${api}/segments`, 'POST', {
-        segment: { name: 'rack-a', recovery_method: 'auto', service_type: 'COMPUTE', quick_evacuate_level: 2 },
+        // A target above what the capacity counts (CAPACITY_MAX_K, 3): the page says the segment is below it.
+        segment: { name: 'rack-a', recovery_method: 'auto', service_type: 'COMPUTE', quick_evacuate_level: 2, capacity_target: 4 },
       })
       const names = sys.sim.hostNames()
       const [victim, , , reserved, maintenance] = names as [string, string, string, string, string]
@@ -104,6 +105,12 @@ describe('dashboard in Chromium', () => {
       expect(await page.locator(`.host[data-host="${reserved}"]`).getAttribute('data-state')).toBe('reserved')
       expect(await page.locator(`.host[data-host="${maintenance}"]`).getAttribute('data-state')).toBe('maintenance')
       expect(await page.locator('#conn').getAttribute('data-conn')).toBe('live')
+      // Each segment says how many host failures it tolerates, read from GET /v1/segments/{id}/capacity.
+      const capacity = await json<{ capacity: { host_failures_tolerated: number } }>(`${api}/segments/${segment.uuid}/capacity`)
+      const line = '#segments .segment[data-segment="rack-a"] .capacity'
+      await page.waitForFunction((sel: string) => /tolerates \d host failure/.test(document.querySelector(sel)?.textContent ?? ''), line, { polling: 50, timeout: 15_000 })
+      expect(await page.locator(line).textContent()).toMatch(new RegExp(`^tolerates ${capacity.capacity.host_failures_tolerated} host failure\\(s\\) · below its target of 4`))
+      expect(await page.locator(line).getAttribute('class')).toBe('capacity below')
       await recordHostStates(page, victim)
 
       const instances = sys.sim.servers().filter((s) => s.host === victim)
@@ -235,6 +242,8 @@ describe('dashboard in Chromium', () => {
         await page.locator('#token-form button[type=submit]').click()
         await page.locator('.host[data-host="locked-1"][data-state="up"]').waitFor({ state: 'attached', timeout: 10_000 })
         expect(await dialog.isVisible()).toBe(false)
+        // This api has no OpenStack credentials: no capacity line, and no request that would fail.
+        expect(await page.locator('.capacity').count()).toBe(0)
         expect(await page.locator('#change-token').isVisible()).toBe(true)
 
         // Once: a reload keeps the token for the session.

@@ -106,6 +106,9 @@ describe('api policy with Keystone (cloud-sim)', () => {
         ['POST', '/v1/segments', segmentBody('nope')],
         ['DELETE', `/v1/segments/${segmentId}`],
         ['POST', `/v1/segments/${segmentId}/pause`, {}],
+        // Capacity and plans name the instances of every tenant: admin only too.
+        ['GET', `/v1/segments/${segmentId}/capacity`],
+        ['POST', `/v1/segments/${segmentId}/plans`, { plan: { hosts: ['x'] } }],
       ] as const) {
         const r = await api.call(method, path, { token, body })
         expect(r.status, `${who} ${method} ${path}`).toBe(403)

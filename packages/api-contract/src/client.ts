@@ -1,7 +1,7 @@
 import type * as z from 'zod'
 import { faultMessage, readFault, type FaultDetail } from './faults.js'
 import { paths } from './paths.js'
-import type { HostCreate, HostUpdate, NotificationCreate, SegmentCreate, SegmentPause, SegmentResume, SegmentUpdate } from './requests.js'
+import type { HostCreate, HostUpdate, NotificationCreate, SegmentCreate, SegmentPause, SegmentPlanCreate, SegmentResume, SegmentUpdate } from './requests.js'
 import {
   AlertListAnswer,
   HostAnswer,
@@ -9,7 +9,9 @@ import {
   NotificationAnswer,
   NotificationListAnswer,
   SegmentAnswer,
+  SegmentCapacityAnswer,
   SegmentListAnswer,
+  SegmentPlanAnswer,
   SegmentResumeAnswer,
   VmoveAnswer,
   VmoveListAnswer,
@@ -82,6 +84,8 @@ export interface ApiAnswer<T> {
   /** The api's JSON exactly as sent (fields the contract does not know included). */
   raw: unknown
   data: T
+  /** The api's `Lazarus-Warning` header, when it accepted the request with a warning (a host the fencer could not fence, a capacity below its target). */
+  warning?: string | undefined
 }
 
 export type Query = Record<string, string | number | boolean | undefined | readonly string[]>
@@ -115,6 +119,13 @@ const parseJson = (text: string): { ok: true; value: unknown } | { ok: false } =
   } catch {
     return { ok: false }
   }
+}
+
+/** The api's warning header on an accepted request (`Lazarus-Warning`), as `{warning}` or nothing. */
+export const WARNING_HEADER = 'Lazarus-Warning'
+const warningOf = (res: Response): { warning?: string } => {
+  const w = res.headers.get(WARNING_HEADER)
+  return w ? { warning: w } : {}
 }
 
 export const createApiClient = (opts: ApiClientOptions) => {
@@ -184,14 +195,14 @@ export const createApiClient = (opts: ApiClientOptions) => {
         apiMessage: where,
       })
     }
-    return { status: res.status, raw: json.value, data: parsed.data }
+    return { status: res.status, raw: json.value, data: parsed.data, ...warningOf(res) }
   }
 
   /** A call whose answer has no body (204). */
-  const callEmpty = async (method: string, path: string): Promise<{ status: number }> => {
+  const callEmpty = async (method: string, path: string): Promise<{ status: number; warning?: string | undefined }> => {
     const res = await send(method, path, { signal: AbortSignal.timeout(timeoutMs) })
     await res.text().catch(() => '')
-    return { status: res.status }
+    return { status: res.status, ...warningOf(res) }
   }
 
   /** Every item of a list: pages of `limit` (default 1000) following `marker`, the last item's uuid. */
@@ -231,6 +242,10 @@ export const createApiClient = (opts: ApiClientOptions) => {
     /** Lazarus extension: hold the segment's notifications until resumed. */
     pauseSegment: (segmentId: string, body: In<typeof SegmentPause> = {}) => call('POST', paths.segmentPause(segmentId), SegmentAnswer, body),
     resumeSegment: (segmentId: string, body: In<typeof SegmentResume> = {}) => call('POST', paths.segmentResume(segmentId), SegmentResumeAnswer, body),
+    /** Lazarus extension: how many host failures the segment tolerates now (Nova and Placement read by the api). */
+    segmentCapacity: (segmentId: string) => call('GET', paths.segmentCapacity(segmentId), SegmentCapacityAnswer),
+    /** Lazarus extension: what a recovery of these hosts of the segment would do; nothing is changed. */
+    planSegment: (segmentId: string, body: In<typeof SegmentPlanCreate>) => call('POST', paths.segmentPlans(segmentId), SegmentPlanAnswer, body),
 
     listHosts,
     /** Every host of a segment, page after page. */

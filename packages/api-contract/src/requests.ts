@@ -59,6 +59,16 @@ export const StormMaxFailures = z.number().int().min(1).max(10_000).nullable()
 export const StormMaxFailedFraction = z.number().gt(0).max(1).nullable()
 export const StormWindowS = z.number().int().min(1).max(86_400).nullable()
 
+/**
+ * Lazarus extension: what the api does when putting a host on maintenance (or deleting it)
+ * leaves the segment tolerating fewer host failures than `capacity_target` (null: `off`):
+ * `off` nothing, `warn` a `Lazarus-Warning` header, `alert` also a `capacity` alert, `refuse` 409.
+ */
+export const CapacityPolicy = z.enum(['off', 'warn', 'alert', 'refuse'])
+export type CapacityPolicy = z.infer<typeof CapacityPolicy>
+/** Host failures the segment should keep tolerating (null: 1). */
+export const CapacityTarget = z.number().int().min(1).max(100).nullable()
+
 const segmentFields = {
   name: Name,
   description: Description.optional(),
@@ -69,6 +79,8 @@ const segmentFields = {
   storm_max_failures: StormMaxFailures.optional(),
   storm_max_failed_fraction: StormMaxFailedFraction.optional(),
   storm_window_s: StormWindowS.optional(),
+  capacity_policy: CapacityPolicy.nullable().optional(),
+  capacity_target: CapacityTarget.optional(),
 }
 
 export const SegmentCreate = z.strictObject({ segment: z.strictObject(segmentFields) })
@@ -88,6 +100,8 @@ export const SegmentUpdate = z.strictObject({
       storm_max_failures: segmentFields.storm_max_failures,
       storm_max_failed_fraction: segmentFields.storm_max_failed_fraction,
       storm_window_s: segmentFields.storm_window_s,
+      capacity_policy: segmentFields.capacity_policy,
+      capacity_target: segmentFields.capacity_target,
     })
     .refine(atLeastOne, 'at least one field to update is required'),
 })
@@ -158,6 +172,21 @@ export const NotificationRetry = z.strictObject({})
 
 /** `POST /v1/notifications/{id}/release` (Lazarus extension): no fields; the body may be empty. */
 export const NotificationRelease = z.strictObject({})
+
+/** Most hosts one what-if plan may fail at once. */
+export const MAX_PLAN_HOSTS = 100
+
+/**
+ * `POST /v1/segments/{id}/plans` (Lazarus extension): what the recovery of these hosts of the
+ * segment would do; `concurrency` evacuations at once (default: the evacuator's default slots).
+ */
+export const SegmentPlanCreate = z.strictObject({
+  plan: z.strictObject({
+    hosts: z.array(Name).min(1).max(MAX_PLAN_HOSTS),
+    concurrency: z.number().int().min(1).max(1000).optional(),
+  }),
+})
+export type SegmentPlanCreate = z.infer<typeof SegmentPlanCreate>
 
 /** What a client sends (booleans may still be Masakari's strings). */
 export type SegmentCreateInput = z.input<typeof SegmentCreate>

@@ -46,6 +46,11 @@ export const SegmentBody = z
       .optional()
       .meta({ description: "Lazarus extension. Storm guard: more than this fraction of the segment's hosts failing within the window is a storm (null: 0.5)." }),
     storm_window_s: z.number().int().nullable().optional().meta({ description: 'Lazarus extension. Storm guard: the window in seconds (null: 120).' }),
+    capacity_policy: z.enum(['off', 'warn', 'alert', 'refuse']).nullable().optional().meta({
+      description:
+        'Lazarus extension. When a host put on maintenance or deleted would leave the segment tolerating fewer host failures than capacity_target: off (null) nothing, warn a Lazarus-Warning header, alert also a capacity alert, refuse 409.',
+    }),
+    capacity_target: z.number().int().nullable().optional().meta({ description: 'Lazarus extension. Host failures the segment should tolerate (null: 1).' }),
     ...common,
   })
   .meta({ id: 'Segment' })
@@ -155,6 +160,66 @@ export const NotificationListAnswer = z.object({ notifications: z.array(Notifica
 export const VmoveAnswer = z.object({ vmove: VmoveBody })
 export const VmoveListAnswer = z.object({ vmoves: z.array(VmoveBody) })
 export const AlertListAnswer = z.object({ alerts: z.array(AlertBody) })
+
+/** Per Placement resource class (VCPU, MEMORY_MB, DISK_GB), an amount. */
+const PerClass = z.object({ VCPU: z.number().optional(), MEMORY_MB: z.number().optional(), DISK_GB: z.number().optional() })
+
+export const SegmentCapacityBody = z
+  .object({
+    segment_id: z.uuid(),
+    host_failures_tolerated: z
+      .number()
+      .int()
+      .meta({ description: 'Any this many hosts may fail and their instances still fit on the others (exact for 1, a conservative bound above); at most max_k.' }),
+    max_k: z.number().int().meta({ description: 'The most host failures counted' }),
+    capacity_target: z.number().int().meta({ description: "The segment's target (capacity_target, 1 when unset)" }),
+    capacity_policy: z.enum(['off', 'warn', 'alert', 'refuse']),
+    below_target: z.boolean(),
+    reserved_needed: PerClass.meta({ description: 'Free capacity per class still needed to tolerate one more host failure (0: none)' }),
+    free: PerClass.meta({ description: 'Free capacity per class on the usable hosts now' }),
+    unabsorbable_hosts: z.array(z.string()).meta({ description: 'Hosts whose failure alone could not be fully placed' }),
+    hosts: z.number().int(),
+    usable_hosts: z.number().int().meta({ description: 'Compute up and enabled, not on maintenance' }),
+    instances: z.number().int(),
+    computed_at: Timestamp,
+    warnings: z.array(z.string()).meta({ description: 'Restart metadata ignored, hosts without a provider or compute service' }),
+  })
+  .meta({ id: 'SegmentCapacity', description: 'Lazarus extension: how many host failures the segment absorbs now, from Nova and Placement.' })
+export type SegmentCapacity = z.infer<typeof SegmentCapacityBody>
+export const SegmentCapacityAnswer = z.object({ capacity: SegmentCapacityBody })
+
+export const PlacementBody = z.object({
+  instance_id: z.string(),
+  name: z.string(),
+  from: z.string(),
+  target: z.string().nullable(),
+  fits: z.boolean(),
+  reason: z.string().nullable(),
+  priority: z.number().int(),
+  group: z.string().nullable(),
+  wave: z.number().int(),
+  expected_s: z.number().meta({ description: 'Seconds from the start of the recovery until ACTIVE (0 when it fits nowhere)' }),
+})
+export type PlannedPlacement = z.infer<typeof PlacementBody>
+
+export const SegmentPlanBody = z
+  .object({
+    segment_id: z.uuid(),
+    failed_hosts: z.array(z.string()),
+    strategy: z.enum(['spread', 'reserved_first']),
+    concurrency: z.number().int(),
+    evacuation_s: z.number().meta({ description: 'Seconds one evacuation is expected to take' }),
+    evacuation_s_source: z.enum(['measured', 'default']).meta({ description: "measured: the median of this api's succeeded evacuations; default: PLAN_EVACUATION_S" }),
+    placements: z.array(PlacementBody).meta({ description: 'In the order the recovery starts them' }),
+    waves: z.array(z.object({ wave: z.number().int(), groups: z.array(z.string().nullable()), instances: z.number().int() })),
+    unplaced: z.number().int(),
+    expected_s: z.number().meta({ description: 'Expected seconds until the last instance is ACTIVE' }),
+    computed_at: Timestamp,
+    warnings: z.array(z.string()),
+  })
+  .meta({ id: 'SegmentPlan', description: 'Lazarus extension: what a recovery of these hosts would do now. Nothing is changed.' })
+export type SegmentPlan = z.infer<typeof SegmentPlanBody>
+export const SegmentPlanAnswer = z.object({ plan: SegmentPlanBody })
 
 /** One `event: notification` of `GET /v1/notifications/{id}/events`: the notification and its vmoves now. */
 export const NotificationEvent = z.object({ notification: NotificationBody, vmoves: z.array(VmoveBody).default([]) })

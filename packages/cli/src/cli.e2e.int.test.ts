@@ -155,6 +155,41 @@ describe('lazarus CLI against a running system', () => {
     // Node 20, over 60 s with Node 22 (CI runs the unit tests on both).
   }, 120_000)
 
+  it("prints a segment's capacity and a what-if plan of a host's failure, the segment found from the host", async () => {
+    const created = await run(['segment', 'create', 'capplan', '--capacity-policy', 'warn', '--capacity-target', '2', '--json'], env)
+    expect(created.code, created.stderr).toBe(0)
+    expect(JSON.parse(created.stdout).segment).toMatchObject({ capacity_policy: 'warn', capacity_target: 2 })
+    const names = sys.sim.hostNames().slice(0, 3)
+    for (const h of names) expect((await run(['host', 'create', h, '--segment', 'capplan', '--control-attributes', attrs(h)], env)).code).toBe(0)
+
+    const cap = await run(['segment', 'capacity', 'capplan'], env)
+    expect(cap.code, cap.stderr).toBe(0)
+    // Three roomy hosts with two small instances each: any two may fail.
+    expect(cap.stdout).toMatch(/tolerates\s+2 host failure\(s\)/)
+    expect(cap.stdout).toMatch(/target\s+2 \(capacity_policy warn\)/)
+    expect(cap.stdout).toMatch(/hosts\s+3 \(3 usable\)/)
+    const capJson = JSON.parse((await run(['segment', 'capacity', 'capplan', '--json'], env)).stdout)
+    expect(capJson.capacity).toMatchObject({ host_failures_tolerated: 2, hosts: 3, instances: 6 })
+
+    const victim = names[0] as string
+    const onVictim = sys.sim.servers().filter((s) => s.host === victim)
+    const plan = await run(['plan', victim], env)
+    expect(plan.code, plan.stderr).toBe(0)
+    expect(plan.stdout).toContain(`plan of ${victim} failing in segment capplan`)
+    expect(plan.stdout).toMatch(/wave\s+priority\s+group\s+instance\s+from → to\s+fits\s+expected s/)
+    for (const s of onVictim) expect(plan.stdout).toMatch(new RegExp(`${s.id.slice(0, 8)}\\)\\s+${victim} → compute\\d\\s+yes`))
+    const planJson = JSON.parse((await run(['plan', victim, '--segment', 'capplan', '--concurrency', '1', '--json'], env)).stdout).plan
+    expect(planJson.placements.map((p: { instance_id: string }) => p.instance_id).sort()).toEqual(onVictim.map((s) => s.id).sort())
+    expect(planJson).toMatchObject({ concurrency: 1, unplaced: 0 })
+    expect(planJson.placements.every((p: { target: string }) => p.target !== victim && names.includes(p.target))).toBe(true)
+    const unknown = await run(['plan', 'nosuchhost'], env)
+    expect(unknown.code).toBe(4)
+    expect(unknown.stderr).toContain('no segment has host nosuchhost')
+
+    for (const h of names) expect((await run(['host', 'delete', h, '--segment', 'capplan'], env)).code).toBe(0)
+    expect((await run(['segment', 'delete', 'capplan'], env)).code).toBe(0)
+  }, 120_000)
+
   it('exits 4 for what does not exist, 5 on conflict, 2 on bad flags', async () => {
     expect((await run(['segment', 'show', '00000000-0000-4000-8000-000000000000'], env)).code).toBe(4)
     expect((await run(['notification', 'show', '00000000-0000-4000-8000-000000000000'], env)).code).toBe(4)

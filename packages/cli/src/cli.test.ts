@@ -28,14 +28,14 @@ interface Call {
 }
 
 /** Run one command line against a stand-in api that answers from `answer`. */
-const cli = async (argv: string[], answer: (c: Call) => unknown = () => ({})) => {
+const cli = async (argv: string[], answer: (c: Call) => unknown = () => ({}), headersOf: (c: Call) => Record<string, string> = () => ({})) => {
   const out: string[] = []
   const err: string[] = []
   const calls: Call[] = []
   const fetch = (async (input: string | URL, init?: RequestInit) => {
     const call = { method: init?.method ?? 'GET', url: new URL(String(input)), body: init?.body ? JSON.parse(String(init.body)) : undefined }
     calls.push(call)
-    return new Response(JSON.stringify(answer(call)), { status: 200, headers: { 'content-type': 'application/json' } })
+    return new Response(JSON.stringify(answer(call)), { status: 200, headers: { 'content-type': 'application/json', ...headersOf(call) } })
   }) as typeof globalThis.fetch
   const io = { out: (t: string) => out.push(`${t}\n`), write: (t: string) => out.push(t), err: (t: string) => err.push(`${t}\n`), tty: false }
   const code = await runCli({ argv, env: { LAZARUS_CLI_CONFIG: '/nonexistent/cli.json' }, io, fetch })
@@ -232,6 +232,89 @@ describe('values', () => {
     expect(exitForStatus('failed')).toBe(1)
     expect(exitForStatus('error')).toBe(1)
     expect(exitForStatus('ignored')).toBe(3)
+  })
+})
+
+describe('capacity and plans', () => {
+  const PLAN = {
+    segment_id: SEGMENT.uuid,
+    failed_hosts: ['h1'],
+    strategy: 'spread',
+    concurrency: 16,
+    evacuation_s: 42,
+    evacuation_s_source: 'measured',
+    placements: [
+      { instance_id: '11111111-aaaa-4000-8000-000000000001', name: 'db-1', from: 'h1', target: 'h2', fits: true, reason: null, priority: 1, group: 'db', wave: 0, expected_s: 42 },
+      {
+        instance_id: '22222222-aaaa-4000-8000-000000000002',
+        name: 'web-1',
+        from: 'h1',
+        target: null,
+        fits: false,
+        reason: 'MEMORY_MB short',
+        priority: 3,
+        group: null,
+        wave: 1,
+        expected_s: 0,
+      },
+    ],
+    waves: [
+      { wave: 0, groups: ['db'], instances: 1 },
+      { wave: 1, groups: [null], instances: 1 },
+    ],
+    unplaced: 1,
+    expected_s: 42,
+    computed_at: '2026-01-01T00:00:00.000Z',
+    warnings: [],
+  }
+
+  it('prints a plan as a table in start order, the segment given', async () => {
+    const r = await cli(['--url', 'http://x:1', 'plan', 'h1', '--segment', SEGMENT.uuid, '--concurrency', '4'], (c) =>
+      c.url.pathname.endsWith('/plans') ? { plan: PLAN } : { segment: SEGMENT },
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.calls.at(-1)?.body).toEqual({ plan: { hosts: ['h1'], concurrency: 4 } })
+    const lines = r.stdout.split('\n')
+    expect(lines[0]).toContain('plan of h1 failing in segment')
+    expect(r.stdout).toMatch(/wave\s+priority\s+group\s+instance\s+from → to\s+fits\s+expected s/)
+    expect(r.stdout).toMatch(/0\s+1\s+db\s+db-1 \(11111111\)\s+h1 → h2\s+yes\s+42/)
+    expect(r.stdout).toMatch(/1\s+3\s+-\s+web-1 \(22222222\)\s+h1 → -\s+no: MEMORY_MB short\s+-/)
+    expect(r.stdout).toContain('1 of 2 instance(s) placed; all ACTIVE after 42 s expected; 1 fit nowhere')
+  })
+
+  it('finds the segment from the hosts, and refuses hosts of two segments', async () => {
+    const other = { ...SEGMENT, uuid: '99999999-9999-4999-8999-999999999999', name: 'other' }
+    const answer = (c: Call) => {
+      if (c.url.pathname === '/v1/segments') return { segments: [SEGMENT, other] }
+      if (c.url.pathname === `/v1/segments/${SEGMENT.uuid}/hosts`) return { hosts: [{ ...HOST, name: 'h1' }] }
+      if (c.url.pathname === `/v1/segments/${other.uuid}/hosts`) return { hosts: [{ ...HOST, name: 'h9', failover_segment_id: other.uuid }] }
+      return { plan: PLAN }
+    }
+    const one = await cli(['--url', 'http://x:1', 'plan', 'h1', '--json'], answer)
+    expect(one.code, one.stderr).toBe(0)
+    expect(one.calls.at(-1)?.url.pathname).toBe(`/v1/segments/${SEGMENT.uuid}/plans`)
+    expect(JSON.parse(one.stdout).plan.placements).toHaveLength(2)
+    const two = await cli(['--url', 'http://x:1', 'plan', 'h1', 'h9'], answer)
+    expect(two.code).toBe(Exit.usage)
+    expect(two.stderr).toContain('different segments')
+  })
+
+  it("prints the api's Lazarus-Warning on stderr when a host goes on maintenance, the JSON staying JSON", async () => {
+    const warning = 'capacity: after putting host h1 on maintenance, failover segment s tolerates 0 host failure(s), below its capacity_target of 1'
+    const r = await cli(['--url', 'http://x:1', 'host', 'maintenance', 'on', 'seg', 'h1', '--json'], segmentsAndHosts, (c) =>
+      c.method === 'PUT' ? { 'Lazarus-Warning': warning } : {},
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toBe(`warning: ${warning}\n`)
+    expect(JSON.parse(r.stdout).host.on_maintenance).toBe(true)
+  })
+
+  it('sends the capacity policy of segment create and update, `default` as null', async () => {
+    const r = await cli(['--url', 'http://x:1', 'segment', 'update', SEGMENT.uuid, '--capacity-policy', 'refuse', '--capacity-target', 'default'], () => ({ segment: SEGMENT }))
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.calls.at(-1)?.body).toEqual({ segment: { capacity_policy: 'refuse', capacity_target: null } })
+    const bad = await cli(['--url', 'http://x:1', 'segment', 'update', SEGMENT.uuid, '--capacity-policy', 'sometimes'], () => ({ segment: SEGMENT }))
+    expect(bad.code).toBe(Exit.usage)
   })
 })
 

@@ -1,4 +1,4 @@
-import { novaComputeHosts } from '@lazarus/api'
+import { novaComputeHosts, openStackInventory } from '@lazarus/api'
 import type { Bus } from '@lazarus/bus'
 import { startCloudSim, type CloudSim, type CloudSimOptions } from '@lazarus/cloud-sim'
 import { openDb, type Db } from '@lazarus/db'
@@ -58,6 +58,8 @@ export const startEmbedded = async (opts: EmbeddedOptions = {}): Promise<Embedde
     nova: os.nova,
     api: { auth: 'none' },
     computeHosts: novaComputeHosts(os.nova),
+    // Capacity and what-if plans from cloud-sim's Nova and Placement.
+    inventory: openStackInventory(os),
     fencer: { bmcSecretDir: secretDir },
     ...(opts.apiPort !== undefined ? { apiPort: opts.apiPort } : {}),
     logLevel: level,

@@ -1,4 +1,4 @@
-import { novaComputeHosts } from '@lazarus/api'
+import { novaComputeHosts, openStackInventory } from '@lazarus/api'
 import { openDb } from '@lazarus/db'
 import { createOpenStackClient, resolveOpenStackOptions } from '@lazarus/openstack'
 import { createLogger, loadServiceConfig, onShutdown, type Logger } from '@lazarus/runtime'
@@ -39,9 +39,12 @@ const startServe = async (config: ServeConfig, log: Logger, tracing: Tracing): P
     const system = await startSystem({
       db,
       nova: os.nova,
-      api: { ...config, ...(keystone ? { keystoneUrl: config.keystoneUrl ?? credentials.authUrl } : {}) },
+      // Plans count the evacuator of this same process: its slots.
+      api: { ...config, planConcurrency: config.hostFailureRecoveryThreads, ...(keystone ? { keystoneUrl: config.keystoneUrl ?? credentials.authUrl } : {}) },
       ...(keystone ? { keystoneCredentials: credentials } : {}),
       computeHosts: config.computeHostCheck === 'nova' ? novaComputeHosts(os.nova) : undefined,
+      // Capacity and plans read Nova and Placement with the same client.
+      inventory: openStackInventory(os),
       fencer: fencerConfigFromSettings(config),
       evacuator: config,
       detector: { unfenceEnablesService: config.unfenceEnablesService },

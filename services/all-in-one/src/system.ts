@@ -1,4 +1,4 @@
-import { createApiService, type ApiConfig, type ComputeHostDirectory } from '@lazarus/api'
+import { createApiService, type ApiConfig, type ComputeHostDirectory, type InventorySource } from '@lazarus/api'
 import { createInProcessBus, type Bus } from '@lazarus/bus'
 import type { Db } from '@lazarus/db'
 import { createDetectorService } from '@lazarus/detector'
@@ -13,6 +13,8 @@ export interface SystemOptions {
   nova: NovaClient
   /** Where the api checks host names (Masakari's check); none: not checked. */
   computeHosts?: ComputeHostDirectory | undefined
+  /** Where the api reads segments' hosts for capacity and plans (Nova and Placement); default: from the api's settings. */
+  inventory?: InventorySource | undefined
   api?: Partial<ApiConfig>
   /** The api's own Keystone credentials, to validate callers' tokens (any kind: password or application credential). */
   keystoneCredentials?: KeystoneCredentials | undefined
@@ -44,6 +46,7 @@ export const startSystem = async (o: SystemOptions): Promise<System> => {
     log: createLogger('api', o.logLevel),
     config: o.api ?? {},
     ...(o.computeHosts ? { computeHosts: o.computeHosts } : {}),
+    ...(o.inventory ? { inventory: o.inventory } : {}),
     ...(o.keystoneCredentials ? { keystoneCredentials: o.keystoneCredentials } : {}),
   })
   const detector = createDetectorService({ bus, log: createLogger('detector', o.logLevel), options: { unfenceEnablesService: o.detector?.unfenceEnablesService ?? false } })

@@ -79,6 +79,23 @@ export const apiConfigSchema = z.object({
     .describe(
       "Host names checked against Nova's compute services on host create and rename, as Masakari checks them: `auto` when credentials are configured (OS_CLOUD, or OS_AUTH_URL with a password or an application credential), `nova` always (the api refuses to start without them), `off` never.",
     ),
+  capacityRefreshS: setting
+    .int(60, 0)
+    .describe(
+      "Seconds between refreshes of every segment's capacity (the gauge lazarus_segment_host_failures_tolerated, and clearing capacity alerts once a segment is back at its target), when the api has OpenStack credentials; 0: only GET /v1/segments/{id}/capacity refreshes it.",
+    ),
+  capacityMaxK: setting.int(3, 1).describe('The most host failures the capacity of a segment counts (GET /v1/segments/{id}/capacity answers at most this).'),
+  planConcurrency: setting
+    .int(16, 1)
+    .describe("Evacuations at once in a plan's expected times when the request gives none: the evacuator's default HOST_FAILURE_RECOVERY_THREADS (set both alike)."),
+  planEvacuationS: z.coerce
+    .number()
+    .positive()
+    .default(60)
+    .describe("Seconds one evacuation takes in a plan's expected times while the api has recorded no succeeded evacuation (then: the median of the latest 1000)."),
+  planRestartGroupTimeoutS: setting
+    .int(600, 0)
+    .describe("A restart group's timeout in plans and capacity when its members ask for none: the evacuator's RESTART_GROUP_TIMEOUT_S (set both alike)."),
   unfenceEnablesService: setting.bool(false).describe('Taking a recovered host off maintenance also re-enables its compute service (not only forced_down).'),
   webhookUrls: z
     .string()

@@ -25,6 +25,8 @@ import type { Hono } from 'hono'
 import * as z from 'zod'
 import { createChanges } from './changes.js'
 import { computeHostsFromSettings, type ComputeHostDirectory } from './compute-hosts.js'
+import { createCapacityService } from './capacity-service.js'
+import { inventoryFromSettings, type InventorySource } from './inventory-source.js'
 import { apiConfigSchema, defaultApiConfig, type ApiConfig } from './config.js'
 import { onProgress, type ProgressEvent } from './handlers/on-progress.js'
 import { createApp } from './http/app.js'
@@ -49,6 +51,7 @@ import { parseWebhookUrls, readWebhookSecret, urlForLog } from './webhook/settin
 
 export { apiConfigSchema, type ApiConfig }
 export { novaComputeHosts, type ComputeHostDirectory } from './compute-hosts.js'
+export { openStackInventory, type InventorySource } from './inventory-source.js'
 
 export interface ApiService {
   /** The HTTP application; `app.request()` or `app.fetch` serve it without a socket. */
@@ -72,6 +75,11 @@ export interface ApiDeps {
    * it the settings decide (COMPUTE_HOST_CHECK, OS_AUTH_URL).
    */
   computeHosts?: ComputeHostDirectory
+  /**
+   * Where segments' hosts are read from Nova and Placement for capacity and plans (e.g. cloud-sim
+   * in the embedded system). Without it the OpenStack settings decide (none: those routes answer 503).
+   */
+  inventory?: InventorySource
   /**
    * The api's own Keystone credentials for validating tokens (a password or an application
    * credential, e.g. from clouds.yaml); without them OS_USERNAME/OS_PASSWORD/OS_PROJECT_NAME of the settings.
@@ -244,6 +252,19 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     },
   })
 
+  const capacity = createCapacityService({
+    db: deps.db,
+    segments,
+    alerts,
+    inventory: deps.inventory ?? inventoryFromSettings(config, log),
+    settings: config,
+    metrics,
+    log: log.child({ part: 'capacity' }),
+    now,
+    onAlerts: (q, raised, cleared) => webhooks.enqueue(q, [...raised.map(alertRaisedPush), ...cleared.map(alertClearedPush)]),
+    onAlertsCommitted: () => deliverer?.kick(),
+  })
+
   let subscription: Subscription | undefined
   let started = false
   const app = createApp({
@@ -277,6 +298,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     streams,
     unfenceEnablesService: config.unfenceEnablesService,
     computeHosts,
+    capacity,
     ready: () => started && deps.bus.isReady(),
     onAccepted: () => relay.kick(),
   })
@@ -298,6 +320,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
         onProgress({ db: deps.db, notifications, hosts, vmoves, alerts, webhooks, changes, log, onPushed: () => deliverer?.kick() }),
       )
       deliverer?.start()
+      capacity.start()
       started = true
       log.info({ db: deps.db.kind }, 'api started')
     },
@@ -337,6 +360,7 @@ export const createApiService = async (deps: ApiDeps): Promise<ApiService> => {
     },
     async stop() {
       started = false
+      await capacity.stop()
       await subscription?.cancel()
       subscription = undefined
       await deliverer?.stop()

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HostBody, NotificationBody, ROUTES, SegmentBody } from '@lazarus/api-contract'
+import { HostBody, MAX_PLAN_HOSTS, NotificationBody, ROUTES, SegmentBody } from '@lazarus/api-contract'
 import { DOCUMENTATION_ONLY, V1_ROUTES } from './routes/definitions.js'
 import { startHarness, type Harness } from './testing/harness.js'
 
@@ -130,6 +130,35 @@ describe('OpenAPI document and docs', () => {
     })
     const shown = await h.request('GET', `/v1/notifications/${n.body.notification.notification_uuid}`)
     expect(NotificationBody.safeParse(shown.body.notification).error).toBeUndefined()
+  })
+
+  it('documents capacity and plans: their answers, the plan body with its bound, and the 503 without OpenStack', async () => {
+    const doc = (await h.request('GET', '/openapi.json')).body
+    const capacity = doc.paths['/v1/segments/{segment_id}/capacity'].get
+    expect(capacity.responses['200'].content['application/json'].schema.properties.capacity).toEqual({ $ref: '#/components/schemas/SegmentCapacity' })
+    expect(Object.keys(capacity.responses)).toEqual(expect.arrayContaining(['200', '403', '404', '503']))
+    expect(doc.components.schemas.SegmentCapacity.required).toEqual(
+      expect.arrayContaining(['host_failures_tolerated', 'reserved_needed', 'free', 'unabsorbable_hosts', 'computed_at']),
+    )
+    const plans = doc.paths['/v1/segments/{segment_id}/plans'].post
+    const hosts = plans.requestBody.content['application/json'].schema.properties.plan.properties.hosts
+    expect(hosts).toMatchObject({ type: 'array', minItems: 1, maxItems: MAX_PLAN_HOSTS })
+    expect(plans.responses['200'].content['application/json'].schema.properties.plan).toEqual({ $ref: '#/components/schemas/SegmentPlan' })
+    expect(doc.components.schemas.SegmentPlan.properties.placements.items.required).toEqual(
+      expect.arrayContaining(['instance_id', 'target', 'wave', 'priority', 'group', 'fits', 'reason', 'expected_s']),
+    )
+    // The segment fields of the capacity policy.
+    expect(doc.components.schemas.Segment.properties).toHaveProperty('capacity_policy')
+    expect(doc.paths['/v1/segments'].post.requestBody.content['application/json'].schema.properties.segment.properties).toHaveProperty('capacity_target')
+
+    // This harness has no OpenStack settings: 503 saying so; a body off the schema is the Masakari 400.
+    const seg = await h.request('POST', '/v1/segments', { segment: { name: 'cap-doc', recovery_method: 'auto', service_type: 'COMPUTE' } })
+    const got = await h.request('GET', `/v1/segments/${seg.body.segment.uuid}/capacity`)
+    expect(got.status).toBe(503)
+    expect(got.body.serviceUnavailable.message).toMatch(/no OpenStack credentials/)
+    const bad = await h.request('POST', `/v1/segments/${seg.body.segment.uuid}/plans`, { plan: { hosts: [] } })
+    expect(bad.status).toBe(400)
+    expect(bad.body.badRequest.message).toMatch(/^Invalid input for field\/attribute plan\.hosts: /)
   })
 
   it('serves /docs and every file it loads from the api itself: no URL of another origin', async () => {

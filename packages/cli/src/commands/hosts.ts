@@ -36,12 +36,18 @@ const showHost = (ctx: Context, raw: unknown, segment: Segment) => {
   else ctx.io.out(hostRecord(HostBody.parse(raw), segment))
 }
 
+/** The api's `Lazarus-Warning` (accepted, but see this), on stderr so that --json output stays JSON. */
+const warn = (ctx: Context, warning: string | undefined) => {
+  if (warning) ctx.io.err(`warning: ${warning}`)
+}
+
 const setMaintenance: Run = async (ctx, [mode, segRef, hostRef]) => {
   const api = ctx.api()
   const { segment } = await resolveSegment(api, segRef as string)
   const { host } = await resolveHost(api, segment, hostRef as string)
   const on = mode === 'on'
   const got = await api.updateHost(segment.uuid, host.uuid, { host: { on_maintenance: on } })
+  warn(ctx, got.warning)
   if (ctx.json) printJson(ctx, got.raw)
   else
     ctx.io.out(
@@ -106,6 +112,7 @@ export const addHostCommands = ({ program, action }: Program): void => {
         )
         const body = { type: 'COMPUTE', ...hostBody(opts), name, control_attributes: attrs }
         const got = await ctx.api().createHost(segment.uuid, { host: body as HostCreateInput['host'] })
+        warn(ctx, got.warning)
         showHost(ctx, (got.raw as { host: unknown }).host, segment)
         return 0
       }),
@@ -129,6 +136,7 @@ export const addHostCommands = ({ program, action }: Program): void => {
         const api = ctx.api()
         const { host } = await resolveHost(api, segment, ref as string)
         const got = await api.updateHost(segment.uuid, host.uuid, { host: body as HostUpdateInput['host'] })
+        warn(ctx, got.warning)
         showHost(ctx, (got.raw as { host: unknown }).host, segment)
         return 0
       }),
@@ -142,7 +150,7 @@ export const addHostCommands = ({ program, action }: Program): void => {
         const segment = await segmentOf(ctx, opts)
         const api = ctx.api()
         const { host } = await resolveHost(api, segment, ref as string)
-        await api.deleteHost(segment.uuid, host.uuid)
+        warn(ctx, (await api.deleteHost(segment.uuid, host.uuid)).warning)
         if (!ctx.json) ctx.io.out(`host ${host.name} (${host.uuid}) removed from segment ${segment.name}`)
         return 0
       }),

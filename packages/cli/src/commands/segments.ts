@@ -3,6 +3,7 @@ import { argument, boolValue, choice, command, group, intValue, printJson, str, 
 import { usageError } from '../errors.js'
 import { segmentRecord, segmentTable } from '../render/views.js'
 import { listAllSegments, resolveSegment } from '../resolve.js'
+import { addPlanCommands } from './plan.js'
 
 const segmentArg = () => argument('segment', 'segment name or uuid')
 
@@ -18,7 +19,14 @@ const FIELDS = {
     "storm guard: more than this fraction (0 < f <= 1) of the segment's hosts failing within the window is a storm (default 0.5)",
   ],
   stormWindow: ['--storm-window <seconds|default>', 'storm guard: the window in seconds (default 120)'],
+  capacityPolicy: [
+    '--capacity-policy <off|warn|alert|refuse|default>',
+    'when putting a host on maintenance (or deleting it) leaves fewer host failures tolerated than the target: off, warn, alert (a capacity alert), refuse (409)',
+  ],
+  capacityTarget: ['--capacity-target <n|default>', 'host failures the segment should tolerate (default 1)'],
 } as const
+
+const CAPACITY_POLICIES = ['off', 'warn', 'alert', 'refuse'] as const
 
 /** A storm threshold flag: a number in its bounds, or `default` (null: the api's default). */
 const stormValue = (v: string, parse: (v: string) => number): number | null => (v.trim().toLowerCase() === 'default' ? null : parse(v))
@@ -50,6 +58,10 @@ const segmentBody = (opts: Opts): Record<string, unknown> => {
   if (fraction !== undefined) body['storm_max_failed_fraction'] = stormValue(fraction, (v) => fractionValue('storm-max-failed-fraction', v))
   const window = s('storm-window')
   if (window !== undefined) body['storm_window_s'] = stormValue(window, (v) => intValue('storm-window', v, 1, 86_400))
+  const policy = s('capacity-policy')
+  if (policy !== undefined) body['capacity_policy'] = policy.trim().toLowerCase() === 'default' ? null : choice('capacity-policy', policy, CAPACITY_POLICIES)
+  const target = s('capacity-target')
+  if (target !== undefined) body['capacity_target'] = stormValue(target, (v) => intValue('capacity-target', v, 1, 100))
   return body
 }
 
@@ -126,6 +138,8 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
     .option(...FIELDS.stormMaxFailures)
     .option(...FIELDS.stormMaxFailedFraction)
     .option(...FIELDS.stormWindow)
+    .option(...FIELDS.capacityPolicy)
+    .option(...FIELDS.capacityTarget)
     .option('--enabled <true|false>', 'false creates it disabled (Masakari: its notifications are ignored)')
     .action(
       action(async (ctx, [name], opts) => {
@@ -146,13 +160,15 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
     .option(...FIELDS.stormMaxFailures)
     .option(...FIELDS.stormMaxFailedFraction)
     .option(...FIELDS.stormWindow)
+    .option(...FIELDS.capacityPolicy)
+    .option(...FIELDS.capacityTarget)
     .option('--enabled <true|false>', 'false disables it (Masakari: notifications ignored; to hold them instead, see segment pause)')
     .action(
       action(async (ctx, [ref], opts) => {
         const body = segmentBody(opts)
         if (Object.keys(body).length === 0) {
           throw usageError(
-            'nothing to change: give at least one of --name, --description, --recovery-method, --service-type, --enabled, --level, --storm-max-failures, --storm-max-failed-fraction, --storm-window',
+            'nothing to change: give at least one of --name, --description, --recovery-method, --service-type, --enabled, --level, --storm-max-failures, --storm-max-failed-fraction, --storm-window, --capacity-policy, --capacity-target',
           )
         }
         const api = ctx.api()
@@ -199,4 +215,6 @@ export const addSegmentCommands = ({ program, action }: Program): void => {
     .addArgument(segmentArg())
     .option('--no-release-held', 'record the notifications held while paused as ignored instead of recovering them')
     .action(action(resumeSegment))
+
+  addPlanCommands({ program, action }, segment)
 }

@@ -1,4 +1,4 @@
-import type { Alert, Host, Notification, Segment, Vmove } from '@lazarus/api-contract'
+import type { Alert, Host, Notification, Segment, SegmentCapacity, SegmentPlan, Vmove } from '@lazarus/api-contract'
 import { dash, duration, payloadText, when, yesNo } from './format.js'
 import { renderRecord, renderTable } from './table.js'
 
@@ -25,6 +25,8 @@ export const segmentRecord = (s: Segment): string =>
     ['storm_max_failures', stormText(s.storm_max_failures, 5)],
     ['storm_max_failed_fraction', stormText(s.storm_max_failed_fraction, 0.5)],
     ['storm_window_s', stormText(s.storm_window_s, 120)],
+    ['capacity_policy', s.capacity_policy === undefined ? '-' : (s.capacity_policy ?? 'default (off)')],
+    ['capacity_target', stormText(s.capacity_target, 1)],
     ['created_at', when(s.created_at)],
     ['updated_at', when(s.updated_at)],
   ])
@@ -110,3 +112,45 @@ export const alertTable = (alerts: readonly Alert[]): string =>
     ['uuid', 'kind', 'severity', 'host', 'segment', 'raised', 'cleared', 'message'],
     alerts.map((a) => [a.uuid, a.kind, a.severity, dash(a.host), dash(a.segment_id), when(a.created_at), when(a.cleared_at), a.message]),
   )
+
+/** Per resource class, `VCPU 8, MEMORY_MB 16384, DISK_GB 160` (classes at 0 left out; `-` for none). */
+const perClass = (v: Partial<Record<'VCPU' | 'MEMORY_MB' | 'DISK_GB', number | undefined>>): string =>
+  (['VCPU', 'MEMORY_MB', 'DISK_GB'] as const)
+    .filter((c) => (v[c] ?? 0) > 0)
+    .map((c) => `${c} ${v[c]}`)
+    .join(', ') || '-'
+
+/** `lazarus segment capacity`: the figures of GET /v1/segments/{id}/capacity. */
+export const capacityRecord = (segment: Segment, c: SegmentCapacity): string =>
+  renderRecord([
+    ['segment', `${segment.name} (${segment.uuid})`],
+    ['tolerates', `${c.host_failures_tolerated} host failure(s)${c.host_failures_tolerated === c.max_k ? ` (counted up to ${c.max_k})` : ''}`],
+    ['target', `${c.capacity_target} (capacity_policy ${c.capacity_policy})${c.below_target ? ': BELOW TARGET' : ''}`],
+    [
+      'reserved_needed',
+      `${perClass(c.reserved_needed)}${(c.reserved_needed.VCPU ?? 0) + (c.reserved_needed.MEMORY_MB ?? 0) + (c.reserved_needed.DISK_GB ?? 0) > 0 ? ' (free capacity to add for one more failure)' : ''}`,
+    ],
+    ['free', perClass(c.free)],
+    ['unabsorbable', c.unabsorbable_hosts.length ? c.unabsorbable_hosts.join(', ') : '-'],
+    ['hosts', `${c.hosts} (${c.usable_hosts} usable)`],
+    ['instances', String(c.instances)],
+    ['computed_at', when(c.computed_at)],
+    ...c.warnings.map((w, i): [string, string] => [i === 0 ? 'warnings' : '', w]),
+  ])
+
+/** `lazarus plan`: one row per instance in start order, then the totals. */
+export const planTable = (segment: Segment, p: SegmentPlan): string => {
+  const rows = p.placements.map((x) => [
+    String(x.wave),
+    String(x.priority),
+    dash(x.group),
+    `${x.name} (${x.instance_id.slice(0, 8)})`,
+    `${x.from} → ${x.target ?? '-'}`,
+    x.fits ? 'yes' : `no: ${dash(x.reason)}`,
+    x.fits ? String(x.expected_s) : '-',
+  ])
+  const head = `plan of ${p.failed_hosts.join(', ')} failing in segment ${segment.name} (strategy ${p.strategy}, ${p.concurrency} at once, ${p.evacuation_s} s per evacuation, ${p.evacuation_s_source}); nothing was changed`
+  const table = rows.length ? renderTable(['wave', 'priority', 'group', 'instance', 'from → to', 'fits', 'expected s'], rows) : 'no instances on these hosts'
+  const tail = `${p.placements.length - p.unplaced} of ${p.placements.length} instance(s) placed; all ACTIVE after ${p.expected_s} s expected${p.unplaced ? `; ${p.unplaced} fit nowhere` : ''}`
+  return [head, '', table, '', tail, ...p.warnings.map((w) => `warning: ${w}`)].join('\n')
+}

@@ -42,6 +42,10 @@ export const DEFAULT_ACTIONS = {
   'os_masakari_api:vmoves:detail': ADMIN,
   'lazarus:segments:pause': ADMIN,
   'lazarus:segments:resume': ADMIN,
+  /** `GET /v1/segments/{id}/capacity`: figures over the instances of every tenant. */
+  'lazarus:segments:capacity': ADMIN,
+  /** `POST /v1/segments/{id}/plans`: what a recovery would do, naming the instances of every tenant. */
+  'lazarus:segments:plan': ADMIN,
   'lazarus:notifications:retry': ADMIN,
   /** Publish one notification held in a paused segment (the storm guard's, or an operator's pause). */
   'lazarus:notifications:release': ADMIN,
@@ -219,6 +223,8 @@ const routes: [method: string, path: RegExp, action: Action][] = [
   ['DELETE', new RegExp(`^/segments/${ID}/?$`), 'os_masakari_api:segments:delete'],
   ['POST', new RegExp(`^/segments/${ID}/pause/?$`), 'lazarus:segments:pause'],
   ['POST', new RegExp(`^/segments/${ID}/resume/?$`), 'lazarus:segments:resume'],
+  ['GET', new RegExp(`^/segments/${ID}/capacity/?$`), 'lazarus:segments:capacity'],
+  ['POST', new RegExp(`^/segments/${ID}/plans/?$`), 'lazarus:segments:plan'],
   ['GET', new RegExp(`^/segments/${ID}/hosts/?$`), 'os_masakari_api:os-hosts:index'],
   ['POST', new RegExp(`^/segments/${ID}/hosts/?$`), 'os_masakari_api:os-hosts:create'],
   ['GET', new RegExp(`^/segments/${ID}/hosts/${ID}/?$`), 'os_masakari_api:os-hosts:detail'],

@@ -193,17 +193,35 @@ describe('dashboard routes', () => {
     // The dashboard follows the policy (lazarus:dashboard:state, admin only by default).
     expect((await h.request('GET', '/dashboard/state', undefined, { 'X-Auth-Token': 'k-read' })).status).toBe(403)
     expect((await h.request('GET', '/dashboard/state', undefined, { 'X-Auth-Token': 'k-admin' })).status).toBe(200)
-    expect((await h.request('GET', '/dashboard/session')).body).toEqual({ auth_required: true, authenticated: false, role: null })
+    expect((await h.request('GET', '/dashboard/session')).body).toEqual({ auth_required: true, authenticated: false, role: null, capacity: false })
     expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'nope' })).body).toMatchObject({ authenticated: false, error: expect.any(String) })
     expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-read' })).body).toMatchObject({
       authenticated: false,
       error: expect.stringContaining('lazarus:dashboard:state'),
     })
-    expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-admin' })).body).toEqual({ auth_required: true, authenticated: true, role: 'admin' })
+    expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-admin' })).body).toEqual({
+      auth_required: true,
+      authenticated: true,
+      role: 'admin',
+      // No OpenStack credentials: the page asks for no capacity.
+      capacity: false,
+    })
+  })
+
+  it("says the page may read segments' capacity when the api can compute it and the policy lets the caller", async () => {
+    const unused = { read: () => Promise.reject(new Error('not read here')) }
+    const h = await start({
+      inventory: unused,
+      config: { apiKeys: 'k-admin:admin,k-read:reader', policy: JSON.stringify({ 'lazarus:dashboard:state': 'rule:admin_api or role:reader' }), capacityRefreshS: 0 },
+    })
+    expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-admin' })).body).toMatchObject({ authenticated: true, capacity: true })
+    // A reader may watch the dashboard, not read capacity (lazarus:segments:capacity): the page does not ask.
+    expect((await h.request('GET', '/dashboard/session', undefined, { 'X-Auth-Token': 'k-read' })).body).toMatchObject({ authenticated: true, capacity: false })
+    expect((await h.request('GET', '/dashboard/session')).body).toMatchObject({ authenticated: false, capacity: false })
   })
 
   it('needs no token when no keys are configured', async () => {
     const h = await start()
-    expect((await h.request('GET', '/dashboard/session')).body).toEqual({ auth_required: false, authenticated: true, role: null })
+    expect((await h.request('GET', '/dashboard/session')).body).toEqual({ auth_required: false, authenticated: true, role: null, capacity: false })
   })
 })

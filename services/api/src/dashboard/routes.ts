@@ -28,6 +28,8 @@ export interface DashboardDeps extends SnapshotDeps {
   /** Authentication and policy of the data; undefined only with AUTH=none. */
   access: Access | undefined
   streams: StreamGate
+  /** Whether the api can compute segments' capacity (it has an inventory source): the page then asks for it. */
+  capacityAvailable?: boolean | undefined
 }
 
 /**
@@ -83,7 +85,18 @@ export const dashboardRoutes = (deps: DashboardDeps): Hono<AppEnv> => {
       }
     }
     const authenticated = !authRequired || (token !== undefined && error === undefined)
-    return c.json({ auth_required: authRequired, authenticated, role, ...(error ? { error } : {}) }, 200, { 'cache-control': 'no-store' })
+    // The page shows each segment's capacity (GET /v1/segments/{id}/capacity) only when the api
+    // can compute it and the policy lets this caller read it (lazarus:segments:capacity).
+    let capacity = deps.capacityAvailable === true && authenticated
+    if (capacity && deps.access) {
+      try {
+        await authorize(c, deps.access, 'lazarus:segments:capacity')
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status >= 500 || err.status === 429) throw err
+        capacity = false
+      }
+    }
+    return c.json({ auth_required: authRequired, authenticated, role, capacity, ...(error ? { error } : {}) }, 200, { 'cache-control': 'no-store' })
   })
 
   for (const path of ['/state', '/events']) {

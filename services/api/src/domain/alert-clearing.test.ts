@@ -26,6 +26,18 @@ describe('which alerts an event clears', () => {
     expect(matches(alert({ kind: 'fence_failed', host: 'c1' }), s, later)).toBe(false)
   })
 
+  it("a segment back at its capacity target clears the api's capacity alerts of that segment; below it, nothing", () => {
+    expect(clearedBy({ type: 'capacity.restored', segmentUuid: SEG, segmentName: 'az1', tolerated: 1, target: 2 })).toBeUndefined()
+    const s = clearedBy({ type: 'capacity.restored', segmentUuid: SEG, segmentName: 'az1', tolerated: 2, target: 2 })
+    expect(s).toBeDefined()
+    if (!s) return
+    expect(s.reason).toBe('segment az1 tolerates 2 host failure(s), its capacity_target is 2')
+    expect(matches(alert({ kind: 'capacity', source: 'api', host: 'c1' }), s, later)).toBe(true)
+    expect(matches(alert({ kind: 'capacity', source: 'evacuator' }), s, later)).toBe(false)
+    expect(matches(alert({ kind: 'capacity', source: 'api', segmentUuid: OTHER_SEG }), s, later)).toBe(false)
+    expect(matches(alert({ kind: 'storm', source: 'api' }), s, later)).toBe(false)
+  })
+
   it('a finished recovery clears the fence_failed alerts of its host only', () => {
     const s = clearedBy({ type: 'recovery.finished', event: finished('finished'), host: 'c1', notificationType: 'COMPUTE_HOST' })
     expect(s).toMatchObject({ kinds: ['fence_failed'], host: 'c1' })

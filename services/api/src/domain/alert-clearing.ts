@@ -24,6 +24,8 @@ export type ClearingCause =
   | { type: 'recovery.finished'; event: RecoveryFinishedV1; host: string | null; notificationType: NotificationType | null }
   /** A service said the condition of alerts it raised ended (the detector hears a host again). */
   | { type: 'alert.cleared'; event: AlertClearedV1 }
+  /** The api computed the segment's capacity (its route, or the background refresh). */
+  | { type: 'capacity.restored'; segmentUuid: string; segmentName: string; tolerated: number; target: number }
 
 export const clearedBy = (cause: ClearingCause): AlertSelector | undefined => {
   switch (cause.type) {
@@ -39,6 +41,16 @@ export const clearedBy = (cause: ClearingCause): AlertSelector | undefined => {
         kinds: ['fence_failed'],
         host: cause.host,
         reason: `recovery of host ${cause.host} finished (notification ${cause.event.payload.notificationId})`,
+      }
+    case 'capacity.restored':
+      // The segment tolerates its target again: the api's capacity alerts of it end (a figure
+      // still below the target ends nothing).
+      if (cause.tolerated < cause.target) return undefined
+      return {
+        kinds: ['capacity'],
+        segmentUuid: cause.segmentUuid,
+        raisedBy: 'api',
+        reason: `segment ${cause.segmentName} tolerates ${cause.tolerated} host failure(s), its capacity_target is ${cause.target}`,
       }
     case 'alert.cleared': {
       const p = cause.event.payload

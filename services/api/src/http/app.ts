@@ -19,6 +19,7 @@ import type { HostStore } from '../store/hosts.js'
 import type { Segment, SegmentStore } from '../store/segments.js'
 import type { AlertStore } from '../store/alerts.js'
 import { alertRoutes } from '../routes/alerts.js'
+import type { CapacityService } from '../capacity-service.js'
 import { authenticate, type Access } from './auth.js'
 import type { AppEnv } from './env.js'
 import { httpMetrics } from './http-metrics.js'
@@ -46,6 +47,8 @@ export interface AppDeps extends NotificationRouteDeps {
   onSegmentResumed?: ((q: Queryable, segment: Segment) => Promise<void>) | undefined
   /** Authentication and policy for `/v1` and the dashboard's data (API keys or Keystone); undefined only with AUTH=none. */
   access: Access | undefined
+  /** Capacity, what-if plans and the capacity policy. */
+  capacity: CapacityService
   streams: StreamGate
   ready: () => boolean
 }
@@ -79,7 +82,7 @@ export const createApp = (deps: AppDeps): Hono<AppEnv> => {
   v1.route('/alerts', alertRoutes(deps))
   v1.route('/ingest', ingestRoutes(deps))
 
-  app.route('/dashboard', dashboardRoutes(deps))
+  app.route('/dashboard', dashboardRoutes({ ...deps, capacityAvailable: deps.capacity.enabled }))
   app.route('/v1', v1)
   app.route(`/v1/${PROJECT}`, v1)
 

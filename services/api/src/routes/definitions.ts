@@ -12,9 +12,12 @@ import {
   NotificationRelease,
   NotificationRetry,
   SegmentAnswer,
+  SegmentCapacityAnswer,
   SegmentCreate,
   SegmentListAnswer,
   SegmentPause,
+  SegmentPlanAnswer,
+  SegmentPlanCreate,
   SegmentResume,
   SegmentResumeAnswer,
   SegmentUpdate,
@@ -72,6 +75,11 @@ const CONTROL_ATTRIBUTES_DOC =
   '(`password=`, `passwd=`, a URL with `user:password@`) is refused with 400, and answers show the attributes masked. A host whose ' +
   "attributes name no fencing device at quick_evacuate_level 2 or 3 (e.g. Masakari's `SSH`), or do not parse, is accepted with a " +
   '`Lazarus-Warning` response header saying what to set.'
+
+/** The segment's capacity policy on a host put on maintenance or deleted (domain/capacity.ts). */
+const CAPACITY_POLICY_DOC =
+  "Putting a host on maintenance, or deleting it, when the segment would then tolerate fewer host failures than its `capacity_target`: the segment's `capacity_policy` decides " +
+  '(`warn`: a `Lazarus-Warning` header; `alert`: also a `capacity` alert; `refuse`: 409 with the figures, or 503 when the capacity cannot be computed, and nothing changed). '
 
 export const listSegments = createRoute({
   method: 'get',
@@ -147,6 +155,45 @@ export const resumeSegment = createRoute({
   responses: { 200: ok('Resumed', SegmentResumeAnswer), 404: fault('Not found'), 415: fault('Not JSON'), ...common },
 })
 
+const INVENTORY_DOC =
+  "Read now from Nova (compute services, servers, server groups, aggregates) and Placement (inventories, usages), with the api's OpenStack settings; " +
+  '503 naming the cause when the api has none or Nova or Placement cannot be read.'
+
+export const segmentCapacity = createRoute({
+  method: 'get',
+  path: '/v1/segments/{segment_id}/capacity',
+  tags: ['segments'],
+  security,
+  summary: 'How many host failures the segment tolerates (Lazarus extension)',
+  description:
+    "The planner's failover capacity: exact for one host failure (each host's failure planned as a recovery would), a conservative bound above, at most CAPACITY_MAX_K; " +
+    'the free capacity still needed for one more failure, the hosts whose failure could not be absorbed. Sets `lazarus_segment_host_failures_tolerated`. ' +
+    INVENTORY_DOC,
+  request: { params: segmentParams },
+  responses: { 200: ok('Capacity', SegmentCapacityAnswer), 404: fault('Not found'), 503: fault('No OpenStack credentials, or Nova or Placement unavailable'), ...common },
+})
+
+export const planSegment = createRoute({
+  method: 'post',
+  path: '/v1/segments/{segment_id}/plans',
+  tags: ['segments'],
+  security,
+  summary: 'What a recovery of these hosts would do (Lazarus extension); nothing is changed',
+  description:
+    'Per instance of the named hosts: its target host, wave, priority, restart group, whether it fits (and why not), and when it is expected ACTIVE; the waves; the expected total. ' +
+    "Expected times use the median of the api's succeeded evacuations (else PLAN_EVACUATION_S) and `concurrency` evacuations at once (default PLAN_CONCURRENCY). " +
+    "A host that is not the segment's is a 400 naming it. " +
+    INVENTORY_DOC,
+  request: { params: segmentParams, body: body(SegmentPlanCreate) },
+  responses: {
+    200: ok('Plan', SegmentPlanAnswer),
+    404: fault('Not found'),
+    415: fault('Not JSON'),
+    503: fault('No OpenStack credentials, or Nova or Placement unavailable'),
+    ...common,
+  },
+})
+
 export const listHosts = createRoute({
   method: 'get',
   path: '/v1/segments/{segment_id}/hosts',
@@ -197,9 +244,17 @@ export const updateHost = createRoute({
   description:
     'Taking a host off maintenance that a recovery put there (`on_maintenance: false`) also asks the fencer to undo the force-down ' +
     '(`host.unfence_requested.v1`; the compute service is re-enabled too when the api runs with UNFENCE_ENABLES_SERVICE=true). `fence_state` becomes `unfencing`, then `unfenced`. ' +
+    CAPACITY_POLICY_DOC +
     CONTROL_ATTRIBUTES_DOC,
   request: { params: hostParams, body: body(HostUpdate) },
-  responses: { 200: ok('Updated', HostAnswer), 404: fault('Not found'), 409: fault('Name taken, or a recovery of the host is running'), 415: fault('Not JSON'), ...common },
+  responses: {
+    200: ok('Updated', HostAnswer),
+    404: fault('Not found'),
+    409: fault("Name taken, a recovery of the host is running, or the segment's capacity_policy refuse and its target"),
+    415: fault('Not JSON'),
+    503: fault('capacity_policy refuse and the capacity cannot be computed'),
+    ...common,
+  },
 })
 
 export const deleteHost = createRoute({
@@ -208,8 +263,15 @@ export const deleteHost = createRoute({
   tags: ['hosts'],
   security,
   summary: 'Delete a host',
+  description: CAPACITY_POLICY_DOC,
   request: { params: hostParams },
-  responses: { 204: { description: 'Deleted' }, 404: fault('Not found'), 409: fault('Recovery running'), ...common },
+  responses: {
+    204: { description: 'Deleted' },
+    404: fault('Not found'),
+    409: fault("Recovery running, or the segment's capacity_policy refuse and its target"),
+    503: fault('capacity_policy refuse and the capacity cannot be computed'),
+    ...common,
+  },
 })
 
 export const listNotifications = createRoute({
@@ -380,6 +442,8 @@ export const V1_ROUTES: readonly RouteConfig[] = [
   deleteSegment,
   pauseSegment,
   resumeSegment,
+  segmentCapacity,
+  planSegment,
   listHosts,
   createHost,
   showHost,

@@ -4,6 +4,7 @@ import { listParams, strictBool } from '../http/list-params.js'
 import { assertComputeHost, type ComputeHostDirectory } from '../compute-hosts.js'
 import type { Host, HostStore } from '../store/hosts.js'
 import type { SegmentStore } from '../store/segments.js'
+import type { CapacityService } from '../capacity-service.js'
 import { createHost, deleteHost, listHosts, showHost, updateHost } from './definitions.js'
 import { hostView } from './views.js'
 
@@ -17,6 +18,8 @@ export const hostRoutes = (deps: {
   unfenceEnablesService: boolean
   computeHosts?: ComputeHostDirectory | undefined
   onAccepted: () => void
+  /** The segment's capacity policy on a host put on maintenance or deleted. */
+  capacity: CapacityService
 }) => {
   const app = openApiApp()
   /** A host the fencer could not fence at its level is accepted (as Masakari would) with a warning header. */
@@ -69,6 +72,12 @@ export const hostRoutes = (deps: {
       await deps.hosts.assertNotInUse(segmentId, hostId, 'updated')
       await assertComputeHost(deps.computeHosts, host.name)
     }
+    // Onto maintenance: the segment's capacity policy first (refuse: nothing changes).
+    let capacityWarning: string | undefined
+    if (host.on_maintenance === true) {
+      const current = await deps.hosts.get(segmentId, hostId)
+      if (!current.onMaintenance) capacityWarning = await deps.capacity.guard(current.segment, { host: current.name, kind: 'maintenance' })
+    }
     const updated = await deps.hosts.update(
       segmentId,
       hostId,
@@ -84,12 +93,16 @@ export const hostRoutes = (deps: {
     // Off maintenance after a recovery: the unfence request waits in the outbox.
     if (updated.unfenceRequested) deps.onAccepted()
     if (host.control_attributes !== undefined) warn(c, updated)
+    if (capacityWarning) c.header(WARNING_HEADER, capacityWarning, { append: true })
     return c.json({ host: hostView(updated) })
   })
 
   app.openapi(served(deleteHost, at), async (c) => {
     const { segment_id: segmentId, host_id: hostId } = c.req.valid('param')
+    const current = await deps.hosts.get(segmentId, hostId)
+    const capacityWarning = current.onMaintenance ? undefined : await deps.capacity.guard(current.segment, { host: current.name, kind: 'delete' })
     await deps.hosts.delete(segmentId, hostId)
+    if (capacityWarning) c.header(WARNING_HEADER, capacityWarning)
     return c.body(null, 204)
   })
 

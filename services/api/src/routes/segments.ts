@@ -5,7 +5,8 @@ import { atLeast, type Version } from '../http/microversion.js'
 import type { NotificationStore } from '../store/notifications.js'
 import type { Queryable } from '@lazarus/db'
 import type { Segment, SegmentStore } from '../store/segments.js'
-import { createSegment, deleteSegment, listSegments, pauseSegment, resumeSegment, showSegment, updateSegment } from './definitions.js'
+import type { CapacityService } from '../capacity-service.js'
+import { createSegment, deleteSegment, listSegments, pauseSegment, planSegment, resumeSegment, segmentCapacity, showSegment, updateSegment } from './definitions.js'
 import { segmentView } from './views.js'
 
 const at = '/v1/segments'
@@ -24,6 +25,8 @@ export const segmentRoutes = (deps: {
   onAccepted: () => void
   /** In the resume's transaction: what ends with the pause (the segment's storm alerts). */
   onSegmentResumed?: ((q: Queryable, segment: Segment) => Promise<void>) | undefined
+  /** Capacity and what-if plans (Nova and Placement read through its inventory source). */
+  capacity: CapacityService
 }) => {
   const app = openApiApp()
 
@@ -50,6 +53,7 @@ export const segmentRoutes = (deps: {
       enabled: segment.enabled,
       quickEvacuateLevel: segment.quick_evacuate_level,
       storm: { maxFailures: segment.storm_max_failures, maxFailedFraction: segment.storm_max_failed_fraction, windowS: segment.storm_window_s },
+      capacity: { policy: segment.capacity_policy, target: segment.capacity_target },
     })
     return c.json({ segment: segmentView(created) }, 201)
   })
@@ -67,6 +71,7 @@ export const segmentRoutes = (deps: {
       enabled: segment.enabled,
       quickEvacuateLevel: segment.quick_evacuate_level,
       storm: { maxFailures: segment.storm_max_failures, maxFailedFraction: segment.storm_max_failed_fraction, windowS: segment.storm_window_s },
+      capacity: { policy: segment.capacity_policy, target: segment.capacity_target },
     })
     return c.json({ segment: segmentView(updated) })
   })
@@ -92,6 +97,15 @@ export const segmentRoutes = (deps: {
     })
     if (held > 0 && release) deps.onAccepted()
     return c.json({ segment: segmentView(segment), held_notifications: { count: held, action: release ? 'released' : 'ignored' } })
+  })
+
+  /** Lazarus extension: host failures the segment tolerates now. */
+  app.openapi(served(segmentCapacity, at), async (c) => c.json({ capacity: await deps.capacity.capacity(c.req.valid('param').segment_id) }))
+
+  /** Lazarus extension: a what-if plan of these hosts' failure; nothing is stored. */
+  app.openapi(served(planSegment, at), async (c) => {
+    const { plan } = c.req.valid('json')
+    return c.json({ plan: await deps.capacity.plan(c.req.valid('param').segment_id, plan.hosts, plan.concurrency) }, 200)
   })
 
   app.openapi(served(deleteSegment, at), async (c) => {

@@ -28,6 +28,9 @@ export const segmentView = (s: Segment) => ({
   storm_max_failures: s.storm.maxFailures,
   storm_max_failed_fraction: s.storm.maxFailedFraction,
   storm_window_s: s.storm.windowS,
+  /** Lazarus extension: the capacity policy (null: off) and target (null: 1). */
+  capacity_policy: s.capacity.policy,
+  capacity_target: s.capacity.target,
   created_at: iso(s.createdAt),
   updated_at: iso(s.updatedAt),
   deleted_at: null,

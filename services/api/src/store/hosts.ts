@@ -38,6 +38,7 @@ const HOST_SELECT = `h.id, h.uuid::text AS uuid, h.name, h.type, h.control_attri
   s.service_type AS s_service_type, s.enabled AS s_enabled, s.quick_evacuate_level AS s_quick_evacuate_level,
   s.paused AS s_paused, s.paused_reason AS s_paused_reason, s.paused_at AS s_paused_at,
   s.storm_max_failures AS s_storm_max_failures, s.storm_max_failed_fraction AS s_storm_max_failed_fraction, s.storm_window_s AS s_storm_window_s,
+  s.capacity_policy AS s_capacity_policy, s.capacity_target AS s_capacity_target,
   s.created_at AS s_created_at, s.updated_at AS s_updated_at`
 
 /** HOST_SELECT plus the segment's reserved host names, for the snapshots events carry. */

@@ -403,4 +403,14 @@ CREATE TABLE api_storm_ledger (
 CREATE INDEX api_storm_ledger_segment ON api_storm_ledger (segment_id, admitted_at);
 `,
   },
+  {
+    id: '010-capacity-policy',
+    sql: `
+-- Each segment's capacity policy (domain/capacity.ts): what putting a host on maintenance or
+-- deleting it does when the segment would then tolerate fewer host failures than its target.
+-- NULL: off, and a target of 1.
+ALTER TABLE api_segments ADD COLUMN capacity_policy text CHECK (capacity_policy IN ('off', 'warn', 'alert', 'refuse')),
+  ADD COLUMN capacity_target integer CHECK (capacity_target BETWEEN 1 AND 100);
+`,
+  },
 ]

@@ -3,6 +3,7 @@ import type { QuickEvacuateLevel, RecoveryMethod, SegmentSnapshot } from '@lazar
 import { randomUUID } from 'node:crypto'
 import { conflict, notFound } from '../errors.js'
 import type { StormThresholds } from '../domain/storm-guard.js'
+import type { CapacityPolicy } from '../domain/capacity.js'
 import { listPage, type ListParams } from './list-query.js'
 import { isUniqueViolation, isUuid, toDate } from './values.js'
 
@@ -21,6 +22,8 @@ export interface Segment {
   pausedAt: Date | null
   /** Lazarus extension: the storm guard's thresholds (null: the default, see domain/storm-guard.ts). */
   storm: StormThresholds
+  /** Lazarus extension: the capacity policy (null: off) and target (null: 1), see domain/capacity.ts. */
+  capacity: { policy: CapacityPolicy | null; target: number | null }
   createdAt: Date
   updatedAt: Date | null
   /** Names of its reserved hosts not on maintenance, when the query loaded them. */
@@ -28,7 +31,7 @@ export interface Segment {
 }
 
 export const SEGMENT_COLUMNS = (t: string) =>
-  `${t}.id, ${t}.uuid::text AS uuid, ${t}.name, ${t}.description, ${t}.recovery_method, ${t}.service_type, ${t}.enabled, ${t}.quick_evacuate_level, ${t}.paused, ${t}.paused_reason, ${t}.paused_at, ${t}.storm_max_failures, ${t}.storm_max_failed_fraction, ${t}.storm_window_s, ${t}.created_at, ${t}.updated_at`
+  `${t}.id, ${t}.uuid::text AS uuid, ${t}.name, ${t}.description, ${t}.recovery_method, ${t}.service_type, ${t}.enabled, ${t}.quick_evacuate_level, ${t}.paused, ${t}.paused_reason, ${t}.paused_at, ${t}.storm_max_failures, ${t}.storm_max_failed_fraction, ${t}.storm_window_s, ${t}.capacity_policy, ${t}.capacity_target, ${t}.created_at, ${t}.updated_at`
 
 export const segmentFromRow = (r: Record<string, unknown>, prefix = ''): Segment => ({
   ...(Array.isArray(r[`${prefix}reserved_hosts`]) ? { reservedHosts: (r[`${prefix}reserved_hosts`] as unknown[]).map(String) } : {}),
@@ -48,6 +51,10 @@ export const segmentFromRow = (r: Record<string, unknown>, prefix = ''): Segment
     maxFailures: numberOrNull(r[`${prefix}storm_max_failures`]),
     maxFailedFraction: numberOrNull(r[`${prefix}storm_max_failed_fraction`]),
     windowS: numberOrNull(r[`${prefix}storm_window_s`]),
+  },
+  capacity: {
+    policy: (r[`${prefix}capacity_policy`] as CapacityPolicy | null | undefined) ?? null,
+    target: numberOrNull(r[`${prefix}capacity_target`]),
   },
   createdAt: toDate(r[`${prefix}created_at`]) as Date,
   updatedAt: toDate(r[`${prefix}updated_at`]),
@@ -78,6 +85,8 @@ export interface SegmentInput {
   quickEvacuateLevel?: QuickEvacuateLevel | undefined
   /** Each field: a number, null (the default), or undefined (unchanged on update). */
   storm?: { [K in keyof StormThresholds]?: StormThresholds[K] | undefined } | undefined
+  /** Each field: a value, null (the default), or undefined (unchanged on update). */
+  capacity?: { policy?: CapacityPolicy | null | undefined; target?: number | null | undefined } | undefined
 }
 
 /** Notification statuses that keep a segment "under recovery" (Masakari: new, running, error). */
@@ -144,8 +153,8 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
       try {
         const r = await db.query(
           `INSERT INTO api_segments (uuid, name, description, recovery_method, service_type, enabled, quick_evacuate_level, created_at,
-             storm_max_failures, storm_max_failed_fraction, storm_window_s)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
+             storm_max_failures, storm_max_failed_fraction, storm_window_s, capacity_policy, capacity_target)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
           [
             randomUUID(),
             input.name,
@@ -158,6 +167,8 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
             input.storm?.maxFailures ?? null,
             input.storm?.maxFailedFraction ?? null,
             input.storm?.windowS ?? null,
+            input.capacity?.policy ?? null,
+            input.capacity?.target ?? null,
           ],
         )
         return segmentFromRow(r.rows[0] as Record<string, unknown>)
@@ -175,11 +186,17 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
           if (await underRecovery(q, uuid)) {
             throw conflict(`Failover segment ${uuid} can't be updated as it is in-use to process notifications.`)
           }
-          const { storm, ...rest } = patch
-          const next = { ...current, ...definedOnly(rest), storm: { ...current.storm, ...definedOnly(storm ?? {}) } }
+          const { storm, capacity, ...rest } = patch
+          const next = {
+            ...current,
+            ...definedOnly(rest),
+            storm: { ...current.storm, ...definedOnly(storm ?? {}) },
+            capacity: { ...current.capacity, ...definedOnly(capacity ?? {}) },
+          }
           const r = await q.query(
             `UPDATE api_segments SET name = $2, description = $3, recovery_method = $4, service_type = $5, enabled = $6,
-               quick_evacuate_level = $7, updated_at = $8, storm_max_failures = $9, storm_max_failed_fraction = $10, storm_window_s = $11
+               quick_evacuate_level = $7, updated_at = $8, storm_max_failures = $9, storm_max_failed_fraction = $10, storm_window_s = $11,
+               capacity_policy = $12, capacity_target = $13
              WHERE id = $1 RETURNING ${SEGMENT_COLUMNS('api_segments')}`,
             [
               current.id,
@@ -193,6 +210,8 @@ export const createSegmentStore = (db: Db, now: () => Date) => {
               next.storm.maxFailures,
               next.storm.maxFailedFraction,
               next.storm.windowS,
+              next.capacity.policy,
+              next.capacity.target,
             ],
           )
           return segmentFromRow(r.rows[0] as Record<string, unknown>)

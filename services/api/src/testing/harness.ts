@@ -2,7 +2,7 @@ import { createInProcessBus, type Bus } from '@lazarus/bus'
 import { openDb, type Db } from '@lazarus/db'
 import { createLogger, Registry } from '@lazarus/runtime'
 import { randomBytes } from 'node:crypto'
-import { createApiService, type ApiConfig, type ApiService, type ComputeHostDirectory } from '../index.js'
+import { createApiService, type ApiConfig, type ApiService, type ComputeHostDirectory, type InventorySource } from '../index.js'
 
 /** The PostgreSQL the tests use (trust auth); each harness gets a schema of its own. */
 export const TEST_PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -40,7 +40,7 @@ export const openTestDb = async (engine: Engine): Promise<{ db: Db; drop(): Prom
 
 /** The api service on a real database and the in-process bus, served in-process. */
 export const startHarness = async (
-  opts: { engine?: Engine; config?: Partial<ApiConfig>; bus?: Bus; now?: () => Date; computeHosts?: ComputeHostDirectory } = {},
+  opts: { engine?: Engine; config?: Partial<ApiConfig>; bus?: Bus; now?: () => Date; computeHosts?: ComputeHostDirectory; inventory?: InventorySource } = {},
 ): Promise<Harness> => {
   const { db, drop } = await openTestDb(opts.engine ?? 'pglite')
   const bus = opts.bus ?? createInProcessBus()
@@ -54,6 +54,7 @@ export const startHarness = async (
     config: { apiKeys: undefined, ...(opts.config?.apiKeys || opts.config?.keystoneUrl || opts.config?.auth ? {} : { auth: 'none' as const }), ...opts.config },
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.computeHosts ? { computeHosts: opts.computeHosts } : {}),
+    ...(opts.inventory ? { inventory: opts.inventory } : {}),
   })
   await api.start()
   return {

@@ -17,6 +17,15 @@ const outcomes = new Map()
 /** @type {Set<string>} actions under way ("release:<notification>", "resume:<segment>") */
 const pending = new Set()
 
+/** Whether the api computes segments' capacity and lets this token read it (`session`'s `capacity`). */
+let capacityEnabled = false
+/** @type {Map<string, {below: boolean, text: string, at: number}>} segment uuid → its capacity line */
+const capacities = new Map()
+/** @type {Set<string>} segments whose capacity is being read */
+const capacityPending = new Set()
+/** How long a segment's capacity is shown before it is read again. */
+const CAPACITY_REFRESH_MS = 60_000
+
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id))
 
 /** Build an element: h('td', { class: 'x', dataset: { a: '1' } }, 'text', child). Text is always text, never HTML. */
@@ -99,13 +108,15 @@ const askToken = (message) =>
   })
 
 const ensureAuth = async () => {
-  const s = await session()
+  let s = await session()
   $('change-token').hidden = !s.auth_required
   if (s.auth_required && !s.authenticated) {
     sessionStorage.removeItem(TOKEN_KEY)
     setConn('auth', 'Waiting for an API token')
     await askToken(token ? 'The saved token is no longer accepted.' : undefined)
+    s = await session()
   }
+  capacityEnabled = s.capacity === true
 }
 
 /** Read one SSE stream to its end, handing each event to `onEvent`. */
@@ -215,12 +226,54 @@ const renderSegments = (segments) => {
           s.name,
           h('span', { class: 'meta' }, ` ${s.recovery_method} · level ${s.quick_evacuate_level}${s.enabled ? '' : ' · disabled'} · ${s.hosts.length} hosts`),
         ),
+        capacityLine(s),
         s.hosts.length ? h('ul', { class: 'grid', 'aria-label': `Hosts of segment ${s.name}` }, tiles) : h('p', { class: 'empty' }, 'No hosts.'),
         pausePanel(s),
       )
     }),
   )
   if (changes.length) $('announce').textContent = changes.join('. ')
+}
+
+/** `tolerates k host failure(s)`, and when below its target the reserved capacity needed. */
+const capacityText = (c) => {
+  let text = `tolerates ${c.host_failures_tolerated} host failure(s)`
+  if (c.below_target) {
+    const need = ['VCPU', 'MEMORY_MB', 'DISK_GB']
+      .filter((k) => (c.reserved_needed?.[k] ?? 0) > 0)
+      .map((k) => `${k} ${c.reserved_needed[k]}`)
+      .join(', ')
+    text += ` · below its target of ${c.capacity_target}${need ? `: reserved capacity needed ${need}` : ''}`
+  }
+  return { below: c.below_target === true, text }
+}
+
+/** Read a segment's capacity from the api (`GET /v1/segments/{id}/capacity`), then render again. */
+const loadCapacity = async (uuid) => {
+  if (capacityPending.has(uuid)) return
+  capacityPending.add(uuid)
+  try {
+    const r = await fetch(`../v1/segments/${encodeURIComponent(uuid)}/capacity`, { headers: { ...headers(), accept: 'application/json' }, cache: 'no-store' })
+    const body = await r.json().catch(() => null)
+    if (r.ok && body?.capacity) capacities.set(uuid, { ...capacityText(body.capacity), at: Date.now() })
+    else {
+      const fault = body && typeof body === 'object' ? Object.values(body)[0] : undefined
+      capacities.set(uuid, { below: false, text: `capacity unknown: ${fault?.message ?? `HTTP ${r.status}`}`, at: Date.now() })
+    }
+  } catch (err) {
+    capacities.set(uuid, { below: false, text: `capacity unknown: ${err instanceof Error ? err.message : String(err)}`, at: Date.now() })
+  } finally {
+    capacityPending.delete(uuid)
+    render()
+  }
+}
+
+/** The segment's capacity line (read when missing or older than CAPACITY_REFRESH_MS), or nothing. */
+const capacityLine = (s) => {
+  if (!capacityEnabled || s.hosts.length === 0) return null
+  const c = capacities.get(s.uuid)
+  if (!c || Date.now() - c.at > CAPACITY_REFRESH_MS) void loadCapacity(s.uuid)
+  return h('p', { class: c?.below ? 'capacity below' : 'capacity' }, c ? c.text : 'capacity: reading…')
 }
 
 const resumeLabel = (count) => (count === 0 ? 'Resume' : count === 1 ? 'Release the held failure and resume' : `Release all ${count} held and resume`)
