@@ -47,6 +47,8 @@ const main = async () => {
 const runDemo = async () => {
   const sys = await startEmbedded({
     sim: { hosts, instancesPerHost: perHost, evacuationDelayMs, reportIntervalMs: 1000, serviceDownTimeMs: 10_000 },
+    // Lazarus picks each instance's host from Placement (spread), as the plan below shows.
+    evacuator: { evacuationTargets: 'planner' },
   })
   const api = createApiClient({ url: sys.apiUrl })
   try {
@@ -71,6 +73,14 @@ const runDemo = async () => {
     const victims = sys.sim.servers().filter((s) => s.host === victim)
     out()
     out(`${victim} runs ${victims.map((s) => s.name).join(', ')}`)
+
+    // Before anything fails: what the segment can absorb, and what a failure of the victim would do.
+    const { capacity } = (await api.segmentCapacity(segment.uuid)).data
+    out(`segment "demo" tolerates ${capacity.host_failures_tolerated} host failure(s) (GET /v1/segments/{id}/capacity)`)
+    const { plan } = (await api.planSegment(segment.uuid, { plan: { hosts: [victim] } })).data
+    out(`plan if ${victim} fails (POST /v1/segments/{id}/plans; nothing changed, the recovery follows the same planner):`)
+    for (const p of plan.placements) out(`  ${p.name} → ${p.target ?? `nowhere (${p.reason})`}  wave ${p.wave}, priority ${p.priority}`)
+    out()
 
     const t0 = Date.now()
     const t = (at = Date.now()) => `t+${seconds(at - t0).padStart(6)}s`
@@ -124,8 +134,10 @@ const runDemo = async () => {
     )
     out()
     out(`Recovery took ${seconds(total)} s from the crash report to the last instance running elsewhere.`)
+    const asPlanned = plan.placements.filter((p) => p.target !== null && now.find((x) => x.id === p.instance_id)?.host === p.target).length
+    out(`${asPlanned} of ${victims.length} instance(s) landed on the host the plan named.`)
     const moved = victims.filter((v) => now.find((x) => x.id === v.id)?.host !== victim).length
-    process.exitCode = final.status === 'finished' && moved === victims.length ? 0 : 1
+    process.exitCode = final.status === 'finished' && moved === victims.length && asPlanned === victims.length ? 0 : 1
   } finally {
     await sys.stop()
   }

@@ -1,5 +1,6 @@
 import { novaComputeHosts, openStackInventory } from '@lazarus/api'
 import type { Bus } from '@lazarus/bus'
+import type { EvacuatorConfig } from '@lazarus/evacuator'
 import { startCloudSim, type CloudSim, type CloudSimOptions } from '@lazarus/cloud-sim'
 import { openDb, type Db } from '@lazarus/db'
 import { createOpenStackClient } from '@lazarus/openstack'
@@ -16,6 +17,8 @@ export interface EmbeddedOptions {
   databaseUrl?: string
   apiPort?: number
   logLevel?: string
+  /** The evacuator's settings (e.g. `evacuationTargets: 'planner'`). */
+  evacuator?: Partial<EvacuatorConfig>
 }
 
 export interface Embedded {
@@ -61,6 +64,7 @@ export const startEmbedded = async (opts: EmbeddedOptions = {}): Promise<Embedde
     // Capacity and what-if plans from cloud-sim's Nova and Placement.
     inventory: openStackInventory(os),
     fencer: { bmcSecretDir: secretDir },
+    ...(opts.evacuator ? { evacuator: opts.evacuator } : {}),
     ...(opts.apiPort !== undefined ? { apiPort: opts.apiPort } : {}),
     logLevel: level,
   })

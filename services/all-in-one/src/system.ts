@@ -13,7 +13,11 @@ export interface SystemOptions {
   nova: NovaClient
   /** Where the api checks host names (Masakari's check); none: not checked. */
   computeHosts?: ComputeHostDirectory | undefined
-  /** Where the api reads segments' hosts for capacity and plans (Nova and Placement); default: from the api's settings. */
+  /**
+   * Where the api reads segments' hosts for capacity and plans (Nova and Placement), and the
+   * evacuator its planned targets (EVACUATION_TARGETS=planner); default: the api's settings, and
+   * no planned targets (the evacuator then leaves the choice to Nova, with a warning).
+   */
   inventory?: InventorySource | undefined
   api?: Partial<ApiConfig>
   /** The api's own Keystone credentials, to validate callers' tokens (any kind: password or application credential). */
@@ -51,7 +55,16 @@ export const startSystem = async (o: SystemOptions): Promise<System> => {
   })
   const detector = createDetectorService({ bus, log: createLogger('detector', o.logLevel), options: { unfenceEnablesService: o.detector?.unfenceEnablesService ?? false } })
   const fencer = createFencerService({ bus, db: o.db, nova: o.nova, log: createLogger('fencer', o.logLevel), config: o.fencer ?? {} })
-  const evacuator = createEvacuatorService({ bus, db: o.db, nova: o.nova, log: createLogger('evacuator', o.logLevel), config: o.evacuator ?? {} })
+  const inventory = o.inventory
+  const evacuator = createEvacuatorService({
+    bus,
+    db: o.db,
+    nova: o.nova,
+    log: createLogger('evacuator', o.logLevel),
+    config: o.evacuator ?? {},
+    // EVACUATION_TARGETS=planner reads the same Nova and Placement as the api's plans.
+    ...(inventory ? { readInventory: (hosts: readonly string[]) => inventory.read(hosts) } : {}),
+  })
   await api.start()
   await Promise.all([detector.start(), fencer.start(), evacuator.start()])
   const server = await api.listen(o.apiPort ?? 0, o.apiHost)
