@@ -1,5 +1,5 @@
 import { type OpenStackClient, readSegmentInventory } from '@lazarus/openstack'
-import { type Plan, type Placement, planFailure, planRequestFromInventory } from '@lazarus/planner'
+import { DISABLED_TRAIT, type Plan, type Placement, planFailure, planRequestFromInventory } from '@lazarus/planner'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/processes.js'
 import { bootServers, computeCtl, connect, deleteServers, loadBox, pollUntil, restoreCompute, serversNamed, waitActiveElsewhere, waitComputesUp, type BoxConfig } from './box.js'
@@ -19,7 +19,7 @@ import { startRealNovaCluster, type RealNovaCluster } from './cluster.js'
  *   evacuation migration created no earlier than each db migration ended (Nova keeps whole
  *   seconds, so only "no earlier" holds after truncation) and with a larger migration id;
  * - earlier waves, and within a wave higher priorities (lower numbers), got their evacuation
- *   migrations first (Nova's migration ids).
+ *   migrations first (Nova's migration ids), and the prepare task lists them in that order.
  *
  * What the evacuator guarantees within a wave is its work order (priority, then position):
  * with as many evacuation slots as the wave has instances, the calls all go out at once and
@@ -114,9 +114,13 @@ if (!loaded.box) {
     }
 
     beforeAll(async () => {
+      const t = Date.now()
+      const phases: string[] = []
+      const phase = (what: string, since: number) => phases.push(`${what} ${((Date.now() - since) / 1000).toFixed(1)} s`)
       os = await connect(box)
       // A broker restart by another suite makes the computes look down for a while.
       await waitComputesUp(box)
+      phase('computes up', t)
       const stale = await os.computeRequest('GET', `/servers/detail?all_tenants=1&name=${encodeURIComponent(`^${BASE}`)}`)
       const old = ((stale.body as { servers?: { id: string; name: string; created: string }[] }).servers ?? []).filter(
         (s) => s.name.startsWith(BASE) && Date.now() - Date.parse(s.created) > 10 * 60_000,
@@ -132,31 +136,54 @@ if (!loaded.box) {
         throw new Error(`${VICTIM} holds servers this test does not own (${foreign.map((s) => `${s.name} ${s.id}`).join(', ')}); a recovery would move them: set REAL_NOVA_VICTIM`)
       }
       // A compute restarted by an earlier failure test keeps Placement's COMPUTE_STATUS_DISABLED
-      // trait until it reports again (up to a minute): wait until both targets are usable, so
-      // that the plan made here and the evacuator's, moments later, see the same hosts.
+      // trait until it reports again (up to a minute): wait until every compute is usable, so
+      // that the boots on the victim are not refused, and the plan made here and the
+      // evacuator's, moments later, see the same hosts.
+      const usable = Date.now()
       await pollUntil(
-        `${others.join(', ')} usable in the inventory`,
+        `${box.computeHosts.join(', ')} usable in the inventory`,
         async () => {
-          const { request } = await planNow([])
-          return others.every((h) => request.hosts.find((x) => x.name === h)?.usable === true) ? true : undefined
+          const { inventory } = await planNow([])
+          const ok = (h: string) => {
+            const x = inventory.hosts.find((i) => i.name === h)
+            return x?.serviceUp === true && x.serviceEnabled && !x.forcedDown && !(x.traits ?? []).includes(DISABLED_TRAIT)
+          }
+          return box.computeHosts.every(ok) ? true : undefined
         },
         120_000,
-        2000,
+        1000,
       )
-      const booted = await Promise.all(Object.entries(SERVERS).map(([suffix, metadata]) => bootServers(os, box, { host: VICTIM, names: [`${PREFIX}${suffix}`], metadata })))
-      ids = booted.flat()
-      cluster = await startRealNovaCluster(
-        box,
-        {},
-        { evacuatorEnv: { EVACUATION_TARGETS: 'planner', HOST_FAILURE_RECOVERY_THREADS: String(THREADS), RESTART_GROUP_TIMEOUT_S: String(GROUP_TIMEOUT_S) } },
-      )
-      await cluster.registerSegment({ name: `planned-${PREFIX}`, hosts: box.computeHosts, level: 1 })
+      phase('computes usable in Placement', usable)
+      // The servers boot while the services start.
+      const started = Date.now()
+      const [booted, clustered] = await Promise.allSettled([
+        Promise.all(Object.entries(SERVERS).map(([suffix, metadata]) => bootServers(os, box, { host: VICTIM, names: [`${PREFIX}${suffix}`], metadata }))).then((b) => {
+          phase('servers booted', started)
+          return b
+        }),
+        startRealNovaCluster(
+          box,
+          {},
+          { evacuatorEnv: { EVACUATION_TARGETS: 'planner', HOST_FAILURE_RECOVERY_THREADS: String(THREADS), RESTART_GROUP_TIMEOUT_S: String(GROUP_TIMEOUT_S) } },
+        ).then((c) => {
+          phase('services started', started)
+          return c
+        }),
+      ])
+      if (clustered.status === 'fulfilled') cluster = clustered.value
+      if (booted.status === 'rejected') throw booted.reason
+      if (clustered.status === 'rejected') throw clustered.reason
+      ids = booted.value.flat()
+      await cluster!.registerSegment({ name: `planned-${PREFIX}`, hosts: box.computeHosts, level: 1 })
+      console.log(`[real-nova] ready in ${((Date.now() - t) / 1000).toFixed(1)} s: ${phases.join(', ')}`)
     }, 300_000)
 
     afterAll(async () => {
       const errors: unknown[] = []
       const step = (f: () => Promise<unknown>) => f().catch((err) => errors.push(err))
+      const t = Date.now()
       if (os && killed) await step(() => restoreCompute(os, box, VICTIM))
+      if (killed) console.log(`[real-nova] ${VICTIM} restored in ${((Date.now() - t) / 1000).toFixed(1)} s`)
       if (os) await step(async () => deleteServers(os, [...new Set([...ids, ...(await serversNamed(os, PREFIX))])]))
       await step(async () => cluster?.stop())
       if (errors.length > 0) throw new AggregateError(errors, `cleanup failed: ${errors.map(String).join('; ')}`)
@@ -263,11 +290,18 @@ if (!loaded.box) {
       // call once Nova answered it, so its log orders call ends, not starts.)
       const callAt = (p: Placement) => Date.parse(calls.get(p.instanceId)![0]!.time!)
       const migId = (p: Placement) => Number(migOf.get(p.instanceId)!.id)
+      const listedAt = (p: Placement) => chosen?.msg?.indexOf(`${p.name} (${p.instanceId})`) ?? -1
+      expect(
+        plan.placements.filter((p) => listedAt(p) < 0).map((p) => p.name),
+        `named by the prepare task: ${chosen?.msg}`,
+      ).toEqual([])
       const wrong: string[] = []
       for (const a of plan.placements) {
         for (const b of plan.placements) {
           if (!(a.wave < b.wave || (a.wave === b.wave && a.priority < b.priority))) continue
           if (!(migId(a) < migId(b))) wrong.push(`${a.name}'s migration ${migId(a)} not before ${b.name}'s ${migId(b)}`)
+          // The prepare task's report names them in the same order.
+          if (!(listedAt(a) < listedAt(b))) wrong.push(`${a.name} not listed before ${b.name} in "${chosen?.msg}"`)
         }
       }
       // The gate: app's evacuations start after every db instance is final. In the evacuator's
