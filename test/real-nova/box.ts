@@ -221,9 +221,13 @@ export const serversNamed = async (os: OpenStackClient, prefix: string): Promise
 }
 
 /**
- * Bring a crashed compute back as the box's README asks: start it, wait until Nova shows it
- * up, un-force it (Nova refuses with 400 until the restarted compute has moved its `done`
- * evacuation migrations to `completed`), and enable it.
+ * Bring a crashed compute back as the box's README asks: start it, un-force it (Nova refuses
+ * with 400 until the restarted compute has moved its `done` evacuation migrations to
+ * `completed`), wait until Nova shows it up, and only then enable it. Enabled while Nova still
+ * counts it down, its Placement provider would keep the COMPUTE_STATUS_DISABLED trait until
+ * the compute's next periodic report (up to a minute: nova-api logs "Compute service on host
+ * X is down. The COMPUTE_STATUS_DISABLED trait will be synchronized when the service is
+ * restarted."), and the next boot pinned to it, or a plan, would find it unusable meanwhile.
  */
 export const restoreCompute = async (os: OpenStackClient, box: BoxConfig, host: string, timeoutMs = 120_000): Promise<void> => {
   await computeCtl(box, ['start', host])
@@ -246,9 +250,9 @@ export const restoreCompute = async (os: OpenStackClient, box: BoxConfig, host: 
     Math.max(deadline - Date.now(), 1000),
     1000,
   )
+  await computeCtl(box, ['wait', host, 'up', String(Math.max(Math.round((deadline - Date.now()) / 1000), 30))])
   const [svc] = await os.nova.listComputeServices({ host })
   if (svc?.status === 'disabled') await os.nova.enableComputeService(host)
-  await computeCtl(box, ['wait', host, 'up', String(Math.max(Math.round((deadline - Date.now()) / 1000), 30))])
 }
 
 /**

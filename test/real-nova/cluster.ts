@@ -19,7 +19,12 @@ export interface RealNovaCluster {
   stop(): Promise<void>
 }
 
-export const startRealNovaCluster = async (box: BoxConfig, serviceEnv: Record<string, string> = {}): Promise<RealNovaCluster> => {
+export interface RealNovaClusterOptions {
+  /** Settings of the evacuator process only (EVACUATION_TARGETS, HOST_FAILURE_RECOVERY_THREADS, ...), over `serviceEnv`. */
+  evacuatorEnv?: Record<string, string>
+}
+
+export const startRealNovaCluster = async (box: BoxConfig, serviceEnv: Record<string, string> = {}, options: RealNovaClusterOptions = {}): Promise<RealNovaCluster> => {
   const id = `lazarus_rn_${process.pid}_${randomBytes(3).toString('hex')}`
   const [db, vhost] = await Promise.all([createTestDatabase(id), createTestVhost(id)])
   const processes: Record<string, RunningProcess> = {}
@@ -43,7 +48,8 @@ export const startRealNovaCluster = async (box: BoxConfig, serviceEnv: Record<st
     const listen = await processes['api'].waitForLine(/"port":\d+/)
     const apiUrl = `http://127.0.0.1:${Number(/"port":(\d+)/.exec(listen)?.[1])}`
     for (const svc of ['detector', 'fencer', 'evacuator']) {
-      processes[svc] = startNode(svc, `services/${svc}/dist/main.js`, { ...common, API_URL: apiUrl })
+      const own = svc === 'evacuator' ? (options.evacuatorEnv ?? {}) : {}
+      processes[svc] = startNode(svc, `services/${svc}/dist/main.js`, { ...common, ...own, API_URL: apiUrl })
     }
     await Promise.all(['detector', 'fencer', 'evacuator'].map((s) => processes[s]!.waitForLine(/"msg":"[^"]*\b(started|ready)\b/i, 60_000)))
     const api = async <T>(method: string, path: string, body?: unknown) => {

@@ -142,6 +142,9 @@ describe('restart order and planned targets over RabbitMQ, PostgreSQL and cloud-
     const appCalled = Math.min(...(await calls()).filter((m) => m.instanceUuid === app1 || m.instanceUuid === app3).map((m) => novaTimeMs(m.createdAt ?? '')))
     expect(appCalled).toBeGreaterThanOrEqual(dbActive)
     const messages = progress(evt.payload.notificationId).map((p) => p.message)
+    // The prepare task names the instances in that order too, not the host listing's.
+    const named = [db1, loose, db5, app1, app3].map((id) => `${sim.servers().find((s) => s.id === id)!.name} (${id})`)
+    expect(messages).toContainEqual(expect.stringContaining(`to evacuate, in order: ${named.join(', ')}`))
     expect(messages).toContainEqual(expect.stringContaining('wave 1 of 2 (group db and ungrouped instances) started: 3 instance(s)'))
     expect(messages).toContainEqual(expect.stringContaining('wave 2 of 2 (group app) started: 2 instance(s)'))
     for (const id of [app1, db5, loose, db1, app3]) expect(hostOf(id)).not.toBe(h(1))

@@ -1,11 +1,29 @@
 import { describe, expect, it } from 'vitest'
 import type { ItemStatus } from './recovery.js'
-import { orderChosen } from './restart-order.js'
+import { inWorkOrder, orderChosen } from './restart-order.js'
 import { wavesToRelease } from './restart-waves.js'
 
 const chosen = (...ids: string[]) => ids.map((id) => ({ id, name: `vm-${id}`, haEnabled: false }))
 
 describe('restart order of a host recovery', () => {
+  it('given groups and priorities, then the work order is wave, then priority, then the selection’s order', () => {
+    const servers = new Map([
+      ['app', { metadata: { 'lazarus:restart_group': 'app', 'lazarus:restart_after': 'db', 'lazarus:restart_priority': '1' } }],
+      ['db-low', { metadata: { 'lazarus:restart_group': 'db', 'lazarus:restart_priority': '5' } }],
+      ['loose', { metadata: { 'lazarus:restart_priority': '2' } }],
+      ['db-high', { metadata: { 'lazarus:restart_group': 'db', 'lazarus:restart_priority': '1' } }],
+      ['plain-1', { metadata: {} }],
+      ['plain-2', { metadata: {} }],
+    ])
+    const then = orderChosen(chosen('app', 'db-low', 'plain-1', 'loose', 'db-high', 'plain-2'), servers, [], 600)
+    expect(inWorkOrder(then.instances).map((i) => i.id)).toEqual(['db-high', 'loose', 'plain-1', 'plain-2', 'db-low', 'app'])
+  })
+
+  it('given no restart metadata, then the work order is the selection’s', () => {
+    const then = orderChosen(chosen('c', 'a', 'b'), new Map(), [], 600)
+    expect(inWorkOrder(then.instances).map((i) => i.id)).toEqual(['c', 'a', 'b'])
+  })
+
   it('given no restart metadata, then every instance is priority 3, ungrouped, wave 0, and no group exists', () => {
     const then = orderChosen(chosen('a', 'b'), new Map(), [], 600)
     expect(then.instances.map((i) => [i.id, i.priority, i.group, i.wave])).toEqual([

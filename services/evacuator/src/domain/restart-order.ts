@@ -1,4 +1,5 @@
 import { resolveRestartOrder, restartGroups, waves, type RestartGroup } from '@lazarus/planner'
+import { byWorkOrder } from './restart-waves.js'
 import type { ChosenInstance } from './select-instances.js'
 
 /**
@@ -54,3 +55,14 @@ export const orderChosen = (
     warnings,
   }
 }
+
+/**
+ * The instances in the order their work goes out (wave, priority, then the selection's
+ * order: `byWorkOrder`), as the prepare task reports them. Stable: without restart metadata,
+ * the selection's order.
+ */
+export const inWorkOrder = <T extends { wave: number; priority: number }>(instances: readonly T[]): T[] =>
+  instances
+    .map((instance, position) => ({ instance, wave: instance.wave, priority: instance.priority, position }))
+    .sort(byWorkOrder)
+    .map((x) => x.instance)

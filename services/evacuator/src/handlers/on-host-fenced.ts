@@ -5,8 +5,8 @@ import type { NovaClient, Server } from '@lazarus/openstack'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { planInstance } from '../domain/instance-plan.js'
 import { disableRetryDelayMs, resumeRound, retryOrGiveUp, whenFencedAgain, whenInstancesChosen } from '../domain/recovery.js'
-import { orderChosen } from '../domain/restart-order.js'
-import { selectInstances, type Selection } from '../domain/select-instances.js'
+import { inWorkOrder, orderChosen } from '../domain/restart-order.js'
+import { describeSelection, selectInstances, type Selection } from '../domain/select-instances.js'
 import { tasksOf } from '../domain/workflows.js'
 import { announceFinish } from './announce.js'
 import { EVACUATE_TASK, publishProgress, type EvacuatorContext } from './context.js'
@@ -93,9 +93,11 @@ export const onHostFenced =
         await disabling
         return await endAtOnce(ctx, { ...base, status: 'ignored', message: next.message }, ids, log)
       }
-      const { chosen, selected, stageKind } = next.evacuate
+      const { chosen, stageKind } = next.evacuate
       const order = orderChosen(chosen, listed, await aggregates, ctx.config.restartGroupTimeoutS)
       if (order.warnings.length > 0) log.warn({ warnings: order.warnings }, 'restart order: values ignored')
+      // Reported in the order the work goes out (restart waves and priorities), not the listing's.
+      const selected = selection ? describeSelection(host.name, { ...selection, chosen: inWorkOrder(order.instances) }) : next.evacuate.selected
 
       const created = await ctx.store.createRecovery({
         ...base,
