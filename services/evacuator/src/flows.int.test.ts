@@ -1,14 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import { createBus, type Bus } from '@lazarus/bus'
+import type { Bus } from '@lazarus/bus'
 import { startCloudSim, type CloudSim } from '@lazarus/cloud-sim'
-import { LazarusEvent, makeEvent, type LazarusEvent as Event, type QueueSpec, type RecoveryFinishedV1, type RecoveryMethod } from '@lazarus/contracts'
-import { createPgDb, type Db } from '@lazarus/db'
+import { makeEvent, type LazarusEvent as Event, type RecoveryFinishedV1, type RecoveryMethod } from '@lazarus/contracts'
+import type { Db } from '@lazarus/db'
 import { createOpenStackClient, type NovaClient } from '@lazarus/openstack'
 import { createLogger } from '@lazarus/runtime'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, createTestVhost } from '../../../test/support/infra.js'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { EvacuatorSettings, type EvacuatorConfig } from './config.js'
 import { createEvacuatorService, type EvacuatorService } from './service.js'
+import { evacuatorBusWorld, FAST_EVACUATOR } from './testing/bus-world.js'
 import { hostFenced, waitFor } from './testing/fixtures.js'
 
 /**
@@ -16,31 +16,17 @@ import { hostFenced, waitFor } from './testing/fixtures.js'
  * service against cloud-sim over HTTP, over RabbitMQ and PostgreSQL (a vhost and a
  * database of this file's own).
  */
-const observer: QueueSpec = {
-  queue: 'test.flows-out',
-  bind: ['recovery.progress.v1', 'recovery.finished.v1', 'alert.raised.v1', 'instance.evacuated.v1', 'instance.evacuation_failed.v1'],
-  prefetch: 1000,
-  maxAttempts: 1,
-  retryDelayMs: 0,
-}
-
 const fast: Partial<EvacuatorConfig> = {
-  waitPeriodAfterEvacuation: 10,
+  ...FAST_EVACUATOR,
   waitPeriodAfterPowerOff: 5,
   waitPeriodAfterPowerOn: 5,
   waitPeriodAfterServiceUpdate: 5,
-  confirmPollFirstMs: 20,
-  confirmPollMaxMs: 100,
-  claimLeaseMs: 5000,
-  sweepIntervalMs: 60_000,
-  recoveryRetryLimit: 0,
 }
 
 const log = createLogger('evacuator-flows-test', process.env['LOG_LEVEL'] ?? 'silent')
 
 describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
-  const runId = `lazarus_evac_flows_${process.pid}_${randomBytes(3).toString('hex')}`
-  let infra: { db: { url: string; drop(): Promise<void> }; vhost: { url: string; drop(): Promise<void> } }
+  const world = evacuatorBusWorld('flows', ['recovery.progress.v1', 'recovery.finished.v1', 'alert.raised.v1', 'instance.evacuated.v1', 'instance.evacuation_failed.v1'])
   let db: Db
   let bus: Bus
   let seen: Event[]
@@ -49,21 +35,8 @@ describe('evacuator flows over RabbitMQ, PostgreSQL and cloud-sim', () => {
   let services: EvacuatorService[]
   let h: (n: number) => string
 
-  beforeAll(async () => {
-    const [d, v] = await Promise.all([createTestDatabase(runId), createTestVhost(runId)])
-    infra = { db: d, vhost: v }
-    db = createPgDb(d.url, { max: 10 })
-    bus = await createBus(v.url)
-    seen = []
-    await bus.subscribe(observer, LazarusEvent, async (e) => {
-      seen.push(e)
-      return { type: 'ACK' }
-    })
-  })
-  afterAll(async () => {
-    await bus?.close()
-    await db?.close()
-    await Promise.all([infra?.db.drop(), infra?.vhost.drop()])
+  beforeAll(() => {
+    ;({ db, bus, seen } = world)
   })
   afterEach(async () => {
     for (const s of services) await s.stop()

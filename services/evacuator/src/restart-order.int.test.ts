@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto'
-import { createBus, type Bus } from '@lazarus/bus'
+import type { Bus } from '@lazarus/bus'
 import { startCloudSim, type CloudSim } from '@lazarus/cloud-sim'
-import { LazarusEvent, type LazarusEvent as Event, type QueueSpec, type RecoveryFinishedV1 } from '@lazarus/contracts'
-import { createPgDb, type Db } from '@lazarus/db'
+import type { LazarusEvent as Event, RecoveryFinishedV1 } from '@lazarus/contracts'
+import type { Db } from '@lazarus/db'
 import { createOpenStackClient, readSegmentInventory, type OpenStackClient } from '@lazarus/openstack'
 import { planFailure, planRequestFromInventory } from '@lazarus/planner'
 import { createLogger } from '@lazarus/runtime'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, createTestVhost } from '../../../test/support/infra.js'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { EvacuatorConfig } from './config.js'
 import { novaTimeMs } from './domain/evacuation-migrations.js'
 import { createEvacuatorService, type EvacuatorService } from './service.js'
+import { evacuatorBusWorld, FAST_EVACUATOR } from './testing/bus-world.js'
 import { hostFenced, waitFor } from './testing/fixtures.js'
 
 /**
@@ -20,28 +20,12 @@ import { hostFenced, waitFor } from './testing/fixtures.js'
  * EVACUATION_TARGETS=planner each instance goes where planFailure places it, and a planned
  * host Nova refuses falls back to Nova's choice.
  */
-const observer: QueueSpec = {
-  queue: 'test.restart-order-out',
-  bind: ['recovery.progress.v1', 'recovery.finished.v1', 'instance.evacuated.v1', 'instance.evacuation_failed.v1'],
-  prefetch: 1000,
-  maxAttempts: 1,
-  retryDelayMs: 0,
-}
-
-const fast: Partial<EvacuatorConfig> = {
-  waitPeriodAfterEvacuation: 10,
-  confirmPollFirstMs: 20,
-  confirmPollMaxMs: 100,
-  claimLeaseMs: 5000,
-  sweepIntervalMs: 60_000,
-  recoveryRetryLimit: 0,
-}
+const fast = FAST_EVACUATOR
 
 const log = createLogger('evacuator-restart-order-test', process.env['LOG_LEVEL'] ?? 'silent')
 
 describe('restart order and planned targets over RabbitMQ, PostgreSQL and cloud-sim', () => {
-  const runId = `lazarus_evac_order_${process.pid}_${randomBytes(3).toString('hex')}`
-  let infra: { db: { url: string; drop(): Promise<void> }; vhost: { url: string; drop(): Promise<void> } }
+  const world = evacuatorBusWorld('restart-order', ['recovery.progress.v1', 'recovery.finished.v1', 'instance.evacuated.v1', 'instance.evacuation_failed.v1'])
   let db: Db
   let bus: Bus
   let seen: Event[]
@@ -51,21 +35,8 @@ describe('restart order and planned targets over RabbitMQ, PostgreSQL and cloud-
   let h: (n: number) => string
   let hostNames: string[]
 
-  beforeAll(async () => {
-    const [d, v] = await Promise.all([createTestDatabase(runId), createTestVhost(runId)])
-    infra = { db: d, vhost: v }
-    db = createPgDb(d.url, { max: 10 })
-    bus = await createBus(v.url)
-    seen = []
-    await bus.subscribe(observer, LazarusEvent, async (e) => {
-      seen.push(e)
-      return { type: 'ACK' }
-    })
-  })
-  afterAll(async () => {
-    await bus?.close()
-    await db?.close()
-    await Promise.all([infra?.db.drop(), infra?.vhost.drop()])
+  beforeAll(() => {
+    ;({ db, bus, seen } = world)
   })
   afterEach(async () => {
     for (const s of services) await s.stop()
