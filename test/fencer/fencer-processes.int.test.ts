@@ -300,3 +300,80 @@ describe('a fencer killed between power-off and force-down', () => {
     expect(h.service).toMatchObject({ state: 'down', forcedDown: true })
   })
 })
+
+/** Which fencer process claimed a notification's fence (its `fence claimed` log line). */
+const claimedBy = (rig: Rig, notificationId: string) =>
+  eventually(
+    `the fencer that claimed ${notificationId}`,
+    () => rig.fencers.find((f) => f.lines.some((l) => l.includes('"msg":"fence claimed"') && l.includes(notificationId))),
+    15_000,
+    10,
+  )
+
+describe('two fencer replicas, the owner of a fence killed or slow (default 30 s lease, liveness in the ledger)', () => {
+  let rig: Rig
+  beforeAll(async () => {
+    // The BMC takes 1 s to report off, so the owner is still confirming when it is killed.
+    rig = await startRig({ SIM_POWER_OFF_DELAY_MS: '1000' }, { FENCE_CHECK_INTERVAL_MS: '200', FENCE_CHECK_MAX_COUNT: '100', NOVA_DOWN_CHECK_INTERVAL_MS: '200' })
+    await rig.startFencer('fencer-a')
+    await rig.startFencer('fencer-b')
+  }, 120_000)
+  afterAll(async () => {
+    await rig?.stop()
+  })
+
+  it('kill -9 of the owner mid-fence: the other replica takes the fence over long before the lease, one power-off at the BMC', async () => {
+    const host = 'compute3'
+    await rig.sim('POST', `/sim/hosts/${host}/crash`)
+    const evt = rig.hostFailed(host, 2)
+    await rig.bus.publish(evt)
+    const owner = await claimedBy(rig, evt.payload.notificationId)
+    const survivor = rig.fencers.find((f) => f !== owner && !f.child.killed)
+    await eventually('the power-off at the BMC', async () => ((await powerOffs(rig, host)).length > 0 ? true : undefined), 15_000, 10)
+    const killedAt = performance.now()
+    owner.child.kill('SIGKILL')
+    await owner.stop()
+
+    const out = await outcome(rig, evt.payload.notificationId)
+    expect(out.event).toMatchObject({ type: 'host.fenced.v1', payload: { level: 2, poweredOff: true, forcedDown: true } })
+    // The lease has 30 s: only the owner's death, seen in fencer_workers, lets the survivor in this early.
+    expect(out.at - killedAt).toBeLessThan(15_000)
+    await survivor?.waitForLine(/"msg":"resuming fence"/, 1000)
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(await powerOffs(rig, host)).toHaveLength(1)
+    expect(await forceDowns(rig, host)).toHaveLength(1)
+    expect(eventsOf(rig, evt.payload.notificationId).filter(({ event: e }) => e.type === 'host.fenced.v1')).toHaveLength(1)
+  }, 60_000)
+})
+
+describe('two fencer replicas, the owner of a fence alive but slow', () => {
+  let rig: Rig
+  beforeAll(async () => {
+    // The BMC takes 8 s to report off: four times the time after which a silent owner is dead.
+    rig = await startRig({ SIM_POWER_OFF_DELAY_MS: '8000' }, { FENCE_CHECK_INTERVAL_MS: '200', FENCE_CHECK_MAX_COUNT: '100', NOVA_DOWN_CHECK_INTERVAL_MS: '200' })
+    await rig.startFencer('fencer-a')
+    await rig.startFencer('fencer-b')
+  }, 120_000)
+  afterAll(async () => {
+    await rig?.stop()
+  })
+
+  it('keeps its fence while it beats: copies to the other replica wait, nobody takes it over', async () => {
+    const host = 'compute4'
+    await rig.sim('POST', `/sim/hosts/${host}/crash`)
+    const evt = rig.hostFailed(host, 2)
+    await rig.bus.publish(evt)
+    const owner = await claimedBy(rig, evt.payload.notificationId)
+    // Copies of the same host.failed: the replica that gets one finds the claim busy, its owner beating.
+    for (let n = 0; n < 4; n += 1) await rig.bus.publish(evt)
+    const out = await outcome(rig, evt.payload.notificationId)
+    expect(out.event).toMatchObject({ type: 'host.fenced.v1' })
+    await new Promise((r) => setTimeout(r, 1000))
+    const lines = rig.fencers.flatMap((f) => f.lines.filter((l) => l.includes(evt.payload.notificationId)))
+    expect(lines.filter((l) => l.includes('"msg":"resuming fence"'))).toEqual([])
+    expect(lines.filter((l) => l.includes('"msg":"fence claimed"'))).toHaveLength(1)
+    expect(lines.some((l) => l.includes('"msg":"holder beats in the ledger"'))).toBe(true)
+    expect(owner.lines.some((l) => l.includes('"msg":"host fenced"') && l.includes(evt.payload.notificationId))).toBe(true)
+    expect(await powerOffs(rig, host)).toHaveLength(1)
+  }, 60_000)
+})

@@ -21,6 +21,12 @@ export const FencerEnv = z.object({
   forceDownConfirmTimeoutMs: setting.ms(d.forceDownConfirmTimeoutMs).describe('Levels 1 and 2: how long Nova may take to show the forced-down service as down.'),
   powerRequestTimeoutMs: setting.int(d.powerRequestTimeoutMs, 1).describe('Deadline of each request to a BMC or power device.'),
   fenceLeaseMs: setting.int(d.leaseMs, 1000).describe('A fence claim not renewed for this long may be taken over by another replica.'),
+  workerBeatMs: setting.int(d.workerBeatMs, 50).describe('How often each fencer process tells the others, through the database, that it is alive.'),
+  workerDeadAfterMs: setting
+    .int(d.workerDeadAfterMs, 200)
+    .describe(
+      'A fencer process not heard for this long is dead: its fence claims may be taken over at once, whatever their lease had left (a crash costs about this much). A process that could not say it is alive stops acting on its claims a quarter of this (at most 500 ms) earlier. Keep it at least three beats.',
+    ),
   unfencePowerOn: setting.bool(d.unfencePowerOn).describe('Unfence: power a host that is off on before giving it back to Nova.'),
   unfenceMaxWaitMs: setting.ms(d.unfenceMaxWaitMs).describe('Unfence: how long to keep asking Nova to clear forced_down while it refuses.'),
   unfenceRetryIntervalMs: setting.int(d.unfenceRetryIntervalMs, 1).describe('Unfence: first pause between those attempts; it doubles up to 30 s.'),
@@ -76,6 +82,9 @@ export const fencerConfigFromSettings = (env: Omit<FencerEnv, 'amqpUrl' | 'opsPo
   forceDownConfirmTimeoutMs: env.forceDownConfirmTimeoutMs,
   powerRequestTimeoutMs: env.powerRequestTimeoutMs,
   leaseMs: env.fenceLeaseMs,
+  workerBeatMs: env.workerBeatMs,
+  workerDeadAfterMs: env.workerDeadAfterMs,
+  workerSafetyMs: Math.min(d.workerSafetyMs, Math.floor(env.workerDeadAfterMs / 4)),
   unfencePowerOn: env.unfencePowerOn,
   unfenceMaxWaitMs: env.unfenceMaxWaitMs,
   unfenceRetryIntervalMs: env.unfenceRetryIntervalMs,

@@ -17,6 +17,12 @@ export interface FencerConfig {
   powerRequestTimeoutMs: number
   /** A fence claim not renewed for this long may be taken over by another replica. */
   leaseMs: number
+  /** How often this process says it is alive in the ledger (fencer_workers). */
+  workerBeatMs: number
+  /** A process not heard for this long is dead: its claims may be taken over at once (domain/claim-takeover.ts). */
+  workerDeadAfterMs: number
+  /** A process that could not say it is alive stops acting this long before the others may see it dead. */
+  workerSafetyMs: number
   /** Unfence: power a host that is off on before giving it back to Nova (UNFENCE_POWER_ON). */
   unfencePowerOn: boolean
   /** Unfence: how long to keep asking Nova to clear forced_down while it refuses (e.g. `done` evacuations remain). */
@@ -51,6 +57,9 @@ export const defaultFencerConfig: FencerConfig = {
   forceDownConfirmTimeoutMs: 10_000,
   powerRequestTimeoutMs: 10_000,
   leaseMs: 30_000,
+  workerBeatMs: 500,
+  workerDeadAfterMs: 2000,
+  workerSafetyMs: 500,
   unfencePowerOn: false,
   // Nova refuses to clear forced_down until the host's compute restarts and completes its
   // `done` evacuations; an operator usually boots the host within minutes.

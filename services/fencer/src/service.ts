@@ -4,10 +4,12 @@ import type { Db } from '@lazarus/db'
 import type { NovaClient } from '@lazarus/openstack'
 import { getOrCreateCounter, getOrCreateHistogram, type Logger, Registry } from '@lazarus/runtime'
 import { createFenceLedger, type FenceLedger } from './adapters/db/fence-ledger.js'
+import { createFencerWorkers } from './adapters/db/fencer-workers.js'
 import { startKdumpListener, type KdumpListener } from './adapters/kdump/kdump-listener.js'
 import { createPowerDriver, type PowerDriver } from './adapters/power/index.js'
 import type { FenceDevice } from './domain/control-attributes.js'
 import { defaultFencerConfig, type FencerConfig } from './fencer-config.js'
+import { type FencerLiveness, startLiveness } from './handlers/liveness.js'
 import { onHostFailed } from './handlers/on-host-failed.js'
 import { onUnfenceRequested } from './handlers/on-unfence-requested.js'
 
@@ -62,11 +64,15 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
   let abort = new AbortController()
   let ledger: Promise<FenceLedger> | undefined
   let kdump: KdumpListener | undefined
+  let liveness: FencerLiveness | undefined
 
   return {
     async start() {
       if (subscriptions.length > 0) return
       ledger ??= createFenceLedger(deps.db)
+      // Migrated by the ledger; from here on this process says it is alive in it.
+      await ledger
+      liveness ??= await startLiveness(createFencerWorkers(deps.db), config, deps.log)
       abort = new AbortController()
       if (config.kdumpPort > 0 && !kdump) {
         kdump = await startKdumpListener({ port: config.kdumpPort, address: config.kdumpAddress })
@@ -85,6 +91,7 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
       const handler = onHostFailed({
         ...common,
         kdump,
+        liveness,
         maxAttempts: topology.fencerOnHostFailed.maxAttempts,
         onFenceEnded: (level, outcome, seconds) => {
           fences.inc({ level: String(level), outcome })
@@ -110,6 +117,8 @@ export const createFencerService = (deps: FencerDeps): FencerService => {
       for (const sub of s) await sub.cancel()
       await kdump?.close()
       kdump = undefined
+      await liveness?.stop()
+      liveness = undefined
     },
   }
 }

@@ -66,6 +66,8 @@ export interface StepContext {
   me: string
   notificationId: string
   record: FenceRecord
+  /** Throws unless this process may still act on its claim (handlers/liveness.ts); checked before each action. */
+  guard?: () => void
   /** When the lease was last renewed (wall clock of this process). */
   renewedAt: number
   /** The service as Nova answered the force-down (it shows whether Nova sees it down already). */
@@ -144,6 +146,7 @@ export const STEPS: Record<FenceStep, (c: StepContext) => Promise<string>> = {
     // without a call of its own while the recovery waits on a busy nova-api).
     const reason = c.deps.config.disableReason
     try {
+      c.guard?.()
       c.forcedDownAnswer = reason === null ? await c.deps.nova.setForcedDown(c.host, true) : await c.deps.nova.forceDownAndDisable(c.host, reason)
     } catch (err) {
       throw new FenceStepError('force_down_compute_service', `Nova did not force down nova-compute on ${c.host}: ${errorText(err)}`)
@@ -209,6 +212,7 @@ const pollUntil = async (c: StepContext, windowMs: number, intervalMs: number, s
 }
 
 const renew = async (c: StepContext): Promise<void> => {
+  c.guard?.()
   if (Date.now() - c.renewedAt < c.deps.config.leaseMs / 3) return
   await c.deps.ledger.renew(c.notificationId, c.me, c.deps.now(), c.deps.config.leaseMs)
   c.renewedAt = Date.now()
@@ -327,6 +331,7 @@ const powerOffAndConfirm = async (c: StepContext, d: PowerDriver, signal: AbortS
     return 'unknown' as const
   })
   if (before === 'off') return `host ${host} is already powered off`
+  c.guard?.()
   try {
     await d.powerOff({ signal })
   } catch (err) {

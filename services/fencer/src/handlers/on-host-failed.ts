@@ -14,6 +14,7 @@ import { decideFence, fencedFacts, remainingSteps, stateAfter, stepsForLevel, ty
 import type { FencerConfig } from '../fencer-config.js'
 import { FenceStepError, STEP_TITLES, STEPS, type StepContext } from './fence-steps.js'
 import { fenceProgress } from './fence-progress.js'
+import { type FencerLiveness, LivenessLostError } from './liveness.js'
 import { publishOutcome as publishStored, SOURCE } from './outcomes.js'
 
 export { SOURCE }
@@ -37,7 +38,15 @@ export interface OnHostFailedDeps {
   kdump?: KdumpMessages | undefined
   /** Called once per fence that ended here (not for republished outcomes). */
   onFenceEnded?: (level: QuickEvacuateLevel, outcome: 'fenced' | 'failed', seconds: number) => void
+  /**
+   * This process's heartbeat (handlers/liveness.ts): claims name its worker id, so that a
+   * crash frees them once the process is known dead; without it, claims last their lease.
+   */
+  liveness?: FencerLiveness | undefined
 }
+
+/** Until this process beats again, a delivery waits this long before it is tried again. */
+const NOT_BEATING_RETRY_MS = 500
 
 export const owner = (): string => `${hostname()}:${process.pid}:${randomUUID()}`
 
@@ -68,7 +77,9 @@ export const onHostFailed =
         alert,
       })
 
-    const claim = await deps.ledger.claim({ notificationId, host: host.name, level: decision.level, request: evt.payload }, me, deps.now(), config.leaseMs)
+    const life = deps.liveness?.current()
+    if (deps.liveness && !life) return { type: 'RETRY', reason: 'this fencer cannot say it is alive in the ledger', delayMs: NOT_BEATING_RETRY_MS }
+    const claim = await deps.ledger.claim({ notificationId, host: host.name, level: decision.level, request: evt.payload }, me, deps.now(), config.leaseMs, life?.workerId)
     if (claim.kind === 'done') {
       log.info({ state: claim.record.state }, 'fence already finished; publishing its outcome again')
       if (claim.record.outcome) await publishOutcome(claim.record.outcome, evt.id)
@@ -77,6 +88,7 @@ export const onHostFailed =
     if (claim.kind === 'busy') {
       const { holder } = claim
       const busy = decideBusy({ notificationId, holder, attempt: ctx.attempt, maxAttempts: deps.maxAttempts, now: deps.now(), leaseMs: config.leaseMs })
+      if (busy.kind === 'retry' && holder.ownerAliveMs !== undefined) log.info({ ownerAliveMs: Math.round(holder.ownerAliveMs) }, 'holder beats in the ledger')
       if (busy.kind === 'leave') {
         log.warn({ state: holder.state }, 'fence still held by a live owner; leaving it to finish')
         return ACK
@@ -96,7 +108,7 @@ export const onHostFailed =
         )
         return ACK
       }
-      log.info({ holder: holder.notificationId, state: holder.state, waitMs: busy.waitMs }, 'host is being fenced by another owner; retrying later')
+      log.info({ holder: holder.notificationId, state: holder.state, waitMs: busy.waitMs, why: busy.why }, 'host is being fenced by another owner; retrying later')
       return { type: 'RETRY', reason: `host ${host.name} is being fenced for notification ${holder.notificationId}`, delayMs: busy.waitMs }
     }
 
@@ -107,7 +119,8 @@ export const onHostFailed =
     }
     const record = claim.record
     const level = record.level
-    if (claim.resumed) log.info({ state: record.state, attempts: record.attempts }, 'resuming fence')
+    if (claim.resumed) log.info({ state: record.state, attempts: record.attempts, worker: life?.workerId }, 'resuming fence')
+    else log.info({ level, worker: life?.workerId }, 'fence claimed')
     const started = Date.now()
     const timings: Record<string, number> = { ...record.timings }
     const allSteps = stepsForLevel(level)
@@ -143,8 +156,12 @@ export const onHostFailed =
           return await fail(`host ${host.name}: ${where}${errorText(err)}`, 'prepare')
         }
       }
+      // The steps stop when the service stops or when this incarnation may no longer act.
+      const signal = life ? AbortSignal.any([deps.signal, life.signal]) : deps.signal
+      const guard = life && deps.liveness ? deps.liveness.assert.bind(undefined, life.workerId) : () => {}
       const ctxFor: StepContext = {
-        deps,
+        deps: { ...deps, signal },
+        guard,
         log,
         host: host.name,
         levels,
@@ -161,6 +178,7 @@ export const onHostFailed =
       }
       for (const step of remainingSteps(level, record.state)) {
         currentStep = step
+        guard()
         const index = allSteps.indexOf(step)
         progress.report(step, 'running', STEP_TITLES[step], index)
         const t0 = performance.now()
@@ -209,6 +227,10 @@ export const onHostFailed =
       await progress.settled()
       await deps.ledger.release(notificationId, me, deps.now()).catch(() => {})
       if (deps.signal.aborted) return { type: 'RETRY', reason: 'fencer stopping', delayMs: 0 }
+      if (err instanceof LivenessLostError || life?.signal.aborted) {
+        log.warn({ step: currentStep }, 'this fencer could not say it is alive in time; giving the fence up to be resumed')
+        return { type: 'RETRY', reason: 'fencer liveness lapsed', delayMs: NOT_BEATING_RETRY_MS }
+      }
       throw err
     }
   }

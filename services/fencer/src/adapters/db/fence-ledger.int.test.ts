@@ -4,6 +4,7 @@ import { createPgDb, type Db } from '@lazarus/db'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openTestDb, type Engine } from '../../testing/databases.js'
 import { createFenceLedger, LostClaimError, type ClaimRequest, type FenceLedger, type StoredOutcome } from './fence-ledger.js'
+import { createFencerWorkers } from './fencer-workers.js'
 
 const LEASE = 10_000
 const t0 = new Date('2025-01-01T00:00:00.000Z')
@@ -141,5 +142,55 @@ describe.each<Engine>(['pglite', 'postgres'])('fence ledger on %s', (engine) => 
     } finally {
       await Promise.all(replicas.map((r) => r.own.close()))
     }
+  })
+
+  describe('owners that say they are alive (fencer_workers)', () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+    it('a claim whose owner is known dead is taken over before its lease, from the recorded state; the dead owner never comes back', async () => {
+      const workers = createFencerWorkers(db)
+      const req = request(host())
+      // Given owner a of process wa, alive for 1 ms only (it was killed), its fence powered off
+      expect(await workers.beat('wa', 1)).toBe(true)
+      await ledger.claim(req, 'a', t0, LEASE, 'wa')
+      await ledger.advance(req.notificationId, 'a', { state: 'power_off_sent', timings: { power_off_host: 3 } }, at(100), LEASE)
+      await sleep(30)
+      // When another process claims it with most of the lease left, then it resumes it
+      expect(await workers.beat('wb', 2000)).toBe(true)
+      const taken = await ledger.claim(req, 'b', at(200), LEASE, 'wb')
+      expect(taken).toMatchObject({ kind: 'claimed', resumed: true, record: { state: 'power_off_sent', owner: 'b', ownerWorker: 'wb', attempts: 2 } })
+      // and the dead process cannot say it is alive again, nor act on the claim
+      expect(await workers.beat('wa', 2000)).toBe(false)
+      await expect(ledger.advance(req.notificationId, 'a', { timings: {} }, at(300), LEASE)).rejects.toBeInstanceOf(LostClaimError)
+    })
+
+    it('a claim whose owner still beats is never taken over before its lease, however slow', async () => {
+      const workers = createFencerWorkers(db)
+      const req = request(host())
+      await workers.beat('wc', 2000)
+      await ledger.claim(req, 'c', t0, LEASE, 'wc')
+      for (let i = 0; i < 3; i += 1) {
+        await sleep(20)
+        await workers.beat('wc', 2000)
+        const busy = await ledger.claim(req, 'd', at(LEASE - 1), LEASE, 'wd')
+        expect(busy).toMatchObject({ kind: 'busy', holder: { owner: 'c', ownerWorker: 'wc' } })
+        expect(busy.kind === 'busy' && busy.holder.ownerAliveMs).toBeGreaterThan(1000)
+      }
+      // its lease still bounds it, as for an owner that does not beat
+      expect(await ledger.claim(req, 'd', at(LEASE + 1), LEASE, 'wd')).toMatchObject({ kind: 'claimed', resumed: true })
+    })
+
+    it('another notification for a host whose fence owner died closes that fence and runs', async () => {
+      const workers = createFencerWorkers(db)
+      const h = host()
+      const first = request(h)
+      await workers.beat('we', 1)
+      await ledger.claim(first, 'e', t0, LEASE, 'we')
+      await sleep(30)
+      const second = request(h)
+      const claim = await ledger.claim(second, 'f', at(100), LEASE, 'wf')
+      expect(claim).toMatchObject({ kind: 'claimed', resumed: false })
+      expect(claim.kind === 'claimed' && claim.superseded[0]?.payload).toMatchObject({ reason: expect.stringContaining('its owner we died') })
+    })
   })
 })

@@ -1,6 +1,8 @@
 import type { AlertRaisedV1, HostFailedV1, HostFencedV1, HostFenceFailedV1, HostUnfencedV1, HostUnfenceRequestedV1, QuickEvacuateLevel } from '@lazarus/contracts'
 import type { Db, Queryable } from '@lazarus/db'
+import { claimTakeover } from '../../domain/claim-takeover.js'
 import type { FenceState } from '../../domain/fence-plan.js'
+import { ownerAliveMsSql } from './fencer-workers.js'
 import { FENCER_MIGRATIONS } from './migrations.js'
 
 /**
@@ -28,6 +30,10 @@ export interface FenceRecord {
   level: QuickEvacuateLevel
   state: FenceState
   owner: string
+  /** The fencer process holding the claim (fencer_workers), null for a claim of an earlier build. */
+  ownerWorker: string | null
+  /** That process's `alive_until` minus the database's now() in ms (negative: known dead); undefined when unknown. */
+  ownerAliveMs: number | undefined
   leaseUntil: Date
   attempts: number
   request: OperationRequest
@@ -41,7 +47,7 @@ export type Claim =
   | { kind: 'claimed'; record: FenceRecord; resumed: boolean; superseded: StoredOutcome[] }
   /** The operation is finished; its outcome is to be published again. */
   | { kind: 'done'; record: FenceRecord }
-  /** Another live owner holds this notification or this host; try again after its lease. */
+  /** Another live owner holds this notification or this host; try again once its owner is known dead or its lease lapsed. */
   | { kind: 'busy'; holder: FenceRecord }
 
 /** The owner's claim lapsed and someone else took the operation over: stop at once. */
@@ -62,7 +68,12 @@ export interface ClaimRequest {
 }
 
 export interface FenceLedger {
-  claim(req: ClaimRequest, owner: string, now: Date, leaseMs: number): Promise<Claim>
+  /**
+   * Claim the operation for `owner` (unique per attempt), held by the process `worker` when
+   * it beats in fencer_workers. A busy claim may be taken over once its lease lapsed or its
+   * owner is known dead (domain/claim-takeover.ts).
+   */
+  claim(req: ClaimRequest, owner: string, now: Date, leaseMs: number, worker?: string): Promise<Claim>
   /** Record progress (and renew the lease); throws LostClaimError if no longer the owner. */
   advance(notificationId: string, owner: string, update: { state?: FenceState; timings: Record<string, number> }, now: Date, leaseMs: number): Promise<void>
   renew(notificationId: string, owner: string, now: Date, leaseMs: number): Promise<void>
@@ -84,6 +95,8 @@ interface Row {
   level: number
   state: FenceState
   owner: string
+  owner_worker: string | null
+  owner_alive_ms: number | string | null
   lease_until: Date | string
   attempts: number
   request: unknown
@@ -101,6 +114,8 @@ const toRecord = (r: Row): FenceRecord => ({
   level: r.level as QuickEvacuateLevel,
   state: r.state,
   owner: r.owner,
+  ownerWorker: r.owner_worker,
+  ownerAliveMs: r.owner_alive_ms === null || r.owner_alive_ms === undefined ? undefined : Number(r.owner_alive_ms),
   leaseUntil: new Date(r.lease_until),
   attempts: Number(r.attempts),
   request: json(r.request) as OperationRequest,
@@ -109,7 +124,7 @@ const toRecord = (r: Row): FenceRecord => ({
   reason: r.reason,
 })
 
-const COLUMNS = 'notification_id, kind, host, level, state, owner, lease_until, attempts, request, timings, outcome, reason'
+const COLUMNS = `notification_id, kind, host, level, state, owner, owner_worker, ${ownerAliveMsSql('owner_worker')} AS owner_alive_ms, lease_until, attempts, request, timings, outcome, reason`
 /** Unfinished operations: the same condition as the one-per-host unique index (migration 003). */
 const ACTIVE = `state NOT IN ('fenced', 'unfenced', 'failed')`
 /** A retry (newer `retriedAt`) of a fence that failed: fenced again, not answered with the old failure. */
@@ -142,13 +157,13 @@ export const createFenceLedger = async (db: Db): Promise<FenceLedger> => {
    * when the row changed meanwhile, or another unfinished operation holds the host (the
    * one-per-host index refuses the reopening; the next round finds that holder).
    */
-  const reopen = async (mine: FenceRecord, req: ClaimRequest, owner: string, leaseUntil: string, now: Date): Promise<FenceRecord | undefined> => {
+  const reopen = async (mine: FenceRecord, req: ClaimRequest, owner: string, worker: string | null, leaseUntil: string, now: Date): Promise<FenceRecord | undefined> => {
     try {
       const r = await q.query<Row>(
-        `UPDATE fence_operations SET state = 'started', owner = $2, lease_until = $3, level = $4, request = $5::text::jsonb,
+        `UPDATE fence_operations SET state = 'started', owner = $2, owner_worker = $8, lease_until = $3, level = $4, request = $5::text::jsonb,
            outcome = NULL, reason = NULL, timings = '{}'::jsonb, attempts = attempts + 1, updated_at = $6
          WHERE notification_id = $1 AND state = 'failed' AND owner = $7 RETURNING ${COLUMNS}`,
-        [req.notificationId, owner, leaseUntil, req.level, JSON.stringify(req.request), now.toISOString(), mine.owner],
+        [req.notificationId, owner, leaseUntil, req.level, JSON.stringify(req.request), now.toISOString(), mine.owner, worker],
       )
       return r.rows[0] ? toRecord(r.rows[0]) : undefined
     } catch (err) {
@@ -165,34 +180,37 @@ export const createFenceLedger = async (db: Db): Promise<FenceLedger> => {
   return {
     get: byNotification,
 
-    async claim(req, owner, now, leaseMs) {
+    async claim(req, owner, now, leaseMs, worker) {
+      const w = worker ?? null
       const leaseUntil = new Date(now.getTime() + leaseMs).toISOString()
       const superseded: StoredOutcome[] = []
       // A few rounds: each loses only to a concurrent change, which the next round sees.
       for (let round = 0; round < 5; round += 1) {
         const inserted = await q.query<Row>(
-          `INSERT INTO fence_operations (notification_id, kind, host, level, state, owner, lease_until, request, created_at, updated_at)
-           VALUES ($1, $8, $2, $3, 'started', $4, $5, $6::text::jsonb, $7, $7)
+          `INSERT INTO fence_operations (notification_id, kind, host, level, state, owner, owner_worker, lease_until, request, created_at, updated_at)
+           VALUES ($1, $8, $2, $3, 'started', $4, $9, $5, $6::text::jsonb, $7, $7)
            ON CONFLICT DO NOTHING RETURNING ${COLUMNS}`,
-          [req.notificationId, req.host, req.level, owner, leaseUntil, JSON.stringify(req.request), now.toISOString(), req.kind ?? 'fence'],
+          [req.notificationId, req.host, req.level, owner, leaseUntil, JSON.stringify(req.request), now.toISOString(), req.kind ?? 'fence', w],
         )
         if (inserted.rows[0]) return { kind: 'claimed', record: toRecord(inserted.rows[0]), resumed: false, superseded }
 
         const mine = await byNotification(req.notificationId)
         if (mine) {
           if (isRetryOfFailed(mine, req)) {
-            const reopened = await reopen(mine, req, owner, leaseUntil, now)
+            const reopened = await reopen(mine, req, owner, w, leaseUntil, now)
             if (reopened) return { kind: 'claimed', record: reopened, resumed: false, superseded }
             const other = await q.query<Row>(`SELECT ${COLUMNS} FROM fence_operations WHERE host = $1 AND ${ACTIVE}`, [req.host])
             if (other.rows[0]) return { kind: 'busy', holder: toRecord(other.rows[0]) }
             continue
           }
           if (isDone(mine)) return { kind: 'done', record: mine }
-          if (mine.leaseUntil > now) return { kind: 'busy', holder: mine }
+          // A dead worker's row never comes back to life, so the owner it names is still dead
+          // when the compare-and-set below runs.
+          if (claimTakeover({ leaseUntil: mine.leaseUntil, now, ownerAliveMs: mine.ownerAliveMs }).kind === 'held') return { kind: 'busy', holder: mine }
           const taken = await q.query<Row>(
-            `UPDATE fence_operations SET owner = $2, lease_until = $3, attempts = attempts + 1, updated_at = $4
+            `UPDATE fence_operations SET owner = $2, owner_worker = $6, lease_until = $3, attempts = attempts + 1, updated_at = $4
              WHERE notification_id = $1 AND owner = $5 AND ${ACTIVE} RETURNING ${COLUMNS}`,
-            [req.notificationId, owner, leaseUntil, now.toISOString(), mine.owner],
+            [req.notificationId, owner, leaseUntil, now.toISOString(), mine.owner, w],
           )
           if (taken.rows[0]) return { kind: 'claimed', record: toRecord(taken.rows[0]), resumed: true, superseded }
           continue
@@ -202,10 +220,12 @@ export const createFenceLedger = async (db: Db): Promise<FenceLedger> => {
         const other = await q.query<Row>(`SELECT ${COLUMNS} FROM fence_operations WHERE host = $1 AND ${ACTIVE}`, [req.host])
         const holder = other.rows[0] ? toRecord(other.rows[0]) : undefined
         if (!holder) continue
-        if (holder.leaseUntil > now) return { kind: 'busy', holder }
+        const free = claimTakeover({ leaseUntil: holder.leaseUntil, now, ownerAliveMs: holder.ownerAliveMs })
+        if (free.kind === 'held') return { kind: 'busy', holder }
         // Its owner is gone and nobody resumed it: close it as failed so this one can run.
         const instead = (req.kind ?? 'fence') === 'fence' ? `fenced for notification ${req.notificationId}` : 'unfenced'
-        const reason = `${holder.kind} abandoned: its lease lapsed at ${holder.leaseUntil.toISOString()}; host ${holder.host} is ${instead} instead`
+        const gone = free.why === 'owner_dead' ? `its owner ${holder.ownerWorker} died` : `its lease lapsed at ${holder.leaseUntil.toISOString()}`
+        const reason = `${holder.kind} abandoned: ${gone}; host ${holder.host} is ${instead} instead`
         const outcome: StoredOutcome =
           holder.kind === 'fence'
             ? {

@@ -66,4 +66,19 @@ UPDATE fence_operations SET outcome = jsonb_set(outcome, '{payload,host,controlA
 UPDATE fence_operations SET reason = ${mask('reason')} WHERE reason IS NOT NULL AND reason <> ${mask('reason')};
 `,
   },
+  {
+    id: '005-fencer-workers',
+    kind: 'expand',
+    sql: `
+-- Fencer processes that say they are alive (adapters/db/fencer-workers.ts): a fence whose
+-- owner is known dead may be taken over before its lease runs out. A claim names the
+-- process that holds it (owner_worker); one without (written by an earlier build) is
+-- trusted for its lease, as before.
+CREATE TABLE fencer_workers (
+  worker_id    text PRIMARY KEY,
+  alive_until  timestamptz NOT NULL
+);
+ALTER TABLE fence_operations ADD COLUMN owner_worker text;
+`,
+  },
 ]
