@@ -8,8 +8,8 @@ import { createLogger } from '@lazarus/runtime'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { EvacuatorSettings, type EvacuatorConfig } from './config.js'
 import { createEvacuatorService, type EvacuatorService } from './service.js'
-import { evacuatorBusWorld, FAST_EVACUATOR } from './testing/bus-world.js'
-import { hostFenced, waitFor } from './testing/fixtures.js'
+import { evacuatorBusWorld } from './testing/bus-world.js'
+import { FAST_EVACUATOR, hostFenced, waitFor } from './testing/fixtures.js'
 
 /**
  * Recovery methods, capacity, workflows, retries, instance and process failures: the

@@ -10,8 +10,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { EvacuatorConfig } from './config.js'
 import { novaTimeMs } from './domain/evacuation-migrations.js'
 import { createEvacuatorService, type EvacuatorService } from './service.js'
-import { evacuatorBusWorld, FAST_EVACUATOR } from './testing/bus-world.js'
-import { hostFenced, waitFor } from './testing/fixtures.js'
+import { evacuatorBusWorld } from './testing/bus-world.js'
+import { FAST_EVACUATOR, hostFenced, waitFor } from './testing/fixtures.js'
 
 /**
  * Restart order and planned targets in a real recovery: the service against cloud-sim over

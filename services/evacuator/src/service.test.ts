@@ -7,7 +7,7 @@ import type { EvacuatorConfig } from './config.js'
 import { createEvacuatorService, type EvacuatorService } from './service.js'
 import { availableClouds, type CloudOptions } from './testing/clouds.js'
 import type { TestCloud } from './testing/clouds.js'
-import { hostFenced, waitFor } from './testing/fixtures.js'
+import { FAST_EVACUATOR, hostFenced, waitFor } from './testing/fixtures.js'
 import { createRecoveryStore } from './store/recovery-store.js'
 import { planInstance } from './domain/instance-plan.js'
 
@@ -19,14 +19,7 @@ const observer: QueueSpec = {
   retryDelayMs: 0,
 }
 
-const fast: Partial<EvacuatorConfig> = {
-  waitPeriodAfterEvacuation: 10,
-  confirmPollFirstMs: 20,
-  confirmPollMaxMs: 100,
-  claimLeaseMs: 5000,
-  sweepIntervalMs: 60_000,
-  recoveryRetryLimit: 0,
-}
+const fast = FAST_EVACUATOR
 
 const log = createLogger('evacuator-test', process.env['LOG_LEVEL'] ?? 'silent')
 

@@ -4,17 +4,6 @@ import { LazarusEvent, type LazarusEvent as Event, type QueueSpec } from '@lazar
 import { createPgDb, type Db } from '@lazarus/db'
 import { afterAll, beforeAll } from 'vitest'
 import { createTestDatabase, createTestVhost } from '../../../../test/support/infra.js'
-import type { EvacuatorConfig } from '../config.js'
-
-/** Settings that keep a recovery short in a test: brief waits and polls, no retry, no sweep of its own. */
-export const FAST_EVACUATOR: Partial<EvacuatorConfig> = {
-  waitPeriodAfterEvacuation: 10,
-  confirmPollFirstMs: 20,
-  confirmPollMaxMs: 100,
-  claimLeaseMs: 5000,
-  sweepIntervalMs: 60_000,
-  recoveryRetryLimit: 0,
-}
 
 export interface BusWorld {
   db: Db

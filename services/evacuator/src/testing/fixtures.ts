@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { makeEvent, type HostFencedV1, type RecoveryMethod } from '@lazarus/contracts'
+import type { EvacuatorConfig } from '../config.js'
+
+/** Settings that keep a recovery short in a test: brief waits and polls, no retry, no sweep of its own. */
+export const FAST_EVACUATOR: Partial<EvacuatorConfig> = {
+  waitPeriodAfterEvacuation: 10,
+  confirmPollFirstMs: 20,
+  confirmPollMaxMs: 100,
+  claimLeaseMs: 5000,
+  sweepIntervalMs: 60_000,
+  recoveryRetryLimit: 0,
+}
 
 /** A host.fenced event for `host`, as the fencer publishes it. */
 export const hostFenced = (host: string, o: { notificationId?: string; recoveryMethod?: RecoveryMethod; disabledReason?: string } = {}): HostFencedV1 => {
