@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { isFinalStatus } from '@lazarus/api-contract'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
-import { startNode, type RunningProcess } from '../support/processes.js'
+import { eventually, startNode, type RunningProcess } from '../support/processes.js'
 import type { BoxConfig } from './box.js'
 
 /**
@@ -16,6 +17,8 @@ export interface RealNovaCluster {
   /** A segment with the box's computes, fenced at `level` with no power driver (level 1: force-down only). */
   registerSegment(o: { name: string; hosts: string[]; level: 1 | 2 | 3; controlAttributes?: (host: string) => string }): Promise<string>
   notifyHostDown(host: string): Promise<string>
+  /** The notification once its status is final (finished, failed, error or ignored). */
+  notificationFinal(id: string, timeoutMs: number): Promise<any>
   stop(): Promise<void>
 }
 
@@ -95,6 +98,16 @@ export const startRealNovaCluster = async (box: BoxConfig, serviceEnv: Record<st
         if (r.status !== 202) throw new Error(`notification → ${r.status} ${JSON.stringify(r.body)}`)
         return r.body.notification.notification_uuid
       },
+      notificationFinal: (nid, timeoutMs) =>
+        eventually(
+          `notification ${nid} final`,
+          async () => {
+            const r = await api('GET', `/v1/notifications/${nid}`)
+            return isFinalStatus(r.body.notification.status) ? r.body.notification : undefined
+          },
+          timeoutMs,
+          200,
+        ),
       stop,
     }
   } catch (err) {

@@ -1,7 +1,6 @@
 import { type OpenStackClient, readSegmentInventory } from '@lazarus/openstack'
 import { DISABLED_TRAIT, type Plan, type Placement, planFailure, planRequestFromInventory } from '@lazarus/planner'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { eventually } from '../support/processes.js'
 import { bootServers, computeCtl, connect, deleteServers, loadBox, pollUntil, restoreCompute, serversNamed, waitActiveElsewhere, waitComputesUp, type BoxConfig } from './box.js'
 import { startRealNovaCluster, type RealNovaCluster } from './cluster.js'
 
@@ -233,16 +232,7 @@ if (!loaded.box) {
       const t0 = Date.now()
       const nid = await c.notifyHostDown(VICTIM)
       const { lastAt, hosts } = await waitActiveElsewhere(os, ids, VICTIM, 90_000)
-      const n = await eventually(
-        `notification ${nid} final`,
-        async () => {
-          const r = await c.api('GET', `/v1/notifications/${nid}`)
-          const st = r.body.notification.status as string
-          return ['finished', 'failed', 'error', 'ignored'].includes(st) ? r.body.notification : undefined
-        },
-        60_000,
-        200,
-      )
+      const n = await c.notificationFinal(nid, 60_000)
       const finishedAt = Date.now()
       expect(n.status, JSON.stringify(n)).toBe('finished')
 

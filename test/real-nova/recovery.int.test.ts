@@ -1,6 +1,5 @@
 import type { OpenStackClient } from '@lazarus/openstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { eventually } from '../support/processes.js'
 import { bootServers, computeCtl, connect, deleteServers, loadBox, restoreCompute, serversNamed, waitActiveElsewhere, waitComputesUp, type BoxConfig } from './box.js'
 import { startRealNovaCluster, type RealNovaCluster } from './cluster.js'
 
@@ -59,16 +58,7 @@ if (!loaded.box) {
       const t0 = Date.now()
       const nid = await c.notifyHostDown(VICTIM)
       const { lastAt, hosts } = await waitActiveElsewhere(os, ids, VICTIM, 90_000)
-      const n = await eventually(
-        `notification ${nid} final`,
-        async () => {
-          const r = await c.api('GET', `/v1/notifications/${nid}`)
-          const st = r.body.notification.status as string
-          return ['finished', 'failed', 'error', 'ignored'].includes(st) ? r.body.notification : undefined
-        },
-        60_000,
-        200,
-      )
+      const n = await c.notificationFinal(nid, 60_000)
       expect(n.status, JSON.stringify(n)).toBe('finished')
       for (const id of ids) expect(hosts[id]).not.toBe(VICTIM)
       const [svc] = await os.nova.listComputeServices({ host: VICTIM })

@@ -1,6 +1,18 @@
 import { randomUUID } from 'node:crypto'
 import { allocationOf, emptyUsage, fits, inventoryOf, RESOURCE_CLASSES, type HostResources, type ResourceClass, type SimFlavor } from './resources.js'
 
+/** A server to place directly on a host (the sim has no boot path through Nova). */
+export interface SimServerSpec {
+  host: string
+  name?: string
+  metadata?: Record<string, string>
+  vmState?: 'active' | 'stopped' | 'error'
+  /** A flavor's name or id; default the first flavor. */
+  flavor?: string
+  /** A server group id to join. */
+  serverGroup?: string
+}
+
 /**
  * The simulated cloud's state and the rules Nova, the compute hosts and their BMCs follow.
  * No HTTP here: the routes translate requests into these calls and NovaFault into Nova's
@@ -380,16 +392,7 @@ export class CloudWorld {
 
   // ---- servers ------------------------------------------------------------------------
 
-  createServer(o: {
-    host: string
-    name?: string
-    metadata?: Record<string, string>
-    vmState?: 'active' | 'stopped' | 'error'
-    /** A flavor's name or id; default the first flavor. */
-    flavor?: string
-    /** A server group to join (Nova's `group` scheduler hint at boot). */
-    serverGroup?: string
-  }): string {
+  createServer(o: SimServerSpec): string {
     this.host(o.host)
     const flavor = o.flavor === undefined ? this.opts.flavors[0] : this.opts.flavors.find((f) => f.name === o.flavor || f.id === o.flavor)
     if (!flavor) throw new NovaFault(400, `Flavor ${o.flavor} could not be found.`)

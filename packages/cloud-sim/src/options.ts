@@ -1,4 +1,4 @@
-import type { BmcFault } from './cloud-world.js'
+import type { BmcFault, SimServerSpec } from './cloud-world.js'
 import type { HostResources, SimFlavor } from './resources.js'
 
 export interface CloudSimOptions {
@@ -49,18 +49,6 @@ export interface CloudSimOptions {
   username?: string
   password?: string
   projectName?: string
-}
-
-/** A server to place directly on a host (the sim has no boot path through Nova). */
-export interface SimServerSpec {
-  host: string
-  name?: string
-  metadata?: Record<string, string>
-  vmState?: 'active' | 'stopped' | 'error'
-  /** A flavor's name or id; default the first flavor. */
-  flavor?: string
-  /** A server group id to join. */
-  serverGroup?: string
 }
 
 export interface NovaFaultSpec {
@@ -134,4 +122,4 @@ export interface CloudSim {
   close(): Promise<void>
 }
 
-export type { BmcFault, HostResources, SimFlavor }
+export type { BmcFault, SimServerSpec, HostResources, SimFlavor }
