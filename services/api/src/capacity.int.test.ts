@@ -186,6 +186,33 @@ describe('segment capacity and plans (cloud-sim)', () => {
     }
   })
 
+  it('refuses forged plan bodies and capacity settings (400), and changes nothing', async () => {
+    const seg = await segment({ capacity_policy: 'warn', capacity_target: 1 })
+    try {
+      for (const plan of [
+        { hosts: 'compute1' },
+        { hosts: [] },
+        { hosts: [1] },
+        { hosts: ['compute1'], concurrency: 0 },
+        { hosts: ['compute1'], concurrency: 'x' },
+        { hosts: ['compute1'], concurrency: 1.5 },
+      ]) {
+        expect((await api('POST', `/v1/segments/${seg.uuid}/plans`, { plan })).status, JSON.stringify(plan)).toBe(400)
+      }
+      for (const fields of [{ capacity_policy: 'maybe' }, { capacity_policy: 1 }, { capacity_target: -1 }, { capacity_target: 'x' }, { capacity_target: 2.5 }]) {
+        const r = await api('PUT', `/v1/segments/${seg.uuid}`, { segment: fields })
+        expect(r.status, JSON.stringify(fields)).toBe(400)
+        const created = await api('POST', '/v1/segments', {
+          segment: { name: `cap-forged-${process.pid}-${(n += 1)}`, recovery_method: 'auto', service_type: 'COMPUTE', ...fields },
+        })
+        expect(created.status, JSON.stringify(fields)).toBe(400)
+      }
+      expect((await api('GET', `/v1/segments/${seg.uuid}`)).body.segment).toMatchObject({ capacity_policy: 'warn', capacity_target: 1 })
+    } finally {
+      await dropHosts(seg)
+    }
+  })
+
   it('refuses (409) a maintenance that leaves fewer host failures tolerated than the target, and changes nothing', async () => {
     const seg = await segment({ capacity_policy: 'refuse', capacity_target: 2 })
     try {
