@@ -158,6 +158,23 @@ describe('probes', () => {
     await runner.settle()
     expect(runner.results('storageHeartbeat')).toMatchObject([{ ok: true }])
   })
+
+  it("reports a hung probe as timed out after runOnce even when the timer fires before the runner's clock reaches the timeout", async () => {
+    // The runner's clock falls 20 ms behind the timers' once the probe starts: the timer ends
+    // while that clock still reads 30 ms, and runOnce must wait out the rest by it.
+    let lag = 0
+    const hung: Probe = {
+      group: 'storageHeartbeat',
+      names: ['/shared/h.hb'],
+      run: () => {
+        lag = 20
+        return new Promise(() => undefined)
+      },
+    }
+    const runner = new ProbeRunner([hung], 50, () => Date.now() - lag)
+    await runner.runOnce()
+    expect(runner.results('storageHeartbeat')).toMatchObject([{ ok: false, error: 'timeout' }])
+  })
 })
 
 describe('agent', () => {

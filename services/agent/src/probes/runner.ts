@@ -50,16 +50,21 @@ export class ProbeRunner {
 
   /** Start a run and wait until every probe settled or `timeoutMs` passed. */
   async runOnce(): Promise<void> {
+    const deadline = this.now() + this.timeoutMs
     this.tick()
-    const pending = this.#slots.flatMap((s) => (s.pending ? [s.pending] : []))
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.all(pending),
-      new Promise<void>((r) => {
-        timer = setTimeout(r, this.timeoutMs)
-      }),
-    ])
-    clearTimeout(timer)
+    const pending = Promise.all(this.#slots.flatMap((s) => (s.pending ? [s.pending] : []))).then(() => true)
+    const settledWithin = async (ms: number): Promise<boolean> => {
+      let timer: NodeJS.Timeout | undefined
+      const settled = await Promise.race([pending, new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))])
+      clearTimeout(timer)
+      return settled
+    }
+    if (await settledWithin(this.timeoutMs)) return
+    // The deadline is on the runner's clock, the one `results` judges a timeout by: a timer may
+    // fire a millisecond before that clock reaches it, and a hung probe would then read as neither
+    // done nor timed out. Wait out what is left by that clock, once (bounded by the timeout).
+    const left = Math.min(deadline - this.now(), this.timeoutMs)
+    if (left > 0) await settledWithin(left)
   }
 
   /** The latest result of every probe of a group; a run older than the timeout counts as failed. */
