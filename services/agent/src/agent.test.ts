@@ -175,6 +175,24 @@ describe('probes', () => {
     await runner.runOnce()
     expect(runner.results('storageHeartbeat')).toMatchObject([{ ok: false, error: 'timeout' }])
   })
+
+  it('judges the wait by when the probe started, not by when runOnce was called', async () => {
+    // The clock's first reading is 10 ms early (it ticked between two reads), then it lags 20 ms
+    // behind the timers once the probe runs: a deadline taken before the start ends too soon.
+    let reads = 0
+    let lag = 0
+    const hung: Probe = {
+      group: 'storageHeartbeat',
+      names: ['/shared/h.hb'],
+      run: () => {
+        lag = 20
+        return new Promise(() => undefined)
+      },
+    }
+    const runner = new ProbeRunner([hung], 50, () => Date.now() - (reads++ === 0 ? 10 : lag))
+    await runner.runOnce()
+    expect(runner.results('storageHeartbeat')).toMatchObject([{ ok: false, error: 'timeout' }])
+  })
 })
 
 describe('agent', () => {

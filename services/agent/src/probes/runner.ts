@@ -50,8 +50,9 @@ export class ProbeRunner {
 
   /** Start a run and wait until every probe settled or `timeoutMs` passed. */
   async runOnce(): Promise<void> {
-    const deadline = this.now() + this.timeoutMs
     this.tick()
+    // A run counts as timed out once the runner's clock is `timeoutMs` past its own start.
+    const deadline = Math.max(...this.#slots.map((s) => s.inFlightSince ?? Number.NEGATIVE_INFINITY)) + this.timeoutMs
     const pending = Promise.all(this.#slots.flatMap((s) => (s.pending ? [s.pending] : []))).then(() => true)
     const settledWithin = async (ms: number): Promise<boolean> => {
       let timer: NodeJS.Timeout | undefined
@@ -60,11 +61,15 @@ export class ProbeRunner {
       return settled
     }
     if (await settledWithin(this.timeoutMs)) return
-    // The deadline is on the runner's clock, the one `results` judges a timeout by: a timer may
-    // fire a millisecond before that clock reaches it, and a hung probe would then read as neither
-    // done nor timed out. Wait out what is left by that clock, once (bounded by the timeout).
-    const left = Math.min(deadline - this.now(), this.timeoutMs)
-    if (left > 0) await settledWithin(left)
+    // The deadline is on the runner's clock, the one `results` judges a timeout by. A timer may
+    // fire before that clock reaches it (timers and clocks round differently), and a hung probe
+    // would then read as neither done nor timed out. Wait out what is left by that clock, with a
+    // millisecond's margin, a bounded number of times.
+    for (let i = 0; i < 3; i++) {
+      const left = Math.min(deadline - this.now(), this.timeoutMs)
+      if (left <= 0) return
+      if (await settledWithin(Math.ceil(left) + 1)) return
+    }
   }
 
   /** The latest result of every probe of a group; a run older than the timeout counts as failed. */
