@@ -8,7 +8,7 @@
  *
  * Usage: node --import tsx test/bench/detector-heartbeats.ts [--runs 3] [--hosts 5000]
  *        [--loaders auto] [--sample 50] [--measure 40] [--warmup 10] [--timeout-ms 3500]
- *        [--replicas 1] [--target-cpu 0.5] [--cpu-prof DIR]
+ *        [--replicas 1] [--target-cpu 0.5] [--cpu-prof DIR] [--nats-monitor URL] [--nats-log PATH]
  * Targets: monitor CPU < 50% of one core (20,000 agents); latency p99 ≤ 250 ms past the timeout.
  *
  * Child processes get the run's spec over the IPC channel, and host names are derived from
@@ -20,6 +20,25 @@
  * detector's own). `--replicas 2` runs a second monitor as a second detector replica does
  * (every replica subscribes to every heartbeat and tracks every host); `--cpu-prof DIR`
  * writes each monitor's V8 CPU profile there.
+ *
+ * False verdicts ('failed' on a host that was not stopped): each run tells whose they are.
+ * The load processes record when each batch of agents was due and when it went out (their
+ * publish lateness), and every gap of theirs of 2 s and more; the monitor records its
+ * event-loop delay and, for one heartbeat in 8, the transit from the agent's `sentAt` to the
+ * monitor's callback, and the status events of its NATS connection (a subscription with a
+ * callback gets no client 'slowConsumer' status: a slow consumer the server cuts off shows as
+ * a disconnect, and in the server's count). A false verdict is the loader's when its host had
+ * published nothing for the timeout when the verdict came, else detector-side (counted apart:
+ * those that came within an interval after a loader gap ended, the heartbeat perhaps still on
+ * its way). Each run prints `false verdicts: N (of which M on hosts their loader left silent ≥
+ * timeout; K detector-side)`, the loaders' max lateness, the monitor's max event-loop delay and
+ * transit, the slow-consumer events (the server's from its /varz with `--nats-monitor URL`,
+ * default http://127.0.0.1:8222, else the "Slow Consumer Detected" lines of `--nats-log PATH`,
+ * default /var/log/nats-server.log; all of its clients), and the UTC seconds of each stall of
+ * 500 ms and more and of the verdicts. `--stall-loader-ms MS` (`--stall-monitor-ms MS`) blocks
+ * the first load process's (the monitor's) event loop once, in the middle of the window: a
+ * check that the stalled loader's hosts come out loader-silent (that the monitor's stall shows,
+ * and its stall guard holds the verdicts).
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -27,7 +46,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { connect } from '@nats-io/transport-node'
+import { connect, type Msg, type SubscriptionOptions } from '@nats-io/transport-node'
 import { pino } from 'pino'
 import { createHeartbeatMonitor } from '../../services/detector/src/heartbeat/index.js'
 
@@ -56,7 +75,52 @@ interface RunSpec {
 
 const hostName = (spec: Pick<RunSpec, 'hostPrefix'>, i: number) => `${spec.hostPrefix}-${String(i).padStart(5, '0')}`
 
+// ---------- per-second records (UTC seconds: where a stall or a silence happened) ----------
+
+/** epoch second → value; `max` keeps the largest value of the second, `add` the sum. */
+type PerSecond = Map<number, number>
+const keepMax = (m: PerSecond, atMs: number, v: number) => {
+  const s = Math.floor(atMs / 1000)
+  if (v > (m.get(s) ?? Number.NEGATIVE_INFINITY)) m.set(s, v)
+}
+const addTo = (m: PerSecond, atMs: number, v: number) => {
+  const s = Math.floor(atMs / 1000)
+  m.set(s, (m.get(s) ?? 0) + v)
+}
+const hms = (s: number) => new Date(s * 1000).toISOString().slice(11, 19)
+/** "22:41:05 7000, 22:41:06 12" (at most `most` seconds, in time order). */
+const showSeconds = (entries: Iterable<[number, number]>, unit = '', most = 8) => {
+  const all = [...entries].sort((a, b) => a[0] - b[0])
+  if (all.length === 0) return 'none'
+  const shown = all.slice(0, most).map(([s, v]) => `${hms(s)} ${Math.round(v)}${unit}`)
+  return `${shown.join(', ')}${all.length > most ? ` (+${all.length - most} more seconds)` : ''}`
+}
+/** Seconds whose stall (loop delay, lateness, transit) is listed: shorter ones cannot make a timeout's silence alone. */
+const STALL_LIST_MS = 500
+
+/** `--stall-loader-ms`, `--stall-monitor-ms`: block this process's event loop, as starvation would. */
+const busyFor = (ms: number) => {
+  const end = performance.now() + ms
+  while (performance.now() < end) {
+    // busy: timers, sockets and IPC wait
+  }
+}
+
 // ---------- monitor role ----------
+
+interface MonitorDiag {
+  /** The monitor's event-loop delay, max (ms) over the run (from ready), and per second (≥ STALL_LIST_MS, by the second it was read). */
+  loopMaxMs: number
+  loopBySecond: [number, number][]
+  /** Heartbeat transit, the agent's sentAt to the monitor's callback (ms), sampled one message in TRANSIT_SAMPLE. */
+  transitMaxMs: number
+  transitBySecond: [number, number][]
+  /** Status events of the monitor's NATS connection other than pings: [type, at]. */
+  statuses: [string, number][]
+}
+
+/** One heartbeat in this many has its transit measured (a prefix decode, kept off the monitor's CPU figure). */
+const TRANSIT_SAMPLE = 8
 
 const runMonitor = async (spec: RunSpec) => {
   const segments: { id: string; hosts: string[] }[] = []
@@ -65,8 +129,49 @@ const runMonitor = async (spec: RunSpec) => {
     for (let j = i; j < Math.min(spec.hosts, i + SEGMENT_SIZE); j++) hosts.push(hostName(spec, j))
     segments.push({ id: `seg-${i / SEGMENT_SIZE}`, hosts })
   }
+  // The bench's own connection (the options the monitor would use), so that its status events
+  // can be read and the heartbeats' transit sampled ahead of the monitor's callback.
+  const nc = await connect({ servers: NATS_URL, name: 'lazarus-detector heartbeats', maxReconnectAttempts: -1, reconnectTimeWait: 500 })
+  const diag: MonitorDiag = { loopMaxMs: 0, loopBySecond: [], transitMaxMs: 0, transitBySecond: [], statuses: [] }
+  const transitBySecond: PerSecond = new Map()
+  const decoder = new TextDecoder()
+  let sampled = 0
+  const sampleTransit = (msg: Msg) => {
+    if (++sampled % TRANSIT_SAMPLE !== 0) return
+    const m = /"sentAt":(\d+)/.exec(decoder.decode(msg.data.subarray(0, 200)))
+    if (!m) return
+    const now = Date.now()
+    const transit = now - Number(m[1])
+    if (transit > diag.transitMaxMs) diag.transitMaxMs = transit
+    if (transit >= STALL_LIST_MS) keepMax(transitBySecond, now, transit)
+  }
+  const observed = new Proxy(nc, {
+    get(target, prop) {
+      if (prop === 'subscribe') {
+        return (subject: string, opts: SubscriptionOptions = {}) => {
+          const cb = opts.callback
+          if (!cb) return target.subscribe(subject, opts)
+          return target.subscribe(subject, {
+            ...opts,
+            callback: (err, msg) => {
+              if (!err) sampleTransit(msg)
+              return cb(err, msg)
+            },
+          })
+        }
+      }
+      const v = Reflect.get(target, prop, target)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  // A subscription with a callback (the monitor's) gets no client-side 'slowConsumer' status
+  // (nats-core raises it only for iterators given `slow`); a slow consumer the server cuts
+  // off shows here as a disconnect and a reconnect, and in the server's own count.
+  void (async () => {
+    for await (const s of nc.status()) if (s.type !== 'ping') diag.statuses.push([s.type, Date.now()])
+  })()
   const monitor = await createHeartbeatMonitor({
-    natsUrl: NATS_URL,
+    nc: observed,
     subjectPrefix: spec.prefix,
     intervalMs: INTERVAL_MS,
     sweepMs: 100,
@@ -81,8 +186,20 @@ const runMonitor = async (spec: RunSpec) => {
   let t0 = performance.now()
   let received0 = 0
   const loop = monitorEventLoopDelay({ resolution: 10 })
-  process.on('message', (m: { type: string }) => {
-    if (m.type === 'measure-start') {
+  // Read and reset every second: a stall shows at the second it ended (its timer ran late).
+  const loopBySecond: PerSecond = new Map()
+  const perSecond = monitorEventLoopDelay({ resolution: 10 })
+  perSecond.enable()
+  const readLoop = () => {
+    const ms = perSecond.max / 1e6
+    if (ms > diag.loopMaxMs) diag.loopMaxMs = ms
+    if (ms >= STALL_LIST_MS) keepMax(loopBySecond, Date.now(), ms)
+    perSecond.reset()
+  }
+  const loopTimer = setInterval(readLoop, 1000)
+  process.on('message', (m: { type: string; ms?: number }) => {
+    if (m.type === 'stall') busyFor(m.ms!)
+    else if (m.type === 'measure-start') {
       cpu0 = process.cpuUsage()
       t0 = performance.now()
       received0 = monitor.stats().received
@@ -91,6 +208,7 @@ const runMonitor = async (spec: RunSpec) => {
       const cpu = process.cpuUsage(cpu0)
       const wallMs = performance.now() - t0
       loop.disable()
+      readLoop()
       const mem = process.memoryUsage()
       const stats = monitor.stats()
       process.send!({
@@ -101,15 +219,39 @@ const runMonitor = async (spec: RunSpec) => {
         rate: ((stats.received - received0) * 1000) / wallMs,
         loopP99Ms: loop.percentile(99) / 1e6,
         stats,
+        diag: { ...diag, loopBySecond: [...loopBySecond], transitBySecond: [...transitBySecond] },
       })
     } else if (m.type === 'stop') {
-      void monitor.close().then(() => process.exit(0))
+      clearInterval(loopTimer)
+      void monitor
+        .close()
+        .then(() => nc.close())
+        .then(() => process.exit(0))
     }
   })
   process.send!({ type: 'ready' })
 }
 
 // ---------- load role ----------
+
+/** Agents of a load process are spread over SLOTS slots of the second; agent k (from its `from`) is in slot k % SLOTS. */
+const SLOTS = 100
+/** A slot's publish gaps this long and longer are kept (a missed heartbeat and more). */
+const GAP_RECORD_MS = 2 * INTERVAL_MS
+
+interface LoadDiag {
+  from: number
+  /** How late a slot's batch was published (ms past when it was due), max and per second (≥ STALL_LIST_MS). */
+  latenessMaxMs: number
+  latenessBySecond: [number, number][]
+  /** Heartbeats sent timeout or more after the agent's previous one, and per second. */
+  lateHeartbeats: number
+  lateBySecond: [number, number][]
+  /** Per slot: its first and last publish (epoch ms), and its gaps ≥ GAP_RECORD_MS as [prev, next, prev, next, ...]. */
+  slotFirst: number[]
+  slotLast: number[]
+  slotGaps: number[][]
+}
 
 const runLoad = async (spec: RunSpec, from: number, to: number) => {
   const nc = await connect({ servers: NATS_URL, name: 'bench load' })
@@ -138,7 +280,6 @@ const runLoad = async (spec: RunSpec, from: number, to: number) => {
     lastSentAt: 0,
   }))
   // Spread the agents over the second: slot k (every 10 ms) carries the agents i with i % 100 = k.
-  const SLOTS = 100
   const slotMs = INTERVAL_MS / SLOTS
   const t0 = performance.now()
   let next = 0
@@ -146,21 +287,44 @@ const runLoad = async (spec: RunSpec, from: number, to: number) => {
   let cpu0 = process.cpuUsage()
   let t0m = performance.now()
   let sent0 = 0
+  // What the agents really did: a slot's agents are published together (one `now`), so the
+  // slot's publish times are theirs. Gaps of GAP_RECORD_MS and more are kept per slot.
+  const slotFirst = new Array<number>(SLOTS).fill(0)
+  const slotLast = new Array<number>(SLOTS).fill(0)
+  const slotGaps: number[][] = Array.from({ length: SLOTS }, () => [])
+  const diag: LoadDiag = { from, latenessMaxMs: 0, latenessBySecond: [], lateHeartbeats: 0, lateBySecond: [], slotFirst, slotLast, slotGaps }
+  const latenessBySecond: PerSecond = new Map()
+  const lateBySecond: PerSecond = new Map()
   const timer = setInterval(() => {
     const due = Math.floor((performance.now() - t0) / slotMs)
     for (; next <= due; next++) {
       const slot = next % SLOTS
       const now = Date.now()
+      const lateness = performance.now() - (t0 + next * slotMs)
+      if (lateness > diag.latenessMaxMs) diag.latenessMaxMs = lateness
+      if (lateness >= STALL_LIST_MS) keepMax(latenessBySecond, now, lateness)
+      let live = 0
       for (let i = slot; i < agents.length; i += SLOTS) {
         const a = agents[i]!
         if (a.stopped) continue
         nc.publish(a.subject, `${a.head}${a.seq++},"sentAt":${now}${a.tail}`)
         a.lastSentAt = now
         sent++
+        live++
       }
+      const prev = slotLast[slot]!
+      if (prev === 0) slotFirst[slot] = now
+      else if (now - prev >= GAP_RECORD_MS) {
+        slotGaps[slot]!.push(prev, now)
+        if (now - prev >= spec.timeoutMs && live > 0) {
+          diag.lateHeartbeats += live
+          addTo(lateBySecond, now, live)
+        }
+      }
+      slotLast[slot] = now
     }
   }, slotMs)
-  process.on('message', (m: { type: string; sample?: number[] }) => {
+  process.on('message', (m: { type: string; sample?: number[]; ms?: number }) => {
     if (m.type === 'stop-sample') {
       const last: Record<string, number> = {}
       for (const i of m.sample!) {
@@ -170,6 +334,8 @@ const runLoad = async (spec: RunSpec, from: number, to: number) => {
         last[a.host] = a.lastSentAt
       }
       process.send!({ type: 'stopped', last })
+    } else if (m.type === 'stall') {
+      busyFor(m.ms!)
     } else if (m.type === 'measure-start') {
       cpu0 = process.cpuUsage()
       t0m = performance.now()
@@ -177,7 +343,12 @@ const runLoad = async (spec: RunSpec, from: number, to: number) => {
     } else if (m.type === 'measure-end') {
       const cpu = process.cpuUsage(cpu0)
       const wallMs = performance.now() - t0m
-      process.send!({ type: 'measured', cpu: (cpu.user + cpu.system) / 1000 / wallMs, rate: ((sent - sent0) * 1000) / wallMs })
+      process.send!({
+        type: 'measured',
+        cpu: (cpu.user + cpu.system) / 1000 / wallMs,
+        rate: ((sent - sent0) * 1000) / wallMs,
+        diag: { ...diag, latenessBySecond: [...latenessBySecond], lateBySecond: [...lateBySecond] },
+      })
     } else if (m.type === 'stop') {
       clearInterval(timer)
       void nc.drain().then(() => process.exit(0))
@@ -212,6 +383,94 @@ const natsServerCpuS = (): number | undefined => {
   return total
 }
 
+// ---------- the NATS server's slow consumers, when it tells ----------
+
+interface ServerSlow {
+  source: string
+  count: number
+}
+/**
+ * The server's slow consumers so far: `slow_consumers` of its /varz when a monitoring port
+ * answers, else the "Slow Consumer Detected" lines of its log when it is readable.
+ */
+const natsServerSlowConsumers = async (monitorUrl: string, logPath: string): Promise<ServerSlow | undefined> => {
+  try {
+    const res = await fetch(`${monitorUrl}/varz`, { signal: AbortSignal.timeout(1000) })
+    const varz = res.ok ? ((await res.json()) as { slow_consumers?: unknown }) : {}
+    if (typeof varz.slow_consumers === 'number') return { source: '/varz', count: varz.slow_consumers }
+  } catch {
+    // no monitoring port
+  }
+  try {
+    return { source: logPath, count: readFileSync(logPath, 'utf8').match(/slow consumer detected/gi)?.length ?? 0 }
+  } catch {
+    return undefined
+  }
+}
+
+// ---------- false verdicts: the loader's silence, or the detector's ----------
+
+interface FalseVerdicts {
+  total: number
+  /** The host's loader had published nothing for a timeout or more when the verdict came. */
+  loaderSilent: number
+  /** The host had published within the timeout: the detector (or the way to it) is at fault. */
+  detectorSide: number
+  /** Of those, how many came within an interval after a loader gap ≥ timeout ended (its heartbeat maybe still on the way). */
+  afterLoaderGap: number
+  /** Of those, how many had published less than GAP_RECORD_MS before; the longest real silence of the others (ms, 0: none). */
+  detectorShortSilence: number
+  detectorSilenceMaxMs: number
+  loaderBySecond: PerSecond
+  detectorBySecond: PerSecond
+}
+
+const classifyFalseVerdicts = (verdicts: { host: string; at: number }[], loads: LoadDiag[], perLoader: number, timeoutMs: number): FalseVerdicts => {
+  const r: FalseVerdicts = {
+    total: verdicts.length,
+    loaderSilent: 0,
+    detectorSide: 0,
+    afterLoaderGap: 0,
+    detectorShortSilence: 0,
+    detectorSilenceMaxMs: 0,
+    loaderBySecond: new Map(),
+    detectorBySecond: new Map(),
+  }
+  for (const { host, at } of verdicts) {
+    const i = Number(host.slice(host.lastIndexOf('-') + 1))
+    const d = loads[Math.floor(i / perLoader)]!
+    const slot = (i - d.from) % SLOTS
+    const first = d.slotFirst[slot]!
+    const gaps = d.slotGaps[slot]!
+    // The host's last publish at or before the verdict (undefined: never, before it).
+    let last: number | undefined
+    if (first === 0 || at < first) last = undefined
+    else if (d.slotLast[slot]! <= at) last = d.slotLast[slot]!
+    else {
+      // Not inside a recorded gap: it published less than GAP_RECORD_MS before.
+      last = at
+      for (let g = 0; g < gaps.length; g += 2) if (gaps[g]! <= at && at < gaps[g + 1]!) last = gaps[g]!
+    }
+    if (last === undefined || at - last >= timeoutMs) {
+      r.loaderSilent++
+      addTo(r.loaderBySecond, at, 1)
+      continue
+    }
+    r.detectorSide++
+    addTo(r.detectorBySecond, at, 1)
+    if (at - last < GAP_RECORD_MS) r.detectorShortSilence++
+    else r.detectorSilenceMaxMs = Math.max(r.detectorSilenceMaxMs, at - last)
+    for (let g = 0; g < gaps.length; g += 2) {
+      const end = gaps[g + 1]!
+      if (end - gaps[g]! >= timeoutMs && end <= at && at - end < INTERVAL_MS) {
+        r.afterLoaderGap++
+        break
+      }
+    }
+  }
+  return r
+}
+
 // ---------- orchestrator ----------
 
 interface MonitorMeasure {
@@ -236,6 +495,16 @@ interface RunResult extends MonitorMeasure {
   detected: number
   sample: number
   wrong: number
+  falseVerdicts: FalseVerdicts
+  /** The loaders' max publish lateness (ms) and their heartbeats sent ≥ timeout after the previous one. */
+  latenessMaxMs: number
+  lateHeartbeats: number
+  /** Over the replicas: the max event-loop delay and heartbeat transit (ms). */
+  loopMaxMs: number
+  transitMaxMs: number
+  /** Client 'slowConsumer' statuses, and the server's slow consumers in the run (undefined: not visible). */
+  slowClient: number
+  slowServer: number | undefined
 }
 
 interface Options {
@@ -247,6 +516,11 @@ interface Options {
   measureS: number
   timeoutMs: number
   cpuProfDir: string | undefined
+  /** Blocks the first load process's (monitor's) event loop this long, once, in the middle of the window (checks the diagnosis). */
+  stallLoaderMs: number | undefined
+  stallMonitorMs: number | undefined
+  natsMonitorUrl: string
+  natsLog: string
 }
 
 const quantile = (xs: number[], q: number) => {
@@ -326,26 +600,41 @@ const oneRun = async (n: number, opts: Options) => {
     loaders.push(start('load', spec, ['--from', String(i * per), '--to', String(Math.min(opts.hosts, (i + 1) * per))]))
   }
   await Promise.all(loaders.map((l) => next(l, 'ready')))
+  const slow0 = await natsServerSlowConsumers(opts.natsMonitorUrl, opts.natsLog)
+  let stallTimer: NodeJS.Timeout | undefined
   try {
     await sleep(opts.warmupS * 1000)
     const nats0 = natsServerCpuS()
     const natsT0 = performance.now()
     for (const monitor of monitors) monitor.send({ type: 'measure-start' })
     for (const l of loaders) l.send({ type: 'measure-start' })
+    // Hidden checks of the diagnosis: one stall, in the middle of the window.
+    const { stallLoaderMs, stallMonitorMs } = opts
+    if (stallLoaderMs || stallMonitorMs) {
+      stallTimer = setTimeout(
+        () => {
+          if (stallLoaderMs) loaders[0]!.send({ type: 'stall', ms: stallLoaderMs })
+          if (stallMonitorMs) monitors[0]!.send({ type: 'stall', ms: stallMonitorMs })
+        },
+        (opts.measureS * 1000) / 2,
+      )
+    }
     await sleep(Math.min(10, opts.measureS / 3) * 1000)
     const last: Record<string, number> = {}
     const replies = loaders.map((l) => next<{ last: Record<string, number> }>(l, 'stopped'))
     for (const l of loaders) l.send({ type: 'stop-sample', sample })
     for (const r of await Promise.all(replies)) Object.assign(last, r.last)
     await sleep((opts.measureS - Math.min(10, opts.measureS / 3)) * 1000)
-    const measuredP = monitors.map((monitor) => next<MonitorMeasure>(monitor, 'measured'))
-    const loadP = loaders.map((l) => next<{ cpu: number; rate: number }>(l, 'measured'))
+    const measuredP = monitors.map((monitor) => next<MonitorMeasure & { diag: MonitorDiag }>(monitor, 'measured'))
+    const loadP = loaders.map((l) => next<{ cpu: number; rate: number; diag: LoadDiag }>(l, 'measured'))
     for (const monitor of monitors) monitor.send({ type: 'measure-end' })
     for (const l of loaders) l.send({ type: 'measure-end' })
     const replicas = await Promise.all(measuredP)
     const measured = replicas[0]!
     const load = await Promise.all(loadP)
     const nats1 = natsServerCpuS()
+    const slow1 = await natsServerSlowConsumers(opts.natsMonitorUrl, opts.natsLog)
+    const slowServer = slow0 && slow1 && slow1.source === slow0.source && slow1.count >= slow0.count ? slow1.count - slow0.count : undefined
     const natsCpu = nats0 !== undefined && nats1 !== undefined ? (nats1 - nats0) / ((performance.now() - natsT0) / 1000) : undefined
     // Each replica must detect each stopped host: latencies of all replicas together.
     const latencies: number[] = []
@@ -356,6 +645,18 @@ const oneRun = async (n: number, opts: Options) => {
       }
     }
     const wrong = verdicts.flat().filter((v) => v.kind !== 'failed' || !sampleHosts.includes(v.host ?? '')).length
+    // False verdicts: 'failed' on a host that was not stopped. Was it silent by its loader's own record?
+    const sampleSet = new Set(sampleHosts)
+    const falseFailed = verdicts.flat().flatMap((v) => (v.kind === 'failed' && v.host !== undefined && !sampleSet.has(v.host) ? [{ host: v.host, at: v.at }] : []))
+    const loads = load.map((x) => x.diag)
+    const falseVerdicts = classifyFalseVerdicts(falseFailed, loads, per, opts.timeoutMs)
+    const diags = replicas.map((x) => x.diag)
+    const statuses = diags.flatMap((d) => d.statuses)
+    const bySecond = (lists: [number, number][][], combine: (a: number, b: number) => number) => {
+      const m: PerSecond = new Map()
+      for (const list of lists) for (const [sec, v] of list) m.set(sec, m.has(sec) ? combine(m.get(sec)!, v) : v)
+      return m
+    }
     const r: RunResult = {
       ...measured,
       replicaCpu: replicas.map((x) => x.cpu),
@@ -368,7 +669,15 @@ const oneRun = async (n: number, opts: Options) => {
       detected: latencies.length,
       sample: sampleHosts.length * opts.replicas,
       wrong,
+      falseVerdicts,
+      latenessMaxMs: Math.max(...loads.map((d) => d.latenessMaxMs)),
+      lateHeartbeats: loads.reduce((a, d) => a + d.lateHeartbeats, 0),
+      loopMaxMs: Math.max(...diags.map((d) => d.loopMaxMs)),
+      transitMaxMs: Math.max(...diags.map((d) => d.transitMaxMs)),
+      slowClient: statuses.filter(([type]) => type === 'slowConsumer').length,
+      slowServer,
     }
+    const fv = r.falseVerdicts
     console.log(
       `run ${n}: cpu ${r.replicaCpu.map((c) => `${(c * 100).toFixed(1)}%`).join(' + ')} of a core (${((r.cpu * 100 * 1000) / opts.hosts).toFixed(2)}% per 1,000 agents), ` +
         `rss ${r.rssMb.toFixed(0)} MB (heap ${r.heapMb.toFixed(0)} MB), ` +
@@ -377,8 +686,46 @@ const oneRun = async (n: number, opts: Options) => {
         `loaders ${(r.loadCpu * 100).toFixed(0)}%, nats-server ${r.natsCpu === undefined ? 'n/a' : `${(r.natsCpu * 100).toFixed(0)}%`} of a core; ` +
         `load average ${loadavg()}`,
     )
+    console.log(
+      `  false verdicts: ${fv.total} (of which ${fv.loaderSilent} on hosts their loader left silent ≥ timeout; ${fv.detectorSide} detector-side); ` +
+        `loaders' max publish lateness ${r.latenessMaxMs.toFixed(0)} ms (${r.lateHeartbeats} heartbeats sent ≥ timeout after their previous one); ` +
+        `monitor max event-loop delay ${r.loopMaxMs.toFixed(0)} ms; heartbeat transit (sent → monitor) max ${r.transitMaxMs} ms; ` +
+        `slow consumer events ${r.slowClient + (r.slowServer ?? 0)} (client statuses ${r.slowClient}, server ${r.slowServer === undefined ? 'n/a' : `${r.slowServer} from ${slow1!.source}, all clients`}); ` +
+        `monitor connection statuses ${statuses.length === 0 ? 'none' : statuses.map(([type, at]) => `${type} ${hms(Math.floor(at / 1000))}`).join(', ')}`,
+    )
+    if (fv.detectorSide > 0) {
+      console.log(
+        `  detector-side: ${fv.detectorShortSilence} had published less than ${GAP_RECORD_MS} ms before the verdict` +
+          `${fv.detectorSilenceMaxMs > 0 ? `, the others' real silence at most ${fv.detectorSilenceMaxMs} ms` : ''}; ` +
+          `${fv.afterLoaderGap} within ${INTERVAL_MS} ms after a loader gap ≥ timeout ended`,
+      )
+    }
+    // Where in time (UTC, by the second): seconds with a stall of STALL_LIST_MS or more, and the verdicts.
+    const sum = (a: number, b: number) => a + b
+    const gapSeconds = bySecond(
+      loads.map((d) => d.lateBySecond),
+      sum,
+    )
+    const latenessSeconds = bySecond(
+      loads.map((d) => d.latenessBySecond),
+      Math.max,
+    )
+    const loopSeconds = bySecond(
+      diags.map((d) => d.loopBySecond),
+      Math.max,
+    )
+    const transitSeconds = bySecond(
+      diags.map((d) => d.transitBySecond),
+      Math.max,
+    )
+    console.log(`  at (UTC): loader gaps ≥ timeout ${showSeconds(gapSeconds)}`)
+    console.log(`            loader lateness ≥ ${STALL_LIST_MS} ms ${showSeconds(latenessSeconds, ' ms')}`)
+    console.log(`            monitor loop delay ≥ ${STALL_LIST_MS} ms ${showSeconds(loopSeconds, ' ms')}`)
+    console.log(`            transit ≥ ${STALL_LIST_MS} ms ${showSeconds(transitSeconds, ' ms')}`)
+    console.log(`            false verdicts, loader-silent ${showSeconds(fv.loaderBySecond)}; detector-side ${showSeconds(fv.detectorBySecond)}`)
     return r
   } finally {
+    clearTimeout(stallTimer)
     await Promise.all([...loaders.map(stopChild), ...monitors.map(stopChild)])
   }
 }
@@ -407,6 +754,10 @@ const main = async () => {
       'timeout-ms': { type: 'string', default: String(DEFAULT_TIMEOUT_MS) },
       'target-cpu': { type: 'string', default: '0.5' },
       'cpu-prof': { type: 'string' },
+      'stall-loader-ms': { type: 'string' },
+      'stall-monitor-ms': { type: 'string' },
+      'nats-monitor': { type: 'string', default: 'http://127.0.0.1:8222' },
+      'nats-log': { type: 'string', default: '/var/log/nats-server.log' },
     },
   })
   const specFromParent = () =>
@@ -430,6 +781,10 @@ const main = async () => {
     measureS: Number(values.measure),
     timeoutMs: Number(values['timeout-ms']),
     cpuProfDir: values['cpu-prof'],
+    stallLoaderMs: values['stall-loader-ms'] === undefined ? undefined : Number(values['stall-loader-ms']),
+    stallMonitorMs: values['stall-monitor-ms'] === undefined ? undefined : Number(values['stall-monitor-ms']),
+    natsMonitorUrl: values['nats-monitor'],
+    natsLog: values['nats-log'],
   }
   const targetCpu = Number(values['target-cpu'])
   for (const [k, v] of Object.entries(opts)) {
@@ -466,6 +821,11 @@ const main = async () => {
     `  load processes     ${(med((r) => r.loadCpu) * 100).toFixed(0)}% of one core (${opts.loaders}); nats-server ${nats === undefined ? 'n/a' : `${(nats * 100).toFixed(0)}% of one core`}`,
   )
   console.log(`  detected           ${results.map((r) => `${r.detected}/${r.sample}`).join(', ')}; unexpected verdicts ${results.map((r) => r.wrong).join(', ')}`)
+  console.log(
+    `  false verdicts     ${results.map((r) => `${r.falseVerdicts.total} (${r.falseVerdicts.loaderSilent} loader-silent, ${r.falseVerdicts.detectorSide} detector-side)`).join(', ')}; ` +
+      `loaders' max lateness ${results.map((r) => r.latenessMaxMs.toFixed(0)).join(', ')} ms; monitor max loop delay ${results.map((r) => r.loopMaxMs.toFixed(0)).join(', ')} ms; ` +
+      `slow consumer events ${results.map((r) => r.slowClient + (r.slowServer ?? 0)).join(', ')}`,
+  )
   const ok = cpu < targetCpu && p99 <= TARGET_P99_MS && results.every((r) => r.detected === r.sample && r.wrong === 0)
   process.exitCode = ok ? 0 : 1
 }
