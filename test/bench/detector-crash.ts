@@ -22,7 +22,8 @@
  * notification for the host.
  *
  *   npx tsc -b services/detector services/api && node --import tsx test/bench/detector-crash.ts --runs 5
- *   (--restart-after 3000, --timeout-ms 2000: the detectors' heartbeat timeout)
+ *   (--restart-after 3000, --timeout-ms 2000: the detectors' heartbeat timeout; --cases 'no crash,survivor'
+ *   to leave a case out)
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     'restart-after': { type: 'string', default: '3000' },
     'timeout-ms': { type: 'string', default: '2000' },
+    cases: { type: 'string', default: 'no crash,survivor,restart' },
   },
 })
 const runs = Number(values.runs)
@@ -48,7 +50,7 @@ const timeoutMs = Number(values['timeout-ms'])
 const INTERVAL_MS = 500
 const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222'
 type Case = 'no crash' | 'survivor' | 'restart'
-const CASES: Case[] = ['no crash', 'survivor', 'restart']
+const CASES = values.cases.split(',').filter((c): c is Case => ['no crash', 'survivor', 'restart'].includes(c))
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const quantile = (xs: number[], q: number): number => {

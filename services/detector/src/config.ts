@@ -62,7 +62,7 @@ export const DetectorConfig = z.object({
   replicaDeadAfterMs: setting
     .int(3000, 200)
     .describe(
-      "A replica whose beat is this old (by the NATS server's clock) is dead: the fence leases it claimed and did not complete are taken over at once (a crash costs about this much). Keep it at least three beats.",
+      "A replica whose beat is this old (by the NATS server's clock) is dead: the fence leases it claimed and did not complete are taken over at once (a crash costs about this much). At least two beats; three or more is better.",
     ),
   reportAttempts: setting.int(8, 1).describe('How many times a failure report is sent to the api before an alert is raised instead.'),
   reportRetryMs: setting.int(250, 1).describe('The first delay between report attempts (doubling, at most 5 s).'),

@@ -184,7 +184,7 @@ const metricsFor = (registry: Registry | undefined) => {
   if (!registry) return undefined
   const outcomes = getOrCreateCounter<'kind' | 'outcome'>(registry, {
     name: 'lazarus_detector_verdict_outcomes_total',
-    help: 'What became of heartbeat verdicts: reported to the api, duplicate, held by another replica, alerted, failed',
+    help: 'What became of heartbeat verdicts: reported to the api, duplicate, held by another replica, taken over from a dead one, alerted, failed',
     labelNames: ['kind', 'outcome'] as const,
   })
   const refreshes = getOrCreateCounter<'result'>(registry, {
