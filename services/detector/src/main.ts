@@ -40,7 +40,7 @@ try {
       holder: config.replicaId,
       beatMs: config.replicaBeatMs,
       deadAfterMs: config.replicaDeadAfterMs,
-      onBeatError: (err) => log.warn({ err }, 'could not write this replica beat to the lease bucket; the next one retries'),
+      onBeatError: (err) => log.warn({ err }, 'could not write this replica beat to the lease bucket; retrying at every beat'),
     })
     leasesOpen = leases
     heartbeats = await createHeartbeatDetection({

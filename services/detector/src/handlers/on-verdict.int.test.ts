@@ -170,6 +170,19 @@ describe('onVerdict', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(1400)
   }, 10_000)
 
+  it('given a holder that stopped cleanly (its beat key deleted) before reporting, then another replica takes over at once', async () => {
+    const b = bucket()
+    const gone = await replica('gone', b, 20_000)
+    await gone.claim(keys.fence('compute-1'))
+    await gone.close()
+    const { api, reports } = fakeApi()
+    const { bus } = await withBus()
+    const started = performance.now()
+    await onVerdict({ api, leases: await replica('b', b, 20_000), bus, log })(verdict({}))
+    expect(reports).toEqual(['compute-1'])
+    expect(performance.now() - started).toBeLessThan(1000)
+  })
+
   it('given a holder that completes while another replica follows it, then the follower reports nothing', async () => {
     const b = bucket()
     const fast = { beatMs: 100, deadAfterMs: 400 }

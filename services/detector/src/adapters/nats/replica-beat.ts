@@ -23,7 +23,7 @@ export interface ReplicaBeat {
  * This replica run's beat: every `beatMs` the key of its REPLICA_ID gets the run's boot id again
  * (a new revision, stamped by the server). The first beat is written before this returns, so
  * that no lease is ever claimed by a run that has no beat yet. A beat that fails is retried at
- * the next interval (`onError` hears of it).
+ * the next interval (`onError` hears of the first of a streak).
  */
 export const startReplicaBeat = async (opts: { kv: KV; replica: string; boot: string; beatMs: number; onError?: (err: unknown) => void }): Promise<ReplicaBeat> => {
   const { kv, replica, boot } = opts
@@ -41,10 +41,18 @@ export const startReplicaBeat = async (opts: { kv: KV; replica: string; boot: st
   await beat()
   let running: Promise<void> | undefined
   let stopped = false
+  let failing = false
   const timer = setInterval(() => {
     if (running || stopped) return
     running = beat()
-      .catch((err: unknown) => opts.onError?.(err))
+      .then(() => {
+        failing = false
+      })
+      .catch((err: unknown) => {
+        // Once per streak of failures (NATS away): the next beat that works ends it.
+        if (!failing) opts.onError?.(err)
+        failing = true
+      })
       .finally(() => {
         running = undefined
       })
