@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { repoRoot } from '../support/processes.js'
 
-const BENCHES = ['fencer', 'evacuation', 'evacuator-crash', 'fencer-crash', 'api-notifications', 'detector-heartbeats', 'agent-footprint', 'planner'] as const
+const BENCHES = ['fencer', 'evacuation', 'evacuator-crash', 'fencer-crash', 'detector-crash', 'api-notifications', 'detector-heartbeats', 'agent-footprint', 'planner'] as const
 const OPT_IN = ['side-by-side'] as const
 
 const { values, positionals } = parseArgs({ options: { runs: { type: 'string' } }, allowPositionals: true })

@@ -50,14 +50,27 @@ export const DetectorConfig = z.object({
     .default('lazarus_detector_leases')
     .describe('JetStream KV bucket where replicas take a lease on each incident before reporting it.'),
   leaseTtlMs: setting.int(600_000, 1000).describe("How long a lease lives (the bucket's max age; set when the bucket is created)."),
-  leaseStaleMs: setting.int(20_000, 100).describe('A lease taken but not completed for this long is taken over by another replica (its holder died).'),
+  leaseStaleMs: setting
+    .int(20_000, 100)
+    .describe(
+      "A lease taken and not completed for this long (by the NATS server's clock) is taken over by another replica even from a holder that still beats; a holder known dead is taken over at once.",
+    ),
+  leasePollMs: setting.int(250, 10).describe('How often a replica that lost a fence lease looks again whether its holder completed it or died.'),
+  replicaBeatMs: setting
+    .int(1000, 50)
+    .describe("How often each replica rewrites its beat key in the lease bucket (`replica.<REPLICA_ID>`): the others' evidence that it is alive."),
+  replicaDeadAfterMs: setting
+    .int(3000, 200)
+    .describe(
+      "A replica whose beat is this old (by the NATS server's clock) is dead: the fence leases it claimed and did not complete are taken over at once (a crash costs about this much). At least two beats; three or more is better.",
+    ),
   reportAttempts: setting.int(8, 1).describe('How many times a failure report is sent to the api before an alert is raised instead.'),
   reportRetryMs: setting.int(250, 1).describe('The first delay between report attempts (doubling, at most 5 s).'),
   replicaId: z
     .string()
     .min(1)
     .default(() => `${hostname()}:${process.pid}`)
-    .describe("This replica's name in leases and logs."),
+    .describe("This replica's name in leases, beats and logs: one running process per name (a lease of an earlier run under this name is taken over as that run's)."),
 })
 export type DetectorConfig = z.infer<typeof DetectorConfig>
 

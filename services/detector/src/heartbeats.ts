@@ -29,7 +29,8 @@ export interface HeartbeatDetectionDeps {
   maxSkewMs?: number
   reportAttempts?: number
   reportRetryMs?: number
-  leaseStaleMs?: number
+  /** How often a fence lease another run holds is looked at again (handlers/on-verdict.ts). */
+  leasePollMs?: number
 }
 
 export interface HeartbeatDetection {
@@ -81,7 +82,7 @@ export const createHeartbeatDetection = async (deps: HeartbeatDetectionDeps): Pr
     signal: stopping.signal,
     ...(deps.reportAttempts !== undefined && { reportAttempts: deps.reportAttempts }),
     ...(deps.reportRetryMs !== undefined && { reportRetryMs: deps.reportRetryMs }),
-    ...(deps.leaseStaleMs !== undefined && { leaseStaleMs: deps.leaseStaleMs }),
+    ...(deps.leasePollMs !== undefined && { leasePollMs: deps.leasePollMs }),
     ...(m && { onOutcome: (kind: string, outcome: string) => m.outcomes.inc({ kind, outcome }) }),
   })
 
@@ -183,7 +184,7 @@ const metricsFor = (registry: Registry | undefined) => {
   if (!registry) return undefined
   const outcomes = getOrCreateCounter<'kind' | 'outcome'>(registry, {
     name: 'lazarus_detector_verdict_outcomes_total',
-    help: 'What became of heartbeat verdicts: reported to the api, duplicate, held by another replica, alerted, failed',
+    help: 'What became of heartbeat verdicts: reported to the api, duplicate, held by another replica, taken over from a dead one, alerted, failed',
     labelNames: ['kind', 'outcome'] as const,
   })
   const refreshes = getOrCreateCounter<'result'>(registry, {

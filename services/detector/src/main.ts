@@ -13,12 +13,15 @@ import { createDetectorService } from './service.js'
 const log = createLogger('detector')
 try {
   const config = loadServiceConfig(detectorSettings)
+  if (config.replicaDeadAfterMs < 2 * config.replicaBeatMs)
+    throw new Error('REPLICA_DEAD_AFTER_MS must be at least twice REPLICA_BEAT_MS (a replica is not dead for one late beat)')
   const tracing = startTracing('detector')
   const metrics = createMetrics('detector')
   const bus = await createBus(config.amqpUrl)
 
   let nc: NatsConnection | undefined
   let heartbeats: HeartbeatDetection | undefined
+  let leasesOpen: { close(): Promise<void> } | undefined
   if (config.natsUrl) {
     const nats = natsConnectOptions(config)
     log.info({ natsUrl: config.natsUrl, auth: nats.auth, tls: nats.tls }, 'connecting to NATS')
@@ -35,7 +38,11 @@ try {
       ttlMs: config.leaseTtlMs,
       staleMs: config.leaseStaleMs,
       holder: config.replicaId,
+      beatMs: config.replicaBeatMs,
+      deadAfterMs: config.replicaDeadAfterMs,
+      onBeatError: (err) => log.warn({ err }, 'could not write this replica beat to the lease bucket; retrying at every beat'),
     })
+    leasesOpen = leases
     heartbeats = await createHeartbeatDetection({
       nc,
       bus,
@@ -53,7 +60,7 @@ try {
       maxSkewMs: config.heartbeatMaxSkewMs,
       reportAttempts: config.reportAttempts,
       reportRetryMs: config.reportRetryMs,
-      leaseStaleMs: config.leaseStaleMs,
+      leasePollMs: config.leasePollMs,
     })
   } else {
     log.info('NATS_URL is not set: no host heartbeat monitoring, notifications only')
@@ -79,6 +86,7 @@ try {
   onShutdown(log, [
     ['service', () => service.stop()],
     hb && ['heartbeats', () => hb.stop()],
+    leasesOpen && ['replica beat', () => leasesOpen.close()],
     nc && ['nats', () => nc.drain().catch(() => undefined)],
     ['bus', () => bus.close()],
     ['ops server', () => ops.close()],

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createInProcessBus, type Bus } from '@lazarus/bus'
 import { AlertClearedV1, AlertRaisedV1, type QueueSpec } from '@lazarus/contracts'
+import type { KV } from '@nats-io/kv'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -30,9 +31,12 @@ afterAll(async () => {
 })
 
 const bucket = () => `test_${randomBytes(4).toString('hex')}`
-const replica = async (name: string, b: string, staleMs = 200) => {
-  const l = await createKvLeases({ nc, bucket: b, ttlMs: 60_000, staleMs, holder: name })
-  cleanups.push(() => l.kv.destroy())
+const replica = async (name: string, b: string, staleMs = 200, o: { beatMs?: number; deadAfterMs?: number; boot?: string } = {}) => {
+  const l = await createKvLeases({ nc, bucket: b, ttlMs: 60_000, staleMs, holder: name, ...o })
+  cleanups.push(async () => {
+    await l.close?.()
+    await l.kv.destroy()
+  })
   return l
 }
 
@@ -47,6 +51,18 @@ const fakeApi = (answers: (() => void)[] = []) => {
     },
   }
   return { api, reports }
+}
+
+/**
+ * A replica run that claimed a host's fence and died before reporting it (kill -9): its lease,
+ * claimed and never completed, and (unless `beat: false`) one beat of its replica key, written
+ * as its process wrote them and never again.
+ */
+const deadHolder = async (kv: KV, holder: string, host: string, o: { beat?: boolean } = {}) => {
+  const boot = randomUUID()
+  const beatKey = `replica.${/^[-_a-zA-Z0-9]+$/.test(holder) ? holder : `=${Buffer.from(holder).toString('base64url')}`}`
+  if (o.beat !== false) await kv.put(beatKey, JSON.stringify({ replica: holder, boot }))
+  await kv.create(keys.fence(host), JSON.stringify({ holder, boot, at: Date.now(), state: 'claimed', note: `${host}@dead` }))
 }
 
 const withBus = async () => {
@@ -73,22 +89,24 @@ const verdict = (over: Partial<Verdict>): Verdict => ({
 })
 
 describe('KV leases', () => {
-  it('gives a key to one holder; a stale claim is taken over, a completed one never', async () => {
+  it('gives a key to one holder; a completed one is never taken over; released, it may be claimed again', async () => {
     const b = bucket()
     const [a, c] = await Promise.all([replica('a', b), replica('c', b)])
     const key = leaseKey('fence', 'compute-1')
     const results = await Promise.all([a.claim(key), c.claim(key)])
     expect(results.filter(Boolean)).toHaveLength(1)
-    const holder = results[0] ? 'a' : 'c'
-    expect(await a.get(key)).toMatchObject({ holder, state: 'claimed' })
-    // Not stale yet, then stale: the other replica takes it over.
-    const other = holder === 'a' ? c : a
-    expect(await other.claim(key, { takeOverStale: true })).toBe(false)
-    await new Promise((r) => setTimeout(r, 250))
-    expect(await other.claim(key, { takeOverStale: true })).toBe(true)
-    await other.complete(key)
-    await new Promise((r) => setTimeout(r, 250))
-    expect(await (holder === 'a' ? a : c).claim(key, { takeOverStale: true })).toBe(false)
+    const [holder, other] = results[0] ? [a, c] : [c, a]
+    expect(await a.get(key)).toMatchObject({ holder: holder.beat.replica, boot: holder.beat.boot, state: 'claimed' })
+    // The other replica sees a young lease whose holder beats: it waits.
+    const seen = await other.inspect(key)
+    expect(seen.lease).toMatchObject({ holder: holder.beat.replica, state: 'claimed' })
+    expect(seen.lease!.ageMs).toBeLessThan(1000)
+    expect(seen.holderBeat).toMatchObject({ boot: holder.beat.boot })
+    expect(seen.holderBeat!.ageMs).toBeLessThan(1500)
+    // A takeover at a revision that moved on fails.
+    await holder.complete(key)
+    expect(await other.takeOver(key, seen.revision!)).toBe(false)
+    expect((await other.inspect(key)).lease).toMatchObject({ state: 'done' })
     // Released: a new incident may claim it again.
     await a.release(key)
     expect(await c.claim(key)).toBe(true)
@@ -105,7 +123,7 @@ describe('onVerdict', () => {
     const b = bucket()
     const { api, reports } = fakeApi()
     const { bus } = await withBus()
-    const handlers = await Promise.all(['a', 'c'].map(async (n) => onVerdict({ api, leases: await replica(n, b, 300), bus, log, leaseStaleMs: 300 })))
+    const handlers = await Promise.all(['a', 'c'].map(async (n) => onVerdict({ api, leases: await replica(n, b, 300), bus, log })))
     await Promise.all(handlers.map((h) => h(verdict({}))))
     expect(reports).toEqual(['compute-1'])
   })
@@ -116,10 +134,104 @@ describe('onVerdict', () => {
     await dead.claim(keys.fence('compute-1')) // claimed, never reported
     const { api, reports } = fakeApi()
     const { bus } = await withBus()
-    const h = onVerdict({ api, leases: await replica('live', b, 300), bus, log, leaseStaleMs: 300 })
+    const h = onVerdict({ api, leases: await replica('live', b, 300), bus, log })
     await h(verdict({}))
     expect(reports).toEqual(['compute-1'])
   })
+
+  it('given a holder that claimed and died (it beat once, never again), when another replica loses the claim, then it reports within dead-after, not LEASE_STALE_MS', async () => {
+    const b = bucket()
+    const survivor = await replica('survivor', b, 20_000) // the default stale bound, 1 s beats, 3 s dead-after
+    await deadHolder(survivor.kv, 'crashed', 'compute-1')
+    const { api, reports } = fakeApi()
+    const { bus } = await withBus()
+    const started = performance.now()
+    await onVerdict({ api, leases: survivor, bus, log })(verdict({}))
+    const took = performance.now() - started
+    expect(reports).toEqual(['compute-1'])
+    expect(took).toBeLessThan(3600)
+    expect(took).toBeGreaterThan(2000) // the holder beat when it claimed: it was not judged dead before dead-after
+    expect(await survivor.get(keys.fence('compute-1'))).toMatchObject({ holder: 'survivor', state: 'done' })
+  }, 10_000)
+
+  it('given a holder that is alive and slow, when another replica loses the claim, then it is not taken over before LEASE_STALE_MS', async () => {
+    const b = bucket()
+    const fast = { beatMs: 100, deadAfterMs: 400 }
+    const slow = await replica('slow', b, 1500, fast)
+    expect(await slow.claim(keys.fence('compute-1'))).toBe(true) // claimed; it keeps beating, never reports
+    const { api, reports } = fakeApi()
+    const { bus } = await withBus()
+    const started = performance.now()
+    const handled = onVerdict({ api, leases: await replica('b', b, 1500, fast), bus, log, leasePollMs: 50 })(verdict({}))
+    await new Promise((r) => setTimeout(r, 1200))
+    expect(reports).toEqual([]) // three dead-afters passed: the holder beats, so it is left alone
+    await handled
+    expect(reports).toEqual(['compute-1'])
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1400)
+  }, 10_000)
+
+  it('given a holder that stopped cleanly (its beat key deleted) before reporting, then another replica takes over at once', async () => {
+    const b = bucket()
+    const gone = await replica('gone', b, 20_000)
+    await gone.claim(keys.fence('compute-1'))
+    await gone.close()
+    const { api, reports } = fakeApi()
+    const { bus } = await withBus()
+    const started = performance.now()
+    await onVerdict({ api, leases: await replica('b', b, 20_000), bus, log })(verdict({}))
+    expect(reports).toEqual(['compute-1'])
+    expect(performance.now() - started).toBeLessThan(1000)
+  })
+
+  it('given a holder that completes while another replica follows it, then the follower reports nothing', async () => {
+    const b = bucket()
+    const fast = { beatMs: 100, deadAfterMs: 400 }
+    const holder = await replica('holder', b, 5000, fast)
+    await holder.claim(keys.fence('compute-1'))
+    const { api, reports } = fakeApi()
+    const { bus } = await withBus()
+    const handled = onVerdict({ api, leases: await replica('b', b, 5000, fast), bus, log, leasePollMs: 50 })(verdict({}))
+    await new Promise((r) => setTimeout(r, 300))
+    await holder.complete(keys.fence('compute-1'))
+    await handled
+    expect(reports).toEqual([])
+  }, 10_000)
+
+  it('given a fence lease a dead run claimed and never completed, when a restarted replica finds the host silent (unconfirmed), then it reports it, with no unconfirmed alert', async () => {
+    const b = bucket()
+    // The same REPLICA_ID restarted (another boot): its own earlier run's claim.
+    const restarted = await replica('a', b, 20_000)
+    await deadHolder(restarted.kv, 'a', 'compute-1', { beat: false })
+    // A replica that came back under another name (REPLICA_ID's default is host:pid): the old name's beat stopped.
+    await deadHolder(restarted.kv, 'host-1:4242', 'compute-2')
+    const { api, reports } = fakeApi()
+    const { bus, seen } = await withBus()
+    const handle = onVerdict({ api, leases: restarted, bus, log })
+    const started = performance.now()
+    await handle(verdict({ kind: 'unconfirmed', action: 'alert', reason: 'silent since the start' }))
+    expect(performance.now() - started).toBeLessThan(1000)
+    await handle(verdict({ kind: 'unconfirmed', action: 'alert', host: 'compute-2', reason: 'silent since the start' }))
+    expect(reports).toEqual(['compute-1', 'compute-2'])
+    expect(await restarted.get(keys.fence('compute-1'))).toMatchObject({ holder: 'a', boot: restarted.beat.boot, state: 'done' })
+    await new Promise((r) => setTimeout(r, 100))
+    expect(seen).toEqual([])
+  }, 10_000)
+
+  it('given a fence lease a live replica holds, when another replica finds the host unconfirmed, then it neither reports nor alerts while the holder beats', async () => {
+    const b = bucket()
+    const fast = { beatMs: 100, deadAfterMs: 400 }
+    const holder = await replica('holder', b, 1500, fast)
+    await holder.claim(keys.fence('compute-1'))
+    const { api, reports } = fakeApi()
+    const { bus, seen } = await withBus()
+    const handled = onVerdict({ api, leases: await replica('b', b, 1500, fast), bus, log, leasePollMs: 50 })(verdict({ kind: 'unconfirmed', action: 'alert', reason: 'silent' }))
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(reports).toEqual([])
+    await holder.complete(keys.fence('compute-1'))
+    await handled
+    expect(reports).toEqual([])
+    expect(seen).toEqual([])
+  }, 10_000)
 
   it('retries an api that fails, and alerts when it never answers', async () => {
     const b = bucket()

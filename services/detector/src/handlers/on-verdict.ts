@@ -6,6 +6,7 @@ import { ApiError } from '@lazarus/api-contract'
 import type { DetectorApi } from '../adapters/api.js'
 import { leaseKey, type Leases } from '../adapters/nats/kv-leases.js'
 import { SOURCE } from '../domain/decide-notification.js'
+import { decideLeaseTakeover, type LeaseTakeover } from '../domain/lease-takeover.js'
 import type { Verdict } from '../heartbeat/tracker.js'
 
 export interface OnVerdictDeps {
@@ -17,8 +18,11 @@ export interface OnVerdictDeps {
   /** Attempts to report a failure to the api, and the first delay between them (doubling, at most 5 s). */
   reportAttempts?: number
   reportRetryMs?: number
-  /** How long a replica that lost a fence lease waits before checking its holder finished (takes over if not). */
-  leaseStaleMs?: number
+  /**
+   * How often a replica that lost a fence lease (or found one a restart left) looks at it again,
+   * until it is completed or its holder is found dead (domain/lease-takeover.ts).
+   */
+  leasePollMs?: number
   /** Aborted on shutdown: waits and retries end. */
   signal?: AbortSignal
   /** Called once per verdict handled, for metrics: reported, duplicate, held_by_other, alerted, failed, ... */
@@ -44,7 +48,12 @@ const HOST_ALERT_KINDS: AlertKind[] = ['isolated', 'unconfirmed', 'storm', 'othe
  *   in the KV bucket, then report the host down to the api as a monitor would (a 409
  *   duplicate counts as reported). The api records the notification and the normal path
  *   follows: notification.received → host.failed → fencer → evacuator. A replica that
- *   lost the lease checks after `leaseStaleMs` that its holder finished, and takes over if not.
+ *   lost the lease follows it every `leasePollMs` until its holder completed it, or takes it
+ *   over and reports the host itself once the holder is known dead (its replica beat stopped
+ *   or it restarted) or the lease is LEASE_STALE_MS old (domain/lease-takeover.ts).
+ * - an unconfirmed silence (a host not heard since this replica started) whose fence lease a
+ *   run that is over claimed and never completed: the same takeover, then the report (the
+ *   evidence was that run's verdict). A completed lease: already reported, nothing to do.
  * - a storm, a fence held (storm guard, or a segment an operator paused), an isolated host to alert on, an unconfirmed
  *   silence, a live host held because its clock is off (clock-skew): `alert.raised.v1`, once across replicas.
  * - recovered: the host's leases are released, so that a later failure is a new incident, and
@@ -54,7 +63,7 @@ export const onVerdict = (deps: OnVerdictDeps) => {
   const now = deps.now ?? (() => new Date())
   const attempts = deps.reportAttempts ?? 8
   const firstDelay = deps.reportRetryMs ?? 250
-  const staleMs = deps.leaseStaleMs ?? 20_000
+  const pollMs = deps.leasePollMs ?? 250
   const outcome = (v: Verdict, o: string) => deps.onOutcome?.(v.kind, o)
 
   const alert = async (v: Verdict, key: string, kind: AlertKind, severity: 'warning' | 'critical', message: string) => {
@@ -108,20 +117,38 @@ export const onVerdict = (deps: OnVerdictDeps) => {
     }
   }
 
-  const fence = async (v: Verdict & { host: string }) => {
-    const key = keys.fence(v.host)
-    const log = deps.log.child({ host: v.host, incident: v.incident, verdict: v.kind })
-    let won = await deps.leases.claim(key, { note: v.incident ?? '' })
-    if (!won) {
-      const holder = await deps.leases.get(key)
-      log.info({ holder }, 'another detector replica holds this host failure; checking later that it reported it')
-      outcome(v, 'held_by_other')
-      await sleep(staleMs, deps.signal)
-      if (deps.signal?.aborted) return
-      won = await deps.leases.claim(key, { note: v.incident ?? '', takeOverStale: true })
-      if (!won) return
-      log.warn({ holder }, 'the replica holding this host failure did not report it; reporting it instead')
+  /**
+   * Follow a fence lease another run holds until it is done (completed, released, or claimed
+   * by this run), or this run took it over: every `pollMs`, bounded (a lease decides within
+   * its stale bound; NATS failing keeps it waiting at most twice that), ended on shutdown.
+   */
+  const follow = async (key: string, note: string, log: Logger): Promise<LeaseTakeover | { kind: 'aborted' }> => {
+    const started = performance.now()
+    let giveUpAt = started + 60_000
+    let failing: unknown
+    for (;;) {
+      if (deps.signal?.aborted) return { kind: 'aborted' }
+      try {
+        const view = await deps.leases.inspect(key)
+        giveUpAt = started + 2 * view.staleMs
+        failing = undefined
+        const d = decideLeaseTakeover(view)
+        if (d.kind === 'done') return d
+        if (d.kind === 'take-over' && view.revision !== undefined) {
+          if (await deps.leases.takeOver(key, view.revision, { note })) return d
+          continue // completed or taken over meanwhile: look again at once
+        }
+      } catch (err) {
+        if (failing === undefined) log.warn({ err }, 'could not read the fence lease; trying again')
+        failing = err
+      }
+      if (performance.now() >= giveUpAt) throw failing ?? new Error(`the fence lease ${key} was neither completed nor taken over in time`)
+      await sleep(pollMs, deps.signal)
     }
+  }
+
+  /** Report the host down (this run holds its fence lease), then complete the lease; a report that fails raises a critical alert. */
+  const reportHeld = async (v: Verdict & { host: string }, key: string, log: Logger) => {
     try {
       await report(v, log)
       await deps.leases.complete(key)
@@ -136,6 +163,50 @@ export const onVerdict = (deps: OnVerdictDeps) => {
         `${v.reason}; reporting it to the api failed (${(err as Error).message}): the host is NOT being fenced or recovered`,
       )
     }
+  }
+
+  const fence = async (v: Verdict & { host: string }) => {
+    const key = keys.fence(v.host)
+    const log = deps.log.child({ host: v.host, incident: v.incident, verdict: v.kind })
+    if (!(await deps.leases.claim(key, { note: v.incident ?? '' }))) {
+      const holder = await deps.leases.get(key)
+      log.info({ holder }, 'another detector replica holds this host failure; following it until it reports it')
+      outcome(v, 'held_by_other')
+      const d = await follow(key, v.incident ?? '', log)
+      if (d.kind !== 'take-over') return
+      log.warn({ holder, why: d.why }, 'the replica holding this host failure did not report it; reporting it instead')
+      outcome(v, 'taken_over')
+    }
+    await reportHeld(v, key, log)
+  }
+
+  /**
+   * A host silent since this replica started: if a run that is over had claimed its fence and
+   * never completed it, report it now (that run's verdict was the evidence); if its holder is
+   * alive, follow it as a replica that lost the claim does. Returns whether a fence lease
+   * accounts for the silence (no unconfirmed alert then).
+   */
+  const unconfirmed = async (v: Verdict & { host: string }): Promise<boolean> => {
+    const key = keys.fence(v.host)
+    const view = await deps.leases.inspect(key)
+    const lease = view.lease
+    if (!lease) return false
+    const log = deps.log.child({ host: v.host, incident: v.incident, verdict: v.kind })
+    if (lease.state === 'done') {
+      log.info({ holder: lease.holder }, 'silent host already reported down; no unconfirmed alert')
+      outcome(v, 'already_reported')
+      return true
+    }
+    log.info({ holder: lease.holder }, 'silent host claimed for a fence and not reported yet; following the claim')
+    const d = await follow(key, v.incident ?? '', log)
+    if (d.kind === 'take-over') {
+      log.warn({ holder: lease.holder, why: d.why }, 'the replica that claimed this host failure did not report it; reporting it now')
+      outcome(v, 'taken_over')
+      await reportHeld(v, key, log)
+    } else if (d.kind === 'done' && d.why === 'completed') {
+      outcome(v, 'already_reported')
+    }
+    return true
   }
 
   /**
@@ -180,14 +251,9 @@ export const onVerdict = (deps: OnVerdictDeps) => {
       // Alive, held: its heartbeats are refused for its clock. Not a failure; an operator fixes the clock.
       await alert(v, keys.hostAlert('clock-skew', host), 'other', 'warning', v.reason)
     } else if (v.kind === 'unconfirmed') {
-      // A host another replica (or this one, before it restarted) already reported down is
-      // silent for that reason: no alert about it.
-      const reported = await deps.leases.get(keys.fence(host))
-      if (reported) {
-        deps.log.info({ host, holder: reported }, 'silent host already reported down; no unconfirmed alert')
-        outcome(v, 'already_reported')
-        return
-      }
+      // A host another replica (or this one, before it restarted) reported down, or claimed to
+      // and died, is silent for that reason: reported, or reported now; no alert about it.
+      if (await unconfirmed({ ...v, host })) return
       await alert(v, keys.hostAlert('unconfirmed', host), 'unconfirmed', 'warning', v.reason)
     } else if (v.kind === 'recovered') {
       await Promise.all([keys.fence(host), ...HOST_ALERTS.map((k) => keys.hostAlert(k, host))].map((k) => deps.leases.release(k)))

@@ -1,74 +1,118 @@
+import { randomUUID } from 'node:crypto'
 import { jetstream } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
+import type { LeaseTakeoverView } from '../../domain/lease-takeover.js'
+import { startReplicaBeat, type ReplicaBeat } from './replica-beat.js'
 
-/** Who holds a lease, since when, and whether its work is done. */
+/** Who holds a lease (the replica and its run), since when by its clock (for people), and whether its work is done. */
 export interface LeaseValue {
   holder: string
+  /** The holder's run (absent in leases of builds from before replica beats). */
+  boot?: string
   at: number
   state: 'claimed' | 'done'
   note?: string
 }
 
+/** What `decideLeaseTakeover` needs to know of a lease, and the revision to take it over at. */
+export interface LeaseInspection extends LeaseTakeoverView {
+  revision: number | undefined
+}
+
 /**
  * Leases that keep detector replicas from doing the same thing twice (reporting one host
- * failure, raising one alert). `claim` takes a key only if nobody holds it; a holder that
- * claimed and never completed within `staleMs` (it died) may be replaced by `claim` with
- * `takeOverStale`. Keys live at most the bucket's TTL.
+ * failure, raising one alert). `claim` takes a key only if nobody holds it. A lease claimed by a
+ * run that is over, or claimed and not completed for `staleMs`, may be taken over
+ * (`inspect`, then domain/lease-takeover.ts, then `takeOver` at the revision inspected). Keys
+ * live at most the bucket's TTL.
  */
 export interface Leases {
-  claim(key: string, opts?: { note?: string; takeOverStale?: boolean }): Promise<boolean>
+  claim(key: string, opts?: { note?: string }): Promise<boolean>
   complete(key: string): Promise<void>
   release(key: string): Promise<void>
   /** The current holder, if any. */
   get(key: string): Promise<LeaseValue | undefined>
+  /** The lease and its holder's beat, their ages by the NATS server's clock. */
+  inspect(key: string): Promise<LeaseInspection>
+  /** Claim the lease for this run if it is still at `revision` (nobody completed or took it over since). */
+  takeOver(key: string, revision: number, opts?: { note?: string }): Promise<boolean>
 }
 
 export const createKvLeases = async (opts: {
   nc: NatsConnection
   bucket: string
   ttlMs: number
+  /** A lease claimed and not completed for this long may be taken over even from a holder that beats. */
   staleMs: number
+  /** This replica (REPLICA_ID). */
   holder: string
+  /** This run of it (default: a new random id). */
+  boot?: string
+  /** How often this run beats, and how old a holder's beat is when it counts as dead. */
+  beatMs?: number
+  deadAfterMs?: number
   now?: () => number
-}): Promise<Leases & { kv: KV }> => {
+  /** A beat that could not be written (retried at the next one). */
+  onBeatError?: (err: unknown) => void
+}): Promise<Leases & { kv: KV; beat: ReplicaBeat; close(): Promise<void> }> => {
   const now = opts.now ?? Date.now
+  const boot = opts.boot ?? randomUUID()
+  const deadAfterMs = opts.deadAfterMs ?? 3000
   const kvm = new Kvm(jetstream(opts.nc))
   // An existing bucket keeps the TTL it was created with.
   const kv = await kvm.create(opts.bucket, { ttl: opts.ttlMs, history: 1 }).catch(() => kvm.open(opts.bucket))
+  const beat = await startReplicaBeat({ kv, replica: opts.holder, boot, beatMs: opts.beatMs ?? 1000, ...(opts.onBeatError && { onError: opts.onBeatError }) })
   const encode = (v: LeaseValue) => JSON.stringify(v)
-  const read = async (key: string): Promise<{ value: LeaseValue; revision: number } | undefined> => {
+  const read = async (key: string): Promise<{ value: LeaseValue; revision: number; created: number } | undefined> => {
     const e = await kv.get(key)
     if (e?.operation !== 'PUT' || e.length === 0) return undefined
     try {
-      return { value: e.json<LeaseValue>(), revision: e.revision }
+      return { value: e.json<LeaseValue>(), revision: e.revision, created: e.created.getTime() }
     } catch {
       return undefined
     }
   }
-  const mine = (note?: string): LeaseValue => ({ holder: opts.holder, at: now(), state: 'claimed', ...(note && { note }) })
+  const mine = (note?: string): LeaseValue => ({ holder: opts.holder, boot, at: now(), state: 'claimed', ...(note && { note }) })
+  const me = { replica: opts.holder, boot }
 
   return {
     kv,
+    beat,
     async claim(key, o = {}) {
       try {
         await kv.create(key, encode(mine(o.note)))
         return true
       } catch (err) {
-        const current = await read(key)
-        if (!current) throw err // not a conflict: NATS itself failed
-        if (!o.takeOverStale || current.value.state !== 'claimed' || now() - current.value.at < opts.staleMs) return false
-        try {
-          await kv.update(key, encode(mine(o.note)), current.revision)
-          return true
-        } catch {
-          return false // someone else took it over first
-        }
+        if (!(await read(key))) throw err // not a conflict: NATS itself failed
+        return false
+      }
+    },
+    async takeOver(key, revision, o = {}) {
+      try {
+        await kv.update(key, encode(mine(o.note)), revision)
+        return true
+      } catch {
+        return false // completed, released or taken over since it was inspected
+      }
+    },
+    async inspect(key) {
+      const current = await read(key)
+      const base = { me, deadAfterMs, staleMs: opts.staleMs }
+      if (!current) return { ...base, lease: undefined, holderBeat: undefined, revision: undefined }
+      const { value } = current
+      const holderBeat = value.state === 'claimed' && value.boot !== undefined ? await beat.beatOf(value.holder) : undefined
+      const serverNow = beat.serverNow()
+      return {
+        ...base,
+        revision: current.revision,
+        lease: { holder: value.holder, boot: value.boot, state: value.state, ageMs: serverNow - current.created },
+        holderBeat: holderBeat && { boot: holderBeat.boot, ageMs: serverNow - holderBeat.at },
       }
     },
     async complete(key) {
       const current = await read(key)
-      if (current && current.value.holder === opts.holder) {
+      if (current && current.value.holder === opts.holder && (current.value.boot ?? boot) === boot) {
         await kv.update(key, encode({ ...current.value, state: 'done', at: now() }), current.revision).catch(() => undefined)
       }
     },
@@ -76,6 +120,7 @@ export const createKvLeases = async (opts: {
       await kv.delete(key)
     },
     get: async (key) => (await read(key))?.value,
+    close: () => beat.stop(),
   }
 }
 

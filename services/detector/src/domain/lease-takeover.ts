@@ -1,0 +1,54 @@
+/**
+ * Whether a detector replica may take over a fence lease another run of a replica holds, wait
+ * for it, or is done with it. Pure.
+ *
+ * Every replica run beats in the lease bucket (adapters/nats/replica-beat.ts): the key of its
+ * REPLICA_ID holds the run's boot id and is rewritten every REPLICA_BEAT_MS. A lease names the
+ * run that claimed it (replica and boot). Every age here is on one clock, the NATS server's:
+ * the time stamps the server gave the lease and the beat when it stored them, against the
+ * server's time as the reader's own latest beat showed it (moved on by the reader's monotonic
+ * clock). No two hosts' wall clocks are compared.
+ *
+ * - no lease (released: the host was heard again; or past the bucket's TTL): done;
+ * - completed (the holder reported the host): done;
+ * - claimed by this very run: done (this run is reporting it);
+ * - claimed by a run that is over: take over at once. Over means: its replica's beat key holds
+ *   another boot (the replica restarted; one process per REPLICA_ID), or no beat at all (a run
+ *   beats before it claims anything: its key went with a clean stop or the bucket's TTL), or a
+ *   beat older than `deadAfterMs` (it stopped beating: killed, hung, cut off);
+ * - claimed by a run that still beats: wait, however slow it is, until the lease is
+ *   `staleMs` old (a live holder that never completes: then take it over);
+ * - claimed by a build that names no boot (from before replica beats): wait until `staleMs`.
+ *
+ * Taking over from a holder judged dead by mistake (a beat held up for `deadAfterMs`) costs one
+ * more report of the same failure, which the api answers 409 duplicate: never a second recovery.
+ */
+
+export interface LeaseTakeoverView {
+  /** This replica run. */
+  me: { replica: string; boot: string }
+  /** The lease, with its age by the server's clock; undefined when there is none. */
+  lease: { holder: string; boot?: string | undefined; state: 'claimed' | 'done'; ageMs: number } | undefined
+  /** The latest beat of the holder's replica: which run wrote it and its age by the server's clock. */
+  holderBeat: { boot: string; ageMs: number } | undefined
+  deadAfterMs: number
+  staleMs: number
+}
+
+export type LeaseTakeover =
+  | { kind: 'done'; why: 'released' | 'completed' | 'mine' }
+  | { kind: 'take-over'; why: 'holder-restarted' | 'holder-gone' | 'holder-dead' | 'stale' }
+  | { kind: 'wait'; why: 'holder-alive' | 'holder-unknown' }
+
+export const decideLeaseTakeover = (v: LeaseTakeoverView): LeaseTakeover => {
+  const { lease, holderBeat } = v
+  if (lease === undefined) return { kind: 'done', why: 'released' }
+  if (lease.state === 'done') return { kind: 'done', why: 'completed' }
+  if (lease.holder === v.me.replica && lease.boot === v.me.boot) return { kind: 'done', why: 'mine' }
+  const stale = lease.ageMs >= v.staleMs
+  if (lease.boot === undefined) return stale ? { kind: 'take-over', why: 'stale' } : { kind: 'wait', why: 'holder-unknown' }
+  if (holderBeat === undefined) return { kind: 'take-over', why: 'holder-gone' }
+  if (holderBeat.boot !== lease.boot) return { kind: 'take-over', why: 'holder-restarted' }
+  if (holderBeat.ageMs >= v.deadAfterMs) return { kind: 'take-over', why: 'holder-dead' }
+  return stale ? { kind: 'take-over', why: 'stale' } : { kind: 'wait', why: 'holder-alive' }
+}
