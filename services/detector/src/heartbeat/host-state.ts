@@ -57,8 +57,8 @@ export interface SegmentState {
   silent: Set<HostEntry>
   /** Hosts alive on NATS reporting their management network lost. */
   managementLost: Set<HostEntry>
-  /** When fences were requested in this segment (storm window). */
-  fences: number[]
+  /** Which hosts were fenced in this segment and when, oldest first (storm window). */
+  fences: { host: string; at: number }[]
   paused: SegmentPause | undefined
 }
 

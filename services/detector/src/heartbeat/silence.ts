@@ -101,7 +101,7 @@ export const declare = (
     out.push(v)
     return
   }
-  seg.fences.push(now)
+  seg.fences.push({ host: e.host, at: now })
   const v = verdictFor(e, inc, kind, 'fence', now, reason)
   v.evidence = evidence
   out.push(v)

@@ -436,6 +436,21 @@ describe('HeartbeatTracker', () => {
       expect(t.verdicts.filter((v) => v.held).every((v) => v.heldBy === 'storm')).toBe(true)
     })
 
+    it('counts a host fenced, given back and failing again within the window once: one host failing is not a storm', () => {
+      // Three hosts, at most half failing: c2 fails, is fenced, comes back, fails again a minute later.
+      const t = setup({ hosts: hosts(3) })
+      t.run(5000, hosts(3))
+      t.run(10_000, ['c0', 'c1'])
+      t.run(50_000, hosts(3))
+      t.run(10_000, ['c0', 'c1'])
+      expect(t.kinds().filter((k) => k !== 'suspected:none')).toEqual(['failed:fence', 'recovered:none', 'failed:fence'])
+      expect(t.tracker.isPaused('seg-a')).toBe(false)
+      // A second host failing within the window is two of three: a storm.
+      t.run(10_000, ['c0'])
+      expect(t.kinds('c1')).toEqual(['suspected:none', 'failed:alert'])
+      expect(t.verdicts.find((v) => v.kind === 'storm')).toMatchObject({ storm: { failing: 2, hosts: 3, recentFences: 1 } })
+    })
+
     it('counts maxConcurrentFailures, and never calls a single failure a storm', () => {
       const t = setup({ hosts: ['solo'], policy: { maxFailedFraction: 0.1 } })
       t.run(5000, ['solo'])
