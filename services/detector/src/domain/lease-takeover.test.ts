@@ -16,6 +16,22 @@ describe('whether a replica may take over a fence lease', () => {
     expect(decideLeaseTakeover(view({ lease: undefined }))).toEqual({ kind: 'done', why: 'released' })
   })
 
+  it("given a lease older than the host's silence (an earlier failure; the host was heard alive since), then take it over, completed or not, even its own", () => {
+    const done = { holder: 'detector-b', boot: 'b-1', state: 'done' as const, ageMs: 35_000 }
+    expect(decideLeaseTakeover(view({ lease: done, silentForMs: 2100 }))).toEqual({ kind: 'take-over', why: 'earlier-incident' })
+    expect(decideLeaseTakeover(view({ lease: { ...done, holder: 'detector-a', boot: 'a-1', state: 'claimed' }, silentForMs: 2100 }))).toEqual({
+      kind: 'take-over',
+      why: 'earlier-incident',
+    })
+  })
+
+  it('given a lease taken for this failure (younger than the silence, within the clock margin), then the usual rules hold', () => {
+    const done = { holder: 'detector-a', boot: 'a-1', state: 'done' as const, ageMs: 300 }
+    expect(decideLeaseTakeover(view({ lease: done, silentForMs: 2300 }))).toEqual({ kind: 'done', why: 'completed' })
+    expect(decideLeaseTakeover(view({ lease: { ...done, ageMs: 3300 }, silentForMs: 2300 }))).toEqual({ kind: 'done', why: 'completed' })
+    expect(decideLeaseTakeover(view({ lease: { ...done, state: 'claimed' }, silentForMs: 2300 }))).toEqual({ kind: 'wait', why: 'holder-alive' })
+  })
+
   it('given a completed lease, then it is done, whatever its holder', () => {
     expect(decideLeaseTakeover(view({ lease: { holder: 'detector-a', boot: 'a-1', state: 'done', ageMs: 60_000 }, holderBeat: undefined }))).toEqual({
       kind: 'done',

@@ -10,6 +10,11 @@
  * clock). No two hosts' wall clocks are compared.
  *
  * - no lease (released: the host was heard again; or past the bucket's TTL): done;
+ * - a lease older than the host's silence, by more than `EARLIER_INCIDENT_MARGIN_MS`: it was
+ *   taken for an earlier failure of the host, which has been heard alive since (a host given
+ *   back joins the watch anew, so no `recovered` verdict released it): take it over, this is a
+ *   new failure. A lease of this failure is younger than the silence by about a timeout: it
+ *   was taken when some replica declared the host failed, after its last heartbeat;
  * - completed (the holder reported the host): done;
  * - claimed by this very run: done (this run is reporting it);
  * - claimed by a run that is over: take over at once. Over means: its replica's beat key holds
@@ -33,16 +38,22 @@ export interface LeaseTakeoverView {
   holderBeat: { boot: string; ageMs: number } | undefined
   deadAfterMs: number
   staleMs: number
+  /** How long the host has been silent (this replica's last heartbeat of it to now), when the question is about a failure it saw. */
+  silentForMs?: number | undefined
 }
+
+/** Clock error allowed between the lease's age (the server's clock) and a host's silence (this replica's). */
+export const EARLIER_INCIDENT_MARGIN_MS = 1000
 
 export type LeaseTakeover =
   | { kind: 'done'; why: 'released' | 'completed' | 'mine' }
-  | { kind: 'take-over'; why: 'holder-restarted' | 'holder-gone' | 'holder-dead' | 'stale' }
+  | { kind: 'take-over'; why: 'earlier-incident' | 'holder-restarted' | 'holder-gone' | 'holder-dead' | 'stale' }
   | { kind: 'wait'; why: 'holder-alive' | 'holder-unknown' }
 
 export const decideLeaseTakeover = (v: LeaseTakeoverView): LeaseTakeover => {
   const { lease, holderBeat } = v
   if (lease === undefined) return { kind: 'done', why: 'released' }
+  if (v.silentForMs !== undefined && lease.ageMs > v.silentForMs + EARLIER_INCIDENT_MARGIN_MS) return { kind: 'take-over', why: 'earlier-incident' }
   if (lease.state === 'done') return { kind: 'done', why: 'completed' }
   if (lease.holder === v.me.replica && lease.boot === v.me.boot) return { kind: 'done', why: 'mine' }
   const stale = lease.ageMs >= v.staleMs

@@ -128,6 +128,25 @@ describe('onVerdict', () => {
     expect(reports).toEqual(['compute-1'])
   })
 
+  it('given a host reported down and heard alive since (given back, it joined the watch anew), when it fails again, then the new failure is reported, by any replica', async () => {
+    const b = bucket()
+    const { api, reports } = fakeApi()
+    const { bus } = await withBus()
+    const [a, c] = await Promise.all(['a', 'c'].map(async (n) => onVerdict({ api, leases: await replica(n, b, 20_000), bus, log })))
+    // The first failure: both replicas see it, one reports it, the lease is completed.
+    const first = Date.now() - 2100
+    await Promise.all([a, c].map((h) => h(verdict({ lastSeenAt: first }))))
+    expect(reports).toEqual(['compute-1'])
+    // The host comes back and is heard for a while, then fails again: silent for 200 ms when declared.
+    await new Promise((r) => setTimeout(r, 1500))
+    const again = Date.now() - 200
+    await a(verdict({ lastSeenAt: again, incident: `compute-1@${again}` }))
+    expect(reports).toEqual(['compute-1', 'compute-1'])
+    // The other replica, seeing the same second failure, finds this failure's lease done: nothing more.
+    await c(verdict({ lastSeenAt: again, incident: `compute-1@${again}-c` }))
+    expect(reports).toEqual(['compute-1', 'compute-1'])
+  })
+
   it('a replica that lost the lease reports the failure when its holder died before reporting', async () => {
     const b = bucket()
     const dead = await replica('dead', b, 300)

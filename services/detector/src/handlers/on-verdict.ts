@@ -122,7 +122,7 @@ export const onVerdict = (deps: OnVerdictDeps) => {
    * by this run), or this run took it over: every `pollMs`, bounded (a lease decides within
    * its stale bound; NATS failing keeps it waiting at most twice that), ended on shutdown.
    */
-  const follow = async (key: string, note: string, log: Logger): Promise<LeaseTakeover | { kind: 'aborted' }> => {
+  const follow = async (key: string, note: string, log: Logger, silentSince?: number): Promise<LeaseTakeover | { kind: 'aborted' }> => {
     const started = performance.now()
     let giveUpAt = started + 60_000
     let failing: unknown
@@ -132,7 +132,7 @@ export const onVerdict = (deps: OnVerdictDeps) => {
         const view = await deps.leases.inspect(key)
         giveUpAt = started + 2 * view.staleMs
         failing = undefined
-        const d = decideLeaseTakeover(view)
+        const d = decideLeaseTakeover({ ...view, silentForMs: silentSince === undefined ? undefined : now().getTime() - silentSince })
         if (d.kind === 'done') return d
         if (d.kind === 'take-over' && view.revision !== undefined) {
           if (await deps.leases.takeOver(key, view.revision, { note })) return d
@@ -172,9 +172,11 @@ export const onVerdict = (deps: OnVerdictDeps) => {
       const holder = await deps.leases.get(key)
       log.info({ holder }, 'another detector replica holds this host failure; following it until it reports it')
       outcome(v, 'held_by_other')
-      const d = await follow(key, v.incident ?? '', log)
+      // A lease older than this silence was taken for an earlier failure of the host: taken over at once.
+      const d = await follow(key, v.incident ?? '', log, v.lastSeenAt)
       if (d.kind !== 'take-over') return
-      log.warn({ holder, why: d.why }, 'the replica holding this host failure did not report it; reporting it instead')
+      if (d.why === 'earlier-incident') log.info({ holder }, 'the fence lease is from an earlier failure of this host, heard alive since; reporting this one')
+      else log.warn({ holder, why: d.why }, 'the replica holding this host failure did not report it; reporting it instead')
       outcome(v, 'taken_over')
     }
     await reportHeld(v, key, log)
