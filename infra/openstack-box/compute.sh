@@ -3,7 +3,8 @@
 # that simulate a compute host failing and coming back.
 #
 #   ./compute.sh kill HOST [SIGNAL]   kill HOST's nova-compute (default SIGKILL:
-#                                     a crash; the heartbeat stops at once)
+#                                     a crash; the heartbeat stops at once) and its
+#                                     companions ($RUN/companions/HOST/*.pid)
 #   ./compute.sh stop HOST            graceful stop (SIGTERM)
 #   ./compute.sh start HOST [--wait]  start it again (no-op if running); with
 #                                     --wait, return once Nova reports it up
@@ -21,7 +22,7 @@ exec </dev/null
 WAIT_TIMEOUT=${WAIT_TIMEOUT:-90}
 
 hosts() { ls /etc/nova/nova-compute*.conf 2>/dev/null | sed -n 's#.*/nova-\(compute[0-9]*\)\.conf$#\1#p' | sort -V; }
-usage() { sed -n '2,18s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '2,19s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 check_host() {
   [ -n "${1:-}" ] || usage
   hosts | grep -qx "$1" || die "unknown compute host '$1' (known: $(hosts | xargs))"
@@ -42,6 +43,13 @@ cmd=${1:-}; [ $# -gt 0 ] && shift
 case "$cmd" in
   kill)
     check_host "${1:-}"; h=$1; sig=${2:-KILL}; sig=${sig#SIG}
+    # The host's companions go with it, as in a power loss: every process whose pid a test
+    # wrote to $RUN/companions/HOST/NAME.pid (a lazarus-agent of that host), signalled first.
+    for f in "$RUN/companions/$h"/*.pid; do
+      [ -e "$f" ] || continue
+      cpid=$(cat "$f"); rm -f "$f"
+      if kill -"$sig" "$cpid" 2>/dev/null; then echo "killed $(basename "$f" .pid) of $h (pid $cpid, SIG$sig)"; fi
+    done
     if alive "nova-$h"; then
       pid=$(cat "$RUN/nova-$h.pid")
       kill -"$sig" -- "-$pid" 2>/dev/null || kill -"$sig" "$pid"

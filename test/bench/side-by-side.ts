@@ -8,6 +8,20 @@
  * instance is ACTIVE on another host with no task. Prints each run, medians, Lazarus's ratio to
  * Masakari and its overhead over the floor.
  *
+ * `--detect`: detection included. A lazarus-agent runs for every compute, with its host's
+ * identity, and dies with it (`compute.sh kill` kills the host's companions: a power loss);
+ * Lazarus's detector watches their heartbeats (timeout `--heartbeat-timeout-ms`) and nobody
+ * notifies Lazarus. The floor then waits out the same timeout before it acts: the best any
+ * heartbeat detector with that timeout can do. Masakari is still notified at once (which
+ * flatters it). Notifications of hosts not killed, and fence verdicts on them, are false
+ * failures and are counted; `--quiet-minutes N` first watches the box for N minutes with no
+ * host killed and counts them.
+ *
+ * `--victim a,b`: several hosts killed together (within a second), `--instances` on each; their
+ * segment's storm guard is told that this many may fail at once (a lab's setting). Each run also
+ * reports the spread of per-instance times and Nova's share of each, from Nova's own migration
+ * records (created when nova-api accepted the evacuation; Nova stores them to the second).
+ *
  * Lazarus runs as it does in a cloud: its services are started once and keep running from one
  * failure to the next (the host is taken off maintenance in between, as for Masakari). Each
  * contender first recovers `--warmup` failures that are not counted: nova-api validates a
@@ -15,14 +29,20 @@
  * freshly started client each wait for Keystone; the floor's client is warm from preparing.
  *
  *   pnpm run build && node --import tsx test/bench/side-by-side.ts --runs 3
- *   options: --runs N (3)  --warmup N (1)  --instances N (6)  --victim HOST (compute2)
+ *   options: --runs N (3)  --warmup N (1)  --instances N (6)  --victim HOST[,HOST] (compute2)
  *            --only floor,lazarus,masakari  --json FILE (write the raw figures)
  *            --timeline (print each Lazarus step, from the kill)
+ *            --detect  --heartbeat-timeout-ms MS (2000)  --heartbeat-interval-ms MS (500)
+ *            --quiet-minutes N (0; with --detect)
  * Masakari's defaults (wait_period_after_service_update 180 s, and a disable that blocks 60 s
  * on the dead compute) make each of its runs about 4 minutes: a benchmark, not a CI test.
  */
+import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { Kvm } from '@nats-io/kv'
+import { jetstream } from '@nats-io/jetstream'
+import { connect as natsConnect } from '@nats-io/transport-node'
 import { NovaError, type OpenStackClient } from '@lazarus/openstack'
 import {
   bootServers,
@@ -37,6 +57,7 @@ import {
   waitComputesUp,
   type BoxConfig,
 } from '../real-nova/box.js'
+import { startBoxAgents, type BoxAgents } from '../real-nova/box-agents.js'
 import { startRealNovaCluster } from '../real-nova/cluster.js'
 
 type Contender = 'floor' | 'lazarus' | 'masakari'
@@ -50,13 +71,25 @@ const { values } = parseArgs({
     victim: { type: 'string', default: 'compute2' },
     only: { type: 'string', default: 'floor,lazarus,masakari' },
     json: { type: 'string' },
+    detect: { type: 'boolean', default: false },
+    'heartbeat-timeout-ms': { type: 'string', default: '2000' },
+    'heartbeat-interval-ms': { type: 'string', default: '500' },
+    'quiet-minutes': { type: 'string', default: '0' },
   },
 })
 const runs = Number(values.runs)
 const warmup = Number(values.warmup)
 const instances = Number(values.instances)
-const victim = values.victim!
+const victims = values.victim!.split(',').filter(Boolean)
 const contenders = values.only!.split(',').filter(Boolean) as Contender[]
+const detect = values.detect!
+const hbTimeoutMs = Number(values['heartbeat-timeout-ms'])
+const hbIntervalMs = Number(values['heartbeat-interval-ms'])
+const quietMinutes = Number(values['quiet-minutes'])
+if (quietMinutes > 0 && !detect) {
+  console.error('--quiet-minutes watches the heartbeat detector: give --detect too')
+  process.exit(2)
+}
 
 const loaded = loadBox()
 if (!loaded.box) {
@@ -64,6 +97,16 @@ if (!loaded.box) {
   process.exit(2)
 }
 const box: BoxConfig = loaded.box
+for (const v of victims) {
+  if (!box.computeHosts.includes(v)) {
+    console.error(`--victim ${v}: not a compute of the box (${box.computeHosts.join(', ')})`)
+    process.exit(2)
+  }
+}
+if (victims.length >= box.computeHosts.length) {
+  console.error('--victim: at least one compute must stay up to take the instances')
+  process.exit(2)
+}
 const PREFIX = 'lzr-bench-'
 const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${msg}`)
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`
@@ -72,8 +115,47 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2)
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const os: OpenStackClient = await connect(box)
+
+/** One recovery: from the kill to the last instance ACTIVE elsewhere, and each instance's time and Nova's share of it. */
+interface RunResult {
+  ms: number
+  finishedMs?: number
+  /** Lazarus with --detect: from the kill to the api recording each victim's failure (the detector's report). */
+  detectedMs?: number[]
+  perInstanceMs: number[]
+  /** From nova-api accepting each evacuation (its migration record) to the instance ACTIVE elsewhere. */
+  novaMs: number[]
+}
+
+/**
+ * Nova's share of each instance's recovery, from its own records: the evacuation's migration
+ * record is created when nova-api accepts the request. Nova keeps its times to the second
+ * (rounded down), so each share is overstated by up to a second.
+ */
+const novaShares = async (doneAt: Record<string, number>): Promise<number[]> => {
+  const out: number[] = []
+  for (const [id, at] of Object.entries(doneAt)) {
+    const migrations = await os.nova.listMigrations({ instanceUuid: id, migrationType: 'evacuation' })
+    // Nova writes its times in UTC without a zone.
+    const ms = migrations.flatMap((m) => (m.createdAt ? [Date.parse(/Z|[+-]\d\d:\d\d$/.test(m.createdAt) ? m.createdAt : `${m.createdAt}Z`)] : []))
+    if (ms.length > 0) out.push(at - Math.max(...ms))
+  }
+  return out
+}
+
+const settle = async (ids: string[], t0: number, rest: Omit<RunResult, 'ms' | 'perInstanceMs' | 'novaMs'> = {}): Promise<RunResult> => {
+  const { lastAt, doneAt } = await waitActiveElsewhere(os, ids, victims, 300_000)
+  return { ms: lastAt - t0, ...rest, perInstanceMs: Object.values(doneAt).map((at) => at - t0), novaMs: await novaShares(doneAt) }
+}
+
+/** Kill every victim together (their companions, the agents, with them); t0 once all are gone. */
+const killVictims = async (): Promise<number> => {
+  await Promise.all(victims.map((v) => computeCtl(box, ['kill', v])))
+  return Date.now()
+}
 
 // ---- Masakari, driven through its own API with the admin token ----------------------------
 
@@ -112,7 +194,7 @@ const masakariSegment = async (): Promise<string> => {
 
 // ---- one failure, recovered by one contender ------------------------------------------------
 
-/** Every compute up, enabled, un-forced; no leftovers; N fresh servers on the victim. */
+/** Every compute up, enabled, un-forced; no leftovers; N fresh servers on each victim. */
 const prepare = async (run: number, who: Contender): Promise<string[]> => {
   const old = await serversNamed(os, PREFIX)
   if (old.length > 0) await deleteServers(os, old)
@@ -122,69 +204,165 @@ const prepare = async (run: number, who: Contender): Promise<string[]> => {
     if (s?.forcedDown) await os.nova.setForcedDown(h, false)
     if (s?.status === 'disabled') await os.nova.enableComputeService(h)
   }
-  const names = Array.from({ length: instances }, (_, i) => `${PREFIX}${who}-${run}-${i + 1}`)
-  // Generous deadline: after a Masakari run the victim can stay unschedulable for up to a minute.
-  return bootServers(os, box, { host: victim, names, timeoutMs: 240_000 })
+  // With --detect, Lazarus's detector watches every compute all along: a host another contender
+  // kills is on maintenance in Lazarus for that run (as an operator takes a host out), so that
+  // only the contender under test recovers it.
+  if (lazarusRig && detect) await setMaintenance(lazarusRig, who !== 'lazarus')
+  const booted = await Promise.all(
+    victims.map((v) => {
+      const names = Array.from({ length: instances }, (_, i) => `${PREFIX}${who}-${run}-${v}-${i + 1}`)
+      // Generous deadline: after a Masakari run the victim can stay unschedulable for up to a minute.
+      return bootServers(os, box, { host: v, names, timeoutMs: 240_000 })
+    }),
+  )
+  return booted.flat()
 }
 
 const afterwards = async (ids: string[]) => {
-  await restoreCompute(os, box, victim, 180_000)
+  await Promise.all(victims.map((v) => restoreCompute(os, box, v, 180_000)))
+  if (agents) for (const v of victims) await agents.ensure(v)
   await deleteServers(os, ids)
 }
 
-const runFloor = async (ids: string[]): Promise<{ ms: number }> => {
-  await computeCtl(box, ['kill', victim])
-  const t0 = Date.now()
-  await os.nova.setForcedDown(victim, true)
+const runFloor = async (ids: string[]): Promise<RunResult> => {
+  const t0 = await killVictims()
+  // With --detect: the best a heartbeat detector with this timeout can do is to know at its end.
+  if (detect) await sleep(hbTimeoutMs)
+  await Promise.all(victims.map((v) => os.nova.setForcedDown(v, true)))
   await Promise.all(ids.map((id) => os.nova.evacuate(id)))
-  const { lastAt } = await waitActiveElsewhere(os, ids, victim, 120_000)
-  return { ms: lastAt - t0 }
+  return settle(ids, t0)
 }
 
-/** The Lazarus services, started at the first Lazarus run and kept running until the end. */
-let lazarusCluster: { cluster: Awaited<ReturnType<typeof startRealNovaCluster>>; segmentId: string } | undefined
+/** The Lazarus services, started once and kept running until the end; with --detect, the heartbeat detector and an agent per compute. */
+type LazarusRig = { cluster: Awaited<ReturnType<typeof startRealNovaCluster>>; segmentId: string; detectorOps?: number }
+let lazarusRig: LazarusRig | undefined
+let agents: BoxAgents | undefined
+const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222'
+const tag = `lzbench${process.pid}${randomBytes(3).toString('hex')}`
+const heartbeatPrefix = `${tag}.heartbeat`
 
-const runLazarus = async (ids: string[]): Promise<{ ms: number; finishedMs: number }> => {
-  if (!lazarusCluster) {
-    // Failures of the same host follow each other within a minute here: a shorter window
-    // than Masakari's 180 s for refusing a notification as a duplicate.
-    const cluster = await startRealNovaCluster(box, { DUPLICATE_NOTIFICATION_DETECTION_INTERVAL: '5' })
-    lazarusCluster = { cluster, segmentId: await cluster.registerSegment({ name: 'bench', hosts: box.computeHosts, level: 1 }) }
+const startLazarus = async (): Promise<LazarusRig> => {
+  // Failures of the same host follow each other within a minute here: a shorter window
+  // than Masakari's 180 s for refusing a notification as a duplicate.
+  const env: Record<string, string> = { DUPLICATE_NOTIFICATION_DETECTION_INTERVAL: '5' }
+  if (detect) {
+    Object.assign(env, {
+      NATS_URL: natsUrl,
+      HEARTBEAT_SUBJECT_PREFIX: heartbeatPrefix,
+      DETECTOR_SUBJECT_PREFIX: `${tag}.detector`,
+      LEASE_BUCKET: `${tag}_leases`,
+      HEARTBEAT_INTERVAL_MS: String(hbIntervalMs),
+      MEMBERSHIP_REFRESH_MS: '1000',
+      HEARTBEAT_POLICY: JSON.stringify({
+        '*': { heartbeatTimeoutMs: hbTimeoutMs, useStorageHeartbeat: false, ...(victims.length > 1 && { maxConcurrentFailures: victims.length, maxFailedFraction: 1 }) },
+      }),
+    })
   }
-  const { cluster, segmentId } = lazarusCluster
-  // The host given back after the previous run: its unfence ends before it fails again.
+  const cluster = await startRealNovaCluster(box, env)
+  // The agents heartbeat before their hosts are registered: none is ever watched unheard.
+  if (detect) agents = await startBoxAgents(box.computeHosts, { natsUrl, subjectPrefix: heartbeatPrefix, intervalMs: hbIntervalMs })
+  // Several hosts failing together is a storm by default (more than half the segment): this
+  // segment says that as many as the benchmark kills may fail at once.
+  const storm = victims.length > 1 ? { storm_max_failures: victims.length, storm_max_failed_fraction: 1 } : {}
+  const segmentId = await cluster.registerSegment({ name: 'bench', hosts: box.computeHosts, level: 1, segment: storm })
+  if (!detect) return { cluster, segmentId }
+  const started = JSON.parse(await cluster.processes['detector']!.waitForLine(/"msg":"detector started"/)) as { opsPort: number }
+  const rig = { cluster, segmentId, detectorOps: started.opsPort }
+  await detectorWatching(rig)
+  return rig
+}
+
+/** The victims on or off maintenance in Lazarus; off: their agents run first, so that none rejoins unheard. */
+const setMaintenance = async (rig: LazarusRig, on: boolean) => {
+  if (!on && agents) for (const v of victims) await agents.ensure(v)
+  const hosts = (await rig.cluster.api('GET', `/v1/segments/${rig.segmentId}/hosts`)).body.hosts as { name: string; uuid: string; on_maintenance: boolean }[]
+  for (const h of hosts.filter((x) => victims.includes(x.name) && x.on_maintenance !== on)) {
+    const r = await rig.cluster.api('PUT', `/v1/segments/${rig.segmentId}/hosts/${h.uuid}`, { host: { on_maintenance: on } })
+    if (r.status !== 200) throw new Error(`maintenance of ${h.name} → ${r.status} ${JSON.stringify(r.body)}`)
+  }
+}
+
+/** The detector's membership reads, from its /metrics. */
+const membershipReads = async (rig: LazarusRig): Promise<number> => {
+  const text = await (await fetch(`http://127.0.0.1:${rig.detectorOps}/metrics`)).text()
+  return [...text.matchAll(/^lazarus_detector_membership_refreshes_total(?:\{[^}]*\})? (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0)
+}
+
+/**
+ * The detector watches every compute again: two membership reads after the victims left
+ * maintenance and their agents run, then two heartbeats (a host that rejoins is watched
+ * from its first heartbeat on).
+ */
+const detectorWatching = async (rig: LazarusRig) => {
+  const from = await membershipReads(rig)
+  await pollUntil('two membership reads of the detector', async () => ((await membershipReads(rig)) >= from + 2 ? true : undefined), 30_000, 200)
+  await sleep(2 * hbIntervalMs)
+}
+
+type Notification = { notification_uuid: string; type: string; source_host_uuid: string; created_at: string; status: string }
+const hostNames = async (rig: LazarusRig): Promise<Map<string, string>> => {
+  const r = await rig.cluster.api('GET', `/v1/segments/${rig.segmentId}/hosts`)
+  return new Map((r.body.hosts as { name: string; uuid: string }[]).map((h) => [h.uuid, h.name]))
+}
+const computeHostNotifications = async (rig: LazarusRig): Promise<(Notification & { host: string })[]> => {
+  const names = await hostNames(rig)
+  const r = await rig.cluster.api('GET', '/v1/notifications?limit=1000')
+  return (r.body.notifications as Notification[]).filter((n) => n.type === 'COMPUTE_HOST').map((n) => ({ ...n, host: names.get(n.source_host_uuid) ?? '?' }))
+}
+
+/** What the detector said of hosts: its verdict lines, by kind and host. */
+const verdictLines = (rig: LazarusRig) =>
+  rig.cluster.processes['detector']!.lines.filter((l) => l.includes('"msg":"heartbeat verdict:')).map((l) => JSON.parse(l) as { verdict: { kind: string; host?: string } })
+
+const runLazarus = async (ids: string[]): Promise<RunResult> => {
+  if (!lazarusRig) {
+    lazarusRig = await startLazarus()
+    await setMaintenance(lazarusRig, false)
+  }
+  const rig = lazarusRig
+  const { cluster, segmentId } = rig
+  // The hosts given back after the previous run: their unfence ends before they fail again.
   await pollUntil(
-    `${victim} unfenced by Lazarus`,
+    `${victims.join(', ')} unfenced by Lazarus`,
     async () => {
       const hosts = (await cluster.api('GET', `/v1/segments/${segmentId}/hosts`)).body.hosts as { name: string; fence_state?: string }[]
-      return hosts.find((x) => x.name === victim)?.fence_state === 'unfencing' ? undefined : true
+      return hosts.some((x) => victims.includes(x.name) && x.fence_state === 'unfencing') ? undefined : true
     },
     180_000,
     250,
   )
+  if (detect) await detectorWatching(rig)
+  const before = new Set((detect ? await computeHostNotifications(rig) : []).map((n) => n.notification_uuid))
   try {
-    await computeCtl(box, ['kill', victim])
-    const t0 = Date.now()
-    const nid = await cluster.notifyHostDown(victim)
-    const { lastAt } = await waitActiveElsewhere(os, ids, victim, 300_000)
-    const n = await pollUntil(
-      'Lazarus notification final',
-      async () => {
-        const r = await cluster.api('GET', `/v1/notifications/${nid}`)
-        const st = r.body.notification.status as string
-        return ['finished', 'failed', 'error', 'ignored'].includes(st) ? { st, at: Date.now() } : undefined
-      },
-      120_000,
-      100,
-    )
-    if (n.st !== 'finished') throw new Error(`Lazarus notification ended ${n.st}`)
-    if (values.timeline) await printTimeline(cluster, nid, t0)
-    return { ms: lastAt - t0, finishedMs: n.at - t0 }
+    const t0 = await killVictims()
+    let nids: string[]
+    let detectedMs: number[] | undefined
+    if (detect) {
+      // Nobody tells Lazarus: the detector finds the silent hosts and reports them to the api.
+      const found = await pollUntil(
+        `the detector's reports of ${victims.join(', ')}`,
+        async () => {
+          const fresh = (await computeHostNotifications(rig)).filter((n) => !before.has(n.notification_uuid) && victims.includes(n.host))
+          return new Set(fresh.map((n) => n.host)).size === victims.length ? fresh : undefined
+        },
+        120_000,
+        100,
+      )
+      nids = found.map((n) => n.notification_uuid)
+      detectedMs = found.map((n) => Date.parse(n.created_at) - t0)
+    } else {
+      nids = await Promise.all(victims.map((v) => cluster.notifyHostDown(v)))
+    }
+    const result = await settle(ids, t0)
+    const finals = await Promise.all(nids.map((nid) => cluster.notificationFinal(nid, 120_000)))
+    const notFinished = finals.filter((n) => n.status !== 'finished')
+    if (notFinished.length > 0) throw new Error(`Lazarus notification ended ${notFinished.map((n) => n.status).join(', ')}`)
+    if (values.timeline) for (const nid of nids) await printTimeline(cluster, nid, t0)
+    return { ...result, finishedMs: Date.now() - t0, ...(detectedMs && { detectedMs }) }
   } finally {
-    // Lazarus, like Masakari, leaves the recovered host on maintenance: clear it for the next run.
-    const hosts = (await cluster.api('GET', `/v1/segments/${segmentId}/hosts`)).body.hosts as { name: string; uuid: string }[]
-    const h = hosts.find((x) => x.name === victim)
-    if (h) await cluster.api('PUT', `/v1/segments/${segmentId}/hosts/${h.uuid}`, { host: { on_maintenance: false } })
+    // Lazarus, like Masakari, leaves the recovered hosts on maintenance. Without --detect: clear
+    // it for the next run; with it, the next run's prepare does, once the hosts' agents run again.
+    if (!detect) await setMaintenance(rig, false)
   }
 }
 
@@ -199,86 +377,161 @@ const printTimeline = async (cluster: Awaited<ReturnType<typeof startRealNovaClu
   for (const v of vm.body.vmoves ?? []) log(`  vmove ${v.instance_name}: ${at(v.start_time)} → ${at(v.end_time)}`)
 }
 
-const runMasakari = async (ids: string[]): Promise<{ ms: number; finishedMs: number }> => {
+const runMasakari = async (ids: string[]): Promise<RunResult> => {
   const seg = await masakariSegment()
-  await computeCtl(box, ['kill', victim])
-  const t0 = Date.now()
+  const t0 = await killVictims()
   const gen = new Date()
     .toISOString()
     .replace('Z', '')
     .replace(/\.(\d{3})$/, '.$1000')
-  const r = await masakari('POST', '/notifications', {
-    notification: { type: 'COMPUTE_HOST', hostname: victim, generated_time: gen, payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
-  })
-  if (r.status !== 202) throw new Error(`Masakari notification → ${r.status} ${JSON.stringify(r.body)}`)
-  const nid = r.body.notification.notification_uuid as string
+  const nids: string[] = []
+  for (const victim of victims) {
+    const r = await masakari('POST', '/notifications', {
+      notification: { type: 'COMPUTE_HOST', hostname: victim, generated_time: gen, payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+    })
+    if (r.status !== 202) throw new Error(`Masakari notification → ${r.status} ${JSON.stringify(r.body)}`)
+    nids.push(r.body.notification.notification_uuid as string)
+  }
   try {
-    const { lastAt } = await waitActiveElsewhere(os, ids, victim, 600_000, 500)
-    const n = await pollUntil(
-      'Masakari notification final',
-      async () => {
-        const x = await masakari('GET', `/notifications/${nid}`)
-        const st = x.body.notification.status as string
-        return ['finished', 'failed', 'error', 'ignored'].includes(st) ? { st, at: Date.now() } : undefined
-      },
-      300_000,
-      500,
-    )
-    if (n.st !== 'finished') throw new Error(`Masakari notification ended ${n.st}`)
-    return { ms: lastAt - t0, finishedMs: n.at - t0 }
+    const { lastAt, doneAt } = await waitActiveElsewhere(os, ids, victims, 600_000, 500)
+    for (const nid of nids) {
+      const n = await pollUntil(
+        'Masakari notification final',
+        async () => {
+          const x = await masakari('GET', `/notifications/${nid}`)
+          const st = x.body.notification.status as string
+          return ['finished', 'failed', 'error', 'ignored'].includes(st) ? st : undefined
+        },
+        300_000,
+        500,
+      )
+      if (n !== 'finished') throw new Error(`Masakari notification ended ${n}`)
+    }
+    return { ms: lastAt - t0, finishedMs: Date.now() - t0, perInstanceMs: Object.values(doneAt).map((at) => at - t0), novaMs: await novaShares(doneAt) }
   } finally {
     // Masakari leaves the host on maintenance; clear it for the next run.
     const hosts = (await masakari('GET', `/segments/${seg}/hosts`)).body.hosts as { name: string; uuid: string }[]
-    const h = hosts.find((x) => x.name === victim)
-    if (h) await masakari('PUT', `/segments/${seg}/hosts/${h.uuid}`, { host: { on_maintenance: false } })
+    for (const h of hosts.filter((x) => victims.includes(x.name))) await masakari('PUT', `/segments/${seg}/hosts/${h.uuid}`, { host: { on_maintenance: false } })
   }
+}
+
+/**
+ * False failures: what Lazarus reported or decided about hosts that were alive. A COMPUTE_HOST
+ * notification of a host not killed, or more of a victim than it was killed; a fence verdict
+ * (failed, isolated) on a host not killed, or more of a victim than it was killed.
+ */
+const falseFailures = async (rig: LazarusRig, killsPerVictim: number) => {
+  const byHost = new Map<string, number>()
+  for (const n of await computeHostNotifications(rig)) byHost.set(n.host, (byHost.get(n.host) ?? 0) + 1)
+  const fences = new Map<string, number>()
+  for (const v of verdictLines(rig))
+    if ((v.verdict.kind === 'failed' || v.verdict.kind === 'isolated') && v.verdict.host) fences.set(v.verdict.host, (fences.get(v.verdict.host) ?? 0) + 1)
+  const over = (m: Map<string, number>) => [...m].reduce((n, [h, c]) => n + Math.max(0, c - (victims.includes(h) ? killsPerVictim : 0)), 0)
+  const unconfirmed = verdictLines(rig).filter((v) => v.verdict.kind === 'unconfirmed').length
+  return { notifications: over(byHost), fenceVerdicts: over(fences), unconfirmed }
 }
 
 // ---- main -------------------------------------------------------------------------------
 
-const results: Record<Contender, { ms: number; finishedMs?: number }[]> = { floor: [], lazarus: [], masakari: [] }
+const results: Record<Contender, RunResult[]> = { floor: [], lazarus: [], masakari: [] }
 const started = Date.now()
-log(`side-by-side on ${box.source}: ${instances} instances on ${victim}, ${runs} run(s) of ${contenders.join(', ')}`)
+let quiet: { minutes: number; notifications: number; fenceVerdicts: number; unconfirmed: number } | undefined
+let lazarusKills = 0
+let falseInRuns: Awaited<ReturnType<typeof falseFailures>> | undefined
+log(
+  `side-by-side on ${box.source}: ${instances} instances on each of ${victims.join(', ')}, ${runs} run(s) of ${contenders.join(', ')}` +
+    (detect ? `; detection included (heartbeats every ${hbIntervalMs} ms, timeout ${hbTimeoutMs} ms)` : ''),
+)
 try {
+  if (quietMinutes > 0) {
+    lazarusRig = await startLazarus()
+    log(`watching ${box.computeHosts.length} live computes for ${quietMinutes} min, no host killed`)
+    for (let m = 1; m <= quietMinutes; m++) {
+      await sleep(60_000)
+      const f = await falseFailures(lazarusRig, 0)
+      log(`  minute ${m}: ${f.notifications} host-down notification(s), ${f.fenceVerdicts} fence verdict(s), ${f.unconfirmed} unconfirmed`)
+    }
+    quiet = { minutes: quietMinutes, ...(await falseFailures(lazarusRig, 0)) }
+  }
   for (let run = 1 - warmup; run <= runs; run++) {
     const name = run < 1 ? `warm-up ${run + warmup}` : `run ${run}`
     for (const who of contenders) {
       const ids = await prepare(run + warmup, who)
-      log(`${name} ${who}: ${ids.length} servers ACTIVE on ${victim}; kill nova-compute`)
+      log(`${name} ${who}: ${ids.length} servers ACTIVE on ${victims.join(', ')}; kill nova-compute${detect ? ' and its agent' : ''}`)
       try {
+        if (who === 'lazarus') lazarusKills++
         const r = who === 'floor' ? await runFloor(ids) : who === 'lazarus' ? await runLazarus(ids) : await runMasakari(ids)
         if (run >= 1) results[who].push(r)
-        log(`${name} ${who}: all ACTIVE elsewhere ${sec(r.ms)} after the kill${'finishedMs' in r ? `, notification finished at ${sec(r.finishedMs)}` : ''}`)
+        log(
+          `${name} ${who}: all ACTIVE elsewhere ${sec(r.ms)} after the kill` +
+            (r.detectedMs ? `, reported by the detector at ${r.detectedMs.map(sec).join(', ')}` : '') +
+            (r.finishedMs !== undefined ? `, notification finished at ${sec(r.finishedMs)}` : ''),
+        )
       } finally {
         await afterwards(ids).catch((err) => log(`cleanup after ${who} failed: ${String(err)}`))
       }
     }
   }
+  if (detect && lazarusRig && lazarusKills > 0) falseInRuns = await falseFailures(lazarusRig, lazarusKills)
 } catch (err) {
   if (err instanceof NovaError) log(`Nova refused: ${err.message}`)
   throw err
 } finally {
-  await lazarusCluster?.cluster.stop()
+  await agents?.stop()
+  await lazarusRig?.cluster.stop()
+  if (detect) {
+    const nc = await natsConnect({ servers: natsUrl })
+    await new Kvm(jetstream(nc))
+      .open(`${tag}_leases`)
+      .then((kv) => kv.destroy())
+      .catch(() => undefined)
+    await nc.close()
+  }
   const left = await serversNamed(os, PREFIX).catch(() => [])
   if (left.length > 0) await deleteServers(os, left)
 }
 
+const label: Record<Contender, string> = detect ? { floor: 'floor+det', lazarus: 'lazarus', masakari: 'masakari' } : { floor: 'floor', lazarus: 'lazarus', masakari: 'masakari' }
 const row = (who: Contender) => {
   const xs = results[who].map((r) => r.ms)
-  return xs.length ? `${who.padEnd(9)} ${xs.map(sec).join('  ').padEnd(34)} median ${sec(median(xs))}` : `${who.padEnd(9)} (not run)`
+  if (!xs.length) return `${label[who].padEnd(10)} (not run)`
+  const all = results[who].flatMap((r) => r.perInstanceMs)
+  const nova = results[who].flatMap((r) => r.novaMs)
+  return (
+    `${label[who].padEnd(10)} ${xs.map(sec).join('  ')}  median ${sec(median(xs))} [${sec(Math.min(...xs))}–${sec(Math.max(...xs))}]\n` +
+    `${''.padEnd(10)} per instance: median ${sec(median(all))} [${sec(Math.min(...all))}–${sec(Math.max(...all))}]` +
+    (nova.length ? `; Nova's share median ${sec(median(nova))} [${sec(Math.min(...nova))}–${sec(Math.max(...nova))}]` : '')
+  )
 }
-console.log(`\n${instances} instances, host ${victim} killed; time from the kill to all ACTIVE on other hosts`)
+console.log(
+  `\n${instances} instances on each of ${victims.join(', ')}, killed together; time from the kill to all ACTIVE on other hosts` +
+    (detect ? ` (detection included: heartbeat timeout ${sec(hbTimeoutMs)}; the floor waits it out)` : ''),
+)
 for (const who of ['floor', 'lazarus', 'masakari'] as const) console.log(row(who))
+const det = results.lazarus.flatMap((r) => r.detectedMs ?? [])
+if (det.length) console.log(`Lazarus detection (kill → the api records the detector's report): median ${sec(median(det))} [${sec(Math.min(...det))}–${sec(Math.max(...det))}]`)
 const m = (who: Contender) => (results[who].length ? median(results[who].map((r) => r.ms)) : undefined)
 const [floor, lazarus, msk] = [m('floor'), m('lazarus'), m('masakari')]
 if (lazarus !== undefined && msk !== undefined) {
   const ratio = msk / lazarus
-  console.log(`Lazarus vs Masakari (defaults): ${ratio.toFixed(1)}× faster (target ≥ 40×: ${ratio >= 40 ? 'met' : 'MISSED'})`)
+  console.log(`Lazarus vs Masakari (defaults${detect ? ', notified at once' : ''}): ${ratio.toFixed(1)}× faster (target ≥ 40×: ${ratio >= 40 ? 'met' : 'MISSED'})`)
 }
 if (lazarus !== undefined && floor !== undefined) {
   const over = lazarus - floor
-  const ok = over <= Math.max(0.1 * floor, 500)
-  console.log(`Lazarus over the floor: +${sec(over)} (+${((over / floor) * 100).toFixed(0)}%) (target ≤ 10% or 0.5 s: ${ok ? 'met' : 'MISSED'})`)
+  if (detect) {
+    console.log(`Lazarus over the floor+detection timeout: ${over >= 0 ? '+' : ''}${sec(over)} (target ≤ +0.5 s: ${over <= 500 ? 'met' : 'MISSED'})`)
+  } else {
+    const ok = over <= Math.max(0.1 * floor, 500)
+    console.log(`Lazarus over the floor: +${sec(over)} (+${((over / floor) * 100).toFixed(0)}%) (target ≤ 10% or 0.5 s: ${ok ? 'met' : 'MISSED'})`)
+  }
 }
+if (quiet)
+  console.log(
+    `false failures in ${quiet.minutes} min with no host killed: ${quiet.notifications} notification(s), ${quiet.fenceVerdicts} fence verdict(s) (target 0: ${quiet.notifications + quiet.fenceVerdicts === 0 ? 'met' : 'MISSED'}); ${quiet.unconfirmed} unconfirmed`,
+  )
+if (falseInRuns)
+  console.log(
+    `false failures during the runs: ${falseInRuns.notifications} notification(s), ${falseInRuns.fenceVerdicts} fence verdict(s) beyond the ${lazarusKills} kill(s) of each victim (target 0: ${falseInRuns.notifications + falseInRuns.fenceVerdicts === 0 ? 'met' : 'MISSED'})`,
+  )
 console.log(`total wall time ${sec(Date.now() - started)}`)
-if (values.json) writeFileSync(values.json, JSON.stringify({ instances, victim, results }, null, 2))
+if (values.json) writeFileSync(values.json, JSON.stringify({ instances, victims, detect, hbTimeoutMs, hbIntervalMs, results, quiet, falseInRuns }, null, 2))

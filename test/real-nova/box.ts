@@ -256,20 +256,22 @@ export const restoreCompute = async (os: OpenStackClient, box: BoxConfig, host: 
 }
 
 /**
- * Wait until every server is ACTIVE on a host other than `victim` with no task, listing the
- * servers every `intervalMs`. Resolves with when the last one got there (ms since the epoch).
+ * Wait until every server is ACTIVE on a host other than `victim` (or any of several) with no
+ * task, listing the servers every `intervalMs`. Resolves with when the last one got there and
+ * when each did (ms since the epoch).
  */
 export const waitActiveElsewhere = async (
   os: OpenStackClient,
   ids: string[],
-  victim: string,
+  victim: string | readonly string[],
   timeoutMs: number,
   intervalMs = 100,
-): Promise<{ lastAt: number; hosts: Record<string, string> }> => {
+): Promise<{ lastAt: number; hosts: Record<string, string>; doneAt: Record<string, number> }> => {
+  const victims = typeof victim === 'string' ? [victim] : victim
   const doneAt = new Map<string, number>()
   const hosts: Record<string, string> = {}
   await pollUntil(
-    `${ids.length} servers ACTIVE away from ${victim}`,
+    `${ids.length} servers ACTIVE away from ${victims.join(', ')}`,
     async () => {
       // One list request per look, whatever the number of servers: the watcher must not be
       // what slows Nova down (it runs on the same two cores as the rebuilds it measures).
@@ -280,7 +282,7 @@ export const waitActiveElsewhere = async (
         const id = String(s['id'])
         if (!ids.includes(id) || doneAt.has(id)) continue
         const host = (s['OS-EXT-SRV-ATTR:host'] as string | null) ?? null
-        if (s['status'] === 'ACTIVE' && host !== null && host !== victim && (s['OS-EXT-STS:task_state'] ?? null) === null) {
+        if (s['status'] === 'ACTIVE' && host !== null && !victims.includes(host) && (s['OS-EXT-STS:task_state'] ?? null) === null) {
           doneAt.set(id, now)
           hosts[id] = host
         }
@@ -290,5 +292,5 @@ export const waitActiveElsewhere = async (
     timeoutMs,
     intervalMs,
   )
-  return { lastAt: Math.max(...doneAt.values()), hosts }
+  return { lastAt: Math.max(...doneAt.values()), hosts, doneAt: Object.fromEntries(doneAt) }
 }

@@ -15,7 +15,14 @@ export interface RealNovaCluster {
   processes: Record<string, RunningProcess>
   api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>
   /** A segment with the box's computes, fenced at `level` with no power driver (level 1: force-down only). */
-  registerSegment(o: { name: string; hosts: string[]; level: 1 | 2 | 3; controlAttributes?: (host: string) => string }): Promise<string>
+  registerSegment(o: {
+    name: string
+    hosts: string[]
+    level: 1 | 2 | 3
+    controlAttributes?: (host: string) => string
+    /** More fields of the segment (the storm guard's `storm_max_failed_fraction`, ...). */
+    segment?: Record<string, unknown>
+  }): Promise<string>
   notifyHostDown(host: string): Promise<string>
   /** The notification once its status is final (finished, failed, error or ignored). */
   notificationFinal(id: string, timeoutMs: number): Promise<any>
@@ -70,7 +77,7 @@ export const startRealNovaCluster = async (box: BoxConfig, serviceEnv: Record<st
       api,
       async registerSegment(o) {
         const seg = await api<{ segment: { uuid: string } }>('POST', '/v1/segments', {
-          segment: { name: o.name, recovery_method: 'auto', service_type: 'COMPUTE', quick_evacuate_level: o.level },
+          segment: { name: o.name, recovery_method: 'auto', service_type: 'COMPUTE', quick_evacuate_level: o.level, ...o.segment },
         })
         if (seg.status !== 201) throw new Error(`segment create → ${seg.status} ${JSON.stringify(seg.body)}`)
         const segmentId = seg.body.segment.uuid

@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import type { OpenStackClient } from '@lazarus/openstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bootServers, computeCtl, connect, deleteServers, loadBox, restoreCompute, serversNamed, waitActiveElsewhere, waitComputesUp, type BoxConfig } from './box.js'
+import { registerCompanion } from './box-agents.js'
 import { startRealNovaCluster, type RealNovaCluster } from './cluster.js'
 
 /**
@@ -53,9 +56,15 @@ if (!loaded.box) {
           .map((s) => s.id)
           .sort(),
       ).toEqual([...ids].sort())
+      // A process of the host (as its lazarus-agent would be) dies with it: a power loss.
+      const companion = spawn('sleep', ['600'], { stdio: 'ignore' })
+      const companionExit = once(companion, 'exit')
+      registerCompanion(VICTIM, 'test-companion', companion.pid!)
       await computeCtl(box, ['kill', VICTIM])
       killed = true
       const t0 = Date.now()
+      const [, signal] = await Promise.race([companionExit, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('the companion outlived its host')), 5000))])
+      expect(signal).toBe('SIGKILL')
       const nid = await c.notifyHostDown(VICTIM)
       const { lastAt, hosts } = await waitActiveElsewhere(os, ids, VICTIM, 90_000)
       const n = await c.notificationFinal(nid, 60_000)
