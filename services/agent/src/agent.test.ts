@@ -159,19 +159,21 @@ describe('probes', () => {
     expect(runner.results('storageHeartbeat')).toMatchObject([{ ok: true }])
   })
 
+  /** A storage heartbeat probe that never returns; `onRun` is called as it starts. */
+  const hungProbe = (onRun: () => void): Probe => ({
+    group: 'storageHeartbeat',
+    names: ['/shared/h.hb'],
+    run: () => {
+      onRun()
+      return new Promise(() => undefined)
+    },
+  })
+
   it("reports a hung probe as timed out after runOnce even when the timer fires before the runner's clock reaches the timeout", async () => {
     // The runner's clock falls 20 ms behind the timers' once the probe starts: the timer ends
     // while that clock still reads 30 ms, and runOnce must wait out the rest by it.
     let lag = 0
-    const hung: Probe = {
-      group: 'storageHeartbeat',
-      names: ['/shared/h.hb'],
-      run: () => {
-        lag = 20
-        return new Promise(() => undefined)
-      },
-    }
-    const runner = new ProbeRunner([hung], 50, () => Date.now() - lag)
+    const runner = new ProbeRunner([hungProbe(() => (lag = 20))], 50, () => Date.now() - lag)
     await runner.runOnce()
     expect(runner.results('storageHeartbeat')).toMatchObject([{ ok: false, error: 'timeout' }])
   })
@@ -181,15 +183,7 @@ describe('probes', () => {
     // behind the timers once the probe runs: a deadline taken before the start ends too soon.
     let reads = 0
     let lag = 0
-    const hung: Probe = {
-      group: 'storageHeartbeat',
-      names: ['/shared/h.hb'],
-      run: () => {
-        lag = 20
-        return new Promise(() => undefined)
-      },
-    }
-    const runner = new ProbeRunner([hung], 50, () => Date.now() - (reads++ === 0 ? 10 : lag))
+    const runner = new ProbeRunner([hungProbe(() => (lag = 20))], 50, () => Date.now() - (reads++ === 0 ? 10 : lag))
     await runner.runOnce()
     expect(runner.results('storageHeartbeat')).toMatchObject([{ ok: false, error: 'timeout' }])
   })
