@@ -34,6 +34,8 @@
  *            --timeline (print each Lazarus step, from the kill)
  *            --detect  --heartbeat-timeout-ms MS (2000)  --heartbeat-interval-ms MS (500)
  *            --quiet-minutes N (0; with --detect)
+ *            --evacuator-threads N (Lazarus's HOST_FAILURE_RECOVERY_THREADS; default 16, which
+ *            holds back a failure's evacuations beyond 16 until earlier ones end)
  * Masakari's defaults (wait_period_after_service_update 180 s, and a disable that blocks 60 s
  * on the dead compute) make each of its runs about 4 minutes: a benchmark, not a CI test.
  */
@@ -75,6 +77,7 @@ const { values } = parseArgs({
     'heartbeat-timeout-ms': { type: 'string', default: '2000' },
     'heartbeat-interval-ms': { type: 'string', default: '500' },
     'quiet-minutes': { type: 'string', default: '0' },
+    'evacuator-threads': { type: 'string' },
   },
 })
 const runs = Number(values.runs)
@@ -258,7 +261,10 @@ const startLazarus = async (): Promise<LazarusRig> => {
       }),
     })
   }
-  const cluster = await startRealNovaCluster(box, env)
+  // --evacuator-threads: evacuations in flight at once (HOST_FAILURE_RECOVERY_THREADS, default 16);
+  // the floor sends every evacuation at once.
+  const threads = values['evacuator-threads']
+  const cluster = await startRealNovaCluster(box, env, threads ? { evacuatorEnv: { HOST_FAILURE_RECOVERY_THREADS: threads } } : {})
   // The agents heartbeat before their hosts are registered: none is ever watched unheard.
   if (detect) agents = await startBoxAgents(box.computeHosts, { natsUrl, subjectPrefix: heartbeatPrefix, intervalMs: hbIntervalMs })
   // Several hosts failing together is a storm by default (more than half the segment): this
@@ -440,7 +446,8 @@ let lazarusKills = 0
 let falseInRuns: Awaited<ReturnType<typeof falseFailures>> | undefined
 log(
   `side-by-side on ${box.source}: ${instances} instances on each of ${victims.join(', ')}, ${runs} run(s) of ${contenders.join(', ')}` +
-    (detect ? `; detection included (heartbeats every ${hbIntervalMs} ms, timeout ${hbTimeoutMs} ms)` : ''),
+    (detect ? `; detection included (heartbeats every ${hbIntervalMs} ms, timeout ${hbTimeoutMs} ms)` : '') +
+    (values['evacuator-threads'] ? `; evacuator threads ${values['evacuator-threads']}` : ''),
 )
 try {
   if (quietMinutes > 0) {
