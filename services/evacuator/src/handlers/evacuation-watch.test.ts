@@ -65,6 +65,34 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     for (const f of later) expect(f.changesSince!.getTime()).toBeGreaterThanOrEqual(sentAt - 250)
   })
 
+  it('given a slow Nova, when it would look every 10 ms, then it waits at least as long as a list took: never more than half of one nova-api worker', async () => {
+    cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 2000 })
+    const [failed] = cloud.hostNames() as [string]
+    const id = cloud.createServer({ host: failed, name: 'vm-slow' })
+    cloud.crashHost(failed)
+    await cloud.nova.setForcedDown(failed, true)
+    let lists = 0
+    const slow = new Proxy(cloud.nova, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown
+        if (prop !== 'listMigrations' || typeof v !== 'function') return v
+        return async (...args: unknown[]) => {
+          lists += 1
+          await new Promise((r) => setTimeout(r, 200))
+          return (v as (...a: unknown[]) => unknown).apply(target, args)
+        }
+      },
+    })
+    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 1, confirmPollMaxMs: 10 })
+    const watch = createEvacuationWatch({ nova: slow, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+    const sentAt = Date.now()
+    await cloud.nova.evacuate(id)
+    await expect(watch.ended({ instanceId: id, sourceHost: failed, sentAt, expectedMs: 0 }, 10_000, stopping.signal)).resolves.toBe('ended')
+    // About 2 s of evacuation: a list (200 ms) and a pause as long every 400 ms, not every 210 ms.
+    expect(lists).toBeGreaterThanOrEqual(3)
+    expect(lists).toBeLessThanOrEqual(7)
+  })
+
   it('answers `waited` after the given time for an instance with no evacuation under way', async () => {
     cloud = await startTestCloud({ hosts: 2, instancesPerHost: 0, evacuationDelayMs: 100 })
     const [host] = cloud.hostNames() as [string]

@@ -71,6 +71,10 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
     let seenUpdatedUpTo = 0
     /** Whether Nova was seen keeping its times to the whole second. */
     let wholeSeconds = false
+    /** How long the last list took: the next look waits at least as long, so that the watch
+     * never keeps one of nova-api's workers busy more than half the time, however often it would
+     * like to look (a loaded Nova answers slower and is asked less often). */
+    let lastListMs = 0
     while (waiters.size > 0 && !ctx.stopping.aborted) {
       const now = performance.now()
       const delay = Math.min(
@@ -85,7 +89,7 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
       )
       const pause = new AbortController()
       wake.set(source, () => pause.abort())
-      const woken = await sleep(Math.max(10, delay), false, { signal: AbortSignal.any([ctx.stopping, pause.signal]) }).catch(() => true)
+      const woken = await sleep(Math.max(10, delay, lastListMs), false, { signal: AbortSignal.any([ctx.stopping, pause.signal]) }).catch(() => true)
       wake.delete(source)
       if (ctx.stopping.aborted || waiters.size === 0) break
       if (woken) continue
@@ -95,7 +99,9 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
         // however many of the host's evacuations have ended already.
         const margin = wholeSeconds ? CHANGES_MARGIN_WHOLE_SECONDS_MS : CHANGES_MARGIN_MS
         const changesSince = seenUpdatedUpTo > 0 ? new Date(seenUpdatedUpTo - margin) : undefined
+        const asked = performance.now()
         migrations = await ctx.nova.listMigrations({ sourceCompute: source, migrationType: 'evacuation', ...(changesSince ? { changesSince } : {}) })
+        lastListMs = performance.now() - asked
       } catch (err) {
         // The waiters look at their servers themselves after their maxWaitMs.
         ctx.log.warn({ err, source }, 'could not list evacuation migrations; looking again later')
