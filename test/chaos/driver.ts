@@ -50,11 +50,30 @@ const portFree = (port: number) =>
     srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)))
   })
 
-/** A block of free ports: node i takes base+i (AMQP) and base+i+20000 (Erlang distribution). */
-const freePortBase = async (size: number): Promise<number> => {
-  const first = 30_000 + (process.pid % 1400) * 10
-  for (let k = 0; k < 1400; k += 1) {
-    const base = 30_000 + ((first - 30_000 + k * 10) % 14_000)
+/**
+ * The lowest port the kernel hands out as an outgoing connection's own (ip_local_port_range).
+ * A node's port above it can be taken by any connection between the check and the node's
+ * start, which made a node exit while starting; so every port of the cluster stays below it.
+ */
+const ephemeralLow = (): number => {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    return Number.isInteger(low) && low > 24_000 ? low : 32_768
+  } catch {
+    return 32_768
+  }
+}
+
+/**
+ * A block of free ports: node i takes base+i (AMQP) and base+i+20000 (Erlang distribution),
+ * all below the ephemeral range. `skip` blocks are passed over (a retry takes another block).
+ */
+const freePortBase = async (size: number, skip = 0): Promise<number> => {
+  const top = ephemeralLow() - 20_000 - 10 // base+size+20000 < the ephemeral range
+  const blocks = Math.floor((top - 10_000) / 10)
+  const first = (process.pid + skip) % blocks
+  for (let k = 0; k < blocks; k += 1) {
+    const base = 10_000 + ((first + k) % blocks) * 10
     let ok = true
     for (let i = 1; i <= size && ok; i += 1) ok = (await portFree(base + i)) && (await portFree(base + i + 20_000))
     if (ok) return base
@@ -91,17 +110,25 @@ export const startRabbitCluster = async (opts: { size?: number; name?: string } 
     }
   }
   const prefix = `${name}_${process.pid}_`
-  const portBase = await freePortBase(size)
-  const env = { ...process.env, RMQ_PREFIX: prefix, RMQ_BASE: `/tmp/lazarus-rmq-${prefix}`, RMQ_PORT_BASE: String(portBase), RMQ_BOOT_TIMEOUT: '120' }
+  const base = { ...process.env, RMQ_PREFIX: prefix, RMQ_BASE: `/tmp/lazarus-rmq-${prefix}`, RMQ_BOOT_TIMEOUT: '120' }
+  let env: NodeJS.ProcessEnv = base
+  let portBase = 0
   const sh = (script: string, args: string[], timeoutMs: number) => shIn(env, script, args, timeoutMs)
-  await sh('down.sh', [], 120_000).catch(() => undefined)
   const t0 = Date.now()
-  try {
-    await sh('up.sh', [String(size)], 300_000)
-  } catch (err) {
-    const e = err as { stderr?: string; message: string }
+  // A node that exits while starting (a port taken after the check, say) gets one more try on other ports.
+  for (let attempt = 0; ; attempt += 1) {
+    portBase = await freePortBase(size, attempt * 97)
+    env = { ...base, RMQ_PORT_BASE: String(portBase) }
     await sh('down.sh', [], 120_000).catch(() => undefined)
-    throw new Error(`RabbitMQ cluster did not start: ${e.message}\n${e.stderr ?? ''}`)
+    try {
+      await sh('up.sh', [String(size)], 300_000)
+      break
+    } catch (err) {
+      const e = err as { stderr?: string; message: string }
+      await sh('down.sh', [], 120_000).catch(() => undefined)
+      if (attempt >= 1) throw new Error(`RabbitMQ cluster did not start: ${e.message}\n${e.stderr ?? ''}`)
+      log(`the cluster did not start on ports from ${portBase + 1}; once more on others:\n${(e.stderr ?? '').slice(-2000)}`)
+    }
   }
   const upMs = Date.now() - t0
   // up.sh made a user per service with a random password (infra/rabbitmq/users.ts).
