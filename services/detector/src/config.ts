@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { HEARTBEAT_SUBJECT_PREFIX } from '@lazarus/contracts'
 import { commonLayout, mergeLayouts, natsAuthSettings, opsSettings, setting, type ServiceSettings } from '@lazarus/runtime'
 import * as z from 'zod'
+import { LEASE_HOLDER_MAX } from './adapters/nats/lease-values.js'
 import { SegmentPolicyInput } from './heartbeat/config.js'
 
 /** JSON text in an env var, or the value itself in the config file. */
@@ -69,6 +70,7 @@ export const DetectorConfig = z.object({
   replicaId: z
     .string()
     .min(1)
+    .max(LEASE_HOLDER_MAX) // the other replicas refuse a lease or a beat that names a longer one
     .default(() => `${hostname()}:${process.pid}`)
     .describe("This replica's name in leases, beats and logs: one running process per name (a lease of an earlier run under this name is taken over as that run's)."),
 })

@@ -41,6 +41,11 @@ try {
       beatMs: config.replicaBeatMs,
       deadAfterMs: config.replicaDeadAfterMs,
       onBeatError: (err) => log.warn({ err }, 'could not write this replica beat to the lease bucket; retrying at every beat'),
+      onMalformed: ({ key, revision, reason }) =>
+        log.warn(
+          { key, revision, reason },
+          'an entry of the lease bucket does not parse (forged, or written by a bug or another build): a lease is taken as held by an unknown holder until it is LEASE_STALE_MS old, a beat as no beat',
+        ),
     })
     leasesOpen = leases
     heartbeats = await createHeartbeatDetection({

@@ -74,4 +74,33 @@ describe('whether a replica may take over a fence lease', () => {
     expect(decideLeaseTakeover(view({ lease: old(19_999), holderBeat: undefined }))).toEqual({ kind: 'wait', why: 'holder-unknown' })
     expect(decideLeaseTakeover(view({ lease: old(20_000), holderBeat: undefined }))).toEqual({ kind: 'take-over', why: 'stale' })
   })
+
+  describe('given a lease whose value does not parse (holder unknown: forged, a bug, another build)', () => {
+    const unknown = (ageMs: number) => ({ holder: undefined, state: 'claimed' as const, ageMs })
+
+    it('when it is young, then wait: never taken over at once, never taken for no lease', () => {
+      expect(decideLeaseTakeover(view({ lease: unknown(0), holderBeat: undefined }))).toEqual({ kind: 'wait', why: 'holder-unknown' })
+      expect(decideLeaseTakeover(view({ lease: unknown(19_999), holderBeat: undefined }))).toEqual({ kind: 'wait', why: 'holder-unknown' })
+    })
+
+    it('when it is LEASE_STALE_MS old, then take it over', () => {
+      expect(decideLeaseTakeover(view({ lease: unknown(20_000), holderBeat: undefined }))).toEqual({ kind: 'take-over', why: 'stale' })
+    })
+
+    it('whatever else the view says of it (a boot, a beat, a state), then only its age counts', () => {
+      // A dead or missing beat would take a known holder's lease over at once; a done state would end the wait; neither is known here.
+      for (const holderBeat of [undefined, { boot: 'a-1', ageMs: 60_000 }, { boot: 'a-2', ageMs: 10 }]) {
+        for (const state of ['claimed', 'done'] as const) {
+          const lease = { holder: undefined, boot: 'a-1', state, ageMs: 100 }
+          expect(decideLeaseTakeover(view({ lease, holderBeat }))).toEqual({ kind: 'wait', why: 'holder-unknown' })
+          expect(decideLeaseTakeover(view({ lease: { ...lease, ageMs: 20_000 }, holderBeat }))).toEqual({ kind: 'take-over', why: 'stale' })
+        }
+      }
+    })
+
+    it("when it is older than the host's silence, then it is an earlier incident's, as any lease", () => {
+      expect(decideLeaseTakeover(view({ lease: unknown(3200), silentForMs: 2100, holderBeat: undefined }))).toEqual({ kind: 'take-over', why: 'earlier-incident' })
+      expect(decideLeaseTakeover(view({ lease: unknown(3000), silentForMs: 2100, holderBeat: undefined }))).toEqual({ kind: 'wait', why: 'holder-unknown' })
+    })
+  })
 })

@@ -19,11 +19,17 @@
  * - claimed by this very run: done (this run is reporting it);
  * - claimed by a run that is over: take over at once. Over means: its replica's beat key holds
  *   another boot (the replica restarted; one process per REPLICA_ID), or no beat at all (a run
- *   beats before it claims anything: its key went with a clean stop or the bucket's TTL), or a
+ *   beats before it claims anything: its key went with a clean stop or the bucket's TTL; a
+ *   beat whose value does not parse is none either: it cannot keep a dead run alive), or a
  *   beat older than `deadAfterMs` (it stopped beating: killed, hung, cut off);
  * - claimed by a run that still beats: wait, however slow it is, until the lease is
  *   `staleMs` old (a live holder that never completes: then take it over);
- * - claimed by a build that names no boot (from before replica beats): wait until `staleMs`.
+ * - claimed by a build that names no boot (from before replica beats): wait until `staleMs`;
+ * - a lease whose holder is unknown (its value does not parse: a forgery, a bug, another
+ *   build; adapters/nats/lease-values.ts): wait until `staleMs`, whatever else is said of it.
+ *   Only its age is known (the server's stamp): older than the host's silence, it is an
+ *   earlier incident's as any lease is; otherwise nothing shows that its holder is over.
+ *   Taken over at once, the failure could be reported twice; taken for no lease, not at all.
  *
  * Taking over from a holder judged dead by mistake (a beat held up for `deadAfterMs`) costs one
  * more report of the same failure, which the api answers 409 duplicate: never a second recovery.
@@ -32,8 +38,12 @@
 export interface LeaseTakeoverView {
   /** This replica run. */
   me: { replica: string; boot: string }
-  /** The lease, with its age by the server's clock; undefined when there is none. */
-  lease: { holder: string; boot?: string | undefined; state: 'claimed' | 'done'; ageMs: number } | undefined
+  /**
+   * The lease, with its age by the server's clock; undefined when there is none. `holder`
+   * undefined: a lease whose value does not parse (its holder is unknown; its state is
+   * `claimed`, since nobody is known to have completed it).
+   */
+  lease: { holder: string | undefined; boot?: string | undefined; state: 'claimed' | 'done'; ageMs: number } | undefined
   /** The latest beat of the holder's replica: which run wrote it and its age by the server's clock. */
   holderBeat: { boot: string; ageMs: number } | undefined
   deadAfterMs: number
@@ -54,9 +64,10 @@ export const decideLeaseTakeover = (v: LeaseTakeoverView): LeaseTakeover => {
   const { lease, holderBeat } = v
   if (lease === undefined) return { kind: 'done', why: 'released' }
   if (v.silentForMs !== undefined && lease.ageMs > v.silentForMs + EARLIER_INCIDENT_MARGIN_MS) return { kind: 'take-over', why: 'earlier-incident' }
+  const stale = lease.ageMs >= v.staleMs
+  if (lease.holder === undefined) return stale ? { kind: 'take-over', why: 'stale' } : { kind: 'wait', why: 'holder-unknown' }
   if (lease.state === 'done') return { kind: 'done', why: 'completed' }
   if (lease.holder === v.me.replica && lease.boot === v.me.boot) return { kind: 'done', why: 'mine' }
-  const stale = lease.ageMs >= v.staleMs
   if (lease.boot === undefined) return stale ? { kind: 'take-over', why: 'stale' } : { kind: 'wait', why: 'holder-unknown' }
   if (holderBeat === undefined) return { kind: 'take-over', why: 'holder-gone' }
   if (holderBeat.boot !== lease.boot) return { kind: 'take-over', why: 'holder-restarted' }

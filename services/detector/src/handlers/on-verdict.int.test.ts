@@ -7,7 +7,9 @@ import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ApiError } from '@lazarus/api-contract'
 import type { DetectorApi } from '../adapters/api.js'
-import { createKvLeases, leaseKey } from '../adapters/nats/kv-leases.js'
+import { createKvLeases, leaseKey, type MalformedEntry } from '../adapters/nats/kv-leases.js'
+import { beatKey } from '../adapters/nats/replica-beat.js'
+import { decideLeaseTakeover } from '../domain/lease-takeover.js'
 import { toMembership } from '../heartbeats.js'
 import type { Verdict } from '../heartbeat/tracker.js'
 import { keys, onVerdict } from './on-verdict.js'
@@ -31,7 +33,7 @@ afterAll(async () => {
 })
 
 const bucket = () => `test_${randomBytes(4).toString('hex')}`
-const replica = async (name: string, b: string, staleMs = 200, o: { beatMs?: number; deadAfterMs?: number; boot?: string } = {}) => {
+const replica = async (name: string, b: string, staleMs = 200, o: { beatMs?: number; deadAfterMs?: number; boot?: string; onMalformed?: (e: MalformedEntry) => void } = {}) => {
   const l = await createKvLeases({ nc, bucket: b, ttlMs: 60_000, staleMs, holder: name, ...o })
   cleanups.push(async () => {
     await l.close?.()
@@ -118,6 +120,102 @@ describe('KV leases', () => {
   })
 })
 
+/** Values anyone with write access to the bucket could put under a key (or a bug, or another build). */
+const FORGED_LEASES: [string, string][] = [
+  ['not JSON', '{"holder": "a", '],
+  ['empty', ''],
+  ['JSON of another shape', JSON.stringify({ holder: 42, state: 'claimed' })],
+  ['an array', '[]'],
+  ['another state', JSON.stringify({ holder: 'a', boot: 'a-1', at: 1, state: 'released' })],
+  ['an infinite time', '{"holder":"a","boot":"a-1","at":1e999,"state":"claimed"}'],
+  ['an empty holder', JSON.stringify({ holder: '', boot: 'a-1', at: 1, state: 'claimed' })],
+  ['a huge holder', JSON.stringify({ holder: 'h'.repeat(100_000), boot: 'a-1', at: 1, state: 'claimed' })],
+  ['a huge note, completed', JSON.stringify({ holder: 'a', boot: 'a-1', at: 1, state: 'done', note: 'n'.repeat(5000) })],
+]
+
+describe('KV leases: values that do not parse', () => {
+  it('given a lease key holding a value that does not parse, then it is held by an unknown holder: not claimed, waited for, taken over at its revision once LEASE_STALE_MS old', async () => {
+    const b = bucket()
+    const heard: MalformedEntry[] = []
+    const staleMs = 1500
+    const me = await replica('me', b, staleMs, { onMalformed: (e) => heard.push(e) })
+    const keyOf = (i: number) => keys.fence(`compute-${i}`)
+    for (const [i, [, value]] of FORGED_LEASES.entries()) await me.kv.put(keyOf(i), value)
+    const written = performance.now()
+
+    for (const [i, [what]] of FORGED_LEASES.entries()) {
+      const key = keyOf(i)
+      // Held: the claim fails as for any held lease (not a thrown error, not a lease nobody holds).
+      await expect(me.claim(key), what).resolves.toBe(false)
+      const seen = await me.inspect(key)
+      expect(seen.lease, what).toMatchObject({ holder: undefined, state: 'claimed' })
+      expect(seen.lease!.ageMs, what).toBeLessThan(staleMs)
+      expect(seen.holderBeat, what).toBeUndefined()
+      expect(seen.revision, what).toBeGreaterThan(0)
+      expect(decideLeaseTakeover(seen), what).toEqual({ kind: 'wait', why: 'holder-unknown' })
+      // Not completed by this run, nor read as a holder.
+      await me.complete(key)
+      expect(await me.get(key), what).toBeUndefined()
+      expect(await me.claim(key), what).toBe(false)
+    }
+    // Once per key, naming the key and why, never the value itself.
+    expect(heard.map((e) => e.key).sort()).toEqual(FORGED_LEASES.map((_, i) => keyOf(i)).sort())
+    for (const e of heard) expect(e.reason.length).toBeLessThan(300)
+
+    await new Promise((r) => setTimeout(r, staleMs - (performance.now() - written) + 100))
+    for (const [i, [what]] of FORGED_LEASES.entries()) {
+      const key = keyOf(i)
+      const seen = await me.inspect(key)
+      expect(decideLeaseTakeover(seen), what).toEqual({ kind: 'take-over', why: 'stale' })
+      await me.kv.put(keyOf(i), 'forged again') // a takeover is at the revision inspected: a newer value wins
+      expect(await me.takeOver(key, seen.revision!), what).toBe(false)
+      const again = await me.inspect(key)
+      expect(decideLeaseTakeover(again), what).toEqual({ kind: 'wait', why: 'holder-unknown' })
+    }
+    await new Promise((r) => setTimeout(r, staleMs + 100))
+    for (const [i, [what]] of FORGED_LEASES.entries()) {
+      const key = keyOf(i)
+      const seen = await me.inspect(key)
+      expect(decideLeaseTakeover(seen), what).toEqual({ kind: 'take-over', why: 'stale' })
+      expect(await me.takeOver(key, seen.revision!), what).toBe(true)
+      expect(await me.get(key), what).toMatchObject({ holder: 'me', boot: me.beat.boot, state: 'claimed' })
+      await me.complete(key)
+      expect(await me.get(key), what).toMatchObject({ holder: 'me', state: 'done' })
+    }
+  }, 20_000)
+
+  it('given a replica beat key holding a value that does not parse, then it is no beat: its holder is judged as if its key were gone, never faster', async () => {
+    const b = bucket()
+    const heard: MalformedEntry[] = []
+    const me = await replica('me', b, 20_000, { onMalformed: (e) => heard.push(e) })
+    const forged: [string, (boot: string) => string][] = [
+      ['not JSON', () => 'beat'],
+      ['JSON of another shape', () => JSON.stringify({ boot: 42 })],
+      ['an empty boot', () => JSON.stringify({ replica: 'x', boot: '' })],
+      ['a huge boot', (boot) => JSON.stringify({ replica: 'x', boot: boot.repeat(1000) })],
+      ['a huge replica name', (boot) => JSON.stringify({ replica: 'x'.repeat(100_000), boot })],
+    ]
+    for (const [i, [what, value]] of forged.entries()) {
+      const holder = `holder-${i}`
+      const key = keys.fence(`compute-${i}`)
+      const boot = randomUUID()
+      await me.kv.create(key, JSON.stringify({ holder, boot, at: Date.now(), state: 'claimed' }))
+      await me.kv.put(beatKey(holder), value(boot))
+      const seen = await me.inspect(key)
+      expect(seen.lease, what).toMatchObject({ holder, boot, state: 'claimed' })
+      expect(seen.holderBeat, what).toBeUndefined()
+      await me.inspect(key) // read again: reported once
+      // The same as with no beat at all.
+      await me.kv.delete(beatKey(holder))
+      const gone = await me.inspect(key)
+      expect(decideLeaseTakeover(seen), what).toEqual(decideLeaseTakeover(gone))
+      expect(decideLeaseTakeover(seen), what).toEqual({ kind: 'take-over', why: 'holder-gone' })
+    }
+    expect(heard.map((e) => e.key).sort()).toEqual(forged.map((_, i) => beatKey(`holder-${i}`)).sort())
+    for (const e of heard) expect(e.reason.length).toBeLessThan(300)
+  })
+})
+
 describe('onVerdict', () => {
   it('two replicas, one failure: one report; the other checks later and reports nothing', async () => {
     const b = bucket()
@@ -201,6 +299,24 @@ describe('onVerdict', () => {
     expect(reports).toEqual(['compute-1'])
     expect(performance.now() - started).toBeLessThan(1000)
   })
+
+  it('given a fence lease key holding a value that does not parse, when two replicas see the failure, then neither reports before LEASE_STALE_MS, and one reports after', async () => {
+    const b = bucket()
+    const staleMs = 1500
+    const [a, c] = await Promise.all(['a', 'c'].map((n) => replica(n, b, staleMs)))
+    await a.kv.put(keys.fence('compute-1'), JSON.stringify({ holder: 'h'.repeat(100_000), at: 1, state: 'done' }))
+    const { api, reports } = fakeApi()
+    const { bus, seen } = await withBus()
+    const started = performance.now()
+    const handled = Promise.all([a, c].map((leases) => onVerdict({ api, leases, bus, log, leasePollMs: 50 })(verdict({}))))
+    await new Promise((r) => setTimeout(r, staleMs - 300))
+    expect(reports).toEqual([]) // neither "nobody holds it" nor a holder known dead
+    await handled
+    expect(reports).toEqual(['compute-1'])
+    expect(performance.now() - started).toBeGreaterThanOrEqual(staleMs - 100)
+    expect(await a.get(keys.fence('compute-1'))).toMatchObject({ state: 'done' })
+    expect(seen).toEqual([])
+  }, 10_000)
 
   it('given a holder that completes while another replica follows it, then the follower reports nothing', async () => {
     const b = bucket()

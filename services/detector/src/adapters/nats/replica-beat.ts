@@ -1,4 +1,5 @@
 import type { KV } from '@nats-io/kv'
+import { parseEntry, ReplicaBeatValue, type MalformedEntries } from './lease-values.js'
 
 /** A replica's beat key in the lease bucket (the leases' own keys start with `fence.` or `alert.`). */
 export const beatKey = (replica: string): string => `replica.${/^[-_a-zA-Z0-9]+$/.test(replica) ? replica : `=${Buffer.from(replica).toString('base64url')}`}`
@@ -13,7 +14,11 @@ export interface ReplicaBeat {
    * server's own clock (but for clock rate), so an age measured with it is never too long.
    */
   serverNow(): number
-  /** The latest beat stored for `replica`: which run wrote it and the server's time stamp of it. */
+  /**
+   * The latest beat stored for `replica`: which run wrote it and the server's time stamp of it.
+   * Undefined when there is none, or when its value does not parse (lease-values.ts): a
+   * malformed beat is no beat.
+   */
   beatOf(replica: string): Promise<{ boot: string; at: number } | undefined>
   /** No more beats; the key goes, so that the others know at once that this run is over. */
   stop(): Promise<void>
@@ -23,9 +28,17 @@ export interface ReplicaBeat {
  * This replica run's beat: every `beatMs` the key of its REPLICA_ID gets the run's boot id again
  * (a new revision, stamped by the server). The first beat is written before this returns, so
  * that no lease is ever claimed by a run that has no beat yet. A beat that fails is retried at
- * the next interval (`onError` hears of the first of a streak).
+ * the next interval (`onError` hears of the first of a streak). A beat read that does not parse
+ * is reported to `malformed`.
  */
-export const startReplicaBeat = async (opts: { kv: KV; replica: string; boot: string; beatMs: number; onError?: (err: unknown) => void }): Promise<ReplicaBeat> => {
+export const startReplicaBeat = async (opts: {
+  kv: KV
+  replica: string
+  boot: string
+  beatMs: number
+  onError?: (err: unknown) => void
+  malformed?: MalformedEntries
+}): Promise<ReplicaBeat> => {
   const { kv, replica, boot } = opts
   const key = beatKey(replica)
   const value = JSON.stringify({ replica, boot })
@@ -64,14 +77,19 @@ export const startReplicaBeat = async (opts: { kv: KV; replica: string; boot: st
     boot,
     serverNow: () => anchor.stamp + (performance.now() - anchor.readAt),
     async beatOf(r) {
-      const e = await kv.get(beatKey(r))
-      if (e?.operation !== 'PUT' || e.length === 0) return undefined
-      try {
-        const v = e.json<{ boot?: unknown }>()
-        return typeof v.boot === 'string' ? { boot: v.boot, at: e.created.getTime() } : undefined
-      } catch {
+      const key = beatKey(r)
+      const e = await kv.get(key)
+      if (e?.operation !== 'PUT') {
+        opts.malformed?.fine(key)
         return undefined
       }
+      const v = parseEntry(ReplicaBeatValue, e)
+      if (!v.ok) {
+        opts.malformed?.malformed({ key, revision: e.revision, reason: v.reason })
+        return undefined
+      }
+      opts.malformed?.fine(key)
+      return { boot: v.value.boot, at: e.created.getTime() }
     },
     async stop() {
       stopped = true
