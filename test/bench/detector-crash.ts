@@ -32,6 +32,7 @@ import { parseArgs } from 'node:util'
 import { jetstream } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { heartbeatDetectorEnv } from '../support/detector-env.js'
 import { jsonCall } from '../support/http.js'
 import { createTestDatabase, createTestVhost } from '../support/infra.js'
 import { type CrashCase, printCrashTable, runInterleaved } from './crash-report.js'
@@ -176,21 +177,19 @@ const runOnce = async (c: Case, nc: NatsConnection): Promise<Result> => {
         proxies.push(p)
         proxyOf.set(replica, p.url)
       }
-      const d = startNode(`detector-${replica}`, 'services/detector/dist/main.js', {
-        AMQP_URL: vhost.url,
-        NATS_URL,
-        API_URL: proxyOf.get(replica) as string,
-        OPS_PORT: '0',
-        LOG_LEVEL: 'info',
-        REPLICA_ID: replica,
-        HEARTBEAT_SUBJECT_PREFIX: subjects.heartbeat,
-        DETECTOR_SUBJECT_PREFIX: subjects.detector,
-        HEARTBEAT_INTERVAL_MS: String(INTERVAL_MS),
-        HEARTBEAT_SWEEP_MS: '50',
-        HEARTBEAT_POLICY: JSON.stringify({ '*': { heartbeatTimeoutMs: timeoutMs, useStorageHeartbeat: false } }),
-        MEMBERSHIP_REFRESH_MS: '1000',
-        LEASE_BUCKET: bucket,
-      })
+      const d = startNode(
+        `detector-${replica}`,
+        'services/detector/dist/main.js',
+        heartbeatDetectorEnv({
+          base: { AMQP_URL: vhost.url, API_URL: proxyOf.get(replica) as string },
+          natsUrl: NATS_URL,
+          replica,
+          subjects,
+          leaseBucket: bucket,
+          intervalMs: INTERVAL_MS,
+          timeoutMs,
+        }),
+      )
       processes.push(d)
       detectors.set(replica, d)
       await d.waitForLine(/"msg":"detector started"/, 60_000)

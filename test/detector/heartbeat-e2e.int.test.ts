@@ -4,6 +4,7 @@ import { jetstream } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { heartbeatDetectorEnv } from '../support/detector-env.js'
 import { startCluster, type Cluster } from '../support/lazarus-cluster.js'
 import { eventually, startNode, type RunningProcess } from '../support/processes.js'
 
@@ -81,22 +82,20 @@ const startAgent = async (host: string) => {
 
 const startDetector = async (replica: string) => {
   const spawnedAt = Date.now()
-  const d = startNode(`detector-${replica}`, 'services/detector/dist/main.js', {
-    AMQP_URL: amqpUrl,
-    NATS_URL,
-    API_URL: c.apiUrl,
-    OPS_PORT: '0',
-    LOG_LEVEL: 'info',
-    REPLICA_ID: replica,
-    HEARTBEAT_SUBJECT_PREFIX: subjects.heartbeat,
-    DETECTOR_SUBJECT_PREFIX: subjects.detector,
-    HEARTBEAT_INTERVAL_MS: String(INTERVAL_MS),
-    HEARTBEAT_SWEEP_MS: '50',
-    HEARTBEAT_POLICY: JSON.stringify({ '*': { heartbeatTimeoutMs: TIMEOUT_MS, useStorageHeartbeat: false } }),
-    MEMBERSHIP_REFRESH_MS: '1000',
-    LEASE_BUCKET: leaseBucket,
-    LEASE_STALE_MS: String(LEASE_STALE_MS),
-  })
+  const d = startNode(
+    `detector-${replica}`,
+    'services/detector/dist/main.js',
+    heartbeatDetectorEnv({
+      base: { AMQP_URL: amqpUrl, API_URL: c.apiUrl },
+      natsUrl: NATS_URL,
+      replica,
+      subjects,
+      leaseBucket,
+      intervalMs: INTERVAL_MS,
+      timeoutMs: TIMEOUT_MS,
+      extra: { LEASE_STALE_MS: String(LEASE_STALE_MS) },
+    }),
+  )
   detectors.set(replica, d)
   const started = JSON.parse(await d.waitForLine(/"msg":"detector started"/, 30_000)) as { opsPort: number }
   return { process: d, spawnedAt, opsPort: started.opsPort }

@@ -7,6 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { HeartbeatV1 } from '@lazarus/contracts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ApiAlert, ApiNotification, SimRecords, VerdictLine } from '../support/cluster-records.js'
+import { heartbeatDetectorEnv } from '../support/detector-env.js'
 import { startCluster, type Cluster } from '../support/lazarus-cluster.js'
 import { eventually, repoRoot, startNode, type RunningProcess } from '../support/processes.js'
 
@@ -105,19 +106,22 @@ describe('storm guard and segment pause', () => {
     expect(hosts).toHaveLength(6)
     for (const h of hosts) beating.add(h)
     startHeartbeats()
-    detector = startNode('detector-hb', 'services/detector/dist/main.js', {
-      ...c.serviceEnv,
-      NATS_URL,
-      REPLICA_ID: `storm-${run}`,
-      HEARTBEAT_SUBJECT_PREFIX: subjects.heartbeat,
-      DETECTOR_SUBJECT_PREFIX: subjects.detector,
-      HEARTBEAT_INTERVAL_MS: String(INTERVAL_MS),
-      HEARTBEAT_SWEEP_MS: '50',
-      HEARTBEAT_POLICY: JSON.stringify({ '*': { heartbeatTimeoutMs: TIMEOUT_MS, useStorageHeartbeat: false, maxFailedFraction: 0.3, maxConcurrentFailures: 5 } }),
-      MEMBERSHIP_REFRESH_MS: '300',
-      LEASE_BUCKET: leaseBucket,
-      REPORT_RETRY_MS: '100',
-    })
+    detector = startNode(
+      'detector-hb',
+      'services/detector/dist/main.js',
+      heartbeatDetectorEnv({
+        base: c.serviceEnv,
+        natsUrl: NATS_URL,
+        replica: `storm-${run}`,
+        subjects,
+        leaseBucket,
+        intervalMs: INTERVAL_MS,
+        timeoutMs: TIMEOUT_MS,
+        policy: { maxFailedFraction: 0.3, maxConcurrentFailures: 5 },
+        membershipRefreshMs: 300,
+        extra: { REPORT_RETRY_MS: '100' },
+      }),
+    )
     await detector.waitForLine(/"msg":"detector started"/, 30_000)
     await detector.waitForLine(/heartbeat membership loaded/, 10_000)
     // Past the grace window, every host heard.
