@@ -434,6 +434,25 @@ describe('onVerdict', () => {
     await expect.poll(() => seen.length).toBe(5)
   })
 
+  it('given an alert a run claimed and died before raising (kill -9 between claim and publish), when another replica sees the same verdict, then it raises the alert, once', async () => {
+    const b = bucket()
+    const { api } = fakeApi()
+    const { bus, seen } = await withBus()
+    const live = await replica('live', b, 60_000)
+    // The dead run's claim, written as its process wrote it, with one beat that is never renewed.
+    const boot = randomUUID()
+    await live.kv.put(beatKey('dead'), JSON.stringify({ replica: 'dead', boot }))
+    await live.kv.create(keys.hostAlert('isolated', 'compute-3'), JSON.stringify({ holder: 'dead', boot, at: Date.now(), state: 'claimed', note: 'compute-3@dead' }))
+    const h = onVerdict({ api, leases: live, bus, log, leasePollMs: 50 })
+    const isolated = verdict({ kind: 'isolated', action: 'alert', host: 'compute-3', reason: 'isolated' })
+    await h(isolated)
+    await expect.poll(() => seen.map((e) => [e.payload.kind, e.payload.host])).toEqual([['isolated', 'compute-3']])
+    // Raised: the same verdict again is not a second alert.
+    await h(isolated)
+    await new Promise((r) => setTimeout(r, 100))
+    expect(seen).toHaveLength(1)
+  })
+
   it('given a host held for clock skew, when both replicas see it, then one warning alert names it; once heard with a good clock, a new skew alerts again', async () => {
     const b = bucket()
     const { api, reports } = fakeApi()

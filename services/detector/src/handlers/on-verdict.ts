@@ -67,10 +67,17 @@ export const onVerdict = (deps: OnVerdictDeps) => {
   const outcome = (v: Verdict, o: string) => deps.onOutcome?.(v.kind, o)
 
   const alert = async (v: Verdict, key: string, kind: AlertKind, severity: 'warning' | 'critical', message: string) => {
-    if (!(await deps.leases.claim(key, { note: v.incident ?? v.segment }))) {
-      deps.log.info({ verdict: v.kind, host: v.host, segment: v.segment, key }, 'alert already raised by another detector replica')
-      outcome(v, 'alerted_by_other')
-      return
+    const note = v.incident ?? v.segment
+    if (!(await deps.leases.claim(key, { note }))) {
+      // Raised, or being raised, by another run; one that claimed it and died before raising it
+      // is taken over as a fence lease is (domain/lease-takeover.ts), so the alert is not lost.
+      const d = await follow(key, note, deps.log.child({ verdict: v.kind, host: v.host, segment: v.segment, alert: kind }))
+      if (d.kind !== 'take-over') {
+        deps.log.info({ verdict: v.kind, host: v.host, segment: v.segment, key }, 'alert already raised by another detector replica')
+        outcome(v, 'alerted_by_other')
+        return
+      }
+      deps.log.warn({ verdict: v.kind, host: v.host, segment: v.segment, key, why: d.why }, 'the replica that claimed this alert did not raise it; raising it instead')
     }
     try {
       await deps.bus.publish(
@@ -118,7 +125,7 @@ export const onVerdict = (deps: OnVerdictDeps) => {
   }
 
   /**
-   * Follow a fence lease another run holds until it is done (completed, released, or claimed
+   * Follow a lease (a fence or an alert) another run holds until it is done (completed, released, or claimed
    * by this run), or this run took it over: every `pollMs`, bounded (a lease decides within
    * its stale bound; NATS failing keeps it waiting at most twice that), ended on shutdown.
    */
@@ -139,10 +146,10 @@ export const onVerdict = (deps: OnVerdictDeps) => {
           continue // completed or taken over meanwhile: look again at once
         }
       } catch (err) {
-        if (failing === undefined) log.warn({ err }, 'could not read the fence lease; trying again')
+        if (failing === undefined) log.warn({ err, key }, 'could not read the lease; trying again')
         failing = err
       }
-      if (performance.now() >= giveUpAt) throw failing ?? new Error(`the fence lease ${key} was neither completed nor taken over in time`)
+      if (performance.now() >= giveUpAt) throw failing ?? new Error(`the lease ${key} was neither completed nor taken over in time`)
       await sleep(pollMs, deps.signal)
     }
   }
