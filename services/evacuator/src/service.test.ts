@@ -2,6 +2,7 @@ import { createInProcessBus, type Bus } from '@lazarus/bus'
 import { LazarusEvent, makeEvent, topology, type LazarusEvent as Event, type QueueSpec, type RecoveryFinishedV1 } from '@lazarus/contracts'
 import { createPgliteDb, type Db } from '@lazarus/db'
 import { createLogger, Registry } from '@lazarus/runtime'
+import type { NovaClient } from '@lazarus/openstack'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { EvacuatorConfig } from './config.js'
 import { createEvacuatorService, type EvacuatorService } from './service.js'
@@ -149,6 +150,38 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
       .map((c) => c.calledAt)
       .sort((a, b) => a - b)
     for (const [k, later] of claimed.slice(2).entries()) expect(later.claimedAt).toBeGreaterThanOrEqual(calls[k] as number)
+  })
+
+  it('calls evacuate first, then locks the instance until its recovery ends, then unlocks it', async () => {
+    await setUp({ evacuationDelayMs: 600 })
+    const ids = [0, 1, 2].map((n) => cloud.createServer({ host: FAILED, name: `order-${n}` }))
+    // The real client to the cloud, with the order of its instance calls written down.
+    const calls: string[] = []
+    const recorded = <K extends 'evacuate' | 'lock' | 'unlock'>(k: K): NovaClient[K] =>
+      (async (id: string, ...rest: unknown[]) => {
+        calls.push(`${k} ${id}`)
+        return (cloud.nova[k] as (...a: unknown[]) => Promise<unknown>)(id, ...rest)
+      }) as NovaClient[K]
+    const nova: NovaClient = { ...cloud.nova, evacuate: recorded('evacuate'), lock: recorded('lock'), unlock: recorded('unlock') }
+    const service = createEvacuatorService({ bus, db, nova, log, config: fast })
+    await service.start()
+    services.push(service)
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+
+    // While Nova rebuilds them, they are locked.
+    const lockedWhileRebuilding = new Set<string>()
+    const end = await waitFor('recovery.finished', () => {
+      for (const sv of cloud.servers()) if (ids.includes(sv.id) && sv.taskState !== null && sv.locked) lockedWhileRebuilding.add(sv.id)
+      return seen.find((e): e is RecoveryFinishedV1 => e.type === 'recovery.finished.v1' && e.payload.notificationId === evt.payload.notificationId)
+    })
+    expect(end.payload.status).toBe('finished')
+    expect([...lockedWhileRebuilding].sort()).toEqual([...ids].sort())
+    for (const id of ids) {
+      expect(calls.filter((c) => c.endsWith(id))).toEqual([`evacuate ${id}`, `lock ${id}`, `unlock ${id}`])
+      expect(cloud.servers().find((sv) => sv.id === id)).toMatchObject({ locked: false, taskState: null })
+    }
   })
 
   it('evacuates all the same when Nova refuses to disable the compute service, and says so in that task', async () => {

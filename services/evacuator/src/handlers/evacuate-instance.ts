@@ -35,10 +35,16 @@ const refusesHost = (err: unknown): boolean => err instanceof NovaError && (err.
 
 /**
  * The steps for one instance of a failed host (Masakari's `_evacuate_and_confirm`):
- * lock, reset to error where Nova requires it, evacuate, confirm the new host and state,
+ * reset to error where Nova requires it, evacuate, lock, confirm the new host and state,
  * restore a stopped or error state, unlock. Every step is persisted before it acts, so a
  * resumed item (after a crash or a retry) continues where it stopped and never evacuates
  * an instance that Nova is already evacuating or has evacuated.
+ *
+ * Masakari locks before it evacuates; here the lock follows the evacuate call, so that the
+ * calls of a host's instances reach Nova first (one request each sooner: nova-api answers a
+ * host's locks and evacuations with the same few workers). It guards as much: from the call on
+ * the instance has a task (rebuilding) and Nova refuses its user's actions until the rebuild
+ * ends, by when the lock is in place; and a lock Nova refuses no longer stops the recovery.
  *
  * Throws for a transient failure (the caller retries) and StoppingError / ClaimLostError.
  */
@@ -133,7 +139,7 @@ export const evacuateInstance = async (
     }
 
     if (step === 'prepared') {
-      await prepare(ctx, id, plan, server, source)
+      await prepare(ctx, id, plan, server)
       // Recorded before waiting for a slot, so that a freed slot goes straight to the call.
       // A crash in between resumes the item as if the call might have been made: it asks
       // Nova (evacuationReachedNova) before calling.
@@ -163,6 +169,9 @@ export const evacuateInstance = async (
     }
     prepared?.()
 
+    // Locked once the call is made; a resumed item whose lock may not have been made locks it now.
+    if (step === 'evacuate_sent' && plan.lock) await lockQuietly(ctx, id, source, server, log)
+
     if (step === 'evacuate_sent') {
       let moved: { server: Server; destHost: string }
       try {
@@ -174,7 +183,7 @@ export const evacuateInstance = async (
         await fallBack(`its evacuation to planned host ${target} ended in error`)
         const now = await getServer(ctx, id)
         if (!now) throw new ItemFailed('the instance disappeared from Nova during its evacuation')
-        await prepare(ctx, id, plan, now, source)
+        await prepare(ctx, id, plan, now)
         await must(ctx.store.markEvacuateSent(key))
         release = await acquireSlot(ctx)
         await callEvacuate()
@@ -222,14 +231,27 @@ const getServer = async (ctx: EvacuatorContext, id: string): Promise<Server | un
   }
 }
 
-/** Lock (unless its user did), and reset to error where Nova would refuse to evacuate. Idempotent. */
-const prepare = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, server: Server, source: string) => {
+/** Reset to error where Nova would refuse to evacuate. Idempotent. */
+const prepare = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, server: Server) => {
   try {
-    if (plan.lock && !server.locked) await ctx.nova.lock(id, `Lazarus: evacuating from failed host ${source}`)
     if (plan.resetToError && (server.vmState !== 'error' || server.taskState !== null)) await ctx.nova.resetState(id, 'error')
   } catch (err) {
     if (isTransient(err)) throw err
     throw new ItemFailed(`Nova refused to prepare the instance for evacuation: ${errorText(err)}`)
+  }
+}
+
+/**
+ * Lock the instance for the rest of its recovery (its evacuation is under way), unless it is
+ * locked already. Idempotent. A lock Nova refuses, or cannot answer, is logged: the recovery
+ * goes on (the rebuild's task keeps its user out meanwhile), and the unlock at the end is harmless.
+ */
+const lockQuietly = async (ctx: EvacuatorContext, id: string, source: string, server: Server, log: EvacuatorContext['log']) => {
+  if (server.locked) return
+  try {
+    await ctx.nova.lock(id, `Lazarus: evacuating from failed host ${source}`)
+  } catch (err) {
+    log.warn({ err }, 'could not lock the instance during its evacuation; going on unlocked')
   }
 }
 
