@@ -549,6 +549,21 @@ describe('server actions, lists and aggregates', () => {
     expect((await nova(sim, token, 'GET', '/os-services')).status).toBe(503)
     expect((await nova(sim, token, 'GET', '/os-services')).status).toBe(200)
   })
+
+  it('lists the Nova requests it received, answered or not, for tests that count calls', async () => {
+    const sim = await start({ hosts: 2 })
+    const token = await login(sim)
+    expect(sim.novaRequests()).toEqual([])
+    await nova(sim, token, 'GET', '/servers/detail?all_tenants=1&host=compute1')
+    sim.setNovaFault({ status: 503 })
+    await nova(sim, token, 'GET', '/os-services')
+    await nova(sim, undefined, 'GET', '/os-aggregates')
+    expect(sim.novaRequests()).toEqual([
+      { method: 'GET', path: '/compute/v2.1/servers/detail', query: 'all_tenants=1&host=compute1' },
+      { method: 'GET', path: '/compute/v2.1/os-services', query: '' },
+      { method: 'GET', path: '/compute/v2.1/os-aggregates', query: '' },
+    ])
+  })
 })
 
 describe('redfish BMCs', () => {

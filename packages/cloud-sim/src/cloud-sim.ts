@@ -7,13 +7,16 @@ import { controlRoutes } from './control-routes.js'
 import { KeystoneSim, SIM_PROJECT_ID, SIM_USER_ID } from './keystone.js'
 import { parseVersion } from './microversion.js'
 import { serverStatus } from './nova-json.js'
-import { novaRoutes } from './nova-routes.js'
+import { novaRoutes, type NovaRequest } from './nova-routes.js'
 import type { CloudSim, CloudSimOptions, NovaFaultSpec } from './options.js'
 import { placementRoutes } from './placement-routes.js'
 import { redfishRoutes } from './redfish.js'
 import { DEFAULT_FLAVORS, DEFAULT_HOST_RESOURCES, type HostResources } from './resources.js'
 
 /** Start the simulated cloud: Keystone, Nova and one Redfish BMC per host, on one port. */
+/** How many of the last Nova requests `novaRequests()` gives. */
+const NOVA_REQUESTS_KEPT = 10_000
+
 export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSim> => {
   const hostNames = opts.hostNames ?? Array.from({ length: opts.hosts ?? 4 }, (_, i) => `compute${i + 1}`)
   if (hostNames.length === 0 || new Set(hostNames).size !== hostNames.length) {
@@ -109,6 +112,13 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
     return status
   }
 
+  // The last Nova requests, for tests that count calls (bounded: a long-running sim keeps no more).
+  const novaRequests: NovaRequest[] = []
+  const noteRequest = (r: NovaRequest) => {
+    novaRequests.push(r)
+    if (novaRequests.length > NOVA_REQUESTS_KEPT) novaRequests.splice(0, novaRequests.length - NOVA_REQUESTS_KEPT)
+  }
+
   let sim: CloudSim | undefined
   // Not strict: `/compute` and `/compute/` are the same document, as in Nova.
   const app = new Hono({ strict: false })
@@ -124,6 +134,7 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
       baseUrl: () => baseUrl,
       sleep,
       takeFault,
+      noteRequest,
     }),
   )
   app.route('/placement', placementRoutes({ world, keystone, baseUrl: () => baseUrl }))
@@ -199,6 +210,7 @@ export const startCloudSim = async (opts: CloudSimOptions = {}): Promise<CloudSi
     revokeTokens: () => keystone.revokeAll(),
     addKeystoneUser: (u) => keystone.addUser(u),
     keystoneValidations: () => keystone.validations,
+    novaRequests: () => novaRequests.map((r) => ({ ...r })),
     close: async () => {
       if (closed) return
       closed = true

@@ -18,6 +18,16 @@ export interface NovaContext {
   sleep: (ms: number) => Promise<void>
   /** An injected failure for this request, if one is armed and matches. */
   takeFault: (path: string) => number | undefined
+  /** Note a request to Nova's API (method, path and query), answered or not. */
+  noteRequest: (r: NovaRequest) => void
+}
+
+/** A request to Nova's API, as `CloudSim.novaRequests()` lists it. */
+export interface NovaRequest {
+  method: string
+  path: string
+  /** The query string without its `?`; '' when there is none. */
+  query: string
 }
 
 type Env = { Variables: { mv: Version } }
@@ -88,6 +98,8 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
   app.get('/v2.1/', (c) => c.json({ version: versionDoc() }))
 
   app.use('/v2.1/*', async (c, next) => {
+    const url = new URL(c.req.url)
+    ctx.noteRequest({ method: c.req.method, path: c.req.path, query: url.search.replace(/^\?/, '') })
     const injected = ctx.takeFault(c.req.path)
     if (injected !== undefined) return fault(c, injected, `Injected fault (${injected}) by cloud-sim`)
     if (!ctx.keystone.validScoped(c.req.header('X-Auth-Token'))) return c.json(unauthorizedBody, 401)

@@ -119,6 +119,8 @@ export interface CloudSim {
   addKeystoneUser(u: { name: string; password: string; projectName: string; roles: string[] }): { userId: string; projectId: string }
   /** Token validations Keystone answered so far (`GET`/`HEAD /v3/auth/tokens`). */
   keystoneValidations(): number
+  /** Nova's API requests so far (method, path, query), oldest first; the last 10 000 at most. */
+  novaRequests(): { method: string; path: string; query: string }[]
   close(): Promise<void>
 }
 

@@ -79,6 +79,15 @@ export const topology = {
     maxAttempts: 5,
     retryDelayMs: 2000,
   }),
+  // The failed host's instances listed while it is being fenced: a head start for
+  // host.fenced, not retried for long (without it the listing is made after the fence).
+  evacuatorOnHostFailed: queue({
+    queue: 'evacuator.on-host-failed',
+    bind: ['host.failed.v1'],
+    prefetch: 4,
+    maxAttempts: 2,
+    retryDelayMs: 1000,
+  }),
   evacuatorOnHostFenced: queue({
     queue: 'evacuator.on-host-fenced',
     bind: ['host.fenced.v1'],
@@ -127,7 +136,7 @@ export const busRoles = {
     publishes: ['host.fenced.v1', 'host.fence_failed.v1', 'host.unfenced.v1', 'alert.raised.v1', 'recovery.progress.v1', 'recovery.finished.v1'],
   },
   evacuator: {
-    consumes: ['evacuatorOnInstanceFailed', 'evacuatorOnProcessFailed', 'evacuatorOnHostFenced', 'evacuatorWork'],
+    consumes: ['evacuatorOnInstanceFailed', 'evacuatorOnProcessFailed', 'evacuatorOnHostFailed', 'evacuatorOnHostFenced', 'evacuatorWork'],
     publishes: [
       'evacuation.requested.v1',
       'instance.evacuated.v1',

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events'
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import type { Bus, Subscription } from '@lazarus/bus'
-import { EvacuationRequestedV1, HostFencedV1, InstanceFailedV1, ProcessFailedV1, topology } from '@lazarus/contracts'
+import { EvacuationRequestedV1, HostFailedV1, HostFencedV1, InstanceFailedV1, ProcessFailedV1, topology } from '@lazarus/contracts'
 import type { Db } from '@lazarus/db'
 import type { NovaClient } from '@lazarus/openstack'
 import type { SegmentInventoryInput } from '@lazarus/planner'
@@ -11,6 +11,7 @@ import { EvacuatorSettings, type EvacuatorConfig } from './config.js'
 import type { EvacuatorContext } from './handlers/context.js'
 import { createEvacuatorMetrics } from './handlers/metrics.js'
 import { onEvacuationRequested } from './handlers/on-evacuation-requested.js'
+import { onHostFailed } from './handlers/on-host-failed.js'
 import { onHostFenced } from './handlers/on-host-fenced.js'
 import { onInstanceFailed, onProcessFailed } from './handlers/on-simple-failure.js'
 import { createEvacuationWatch } from './handlers/evacuation-watch.js'
@@ -39,7 +40,7 @@ export interface EvacuatorDeps {
 }
 
 export interface EvacuatorService {
-  /** Migrate the database, consume host.fenced, instance.failed, process.failed and the shared work queue, start the sweeper. */
+  /** Migrate the database, consume host.failed, host.fenced, instance.failed, process.failed and the shared work queue, start the sweeper. */
   start(): Promise<void>
   /**
    * Stop consuming. Items in progress are handed back (their claims released and their
@@ -71,6 +72,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
     workerId: deps.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     stopping: stopping.signal,
     background: new Set(),
+    listings: new Map(),
     slots: createSlots(config.hostFailureRecoveryThreads),
     preparing: createSlots(config.hostFailureRecoveryThreads),
     reservedHosts: deps.reservedHosts ?? (async () => []),
@@ -90,6 +92,8 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
       await store.migrate()
       // Alive before the first claim: a claim of this process is never taken for its owner's silence.
       liveness = await startLiveness(ctx, workers)
+      // host.failed: the failed host's instances are listed while it is being fenced.
+      subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnHostFailed, HostFailedV1, onHostFailed(ctx)))
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnHostFenced, HostFencedV1, onHostFenced(ctx)))
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnInstanceFailed, InstanceFailedV1, onInstanceFailed(ctx)))
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnProcessFailed, ProcessFailedV1, onProcessFailed(ctx)))

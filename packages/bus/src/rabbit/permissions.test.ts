@@ -31,6 +31,20 @@ describe('servicePermissions', () => {
     expect(matches(retry.write, 'evacuator.work.retry')).toBe(false)
   })
 
+  it('lets the evacuator bind host.failed to its own queue (its listing ahead of the fence), never publish it', () => {
+    const p = servicePermissions('evacuator')
+    for (const q of ['evacuator.on-host-failed', 'evacuator.on-host-failed.retry', 'evacuator.on-host-failed.dead']) {
+      expect(matches(p.vhost.configure, q), q).toBe(true)
+      expect(matches(p.vhost.read, q), q).toBe(true)
+    }
+    expect(matches(p.vhost.configure, 'fencer.on-host-failed')).toBe(false)
+    const events = p.topics.find((t) => t.exchange === 'lazarus.events')!
+    expect(matches(events.read, 'host.failed.v1')).toBe(true)
+    expect(matches(events.read, 'host.fenced.v1')).toBe(true)
+    expect(matches(events.write, 'host.failed.v1')).toBe(false)
+    expect(matches(servicePermissions('fencer').vhost.configure, 'evacuator.on-host-failed')).toBe(false)
+  })
+
   it('for every service: exactly the keys of its role, and every name under a namespace', () => {
     const n = names('t-1.')
     for (const p of allServicePermissions({ names: n })) {

@@ -4,7 +4,7 @@ import type { NovaClient } from '@lazarus/openstack'
 import type { SegmentInventoryInput } from '@lazarus/planner'
 import type { Logger } from '@lazarus/runtime'
 import type { EvacuatorConfig } from '../config.js'
-import type { RecoveryStore } from '../store/recovery-store.js'
+import type { PrefetchedListing, RecoveryStore } from '../store/recovery-store.js'
 import type { InstanceRestartStore } from '../store/instance-restarts.js'
 import type { SimpleStore } from '../store/simple-store.js'
 import type { EvacuatorMetrics } from './metrics.js'
@@ -41,6 +41,11 @@ export interface EvacuatorContext {
   watch: EvacuationWatch
   /** Work finishing after its message was acknowledged (announcements); awaited on stop. */
   background: Set<Promise<void>>
+  /**
+   * Listings of failed hosts' instances this process has in flight, by notification id
+   * (handlers/on-host-failed.ts): host.fenced awaits one rather than list the host again.
+   */
+  listings: Map<string, InFlightListing>
   /** Reserved hosts of a segment, for the reserved_host and rh_priority methods. */
   reservedHosts: (segmentId: string) => Promise<string[]>
   /**
@@ -59,8 +64,19 @@ export const publish = async <T extends EventType>(
   await ctx.bus.publish(makeEvent({ type, payload, ...ids, source: SOURCE, now: ctx.now() }))
 }
 
+/** A failed host's listing under way (see EvacuatorContext.listings). */
+export interface InFlightListing {
+  host: string
+  /** When the listing request was sent. */
+  startedAt: Date
+  /** Rejects when the listing failed. */
+  listing: Promise<PrefetchedListing>
+}
+
 /** The workflow task of the evacuations, as Masakari names it. */
 export const EVACUATE_TASK = 'evacuate_instances_task'
+/** The workflow task that lists the failed host's instances and chooses those to move. */
+export const PREPARE_TASK = 'prepare_HA_enabled_instances_task'
 
 export const publishProgress = (
   ctx: EvacuatorContext,

@@ -9,18 +9,20 @@ import { inWorkOrder, orderChosen } from '../domain/restart-order.js'
 import { describeSelection, selectInstances, type Selection } from '../domain/select-instances.js'
 import { tasksOf } from '../domain/workflows.js'
 import { announceFinish } from './announce.js'
-import { EVACUATE_TASK, publishProgress, type EvacuatorContext } from './context.js'
+import { EVACUATE_TASK, PREPARE_TASK, publishProgress, type EvacuatorContext } from './context.js'
 import { isTransient } from './evacuate-instance.js'
+import { takePrefetched } from './on-host-failed.js'
 import { publishWork, startRound } from './round.js'
 
 const DISABLE_TASK = 'disable_compute_service_task'
-const PREPARE_TASK = 'prepare_HA_enabled_instances_task'
 
 /**
  * A fenced host: run the configured host failure workflow (by default: disable its compute
  * service, choose its instances, evacuate them), recording one work item per instance and
  * starting the recovery method's first round. Idempotent by notification id: a duplicate
- * does nothing, and a redelivery after a crash resumes what was not done.
+ * does nothing, and a redelivery after a crash resumes what was not done. The instances
+ * listed while the host was being fenced (on-host-failed.ts) are taken when recent enough
+ * (domain/prefetched-listing.ts); else the host is listed now.
  */
 export const onHostFenced =
   (ctx: EvacuatorContext) =>
@@ -60,6 +62,8 @@ export const onHostFenced =
       let selection: Selection | undefined
       let listed = new Map<string, Server>()
       let aggregates: Promise<Array<Record<string, string>>> = Promise.resolve([])
+      // Set when the instances were listed while the host was being fenced.
+      let prefetched: { listedAt: Date; note: string } | undefined
       for (const task of tasks) {
         if (task === DISABLE_TASK) {
           disabling =
@@ -67,15 +71,22 @@ export const onHostFenced =
               ? disableInBackground(ctx, host.name, { notificationId, ids, log })
               : reportDisabledWhenFenced(ctx, host.name, evt.payload.disabledReason, { notificationId, ids, log })
         } else if (task === PREPARE_TASK) {
+          const ahead = await takePrefetched(ctx, notificationId, host.name, log)
           // The failed host's aggregates may carry a restart priority; read alongside the listing.
-          aggregates = ctx.nova.listAggregates().then(
-            (all) => all.filter((a) => a.hosts.includes(host.name)).map((a) => a.metadata),
-            (err: unknown) => {
-              log.warn({ err }, 'aggregates not read: their restart priority is not applied')
-              return []
-            },
-          )
-          const servers = await ctx.nova.listServersOnHost(host.name)
+          aggregates = ahead?.aggregates
+            ? Promise.resolve(ahead.aggregates)
+            : ctx.nova.listAggregates().then(
+                (all) => all.filter((a) => a.hosts.includes(host.name)).map((a) => a.metadata),
+                (err: unknown) => {
+                  log.warn({ err }, 'aggregates not read: their restart priority is not applied')
+                  return []
+                },
+              )
+          const servers = ahead ? ahead.servers : await ctx.nova.listServersOnHost(host.name)
+          if (ahead) {
+            prefetched = { listedAt: ahead.startedAt, note: ahead.reason }
+            log.info({ instances: servers.length }, ahead.reason)
+          }
           listed = new Map(servers.map((sv) => [sv.id, sv]))
           selection = selectInstances(servers, {
             evacuateAllInstances: ctx.config.evacuateAllInstances,
@@ -88,7 +99,7 @@ export const onHostFenced =
       const next = whenInstancesChosen({ host: host.name, recoveryMethod: segment.recoveryMethod, tasksRun: tasks, evacuates: tasks.includes(EVACUATE_TASK), selection })
       if ('end' in next) {
         if (next.reportSelection !== undefined) {
-          await publishProgress(ctx, ids, { notificationId, task: PREPARE_TASK, state: 'success', message: next.reportSelection, progress: 1 })
+          await publishProgress(ctx, ids, { notificationId, task: PREPARE_TASK, state: 'success', message: withNote(next.reportSelection, prefetched), progress: 1 })
         }
         await disabling
         return await endAtOnce(ctx, { ...base, status: 'ignored', message: next.message }, ids, log)
@@ -97,7 +108,7 @@ export const onHostFenced =
       const order = orderChosen(chosen, listed, await aggregates, ctx.config.restartGroupTimeoutS)
       if (order.warnings.length > 0) log.warn({ warnings: order.warnings }, 'restart order: values ignored')
       // Reported in the order the work goes out (restart waves and priorities), not the listing's.
-      const selected = selection ? describeSelection(host.name, { ...selection, chosen: inWorkOrder(order.instances) }) : next.evacuate.selected
+      const selected = withNote(selection ? describeSelection(host.name, { ...selection, chosen: inWorkOrder(order.instances) }) : next.evacuate.selected, prefetched)
 
       const created = await ctx.store.createRecovery({
         ...base,
@@ -108,6 +119,7 @@ export const onHostFenced =
         reservedHosts,
         ...(segment.hosts ? { segmentHosts: segment.hosts } : {}),
         restartGroups: order.groups,
+        ...(prefetched ? { listedAt: prefetched.listedAt } : {}),
         items: order.instances.map((i) => {
           const server = listed.get(i.id)
           return {
@@ -148,6 +160,9 @@ export const onHostFenced =
       await disabling
     }
   }
+
+/** The selection as reported, saying when the instances were listed while fencing. */
+const withNote = (message: string, prefetched: { note: string } | undefined): string => (prefetched ? `${message} (${prefetched.note})` : message)
 
 /**
  * Disable the host's compute service, trying again on transient errors; the outcome is the

@@ -153,4 +153,23 @@ ALTER TABLE evacuator_recoveries
   ADD COLUMN segment_hosts   jsonb;
 `,
   },
+  {
+    id: '007-prefetched-listings',
+    kind: 'expand',
+    sql: `
+-- The failed host's instances listed while it is being fenced (store/prefetched-listings.ts):
+-- the replica that handles host.fenced takes them from here instead of listing again, when
+-- the listing started recently enough (domain/prefetched-listing.ts). Kept an hour at most.
+CREATE TABLE evacuator_prefetched_listings (
+  notification_id uuid PRIMARY KEY,
+  host            text NOT NULL,
+  -- when the listing request was sent
+  started_at      timestamptz NOT NULL,
+  servers         jsonb NOT NULL,
+  -- the metadata of the host's aggregates; NULL when they could not be read
+  aggregates      jsonb
+);
+CREATE INDEX evacuator_prefetched_listings_started ON evacuator_prefetched_listings (started_at);
+`,
+  },
 ]

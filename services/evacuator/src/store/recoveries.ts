@@ -75,7 +75,7 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
           `INSERT INTO evacuator_items (notification_id, instance_id, instance_name, position, ha_enabled, source_host, target_host, status,
              listed, listed_at, plan, priority, restart_group, wave)
            SELECT $1, x.instance_id, x.instance_name, x.position, x.ha_enabled, $2, x.target_host, $3, x.listed,
-             CASE WHEN x.listed IS NULL THEN NULL ELSE now() END, x.plan, x.priority, x.restart_group, x.wave
+             CASE WHEN x.listed IS NULL THEN NULL ELSE coalesce($5::timestamptz, now()) END, x.plan, x.priority, x.restart_group, x.wave
            FROM jsonb_to_recordset($4::jsonb) AS x(instance_id text, instance_name text, position integer, ha_enabled boolean, target_host text,
              listed jsonb, plan jsonb, priority smallint, restart_group text, wave integer)`,
           [
@@ -96,6 +96,7 @@ export const createRecoveryRows = (db: Db): RecoveryRows => ({
                 wave: it.wave ?? 0,
               })),
             ),
+            rec.listedAt ?? null,
           ],
         )
       }

@@ -105,6 +105,8 @@ export interface NewRecovery {
   }[]
   restartGroups?: RestartGroupSpec[]
   segmentHosts?: string[]
+  /** When the host listing the items' `listed` come from was requested; default: now. */
+  listedAt?: Date
   /** Items wait for their round to start (which chooses their target); default pending. */
   itemsWaiting?: boolean
   stageKind?: StageKind

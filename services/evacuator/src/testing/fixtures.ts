@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { makeEvent, type HostFencedV1, type RecoveryMethod } from '@lazarus/contracts'
+import { makeEvent, type HostFailedV1, type HostFencedV1, type RecoveryMethod } from '@lazarus/contracts'
 import type { EvacuatorConfig } from '../config.js'
 
 /** Settings that keep a recovery short in a test: brief waits and polls, no retry, no sweep of its own. */
@@ -31,6 +31,15 @@ export const hostFenced = (host: string, o: { notificationId?: string; recoveryM
     },
   })
 }
+
+/** The host.failed event the detector published before `fenced` (same notification, host and segment). */
+export const hostFailed = (fenced: HostFencedV1): HostFailedV1 =>
+  makeEvent({
+    type: 'host.failed.v1',
+    correlationId: fenced.correlationId,
+    source: 'detector',
+    payload: { notificationId: fenced.payload.notificationId, host: fenced.payload.host, segment: fenced.payload.segment, reason: 'heartbeats lost' },
+  })
 
 export const waitFor = async <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs
