@@ -66,6 +66,19 @@ describe('evacuator: instances listed while the host is being fenced', () => {
     for (const id of ids) expect(sim.servers().find((s) => s.id === id)).toMatchObject({ status: 'ACTIVE', host: expect.not.stringMatching(new RegExp(`^${h(1)}$`)) })
   }
 
+  /** Fence the host, publish host.fenced, and check the recovery: finished, every instance moved, the host listed `listings` times in all. */
+  const recoverFenced = async (fenced: ReturnType<typeof hostFenced>, ids: string[], o: { listings: number; listedWhileFencing: boolean }) => {
+    await fence(h(1))
+    await world.bus.publish(fenced)
+    const end = await finished(fenced.payload.notificationId)
+    expect(end.payload.status).toBe('finished')
+    expect(listingsOf(h(1))).toBe(o.listings)
+    expectAllMoved(ids)
+    const said = expect(selection(fenced.payload.notificationId))
+    if (o.listedWhileFencing) said.toContain(LISTED_WHILE_FENCING)
+    else said.not.toContain(LISTED_WHILE_FENCING)
+  }
+
   it('lists the host once when host.fenced comes while the listing made on host.failed is still running', async () => {
     const ids = await setUp()
     // Nova answers at once; the listing ends 600 ms later, as a slow one would.
@@ -74,13 +87,7 @@ describe('evacuator: instances listed while the host is being fenced', () => {
     const fenced = hostFenced(h(1))
     await world.bus.publish(hostFailed(fenced))
     await waitFor('the listing made on host.failed', () => listingsOf(h(1)) === 1 || undefined)
-    await fence(h(1))
-    await world.bus.publish(fenced)
-    const end = await finished(fenced.payload.notificationId)
-    expect(end.payload.status).toBe('finished')
-    expect(listingsOf(h(1))).toBe(1)
-    expectAllMoved(ids)
-    expect(selection(fenced.payload.notificationId)).toContain(LISTED_WHILE_FENCING)
+    await recoverFenced(fenced, ids, { listings: 1, listedWhileFencing: true })
   })
 
   it('takes the listing another replica made on host.failed, from the database', async () => {
@@ -93,27 +100,14 @@ describe('evacuator: instances listed while the host is being fenced', () => {
     // The replica that listed is gone; a fresh one handles host.fenced.
     await first.stop()
     await start()
-    await fence(h(1))
-    await world.bus.publish(fenced)
-    const end = await finished(fenced.payload.notificationId)
-    expect(end.payload.status).toBe('finished')
-    expect(listingsOf(h(1))).toBe(1)
-    expectAllMoved(ids)
-    expect(selection(fenced.payload.notificationId)).toContain(LISTED_WHILE_FENCING)
+    await recoverFenced(fenced, ids, { listings: 1, listedWhileFencing: true })
   })
 
   it('lists the host as before when no host.failed came first', async () => {
     const ids = await setUp()
     await start()
     sim.crashHost(h(1))
-    await fence(h(1))
-    const fenced = hostFenced(h(1))
-    await world.bus.publish(fenced)
-    const end = await finished(fenced.payload.notificationId)
-    expect(end.payload.status).toBe('finished')
-    expect(listingsOf(h(1))).toBe(1)
-    expectAllMoved(ids)
-    expect(selection(fenced.payload.notificationId)).not.toContain(LISTED_WHILE_FENCING)
+    await recoverFenced(hostFenced(h(1)), ids, { listings: 1, listedWhileFencing: false })
   })
 
   it('lists the host again when the listing made on host.failed is older than the max age', async () => {
@@ -125,12 +119,6 @@ describe('evacuator: instances listed while the host is being fenced', () => {
     await world.bus.publish(hostFailed(fenced))
     await waitFor('the listing kept in the database', () => prefetchedRow(fenced.payload.notificationId))
     skewMs = PREFETCH_MAX_AGE_MS + 1000
-    await fence(h(1))
-    await world.bus.publish(fenced)
-    const end = await finished(fenced.payload.notificationId)
-    expect(end.payload.status).toBe('finished')
-    expect(listingsOf(h(1))).toBe(2)
-    expectAllMoved(ids)
-    expect(selection(fenced.payload.notificationId)).not.toContain(LISTED_WHILE_FENCING)
+    await recoverFenced(fenced, ids, { listings: 2, listedWhileFencing: false })
   })
 })
