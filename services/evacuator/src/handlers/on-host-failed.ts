@@ -47,14 +47,15 @@ export const onHostFailed =
     }
   }
 
+/** The metadata of the aggregates `host` belongs to (a restart priority may be set there). */
+export const hostAggregates = async (ctx: EvacuatorContext, host: string): Promise<Array<Record<string, string>>> =>
+  (await ctx.nova.listAggregates()).filter((a) => a.hosts.includes(host)).map((a) => a.metadata)
+
 const listHost = async (ctx: EvacuatorContext, o: { notificationId: string; host: string; startedAt: Date }, log: EvacuatorContext['log']): Promise<PrefetchedListing> => {
-  const aggregates = ctx.nova.listAggregates().then(
-    (all) => all.filter((a) => a.hosts.includes(o.host)).map((a) => a.metadata),
-    (err: unknown) => {
-      log.warn({ err }, 'aggregates not read ahead of the fence: read once it is fenced')
-      return null
-    },
-  )
+  const aggregates = hostAggregates(ctx, o.host).catch((err: unknown) => {
+    log.warn({ err }, 'aggregates not read ahead of the fence: read once it is fenced')
+    return null
+  })
   const servers = await ctx.nova.listServersOnHost(o.host)
   return { ...o, servers, aggregates: await aggregates }
 }

@@ -11,7 +11,7 @@ import { tasksOf } from '../domain/workflows.js'
 import { announceFinish } from './announce.js'
 import { EVACUATE_TASK, PREPARE_TASK, publishProgress, type EvacuatorContext } from './context.js'
 import { isTransient } from './evacuate-instance.js'
-import { takePrefetched } from './on-host-failed.js'
+import { hostAggregates, takePrefetched } from './on-host-failed.js'
 import { publishWork, startRound } from './round.js'
 
 const DISABLE_TASK = 'disable_compute_service_task'
@@ -75,13 +75,10 @@ export const onHostFenced =
           // The failed host's aggregates may carry a restart priority; read alongside the listing.
           aggregates = ahead?.aggregates
             ? Promise.resolve(ahead.aggregates)
-            : ctx.nova.listAggregates().then(
-                (all) => all.filter((a) => a.hosts.includes(host.name)).map((a) => a.metadata),
-                (err: unknown) => {
-                  log.warn({ err }, 'aggregates not read: their restart priority is not applied')
-                  return []
-                },
-              )
+            : hostAggregates(ctx, host.name).catch((err: unknown) => {
+                log.warn({ err }, 'aggregates not read: their restart priority is not applied')
+                return []
+              })
           const servers = ahead ? ahead.servers : await ctx.nova.listServersOnHost(host.name)
           if (ahead) {
             prefetched = { listedAt: ahead.startedAt, note: ahead.reason }
