@@ -295,7 +295,7 @@ const confirmMove = async (
   const began = performance.now()
   const deadline = began + waitMs
   const quickest = recentDurations.length >= 3 ? Math.min(...recentDurations) : 0
-  const watched = { instanceId: item.instanceId, sourceHost: item.sourceHost, sentAt: item.evacuateSentAt?.getTime() ?? Date.now(), expectedMs: quickest }
+  const watched = { instanceId: item.instanceId, sourceHost: item.sourceHost, sentAt: item.evacuateSentAt?.getTime() ?? Date.now(), waitingSince: began, expectedMs: quickest }
   let migrationEnded = false
   let looks = 0
   for (;;) {

@@ -46,7 +46,9 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     const sentAt = Date.now()
     await Promise.all(ids.map((id) => cloud!.nova.evacuate(id)))
     const began = performance.now()
-    const outcomes = await Promise.all(ids.map((instanceId) => watch.ended({ instanceId, sourceHost: failed, sentAt, expectedMs: 0 }, 10_000, stopping.signal)))
+    const outcomes = await Promise.all(
+      ids.map((instanceId) => watch.ended({ instanceId, sourceHost: failed, sentAt, waitingSince: performance.now(), expectedMs: 0 }, 10_000, stopping.signal)),
+    )
     const took = performance.now() - began
 
     expect(outcomes).toEqual(ids.map(() => 'ended'))
@@ -57,12 +59,65 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     expect(calls.getServer).toBe(0)
     expect(calls.listMigrations).toBeGreaterThan(0)
     expect(calls.listMigrations).toBeLessThan(40)
-    // The first look lists the host's evacuations; the later ones only what Nova changed since
-    // the latest change seen (less a margin), so a look stays small however many have ended.
+    // The first look lists the host's evacuations of the last ten minutes; the later ones only
+    // what Nova changed since the latest change seen (less a margin), so a look stays small
+    // however many have ended.
     const [first, ...later] = calls.filters as { changesSince?: Date }[]
-    expect(first).toEqual({ sourceCompute: failed, migrationType: 'evacuation' })
+    expect(first).toEqual({ sourceCompute: failed, migrationType: 'evacuation', changesSince: new Date(sentAt - 600_000) })
     expect(later.length).toBeGreaterThan(0)
     for (const f of later) expect(f.changesSince!.getTime()).toBeGreaterThanOrEqual(sentAt - 250)
+  })
+
+  it('watches the evacuations of several failed hosts with one list per look for all of them', async () => {
+    cloud = await startTestCloud({ hosts: 4, instancesPerHost: 0, evacuationDelayMs: 400 })
+    const [a, b] = cloud.hostNames() as [string, string]
+    const ids = [a, b].flatMap((host) => Array.from({ length: 5 }, (_, i) => ({ host, id: cloud!.createServer({ host, name: `${host}-vm-${i}` }) })))
+    for (const host of [a, b]) {
+      cloud.crashHost(host)
+      await cloud.nova.setForcedDown(host, true)
+    }
+    const { client, calls } = counting(cloud.nova)
+    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 20, confirmPollMaxMs: 500 })
+    const watch = createEvacuationWatch({ nova: client, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+
+    const sentAt = Date.now()
+    await Promise.all(ids.map(({ id }) => cloud!.nova.evacuate(id)))
+    const waitingSince = performance.now()
+    const outcomes = await Promise.all(ids.map(({ host, id }) => watch.ended({ instanceId: id, sourceHost: host, sentAt, waitingSince, expectedMs: 0 }, 10_000, stopping.signal)))
+
+    expect(outcomes).toEqual(ids.map(() => 'ended'))
+    for (const { host, id } of ids) expect((await cloud.nova.getServer(id)).host).not.toBe(host)
+    // Every look asked for the evacuations of both hosts at once: no list named one host.
+    expect(calls.listMigrations).toBeGreaterThan(0)
+    expect(calls.listMigrations).toBeLessThan(40)
+    for (const f of calls.filters as { sourceCompute?: string; migrationType?: string }[]) {
+      expect(f.sourceCompute).toBeUndefined()
+      expect(f.migrationType).toBe('evacuation')
+    }
+  })
+
+  it('given a waiter that leaves to read its server and comes back, its look schedule counts from when its wait began', async () => {
+    // The evacuation takes 1.5 s and one is known to take as long: the watch first looks at
+    // 95% of it. The waiter comes back every 300 ms, as the evacuator does after each server read.
+    cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 1500 })
+    const [failed] = cloud.hostNames() as [string]
+    const id = cloud.createServer({ host: failed, name: 'vm-back' })
+    cloud.crashHost(failed)
+    await cloud.nova.setForcedDown(failed, true)
+    const { client, calls } = counting(cloud.nova)
+    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 50, confirmPollMaxMs: 2000 })
+    const watch = createEvacuationWatch({ nova: client, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+    const sentAt = Date.now()
+    await cloud.nova.evacuate(id)
+    const waitingSince = performance.now()
+    let outcome: 'ended' | 'waited' = 'waited'
+    while (outcome === 'waited' && performance.now() - waitingSince < 4000) {
+      outcome = await watch.ended({ instanceId: id, sourceHost: failed, sentAt, waitingSince, expectedMs: 1500 }, 300, stopping.signal)
+    }
+    expect(outcome).toBe('ended')
+    // Seen ended soon after 1.5 s: the returns did not put the first look off each time.
+    expect(performance.now() - waitingSince).toBeLessThan(2500)
+    expect(calls.listMigrations).toBeLessThan(20)
   })
 
   it('given a slow Nova, when it would look every 10 ms, then it waits at least as long as a list took: never more than half of one nova-api worker', async () => {
@@ -87,7 +142,7 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     const watch = createEvacuationWatch({ nova: slow, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
     const sentAt = Date.now()
     await cloud.nova.evacuate(id)
-    await expect(watch.ended({ instanceId: id, sourceHost: failed, sentAt, expectedMs: 0 }, 10_000, stopping.signal)).resolves.toBe('ended')
+    await expect(watch.ended({ instanceId: id, sourceHost: failed, sentAt, waitingSince: performance.now(), expectedMs: 0 }, 10_000, stopping.signal)).resolves.toBe('ended')
     // About 2 s of evacuation: a list (200 ms) and a pause as long every 400 ms, not every 210 ms.
     expect(lists).toBeGreaterThanOrEqual(3)
     expect(lists).toBeLessThanOrEqual(7)
@@ -100,7 +155,9 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     const config = EvacuatorSettings.parse({ confirmPollFirstMs: 20, confirmPollMaxMs: 100 })
     const watch = createEvacuationWatch({ nova: cloud.nova, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
     const began = performance.now()
-    await expect(watch.ended({ instanceId: id, sourceHost: host, sentAt: Date.now(), expectedMs: 0 }, 300, stopping.signal)).resolves.toBe('waited')
+    await expect(watch.ended({ instanceId: id, sourceHost: host, sentAt: Date.now(), waitingSince: performance.now(), expectedMs: 0 }, 300, stopping.signal)).resolves.toBe(
+      'waited',
+    )
     expect(performance.now() - began).toBeGreaterThanOrEqual(290)
   })
 
@@ -116,11 +173,11 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
 
     const sentA = Date.now()
     await cloud.nova.evacuate(a)
-    const endedA = watch.ended({ instanceId: a, sourceHost: failed, sentAt: sentA, expectedMs: 0 }, 10_000, stopping.signal)
+    const endedA = watch.ended({ instanceId: a, sourceHost: failed, sentAt: sentA, waitingSince: performance.now(), expectedMs: 0 }, 10_000, stopping.signal)
     await new Promise((r) => setTimeout(r, 1200))
     const sentB = Date.now()
     await cloud.nova.evacuate(b)
-    const endedB = await watch.ended({ instanceId: b, sourceHost: failed, sentAt: sentB, expectedMs: 0 }, 10_000, stopping.signal)
+    const endedB = await watch.ended({ instanceId: b, sourceHost: failed, sentAt: sentB, waitingSince: performance.now(), expectedMs: 0 }, 10_000, stopping.signal)
     const seenAt = Date.now()
     expect([await endedA, endedB]).toEqual(['ended', 'ended'])
 

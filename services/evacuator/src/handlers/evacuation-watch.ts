@@ -11,6 +11,11 @@ export interface WatchedEvacuation {
   /** When the evacuate call was recorded (ms since the epoch): older migrations are not this one. */
   sentAt: number
   /**
+   * When the wait for this evacuation began (`performance.now()`): the look schedule counts from
+   * here, however often its waiter leaves to read its server and comes back.
+   */
+  waitingSince: number
+  /**
    * How long the quickest recent evacuation took (0: unknown). While it is unknown, the
    * quickest of the evacuations from the same host that Nova's list shows ended stands in.
    */
@@ -18,10 +23,11 @@ export interface WatchedEvacuation {
 }
 
 /**
- * Watches Nova's evacuation migrations, one request per failed host per look however many of
- * its instances are in flight, instead of one server GET per instance per look: on a real
- * cloud the looks of a large recovery are otherwise a load on nova-api that slows the very
- * rebuilds they wait for.
+ * Watches Nova's evacuation migrations: one request per look however many instances of
+ * however many failed hosts are in flight, instead of one server GET per instance per look.
+ * On a real cloud the looks of a large recovery are otherwise a load on nova-api that slows
+ * the very rebuilds they wait for; with several hosts failed at once, one list per host would
+ * multiply it.
  */
 export interface EvacuationWatch {
   /**
@@ -46,7 +52,6 @@ const CHANGES_MARGIN_WHOLE_SECONDS_MS = 2000
 
 interface Waiter {
   e: WatchedEvacuation
-  started: number
   resolve: (r: 'ended' | 'waited') => void
 }
 
@@ -60,98 +65,118 @@ export interface EvacuationWatchDeps {
 }
 
 export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch => {
-  const bySource = new Map<string, Set<Waiter>>()
-  /** Cuts a source's current pause short (a new waiter may want an earlier look). */
-  const wake = new Map<string, () => void>()
+  const waiters = new Set<Waiter>()
+  let running = false
+  /** When the next look is due (`performance.now()`), and how to cut the pause short for an earlier one. */
+  let nextLookAt = Number.POSITIVE_INFINITY
+  let wake: (() => void) | undefined
 
-  const watchSource = async (source: string, waiters: Set<Waiter>) => {
-    /** The quickest evacuation from this host that Nova shows ended in this watch's time (0: none yet). */
-    let seenQuickestMs = 0
+  /** When `w` wants its next look, by its own schedule (counted from when its wait began). */
+  const wantedAt = (w: Waiter, now: number, seenQuickestMs: ReadonlyMap<string, number>): number =>
+    now +
+    nextLookDelay({
+      elapsedMs: now - w.e.waitingSince,
+      expectedMs: w.e.expectedMs || (seenQuickestMs.get(w.e.sourceHost) ?? 0),
+      firstMs: ctx.config.confirmPollFirstMs,
+      maxMs: ctx.config.confirmPollMaxMs,
+    })
+
+  /** By failed host: the quickest evacuation from it that Nova showed ended in this watch's time. */
+  const seenQuickestMs = new Map<string, number>()
+
+  const watch = async () => {
     /** The latest `updated_at` among the migrations listed so far, by Nova's clock (0: none yet). */
     let seenUpdatedUpTo = 0
     /** Whether Nova was seen keeping its times to the whole second. */
     let wholeSeconds = false
-    /** How long the last list took: the next look waits at least as long, so that the watch
-     * never keeps one of nova-api's workers busy more than half the time, however often it would
-     * like to look (a loaded Nova answers slower and is asked less often). */
+    /** When the last list ended and how long it took: the next look waits at least as long, so
+     * that the watch never keeps one of nova-api's workers busy more than half the time, however
+     * often it would like to look (a loaded Nova answers slower and is asked less often). */
+    let lastListEnded = Number.NEGATIVE_INFINITY
     let lastListMs = 0
     while (waiters.size > 0 && !ctx.stopping.aborted) {
       const now = performance.now()
-      const delay = Math.min(
-        ...[...waiters].map((w) =>
-          nextLookDelay({
-            elapsedMs: now - w.started,
-            expectedMs: w.e.expectedMs || seenQuickestMs,
-            firstMs: ctx.config.confirmPollFirstMs,
-            maxMs: ctx.config.confirmPollMaxMs,
-          }),
-        ),
-      )
+      nextLookAt = Math.max(now + 10, lastListEnded + lastListMs, Math.min(...[...waiters].map((w) => wantedAt(w, now, seenQuickestMs))))
       const pause = new AbortController()
-      wake.set(source, () => pause.abort())
-      const woken = await sleep(Math.max(10, delay, lastListMs), false, { signal: AbortSignal.any([ctx.stopping, pause.signal]) }).catch(() => true)
-      wake.delete(source)
+      wake = () => pause.abort()
+      const woken = await sleep(nextLookAt - now, false, { signal: AbortSignal.any([ctx.stopping, pause.signal]) }).catch(() => true)
+      wake = undefined
+      nextLookAt = Number.POSITIVE_INFINITY
       if (ctx.stopping.aborted || waiters.size === 0) break
       if (woken) continue
+      const watched = [...waiters]
+      const sources = new Set(watched.map((w) => w.e.sourceHost))
       let migrations: Migration[]
       try {
-        // After the first look, only what Nova changed since (and a margin): the list stays short
-        // however many of the host's evacuations have ended already.
+        // Only what Nova changed since the latest change seen (less a margin), or on the first
+        // look since shortly before the oldest evacuation watched: the list stays short however
+        // many evacuations the cloud has made. One source host is asked for by name.
         const margin = wholeSeconds ? CHANGES_MARGIN_WHOLE_SECONDS_MS : CHANGES_MARGIN_MS
-        const changesSince = seenUpdatedUpTo > 0 ? new Date(seenUpdatedUpTo - margin) : undefined
+        const oldestSent = Math.min(...watched.map((w) => w.e.sentAt))
+        const changesSince = new Date(seenUpdatedUpTo > 0 ? seenUpdatedUpTo - margin : oldestSent - RECENT_SLACK_MS)
+        const [only] = sources.size === 1 ? sources : []
         const asked = performance.now()
-        migrations = await ctx.nova.listMigrations({ sourceCompute: source, migrationType: 'evacuation', ...(changesSince ? { changesSince } : {}) })
-        lastListMs = performance.now() - asked
+        migrations = await ctx.nova.listMigrations({ ...(only !== undefined && { sourceCompute: only }), migrationType: 'evacuation', changesSince })
+        lastListEnded = performance.now()
+        lastListMs = lastListEnded - asked
       } catch (err) {
         // The waiters look at their servers themselves after their maxWaitMs.
-        ctx.log.warn({ err, source }, 'could not list evacuation migrations; looking again later')
+        ctx.log.warn({ err, sources: [...sources] }, 'could not list evacuation migrations; looking again later')
+        lastListEnded = performance.now()
         continue
       }
-      // Evacuations of this host's instances take alike: the first to end tells when the others should.
-      const since = Math.min(...[...waiters].map((w) => w.e.sentAt)) - RECENT_SLACK_MS
-      seenQuickestMs = quickestEvacuationMs(migrations, since) || seenQuickestMs
+      // Evacuations of a host's instances take alike: the first to end tells when the others should.
+      for (const source of sources) {
+        const since = Math.min(...watched.filter((w) => w.e.sourceHost === source).map((w) => w.e.sentAt)) - RECENT_SLACK_MS
+        const quickest = quickestEvacuationMs(
+          migrations.filter((m) => m.sourceCompute === source),
+          since,
+        )
+        if (quickest > 0) seenQuickestMs.set(source, quickest)
+      }
       seenUpdatedUpTo = Math.max(seenUpdatedUpTo, latestUpdateMs(migrations))
       wholeSeconds ||= migrations.some((m) => m.updatedAt !== null && !hasFraction(m.updatedAt))
-      for (const w of [...waiters]) {
-        if (migrations.some((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) {
-          waiters.delete(w)
-          w.resolve('ended')
-        }
+      for (const w of watched) {
+        if (migrations.some((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) w.resolve('ended')
       }
     }
-    if (bySource.get(source) === waiters && waiters.size === 0) bySource.delete(source)
+    seenQuickestMs.clear()
+  }
+
+  const start = () => {
+    if (running) return
+    running = true
+    void watch()
+      .catch((err: unknown) => ctx.log.error({ err }, 'evacuation watch stopped'))
+      .finally(() => {
+        running = false
+        // A waiter that joined as the last look ended finds the watch stopped: start it again.
+        if (waiters.size > 0 && !ctx.stopping.aborted) start()
+      })
   }
 
   return {
     ended(e, maxWaitMs, signal) {
       return new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason)
-        let waiters = bySource.get(e.sourceHost)
-        const fresh = !waiters
-        if (!waiters) {
-          waiters = new Set()
-          bySource.set(e.sourceHost, waiters)
-        }
-        const set = waiters
         const finish = (r: 'ended' | 'waited') => {
           clearTimeout(timer)
           signal.removeEventListener('abort', onAbort)
-          set.delete(waiter)
+          waiters.delete(waiter)
           resolve(r)
         }
-        const waiter: Waiter = { e, started: performance.now(), resolve: finish }
+        const waiter: Waiter = { e, resolve: finish }
         const timer = setTimeout(() => finish('waited'), Math.max(0, maxWaitMs))
         const onAbort = () => {
           clearTimeout(timer)
-          set.delete(waiter)
+          waiters.delete(waiter)
           reject(signal.reason)
         }
         signal.addEventListener('abort', onAbort, { once: true })
-        set.add(waiter)
-        wake.get(e.sourceHost)?.()
-        if (fresh) {
-          void watchSource(e.sourceHost, set).catch((err: unknown) => ctx.log.error({ err, source: e.sourceHost }, 'evacuation watch stopped'))
-        }
+        waiters.add(waiter)
+        // A waiter coming back keeps the schedule; only one that wants an earlier look cuts the pause short.
+        if (wantedAt(waiter, performance.now(), seenQuickestMs) < nextLookAt - 5) wake?.()
+        start()
       })
     },
   }
