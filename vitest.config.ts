@@ -18,8 +18,16 @@ export default defineConfig({
           name: 'unit',
           // Unit suites first, all of them, before any integration suite restarts the broker.
           sequence: { groupOrder: 0 },
-          // test/architecture.test.ts, test/kubernetes and test/docs read files only: no broker, no build.
-          include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/architecture.test.ts', 'test/kubernetes/*.test.ts', 'test/docs/*.test.ts'],
+          // test/architecture.test.ts, test/kubernetes and test/docs read files only: no broker, no build;
+          // test/bench holds the benchmarks (run by hand) and unit tests of their pure parts.
+          include: [
+            'packages/*/src/**/*.test.ts',
+            'services/*/src/**/*.test.ts',
+            'test/architecture.test.ts',
+            'test/kubernetes/*.test.ts',
+            'test/docs/*.test.ts',
+            'test/bench/*.test.ts',
+          ],
           // A suite that needs RabbitMQ, PostgreSQL, NATS or child processes is named
           // *.int.test.ts, wherever it lives, and runs in the integration project.
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],

@@ -22,6 +22,12 @@
  * reports the spread of per-instance times and Nova's share of each, from Nova's own migration
  * records (created when nova-api accepted the evacuation; Nova stores them to the second).
  *
+ * With the box on this machine, each run also says how many requests nova-api received from the
+ * kill to the last instance ACTIVE elsewhere, by kind, and nova-api's own time for them: read
+ * from what nova-api appended to its log (/tmp/osbox/nova-api.log) meanwhile. They include the
+ * benchmark's own watcher, one `GET /servers/detail?all_tenants=1` per look (every 100 ms, every
+ * 500 ms for Masakari), which is counted apart.
+ *
  * Lazarus runs as it does in a cloud: its services are started once and keep running from one
  * failure to the next (the host is taken off maintenance in between, as for Masakari). Each
  * contender first recovers `--warmup` failures that are not counted: nova-api validates a
@@ -40,7 +46,7 @@
  * on the dead compute) make each of its runs about 4 minutes: a benchmark, not a CI test.
  */
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readSync, statSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { Kvm } from '@nats-io/kv'
 import { jetstream } from '@nats-io/jetstream'
@@ -61,6 +67,7 @@ import {
 } from '../real-nova/box.js'
 import { startBoxAgents, type BoxAgents } from '../real-nova/box-agents.js'
 import { startRealNovaCluster } from '../real-nova/cluster.js'
+import { formatKinds, type NovaApiTally, tallyNovaApiLog } from './nova-api-log.js'
 
 type Contender = 'floor' | 'lazarus' | 'masakari'
 
@@ -122,6 +129,47 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const os: OpenStackClient = await connect(box)
 
+/** nova-api's log, when the box runs on this machine (else nothing is said of Nova's requests). */
+const NOVA_API_LOG = '/tmp/osbox/nova-api.log'
+const novaApiLog = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(os.computeEndpoint).hostname) && existsSync(NOVA_API_LOG) ? NOVA_API_LOG : undefined
+const novaApiLogSize = (): number | undefined => {
+  if (!novaApiLog) return undefined
+  try {
+    return statSync(novaApiLog).size
+  } catch {
+    return undefined
+  }
+}
+/** The requests nova-api logged since its log had `from` bytes (up to its last whole line). */
+const novaApiSince = (from: number | undefined): NovaApiTally | undefined => {
+  const to = novaApiLogSize()
+  // A log that shrank was started afresh: the run's part of it is lost.
+  if (from === undefined || to === undefined || to < from) return undefined
+  const buf = Buffer.alloc(to - from)
+  const fd = openSync(novaApiLog!, 'r')
+  try {
+    for (let n = 0; n < buf.length; ) {
+      const got = readSync(fd, buf, n, buf.length - n, from + n)
+      if (got === 0) break
+      n += got
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return tallyNovaApiLog(buf.toString('utf8', 0, buf.lastIndexOf(10) + 1))
+}
+/** The benchmark's own watcher (waitActiveElsewhere): one list per look, whoever recovers. */
+const WATCHER_KIND = 'GET /servers/detail?all_tenants'
+const watcherLists = (t: NovaApiTally) => t.kinds.find((k) => k.kind === WATCHER_KIND)?.count ?? 0
+const besidesWatcher = (t: NovaApiTally) => t.requests - watcherLists(t)
+const novaApiLine = (t: NovaApiTally) => {
+  const others = t.kinds.filter((k) => k.kind !== WATCHER_KIND)
+  return (
+    `nova-api: ${t.requests} requests${t.failed ? ` (${t.failed} failed)` : ''}, ${t.seconds.toFixed(1)} s of nova-api time: ` +
+    `the watcher's lists ${watcherLists(t)}, besides them ${besidesWatcher(t)}${others.length ? ` (${formatKinds(others)})` : ''}`
+  )
+}
+
 /** One recovery: from the kill to the last instance ACTIVE elsewhere, and each instance's time and Nova's share of it. */
 interface RunResult {
   ms: number
@@ -131,6 +179,8 @@ interface RunResult {
   perInstanceMs: number[]
   /** From nova-api accepting each evacuation (its migration record) to the instance ACTIVE elsewhere. */
   novaMs: number[]
+  /** The requests nova-api logged from the kill to the last instance ACTIVE elsewhere (the box on this machine). */
+  novaApi?: NovaApiTally
 }
 
 /**
@@ -151,11 +201,16 @@ const novaShares = async (doneAt: Record<string, number>): Promise<number[]> => 
 
 const settle = async (ids: string[], t0: number, rest: Omit<RunResult, 'ms' | 'perInstanceMs' | 'novaMs'> = {}): Promise<RunResult> => {
   const { lastAt, doneAt } = await waitActiveElsewhere(os, ids, victims, 300_000)
-  return { ms: lastAt - t0, ...rest, perInstanceMs: Object.values(doneAt).map((at) => at - t0), novaMs: await novaShares(doneAt) }
+  const novaApi = novaApiSince(novaApiLogAtKill)
+  return { ms: lastAt - t0, ...rest, perInstanceMs: Object.values(doneAt).map((at) => at - t0), novaMs: await novaShares(doneAt), ...(novaApi && { novaApi }) }
 }
+
+/** The size of nova-api's log at the last kill: the run's requests are what is appended after it. */
+let novaApiLogAtKill: number | undefined
 
 /** Kill every victim together (their companions, the agents, with them); t0 once all are gone. */
 const killVictims = async (): Promise<number> => {
+  novaApiLogAtKill = novaApiLogSize()
   await Promise.all(victims.map((v) => computeCtl(box, ['kill', v])))
   return Date.now()
 }
@@ -400,6 +455,7 @@ const runMasakari = async (ids: string[]): Promise<RunResult> => {
   }
   try {
     const { lastAt, doneAt } = await waitActiveElsewhere(os, ids, victims, 600_000, 500)
+    const novaApi = novaApiSince(novaApiLogAtKill)
     for (const nid of nids) {
       const n = await pollUntil(
         'Masakari notification final',
@@ -413,7 +469,13 @@ const runMasakari = async (ids: string[]): Promise<RunResult> => {
       )
       if (n !== 'finished') throw new Error(`Masakari notification ended ${n}`)
     }
-    return { ms: lastAt - t0, finishedMs: Date.now() - t0, perInstanceMs: Object.values(doneAt).map((at) => at - t0), novaMs: await novaShares(doneAt) }
+    return {
+      ms: lastAt - t0,
+      finishedMs: Date.now() - t0,
+      perInstanceMs: Object.values(doneAt).map((at) => at - t0),
+      novaMs: await novaShares(doneAt),
+      ...(novaApi && { novaApi }),
+    }
   } finally {
     // Masakari leaves the host on maintenance; clear it for the next run.
     const hosts = (await masakari('GET', `/segments/${seg}/hosts`)).body.hosts as { name: string; uuid: string }[]
@@ -474,6 +536,7 @@ try {
             (r.detectedMs ? `, reported by the detector at ${r.detectedMs.map(sec).join(', ')}` : '') +
             (r.finishedMs !== undefined ? `, notification finished at ${sec(r.finishedMs)}` : ''),
         )
+        if (r.novaApi) log(`${name} ${who}: ${novaApiLine(r.novaApi)}`)
       } finally {
         await afterwards(ids).catch((err) => log(`cleanup after ${who} failed: ${String(err)}`))
       }
@@ -504,10 +567,16 @@ const row = (who: Contender) => {
   if (!xs.length) return `${label[who].padEnd(10)} (not run)`
   const all = results[who].flatMap((r) => r.perInstanceMs)
   const nova = results[who].flatMap((r) => r.novaMs)
+  const api = results[who].flatMap((r) => (r.novaApi ? [r.novaApi] : []))
+  const spread = (ns: number[]) => `median ${median(ns)} [${Math.min(...ns)}–${Math.max(...ns)}]`
   return (
     `${label[who].padEnd(10)} ${xs.map(sec).join('  ')}  median ${sec(median(xs))} [${sec(Math.min(...xs))}–${sec(Math.max(...xs))}]\n` +
     `${''.padEnd(10)} per instance: median ${sec(median(all))} [${sec(Math.min(...all))}–${sec(Math.max(...all))}]` +
-    (nova.length ? `; Nova's share median ${sec(median(nova))} [${sec(Math.min(...nova))}–${sec(Math.max(...nova))}]` : '')
+    (nova.length ? `; Nova's share median ${sec(median(nova))} [${sec(Math.min(...nova))}–${sec(Math.max(...nova))}]` : '') +
+    (api.length
+      ? `\n${''.padEnd(10)} nova-api requests per run: ${spread(api.map((t) => t.requests))}, besides the watcher's lists ${spread(api.map(besidesWatcher))}; ` +
+        `nova-api time median ${median(api.map((t) => t.seconds)).toFixed(1)} s`
+      : '')
   )
 }
 console.log(
