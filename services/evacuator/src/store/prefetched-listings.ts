@@ -1,6 +1,6 @@
 import type { Db } from '@lazarus/db'
 import type { Server } from '@lazarus/openstack'
-import { toDate } from './rows.js'
+import { fromJson, toDate } from './rows.js'
 
 /** A failed host's instances (and its aggregates' metadata) listed while it was being fenced. */
 export interface PrefetchedListing {
@@ -45,8 +45,8 @@ export const createPrefetchedListings = (db: Db): PrefetchedListings => ({
     const r = await db.query('SELECT notification_id, host, started_at, servers, aggregates FROM evacuator_prefetched_listings WHERE notification_id = $1', [notificationId])
     const row = r.rows[0]
     if (!row) return undefined
-    const servers = json(row['servers'])
-    const aggregates = json(row['aggregates'])
+    const servers = fromJson(row['servers'])
+    const aggregates = fromJson(row['aggregates'])
     const startedAt = toDate(row['started_at'])
     // Written by this service only; a row that does not have this shape is not used.
     if (!Array.isArray(servers) || (aggregates !== null && !Array.isArray(aggregates)) || !startedAt) return undefined
@@ -59,5 +59,3 @@ export const createPrefetchedListings = (db: Db): PrefetchedListings => ({
     }
   },
 })
-
-const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : (v ?? null))

@@ -113,11 +113,13 @@ export interface NewRecovery {
   reservedHosts?: string[]
 }
 
+/** A JSON column's value: PostgreSQL's driver gives it parsed, PGlite may give its text; absent is null. */
+export const fromJson = (v: unknown): unknown => (typeof v === 'string' ? (JSON.parse(v) as unknown) : (v ?? null))
+
 export const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)))
 
 export const toPlan = (v: unknown): InstancePlan | null => {
-  if (v === null || v === undefined) return null
-  return (typeof v === 'string' ? JSON.parse(v) : v) as InstancePlan
+  return fromJson(v) as InstancePlan | null
 }
 
 export const recoveryFrom = (r: Record<string, unknown>): Recovery => ({
@@ -145,7 +147,7 @@ export const recoveryFrom = (r: Record<string, unknown>): Recovery => ({
 })
 
 const toGroups = (v: unknown): RestartGroupSpec[] => {
-  const x = typeof v === 'string' ? (JSON.parse(v) as unknown) : v
+  const x = fromJson(v)
   if (!Array.isArray(x)) return []
   return x.flatMap((g: unknown) => {
     if (typeof g !== 'object' || g === null) return []
@@ -156,7 +158,7 @@ const toGroups = (v: unknown): RestartGroupSpec[] => {
 }
 
 export const toList = (v: unknown): string[] => {
-  const x = typeof v === 'string' ? (JSON.parse(v) as unknown) : v
+  const x = fromJson(v)
   return Array.isArray(x) ? x.map(String) : []
 }
 
@@ -180,7 +182,7 @@ export const itemFrom = (r: Record<string, unknown>): WorkItem => ({
   endedAt: toDate(r['ended_at']),
   announced: r['announced'] === true,
   correlationId: String(r['correlation_id']),
-  listed: r['listed'] ? ((typeof r['listed'] === 'string' ? JSON.parse(r['listed']) : r['listed']) as Server) : null,
+  listed: r['listed'] ? (fromJson(r['listed']) as Server) : null,
   listedAt: toDate(r['listed_at']),
   priority: Number(r['priority'] ?? 3),
   group: (r['restart_group'] as string | null | undefined) ?? null,
