@@ -22,6 +22,11 @@ export const EvacuatorSettings = z.object({
       'First and longest pause between two looks at an evacuating server (it backs off from one to the other). Once a process has seen a few evacuations end, it looks at a server around when it should end every hundredth of the quickest recent one (at least 10 ms).',
     ),
   confirmPollMaxMs: setting.int(2000, 1).describe('The longest pause between two looks at an evacuating server.'),
+  confirmPollTrackedMaxMs: setting
+    .int(10_000, 1)
+    .describe(
+      "The longest pause between two looks at an evacuating server while Nova's migration list, which the evacuator reads once per look for every evacuation in flight, shows that server's evacuation under way: that list says when it ends.",
+    ),
   claimLeaseMs: setting
     .int(30_000, 1000)
     .describe('A worker holds a claim on its item for this long and renews it while working; a claim not renewed in time (the worker died) lets another worker resume the item.'),

@@ -277,7 +277,8 @@ const evacuationReachedNova = async (ctx: EvacuatorContext, item: WorkItem, serv
  * claim while it waits. The process's evacuation watch says when the instance's evacuation
  * migration ends (one request per failed host per look, looking often around when an
  * evacuation should end, by the recent ones); the server itself is read then, and at least
- * every `confirmPollMaxMs` meanwhile, so a cloud that keeps no migration records is covered too.
+ * every `confirmPollMaxMs` meanwhile, so a cloud that keeps no migration records is covered too
+ * (every `confirmPollTrackedMaxMs` while the list shows the evacuation under way).
  * `evacuationEnded` is called as soon as Nova's evacuation is over (its slot is free then).
  */
 const confirmMove = async (
@@ -305,7 +306,7 @@ const confirmMove = async (
       await sleep(Math.min(nextPollDelay(performance.now() - began, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs), left), ctx.stopping)
     } else {
       try {
-        migrationEnded = (await ctx.watch.ended(watched, Math.min(ctx.config.confirmPollMaxMs, left), ctx.stopping)) === 'ended'
+        migrationEnded = (await ctx.watch.ended(watched, Math.min(ctx.config.confirmPollMaxMs, left), ctx.stopping, Math.min(ctx.config.confirmPollTrackedMaxMs, left))) === 'ended'
       } catch {
         throw new StoppingError('stopping')
       }

@@ -120,6 +120,41 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     expect(calls.listMigrations).toBeLessThan(20)
   })
 
+  it('given a list that shows the evacuation under way, it waits past maxWait for its end; when the lists start failing, it answers waited', async () => {
+    cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 1500 })
+    const [failed] = cloud.hostNames() as [string]
+    const [a, b] = [cloud.createServer({ host: failed, name: 'a' }), cloud.createServer({ host: failed, name: 'b' })]
+    cloud.crashHost(failed)
+    await cloud.nova.setForcedDown(failed, true)
+    let failing = false
+    const flaky = new Proxy(cloud.nova, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown
+        if (prop !== 'listMigrations' || typeof v !== 'function') return v
+        return (...args: unknown[]) => (failing ? Promise.reject(new Error('nova-api down')) : (v as (...a: unknown[]) => unknown).apply(target, args))
+      },
+    })
+    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 50, confirmPollMaxMs: 300 })
+    const watch = createEvacuationWatch({ nova: flaky, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+
+    // Tracked: one wait, past its 300 ms, until the list shows the end.
+    let sentAt = Date.now()
+    await cloud.nova.evacuate(a)
+    let waitingSince = performance.now()
+    await expect(watch.ended({ instanceId: a, sourceHost: failed, sentAt, waitingSince, expectedMs: 0 }, 300, stopping.signal, 5000)).resolves.toBe('ended')
+    expect(performance.now() - waitingSince).toBeGreaterThanOrEqual(1400)
+
+    // The lists fail from 500 ms on: no longer tracked, it answers within two of its 300 ms waits.
+    sentAt = Date.now()
+    await cloud.nova.evacuate(b)
+    waitingSince = performance.now()
+    setTimeout(() => {
+      failing = true
+    }, 500)
+    await expect(watch.ended({ instanceId: b, sourceHost: failed, sentAt, waitingSince, expectedMs: 0 }, 300, stopping.signal, 5000)).resolves.toBe('waited')
+    expect(performance.now() - waitingSince).toBeLessThan(1300)
+  })
+
   it('given a slow Nova, when it would look every 10 ms, then it waits at least as long as a list took: never more than half of one nova-api worker', async () => {
     cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 2000 })
     const [failed] = cloud.hostNames() as [string]

@@ -33,9 +33,11 @@ export interface EvacuationWatch {
   /**
    * Resolves `ended` once the instance's evacuation migration from its source host has ended
    * (done, completed, failed or error), or `waited` after `maxWaitMs` (the caller then looks
-   * at the server itself). Rejects only when the service stops.
+   * at the server itself). While the watch's lists succeed and have shown this evacuation under
+   * way, it waits up to `trackedWaitMs` instead: the list will say when it ends. Rejects only
+   * when the service stops.
    */
-  ended(e: WatchedEvacuation, maxWaitMs: number, signal: AbortSignal): Promise<'ended' | 'waited'>
+  ended(e: WatchedEvacuation, maxWaitMs: number, signal: AbortSignal, trackedWaitMs?: number): Promise<'ended' | 'waited'>
 }
 
 /** Evacuations created up to this long before the oldest one watched still tell how long one takes (and cover clock skew). */
@@ -66,6 +68,9 @@ export interface EvacuationWatchDeps {
 
 export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch => {
   const waiters = new Set<Waiter>()
+  /** The evacuations (by instance) that a list showed under way, and when the last list succeeded. */
+  const underWay = new Set<string>()
+  let lastListOkAt = Number.NEGATIVE_INFINITY
   let running = false
   /** When the next look is due (`performance.now()`), and how to cut the pause short for an earlier one. */
   let nextLookAt = Number.POSITIVE_INFINITY
@@ -134,13 +139,21 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
         )
         if (quickest > 0) seenQuickestMs.set(source, quickest)
       }
+      lastListOkAt = lastListEnded
+      for (const w of watched) {
+        if (migrations.some((m) => isEvacuationSince(m, w.e) && !ENDED_MIGRATION_STATUSES.has(m.status))) underWay.add(w.e.instanceId)
+      }
       seenUpdatedUpTo = Math.max(seenUpdatedUpTo, latestUpdateMs(migrations))
       wholeSeconds ||= migrations.some((m) => m.updatedAt !== null && !hasFraction(m.updatedAt))
       for (const w of watched) {
-        if (migrations.some((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) w.resolve('ended')
+        if (migrations.some((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) {
+          underWay.delete(w.e.instanceId)
+          w.resolve('ended')
+        }
       }
     }
     seenQuickestMs.clear()
+    underWay.clear()
   }
 
   const start = () => {
@@ -156,9 +169,10 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
   }
 
   return {
-    ended(e, maxWaitMs, signal) {
+    ended(e, maxWaitMs, signal, trackedWaitMs = maxWaitMs) {
       return new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason)
+        const joined = performance.now()
         const finish = (r: 'ended' | 'waited') => {
           clearTimeout(timer)
           signal.removeEventListener('abort', onAbort)
@@ -166,7 +180,16 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
           resolve(r)
         }
         const waiter: Waiter = { e, resolve: finish }
-        const timer = setTimeout(() => finish('waited'), Math.max(0, maxWaitMs))
+        /** At `maxWaitMs`, and every `maxWaitMs` after: still tracked (under way by a list that
+         * succeeded within the last `maxWaitMs`) and within `trackedWaitMs`, it waits on. */
+        const due = () => {
+          const now = performance.now()
+          const tracked = underWay.has(e.instanceId) && now - lastListOkAt <= maxWaitMs
+          const left = joined + trackedWaitMs - now
+          if (!tracked || left <= 0) return finish('waited')
+          timer = setTimeout(due, Math.min(maxWaitMs, left))
+        }
+        let timer = setTimeout(due, Math.max(0, maxWaitMs))
         const onAbort = () => {
           clearTimeout(timer)
           waiters.delete(waiter)
