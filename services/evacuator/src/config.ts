@@ -25,7 +25,7 @@ export const EvacuatorSettings = z.object({
   confirmPollTrackedMaxMs: setting
     .int(10_000, 1)
     .describe(
-      "The longest pause between two looks at an evacuating server while Nova's migration list, which the evacuator reads once per look for every evacuation in flight, shows that server's evacuation under way: that list says when it ends.",
+      "The longest pause between two looks at an evacuating server while Nova's migration list, which the evacuator reads once per look for every evacuation in flight and at least every CONFIRM_POLL_MAX_MS, answers: that list says when the evacuation ends, and the server is then read at once.",
     ),
   claimLeaseMs: setting
     .int(30_000, 1000)

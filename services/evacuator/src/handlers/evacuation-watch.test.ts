@@ -120,7 +120,7 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     expect(calls.listMigrations).toBeLessThan(20)
   })
 
-  it('given a list that shows the evacuation under way, it waits past maxWait for its end; when the lists start failing, it answers waited', async () => {
+  it('given lists that succeed, it waits past maxWait for the end of the evacuation; when the lists start failing, it answers waited', async () => {
     cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 1500 })
     const [failed] = cloud.hostNames() as [string]
     const [a, b] = [cloud.createServer({ host: failed, name: 'a' }), cloud.createServer({ host: failed, name: 'b' })]
@@ -137,7 +137,7 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     const config = EvacuatorSettings.parse({ confirmPollFirstMs: 50, confirmPollMaxMs: 300 })
     const watch = createEvacuationWatch({ nova: flaky, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
 
-    // Tracked: one wait, past its 300 ms, until the list shows the end.
+    // The lists succeed: one wait, past its 300 ms, until a list shows the end.
     let sentAt = Date.now()
     await cloud.nova.evacuate(a)
     let waitingSince = performance.now()

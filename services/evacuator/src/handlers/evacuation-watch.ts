@@ -33,8 +33,9 @@ export interface EvacuationWatch {
   /**
    * Resolves `ended` once the instance's evacuation migration from its source host has ended
    * (done, completed, failed or error), or `waited` after `maxWaitMs` (the caller then looks
-   * at the server itself). While the watch's lists succeed and have shown this evacuation under
-   * way, it waits up to `trackedWaitMs` instead: the list will say when it ends. Rejects only
+   * at the server itself). While the watch's lists succeed it waits up to `trackedWaitMs`
+   * instead: every way an evacuation ends (done, failed, error) is a change of its migration
+   * that the next list shows (Nova creates the record when it accepts the call). Rejects only
    * when the service stops.
    */
   ended(e: WatchedEvacuation, maxWaitMs: number, signal: AbortSignal, trackedWaitMs?: number): Promise<'ended' | 'waited'>
@@ -68,8 +69,7 @@ export interface EvacuationWatchDeps {
 
 export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch => {
   const waiters = new Set<Waiter>()
-  /** The evacuations (by instance) that a list showed under way, and when the last list succeeded. */
-  const underWay = new Set<string>()
+  /** When the latest list succeeded (NEGATIVE_INFINITY: none yet, or the latest failed). */
   let lastListOkAt = Number.NEGATIVE_INFINITY
   let running = false
   /** When the next look is due (`performance.now()`), and how to cut the pause short for an earlier one. */
@@ -98,10 +98,14 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
      * that the watch never keeps one of nova-api's workers busy more than half the time, however
      * often it would like to look (a loaded Nova answers slower and is asked less often). */
     let lastListEnded = Number.NEGATIVE_INFINITY
+    const everyMs = ctx.config.confirmPollMaxMs
     let lastListMs = 0
     while (waiters.size > 0 && !ctx.stopping.aborted) {
       const now = performance.now()
-      nextLookAt = Math.max(now + 10, lastListEnded + lastListMs, Math.min(...[...waiters].map((w) => wantedAt(w, now, seenQuickestMs))))
+      // At once when the watch starts, then as its waiters want, and at least every
+      // `confirmPollMaxMs`: a list that succeeds is what lets the waiters wait longer.
+      const wanted = Math.min(lastListEnded + everyMs, ...[...waiters].map((w) => wantedAt(w, now, seenQuickestMs)))
+      nextLookAt = Math.max(now + 10, lastListEnded + lastListMs, wanted)
       const pause = new AbortController()
       wake = () => pause.abort()
       const woken = await sleep(nextLookAt - now, false, { signal: AbortSignal.any([ctx.stopping, pause.signal]) }).catch(() => true)
@@ -128,6 +132,7 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
         // The waiters look at their servers themselves after their maxWaitMs.
         ctx.log.warn({ err, sources: [...sources] }, 'could not list evacuation migrations; looking again later')
         lastListEnded = performance.now()
+        lastListOkAt = Number.NEGATIVE_INFINITY
         continue
       }
       // Evacuations of a host's instances take alike: the first to end tells when the others should.
@@ -140,20 +145,13 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
         if (quickest > 0) seenQuickestMs.set(source, quickest)
       }
       lastListOkAt = lastListEnded
-      for (const w of watched) {
-        if (migrations.some((m) => isEvacuationSince(m, w.e) && !ENDED_MIGRATION_STATUSES.has(m.status))) underWay.add(w.e.instanceId)
-      }
       seenUpdatedUpTo = Math.max(seenUpdatedUpTo, latestUpdateMs(migrations))
       wholeSeconds ||= migrations.some((m) => m.updatedAt !== null && !hasFraction(m.updatedAt))
       for (const w of watched) {
-        if (migrations.some((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) {
-          underWay.delete(w.e.instanceId)
-          w.resolve('ended')
-        }
+        if (migrations.some((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) w.resolve('ended')
       }
     }
     seenQuickestMs.clear()
-    underWay.clear()
   }
 
   const start = () => {
@@ -180,11 +178,11 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
           resolve(r)
         }
         const waiter: Waiter = { e, resolve: finish }
-        /** At `maxWaitMs`, and every `maxWaitMs` after: still tracked (under way by a list that
-         * succeeded within the last `maxWaitMs`) and within `trackedWaitMs`, it waits on. */
+        /** At `maxWaitMs`, and every `maxWaitMs` after: while the lists succeed (the latest did,
+         * within two of the watch's longest pauses) and within `trackedWaitMs`, it waits on. */
         const due = () => {
           const now = performance.now()
-          const tracked = underWay.has(e.instanceId) && now - lastListOkAt <= maxWaitMs
+          const tracked = now - lastListOkAt <= 2 * ctx.config.confirmPollMaxMs
           const left = joined + trackedWaitMs - now
           if (!tracked || left <= 0) return finish('waited')
           timer = setTimeout(due, Math.min(maxWaitMs, left))
