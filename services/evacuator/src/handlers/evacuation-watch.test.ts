@@ -25,9 +25,20 @@ const counting = (nova: NovaClient) => {
   return { client, calls }
 }
 
+/** The hosts fail: their computes crash and are forced down, as a fence leaves them. */
+const failHosts = async (cloud: TestCloud, ...hosts: string[]) => {
+  for (const host of hosts) {
+    cloud.crashHost(host)
+    await cloud.nova.setForcedDown(host, true)
+  }
+}
+
 describe('evacuation watch (cloud-sim over HTTP)', () => {
   let cloud: TestCloud | undefined
   const stopping = new AbortController()
+  /** A watch over `nova` with these evacuator settings. */
+  const watchOver = (nova: NovaClient, settings: Record<string, number>) =>
+    createEvacuationWatch({ nova, log: createLogger('test', 'silent'), config: EvacuatorSettings.parse(settings), stopping: stopping.signal })
   afterEach(async () => {
     await cloud?.close()
     cloud = undefined
@@ -37,11 +48,9 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     cloud = await startTestCloud({ hosts: 4, instancesPerHost: 0, evacuationDelayMs: 400 })
     const [failed] = cloud.hostNames() as [string]
     const ids = Array.from({ length: 10 }, (_, i) => cloud!.createServer({ host: failed, name: `vm-${i}` }))
-    cloud.crashHost(failed)
-    await cloud.nova.setForcedDown(failed, true)
+    await failHosts(cloud, failed)
     const { client, calls } = counting(cloud.nova)
-    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 20, confirmPollMaxMs: 500 })
-    const watch = createEvacuationWatch({ nova: client, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+    const watch = watchOver(client, { confirmPollFirstMs: 20, confirmPollMaxMs: 500 })
 
     const sentAt = Date.now()
     await Promise.all(ids.map((id) => cloud!.nova.evacuate(id)))
@@ -72,13 +81,9 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     cloud = await startTestCloud({ hosts: 4, instancesPerHost: 0, evacuationDelayMs: 400 })
     const [a, b] = cloud.hostNames() as [string, string]
     const ids = [a, b].flatMap((host) => Array.from({ length: 5 }, (_, i) => ({ host, id: cloud!.createServer({ host, name: `${host}-vm-${i}` }) })))
-    for (const host of [a, b]) {
-      cloud.crashHost(host)
-      await cloud.nova.setForcedDown(host, true)
-    }
+    await failHosts(cloud, a, b)
     const { client, calls } = counting(cloud.nova)
-    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 20, confirmPollMaxMs: 500 })
-    const watch = createEvacuationWatch({ nova: client, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+    const watch = watchOver(client, { confirmPollFirstMs: 20, confirmPollMaxMs: 500 })
 
     const sentAt = Date.now()
     await Promise.all(ids.map(({ id }) => cloud!.nova.evacuate(id)))
@@ -102,11 +107,9 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 1500 })
     const [failed] = cloud.hostNames() as [string]
     const id = cloud.createServer({ host: failed, name: 'vm-back' })
-    cloud.crashHost(failed)
-    await cloud.nova.setForcedDown(failed, true)
+    await failHosts(cloud, failed)
     const { client, calls } = counting(cloud.nova)
-    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 50, confirmPollMaxMs: 2000 })
-    const watch = createEvacuationWatch({ nova: client, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+    const watch = watchOver(client, { confirmPollFirstMs: 50, confirmPollMaxMs: 2000 })
     const sentAt = Date.now()
     await cloud.nova.evacuate(id)
     const waitingSince = performance.now()
@@ -124,8 +127,7 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 1500 })
     const [failed] = cloud.hostNames() as [string]
     const [a, b] = [cloud.createServer({ host: failed, name: 'a' }), cloud.createServer({ host: failed, name: 'b' })]
-    cloud.crashHost(failed)
-    await cloud.nova.setForcedDown(failed, true)
+    await failHosts(cloud, failed)
     let failing = false
     const flaky = new Proxy(cloud.nova, {
       get(target, prop, receiver) {
@@ -134,8 +136,7 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
         return (...args: unknown[]) => (failing ? Promise.reject(new Error('nova-api down')) : (v as (...a: unknown[]) => unknown).apply(target, args))
       },
     })
-    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 50, confirmPollMaxMs: 300 })
-    const watch = createEvacuationWatch({ nova: flaky, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+    const watch = watchOver(flaky, { confirmPollFirstMs: 50, confirmPollMaxMs: 300 })
 
     // The lists succeed: one wait, past its 300 ms, until a list shows the end.
     let sentAt = Date.now()
@@ -159,8 +160,7 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 2000 })
     const [failed] = cloud.hostNames() as [string]
     const id = cloud.createServer({ host: failed, name: 'vm-slow' })
-    cloud.crashHost(failed)
-    await cloud.nova.setForcedDown(failed, true)
+    await failHosts(cloud, failed)
     let lists = 0
     const slow = new Proxy(cloud.nova, {
       get(target, prop, receiver) {
@@ -173,8 +173,7 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
         }
       },
     })
-    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 1, confirmPollMaxMs: 10 })
-    const watch = createEvacuationWatch({ nova: slow, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+    const watch = watchOver(slow, { confirmPollFirstMs: 1, confirmPollMaxMs: 10 })
     const sentAt = Date.now()
     await cloud.nova.evacuate(id)
     await expect(watch.ended({ instanceId: id, sourceHost: failed, sentAt, waitingSince: performance.now(), expectedMs: 0 }, 10_000, stopping.signal)).resolves.toBe('ended')
@@ -187,8 +186,7 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     cloud = await startTestCloud({ hosts: 2, instancesPerHost: 0, evacuationDelayMs: 100 })
     const [host] = cloud.hostNames() as [string]
     const id = cloud.createServer({ host })
-    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 20, confirmPollMaxMs: 100 })
-    const watch = createEvacuationWatch({ nova: cloud.nova, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+    const watch = watchOver(cloud.nova, { confirmPollFirstMs: 20, confirmPollMaxMs: 100 })
     const began = performance.now()
     await expect(watch.ended({ instanceId: id, sourceHost: host, sentAt: Date.now(), waitingSince: performance.now(), expectedMs: 0 }, 300, stopping.signal)).resolves.toBe(
       'waited',
@@ -201,10 +199,8 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 2400 })
     const [failed] = cloud.hostNames() as [string]
     const [a, b] = [cloud.createServer({ host: failed, name: 'a' }), cloud.createServer({ host: failed, name: 'b' })]
-    cloud.crashHost(failed)
-    await cloud.nova.setForcedDown(failed, true)
-    const config = EvacuatorSettings.parse({ confirmPollFirstMs: 1000, confirmPollMaxMs: 1000 })
-    const watch = createEvacuationWatch({ nova: cloud.nova, log: createLogger('test', 'silent'), config, stopping: stopping.signal })
+    await failHosts(cloud, failed)
+    const watch = watchOver(cloud.nova, { confirmPollFirstMs: 1000, confirmPollMaxMs: 1000 })
 
     const sentA = Date.now()
     await cloud.nova.evacuate(a)
