@@ -156,6 +156,23 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     expect(performance.now() - waitingSince).toBeLessThan(1300)
   })
 
+  it('given evacuations known to take seconds, it lists at once and every confirmPollMaxMs meanwhile: its waiters need not read their servers before then', async () => {
+    cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 2500 })
+    const [failed] = cloud.hostNames() as [string]
+    const id = cloud.createServer({ host: failed, name: 'vm-known' })
+    await failHosts(cloud, failed)
+    const { client, calls } = counting(cloud.nova)
+    const watch = watchOver(client, { confirmPollFirstMs: 50, confirmPollMaxMs: 500 })
+    const sentAt = Date.now()
+    await cloud.nova.evacuate(id)
+    const waitingSince = performance.now()
+    // Its first planned look is at 95% of the 2.5 s expected; the waiter would read its server every 300 ms.
+    await expect(watch.ended({ instanceId: id, sourceHost: failed, sentAt, waitingSince, expectedMs: 2500 }, 300, stopping.signal, 10_000)).resolves.toBe('ended')
+    // At once, at least every 500 ms, then around 2.4 s: some five to twenty lists, one wait.
+    expect(calls.listMigrations).toBeGreaterThanOrEqual(5)
+    expect(calls.listMigrations).toBeLessThan(40)
+  })
+
   it('given a slow Nova, when it would look every 10 ms, then it waits at least as long as a list took: never more than half of one nova-api worker', async () => {
     cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 2000 })
     const [failed] = cloud.hostNames() as [string]
