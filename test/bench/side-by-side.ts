@@ -179,6 +179,8 @@ interface RunResult {
   perInstanceMs: number[]
   /** From nova-api accepting each evacuation (its migration record) to the instance ACTIVE elsewhere. */
   novaMs: number[]
+  /** From the kill to nova-api accepting each evacuation (its migration record, to the second). */
+  acceptedMs?: number[]
   /** The requests nova-api logged from the kill to the last instance ACTIVE elsewhere (the box on this machine). */
   novaApi?: NovaApiTally
 }
@@ -188,21 +190,24 @@ interface RunResult {
  * record is created when nova-api accepts the request. Nova keeps its times to the second
  * (rounded down), so each share is overstated by up to a second.
  */
-const novaShares = async (doneAt: Record<string, number>): Promise<number[]> => {
-  const out: number[] = []
+const novaShares = async (doneAt: Record<string, number>, t0: number): Promise<{ novaMs: number[]; acceptedMs: number[] }> => {
+  const novaMs: number[] = []
+  const acceptedMs: number[] = []
   for (const [id, at] of Object.entries(doneAt)) {
     const migrations = await os.nova.listMigrations({ instanceUuid: id, migrationType: 'evacuation' })
     // Nova writes its times in UTC without a zone.
     const ms = migrations.flatMap((m) => (m.createdAt ? [Date.parse(/Z|[+-]\d\d:\d\d$/.test(m.createdAt) ? m.createdAt : `${m.createdAt}Z`)] : []))
-    if (ms.length > 0) out.push(at - Math.max(...ms))
+    if (ms.length === 0) continue
+    novaMs.push(at - Math.max(...ms))
+    acceptedMs.push(Math.max(...ms) - t0)
   }
-  return out
+  return { novaMs, acceptedMs }
 }
 
 const settle = async (ids: string[], t0: number, rest: Omit<RunResult, 'ms' | 'perInstanceMs' | 'novaMs'> = {}): Promise<RunResult> => {
   const { lastAt, doneAt } = await waitActiveElsewhere(os, ids, victims, 300_000)
   const novaApi = novaApiSince(novaApiLogAtKill)
-  return { ms: lastAt - t0, ...rest, perInstanceMs: Object.values(doneAt).map((at) => at - t0), novaMs: await novaShares(doneAt), ...(novaApi && { novaApi }) }
+  return { ms: lastAt - t0, ...rest, perInstanceMs: Object.values(doneAt).map((at) => at - t0), ...(await novaShares(doneAt, t0)), ...(novaApi && { novaApi }) }
 }
 
 /** The size of nova-api's log at the last kill: the run's requests are what is appended after it. */
@@ -473,7 +478,7 @@ const runMasakari = async (ids: string[]): Promise<RunResult> => {
       ms: lastAt - t0,
       finishedMs: Date.now() - t0,
       perInstanceMs: Object.values(doneAt).map((at) => at - t0),
-      novaMs: await novaShares(doneAt),
+      ...(await novaShares(doneAt, t0)),
       ...(novaApi && { novaApi }),
     }
   } finally {
@@ -567,12 +572,16 @@ const row = (who: Contender) => {
   if (!xs.length) return `${label[who].padEnd(10)} (not run)`
   const all = results[who].flatMap((r) => r.perInstanceMs)
   const nova = results[who].flatMap((r) => r.novaMs)
+  const accepted = results[who].flatMap((r) => r.acceptedMs ?? []).sort((a, b) => a - b)
   const api = results[who].flatMap((r) => (r.novaApi ? [r.novaApi] : []))
   const spread = (ns: number[]) => `median ${median(ns)} [${Math.min(...ns)}–${Math.max(...ns)}]`
   return (
     `${label[who].padEnd(10)} ${xs.map(sec).join('  ')}  median ${sec(median(xs))} [${sec(Math.min(...xs))}–${sec(Math.max(...xs))}]\n` +
     `${''.padEnd(10)} per instance: median ${sec(median(all))} [${sec(Math.min(...all))}–${sec(Math.max(...all))}]` +
     (nova.length ? `; Nova's share median ${sec(median(nova))} [${sec(Math.min(...nova))}–${sec(Math.max(...nova))}]` : '') +
+    (accepted.length
+      ? `\n${''.padEnd(10)} evacuations accepted by nova-api (from the kill, to the second): median ${sec(median(accepted))}, 90th percentile ${sec(accepted[Math.floor(accepted.length * 0.9)]!)}, last ${sec(accepted[accepted.length - 1]!)}`
+      : '') +
     (api.length
       ? `\n${''.padEnd(10)} nova-api requests per run: ${spread(api.map((t) => t.requests))}, besides the watcher's lists ${spread(api.map(besidesWatcher))}; ` +
         `nova-api time median ${median(api.map((t) => t.seconds)).toFixed(1)} s`
