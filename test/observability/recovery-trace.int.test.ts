@@ -71,23 +71,41 @@ describe('one trace per recovery, api request to the last evacuation', () => {
       20_000,
       200,
     )
-    const spans = receiver.spans.filter((s) => s.traceId === traceId)
+    const ofTrace = () => receiver.spans.filter((s) => s.traceId === traceId)
+    const ancestorsIn =
+      (byId: Map<string, ReceivedSpan>) =>
+      (s: ReceivedSpan): ReceivedSpan[] => {
+        const chain: ReceivedSpan[] = []
+        let parent = s.parentSpanId ? byId.get(s.parentSpanId) : undefined
+        while (parent) {
+          chain.push(parent)
+          parent = parent.parentSpanId ? byId.get(parent.parentSpanId) : undefined
+        }
+        return chain
+      }
+    // Each process exports its own batches: a span may arrive before its parent from another
+    // process does. Wait (bounded) until every span's chain reaches the api's request; a
+    // parent that never comes fails the assertions below.
+    await eventually(
+      "every span's parents",
+      async () => {
+        const all = ofTrace()
+        const byId = new Map(all.map((s) => [s.spanId, s]))
+        const req = all.find((s) => s.service === 'lazarus-api' && s.kind === 2)
+        return req && all.every((s) => s === req || ancestorsIn(byId)(s).includes(req)) ? true : undefined
+      },
+      10_000,
+      200,
+    ).catch(() => undefined)
+    const spans = ofTrace()
     const byId = new Map(spans.map((s) => [s.spanId, s]))
+    const ancestors = ancestorsIn(byId)
 
     const request = spans.find((s) => s.service === 'lazarus-api' && s.kind === 2)
     expect(request?.parentSpanId).toBe(callerSpan)
     expect(request?.name).toBe('POST /v1/notifications')
 
     // Every span descends from the api's request span through spans of this trace.
-    const ancestors = (s: ReceivedSpan): ReceivedSpan[] => {
-      const chain: ReceivedSpan[] = []
-      let parent = s.parentSpanId ? byId.get(s.parentSpanId) : undefined
-      while (parent) {
-        chain.push(parent)
-        parent = parent.parentSpanId ? byId.get(parent.parentSpanId) : undefined
-      }
-      return chain
-    }
     for (const s of spans) {
       if (s === request) continue
       expect(ancestors(s), `${s.service} ${s.name}`).toContain(request)
