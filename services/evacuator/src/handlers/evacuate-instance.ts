@@ -275,10 +275,10 @@ const evacuationReachedNova = async (ctx: EvacuatorContext, item: WorkItem, serv
 /**
  * Wait until Nova has rebuilt the server on another host, within the wait period; renews the
  * claim while it waits. The process's evacuation watch says when the instance's evacuation
- * migration ends (one request per failed host per look, looking often around when an
+ * migration ends (one request per look for every failed host, looking often around when an
  * evacuation should end, by the recent ones); the server itself is read then, and at least
- * every `confirmPollMaxMs` meanwhile, so a cloud that keeps no migration records is covered too
- * (every `confirmPollTrackedMaxMs` while the list shows the evacuation under way).
+ * every `confirmPollMaxMs` meanwhile, so a cloud whose migration list fails is covered too
+ * (every `confirmPollTrackedMaxMs` while the watch's lists succeed).
  * `evacuationEnded` is called as soon as Nova's evacuation is over (its slot is free then).
  */
 const confirmMove = async (

@@ -76,8 +76,11 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
   let nextLookAt = Number.POSITIVE_INFINITY
   let wake: (() => void) | undefined
 
+  /** By failed host: the quickest evacuation from it that Nova showed ended in this watch's time. */
+  const seenQuickestMs = new Map<string, number>()
+
   /** When `w` wants its next look, by its own schedule (counted from when its wait began). */
-  const wantedAt = (w: Waiter, now: number, seenQuickestMs: ReadonlyMap<string, number>): number =>
+  const wantedAt = (w: Waiter, now: number): number =>
     now +
     nextLookDelay({
       elapsedMs: now - w.e.waitingSince,
@@ -85,9 +88,6 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
       firstMs: ctx.config.confirmPollFirstMs,
       maxMs: ctx.config.confirmPollMaxMs,
     })
-
-  /** By failed host: the quickest evacuation from it that Nova showed ended in this watch's time. */
-  const seenQuickestMs = new Map<string, number>()
 
   const watch = async () => {
     /** The latest `updated_at` among the migrations listed so far, by Nova's clock (0: none yet). */
@@ -104,7 +104,7 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
       const now = performance.now()
       // At once when the watch starts, then as its waiters want, and at least every
       // `confirmPollMaxMs`: a list that succeeds is what lets the waiters wait longer.
-      const wanted = Math.min(lastListEnded + everyMs, ...[...waiters].map((w) => wantedAt(w, now, seenQuickestMs)))
+      const wanted = Math.min(lastListEnded + everyMs, ...[...waiters].map((w) => wantedAt(w, now)))
       nextLookAt = Math.max(now + 10, lastListEnded + lastListMs, wanted)
       const pause = new AbortController()
       wake = () => pause.abort()
@@ -196,7 +196,7 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
         signal.addEventListener('abort', onAbort, { once: true })
         waiters.add(waiter)
         // A waiter coming back keeps the schedule; only one that wants an earlier look cuts the pause short.
-        if (wantedAt(waiter, performance.now(), seenQuickestMs) < nextLookAt - 5) wake?.()
+        if (wantedAt(waiter, performance.now()) < nextLookAt - 5) wake?.()
         start()
       })
     },
