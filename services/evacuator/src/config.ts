@@ -9,7 +9,12 @@ export const EvacuatorSettings = z.object({
   hostFailureRecoveryThreads: setting
     .int(16, 1)
     .describe(
-      "Evacuations one process has in flight at Nova at once (Masakari: host_failure_recovery_threads). Masakari's default, 3, evacuates a host of 6 instances in two waves; Nova builds up to 10 at once per target compute (max_concurrent_builds) and RH InstanceHA runs 32 threads. 16 moves a typical host in one wave and still bounds what one process asks of Nova.",
+      "Evacuations in flight at Nova at once for one failure (one notification), in each evacuator process (Masakari: host_failure_recovery_threads, per notification too). Masakari's default, 3, evacuates a host of 6 instances in two waves; Nova builds up to 10 at once per target compute (max_concurrent_builds). 16 moves a typical host in one wave. All failures together are bounded by EVACUATIONS_IN_FLIGHT_MAX.",
+    ),
+  evacuationsInFlightMax: setting
+    .int(32, 1)
+    .describe(
+      "Evacuations one evacuator process has in flight at Nova at once, all failures together: when a rack fails, what one process asks of Nova stays bounded while each failure keeps its own HOST_FAILURE_RECOVERY_THREADS. 32, as RH InstanceHA's threads: two failed hosts of a typical size move in one wave each.",
     ),
   waitPeriodAfterEvacuation: z.coerce.number().positive().default(90).describe('Seconds to wait for Nova to confirm one evacuation (and one stop/start after it).'),
   evacuateAllInstances: setting.bool(true).describe('Evacuate every instance of a failed host; false: only those with the HA_Enabled metadata key set to True.'),
@@ -130,6 +135,7 @@ export const evacuatorSettings: ServiceSettings<typeof EvacuatorMainSettings> = 
           serviceDisableReason: 'service_disable_reason',
           restartGroupTimeoutS: 'restart_group_timeout',
           evacuationTargets: 'evacuation_targets',
+          evacuationsInFlightMax: 'evacuations_in_flight_max',
         },
         instance_failure: { processAllInstances: 'process_all_instances', instanceRestartLimit: 'restart_limit', instanceRestartWindowMs: 'restart_window_ms' },
         taskflow_driver_recovery_flows: {

@@ -152,6 +152,33 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     for (const [k, later] of claimed.slice(2).entries()) expect(later.claimedAt).toBeGreaterThanOrEqual(calls[k] as number)
   })
 
+  /** Two hosts fail together, two instances each; their evacuations' calls and ends, from Nova's migrations. */
+  const twoFailures = async (config: Partial<EvacuatorConfig>) => {
+    await setUp({ evacuationDelayMs: 800 })
+    const SECOND = cloud.hostNames()[2] as string
+    for (const host of [FAILED, SECOND]) for (const n of [0, 1]) cloud.createServer({ host, name: `${host}-${n}` })
+    await startEvacuator(config)
+    const events = [FAILED, SECOND].map((h) => hostFenced(h))
+    for (const h of [FAILED, SECOND]) await fence(h)
+    for (const e of events) await bus.publish(e)
+    for (const e of events) expect((await finished(e.payload.notificationId)).payload.moved).toHaveLength(2)
+    const migrations = (await cloud.nova.listMigrations({ migrationType: 'evacuation' })).map((m) => ({ calledAt: Date.parse(m.createdAt ?? ''), endedAt: Date.parse(m.updatedAt ?? '') }))
+    const firstEnd = Math.min(...migrations.map((m) => m.endedAt))
+    return { migrations, calledBeforeAnyEnded: migrations.filter((m) => m.calledAt < firstEnd).length }
+  }
+
+  it('gives each failure its own HOST_FAILURE_RECOVERY_THREADS, as Masakari gives each notification its pool', async () => {
+    const { migrations, calledBeforeAnyEnded } = await twoFailures({ hostFailureRecoveryThreads: 2 })
+    expect(migrations).toHaveLength(4)
+    expect(calledBeforeAnyEnded).toBe(4)
+  })
+
+  it('holds all failures together to EVACUATIONS_IN_FLIGHT_MAX', async () => {
+    const { migrations, calledBeforeAnyEnded } = await twoFailures({ hostFailureRecoveryThreads: 2, evacuationsInFlightMax: 3 })
+    expect(migrations).toHaveLength(4)
+    expect(calledBeforeAnyEnded).toBe(3)
+  })
+
   it('calls evacuate first, then locks the instance until its recovery ends, then unlocks it', async () => {
     await setUp({ evacuationDelayMs: 600 })
     const ids = [0, 1, 2].map((n) => cloud.createServer({ host: FAILED, name: `order-${n}` }))

@@ -15,7 +15,7 @@ import { onHostFailed } from './handlers/on-host-failed.js'
 import { onHostFenced } from './handlers/on-host-fenced.js'
 import { onInstanceFailed, onProcessFailed } from './handlers/on-simple-failure.js'
 import { createEvacuationWatch } from './handlers/evacuation-watch.js'
-import { createSlots } from './handlers/slots.js'
+import { createFailureSlots } from './handlers/slots.js'
 import { startSweeper, sweepOnce } from './handlers/sweeper.js'
 import { startLiveness } from './handlers/liveness.js'
 import { createRecoveryStore } from './store/recovery-store.js'
@@ -73,8 +73,8 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
     stopping: stopping.signal,
     background: new Set(),
     listings: new Map(),
-    slots: createSlots(config.hostFailureRecoveryThreads),
-    preparing: createSlots(config.hostFailureRecoveryThreads),
+    slots: createFailureSlots(config.hostFailureRecoveryThreads, config.evacuationsInFlightMax),
+    preparing: createFailureSlots(config.hostFailureRecoveryThreads, config.evacuationsInFlightMax),
     reservedHosts: deps.reservedHosts ?? (async () => []),
     readInventory: deps.readInventory,
     watch: createEvacuationWatch({ nova: deps.nova, log: deps.log, config, stopping: stopping.signal }),
@@ -97,15 +97,16 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnHostFenced, HostFencedV1, onHostFenced(ctx)))
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnInstanceFailed, InstanceFailedV1, onInstanceFailed(ctx)))
       subscriptions.push(await deps.bus.subscribe(topology.evacuatorOnProcessFailed, ProcessFailedV1, onProcessFailed(ctx)))
-      // host_failure_recovery_threads bounds the evacuations in flight at Nova (the slots).
-      // Twice as many items are taken: while one wave is evacuating, the next is read, planned
-      // and locked, and takes each slot the moment it frees; the finished ones unlock and
-      // report meanwhile. No more: an item waiting here is one another process could run.
+      // The slots bound the evacuations in flight at Nova: host_failure_recovery_threads per
+      // failure, evacuations_in_flight_max in all. Twice a failure's slots are taken, and at
+      // least the ceiling: while one wave is evacuating, the next is read, planned and locked,
+      // and takes each slot the moment it frees; failures that arrive together each get their
+      // own slots at once. No more: an item waiting here is one another process could run.
       const threads = config.hostFailureRecoveryThreads
-      const work = { ...topology.evacuatorWork, prefetch: threads * 2 }
+      const work = { ...topology.evacuatorWork, prefetch: Math.max(threads * 2, config.evacuationsInFlightMax) }
       subscriptions.push(await deps.bus.subscribe(work, EvacuationRequestedV1, onEvacuationRequested(ctx)))
       sweeper = startSweeper(ctx)
-      ctx.log.info({ workerId: ctx.workerId, threads: config.hostFailureRecoveryThreads }, 'evacuator started')
+      ctx.log.info({ workerId: ctx.workerId, threads, inFlightMax: config.evacuationsInFlightMax }, 'evacuator started')
     },
     async stop() {
       if (!started) return

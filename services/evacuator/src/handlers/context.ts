@@ -9,7 +9,7 @@ import type { InstanceRestartStore } from '../store/instance-restarts.js'
 import type { SimpleStore } from '../store/simple-store.js'
 import type { EvacuatorMetrics } from './metrics.js'
 import type { EvacuationWatch } from './evacuation-watch.js'
-import type { Slots } from './slots.js'
+import type { FailureSlots } from './slots.js'
 
 export const SOURCE = 'evacuator'
 
@@ -30,13 +30,16 @@ export interface EvacuatorContext {
   workerId: string
   /** Aborted when the service stops: long waits end and their items are handed back. */
   stopping: AbortSignal
-  /** Evacuations this process has in flight at Nova, at most host_failure_recovery_threads. */
-  slots: Slots
+  /**
+   * Evacuations this process has in flight at Nova: per failure at most
+   * host_failure_recovery_threads, all failures together at most evacuations_in_flight_max.
+   */
+  slots: FailureSlots
   /**
    * Items between their claim and their evacuate call, as many as the slots: the next wave is
    * claimed and locked once this wave's calls are made, not in the way of them.
    */
-  preparing: Slots
+  preparing: FailureSlots
   /** Tells when Nova's evacuation migrations end (one request per failed host per look). */
   watch: EvacuationWatch
   /** Work finishing after its message was acknowledged (announcements); awaited on stop. */

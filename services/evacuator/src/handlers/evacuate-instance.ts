@@ -145,8 +145,8 @@ export const evacuateInstance = async (
       // Nova (evacuationReachedNova) before calling.
       if (!sentAtClaim) await must(ctx.store.markEvacuateSent(key))
     }
-    // From the evacuate call until Nova ends the evacuation the item holds one of the process's slots.
-    if (step === 'prepared' || step === 'evacuate_sent') release = await acquireSlot(ctx)
+    // From the evacuate call until Nova ends the evacuation the item holds one of its failure's slots.
+    if (step === 'prepared' || step === 'evacuate_sent') release = await acquireSlot(ctx, item.notificationId)
     const calledNow = step === 'prepared'
     if (step === 'prepared') {
       step = 'evacuate_sent'
@@ -185,7 +185,7 @@ export const evacuateInstance = async (
         if (!now) throw new ItemFailed('the instance disappeared from Nova during its evacuation')
         await prepare(ctx, id, plan, now)
         await must(ctx.store.markEvacuateSent(key))
-        release = await acquireSlot(ctx)
+        release = await acquireSlot(ctx, item.notificationId)
         await callEvacuate()
         moved = await confirmMove(ctx, sentItem, key, { waitMs, calledNow: true, evacuationEnded: release })
       }
@@ -214,9 +214,9 @@ export const evacuateInstance = async (
   }
 }
 
-const acquireSlot = async (ctx: EvacuatorContext): Promise<() => void> => {
+const acquireSlot = async (ctx: EvacuatorContext, notificationId: string): Promise<() => void> => {
   try {
-    return await ctx.slots.acquire(ctx.stopping)
+    return await ctx.slots.acquire(notificationId, ctx.stopping)
   } catch {
     throw new StoppingError('stopping')
   }

@@ -19,7 +19,7 @@ export const onEvacuationRequested =
     const key: ClaimKey = { notificationId: evt.payload.notificationId, instanceId: evt.payload.instance.id, owner: ctx.workerId }
     let prepared: () => void
     try {
-      prepared = await ctx.preparing.acquire(ctx.stopping)
+      prepared = await ctx.preparing.acquire(evt.payload.notificationId, ctx.stopping)
     } catch {
       return { type: 'RETRY', reason: 'evacuator stopping: item handed back', delayMs: 0 }
     }

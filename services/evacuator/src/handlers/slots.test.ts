@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createSlots } from './slots.js'
+import { createFailureSlots, createSlots } from './slots.js'
 
 describe('slots', () => {
   it('lets `size` holders in and the next in order as each leaves', async () => {
@@ -28,5 +28,65 @@ describe('slots', () => {
     const waiting = slots.acquire(stop.signal)
     stop.abort()
     await expect(waiting).rejects.toThrow('stopping')
+  })
+})
+
+describe('failure slots', () => {
+  const never = new AbortController().signal
+  const settled = () => new Promise((r) => setTimeout(r, 5))
+
+  it('gives each failure its own slots, so a second failure does not wait for the first', async () => {
+    const slots = createFailureSlots(2, 8)
+    await slots.acquire('a', never)
+    await slots.acquire('a', never)
+    const granted: string[] = []
+    const a3 = slots.acquire('a', never).then((r) => (granted.push('a3'), r))
+    const b1 = slots.acquire('b', never).then((r) => (granted.push('b1'), r))
+    const b2 = slots.acquire('b', never).then((r) => (granted.push('b2'), r))
+    await settled()
+    expect(granted).toEqual(['b1', 'b2'])
+    expect(slots.inUse).toBe(4)
+    ;(await b1)()
+    ;(await b2)()
+    expect(slots.failures).toBe(1)
+    void a3
+  })
+
+  it('holds all failures together to the ceiling, and a failure waiting on its own pool takes none of it', async () => {
+    const slots = createFailureSlots(2, 3)
+    const a1 = await slots.acquire('a', never)
+    await slots.acquire('a', never)
+    const granted: string[] = []
+    // a3 waits for a's pool, b1 takes the last shared slot, b2 waits for the ceiling.
+    const a3 = slots.acquire('a', never).then((r) => (granted.push('a3'), r))
+    const b1 = slots.acquire('b', never).then((r) => (granted.push('b1'), r))
+    const b2 = slots.acquire('b', never).then((r) => (granted.push('b2'), r))
+    await settled()
+    expect(granted).toEqual(['b1'])
+    expect(slots.inUse).toBe(3)
+    // a1 frees a's slot and a shared one: a3 takes a's slot, then queues for a shared one
+    // behind b2, which was waiting for it first.
+    a1()
+    a1()
+    await settled()
+    expect(granted).toEqual(['b1', 'b2'])
+    ;(await b1)()
+    await settled()
+    expect(granted).toEqual(['b1', 'b2', 'a3'])
+    expect(slots.inUse).toBe(3)
+  })
+
+  it('gives up waiting when stopping and leaves no pool behind', async () => {
+    const slots = createFailureSlots(1, 1)
+    const stop = new AbortController()
+    const a = await slots.acquire('a', stop.signal)
+    const waitingOwn = slots.acquire('a', stop.signal)
+    const waitingShared = slots.acquire('b', stop.signal)
+    stop.abort()
+    await expect(waitingOwn).rejects.toThrow('stopping')
+    await expect(waitingShared).rejects.toThrow('stopping')
+    a()
+    expect(slots.inUse).toBe(0)
+    expect(slots.failures).toBe(0)
   })
 })
