@@ -109,7 +109,7 @@ export const startRealNovaCluster = async (box: BoxConfig, serviceEnv: Record<st
         eventually(
           `notification ${nid} final`,
           async () => {
-            const r = await api('GET', `/v1/notifications/${nid}`)
+            const r = await api<{ notification: { status: string } }>('GET', `/v1/notifications/${nid}`)
             return isFinalStatus(r.body.notification.status) ? r.body.notification : undefined
           },
           timeoutMs,

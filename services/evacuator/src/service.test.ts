@@ -211,6 +211,40 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     }
   })
 
+  it("locks the instances once all the process's evacuate calls are answered, not among them", async () => {
+    await setUp({ evacuationDelayMs: 1500 })
+    const ids = [0, 1, 2, 3, 4, 5].map((n) => cloud.createServer({ host: FAILED, name: `burst-${n}` }))
+    // nova-api answers a burst of evacuate calls one after another, 60 ms apart.
+    const events: string[] = []
+    let queued = 0
+    const nova: NovaClient = {
+      ...cloud.nova,
+      evacuate: async (id, ...rest) => {
+        await new Promise((r) => setTimeout(r, 100 + 60 * queued++))
+        const answer = await cloud.nova.evacuate(id, ...rest)
+        events.push(`answered ${id}`)
+        return answer
+      },
+      lock: async (id, ...rest) => {
+        events.push(`lock ${id}`)
+        return cloud.nova.lock(id, ...rest)
+      },
+    }
+    const service = createEvacuatorService({ bus, db, nova, log, config: fast })
+    await service.start()
+    services.push(service)
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+
+    expect((await finished(evt.payload.notificationId)).payload.moved).toHaveLength(6)
+    const lastAnswer = events.findLastIndex((e) => e.startsWith('answered'))
+    const firstLock = events.findIndex((e) => e.startsWith('lock'))
+    expect(events.filter((e) => e.startsWith('lock'))).toHaveLength(6)
+    expect(firstLock).toBeGreaterThan(lastAnswer)
+    for (const id of ids) expect(cloud.servers().find((sv) => sv.id === id)).toMatchObject({ locked: false, taskState: null })
+  })
+
   it('evacuates all the same when Nova refuses to disable the compute service, and says so in that task', async () => {
     await setUp()
     const ids = [0, 1, 2].map((n) => cloud.createServer({ host: FAILED, name: `app-${n}` }))

@@ -15,6 +15,7 @@ import { onHostFailed } from './handlers/on-host-failed.js'
 import { onHostFenced } from './handlers/on-host-fenced.js'
 import { onInstanceFailed, onProcessFailed } from './handlers/on-simple-failure.js'
 import { createEvacuationWatch } from './handlers/evacuation-watch.js'
+import { createEvacuateCalls } from './handlers/evacuate-calls.js'
 import { createFailureSlots } from './handlers/slots.js'
 import { startSweeper, sweepOnce } from './handlers/sweeper.js'
 import { startLiveness } from './handlers/liveness.js'
@@ -75,6 +76,7 @@ export const createEvacuatorService = (deps: EvacuatorDeps): EvacuatorService =>
     listings: new Map(),
     slots: createFailureSlots(config.hostFailureRecoveryThreads, config.evacuationsInFlightMax),
     preparing: createFailureSlots(config.hostFailureRecoveryThreads, config.evacuationsInFlightMax),
+    evacuateCalls: createEvacuateCalls(),
     reservedHosts: deps.reservedHosts ?? (async () => []),
     readInventory: deps.readInventory,
     watch: createEvacuationWatch({ nova: deps.nova, log: deps.log, config, stopping: stopping.signal }),

@@ -9,6 +9,7 @@ import type { InstanceRestartStore } from '../store/instance-restarts.js'
 import type { SimpleStore } from '../store/simple-store.js'
 import type { EvacuatorMetrics } from './metrics.js'
 import type { EvacuationWatch } from './evacuation-watch.js'
+import type { EvacuateCalls } from './evacuate-calls.js'
 import type { FailureSlots } from './slots.js'
 
 export const SOURCE = 'evacuator'
@@ -40,6 +41,8 @@ export interface EvacuatorContext {
    * claimed and locked once this wave's calls are made, not in the way of them.
    */
   preparing: FailureSlots
+  /** Evacuate calls out at nova-api: an instance is locked once none is. */
+  evacuateCalls: EvacuateCalls
   /** Tells when Nova's evacuation migrations end (one request per failed host per look). */
   watch: EvacuationWatch
   /** Work finishing after its message was acknowledged (announcements); awaited on stop. */

@@ -40,11 +40,13 @@ const refusesHost = (err: unknown): boolean => err instanceof NovaError && (err.
  * resumed item (after a crash or a retry) continues where it stopped and never evacuates
  * an instance that Nova is already evacuating or has evacuated.
  *
- * Masakari locks before it evacuates; here the lock follows the evacuate call, so that the
- * calls of a host's instances reach Nova first (one request each sooner: nova-api answers a
- * host's locks and evacuations with the same few workers). It guards as much: from the call on
- * the instance has a task (rebuilding) and Nova refuses its user's actions until the rebuild
- * ends, by when the lock is in place; and a lock Nova refuses no longer stops the recovery.
+ * Masakari locks before it evacuates; here the lock follows the evacuate calls: it is sent once
+ * none of the process's calls is out at nova-api (at most 5 s later), so that the calls of the
+ * failed hosts' instances reach Nova first (nova-api answers locks and evacuations with the same
+ * few workers; handlers/evacuate-calls.ts). It guards nearly as much: from the call on the
+ * instance has a task (rebuilding) and Nova refuses its user's actions until the rebuild ends,
+ * and the lock is in place by then unless the rebuild took less than those seconds; and a lock
+ * Nova refuses no longer stops the recovery.
  *
  * Throws for a transient failure (the caller retries) and StoppingError / ClaimLostError.
  */
@@ -89,23 +91,32 @@ export const evacuateInstance = async (
   }
   /** The evacuate call; a planned host that Nova refuses at once falls back to its choice. */
   const callEvacuate = async (): Promise<void> => {
+    const answered = ctx.evacuateCalls.begin()
     try {
-      await nova.evacuate(id, target ? { host: target } : {})
-      return
-    } catch (err) {
-      if (isTransient(err)) throw err
-      if (!(pinned() && refusesHost(err))) throw new ItemFailed(`Nova refused the evacuation: ${errorText(err)}`)
-      await fallBack(`Nova refused planned host ${target} (${errorText(err)})`)
-    }
-    try {
-      await nova.evacuate(id, {})
-    } catch (err) {
-      if (isTransient(err)) throw err
-      throw new ItemFailed(`Nova refused the evacuation: ${errorText(err)}`)
+      try {
+        await nova.evacuate(id, target ? { host: target } : {})
+        return
+      } catch (err) {
+        if (isTransient(err)) throw err
+        if (!(pinned() && refusesHost(err))) throw new ItemFailed(`Nova refused the evacuation: ${errorText(err)}`)
+        await fallBack(`Nova refused planned host ${target} (${errorText(err)})`)
+      }
+      try {
+        await nova.evacuate(id, {})
+      } catch (err) {
+        if (isTransient(err)) throw err
+        throw new ItemFailed(`Nova refused the evacuation: ${errorText(err)}`)
+      }
+    } finally {
+      answered()
     }
   }
 
   let release: (() => void) | undefined
+  /** The lock, sent once the process's evacuate calls are answered; awaited before any unlock. */
+  let locking: Promise<void> | undefined
+  /** Aborted when this item is handed back or lost: a lock not yet sent is then not sent. */
+  const handedOver = new AbortController()
   let server = listed ?? (await getServer(ctx, id))
   if (!server) return { status: 'failed', destHost: null, reason: 'the instance no longer exists in Nova' }
 
@@ -169,8 +180,9 @@ export const evacuateInstance = async (
     }
     prepared?.()
 
-    // Locked once the call is made; a resumed item whose lock may not have been made locks it now.
-    if (step === 'evacuate_sent' && plan.lock) await lockQuietly(ctx, id, source, server, log)
+    // Locked once the process's evacuate calls are answered (handlers/evacuate-calls.ts), while the
+    // move is being confirmed; a resumed item whose lock may not have been made locks it now.
+    if (step === 'evacuate_sent' && plan.lock) locking = lockOnceCallsAnswered(ctx, id, source, server, log, handedOver.signal)
 
     if (step === 'evacuate_sent') {
       let moved: { server: Server; destHost: string }
@@ -191,6 +203,7 @@ export const evacuateInstance = async (
       }
       server = moved.server
       release?.()
+      await locking
       // Recorded only where a restoring action follows: a crash before the outcome is recorded
       // resumes at evacuate_sent, and Nova shows the instance moved.
       if (!isInFinalState(server, plan.finalState)) await must(ctx.store.markMoved(key, moved.destHost))
@@ -203,7 +216,11 @@ export const evacuateInstance = async (
     return { status: 'succeeded', destHost, reason: null }
   } catch (err) {
     release?.()
-    if (err instanceof StoppingError || err instanceof ClaimLostError) throw err
+    if (err instanceof StoppingError || err instanceof ClaimLostError) {
+      handedOver.abort()
+      throw err
+    }
+    await locking
     if (!(err instanceof ItemFailed) && isTransient(err)) throw err
     // A failure for good: leave the instance unlocked if we locked it, and say where it is.
     if (plan?.lock) await unlockQuietly(ctx, id)
@@ -246,6 +263,16 @@ const prepare = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, se
  * locked already. Idempotent. A lock Nova refuses, or cannot answer, is logged: the recovery
  * goes on (the rebuild's task keeps its user out meanwhile), and the unlock at the end is harmless.
  */
+/** The longest a lock waits for the process's evacuate calls to be answered. */
+const LOCK_AFTER_CALLS_MAX_MS = 5000
+
+const lockOnceCallsAnswered = async (ctx: EvacuatorContext, id: string, source: string, server: Server, log: EvacuatorContext['log'], handedOver: AbortSignal) => {
+  if (server.locked) return
+  await ctx.evacuateCalls.quiet(LOCK_AFTER_CALLS_MAX_MS, AbortSignal.any([ctx.stopping, handedOver]))
+  if (ctx.stopping.aborted || handedOver.aborted) return
+  await lockQuietly(ctx, id, source, server, log)
+}
+
 const lockQuietly = async (ctx: EvacuatorContext, id: string, source: string, server: Server, log: EvacuatorContext['log']) => {
   if (server.locked) return
   try {
