@@ -162,7 +162,10 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     for (const h of [FAILED, SECOND]) await fence(h)
     for (const e of events) await bus.publish(e)
     for (const e of events) expect((await finished(e.payload.notificationId)).payload.moved).toHaveLength(2)
-    const migrations = (await cloud.nova.listMigrations({ migrationType: 'evacuation' })).map((m) => ({ calledAt: Date.parse(m.createdAt ?? ''), endedAt: Date.parse(m.updatedAt ?? '') }))
+    const migrations = (await cloud.nova.listMigrations({ migrationType: 'evacuation' })).map((m) => ({
+      calledAt: Date.parse(m.createdAt ?? ''),
+      endedAt: Date.parse(m.updatedAt ?? ''),
+    }))
     const firstEnd = Math.min(...migrations.map((m) => m.endedAt))
     return { migrations, calledBeforeAnyEnded: migrations.filter((m) => m.calledAt < firstEnd).length }
   }

@@ -74,6 +74,10 @@ describe('failure slots', () => {
     await settled()
     expect(granted).toEqual(['b1', 'b2', 'a3'])
     expect(slots.inUse).toBe(3)
+    ;(await a3)()
+    ;(await b2)()
+    expect(slots.inUse).toBe(1)
+    expect(slots.failures).toBe(1)
   })
 
   it('gives up waiting when stopping and leaves no pool behind', async () => {
