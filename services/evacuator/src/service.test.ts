@@ -53,6 +53,17 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     return service
   }
 
+  /** An evacuator on a Nova client of the test's own; FAILED fails and is announced fenced. */
+  const recoverWith = async (nova: NovaClient) => {
+    const service = createEvacuatorService({ bus, db, nova, log, config: fast })
+    await service.start()
+    services.push(service)
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+    return evt
+  }
+
   /** The host dies and Nova is told so, as the fencer does before publishing host.fenced. */
   const fence = async (host: string = FAILED) => {
     cloud.crashHost(host)
@@ -193,12 +204,7 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
         return (cloud.nova[k] as (...a: unknown[]) => Promise<unknown>)(id, ...rest)
       }) as NovaClient[K]
     const nova: NovaClient = { ...cloud.nova, evacuate: recorded('evacuate'), lock: recorded('lock'), unlock: recorded('unlock') }
-    const service = createEvacuatorService({ bus, db, nova, log, config: fast })
-    await service.start()
-    services.push(service)
-    await fence()
-    const evt = hostFenced(FAILED)
-    await bus.publish(evt)
+    const evt = await recoverWith(nova)
 
     // While Nova rebuilds them, they are locked.
     const lockedWhileRebuilding = new Set<string>()
@@ -233,12 +239,7 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
         return cloud.nova.lock(id, ...rest)
       },
     }
-    const service = createEvacuatorService({ bus, db, nova, log, config: fast })
-    await service.start()
-    services.push(service)
-    await fence()
-    const evt = hostFenced(FAILED)
-    await bus.publish(evt)
+    const evt = await recoverWith(nova)
 
     expect((await finished(evt.payload.notificationId)).payload.moved).toHaveLength(6)
     const lastAnswer = events.findLastIndex((e) => e.startsWith('answered'))

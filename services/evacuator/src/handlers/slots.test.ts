@@ -34,16 +34,23 @@ describe('slots', () => {
 describe('failure slots', () => {
   const never = new AbortController().signal
   const settled = () => new Promise((r) => setTimeout(r, 5))
-
-  it('gives each failure its own slots, so a second failure does not wait for the first', async () => {
-    const slots = createFailureSlots(2, 8)
-    await slots.acquire('a', never)
+  /**
+   * Failure a holds both of its 2 slots; then a3 asks for a third of a's, and b1, b2 for two of
+   * b's. Each joins `granted` once it has its slot.
+   */
+  const crowd = async (ceiling: number) => {
+    const slots = createFailureSlots(2, ceiling)
+    const a1 = await slots.acquire('a', never)
     await slots.acquire('a', never)
     const granted: string[] = []
-    const a3 = slots.acquire('a', never).then((r) => (granted.push('a3'), r))
-    const b1 = slots.acquire('b', never).then((r) => (granted.push('b1'), r))
-    const b2 = slots.acquire('b', never).then((r) => (granted.push('b2'), r))
+    const ask = (name: string, failure: string) => slots.acquire(failure, never).then((r) => (granted.push(name), r))
+    const [a3, b1, b2] = [ask('a3', 'a'), ask('b1', 'b'), ask('b2', 'b')]
     await settled()
+    return { slots, granted, a1, a3, b1, b2 }
+  }
+
+  it('gives each failure its own slots, so a second failure does not wait for the first', async () => {
+    const { slots, granted, a3, b1, b2 } = await crowd(8)
     expect(granted).toEqual(['b1', 'b2'])
     expect(slots.inUse).toBe(4)
     ;(await b1)()
@@ -53,15 +60,8 @@ describe('failure slots', () => {
   })
 
   it('holds all failures together to the ceiling, and a failure waiting on its own pool takes none of it', async () => {
-    const slots = createFailureSlots(2, 3)
-    const a1 = await slots.acquire('a', never)
-    await slots.acquire('a', never)
-    const granted: string[] = []
     // a3 waits for a's pool, b1 takes the last shared slot, b2 waits for the ceiling.
-    const a3 = slots.acquire('a', never).then((r) => (granted.push('a3'), r))
-    const b1 = slots.acquire('b', never).then((r) => (granted.push('b1'), r))
-    const b2 = slots.acquire('b', never).then((r) => (granted.push('b2'), r))
-    await settled()
+    const { slots, granted, a1, a3, b1, b2 } = await crowd(3)
     expect(granted).toEqual(['b1'])
     expect(slots.inUse).toBe(3)
     // a1 frees a's slot and a shared one: a3 takes a's slot, then queues for a shared one
