@@ -135,8 +135,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const os: OpenStackClient = await connect(box)
 
-/** nova-api's log, when the box runs on this machine (else nothing is said of Nova's requests). */
 const execFileP = promisify(execFile)
+
+/** nova-api's log, when the box runs on this machine (else nothing is said of Nova's requests). */
 const NOVA_API_LOG = '/tmp/osbox/nova-api.log'
 const novaApiLog = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(os.computeEndpoint).hostname) && existsSync(NOVA_API_LOG) ? NOVA_API_LOG : undefined
 const novaApiLogSize = (): number | undefined => {

@@ -43,7 +43,7 @@ export interface EvacuatorContext {
   preparing: FailureSlots
   /** Evacuate calls out at nova-api: an instance is locked once none is. */
   evacuateCalls: EvacuateCalls
-  /** Tells when Nova's evacuation migrations end (one request per failed host per look). */
+  /** Tells when Nova's evacuation migrations end (one request per look for every failed host). */
   watch: EvacuationWatch
   /** Work finishing after its message was acknowledged (announcements); awaited on stop. */
   background: Set<Promise<void>>

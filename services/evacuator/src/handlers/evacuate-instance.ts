@@ -258,23 +258,20 @@ const prepare = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, se
   }
 }
 
-/**
- * Lock the instance for the rest of its recovery (its evacuation is under way), unless it is
- * locked already. Idempotent. A lock Nova refuses, or cannot answer, is logged: the recovery
- * goes on (the rebuild's task keeps its user out meanwhile), and the unlock at the end is harmless.
- */
 /** The longest a lock waits for the process's evacuate calls to be answered. */
 const LOCK_AFTER_CALLS_MAX_MS = 5000
 
+/**
+ * Lock the instance for the rest of its recovery (its evacuation is under way), unless it is
+ * locked already, once none of the process's evacuate calls is out at nova-api (at most
+ * LOCK_AFTER_CALLS_MAX_MS); not at all once the process stops or the item is handed over.
+ * Idempotent. A lock Nova refuses, or cannot answer, is logged: the recovery goes on (the
+ * rebuild's task keeps its user out meanwhile), and the unlock at the end is harmless.
+ */
 const lockOnceCallsAnswered = async (ctx: EvacuatorContext, id: string, source: string, server: Server, log: EvacuatorContext['log'], handedOver: AbortSignal) => {
   if (server.locked) return
   await ctx.evacuateCalls.quiet(LOCK_AFTER_CALLS_MAX_MS, AbortSignal.any([ctx.stopping, handedOver]))
   if (ctx.stopping.aborted || handedOver.aborted) return
-  await lockQuietly(ctx, id, source, server, log)
-}
-
-const lockQuietly = async (ctx: EvacuatorContext, id: string, source: string, server: Server, log: EvacuatorContext['log']) => {
-  if (server.locked) return
   try {
     await ctx.nova.lock(id, `Lazarus: evacuating from failed host ${source}`)
   } catch (err) {
