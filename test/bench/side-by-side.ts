@@ -22,11 +22,17 @@
  * reports the spread of per-instance times and Nova's share of each, from Nova's own migration
  * records (created when nova-api accepted the evacuation; Nova stores them to the second).
  *
+ * The watcher looks at the servers every 100 ms (every 500 ms for Masakari), from the kill on for
+ * every contender, so that each is measured the same way. With the box on this machine
+ * (`--watch nova-db`, the default there) it reads Nova's own database (test/real-nova/nova-db.ts):
+ * a look costs nova-api nothing. Through nova-api (`--watch nova-api`, the default elsewhere)
+ * each look is a `GET /servers/detail?all_tenants=1` at the same API workers as the contender's
+ * calls, and it slows whichever calls it overlaps.
+ *
  * With the box on this machine, each run also says how many requests nova-api received from the
  * kill to the last instance ACTIVE elsewhere, by kind, and nova-api's own time for them: read
- * from what nova-api appended to its log (/tmp/osbox/nova-api.log) meanwhile. They include the
- * benchmark's own watcher, one `GET /servers/detail?all_tenants=1` per look (every 100 ms, every
- * 500 ms for Masakari), which is counted apart.
+ * from what nova-api appended to its log (/tmp/osbox/nova-api.log) meanwhile. The watcher's
+ * lists, when it lists through nova-api, are counted apart.
  *
  * With the box on this machine, Nova's deleted rows are archived and purged after each run
  * (`nova-manage db archive_deleted_rows --purge`), so every run meets the same database.
@@ -46,6 +52,7 @@
  *            --evacuator-threads N (Lazarus's HOST_FAILURE_RECOVERY_THREADS; default 16, which
  *            holds back a failure's evacuations beyond 16 until earlier ones end)
  *            --evacuations-in-flight-max N (EVACUATIONS_IN_FLIGHT_MAX, all failures together; 32)
+ *            --watch nova-db|nova-api (how the watcher looks at the servers; see above)
  * Masakari's defaults (wait_period_after_service_update 180 s, and a disable that blocks 60 s
  * on the dead compute) make each of its runs about 4 minutes: a benchmark, not a CI test.
  */
@@ -69,9 +76,11 @@ import {
   waitActiveElsewhere,
   waitComputesUp,
   type BoxConfig,
+  type ServerLook,
 } from '../real-nova/box.js'
 import { startBoxAgents, type BoxAgents } from '../real-nova/box-agents.js'
 import { startRealNovaCluster } from '../real-nova/cluster.js'
+import { novaDbUrl, openNovaDbLook } from '../real-nova/nova-db.js'
 import { formatKinds, type NovaApiTally, tallyNovaApiLog } from './nova-api-log.js'
 
 type Contender = 'floor' | 'lazarus' | 'masakari'
@@ -91,6 +100,7 @@ const { values } = parseArgs({
     'quiet-minutes': { type: 'string', default: '0' },
     'evacuator-threads': { type: 'string' },
     'evacuations-in-flight-max': { type: 'string' },
+    watch: { type: 'string' },
   },
 })
 const runs = Number(values.runs)
@@ -123,6 +133,16 @@ if (victims.length >= box.computeHosts.length) {
   console.error('--victim: at least one compute must stay up to take the instances')
   process.exit(2)
 }
+const dbUrl = novaDbUrl()
+const watchVia = values.watch ?? (dbUrl ? 'nova-db' : 'nova-api')
+if (watchVia !== 'nova-db' && watchVia !== 'nova-api') {
+  console.error(`--watch ${watchVia}: nova-db or nova-api`)
+  process.exit(2)
+}
+if (watchVia === 'nova-db' && !dbUrl) {
+  console.error('--watch nova-db: no MySQL connection in /etc/nova/nova.conf (the box is not on this machine)')
+  process.exit(2)
+}
 const PREFIX = 'lzr-bench-'
 const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${msg}`)
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`
@@ -134,6 +154,9 @@ const median = (xs: number[]) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const os: OpenStackClient = await connect(box)
+const novaDb = watchVia === 'nova-db' ? await openNovaDbLook(dbUrl!) : undefined
+/** How the watcher looks at the servers (`--watch`). */
+const watch: ServerLook | OpenStackClient = novaDb?.look ?? os
 
 const execFileP = promisify(execFile)
 
@@ -213,7 +236,7 @@ const novaShares = async (doneAt: Record<string, number>, t0: number): Promise<{
 }
 
 const settle = async (ids: string[], t0: number, rest: Omit<RunResult, 'ms' | 'perInstanceMs' | 'novaMs'> = {}): Promise<RunResult> => {
-  const { lastAt, doneAt } = await waitActiveElsewhere(os, ids, victims, 300_000)
+  const { lastAt, doneAt } = await waitActiveElsewhere(watch, ids, victims, 300_000)
   const novaApi = novaApiSince(novaApiLogAtKill)
   return { ms: lastAt - t0, ...rest, perInstanceMs: Object.values(doneAt).map((at) => at - t0), ...(await novaShares(doneAt, t0)), ...(novaApi && { novaApi }) }
 }
@@ -312,11 +335,14 @@ const purgeDeletedNovaRows = async () => {
 
 const runFloor = async (ids: string[]): Promise<RunResult> => {
   const t0 = await killVictims()
+  // Watched from the kill, as every contender is.
+  const watching = settle(ids, t0)
+  watching.catch(() => undefined)
   // With --detect: the best a heartbeat detector with this timeout can do is to know at its end.
   if (detect) await sleep(hbTimeoutMs)
   await Promise.all(victims.map((v) => os.nova.setForcedDown(v, true)))
   await Promise.all(ids.map((id) => os.nova.evacuate(id)))
-  return settle(ids, t0)
+  return watching
 }
 
 /** The Lazarus services, started once and kept running until the end; with --detect, the heartbeat detector and an agent per compute. */
@@ -427,6 +453,9 @@ const runLazarus = async (ids: string[]): Promise<RunResult> => {
   const before = new Set((detect ? await computeHostNotifications(rig) : []).map((n) => n.notification_uuid))
   try {
     const t0 = await killVictims()
+    // Watched from the kill, as every contender is.
+    const watching = settle(ids, t0)
+    watching.catch(() => undefined)
     let nids: string[]
     let detectedMs: number[] | undefined
     if (detect) {
@@ -445,7 +474,7 @@ const runLazarus = async (ids: string[]): Promise<RunResult> => {
     } else {
       nids = await Promise.all(victims.map((v) => cluster.notifyHostDown(v)))
     }
-    const result = await settle(ids, t0)
+    const result = await watching
     const finals = await Promise.all(nids.map((nid) => cluster.notificationFinal(nid, 120_000)))
     const notFinished = finals.filter((n) => n.status !== 'finished')
     if (notFinished.length > 0) throw new Error(`Lazarus notification ended ${notFinished.map((n) => n.status).join(', ')}`)
@@ -472,6 +501,9 @@ const printTimeline = async (cluster: Awaited<ReturnType<typeof startRealNovaClu
 const runMasakari = async (ids: string[]): Promise<RunResult> => {
   const seg = await masakariSegment()
   const t0 = await killVictims()
+  // Watched from the kill, as every contender is (every 500 ms: Masakari takes minutes).
+  const watching = waitActiveElsewhere(watch, ids, victims, 600_000, 500)
+  watching.catch(() => undefined)
   const gen = new Date()
     .toISOString()
     .replace('Z', '')
@@ -485,7 +517,7 @@ const runMasakari = async (ids: string[]): Promise<RunResult> => {
     nids.push(r.body.notification.notification_uuid as string)
   }
   try {
-    const { lastAt, doneAt } = await waitActiveElsewhere(os, ids, victims, 600_000, 500)
+    const { lastAt, doneAt } = await watching
     const novaApi = novaApiSince(novaApiLogAtKill)
     for (const nid of nids) {
       const n = await pollUntil(
@@ -541,7 +573,8 @@ log(
   `side-by-side on ${box.source}: ${instances} instances on each of ${victims.join(', ')}, ${runs} run(s) of ${contenders.join(', ')}` +
     (detect ? `; detection included (heartbeats every ${hbIntervalMs} ms, timeout ${hbTimeoutMs} ms)` : '') +
     (values['evacuator-threads'] ? `; evacuator threads ${values['evacuator-threads']}` : '') +
-    (values['evacuations-in-flight-max'] ? `; evacuations in flight at most ${values['evacuations-in-flight-max']}` : ''),
+    (values['evacuations-in-flight-max'] ? `; evacuations in flight at most ${values['evacuations-in-flight-max']}` : '') +
+    `; watched through ${watchVia === 'nova-db' ? "Nova's database" : 'nova-api'} from the kill`,
 )
 try {
   if (quietMinutes > 0) {
@@ -589,6 +622,7 @@ try {
       .catch(() => undefined)
     await nc.close()
   }
+  await novaDb?.close()
   const left = await serversNamed(os, PREFIX).catch(() => [])
   if (left.length > 0) await deleteServers(os, left)
 }

@@ -256,35 +256,54 @@ export const restoreCompute = async (os: OpenStackClient, box: BoxConfig, host: 
 }
 
 /**
+ * The servers `ids` as a watcher sees them: where each is and whether it is ACTIVE with no
+ * task running on it. From nova-api's list (`apiLook`) or from Nova's database (nova-db.ts).
+ */
+export type ServerLook = (ids: string[]) => Promise<Array<{ id: string; host: string | null; active: boolean }>>
+
+/** One list request to nova-api per look, whatever the number of servers. */
+export const apiLook =
+  (os: OpenStackClient): ServerLook =>
+  async (ids) => {
+    const res = await os.computeRequest('GET', '/servers/detail?all_tenants=1')
+    const list = (res.body as { servers?: Record<string, unknown>[] }).servers ?? []
+    return list
+      .filter((s) => ids.includes(String(s['id'])))
+      .map((s) => ({
+        id: String(s['id']),
+        host: (s['OS-EXT-SRV-ATTR:host'] as string | null) ?? null,
+        active: s['status'] === 'ACTIVE' && (s['OS-EXT-STS:task_state'] ?? null) === null,
+      }))
+  }
+
+/**
  * Wait until every server is ACTIVE on a host other than `victim` (or any of several) with no
- * task, listing the servers every `intervalMs`. Resolves with when the last one got there and
+ * task, looking at them every `intervalMs` (through nova-api, or `watch`). Resolves with when the last one got there and
  * when each did (ms since the epoch).
  */
 export const waitActiveElsewhere = async (
-  os: OpenStackClient,
+  watch: OpenStackClient | ServerLook,
   ids: string[],
   victim: string | readonly string[],
   timeoutMs: number,
   intervalMs = 100,
 ): Promise<{ lastAt: number; hosts: Record<string, string>; doneAt: Record<string, number> }> => {
   const victims = typeof victim === 'string' ? [victim] : victim
+  // The watcher must not be what slows Nova down: it runs on the same two cores as the
+  // rebuilds it measures.
+  const look = typeof watch === 'function' ? watch : apiLook(watch)
   const doneAt = new Map<string, number>()
   const hosts: Record<string, string> = {}
   await pollUntil(
     `${ids.length} servers ACTIVE away from ${victims.join(', ')}`,
     async () => {
-      // One list request per look, whatever the number of servers: the watcher must not be
-      // what slows Nova down (it runs on the same two cores as the rebuilds it measures).
-      const res = await os.computeRequest('GET', '/servers/detail?all_tenants=1')
-      const list = (res.body as { servers?: Record<string, unknown>[] }).servers ?? []
+      const seen = await look(ids)
       const now = Date.now()
-      for (const s of list) {
-        const id = String(s['id'])
-        if (!ids.includes(id) || doneAt.has(id)) continue
-        const host = (s['OS-EXT-SRV-ATTR:host'] as string | null) ?? null
-        if (s['status'] === 'ACTIVE' && host !== null && !victims.includes(host) && (s['OS-EXT-STS:task_state'] ?? null) === null) {
-          doneAt.set(id, now)
-          hosts[id] = host
+      for (const s of seen) {
+        if (doneAt.has(s.id)) continue
+        if (s.active && s.host !== null && !victims.includes(s.host)) {
+          doneAt.set(s.id, now)
+          hosts[s.id] = s.host
         }
       }
       return doneAt.size === ids.length ? true : undefined
