@@ -8,7 +8,7 @@ import type { EvacuatorConfig } from './config.js'
 import { createEvacuatorService, type EvacuatorService } from './service.js'
 import { availableClouds, type CloudOptions } from './testing/clouds.js'
 import type { TestCloud } from './testing/clouds.js'
-import { FAST_EVACUATOR, hostFenced, waitFor } from './testing/fixtures.js'
+import { FAST_EVACUATOR, hostFailed, hostFenced, waitFor } from './testing/fixtures.js'
 import { createRecoveryStore } from './store/recovery-store.js'
 import { planInstance } from './domain/instance-plan.js'
 
@@ -247,6 +247,46 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     expect(events.filter((e) => e.startsWith('lock'))).toHaveLength(6)
     expect(firstLock).toBeGreaterThan(lastAnswer)
     for (const id of ids) expect(cloud.servers().find((sv) => sv.id === id)).toMatchObject({ locked: false, taskState: null })
+  })
+
+  it("holds one failure's locks for the calls of a second failure that reached the process before its calls went out", async () => {
+    await setUp({ evacuationDelayMs: 1500 })
+    const SECOND = cloud.hostNames()[2] as string
+    for (const host of [FAILED, SECOND]) for (const n of [0, 1, 2]) cloud.createServer({ host, name: `${host}-${n}` })
+    const events: string[] = []
+    const nova: NovaClient = {
+      ...cloud.nova,
+      // The second host's listing is slow (nova-api busy with the first host's calls).
+      listServersOnHost: async (host, ...rest) => {
+        if (host === SECOND) await new Promise((r) => setTimeout(r, 700))
+        return cloud.nova.listServersOnHost(host, ...rest)
+      },
+      evacuate: async (id, ...rest) => {
+        events.push(`call ${id}`)
+        await new Promise((r) => setTimeout(r, 150))
+        const answer = await cloud.nova.evacuate(id, ...rest)
+        events.push(`answered ${id}`)
+        return answer
+      },
+      lock: async (id, ...rest) => {
+        events.push(`lock ${id}`)
+        return cloud.nova.lock(id, ...rest)
+      },
+    }
+    const first = await recoverWith(nova)
+    await waitFor('the first host’s calls', () => events.some((e) => e.startsWith('call')))
+    // The second host fails while the first host's calls are out: listed, fenced, then evacuated.
+    const second = hostFenced(SECOND)
+    await bus.publish(hostFailed(second))
+    await fence(SECOND)
+    await bus.publish(second)
+
+    for (const evt of [first, second]) expect((await finished(evt.payload.notificationId)).payload.moved).toHaveLength(3)
+    const lastAnswer = events.findLastIndex((e) => e.startsWith('answered'))
+    const firstLock = events.findIndex((e) => e.startsWith('lock'))
+    expect(events.filter((e) => e.startsWith('call'))).toHaveLength(6)
+    expect(events.filter((e) => e.startsWith('lock'))).toHaveLength(6)
+    expect(firstLock).toBeGreaterThan(lastAnswer)
   })
 
   it('evacuates all the same when Nova refuses to disable the compute service, and says so in that task', async () => {

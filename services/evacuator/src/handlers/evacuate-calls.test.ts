@@ -55,4 +55,34 @@ describe('evacuate calls', () => {
     await aborted
     expect(calls.out).toBe(1)
   })
+
+  it("waits for an expected failure's calls until its first one begins, then until they are answered", async () => {
+    const calls = createEvacuateCalls()
+    calls.expect('second-host', 10_000)
+    let quiet = false
+    const waiting = calls.quiet(10_000, never).then(() => (quiet = true))
+    await tick()
+    expect(quiet).toBe(false)
+    // Another failure's call does not end this one's expectation.
+    calls.begin('first-host')()
+    await tick()
+    expect(quiet).toBe(false)
+    const answered = calls.begin('second-host')
+    await tick()
+    expect(quiet).toBe(false)
+    answered()
+    await waiting
+  })
+
+  it('gives up on an expected failure after its maxMs (its calls made elsewhere, or never)', async () => {
+    const calls = createEvacuateCalls()
+    calls.expect('elsewhere', 40)
+    let quiet = false
+    const waiting = calls.quiet(10_000, never).then(() => (quiet = true))
+    await tick()
+    expect(quiet).toBe(false)
+    const t = performance.now()
+    await waiting
+    expect(performance.now() - t).toBeLessThan(5_000)
+  })
 })

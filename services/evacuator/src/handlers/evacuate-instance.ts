@@ -4,6 +4,7 @@ import { assessEvacuation, describeServer, isInFinalState, nextPollDelay, planIn
 import { FAILED_MIGRATION_STATUSES, isEvacuationSince } from '../domain/evacuation-migrations.js'
 import type { ClaimKey, ItemStep, WorkItem } from '../store/recovery-store.js'
 import { EVACUATE_TASK, publishProgress, type EvacuatorContext } from './context.js'
+import { LOCK_AFTER_CALLS_MAX_MS } from './evacuate-calls.js'
 
 export type ItemOutcome = { status: 'succeeded'; destHost: string; reason: null } | { status: 'failed'; destHost: string | null; reason: string }
 
@@ -91,7 +92,7 @@ export const evacuateInstance = async (
   }
   /** The evacuate call; a planned host that Nova refuses at once falls back to its choice. */
   const callEvacuate = async (): Promise<void> => {
-    const answered = ctx.evacuateCalls.begin()
+    const answered = ctx.evacuateCalls.begin(item.notificationId)
     try {
       try {
         await nova.evacuate(id, target ? { host: target } : {})
@@ -259,8 +260,6 @@ const prepare = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, se
 }
 
 /** The longest a lock waits for the process's evacuate calls to be answered. */
-const LOCK_AFTER_CALLS_MAX_MS = 5000
-
 /**
  * Lock the instance for the rest of its recovery (its evacuation is under way), unless it is
  * locked already, once none of the process's evacuate calls is out at nova-api (at most

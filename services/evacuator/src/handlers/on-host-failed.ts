@@ -6,6 +6,7 @@ import { retryOrGiveUp } from '../domain/recovery.js'
 import { tasksOf } from '../domain/workflows.js'
 import type { PrefetchedListing } from '../store/recovery-store.js'
 import { PREPARE_TASK, type EvacuatorContext, type InFlightListing } from './context.js'
+import { LOCK_AFTER_CALLS_MAX_MS } from './evacuate-calls.js'
 
 /**
  * A failed host, not fenced yet: list its instances (and read its aggregates) while the fencer
@@ -13,6 +14,8 @@ import { PREPARE_TASK, type EvacuatorContext, type InFlightListing } from './con
  * `takePrefetched`). The listing is kept in process while it runs (a host.fenced of the same
  * process awaits it) and in the database once made (another replica finds it there).
  * Only a head start: a listing that fails is tried again once, then host.fenced lists.
+ * The failure's evacuate calls are expected from here on: the locks of other failures' instances
+ * wait for them too (evacuate-calls.ts).
  */
 export const onHostFailed =
   (ctx: EvacuatorContext) =>
@@ -24,6 +27,7 @@ export const onHostFailed =
       log.debug('recovery already recorded: its instances are not listed ahead')
       return ACK
     }
+    ctx.evacuateCalls.expect(notificationId, LOCK_AFTER_CALLS_MAX_MS)
     const startedAt = ctx.now()
     const entry: InFlightListing = { host: host.name, startedAt, listing: listHost(ctx, { notificationId, host: host.name, startedAt }, log) }
     // Awaited here, and by a host.fenced that comes meanwhile: never an unhandled rejection.
