@@ -64,6 +64,35 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     return evt
   }
 
+  /**
+   * A Nova client of the test's own that records, in order, each evacuate call, its answer
+   * (`answerAfterMs()` later) and each lock; `more` replaces other calls.
+   */
+  const recordingNova = (answerAfterMs: () => number, more: Partial<NovaClient> = {}) => {
+    const events: string[] = []
+    const nova: NovaClient = {
+      ...cloud.nova,
+      evacuate: async (id, ...rest) => {
+        events.push(`call ${id}`)
+        await new Promise((r) => setTimeout(r, answerAfterMs()))
+        const answer = await cloud.nova.evacuate(id, ...rest)
+        events.push(`answered ${id}`)
+        return answer
+      },
+      lock: async (id, ...rest) => {
+        events.push(`lock ${id}`)
+        return cloud.nova.lock(id, ...rest)
+      },
+      ...more,
+    }
+    return {
+      nova,
+      count: (kind: 'call' | 'answered' | 'lock') => events.filter((e) => e.startsWith(`${kind} `)).length,
+      /** No lock was sent before the last evacuate call was answered. */
+      firstLockAfterLastAnswer: () => events.findIndex((e) => e.startsWith('lock ')) > events.findLastIndex((e) => e.startsWith('answered ')),
+    }
+  }
+
   /** The host dies and Nova is told so, as the fencer does before publishing host.fenced. */
   const fence = async (host: string = FAILED) => {
     cloud.crashHost(host)
@@ -224,28 +253,13 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     await setUp({ evacuationDelayMs: 1500 })
     const ids = [0, 1, 2, 3, 4, 5].map((n) => cloud.createServer({ host: FAILED, name: `burst-${n}` }))
     // nova-api answers a burst of evacuate calls one after another, 60 ms apart.
-    const events: string[] = []
     let queued = 0
-    const nova: NovaClient = {
-      ...cloud.nova,
-      evacuate: async (id, ...rest) => {
-        await new Promise((r) => setTimeout(r, 100 + 60 * queued++))
-        const answer = await cloud.nova.evacuate(id, ...rest)
-        events.push(`answered ${id}`)
-        return answer
-      },
-      lock: async (id, ...rest) => {
-        events.push(`lock ${id}`)
-        return cloud.nova.lock(id, ...rest)
-      },
-    }
-    const evt = await recoverWith(nova)
+    const calls = recordingNova(() => 100 + 60 * queued++)
+    const evt = await recoverWith(calls.nova)
 
     expect((await finished(evt.payload.notificationId)).payload.moved).toHaveLength(6)
-    const lastAnswer = events.findLastIndex((e) => e.startsWith('answered'))
-    const firstLock = events.findIndex((e) => e.startsWith('lock'))
-    expect(events.filter((e) => e.startsWith('lock'))).toHaveLength(6)
-    expect(firstLock).toBeGreaterThan(lastAnswer)
+    expect(calls.count('lock')).toBe(6)
+    expect(calls.firstLockAfterLastAnswer()).toBe(true)
     for (const id of ids) expect(cloud.servers().find((sv) => sv.id === id)).toMatchObject({ locked: false, taskState: null })
   })
 
@@ -253,28 +267,15 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     await setUp({ evacuationDelayMs: 1500 })
     const SECOND = cloud.hostNames()[2] as string
     for (const host of [FAILED, SECOND]) for (const n of [0, 1, 2]) cloud.createServer({ host, name: `${host}-${n}` })
-    const events: string[] = []
-    const nova: NovaClient = {
-      ...cloud.nova,
+    const calls = recordingNova(() => 150, {
       // The second host's listing is slow (nova-api busy with the first host's calls).
       listServersOnHost: async (host, ...rest) => {
         if (host === SECOND) await new Promise((r) => setTimeout(r, 700))
         return cloud.nova.listServersOnHost(host, ...rest)
       },
-      evacuate: async (id, ...rest) => {
-        events.push(`call ${id}`)
-        await new Promise((r) => setTimeout(r, 150))
-        const answer = await cloud.nova.evacuate(id, ...rest)
-        events.push(`answered ${id}`)
-        return answer
-      },
-      lock: async (id, ...rest) => {
-        events.push(`lock ${id}`)
-        return cloud.nova.lock(id, ...rest)
-      },
-    }
-    const first = await recoverWith(nova)
-    await waitFor('the first host’s calls', () => events.some((e) => e.startsWith('call')))
+    })
+    const first = await recoverWith(calls.nova)
+    await waitFor('the first host’s calls', () => calls.count('call') > 0)
     // The second host fails while the first host's calls are out: listed, fenced, then evacuated.
     const second = hostFenced(SECOND)
     await bus.publish(hostFailed(second))
@@ -282,11 +283,9 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     await bus.publish(second)
 
     for (const evt of [first, second]) expect((await finished(evt.payload.notificationId)).payload.moved).toHaveLength(3)
-    const lastAnswer = events.findLastIndex((e) => e.startsWith('answered'))
-    const firstLock = events.findIndex((e) => e.startsWith('lock'))
-    expect(events.filter((e) => e.startsWith('call'))).toHaveLength(6)
-    expect(events.filter((e) => e.startsWith('lock'))).toHaveLength(6)
-    expect(firstLock).toBeGreaterThan(lastAnswer)
+    expect(calls.count('call')).toBe(6)
+    expect(calls.count('lock')).toBe(6)
+    expect(calls.firstLockAfterLastAnswer()).toBe(true)
   })
 
   it('evacuates all the same when Nova refuses to disable the compute service, and says so in that task', async () => {
