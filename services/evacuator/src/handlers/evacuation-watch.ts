@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Migration, NovaClient } from '@lazarus/openstack'
-import { ENDED_MIGRATION_STATUSES, hasFraction, isEvacuationSince, latestUpdateMs, quickestEvacuationMs } from '../domain/evacuation-migrations.js'
+import type { Migration, NovaClient, Server } from '@lazarus/openstack'
+import { ENDED_MIGRATION_STATUSES, hasFraction, isEvacuationSince, latestUpdateMs, quickestEvacuationMs, serversChangedSinceMs } from '../domain/evacuation-migrations.js'
 import { nextLookDelay } from '../domain/poll-cadence.js'
 import type { Logger } from '@lazarus/runtime'
 import type { EvacuatorConfig } from '../config.js'
@@ -23,11 +23,19 @@ export interface WatchedEvacuation {
 }
 
 /**
+ * How a wait ended: the evacuation's migration ended, with its server as Nova showed it just
+ * after when the watch read it for several ended evacuations at once (else the caller reads
+ * it); or the wait's time was up.
+ */
+export type WatchResult = { kind: 'ended'; server?: Server } | { kind: 'waited' }
+
+/**
  * Watches Nova's evacuation migrations: one request per look however many instances of
  * however many failed hosts are in flight, instead of one server GET per instance per look.
  * On a real cloud the looks of a large recovery are otherwise a load on nova-api that slows
  * the very rebuilds they wait for; with several hosts failed at once, one list per host would
- * multiply it.
+ * multiply it. Evacuations that a look finds ended together have their servers read in one
+ * list too (those changed since they ended), not one GET each.
  */
 export interface EvacuationWatch {
   /**
@@ -38,7 +46,7 @@ export interface EvacuationWatch {
    * that the next list shows (Nova creates the record when it accepts the call). Rejects only
    * when the service stops.
    */
-  ended(e: WatchedEvacuation, maxWaitMs: number, signal: AbortSignal, trackedWaitMs?: number): Promise<'ended' | 'waited'>
+  ended(e: WatchedEvacuation, maxWaitMs: number, signal: AbortSignal, trackedWaitMs?: number): Promise<WatchResult>
 }
 
 /** Evacuations created up to this long before the oldest one watched still tell how long one takes (and cover clock skew). */
@@ -55,8 +63,11 @@ const CHANGES_MARGIN_WHOLE_SECONDS_MS = 2000
 
 interface Waiter {
   e: WatchedEvacuation
-  resolve: (r: 'ended' | 'waited') => void
+  resolve: (r: WatchResult) => void
 }
+
+/** From this many evacuations found ended by one look, their servers are read in one list. */
+const READ_TOGETHER_MIN = 2
 
 /** What the watch needs of the evacuator (its context gives all of it). */
 export interface EvacuationWatchDeps {
@@ -147,11 +158,45 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
       lastListOkAt = lastListEnded
       seenUpdatedUpTo = Math.max(seenUpdatedUpTo, latestUpdateMs(migrations))
       wholeSeconds ||= migrations.some((m) => m.updatedAt !== null && !hasFraction(m.updatedAt))
+      const ended = new Map<Waiter, Migration>()
       for (const w of watched) {
-        if (migrations.some((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) w.resolve('ended')
+        const m = migrations.find((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))
+        if (m) ended.set(w, m)
+      }
+      const servers = ended.size >= READ_TOGETHER_MIN ? await readTogether([...ended.values()]) : new Map<string, Server>()
+      for (const w of ended.keys()) {
+        const server = servers.get(w.e.instanceId)
+        w.resolve({ kind: 'ended', ...(server && { server }) })
       }
     }
     seenQuickestMs.clear()
+  }
+
+  /**
+   * The servers of evacuations that ended together, by id, read in one list of the servers
+   * Nova changed since the earliest of them ended. A server the list lacks, or shows twice, is
+   * left out (its waiter reads it itself), and so are all when the list fails.
+   */
+  const readTogether = async (ended: Migration[]): Promise<Map<string, Server>> => {
+    const byId = new Map<string, Server>()
+    const since = serversChangedSinceMs(ended)
+    if (since === undefined) return byId
+    let listed: Server[]
+    try {
+      listed = await ctx.nova.listServersChangedSince(new Date(since))
+    } catch (err) {
+      ctx.log.warn({ err }, 'could not list the servers of ended evacuations; each is read on its own')
+      return byId
+    }
+    const wanted = new Set(ended.map((m) => m.instanceUuid))
+    const twice = new Set<string>()
+    for (const s of listed) {
+      if (!wanted.has(s.id)) continue
+      if (byId.has(s.id)) twice.add(s.id)
+      byId.set(s.id, s)
+    }
+    for (const id of twice) byId.delete(id)
+    return byId
   }
 
   const start = () => {
@@ -171,7 +216,7 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
       return new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason)
         const joined = performance.now()
-        const finish = (r: 'ended' | 'waited') => {
+        const finish = (r: WatchResult) => {
           clearTimeout(timer)
           signal.removeEventListener('abort', onAbort)
           waiters.delete(waiter)
@@ -184,7 +229,7 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
           const now = performance.now()
           const tracked = now - lastListOkAt <= 2 * ctx.config.confirmPollMaxMs
           const left = joined + trackedWaitMs - now
-          if (!tracked || left <= 0) return finish('waited')
+          if (!tracked || left <= 0) return finish({ kind: 'waited' })
           timer = setTimeout(due, Math.min(maxWaitMs, left))
         }
         let timer = setTimeout(due, Math.max(0, maxWaitMs))
