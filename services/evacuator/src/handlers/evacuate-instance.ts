@@ -303,7 +303,8 @@ const evacuationReachedNova = async (ctx: EvacuatorContext, item: WorkItem, serv
  * evacuation should end, by the recent ones); the server itself is read then (by the watch,
  * in one list with the others that ended then, or here), and at least every `confirmPollMaxMs`
  * meanwhile, so a cloud whose migration list fails is covered too (every
- * `confirmPollTrackedMaxMs` while the watch's lists succeed).
+ * `confirmPollTrackedMaxMs` while the watch's lists succeed and none has shown the migration;
+ * not at all while one has, until the wait period ends).
  * `evacuationEnded` is called as soon as Nova's evacuation is over (its slot is free then).
  */
 const confirmMove = async (
@@ -342,6 +343,12 @@ const confirmMove = async (
       if (r.kind === 'ended') {
         readByWatch = r.server
         evacuationEnded?.()
+      } else if (r.inSight === true && performance.now() < deadline) {
+        // Nova's list shows this evacuation under way and answers: its end will be seen. No
+        // server read meanwhile (one per instance every CONFIRM_POLL_TRACKED_MAX_MS of a long
+        // recovery), only the claim kept.
+        await keepClaim(ctx, key)
+        continue
       }
     }
     const server = readByWatch ?? (await getServer(ctx, item.instanceId))

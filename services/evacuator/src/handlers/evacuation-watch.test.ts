@@ -167,6 +167,25 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     expect(performance.now() - waitingSince).toBeLessThan(1300)
   })
 
+  it('given lists that answer and show the migration under way, it answers waited with the evacuation in sight; then ended', async () => {
+    cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 1200 })
+    const [failed] = cloud.hostNames() as [string]
+    const id = cloud.createServer({ host: failed, name: 'vm-long' })
+    await failHosts(cloud, failed)
+    const watch = watchOver(cloud.nova, { confirmPollFirstMs: 20, confirmPollMaxMs: 100 })
+    const sentAt = Date.now()
+    await cloud.nova.evacuate(id)
+    const waitingSince = performance.now()
+    const wait = () => watch.ended({ instanceId: id, sourceHost: failed, sentAt, waitingSince, expectedMs: 0 }, 100, stopping.signal, 300)
+    expect(await wait()).toEqual({ kind: 'waited', inSight: true })
+    let outcome = await wait()
+    while (outcome.kind === 'waited' && performance.now() - waitingSince < 5000) {
+      expect(outcome).toEqual({ kind: 'waited', inSight: true })
+      outcome = await wait()
+    }
+    expect(outcome).toEqual({ kind: 'ended' })
+  })
+
   it('given evacuations known to take seconds, it lists at once and every confirmPollMaxMs meanwhile: its waiters need not read their servers before then', async () => {
     cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 2500 })
     const [failed] = cloud.hostNames() as [string]

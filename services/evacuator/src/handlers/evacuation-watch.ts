@@ -25,9 +25,11 @@ export interface WatchedEvacuation {
 /**
  * How a wait ended: the evacuation's migration ended, with its server as Nova showed it just
  * after when the watch read it for several ended evacuations at once (else the caller reads
- * it); or the wait's time was up.
+ * it); or the wait's time was up. `inSight`: the watch's lists answer and one of them showed
+ * this evacuation's migration, so the next list that shows it ended is bound to come: the
+ * caller need not read the server meanwhile.
  */
-export type WatchResult = { kind: 'ended'; server?: Server } | { kind: 'waited' }
+export type WatchResult = { kind: 'ended'; server?: Server } | { kind: 'waited'; inSight?: true }
 
 /**
  * Watches Nova's evacuation migrations: one request per look however many instances of
@@ -43,8 +45,8 @@ export interface EvacuationWatch {
    * (done, completed, failed or error), or `waited` after `maxWaitMs` (the caller then looks
    * at the server itself). While the watch's lists succeed it waits up to `trackedWaitMs`
    * instead: every way an evacuation ends (done, failed, error) is a change of its migration
-   * that the next list shows (Nova creates the record when it accepts the call). Rejects only
-   * when the service stops.
+   * that the next list shows (Nova creates the record when it accepts the call); `waited` then
+   * says whether a list showed the migration (`inSight`). Rejects only when the service stops.
    */
   ended(e: WatchedEvacuation, maxWaitMs: number, signal: AbortSignal, trackedWaitMs?: number): Promise<WatchResult>
 }
@@ -65,6 +67,9 @@ interface Waiter {
   e: WatchedEvacuation
   resolve: (r: WatchResult) => void
 }
+
+/** One evacuation: its instance, failed host and call. */
+const sightKey = (e: WatchedEvacuation): string => `${e.instanceId} ${e.sourceHost} ${e.sentAt}`
 
 /** From this many evacuations found ended by one look, their servers are read in one list. */
 const READ_TOGETHER_MIN = 2
@@ -89,6 +94,8 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
 
   /** By failed host: the quickest evacuation from it that Nova showed ended in this watch's time. */
   const seenQuickestMs = new Map<string, number>()
+  /** The evacuations whose migration a list of this watch's time showed, not yet ended (by `sightKey`). */
+  const inSight = new Set<string>()
 
   /** When `w` wants its next look, by its own schedule (counted from when its wait began). */
   const wantedAt = (w: Waiter, now: number): number =>
@@ -160,8 +167,12 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
       wholeSeconds ||= migrations.some((m) => m.updatedAt !== null && !hasFraction(m.updatedAt))
       const ended = new Map<Waiter, Migration>()
       for (const w of watched) {
-        const m = migrations.find((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))
-        if (m) ended.set(w, m)
+        const ours = migrations.filter((m) => isEvacuationSince(m, w.e))
+        const m = ours.find((m) => ENDED_MIGRATION_STATUSES.has(m.status))
+        if (m) {
+          ended.set(w, m)
+          inSight.delete(sightKey(w.e))
+        } else if (ours.length > 0) inSight.add(sightKey(w.e))
       }
       const servers = ended.size >= READ_TOGETHER_MIN ? await readTogether([...ended.values()]) : new Map<string, Server>()
       for (const w of ended.keys()) {
@@ -170,6 +181,7 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
       }
     }
     seenQuickestMs.clear()
+    inSight.clear()
   }
 
   /**
@@ -229,7 +241,7 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
           const now = performance.now()
           const tracked = now - lastListOkAt <= 2 * ctx.config.confirmPollMaxMs
           const left = joined + trackedWaitMs - now
-          if (!tracked || left <= 0) return finish({ kind: 'waited' })
+          if (!tracked || left <= 0) return finish(tracked && inSight.has(sightKey(e)) ? { kind: 'waited', inSight: true } : { kind: 'waited' })
           timer = setTimeout(due, Math.min(maxWaitMs, left))
         }
         let timer = setTimeout(due, Math.max(0, maxWaitMs))
