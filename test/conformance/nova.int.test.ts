@@ -487,6 +487,24 @@ describe.each(targets.map((t) => [t.name, t] as const))('Nova conformance: %s', 
     expect(faultOf(bad.body)).toMatchObject({ name: 'badRequest', code: 400, message: expect.stringMatching(/changes-since/) })
   })
 
+  it("lists the servers changed since a time, every tenant: the evacuated ones from their migrations' end on, moved; none from a later time; refuses a bad time", async () => {
+    const migrations = await os.nova.listMigrations({ sourceCompute: h3, migrationType: 'evacuation' })
+    const mine = migrations.filter((m) => m.instanceUuid === ids['a'] || m.instanceUuid === ids['b'])
+    expect(mine).toHaveLength(2)
+    // Nova saves the moved server before it marks the migration done, to the whole second: two
+    // seconds before the earlier end finds both servers, already on their new hosts.
+    const ended = Math.min(...mine.map((m) => Date.parse(`${m.updatedAt}Z`)))
+    const changed = await os.nova.listServersChangedSince(new Date(ended - 2000))
+    const moved = changed.filter((s) => s.id === ids['a'] || s.id === ids['b'])
+    expect(moved.map((s) => s.id).sort()).toEqual([ids['a'], ids['b']].sort())
+    for (const s of moved) expect(s).toMatchObject({ status: 'ACTIVE', vmState: 'active', taskState: null, hostStatus: 'UP' })
+    expect(moved.every((s) => s.host !== null && s.host !== h3)).toBe(true)
+    expect(await os.nova.listServersChangedSince(new Date(Date.now() + 3_600_000))).toEqual([])
+    const bad = await os.computeRequest('GET', '/servers/detail?all_tenants=1&changes-since=yesterday')
+    expect(bad.status).toBe(400)
+    expect(faultOf(bad.body)).toMatchObject({ name: 'badRequest', code: 400, message: expect.stringMatching(/changes-since/) })
+  })
+
   it('refuses to un-force while `done` evacuation migrations remain (400, both eras)', async () => {
     const why = /Unable to force up host .* `done` evacuation migration records remain/
     await novaRejection(os.nova.setForcedDown(h3, false), 400, why)

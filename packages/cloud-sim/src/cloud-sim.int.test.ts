@@ -288,6 +288,16 @@ describe('evacuation', () => {
     const bad = await list('changes-since=yesterday', '2.59')
     expect(bad.status).toBe(400)
     expect(bad.body.badRequest.message).toMatch(/changes-since/)
+    // The servers list takes `changes-since` at every microversion: the servers updated then or later.
+    const servers = (query: string) => nova(sim, token, 'GET', `/servers/detail?all_tenants=1&${query}`, { mv: '2.1' })
+    const firstChange = Math.min(...migs.body.migrations.map((m: any) => Date.parse(`${m.updated_at}Z`)))
+    const changed = await servers(`changes-since=${new Date(firstChange).toISOString()}`)
+    expect(changed.body.servers.map((s: any) => s.id)).toEqual(expect.arrayContaining([a.id, b.id]))
+    expect(changed.body.servers.length).toBeLessThan(sim.servers().length)
+    expect((await servers(`changes-since=${new Date(Date.now() + 60_000).toISOString()}`)).body.servers).toEqual([])
+    const badServers = await servers('changes-since=yesterday')
+    expect(badServers.status).toBe(400)
+    expect(badServers.body.badRequest.message).toMatch(/changes-since/)
 
     // Un-forcing is refused while `done` migrations remain; after the compute restarts it is allowed.
     const unforce = await forceDown(sim, token, 'compute1', false)

@@ -210,8 +210,15 @@ export const novaRoutes = (ctx: NovaContext): Hono<Env> => {
   const listServers = (c: Context<Env>, detail: boolean) => {
     const mv = c.get('mv')
     const host = c.req.query('host')
+    // Only servers updated at `changes-since` or later (any microversion, as Nova's servers list).
+    const raw = c.req.query('changes-since')
+    const since = raw === undefined ? undefined : queryDateTime(raw)
+    if (raw !== undefined && since === undefined) {
+      return fault(c, 400, `Invalid input for query parameters changes-since. Value: ${raw}. '${raw}' is not a 'date-time'`)
+    }
     let list = [...world.instances.values()].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
     if (host !== undefined) list = list.filter((i) => i.host === host)
+    if (since !== undefined) list = list.filter((i) => i.updatedAt >= since)
     const marker = c.req.query('marker')
     if (marker !== undefined) {
       const at = list.findIndex((i) => i.id === marker)

@@ -110,6 +110,23 @@ export const createNovaClient = (opts: NovaClientOptions): NovaClient => {
     await call('POST', `/servers/${encodeURIComponent(id)}/action`, { body })
   }
 
+  /** Every page of `GET /servers/detail` for every tenant, with `filter` as its query. */
+  const listServers = async (filter: Record<string, string>): Promise<Server[]> => {
+    const servers: Server[] = []
+    let path: string | undefined = `/servers/detail${query({ all_tenants: '1', ...filter })}`
+    const seen = new Set<string>()
+    while (path !== undefined) {
+      if (seen.has(path) || seen.size > 10_000) throw new Error(`GET /servers/detail: pagination loops at ${path}`)
+      seen.add(path)
+      const body = await call('GET', path)
+      const page = field(body, 'servers', 'GET /servers/detail') as unknown[]
+      servers.push(...page.map(toServer))
+      const next = page.length > 0 ? nextLink(body, 'servers_links') : undefined
+      path = next === undefined ? undefined : relativeTo(next, '/servers/detail')
+    }
+    return servers
+  }
+
   return {
     microversion,
 
@@ -139,21 +156,11 @@ export const createNovaClient = (opts: NovaClientOptions): NovaClient => {
     },
 
     listServersOnHost: async (host) => {
-      const servers: Server[] = []
-      let path: string | undefined = `/servers/detail${query({ all_tenants: '1', host })}`
-      const seen = new Set<string>()
-      while (path !== undefined) {
-        if (seen.has(path) || seen.size > 10_000) throw new Error(`GET /servers/detail: pagination loops at ${path}`)
-        seen.add(path)
-        const body = await call('GET', path)
-        const page = field(body, 'servers', 'GET /servers/detail') as unknown[]
-        servers.push(...page.map(toServer))
-        const next = page.length > 0 ? nextLink(body, 'servers_links') : undefined
-        path = next === undefined ? undefined : relativeTo(next, '/servers/detail')
-      }
       // Nova's host filter is exact, but a proxy dropping the query must not widen what we act on.
-      return servers.filter((s) => s.host === host)
+      return (await listServers({ host })).filter((s) => s.host === host)
     },
+
+    listServersChangedSince: (since) => listServers({ 'changes-since': since.toISOString() }),
 
     getServer: async (id) => {
       const body = await call('GET', `/servers/${encodeURIComponent(id)}`)

@@ -123,6 +123,12 @@ export interface NovaClient {
   enableComputeService(host: string): Promise<ComputeService>
   /** All servers on a host, every tenant (admin). */
   listServersOnHost(host: string): Promise<Server[]>
+  /**
+   * Every server Nova changed at `since` or later, every tenant (admin): one request for the
+   * servers of many evacuations that ended about then. Nova compares its `updated_at`, kept
+   * to the whole second on most deployments; deleted servers come back too (status DELETED).
+   */
+  listServersChangedSince(since: Date): Promise<Server[]>
   getServer(id: string): Promise<Server>
   /** `POST /servers/{id}/action {"evacuate": {...}}`; `host` pins the target. */
   evacuate(id: string, opts?: { host?: string }): Promise<void>

@@ -288,6 +288,32 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     expect(calls.firstLockAfterLastAnswer()).toBe(true)
   })
 
+  it("reads no server while Nova's migration list shows its evacuation under way, however long it takes", async () => {
+    // Evacuations of 1.5 s, and a server read every 200 ms while the lists answer but none has shown the migration.
+    await setUp({ evacuationDelayMs: 1500 })
+    const ids = [0, 1, 2].map((n) => cloud.createServer({ host: FAILED, name: `long-${n}` }))
+    let reads = 0
+    const nova: NovaClient = {
+      ...cloud.nova,
+      getServer: (id) => {
+        reads += 1
+        return cloud.nova.getServer(id)
+      },
+    }
+    const service = createEvacuatorService({ bus, db, nova, log, config: { ...fast, confirmPollTrackedMaxMs: 200 } })
+    await service.start()
+    services.push(service)
+    await fence()
+    const evt = hostFenced(FAILED)
+    await bus.publish(evt)
+
+    const end = await finished(evt.payload.notificationId)
+    expect(end.payload.moved.map((m) => m.instance.id).sort()).toEqual([...ids].sort())
+    // At most one read each, once its evacuation ended (none for those read together by the
+    // watch), against some seven each (one per 200 ms of the 1.5 s) with the lists not heeded.
+    expect(reads).toBeLessThanOrEqual(ids.length)
+  })
+
   it('evacuates all the same when Nova refuses to disable the compute service, and says so in that task', async () => {
     await setUp()
     const ids = [0, 1, 2].map((n) => cloud.createServer({ host: FAILED, name: `app-${n}` }))

@@ -1,6 +1,6 @@
 import type { Migration } from '@lazarus/openstack'
 import { describe, expect, it } from 'vitest'
-import { isEvacuationSince, latestUpdateMs, novaTimeMs, quickestEvacuationMs } from './evacuation-migrations.js'
+import { isEvacuationSince, latestUpdateMs, novaTimeMs, quickestEvacuationMs, serversChangedSinceMs } from './evacuation-migrations.js'
 
 const migration = (o: Partial<Migration>): Migration => ({
   id: 1,
@@ -59,5 +59,18 @@ describe('latestUpdateMs', () => {
     expect(latestUpdateMs([migration({}), migration({ updatedAt: '2026-12-03T06:00:02.000000' }), migration({ updatedAt: null })])).toBe(Date.UTC(2026, 11, 3, 6, 0, 2))
     expect(latestUpdateMs([migration({ updatedAt: null })])).toBe(0)
     expect(latestUpdateMs([])).toBe(0)
+  })
+})
+
+describe('serversChangedSinceMs', () => {
+  it('is two seconds before the earliest end among the evacuations that ended together', () => {
+    const ended = [migration({ id: 1, updatedAt: '2026-12-03T06:00:03.000000' }), migration({ id: 2, updatedAt: '2026-12-03T06:00:02.000000' })]
+    expect(serversChangedSinceMs(ended)).toBe(Date.UTC(2026, 11, 3, 6, 0, 0))
+  })
+
+  it('is undefined when one has no time Nova gave, or one that does not parse, or there is none', () => {
+    expect(serversChangedSinceMs([migration({ id: 1 }), migration({ id: 2, updatedAt: null })])).toBeUndefined()
+    expect(serversChangedSinceMs([migration({ updatedAt: 'yesterday' })])).toBeUndefined()
+    expect(serversChangedSinceMs([])).toBeUndefined()
   })
 })

@@ -46,6 +46,28 @@ export const quickestEvacuationMs = (migrations: readonly Migration[], sinceMs: 
 export const latestUpdateMs = (migrations: readonly Migration[]): number =>
   migrations.reduce((latest, m) => (m.updatedAt === null ? latest : Math.max(latest, novaTimeMs(m.updatedAt) || 0)), 0)
 
+/**
+ * How far before the earliest end among evacuations that ended together their servers are
+ * asked for by change time. Nova saves the moved server just before it marks the migration
+ * done, but the two saves may be stamped by different conductors' clocks, to the whole second.
+ */
+const SERVERS_CHANGED_MARGIN_MS = 2000
+
+/**
+ * Since when (ms since the epoch, by Nova's clock) to list changed servers so that every one of
+ * these ended evacuations' servers is among them (each was saved as it ended): the earliest end
+ * less a margin; undefined when one has no usable time (its waiter then reads its own server).
+ */
+export const serversChangedSinceMs = (ended: readonly Migration[]): number | undefined => {
+  let earliest = Number.POSITIVE_INFINITY
+  for (const m of ended) {
+    const at = m.updatedAt === null ? Number.NaN : novaTimeMs(m.updatedAt)
+    if (!Number.isFinite(at)) return undefined
+    earliest = Math.min(earliest, at)
+  }
+  return Number.isFinite(earliest) ? earliest - SERVERS_CHANGED_MARGIN_MS : undefined
+}
+
 /** Whether a timestamp such as `2026-12-03T06:10:02.123000` carries a non-zero fraction of a second. */
 export const hasFraction = (t: string): boolean => /\.\d*[1-9]/.test(t)
 

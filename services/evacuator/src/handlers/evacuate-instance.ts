@@ -5,6 +5,7 @@ import { FAILED_MIGRATION_STATUSES, isEvacuationSince } from '../domain/evacuati
 import type { ClaimKey, ItemStep, WorkItem } from '../store/recovery-store.js'
 import { EVACUATE_TASK, publishProgress, type EvacuatorContext } from './context.js'
 import { LOCK_AFTER_CALLS_MAX_MS } from './evacuate-calls.js'
+import type { WatchResult } from './evacuation-watch.js'
 
 export type ItemOutcome = { status: 'succeeded'; destHost: string; reason: null } | { status: 'failed'; destHost: string | null; reason: string }
 
@@ -299,9 +300,11 @@ const evacuationReachedNova = async (ctx: EvacuatorContext, item: WorkItem, serv
  * Wait until Nova has rebuilt the server on another host, within the wait period; renews the
  * claim while it waits. The process's evacuation watch says when the instance's evacuation
  * migration ends (one request per look for every failed host, looking often around when an
- * evacuation should end, by the recent ones); the server itself is read then, and at least
- * every `confirmPollMaxMs` meanwhile, so a cloud whose migration list fails is covered too
- * (every `confirmPollTrackedMaxMs` while the watch's lists succeed).
+ * evacuation should end, by the recent ones); the server itself is read then (by the watch,
+ * in one list with the others that ended then, or here), and at least every `confirmPollMaxMs`
+ * meanwhile, so a cloud whose migration list fails is covered too (every
+ * `confirmPollTrackedMaxMs` while the watch's lists succeed and none has shown the migration;
+ * not at all while one has, until the wait period ends).
  * `evacuationEnded` is called as soon as Nova's evacuation is over (its slot is free then).
  */
 const confirmMove = async (
@@ -324,18 +327,31 @@ const confirmMove = async (
   let looks = 0
   for (;;) {
     const left = Math.max(0, deadline - performance.now())
+    /** The server as the watch read it right after its evacuation ended, with others that ended then. */
+    let readByWatch: Server | undefined
     if (migrationEnded) {
       // Nova says it is over but the server did not show it yet: look at it directly.
       await sleep(Math.min(nextPollDelay(performance.now() - began, ctx.config.confirmPollFirstMs, ctx.config.confirmPollMaxMs), left), ctx.stopping)
     } else {
+      let r: WatchResult
       try {
-        migrationEnded = (await ctx.watch.ended(watched, Math.min(ctx.config.confirmPollMaxMs, left), ctx.stopping, Math.min(ctx.config.confirmPollTrackedMaxMs, left))) === 'ended'
+        r = await ctx.watch.ended(watched, Math.min(ctx.config.confirmPollMaxMs, left), ctx.stopping, Math.min(ctx.config.confirmPollTrackedMaxMs, left))
       } catch {
         throw new StoppingError('stopping')
       }
-      if (migrationEnded) evacuationEnded?.()
+      migrationEnded = r.kind === 'ended'
+      if (r.kind === 'ended') {
+        readByWatch = r.server
+        evacuationEnded?.()
+      } else if (r.inSight === true && performance.now() < deadline) {
+        // Nova's list shows this evacuation under way and answers: its end will be seen. No
+        // server read meanwhile (one per instance every CONFIRM_POLL_TRACKED_MAX_MS of a long
+        // recovery), only the claim kept.
+        await keepClaim(ctx, key)
+        continue
+      }
     }
-    const server = await getServer(ctx, item.instanceId)
+    const server = readByWatch ?? (await getServer(ctx, item.instanceId))
     if (!server) throw new ItemFailed('the instance disappeared from Nova during its evacuation')
     const progress = assessEvacuation(server, item.sourceHost)
     if (progress.kind === 'moved') {

@@ -1,18 +1,18 @@
-import type { NovaClient } from '@lazarus/openstack'
+import type { NovaClient, Server } from '@lazarus/openstack'
 import { createLogger } from '@lazarus/runtime'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EvacuatorSettings } from '../config.js'
 import { startTestCloud, type TestCloud } from '../testing/clouds.js'
 import { novaTimeMs } from '../domain/evacuation-migrations.js'
-import { createEvacuationWatch } from './evacuation-watch.js'
+import { createEvacuationWatch, type WatchResult } from './evacuation-watch.js'
 
 /** The real client to cloud-sim, counting the calls the watch makes. */
 const counting = (nova: NovaClient) => {
-  const calls = { listMigrations: 0, getServer: 0, filters: [] as unknown[] }
+  const calls = { listMigrations: 0, getServer: 0, listServersChangedSince: 0, filters: [] as unknown[] }
   const client = new Proxy(nova, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown
-      if ((prop === 'listMigrations' || prop === 'getServer') && typeof v === 'function') {
+      if ((prop === 'listMigrations' || prop === 'getServer' || prop === 'listServersChangedSince') && typeof v === 'function') {
         return (...args: unknown[]) => {
           calls[prop] += 1
           if (prop === 'listMigrations') calls.filters.push(args[0])
@@ -24,6 +24,8 @@ const counting = (nova: NovaClient) => {
   })
   return { client, calls }
 }
+
+const kinds = (outcomes: WatchResult[]) => outcomes.map((o) => o.kind)
 
 /** The hosts fail: their computes crash and are forced down, as a fence leaves them. */
 const failHosts = async (cloud: TestCloud, ...hosts: string[]) => {
@@ -60,10 +62,18 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     )
     const took = performance.now() - began
 
-    expect(outcomes).toEqual(ids.map(() => 'ended'))
+    expect(kinds(outcomes)).toEqual(ids.map(() => 'ended'))
     expect(took).toBeGreaterThanOrEqual(350)
     // Every server is on another host by then.
     for (const id of ids) expect((await cloud.nova.getServer(id)).host).not.toBe(failed)
+    // The ten end within a few looks of each other: their servers come with the answer, as Nova
+    // shows them moved, read in one list per look of what changed since they ended (one that
+    // a look finds ended alone is left to its waiter: a GET costs less than a list).
+    const given = outcomes.flatMap((o, i) => (o.kind === 'ended' && o.server ? [{ o: o.server, id: ids[i] }] : []))
+    expect(given.length).toBeGreaterThanOrEqual(8)
+    for (const { o, id } of given) expect(o).toMatchObject({ id, status: 'ACTIVE', taskState: null, host: expect.not.stringMatching(failed) })
+    expect(calls.listServersChangedSince).toBeGreaterThanOrEqual(1)
+    expect(calls.listServersChangedSince).toBeLessThanOrEqual(4)
     // One list per look for the ten of them (a look every 20–50 ms over ~0.4 s), no server reads.
     expect(calls.getServer).toBe(0)
     expect(calls.listMigrations).toBeGreaterThan(0)
@@ -90,7 +100,7 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     const waitingSince = performance.now()
     const outcomes = await Promise.all(ids.map(({ host, id }) => watch.ended({ instanceId: id, sourceHost: host, sentAt, waitingSince, expectedMs: 0 }, 10_000, stopping.signal)))
 
-    expect(outcomes).toEqual(ids.map(() => 'ended'))
+    expect(kinds(outcomes)).toEqual(ids.map(() => 'ended'))
     for (const { host, id } of ids) expect((await cloud.nova.getServer(id)).host).not.toBe(host)
     // Every look asked for the evacuations of both hosts at once: no list named one host.
     expect(calls.listMigrations).toBeGreaterThan(0)
@@ -113,11 +123,12 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     const sentAt = Date.now()
     await cloud.nova.evacuate(id)
     const waitingSince = performance.now()
-    let outcome: 'ended' | 'waited' = 'waited'
-    while (outcome === 'waited' && performance.now() - waitingSince < 4000) {
+    let outcome: WatchResult = { kind: 'waited' }
+    while (outcome.kind === 'waited' && performance.now() - waitingSince < 4000) {
       outcome = await watch.ended({ instanceId: id, sourceHost: failed, sentAt, waitingSince, expectedMs: 1500 }, 300, stopping.signal)
     }
-    expect(outcome).toBe('ended')
+    // Alone to end, it reads its server itself: a GET is less than a list.
+    expect(outcome).toEqual({ kind: 'ended' })
     // Seen ended soon after 1.5 s: the returns did not put the first look off each time.
     expect(performance.now() - waitingSince).toBeLessThan(2500)
     expect(calls.listMigrations).toBeLessThan(20)
@@ -142,7 +153,7 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     let sentAt = Date.now()
     await cloud.nova.evacuate(a)
     let waitingSince = performance.now()
-    await expect(watch.ended({ instanceId: a, sourceHost: failed, sentAt, waitingSince, expectedMs: 0 }, 300, stopping.signal, 5000)).resolves.toBe('ended')
+    await expect(watch.ended({ instanceId: a, sourceHost: failed, sentAt, waitingSince, expectedMs: 0 }, 300, stopping.signal, 5000)).resolves.toEqual({ kind: 'ended' })
     expect(performance.now() - waitingSince).toBeGreaterThanOrEqual(1400)
 
     // The lists fail from 500 ms on: no longer tracked, it answers within two of its 300 ms waits.
@@ -152,8 +163,27 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     setTimeout(() => {
       failing = true
     }, 500)
-    await expect(watch.ended({ instanceId: b, sourceHost: failed, sentAt, waitingSince, expectedMs: 0 }, 300, stopping.signal, 5000)).resolves.toBe('waited')
+    await expect(watch.ended({ instanceId: b, sourceHost: failed, sentAt, waitingSince, expectedMs: 0 }, 300, stopping.signal, 5000)).resolves.toEqual({ kind: 'waited' })
     expect(performance.now() - waitingSince).toBeLessThan(1300)
+  })
+
+  it('given lists that answer and show the migration under way, it answers waited with the evacuation in sight; then ended', async () => {
+    cloud = await startTestCloud({ hosts: 3, instancesPerHost: 0, evacuationDelayMs: 1200 })
+    const [failed] = cloud.hostNames() as [string]
+    const id = cloud.createServer({ host: failed, name: 'vm-long' })
+    await failHosts(cloud, failed)
+    const watch = watchOver(cloud.nova, { confirmPollFirstMs: 20, confirmPollMaxMs: 100 })
+    const sentAt = Date.now()
+    await cloud.nova.evacuate(id)
+    const waitingSince = performance.now()
+    const wait = () => watch.ended({ instanceId: id, sourceHost: failed, sentAt, waitingSince, expectedMs: 0 }, 100, stopping.signal, 300)
+    expect(await wait()).toEqual({ kind: 'waited', inSight: true })
+    let outcome = await wait()
+    while (outcome.kind === 'waited' && performance.now() - waitingSince < 5000) {
+      expect(outcome).toEqual({ kind: 'waited', inSight: true })
+      outcome = await wait()
+    }
+    expect(outcome).toEqual({ kind: 'ended' })
   })
 
   it('given evacuations known to take seconds, it lists at once and every confirmPollMaxMs meanwhile: its waiters need not read their servers before then', async () => {
@@ -167,7 +197,7 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     await cloud.nova.evacuate(id)
     const waitingSince = performance.now()
     // Its first planned look is at 95% of the 2.5 s expected; the waiter would read its server every 300 ms.
-    await expect(watch.ended({ instanceId: id, sourceHost: failed, sentAt, waitingSince, expectedMs: 2500 }, 300, stopping.signal, 10_000)).resolves.toBe('ended')
+    await expect(watch.ended({ instanceId: id, sourceHost: failed, sentAt, waitingSince, expectedMs: 2500 }, 300, stopping.signal, 10_000)).resolves.toEqual({ kind: 'ended' })
     // At once, at least every 500 ms, then around 2.4 s: some five to twenty lists, one wait.
     expect(calls.listMigrations).toBeGreaterThanOrEqual(5)
     expect(calls.listMigrations).toBeLessThan(40)
@@ -193,7 +223,9 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     const watch = watchOver(slow, { confirmPollFirstMs: 1, confirmPollMaxMs: 10 })
     const sentAt = Date.now()
     await cloud.nova.evacuate(id)
-    await expect(watch.ended({ instanceId: id, sourceHost: failed, sentAt, waitingSince: performance.now(), expectedMs: 0 }, 10_000, stopping.signal)).resolves.toBe('ended')
+    await expect(watch.ended({ instanceId: id, sourceHost: failed, sentAt, waitingSince: performance.now(), expectedMs: 0 }, 10_000, stopping.signal)).resolves.toEqual({
+      kind: 'ended',
+    })
     // About 2 s of evacuation: a list (200 ms) and a pause as long every 400 ms, not every 210 ms.
     expect(lists).toBeGreaterThanOrEqual(3)
     expect(lists).toBeLessThanOrEqual(7)
@@ -205,9 +237,9 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     const id = cloud.createServer({ host })
     const watch = watchOver(cloud.nova, { confirmPollFirstMs: 20, confirmPollMaxMs: 100 })
     const began = performance.now()
-    await expect(watch.ended({ instanceId: id, sourceHost: host, sentAt: Date.now(), waitingSince: performance.now(), expectedMs: 0 }, 300, stopping.signal)).resolves.toBe(
-      'waited',
-    )
+    await expect(watch.ended({ instanceId: id, sourceHost: host, sentAt: Date.now(), waitingSince: performance.now(), expectedMs: 0 }, 300, stopping.signal)).resolves.toEqual({
+      kind: 'waited',
+    })
     expect(performance.now() - began).toBeGreaterThanOrEqual(290)
   })
 
@@ -227,10 +259,44 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     await cloud.nova.evacuate(b)
     const endedB = await watch.ended({ instanceId: b, sourceHost: failed, sentAt: sentB, waitingSince: performance.now(), expectedMs: 0 }, 10_000, stopping.signal)
     const seenAt = Date.now()
-    expect([await endedA, endedB]).toEqual(['ended', 'ended'])
+    expect(kinds([await endedA, endedB])).toEqual(['ended', 'ended'])
 
     const [migration] = await cloud.nova.listMigrations({ instanceUuid: b })
     // A took 2.4 s by Nova's record: B is looked at often from 2.3 s on, and seen ended at once.
     expect(seenAt - novaTimeMs(migration!.updatedAt!)).toBeLessThan(200)
+  })
+
+  it('given the list of changed servers fails, or shows a server twice, it answers ended without that server: its waiter reads it itself', async () => {
+    cloud = await startTestCloud({ hosts: 4, instancesPerHost: 0, evacuationDelayMs: 300 })
+    const [failed] = cloud.hostNames() as [string]
+    const ids = Array.from({ length: 4 }, (_, i) => cloud!.createServer({ host: failed, name: `vm-${i}` }))
+    await failHosts(cloud, failed)
+    let mode: 'fail' | 'twice' = 'fail'
+    const hostile = new Proxy(cloud.nova, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown
+        if (prop !== 'listServersChangedSince' || typeof v !== 'function') return v
+        return async (...args: unknown[]): Promise<Server[]> => {
+          if (mode === 'fail') throw new Error('nova-api down')
+          const listed = (await (v as (...a: unknown[]) => Promise<Server[]>).apply(target, args)) as Server[]
+          // The third server listed twice, the second time still on the failed host.
+          const third = listed.find((s) => s.id === ids[2])!
+          return [...listed, { ...third, host: failed, taskState: 'rebuilding' }]
+        }
+      },
+    })
+    const watch = watchOver(hostile, { confirmPollFirstMs: 20, confirmPollMaxMs: 200 })
+    // The waiters join once their evacuations ended: the watch's first look finds them ended together.
+    const endAll = async (few: string[]) => {
+      const sentAt = Date.now()
+      await Promise.all(few.map((id) => cloud!.nova.evacuate(id)))
+      await new Promise((r) => setTimeout(r, 500))
+      return Promise.all(few.map((instanceId) => watch.ended({ instanceId, sourceHost: failed, sentAt, waitingSince: performance.now(), expectedMs: 0 }, 10_000, stopping.signal)))
+    }
+    expect(await endAll(ids.slice(0, 2))).toEqual([{ kind: 'ended' }, { kind: 'ended' }])
+    mode = 'twice'
+    const [third, fourth] = await endAll(ids.slice(2))
+    expect(third).toEqual({ kind: 'ended' })
+    expect(fourth).toMatchObject({ kind: 'ended', server: { id: ids[3], host: expect.not.stringMatching(failed) } })
   })
 })

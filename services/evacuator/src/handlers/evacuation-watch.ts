@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Migration, NovaClient } from '@lazarus/openstack'
-import { ENDED_MIGRATION_STATUSES, hasFraction, isEvacuationSince, latestUpdateMs, quickestEvacuationMs } from '../domain/evacuation-migrations.js'
+import type { Migration, NovaClient, Server } from '@lazarus/openstack'
+import { ENDED_MIGRATION_STATUSES, hasFraction, isEvacuationSince, latestUpdateMs, quickestEvacuationMs, serversChangedSinceMs } from '../domain/evacuation-migrations.js'
 import { nextLookDelay } from '../domain/poll-cadence.js'
 import type { Logger } from '@lazarus/runtime'
 import type { EvacuatorConfig } from '../config.js'
@@ -23,11 +23,21 @@ export interface WatchedEvacuation {
 }
 
 /**
+ * How a wait ended: the evacuation's migration ended, with its server as Nova showed it just
+ * after when the watch read it for several ended evacuations at once (else the caller reads
+ * it); or the wait's time was up. `inSight`: the watch's lists answer and one of them showed
+ * this evacuation's migration, so the next list that shows it ended is bound to come: the
+ * caller need not read the server meanwhile.
+ */
+export type WatchResult = { kind: 'ended'; server?: Server } | { kind: 'waited'; inSight?: true }
+
+/**
  * Watches Nova's evacuation migrations: one request per look however many instances of
  * however many failed hosts are in flight, instead of one server GET per instance per look.
  * On a real cloud the looks of a large recovery are otherwise a load on nova-api that slows
  * the very rebuilds they wait for; with several hosts failed at once, one list per host would
- * multiply it.
+ * multiply it. Evacuations that a look finds ended together have their servers read in one
+ * list too (those changed since they ended), not one GET each.
  */
 export interface EvacuationWatch {
   /**
@@ -35,10 +45,10 @@ export interface EvacuationWatch {
    * (done, completed, failed or error), or `waited` after `maxWaitMs` (the caller then looks
    * at the server itself). While the watch's lists succeed it waits up to `trackedWaitMs`
    * instead: every way an evacuation ends (done, failed, error) is a change of its migration
-   * that the next list shows (Nova creates the record when it accepts the call). Rejects only
-   * when the service stops.
+   * that the next list shows (Nova creates the record when it accepts the call); `waited` then
+   * says whether a list showed the migration (`inSight`). Rejects only when the service stops.
    */
-  ended(e: WatchedEvacuation, maxWaitMs: number, signal: AbortSignal, trackedWaitMs?: number): Promise<'ended' | 'waited'>
+  ended(e: WatchedEvacuation, maxWaitMs: number, signal: AbortSignal, trackedWaitMs?: number): Promise<WatchResult>
 }
 
 /** Evacuations created up to this long before the oldest one watched still tell how long one takes (and cover clock skew). */
@@ -55,8 +65,14 @@ const CHANGES_MARGIN_WHOLE_SECONDS_MS = 2000
 
 interface Waiter {
   e: WatchedEvacuation
-  resolve: (r: 'ended' | 'waited') => void
+  resolve: (r: WatchResult) => void
 }
+
+/** One evacuation: its instance, failed host and call. */
+const sightKey = (e: WatchedEvacuation): string => `${e.instanceId} ${e.sourceHost} ${e.sentAt}`
+
+/** From this many evacuations found ended by one look, their servers are read in one list. */
+const READ_TOGETHER_MIN = 2
 
 /** What the watch needs of the evacuator (its context gives all of it). */
 export interface EvacuationWatchDeps {
@@ -78,6 +94,8 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
 
   /** By failed host: the quickest evacuation from it that Nova showed ended in this watch's time. */
   const seenQuickestMs = new Map<string, number>()
+  /** The evacuations whose migration a list of this watch's time showed, not yet ended (by `sightKey`). */
+  const inSight = new Set<string>()
 
   /** When `w` wants its next look, by its own schedule (counted from when its wait began). */
   const wantedAt = (w: Waiter, now: number): number =>
@@ -147,11 +165,50 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
       lastListOkAt = lastListEnded
       seenUpdatedUpTo = Math.max(seenUpdatedUpTo, latestUpdateMs(migrations))
       wholeSeconds ||= migrations.some((m) => m.updatedAt !== null && !hasFraction(m.updatedAt))
+      const ended = new Map<Waiter, Migration>()
       for (const w of watched) {
-        if (migrations.some((m) => isEvacuationSince(m, w.e) && ENDED_MIGRATION_STATUSES.has(m.status))) w.resolve('ended')
+        const ours = migrations.filter((m) => isEvacuationSince(m, w.e))
+        const m = ours.find((m) => ENDED_MIGRATION_STATUSES.has(m.status))
+        if (m) {
+          ended.set(w, m)
+          inSight.delete(sightKey(w.e))
+        } else if (ours.length > 0) inSight.add(sightKey(w.e))
+      }
+      const servers = ended.size >= READ_TOGETHER_MIN ? await readTogether([...ended.values()]) : new Map<string, Server>()
+      for (const w of ended.keys()) {
+        const server = servers.get(w.e.instanceId)
+        w.resolve({ kind: 'ended', ...(server && { server }) })
       }
     }
     seenQuickestMs.clear()
+    inSight.clear()
+  }
+
+  /**
+   * The servers of evacuations that ended together, by id, read in one list of the servers
+   * Nova changed since the earliest of them ended. A server the list lacks, or shows twice, is
+   * left out (its waiter reads it itself), and so are all when the list fails.
+   */
+  const readTogether = async (ended: Migration[]): Promise<Map<string, Server>> => {
+    const byId = new Map<string, Server>()
+    const since = serversChangedSinceMs(ended)
+    if (since === undefined) return byId
+    let listed: Server[]
+    try {
+      listed = await ctx.nova.listServersChangedSince(new Date(since))
+    } catch (err) {
+      ctx.log.warn({ err }, 'could not list the servers of ended evacuations; each is read on its own')
+      return byId
+    }
+    const wanted = new Set(ended.map((m) => m.instanceUuid))
+    const twice = new Set<string>()
+    for (const s of listed) {
+      if (!wanted.has(s.id)) continue
+      if (byId.has(s.id)) twice.add(s.id)
+      byId.set(s.id, s)
+    }
+    for (const id of twice) byId.delete(id)
+    return byId
   }
 
   const start = () => {
@@ -171,7 +228,7 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
       return new Promise((resolve, reject) => {
         if (signal.aborted) return reject(signal.reason)
         const joined = performance.now()
-        const finish = (r: 'ended' | 'waited') => {
+        const finish = (r: WatchResult) => {
           clearTimeout(timer)
           signal.removeEventListener('abort', onAbort)
           waiters.delete(waiter)
@@ -184,7 +241,7 @@ export const createEvacuationWatch = (ctx: EvacuationWatchDeps): EvacuationWatch
           const now = performance.now()
           const tracked = now - lastListOkAt <= 2 * ctx.config.confirmPollMaxMs
           const left = joined + trackedWaitMs - now
-          if (!tracked || left <= 0) return finish('waited')
+          if (!tracked || left <= 0) return finish(tracked && inSight.has(sightKey(e)) ? { kind: 'waited', inSight: true } : { kind: 'waited' })
           timer = setTimeout(due, Math.min(maxWaitMs, left))
         }
         let timer = setTimeout(due, Math.max(0, maxWaitMs))
