@@ -73,6 +73,16 @@ describe('config files (INI)', () => {
     expect(loadServiceConfig(settings, {}, [`--config-file=${file}`]).evacuateAllInstances).toBe(false)
   })
 
+  it("reads a boolean as oslo.config does, in any case (masakari.conf's True and False), and refuses any other word", () => {
+    const amqp = 'amqp_url = amqp://guest:guest@127.0.0.1:5672/%2f'
+    const read = (value: string) =>
+      loadServiceConfig(settings, {}, ['--config-file', write('bool.conf', `[messaging]\n${amqp}\n[host_failure]\nevacuate_all_instances = ${value}\n`)]).evacuateAllInstances
+    for (const word of ['False', 'FALSE', 'false', 'Off', 'no', 'N', '0']) expect(read(word), word).toBe(false)
+    for (const word of ['True', 'TRUE', 'true', 'On', 'yes', 'Y', '1']) expect(read(word), word).toBe(true)
+    expect(loadServiceConfig(settings, { AMQP_URL: 'amqp://x', EVACUATE_ALL_INSTANCES: 'False' }, []).evacuateAllInstances).toBe(false)
+    for (const word of ['maybe', 'Truee', '2']) expect(() => read(word), word).toThrow(/\[host_failure\] evacuate_all_instances/)
+  })
+
   it('takes --config-file over LAZARUS_CONFIG_FILE', () => {
     expect(configFileOf({ LAZARUS_CONFIG_FILE: '/b.conf' }, ['--config-file', '/a.conf'])).toBe('/a.conf')
     expect(configFileOf({ LAZARUS_CONFIG_FILE: '/b.conf' }, [])).toBe('/b.conf')

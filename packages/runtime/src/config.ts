@@ -102,15 +102,19 @@ export const loadConfig = <S extends z.ZodObject>(schema: S, env: NodeJS.Process
 
 export const toEnvName = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()
 
+const TRUE_WORDS = ['true', '1', 'yes', 'on', 't', 'y'] as const
+const FALSE_WORDS = ['false', '0', 'no', 'off', 'f', 'n'] as const
+
 /** Settings read from the environment are strings: these coerce and check them. */
 export const setting = {
   int: (def: number, min = 0) => z.coerce.number().int().min(min).default(def),
   ms: (def: number) => z.coerce.number().int().min(0).default(def),
+  /** oslo.config's BoolOpt words, in any case (masakari.conf's `True` as well as `true`). */
   bool: (def: boolean) =>
     z
-      .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+      .preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.union([z.boolean(), z.enum([...TRUE_WORDS, ...FALSE_WORDS])]))
       .default(def)
-      .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes'),
+      .transform((v) => v === true || (TRUE_WORDS as readonly unknown[]).includes(v)),
   url: () => z.url(),
   /** A value given as JSON text (from the environment) or as JSON already (from the file). */
   json: <T extends z.ZodType>(schema: T) =>
