@@ -52,6 +52,7 @@
  *            --evacuator-threads N (Lazarus's HOST_FAILURE_RECOVERY_THREADS; default 16, which
  *            holds back a failure's evacuations beyond 16 until earlier ones end)
  *            --evacuations-in-flight-max N (EVACUATIONS_IN_FLIGHT_MAX, all failures together; 32)
+ *            --lock-instances true|false (LOCK_INSTANCES: lock each instance during its recovery; true)
  *            --watch nova-db|nova-api (how the watcher looks at the servers; see above)
  * Masakari's defaults (wait_period_after_service_update 180 s, and a disable that blocks 60 s
  * on the dead compute) make each of its runs about 4 minutes: a benchmark, not a CI test.
@@ -100,6 +101,7 @@ const { values } = parseArgs({
     'quiet-minutes': { type: 'string', default: '0' },
     'evacuator-threads': { type: 'string' },
     'evacuations-in-flight-max': { type: 'string' },
+    'lock-instances': { type: 'string' },
     watch: { type: 'string' },
   },
 })
@@ -372,10 +374,16 @@ const startLazarus = async (): Promise<LazarusRig> => {
   }
   // --evacuator-threads: evacuations in flight at once per failure (HOST_FAILURE_RECOVERY_THREADS,
   // default 16); --evacuations-in-flight-max: all failures together (EVACUATIONS_IN_FLIGHT_MAX,
-  // default 32). The floor sends every evacuation at once.
+  // default 32). The floor sends every evacuation at once, and locks nothing (--lock-instances:
+  // LOCK_INSTANCES, default true).
   const threads = values['evacuator-threads']
   const ceiling = values['evacuations-in-flight-max']
-  const evacuatorEnv = { ...(threads && { HOST_FAILURE_RECOVERY_THREADS: threads }), ...(ceiling && { EVACUATIONS_IN_FLIGHT_MAX: ceiling }) }
+  const locks = values['lock-instances']
+  const evacuatorEnv = {
+    ...(threads && { HOST_FAILURE_RECOVERY_THREADS: threads }),
+    ...(ceiling && { EVACUATIONS_IN_FLIGHT_MAX: ceiling }),
+    ...(locks && { LOCK_INSTANCES: locks }),
+  }
   const cluster = await startRealNovaCluster(box, env, { evacuatorEnv })
   // The agents heartbeat before their hosts are registered: none is ever watched unheard.
   if (detect) agents = await startBoxAgents(box.computeHosts, { natsUrl, subjectPrefix: heartbeatPrefix, intervalMs: hbIntervalMs })
@@ -574,6 +582,7 @@ log(
     (detect ? `; detection included (heartbeats every ${hbIntervalMs} ms, timeout ${hbTimeoutMs} ms)` : '') +
     (values['evacuator-threads'] ? `; evacuator threads ${values['evacuator-threads']}` : '') +
     (values['evacuations-in-flight-max'] ? `; evacuations in flight at most ${values['evacuations-in-flight-max']}` : '') +
+    (values['lock-instances'] ? `; LOCK_INSTANCES=${values['lock-instances']}` : '') +
     `; watched through ${watchVia === 'nova-db' ? "Nova's database" : 'nova-api'} from the kill`,
 )
 try {

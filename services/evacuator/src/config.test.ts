@@ -28,3 +28,14 @@ describe('EVACUATIONS_IN_FLIGHT_MAX', () => {
     )
   })
 })
+
+describe('LOCK_INSTANCES', () => {
+  it('is true unless set, and read from the environment or [host_failure] lock_instances', () => {
+    expect(loadServiceConfig(evacuatorSettings, AMQP, []).lockInstances).toBe(true)
+    expect(loadServiceConfig(evacuatorSettings, { ...AMQP, LOCK_INSTANCES: 'false' }, []).lockInstances).toBe(false)
+    const file = join(mkdtempSync(join(tmpdir(), 'evacuator-conf-')), 'evacuator.conf')
+    writeFileSync(file, '[host_failure]\nlock_instances = False\n')
+    expect(loadServiceConfig(evacuatorSettings, AMQP, ['--config-file', file]).lockInstances).toBe(false)
+    expect(() => loadServiceConfig(evacuatorSettings, { ...AMQP, LOCK_INSTANCES: 'sometimes' }, [])).toThrow(/LOCK_INSTANCES/)
+  })
+})

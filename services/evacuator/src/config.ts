@@ -16,6 +16,11 @@ export const EvacuatorSettings = z.object({
     .describe(
       "Evacuations one evacuator process has in flight at Nova at once, all failures together: when a rack fails, what one process asks of Nova stays bounded while each failure keeps its own HOST_FAILURE_RECOVERY_THREADS. 32, as RH InstanceHA's threads: two failed hosts of a typical size move in one wave each.",
     ),
+  lockInstances: setting
+    .bool(true)
+    .describe(
+      "Lock each evacuated instance while its recovery runs (sent once its evacuate call is answered, lifted at the end), so that its owner cannot stop, start or reboot it between its rebuild and the restoring of its former state (Masakari locks every instance it evacuates, LP#1693728). false: no lock and no unlock, two fewer nova-api requests per instance; Nova still refuses the owner's actions while it rebuilds the instance (its task), but an owner's stop right after the rebuild may then be undone by the restoring step.",
+    ),
   waitPeriodAfterEvacuation: z.coerce.number().positive().default(90).describe('Seconds to wait for Nova to confirm one evacuation (and one stop/start after it).'),
   evacuateAllInstances: setting.bool(true).describe('Evacuate every instance of a failed host; false: only those with the HA_Enabled metadata key set to True.'),
   haEnabledInstanceMetadataKey: z.string().min(1).default('HA_Enabled').describe('The instance metadata key that marks an instance for HA.'),
@@ -136,6 +141,7 @@ export const evacuatorSettings: ServiceSettings<typeof EvacuatorMainSettings> = 
           restartGroupTimeoutS: 'restart_group_timeout',
           evacuationTargets: 'evacuation_targets',
           evacuationsInFlightMax: 'evacuations_in_flight_max',
+          lockInstances: 'lock_instances',
         },
         instance_failure: { processAllInstances: 'process_all_instances', instanceRestartLimit: 'restart_limit', instanceRestartWindowMs: 'restart_window_ms' },
         taskflow_driver_recovery_flows: {

@@ -54,8 +54,8 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
   }
 
   /** An evacuator on a Nova client of the test's own; FAILED fails and is announced fenced. */
-  const recoverWith = async (nova: NovaClient) => {
-    const service = createEvacuatorService({ bus, db, nova, log, config: fast })
+  const recoverWith = async (nova: NovaClient, config: Partial<EvacuatorConfig> = {}) => {
+    const service = createEvacuatorService({ bus, db, nova, log, config: { ...fast, ...config } })
     await service.start()
     services.push(service)
     await fence()
@@ -247,6 +247,35 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
       expect(calls.filter((c) => c.endsWith(id))).toEqual([`evacuate ${id}`, `lock ${id}`, `unlock ${id}`])
       expect(cloud.servers().find((sv) => sv.id === id)).toMatchObject({ locked: false, taskState: null })
     }
+  })
+
+  it('with LOCK_INSTANCES false sends no lock and no unlock, and still brings a stopped instance back stopped', async () => {
+    await setUp({ evacuationDelayMs: 300 })
+    const active = cloud.createServer({ host: FAILED, name: 'no-lock-active' })
+    const stopped = cloud.createServer({ host: FAILED, name: 'no-lock-stopped', vmState: 'stopped' })
+    const sent: string[] = []
+    const nova: NovaClient = {
+      ...cloud.nova,
+      lock: async (id, ...rest) => {
+        sent.push(`lock ${id}`)
+        return cloud.nova.lock(id, ...rest)
+      },
+      unlock: async (id) => {
+        sent.push(`unlock ${id}`)
+        return cloud.nova.unlock(id)
+      },
+    }
+    const evt = await recoverWith(nova, { lockInstances: false })
+    const end = await waitFor('recovery.finished', () =>
+      seen.find((e): e is RecoveryFinishedV1 => e.type === 'recovery.finished.v1' && e.payload.notificationId === evt.payload.notificationId),
+    )
+    expect(end.payload.status).toBe('finished')
+    expect(sent).toEqual([])
+    const byId = new Map(cloud.servers().map((sv) => [sv.id, sv]))
+    expect(byId.get(active)).toMatchObject({ status: 'ACTIVE', taskState: null, locked: false })
+    expect(byId.get(stopped)).toMatchObject({ status: 'SHUTOFF', vmState: 'stopped', taskState: null, locked: false })
+    expect(byId.get(active)?.host).not.toBe(FAILED)
+    expect(byId.get(stopped)?.host).not.toBe(FAILED)
   })
 
   it("locks the instances once all the process's evacuate calls are answered, not among them", async () => {

@@ -19,6 +19,10 @@ describe('planInstance', () => {
   it('leaves a user lock alone', () => {
     expect(planInstance(server({ locked: true })).lock).toBe(false)
   })
+  it('locks nothing when locks are off (LOCK_INSTANCES false), whatever else the plan holds', () => {
+    expect(planInstance(server({}), false)).toEqual({ lock: false, resetToError: false, originalVmState: 'active', originalTaskState: null, finalState: 'active' })
+    expect(planInstance(server({ taskState: 'powering-off' }), false)).toMatchObject({ lock: false, resetToError: true, finalState: 'active' })
+  })
   it('brings stopped and error instances back stopped and in error', () => {
     expect(planInstance(server({ status: 'SHUTOFF', vmState: 'stopped', powerState: 4 }))).toMatchObject({ resetToError: false, finalState: 'stopped' })
     expect(planInstance(server({ status: 'ERROR', vmState: 'error' }))).toMatchObject({ resetToError: false, finalState: 'error' })

@@ -17,7 +17,7 @@ export type FinalState = 'active' | 'stopped' | 'error'
  * and persisted before anything is done, so that a resumed item follows the same plan.
  */
 export interface InstancePlan {
-  /** Lock it for the duration (false when its user had locked it already). */
+  /** Lock it for the duration (false when its user had locked it already, or locks are off). */
   lock: boolean
   /** Nova evacuates only active/stopped/error instances with no task: reset to error first. */
   resetToError: boolean
@@ -37,8 +37,10 @@ const POWER_RUNNING = 1
  *   it was active, else in its former state;
  * - any other vm_state (paused, suspended, resized, ...) is reset to error first and comes
  *   back stopped, except a resized instance that was running, which stays active.
+ * The instance is locked for the duration unless its user locked it already or `locks` is
+ * false (LOCK_INSTANCES).
  */
-export const planInstance = (s: ServerFacts): InstancePlan => {
+export const planInstance = (s: ServerFacts, locks = true): InstancePlan => {
   const vm = s.vmState
   const evacuable = vm !== null && EVACUABLE_VM_STATES.has(vm)
   const resetToError = !evacuable || s.taskState !== null
@@ -48,7 +50,7 @@ export const planInstance = (s: ServerFacts): InstancePlan => {
   else if (vm === 'error') finalState = 'error'
   else if (vm === 'resized' && s.powerState === POWER_RUNNING) finalState = 'active'
   else finalState = 'stopped'
-  return { lock: !s.locked, resetToError, originalVmState: vm, originalTaskState: s.taskState, finalState }
+  return { lock: locks && !s.locked, resetToError, originalVmState: vm, originalTaskState: s.taskState, finalState }
 }
 
 /** Where an evacuation stands, judged from the server alone. */

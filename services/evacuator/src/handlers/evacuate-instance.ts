@@ -128,7 +128,7 @@ export const evacuateInstance = async (
         // Not on the failed host any more (moved by someone else before we started).
         return { status: 'succeeded', destHost: server.host, reason: null }
       }
-      plan = planInstance(server)
+      plan = planInstance(server, ctx.config.lockInstances)
       await must(ctx.store.savePlan(key, plan))
       step = 'prepared'
     }
@@ -260,7 +260,6 @@ const prepare = async (ctx: EvacuatorContext, id: string, plan: InstancePlan, se
   }
 }
 
-/** The longest a lock waits for the process's evacuate calls to be answered. */
 /**
  * Lock the instance for the rest of its recovery (its evacuation is under way), unless it is
  * locked already, once none of the process's evacuate calls is out at nova-api (at most

@@ -125,7 +125,7 @@ export const onHostFenced =
             haEnabled: i.haEnabled,
             targetHost: null,
             listed: server,
-            plan: server && planInstance(server),
+            plan: server && planInstance(server, ctx.config.lockInstances),
             priority: i.priority,
             group: i.group,
             wave: i.wave,
