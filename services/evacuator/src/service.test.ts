@@ -66,7 +66,7 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
 
   /**
    * A Nova client of the test's own that records, in order, each evacuate call, its answer
-   * (`answerAfterMs()` later) and each lock; `more` replaces other calls.
+   * (`answerAfterMs()` later), each lock and each unlock; `more` replaces other calls.
    */
   const recordingNova = (answerAfterMs: () => number, more: Partial<NovaClient> = {}) => {
     const events: string[] = []
@@ -83,11 +83,15 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
         events.push(`lock ${id}`)
         return cloud.nova.lock(id, ...rest)
       },
+      unlock: async (id) => {
+        events.push(`unlock ${id}`)
+        return cloud.nova.unlock(id)
+      },
       ...more,
     }
     return {
       nova,
-      count: (kind: 'call' | 'answered' | 'lock') => events.filter((e) => e.startsWith(`${kind} `)).length,
+      count: (kind: 'call' | 'answered' | 'lock' | 'unlock') => events.filter((e) => e.startsWith(`${kind} `)).length,
       /** No lock was sent before the last evacuate call was answered. */
       firstLockAfterLastAnswer: () => events.findIndex((e) => e.startsWith('lock ')) > events.findLastIndex((e) => e.startsWith('answered ')),
     }
@@ -253,24 +257,15 @@ describe.each(await availableClouds())('evacuator service against %s', (_name, s
     await setUp({ evacuationDelayMs: 300 })
     const active = cloud.createServer({ host: FAILED, name: 'no-lock-active' })
     const stopped = cloud.createServer({ host: FAILED, name: 'no-lock-stopped', vmState: 'stopped' })
-    const sent: string[] = []
-    const nova: NovaClient = {
-      ...cloud.nova,
-      lock: async (id, ...rest) => {
-        sent.push(`lock ${id}`)
-        return cloud.nova.lock(id, ...rest)
-      },
-      unlock: async (id) => {
-        sent.push(`unlock ${id}`)
-        return cloud.nova.unlock(id)
-      },
-    }
-    const evt = await recoverWith(nova, { lockInstances: false })
+    const calls = recordingNova(() => 0)
+    const evt = await recoverWith(calls.nova, { lockInstances: false })
     const end = await waitFor('recovery.finished', () =>
       seen.find((e): e is RecoveryFinishedV1 => e.type === 'recovery.finished.v1' && e.payload.notificationId === evt.payload.notificationId),
     )
     expect(end.payload.status).toBe('finished')
-    expect(sent).toEqual([])
+    expect(calls.count('call')).toBe(2)
+    expect(calls.count('lock')).toBe(0)
+    expect(calls.count('unlock')).toBe(0)
     const byId = new Map(cloud.servers().map((sv) => [sv.id, sv]))
     expect(byId.get(active)).toMatchObject({ status: 'ACTIVE', taskState: null, locked: false })
     expect(byId.get(stopped)).toMatchObject({ status: 'SHUTOFF', vmState: 'stopped', taskState: null, locked: false })
