@@ -6,16 +6,19 @@ import { startTestCloud, type TestCloud } from '../testing/clouds.js'
 import { novaTimeMs } from '../domain/evacuation-migrations.js'
 import { createEvacuationWatch, type WatchResult } from './evacuation-watch.js'
 
-/** The real client to cloud-sim, counting the calls the watch makes. */
-const counting = (nova: NovaClient) => {
-  const calls = { listMigrations: 0, getServer: 0, listServersChangedSince: 0, filters: [] as unknown[] }
+/** The real client to cloud-sim, counting the calls the watch makes; `asOfList` is kept with each list's filter. */
+const counting = (nova: NovaClient, asOfList: () => unknown = () => undefined) => {
+  const calls = { listMigrations: 0, getServer: 0, listServersChangedSince: 0, filters: [] as unknown[], asOfList: [] as unknown[] }
   const client = new Proxy(nova, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown
       if ((prop === 'listMigrations' || prop === 'getServer' || prop === 'listServersChangedSince') && typeof v === 'function') {
         return (...args: unknown[]) => {
           calls[prop] += 1
-          if (prop === 'listMigrations') calls.filters.push(args[0])
+          if (prop === 'listMigrations') {
+            calls.filters.push(args[0])
+            calls.asOfList.push(asOfList())
+          }
           return (v as (...a: unknown[]) => unknown).apply(target, args)
         }
       }
@@ -92,22 +95,31 @@ describe('evacuation watch (cloud-sim over HTTP)', () => {
     const [a, b] = cloud.hostNames() as [string, string]
     const ids = [a, b].flatMap((host) => Array.from({ length: 5 }, (_, i) => ({ host, id: cloud!.createServer({ host, name: `${host}-vm-${i}` }) })))
     await failHosts(cloud, a, b)
-    const { client, calls } = counting(cloud.nova)
+    // The hosts whose evacuations are still waited on, as each list is asked for.
+    const waiting = new Map(ids.map(({ id, host }) => [id, host]))
+    const { client, calls } = counting(cloud.nova, () => new Set(waiting.values()))
     const watch = watchOver(client, { confirmPollFirstMs: 20, confirmPollMaxMs: 500 })
 
     const sentAt = Date.now()
     await Promise.all(ids.map(({ id }) => cloud!.nova.evacuate(id)))
     const waitingSince = performance.now()
-    const outcomes = await Promise.all(ids.map(({ host, id }) => watch.ended({ instanceId: id, sourceHost: host, sentAt, waitingSince, expectedMs: 0 }, 10_000, stopping.signal)))
+    const outcomes = await Promise.all(
+      ids.map(({ host, id }) => watch.ended({ instanceId: id, sourceHost: host, sentAt, waitingSince, expectedMs: 0 }, 10_000, stopping.signal).finally(() => waiting.delete(id))),
+    )
 
     expect(kinds(outcomes)).toEqual(ids.map(() => 'ended'))
     for (const { host, id } of ids) expect((await cloud.nova.getServer(id)).host).not.toBe(host)
-    // Every look asked for the evacuations of both hosts at once: no list named one host.
     expect(calls.listMigrations).toBeGreaterThan(0)
     expect(calls.listMigrations).toBeLessThan(40)
-    for (const f of calls.filters as { sourceCompute?: string; migrationType?: string }[]) {
-      expect(f.sourceCompute).toBeUndefined()
+    // Every look while both hosts' evacuations were waited on asked for both at once: no list
+    // named one host then. Once one host's have all ended, a look may name the other, the only
+    // one left (a list of one host is the one Nova filters for).
+    const lists = (calls.filters as { sourceCompute?: string; migrationType?: string }[]).map((f, i) => ({ f, waitedOn: calls.asOfList[i] as Set<string> }))
+    expect(lists[0]!.waitedOn).toEqual(new Set([a, b]))
+    for (const { f, waitedOn } of lists) {
       expect(f.migrationType).toBe('evacuation')
+      if (waitedOn.size > 1) expect(f.sourceCompute).toBeUndefined()
+      else expect(f.sourceCompute).toBe([...waitedOn][0])
     }
   })
 
