@@ -16,33 +16,25 @@ function firstLine(message: string | undefined): string {
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
     let passed = 0
-    let failed = 0
     let skipped = 0
+    /** One line per failure: their number is the count of failures. */
     const named: string[] = []
     for (const m of modules) {
-      const before = failed
+      const before = named.length
       const file = m.relativeModuleId
       for (const t of m.children.allTests()) {
         const result = t.result()
         if (result.state === 'passed') passed++
-        else if (result.state === 'failed') {
-          failed++
-          named.push(`${file} > ${t.fullName}: ${firstLine(result.errors[0]?.message)}`)
-        } else skipped++
+        else if (result.state === 'failed') named.push(`${file} > ${t.fullName}: ${firstLine(result.errors[0]?.message)}`)
+        else skipped++
       }
       for (const s of m.children.allSuites()) {
         const ownFailure = [...s.children.allTests()].some((t) => t.result().state === 'failed')
-        if (s.state() === 'failed' && !ownFailure) {
-          failed++
-          named.push(`${file} > ${s.fullName} (a hook): ${firstLine(s.errors()[0]?.message)}`)
-        }
+        if (s.state() === 'failed' && !ownFailure) named.push(`${file} > ${s.fullName} (a hook): ${firstLine(s.errors()[0]?.message)}`)
       }
-      if (m.state() === 'failed' && failed === before) {
-        failed++
-        named.push(`${file} (the file): ${firstLine(m.errors()[0]?.message)}`)
-      }
+      if (m.state() === 'failed' && named.length === before) named.push(`${file} (the file): ${firstLine(m.errors()[0]?.message)}`)
     }
     const list = named.map((line) => `FAILED: ${line}\n`).join('')
-    process.stdout.write(`\n${list}${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`)
+    process.stdout.write(`\n${list}${passed} passed, ${named.length} failed${skipped ? `, ${skipped} skipped` : ''}\n`)
   }
 }
